@@ -1,0 +1,91 @@
+import { BusError, PhysMem } from './mem.js';
+
+/** A device model's register interface. Offsets are relative to the region's base. */
+export interface MmioDevice {
+  readonly name: string;
+  read32(offset: number): number;
+  write32(offset: number, value: number): void;
+  /** Optional native 64-bit access; otherwise the bus splits it into two 32-bit accesses (low first). */
+  read64?(offset: number): bigint;
+  write64?(offset: number, value: bigint): void;
+}
+
+export interface MmioRegion {
+  readonly base: number;
+  readonly size: number;
+  readonly device: MmioDevice;
+}
+
+function hex(n: number): string {
+  return '0x' + n.toString(16);
+}
+
+/** The MMIO bus: routes register accesses to the device whose region decodes the address. */
+export class MmioBus {
+  private readonly regions: MmioRegion[] = [];
+
+  constructor(private readonly mem?: PhysMem) {}
+
+  map(base: number, size: number, device: MmioDevice): MmioRegion {
+    if (!Number.isSafeInteger(base) || !Number.isSafeInteger(size) || base < 0 || size <= 0)
+      throw new RangeError(`bad MMIO region for ${device.name}: base=${base} size=${size}`);
+    for (const r of this.regions)
+      if (base < r.base + r.size && r.base < base + size)
+        throw new RangeError(`MMIO region ${hex(base)}+${hex(size)} (${device.name}) overlaps ${r.device.name} at ${hex(r.base)}`);
+    if (this.mem && this.mem.regions.some((r) => base < r.base + r.size && r.base < base + size))
+      throw new RangeError(`MMIO region ${hex(base)}+${hex(size)} (${device.name}) overlaps RAM`);
+    const region = { base, size, device };
+    this.regions.push(region);
+    this.regions.sort((a, b) => a.base - b.base);
+    return region;
+  }
+
+  unmap(device: MmioDevice): void {
+    for (let i = this.regions.length - 1; i >= 0; i--) if (this.regions[i]!.device === device) this.regions.splice(i, 1);
+  }
+
+  /** The region decoding [pa, pa+len), or undefined. */
+  find(pa: number, len = 4): MmioRegion | undefined {
+    for (const r of this.regions) if (pa >= r.base && pa + len <= r.base + r.size) return r;
+    return undefined;
+  }
+
+  list(): readonly MmioRegion[] {
+    return this.regions;
+  }
+
+  private route(pa: number, len: number, write: boolean): MmioRegion {
+    if (pa % len) throw new BusError(pa, len, write, `misaligned ${len * 8}-bit MMIO access`);
+    const r = this.find(pa, len);
+    if (!r) throw new BusError(pa, len, write, 'no device decodes this address');
+    return r;
+  }
+
+  read32(pa: number): number {
+    const r = this.route(pa, 4, false);
+    return r.device.read32(pa - r.base) >>> 0;
+  }
+
+  write32(pa: number, value: number): void {
+    const r = this.route(pa, 4, true);
+    r.device.write32(pa - r.base, value >>> 0);
+  }
+
+  read64(pa: number): bigint {
+    const r = this.route(pa, 8, false);
+    const off = pa - r.base;
+    if (r.device.read64) return BigInt.asUintN(64, r.device.read64(off));
+    const lo = r.device.read32(off) >>> 0;
+    const hi = r.device.read32(off + 4) >>> 0;
+    return (BigInt(hi) << 32n) | BigInt(lo);
+  }
+
+  write64(pa: number, value: bigint): void {
+    const r = this.route(pa, 8, true);
+    const off = pa - r.base;
+    const v = BigInt.asUintN(64, value);
+    if (r.device.write64) return r.device.write64(off, v);
+    r.device.write32(off, Number(v & 0xffffffffn));
+    r.device.write32(off + 4, Number(v >> 32n));
+  }
+}

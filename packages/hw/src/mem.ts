@@ -1,0 +1,207 @@
+/**
+ * Physical memory of the virtual SoC.
+ *
+ * RAM is a set of regions (from the board's /memory nodes). Storage is sparse: nothing is
+ * allocated until a frame is written, and reads of never-written memory return zero.
+ * Backing store is kept in 2 MiB chunks of 32-bit words so that a page table (up to 64 KiB,
+ * or a concatenated stage-2 PGD of up to 1 MiB, always naturally aligned) lies inside one
+ * typed array: hot paths fetch the chunk once and index it, with no allocation and no
+ * float round-trip of 64-bit values (a descriptor is the pair lo = words[i], hi = words[i+1]).
+ *
+ * Accounting is by 4 KiB frame (`framesTouched`), which is what the architecture sees.
+ */
+
+export const PAGE_SHIFT = 12;
+export const PAGE_SIZE = 1 << PAGE_SHIFT;
+export const CHUNK_SHIFT = 21;
+export const CHUNK_SIZE = 2 ** CHUNK_SHIFT;
+/** Words (u32) per chunk. */
+export const CHUNK_WORDS = CHUNK_SIZE / 4;
+/** Largest physical address width the model supports (52 bits, as LPA). */
+export const MAX_PA_BITS = 52;
+
+export interface MemRegion {
+  readonly base: number;
+  readonly size: number;
+}
+
+/** An access to an address that no RAM region and no device decodes, or a misaligned one. */
+export class BusError extends Error {
+  override readonly name = 'BusError';
+  constructor(
+    readonly addr: number,
+    readonly size: number,
+    readonly write: boolean,
+    readonly reason: string,
+  ) {
+    super(`bus error: ${write ? 'write' : 'read'} of ${size} byte(s) at 0x${addr.toString(16)}: ${reason}`);
+  }
+}
+
+const ZERO_CHUNK = new Uint32Array(CHUNK_WORDS);
+
+function hex(n: number): string {
+  return '0x' + n.toString(16);
+}
+
+export class PhysMem {
+  readonly regions: readonly MemRegion[];
+  private readonly chunks = new Map<number, Uint32Array>();
+  private readonly touched = new Set<number>();
+
+  constructor(regions: readonly MemRegion[]) {
+    const sorted = [...regions].sort((a, b) => a.base - b.base);
+    for (const r of sorted) {
+      if (!Number.isSafeInteger(r.base) || !Number.isSafeInteger(r.size) || r.base < 0 || r.size <= 0)
+        throw new RangeError(`bad RAM region base=${r.base} size=${r.size}`);
+      if (r.base % PAGE_SIZE || r.size % PAGE_SIZE)
+        throw new RangeError(`RAM region ${hex(r.base)}+${hex(r.size)} is not 4 KiB aligned`);
+      if (r.base + r.size > 2 ** MAX_PA_BITS)
+        throw new RangeError(`RAM region ${hex(r.base)}+${hex(r.size)} exceeds ${MAX_PA_BITS}-bit PA space`);
+    }
+    for (let i = 1; i < sorted.length; i++)
+      if (sorted[i]!.base < sorted[i - 1]!.base + sorted[i - 1]!.size)
+        throw new RangeError(`RAM regions overlap at ${hex(sorted[i]!.base)}`);
+    this.regions = sorted.map((r) => ({ base: r.base, size: r.size }));
+  }
+
+  /** True when [pa, pa+len) lies inside one RAM region. */
+  contains(pa: number, len = 1): boolean {
+    for (const r of this.regions) if (pa >= r.base && pa + len <= r.base + r.size) return true;
+    return false;
+  }
+
+  private lastBase = 0;
+  private lastEnd = 0;
+
+  /** Throws BusError unless [pa, pa+len) is RAM; remembers the last region hit (fast path). */
+  private check(pa: number, len: number, write: boolean): void {
+    if (pa >= this.lastBase && pa + len <= this.lastEnd) return;
+    if (!Number.isSafeInteger(pa) || pa < 0) throw new BusError(pa, len, write, 'not a physical address');
+    for (const r of this.regions)
+      if (pa >= r.base && pa + len <= r.base + r.size) {
+        this.lastBase = r.base;
+        this.lastEnd = r.base + r.size;
+        return;
+      }
+    throw new BusError(pa, len, write, 'outside RAM');
+  }
+
+  /**
+   * The backing words of the 2 MiB chunk holding `pa`, created (zeroed) on first use.
+   * Index of the word at `pa` is `wordIndex(pa)`. Throws BusError outside RAM.
+   * Writers through the returned array must call `touch` for frames they dirty when
+   * accounting matters (page-table code allocates its frames, which touches them).
+   */
+  chunk(pa: number): Uint32Array {
+    this.check(pa, 4, true);
+    const key = Math.floor(pa / CHUNK_SIZE);
+    let c = this.chunks.get(key);
+    if (c === undefined) {
+      c = new Uint32Array(CHUNK_WORDS);
+      this.chunks.set(key, c);
+    }
+    return c;
+  }
+
+  /** Like `chunk` but never allocates: a shared all-zero array stands in for untouched memory. */
+  peekChunk(pa: number): Uint32Array {
+    this.check(pa, 4, false);
+    return this.chunks.get(Math.floor(pa / CHUNK_SIZE)) ?? ZERO_CHUNK;
+  }
+
+  /** Word index of `pa` inside its chunk. */
+  static wordIndex(pa: number): number {
+    return (pa % CHUNK_SIZE) >>> 2;
+  }
+
+  /** Marks the 4 KiB frames of [pa, pa+len) as used (for `framesTouched`). */
+  touch(pa: number, len = PAGE_SIZE): void {
+    const first = Math.floor(pa / PAGE_SIZE);
+    const last = Math.floor((pa + len - 1) / PAGE_SIZE);
+    for (let f = first; f <= last; f++) this.touched.add(f);
+  }
+
+  /** Number of distinct 4 KiB frames ever written. */
+  framesTouched(): number {
+    return this.touched.size;
+  }
+
+  read32(pa: number): number {
+    if (pa % 4) throw new BusError(pa, 4, false, 'misaligned 32-bit access');
+    return this.peekChunk(pa)[PhysMem.wordIndex(pa)]!;
+  }
+
+  write32(pa: number, v: number): void {
+    if (pa % 4) throw new BusError(pa, 4, true, 'misaligned 32-bit access');
+    this.chunk(pa)[PhysMem.wordIndex(pa)] = v >>> 0;
+    this.touched.add(Math.floor(pa / PAGE_SIZE));
+  }
+
+  /** Low and high halves of the 64-bit little-endian word at `pa` (8-byte aligned). */
+  read64lo(pa: number): number {
+    if (pa % 8) throw new BusError(pa, 8, false, 'misaligned 64-bit access');
+    return this.peekChunk(pa)[PhysMem.wordIndex(pa)]!;
+  }
+
+  read64hi(pa: number): number {
+    if (pa % 8) throw new BusError(pa, 8, false, 'misaligned 64-bit access');
+    return this.peekChunk(pa)[PhysMem.wordIndex(pa) + 1]!;
+  }
+
+  write64parts(pa: number, lo: number, hi: number): void {
+    if (pa % 8) throw new BusError(pa, 8, true, 'misaligned 64-bit access');
+    const c = this.chunk(pa);
+    const i = PhysMem.wordIndex(pa);
+    c[i] = lo >>> 0;
+    c[i + 1] = hi >>> 0;
+    this.touched.add(Math.floor(pa / PAGE_SIZE));
+  }
+
+  /** Convenience (not for hot paths): the 64-bit word at `pa` as a bigint. */
+  read64(pa: number): bigint {
+    return (BigInt(this.read64hi(pa)) << 32n) | BigInt(this.read64lo(pa));
+  }
+
+  write64(pa: number, v: bigint): void {
+    this.write64parts(pa, Number(v & 0xffffffffn), Number((v >> 32n) & 0xffffffffn));
+  }
+
+  readBytes(pa: number, len: number): Uint8Array {
+    this.check(pa, Math.max(len, 1), false);
+    const out = new Uint8Array(len);
+    for (let i = 0; i < len; i++) {
+      const a = pa + i;
+      const w = this.peekChunk(a)[PhysMem.wordIndex(a)]!;
+      out[i] = (w >>> ((a & 3) * 8)) & 0xff;
+    }
+    return out;
+  }
+
+  writeBytes(pa: number, data: Uint8Array): void {
+    this.check(pa, Math.max(data.length, 1), true);
+    for (let i = 0; i < data.length; i++) {
+      const a = pa + i;
+      const c = this.chunk(a);
+      const wi = PhysMem.wordIndex(a);
+      const sh = (a & 3) * 8;
+      c[wi] = ((c[wi]! & ~(0xff << sh)) | (data[i]! << sh)) >>> 0;
+    }
+    if (data.length) this.touch(pa, data.length);
+  }
+
+  /** Zeroes [pa, pa+len); `pa` and `len` must be multiples of 4. */
+  zero(pa: number, len: number): void {
+    if (pa % 4 || len % 4) throw new BusError(pa, len, true, 'zero() needs 4-byte alignment');
+    this.check(pa, len, true);
+    let a = pa;
+    const end = pa + len;
+    while (a < end) {
+      const key = Math.floor(a / CHUNK_SIZE);
+      const chunkEnd = Math.min(end, (key + 1) * CHUNK_SIZE);
+      const c = this.chunks.get(key);
+      if (c !== undefined) c.fill(0, PhysMem.wordIndex(a), PhysMem.wordIndex(a) + (chunkEnd - a) / 4);
+      a = chunkEnd;
+    }
+  }
+}

@@ -1,0 +1,84 @@
+import { describe, expect, it } from 'vitest';
+import { BusError, InterruptController, MmioBus, PhysMem, type MmioDevice } from '@gki/hw';
+
+const GiB = 2 ** 30;
+
+describe('PhysMem', () => {
+  it('reads zero from untouched RAM without allocating, and round-trips 32/64-bit values', () => {
+    const m = new PhysMem([{ base: 0x8000_0000, size: GiB }]);
+    expect(m.read32(0x8000_1000)).toBe(0);
+    expect(m.framesTouched()).toBe(0);
+    m.write32(0x8000_1004, 0xdeadbeef);
+    expect(m.read32(0x8000_1004)).toBe(0xdeadbeef);
+    m.write64(0x8000_2000, 0xfedc_ba98_7654_3210n);
+    expect(m.read64(0x8000_2000)).toBe(0xfedc_ba98_7654_3210n);
+    expect(m.read64lo(0x8000_2000)).toBe(0x7654_3210);
+    expect(m.read64hi(0x8000_2000)).toBe(0xfedc_ba98);
+    expect(m.framesTouched()).toBe(2);
+  });
+
+  it('keeps bits above 2^53 exact (no float round trip)', () => {
+    const m = new PhysMem([{ base: 0, size: 1 << 20 }]);
+    const v = (1n << 63n) | (1n << 54n) | 0xfffn; // NSTable | XN | low bits
+    m.write64(0x100, v);
+    expect(m.read64(0x100)).toBe(v);
+  });
+
+  it('handles addresses above 4 GiB and up to 52 bits', () => {
+    const base = 2 ** 51;
+    const m = new PhysMem([{ base, size: 1 << 21 }]);
+    m.write32(base + 0x1ffffc, 7);
+    expect(m.read32(base + 0x1ffffc)).toBe(7);
+    expect(() => m.read32(base - 4)).toThrow(BusError);
+  });
+
+  it('bytes, zeroing and bus errors', () => {
+    const m = new PhysMem([{ base: 0x1000, size: 0x2000 }]);
+    m.writeBytes(0x1ffe, new Uint8Array([1, 2, 3, 4]));
+    expect([...m.readBytes(0x1ffe, 4)]).toEqual([1, 2, 3, 4]);
+    m.zero(0x1000, 0x2000);
+    expect([...m.readBytes(0x1ffe, 4)]).toEqual([0, 0, 0, 0]);
+    expect(() => m.write32(0x3000, 1)).toThrow(/outside RAM/);
+    expect(() => m.read32(0x1002)).toThrow(/misaligned/);
+    expect(() => m.read64(0x1004)).toThrow(/misaligned/);
+    expect(() => new PhysMem([{ base: 0, size: 0x2000 }, { base: 0x1000, size: 0x1000 }])).toThrow(/overlap/);
+  });
+});
+
+describe('MmioBus and interrupts', () => {
+  class Regs implements MmioDevice {
+    readonly name = 'regs';
+    r = new Uint32Array(4);
+    read32(o: number) {
+      return this.r[o / 4]!;
+    }
+    write32(o: number, v: number) {
+      this.r[o / 4] = v;
+    }
+  }
+  it('dispatches to the owning device, splits 64-bit accesses, rejects undecoded addresses', () => {
+    const bus = new MmioBus();
+    const d = new Regs();
+    bus.map(0x1000_0000, 0x10, d);
+    bus.write64(0x1000_0008, 0x1_0000_0002n);
+    expect([...d.r]).toEqual([0, 0, 2, 1]);
+    expect(bus.read64(0x1000_0008)).toBe(0x1_0000_0002n);
+    expect(() => bus.read32(0x1000_0010)).toThrow(/no device decodes/);
+    expect(() => bus.map(0x1000_0008, 0x10, new Regs())).toThrow(/overlaps/);
+  });
+  it('delivers a raised line to its handler and counts it', () => {
+    const ic = new InterruptController();
+    const seen: number[] = [];
+    const off = ic.onIrq(42, (n) => seen.push(n));
+    ic.line(42).raise();
+    ic.line(42).raise(); // already high: no new edge
+    ic.line(42).lower();
+    ic.line(42).raise();
+    off();
+    ic.line(42).lower();
+    ic.line(42).raise();
+    expect(seen).toEqual([42, 42]);
+    expect(ic.count(42)).toBe(2);
+    expect(() => ic.line(5000)).toThrow(/no interrupt line/);
+  });
+});

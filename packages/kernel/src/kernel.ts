@@ -1,0 +1,55 @@
+import type { Board } from '@gki/hw';
+import { DriverCore } from './driver/core.js';
+import { KernelLog } from './log.js';
+import { ModuleLoader } from './module/loader.js';
+import type { InitcallLevel, KernelImage } from './module/types.js';
+import { OfLayer } from './of/of.js';
+import { PageAllocator } from './page-alloc.js';
+
+/** Initcall levels in the order the kernel runs them. */
+export const INITCALL_LEVELS: readonly InitcallLevel[] = [
+  'pure', 'core', 'postcore', 'arch', 'subsys', 'fs', 'device', 'late',
+];
+
+/** The running kernel: every subsystem a module reaches through `ctx.kernel`. */
+export class Kernel {
+  readonly log: KernelLog;
+  readonly pages: PageAllocator;
+  readonly modules: ModuleLoader;
+  readonly drivers: DriverCore;
+  readonly of: OfLayer;
+
+  constructor(readonly board: Board) {
+    this.log = new KernelLog(board.clock);
+    this.pages = new PageAllocator(board.mem);
+    this.modules = new ModuleLoader(this);
+    this.drivers = new DriverCore(this);
+    this.of = new OfLayer(this);
+  }
+
+  /** RAM as the kernel sees it (the linear map): page tables are read and written here. */
+  get mem() {
+    return this.board.mem;
+  }
+
+  /**
+   * Boots `image` on `board`: built-in initcalls level by level (devices are populated from the
+   * DTB after the arch level, as arm64 does), then the image's modules are modprobed in order,
+   * then late deferred-probe handling runs (retry, then the timeout fails what still waits).
+   */
+  static boot(board: Board, image: KernelImage): Kernel {
+    const k = new Kernel(board);
+    k.log.info('kernel', `Booting GKI model on board '${board.name}'`);
+    k.modules.setImage(image);
+    for (const level of INITCALL_LEVELS) {
+      k.modules.runBuiltinInitcalls(level);
+      if (level === 'arch') k.of.populate();
+    }
+    for (const name of image.load ?? []) {
+      const err = k.modules.modprobe(name);
+      if (err < 0) k.log.err('kernel', `modprobe ${name} failed: ${err}`);
+    }
+    k.drivers.deferredProbeInitcall();
+    return k;
+  }
+}

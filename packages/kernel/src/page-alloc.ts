@@ -1,0 +1,201 @@
+import { PAGE_SIZE, type MemRegion, type PhysMem } from '@gki/hw';
+import { EINVAL, ENOMEM, KernelError } from './errno.js';
+
+/** Largest order the buddy allocator hands out (the kernel's MAX_PAGE_ORDER): 4 MiB. */
+export const MAX_ORDER = 10;
+
+export interface PageAllocStats {
+  readonly totalPages: number;
+  readonly pagesInUse: number;
+  readonly highWater: number;
+  readonly allocCalls: number;
+  readonly failedAllocs: number;
+  readonly injectedFailures: number;
+  readonly freeCalls: number;
+}
+
+/**
+ * Fault injection, in the spirit of the kernel's fail_page_alloc:
+ * - `nth`: the nth allocation call from now fails (1 = the next one), once;
+ * - `probability` with `seed`: each call fails with that probability from a seeded PRNG;
+ * - `times`: stop injecting after this many injected failures (default: 1 for nth, unlimited otherwise).
+ */
+export interface FaultSpec {
+  nth?: number;
+  probability?: number;
+  seed?: number;
+  times?: number;
+}
+
+/** A deterministic 32-bit PRNG (mulberry32) for seeded fault injection. */
+function mulberry32(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+function hex(n: number): string {
+  return '0x' + n.toString(16);
+}
+
+/**
+ * A binary buddy allocator over the board's RAM. Blocks of 2^order pages are naturally
+ * aligned; allocations are zeroed. Returns a physical address, or a negative errno.
+ */
+export class PageAllocator {
+  private readonly free: Set<number>[] = Array.from({ length: MAX_ORDER + 1 }, () => new Set<number>());
+  private readonly allocated = new Map<number, number>();
+  private readonly pools: MemRegion[];
+  private inUse = 0;
+  private high = 0;
+  private allocCalls = 0;
+  private failed = 0;
+  private injected = 0;
+  private freeCalls = 0;
+  private readonly total: number;
+  private fault: { nth: number; rand?: () => number; probability: number; left: number } | null = null;
+
+  constructor(
+    private readonly mem: PhysMem,
+    pools?: readonly MemRegion[],
+  ) {
+    this.pools = (pools ?? mem.regions).map((r) => ({ base: r.base, size: r.size }));
+    let total = 0;
+    for (const r of this.pools) {
+      if (!mem.contains(r.base, r.size)) throw new RangeError(`page pool ${hex(r.base)}+${hex(r.size)} is not RAM`);
+      let a = Math.ceil(r.base / PAGE_SIZE) * PAGE_SIZE;
+      const end = Math.floor((r.base + r.size) / PAGE_SIZE) * PAGE_SIZE;
+      while (a < end) {
+        let order = MAX_ORDER;
+        while (order > 0 && (a % (PAGE_SIZE * 2 ** order) !== 0 || a + PAGE_SIZE * 2 ** order > end)) order--;
+        this.free[order]!.add(a);
+        total += 2 ** order;
+        a += PAGE_SIZE * 2 ** order;
+      }
+    }
+    this.total = total;
+  }
+
+  /** Allocates 2^order zeroed, naturally aligned pages. Returns the PA or -ENOMEM / -EINVAL. */
+  allocPages(order = 0): number {
+    this.allocCalls++;
+    if (!Number.isInteger(order) || order < 0 || order > MAX_ORDER) {
+      this.failed++;
+      return -EINVAL;
+    }
+    if (this.shouldFail()) {
+      this.failed++;
+      this.injected++;
+      return -ENOMEM;
+    }
+    let o = order;
+    while (o <= MAX_ORDER && this.free[o]!.size === 0) o++;
+    if (o > MAX_ORDER) {
+      this.failed++;
+      return -ENOMEM;
+    }
+    const block = this.takeLowest(o);
+    // split down to the requested order, returning upper halves to the free lists
+    while (o > order) {
+      o--;
+      this.free[o]!.add(block + PAGE_SIZE * 2 ** o);
+    }
+    this.allocated.set(block, order);
+    this.inUse += 2 ** order;
+    if (this.inUse > this.high) this.high = this.inUse;
+    this.mem.zero(block, PAGE_SIZE * 2 ** order);
+    this.mem.touch(block, PAGE_SIZE * 2 ** order);
+    return block;
+  }
+
+  /** Frees a block. A double free or a wrong order is a kernel bug: throws KernelError(-EINVAL). */
+  freePages(pa: number, order = 0): void {
+    const have = this.allocated.get(pa);
+    if (have === undefined)
+      throw new KernelError(-EINVAL, `page allocator: freeing ${hex(pa)} which is not allocated (double free?)`);
+    if (have !== order)
+      throw new KernelError(-EINVAL, `page allocator: freeing ${hex(pa)} with order ${order}, allocated with order ${have}`);
+    this.freeCalls++;
+    this.allocated.delete(pa);
+    this.inUse -= 2 ** order;
+    let block = pa;
+    let o = order;
+    while (o < MAX_ORDER) {
+      const size = PAGE_SIZE * 2 ** o;
+      const buddy = block % (size * 2) === 0 ? block + size : block - size;
+      if (!this.free[o]!.has(buddy)) break;
+      this.free[o]!.delete(buddy);
+      block = Math.min(block, buddy);
+      o++;
+    }
+    this.free[o]!.add(block);
+  }
+
+  /** Order of the block allocated at `pa`, or undefined. */
+  orderOf(pa: number): number | undefined {
+    return this.allocated.get(pa);
+  }
+
+  isAllocated(pa: number): boolean {
+    return this.allocated.has(pa);
+  }
+
+  stats(): PageAllocStats {
+    return {
+      totalPages: this.total,
+      pagesInUse: this.inUse,
+      highWater: this.high,
+      allocCalls: this.allocCalls,
+      failedAllocs: this.failed,
+      injectedFailures: this.injected,
+      freeCalls: this.freeCalls,
+    };
+  }
+
+  /** The allocated blocks, sorted (for snapshots that compare allocator state). */
+  snapshot(): { pa: number; order: number }[] {
+    return [...this.allocated].map(([pa, order]) => ({ pa, order })).sort((a, b) => a.pa - b.pa);
+  }
+
+  injectFaults(spec: FaultSpec): void {
+    const nth = spec.nth ?? 0;
+    const probability = spec.probability ?? 0;
+    if (!(nth >= 0) || !(probability >= 0 && probability <= 1))
+      throw new KernelError(-EINVAL, `bad fault injection spec ${JSON.stringify(spec)}`);
+    this.fault = {
+      nth,
+      probability,
+      rand: probability > 0 ? mulberry32(spec.seed ?? 1) : undefined,
+      left: spec.times ?? (nth > 0 ? 1 : Infinity),
+    };
+  }
+
+  clearFaults(): void {
+    this.fault = null;
+  }
+
+  private shouldFail(): boolean {
+    const f = this.fault;
+    if (!f || f.left <= 0) return false;
+    let fail = false;
+    if (f.nth > 0) {
+      f.nth--;
+      if (f.nth === 0) fail = true;
+    } else if (f.rand && f.rand() < f.probability) fail = true;
+    if (fail) f.left--;
+    return fail;
+  }
+
+  private takeLowest(order: number): number {
+    const set = this.free[order]!;
+    let best = Infinity;
+    for (const a of set) if (a < best) best = a;
+    set.delete(best);
+    return best;
+  }
+}

@@ -1,0 +1,69 @@
+#!/usr/bin/env bash
+# scaffold.sh DIR NAME "description" [dep ...]: create an empty workspace package with the
+# project's standard files (exports map with a `source` condition, tsup, vitest, tsconfig).
+set -eu
+dir=$1; name=$2; desc=$3; shift 3
+mkdir -p "$dir/src" "$dir/test" "$dir/bench"
+deps=""
+for d in "$@"; do deps="$deps\"$d\": \"workspace:^\","; done
+deps=${deps%,}
+cat > "$dir/package.json" <<JSON
+{
+  "name": "$name",
+  "version": "0.1.0",
+  "description": "$desc",
+  "license": "MIT",
+  "type": "module",
+  "sideEffects": false,
+  "exports": {
+    ".": {
+      "source": "./src/index.ts",
+      "types": "./dist/index.d.ts",
+      "import": "./dist/index.js",
+      "default": "./dist/index.js"
+    },
+    "./package.json": "./package.json"
+  },
+  "files": ["dist", "src"],
+  "scripts": {
+    "build": "tsup",
+    "typecheck": "tsc --noEmit -p tsconfig.json",
+    "test": "vitest run --reporter=default --reporter=json --outputFile.json=.vitest-report.json",
+    "check:pkg": "publint --strict",
+    "bench": "tsx --conditions=source bench/index.bench.ts"
+  },
+  "dependencies": { $deps },
+  "engines": { "node": ">=20.19" },
+  "publishConfig": { "access": "public" }
+}
+JSON
+cat > "$dir/tsconfig.json" <<'JSON'
+{
+  "extends": "../../tsconfig.base.json",
+  "compilerOptions": { "noEmit": true, "rootDir": "." },
+  "include": ["src", "test", "bench"]
+}
+JSON
+cat > "$dir/tsup.config.ts" <<'TS'
+import { defineConfig } from 'tsup';
+
+export default defineConfig({
+  entry: ['src/index.ts'],
+  format: ['esm'],
+  dts: true,
+  sourcemap: true,
+  clean: true,
+  target: 'node20',
+});
+TS
+cat > "$dir/vitest.config.ts" <<'TS'
+import { defineProject } from 'vitest/config';
+
+// Workspace packages resolve to their sources through the `source` export condition,
+// so tests never need a build of their dependencies.
+export default defineProject({
+  resolve: { conditions: ['source'] },
+  ssr: { resolve: { conditions: ['source'] } },
+  test: { include: ['test/**/*.test.ts'], testTimeout: 60_000 },
+});
+TS
