@@ -1,1 +1,2 @@
-export {};
+export { main, type Io } from './main.js';
+export { defaultImage, AVAILABLE_MODULES } from './image.js';

@@ -4,3 +4,7 @@ export * from './irq.js';
 export * from './clock.js';
 export * from './board.js';
 export * from './fdt/types.js';
+export * from './fdt/index.js';
+export * from './models/dma-master.js';
+export * from './boards/default.js';
+export * from './walk/index.js';

@@ -94,7 +94,7 @@ export class PhysMem {
    * accounting matters (page-table code allocates its frames, which touches them).
    */
   chunk(pa: number): Uint32Array {
-    this.check(pa, 4, true);
+    this.check(pa, 1, true);
     const key = Math.floor(pa / CHUNK_SIZE);
     let c = this.chunks.get(key);
     if (c === undefined) {
@@ -106,7 +106,7 @@ export class PhysMem {
 
   /** Like `chunk` but never allocates: a shared all-zero array stands in for untouched memory. */
   peekChunk(pa: number): Uint32Array {
-    this.check(pa, 4, false);
+    this.check(pa, 1, false);
     return this.chunks.get(Math.floor(pa / CHUNK_SIZE)) ?? ZERO_CHUNK;
   }
 

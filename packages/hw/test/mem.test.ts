@@ -43,6 +43,16 @@ describe('PhysMem', () => {
     expect(() => m.read64(0x1004)).toThrow(/misaligned/);
     expect(() => new PhysMem([{ base: 0, size: 0x2000 }, { base: 0x1000, size: 0x1000 }])).toThrow(/overlap/);
   });
+
+  it('reads and writes the last bytes of a region, and faults one byte past it', () => {
+    const m = new PhysMem([{ base: 0x1000, size: 0x2000 }]);
+    m.writeBytes(0x2000, new Uint8Array(0x1000).fill(7));
+    expect(m.readBytes(0x2000, 0x1000).every((b) => b === 7)).toBe(true);
+    m.writeBytes(0x2fff, new Uint8Array([9]));
+    expect([...m.readBytes(0x2ffd, 3)]).toEqual([7, 7, 9]);
+    expect(() => m.readBytes(0x2fff, 2)).toThrow(/outside RAM/);
+    expect(() => m.writeBytes(0x3000, new Uint8Array([1]))).toThrow(/outside RAM/);
+  });
 });
 
 describe('MmioBus and interrupts', () => {

@@ -28,13 +28,25 @@ export interface FdtTree {
   readonly root: FdtNode;
 }
 
-/** A malformed blob: `offset` is the byte offset in the blob where the problem was found. */
+/**
+ * A malformed blob or device tree.
+ *
+ * For a blob, `offset` is the byte offset in the blob where the problem was found (always
+ * within [0, blob length]). For problems found in an in-memory tree (a property of the wrong
+ * length, a bad name given to the writer, an unknown label in the builder) `offset` is -1 and
+ * `path` names the node (and property) concerned.
+ */
 export class FdtError extends Error {
   override readonly name = 'FdtError';
   constructor(
     readonly offset: number,
     readonly reason: string,
+    readonly path?: string,
   ) {
-    super(`malformed DTB at offset 0x${offset.toString(16)}: ${reason}`);
+    super(
+      offset >= 0
+        ? `malformed DTB at offset 0x${offset.toString(16)}: ${reason}`
+        : `bad device tree${path ? ` at ${path}` : ''}: ${reason}`,
+    );
   }
 }

@@ -36,7 +36,13 @@ export interface KernelModule {
   exit?(ctx: ModuleContext): void;
 }
 
-export type ModuleState = 'coming' | 'live' | 'going' | 'unformed';
+/**
+ * Lifecycle of a loadable module: 'coming' while its init runs, 'live' once init returned 0,
+ * 'going' while it is being unloaded (or its failed init is being rolled back) and 'gone' after
+ * (a stale ref). 'unformed' is Linux's pre-formation state, kept for completeness: the model
+ * never exposes a module in it. Built-in modules are always 'live'.
+ */
+export type ModuleState = 'unformed' | 'coming' | 'live' | 'going' | 'gone';
 
 /** A loaded (or built-in) module as the loader tracks it; what `try_module_get` takes. */
 export interface ModuleRef {
@@ -80,4 +86,64 @@ export interface ModuleLoaderApi {
   requestModule(alias: string): number;
   /** The live module named `name` (or providing alias `name`), if any. */
   find(name: string): ModuleRef | undefined;
+}
+
+/** One module as `lsmod` (and the CLI) shows it; plain data. */
+export interface ModuleInfo {
+  name: string;
+  version: string;
+  license: string;
+  builtin: boolean;
+  state: ModuleState;
+  /** module_refcount(): holders plus dynamic references (0 for built-ins, which are never pinned). */
+  refcount: number;
+  /** try_module_get references currently held. */
+  dynamicRefs: number;
+  /** Modules whose symbols this one uses (its targets), sorted. */
+  uses: string[];
+  /** Modules using this one's symbols (its holders, /sys/module/X/holders), sorted. */
+  usedBy: string[];
+  /** Symbols this module exports, sorted. */
+  exports: string[];
+  /** Tainted proprietary (own licence or inherited from a proprietary module it uses). */
+  proprietary: boolean;
+  /** Built-ins: what their initcall returned (null before it ran). Loadable modules: null. */
+  initcallResult: number | null;
+}
+
+/** One entry of the kernel's symbol table; plain data. */
+export interface SymbolInfo {
+  name: string;
+  /** 'vmlinux' for core exports, the built-in's name for a built-in's, else the module's name. */
+  owner: string;
+  /** True when the owner is a loadable module (using the symbol pins it). */
+  modular: boolean;
+  gplOnly: boolean;
+  namespace: string | null;
+}
+
+/** Everything the loader holds, as plain data: `toEqual` before/after proves "unchanged". */
+export interface LoaderSnapshot {
+  /** Built-ins in image order, then loadable modules in load order. */
+  modules: ModuleInfo[];
+  /** Sorted by name. */
+  symbols: SymbolInfo[];
+}
+
+/** What depmod computes over an image (modules.dep, .softdep, .alias, .symbols, .builtin). */
+export interface DepmodInfo {
+  /** Module -> its transitive hard (symbol) dependencies in load order, dependencies first. */
+  dep: Record<string, string[]>;
+  /** Module -> MODULE_SOFTDEP lines (names or aliases, as written). */
+  softdep: Record<string, { pre: string[]; post: string[] }>;
+  /** `alias PATTERN MODULE` lines, image order (built-ins excluded, as modules.builtin.alias). */
+  alias: { pattern: string; module: string }[];
+  /** Symbol -> the image module providing it (modules.symbols); core symbols are absent. */
+  symbols: Record<string, string>;
+  /** Built-in module names (modules.builtin). */
+  builtin: string[];
+  /** Module -> needed symbols that neither the core nor any image module exports. */
+  unresolved: Record<string, string[]>;
+  /** Hard-dependency cycles, each as a closed path ['a', 'b', 'a']. */
+  cycles: string[][];
 }

@@ -1,11 +1,247 @@
+import { FdtError, parseDtb, type FdtTree } from '@gki/hw';
+import { EBUSY, EINVAL, ENODEV, EPROBE_DEFER, KernelError } from '../errno.js';
+import type { Device } from '../driver/device.js';
+import type { Driver, Resource } from '../driver/types.js';
 import type { Kernel } from '../kernel.js';
+import { ofAddressToResource, ofRegCount, ofTranslateAddress, ofGetAddress } from './address.js';
+import { gicXlate, ofIrqParse, ofIsGic, type IrqXlate } from './irq.js';
+import { OfTree, type OfNode } from './node.js';
+import { ofDeviceIsAvailable, ofDeviceIsCompatible, ofMatchNode, ofPropertyReadStringArray, type OfDeviceId } from './property.js';
 
-/** The OF layer: the board's DTB as device nodes, and platform devices made from them. */
+/** Buses whose children of_platform_populate descends into (of_default_bus_match_table). */
+export const OF_DEFAULT_BUS_MATCH_TABLE: readonly OfDeviceId[] = [
+  { compatible: 'simple-bus' },
+  { compatible: 'simple-mfd' },
+  { compatible: 'isa' },
+  { compatible: 'arm,amba-bus' },
+];
+
+/**
+ * The platform device name the kernel derives from a node (of_device_make_bus_id):
+ * "<translated reg address in hex>.<node name>" ("a000000.dma"); a node without a
+ * translatable `reg` uses its full name, prefixed by its ancestors' until one has an
+ * address ("soc:firmware" style).
+ */
+export function ofDeviceMakeBusId(node: OfNode): string {
+  let name: string | null = null;
+  for (let n: OfNode = node; n.parent; n = n.parent) {
+    const r = ofGetAddress(n, 0);
+    const addr = typeof r === 'number' ? -1 : ofTranslateAddress(n, r.addr);
+    if (addr >= 0) return name === null ? `${addr.toString(16)}.${n.baseName}` : `${addr.toString(16)}.${n.baseName}:${name}`;
+    name = name === null ? n.name : `${n.name}:${name}`;
+  }
+  return name ?? '';
+}
+
+/**
+ * The OF layer: the board's DTB unflattened into OfNodes, the platform devices made from
+ * them, and the interrupt domains that turn interrupt specifiers into line numbers.
+ */
 export class OfLayer {
+  private treeRef: OfTree | null = null;
+  private readonly populated = new Set<OfNode>();
+  /** Nodes set up before devices exist (interrupt controllers): never platform devices. */
+  private readonly early = new Set<OfNode>();
+  private readonly irqDomains = new Map<OfNode, IrqXlate>();
+  private busDriverRegistered = false;
+
   constructor(readonly kernel: Kernel) {}
 
-  /** of_platform_populate: one platform device per enabled node with a `compatible`. */
+  /** The unflattened tree, once `populate()` (or `loadTree`) ran; null before. */
+  get tree(): OfTree | null {
+    return this.treeRef;
+  }
+
+  /**
+   * Installs `fdt` as the kernel's device tree and initialises the interrupt controllers it
+   * describes (GICs become the domain of the board's interrupt controller). Throws
+   * KernelError(-EBUSY) when a tree with populated devices is already installed.
+   */
+  loadTree(fdt: FdtTree): OfTree {
+    if (this.treeRef && this.populated.size > 0) throw new KernelError(-EBUSY, 'OF: device tree already populated');
+    const tree = new OfTree(fdt);
+    this.treeRef = tree;
+    this.early.clear();
+    this.irqDomains.clear();
+    for (const n of tree.nodes()) {
+      if (!ofIsGic(n) || !ofDeviceIsAvailable(n)) continue;
+      this.early.add(n);
+      this.irqDomains.set(n, gicXlate);
+      this.kernel.log.info('OF', `interrupt controller ${n.fullName} -> ${this.kernel.board.irq.name} (${this.kernel.board.irq.numLines} lines)`);
+    }
+    return tree;
+  }
+
+  /**
+   * of_platform_default_populate: unflattens the board's DTB (unless a tree was loaded
+   * already) and creates one platform device per enabled node with a `compatible` under the
+   * root, descending into simple-bus style nodes. Already populated nodes are skipped, so a
+   * second call only adds what is new. A board without a DTB gets no devices; a malformed
+   * DTB is logged and ignored.
+   */
   populate(): void {
-    throw new Error('OfLayer.populate: not implemented yet');
+    if (!this.treeRef) {
+      const dtb = this.kernel.board.dtb;
+      if (dtb.length === 0) {
+        this.kernel.log.info('OF', 'no device tree: no platform devices');
+        return;
+      }
+      let fdt: FdtTree;
+      try {
+        fdt = parseDtb(dtb);
+      } catch (e) {
+        if (!(e instanceof FdtError)) throw e;
+        this.kernel.log.log('crit', 'OF', `invalid device tree blob: ${e.message}`);
+        return;
+      }
+      this.loadTree(fdt);
+    }
+    this.registerSimpleBusDriver();
+    this.platformPopulate(this.treeRef!.root, null);
+  }
+
+  /**
+   * of_platform_populate: devices for `root`'s enabled children with a `compatible`,
+   * recursing into those matching `busMatches`, with `parent` as their parent device.
+   * Returns 0 or -EINVAL without a tree.
+   */
+  platformPopulate(root: OfNode, parent: Device | null, busMatches: readonly OfDeviceId[] = OF_DEFAULT_BUS_MATCH_TABLE): number {
+    if (!this.treeRef || root.tree !== this.treeRef) return -EINVAL;
+    // Iterative depth first, parents before children, document order.
+    const stack: { node: OfNode; parent: Device | null }[] = [];
+    for (let i = root.children.length - 1; i >= 0; i--) stack.push({ node: root.children[i]!, parent });
+    while (stack.length > 0) {
+      const { node, parent: p } = stack.pop()!;
+      if (!node.hasProperty('compatible') || !ofDeviceIsAvailable(node)) continue;
+      if (this.early.has(node)) continue;
+      let dev = this.populated.has(node) ? this.kernel.drivers.deviceForNode(node) : this.createPlatformDevice(node, p);
+      if (typeof dev === 'number') dev = undefined;
+      if (!dev || !ofMatchNode(busMatches, node)) continue;
+      for (let i = node.children.length - 1; i >= 0; i--) stack.push({ node: node.children[i]!, parent: dev });
+    }
+    return 0;
+  }
+
+  /** of_platform_depopulate: unregisters the devices populated below `parent`. */
+  platformDepopulate(parent: Device): void {
+    for (const d of [...this.kernel.drivers.allDevices()].reverse()) {
+      if (d.parent !== parent || !d.ofNode || !this.populated.has(d.ofNode)) continue;
+      this.platformDepopulate(d);
+      const node = d.ofNode;
+      if (this.kernel.drivers.unregisterDevice(d) === 0) this.populated.delete(node);
+    }
+  }
+
+  /**
+   * of_platform_device_create: the platform device for `node` (named by
+   * ofDeviceMakeBusId), with its translated `reg` ranges and resolvable interrupts as
+   * resources, registered (and so probed) at once. -ENODEV for a disabled or already
+   * populated node, or the registration's error.
+   */
+  createPlatformDevice(node: OfNode, parent: Device | null): Device | number {
+    if (!ofDeviceIsAvailable(node) || this.populated.has(node) || this.early.has(node)) return -ENODEV;
+    const resources: Resource[] = [];
+    const nreg = ofRegCount(node);
+    for (let i = 0; i < nreg; i++) {
+      const r = ofAddressToResource(node, i);
+      if (typeof r === 'number') break;
+      resources.push({ kind: 'mem', start: r.start, end: r.end, name: r.name });
+    }
+    const irqNames = this.stringList(node, 'interrupt-names');
+    for (let i = 0; i < 1024; i++) {
+      const irq = this.irqGet(node, i);
+      if (irq === -EINVAL) break;
+      if (irq < 0) continue; // its controller is not ready; platform_get_irq asks again later
+      resources.push({ kind: 'irq', start: irq, end: irq, name: irqNames[i] ?? node.fullName });
+    }
+    const dev = this.kernel.drivers.createDevice({ name: ofDeviceMakeBusId(node), parent, ofNode: node, resources });
+    this.populated.add(node);
+    const err = this.kernel.drivers.registerDevice(dev);
+    if (err < 0) {
+      this.populated.delete(node);
+      this.kernel.log.err('OF', `failed to create device for ${node.fullName}: ${err}`);
+      return err;
+    }
+    return dev;
+  }
+
+  /** True for nodes initialised without a device (interrupt controllers). */
+  isEarlyNode(node: OfNode): boolean {
+    return this.early.has(node);
+  }
+
+  /** True once a platform device was created for `node`. */
+  isPopulated(node: OfNode): boolean {
+    return this.populated.has(node);
+  }
+
+  /** Makes `xlate` the interrupt domain of controller `node` (irq_domain_add). */
+  registerIrqDomain(node: OfNode, xlate: IrqXlate): void {
+    this.irqDomains.set(node, xlate);
+  }
+
+  unregisterIrqDomain(node: OfNode): void {
+    this.irqDomains.delete(node);
+  }
+
+  /**
+   * of_irq_get: the interrupt line number of interrupt `index` of `node`. -EINVAL when the
+   * node has no such interrupt or its specifier does not translate; -EPROBE_DEFER when the
+   * controller it names has no interrupt domain yet.
+   */
+  irqGet(node: OfNode, index: number): number {
+    const spec = ofIrqParse(node, index);
+    if (typeof spec === 'number') return spec;
+    const xlate = this.irqDomains.get(spec.np);
+    if (!xlate) return -EPROBE_DEFER;
+    const hw = xlate(spec);
+    if (hw < 0 || hw >= this.kernel.board.irq.numLines) return -EINVAL;
+    return hw;
+  }
+
+  findNodeByPath(path: string): OfNode | undefined {
+    return this.treeRef?.findByPath(path);
+  }
+
+  findNodeByPhandle(phandle: number): OfNode | undefined {
+    return this.treeRef?.findByPhandle(phandle);
+  }
+
+  /** of_find_compatible_node: the first node (document order) compatible with `compat`. */
+  findCompatibleNode(compat: string): OfNode | undefined {
+    return this.treeRef?.nodes().find((n) => ofDeviceIsCompatible(n, compat) > 0);
+  }
+
+  /** A string-list property, or [] when absent or malformed. */
+  stringList(node: OfNode, name: string): string[] {
+    const v = ofPropertyReadStringArray(node, name);
+    return typeof v === 'number' ? [] : v;
+  }
+
+  /**
+   * The built-in simple-pm-bus driver: binds simple-bus style nodes (whose children the
+   * default populate already created) and populates a `simple-pm-bus` node's children
+   * when it probes.
+   */
+  private registerSimpleBusDriver(): void {
+    if (this.busDriverRegistered) return;
+    this.busDriverRegistered = true;
+    const of = this;
+    const drv: Driver = {
+      name: 'simple-pm-bus',
+      ofMatchTable: [{ compatible: 'simple-pm-bus' }, ...OF_DEFAULT_BUS_MATCH_TABLE.filter((m) => m.compatible !== 'isa')],
+      probe(dev) {
+        const node = dev.ofNode;
+        if (node && ofDeviceIsCompatible(node, 'simple-pm-bus') > 0 && !ofMatchNode(OF_DEFAULT_BUS_MATCH_TABLE, node))
+          return of.platformPopulate(node, dev);
+        return 0;
+      },
+      remove(dev) {
+        const node = dev.ofNode;
+        if (node && ofDeviceIsCompatible(node, 'simple-pm-bus') > 0 && !ofMatchNode(OF_DEFAULT_BUS_MATCH_TABLE, node))
+          of.platformDepopulate(dev);
+      },
+    };
+    this.kernel.drivers.registerDriver(drv);
   }
 }

@@ -1,0 +1,146 @@
+/**
+ * ARM_64_LPAE_S1 (48-bit, 4K granule) throughput, the same sequences as the C baseline in
+ * ../shared/reference/perf-baseline.md: 4 KiB pages over 1 GiB and 2 MiB blocks over 64 GiB;
+ * map with pgcount 1 and 512, iova_to_phys of every page, unmap with pgcount 1 and 512.
+ * Each map measurement starts from a fresh table (table allocation included); unmap passes a
+ * real gather, so one tlb_add_page per page. Reports ns per page, median of the runs.
+ *
+ *   pnpm --filter @gki/format-arm-lpae bench            (add --json for machine-readable output)
+ */
+import { Bench } from 'tinybench';
+import { Board } from '@gki/hw';
+import { Kernel } from '@gki/kernel';
+import {
+  IOMMU_CACHE,
+  IOMMU_READ,
+  IOMMU_WRITE,
+  iommuIotlbGatherInit,
+  type IommuFlushOps,
+  type IoPgtableCfg,
+  type MappedOut,
+} from '@gki/io-pgtable-core';
+import { createArmLpaeOps, type ArmLpaeIoPgtable } from '../src/index.js';
+
+const RUNS = Number(process.env.BENCH_RUNS ?? 7);
+const kernel = new Kernel(new Board('bench', [{ base: 0x4000_0000, size: 64 * 2 ** 20 }]));
+const PROT = IOMMU_READ | IOMMU_WRITE | IOMMU_CACHE;
+const IOVA_BASE = 2 ** 32;
+const PA_BASE = 2 ** 36;
+
+// real (empty) callbacks; tlb_add_page widens the gather like the kernel's drivers do
+const tlb: IommuFlushOps = {
+  tlbFlushAll() {},
+  tlbFlushWalk() {},
+  tlbAddPage(g, iova, granule) {
+    if (!g) return;
+    if (iova < g.start) g.start = iova;
+    if (iova + granule - 1 > g.end) g.end = iova + granule - 1;
+    g.pgsize = granule;
+  },
+};
+
+function fresh(): ArmLpaeIoPgtable {
+  const cfg: IoPgtableCfg = { quirks: 0, pgsizeBitmap: 0x40201000, ias: 48, oas: 48, coherentWalk: true, tlb };
+  const ops = createArmLpaeOps(kernel, 'ARM_64_LPAE_S1', cfg, null);
+  if (!ops) throw new Error('alloc failed');
+  return ops;
+}
+
+function release(ops: ArmLpaeIoPgtable | null): void {
+  if (!ops) return;
+  tlb.tlbFlushAll!(null);
+  ops.free();
+}
+
+const out: MappedOut = { mapped: 0 };
+
+function mapAll(ops: ArmLpaeIoPgtable, size: number, count: number, perCall: number): void {
+  let iova = IOVA_BASE;
+  let pa = PA_BASE;
+  for (let left = count; left > 0; ) {
+    out.mapped = 0;
+    const ret = ops.mapPages(iova, pa, size, Math.min(perCall, left), PROT, out);
+    if (ret !== 0 || out.mapped === 0) throw new Error(`map failed: ${ret}`);
+    const n = out.mapped / size;
+    left -= n;
+    iova += out.mapped;
+    pa += out.mapped;
+  }
+}
+
+function unmapAll(ops: ArmLpaeIoPgtable, size: number, count: number, perCall: number): void {
+  const gather = iommuIotlbGatherInit();
+  let iova = IOVA_BASE;
+  for (let left = count; left > 0; ) {
+    const got = ops.unmapPages(iova, size, Math.min(perCall, left), gather);
+    if (got <= 0) throw new Error(`unmap failed: ${got}`);
+    left -= got / size;
+    iova += got;
+  }
+}
+
+let sink = 0;
+function translateAll(ops: ArmLpaeIoPgtable, size: number, count: number): void {
+  let iova = IOVA_BASE;
+  let acc = 0;
+  for (let i = 0; i < count; i++, iova += size) acc += ops.iovaToPhys(iova + 0x10);
+  sink += acc;
+  if (acc === 0) throw new Error('no translation');
+}
+
+interface Case {
+  label: string;
+  size: number;
+  count: number;
+}
+const CASES: Case[] = [
+  { label: '4K pages over 1 GiB', size: 0x1000, count: 262144 },
+  { label: '2M blocks over 64 GiB', size: 0x200000, count: 32768 },
+];
+
+const bench = new Bench({ iterations: RUNS, time: 0, warmupIterations: 2, warmupTime: 0 });
+for (const c of CASES) {
+  let ops: ArmLpaeIoPgtable | null = null;
+  const pre = (perCall: number) => () => {
+    ops = fresh();
+    mapAll(ops, c.size, c.count, perCall);
+  };
+  const post = () => {
+    release(ops);
+    ops = null;
+  };
+  bench.add(`${c.label}|map pgcount=1`, () => mapAll(ops!, c.size, c.count, 1), { beforeEach: () => void (ops = fresh()), afterEach: post });
+  bench.add(`${c.label}|map pgcount=512`, () => mapAll(ops!, c.size, c.count, 512), { beforeEach: () => void (ops = fresh()), afterEach: post });
+  bench.add(`${c.label}|iova_to_phys`, () => translateAll(ops!, c.size, c.count), { beforeAll: pre(512), afterAll: post });
+  bench.add(`${c.label}|unmap pgcount=1`, () => unmapAll(ops!, c.size, c.count, 1), { beforeEach: pre(512), afterEach: post });
+  bench.add(`${c.label}|unmap pgcount=512`, () => unmapAll(ops!, c.size, c.count, 512), { beforeEach: pre(512), afterEach: post });
+}
+
+bench.runSync();
+
+const BASELINE: Record<string, number[]> = {
+  '4K pages over 1 GiB': [20.4, 2.06, 28.6, 17.9, 3.46],
+  '2M blocks over 64 GiB': [17.6, 2.13, 21.2, 15.8, 2.98],
+};
+const COLS = ['map pgcount=1', 'map pgcount=512', 'iova_to_phys', 'unmap pgcount=1', 'unmap pgcount=512'];
+const rows: { case: string; op: string; nsPerPage: number; cNs: number; ratio: number }[] = [];
+for (const t of bench.tasks) {
+  const [label, op] = t.name.split('|') as [string, string];
+  const r = t.result;
+  if (r.state !== 'completed') throw new Error(`${t.name}: ${r.state}`);
+  const c = CASES.find((x) => x.label === label)!;
+  const ns = (r.latency.p50 * 1e6) / c.count;
+  const cNs = BASELINE[label]![COLS.indexOf(op)]!;
+  rows.push({ case: label, op, nsPerPage: ns, cNs, ratio: ns / cNs });
+}
+
+if (process.argv.includes('--json')) console.log(JSON.stringify({ runs: RUNS, node: process.version, rows }, null, 2));
+else {
+  console.log(`ARM_64_LPAE_S1 48-bit 4K granule, ns per page (median of ${RUNS} runs), vs the C baseline`);
+  for (const label of Object.keys(BASELINE)) {
+    console.log(`\n${label}`);
+    for (const r of rows.filter((x) => x.case === label))
+      console.log(`  ${r.op.padEnd(18)} ${r.nsPerPage.toFixed(2).padStart(8)} ns   C ${r.cNs.toFixed(2).padStart(6)} ns   x${r.ratio.toFixed(2)}`);
+  }
+}
+if (kernel.pages.stats().pagesInUse !== 0 || sink === 0) throw new Error('bench leaked table pages');

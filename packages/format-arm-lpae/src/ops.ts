@@ -1,0 +1,717 @@
+import { CHUNK_SIZE, type PhysMem } from '@gki/hw';
+import { EEXIST, EINVAL, ENOENT, ENOMEM, ERANGE, KernelError, type KernelLog, type PageAllocator } from '@gki/kernel';
+import {
+  IOMMU_DIRTY_NO_CLEAR,
+  IOMMU_READ,
+  IOMMU_WRITE,
+  IO_PGTABLE_QUIRK_ARM_NS,
+  IO_PGTABLE_QUIRK_ARM_TTBR1,
+  IO_PGTABLE_QUIRK_NO_WARN,
+  type IommuFlushOps,
+  type IommuIotlbGather,
+  type IoPgtableAllocator,
+  type IoPgtableCfg,
+  type IoPgtableLeaf,
+  type IoPgtableOps,
+  type MappedOut,
+} from '@gki/io-pgtable-core';
+import { TWO_32, TWO_52, TWO_64, hex, hi32, isU53 } from './bits.js';
+import { ARM_LPAE_MAX_LEVELS, lpaeGeometry, type ArmLpaeFmt, type LpaeGeometry } from './geometry.js';
+import {
+  ARM_LPAE_MAIR,
+  ARM_MALI_LPAE_MEMATTR,
+  PTE_ADDR_HI_MASK,
+  PTE_ADDR_LO_MASK,
+  PTE_AP_RDONLY,
+  PTE_HI_DBM,
+  PTE_HI_NSTABLE,
+  PTE_HI_SW_SYNC,
+  PTE_TYPE_BLOCK,
+  PTE_TYPE_MASK,
+  PTE_TYPE_PAGE,
+  PTE_TYPE_TABLE,
+  buildProtTemplates,
+  pteToBigint,
+} from './pte.js';
+
+/** What the format needs from the kernel: table memory, the linear map, and the log for WARNs. */
+export interface LpaeHost {
+  readonly pages: PageAllocator;
+  readonly mem: PhysMem;
+  readonly log: KernelLog;
+}
+
+/** Log prefix, as the kernel's module name. */
+export const LPAE_LOG = 'io-pgtable-arm';
+
+const PAGE_SIZE = 4096;
+const INV_CHUNK = 1 / CHUNK_SIZE;
+const ZERO_WORDS = new Uint32Array(2);
+/** 2^-32: multiplying by it is exact and much cheaper than dividing by 2^32. */
+const INV_2_32 = 1 / TWO_32;
+const CHUNK_MASK = CHUNK_SIZE - 1;
+
+/** Index of the first word of the table at `pa` inside its chunk (no float modulo: `>>> 0` truncates). */
+function wordBase(pa: number): number {
+  return ((pa >>> 0) & CHUNK_MASK) >>> 2;
+}
+/** WARN_ONCE("Unmap of a partial large IOPTE is not allowed") fires once per kernel log. */
+const partialWarned = new WeakSet<KernelLog>();
+
+function orderForBytes(bytes: number): number {
+  return bytes <= PAGE_SIZE ? 0 : Math.ceil(Math.log2(bytes / PAGE_SIZE));
+}
+
+/**
+ * One ARM LPAE page table (the kernel's struct arm_lpae_io_pgtable with its io_pgtable_ops).
+ *
+ * Descriptors live in simulated RAM and are handled as two u32 halves taken straight from the
+ * backing Uint32Array of the 2 MiB chunk holding the table (tables are naturally aligned and at
+ * most 256 KiB, so a table never straddles a chunk). The hot paths (mapPages, unmapPages,
+ * iovaToPhys) allocate nothing and never turn a descriptor into a float or a BigInt.
+ */
+export class ArmLpaeIoPgtable implements IoPgtableOps {
+  readonly fmt: ArmLpaeFmt;
+  /** The cfg as the format completed it (the kernel's copy in struct io_pgtable). */
+  readonly cfg: Readonly<IoPgtableCfg>;
+  readonly cookie: unknown;
+  readonly geometry: LpaeGeometry;
+
+  private readonly mem: PhysMem;
+  private readonly pages: PageAllocator;
+  private readonly log: KernelLog;
+  private readonly allocator: IoPgtableAllocator | null;
+  private readonly tlb: IommuFlushOps | null;
+  private readonly quirks: number;
+  private readonly ttbr1: boolean;
+  private readonly noWarn: boolean;
+  private readonly coherent: boolean;
+  private readonly startLevel: number;
+  private readonly granule: number;
+  private readonly ptesPerTable: number;
+  private readonly pgdEntries: number;
+  private readonly pgdBytes: number;
+  private readonly is64k: boolean;
+  private readonly ias: number;
+  private readonly iasSize: number;
+  private readonly oasLimit: number;
+  /** Bitmap halves for the pgsize subset test. */
+  private readonly bmLo: number;
+  private readonly bmHi: number;
+  /** Per level 0..3: block size and the number of entries of a table at that level. */
+  private readonly blk = new Float64Array(ARM_LPAE_MAX_LEVELS);
+  private readonly nent = new Float64Array(ARM_LPAE_MAX_LEVELS);
+  /** Per level: index shift and mask (the start level's mask covers the whole PGD). */
+  private readonly shift = new Int32Array(ARM_LPAE_MAX_LEVELS);
+  private readonly imask = new Int32Array(ARM_LPAE_MAX_LEVELS);
+  /** Per level: the descriptor type of a leaf (block 0b01; level-3 page 0b11, except Mali's 0b01). */
+  private readonly leafType = new Uint8Array(ARM_LPAE_MAX_LEVELS);
+  /** Attribute templates by prot & 63, (lo, hi) pairs. */
+  private readonly tmpl: Uint32Array;
+  /** Bits OR-ed into the upper half of every table descriptor (NSTable, SW_SYNC). */
+  private readonly tableHi: number;
+
+  private pgd = -1;
+  /** The PGD's chunk words and the index of its first word (hot paths start here). */
+  private pgdWords: Uint32Array = new Uint32Array(2);
+  private pgdBase = 0;
+  /** Entries the PGD's memory can hold (a run at the start level never writes past it). */
+  private pgdCapacity = 0;
+  private live = false;
+  /**
+   * Per child level, the last table descriptor followed and where its table's words are:
+   * consecutive calls mostly go through the same tables, and the mapping from a table address
+   * to its chunk never changes, so this cache needs no invalidation.
+   */
+  private readonly descLo = new Uint32Array(ARM_LPAE_MAX_LEVELS + 1);
+  private readonly descHi = new Uint32Array(ARM_LPAE_MAX_LEVELS + 1);
+  private readonly descWords: Uint32Array[] = [];
+  private readonly descBase = new Int32Array(ARM_LPAE_MAX_LEVELS + 1);
+  /** The last pgsize that passed the bitmap check. */
+  private okPgsize = -1;
+  /** One cached chunk per level: tables of one level tend to share a chunk. */
+  private readonly chunkKey = new Float64Array(ARM_LPAE_MAX_LEVELS + 1).fill(-1);
+  private readonly chunkArr: (Uint32Array | null)[] = [null, null, null, null, null];
+
+  /** Use createArmLpaeOps(); this only sets up the object around a validated geometry. */
+  constructor(host: LpaeHost, geo: LpaeGeometry, cfg: IoPgtableCfg, cookie: unknown) {
+    this.fmt = geo.fmt;
+    this.geometry = geo;
+    this.cfg = cfg;
+    this.cookie = cookie;
+    this.mem = host.mem;
+    this.pages = host.pages;
+    this.log = host.log;
+    this.allocator = cfg.allocator ?? null;
+    this.tlb = cfg.tlb ?? null;
+    this.quirks = geo.quirks;
+    this.ttbr1 = (geo.quirks & IO_PGTABLE_QUIRK_ARM_TTBR1) !== 0;
+    this.noWarn = (geo.quirks & IO_PGTABLE_QUIRK_NO_WARN) !== 0;
+    this.coherent = cfg.coherentWalk;
+    this.startLevel = geo.startLevel | 0;
+    this.granule = geo.granule;
+    this.ptesPerTable = (geo.granule / 8) | 0;
+    this.pgdEntries = 2 ** geo.pgdBits;
+    this.pgdBytes = 8 * this.pgdEntries;
+    this.is64k = geo.granule === 0x10000;
+    this.ias = geo.ias;
+    this.iasSize = 2 ** geo.ias;
+    this.oasLimit = 2 ** geo.oas;
+    this.bmLo = geo.pgsizeBitmap >>> 0;
+    this.bmHi = hi32(geo.pgsizeBitmap);
+    for (let l = 0; l < ARM_LPAE_MAX_LEVELS; l++) {
+      const shift = (ARM_LPAE_MAX_LEVELS - l) * geo.bitsPerLevel + 3;
+      this.blk[l] = 2 ** shift;
+      this.shift[l] = shift;
+      this.nent[l] = l === geo.startLevel ? this.pgdEntries : this.ptesPerTable;
+      this.imask[l] = this.nent[l]! - 1;
+      this.leafType[l] = l === ARM_LPAE_MAX_LEVELS - 1 && geo.kind !== 'mali' ? PTE_TYPE_PAGE : PTE_TYPE_BLOCK;
+    }
+    this.tmpl = buildProtTemplates(geo.kind, geo.quirks);
+    for (let l = 0; l <= ARM_LPAE_MAX_LEVELS; l++) this.descWords.push(ZERO_WORDS);
+    let th = 0;
+    if (geo.quirks & IO_PGTABLE_QUIRK_ARM_NS) th |= PTE_HI_NSTABLE;
+    if (!cfg.coherentWalk) th |= PTE_HI_SW_SYNC;
+    this.tableHi = th >>> 0;
+  }
+
+  /** Allocates the (zeroed) PGD. 0 or -ENOMEM. */
+  allocPgd(): number {
+    const pa = this.allocTable(this.pgdBytes);
+    if (pa < 0) return pa;
+    this.pgd = pa;
+    this.pgdWords = this.mem.chunk(pa);
+    this.pgdBase = wordBase(pa);
+    this.pgdCapacity = (this.allocator ? Math.max(this.pgdBytes, 64) : PAGE_SIZE * 2 ** orderForBytes(this.pgdBytes)) / 8;
+    this.live = true;
+    return 0;
+  }
+
+  /** Physical address of the top-level table (TTBR/VTTBR/TRANSTAB address). */
+  get pgdPa(): number {
+    return this.pgd;
+  }
+
+  get isLive(): boolean {
+    return this.live;
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // descriptor and memory helpers
+
+  /** The words of the chunk holding `pa`, cached per level. */
+  private words(pa: number, slot: number): Uint32Array {
+    const key = Math.floor(pa * INV_CHUNK);
+    if (this.chunkKey[slot] === key) return this.chunkArr[slot]!;
+    const a = this.mem.chunk(pa);
+    this.chunkKey[slot] = key;
+    this.chunkArr[slot] = a;
+    return a;
+  }
+
+  /** Remembers that table descriptor (lo, hi) at child level `lvl` leads to words `w` from `wb`. */
+  private remember(lvl: number, lo: number, hi: number, w: Uint32Array, wb: number): void {
+    this.descLo[lvl] = lo;
+    this.descHi[lvl] = hi;
+    this.descWords[lvl] = w;
+    this.descBase[lvl] = wb;
+  }
+
+  /** Output (or next-table) address of a descriptor: bits 47:12, and for 64K PA[51:48] from PTE[15:12]. */
+  private outAddr(lo: number, hi: number): number {
+    if (!this.is64k) return (hi & PTE_ADDR_HI_MASK) * TWO_32 + ((lo & PTE_ADDR_LO_MASK) >>> 0);
+    return ((hi & PTE_ADDR_HI_MASK) + ((lo >>> 12) & 0xf) * 0x10000) * TWO_32 + ((lo & 0xffff0000) >>> 0);
+  }
+
+  private allocTable(bytes: number): number {
+    const a = this.allocator;
+    if (a) {
+      const size = Math.max(bytes, 64);
+      const pa = a.alloc(this.cookie, size);
+      if (typeof pa !== 'number' || pa < 0) return -ENOMEM;
+      // The kernel trusts the driver's allocator; the model refuses memory it cannot use as a table.
+      if (!isU53(pa) || pa % size !== 0 || !this.mem.contains(pa, size)) {
+        this.log.warn(LPAE_LOG, `custom allocator returned ${hex(pa)} for ${size} bytes: not aligned RAM`);
+        a.free(this.cookie, pa, bytes);
+        return -ENOMEM;
+      }
+      this.mem.zero(pa, size);
+      this.mem.touch(pa, size);
+      return pa;
+    }
+    const pa = this.pages.allocPages(orderForBytes(bytes));
+    return pa < 0 ? -ENOMEM : pa;
+  }
+
+  private freeTableMem(pa: number, bytes: number): void {
+    if (this.allocator) this.allocator.free(this.cookie, pa, bytes);
+    else this.pages.freePages(pa, orderForBytes(bytes));
+  }
+
+  /** Frees the table at `pa` (level `lvl`) and every table below it. */
+  private freeTable(lvl: number, pa: number): void {
+    const bytes = lvl === this.startLevel ? this.pgdBytes : this.granule;
+    if (lvl < ARM_LPAE_MAX_LEVELS - 1) {
+      const w = this.words(pa, lvl);
+      const base = wordBase(pa);
+      const end = base + bytes / 4;
+      for (let i = base; i < end; i += 2) {
+        const lo = w[i]!;
+        const hi = w[i + 1]!;
+        if ((lo === 0 && hi === 0) || (lo & PTE_TYPE_MASK) === PTE_TYPE_BLOCK) continue;
+        this.freeTable(lvl + 1, this.outAddr(lo, hi));
+      }
+    }
+    this.freeTableMem(pa, bytes);
+  }
+
+  /**
+   * The IOVA bits used for indexing, or -1 when `iova` fails the kernel's range check
+   * ((s64)iova >> ias must be 0, or all ones for a TTBR1 table). A TTBR1 IOVA may be given
+   * unsigned (2^64 - x, exact when page aligned), as a negative number, or as a bigint.
+   */
+  private iovaLow(iova: number | bigint): number {
+    if (typeof iova === 'bigint') {
+      const v = BigInt.asUintN(64, iova);
+      const size = BigInt(this.iasSize);
+      if (this.ttbr1) return v >= (1n << 64n) - size ? Number(v & (size - 1n)) : -1;
+      return v < size ? Number(v) : -1;
+    }
+    if (!this.ttbr1) return iova >= 0 && iova < this.iasSize ? iova : -1;
+    if (iova < 0) return iova >= -this.iasSize ? iova + this.iasSize : -1;
+    return iova >= TWO_64 - this.iasSize && iova < TWO_64 ? iova - (TWO_64 - this.iasSize) : -1;
+  }
+
+  /** Table index at `lvl` of the IOVA whose bits 31:0 are `lo` and 51:32 are `hi`. */
+  private index(lvl: number, lo: number, hi: number): number {
+    const s = this.shift[lvl]!;
+    return (s >= 32 ? hi >>> (s - 32) : (lo >>> s) | (hi << (32 - s))) & this.imask[lvl]!;
+  }
+
+  /** pgsize non-zero and a subset of the bitmap (as the kernel's check; two valid bits pass). */
+  private pgsizeOk(pgsize: number): boolean {
+    if (!(pgsize > 0) || !Number.isSafeInteger(pgsize)) return false;
+    const lo = pgsize >>> 0;
+    const hi = (pgsize - lo) * INV_2_32;
+    if (((lo & this.bmLo) >>> 0) !== lo || ((hi & this.bmHi) >>> 0) !== hi) return false;
+    this.okPgsize = pgsize;
+    return true;
+  }
+
+  /**
+   * Largest number of entries a run starting at word `wi` of its chunk may cover at `lvl`: up to
+   * the end of its table page (tables are naturally aligned, so the word index tells the slot).
+   */
+  private maxEntries(lvl: number, wi: number): number {
+    const ppt = this.ptesPerTable;
+    const max = ppt - ((wi >>> 1) & (ppt - 1));
+    // A PGD smaller than a table page: the kernel would run past its end (into the rest of the
+    // page, or beyond it for a 16K/64K granule); the model stops where the PGD's memory ends.
+    return lvl === this.startLevel ? Math.min(max, this.pgdCapacity - ((wi - this.pgdBase) >>> 1)) : max;
+  }
+
+  private warn(msg: string): void {
+    this.log.warn(LPAE_LOG, `WARNING: ${msg}`);
+  }
+
+  private warnUnlessNoWarn(msg: string): void {
+    if (!this.noWarn) this.log.warn(LPAE_LOG, `WARNING: ${msg}`);
+  }
+
+  private assertLive(): void {
+    if (!this.live) throw new KernelError(-EINVAL, `${this.fmt} io-pgtable used after free`);
+  }
+
+  private static tlbIova(iova: number | bigint): number {
+    return typeof iova === 'bigint' ? Number(BigInt.asUintN(64, iova)) : iova;
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // io_pgtable_ops
+
+  /**
+   * map_pages: maps up to `pgcount` pages of `pgsize` at `iova` → `paddr`, never crossing the end
+   * of a table page (the caller loops on `mapped`, which this ADDS to). 0 or -errno:
+   * -EINVAL (pgsize not in the bitmap, no READ/WRITE, or a two-bit pgsize reaching level 3),
+   * -ERANGE (iova beyond ias, paddr beyond oas: first page only), -EEXIST, -ENOMEM.
+   * Non-integer arguments (impossible in C) are -EINVAL.
+   */
+  mapPages(iova: number | bigint, paddr: number, pgsize: number, pgcount: number, prot: number, mapped: MappedOut): number {
+    this.assertLive();
+    if ((typeof iova === 'number' && !Number.isInteger(iova)) || !Number.isInteger(paddr) || !Number.isSafeInteger(pgcount) || pgcount < 0)
+      return -EINVAL;
+    if (pgsize !== this.okPgsize && !this.pgsizeOk(pgsize)) {
+      this.warn(`arm_lpae_map_pages: pgsize ${pgsize} not in bitmap`);
+      return -EINVAL;
+    }
+    const low = this.iovaLow(iova);
+    if (low < 0 || !(paddr >= 0 && paddr < this.oasLimit)) {
+      this.warn(`arm_lpae_map_pages: iova ${hex(iova)} / paddr ${hex(paddr)} out of range`);
+      return -ERANGE;
+    }
+    if (!(prot & (IOMMU_READ | IOMMU_WRITE))) return -EINVAL;
+
+    const ilo = low >>> 0;
+    const ihi = ((low - ilo) * INV_2_32) | 0;
+    let lvl = this.startLevel | 0;
+    let w = this.pgdWords;
+    let wb = this.pgdBase;
+    for (;;) {
+      const wi = wb + 2 * this.index(lvl, ilo, ihi);
+      if (pgsize === this.blk[lvl]) {
+        // the common single-page case into an empty slot, without the run machinery
+        if (pgcount === 1 && w[wi] === 0 && w[wi + 1] === 0) {
+          const t = 2 * (prot & 63);
+          const pLo = paddr >>> 0;
+          const pHi = ((paddr - pLo) * INV_2_32) | 0;
+          w[wi] = this.tmpl[t]! | this.leafType[lvl]! | ((pLo | (pHi >>> 4)) & PTE_ADDR_LO_MASK);
+          w[wi + 1] = this.tmpl[t + 1]! | (pHi & PTE_ADDR_HI_MASK);
+          mapped.mapped += pgsize;
+          return 0;
+        }
+        return this.installLeaves(iova, paddr, pgsize, pgcount, prot, lvl, w, wi, mapped);
+      }
+      if (lvl >= ARM_LPAE_MAX_LEVELS - 1) {
+        this.warn(`arm_lpae_map_pages: no table below level ${lvl} (pgsize ${hex(pgsize)})`);
+        return -EINVAL;
+      }
+      const lo = w[wi]!;
+      const hi = w[wi + 1]!;
+      lvl++;
+      if (lo === 0 && hi === 0) {
+        const next = this.allocTable(this.granule);
+        if (next < 0) return -ENOMEM;
+        // install: single-threaded model, so the kernel's cmpxchg always wins
+        const nLo = next >>> 0;
+        const nHi = (next - nLo) * INV_2_32;
+        w[wi] = ((nLo | (nHi >>> 4)) & PTE_ADDR_LO_MASK) | PTE_TYPE_TABLE;
+        w[wi + 1] = (nHi & PTE_ADDR_HI_MASK) | this.tableHi;
+        const nw = this.words(next, lvl);
+        wb = wordBase(next);
+        this.remember(lvl, w[wi]!, w[wi + 1]!, nw, wb);
+        w = nw;
+      } else if ((lo & PTE_TYPE_MASK) === PTE_TYPE_BLOCK) {
+        this.warnUnlessNoWarn(`arm_lpae_map_pages: iova ${hex(iova)} inside an existing level-${lvl - 1} block`);
+        return -EEXIST;
+      } else if (lo === this.descLo[lvl] && hi === this.descHi[lvl]) {
+        w = this.descWords[lvl]!;
+        wb = this.descBase[lvl]!;
+      } else {
+        const next = this.outAddr(lo, hi);
+        w = this.words(next, lvl);
+        wb = wordBase(next);
+        this.remember(lvl, lo, hi, w, wb);
+      }
+    }
+  }
+
+  /** arm_lpae_init_pte: writes a run of leaves at (lvl, table, idx), replacing tables it covers. */
+  private installLeaves(
+    iova: number | bigint,
+    paddr: number,
+    size: number,
+    pgcount: number,
+    prot: number,
+    lvl: number,
+    w: Uint32Array,
+    base: number,
+    mapped: MappedOut,
+  ): number {
+    const n = Math.min(pgcount, this.maxEntries(lvl, base));
+    const leafType = this.leafType[lvl]!;
+    const tableLevel = lvl < ARM_LPAE_MAX_LEVELS - 1;
+    for (let i = 0; i < n; i++) {
+      const lo = w[base + 2 * i]!;
+      if ((lo & PTE_TYPE_MASK) === leafType) {
+        this.warnUnlessNoWarn(`arm_lpae_map_pages: iova ${hex(iova)} + ${i} pages already mapped`);
+        return -EEXIST;
+      }
+      if (tableLevel && (lo & PTE_TYPE_MASK) === PTE_TYPE_TABLE) {
+        // a block replaces a table: unmap it (gather NULL: flush_walk only) and free the subtree
+        const hi = w[base + 2 * i + 1]!;
+        w[base + 2 * i] = 0;
+        w[base + 2 * i + 1] = 0;
+        const tlb = this.tlb;
+        if (tlb && tlb.tlbFlushWalk) tlb.tlbFlushWalk(ArmLpaeIoPgtable.tlbIova(iova) + i * size, size, this.granule, this.cookie);
+        this.freeTable(lvl + 1, this.outAddr(lo, hi));
+      }
+    }
+    const t = 2 * (prot & 63);
+    const tLo = this.tmpl[t]! | leafType;
+    const tHi = this.tmpl[t + 1]!;
+    let pa = paddr;
+    for (let i = 0; i < n; i++) {
+      const pLo = pa >>> 0;
+      const pHi = ((pa - pLo) * INV_2_32) | 0;
+      // PA[47:12] in place; PA[51:48] folded into PTE[15:12] (all granules, as the kernel does)
+      w[base + 2 * i] = tLo | (((pLo | (pHi >>> 4)) & PTE_ADDR_LO_MASK) >>> 0);
+      w[base + 2 * i + 1] = tHi | (pHi & PTE_ADDR_HI_MASK);
+      pa += size;
+    }
+    mapped.mapped += n * size;
+    return 0;
+  }
+
+  /**
+   * unmap_pages: bytes unmapped (a run stops at a hole or the end of a table page), 0 on a bad
+   * argument or when `iova` lies inside a larger block (which stays mapped), or -ENOENT (the
+   * kernel's (size_t)-ENOENT) when the first entry is empty.
+   */
+  unmapPages(iova: number | bigint, pgsize: number, pgcount: number, gather: IommuIotlbGather | null): number {
+    this.assertLive();
+    if ((typeof iova === 'number' && !Number.isInteger(iova)) || (pgsize !== this.okPgsize && !this.pgsizeOk(pgsize)) || !Number.isSafeInteger(pgcount) || pgcount <= 0) {
+      this.warn(`arm_lpae_unmap_pages: bad pgsize ${pgsize} / pgcount ${pgcount}`);
+      return 0;
+    }
+    const low = this.iovaLow(iova);
+    if (low < 0) {
+      this.warn(`arm_lpae_unmap_pages: iova ${hex(iova)} out of range`);
+      return 0;
+    }
+    const ilo = low >>> 0;
+    const ihi = ((low - ilo) * INV_2_32) | 0;
+    let lvl = this.startLevel | 0;
+    let w = this.pgdWords;
+    let wb = this.pgdBase;
+    for (;;) {
+      const wi = wb + 2 * this.index(lvl, ilo, ihi);
+      const lo = w[wi]!;
+      const hi = w[wi + 1]!;
+      if (lo === 0 && hi === 0) {
+        this.warnUnlessNoWarn(`arm_lpae_unmap_pages: iova ${hex(iova)} not mapped`);
+        return -ENOENT;
+      }
+      const leafType = this.leafType[lvl]!;
+      if (pgsize === this.blk[lvl]) {
+        const n = Math.min(pgcount, this.maxEntries(lvl, wi));
+        let i = 0;
+        for (; i < n; i++) {
+          const l = w[wi + 2 * i]!;
+          const h = w[wi + 2 * i + 1]!;
+          if (l === 0 && h === 0) {
+            this.warnUnlessNoWarn(`arm_lpae_unmap_pages: hole at iova ${hex(iova)} + ${i} pages`);
+            break;
+          }
+          if ((l & PTE_TYPE_MASK) !== leafType) {
+            w[wi + 2 * i] = 0;
+            w[wi + 2 * i + 1] = 0;
+            const tlb = this.tlb;
+            if (tlb && tlb.tlbFlushWalk) tlb.tlbFlushWalk(ArmLpaeIoPgtable.tlbIova(iova) + i * pgsize, pgsize, this.granule, this.cookie);
+            if (lvl < ARM_LPAE_MAX_LEVELS - 1) this.freeTable(lvl + 1, this.outAddr(l, h));
+          }
+        }
+        for (let j = 0; j < i; j++) {
+          w[wi + 2 * j] = 0;
+          w[wi + 2 * j + 1] = 0;
+        }
+        if (gather && !gather.queued) {
+          const tlb = this.tlb;
+          if (tlb && tlb.tlbAddPage) {
+            const base = ArmLpaeIoPgtable.tlbIova(iova);
+            for (let j = 0; j < i; j++) tlb.tlbAddPage(gather, base + j * pgsize, pgsize, this.cookie);
+          }
+        }
+        return i * pgsize;
+      }
+      if ((lo & PTE_TYPE_MASK) === leafType) {
+        if (!partialWarned.has(this.log)) {
+          partialWarned.add(this.log);
+          this.warn('Unmap of a partial large IOPTE is not allowed');
+        }
+        return 0;
+      }
+      lvl++;
+      if (lvl === ARM_LPAE_MAX_LEVELS) {
+        this.warn('arm_lpae_unmap_pages: ran out of page table');
+        return 0;
+      }
+      if (lo === this.descLo[lvl] && hi === this.descHi[lvl]) {
+        w = this.descWords[lvl]!;
+        wb = this.descBase[lvl]!;
+      } else {
+        const next = this.outAddr(lo, hi);
+        w = this.words(next, lvl);
+        wb = wordBase(next);
+        this.remember(lvl, lo, hi, w, wb);
+      }
+    }
+  }
+
+  /**
+   * iova_to_phys: the output address (OR of the leaf's address and the offset inside it) or 0.
+   * No ias check: higher bits are masked off by indexing, so addresses alias, as in the kernel.
+   * Unlike the kernel (whose walker wraps at ~0UL and returns garbage), the last IOVA of the
+   * 64-bit space is translated like any other; give it as a bigint (or -1).
+   */
+  iovaToPhys(iova: number | bigint): number {
+    this.assertLive();
+    let low: number;
+    if (typeof iova === 'bigint') low = Number(BigInt.asUintN(52, iova));
+    else if (iova >= 0 && iova < TWO_52) low = iova;
+    else {
+      if (!Number.isInteger(iova)) return 0;
+      low = ((iova % TWO_52) + TWO_52) % TWO_52;
+    }
+    const ilo = low >>> 0;
+    const ihi = ((low - ilo) * INV_2_32) | 0;
+    let lvl = this.startLevel | 0;
+    let w = this.pgdWords;
+    let wb = this.pgdBase;
+    for (;;) {
+      const wi = wb + 2 * this.index(lvl, ilo, ihi);
+      const lo = w[wi]!;
+      const hi = w[wi + 1]!;
+      const type = lo & PTE_TYPE_MASK;
+      if (type === this.leafType[lvl]) {
+        // output address OR the offset inside the block (an OR, so a misaligned PA shows through)
+        const s = this.shift[lvl]!;
+        const offLo = s >= 32 ? ilo : ilo & ((1 << s) - 1);
+        const offHi = s >= 32 ? ihi & ((1 << (s - 32)) - 1) : 0;
+        let paLo: number;
+        let paHi: number;
+        if (!this.is64k) {
+          paLo = lo & PTE_ADDR_LO_MASK;
+          paHi = hi & PTE_ADDR_HI_MASK;
+        } else {
+          paLo = lo & 0xffff0000;
+          paHi = (hi & PTE_ADDR_HI_MASK) | ((lo >>> 12) & 0xf) << 16;
+        }
+        return ((paHi | offHi) >>> 0) * TWO_32 + ((paLo | offLo) >>> 0);
+      }
+      if (lvl >= ARM_LPAE_MAX_LEVELS - 1 || type !== PTE_TYPE_TABLE) return 0;
+      lvl++;
+      if (lo === this.descLo[lvl] && hi === this.descHi[lvl]) {
+        w = this.descWords[lvl]!;
+        wb = this.descBase[lvl]!;
+      } else {
+        const next = this.outAddr(lo, hi);
+        w = this.words(next, lvl);
+        wb = wordBase(next);
+        this.remember(lvl, lo, hi, w, wb);
+      }
+    }
+  }
+
+  /**
+   * read_and_clear_dirty (ARM_64_LPAE_S1 only): calls `record(iova, size)` for every leaf in
+   * [iova, iova + size) that is writable-dirty (DBM set, AP[2] clear) and, unless
+   * IOMMU_DIRTY_NO_CLEAR, marks it writable-clean (sets AP[2]). An empty entry in the range
+   * aborts with -EINVAL (records made so far stand), as do size 0 and a range beyond ias.
+   */
+  readAndClearDirty(iova: number, size: number, flags: number, record: (iova: number, size: number) => void): number {
+    this.assertLive();
+    if (!isU53(size) || size === 0) {
+      this.warn('arm_lpae_read_and_clear_dirty: size 0');
+      return -EINVAL;
+    }
+    if (!isU53(iova) || iova + size - 1 >= this.iasSize) {
+      this.warn(`arm_lpae_read_and_clear_dirty: range ${hex(iova)}+${hex(size)} beyond ias`);
+      return -EINVAL;
+    }
+    if (this.fmt !== 'ARM_64_LPAE_S1') return -EINVAL;
+    const walk = { addr: iova, end: iova + size, clear: (flags & IOMMU_DIRTY_NO_CLEAR) === 0, record };
+    return this.dirtyWalk(this.startLevel, this.pgd, walk);
+  }
+
+  private dirtyWalk(
+    lvl: number,
+    table: number,
+    walk: { addr: number; end: number; clear: boolean; record: (iova: number, size: number) => void },
+  ): number {
+    const max = this.nent[lvl]!;
+    const size = this.blk[lvl]!;
+    const w = this.words(table, lvl);
+    const base = wordBase(table);
+    const a = walk.addr;
+    for (let idx = this.index(lvl, a >>> 0, (a - (a >>> 0)) * INV_2_32); idx < max && walk.addr < walk.end; idx++) {
+      const wi = base + 2 * idx;
+      const lo = w[wi]!;
+      const hi = w[wi + 1]!;
+      if ((lo & PTE_TYPE_MASK) === this.leafType[lvl]) {
+        if ((lo & PTE_AP_RDONLY) === 0 && (hi & PTE_HI_DBM) !== 0) {
+          walk.record(walk.addr, size);
+          if (walk.clear) w[wi] = lo | PTE_AP_RDONLY;
+        }
+        walk.addr += size;
+        continue;
+      }
+      if (lvl >= ARM_LPAE_MAX_LEVELS - 1 || (lo & PTE_TYPE_MASK) !== PTE_TYPE_TABLE) return -EINVAL;
+      const r = this.dirtyWalk(lvl + 1, this.outAddr(lo, hi), walk);
+      if (r) return r;
+    }
+    return 0;
+  }
+
+  /**
+   * Every valid leaf slot, in IOVA order, with the kernel's level numbers. TTBR1 tables report
+   * sign-extended IOVAs (2^64 - 2^ias + offset, exact for page-aligned addresses).
+   */
+  walkLeaves(visit: (leaf: IoPgtableLeaf) => void): void {
+    this.assertLive();
+    const top = this.ttbr1 ? TWO_64 - this.iasSize : 0;
+    this.walkLeavesAt(this.startLevel, this.pgd, top, visit);
+  }
+
+  private walkLeavesAt(lvl: number, table: number, base: number, visit: (leaf: IoPgtableLeaf) => void): void {
+    const entries = this.nent[lvl]!;
+    const size = this.blk[lvl]!;
+    const w = this.mem.peekChunk(table);
+    const wb = wordBase(table);
+    for (let idx = 0; idx < entries; idx++) {
+      const lo = w[wb + 2 * idx]!;
+      const hi = w[wb + 2 * idx + 1]!;
+      if (lo === 0 && hi === 0) continue;
+      const type = lo & PTE_TYPE_MASK;
+      if (type === this.leafType[lvl]) visit({ level: lvl, iova: base + idx * size, size, pte: pteToBigint(lo, hi) });
+      else if (lvl < ARM_LPAE_MAX_LEVELS - 1 && type === PTE_TYPE_TABLE) this.walkLeavesAt(lvl + 1, this.outAddr(lo, hi), base + idx * size, visit);
+    }
+  }
+
+  /** The kernel's free callback: frees every table. The caller (the core) has flushed the TLB. */
+  free(): void {
+    this.assertLive();
+    this.live = false;
+    this.freeTable(this.startLevel, this.pgd);
+    this.pgd = -1;
+  }
+}
+
+/**
+ * The format's alloc: validates `cfg` for `fmt`, allocates the PGD and, on success, updates `cfg`
+ * in place as the kernel does (restricted pgsizeBitmap, clamped ias/oas, the register block of
+ * the format). Returns null where the kernel returns NULL; then `cfg` is left as it was and no
+ * page is leaked. Call `free()` on the result (after flushing the TLB) when done, or go through
+ * io-pgtable-core's allocIoPgtableOps/freeIoPgtableOps.
+ */
+export function createArmLpaeOps(host: LpaeHost, fmt: ArmLpaeFmt, cfg: IoPgtableCfg, cookie: unknown): ArmLpaeIoPgtable | null {
+  const a = cfg.allocator;
+  if (a && (typeof a.alloc !== 'function' || typeof a.free !== 'function')) {
+    host.log.debug(LPAE_LOG, `${fmt}: custom allocator needs both alloc and free`);
+    return null;
+  }
+  const g = lpaeGeometry(fmt, cfg);
+  if (!g.ok) {
+    if (g.warn) host.log.warn(LPAE_LOG, `WARNING: ${fmt}: ${g.reason}`);
+    else host.log.debug(LPAE_LOG, `${fmt}: ${g.reason}`);
+    return null;
+  }
+  const geo = g.geo;
+  const own: IoPgtableCfg = { ...cfg, pgsizeBitmap: geo.pgsizeBitmap, ias: geo.ias, oas: geo.oas };
+  const ops = new ArmLpaeIoPgtable(host, geo, own, cookie);
+  if (ops.allocPgd() < 0) {
+    host.log.debug(LPAE_LOG, `${fmt}: no memory for the PGD`);
+    return null;
+  }
+  const pgd = ops.pgdPa;
+  const r = geo.regs;
+  if (r.kind === 's1') own.armLpaeS1Cfg = { ttbr: BigInt(pgd), tcr: { ...r.tcr }, mair: ARM_LPAE_MAIR };
+  else if (r.kind === 's2') own.armLpaeS2Cfg = { vttbr: BigInt(pgd), vtcr: { ...r.vtcr } };
+  else own.armMaliLpaeCfg = { transtab: BigInt(pgd) | BigInt(r.transtabLow), memattr: ARM_MALI_LPAE_MEMATTR };
+  cfg.pgsizeBitmap = geo.pgsizeBitmap;
+  cfg.ias = geo.ias;
+  cfg.oas = geo.oas;
+  if (own.armLpaeS1Cfg) cfg.armLpaeS1Cfg = { ...own.armLpaeS1Cfg, tcr: { ...own.armLpaeS1Cfg.tcr } };
+  if (own.armLpaeS2Cfg) cfg.armLpaeS2Cfg = { ...own.armLpaeS2Cfg, vtcr: { ...own.armLpaeS2Cfg.vtcr } };
+  if (own.armMaliLpaeCfg) cfg.armMaliLpaeCfg = { ...own.armMaliLpaeCfg };
+  return ops;
+}

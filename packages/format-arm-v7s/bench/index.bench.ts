@@ -1,0 +1,127 @@
+/**
+ * ARM_V7S map / iova_to_phys / unmap throughput, in ns per page, next to Linux's own
+ * io-pgtable-arm-v7s.c built in user space (../shared/reference/perf-baseline.md).
+ *
+ * Method (as the baseline): coherent walk, TLB callbacks that do nothing but widen the gather,
+ * unmap with a real (non-queued) gather; every map sample starts from a fresh table, so table
+ * allocation is included; setup/teardown of a sample is not timed. One sample = one sweep of
+ * the whole range; the reported figure is the median sample divided by the number of pages.
+ *
+ *   pnpm --filter @gki/format-arm-v7s bench            (BENCH_RUNS=n to change the sample count)
+ */
+import { Bench, type Task } from 'tinybench';
+import { Board } from '@gki/hw';
+import { Kernel } from '@gki/kernel';
+import { IOMMU_CACHE, IOMMU_READ, IOMMU_WRITE, type IommuFlushOps, type IommuIotlbGather } from '@gki/io-pgtable-core';
+import { createArmV7sOps, freeArmV7sOps, type ArmV7sIoPgtable } from '../src/index.js';
+
+const SZ_4K = 0x1000;
+const SZ_1M = 0x100000;
+const RUNS = Number(process.env.BENCH_RUNS ?? 15);
+const PROT = IOMMU_READ | IOMMU_WRITE | IOMMU_CACHE;
+const PA_BASE = 0x8000_0000;
+
+const kernel = new Kernel(new Board('bench', [{ base: 0x4000_0000, size: 0x1000_0000 }]));
+const gather: IommuIotlbGather = { start: Number.MAX_SAFE_INTEGER, end: 0, pgsize: 0, queued: false };
+const tlb: IommuFlushOps = {
+  tlbFlushAll() {},
+  tlbFlushWalk() {},
+  tlbAddPage(g, iova, granule) {
+    if (g === null) return;
+    if (iova < g.start) g.start = iova;
+    if (iova + granule - 1 > g.end) g.end = iova + granule - 1;
+    g.pgsize = granule;
+  },
+};
+
+function fresh(): ArmV7sIoPgtable {
+  const ops = createArmV7sOps(kernel, { quirks: 0, pgsizeBitmap: 0x1111000, ias: 32, oas: 32, coherentWalk: true, tlb }, null);
+  if (ops === null) throw new Error('alloc failed');
+  return ops;
+}
+
+const mapped = { mapped: 0 };
+function mapRange(ops: ArmV7sIoPgtable, pgsize: number, count: number, per: number): void {
+  const step = pgsize * per;
+  for (let i = 0, iova = 0; i < count; i += per, iova += step) {
+    // 4K runs map 1 GiB at PA 2 GiB; sections cover all 4 GiB, so they map 1:1
+    const pa = pgsize === SZ_1M ? iova : PA_BASE + iova;
+    if (ops.mapPages(iova, pa, pgsize, per, PROT, mapped) !== 0) throw new Error(`map failed at ${iova}`);
+  }
+}
+function unmapRange(ops: ArmV7sIoPgtable, pgsize: number, count: number, per: number): void {
+  const step = pgsize * per;
+  for (let i = 0, iova = 0; i < count; i += per, iova += step) {
+    if (ops.unmapPages(iova, pgsize, per, gather) !== step) throw new Error(`unmap failed at ${iova}`);
+  }
+}
+let sink = 0;
+function lookupRange(ops: ArmV7sIoPgtable, pgsize: number, count: number): void {
+  let s = 0;
+  for (let i = 0, iova = 0; i < count; i++, iova += pgsize) s += ops.iovaToPhys(iova + 0x10);
+  if (s === 0) throw new Error('nothing mapped');
+  sink += s;
+}
+
+interface Case {
+  name: string;
+  pages: number;
+  /** ns/page of the C baseline for the same operation (perf-baseline.md), if it has one. */
+  c?: number;
+  fn: (ops: ArmV7sIoPgtable) => void;
+  /** State before each sample: empty or fully mapped table. */
+  start: 'empty' | 'mapped';
+  pgsize: number;
+}
+
+const P4K = (1 << 30) / SZ_4K; // 262144 pages: 1 GiB
+const P1M = 2 ** 32 / SZ_1M; // 4096 sections: the whole 4 GiB space
+const cases: Case[] = [
+  { name: '4K pages over 1 GiB: map pgcount=1', pages: P4K, c: 11.4, start: 'empty', pgsize: SZ_4K, fn: (o) => mapRange(o, SZ_4K, P4K, 1) },
+  { name: '4K pages over 1 GiB: map pgcount=16', pages: P4K, start: 'empty', pgsize: SZ_4K, fn: (o) => mapRange(o, SZ_4K, P4K, 16) },
+  { name: '4K pages over 1 GiB: map pgcount=512', pages: P4K, c: 7.3, start: 'empty', pgsize: SZ_4K, fn: (o) => mapRange(o, SZ_4K, P4K, 512) },
+  { name: '4K pages over 1 GiB: iova_to_phys', pages: P4K, c: 7.47, start: 'mapped', pgsize: SZ_4K, fn: (o) => lookupRange(o, SZ_4K, P4K) },
+  { name: '4K pages over 1 GiB: unmap pgcount=1', pages: P4K, c: 14.8, start: 'mapped', pgsize: SZ_4K, fn: (o) => unmapRange(o, SZ_4K, P4K, 1) },
+  { name: '4K pages over 1 GiB: unmap pgcount=16', pages: P4K, start: 'mapped', pgsize: SZ_4K, fn: (o) => unmapRange(o, SZ_4K, P4K, 16) },
+  { name: '4K pages over 1 GiB: unmap pgcount=512', pages: P4K, c: 12.1, start: 'mapped', pgsize: SZ_4K, fn: (o) => unmapRange(o, SZ_4K, P4K, 512) },
+  { name: '1M sections over 4 GiB: map pgcount=1', pages: P1M, start: 'empty', pgsize: SZ_1M, fn: (o) => mapRange(o, SZ_1M, P1M, 1) },
+  { name: '1M sections over 4 GiB: iova_to_phys', pages: P1M, start: 'mapped', pgsize: SZ_1M, fn: (o) => lookupRange(o, SZ_1M, P1M) },
+  { name: '1M sections over 4 GiB: unmap pgcount=1', pages: P1M, start: 'mapped', pgsize: SZ_1M, fn: (o) => unmapRange(o, SZ_1M, P1M, 1) },
+];
+
+const bench = new Bench({ name: 'ARM_V7S', iterations: RUNS, time: 0, warmup: true, warmupIterations: 5, warmupTime: 0 });
+for (const c of cases) {
+  let ops: ArmV7sIoPgtable | null = null;
+  const pgs = c.pgsize === SZ_1M ? P1M : P4K;
+  bench.add(c.name, () => c.fn(ops!), {
+    beforeEach() {
+      ops = fresh();
+      if (c.start === 'mapped') mapRange(ops, c.pgsize, pgs, 512 > pgs ? pgs : 512);
+    },
+    afterEach() {
+      freeArmV7sOps(ops);
+      ops = null;
+    },
+  });
+}
+
+await bench.run();
+
+const rows: string[] = [];
+for (const t of bench.tasks as Task[]) {
+  const c = cases.find((x) => x.name === t.name)!;
+  const r = t.result;
+  if (r.state !== 'completed') {
+    rows.push(`| ${t.name} | ${r.state} | | |`);
+    continue;
+  }
+  const ns = (r.latency.p50 * 1e6) / c.pages;
+  const ratio = c.c ? `${(ns / c.c).toFixed(2)}x (C ${c.c})` : '–';
+  rows.push(`| ${t.name} | ${ns.toFixed(2)} | ${((r.latency.min * 1e6) / c.pages).toFixed(2)}–${((r.latency.max * 1e6) / c.pages).toFixed(2)} | ${ratio} |`);
+}
+console.log(`ARM_V7S, node ${process.version}, ${RUNS} samples per case (median), ${new Date().toISOString().slice(0, 10)}`);
+console.log('| case | ns/page (median) | min–max | vs C baseline |');
+console.log('|---|---:|---:|---:|');
+for (const r of rows) console.log(r);
+if (kernel.pages.stats().pagesInUse !== 0) throw new Error('benchmark leaked pages');
+if (sink === 0) console.log('');

@@ -1,0 +1,122 @@
+/**
+ * The built-in board, 'gki-virt'. Its device tree is the single source of truth: the board
+ * object is built by `Board.fromDtb(defaultBoardDtb())`, exactly as any other board.
+ *
+ * Physical map:
+ *   0x0800_0000  GICv3 distributor (64 KiB) and redistributors
+ *   0x0a00_0000  DMA test masters dma@a000000, dma@a001000, dma@a002000 (4 KiB each)
+ *   0x4000_0000  RAM, 1 GiB (the last 1 MiB is reserved for firmware)
+ * Everything below 1 GiB is the /soc simple-bus (32-bit addresses, identity `ranges`), so
+ * SMMUs and GPUs can be added there without touching the rest.
+ */
+import { Board } from '../board.js';
+import { buildFdt, node, prop, ref, type DraftNode, type FdtSpec } from '../fdt/build.js';
+import { writeDtb } from '../fdt/write.js';
+
+export const DEFAULT_BOARD_NAME = 'gki-virt';
+export const DEFAULT_RAM_BASE = 0x4000_0000;
+export const DEFAULT_RAM_SIZE = 2 ** 30;
+/** The firmware reservation (DTB memory reservation block): the last MiB of RAM. */
+export const DEFAULT_RESERVED_BASE = DEFAULT_RAM_BASE + DEFAULT_RAM_SIZE - 0x10_0000;
+export const DEFAULT_RESERVED_SIZE = 0x10_0000;
+export const DEFAULT_GIC_BASE = 0x0800_0000;
+/** DMA master n lives at DEFAULT_DMA_BASE + n * DEFAULT_DMA_STRIDE. */
+export const DEFAULT_DMA_BASE = 0x0a00_0000;
+export const DEFAULT_DMA_STRIDE = 0x1000;
+export const DEFAULT_DMA_COUNT = 3;
+/** DMA master n signals GIC SPI DEFAULT_DMA_SPI + n (controller line 32 + that). */
+export const DEFAULT_DMA_SPI = 16;
+/** DMA master n issues stream ID DEFAULT_DMA_STREAM_ID + n. */
+export const DEFAULT_DMA_STREAM_ID = 0x10;
+export const DEFAULT_BOOTARGS = 'console=ttyAMA0 earlycon loglevel=7';
+
+/** GIC specifier cells: SPI, level-high. */
+const GIC_SPI = 0;
+const IRQ_TYPE_LEVEL_HIGH = 4;
+
+/**
+ * The default board as an editable description. Each call returns a fresh copy, so a caller
+ * may add nodes (for example an SMMU under `/soc`) before building it:
+ *
+ *   const spec = defaultBoardSpec();
+ *   socOf(spec).children.push(node('iommu@2b400000', [...]));
+ *   const board = Board.fromDtb(writeDtb(buildFdt(spec)));
+ */
+export function defaultBoardSpec(): FdtSpec {
+  const dmas: DraftNode[] = [];
+  for (let n = 0; n < DEFAULT_DMA_COUNT; n++) {
+    const base = DEFAULT_DMA_BASE + n * DEFAULT_DMA_STRIDE;
+    dmas.push(
+      node(`dma@${base.toString(16)}`, [
+        prop.string('compatible', 'gki,dma-master'),
+        prop.reg(1, 1, [base, DEFAULT_DMA_STRIDE]),
+        prop.u32('interrupt-parent', ref('gic')),
+        prop.cells('interrupts', GIC_SPI, DEFAULT_DMA_SPI + n, IRQ_TYPE_LEVEL_HIGH),
+        prop.u32('gki,stream-id', DEFAULT_DMA_STREAM_ID + n),
+      ]),
+    );
+  }
+  const root = node(
+    '',
+    [
+      prop.string('model', DEFAULT_BOARD_NAME),
+      prop.string('compatible', 'gki,virt'),
+      prop.u32('#address-cells', 2),
+      prop.u32('#size-cells', 2),
+      prop.u32('interrupt-parent', ref('gic')),
+    ],
+    [
+      node('chosen', [prop.string('bootargs', DEFAULT_BOOTARGS)]),
+      node('cpus', [prop.u32('#address-cells', 1), prop.u32('#size-cells', 0)], [
+        node('cpu@0', [
+          prop.string('device_type', 'cpu'),
+          prop.string('compatible', 'arm,cortex-a55'),
+          prop.u32('reg', 0),
+        ]),
+      ]),
+      node(`memory@${DEFAULT_RAM_BASE.toString(16)}`, [
+        prop.string('device_type', 'memory'),
+        prop.reg(2, 2, [DEFAULT_RAM_BASE, DEFAULT_RAM_SIZE]),
+      ]),
+      node(`gic: interrupt-controller@${DEFAULT_GIC_BASE.toString(16)}`, [
+        prop.string('compatible', 'arm,gic-v3'),
+        prop.empty('interrupt-controller'),
+        prop.u32('#interrupt-cells', 3),
+        prop.reg(2, 2, [DEFAULT_GIC_BASE, 0x1_0000], [0x080a_0000, 0xf6_0000]),
+      ]),
+      node(
+        'soc',
+        [
+          prop.strings('compatible', ['simple-bus']),
+          prop.u32('#address-cells', 1),
+          prop.u32('#size-cells', 1),
+          // child 0..1 GiB (1 cell) -> parent 0..1 GiB (2 cells), size 1 GiB (1 cell)
+          prop.cells('ranges', 0, 0, 0, DEFAULT_RAM_BASE),
+        ],
+        dmas,
+      ),
+    ],
+  );
+  return {
+    root,
+    bootCpuid: 0,
+    reservations: [{ address: DEFAULT_RESERVED_BASE, size: DEFAULT_RESERVED_SIZE }],
+  };
+}
+
+/** The `/soc` node of a board description (where on-chip devices go). */
+export function socOf(spec: FdtSpec): DraftNode {
+  const soc = spec.root.children.find((c) => c.name === 'soc');
+  if (!soc) throw new RangeError('board description has no /soc node');
+  return soc;
+}
+
+/** The default board's DTB (version 17). */
+export function defaultBoardDtb(): Uint8Array {
+  return writeDtb(buildFdt(defaultBoardSpec()));
+}
+
+/** The default board, built from its DTB. */
+export function createDefaultBoard(): Board {
+  return Board.fromDtb(defaultBoardDtb());
+}

@@ -1,0 +1,763 @@
+/**
+ * Long-descriptor (LPAE) translation table walker, written from the ARM architecture:
+ *  - VMSAv8-64 stage 1 (TTBR0/TTBR1 with TCR T0SZ/T1SZ, TG0/TG1, IPS, EPD0/1, HA/HD, MAIR),
+ *  - VMSAv8-64 stage 2 (VTTBR with VTCR T0SZ/SL0/TG0/PS, concatenated start-level tables),
+ *  - VMSAv7 long-descriptor (32-bit LPAE) stage 1 (TTBCR T0SZ/T1SZ) and stage 2 (VTCR signed
+ *    T0SZ, SL0),
+ *  - the Arm Mali GPU MMU in LPAE address mode (TRANSTAB/MEMATTR, always a 4-level walk from
+ *    level 0 with a 4 KiB granule, level-3 pages use descriptor type 0b01).
+ *
+ * Configs are plain objects built (and validated) once by the functions below; the walk reads
+ * descriptors as two u32 halves straight from PhysMem's backing chunks and allocates nothing.
+ *
+ * Not modelled: FEAT_LPA2 (52-bit OA with 4K/16K), TBI, WXN, FEAT_XNX (stage-2 XN[0]), PAN,
+ * hierarchical permission disables (HPD), stage-2 FWB beyond the MemAttr interpretation,
+ * big-endian tables.
+ */
+import { BusError, PhysMem } from '../mem.js';
+import type { WalkAccess, WalkResult } from './types.js';
+import {
+  PERM_ALL,
+  PERM_PRIV_R,
+  PERM_PRIV_W,
+  PERM_PRIV_X,
+  PERM_USER_R,
+  PERM_USER_W,
+  PERM_USER_X,
+  permits,
+  resetWalkResult,
+  setFault,
+} from './types.js';
+
+/** Which translation regime a long-descriptor config describes. */
+export type LpaeRegime = 'v8-s1' | 'v8-s2' | 'v7-s1' | 'v7-s2' | 'mali';
+
+/** One translation table base (TTBR0, TTBR1, VTTBR or TRANSTAB) with its resolved geometry. */
+export interface LpaeTableRange {
+  readonly name: 'TTBR0' | 'TTBR1' | 'VTTBR' | 'TRANSTAB';
+  /** False when walks through this base are disabled (EPDx, or Mali ADRMODE unmapped). */
+  readonly enabled: boolean;
+  /** PA of the start-level table (the first of the concatenated tables for stage 2). */
+  readonly base: number;
+  /** Input address bits the range covers (64 − TxSZ; 32 − TxSZ for VMSAv7; Mali VA bits). */
+  readonly inputBits: number;
+  /** The range sits at the top of the address space (TTBR1). */
+  readonly upper: boolean;
+  /** log2 of the translation granule: 12, 14 or 16. */
+  readonly granuleShift: number;
+  readonly startLevel: number;
+  /** Width of the index at the start level, including concatenation bits. */
+  readonly startBits: number;
+  /** Number of concatenated start-level tables (1 = none). */
+  readonly concatenated: number;
+  /** VMSAv7 stage 1 only: the 32-bit VA range [vaStart, vaEnd) this base translates. */
+  readonly vaStart: number;
+  readonly vaEnd: number;
+}
+
+export interface LpaeWalkConfig {
+  readonly kind: 'lpae';
+  readonly regime: LpaeRegime;
+  readonly stage: 1 | 2;
+  /** Output address size in bits (from IPS/PS, 40 for VMSAv7, the GPU's PA bits for Mali). */
+  readonly oaBits: number;
+  /** Index 0 = TTBR0/VTTBR/TRANSTAB; index 1 = TTBR1 (stage 1 only). */
+  readonly ranges: readonly LpaeTableRange[];
+  /** MAIR (stage 1) or MEMATTR (Mali) attribute bytes 0–3 and 4–7 as u32 words. */
+  readonly mairLo: number;
+  readonly mairHi: number;
+  /** Hardware access-flag management (TCR.HA / VTCR.HA). */
+  readonly ha: boolean;
+  /** Hardware dirty-state management (TCR.HD / VTCR.HD): DBM leaves become writable on write. */
+  readonly hd: boolean;
+  /** Stage 2 FEAT_S2FWB: MemAttr is interpreted with the forced-write-back encoding. */
+  readonly fwb: boolean;
+  /** Mali ADRMODE identity: output = input, no walk. */
+  readonly identity: boolean;
+  /** Set when the programmed fields are architecturally inconsistent; every walk then faults. */
+  readonly configError: string | null;
+}
+
+const TWO32 = 2 ** 32;
+
+// ---------------------------------------------------------------------------------------------
+// Config builders
+
+/** PA sizes selected by the IPS/PS encodings 0..6. */
+export const PA_SIZE_BITS: readonly number[] = [32, 36, 40, 42, 44, 48, 52];
+
+/** Granule shift for a TG0 encoding (0 = 4K, 1 = 64K, 2 = 16K); -1 if reserved. */
+export function tg0GranuleShift(tg0: number): number {
+  return tg0 === 0 ? 12 : tg0 === 1 ? 16 : tg0 === 2 ? 14 : -1;
+}
+
+/** Granule shift for a TG1 encoding (1 = 16K, 2 = 4K, 3 = 64K); -1 if reserved. */
+export function tg1GranuleShift(tg1: number): number {
+  return tg1 === 1 ? 14 : tg1 === 2 ? 12 : tg1 === 3 ? 16 : -1;
+}
+
+/** log2 of the span of one entry at `level` for a granule. */
+export function lpaeLevelShift(granuleShift: number, level: number): number {
+  return granuleShift + (granuleShift - 3) * (3 - level);
+}
+
+function checkField(name: string, v: number, min: number, max: number): void {
+  if (!Number.isInteger(v) || v < min || v > max) throw new RangeError(`${name}=${v} is outside ${min}..${max}`);
+}
+
+function checkPa(name: string, v: number): void {
+  if (!Number.isSafeInteger(v) || v < 0 || v >= 2 ** 52) throw new RangeError(`${name}=${v} is not a 52-bit physical address`);
+}
+
+function u32pair(v: bigint | number): [number, number] {
+  const b = BigInt.asUintN(64, BigInt(v));
+  return [Number(b & 0xffffffffn), Number(b >> 32n)];
+}
+
+interface RangeSpec {
+  name: LpaeTableRange['name'];
+  enabled: boolean;
+  base: number;
+  inputBits: number;
+  upper: boolean;
+  granuleShift: number;
+  startLevel: number;
+  startBits: number;
+  vaStart?: number;
+  vaEnd?: number;
+}
+
+function makeRange(s: RangeSpec): LpaeTableRange {
+  const bpl = s.granuleShift - 3;
+  return {
+    name: s.name,
+    enabled: s.enabled,
+    base: s.base,
+    inputBits: s.inputBits,
+    upper: s.upper,
+    granuleShift: s.granuleShift,
+    startLevel: s.startLevel,
+    startBits: s.startBits,
+    concatenated: s.startBits > bpl ? 2 ** (s.startBits - bpl) : 1,
+    vaStart: s.vaStart ?? 0,
+    vaEnd: s.vaEnd ?? 0,
+  };
+}
+
+/** Stage-1 start level implied by an input size: enough levels to resolve every bit. */
+function s1StartLevel(inputBits: number, granuleShift: number): number {
+  const bpl = granuleShift - 3;
+  return 4 - Math.ceil((inputBits - granuleShift) / bpl);
+}
+
+function s1Range(
+  name: 'TTBR0' | 'TTBR1',
+  enabled: boolean,
+  base: number,
+  txsz: number,
+  granuleShift: number,
+  oaBits: number,
+): { range: LpaeTableRange; error: string | null } {
+  const inputBits = 64 - txsz;
+  let error: string | null = null;
+  const minTxsz = granuleShift === 16 && oaBits === 52 ? 12 : 16;
+  if (granuleShift < 0) error = `${name}: reserved TG encoding`;
+  else if (txsz < minTxsz || txsz > 48) error = `${name}: T${name === 'TTBR0' ? 0 : 1}SZ=${txsz} out of range`;
+  const g = granuleShift < 0 ? 12 : granuleShift;
+  let start = s1StartLevel(inputBits, g);
+  if (error === null && (start < 0 || (g === 16 && start < 1))) error = `${name}: ${inputBits}-bit input needs more than 4 levels`;
+  if (start < 0) start = 0;
+  const startBits = Math.max(1, inputBits - lpaeLevelShift(g, start));
+  return {
+    range: makeRange({ name, enabled: enabled && error === null, base, inputBits, upper: name === 'TTBR1', granuleShift: g, startLevel: start, startBits }),
+    error: enabled ? error : null,
+  };
+}
+
+/** VMSAv8-64 stage-1 fields (TCR_ELx decoded), with table base PAs rather than TTBR values. */
+export interface LpaeS1Params {
+  /** PA of the TTBR0 table. Omitted means TTBR0 walks are disabled (as EPD0). */
+  ttbr0?: number;
+  /** PA of the TTBR1 table. Omitted means TTBR1 walks are disabled (as EPD1). */
+  ttbr1?: number;
+  t0sz?: number;
+  t1sz?: number;
+  /** TG0 encoding: 0 = 4K, 1 = 64K, 2 = 16K. Default 0. */
+  tg0?: number;
+  /** TG1 encoding: 1 = 16K, 2 = 4K, 3 = 64K. Default 2. */
+  tg1?: number;
+  /** IPS: 0..6 = 32, 36, 40, 42, 44, 48, 52 bits. */
+  ips: number;
+  epd0?: boolean;
+  epd1?: boolean;
+  ha?: boolean;
+  hd?: boolean;
+  /** MAIR_ELx (64-bit; a bigint at configuration time). */
+  mair: bigint | number;
+}
+
+export function lpaeS1Config(p: LpaeS1Params): LpaeWalkConfig {
+  checkField('IPS', p.ips, 0, 7);
+  const tg0 = p.tg0 ?? 0;
+  const tg1 = p.tg1 ?? 2;
+  checkField('TG0', tg0, 0, 3);
+  checkField('TG1', tg1, 0, 3);
+  const t0sz = p.t0sz ?? 64;
+  const t1sz = p.t1sz ?? 64;
+  checkField('T0SZ', t0sz, 0, 64);
+  checkField('T1SZ', t1sz, 0, 64);
+  if (p.ttbr0 !== undefined) checkPa('TTBR0', p.ttbr0);
+  if (p.ttbr1 !== undefined) checkPa('TTBR1', p.ttbr1);
+  const g0 = tg0GranuleShift(tg0);
+  const g1 = tg1GranuleShift(tg1);
+  let error: string | null = p.ips === 7 ? 'reserved IPS encoding' : null;
+  // Without FEAT_LPA2 a 52-bit IPS only means 52 bits with the 64K granule.
+  const oaBits = (g: number): number => {
+    const b = PA_SIZE_BITS[Math.min(p.ips, 6)]!;
+    return b === 52 && g !== 16 ? 48 : b;
+  };
+  const en0 = p.ttbr0 !== undefined && !p.epd0;
+  const en1 = p.ttbr1 !== undefined && !p.epd1;
+  const r0 = s1Range('TTBR0', en0, p.ttbr0 ?? 0, t0sz, g0, oaBits(g0));
+  const r1 = s1Range('TTBR1', en1, p.ttbr1 ?? 0, t1sz, g1, oaBits(g1));
+  error ??= r0.error ?? r1.error;
+  const [mairLo, mairHi] = u32pair(p.mair);
+  // The OA size is a property of the regime; the granule only matters for 52 bits. Use the
+  // granule of an enabled range (TTBR0 first).
+  const gOa = en0 ? g0 : en1 ? g1 : g0;
+  return {
+    kind: 'lpae',
+    regime: 'v8-s1',
+    stage: 1,
+    oaBits: oaBits(gOa),
+    ranges: [r0.range, r1.range],
+    mairLo,
+    mairHi,
+    ha: !!p.ha,
+    hd: !!p.hd && !!p.ha,
+    fwb: false,
+    identity: false,
+    configError: error,
+  };
+}
+
+/** Decodes TCR_EL1 / an SMMUv3 CD-style TCR and TTBR values (bigint, configuration time only). */
+export function lpaeS1ConfigFromRegisters(r: { ttbr0?: bigint; ttbr1?: bigint; tcr: bigint; mair: bigint }): LpaeWalkConfig {
+  const f = (lo: number, width: number): number => Number((r.tcr >> BigInt(lo)) & ((1n << BigInt(width)) - 1n));
+  const ips = f(32, 3);
+  const tg0 = f(14, 2);
+  const tg1 = f(30, 2);
+  const baddr = (ttbr: bigint | undefined, tg: number): number | undefined => {
+    if (ttbr === undefined) return undefined;
+    // 52-bit PA with the 64K granule: BADDR[51:48] sits in TTBR bits [5:2] (the table is then
+    // at least 64-byte aligned). Otherwise BADDR is bits [47:1] and bit 0 is CnP.
+    if (ips === 6 && tg === 16) return Number(ttbr & 0x0000ffffffffffc0n) + Number((ttbr >> 2n) & 0xfn) * 2 ** 48;
+    return Number(ttbr & 0x0000fffffffffffen);
+  };
+  return lpaeS1Config({
+    ttbr0: baddr(r.ttbr0, tg0GranuleShift(tg0)),
+    ttbr1: baddr(r.ttbr1, tg1GranuleShift(tg1)),
+    t0sz: f(0, 6),
+    t1sz: f(16, 6),
+    tg0,
+    tg1,
+    ips,
+    epd0: f(7, 1) === 1,
+    epd1: f(23, 1) === 1,
+    ha: f(39, 1) === 1,
+    hd: f(40, 1) === 1,
+    mair: r.mair,
+  });
+}
+
+/** VMSAv8-64 stage-2 fields (VTCR_EL2 decoded), with the VTTBR table base as a PA. */
+export interface LpaeS2Params {
+  vttbr: number;
+  t0sz: number;
+  sl0: number;
+  /** TG0 encoding: 0 = 4K, 1 = 64K, 2 = 16K. Default 0. */
+  tg0?: number;
+  /** PS: 0..6 = 32 .. 52 bits. */
+  ps: number;
+  ha?: boolean;
+  hd?: boolean;
+  /** FEAT_S2FWB (HCR_EL2.FWB): MemAttr uses the forced-write-back encoding. */
+  fwb?: boolean;
+}
+
+/** Stage-2 start level selected by SL0 for a granule (4K: 2 − SL0; 16K/64K: 3 − SL0). */
+export function s2StartLevel(granuleShift: number, sl0: number): number {
+  return granuleShift === 12 ? 2 - sl0 : 3 - sl0;
+}
+
+function s2Range(base: number, inputBits: number, g: number, start: number): { range: LpaeTableRange; error: string | null } {
+  const bpl = g - 3;
+  let error: string | null = null;
+  if (g < 0) error = 'VTTBR: reserved TG0 encoding';
+  const gg = g < 0 ? 12 : g;
+  if (error === null && (start < 0 || start > 3 || (gg === 16 && start < 1))) error = `VTTBR: SL0 selects unsupported start level ${start}`;
+  const st = Math.min(3, Math.max(0, start));
+  const bits = inputBits - lpaeLevelShift(gg, st);
+  if (error === null && (bits < 1 || bits > bpl + 4))
+    error = `VTTBR: ${inputBits}-bit IPA inconsistent with start level ${st} (${bits} index bits; at most 16 concatenated tables)`;
+  return {
+    range: makeRange({ name: 'VTTBR', enabled: error === null, base, inputBits, upper: false, granuleShift: gg, startLevel: st, startBits: Math.max(1, Math.min(bits, bpl + 4)) }),
+    error,
+  };
+}
+
+export function lpaeS2Config(p: LpaeS2Params): LpaeWalkConfig {
+  checkPa('VTTBR', p.vttbr);
+  checkField('PS', p.ps, 0, 7);
+  checkField('T0SZ', p.t0sz, 0, 64);
+  checkField('SL0', p.sl0, 0, 3);
+  const tg0 = p.tg0 ?? 0;
+  checkField('TG0', tg0, 0, 3);
+  const g = tg0GranuleShift(tg0);
+  const r = s2Range(p.vttbr, 64 - p.t0sz, g, s2StartLevel(g, p.sl0));
+  let error = p.ps === 7 ? 'reserved PS encoding' : r.error;
+  if (error === null && (p.t0sz < (g === 16 && p.ps === 6 ? 12 : 16) || p.t0sz > 48)) error = `VTTBR: T0SZ=${p.t0sz} out of range`;
+  const b = PA_SIZE_BITS[Math.min(p.ps, 6)]!;
+  return {
+    kind: 'lpae',
+    regime: 'v8-s2',
+    stage: 2,
+    oaBits: b === 52 && g !== 16 ? 48 : b,
+    ranges: [r.range],
+    mairLo: 0,
+    mairHi: 0,
+    ha: !!p.ha,
+    hd: !!p.hd && !!p.ha,
+    fwb: !!p.fwb,
+    identity: false,
+    configError: error,
+  };
+}
+
+/** Decodes VTCR_EL2 (or an SMMUv3 STE's S2 fields packed the same way) and a VTTBR value. */
+export function lpaeS2ConfigFromRegisters(r: { vttbr: bigint; vtcr: bigint; fwb?: boolean }): LpaeWalkConfig {
+  const f = (lo: number, width: number): number => Number((r.vtcr >> BigInt(lo)) & ((1n << BigInt(width)) - 1n));
+  return lpaeS2Config({
+    vttbr: Number(r.vttbr & 0x0000fffffffffffen),
+    t0sz: f(0, 6),
+    sl0: f(6, 2),
+    tg0: f(14, 2),
+    ps: f(16, 3),
+    ha: f(21, 1) === 1,
+    hd: f(22, 1) === 1,
+    fwb: r.fwb,
+  });
+}
+
+/** VMSAv7 long-descriptor stage 1 (TTBCR with EAE = 1): 32-bit VA, 40-bit PA, 4K granule. */
+export interface Lpae32S1Params {
+  ttbr0?: number;
+  ttbr1?: number;
+  /** TTBCR.T0SZ / T1SZ, 0..7. */
+  t0sz?: number;
+  t1sz?: number;
+  epd0?: boolean;
+  epd1?: boolean;
+  /** MAIR0 | MAIR1 << 32. */
+  mair: bigint | number;
+}
+
+export function lpae32S1Config(p: Lpae32S1Params): LpaeWalkConfig {
+  const t0sz = p.t0sz ?? 0;
+  const t1sz = p.t1sz ?? 0;
+  checkField('T0SZ', t0sz, 0, 7);
+  checkField('T1SZ', t1sz, 0, 7);
+  if (p.ttbr0 !== undefined) checkPa('TTBR0', p.ttbr0);
+  if (p.ttbr1 !== undefined) checkPa('TTBR1', p.ttbr1);
+  const end0 = 2 ** (32 - t0sz);
+  // TTBR1 covers the top 2^(32−T1SZ) bytes when T1SZ > 0; with T1SZ = 0 it covers everything
+  // above the TTBR0 range (if any) with a full 32-bit input size.
+  const start1 = t1sz > 0 ? TWO32 - 2 ** (32 - t1sz) : t0sz > 0 ? end0 : TWO32;
+  const in1 = t1sz > 0 ? 32 - t1sz : 32;
+  const mk = (name: 'TTBR0' | 'TTBR1', enabled: boolean, base: number, inputBits: number, vaStart: number, vaEnd: number): LpaeTableRange => {
+    const start = s1StartLevel(inputBits, 12);
+    return makeRange({ name, enabled, base, inputBits, upper: name === 'TTBR1', granuleShift: 12, startLevel: start, startBits: inputBits - lpaeLevelShift(12, start), vaStart, vaEnd });
+  };
+  const [mairLo, mairHi] = u32pair(p.mair);
+  return {
+    kind: 'lpae',
+    regime: 'v7-s1',
+    stage: 1,
+    oaBits: 40,
+    ranges: [
+      mk('TTBR0', p.ttbr0 !== undefined && !p.epd0, p.ttbr0 ?? 0, 32 - t0sz, 0, end0),
+      mk('TTBR1', p.ttbr1 !== undefined && !p.epd1 && start1 < TWO32, p.ttbr1 ?? 0, in1, start1, TWO32),
+    ],
+    mairLo,
+    mairHi,
+    ha: false,
+    hd: false,
+    fwb: false,
+    identity: false,
+    configError: null,
+  };
+}
+
+/** VMSAv7 long-descriptor stage 2 (VTCR): T0SZ is a signed 4-bit value (−8..7), SL0 0 or 1. */
+export interface Lpae32S2Params {
+  vttbr: number;
+  /** Signed (−8..7) or the raw 4-bit field (0..15, bit 3 is the sign). */
+  t0sz: number;
+  sl0: number;
+}
+
+export function lpae32S2Config(p: Lpae32S2Params): LpaeWalkConfig {
+  checkPa('VTTBR', p.vttbr);
+  checkField('T0SZ', p.t0sz, -8, 15);
+  checkField('SL0', p.sl0, 0, 3);
+  const t0sz = p.t0sz > 7 ? p.t0sz - 16 : p.t0sz;
+  const r = s2Range(p.vttbr, 32 - t0sz, 12, p.sl0 > 1 ? -1 : 2 - p.sl0);
+  return {
+    kind: 'lpae',
+    regime: 'v7-s2',
+    stage: 2,
+    oaBits: 40,
+    ranges: [r.range],
+    mairLo: 0,
+    mairHi: 0,
+    ha: false,
+    hd: false,
+    fwb: false,
+    identity: false,
+    configError: r.error,
+  };
+}
+
+/** Mali GPU MMU address space in LPAE mode. */
+export interface MaliParams {
+  /** AS_TRANSTAB: table PA in bits [47:12], ADRMODE in bits [1:0] (3 table, 2 identity, 1 unmapped). */
+  transtab: bigint | number;
+  /** AS_MEMATTR: 8 attribute bytes selected by AttrIndx. */
+  memattr: bigint | number;
+  /** VA bits the GPU implements (MMU_FEATURES[7:0]); default 48. */
+  vaBits?: number;
+  /** PA bits the GPU implements (MMU_FEATURES[15:8]); default 40. */
+  paBits?: number;
+}
+
+export const MALI_ADRMODE_UNMAPPED = 1;
+export const MALI_ADRMODE_IDENTITY = 2;
+export const MALI_ADRMODE_TABLE = 3;
+
+export function maliConfig(p: MaliParams): LpaeWalkConfig {
+  const vaBits = p.vaBits ?? 48;
+  const paBits = p.paBits ?? 40;
+  checkField('vaBits', vaBits, 13, 48);
+  checkField('paBits', paBits, 13, 48);
+  const [tLo, tHi] = u32pair(p.transtab);
+  const adrmode = tLo & 3;
+  const base = (tHi & 0xffff) * TWO32 + ((tLo & 0xfffff000) >>> 0);
+  const [mairLo, mairHi] = u32pair(p.memattr);
+  return {
+    kind: 'lpae',
+    regime: 'mali',
+    stage: 1,
+    oaBits: paBits,
+    ranges: [makeRange({ name: 'TRANSTAB', enabled: adrmode === MALI_ADRMODE_TABLE, base, inputBits: vaBits, upper: false, granuleShift: 12, startLevel: 0, startBits: 9 })],
+    mairLo,
+    mairHi,
+    ha: false,
+    hd: false,
+    fwb: false,
+    identity: adrmode === MALI_ADRMODE_IDENTITY,
+    configError: null,
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Descriptor decoding helpers (shared with the inspector)
+
+/** Output-address field of a descriptor, aligned to 2^alignShift (table: the granule). */
+export function lpaeDescOa(lo: number, hi: number, alignShift: number, granuleShift: number, oaBits: number): number {
+  let loPart: number;
+  let hiPart = hi & 0xffff;
+  if (alignShift >= 32) {
+    loPart = 0;
+    hiPart = hiPart - (hiPart % 2 ** (alignShift - 32));
+  } else {
+    loPart = (lo & ~((1 << alignShift) - 1)) >>> 0;
+  }
+  let oa = hiPart * TWO32 + loPart;
+  // FEAT_LPA: with the 64K granule and a 52-bit OA, descriptor bits [15:12] hold OA[51:48].
+  if (granuleShift === 16 && oaBits === 52) oa += ((lo >>> 12) & 0xf) * 2 ** 48;
+  return oa;
+}
+
+/** True when a type-0b01 (block) descriptor is architecturally valid at `level`. */
+export function lpaeBlockAllowed(cfg: LpaeWalkConfig, granuleShift: number, level: number): boolean {
+  if (cfg.regime === 'mali') return level >= 1 && level <= 3;
+  if (granuleShift === 12) return level === 1 || level === 2;
+  if (granuleShift === 14) return level === 2;
+  return level === 2 || (level === 1 && cfg.oaBits === 52);
+}
+
+/** Converts a stage-2 MemAttr[3:0] to a MAIR-format attribute byte. */
+export function s2MemAttrToMair(memAttr: number, fwb: boolean): number {
+  if (fwb) {
+    // FEAT_S2FWB: MemAttr[2] = 0 device (type in [1:0]), 0b110 forces WB, 0b101 NC, 0b111 "use stage 1".
+    if ((memAttr & 4) === 0) return (memAttr & 3) << 2;
+    const t = memAttr & 3;
+    return t === 2 ? 0xff : t === 1 ? 0x44 : 0xff;
+  }
+  if ((memAttr & 0xc) === 0) return (memAttr & 3) << 2; // Device-nGnRnE .. Device-GRE
+  // Normal: outer [3:2], inner [1:0]; 01 NC, 10 WT, 11 WB (allocation hints assumed RW).
+  const cv = (x: number): number => (x === 1 ? 0x4 : x === 2 ? 0xb : 0xf);
+  return (cv(memAttr >> 2) << 4) | cv(memAttr & 3);
+}
+
+// ---------------------------------------------------------------------------------------------
+// The walk
+
+/**
+ * Selects the table range for a 64-bit input address given as u32 halves; returns its index
+ * or -1 (input outside every range).
+ */
+function selectRange(cfg: LpaeWalkConfig, vaHi: number, vaLo: number): number {
+  const ranges = cfg.ranges;
+  if (cfg.regime === 'v7-s1') {
+    if (vaHi !== 0) return -1;
+    for (let i = 0; i < ranges.length; i++) {
+      const r = ranges[i]!;
+      if (vaLo >= r.vaStart && vaLo < r.vaEnd) return i;
+    }
+    return -1;
+  }
+  for (let i = 0; i < ranges.length; i++) {
+    const r = ranges[i]!;
+    const n = r.inputBits;
+    if (!r.upper) {
+      if (n >= 32 ? vaHi >>> (n - 32) === 0 : vaHi === 0 && vaLo >>> n === 0) return i;
+    } else if (n >= 32) {
+      if (vaHi >>> (n - 32) === 0xffffffff >>> (n - 32)) return i;
+    } else if (vaHi === 0xffffffff && vaLo >>> n === 0xffffffff >>> n) {
+      return i;
+    }
+  }
+  return -1;
+}
+
+/**
+ * Translates the input address (u32 halves of a 64-bit value) through a long-descriptor
+ * config. Fills `out`; returns true on success. Allocation-free.
+ */
+export function walkLpaeParts(mem: PhysMem, cfg: LpaeWalkConfig, vaHi: number, vaLo: number, access: WalkAccess, out: WalkResult): boolean {
+  resetWalkResult(out);
+  vaHi >>>= 0;
+  vaLo >>>= 0;
+  if (cfg.configError !== null) return setFault(out, 'translation', 0);
+  const ri = selectRange(cfg, vaHi, vaLo);
+  if (ri < 0) return setFault(out, cfg.regime === 'mali' ? 'address-size' : 'translation', 0);
+  const r = cfg.ranges[ri]!;
+  out.ttbr = ri;
+  if (cfg.identity) {
+    const pa = vaHi * TWO32 + vaLo;
+    if (pa >= 2 ** cfg.oaBits) return setFault(out, 'address-size', 0);
+    out.oa = pa;
+    out.size = 4096;
+    out.perms = PERM_ALL;
+    return true;
+  }
+  if (!r.enabled) return setFault(out, 'translation', 0);
+  const oaLimit = 2 ** cfg.oaBits;
+  if (r.base >= oaLimit) return setFault(out, 'address-size', 0);
+
+  const g = r.granuleShift;
+  const bpl = g - 3;
+  // Index bits never exceed bit 51, so the low 52 bits of the input are enough (exact in a double).
+  const va52 = (vaHi & 0xfffff) * TWO32 + vaLo;
+  const isS1 = cfg.stage === 1 && cfg.regime !== 'mali';
+  let level = r.startLevel;
+  let bits = r.startBits;
+  let table = r.base;
+  // Hierarchical controls collected from stage-1 table descriptors (bits 63:59 are in hi[31:27]).
+  let tblHi = 0;
+
+  for (;;) {
+    const shift = lpaeLevelShift(g, level);
+    const idx = Math.floor(va52 / 2 ** shift) % 2 ** bits;
+    const descAddr = table + idx * 8;
+    let chunk: Uint32Array;
+    try {
+      chunk = mem.peekChunk(descAddr);
+    } catch (e) {
+      if (e instanceof BusError) {
+        out.descAddr = descAddr;
+        return setFault(out, 'external', level);
+      }
+      throw e;
+    }
+    const wi = PhysMem.wordIndex(descAddr);
+    const lo = chunk[wi]!;
+    const hi = chunk[wi + 1]!;
+    out.descAddr = descAddr;
+    out.descLo = lo;
+    out.descHi = hi;
+    const type = lo & 3;
+    if ((type & 1) === 0) return setFault(out, 'translation', level);
+    if (type === 3 && level < 3) {
+      const next = lpaeDescOa(lo, hi, g, g, cfg.oaBits);
+      if (next >= oaLimit) return setFault(out, 'address-size', level);
+      if (isS1) tblHi |= hi;
+      table = next;
+      level++;
+      bits = bpl;
+      continue;
+    }
+    // A leaf: level-3 pages are type 0b11 (0b01 on Mali); blocks are type 0b01 where allowed.
+    if (level === 3) {
+      if (type !== (cfg.regime === 'mali' ? 1 : 3)) return setFault(out, 'translation', level);
+    } else if (!lpaeBlockAllowed(cfg, g, level)) {
+      return setFault(out, 'translation', level);
+    }
+    out.level = level;
+    const oaBase = lpaeDescOa(lo, hi, shift, g, cfg.oaBits);
+    if (oaBase >= oaLimit) return setFault(out, 'address-size', level);
+    return leaf(mem, cfg, r, level, shift, lo, hi, tblHi, va52, oaBase, access, out);
+  }
+}
+
+function leaf(
+  mem: PhysMem,
+  cfg: LpaeWalkConfig,
+  r: LpaeTableRange,
+  level: number,
+  shift: number,
+  lo: number,
+  hi: number,
+  tblHi: number,
+  va52: number,
+  oaBase: number,
+  access: WalkAccess,
+  out: WalkResult,
+): boolean {
+  const af = (lo & 0x400) !== 0;
+  const dbm = (hi & (1 << 19)) !== 0;
+  out.af = af;
+  out.dbm = dbm;
+  out.contiguous = (hi & (1 << 20)) !== 0;
+  out.sh = (lo >>> 8) & 3;
+  let newLo = lo;
+
+  // Access flag: Mali has none; elsewhere AF = 0 faults unless the hardware manages it.
+  if (!af && cfg.regime !== 'mali') {
+    if (!cfg.ha) return setFault(out, 'access-flag', level);
+    newLo |= 0x400;
+  }
+
+  let perms: number;
+  let dirtyable = false;
+  if (cfg.regime === 'mali') {
+    perms = maliPerms(lo, hi);
+    out.attrIndx = (lo >>> 2) & 7;
+    out.memAttr = attrByte(cfg, out.attrIndx);
+  } else if (cfg.stage === 2) {
+    const s2ap = (lo >>> 6) & 3;
+    out.s2ap = s2ap;
+    perms = s2Perms(s2ap, hi);
+    dirtyable = cfg.hd && dbm && (s2ap & 2) === 0;
+    out.attrIndx = (lo >>> 2) & 0xf;
+    out.memAttr = s2MemAttrToMair(out.attrIndx, cfg.fwb);
+  } else {
+    perms = s1Perms(cfg.regime === 'v8-s1', lo, hi, tblHi);
+    // Dirty-state update: a DBM leaf marked read-only (AP[2]) becomes writable on a write,
+    // unless a table descriptor above forbids writes (APTable[1]).
+    dirtyable = cfg.hd && dbm && (lo & 0x80) !== 0 && (tblHi & (1 << 30)) === 0;
+    out.attrIndx = (lo >>> 2) & 7;
+    out.memAttr = attrByte(cfg, out.attrIndx);
+    out.nG = (lo & 0x800) !== 0;
+    out.ns = (lo & 0x20) !== 0 || (tblHi & 0x80000000) !== 0;
+  }
+
+  if (!permits(perms, access)) {
+    let ok = false;
+    if (dirtyable && access.write && !access.exec) {
+      const p2 = cfg.stage === 2 ? s2Perms(((lo >>> 6) & 3) | 2, hi) : s1Perms(cfg.regime === 'v8-s1', lo & ~0x80, hi, tblHi);
+      if (permits(p2, access)) {
+        perms = p2;
+        newLo = cfg.stage === 2 ? newLo | 0x80 : newLo & ~0x80;
+        ok = true;
+      }
+    }
+    if (!ok) {
+      out.perms = perms;
+      return setFault(out, 'permission', level);
+    }
+  }
+
+  if (newLo !== lo) {
+    // Hardware update of the leaf (AF and/or dirty state); bits 10 and 7 live in the low word.
+    mem.write32(out.descAddr, newLo >>> 0);
+    out.updated = true;
+  }
+  const size = 2 ** shift;
+  out.perms = perms;
+  out.size = size;
+  out.oa = oaBase + (va52 % size);
+  out.ttbr = r.name === 'TTBR1' ? 1 : 0;
+  return true;
+}
+
+function attrByte(cfg: LpaeWalkConfig, idx: number): number {
+  return idx < 4 ? (cfg.mairLo >>> (idx * 8)) & 0xff : (cfg.mairHi >>> ((idx - 4) * 8)) & 0xff;
+}
+
+/** Stage-1 permissions from AP[2:1], UXN/PXN (or XN/PXN for VMSAv7) and table controls. */
+function s1Perms(v8: boolean, lo: number, hi: number, tblHi: number): number {
+  let ro = (lo & 0x80) !== 0;
+  let user = (lo & 0x40) !== 0;
+  if (tblHi & (1 << 29)) user = false; // APTable[0]: no unprivileged access below
+  if (tblHi & (1 << 30)) ro = true; // APTable[1]: no write access below
+  const xn = (hi & (1 << 22)) !== 0 || (tblHi & (1 << 28)) !== 0; // UXN/XN (+ UXNTable/XNTable)
+  const pxn = (hi & (1 << 21)) !== 0 || (tblHi & (1 << 27)) !== 0; // PXN (+ PXNTable)
+  let p = PERM_PRIV_R;
+  if (!ro) p |= PERM_PRIV_W;
+  if (user) p |= ro ? PERM_USER_R : PERM_USER_R | PERM_USER_W;
+  const userWritable = user && !ro;
+  if (v8) {
+    // AArch64: UXN alone controls unprivileged fetches (AP[1] = 0 with UXN = 0 is
+    // execute-only memory), and memory writable at EL0 is never privileged-executable.
+    if (!pxn && !userWritable) p |= PERM_PRIV_X;
+    if (!xn) p |= PERM_USER_X;
+  } else {
+    // VMSAv7: a fetch needs read permission at that privilege; XN applies to both.
+    if (!pxn && !xn) p |= PERM_PRIV_X;
+    if (!xn && user) p |= PERM_USER_X;
+  }
+  return p;
+}
+
+/** Stage-2 permissions: S2AP[0] read, S2AP[1] write, XN[1] (bit 54) execute-never. */
+function s2Perms(s2ap: number, hi: number): number {
+  let p = 0;
+  if (s2ap & 1) p |= PERM_PRIV_R | PERM_USER_R;
+  if (s2ap & 2) p |= PERM_PRIV_W | PERM_USER_W;
+  if ((hi & (1 << 22)) === 0) p |= PERM_PRIV_X | PERM_USER_X;
+  return p;
+}
+
+/** Mali: bit 6 read, bit 7 write, bit 54 execute-never; no privilege distinction. */
+function maliPerms(lo: number, hi: number): number {
+  let p = 0;
+  if (lo & 0x40) p |= PERM_PRIV_R | PERM_USER_R;
+  if (lo & 0x80) p |= PERM_PRIV_W | PERM_USER_W;
+  if ((hi & (1 << 22)) === 0 && (lo & 0x40) !== 0) p |= PERM_PRIV_X | PERM_USER_X;
+  return p;
+}
+
+/**
+ * Translates `va` (a number; a negative number stands for the sign-extended 64-bit value, e.g.
+ * −0x1000 is 0xffff_ffff_ffff_f000 for TTBR1; or a bigint) through a long-descriptor config.
+ */
+export function walkLpae(mem: PhysMem, cfg: LpaeWalkConfig, va: number | bigint, access: WalkAccess, out: WalkResult): boolean {
+  if (typeof va === 'bigint') {
+    const v = BigInt.asUintN(64, va);
+    return walkLpaeParts(mem, cfg, Number(v >> 32n), Number(v & 0xffffffffn), access, out);
+  }
+  const hi = Math.floor(va / TWO32);
+  return walkLpaeParts(mem, cfg, hi >>> 0, (va - hi * TWO32) >>> 0, access, out);
+}
