@@ -6,7 +6,21 @@
  *                         ^---------- smmu, smmu-v3, drm-msm, drm-panfrost
  *   apps/gki -> everything
  */
-const SRC = '^packages/([^/]+)/src/';
+const fs = require('node:fs');
+const path = require('node:path');
+
+const esc = (s) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+/** The files a package publishes: every `source` target of its package.json `exports` map. */
+function entryPoints(pkg) {
+  const file = path.join(__dirname, 'packages', pkg, 'package.json');
+  if (!fs.existsSync(file)) return [`^packages/${pkg}/src/index\\.ts$`];
+  const out = [];
+  for (const target of Object.values(JSON.parse(fs.readFileSync(file, 'utf8')).exports ?? {}))
+    if (target && typeof target === 'object' && typeof target.source === 'string')
+      out.push(`^packages/${pkg}/${esc(target.source.replace(/^\.\//, ''))}$`);
+  return out;
+}
+const allPackages = fs.readdirSync(path.join(__dirname, 'packages'));
 const allowed = {
   hw: [],
   kernel: ['hw'],
@@ -25,7 +39,7 @@ const layerRules = Object.entries(allowed).map(([pkg, deps]) => ({
   from: { path: `^packages/${pkg}/src/` },
   to: {
     path: '^packages/([^/]+)/',
-    pathNot: [`^packages/${pkg}/`, ...deps.map((d) => `^packages/${d}/src/index\\.ts$`)],
+    pathNot: [`^packages/${pkg}/`, ...deps.flatMap(entryPoints)],
   },
 }));
 
@@ -34,10 +48,10 @@ module.exports = {
     ...layerRules,
     {
       name: 'no-deep-import',
-      comment: 'another package is reached only through its exports map (its src/index.ts)',
+      comment: 'another package is reached only through its exports map (the files it publishes)',
       severity: 'error',
       from: { path: '^(packages|apps)/([^/]+)/' },
-      to: { path: '^packages/([^/]+)/', pathNot: ['^packages/$2/', '^packages/[^/]+/src/index\\.ts$'] },
+      to: { path: '^packages/([^/]+)/', pathNot: ['^packages/$2/', ...allPackages.flatMap(entryPoints)] },
     },
     {
       name: 'not-resolvable',

@@ -127,8 +127,18 @@ export class ArmLpaeIoPgtable implements IoPgtableOps {
   private readonly descHi = new Uint32Array(ARM_LPAE_MAX_LEVELS + 1);
   private readonly descWords: Uint32Array[] = [];
   private readonly descBase = new Int32Array(ARM_LPAE_MAX_LEVELS + 1);
-  /** The last pgsize that passed the bitmap check. */
+  /** The last pgsize that passed the bitmap check, and the level whose block size it is (or -1). */
   private okPgsize = -1;
+  private okLevel = -1;
+  /**
+   * A software walk cache: for each level, the table last reached at that level and the IOVA
+   * block (iova / block size of the level above) it covers. Lets consecutive calls skip the
+   * upper levels. Table descriptors only ever change when a table is freed, which clears it.
+   */
+  private readonly pathKey = new Float64Array(ARM_LPAE_MAX_LEVELS + 1).fill(-1);
+  private readonly pathWords: Uint32Array[] = [];
+  private readonly pathBase = new Int32Array(ARM_LPAE_MAX_LEVELS + 1);
+  private readonly invBlk = new Float64Array(ARM_LPAE_MAX_LEVELS);
   /** One cached chunk per level: tables of one level tend to share a chunk. */
   private readonly chunkKey = new Float64Array(ARM_LPAE_MAX_LEVELS + 1).fill(-1);
   private readonly chunkArr: (Uint32Array | null)[] = [null, null, null, null, null];
@@ -162,13 +172,17 @@ export class ArmLpaeIoPgtable implements IoPgtableOps {
     for (let l = 0; l < ARM_LPAE_MAX_LEVELS; l++) {
       const shift = (ARM_LPAE_MAX_LEVELS - l) * geo.bitsPerLevel + 3;
       this.blk[l] = 2 ** shift;
+      this.invBlk[l] = 2 ** -shift;
       this.shift[l] = shift;
       this.nent[l] = l === geo.startLevel ? this.pgdEntries : this.ptesPerTable;
       this.imask[l] = this.nent[l]! - 1;
       this.leafType[l] = l === ARM_LPAE_MAX_LEVELS - 1 && geo.kind !== 'mali' ? PTE_TYPE_PAGE : PTE_TYPE_BLOCK;
     }
     this.tmpl = buildProtTemplates(geo.kind, geo.quirks);
-    for (let l = 0; l <= ARM_LPAE_MAX_LEVELS; l++) this.descWords.push(ZERO_WORDS);
+    for (let l = 0; l <= ARM_LPAE_MAX_LEVELS; l++) {
+      this.descWords.push(ZERO_WORDS);
+      this.pathWords.push(ZERO_WORDS);
+    }
     let th = 0;
     if (geo.quirks & IO_PGTABLE_QUIRK_ARM_NS) th |= PTE_HI_NSTABLE;
     if (!cfg.coherentWalk) th |= PTE_HI_SW_SYNC;
@@ -209,6 +223,13 @@ export class ArmLpaeIoPgtable implements IoPgtableOps {
     return a;
   }
 
+  /** Records that the table at `lvl` for the IOVA bits `low` has its words at (w, wb). */
+  private enterPath(lvl: number, low: number, w: Uint32Array, wb: number): void {
+    this.pathKey[lvl] = Math.floor(low * this.invBlk[lvl - 1]!);
+    this.pathWords[lvl] = w;
+    this.pathBase[lvl] = wb;
+  }
+
   /** Remembers that table descriptor (lo, hi) at child level `lvl` leads to words `w` from `wb`. */
   private remember(lvl: number, lo: number, hi: number, w: Uint32Array, wb: number): void {
     this.descLo[lvl] = lo;
@@ -244,6 +265,7 @@ export class ArmLpaeIoPgtable implements IoPgtableOps {
   }
 
   private freeTableMem(pa: number, bytes: number): void {
+    this.pathKey.fill(-1);
     if (this.allocator) this.allocator.free(this.cookie, pa, bytes);
     else this.pages.freePages(pa, orderForBytes(bytes));
   }
@@ -295,6 +317,7 @@ export class ArmLpaeIoPgtable implements IoPgtableOps {
     const hi = (pgsize - lo) * INV_2_32;
     if (((lo & this.bmLo) >>> 0) !== lo || ((hi & this.bmHi) >>> 0) !== hi) return false;
     this.okPgsize = pgsize;
+    this.okLevel = this.blk.indexOf(pgsize);
     return true;
   }
 
@@ -356,6 +379,12 @@ export class ArmLpaeIoPgtable implements IoPgtableOps {
     let lvl = this.startLevel | 0;
     let w = this.pgdWords;
     let wb = this.pgdBase;
+    const target = this.okLevel;
+    if (target > lvl && this.pathKey[target] === Math.floor(low * this.invBlk[target - 1]!)) {
+      lvl = target;
+      w = this.pathWords[target]!;
+      wb = this.pathBase[target]!;
+    }
     for (;;) {
       const wi = wb + 2 * this.index(lvl, ilo, ihi);
       if (pgsize === this.blk[lvl]) {
@@ -402,6 +431,7 @@ export class ArmLpaeIoPgtable implements IoPgtableOps {
         wb = wordBase(next);
         this.remember(lvl, lo, hi, w, wb);
       }
+      this.enterPath(lvl, low, w, wb);
     }
   }
 
@@ -422,11 +452,13 @@ export class ArmLpaeIoPgtable implements IoPgtableOps {
     const tableLevel = lvl < ARM_LPAE_MAX_LEVELS - 1;
     for (let i = 0; i < n; i++) {
       const lo = w[base + 2 * i]!;
-      if ((lo & PTE_TYPE_MASK) === leafType) {
+      const type = lo & PTE_TYPE_MASK;
+      if (type === 0) continue;
+      if (type === leafType) {
         this.warnUnlessNoWarn(`arm_lpae_map_pages: iova ${hex(iova)} + ${i} pages already mapped`);
         return -EEXIST;
       }
-      if (tableLevel && (lo & PTE_TYPE_MASK) === PTE_TYPE_TABLE) {
+      if (tableLevel && type === PTE_TYPE_TABLE) {
         // a block replaces a table: unmap it (gather NULL: flush_walk only) and free the subtree
         const hi = w[base + 2 * i + 1]!;
         w[base + 2 * i] = 0;
@@ -439,14 +471,31 @@ export class ArmLpaeIoPgtable implements IoPgtableOps {
     const t = 2 * (prot & 63);
     const tLo = this.tmpl[t]! | leafType;
     const tHi = this.tmpl[t + 1]!;
-    let pa = paddr;
-    for (let i = 0; i < n; i++) {
-      const pLo = pa >>> 0;
-      const pHi = ((pa - pLo) * INV_2_32) | 0;
-      // PA[47:12] in place; PA[51:48] folded into PTE[15:12] (all granules, as the kernel does)
-      w[base + 2 * i] = tLo | (((pLo | (pHi >>> 4)) & PTE_ADDR_LO_MASK) >>> 0);
-      w[base + 2 * i + 1] = tHi | (pHi & PTE_ADDR_HI_MASK);
-      pa += size;
+    const end = paddr + n * size;
+    if (size < TWO_32 && end <= 2 ** 48) {
+      // below 2^48 the descriptor's address field is the PA itself: step its halves
+      let pLo = paddr >>> 0;
+      let pHi = ((paddr - pLo) * INV_2_32) | 0;
+      const e = base + 2 * n;
+      for (let i = base; i < e; i += 2) {
+        w[i] = tLo | (pLo & PTE_ADDR_LO_MASK);
+        w[i + 1] = tHi | pHi;
+        pLo += size;
+        if (pLo >= TWO_32) {
+          pLo -= TWO_32;
+          pHi++;
+        }
+      }
+    } else {
+      let pa = paddr;
+      for (let i = 0; i < n; i++) {
+        const pLo = pa >>> 0;
+        const pHi = ((pa - pLo) * INV_2_32) | 0;
+        // PA[47:12] in place; PA[51:48] folded into PTE[15:12] (all granules, as the kernel does)
+        w[base + 2 * i] = tLo | (((pLo | (pHi >>> 4)) & PTE_ADDR_LO_MASK) >>> 0);
+        w[base + 2 * i + 1] = tHi | (pHi & PTE_ADDR_HI_MASK);
+        pa += size;
+      }
     }
     mapped.mapped += n * size;
     return 0;
@@ -473,6 +522,12 @@ export class ArmLpaeIoPgtable implements IoPgtableOps {
     let lvl = this.startLevel | 0;
     let w = this.pgdWords;
     let wb = this.pgdBase;
+    const target = this.okLevel;
+    if (target > lvl && this.pathKey[target] === Math.floor(low * this.invBlk[target - 1]!)) {
+      lvl = target;
+      w = this.pathWords[target]!;
+      wb = this.pathBase[target]!;
+    }
     for (;;) {
       const wi = wb + 2 * this.index(lvl, ilo, ihi);
       const lo = w[wi]!;
@@ -534,6 +589,7 @@ export class ArmLpaeIoPgtable implements IoPgtableOps {
         wb = wordBase(next);
         this.remember(lvl, lo, hi, w, wb);
       }
+      this.enterPath(lvl, low, w, wb);
     }
   }
 
@@ -557,6 +613,14 @@ export class ArmLpaeIoPgtable implements IoPgtableOps {
     let lvl = this.startLevel | 0;
     let w = this.pgdWords;
     let wb = this.pgdBase;
+    for (let l = ARM_LPAE_MAX_LEVELS - 1; l > lvl; l--) {
+      if (this.pathKey[l] === Math.floor(low * this.invBlk[l - 1]!)) {
+        lvl = l;
+        w = this.pathWords[l]!;
+        wb = this.pathBase[l]!;
+        break;
+      }
+    }
     for (;;) {
       const wi = wb + 2 * this.index(lvl, ilo, ihi);
       const lo = w[wi]!;
@@ -589,6 +653,7 @@ export class ArmLpaeIoPgtable implements IoPgtableOps {
         wb = wordBase(next);
         this.remember(lvl, lo, hi, w, wb);
       }
+      this.enterPath(lvl, low, w, wb);
     }
   }
 

@@ -10,12 +10,13 @@
  */
 import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { PhysMem } from '../src/mem.js';
 import { createWalkResult, listLeaves, walk, walkConfigFromIoPgtableRegs } from '../src/walk/index.js';
 import type { LpaeWalkConfig, WalkAccess } from '../src/walk/index.js';
 
-const VECTORS = '/work/shared/vectors';
+const VECTORS = process.env.GKI_VECTORS_DIR ?? fileURLToPath(new URL('../../../../shared/vectors/', import.meta.url));
 
 interface Leaf {
   level: number;

@@ -61,6 +61,8 @@ export interface LpaeWalkConfig {
   readonly stage: 1 | 2;
   /** Output address size in bits (from IPS/PS, 40 for VMSAv7, the GPU's PA bits for Mali). */
   readonly oaBits: number;
+  /** 2^oaBits: output, table and TTBR addresses at or above it give address-size faults. */
+  readonly oaLimit: number;
   /** Index 0 = TTBR0/VTTBR/TRANSTAB; index 1 = TTBR1 (stage 1 only). */
   readonly ranges: readonly LpaeTableRange[];
   /** MAIR (stage 1) or MEMATTR (Mali) attribute bytes 0–3 and 4–7 as u32 words. */
@@ -144,6 +146,10 @@ function makeRange(s: RangeSpec): LpaeTableRange {
   };
 }
 
+function withLimit(c: Omit<LpaeWalkConfig, 'oaLimit'>): LpaeWalkConfig {
+  return { ...c, oaLimit: 2 ** c.oaBits };
+}
+
 /** Stage-1 start level implied by an input size: enough levels to resolve every bit. */
 function s1StartLevel(inputBits: number, granuleShift: number): number {
   const bpl = granuleShift - 3;
@@ -225,7 +231,7 @@ export function lpaeS1Config(p: LpaeS1Params): LpaeWalkConfig {
   // The OA size is a property of the regime; the granule only matters for 52 bits. Use the
   // granule of an enabled range (TTBR0 first).
   const gOa = en0 ? g0 : en1 ? g1 : g0;
-  return {
+  return withLimit({
     kind: 'lpae',
     regime: 'v8-s1',
     stage: 1,
@@ -238,7 +244,7 @@ export function lpaeS1Config(p: LpaeS1Params): LpaeWalkConfig {
     fwb: false,
     identity: false,
     configError: error,
-  };
+  });
 }
 
 /** Decodes TCR_EL1 / an SMMUv3 CD-style TCR and TTBR values (bigint, configuration time only). */
@@ -318,7 +324,7 @@ export function lpaeS2Config(p: LpaeS2Params): LpaeWalkConfig {
   let error = p.ps === 7 ? 'reserved PS encoding' : r.error;
   if (error === null && (p.t0sz < (g === 16 && p.ps === 6 ? 12 : 16) || p.t0sz > 48)) error = `VTTBR: T0SZ=${p.t0sz} out of range`;
   const b = PA_SIZE_BITS[Math.min(p.ps, 6)]!;
-  return {
+  return withLimit({
     kind: 'lpae',
     regime: 'v8-s2',
     stage: 2,
@@ -331,7 +337,7 @@ export function lpaeS2Config(p: LpaeS2Params): LpaeWalkConfig {
     fwb: !!p.fwb,
     identity: false,
     configError: error,
-  };
+  });
 }
 
 /** Decodes VTCR_EL2 (or an SMMUv3 STE's S2 fields packed the same way) and a VTTBR value. */
@@ -379,7 +385,7 @@ export function lpae32S1Config(p: Lpae32S1Params): LpaeWalkConfig {
     return makeRange({ name, enabled, base, inputBits, upper: name === 'TTBR1', granuleShift: 12, startLevel: start, startBits: inputBits - lpaeLevelShift(12, start), vaStart, vaEnd });
   };
   const [mairLo, mairHi] = u32pair(p.mair);
-  return {
+  return withLimit({
     kind: 'lpae',
     regime: 'v7-s1',
     stage: 1,
@@ -395,7 +401,7 @@ export function lpae32S1Config(p: Lpae32S1Params): LpaeWalkConfig {
     fwb: false,
     identity: false,
     configError: null,
-  };
+  });
 }
 
 /** VMSAv7 long-descriptor stage 2 (VTCR): T0SZ is a signed 4-bit value (−8..7), SL0 0 or 1. */
@@ -412,7 +418,7 @@ export function lpae32S2Config(p: Lpae32S2Params): LpaeWalkConfig {
   checkField('SL0', p.sl0, 0, 3);
   const t0sz = p.t0sz > 7 ? p.t0sz - 16 : p.t0sz;
   const r = s2Range(p.vttbr, 32 - t0sz, 12, p.sl0 > 1 ? -1 : 2 - p.sl0);
-  return {
+  return withLimit({
     kind: 'lpae',
     regime: 'v7-s2',
     stage: 2,
@@ -425,7 +431,7 @@ export function lpae32S2Config(p: Lpae32S2Params): LpaeWalkConfig {
     fwb: false,
     identity: false,
     configError: r.error,
-  };
+  });
 }
 
 /** Mali GPU MMU address space in LPAE mode. */
@@ -453,7 +459,7 @@ export function maliConfig(p: MaliParams): LpaeWalkConfig {
   const adrmode = tLo & 3;
   const base = (tHi & 0xffff) * TWO32 + ((tLo & 0xfffff000) >>> 0);
   const [mairLo, mairHi] = u32pair(p.memattr);
-  return {
+  return withLimit({
     kind: 'lpae',
     regime: 'mali',
     stage: 1,
@@ -466,7 +472,7 @@ export function maliConfig(p: MaliParams): LpaeWalkConfig {
     fwb: false,
     identity: adrmode === MALI_ADRMODE_IDENTITY,
     configError: null,
-  };
+  });
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -478,7 +484,7 @@ export function lpaeDescOa(lo: number, hi: number, alignShift: number, granuleSh
   let hiPart = hi & 0xffff;
   if (alignShift >= 32) {
     loPart = 0;
-    hiPart = hiPart - (hiPart % 2 ** (alignShift - 32));
+    hiPart &= ~((1 << (alignShift - 32)) - 1);
   } else {
     loPart = (lo & ~((1 << alignShift) - 1)) >>> 0;
   }
@@ -556,20 +562,18 @@ export function walkLpaeParts(mem: PhysMem, cfg: LpaeWalkConfig, vaHi: number, v
   out.ttbr = ri;
   if (cfg.identity) {
     const pa = vaHi * TWO32 + vaLo;
-    if (pa >= 2 ** cfg.oaBits) return setFault(out, 'address-size', 0);
+    if (pa >= cfg.oaLimit) return setFault(out, 'address-size', 0);
     out.oa = pa;
     out.size = 4096;
     out.perms = PERM_ALL;
     return true;
   }
   if (!r.enabled) return setFault(out, 'translation', 0);
-  const oaLimit = 2 ** cfg.oaBits;
+  const oaLimit = cfg.oaLimit;
   if (r.base >= oaLimit) return setFault(out, 'address-size', 0);
 
   const g = r.granuleShift;
   const bpl = g - 3;
-  // Index bits never exceed bit 51, so the low 52 bits of the input are enough (exact in a double).
-  const va52 = (vaHi & 0xfffff) * TWO32 + vaLo;
   const isS1 = cfg.stage === 1 && cfg.regime !== 'mali';
   let level = r.startLevel;
   let bits = r.startBits;
@@ -578,8 +582,9 @@ export function walkLpaeParts(mem: PhysMem, cfg: LpaeWalkConfig, vaHi: number, v
   let tblHi = 0;
 
   for (;;) {
-    const shift = lpaeLevelShift(g, level);
-    const idx = Math.floor(va52 / 2 ** shift) % 2 ** bits;
+    const shift = g + bpl * (3 - level);
+    // Index = input bits [shift+bits−1 : shift], taken from the u32 halves with integer ops.
+    const idx = (shift >= 32 ? vaHi >>> (shift - 32) : (vaLo >>> shift) | (vaHi << (32 - shift))) & ((1 << bits) - 1);
     const descAddr = table + idx * 8;
     let chunk: Uint32Array;
     try {
@@ -617,7 +622,7 @@ export function walkLpaeParts(mem: PhysMem, cfg: LpaeWalkConfig, vaHi: number, v
     out.level = level;
     const oaBase = lpaeDescOa(lo, hi, shift, g, cfg.oaBits);
     if (oaBase >= oaLimit) return setFault(out, 'address-size', level);
-    return leaf(mem, cfg, r, level, shift, lo, hi, tblHi, va52, oaBase, access, out);
+    return leaf(mem, cfg, r, level, shift, lo, hi, tblHi, vaHi, vaLo, oaBase, access, out);
   }
 }
 
@@ -630,7 +635,8 @@ function leaf(
   lo: number,
   hi: number,
   tblHi: number,
-  va52: number,
+  vaHi: number,
+  vaLo: number,
   oaBase: number,
   access: WalkAccess,
   out: WalkResult,
@@ -694,10 +700,14 @@ function leaf(
     mem.write32(out.descAddr, newLo >>> 0);
     out.updated = true;
   }
-  const size = 2 ** shift;
   out.perms = perms;
-  out.size = size;
-  out.oa = oaBase + (va52 % size);
+  if (shift < 32) {
+    out.size = 1 << shift >>> 0;
+    out.oa = oaBase + ((vaLo & ((1 << shift) - 1)) >>> 0);
+  } else {
+    out.size = (1 << (shift - 32)) * TWO32;
+    out.oa = oaBase + (vaHi & ((1 << (shift - 32)) - 1)) * TWO32 + vaLo;
+  }
   out.ttbr = r.name === 'TTBR1' ? 1 : 0;
   return true;
 }

@@ -80,6 +80,10 @@ export interface V7sWalkConfig {
   readonly mtkTtbrExt: boolean;
   readonly noPerms: boolean;
   readonly configError: string | null;
+  /** Precomputed 2^ias, 2^(32−N) (the TTBR0 range end) and 2^oaBits. */
+  readonly vaLimit: number;
+  readonly ttbr0Limit: number;
+  readonly oaLimit: number;
 }
 
 const TWO32 = 2 ** 32;
@@ -120,6 +124,9 @@ export function v7sConfig(p: V7sParams): V7sWalkConfig {
     mtkTtbrExt: mtk && !!p.mtkTtbrExt,
     noPerms: mtk || !!p.noPerms,
     configError: error,
+    vaLimit: 2 ** ias,
+    ttbr0Limit: n === 0 ? 2 ** ias : 2 ** (32 - n),
+    oaLimit: 2 ** oaBits,
   };
 }
 
@@ -261,10 +268,12 @@ function readWord(mem: PhysMem, pa: number, level: number, out: WalkResult): num
 export function walkV7s(mem: PhysMem, cfg: V7sWalkConfig, va: number, access: WalkAccess, out: WalkResult): boolean {
   resetWalkResult(out);
   out.level = 1;
-  if (cfg.configError !== null || !(va >= 0 && va < 2 ** cfg.ias)) return setFault(out, 'translation', 1);
+  if (cfg.configError !== null || !(va >= 0 && va < cfg.vaLimit)) return setFault(out, 'translation', 1);
   const mb = Math.floor(va / 0x100000);
+  // Only input bits [23:0] matter below level 1; ToUint32 keeps them exactly.
+  const vaLo = va >>> 0;
   let base: number;
-  if (cfg.n === 0 || va < 2 ** (32 - cfg.n)) {
+  if (va < cfg.ttbr0Limit) {
     if (cfg.pd0) return setFault(out, 'translation', 1);
     base = cfg.ttbr0;
     out.ttbr = 0;
@@ -295,7 +304,7 @@ export function walkV7s(mem: PhysMem, cfg: V7sWalkConfig, va: number, access: Wa
     ns = (d1 & 8) !== 0;
     domain = (d1 >>> 5) & 15;
     const l2 = v7sTableAddr(cfg, d1);
-    d = readWord(mem, l2 + (Math.floor(va / 4096) & 0xff) * 4, 2, out);
+    d = readWord(mem, l2 + ((vaLo >>> 12) & 0xff) * 4, 2, out);
     if (d < 0) return false;
     out.descHi = 0;
     const t2 = d & 3;
@@ -342,7 +351,7 @@ export function walkV7s(mem: PhysMem, cfg: V7sWalkConfig, va: number, access: Wa
   }
   out.level = level;
   out.ns = ns;
-  if (oaBase >= 2 ** cfg.oaBits) return setFault(out, 'address-size', level);
+  if (oaBase >= cfg.oaLimit) return setFault(out, 'address-size', level);
   v7sMemType(cfg, tex, (d >>> 3) & 1, (d >>> 2) & 1, s, out);
 
   let perms = PERM_ALL;
@@ -375,6 +384,6 @@ export function walkV7s(mem: PhysMem, cfg: V7sWalkConfig, va: number, access: Wa
   }
   out.perms = perms;
   out.size = size;
-  out.oa = oaBase + (va % size);
+  out.oa = oaBase + (vaLo & (size - 1));
   return true;
 }
