@@ -17,7 +17,12 @@ describe('gki boot', () => {
     expect(text).toMatch(/io-pgtable-arm\s+loadable\s+live/);
     expect(text).toMatch(/io-pgtable-arm-v7s\s+loadable\s+live/);
     expect(text).toMatch(/io-pgtable\s+built-in\s+live/);
-    expect(text).toMatch(/dma/);
+    expect(text).toMatch(/a000000\.dma/);
+    // the boot-time page-table check: allocated through the core, agreed with the walker, no leak
+    expect(text).toMatch(/ARM_64_LPAE_S1: ok\n.*io-pgtable-arm refcount 1 while the table lives/);
+    expect(text).toMatch(/ARM_V7S: ok\n.*io-pgtable-arm-v7s refcount 1 while the table lives/);
+    expect(text).toMatch(/1040 pages agree with the walker/);
+    expect(text).toContain('pages in use back to 0; io-pgtable-arm refcount 0');
     expect(io.lines.at(-1)).toBe('boot: OK');
   });
 

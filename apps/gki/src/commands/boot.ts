@@ -2,6 +2,7 @@ import { createDefaultBoard } from '@gki/hw';
 import { Kernel } from '@gki/kernel';
 import type { Io } from '../main.js';
 import { defaultImage } from '../image.js';
+import { pgtableSelftest } from '../selftest.js';
 
 const USAGE = 'usage: gki boot [--debug]';
 
@@ -32,10 +33,19 @@ export async function bootCommand(args: string[], io: Io): Promise<number> {
   for (const d of kernel.drivers.listDevices()) {
     io.out(`${d.name.padEnd(26)} ${(d.driver ?? '-').padEnd(16)} ${d.state}`);
   }
+  io.out('');
+  io.out('== io-pgtable self-test (through the core, checked by the hardware walker) ==');
+  let selftestOk = true;
+  for (const r of pgtableSelftest(kernel)) {
+    selftestOk &&= r.ok;
+    io.out(`${r.fmt}: ${r.ok ? 'ok' : 'FAILED'}`);
+    for (const l of r.lines) io.out(`  ${l}`);
+  }
   const st = kernel.pages.stats();
   io.out('');
   io.out(`== memory == ${st.totalPages} pages, ${st.pagesInUse} in use, high-water ${st.highWater}`);
   const errors = kernel.log.all().filter((r) => r.level === 'err' || r.level === 'crit' || r.level === 'emerg');
-  io.out(errors.length === 0 ? 'boot: OK' : `boot: ${errors.length} error(s) logged`);
-  return errors.length === 0 ? 0 : 1;
+  const ok = errors.length === 0 && selftestOk;
+  io.out(ok ? 'boot: OK' : `boot: ${errors.length} error(s) logged${selftestOk ? '' : ', self-test failed'}`);
+  return ok ? 0 : 1;
 }
