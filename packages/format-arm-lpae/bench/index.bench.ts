@@ -5,8 +5,15 @@
  * Each map measurement starts from a fresh table (table allocation included); unmap passes a
  * real gather, so one tlb_add_page per page. Reports ns per page, median of the runs.
  *
- *   pnpm --filter @gki/format-arm-lpae bench            (add --json for machine-readable output)
+ *   pnpm --filter @gki/format-arm-lpae bench                       one process
+ *   pnpm --filter @gki/format-arm-lpae bench -- --processes=7      median of 7 processes' medians
+ *   (add --json for machine-readable output; BENCH_RUNS=n sets the runs per process, default 7)
+ *
+ * The VM this was measured on is noisy (whole processes land in a ~1.6x slower mode now and
+ * then), so BENCHMARKS.md quotes the multi-process form, with the min–max range.
  */
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import { Bench } from 'tinybench';
 import { Board } from '@gki/hw';
 import { Kernel } from '@gki/kernel';
@@ -22,6 +29,56 @@ import {
 import { createArmLpaeOps, type ArmLpaeIoPgtable } from '../src/index.js';
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 7);
+const PROCESSES = Number(process.argv.find((a) => a.startsWith('--processes='))?.split('=')[1] ?? 1);
+const JSON_OUT = process.argv.includes('--json');
+
+interface Row {
+  case: string;
+  op: string;
+  nsPerPage: number;
+  cNs: number;
+  ratio: number;
+  min?: number;
+  max?: number;
+}
+
+function median(v: number[]): number {
+  const s = [...v].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
+}
+
+function report(rows: Row[], what: string): void {
+  if (JSON_OUT) {
+    console.log(JSON.stringify({ runs: RUNS, processes: PROCESSES, node: process.version, rows }, null, 2));
+    return;
+  }
+  console.log(`ARM_64_LPAE_S1 48-bit 4K granule, ns per page (${what}), vs the C baseline`);
+  for (const label of [...new Set(rows.map((r) => r.case))]) {
+    console.log(`\n${label}`);
+    for (const r of rows.filter((x) => x.case === label)) {
+      const range = r.min !== undefined ? ` (${r.min.toFixed(2)}-${r.max!.toFixed(2)})` : '';
+      console.log(`  ${r.op.padEnd(32)} ${r.nsPerPage.toFixed(2).padStart(8)} ns${range.padEnd(16)}  C ${r.cNs.toFixed(2).padStart(6)} ns   x${r.ratio.toFixed(2)}`);
+    }
+  }
+}
+
+if (PROCESSES > 1) {
+  // run this file in fresh processes and take the median of their medians
+  const script = fileURLToPath(import.meta.url);
+  const all: Row[][] = [];
+  for (let p = 0; p < PROCESSES; p++) {
+    const r = spawnSync(process.execPath, [...process.execArgv, script, '--json'], { encoding: 'utf8', env: process.env });
+    if (r.status !== 0) throw new Error(`bench process failed: ${r.stderr}`);
+    all.push((JSON.parse(r.stdout) as { rows: Row[] }).rows);
+  }
+  const rows = all[0]!.map((r0, j) => {
+    const v = all.map((rs) => rs[j]!.nsPerPage);
+    const ns = median(v);
+    return { ...r0, nsPerPage: ns, ratio: ns / r0.cNs, min: Math.min(...v), max: Math.max(...v) };
+  });
+  report(rows, `median of ${PROCESSES} processes x ${RUNS} runs, min-max in brackets`);
+  process.exit(0);
+}
 const kernel = new Kernel(new Board('bench', [{ base: 0x4000_0000, size: 64 * 2 ** 20 }]));
 const PROT = IOMMU_READ | IOMMU_WRITE | IOMMU_CACHE;
 const IOVA_BASE = 2 ** 32;
@@ -131,7 +188,7 @@ const BASELINE: Record<string, number[]> = {
   '2M blocks over 64 GiB': [17.6, 2.13, 21.2, 15.8, 2.98],
 };
 const COLS = ['map pgcount=1', 'map pgcount=512', 'iova_to_phys', 'unmap pgcount=1', 'unmap pgcount=512'];
-const rows: { case: string; op: string; nsPerPage: number; cNs: number; ratio: number }[] = [];
+const rows: Row[] = [];
 for (const t of bench.tasks) {
   const [label, op] = t.name.split('|') as [string, string];
   const r = t.result;
@@ -142,13 +199,5 @@ for (const t of bench.tasks) {
   rows.push({ case: label, op, nsPerPage: ns, cNs, ratio: ns / cNs });
 }
 
-if (process.argv.includes('--json')) console.log(JSON.stringify({ runs: RUNS, node: process.version, rows }, null, 2));
-else {
-  console.log(`ARM_64_LPAE_S1 48-bit 4K granule, ns per page (median of ${RUNS} runs), vs the C baseline`);
-  for (const label of Object.keys(BASELINE)) {
-    console.log(`\n${label}`);
-    for (const r of rows.filter((x) => x.case === label))
-      console.log(`  ${r.op.padEnd(32)} ${r.nsPerPage.toFixed(2).padStart(8)} ns   C ${r.cNs.toFixed(2).padStart(6)} ns   x${r.ratio.toFixed(2)}`);
-  }
-}
+report(rows, `median of ${RUNS} runs`);
 if (kernel.pages.stats().pagesInUse !== 0 || sink === 0) throw new Error('bench leaked table pages');

@@ -55,6 +55,7 @@ const CHUNK_MASK = CHUNK_SIZE - 1;
 function wordBase(pa: number): number {
   return ((pa >>> 0) & CHUNK_MASK) >>> 2;
 }
+
 /** WARN_ONCE("Unmap of a partial large IOPTE is not allowed") fires once per kernel log. */
 const partialWarned = new WeakSet<KernelLog>();
 
@@ -82,17 +83,14 @@ export class ArmLpaeIoPgtable implements IoPgtableOps {
   private readonly log: KernelLog;
   private readonly allocator: IoPgtableAllocator | null;
   private readonly tlb: IommuFlushOps | null;
-  private readonly quirks: number;
   private readonly ttbr1: boolean;
   private readonly noWarn: boolean;
-  private readonly coherent: boolean;
   private readonly startLevel: number;
   private readonly granule: number;
   private readonly ptesPerTable: number;
   private readonly pgdEntries: number;
   private readonly pgdBytes: number;
   private readonly is64k: boolean;
-  private readonly ias: number;
   private readonly iasSize: number;
   private readonly oasLimit: number;
   /** Bitmap halves for the pgsize subset test. */
@@ -154,17 +152,14 @@ export class ArmLpaeIoPgtable implements IoPgtableOps {
     this.log = host.log;
     this.allocator = cfg.allocator ?? null;
     this.tlb = cfg.tlb ?? null;
-    this.quirks = geo.quirks;
     this.ttbr1 = (geo.quirks & IO_PGTABLE_QUIRK_ARM_TTBR1) !== 0;
     this.noWarn = (geo.quirks & IO_PGTABLE_QUIRK_NO_WARN) !== 0;
-    this.coherent = cfg.coherentWalk;
     this.startLevel = geo.startLevel | 0;
     this.granule = geo.granule;
     this.ptesPerTable = (geo.granule / 8) | 0;
     this.pgdEntries = 2 ** geo.pgdBits;
     this.pgdBytes = 8 * this.pgdEntries;
     this.is64k = geo.granule === 0x10000;
-    this.ias = geo.ias;
     this.iasSize = 2 ** geo.ias;
     this.oasLimit = 2 ** geo.oas;
     this.bmLo = geo.pgsizeBitmap >>> 0;
@@ -435,6 +430,35 @@ export class ArmLpaeIoPgtable implements IoPgtableOps {
     }
   }
 
+  /**
+   * The part of arm_lpae_init_pte that looks at occupied slots, in index order from `first`:
+   * a leaf fails the whole run with -EEXIST (tables met before it are already torn down, as in
+   * the kernel); a table is unmapped (flush_walk only, gather NULL) and its subtree freed.
+   */
+  private prepareRun(iova: number | bigint, size: number, lvl: number, w: Uint32Array, base: number, first: number, end: number): number {
+    const leafType = this.leafType[lvl]!;
+    const tableLevel = lvl < ARM_LPAE_MAX_LEVELS - 1;
+    for (let j = first; j < end; j += 2) {
+      const lo = w[j]!;
+      const type = lo & PTE_TYPE_MASK;
+      if (type === 0) continue;
+      const i = (j - base) >>> 1;
+      if (type === leafType) {
+        this.warnUnlessNoWarn(`arm_lpae_map_pages: iova ${hex(iova)} + ${i} pages already mapped`);
+        return -EEXIST;
+      }
+      if (tableLevel && type === PTE_TYPE_TABLE) {
+        const hi = w[j + 1]!;
+        w[j] = 0;
+        w[j + 1] = 0;
+        const tlb = this.tlb;
+        if (tlb && tlb.tlbFlushWalk) tlb.tlbFlushWalk(ArmLpaeIoPgtable.tlbIova(iova) + i * size, size, this.granule, this.cookie);
+        this.freeTable(lvl + 1, this.outAddr(lo, hi));
+      }
+    }
+    return 0;
+  }
+
   /** arm_lpae_init_pte: writes a run of leaves at (lvl, table, idx), replacing tables it covers. */
   private installLeaves(
     iova: number | bigint,
@@ -449,35 +473,19 @@ export class ArmLpaeIoPgtable implements IoPgtableOps {
   ): number {
     const n = Math.min(pgcount, this.maxEntries(lvl, base));
     const leafType = this.leafType[lvl]!;
-    const tableLevel = lvl < ARM_LPAE_MAX_LEVELS - 1;
-    for (let i = 0; i < n; i++) {
-      const lo = w[base + 2 * i]!;
-      const type = lo & PTE_TYPE_MASK;
-      if (type === 0) continue;
-      if (type === leafType) {
-        this.warnUnlessNoWarn(`arm_lpae_map_pages: iova ${hex(iova)} + ${i} pages already mapped`);
-        return -EEXIST;
-      }
-      if (tableLevel && type === PTE_TYPE_TABLE) {
-        // a block replaces a table: unmap it (gather NULL: flush_walk only) and free the subtree
-        const hi = w[base + 2 * i + 1]!;
-        w[base + 2 * i] = 0;
-        w[base + 2 * i + 1] = 0;
-        const tlb = this.tlb;
-        if (tlb && tlb.tlbFlushWalk) tlb.tlbFlushWalk(ArmLpaeIoPgtable.tlbIova(iova) + i * size, size, this.granule, this.cookie);
-        this.freeTable(lvl + 1, this.outAddr(lo, hi));
-      }
-    }
+    const end = base + 2 * n;
+    // usually every target slot is empty: find the first one that is not
+    let first = base;
+    while (first < end && (w[first]! & PTE_TYPE_MASK) === 0) first += 2;
+    if (first < end && this.prepareRun(iova, size, lvl, w, base, first, end) < 0) return -EEXIST;
     const t = 2 * (prot & 63);
     const tLo = this.tmpl[t]! | leafType;
     const tHi = this.tmpl[t + 1]!;
-    const end = paddr + n * size;
-    if (size < TWO_32 && end <= 2 ** 48) {
+    if (size < TWO_32 && paddr + n * size <= 2 ** 48) {
       // below 2^48 the descriptor's address field is the PA itself: step its halves
       let pLo = paddr >>> 0;
       let pHi = ((paddr - pLo) * INV_2_32) | 0;
-      const e = base + 2 * n;
-      for (let i = base; i < e; i += 2) {
+      for (let i = base; i < end; i += 2) {
         w[i] = tLo | (pLo & PTE_ADDR_LO_MASK);
         w[i + 1] = tHi | pHi;
         pLo += size;

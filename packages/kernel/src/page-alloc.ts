@@ -48,7 +48,7 @@ function hex(n: number): string {
  * aligned; allocations are zeroed. Returns a physical address, or a negative errno.
  */
 export class PageAllocator {
-  private readonly free: Set<number>[] = Array.from({ length: MAX_ORDER + 1 }, () => new Set<number>());
+  private readonly free: FreeList[] = Array.from({ length: MAX_ORDER + 1 }, () => new FreeList());
   private readonly allocated = new Map<number, number>();
   private readonly pools: MemRegion[];
   private inUse = 0;
@@ -192,10 +192,70 @@ export class PageAllocator {
   }
 
   private takeLowest(order: number): number {
-    const set = this.free[order]!;
-    let best = Infinity;
-    for (const a of set) if (a < best) best = a;
-    set.delete(best);
-    return best;
+    return this.free[order]!.takeLowest();
+  }
+}
+
+/**
+ * The free blocks of one order: a set for membership (buddy merging removes from the middle)
+ * plus a binary min-heap so the lowest block is found in O(log n). Removals only touch the set;
+ * stale heap entries are skipped when they surface.
+ */
+class FreeList {
+  private readonly members = new Set<number>();
+  private readonly heap: number[] = [];
+
+  get size(): number {
+    return this.members.size;
+  }
+  has(pa: number): boolean {
+    return this.members.has(pa);
+  }
+  add(pa: number): void {
+    if (this.members.has(pa)) return;
+    this.members.add(pa);
+    const h = this.heap;
+    let i = h.push(pa) - 1;
+    while (i > 0) {
+      const parent = (i - 1) >> 1;
+      if (h[parent]! <= pa) break;
+      h[i] = h[parent]!;
+      i = parent;
+    }
+    h[i] = pa;
+  }
+  delete(pa: number): void {
+    this.members.delete(pa);
+    // keep stale entries bounded: rebuild (a sorted array is a valid heap) when they dominate
+    if (this.heap.length > 4 * this.members.size + 64) {
+      this.heap.length = 0;
+      this.heap.push(...[...this.members].sort((a, b) => a - b));
+    }
+  }
+  /** Removes and returns the lowest member (the caller checked `size > 0`). */
+  takeLowest(): number {
+    for (;;) {
+      const top = this.pop();
+      if (this.members.delete(top)) return top;
+    }
+  }
+  private pop(): number {
+    const h = this.heap;
+    const top = h[0]!;
+    const last = h.pop()!;
+    if (h.length > 0) {
+      let i = 0;
+      for (;;) {
+        const l = 2 * i + 1;
+        if (l >= h.length) break;
+        const r = l + 1;
+        const c = r < h.length && h[r]! < h[l]! ? r : l;
+        if (h[c]! >= last) break;
+        h[i] = h[c]!;
+        i = c;
+      }
+      h[i] = last;
+    }
+    return top;
   }
 }
