@@ -37,13 +37,19 @@ export interface ModelContext {
  * stored in `board.models` under the node path. Throw (preferably an FdtError naming the path)
  * when the node does not describe a usable device.
  */
-export type ModelFactory = (
+export type ModelFactory = ((
   board: Board,
   node: FdtNode,
   regs: readonly FdtRegEntry[],
   irqs: readonly number[],
   ctx: ModelContext,
-) => unknown;
+) => unknown) & {
+  /**
+   * Optional second pass, run once after every model of the tree exists, for factories whose
+   * models connect to others wherever they sit in the tree (an IOMMU and its masters).
+   */
+  link?: (board: Board, tree: FdtTree) => void;
+};
 
 export interface BoardFromDtbOptions {
   /** Board name; default: the root `model` property, else its first `compatible`, else 'board'. */
@@ -150,6 +156,7 @@ export class Board {
 
     if (opts.models === false) return board;
     const counts = new Map<string, number>();
+    const used = new Set<ModelFactory>();
     walkTree(tree, (node, path) => {
       if (!isEnabled(node, path)) return false; // a disabled bus disables its children too
       for (const compatible of compatibleOf(node, path)) {
@@ -168,10 +175,12 @@ export class Board {
           throw new FdtError(-1, `${compatible} model: ${e instanceof Error ? e.message : String(e)}`, path);
         }
         if (model !== undefined) board.models.set(path, model);
+        used.add(factory);
         break;
       }
       return undefined;
     });
+    for (const factory of used) factory.link?.(board, tree);
     return board;
   }
 }

@@ -8,3 +8,4 @@ export * from './fdt/index.js';
 export * from './models/dma-master.js';
 export * from './boards/default.js';
 export * from './walk/index.js';
+export * from './models/smmu-v3/index.js';

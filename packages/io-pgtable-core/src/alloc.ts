@@ -1,6 +1,6 @@
 import { EINVAL, ENODEV, ENOENT, EPROBE_DEFER, KernelError, errnoName, globMatch } from '@gki/kernel';
 import type { Kernel, ModuleRef } from '@gki/kernel';
-import { IO_PGTABLE_LOG, coreState, ioPgtableInitFns, withRequestingKernel } from './registry.js';
+import { IO_PGTABLE_LOG, coreState, ioPgtableInitFns } from './registry.js';
 import {
   IO_PGTABLE_CAP_CUSTOM_ALLOCATOR,
   isIoPgtableFmt,
@@ -61,7 +61,7 @@ function findOrLoad(kernel: Kernel, fmt: IoPgtableFmt): IoPgtableInitFns | numbe
   const have = ioPgtableInitFns(kernel, fmt);
   if (have) return have;
   const alias = ioPgtableFmtAlias(fmt);
-  const err = withRequestingKernel(kernel, () => kernel.modules.requestModule(alias));
+  const err = kernel.modules.requestModule(alias);
   // request_module says -ENOENT both when nothing provides the alias and when the provider's load
   // failed with -ENOENT (an unknown symbol): the image's alias table tells the two apart.
   if (err === -ENOENT && !imageProvides(kernel, alias)) {

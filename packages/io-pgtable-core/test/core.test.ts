@@ -241,3 +241,16 @@ describe('allocIoPgtableOps / freeIoPgtableOps', () => {
     expect(kernel.pages.stats().pagesInUse).toBe(0);
   });
 });
+
+describe('several kernels in one process', () => {
+  it('binds the registration symbols per kernel: each kernel sees only its own formats', () => {
+    const a = bootImage(imageWith([fakeFormatModule({ name: 'fmt-a', formats: ['ARM_64_LPAE_S1'] })], ['fmt-a']));
+    const b = bootImage(imageWith([fakeFormatModule({ name: 'fmt-b', formats: ['ARM_V7S'] })], ['fmt-b']));
+    expect(ioPgtableRegisteredFormats(a)).toEqual(['ARM_64_LPAE_S1']);
+    expect(ioPgtableRegisteredFormats(b)).toEqual(['ARM_V7S']);
+    // unloading in one kernel leaves the other untouched
+    expect(a.modules.unload('fmt-a')).toBe(0);
+    expect(ioPgtableRegisteredFormats(a)).toEqual([]);
+    expect(ioPgtableRegisteredFormats(b)).toEqual(['ARM_V7S']);
+  });
+});

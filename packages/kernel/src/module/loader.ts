@@ -164,10 +164,15 @@ export class ModuleLoader implements ModuleLoaderApi {
     if (typeof name !== 'string' || name === '') throw new KernelError(-EINVAL, 'exportCore: empty symbol name');
     const old = this.symbols.get(name);
     if (old) throw new KernelError(-EEXIST, `exportCore: duplicate symbol ${name} (owned by ${old.provider})`);
-    this.symbols.set(name, { sym: { ...sym }, owner: null, provider: 'vmlinux' });
+    this.symbols.set(name, { sym: this.instantiate(sym), owner: null, provider: 'vmlinux' });
   }
 
   /** A symbol exported by vmlinux (core or built-in), if any. */
+  /** The table's copy of an exported symbol, bound to this kernel when it asks to be. */
+  private instantiate(sym: ExportedSymbol): ExportedSymbol {
+    return sym.bind ? { ...sym, value: sym.bind(this.kernel) } : { ...sym };
+  }
+
   coreSymbol(name: string): { sym: ExportedSymbol; provider: string } | undefined {
     const e = this.symbols.get(name);
     return e && e.owner === null ? e : undefined;
@@ -220,7 +225,7 @@ export class ModuleLoader implements ModuleLoaderApi {
       const rec = new ModuleRecord(this, b, true, 'live');
       rec.proprietary = !licenseIsGplCompatible(b.license);
       for (const [s, sym] of Object.entries(b.exports ?? {})) {
-        this.symbols.set(s, { sym: { ...sym }, owner: null, provider: b.name });
+        this.symbols.set(s, { sym: this.instantiate(sym), owner: null, provider: b.name });
         rec.exported.push(s);
       }
       this.builtins.push(rec);
@@ -351,7 +356,7 @@ export class ModuleLoader implements ModuleLoaderApi {
     for (const [s, v] of resolved) rec.resolved.set(s, v);
     this.loaded.set(k, rec);
     for (const [s, sym] of Object.entries(mod.exports ?? {})) {
-      this.symbols.set(s, { sym: { ...sym }, owner: rec, provider: name });
+      this.symbols.set(s, { sym: this.instantiate(sym), owner: rec, provider: name });
       rec.exported.push(s);
     }
     for (const t of targets) {

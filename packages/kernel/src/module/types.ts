@@ -3,6 +3,13 @@ import type { Kernel } from '../kernel.js';
 /** One exported symbol of a module (or of the core kernel). */
 export interface ExportedSymbol {
   value: unknown;
+  /**
+   * For code that in Linux is a global of the one running kernel (a built-in's registry, say):
+   * the value for a given kernel instance, computed when the symbol enters that kernel's symbol
+   * table. The model boots many kernels in one process, so such a symbol is bound per kernel
+   * instead of `value` being shared by all of them.
+   */
+  bind?: (kernel: Kernel) => unknown;
   /** EXPORT_SYMBOL_GPL: visible only to GPL-compatible modules. */
   gplOnly?: boolean;
   /** EXPORT_SYMBOL_NS: the user must import this namespace. */

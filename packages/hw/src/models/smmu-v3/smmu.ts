@@ -1,0 +1,1336 @@
+/**
+ * An Arm SMMUv3 model (`arm,smmu-v3`), written from the architecture (IHI 0070).
+ *
+ * Software programs it the way the Linux driver does: registers over MMIO, and the stream
+ * table, context descriptors, command and event queues and page tables in PhysMem. The model
+ * keeps an explicit configuration cache (decoded STEs and CDs) and a TLB; both are filled on
+ * demand and emptied only by the architected CFGI_* / TLBI_* commands, so a driver that skips
+ * an invalidation keeps seeing the old configuration or translation, as on hardware.
+ *
+ * Translation uses the hardware LPAE walker of this package (`walkLpaeParts`) for stage 1
+ * and stage 2. Faults are reported as event records in the event queue.
+ *
+ * Simplifications (documented in the README): no stalls (every fault terminates), no ATS/PRI
+ * traffic (their commands are accepted and ignored), AArch64 tables only, little-endian only,
+ * no secure state. In nested mode the CD pointer, the L1CD descriptors and TTB0 are translated
+ * through stage 2, but the stage-1 walker reads the next-level table pointers of stage 1 as
+ * physical addresses (the walker has no IPA hook), so stage-1 tables must be identity-mapped
+ * by stage 2.
+ */
+import type { MmioDevice } from '../../bus.js';
+import type { IrqLine } from '../../irq.js';
+import { BusError, type PhysMem } from '../../mem.js';
+import { lpaeS1Config, lpaeS2Config, walkLpaeParts, type LpaeWalkConfig } from '../../walk/lpae.js';
+import { createWalkResult, PERM_ALL, permits, type WalkAccess, type WalkResult } from '../../walk/types.js';
+import type { DmaMaster, DmaTranslation } from '../dma-master.js';
+import { decodeSmmuV3Caps, SMMUV3_PRESET_FVP, type SmmuV3Caps, type SmmuV3Preset } from './presets.js';
+import * as R from './regs.js';
+
+const TWO32 = 2 ** 32;
+/** Tag slot meaning "no stage 1" (ASID) or "EL2 regime" (VMID). */
+const SLOT_NONE = 0x10000;
+const TAG_MUL = 0x20000;
+/** Key multiplier of (StreamID, SubstreamID) pairs. */
+const SSID_MUL = 2 ** 20;
+
+/** The result slot of `translate` (compatible with DmaTranslation). */
+export interface SmmuTranslation {
+  pa: number;
+}
+
+/** A decoded event record (for tests and logs; `decodeSmmuEvent`). */
+export interface SmmuEvent {
+  type: number;
+  ssv: boolean;
+  ssid: number;
+  sid: number;
+  stag: number;
+  stall: boolean;
+  pnu: boolean;
+  ind: boolean;
+  rnw: boolean;
+  s2: boolean;
+  cls: number;
+  ttrnw: boolean;
+  inputAddr: number;
+  /** dw3 as a number: the IPA (bits [51:12]) or the fetch address (bits [51:3]). */
+  dw3: number;
+}
+
+/** One hitless-update violation found at a CMD_SYNC. */
+export interface SmmuHitlessViolation {
+  /** Number of the CMD_SYNC (1-based) at which it was found. */
+  sync: number;
+  kind: 'ste' | 'cd';
+  sid: number;
+  /** SubstreamID for CDs; -1 for STEs. */
+  ssid: number;
+  addr: number;
+  /** The 64-bit words (dw0..dw3) before and after, as hex strings. */
+  old: string[];
+  new: string[];
+  reason: string;
+}
+
+export interface SmmuV3Stats {
+  translations: number;
+  walks: number;
+  tlbHits: number;
+  tlbMisses: number;
+  tlbEntries: number;
+  /** Times a full TLB was emptied to make room. */
+  tlbFlushes: number;
+  steFetches: number;
+  cdFetches: number;
+  events: number;
+  eventsLost: number;
+  /** Events not written because the event queue was disabled. */
+  eventsDropped: number;
+  syncs: number;
+  sevs: number;
+  msiWrites: number;
+  commands: Record<string, number>;
+}
+
+export interface SmmuV3Options {
+  readonly name?: string;
+  readonly preset?: SmmuV3Preset;
+  readonly eventqIrq?: IrqLine;
+  readonly gerrorIrq?: IrqLine;
+  readonly cmdqSyncIrq?: IrqLine;
+  /** Accepted for completeness; the PRI queue is not modelled, so it is never raised. */
+  readonly priqIrq?: IrqLine;
+  /**
+   * TLB capacity in entries (default 16384). Inserting into a full TLB first empties it, as
+   * hardware may evict at any time; keep it large so that stale entries stay visible.
+   */
+  readonly tlbCapacity?: number;
+  /** GBPA.ABORT at reset (default false: incoming traffic bypasses while SMMUEN = 0). */
+  readonly abortAtReset?: boolean;
+}
+
+/** Decoded stream table entry (cached). */
+interface SteCfg {
+  readonly sid: number;
+  readonly addr: number;
+  readonly kind: 'abort' | 'bypass' | 'translate';
+  readonly s1: boolean;
+  readonly s2: boolean;
+  readonly s1fmt: number;
+  readonly ctxPtr: number;
+  readonly cdMax: number;
+  readonly s1dss: number;
+  readonly vmidSlot: number;
+  readonly s2cfg: LpaeWalkConfig | null;
+  readonly s2r: boolean;
+}
+
+/** Decoded context descriptor (cached). */
+interface CdCfg {
+  readonly addr: number;
+  readonly asid: number;
+  readonly record: boolean;
+  readonly s1cfg: LpaeWalkConfig;
+}
+
+interface TlbEntry {
+  /** Input address of the start of the entry (aligned to 2^shift). */
+  base: number;
+  shift: number;
+  /** Output PA of `base`. */
+  oa: number;
+  /** IPA of `base` for nested entries (for S2 fault reports); equal to base for S2-only. */
+  ipa: number;
+  s1perms: number;
+  s2perms: number;
+}
+
+interface TlbTag {
+  shifts: number[];
+  maps: Map<number, TlbEntry>[];
+}
+
+interface Tracked {
+  addr: number;
+  sid: number;
+  ssid: number;
+  /** STE context pointer the CD was found through (CDs only). */
+  ctxPtr: number;
+  words: Uint32Array;
+}
+
+function hex64(lo: number, hi: number): string {
+  return '0x' + hi.toString(16).padStart(8, '0') + lo.toString(16).padStart(8, '0');
+}
+
+function addr52(lo: number, hi: number, lowMask: number): number {
+  return ((lo & lowMask) >>> 0) + (hi & 0xfffff) * TWO32;
+}
+
+/** Bits of an STE the SMMU interprets, given its own V/Config (dw0..dw3 as 8 u32). */
+export function smmuSteUsedBits(w: ArrayLike<number>, m: Uint32Array): void {
+  m.fill(0);
+  m[0] = 1;
+  if ((w[0]! & 1) === 0) return;
+  m[0] |= 0xe;
+  const cfg = (w[0]! >>> 1) & 7;
+  if ((cfg & 4) === 0) return;
+  m[3] |= 0x3000; // SHCFG
+  if (cfg === R.STE_CFG_BYPASS) return;
+  m[2] |= 0xf000_0000; // EATS, STRW
+  m[4] |= 0xffff; // S2VMID (tags stage-1 entries too)
+  if (cfg & 1) {
+    m[0] |= 0xffff_fff0; // S1Fmt, S1ContextPtr[31:6]
+    m[1] |= 0xf80f_ffff; // S1ContextPtr[51:32], S1CDMax
+    m[2] |= 0x0800_00ff; // S1DSS, S1CIR, S1COR, S1CSH, S1STALLD
+  }
+  if (cfg & 2) {
+    m[5] |= 0x07ff_ffff; // VTCR fields, S2AA64 .. S2R
+    m[6] |= 0xffff_fff0; // S2TTB
+    m[7] |= 0x000f_ffff;
+  }
+  for (let i = 0; i < 8; i++) m[i] = m[i]! >>> 0;
+}
+
+/** Bits of a CD the SMMU interprets (dw0..dw3 as 8 u32). */
+export function smmuCdUsedBits(w: ArrayLike<number>, m: Uint32Array): void {
+  m.fill(0);
+  m[0] = 0x8000_0000;
+  if ((w[0]! & 0x8000_0000) === 0) return;
+  m[0] = 0xffff_ffff;
+  m[1] = 0xffff_ffff;
+  if ((w[0]! & (1 << 14)) === 0) {
+    m[2] = 0xffff_ffff;
+    m[3] = 0x000f_ffff;
+  }
+  if ((w[0]! & (1 << 30)) === 0) {
+    m[4] = 0xffff_ffff;
+    m[5] = 0x000f_ffff;
+  }
+  m[6] = 0xffff_ffff;
+  m[7] = 0xffff_ffff;
+}
+
+/** Decodes a 32-byte event record given as 8 u32 words. */
+export function decodeSmmuEvent(w: ArrayLike<number>): SmmuEvent {
+  return {
+    type: w[0]! & 0xff,
+    ssv: (w[0]! & (1 << 11)) !== 0,
+    ssid: (w[0]! >>> 12) & 0xfffff,
+    sid: w[1]! >>> 0,
+    stag: w[2]! & 0xffff,
+    stall: (w[2]! & 0x8000_0000) !== 0,
+    pnu: (w[3]! & (1 << 1)) !== 0,
+    ind: (w[3]! & (1 << 2)) !== 0,
+    rnw: (w[3]! & (1 << 3)) !== 0,
+    s2: (w[3]! & (1 << 7)) !== 0,
+    cls: (w[3]! >>> 8) & 3,
+    ttrnw: (w[3]! & (1 << 12)) !== 0,
+    inputAddr: (w[5]! >>> 0) * TWO32 + (w[4]! >>> 0),
+    dw3: (w[7]! >>> 0) * TWO32 + (w[6]! >>> 0),
+  };
+}
+
+export class SmmuV3 implements MmioDevice {
+  readonly name: string;
+  readonly preset: SmmuV3Preset;
+  readonly caps: SmmuV3Caps;
+
+  // ---- registers ----
+  private cr0 = 0;
+  private cr0ack = 0;
+  private cr1 = 0;
+  private cr2 = 0;
+  private gbpa: number;
+  private irqCtrl = 0;
+  private irqCtrlAck = 0;
+  private gerror = 0;
+  private gerrorn = 0;
+  private strtabLo = 0;
+  private strtabHi = 0;
+  private strtabCfg = 0;
+  private cmdqBaseLo = 0;
+  private cmdqBaseHi = 0;
+  private cmdqProd = 0;
+  private cmdqCons = 0;
+  private evtqBaseLo = 0;
+  private evtqBaseHi = 0;
+  private evtqProd = 0;
+  private evtqCons = 0;
+  private priqProd = 0;
+  private priqCons = 0;
+  /** Plain storage for the registers with no behaviour (IRQ_CFG, PRIQ_BASE). */
+  private readonly plain = new Map<number, number>();
+
+  // ---- caches ----
+  private readonly steCache = new Map<number, SteCfg>();
+  private readonly cdCache = new Map<number, CdCfg>();
+  private readonly tlb = new Map<number, TlbTag>();
+  private tlbCount = 0;
+  private readonly trackedSte = new Map<number, Tracked>();
+  private readonly trackedCd = new Map<number, Tracked>();
+  /** Hitless-update violations found at CMD_SYNCs. */
+  readonly hitlessViolations: SmmuHitlessViolation[] = [];
+
+  readonly stats: SmmuV3Stats = {
+    translations: 0,
+    walks: 0,
+    tlbHits: 0,
+    tlbMisses: 0,
+    tlbEntries: 0,
+    tlbFlushes: 0,
+    steFetches: 0,
+    cdFetches: 0,
+    events: 0,
+    eventsLost: 0,
+    eventsDropped: 0,
+    syncs: 0,
+    sevs: 0,
+    msiWrites: 0,
+    commands: {},
+  };
+
+  // ---- preallocated scratch ----
+  private readonly wr: WalkResult = createWalkResult();
+  private readonly wr2: WalkResult = createWalkResult();
+  private readonly readAccess: WalkAccess = { write: false, exec: false, priv: true };
+  private readonly dmaAccess: WalkAccess = { write: false, exec: false, priv: false };
+  private readonly evWords = new Uint32Array(8);
+  private readonly cmdWords = new Uint32Array(4);
+  private inCmdq = false;
+
+  private readonly eventqIrq: IrqLine | undefined;
+  private readonly gerrorIrq: IrqLine | undefined;
+  private readonly cmdqSyncIrq: IrqLine | undefined;
+
+  constructor(
+    private readonly mem: PhysMem,
+    opts: SmmuV3Options = {},
+  ) {
+    this.name = opts.name ?? 'smmu-v3';
+    this.preset = opts.preset ?? SMMUV3_PRESET_FVP;
+    this.caps = decodeSmmuV3Caps(this.preset);
+    this.eventqIrq = opts.eventqIrq;
+    this.gerrorIrq = opts.gerrorIrq;
+    this.cmdqSyncIrq = opts.cmdqSyncIrq;
+    this.gbpa = opts.abortAtReset ? R.GBPA_ABORT : 0;
+    this.tlbCapacity = opts.tlbCapacity ?? 16384;
+    if (!Number.isInteger(this.tlbCapacity) || this.tlbCapacity < 1) throw new RangeError(`${this.name}: bad TLB capacity ${this.tlbCapacity}`);
+  }
+
+  private readonly tlbCapacity: number;
+
+  // =========================================================================================
+  // MMIO
+
+  read32(offset: number): number {
+    let off = offset;
+    if (off >= R.SMMU_PAGE1) {
+      off -= R.SMMU_PAGE1;
+      switch (off) {
+        case 0x0a8: return this.evtqProd >>> 0;
+        case 0x0ac: return this.evtqCons >>> 0;
+        case 0x0c8: return this.priqProd;
+        case 0x0cc: return this.priqCons;
+        default: return 0;
+      }
+    }
+    switch (off) {
+      case R.SMMU_IDR0: return this.preset.idr[0];
+      case R.SMMU_IDR1: return this.preset.idr[1];
+      case R.SMMU_IDR2: return this.preset.idr[2];
+      case R.SMMU_IDR3: return this.preset.idr[3];
+      case R.SMMU_IDR4: return this.preset.idr[4];
+      case R.SMMU_IDR5: return this.preset.idr[5];
+      case R.SMMU_IIDR: return this.preset.iidr;
+      case R.SMMU_AIDR: return this.preset.aidr;
+      case R.SMMU_CR0: return this.cr0;
+      case R.SMMU_CR0ACK: return this.cr0ack;
+      case R.SMMU_CR1: return this.cr1;
+      case R.SMMU_CR2: return this.cr2;
+      case R.SMMU_STATUSR: return 0;
+      case R.SMMU_GBPA: return this.gbpa >>> 0;
+      case R.SMMU_IRQ_CTRL: return this.irqCtrl;
+      case R.SMMU_IRQ_CTRLACK: return this.irqCtrlAck;
+      case R.SMMU_GERROR: return this.gerror;
+      case R.SMMU_GERRORN: return this.gerrorn;
+      case R.SMMU_STRTAB_BASE: return this.strtabLo;
+      case R.SMMU_STRTAB_BASE + 4: return this.strtabHi;
+      case R.SMMU_STRTAB_BASE_CFG: return this.strtabCfg;
+      case R.SMMU_CMDQ_BASE: return this.cmdqBaseLo;
+      case R.SMMU_CMDQ_BASE + 4: return this.cmdqBaseHi;
+      case R.SMMU_CMDQ_PROD: return this.cmdqProd;
+      case R.SMMU_CMDQ_CONS: return this.cmdqCons;
+      case R.SMMU_EVTQ_BASE: return this.evtqBaseLo;
+      case R.SMMU_EVTQ_BASE + 4: return this.evtqBaseHi;
+      // Page-0 aliases of the page-1 queue pointers (allowed; used by "page 0 only" parts).
+      case 0x0a8: return this.evtqProd >>> 0;
+      case 0x0ac: return this.evtqCons >>> 0;
+      case 0x0c8: return this.priqProd;
+      case 0x0cc: return this.priqCons;
+      default: return this.plain.get(off) ?? 0;
+    }
+  }
+
+  write32(offset: number, value: number): void {
+    const v = value >>> 0;
+    let off = offset;
+    if (off >= R.SMMU_PAGE1) {
+      off -= R.SMMU_PAGE1;
+      if (off !== 0x0a8 && off !== 0x0ac && off !== 0x0c8 && off !== 0x0cc) return;
+    }
+    switch (off) {
+      case R.SMMU_CR0: return this.writeCr0(v);
+      case R.SMMU_CR1: this.cr1 = v & R.CR1_MASK; return;
+      case R.SMMU_CR2: this.cr2 = v & R.CR2_MASK; return;
+      case R.SMMU_GBPA:
+        // Only a write with UPDATE set takes effect; the update completes at once.
+        if (v & R.GBPA_UPDATE) this.gbpa = v & R.GBPA_FIELDS;
+        return;
+      case R.SMMU_IRQ_CTRL:
+        this.irqCtrl = v & 7;
+        this.irqCtrlAck = this.irqCtrl;
+        return;
+      case R.SMMU_GERRORN: return this.writeGerrorn(v);
+      case R.SMMU_STRTAB_BASE:
+        this.strtabLo = v & 0xffff_ffc0;
+        this.forgetTracking();
+        return;
+      case R.SMMU_STRTAB_BASE + 4:
+        this.strtabHi = v & 0x400f_ffff;
+        this.forgetTracking();
+        return;
+      case R.SMMU_STRTAB_BASE_CFG:
+        this.strtabCfg = v & 0x0003_07ff;
+        this.forgetTracking();
+        return;
+      case R.SMMU_CMDQ_BASE: this.cmdqBaseLo = v; return;
+      case R.SMMU_CMDQ_BASE + 4: this.cmdqBaseHi = v & 0x400f_ffff; return;
+      case R.SMMU_CMDQ_PROD:
+        this.cmdqProd = v & this.qMask(this.cmdqLog2());
+        this.processCmdq();
+        return;
+      case R.SMMU_CMDQ_CONS:
+        // Software owns CONS only while the queue is disabled or stopped on an error.
+        if ((this.cr0 & R.CR0_CMDQEN) === 0 || this.cmdqStopped()) {
+          this.cmdqCons = (v & (this.qMask(this.cmdqLog2()) | R.CMDQ_CONS_ERR_MASK)) >>> 0;
+        }
+        return;
+      case R.SMMU_EVTQ_BASE: this.evtqBaseLo = v; return;
+      case R.SMMU_EVTQ_BASE + 4: this.evtqBaseHi = v & 0x400f_ffff; return;
+      case 0x0a8:
+        if ((this.cr0 & R.CR0_EVTQEN) === 0) this.evtqProd = (v & (this.qMask(this.evtqLog2()) | R.Q_OVF_FLAG)) >>> 0;
+        return;
+      case 0x0ac:
+        this.evtqCons = (v & (this.qMask(this.evtqLog2()) | R.Q_OVF_FLAG)) >>> 0;
+        if (this.evtqEmpty()) this.eventqIrq?.lower();
+        return;
+      case 0x0c8: if ((this.cr0 & R.CR0_PRIQEN) === 0) this.priqProd = v; return;
+      case 0x0cc: this.priqCons = v; return;
+      default:
+        if (off >= R.SMMU_GERROR_IRQ_CFG0 && off < 0x0e0 && !(off >= 0x080 && off < 0x0b0)) this.plain.set(off, v);
+    }
+  }
+
+  private writeCr0(v: number): void {
+    const old = this.cr0;
+    this.cr0 = v & R.CR0_MASK;
+    this.cr0ack = this.cr0; // changes take effect at once
+    if ((this.cr0 & R.CR0_CMDQEN) !== 0 && (old & R.CR0_CMDQEN) === 0) this.processCmdq();
+  }
+
+  private writeGerrorn(v: number): void {
+    this.gerrorn = v & R.GERROR_MASK;
+    if (((this.gerror ^ this.gerrorn) & R.GERROR_MASK) === 0) this.gerrorIrq?.lower();
+    // Acknowledging CMDQ_ERR restarts command consumption at CONS.
+    this.processCmdq();
+  }
+
+  /** Raises a global error (if it is not already active). */
+  private raiseGerror(bit: number): void {
+    if (((this.gerror ^ this.gerrorn) & bit) !== 0) return;
+    this.gerror = (this.gerror ^ bit) >>> 0;
+    if (this.irqCtrl & R.IRQ_CTRL_GERROR_IRQEN) this.gerrorIrq?.raise();
+  }
+
+  private forgetTracking(): void {
+    this.trackedSte.clear();
+    this.trackedCd.clear();
+  }
+
+  // =========================================================================================
+  // Queues
+
+  /** PROD/CONS mask covering the index and the wrap bit for a queue of 2^log2 entries. */
+  private qMask(log2: number): number {
+    return (2 ** (log2 + 1) - 1) >>> 0;
+  }
+
+  private cmdqLog2(): number {
+    return Math.min(this.cmdqBaseLo & 0x1f, this.caps.cmdqs);
+  }
+
+  private evtqLog2(): number {
+    return Math.min(this.evtqBaseLo & 0x1f, this.caps.eventqs);
+  }
+
+  private cmdqStopped(): boolean {
+    return ((this.gerror ^ this.gerrorn) & R.GERROR_CMDQ_ERR) !== 0;
+  }
+
+  private evtqEmpty(): boolean {
+    const m = this.qMask(this.evtqLog2());
+    return (this.evtqProd & m) === (this.evtqCons & m);
+  }
+
+  private processCmdq(): void {
+    if (this.inCmdq) return;
+    if ((this.cr0 & R.CR0_CMDQEN) === 0 || this.cmdqStopped()) return;
+    this.inCmdq = true;
+    try {
+      const log2 = this.cmdqLog2();
+      const n = 2 ** log2;
+      const wmask = this.qMask(log2);
+      const base = addr52(this.cmdqBaseLo, this.cmdqBaseHi, 0xffff_ffe0);
+      const w = this.cmdWords;
+      for (let guard = 0; guard <= n && (this.cmdqCons & wmask) !== (this.cmdqProd & wmask); guard++) {
+        const a = base + (this.cmdqCons & (n - 1)) * R.CMD_SIZE;
+        try {
+          for (let i = 0; i < 4; i++) w[i] = this.mem.read32(a + 4 * i);
+        } catch (e) {
+          if (!(e instanceof BusError)) throw e;
+          this.cmdError(R.CERROR_ABT);
+          return;
+        }
+        const err = this.execCommand(w);
+        if (err !== R.CERROR_NONE) {
+          this.cmdError(err);
+          return;
+        }
+        const next = ((this.cmdqCons & wmask) + 1) & wmask;
+        this.cmdqCons = ((this.cmdqCons & ~wmask) | next) >>> 0;
+      }
+    } finally {
+      this.inCmdq = false;
+    }
+  }
+
+  private cmdError(code: number): void {
+    this.cmdqCons = ((this.cmdqCons & ~R.CMDQ_CONS_ERR_MASK) | (code << R.CMDQ_CONS_ERR_SHIFT)) >>> 0;
+    this.raiseGerror(R.GERROR_CMDQ_ERR);
+  }
+
+  /** Executes one command; returns a CERROR_* code (CERROR_NONE on success). */
+  private execCommand(w: Uint32Array): number {
+    const op = w[0]! & 0xff;
+    const name = R.SMMU_CMD_NAMES[op];
+    if (name === undefined) return R.CERROR_ILL;
+    const caps = this.caps;
+    const sid = w[1]! >>> 0;
+    const vmid = caps.s2 ? (w[1]! & 0xffff) & (caps.vmidBits === 16 ? 0xffff : 0xff) : 0;
+    const asid = (w[1]! >>> 16) & (caps.asidBits === 16 ? 0xffff : 0xff);
+    switch (op) {
+      case R.CMD_PREFETCH_CONFIG:
+      case R.CMD_PREFETCH_ADDR:
+        break; // hints: the model fetches on demand
+      case R.CMD_CFGI_STE:
+        if (w[0]! & (1 << 10)) return R.CERROR_ILL; // SSec: no secure state
+        this.invalidateSte(sid, sid + 1);
+        break;
+      case R.CMD_CFGI_STE_RANGE: {
+        const range = w[2]! & 0x1f;
+        if (w[0]! & (1 << 10)) return R.CERROR_ILL;
+        if (range === 31) {
+          this.steCache.clear();
+          this.cdCache.clear();
+        } else {
+          const span = 2 ** (range + 1);
+          const start = sid - (sid % span);
+          this.invalidateSte(start, start + span);
+        }
+        break;
+      }
+      case R.CMD_CFGI_CD:
+        if (w[0]! & (1 << 10)) return R.CERROR_ILL;
+        this.cdCache.delete(sid * SSID_MUL + ((w[0]! >>> 12) & 0xfffff));
+        break;
+      case R.CMD_CFGI_CD_ALL:
+        this.invalidateCds(sid, sid + 1);
+        break;
+      case R.CMD_TLBI_NH_ALL:
+        if (!caps.s1) return R.CERROR_ILL;
+        this.tlbInvalidate((v, a) => v === vmid && a !== SLOT_NONE, 0, Infinity);
+        break;
+      case R.CMD_TLBI_NH_ASID:
+        if (!caps.s1) return R.CERROR_ILL;
+        this.tlbInvalidate((v, a) => v === vmid && a === asid, 0, Infinity);
+        break;
+      case R.CMD_TLBI_NH_VA:
+      case R.CMD_TLBI_NH_VAA:
+      case R.CMD_TLBI_EL2_VA:
+      case R.CMD_TLBI_EL2_VAA:
+      case R.CMD_TLBI_S2_IPA: {
+        const el2 = op === R.CMD_TLBI_EL2_VA || op === R.CMD_TLBI_EL2_VAA;
+        if (op === R.CMD_TLBI_S2_IPA ? !caps.s2 : !caps.s1) return R.CERROR_ILL;
+        if (el2 && !caps.hyp) return R.CERROR_ILL;
+        const start = addr52(w[2]!, w[3]!, 0xffff_f000);
+        const end = this.rangeEnd(w, start);
+        if (end < 0) return R.CERROR_ILL;
+        if (op === R.CMD_TLBI_NH_VA) this.tlbInvalidate((v, a) => v === vmid && a === asid, start, end);
+        else if (op === R.CMD_TLBI_NH_VAA) this.tlbInvalidate((v, a) => v === vmid && a !== SLOT_NONE, start, end);
+        else if (op === R.CMD_TLBI_EL2_VA) this.tlbInvalidate((v, a) => v === SLOT_NONE && a === asid, start, end);
+        else if (op === R.CMD_TLBI_EL2_VAA) this.tlbInvalidate((v) => v === SLOT_NONE, start, end);
+        else this.tlbInvalidate((v, a) => v === vmid && a === SLOT_NONE, start, end);
+        break;
+      }
+      case R.CMD_TLBI_EL2_ALL:
+      case R.CMD_TLBI_EL2_ASID:
+        if (!caps.hyp) return R.CERROR_ILL;
+        if (op === R.CMD_TLBI_EL2_ALL) this.tlbInvalidate((v) => v === SLOT_NONE, 0, Infinity);
+        else this.tlbInvalidate((v, a) => v === SLOT_NONE && a === asid, 0, Infinity);
+        break;
+      case R.CMD_TLBI_S12_VMALL:
+        if (!caps.s2) return R.CERROR_ILL;
+        this.tlbInvalidate((v) => v === vmid, 0, Infinity);
+        break;
+      case R.CMD_TLBI_NSNH_ALL:
+        this.tlbInvalidate((v) => v !== SLOT_NONE, 0, Infinity);
+        break;
+      case R.CMD_ATC_INV:
+        if (!caps.ats) return R.CERROR_ILL;
+        break; // no ATS traffic is modelled: nothing cached in endpoints
+      case R.CMD_PRI_RESP:
+        if (!caps.pri) return R.CERROR_ILL;
+        break;
+      case R.CMD_RESUME:
+      case R.CMD_STALL_TERM:
+        break; // no transaction is ever stalled
+      case R.CMD_SYNC:
+        return this.cmdSync(w);
+      default:
+        return R.CERROR_ILL;
+    }
+    this.stats.commands[name] = (this.stats.commands[name] ?? 0) + 1;
+    return R.CERROR_NONE;
+  }
+
+  /**
+   * End (exclusive) of the input range a TLBI by address covers; −1 for a reserved encoding.
+   * Without RIL, or with TG = 0, the command names one address.
+   */
+  private rangeEnd(w: Uint32Array, start: number): number {
+    const tg = (w[2]! >>> 10) & 3;
+    if (!this.caps.ril || tg === 0) return start + 1;
+    const num = (w[0]! >>> 12) & 0x1f;
+    const scale = (w[0]! >>> 20) & 0x1f;
+    const ttl = (w[2]! >>> 8) & 3;
+    if (num === 0 && scale === 0 && ttl === 0) return -1;
+    const g = tg === 1 ? 12 : tg === 2 ? 14 : 16;
+    return start + (num + 1) * 2 ** (scale + g);
+  }
+
+  private cmdSync(w: Uint32Array): number {
+    const cs = (w[0]! >>> 12) & 3;
+    if (cs === 3) return R.CERROR_ILL;
+    this.stats.commands.SYNC = (this.stats.commands.SYNC ?? 0) + 1;
+    this.stats.syncs++;
+    this.checkHitless();
+    if (cs === R.SYNC_CS_IRQ) {
+      const msiAddr = addr52(w[2]!, w[3]!, 0xffff_fffc);
+      if (this.caps.msi && msiAddr !== 0) {
+        try {
+          this.mem.write32(msiAddr, w[1]!);
+          this.stats.msiWrites++;
+        } catch (e) {
+          if (!(e instanceof BusError)) throw e;
+          this.raiseGerror(R.GERROR_MSI_CMDQ_ABT_ERR);
+        }
+      } else if (this.cmdqSyncIrq) {
+        this.cmdqSyncIrq.raise();
+        this.cmdqSyncIrq.lower();
+      }
+    } else if (cs === R.SYNC_CS_SEV) {
+      this.stats.sevs++;
+    }
+    return R.CERROR_NONE;
+  }
+
+  private invalidateSte(start: number, end: number): void {
+    for (const sid of this.steCache.keys()) if (sid >= start && sid < end) this.steCache.delete(sid);
+    // A changed STE may point at another CD table: drop the CDs found through it as well.
+    this.invalidateCds(start, end);
+  }
+
+  private invalidateCds(start: number, end: number): void {
+    for (const key of this.cdCache.keys()) {
+      const sid = Math.floor(key / SSID_MUL);
+      if (sid >= start && sid < end) this.cdCache.delete(key);
+    }
+  }
+
+  // =========================================================================================
+  // TLB
+
+  private static tag(vmidSlot: number, asidSlot: number): number {
+    return vmidSlot * TAG_MUL + asidSlot;
+  }
+
+  private tlbLookup(tag: number, iova: number): TlbEntry | undefined {
+    const t = this.tlb.get(tag);
+    if (t === undefined) return undefined;
+    const shifts = t.shifts;
+    for (let i = 0; i < shifts.length; i++) {
+      const size = 2 ** shifts[i]!;
+      const e = t.maps[i]!.get((iova - (iova % size)) / 4096);
+      if (e !== undefined) return e;
+    }
+    return undefined;
+  }
+
+  private tlbInsert(tag: number, e: TlbEntry): void {
+    if (this.tlbCount >= this.tlbCapacity) {
+      this.tlb.clear();
+      this.tlbCount = 0;
+      this.stats.tlbFlushes++;
+    }
+    let t = this.tlb.get(tag);
+    if (t === undefined) {
+      t = { shifts: [], maps: [] };
+      this.tlb.set(tag, t);
+    }
+    let i = t.shifts.indexOf(e.shift);
+    if (i < 0) {
+      i = t.shifts.length;
+      t.shifts.push(e.shift);
+      t.maps.push(new Map());
+    }
+    const m = t.maps[i]!;
+    const key = e.base / 4096;
+    if (!m.has(key)) this.tlbCount++;
+    m.set(key, e);
+    this.stats.tlbEntries = this.tlbCount;
+  }
+
+  /** Removes the entries whose tag matches and whose input range overlaps [start, end). */
+  private tlbInvalidate(match: (vmidSlot: number, asidSlot: number) => boolean, start: number, end: number): void {
+    for (const [tag, t] of this.tlb) {
+      if (!match(Math.floor(tag / TAG_MUL), tag % TAG_MUL)) continue;
+      for (const m of t.maps) {
+        for (const [key, e] of m) {
+          if (e.base < end && e.base + 2 ** e.shift > start) {
+            m.delete(key);
+            this.tlbCount--;
+          }
+        }
+      }
+    }
+    this.stats.tlbEntries = this.tlbCount;
+  }
+
+  /** Number of cached translations (for tests). */
+  get tlbSize(): number {
+    return this.tlbCount;
+  }
+
+  /** Number of cached STEs and CDs (for tests). */
+  get configCacheSize(): { ste: number; cd: number } {
+    return { ste: this.steCache.size, cd: this.cdCache.size };
+  }
+
+  // =========================================================================================
+  // Events
+
+  // The record being assembled (fields of the next event).
+  private evType = 0;
+  private evSid = 0;
+  private evSsid = -1;
+  private evInput = 0;
+  private evS2 = false;
+  private evCls = 0;
+  private evTtrnw = false;
+  private evDw3 = 0;
+  private evAccess: WalkAccess | null = null;
+
+  private ev(type: number, sid: number, ssid: number): false {
+    this.evType = type;
+    this.evSid = sid;
+    this.evSsid = ssid;
+    this.evInput = 0;
+    this.evS2 = false;
+    this.evCls = 0;
+    this.evTtrnw = false;
+    this.evDw3 = 0;
+    this.evAccess = null;
+    return false;
+  }
+
+  /** Writes the assembled event record to the event queue. */
+  private emitEvent(): void {
+    const w = this.evWords;
+    const ssv = this.evSsid >= 0;
+    w[0] = (this.evType | (ssv ? 1 << 11 : 0) | ((ssv ? this.evSsid & 0xfffff : 0) << 12)) >>> 0;
+    w[1] = this.evSid >>> 0;
+    w[2] = 0; // STAG, Stall: stalls are not modelled
+    const a = this.evAccess;
+    let d1 = 0;
+    if (a !== null) {
+      if (a.priv) d1 |= 1 << 1;
+      if (a.exec) d1 |= 1 << 2;
+      if (!a.write) d1 |= 1 << 3;
+      if (this.evS2) d1 |= 1 << 7;
+      d1 |= this.evCls << 8;
+      if (this.evTtrnw) d1 |= 1 << 12;
+    }
+    w[3] = d1 >>> 0;
+    const inHi = Math.floor(this.evInput / TWO32);
+    w[4] = (this.evInput - inHi * TWO32) >>> 0;
+    w[5] = inHi >>> 0;
+    const d3Hi = Math.floor(this.evDw3 / TWO32);
+    w[6] = (this.evDw3 - d3Hi * TWO32) >>> 0;
+    w[7] = d3Hi >>> 0;
+    this.stats.events++;
+    if ((this.cr0 & R.CR0_EVTQEN) === 0) {
+      this.stats.eventsDropped++;
+      return;
+    }
+    const log2 = this.evtqLog2();
+    const n = 2 ** log2;
+    const wmask = this.qMask(log2);
+    const prod = this.evtqProd;
+    const cons = this.evtqCons;
+    if ((prod & (n - 1)) === (cons & (n - 1)) && ((prod ^ cons) & n) !== 0) {
+      // Full: the record is lost; flag a new overflow unless one is still unacknowledged.
+      this.stats.eventsLost++;
+      if (((prod ^ cons) & R.Q_OVF_FLAG) === 0) this.evtqProd = (prod ^ R.Q_OVF_FLAG) >>> 0;
+      return;
+    }
+    const base = addr52(this.evtqBaseLo, this.evtqBaseHi, 0xffff_ffe0);
+    const at = base + (prod & (n - 1)) * R.EVT_SIZE;
+    try {
+      for (let i = 0; i < 8; i++) this.mem.write32(at + 4 * i, w[i]!);
+    } catch (e) {
+      if (!(e instanceof BusError)) throw e;
+      this.raiseGerror(R.GERROR_EVTQ_ABT_ERR);
+      return;
+    }
+    this.evtqProd = ((prod & ~wmask) | (((prod & wmask) + 1) & wmask)) >>> 0;
+    if (this.irqCtrl & R.IRQ_CTRL_EVTQ_IRQEN) this.eventqIrq?.raise();
+  }
+
+  // =========================================================================================
+  // Configuration: stream table entries and context descriptors
+
+  private read8(addr: number, out: Uint32Array): void {
+    for (let i = 0; i < 8; i++) out[i] = this.mem.read32(addr + 4 * i);
+  }
+
+  /** The STE for `sid` (cached), or undefined after assembling the event. */
+  private getSte(sid: number, ssid: number): SteCfg | undefined {
+    const hit = this.steCache.get(sid);
+    if (hit !== undefined) return hit;
+    const ste = this.fetchSte(sid, ssid);
+    if (ste !== undefined) {
+      this.steCache.set(sid, ste);
+      const tr = this.trackedSte.get(sid);
+      if (tr === undefined || tr.addr !== ste.addr) {
+        const words = new Uint32Array(8);
+        this.read8(ste.addr, words);
+        this.trackedSte.set(sid, { addr: ste.addr, sid, ssid: -1, ctxPtr: 0, words });
+      }
+    }
+    return ste;
+  }
+
+  private fetchSte(sid: number, ssid: number): SteCfg | undefined {
+    this.stats.steFetches++;
+    const cfg = this.strtabCfg;
+    const fmt = (cfg >>> 16) & 3;
+    const log2 = Math.min(cfg & 0x3f, this.caps.sidBits);
+    if (sid >= 2 ** log2) return void this.ev(R.EVT_C_BAD_STREAMID, sid, ssid);
+    const base = addr52(this.strtabLo, this.strtabHi, 0xffff_ffc0);
+    let addr: number;
+    if (fmt === R.STRTAB_FMT_LINEAR) {
+      addr = base + sid * R.STE_SIZE;
+    } else if (fmt === R.STRTAB_FMT_2LVL && this.caps.twoLevelStrtab) {
+      const split = Math.min((cfg >>> 6) & 0x1f, log2);
+      const l1 = base + Math.floor(sid / 2 ** split) * 8;
+      let lo: number;
+      let hi: number;
+      try {
+        lo = this.mem.read32(l1);
+        hi = this.mem.read32(l1 + 4);
+      } catch (e) {
+        if (!(e instanceof BusError)) throw e;
+        this.ev(R.EVT_F_STE_FETCH, sid, ssid);
+        this.evDw3 = l1 - (l1 % 8);
+        return undefined;
+      }
+      const span = lo & 0x1f;
+      if (span === 0) return void this.ev(R.EVT_C_BAD_STREAMID, sid, ssid);
+      const idx = sid % 2 ** split;
+      if (idx >= 2 ** (span - 1)) return void this.ev(R.EVT_C_BAD_STE, sid, ssid);
+      addr = addr52(lo, hi, 0xffff_ffc0) + idx * R.STE_SIZE;
+    } else {
+      return void this.ev(R.EVT_C_BAD_STREAMID, sid, ssid);
+    }
+    const w = this.steScratch;
+    try {
+      this.read8(addr, w);
+    } catch (e) {
+      if (!(e instanceof BusError)) throw e;
+      this.ev(R.EVT_F_STE_FETCH, sid, ssid);
+      this.evDw3 = addr;
+      return undefined;
+    }
+    const ste = this.decodeSte(sid, addr, w);
+    if (ste === undefined) this.ev(R.EVT_C_BAD_STE, sid, ssid);
+    return ste;
+  }
+
+  private readonly steScratch = new Uint32Array(8);
+  private readonly cdScratch = new Uint32Array(8);
+
+  /** Decodes an STE; undefined when it is invalid or ILLEGAL (C_BAD_STE). */
+  private decodeSte(sid: number, addr: number, w: Uint32Array): SteCfg | undefined {
+    const caps = this.caps;
+    if ((w[0]! & 1) === 0) return undefined;
+    const config = (w[0]! >>> 1) & 7;
+    const common = { sid, addr, s1fmt: 0, ctxPtr: 0, cdMax: 0, s1dss: 0, vmidSlot: 0, s2cfg: null, s2r: false };
+    if ((config & 4) === 0) {
+      if (config !== R.STE_CFG_ABORT) return undefined; // reserved Config encodings
+      return { ...common, kind: 'abort', s1: false, s2: false };
+    }
+    if (config === R.STE_CFG_BYPASS) return { ...common, kind: 'bypass', s1: false, s2: false };
+    const s1 = (config & 1) !== 0;
+    const s2 = (config & 2) !== 0;
+    if ((s1 && !caps.s1) || (s2 && !caps.s2)) return undefined;
+    const strw = (w[2]! >>> 30) & 3;
+    if (strw !== 0 && strw !== 2) return undefined;
+    if (strw === 2 && (!caps.hyp || s2)) return undefined;
+    const vmid = caps.s2 ? w[4]! & (caps.vmidBits === 16 ? 0xffff : 0xff) : 0;
+    let s1fmt = 0;
+    let ctxPtr = 0;
+    let cdMax = 0;
+    let s1dss = 0;
+    if (s1) {
+      s1fmt = (w[0]! >>> 4) & 3;
+      if (s1fmt === 3 || (s1fmt !== 0 && !caps.cd2l)) return undefined;
+      ctxPtr = addr52(w[0]!, w[1]!, 0xffff_ffc0);
+      cdMax = (w[1]! >>> 27) & 0x1f;
+      if (cdMax > caps.ssidBits) return undefined;
+      s1dss = w[2]! & 3;
+      if (cdMax > 0 && s1dss === 3) return undefined;
+    }
+    let s2cfg: LpaeWalkConfig | null = null;
+    let s2r = false;
+    if (s2) {
+      const h = w[5]!;
+      const t0sz = h & 0x3f;
+      const sl0 = (h >>> 6) & 3;
+      const tg = (h >>> 14) & 3;
+      const ps = Math.min((h >>> 16) & 7, caps.oasEnc);
+      const aa64 = (h >>> 19) & 1;
+      const endi = (h >>> 20) & 1;
+      const hd = (h >>> 23) & 1;
+      const ha = (h >>> 24) & 1;
+      s2r = ((h >>> 26) & 1) !== 0;
+      if (!aa64 || endi || !this.granuleOk(tg)) return undefined;
+      const ttb = addr52(w[6]!, w[7]!, 0xffff_fff0);
+      if (ttb >= 2 ** caps.oasBits) return undefined;
+      try {
+        s2cfg = lpaeS2Config({ vttbr: ttb, t0sz, sl0, tg0: tg, ps, ha: ha === 1 && caps.httu >= 1, hd: hd === 1 && caps.httu >= 2 });
+      } catch (e) {
+        if (e instanceof RangeError) return undefined;
+        throw e;
+      }
+      if (s2cfg.configError !== null) return undefined;
+    }
+    return {
+      sid,
+      addr,
+      kind: 'translate',
+      s1,
+      s2,
+      s1fmt,
+      ctxPtr,
+      cdMax,
+      s1dss,
+      vmidSlot: strw === 2 ? SLOT_NONE : vmid,
+      s2cfg,
+      s2r,
+    };
+  }
+
+  /** TG0-style granule encoding (0 4K, 1 64K, 2 16K) supported by IDR5. */
+  private granuleOk(tg: number): boolean {
+    return tg === 0 ? this.caps.gran4k : tg === 1 ? this.caps.gran64k : tg === 2 ? this.caps.gran16k : false;
+  }
+
+  /**
+   * Translates a configuration-structure IPA through stage 2 (nested). Returns the PA, or −1
+   * after assembling the stage-2 fault event (with `cls`).
+   */
+  private s2Fetch(ste: SteCfg, ipa: number, cls: number, input: number, access: WalkAccess, ssid: number): number {
+    if (ste.s2cfg === null) return ipa;
+    this.stats.walks++;
+    if (walkLpae52(this.mem, ste.s2cfg, ipa, this.readAccess, this.wr2)) return this.wr2.oa;
+    this.walkFaultEvent(this.wr2, ste.sid, ssid, input, access, true, cls, ipa);
+    return -1;
+  }
+
+  /** The CD for (ste, ssid) (cached), or undefined after assembling the event (or a silent fault: evType 0). */
+  private getCd(ste: SteCfg, ssid: number, evSsid: number, input: number, access: WalkAccess): CdCfg | undefined {
+    const key = ste.sid * SSID_MUL + ssid;
+    const hit = this.cdCache.get(key);
+    if (hit !== undefined) return hit;
+    this.stats.cdFetches++;
+    let addr: number;
+    if (ste.s1fmt === 0) {
+      addr = ste.ctxPtr + ssid * R.CD_SIZE;
+    } else {
+      const leafBits = ste.s1fmt === 1 ? 6 : 10;
+      let l1 = ste.ctxPtr + Math.floor(ssid / 2 ** leafBits) * 8;
+      l1 = this.s2Fetch(ste, l1, R.EVT_CLASS_CD, input, access, evSsid);
+      if (l1 < 0) return undefined;
+      let lo: number;
+      let hi: number;
+      try {
+        lo = this.mem.read32(l1);
+        hi = this.mem.read32(l1 + 4);
+      } catch (e) {
+        if (!(e instanceof BusError)) throw e;
+        this.ev(R.EVT_F_CD_FETCH, ste.sid, evSsid);
+        this.evDw3 = l1;
+        return undefined;
+      }
+      if ((lo & 1) === 0) return void this.ev(R.EVT_C_BAD_CD, ste.sid, evSsid);
+      addr = addr52(lo, hi, 0xffff_f000) + (ssid % 2 ** leafBits) * R.CD_SIZE;
+    }
+    addr = this.s2Fetch(ste, addr, R.EVT_CLASS_CD, input, access, evSsid);
+    if (addr < 0) return undefined;
+    const w = this.cdScratch;
+    try {
+      this.read8(addr, w);
+    } catch (e) {
+      if (!(e instanceof BusError)) throw e;
+      this.ev(R.EVT_F_CD_FETCH, ste.sid, evSsid);
+      this.evDw3 = addr;
+      return undefined;
+    }
+    const cd = this.decodeCd(ste, addr, w, evSsid, input, access);
+    if (cd === undefined) return undefined;
+    this.cdCache.set(key, cd);
+    const tr = this.trackedCd.get(key);
+    if (tr === undefined || tr.addr !== addr) {
+      this.trackedCd.set(key, { addr, sid: ste.sid, ssid, ctxPtr: ste.ctxPtr, words: Uint32Array.from(w) });
+    }
+    return cd;
+  }
+
+  private decodeCd(ste: SteCfg, addr: number, w: Uint32Array, evSsid: number, input: number, access: WalkAccess): CdCfg | undefined {
+    const caps = this.caps;
+    const bad = (): undefined => void this.ev(R.EVT_C_BAD_CD, ste.sid, evSsid);
+    const lo = w[0]!;
+    const hi = w[1]!;
+    if ((lo & 0x8000_0000) === 0) return bad();
+    const t0sz = lo & 0x3f;
+    const tg0 = (lo >>> 6) & 3;
+    const epd0 = (lo & (1 << 14)) !== 0;
+    const endi = (lo & (1 << 15)) !== 0;
+    const t1sz = (lo >>> 16) & 0x3f;
+    const tg1 = (lo >>> 22) & 3;
+    const epd1 = (lo & (1 << 30)) !== 0;
+    const ips = Math.min(hi & 7, caps.oasEnc);
+    const aa64 = (hi & (1 << 9)) !== 0;
+    const hd = (hi & (1 << 10)) !== 0;
+    const ha = (hi & (1 << 11)) !== 0;
+    const record = (hi & (1 << 13)) !== 0;
+    const asid = (hi >>> 16) & (caps.asidBits === 16 ? 0xffff : 0xff);
+    if (!aa64 || endi) return bad();
+    if (!epd0 && !this.granuleOk(tg0)) return bad();
+    // TG1 uses its own encoding: 1 16K, 2 4K, 3 64K.
+    if (!epd1 && !this.granuleOk(tg1 === 1 ? 2 : tg1 === 2 ? 0 : tg1 === 3 ? 1 : -1)) return bad();
+    let ttb0 = addr52(w[2]!, w[3]!, 0xffff_fff0);
+    const ttb1 = addr52(w[4]!, w[5]!, 0xffff_fff0);
+    if (!epd0 && ste.s2cfg !== null) {
+      // Nested: TTB0 is an IPA.
+      this.stats.walks++;
+      if (!walkLpae52(this.mem, ste.s2cfg, ttb0, this.readAccess, this.wr2)) {
+        this.walkFaultEvent(this.wr2, ste.sid, evSsid, input, access, true, R.EVT_CLASS_TT, ttb0);
+        this.evTtrnw = true;
+        return undefined;
+      }
+      ttb0 = this.wr2.oa;
+    }
+    let s1cfg: LpaeWalkConfig;
+    try {
+      s1cfg = lpaeS1Config({
+        ttbr0: epd0 ? undefined : ttb0,
+        ttbr1: epd1 ? undefined : ttb1,
+        t0sz: epd0 ? 64 - 25 : t0sz,
+        t1sz: epd1 ? 64 - 25 : t1sz,
+        tg0: epd0 ? 0 : tg0,
+        tg1: epd1 ? 2 : tg1,
+        ips,
+        epd0,
+        epd1,
+        ha: ha && caps.httu >= 1,
+        hd: hd && caps.httu >= 2,
+        mair: (BigInt(w[7]!) << 32n) | BigInt(w[6]!),
+      });
+    } catch (e) {
+      if (e instanceof RangeError) return bad();
+      throw e;
+    }
+    if (s1cfg.configError !== null) return bad();
+    return { addr, asid, record, s1cfg };
+  }
+
+  // =========================================================================================
+  // Translation
+
+  /** Fills the event fields of a failed walk; returns whether the fault is recorded. */
+  private walkFaultEvent(r: WalkResult, sid: number, ssid: number, input: number, access: WalkAccess, s2: boolean, cls: number, ipa: number): void {
+    const type =
+      r.fault === 'access-flag' ? R.EVT_F_ACCESS
+      : r.fault === 'permission' ? R.EVT_F_PERMISSION
+      : r.fault === 'address-size' ? R.EVT_F_ADDR_SIZE
+      : r.fault === 'external' ? R.EVT_F_WALK_EABT
+      : R.EVT_F_TRANSLATION;
+    this.ev(type, sid, ssid);
+    this.evInput = input;
+    this.evAccess = access;
+    this.evS2 = s2;
+    this.evCls = cls;
+    if (type === R.EVT_F_WALK_EABT) {
+      this.evTtrnw = true;
+      this.evDw3 = r.descAddr - (r.descAddr % 8);
+    } else if (s2) {
+      this.evDw3 = ipa - (ipa % 4096);
+    }
+  }
+
+  /**
+   * Translates one transaction. `substreamId` is −1 for traffic without a SubstreamID.
+   * Writes the PA to `out.pa` and returns true, or returns false (the access is aborted; an
+   * event record is written when the architecture records one). Allocation-free on a TLB hit.
+   */
+  translate(streamId: number, substreamId: number, iova: number, access: WalkAccess, out: SmmuTranslation): boolean {
+    this.stats.translations++;
+    if ((this.cr0 & R.CR0_SMMUEN) === 0) {
+      if (this.gbpa & R.GBPA_ABORT) return false;
+      out.pa = iova;
+      return true;
+    }
+    const ste = this.getSte(streamId, substreamId);
+    if (ste === undefined) {
+      this.emitEvent();
+      return false;
+    }
+    if (ste.kind === 'abort') return false;
+    if (ste.kind === 'bypass') {
+      out.pa = iova;
+      return true;
+    }
+    let cd: CdCfg | undefined;
+    if (ste.s1) {
+      let ssid = substreamId;
+      let useS1 = true;
+      if (substreamId >= 0) {
+        if (ste.cdMax === 0 || substreamId >= 2 ** ste.cdMax) {
+          this.ev(R.EVT_C_BAD_SUBSTREAMID, streamId, substreamId);
+          this.emitEvent();
+          return false;
+        }
+      } else if (ste.cdMax === 0 || ste.s1dss === R.S1DSS_SSID0) {
+        ssid = 0;
+      } else if (ste.s1dss === R.S1DSS_BYPASS) {
+        useS1 = false;
+      } else {
+        this.ev(R.EVT_F_STREAM_DISABLED, streamId, -1);
+        this.emitEvent();
+        return false;
+      }
+      if (useS1) {
+        cd = this.getCd(ste, ssid, substreamId, iova, access);
+        if (cd === undefined) {
+          this.emitEvent();
+          return false;
+        }
+      }
+    }
+    if (cd === undefined && ste.s2cfg === null) {
+      out.pa = iova; // S1DSS bypass without stage 2
+      return true;
+    }
+    const tag = SmmuV3.tag(ste.vmidSlot, cd !== undefined ? cd.asid : SLOT_NONE);
+    const e = this.tlbLookup(tag, iova);
+    if (e !== undefined && permits(e.s1perms, access) && permits(e.s2perms, access)) {
+      this.stats.tlbHits++;
+      out.pa = e.oa + (iova - e.base);
+      return true;
+    }
+    // A miss (or a permission failure on a hit, which a fresh walk re-checks: hardware
+    // dirty-state updates and faults are the walker's business).
+    this.stats.tlbMisses++;
+    let ipa = iova;
+    let shift = 64;
+    let s1perms = PERM_ALL;
+    if (cd !== undefined) {
+      this.stats.walks++;
+      if (!walkLpae52(this.mem, cd.s1cfg, iova, access, this.wr)) {
+        const r = this.wr;
+        this.walkFaultEvent(r, streamId, substreamId, iova, access, false, 0, 0);
+        if (r.fault === 'external' || cd.record) this.emitEvent();
+        return false;
+      }
+      ipa = this.wr.oa;
+      shift = Math.round(Math.log2(this.wr.size));
+      s1perms = this.wr.perms;
+    }
+    let pa = ipa;
+    let s2perms = PERM_ALL;
+    if (ste.s2cfg !== null) {
+      this.stats.walks++;
+      if (!walkLpae52(this.mem, ste.s2cfg, ipa, access, this.wr2)) {
+        const r = this.wr2;
+        this.walkFaultEvent(r, streamId, substreamId, iova, access, true, R.EVT_CLASS_IN, ipa);
+        if (r.fault === 'external' || ste.s2r) this.emitEvent();
+        return false;
+      }
+      pa = this.wr2.oa;
+      shift = Math.min(shift, Math.round(Math.log2(this.wr2.size)));
+      s2perms = this.wr2.perms;
+    }
+    const size = 2 ** shift;
+    const off = iova % size;
+    this.tlbInsert(tag, { base: iova - off, shift, oa: pa - off, ipa: ipa - off, s1perms, s2perms });
+    out.pa = pa;
+    return true;
+  }
+
+  /** Installs this SMMU as the translator of a DMA master (its transactions carry `streamId`). */
+  attachMaster(master: DmaMaster, streamId: number = master.streamId): void {
+    if (!Number.isInteger(streamId) || streamId < 0 || streamId >= TWO32) throw new RangeError(`${this.name}: bad stream ID ${streamId}`);
+    const access = this.dmaAccess;
+    master.setTranslator((_sid: number, iova: number, write: boolean, out: DmaTranslation) => {
+      access.write = write;
+      return this.translate(streamId, -1, iova, access, out);
+    });
+    this.masters.add(master);
+  }
+
+  /** Removes this SMMU from a master's path (its bus addresses become physical again). */
+  detachMaster(master: DmaMaster): void {
+    if (!this.masters.delete(master)) return;
+    master.setTranslator(undefined);
+  }
+
+  private readonly masters = new Set<DmaMaster>();
+
+  /** The masters attached to this SMMU. */
+  get attachedMasters(): readonly DmaMaster[] {
+    return [...this.masters];
+  }
+
+  /** Event records currently in the event queue (between CONS and PROD), decoded; for tests. */
+  pendingEvents(): SmmuEvent[] {
+    const log2 = this.evtqLog2();
+    const n = 2 ** log2;
+    const wmask = this.qMask(log2);
+    const base = addr52(this.evtqBaseLo, this.evtqBaseHi, 0xffff_ffe0);
+    const out: SmmuEvent[] = [];
+    const w = new Uint32Array(8);
+    for (let c = this.evtqCons & wmask; c !== (this.evtqProd & wmask); c = (c + 1) & wmask) {
+      this.read8(base + (c & (n - 1)) * R.EVT_SIZE, w);
+      out.push(decodeSmmuEvent(w));
+    }
+    return out;
+  }
+
+  // =========================================================================================
+  // Hitless-update check (at every CMD_SYNC)
+
+  private readonly hlOld = new Uint32Array(8);
+  private readonly hlNew = new Uint32Array(8);
+  private readonly hlMix = new Uint32Array(8);
+  private readonly hlM1 = new Uint32Array(8);
+  private readonly hlM2 = new Uint32Array(8);
+
+  /**
+   * Every STE and CD the SMMU has used stays live: it may be (re)fetched at any moment, one
+   * 64-bit word at a time. Between two CMD_SYNCs the driver's writes can therefore be seen in
+   * any mixture of old and new 64-bit words. The update is hitless when every such mixture
+   * means, in the bits the SMMU interprets, the same as the old value or the same as the new
+   * one. Anything else is recorded in `hitlessViolations`.
+   */
+  private checkHitless(): void {
+    const sync = this.stats.syncs;
+    for (const [sid, t] of this.trackedSte) {
+      if (!this.checkTracked(t, 'ste', sync, smmuSteUsedBits)) this.trackedSte.delete(sid);
+    }
+    for (const [key, t] of this.trackedCd) {
+      const ste = this.trackedSte.get(t.sid);
+      // A CD stays live only while the STE that led to it still points at the same CD table.
+      if (ste === undefined || ((ste.words[0]! >>> 1) & 5) !== 5 || (ste.words[0]! & 1) === 0 || addr52(ste.words[0]!, ste.words[1]!, 0xffff_ffc0) !== t.ctxPtr) {
+        this.trackedCd.delete(key);
+        continue;
+      }
+      if (!this.checkTracked(t, 'cd', sync, smmuCdUsedBits)) this.trackedCd.delete(key);
+    }
+  }
+
+  /** Checks one tracked structure and refreshes its snapshot; false if it is no longer readable. */
+  private checkTracked(t: Tracked, kind: 'ste' | 'cd', sync: number, used: (w: ArrayLike<number>, m: Uint32Array) => void): boolean {
+    const cur = this.hlNew;
+    try {
+      this.read8(t.addr, cur);
+    } catch (e) {
+      if (!(e instanceof BusError)) throw e;
+      return false;
+    }
+    const old = t.words;
+    let changed = 0;
+    for (let d = 0; d < 4; d++) if (old[2 * d] !== cur[2 * d] || old[2 * d + 1] !== cur[2 * d + 1]) changed |= 1 << d;
+    if (changed === 0) return true;
+    this.hlOld.set(old);
+    const mix = this.hlMix;
+    let bad: string | null = null;
+    for (let sel = 0; sel < 16 && bad === null; sel++) {
+      if ((sel & ~changed) !== 0) continue;
+      for (let d = 0; d < 4; d++) {
+        const src = sel & (1 << d) ? cur : old;
+        mix[2 * d] = src[2 * d]!;
+        mix[2 * d + 1] = src[2 * d + 1]!;
+      }
+      if (!this.sameMeaning(mix, old, used) && !this.sameMeaning(mix, cur, used)) {
+        const words: number[] = [];
+        for (let d = 0; d < 4; d++) if (sel & (1 << d)) words.push(d);
+        bad = `a fetch seeing new dw${words.join('/dw')} with the other words old matches neither the old nor the new ${kind.toUpperCase()}`;
+      }
+    }
+    if (bad !== null) {
+      const fmt = (w: Uint32Array): string[] => [0, 1, 2, 3].map((d) => hex64(w[2 * d]!, w[2 * d + 1]!));
+      this.hitlessViolations.push({ sync, kind, sid: t.sid, ssid: t.ssid, addr: t.addr, old: fmt(this.hlOld), new: fmt(cur), reason: bad });
+    }
+    t.words.set(cur);
+    return true;
+  }
+
+  private sameMeaning(a: Uint32Array, b: Uint32Array, used: (w: ArrayLike<number>, m: Uint32Array) => void): boolean {
+    used(a, this.hlM1);
+    used(b, this.hlM2);
+    for (let i = 0; i < 8; i++) {
+      const m = this.hlM1[i]!;
+      if (m !== this.hlM2[i]) return false;
+      if (((a[i]! & m) >>> 0) !== ((b[i]! & m) >>> 0)) return false;
+    }
+    return true;
+  }
+}
+
+/** Walks a 52-bit input address given as a number (no BigInt, no allocation). */
+function walkLpae52(mem: PhysMem, cfg: LpaeWalkConfig, va: number, access: WalkAccess, out: WalkResult): boolean {
+  const hi = Math.floor(va / TWO32);
+  return walkLpaeParts(mem, cfg, hi, va - hi * TWO32, access, out);
+}
