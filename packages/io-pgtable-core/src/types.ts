@@ -1,4 +1,5 @@
-import type { ModuleRef } from '@gki/kernel';
+import { IOMMU_CACHE, IOMMU_MMIO, IOMMU_NOEXEC, IOMMU_PRIV, IOMMU_READ, IOMMU_WRITE } from '@gki/kernel';
+import type { IommuIotlbGather, IommuMappedOut, ModuleRef } from '@gki/kernel';
 
 /**
  * The io-pgtable interface types: formats, prot flags, quirks, the config a driver fills and
@@ -21,13 +22,12 @@ export function isIoPgtableFmt(s: string): s is IoPgtableFmt {
   return (IO_PGTABLE_FORMATS as readonly string[]).includes(s);
 }
 
-/** IOMMU_* prot flags (iommu.h). */
-export const IOMMU_READ = 1 << 0;
-export const IOMMU_WRITE = 1 << 1;
-export const IOMMU_CACHE = 1 << 2;
-export const IOMMU_NOEXEC = 1 << 3;
-export const IOMMU_MMIO = 1 << 4;
-export const IOMMU_PRIV = 1 << 5;
+/**
+ * IOMMU_* prot flags, the iotlb gather and `size_t *mapped` live in the kernel's IOMMU core
+ * (include/linux/iommu.h); io-pgtable uses the same definitions.
+ */
+export { IOMMU_READ, IOMMU_WRITE, IOMMU_CACHE, IOMMU_NOEXEC, IOMMU_MMIO, IOMMU_PRIV, iommuIotlbGatherInit } from '@gki/kernel';
+export type { IommuIotlbGather } from '@gki/kernel';
 
 export const IOMMU_PROT_NAMES: Readonly<Record<string, number>> = {
   READ: IOMMU_READ,
@@ -64,18 +64,6 @@ export const IO_PGTABLE_QUIRK_NAMES: Readonly<Record<string, number>> = {
 
 /** IOMMU_DIRTY_NO_CLEAR for readAndClearDirty. */
 export const IOMMU_DIRTY_NO_CLEAR = 1 << 0;
-
-/** struct iommu_iotlb_gather: owned by the caller, io-pgtable only forwards it and reads `queued`. */
-export interface IommuIotlbGather {
-  start: number;
-  end: number;
-  pgsize: number;
-  queued: boolean;
-}
-
-export function iommuIotlbGatherInit(): IommuIotlbGather {
-  return { start: Number.MAX_SAFE_INTEGER, end: 0, pgsize: 0, queued: false };
-}
 
 /** struct iommu_flush_ops. Every callback is optional (the kernel's wrappers NULL-check). */
 export interface IommuFlushOps {
@@ -133,9 +121,7 @@ export interface IoPgtableCfg {
 }
 
 /** `size_t *mapped` of map_pages: the format ADDS the bytes it mapped; reuse one object in loops. */
-export interface MappedOut {
-  mapped: number;
-}
+export type MappedOut = IommuMappedOut;
 
 /** A leaf visited by `walkLeaves` (a debug/inspection op, like the kernel's pgtable_walk). */
 export interface IoPgtableLeaf {

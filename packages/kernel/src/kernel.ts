@@ -1,5 +1,6 @@
 import type { Board } from '@gki/hw';
 import { DriverCore } from './driver/core.js';
+import { IommuCore } from './iommu/core.js';
 import { KernelLog } from './log.js';
 import { ModuleLoader } from './module/loader.js';
 import type { InitcallLevel, KernelImage } from './module/types.js';
@@ -18,6 +19,7 @@ export class Kernel {
   readonly modules: ModuleLoader;
   readonly drivers: DriverCore;
   readonly of: OfLayer;
+  readonly iommu: IommuCore;
 
   constructor(readonly board: Board) {
     this.log = new KernelLog(board.clock);
@@ -25,6 +27,7 @@ export class Kernel {
     this.modules = new ModuleLoader(this);
     this.drivers = new DriverCore(this);
     this.of = new OfLayer(this);
+    this.iommu = new IommuCore(this);
   }
 
   /** RAM as the kernel sees it (the linear map): page tables are read and written here. */

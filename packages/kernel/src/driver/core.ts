@@ -102,6 +102,17 @@ export interface DriverCoreSnapshot {
   readonly deferredProbe: { enabled: boolean; initcallsDone: boolean; timedOut: boolean };
 }
 
+/**
+ * Hooks a subsystem installs around device probing and removal (the IOMMU core's
+ * dma_configure and its BUS_NOTIFY_REMOVED_DEVICE handling).
+ */
+export interface DeviceLifecycleHooks {
+  /** Runs before each probe with the driver set (bus dma_configure): 0, or -errno to fail (-EPROBE_DEFER: defer). */
+  beforeProbe?(dev: Device): number;
+  /** Runs after a device was unregistered. */
+  removed?(dev: Device): void;
+}
+
 /** Cap on deferred-probe retry passes in one trigger (each pass follows at least one bind). */
 const MAX_TRIGGER_PASSES = 10_000;
 
@@ -129,6 +140,7 @@ export class DriverCore {
   private readonly parsedNodes = new Set<OfNode>();
   private readonly iomem: IomemClaim[] = [];
   private readonly irqActions = new Map<number, IrqAction[]>();
+  private readonly hooks: DeviceLifecycleHooks[] = [];
 
   private probeEnabled = false;
   private initcallsDone = false;
@@ -139,6 +151,11 @@ export class DriverCore {
   private rerun = false;
 
   constructor(readonly kernel: Kernel) {}
+
+  /** Installs subsystem hooks (see DeviceLifecycleHooks), run in installation order. */
+  addLifecycleHooks(h: DeviceLifecycleHooks): void {
+    this.hooks.push(h);
+  }
 
   // ---------------------------------------------------------------- drivers
 
@@ -244,6 +261,7 @@ export class DriverCore {
     dev.p.state = 'unbound';
     dev.p.deferReason = null;
     dev.p.canMatch = false;
+    for (const h of this.hooks) h.removed?.(dev);
     return 0;
   }
 
@@ -383,6 +401,11 @@ export class DriverCore {
       return -ETIMEDOUT;
     }
     return -EPROBE_DEFER;
+  }
+
+  /** True once the deferred-probe timeout has expired (check-state answers -ETIMEDOUT). */
+  get deferredProbeTimedOut(): boolean {
+    return this.initcallsDone && this.timedOut;
   }
 
   /**
@@ -591,7 +614,9 @@ export class DriverCore {
     dev.p.matchData = dev.ofNode ? ofMatchNode(drv.ofMatchTable, dev.ofNode)?.data : undefined;
     let ret: number;
     try {
-      ret = drv.probe(dev);
+      ret = 0;
+      for (const h of this.hooks) if (ret === 0 && h.beforeProbe) ret = h.beforeProbe(dev);
+      if (ret === 0) ret = drv.probe(dev);
     } catch (e) {
       this.kernel.log.log('crit', drv.name, `probe of ${dev.name} crashed: ${e instanceof Error ? e.message : String(e)}`);
       ret = -EINVAL;

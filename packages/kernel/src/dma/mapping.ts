@@ -1,0 +1,419 @@
+import { PAGE_SIZE } from '@gki/hw';
+import { EINVAL, EIO, ENOMEM } from '../errno.js';
+import { Device } from '../driver/device.js';
+import { iommuIotlbGatherInit, iommuIotlbSync, iommuMap, iommuUnmapFast } from '../iommu/map.js';
+import { IOMMU_CACHE, IOMMU_READ, IOMMU_WRITE, type IommuDomain } from '../iommu/types.js';
+import { MAX_ORDER } from '../page-alloc.js';
+import type { IovaDomain } from './iova.js';
+
+/** enum dma_data_direction. */
+export const DMA_BIDIRECTIONAL = 0;
+export const DMA_TO_DEVICE = 1;
+export const DMA_FROM_DEVICE = 2;
+export const DMA_NONE = 3;
+export type DmaDataDirection = typeof DMA_BIDIRECTIONAL | typeof DMA_TO_DEVICE | typeof DMA_FROM_DEVICE | typeof DMA_NONE;
+
+/**
+ * What a failed dma_map_* returns. Linux uses all-ones (~0); a 64-bit all-ones value is not
+ * a JavaScript number, so the model uses -1, which no DMA address can equal either.
+ */
+export const DMA_MAPPING_ERROR = -1;
+
+/** DMA_BIT_MASK(n): addresses below 2^n (n > 53 is clamped: addresses stay below 2^52). */
+export function DMA_BIT_MASK(n: number): number {
+  return n >= 53 ? Number.MAX_SAFE_INTEGER : 2 ** n - 1;
+}
+
+/** dma_mapping_error. */
+export function dmaMappingError(_dev: Device, addr: number): boolean {
+  return addr === DMA_MAPPING_ERROR;
+}
+
+/**
+ * dma_info_to_prot: the IOMMU permissions a mapping gets. TO_DEVICE: the device reads;
+ * FROM_DEVICE: it writes; BIDIRECTIONAL: both; IOMMU_CACHE when the device is coherent.
+ */
+export function dmaDirectionToProt(dir: DmaDataDirection, coherent: boolean): number {
+  const cache = coherent ? IOMMU_CACHE : 0;
+  switch (dir) {
+    case DMA_BIDIRECTIONAL:
+      return cache | IOMMU_READ | IOMMU_WRITE;
+    case DMA_TO_DEVICE:
+      return cache | IOMMU_READ;
+    case DMA_FROM_DEVICE:
+      return cache | IOMMU_WRITE;
+    default:
+      return 0;
+  }
+}
+
+/**
+ * dev_is_dma_coherent from DT (of_dma_is_coherent): the nearest `dma-coherent` or
+ * `dma-noncoherent` on the node or its ancestors decides; neither means non-coherent.
+ */
+export function devIsDmaCoherent(dev: Device): boolean {
+  for (let n = dev.ofNode; n; n = n.parent) {
+    if (n.hasProperty('dma-coherent')) return true;
+    if (n.hasProperty('dma-noncoherent')) return false;
+  }
+  return false;
+}
+
+/** One scatterlist entry: the caller fills paddr/length; dmaMapSg fills the DMA side. */
+export interface Scatterlist {
+  readonly paddr: number;
+  readonly length: number;
+  /** Set by dmaMapSg: the DMA address of output segment i (DMA_MAPPING_ERROR past the count). */
+  dmaAddress?: number;
+  /** Set by dmaMapSg: the length of output segment i (0 past the count). */
+  dmaLength?: number;
+}
+
+/** A buffer from dmaAllocCoherent. */
+export interface DmaCoherentBuffer {
+  /** Physical address of the CPU's view (zeroed pages from the page allocator). */
+  readonly cpuPa: number;
+  /** What the device uses. */
+  readonly dmaAddr: number;
+  readonly size: number;
+}
+
+/** One live mapping as dma-debug would list it (plain data). */
+export interface DmaDebugEntry {
+  readonly kind: 'single' | 'sg' | 'coherent';
+  readonly dmaAddr: number;
+  readonly size: number;
+  readonly dir: DmaDataDirection;
+  /** True when it went through an IOMMU DMA domain (false: direct mapping). */
+  readonly iommu: boolean;
+}
+
+interface Mapping {
+  readonly kind: DmaDebugEntry['kind'];
+  readonly dmaAddr: number;
+  readonly size: number;
+  readonly dir: DmaDataDirection;
+  /** The DMA domain and IOVA run it used, or null when mapped directly. */
+  readonly domain: IommuDomain | null;
+  readonly iovaStart: number;
+  readonly iovaLen: number;
+  /** Coherent buffers: the pages behind it. */
+  readonly cpuPa: number;
+  readonly order: number;
+}
+
+/** Per-device DMA state: masks, segment limits and the live mappings (dma-debug). */
+interface DevDma {
+  mask: number;
+  coherentMask: number;
+  maxSegSize: number;
+  readonly byAddr: Map<number, Mapping[]>;
+  readonly sgLists: Map<readonly Scatterlist[], Mapping>;
+}
+
+const devDma = new WeakMap<Device, DevDma>();
+
+function dma(dev: Device): DevDma {
+  let d = devDma.get(dev);
+  if (!d) {
+    // platform devices start with 32-bit masks and 64 KiB segments (no dma_parms)
+    d = { mask: DMA_BIT_MASK(32), coherentMask: DMA_BIT_MASK(32), maxSegSize: 0x1_0000, byAddr: new Map(), sgLists: new Map() };
+    devDma.set(dev, d);
+  }
+  return d;
+}
+
+function validDevice(dev: unknown): dev is Device {
+  return dev instanceof Device;
+}
+
+function validDir(dir: number): dir is DmaDataDirection {
+  return dir === DMA_BIDIRECTIONAL || dir === DMA_TO_DEVICE || dir === DMA_FROM_DEVICE;
+}
+
+function validRange(addr: number, size: number): boolean {
+  return Number.isSafeInteger(addr) && addr >= 0 && Number.isSafeInteger(size) && size > 0 && Number.isSafeInteger(addr + size);
+}
+
+function isMask(mask: number): boolean {
+  if (mask === Number.MAX_SAFE_INTEGER) return true; // DMA_BIT_MASK(n >= 53)
+  return Number.isSafeInteger(mask) && mask > 0 && 2 ** Math.round(Math.log2(mask + 1)) === mask + 1;
+}
+
+/** dma_set_mask: -EINVAL for a value that is not 2^n - 1, -EIO below 24 bits (unsupported). */
+export function dmaSetMask(dev: Device, mask: number): number {
+  if (!validDevice(dev) || !isMask(mask)) return -EINVAL;
+  if (mask < DMA_BIT_MASK(24)) return -EIO;
+  dma(dev).mask = mask;
+  return 0;
+}
+
+/** dma_set_coherent_mask. */
+export function dmaSetCoherentMask(dev: Device, mask: number): number {
+  if (!validDevice(dev) || !isMask(mask)) return -EINVAL;
+  if (mask < DMA_BIT_MASK(24)) return -EIO;
+  dma(dev).coherentMask = mask;
+  return 0;
+}
+
+/** dma_set_mask_and_coherent. */
+export function dmaSetMaskAndCoherent(dev: Device, mask: number): number {
+  const r = dmaSetMask(dev, mask);
+  return r < 0 ? r : dmaSetCoherentMask(dev, mask);
+}
+
+/** dma_get_mask. */
+export function dmaGetMask(dev: Device): number {
+  return dma(dev).mask;
+}
+
+/** dma_set_max_seg_size: the longest segment dmaMapSg may merge. -EINVAL unless a positive integer. */
+export function dmaSetMaxSegSize(dev: Device, size: number): number {
+  if (!validDevice(dev) || !Number.isSafeInteger(size) || size <= 0) return -EINVAL;
+  dma(dev).maxSegSize = size;
+  return 0;
+}
+
+/** The DMA domain (with its IOVA allocator) the DMA API uses for `dev`, or null for direct mapping. */
+function dmaDomain(dev: Device): { domain: IommuDomain; iovad: IovaDomain } | null {
+  const iommu = dev.core.kernel.iommu;
+  const domain = iommu.dmaDomainForDev(dev);
+  if (!domain || domain.type !== 'dma') return null;
+  const iovad = iommu.dmaCookie(domain);
+  return iovad ? { domain, iovad } : null;
+}
+
+/** iommu_dma_alloc_iova: a size-aligned IOVA run of `len` bytes below the mask and aperture; -ENOMEM. */
+function allocIova(domain: IommuDomain, iovad: IovaDomain, len: number, mask: number): number {
+  let limit = mask;
+  if (domain.geometry.forceAperture) limit = Math.min(limit, domain.geometry.apertureEnd);
+  const pfn = iovad.allocIova(len / iovad.granule, Math.floor(limit / iovad.granule), true);
+  return pfn < 0 ? pfn : pfn * iovad.granule;
+}
+
+function record(d: DevDma, m: Mapping): void {
+  const list = d.byAddr.get(m.dmaAddr);
+  if (list) list.push(m);
+  else d.byAddr.set(m.dmaAddr, [m]);
+}
+
+function takeRecord(d: DevDma, kind: Mapping['kind'], dmaAddr: number, match: (m: Mapping) => boolean): Mapping | undefined {
+  const list = d.byAddr.get(dmaAddr);
+  const i = list ? list.findIndex((m) => m.kind === kind && match(m)) : -1;
+  if (!list || i < 0) return undefined;
+  const [m] = list.splice(i, 1);
+  if (list.length === 0) d.byAddr.delete(dmaAddr);
+  return m;
+}
+
+/** Unmaps an IOVA run with one gather and sync, then returns it to the allocator. */
+function releaseIova(dev: Device, m: Mapping): void {
+  if (!m.domain) return;
+  const iovad = dev.core.kernel.iommu.dmaCookie(m.domain);
+  const g = iommuIotlbGatherInit();
+  const n = iommuUnmapFast(m.domain, m.iovaStart, m.iovaLen, g);
+  iommuIotlbSync(m.domain, g);
+  if (n !== m.iovaLen) dev.warn(`DMA unmap of 0x${m.iovaStart.toString(16)}: ${n} of ${m.iovaLen} bytes unmapped`);
+  iovad?.freeIova(m.iovaStart / iovad.granule, m.iovaLen / iovad.granule);
+}
+
+/**
+ * dma_map_single / dma_map_page: makes [paddr, paddr + size) visible to `dev`. Behind an
+ * IOMMU DMA domain: a size-aligned IOVA run (top-down from the DMA mask) mapped with the
+ * direction's permissions, keeping paddr's offset inside the granule. Without one: the
+ * physical address itself, if the mask reaches it. DMA_MAPPING_ERROR on failure (bad
+ * arguments, DMA_NONE, IOVA space or page tables exhausted), with nothing left behind.
+ */
+export function dmaMapSingle(dev: Device, paddr: number, size: number, dir: DmaDataDirection): number {
+  if (!validDevice(dev) || !validRange(paddr, size) || !validDir(dir)) return DMA_MAPPING_ERROR;
+  const d = dma(dev);
+  const ctx = dmaDomain(dev);
+  if (!ctx) {
+    if (paddr + size - 1 > d.mask) {
+      dev.err(`DMA address 0x${paddr.toString(16)}+0x${size.toString(16)} beyond the device's DMA mask`);
+      return DMA_MAPPING_ERROR;
+    }
+    record(d, { kind: 'single', dmaAddr: paddr, size, dir, domain: null, iovaStart: 0, iovaLen: 0, cpuPa: 0, order: -1 });
+    return paddr;
+  }
+  const { domain, iovad } = ctx;
+  const off = iovad.offsetOf(paddr);
+  const len = iovad.align(size + off);
+  const iova = allocIova(domain, iovad, len, d.mask);
+  if (iova < 0) return DMA_MAPPING_ERROR;
+  const r = iommuMap(domain, iova, paddr - off, len, dmaDirectionToProt(dir, devIsDmaCoherent(dev)));
+  if (r < 0) {
+    iovad.freeIova(iova / iovad.granule, len / iovad.granule);
+    return DMA_MAPPING_ERROR;
+  }
+  record(d, { kind: 'single', dmaAddr: iova + off, size, dir, domain, iovaStart: iova, iovaLen: len, cpuPa: 0, order: -1 });
+  return iova + off;
+}
+
+/**
+ * dma_unmap_single: undoes dmaMapSingle (IOMMU: unmap with one gather + sync, free the
+ * IOVA). 0, or -EINVAL when no live single mapping of `dev` has this address, size and
+ * direction (what dma-debug reports); nothing changes then.
+ */
+export function dmaUnmapSingle(dev: Device, dmaAddr: number, size: number, dir: DmaDataDirection): number {
+  if (!validDevice(dev)) return -EINVAL;
+  const m = takeRecord(dma(dev), 'single', dmaAddr, (x) => x.size === size && x.dir === dir);
+  if (!m) return -EINVAL;
+  releaseIova(dev, m);
+  return 0;
+}
+
+/**
+ * dma_map_sg (as dma_map_sgtable, returning -errno): maps every entry. Behind an IOMMU the
+ * entries get one contiguous IOVA run, each starting on a granule boundary, and are then
+ * merged into as few DMA segments as possible (an entry joins the previous segment when
+ * it starts at offset 0 of its granule, the previous ends on a granule boundary and the
+ * merged length stays within the device's max segment size). Returns the number of DMA
+ * segments written to the first entries' dmaAddress/dmaLength (the rest get
+ * DMA_MAPPING_ERROR/0). Directly mapped entries are not merged. -EINVAL for bad arguments
+ * or a list already mapped, -ENOMEM without IOVA space, the map error otherwise; the list
+ * and all state are unchanged on failure.
+ */
+export function dmaMapSg(dev: Device, sg: Scatterlist[], dir: DmaDataDirection): number {
+  if (!validDevice(dev) || !Array.isArray(sg) || sg.length === 0 || !validDir(dir)) return -EINVAL;
+  for (const s of sg) if (!s || !validRange(s.paddr, s.length)) return -EINVAL;
+  const d = dma(dev);
+  if (d.sgLists.has(sg)) return -EINVAL;
+  const ctx = dmaDomain(dev);
+  if (!ctx) {
+    for (const s of sg) if (s.paddr + s.length - 1 > d.mask) return -EINVAL;
+    for (const s of sg) {
+      s.dmaAddress = s.paddr;
+      s.dmaLength = s.length;
+    }
+    let bytes = 0;
+    for (const s of sg) bytes += s.length;
+    d.sgLists.set(sg, { kind: 'sg', dmaAddr: sg[0]!.paddr, size: bytes, dir, domain: null, iovaStart: 0, iovaLen: 0, cpuPa: 0, order: -1 });
+    return sg.length;
+  }
+  const { domain, iovad } = ctx;
+  let total = 0;
+  for (const s of sg) total += iovad.align(s.length + iovad.offsetOf(s.paddr));
+  const iova = allocIova(domain, iovad, total, d.mask);
+  if (iova < 0) return iova;
+  const prot = dmaDirectionToProt(dir, devIsDmaCoherent(dev));
+  let at = 0;
+  for (const s of sg) {
+    const off = iovad.offsetOf(s.paddr);
+    const len = iovad.align(s.length + off);
+    const r = iommuMap(domain, iova + at, s.paddr - off, len, prot);
+    if (r < 0) {
+      if (at > 0) {
+        const g = iommuIotlbGatherInit();
+        iommuUnmapFast(domain, iova, at, g);
+        iommuIotlbSync(domain, g);
+      }
+      iovad.freeIova(iova / iovad.granule, total / iovad.granule);
+      return r;
+    }
+    at += len;
+  }
+  // __finalise_sg: merge into DMA segments
+  const segBoundary = 2 ** 32;
+  let count = 0;
+  let cur = -1;
+  let curLen = 0;
+  let addr = iova;
+  for (let i = 0; i < sg.length; i++) {
+    const s = sg[i]!;
+    const off = iovad.offsetOf(s.paddr);
+    const iovaLen = iovad.align(s.length + off);
+    s.dmaAddress = DMA_MAPPING_ERROR;
+    s.dmaLength = 0;
+    if (curLen > 0 && off === 0 && addr % segBoundary !== 0 && d.maxSegSize - curLen >= s.length) {
+      curLen += s.length;
+    } else {
+      cur++;
+      curLen = s.length;
+      count++;
+      sg[cur]!.dmaAddress = addr + off;
+    }
+    sg[cur]!.dmaLength = curLen;
+    addr += iovaLen;
+    if (s.length + off < iovaLen) curLen = 0; // ends inside a granule: nothing may follow it
+  }
+  d.sgLists.set(sg, { kind: 'sg', dmaAddr: iova, size: total, dir, domain, iovaStart: iova, iovaLen: total, cpuPa: 0, order: -1 });
+  return count;
+}
+
+/** dma_unmap_sg: 0, or -EINVAL (nothing changes) when `sg` is not a live mapping of `dev` with `dir`. */
+export function dmaUnmapSg(dev: Device, sg: Scatterlist[], dir: DmaDataDirection): number {
+  if (!validDevice(dev)) return -EINVAL;
+  const d = dma(dev);
+  const m = d.sgLists.get(sg);
+  if (!m || m.dir !== dir) return -EINVAL;
+  d.sgLists.delete(sg);
+  releaseIova(dev, m);
+  for (const s of sg) {
+    s.dmaAddress = DMA_MAPPING_ERROR;
+    s.dmaLength = 0;
+  }
+  return 0;
+}
+
+/**
+ * dma_alloc_coherent: zeroed pages from the page allocator (one naturally aligned block),
+ * mapped for the device BIDIRECTIONAL (plus IOMMU_CACHE when coherent) behind an IOMMU, or
+ * used directly when the coherent mask reaches them. The buffer, or -EINVAL / -ENOMEM with
+ * nothing allocated.
+ */
+export function dmaAllocCoherent(dev: Device, size: number): DmaCoherentBuffer | number {
+  if (!validDevice(dev) || !Number.isSafeInteger(size) || size <= 0) return -EINVAL;
+  const d = dma(dev);
+  const ctx = dmaDomain(dev);
+  const pageLen = Math.ceil(size / PAGE_SIZE) * PAGE_SIZE;
+  const len = ctx ? Math.max(pageLen, ctx.iovad.align(size)) : pageLen;
+  let order = 0;
+  while (PAGE_SIZE * 2 ** order < len) order++;
+  if (order > MAX_ORDER) return -ENOMEM;
+  const pages = dev.core.kernel.pages;
+  const pa = pages.allocPages(order);
+  if (pa < 0) return pa;
+  if (!ctx) {
+    if (pa + len - 1 > d.coherentMask) {
+      pages.freePages(pa, order);
+      return -ENOMEM;
+    }
+    record(d, { kind: 'coherent', dmaAddr: pa, size, dir: DMA_BIDIRECTIONAL, domain: null, iovaStart: 0, iovaLen: 0, cpuPa: pa, order });
+    return { cpuPa: pa, dmaAddr: pa, size };
+  }
+  const { domain, iovad } = ctx;
+  const iova = allocIova(domain, iovad, len, d.coherentMask);
+  if (iova < 0) {
+    pages.freePages(pa, order);
+    return -ENOMEM;
+  }
+  const r = iommuMap(domain, iova, pa, len, dmaDirectionToProt(DMA_BIDIRECTIONAL, devIsDmaCoherent(dev)));
+  if (r < 0) {
+    iovad.freeIova(iova / iovad.granule, len / iovad.granule);
+    pages.freePages(pa, order);
+    return r;
+  }
+  record(d, { kind: 'coherent', dmaAddr: iova, size, dir: DMA_BIDIRECTIONAL, domain, iovaStart: iova, iovaLen: len, cpuPa: pa, order });
+  return { cpuPa: pa, dmaAddr: iova, size };
+}
+
+/** dma_free_coherent: 0, or -EINVAL (nothing changes) unless it matches a live buffer of `dev`. */
+export function dmaFreeCoherent(dev: Device, size: number, cpuPa: number, dmaAddr: number): number {
+  if (!validDevice(dev)) return -EINVAL;
+  const m = takeRecord(dma(dev), 'coherent', dmaAddr, (x) => x.size === size && x.cpuPa === cpuPa);
+  if (!m) return -EINVAL;
+  releaseIova(dev, m);
+  dev.core.kernel.pages.freePages(m.cpuPa, m.order);
+  return 0;
+}
+
+/** dma-debug's view of `dev`: its live mappings, by DMA address. */
+export function dmaDebugEntries(dev: Device): DmaDebugEntry[] {
+  const d = devDma.get(dev);
+  if (!d) return [];
+  const out: DmaDebugEntry[] = [];
+  for (const list of d.byAddr.values()) for (const m of list) out.push({ kind: m.kind, dmaAddr: m.dmaAddr, size: m.size, dir: m.dir, iommu: m.domain !== null });
+  for (const m of d.sgLists.values()) out.push({ kind: 'sg', dmaAddr: m.dmaAddr, size: m.size, dir: m.dir, iommu: m.domain !== null });
+  return out.sort((a, b) => a.dmaAddr - b.dmaAddr || a.size - b.size);
+}

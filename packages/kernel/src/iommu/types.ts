@@ -1,0 +1,131 @@
+import type { Device } from '../driver/device.js';
+import type { ModuleRef } from '../module/types.js';
+import type { OfNode } from '../of/node.js';
+import type { IommuGroup } from './group.js';
+
+/** IOMMU_* mapping permission flags (include/linux/iommu.h values). */
+export const IOMMU_READ = 1 << 0;
+export const IOMMU_WRITE = 1 << 1;
+export const IOMMU_CACHE = 1 << 2;
+export const IOMMU_NOEXEC = 1 << 3;
+export const IOMMU_MMIO = 1 << 4;
+export const IOMMU_PRIV = 1 << 5;
+
+/** Fault flags passed to a domain's fault handler (IOMMU_FAULT_READ is 0, as in Linux). */
+export const IOMMU_FAULT_READ = 0;
+export const IOMMU_FAULT_WRITE = 1 << 0;
+
+/**
+ * Domain types. `unmanaged`: the caller owns the IOVA space (iommu_domain_alloc);
+ * `dma`: a default domain the DMA API manages; `identity`: translation bypassed;
+ * `blocked`: all DMA aborts.
+ */
+export type IommuDomainType = 'unmanaged' | 'dma' | 'identity' | 'blocked';
+
+/** True for the types whose IOVA space is a page table (map/unmap apply). */
+export function iommuIsPagingDomain(type: IommuDomainType): boolean {
+  return type === 'unmanaged' || type === 'dma';
+}
+
+/** struct iommu_domain_geometry: the IOVA window the hardware translates (inclusive end). */
+export interface IommuDomainGeometry {
+  apertureStart: number;
+  apertureEnd: number;
+  /** DMA outside the aperture is impossible, so the DMA API must stay inside it. */
+  forceAperture: boolean;
+}
+
+/**
+ * struct iommu_iotlb_gather: the IOVA range and page size an unmap accumulated, to be
+ * invalidated by `iotlbSync`. Same shape as io-pgtable-core's type, so a driver can pass
+ * the core's gather straight to its page-table ops.
+ */
+export interface IommuIotlbGather {
+  start: number;
+  /** Inclusive end; 0 with start = MAX_SAFE_INTEGER means empty. */
+  end: number;
+  pgsize: number;
+  queued: boolean;
+}
+
+/** `size_t *mapped` of map_pages: the driver ADDS the bytes it mapped. */
+export interface IommuMappedOut {
+  mapped: number;
+}
+
+/** struct iommu_domain_ops: what the driver does for one domain. */
+export interface IommuDomainOps {
+  /** Attaches `dev` to `domain` (replacing its previous domain): 0 or -errno. */
+  attachDev(domain: IommuDomain, dev: Device): number;
+  /**
+   * Maps `pgcount` pages of `pgsize` bytes at `iova` -> `paddr`, adding the bytes it mapped
+   * to `mapped.mapped` (it may map fewer than asked, then it is called again). 0 or -errno.
+   */
+  mapPages(domain: IommuDomain, iova: number, paddr: number, pgsize: number, pgcount: number, prot: number, mapped: IommuMappedOut): number;
+  /** Unmaps up to `pgcount` pages of `pgsize` at `iova`; bytes unmapped (0 or < 0 on failure). */
+  unmapPages(domain: IommuDomain, iova: number, pgsize: number, pgcount: number, gather: IommuIotlbGather): number;
+  /** Invalidates what `gather` collected. */
+  iotlbSync?(domain: IommuDomain, gather: IommuIotlbGather): void;
+  /** Invalidates the whole domain's TLB entries. */
+  flushIotlbAll?(domain: IommuDomain): void;
+  /** The physical address `iova` translates to, or 0 when unmapped. */
+  iovaToPhys(domain: IommuDomain, iova: number): number;
+  /** Releases the domain's driver resources (page tables, context bank, ASID). */
+  free(domain: IommuDomain): void;
+}
+
+/**
+ * struct iommu_domain as the driver allocates it. A driver may return an object with more
+ * fields (its own domain state); the core never touches those. `pgsizeBitmap` is a plain
+ * number (sizes up to 2^52 are exact): test bits with arithmetic, not `&`.
+ */
+export interface IommuDomain {
+  readonly type: IommuDomainType;
+  readonly ops: IommuDomainOps;
+  pgsizeBitmap: number;
+  geometry: IommuDomainGeometry;
+}
+
+/** struct iommu_fwspec: the IOMMU a master sits behind and its IDs (stream IDs) there. */
+export interface IommuFwspec {
+  readonly iommuFwnode: OfNode;
+  readonly ids: readonly number[];
+}
+
+/**
+ * struct iommu_ops: what an IOMMU driver registers with `iommuDeviceRegister`.
+ * `owner` is the driver's module: the core holds a reference on it for every master
+ * probed through these ops and for every domain they allocated.
+ */
+export interface IommuOps {
+  readonly owner?: ModuleRef | null;
+  /** Page sizes the hardware supports (bit n set: 2^n bytes), copied into new domains when they leave it 0. */
+  readonly pgsizeBitmap?: number;
+  /** Sets up per-master state from the fwspec (stream table entries, ...): 0 or -errno. */
+  probeDevice(dev: Device): number;
+  /** Undoes probeDevice. */
+  releaseDevice?(dev: Device): void;
+  /**
+   * The group `dev` belongs to: an existing group (devices sharing IDs) or a new one
+   * (`genericDeviceGroup`). Default when absent: one group per device. Group or -errno.
+   */
+  deviceGroup?(dev: Device): IommuGroup | number;
+  /** Records one DT `iommus` specifier's cells in dev's fwspec (`iommuFwspecAddIds`): 0 or -errno. */
+  ofXlate?(dev: Device, args: readonly number[]): number;
+  /** Allocates a domain of `type`, or returns -errno (-EOPNOTSUPP/-EINVAL for a type it lacks). */
+  domainAlloc(type: IommuDomainType, dev: Device | null): IommuDomain | number;
+  /** The default domain type `dev` must get (def_domain_type), or null for the system default. */
+  defDomainType?(dev: Device): IommuDomainType | null;
+}
+
+/** struct iommu_device: one IOMMU instance, as its driver registers it from probe. */
+export interface IommuDevice {
+  /** The IOMMU's own device. */
+  readonly dev: Device;
+  readonly ops: IommuOps;
+  /** Its DT node: masters' `iommus` phandles point here. Defaults to dev.ofNode. */
+  readonly fwnode?: OfNode | null;
+}
+
+/** Fault handler (iommu_fault_handler_t): 0 when handled, -ENOSYS (or another -errno) if not. */
+export type IommuFaultHandler = (domain: IommuDomain, dev: Device, iova: number, flags: number, token: unknown) => number;
