@@ -45,25 +45,10 @@ cat > "$dir/tsconfig.json" <<'JSON'
 }
 JSON
 cat > "$dir/tsup.config.ts" <<'TS'
-import { defineConfig } from 'tsup';
+import { packageBuild } from '../../tsup.base.js';
 
-export default defineConfig({
-  entry: ['src/index.ts'],
-  format: ['esm'],
-  dts: true,
-  sourcemap: true,
-  clean: true,
-  target: 'node20',
-});
+export default packageBuild();
 TS
 cat > "$dir/vitest.config.ts" <<'TS'
-import { defineProject } from 'vitest/config';
-
-// Workspace packages resolve to their sources through the `source` export condition,
-// so tests never need a build of their dependencies.
-export default defineProject({
-  resolve: { conditions: ['source'] },
-  ssr: { resolve: { conditions: ['source'] } },
-  test: { include: ['test/**/*.test.ts'], testTimeout: 60_000 },
-});
+export { default } from '../../vitest.base.js';
 TS

@@ -1,9 +1,1 @@
-import { defineProject } from 'vitest/config';
-
-// Workspace packages resolve to their sources through the `source` export condition,
-// so tests never need a build of their dependencies.
-export default defineProject({
-  resolve: { conditions: ['source'] },
-  ssr: { resolve: { conditions: ['source'] } },
-  test: { include: ['test/**/*.test.ts'], testTimeout: 60_000 },
-});
+export { default } from '../../vitest.base.js';
