@@ -472,38 +472,47 @@ export class ArmLpaeIoPgtable implements IoPgtableOps {
     mapped: MappedOut,
   ): number {
     const n = Math.min(pgcount, this.maxEntries(lvl, base));
-    const leafType = this.leafType[lvl]!;
     const end = base + 2 * n;
-    // usually every target slot is empty: find the first one that is not
+    const t = 2 * (prot & 63);
+    const tLo = this.tmpl[t]! | this.leafType[lvl]!;
+    const tHi = this.tmpl[t + 1]!;
+    if (size < TWO_32 && paddr + n * size <= 2 ** 48) {
+      // Fast path: below 2^48 the descriptor's address field is the PA itself. Write while
+      // checking, in one pass, that each slot is all-zero; the low half of the PA steps as a
+      // wrapping int32 (an unsigned compare spots the carry), so the loop is int32-only.
+      let lo = paddr | 0;
+      const step = size | 0;
+      let pHi = ((paddr - (paddr >>> 0)) * INV_2_32) | 0;
+      let hiWord = tHi | pHi;
+      let i = base;
+      for (; i < end; i += 2) {
+        if ((w[i]! | w[i + 1]!) !== 0) break;
+        w[i] = tLo | (lo & PTE_ADDR_LO_MASK);
+        w[i + 1] = hiWord;
+        const next = (lo + step) | 0;
+        if (next >>> 0 < lo >>> 0) hiWord = tHi | ++pHi;
+        lo = next;
+      }
+      if (i === end) {
+        mapped.mapped += n * size;
+        return 0;
+      }
+      // an occupied slot: undo (the slots written were all-zero) and take the general path,
+      // which checks the whole run before writing anything, as the kernel's init_pte does
+      for (let j = base; j < i; j++) w[j] = 0;
+    }
+    // find the first slot that is not invalid (type 0); leaves fail the run, tables are freed
     let first = base;
     while (first < end && (w[first]! & PTE_TYPE_MASK) === 0) first += 2;
     if (first < end && this.prepareRun(iova, size, lvl, w, base, first, end) < 0) return -EEXIST;
-    const t = 2 * (prot & 63);
-    const tLo = this.tmpl[t]! | leafType;
-    const tHi = this.tmpl[t + 1]!;
-    if (size < TWO_32 && paddr + n * size <= 2 ** 48) {
-      // below 2^48 the descriptor's address field is the PA itself: step its halves
-      let pLo = paddr >>> 0;
-      let pHi = ((paddr - pLo) * INV_2_32) | 0;
-      for (let i = base; i < end; i += 2) {
-        w[i] = tLo | (pLo & PTE_ADDR_LO_MASK);
-        w[i + 1] = tHi | pHi;
-        pLo += size;
-        if (pLo >= TWO_32) {
-          pLo -= TWO_32;
-          pHi++;
-        }
-      }
-    } else {
-      let pa = paddr;
-      for (let i = 0; i < n; i++) {
-        const pLo = pa >>> 0;
-        const pHi = ((pa - pLo) * INV_2_32) | 0;
-        // PA[47:12] in place; PA[51:48] folded into PTE[15:12] (all granules, as the kernel does)
-        w[base + 2 * i] = tLo | (((pLo | (pHi >>> 4)) & PTE_ADDR_LO_MASK) >>> 0);
-        w[base + 2 * i + 1] = tHi | (pHi & PTE_ADDR_HI_MASK);
-        pa += size;
-      }
+    let pa = paddr;
+    for (let i = 0; i < n; i++) {
+      const pLo = pa >>> 0;
+      const pHi = ((pa - pLo) * INV_2_32) | 0;
+      // PA[47:12] in place; PA[51:48] folded into PTE[15:12] (all granules, as the kernel does)
+      w[base + 2 * i] = tLo | (((pLo | (pHi >>> 4)) & PTE_ADDR_LO_MASK) >>> 0);
+      w[base + 2 * i + 1] = tHi | (pHi & PTE_ADDR_HI_MASK);
+      pa += size;
     }
     mapped.mapped += n * size;
     return 0;

@@ -46,9 +46,14 @@ function hex(n: number): string {
 /**
  * A binary buddy allocator over the board's RAM. Blocks of 2^order pages are naturally
  * aligned; allocations are zeroed. Returns a physical address, or a negative errno.
+ *
+ * Internally blocks are named by page frame number (pa / PAGE_SIZE): PAs of RAM at or above
+ * 1 GiB are heap numbers in V8, frame numbers below 2^30 are small integers, which makes the
+ * free-list sets and the allocation map much cheaper to hash.
  */
 export class PageAllocator {
   private readonly free: FreeList[] = Array.from({ length: MAX_ORDER + 1 }, () => new FreeList());
+  /** Allocated blocks: first frame number -> order. */
   private readonly allocated = new Map<number, number>();
   private readonly pools: MemRegion[];
   private inUse = 0;
@@ -73,7 +78,7 @@ export class PageAllocator {
       while (a < end) {
         let order = MAX_ORDER;
         while (order > 0 && (a % (PAGE_SIZE * 2 ** order) !== 0 || a + PAGE_SIZE * 2 ** order > end)) order--;
-        this.free[order]!.add(a);
+        this.free[order]!.add(a / PAGE_SIZE);
         total += 2 ** order;
         a += PAGE_SIZE * 2 ** order;
       }
@@ -99,34 +104,36 @@ export class PageAllocator {
       this.failed++;
       return -ENOMEM;
     }
-    const block = this.takeLowest(o);
+    const pfn = this.takeLowest(o);
     // split down to the requested order, returning upper halves to the free lists
     while (o > order) {
       o--;
-      this.free[o]!.add(block + PAGE_SIZE * 2 ** o);
+      this.free[o]!.add(pfn + 2 ** o);
     }
-    this.allocated.set(block, order);
+    this.allocated.set(pfn, order);
     this.inUse += 2 ** order;
     if (this.inUse > this.high) this.high = this.inUse;
-    this.mem.zero(block, PAGE_SIZE * 2 ** order);
-    this.mem.touch(block, PAGE_SIZE * 2 ** order);
-    return block;
+    const pa = pfn * PAGE_SIZE;
+    this.mem.zero(pa, PAGE_SIZE * 2 ** order);
+    this.mem.touch(pa, PAGE_SIZE * 2 ** order);
+    return pa;
   }
 
   /** Frees a block. A double free or a wrong order is a kernel bug: throws KernelError(-EINVAL). */
   freePages(pa: number, order = 0): void {
-    const have = this.allocated.get(pa);
+    const pfn = pa / PAGE_SIZE;
+    const have = this.allocated.get(pfn);
     if (have === undefined)
       throw new KernelError(-EINVAL, `page allocator: freeing ${hex(pa)} which is not allocated (double free?)`);
     if (have !== order)
       throw new KernelError(-EINVAL, `page allocator: freeing ${hex(pa)} with order ${order}, allocated with order ${have}`);
     this.freeCalls++;
-    this.allocated.delete(pa);
+    this.allocated.delete(pfn);
     this.inUse -= 2 ** order;
-    let block = pa;
+    let block = pfn;
     let o = order;
     while (o < MAX_ORDER) {
-      const size = PAGE_SIZE * 2 ** o;
+      const size = 2 ** o;
       const buddy = block % (size * 2) === 0 ? block + size : block - size;
       if (!this.free[o]!.has(buddy)) break;
       this.free[o]!.delete(buddy);
@@ -138,11 +145,11 @@ export class PageAllocator {
 
   /** Order of the block allocated at `pa`, or undefined. */
   orderOf(pa: number): number | undefined {
-    return this.allocated.get(pa);
+    return this.allocated.get(pa / PAGE_SIZE);
   }
 
   isAllocated(pa: number): boolean {
-    return this.allocated.has(pa);
+    return this.allocated.has(pa / PAGE_SIZE);
   }
 
   stats(): PageAllocStats {
@@ -159,7 +166,7 @@ export class PageAllocator {
 
   /** The allocated blocks, sorted (for snapshots that compare allocator state). */
   snapshot(): { pa: number; order: number }[] {
-    return [...this.allocated].map(([pa, order]) => ({ pa, order })).sort((a, b) => a.pa - b.pa);
+    return [...this.allocated].map(([pfn, order]) => ({ pa: pfn * PAGE_SIZE, order })).sort((a, b) => a.pa - b.pa);
   }
 
   injectFaults(spec: FaultSpec): void {
@@ -197,7 +204,7 @@ export class PageAllocator {
 }
 
 /**
- * The free blocks of one order: a set for membership (buddy merging removes from the middle)
+ * The free blocks of one order (by first frame number): a set for membership (buddy merging removes from the middle)
  * plus a binary min-heap so the lowest block is found in O(log n). Removals only touch the set;
  * stale heap entries are skipped when they surface.
  */
