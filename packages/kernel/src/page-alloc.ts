@@ -43,18 +43,74 @@ function hex(n: number): string {
   return '0x' + n.toString(16);
 }
 
+/** Per-frame state byte: not the head of any block. */
+const ST_NONE = 0;
+/** Per-frame state byte: head of an allocated block; the low bits hold its order. */
+const ST_ALLOC = 0x80;
+/** Frames per largest block: span bases are aligned to this, so buddies are `rel ^ size`. */
+const MAX_BLOCK_FRAMES = 1 << MAX_ORDER;
+
+/**
+ * A run of contiguous page frames (one or more touching pools). Frames are indexed relative to
+ * `base`, the first frame rounded down to a max-order boundary. `state[rel]` is ST_NONE, free
+ * head of order o (stored as o + 1), or ST_ALLOC | o. Per order, `bits[o]` has bit (rel >> o)
+ * set for each free block of that order and `sum[o]` has bit w set when word w of `bits[o]` is
+ * non-zero; `hint[o]` is a `sum[o]` word index below which every word is zero.
+ */
+interface Span {
+  readonly start: number;
+  readonly end: number;
+  readonly base: number;
+  readonly state: Uint8Array;
+  readonly bits: Uint32Array[];
+  readonly sum: Uint32Array[];
+  readonly hint: Int32Array;
+  readonly count: Int32Array;
+  /** Frames where one pool ends and a touching one begins (they may lie in different RAM regions). */
+  readonly seams: number[];
+}
+
+function makeSpan(start: number, end: number, seams: number[]): Span {
+  const base = Math.floor(start / MAX_BLOCK_FRAMES) * MAX_BLOCK_FRAMES;
+  const frames = Math.ceil((end - base) / MAX_BLOCK_FRAMES) * MAX_BLOCK_FRAMES;
+  const bits: Uint32Array[] = [];
+  const sum: Uint32Array[] = [];
+  for (let o = 0; o <= MAX_ORDER; o++) {
+    const words = Math.ceil(frames / 2 ** o / 32);
+    bits.push(new Uint32Array(words));
+    sum.push(new Uint32Array(Math.ceil(words / 32)));
+  }
+  return {
+    start,
+    end,
+    base,
+    state: new Uint8Array(frames),
+    bits,
+    sum,
+    hint: new Int32Array(MAX_ORDER + 1),
+    count: new Int32Array(MAX_ORDER + 1),
+    seams,
+  };
+}
+
 /**
  * A binary buddy allocator over the board's RAM. Blocks of 2^order pages are naturally
  * aligned; allocations are zeroed. Returns a physical address, or a negative errno.
  *
- * Internally blocks are named by page frame number (pa / PAGE_SIZE): PAs of RAM at or above
- * 1 GiB are heap numbers in V8, frame numbers below 2^30 are small integers, which makes the
- * free-list sets and the allocation map much cheaper to hash.
+ * Internally blocks are named by page frame number (pa / PAGE_SIZE). Each run of contiguous
+ * frames keeps a state byte per frame and, per order, a two-level bitmap of free blocks, so the
+ * lowest free block of an order is found with a few word scans and nothing is hashed or
+ * allocated per call.
  */
 export class PageAllocator {
-  private readonly free: FreeList[] = Array.from({ length: MAX_ORDER + 1 }, () => new FreeList());
-  /** Allocated blocks: first frame number -> order. */
-  private readonly allocated = new Map<number, number>();
+  /** Contiguous frame runs, sorted by address. */
+  private readonly spans: Span[] = [];
+  /** Free blocks per order, over all spans. */
+  private readonly freeCount = new Int32Array(MAX_ORDER + 1);
+  /** Frames this allocator already passed to `mem.touch` (the touched set never shrinks). */
+  private readonly touchedByUs: Uint8Array[] = [];
+  private lastSpan = 0;
+  private allocatedBlocks = 0;
   private readonly pools: MemRegion[];
   private inUse = 0;
   private high = 0;
@@ -70,15 +126,34 @@ export class PageAllocator {
     pools?: readonly MemRegion[],
   ) {
     this.pools = (pools ?? mem.regions).map((r) => ({ base: r.base, size: r.size }));
-    let total = 0;
+    const ranges: { start: number; end: number }[] = [];
     for (const r of this.pools) {
       if (!mem.contains(r.base, r.size)) throw new RangeError(`page pool ${hex(r.base)}+${hex(r.size)} is not RAM`);
+      const start = Math.ceil(r.base / PAGE_SIZE);
+      const end = Math.floor((r.base + r.size) / PAGE_SIZE);
+      if (start < end) ranges.push({ start, end });
+    }
+    // pools that touch or overlap share one span, so buddies across their boundary still merge
+    ranges.sort((a, b) => a.start - b.start);
+    for (const r of ranges) {
+      const last = this.spans.length > 0 ? this.spans[this.spans.length - 1]! : undefined;
+      if (last !== undefined && r.start <= last.end) {
+        const seams = r.start === last.end ? [...last.seams, r.start] : last.seams;
+        if (r.end > last.end) this.spans[this.spans.length - 1] = makeSpan(last.start, r.end, seams);
+      } else this.spans.push(makeSpan(r.start, r.end, []));
+    }
+    for (const s of this.spans) this.touchedByUs.push(new Uint8Array(s.state.length));
+    let total = 0;
+    for (const r of this.pools) {
       let a = Math.ceil(r.base / PAGE_SIZE) * PAGE_SIZE;
       const end = Math.floor((r.base + r.size) / PAGE_SIZE) * PAGE_SIZE;
       while (a < end) {
         let order = MAX_ORDER;
         while (order > 0 && (a % (PAGE_SIZE * 2 ** order) !== 0 || a + PAGE_SIZE * 2 ** order > end)) order--;
-        this.free[order]!.add(a / PAGE_SIZE);
+        const pfn = a / PAGE_SIZE;
+        const si = this.spanIndex(pfn);
+        const s = this.spans[si]!;
+        if (s.state[pfn - s.base] !== order + 1) this.addFree(s, pfn - s.base, order);
         total += 2 ** order;
         a += PAGE_SIZE * 2 ** order;
       }
@@ -93,63 +168,90 @@ export class PageAllocator {
       this.failed++;
       return -EINVAL;
     }
-    if (this.shouldFail()) {
+    if (this.fault !== null && this.shouldFail()) {
       this.failed++;
       this.injected++;
       return -ENOMEM;
     }
+    const counts = this.freeCount;
     let o = order;
-    while (o <= MAX_ORDER && this.free[o]!.size === 0) o++;
+    while (o <= MAX_ORDER && counts[o] === 0) o++;
     if (o > MAX_ORDER) {
       this.failed++;
       return -ENOMEM;
     }
-    const pfn = this.takeLowest(o);
+    const spans = this.spans;
+    let si = 0;
+    while (spans[si]!.count[o] === 0) si++;
+    const s = spans[si]!;
+    const rel = this.takeLowest(s, o);
     // split down to the requested order, returning upper halves to the free lists
     while (o > order) {
       o--;
-      this.free[o]!.add(pfn + 2 ** o);
+      this.addFree(s, rel + (1 << o), o);
     }
-    this.allocated.set(pfn, order);
-    this.inUse += 2 ** order;
+    s.state[rel] = ST_ALLOC | order;
+    this.allocatedBlocks++;
+    const pages = 1 << order;
+    this.inUse += pages;
     if (this.inUse > this.high) this.high = this.inUse;
-    const pa = pfn * PAGE_SIZE;
-    this.mem.zero(pa, PAGE_SIZE * 2 ** order);
-    this.mem.touch(pa, PAGE_SIZE * 2 ** order);
+    const pa = (s.base + rel) * PAGE_SIZE;
+    if (s.seams.length === 0) this.mem.zero(pa, PAGE_SIZE * pages);
+    else this.zeroAcrossSeams(s, s.base + rel, pages);
+    // the touched set only grows, so frames already reported need not be reported again
+    const seen = this.touchedByUs[si]!;
+    for (let f = rel; f < rel + pages; f++)
+      if (seen[f] === 0) {
+        this.mem.touch(pa, PAGE_SIZE * pages);
+        seen.fill(1, rel, rel + pages);
+        break;
+      }
     return pa;
   }
 
   /** Frees a block. A double free or a wrong order is a kernel bug: throws KernelError(-EINVAL). */
   freePages(pa: number, order = 0): void {
     const pfn = pa / PAGE_SIZE;
-    const have = this.allocated.get(pfn);
-    if (have === undefined)
+    const si = this.spanIndex(pfn);
+    const s = si >= 0 ? this.spans[si]! : undefined;
+    const st = s !== undefined ? s.state[pfn - s.base]! : ST_NONE;
+    if (s === undefined || (st & ST_ALLOC) === 0)
       throw new KernelError(-EINVAL, `page allocator: freeing ${hex(pa)} which is not allocated (double free?)`);
+    const have = st & ~ST_ALLOC;
     if (have !== order)
       throw new KernelError(-EINVAL, `page allocator: freeing ${hex(pa)} with order ${order}, allocated with order ${have}`);
     this.freeCalls++;
-    this.allocated.delete(pfn);
-    this.inUse -= 2 ** order;
-    let block = pfn;
+    let rel = pfn - s.base;
+    s.state[rel] = ST_NONE;
+    this.allocatedBlocks--;
+    this.inUse -= 1 << order;
+    const state = s.state;
+    const lo = s.start - s.base;
+    const hi = s.end - s.base;
     let o = order;
     while (o < MAX_ORDER) {
-      const size = 2 ** o;
-      const buddy = block % (size * 2) === 0 ? block + size : block - size;
-      if (!this.free[o]!.has(buddy)) break;
-      this.free[o]!.delete(buddy);
-      block = Math.min(block, buddy);
+      const size = 1 << o;
+      const buddy = rel ^ size;
+      if (buddy < lo || buddy >= hi || state[buddy] !== o + 1) break;
+      this.removeFree(s, buddy, o);
+      rel &= ~size;
       o++;
     }
-    this.free[o]!.add(block);
+    this.addFree(s, rel, o);
   }
 
   /** Order of the block allocated at `pa`, or undefined. */
   orderOf(pa: number): number | undefined {
-    return this.allocated.get(pa / PAGE_SIZE);
+    const pfn = pa / PAGE_SIZE;
+    const si = this.spanIndex(pfn);
+    if (si < 0) return undefined;
+    const s = this.spans[si]!;
+    const st = s.state[pfn - s.base]!;
+    return (st & ST_ALLOC) !== 0 ? st & ~ST_ALLOC : undefined;
   }
 
   isAllocated(pa: number): boolean {
-    return this.allocated.has(pa / PAGE_SIZE);
+    return this.orderOf(pa) !== undefined;
   }
 
   stats(): PageAllocStats {
@@ -166,7 +268,16 @@ export class PageAllocator {
 
   /** The allocated blocks, sorted (for snapshots that compare allocator state). */
   snapshot(): { pa: number; order: number }[] {
-    return [...this.allocated].map(([pfn, order]) => ({ pa: pfn * PAGE_SIZE, order })).sort((a, b) => a.pa - b.pa);
+    const out: { pa: number; order: number }[] = [];
+    if (this.allocatedBlocks === 0) return out;
+    for (const s of this.spans) {
+      const state = s.state;
+      for (let rel = s.start - s.base; rel < s.end - s.base; rel++) {
+        const st = state[rel]!;
+        if ((st & ST_ALLOC) !== 0) out.push({ pa: (s.base + rel) * PAGE_SIZE, order: st & ~ST_ALLOC });
+      }
+    }
+    return out;
   }
 
   injectFaults(spec: FaultSpec): void {
@@ -198,71 +309,76 @@ export class PageAllocator {
     return fail;
   }
 
-  private takeLowest(order: number): number {
-    return this.free[order]!.takeLowest();
-  }
-}
-
-/**
- * The free blocks of one order (by first frame number): a set for membership (buddy merging removes from the middle)
- * plus a binary min-heap so the lowest block is found in O(log n). Removals only touch the set;
- * stale heap entries are skipped when they surface.
- */
-class FreeList {
-  private readonly members = new Set<number>();
-  private readonly heap: number[] = [];
-
-  get size(): number {
-    return this.members.size;
-  }
-  has(pa: number): boolean {
-    return this.members.has(pa);
-  }
-  add(pa: number): void {
-    if (this.members.has(pa)) return;
-    this.members.add(pa);
-    const h = this.heap;
-    let i = h.push(pa) - 1;
-    while (i > 0) {
-      const parent = (i - 1) >> 1;
-      if (h[parent]! <= pa) break;
-      h[i] = h[parent]!;
-      i = parent;
-    }
-    h[i] = pa;
-  }
-  delete(pa: number): void {
-    this.members.delete(pa);
-    // keep stale entries bounded: rebuild (a sorted array is a valid heap) when they dominate
-    if (this.heap.length > 4 * this.members.size + 64) {
-      this.heap.length = 0;
-      this.heap.push(...[...this.members].sort((a, b) => a - b));
-    }
-  }
-  /** Removes and returns the lowest member (the caller checked `size > 0`). */
-  takeLowest(): number {
-    for (;;) {
-      const top = this.pop();
-      if (this.members.delete(top)) return top;
-    }
-  }
-  private pop(): number {
-    const h = this.heap;
-    const top = h[0]!;
-    const last = h.pop()!;
-    if (h.length > 0) {
-      let i = 0;
-      for (;;) {
-        const l = 2 * i + 1;
-        if (l >= h.length) break;
-        const r = l + 1;
-        const c = r < h.length && h[r]! < h[l]! ? r : l;
-        if (h[c]! >= last) break;
-        h[i] = h[c]!;
-        i = c;
+  /** Zeroes a block piecewise, so no single `zero` call crosses from one pool into a touching one. */
+  private zeroAcrossSeams(s: Span, pfn: number, pages: number): void {
+    let from = pfn;
+    const end = pfn + pages;
+    for (const seam of s.seams)
+      if (seam > from && seam < end) {
+        this.mem.zero(from * PAGE_SIZE, (seam - from) * PAGE_SIZE);
+        from = seam;
       }
-      h[i] = last;
+    this.mem.zero(from * PAGE_SIZE, (end - from) * PAGE_SIZE);
+  }
+
+  /** Index of the span holding frame `pfn`, or -1 (also for a non-integer frame number). */
+  private spanIndex(pfn: number): number {
+    const spans = this.spans;
+    const c = spans[this.lastSpan];
+    if (c !== undefined && pfn >= c.start && pfn < c.end && Number.isInteger(pfn)) return this.lastSpan;
+    if (!Number.isInteger(pfn)) return -1;
+    for (let i = 0; i < spans.length; i++) {
+      const s = spans[i]!;
+      if (pfn >= s.start && pfn < s.end) {
+        this.lastSpan = i;
+        return i;
+      }
     }
-    return top;
+    return -1;
+  }
+
+  private addFree(s: Span, rel: number, order: number): void {
+    s.state[rel] = order + 1;
+    const idx = rel >>> order;
+    const w = idx >>> 5;
+    const bits = s.bits[order]!;
+    bits[w] = bits[w]! | (1 << (idx & 31));
+    const sum = s.sum[order]!;
+    const sw = w >>> 5;
+    sum[sw] = sum[sw]! | (1 << (w & 31));
+    if (sw < s.hint[order]!) s.hint[order] = sw;
+    s.count[order]!++;
+    this.freeCount[order]!++;
+  }
+
+  private removeFree(s: Span, rel: number, order: number): void {
+    s.state[rel] = ST_NONE;
+    const idx = rel >>> order;
+    const w = idx >>> 5;
+    const bits = s.bits[order]!;
+    const nw = bits[w]! & ~(1 << (idx & 31));
+    bits[w] = nw;
+    if (nw === 0) {
+      const sum = s.sum[order]!;
+      const sw = w >>> 5;
+      sum[sw] = sum[sw]! & ~(1 << (w & 31));
+    }
+    s.count[order]!--;
+    this.freeCount[order]!--;
+  }
+
+  /** Removes and returns (as a span-relative frame) the lowest free block of `order`; the span has one. */
+  private takeLowest(s: Span, order: number): number {
+    const sum = s.sum[order]!;
+    let sw = s.hint[order]!;
+    while (sum[sw] === 0) sw++;
+    s.hint[order] = sw;
+    const sv = sum[sw]!;
+    const w = (sw << 5) + (31 - Math.clz32(sv & -sv));
+    const bv = s.bits[order]![w]!;
+    const idx = (w << 5) + (31 - Math.clz32(bv & -bv));
+    const rel = idx << order;
+    this.removeFree(s, rel, order);
+    return rel;
   }
 }

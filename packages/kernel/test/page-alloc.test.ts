@@ -64,3 +64,132 @@ describe('PageAllocator', () => {
     expect(a.filter(Boolean).length).toBeLessThan(30);
   });
 });
+
+/** A deliberately naive buddy allocator (sorted arrays per order) to compare addresses against. */
+class ModelBuddy {
+  readonly free: number[][] = Array.from({ length: 11 }, () => []);
+  readonly allocated = new Map<number, number>();
+  constructor(pools: { base: number; size: number }[]) {
+    for (const r of pools) {
+      let a = r.base / 4096;
+      const end = (r.base + r.size) / 4096;
+      while (a < end) {
+        let o = 10;
+        while (o > 0 && (a % 2 ** o !== 0 || a + 2 ** o > end)) o--;
+        this.free[o]!.push(a);
+        a += 2 ** o;
+      }
+    }
+    for (const l of this.free) l.sort((x, y) => x - y);
+  }
+  alloc(order: number): number {
+    let o = order;
+    while (o <= 10 && this.free[o]!.length === 0) o++;
+    if (o > 10) return -ENOMEM;
+    const pfn = this.free[o]!.shift()!;
+    while (o > order) {
+      o--;
+      this.insert(o, pfn + 2 ** o);
+    }
+    this.allocated.set(pfn, order);
+    return pfn * 4096;
+  }
+  release(pa: number, order: number): void {
+    let block = pa / 4096;
+    this.allocated.delete(block);
+    let o = order;
+    while (o < 10) {
+      const buddy = block ^ (2 ** o);
+      const i = this.free[o]!.indexOf(buddy);
+      if (i < 0) break;
+      this.free[o]!.splice(i, 1);
+      block = Math.min(block, buddy);
+      o++;
+    }
+    this.insert(o, block);
+  }
+  private insert(o: number, pfn: number): void {
+    const l = this.free[o]!;
+    let i = 0;
+    while (i < l.length && l[i]! < pfn) i++;
+    l.splice(i, 0, pfn);
+  }
+}
+
+describe('PageAllocator against a naive model', () => {
+  it('hands out exactly the same addresses over random alloc/free sequences, across touching pools', () => {
+    // two touching regions (buddies merge across the seam) and one far away, none max-order aligned at the ends
+    const regions = [
+      { base: 0x3fff_d000, size: 0x10_3000 },
+      { base: 0x4010_0000, size: 0x19_5000 },
+      { base: 0x8_0000_0000, size: 0x40_0000 },
+    ];
+    const mem = new PhysMem(regions);
+    const pa = new PageAllocator(mem);
+    const model = new ModelBuddy(regions);
+    let seed = 7;
+    const rnd = () => {
+      seed = (Math.imul(seed, 1103515245) + 12345) >>> 0;
+      return seed / 2 ** 32;
+    };
+    const live: { pa: number; order: number }[] = [];
+    const everUsed = new Set<number>();
+    for (let step = 0; step < 4000; step++) {
+      if (live.length === 0 || rnd() < 0.55) {
+        const order = rnd() < 0.7 ? 0 : Math.floor(rnd() * 11);
+        const got = pa.allocPages(order);
+        expect(got).toBe(model.alloc(order));
+        if (got >= 0) {
+          live.push({ pa: got, order });
+          for (let f = 0; f < 2 ** order; f++) everUsed.add(got / 4096 + f);
+          expect(pa.orderOf(got)).toBe(order);
+        }
+      } else {
+        const [b] = live.splice(Math.floor(rnd() * live.length), 1);
+        pa.freePages(b!.pa, b!.order);
+        model.release(b!.pa, b!.order);
+        expect(pa.isAllocated(b!.pa)).toBe(false);
+      }
+    }
+    const expected = [...model.allocated].map(([pfn, order]) => ({ pa: pfn * 4096, order })).sort((a, b) => a.pa - b.pa);
+    expect(pa.snapshot()).toEqual(expected);
+    expect(pa.stats().pagesInUse).toBe(live.reduce((n, b) => n + 2 ** b.order, 0));
+    expect(mem.framesTouched()).toBe(everUsed.size);
+    for (const b of live) {
+      pa.freePages(b.pa, b.order);
+      model.release(b.pa, b.order);
+    }
+    expect(pa.snapshot()).toEqual([]);
+    // everything merged back, including across the seam of the touching regions at 0x4010_0000
+    // (initially the lowest 2 MiB block is split from the far region)
+    expect(pa.allocPages(9)).toBe(0x4000_0000);
+    expect(model.alloc(9)).toBe(0x4000_0000);
+    // a block across the seam is zeroed on both sides
+    mem.write32(0x400f_fffc, 1);
+    mem.write32(0x4010_0000, 2);
+    pa.freePages(0x4000_0000, 9);
+    expect(pa.allocPages(9)).toBe(0x4000_0000);
+    expect([mem.read32(0x400f_fffc), mem.read32(0x4010_0000)]).toEqual([0, 0]);
+    for (const order of [10, 10, 0, 3, 10]) expect(pa.allocPages(order)).toBe(model.alloc(order));
+  });
+
+  it('rejects frees of unaligned, foreign and free addresses without changing state', () => {
+    const { mem, pa } = mk(1 << 20);
+    const a = pa.allocPages(2);
+    mem.write32(a + 0x2000, 5);
+    const before = pa.snapshot();
+    const stats = pa.stats();
+    for (const bad of [a + 0x800, a + 0x1000, 0x1000, a + (1 << 20), Number.NaN, -4096]) {
+      expect(() => pa.freePages(bad, 2)).toThrow(/double free/);
+      expect(pa.isAllocated(bad)).toBe(false);
+      expect(pa.orderOf(bad)).toBeUndefined();
+    }
+    expect(() => pa.freePages(a, 1)).toThrow(/allocated with order 2/);
+    expect(pa.snapshot()).toEqual(before);
+    expect(pa.stats()).toEqual(stats);
+    pa.freePages(a, 2);
+    expect(pa.allocPages(2)).toBe(a);
+    expect(mem.read32(a + 0x2000)).toBe(0);
+    expect(pa.stats()).toMatchObject({ freeCalls: 1, allocCalls: 2, pagesInUse: 4, totalPages: 256 });
+  });
+});
