@@ -66,6 +66,7 @@ export function pgtableSelftest(kernel: Kernel): PgtableSelftestResult[] {
       results.push({ fmt: plan.fmt, ok: false, lines });
     };
     const before = kernel.pages.stats().pagesInUse;
+    const refBefore = kernel.modules.find(plan.module)?.refcount ?? 0;
     const cfg = plan.cfg();
     const ops = allocIoPgtableOps(kernel, plan.fmt, cfg, null);
     if (typeof ops === 'number') {
@@ -73,7 +74,7 @@ export function pgtableSelftest(kernel: Kernel): PgtableSelftestResult[] {
       continue;
     }
     const mod = kernel.modules.find(plan.module);
-    lines.push(`allocated through the core; ${plan.module} refcount ${mod?.refcount ?? '?'} while the table lives`);
+    lines.push(`allocated through the core; ${plan.module} refcount ${refBefore} -> ${mod?.refcount ?? '?'} while the table lives`);
     const out = { mapped: 0 };
     let bad = '';
     for (const [iova, pa, pgsize, pgcount] of plan.runs) {
@@ -100,12 +101,13 @@ export function pgtableSelftest(kernel: Kernel): PgtableSelftestResult[] {
     freeIoPgtableOps(kernel, ops);
     const after = kernel.pages.stats().pagesInUse;
     if (after !== before) bad ||= `page allocator: ${after - before} page(s) leaked`;
+    if ((mod?.refcount ?? 0) !== refBefore) bad ||= `${plan.module} refcount ${mod?.refcount ?? '?'} after free, ${refBefore} before`;
     if (bad) {
       fail(bad);
       continue;
     }
     lines.push(`mapped ${mappedBytes / 1024} KiB in ${plan.runs.length} runs, ${checked} pages agree with the walker, unmapped, freed`);
-    lines.push(`pages in use back to ${after}; ${plan.module} refcount ${mod?.refcount ?? '?'}`);
+    lines.push(`pages in use back to ${after}; ${plan.module} refcount back to ${mod?.refcount ?? '?'}`);
     results.push({ fmt: plan.fmt, ok: true, lines });
   }
   return results;

@@ -9,6 +9,9 @@ import {
   DEFAULT_RAM_SIZE,
   DEFAULT_RESERVED_BASE,
   DEFAULT_RESERVED_SIZE,
+  DEFAULT_SMMU_BASE,
+  DEFAULT_SMMU_PATH,
+  DEFAULT_SMMU_SIZE,
   defaultBoardDtb,
   defaultBoardSpec,
   DMA_ID_VALUE,
@@ -17,6 +20,12 @@ import {
   DmaMaster,
   FdtError,
   findByPhandle,
+  phandleArgsList,
+  propStrings,
+  resolveInterrupts,
+  SMMU_IDR0,
+  SMMUV3_PRESET_FVP,
+  SmmuV3,
   findNode,
   node,
   parseDtb,
@@ -53,7 +62,7 @@ describe('default board', () => {
     const b = createDefaultBoard();
     expect(b.dtb).toEqual(defaultBoardDtb());
     const tree = parseDtb(b.dtb);
-    expect(tree).toEqual(buildFdt(defaultBoardSpec()));
+    expect(tree).toEqual(buildFdt(defaultBoardSpec({ smmu: true })));
     expect(writeDtb(tree)).toEqual(b.dtb);
     expect(propString(tree.root, 'compatible')).toBe('gki,virt');
     expect(propU32(tree.root, '#address-cells')).toBe(2);
@@ -75,13 +84,44 @@ describe('default board', () => {
       expect(propCells(d, 'interrupts')).toHaveLength(3);
       expect(propCells(d, 'reg')).toHaveLength(2);
     }
+    // the SMMUv3: 128 KiB window, three named SPIs, one StreamID cell, the FVP preset
+    const smmu = findNode(tree, DEFAULT_SMMU_PATH)!;
+    expect(propString(smmu, 'compatible')).toBe('arm,smmu-v3');
+    expect(propCells(smmu, 'reg')).toEqual([DEFAULT_SMMU_BASE, DEFAULT_SMMU_SIZE]);
+    expect(propStrings(smmu, 'interrupt-names')).toEqual(['eventq', 'gerror', 'cmdq-sync']);
+    expect(resolveInterrupts(tree, DEFAULT_SMMU_PATH)).toEqual([32 + 74, 32 + 75, 32 + 77]);
+    expect(propU32(smmu, '#iommu-cells')).toBe(1);
+    expect(propString(smmu, 'gki,smmu-preset')).toBe('fvp');
+    // masters 0 and 1 name it with their stream IDs; master 2 has no iommus
+    const iommus = ['/soc/dma@a000000', '/soc/dma@a001000', '/soc/dma@a002000'].map((p) =>
+      phandleArgsList(tree, findNode(tree, p)!, p, 'iommus', '#iommu-cells').map((r) => [r.path, ...r.args]),
+    );
+    expect(iommus).toEqual([[[DEFAULT_SMMU_PATH, 0x10]], [[DEFAULT_SMMU_PATH, 0x11]], []]);
+  });
+
+  it('has an SMMUv3 model with masters 0 and 1 attached and master 2 doing direct DMA', () => {
+    const b = createDefaultBoard();
+    const [smmu, ...more] = b.modelsOfType(SmmuV3);
+    expect(more).toHaveLength(0);
+    expect(b.models.get(DEFAULT_SMMU_PATH)).toBe(smmu);
+    expect(b.bus.find(DEFAULT_SMMU_BASE)?.device).toBe(smmu);
+    expect(b.bus.read32(DEFAULT_SMMU_BASE + SMMU_IDR0)).toBe(SMMUV3_PRESET_FVP.idr[0]);
+    const dmas = b.modelsOfType(DmaMaster);
+    expect(smmu!.attachedMasters).toEqual([dmas[0], dmas[1]]);
+    expect(dmas.map((d) => d.translated)).toEqual([true, true, false]);
+    // { smmu: false }: the same board without the IOMMU, every master untranslated
+    const bare = createDefaultBoard({ smmu: false });
+    expect(bare.modelsOfType(SmmuV3)).toHaveLength(0);
+    expect(bare.modelsOfType(DmaMaster).map((d) => d.translated)).toEqual([false, false, false]);
+    expect(parseDtb(bare.dtb)).toEqual(buildFdt(defaultBoardSpec()));
+    expect(defaultBoardDtb({ smmu: false })).toEqual(bare.dtb);
   });
 
   it('instantiates the three DMA masters on the bus with distinct stream IDs and IRQ lines', () => {
     const b = createDefaultBoard();
     const dmas = b.modelsOfType(DmaMaster);
     expect(dmas).toHaveLength(3);
-    expect([...b.models.keys()]).toEqual(['/soc/dma@a000000', '/soc/dma@a001000', '/soc/dma@a002000']);
+    expect([...b.models.keys()]).toEqual(['/soc/dma@a000000', '/soc/dma@a001000', '/soc/dma@a002000', DEFAULT_SMMU_PATH]);
     for (let n = 0; n < 3; n++) {
       const base = DEFAULT_DMA_BASE + n * DEFAULT_DMA_STRIDE;
       expect(b.bus.find(base)?.device).toBe(dmas[n]);

@@ -128,10 +128,9 @@ export class ArmSmmuCmdq {
   }
 
   /**
-   * Polls CONS until the queue has room (`empty` false) or has been drained (`empty` true). A stopped queue (CMDQ_ERR active) is recovered through the
-   * host's GERROR handling; a queue that merely did not move is given its doorbell again
-   * (rewriting PROD with the same value is harmless and restarts a consumer that was
-   * acknowledged from inside its own error interrupt).
+   * Polls CONS until the queue has room (`empty` false) or has been drained (`empty` true). A
+   * stopped queue (CMDQ_ERR active, no interrupt delivered it) is recovered through the host's
+   * GERROR handling, which acknowledges GERRORN and so restarts consumption.
    */
   private waitUntil(empty: boolean): number {
     for (let i = 0; i < POLL_LIMIT; i++) {
@@ -141,7 +140,6 @@ export class ArmSmmuCmdq {
       const regs = this.host.regs;
       const active = (regs.read32(ARM_SMMU_GERROR) ^ regs.read32(ARM_SMMU_GERRORN)) & GERROR_CMDQ_ERR;
       if (active) this.host.handleGerror();
-      else this.publish();
     }
     return -ETIMEDOUT;
   }

@@ -5,13 +5,19 @@
  * Physical map:
  *   0x0800_0000  GICv3 distributor (64 KiB) and redistributors
  *   0x0a00_0000  DMA test masters dma@a000000, dma@a001000, dma@a002000 (4 KiB each)
+ *   0x2b40_0000  SMMUv3 iommu@2b400000 (128 KiB: register pages 0 and 1), Arm FVP preset
  *   0x4000_0000  RAM, 1 GiB (the last 1 MiB is reserved for firmware)
  * Everything below 1 GiB is the /soc simple-bus (32-bit addresses, identity `ranges`), so
- * SMMUs and GPUs can be added there without touching the rest.
+ * more SMMUs and GPUs can be added there without touching the rest.
+ *
+ * DMA masters 0 and 1 sit behind the SMMUv3 (`iommus = <&smmu 0x10>`, `<&smmu 0x11>`); master
+ * 2 has no `iommus` and reaches RAM directly, so the board shows both kinds of DMA.
  */
 import { Board } from '../board.js';
 import { buildFdt, node, prop, ref, type DraftNode, type FdtSpec } from '../fdt/build.js';
 import { writeDtb } from '../fdt/write.js';
+// The SMMUv3 model registers its `arm,smmu-v3` factory when its module is evaluated.
+import '../models/smmu-v3/factory.js';
 
 export const DEFAULT_BOARD_NAME = 'gki-virt';
 export const DEFAULT_RAM_BASE = 0x4000_0000;
@@ -28,34 +34,81 @@ export const DEFAULT_DMA_COUNT = 3;
 export const DEFAULT_DMA_SPI = 16;
 /** DMA master n issues stream ID DEFAULT_DMA_STREAM_ID + n. */
 export const DEFAULT_DMA_STREAM_ID = 0x10;
+/** The SMMUv3 node: `/soc/iommu@2b400000`, label `smmu`, one StreamID cell per `iommus` entry. */
+export const DEFAULT_SMMU_BASE = 0x2b40_0000;
+export const DEFAULT_SMMU_SIZE = 0x2_0000;
+export const DEFAULT_SMMU_PATH = '/soc/iommu@2b400000';
+/** Its `gki,smmu-preset` (the Arm FVP Base RevC identification registers). */
+export const DEFAULT_SMMU_PRESET = 'fvp';
+/** GIC SPIs of its wired interrupts, in `interrupt-names` order (controller line 32 + SPI). */
+export const DEFAULT_SMMU_SPIS: Readonly<Record<'eventq' | 'gerror' | 'cmdq-sync', number>> = {
+  eventq: 74,
+  gerror: 75,
+  'cmdq-sync': 77,
+};
+/** How many DMA masters (from master 0) sit behind the SMMU; the others do direct DMA. */
+export const DEFAULT_SMMU_MASTERS = 2;
 export const DEFAULT_BOOTARGS = 'console=ttyAMA0 earlycon loglevel=7';
 
 /** GIC specifier cells: SPI, level-high. */
 const GIC_SPI = 0;
 const IRQ_TYPE_LEVEL_HIGH = 4;
 
+export interface DefaultBoardOptions {
+  /**
+   * Include the SMMUv3 and put DMA masters 0 and 1 behind it. `defaultBoardDtb` and
+   * `createDefaultBoard` default to true (the built-in board); `defaultBoardSpec` defaults to
+   * false, because its callers build variants that bring their own IOMMU node.
+   */
+  readonly smmu?: boolean;
+}
+
+/** The SMMUv3 node of the default board. */
+function smmuNode(): DraftNode {
+  const spis = DEFAULT_SMMU_SPIS;
+  return node(`smmu: iommu@${DEFAULT_SMMU_BASE.toString(16)}`, [
+    prop.string('compatible', 'arm,smmu-v3'),
+    prop.reg(1, 1, [DEFAULT_SMMU_BASE, DEFAULT_SMMU_SIZE]),
+    prop.u32('interrupt-parent', ref('gic')),
+    prop.cells(
+      'interrupts',
+      GIC_SPI, spis.eventq, IRQ_TYPE_LEVEL_HIGH,
+      GIC_SPI, spis.gerror, IRQ_TYPE_LEVEL_HIGH,
+      GIC_SPI, spis['cmdq-sync'], IRQ_TYPE_LEVEL_HIGH,
+    ),
+    prop.strings('interrupt-names', ['eventq', 'gerror', 'cmdq-sync']),
+    prop.u32('#iommu-cells', 1),
+    prop.string('gki,smmu-preset', DEFAULT_SMMU_PRESET),
+  ]);
+}
+
 /**
  * The default board as an editable description. Each call returns a fresh copy, so a caller
- * may add nodes (for example an SMMU under `/soc`) before building it:
+ * may add nodes under `/soc` before building it. Without `{ smmu: true }` it is the board
+ * without its SMMUv3 (no IOMMU node, no `iommus`), the base for variants with their own IOMMU:
  *
  *   const spec = defaultBoardSpec();
  *   socOf(spec).children.push(node('iommu@2b400000', [...]));
  *   const board = Board.fromDtb(writeDtb(buildFdt(spec)));
+ *
+ * `buildFdt(defaultBoardSpec({ smmu: true }))` is exactly the built-in board's tree.
  */
-export function defaultBoardSpec(): FdtSpec {
+export function defaultBoardSpec(opts: DefaultBoardOptions = {}): FdtSpec {
+  const withSmmu = opts.smmu === true;
   const dmas: DraftNode[] = [];
   for (let n = 0; n < DEFAULT_DMA_COUNT; n++) {
     const base = DEFAULT_DMA_BASE + n * DEFAULT_DMA_STRIDE;
-    dmas.push(
-      node(`dma@${base.toString(16)}`, [
-        prop.string('compatible', 'gki,dma-master'),
-        prop.reg(1, 1, [base, DEFAULT_DMA_STRIDE]),
-        prop.u32('interrupt-parent', ref('gic')),
-        prop.cells('interrupts', GIC_SPI, DEFAULT_DMA_SPI + n, IRQ_TYPE_LEVEL_HIGH),
-        prop.u32('gki,stream-id', DEFAULT_DMA_STREAM_ID + n),
-      ]),
-    );
+    const props = [
+      prop.string('compatible', 'gki,dma-master'),
+      prop.reg(1, 1, [base, DEFAULT_DMA_STRIDE]),
+      prop.u32('interrupt-parent', ref('gic')),
+      prop.cells('interrupts', GIC_SPI, DEFAULT_DMA_SPI + n, IRQ_TYPE_LEVEL_HIGH),
+      prop.u32('gki,stream-id', DEFAULT_DMA_STREAM_ID + n),
+    ];
+    if (withSmmu && n < DEFAULT_SMMU_MASTERS) props.push(prop.cells('iommus', ref('smmu'), DEFAULT_DMA_STREAM_ID + n));
+    dmas.push(node(`dma@${base.toString(16)}`, props));
   }
+  const socChildren = withSmmu ? [...dmas, smmuNode()] : dmas;
   const root = node(
     '',
     [
@@ -93,7 +146,7 @@ export function defaultBoardSpec(): FdtSpec {
           // child 0..1 GiB (1 cell) -> parent 0..1 GiB (2 cells), size 1 GiB (1 cell)
           prop.cells('ranges', 0, 0, 0, DEFAULT_RAM_BASE),
         ],
-        dmas,
+        socChildren,
       ),
     ],
   );
@@ -111,12 +164,12 @@ export function socOf(spec: FdtSpec): DraftNode {
   return soc;
 }
 
-/** The default board's DTB (version 17). */
-export function defaultBoardDtb(): Uint8Array {
-  return writeDtb(buildFdt(defaultBoardSpec()));
+/** The default board's DTB (version 17); `{ smmu: false }` leaves the SMMUv3 out. */
+export function defaultBoardDtb(opts: DefaultBoardOptions = {}): Uint8Array {
+  return writeDtb(buildFdt(defaultBoardSpec({ smmu: opts.smmu !== false })));
 }
 
-/** The default board, built from its DTB. */
-export function createDefaultBoard(): Board {
-  return Board.fromDtb(defaultBoardDtb());
+/** The default board, built from its DTB; `{ smmu: false }` leaves the SMMUv3 out. */
+export function createDefaultBoard(opts: DefaultBoardOptions = {}): Board {
+  return Board.fromDtb(defaultBoardDtb(opts));
 }

@@ -298,6 +298,8 @@ export class SmmuV3 implements MmioDevice {
   private readonly evWords = new Uint32Array(8);
   private readonly cmdWords = new Uint32Array(4);
   private inCmdq = false;
+  /** Set when processCmdq was called again while it was running (see processCmdq). */
+  private cmdqKicked = false;
 
   private readonly eventqIrq: IrqLine | undefined;
   private readonly gerrorIrq: IrqLine | undefined;
@@ -483,35 +485,58 @@ export class SmmuV3 implements MmioDevice {
     return (this.evtqProd & m) === (this.evtqCons & m);
   }
 
+  /**
+   * Consumes commands from CONS to PROD. A call made while commands are being consumed (an
+   * interrupt handler run by a command writing CMDQ_PROD or acknowledging GERRORN, e.g. after
+   * fixing the command that stopped the queue) only asks the outer call to look again once the
+   * current pass returns, so consumption resumes without another doorbell. A pass that stops
+   * again on the same command without consuming anything ends the retries: the queue then waits
+   * for the next CMDQ_PROD/GERRORN write instead of spinning on a handler that never fixes it.
+   */
   private processCmdq(): void {
-    if (this.inCmdq) return;
-    if ((this.cr0 & R.CR0_CMDQEN) === 0 || this.cmdqStopped()) return;
+    if (this.inCmdq) {
+      this.cmdqKicked = true;
+      return;
+    }
     this.inCmdq = true;
     try {
-      const log2 = this.cmdqLog2();
-      const n = 2 ** log2;
-      const wmask = this.qMask(log2);
-      const base = addr52(this.cmdqBaseLo, this.cmdqBaseHi, 0xffff_ffe0);
-      const w = this.cmdWords;
-      for (let guard = 0; guard <= n && (this.cmdqCons & wmask) !== (this.cmdqProd & wmask); guard++) {
-        const a = base + (this.cmdqCons & (n - 1)) * R.CMD_SIZE;
-        try {
-          for (let i = 0; i < 4; i++) w[i] = this.mem.read32(a + 4 * i);
-        } catch (e) {
-          if (!(e instanceof BusError)) throw e;
-          this.cmdError(R.CERROR_ABT);
-          return;
-        }
-        const err = this.execCommand(w);
-        if (err !== R.CERROR_NONE) {
-          this.cmdError(err);
-          return;
-        }
-        const next = ((this.cmdqCons & wmask) + 1) & wmask;
-        this.cmdqCons = ((this.cmdqCons & ~wmask) | next) >>> 0;
-      }
+      let retry = false;
+      do {
+        this.cmdqKicked = false;
+        const before = (this.cmdqCons & ~R.CMDQ_CONS_ERR_MASK) >>> 0;
+        this.drainCmdq();
+        if (retry && ((this.cmdqCons & ~R.CMDQ_CONS_ERR_MASK) >>> 0) === before) break; // a retry consumed nothing
+        retry = true;
+      } while (this.cmdqKicked);
     } finally {
       this.inCmdq = false;
+    }
+  }
+
+  /** One pass of command consumption (processCmdq). */
+  private drainCmdq(): void {
+    if ((this.cr0 & R.CR0_CMDQEN) === 0 || this.cmdqStopped()) return;
+    const log2 = this.cmdqLog2();
+    const n = 2 ** log2;
+    const wmask = this.qMask(log2);
+    const base = addr52(this.cmdqBaseLo, this.cmdqBaseHi, 0xffff_ffe0);
+    const w = this.cmdWords;
+    for (let guard = 0; guard <= n && (this.cmdqCons & wmask) !== (this.cmdqProd & wmask); guard++) {
+      const a = base + (this.cmdqCons & (n - 1)) * R.CMD_SIZE;
+      try {
+        for (let i = 0; i < 4; i++) w[i] = this.mem.read32(a + 4 * i);
+      } catch (e) {
+        if (!(e instanceof BusError)) throw e;
+        this.cmdError(R.CERROR_ABT);
+        return;
+      }
+      const err = this.execCommand(w);
+      if (err !== R.CERROR_NONE) {
+        this.cmdError(err);
+        return;
+      }
+      const next = ((this.cmdqCons & wmask) + 1) & wmask;
+      this.cmdqCons = ((this.cmdqCons & ~wmask) | next) >>> 0;
     }
   }
 

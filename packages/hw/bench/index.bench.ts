@@ -1,0 +1,60 @@
+/**
+ * @gki/hw benchmarks (tinybench). Currently: the SMMUv3 model (bench/smmu-v3.bench.ts).
+ *
+ *   pnpm --filter @gki/hw bench                       one process
+ *   pnpm --filter @gki/hw bench -- --processes=7      median of 7 processes' medians, min-max
+ *   (add --json for machine-readable output; BENCH_RUNS=n sets the samples per case, default 15)
+ *
+ * The VM the figures in BENCHMARKS.md come from is noisy (a whole process sometimes runs ~1.6x
+ * slower), hence the multi-process form.
+ */
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { smmuV3Bench, type BenchRow } from './smmu-v3.bench.js';
+
+const RUNS = Number(process.env.BENCH_RUNS ?? 15);
+const PROCESSES = Number(process.argv.find((a) => a.startsWith('--processes='))?.split('=')[1] ?? 1);
+const JSON_OUT = process.argv.includes('--json');
+
+function median(v: number[]): number {
+  const s = [...v].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
+}
+
+function fmt(v: number): string {
+  return v >= 100 ? v.toFixed(0) : v.toFixed(1);
+}
+
+function report(rows: BenchRow[], what: string): void {
+  if (JSON_OUT) {
+    console.log(JSON.stringify({ runs: RUNS, processes: PROCESSES, node: process.version, rows }, null, 2));
+    return;
+  }
+  console.log(`@gki/hw benchmarks (${what})`);
+  for (const g of [...new Set(rows.map((r) => r.group))]) {
+    console.log(`\n${g}`);
+    for (const r of rows.filter((x) => x.group === g)) {
+      const range = r.min !== undefined ? `(${fmt(r.min)}-${fmt(r.max!)})` : '';
+      const alloc = r.allocPerOp === undefined ? '' : r.allocPerOp < 0 ? '  alloc ?' : `  alloc ${r.allocPerOp.toFixed(1)} B/op`;
+      console.log(`  ${r.case.padEnd(66)} ${fmt(r.value).padStart(8)} ${r.unit.padEnd(15)}${range.padEnd(16)}${alloc}`);
+    }
+  }
+}
+
+if (PROCESSES > 1) {
+  const script = fileURLToPath(import.meta.url);
+  const all: BenchRow[][] = [];
+  for (let p = 0; p < PROCESSES; p++) {
+    const r = spawnSync(process.execPath, [...process.execArgv, script, '--json'], { encoding: 'utf8', env: process.env });
+    if (r.status !== 0) throw new Error(`bench process failed: ${r.stderr}`);
+    all.push((JSON.parse(r.stdout) as { rows: BenchRow[] }).rows);
+  }
+  const rows = all[0]!.map((r0, j) => {
+    const v = all.map((rs) => rs[j]!.value);
+    const a = all.map((rs) => rs[j]!.allocPerOp ?? -1).filter((x) => x >= 0);
+    return { ...r0, value: median(v), min: Math.min(...v), max: Math.max(...v), allocPerOp: a.length ? median(a) : -1 };
+  });
+  report(rows, `median of ${PROCESSES} processes x ${RUNS} samples, min-max over processes in brackets`);
+} else {
+  report(smmuV3Bench(RUNS), `median of ${RUNS} samples, min-max in brackets`);
+}

@@ -1,0 +1,244 @@
+/**
+ * SMMUv3 model throughput: `SmmuV3.translate` on TLB hits and on TLB misses (a full table walk
+ * per translation), for stage 1 (48-bit, 4 levels), stage 2 (39-bit IPA, 3 levels) and nested
+ * (both walks per miss), over 64 MiB of 4 KiB pages; and DmaMaster copy throughput through the
+ * SMMU. The tables are written into PhysMem by hand and the SMMU is programmed through MMIO
+ * (bench/smmu-v3-setup.ts), so the model sees what a driver would give it.
+ *
+ * Every case is checked once, untimed, before it is measured: the sum of the output addresses
+ * must match the mapping, and the SMMU's counters must show the expected hits, misses and walks
+ * (so a "miss" row really walks every time and a "hit" row never does). The allocation probe
+ * reports heap bytes allocated per operation, measured with no GC in between.
+ */
+import { GCProfiler, getHeapSpaceStatistics, setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
+import { Bench } from 'tinybench';
+import { DMA_STATUS_DONE, DmaMaster, type SmmuTranslation, type WalkAccess } from '@gki/hw';
+import { RAM, S1_PAGE, S2_PAGE, SmmuRig, Tables, cdWords, steNested, steS1, steS2, writeCd } from './smmu-v3-setup.js';
+
+export interface BenchRow {
+  group: string;
+  case: string;
+  /** ns per translation, or MiB/s for the copy rows (see `unit`). */
+  value: number;
+  unit: string;
+  min?: number;
+  max?: number;
+  /** Heap bytes allocated per operation (translation or copy), -1 if a GC hid the figure. */
+  allocPerOp?: number;
+}
+
+/** 64 MiB of 4 KiB pages: exactly the model's default TLB capacity (16384 entries). */
+const PAGES = 16384;
+/** Translations per sample in the small-working-set hit rows. */
+const HIT_OPS = 65536;
+const TLB_CAPACITY = 4 * PAGES;
+const HOT_PAGES = 64;
+const COPY_BYTES = 1 << 20;
+
+const IOVA = 2 ** 39; // stage-1 input addresses (above 2^32 and the 39-bit boundary)
+const IPA = 2 ** 36; // stage-2 input addresses (stage-2 case) / stage-1 output (nested case)
+const DATA = RAM + 0x800_0000; // output PAs (above 2^31)
+
+const SID_S1 = 1;
+const SID_S2 = 2;
+const SID_NESTED = 3;
+const ASID = 1;
+const VMID_S2 = 2;
+const VMID_NESTED = 3;
+
+interface Setup {
+  rig: SmmuRig;
+}
+
+function build(): Setup {
+  // Room for all three translation regimes' 64 MiB at once, so that no case evicts another's
+  // entries: the model empties a full TLB on the next insert.
+  const rig = new SmmuRig(256 << 20, TLB_CAPACITY);
+
+  // Stage 1: 48-bit input, start level 0, IOVA -> DATA.
+  const s1 = new Tables(rig, 48);
+  s1.mapRange(IOVA, DATA, PAGES, S1_PAGE);
+  const cd = rig.alloc(64, 64);
+  writeCd(rig, cd, cdWords(s1.root, ASID, 48));
+  rig.writeSte(SID_S1, steS1(cd));
+
+  // Stage 2: 39-bit IPA, start level 1, IPA -> DATA.
+  const s2 = new Tables(rig, 39);
+  s2.mapRange(IPA, DATA, PAGES, S2_PAGE);
+  rig.writeSte(SID_S2, steS2(VMID_S2, s2.root));
+
+  // Nested: stage 1 IOVA -> IPA, stage 2 IPA -> DATA. The CD pointer and TTB0 are IPAs, so
+  // stage 2 also maps the pages holding the CD and the stage-1 root.
+  const n2 = new Tables(rig, 39);
+  const n1 = new Tables(rig, 48);
+  n1.mapRange(IOVA, IPA, PAGES, S1_PAGE);
+  n2.mapRange(IPA, DATA, PAGES, S2_PAGE);
+  const cdPa = rig.alloc(4096);
+  const cdIpa = 0x70_0000_0000;
+  const ttbIpa = cdIpa + 0x1_0000;
+  n2.mapRange(cdIpa, cdPa, 1, S2_PAGE);
+  n2.mapRange(ttbIpa, n1.root, 1, S2_PAGE);
+  writeCd(rig, cdPa, cdWords(ttbIpa, ASID, 48));
+  rig.writeSte(SID_NESTED, steNested(cdIpa, VMID_NESTED, n2.root));
+  return { rig };
+}
+
+const READ: WalkAccess = { write: false, exec: false, priv: false };
+const out: SmmuTranslation = { pa: -1 };
+
+/** One translation of each of `PAGES` pages from `base` (offset 0x10 into each page). */
+function sweep(rig: SmmuRig, sid: number, base: number): number {
+  const smmu = rig.smmu;
+  let acc = 0;
+  for (let i = 0; i < PAGES; i++) {
+    if (!smmu.translate(sid, -1, base + i * 4096 + 0x10, READ, out)) throw new Error(`translate failed at page ${i}`);
+    acc += out.pa;
+  }
+  return acc;
+}
+
+/** `HIT_OPS` translations cycling over the first `HOT_PAGES` pages. */
+function hot(rig: SmmuRig, sid: number, base: number): number {
+  const smmu = rig.smmu;
+  let acc = 0;
+  for (let i = 0; i < HIT_OPS; i++) {
+    if (!smmu.translate(sid, -1, base + (i % HOT_PAGES) * 4096 + 0x10, READ, out)) throw new Error('translate failed');
+    acc += out.pa;
+  }
+  return acc;
+}
+
+const sumSweep = PAGES * (DATA + 0x10) + (4096 * PAGES * (PAGES - 1)) / 2;
+const sumHot = (HIT_OPS / HOT_PAGES) * (HOT_PAGES * (DATA + 0x10) + (4096 * HOT_PAGES * (HOT_PAGES - 1)) / 2);
+
+interface Case {
+  group: string;
+  name: string;
+  ops: number;
+  run: () => number;
+  /** Untimed, before every sample. */
+  before?: () => void;
+  expectSum: number;
+  /** Expected counter deltas over one sample. */
+  hits: number;
+  misses: number;
+  walks: number;
+}
+
+let gcFn: (() => void) | undefined;
+function gc(): void {
+  if (!gcFn) {
+    setFlagsFromString('--expose-gc');
+    gcFn = runInNewContext('gc') as () => void;
+  }
+  gcFn();
+}
+
+/**
+ * Heap bytes allocated per op by `fn` (which performs `ops` ops), after `before` (which puts
+ * the TLB in the state the row measures: flushed for the miss rows, warm for the hit rows);
+ * -1 if a GC ran meanwhile.
+ */
+function allocPerOp(fn: () => unknown, ops: number, before?: () => void): number {
+  for (let attempt = 0; attempt < 3; attempt++) {
+    before?.();
+    gc();
+    const prof = new GCProfiler();
+    prof.start();
+    const used0 = heapUsed();
+    fn();
+    const used1 = heapUsed();
+    const events = prof.stop()?.statistics.length ?? 0;
+    if (events === 0) return Math.max(0, used1 - used0) / ops;
+  }
+  return -1;
+}
+
+function heapUsed(): number {
+  let s = 0;
+  for (const sp of getHeapSpaceStatistics()) if (sp.space_name !== 'code_space') s += sp.space_used_size;
+  return s;
+}
+
+export function smmuV3Bench(runs: number): BenchRow[] {
+  const { rig } = build();
+  const smmu = rig.smmu;
+  const flushS1 = () => rig.tlbiAsid(ASID);
+  const flushS2 = () => rig.tlbiVmid(VMID_S2);
+  const flushNested = () => rig.tlbiVmid(VMID_NESTED);
+  const cases: Case[] = [
+    { group: 'stage 1 (48-bit, 4 levels)', name: 'TLB hit, 64-page working set', ops: HIT_OPS, run: () => hot(rig, SID_S1, IOVA), expectSum: sumHot, hits: HIT_OPS, misses: 0, walks: 0 },
+    { group: 'stage 1 (48-bit, 4 levels)', name: 'TLB hit, 64 MiB working set (16384 entries)', ops: PAGES, run: () => sweep(rig, SID_S1, IOVA), expectSum: sumSweep, hits: PAGES, misses: 0, walks: 0 },
+    { group: 'stage 1 (48-bit, 4 levels)', name: 'TLB miss, 4-level walk (TLBI_NH_ASID before each sample)', ops: PAGES, run: () => sweep(rig, SID_S1, IOVA), before: flushS1, expectSum: sumSweep, hits: 0, misses: PAGES, walks: PAGES },
+    { group: 'stage 2 (39-bit IPA, 3 levels)', name: 'TLB hit, 64-page working set', ops: HIT_OPS, run: () => hot(rig, SID_S2, IPA), expectSum: sumHot, hits: HIT_OPS, misses: 0, walks: 0 },
+    { group: 'stage 2 (39-bit IPA, 3 levels)', name: 'TLB miss, 3-level walk (TLBI_S12_VMALL before each sample)', ops: PAGES, run: () => sweep(rig, SID_S2, IPA), before: flushS2, expectSum: sumSweep, hits: 0, misses: PAGES, walks: PAGES },
+    { group: 'nested (S1 4 levels over S2 3 levels)', name: 'TLB hit, 64-page working set', ops: HIT_OPS, run: () => hot(rig, SID_NESTED, IOVA), expectSum: sumHot, hits: HIT_OPS, misses: 0, walks: 0 },
+    { group: 'nested (S1 4 levels over S2 3 levels)', name: 'TLB miss, S1 + S2 walk (TLBI_S12_VMALL before each sample)', ops: PAGES, run: () => sweep(rig, SID_NESTED, IOVA), before: flushNested, expectSum: sumSweep, hits: 0, misses: PAGES, walks: 2 * PAGES },
+  ];
+
+  // Check every case once (warming the TLB for the hit rows), untimed.
+  for (const c of cases) {
+    c.before?.();
+    if (c.hits > 0) c.run();
+    const st = smmu.stats;
+    const [h, m, w] = [st.tlbHits, st.tlbMisses, st.walks];
+    const sum = c.run();
+    if (sum !== c.expectSum) throw new Error(`${c.group} / ${c.name}: output addresses sum to ${sum}, expected ${c.expectSum}`);
+    const got = [st.tlbHits - h, st.tlbMisses - m, st.walks - w];
+    if (got.join() !== [c.hits, c.misses, c.walks].join()) throw new Error(`${c.group} / ${c.name}: hits/misses/walks ${got.join('/')}, expected ${c.hits}/${c.misses}/${c.walks}`);
+    if (smmu.stats.tlbFlushes !== 0) throw new Error('the TLB filled up and was emptied');
+  }
+
+  // DMA copies through stage 1: 1 MiB from IOVA to IOVA + 1 MiB, checked once.
+  const dma = new DmaMaster(rig.mem, { streamId: SID_S1 });
+  smmu.attachMaster(dma);
+  const phys = new DmaMaster(rig.mem, { streamId: 99 }); // not attached: bus addresses are PAs
+  rig.mem.write32(DATA + 0x100, 0x1234_5678);
+  if (dma.copy(IOVA, IOVA + COPY_BYTES, COPY_BYTES) !== DMA_STATUS_DONE || rig.mem.read32(DATA + COPY_BYTES + 0x100) !== 0x1234_5678) throw new Error('DMA copy through the SMMU failed');
+  const copy = (m: DmaMaster, src: number) => () => {
+    if (m.copy(src, src + COPY_BYTES, COPY_BYTES) !== DMA_STATUS_DONE) throw new Error('DMA copy failed');
+  };
+  const copyCases = [
+    { name: 'DMA copy 1 MiB through stage 1, TLB warm', run: copy(dma, IOVA) },
+    { name: 'DMA copy 1 MiB through stage 1, TLB cold (TLBI before each sample)', run: copy(dma, IOVA), before: flushS1 },
+    { name: 'DMA copy 1 MiB, no SMMU (bus addresses are PAs)', run: copy(phys, DATA) },
+  ];
+
+  // Every sample, timed or warm-up, is checked too: a hit row that missed (or a miss row that
+  // hit) would make its figure meaningless.
+  const mark = [0, 0, 0];
+  const bench = new Bench({ iterations: runs, time: 0, warmupIterations: 3, warmupTime: 0 });
+  for (const c of cases) {
+    bench.add(`${c.group}|${c.name}`, c.run, {
+      beforeAll: () => void (c.hits > 0 && c.run()),
+      beforeEach: () => {
+        c.before?.();
+        mark.splice(0, 3, smmu.stats.tlbHits, smmu.stats.tlbMisses, smmu.stats.walks);
+      },
+      afterEach: () => {
+        const got = [smmu.stats.tlbHits - mark[0]!, smmu.stats.tlbMisses - mark[1]!, smmu.stats.walks - mark[2]!];
+        if (got.join() !== [c.hits, c.misses, c.walks].join()) throw new Error(`${c.group} / ${c.name}: a sample saw hits/misses/walks ${got.join('/')}`);
+      },
+    });
+  }
+  for (const c of copyCases) bench.add(`copy|${c.name}`, c.run, c.before ? { beforeEach: c.before } : {});
+  bench.runSync();
+
+  const rows: BenchRow[] = [];
+  for (const t of bench.tasks) {
+    const r = t.result;
+    if (r.state !== 'completed') throw new Error(`${t.name}: ${r.state}`);
+    const [group, name] = t.name.split('|') as [string, string];
+    const c = cases.find((x) => x.group === group && x.name === name);
+    if (c) {
+      const per = (ms: number) => (ms * 1e6) / c.ops;
+      rows.push({ group: `SMMUv3 ${group}`, case: name, value: per(r.latency.p50), unit: 'ns/translation', min: per(r.latency.min), max: per(r.latency.max), allocPerOp: allocPerOp(c.run, c.ops, c.before ?? c.run) });
+    } else {
+      const cc = copyCases.find((x) => x.name === name)!;
+      const mibs = (ms: number) => COPY_BYTES / 2 ** 20 / (ms / 1e3);
+      rows.push({ group: 'SMMUv3 DmaMaster copy', case: name, value: mibs(r.latency.p50), unit: 'MiB/s', min: mibs(r.latency.max), max: mibs(r.latency.min), allocPerOp: allocPerOp(cc.run, 1, cc.before ?? cc.run) });
+    }
+  }
+  return rows;
+}
