@@ -74,21 +74,29 @@ export const cdUsedBits: UsedBitsFn = (w, m) => {
 };
 
 /**
- * Writes entries with a hitless sequence:
- *  1. every bit the current value does not use takes its target value (the meaning is
- *     unchanged whatever the SMMU fetches), then a sync;
- *  2. if at most one doubleword still differs, it is written with one 64-bit store and a
- *     sync: any fetch sees the old or the new entry;
- *  3. otherwise the entry is broken first: doubleword 0 is written with V = 0 and synced, the
- *     other doublewords take their target values and are synced, and doubleword 0 is written
- *     last, so a fetch sees the old entry, an invalid one, or the new one.
- * `sync` issues the configuration invalidation for the entry followed by a CMD_SYNC.
- * Scratch buffers are preallocated: writing allocates nothing.
+ * Writes entries the way Linux's entry writer does, keeping every state the SMMU can fetch
+ * meaningful:
+ *  - the bits the current entry uses and the bits the target uses are computed; `staged` is
+ *    the current entry with every bit it does not use already set to its target value, and a
+ *    doubleword is *critical* when its bits used by the target still differ after that;
+ *  - one critical doubleword (hitless): `staged` is written (sync only if memory changed), then
+ *    the critical doubleword with one 64-bit store (sync), then the whole target, which clears
+ *    the bits the new entry no longer uses (sync only if memory changed): any fetch sees the old
+ *    or the new entry in the bits it interprets;
+ *  - two or more (breaking): doubleword 0 is rewritten with only its V bit cleared (sync), the
+ *    other doublewords take their target values (sync), then doubleword 0 does (sync), so a
+ *    fetch sees the old entry, an invalid one, or the new one;
+ *  - none: the whole target is written (sync only if memory changed).
+ * The V bit is found as the only bit an all-zero (invalid) entry uses. `sync` issues the
+ * configuration invalidation for the entry followed by a CMD_SYNC. Scratch buffers are
+ * preallocated: writing allocates nothing.
  */
 export class EntryWriter {
   private readonly cur = new Uint32Array(ENTRY_WORDS);
   private readonly usedCur = new Uint32Array(ENTRY_WORDS);
+  private readonly usedTarget = new Uint32Array(ENTRY_WORDS);
   private readonly staged = new Uint32Array(ENTRY_WORDS);
+  private readonly zero = new Uint32Array(ENTRY_WORDS);
 
   constructor(private readonly mem: PhysMemLike) {}
 
@@ -102,35 +110,55 @@ export class EntryWriter {
     this.lastSyncs = 0;
     for (let i = 0; i < ENTRY_WORDS; i++) cur[i] = mem.read32(addr + 4 * i);
     if (this.same(cur, target)) return 0;
-    used(cur, this.usedCur);
     const st = this.staged;
-    const u = this.usedCur;
-    for (let i = 0; i < ENTRY_WORDS; i++) st[i] = ((cur[i]! & u[i]!) | (target[i]! & ~u[i]!)) >>> 0;
+    const cu = this.usedCur;
+    const tu = this.usedTarget;
+    used(cur, cu);
+    used(target, tu);
+    let critical = 0; // bit d set: doubleword d is critical
+    for (let i = 0; i < ENTRY_WORDS; i++) {
+      st[i] = ((cur[i]! & cu[i]!) | (target[i]! & ~cu[i]!)) >>> 0;
+      if (((st[i]! ^ target[i]!) & tu[i]!) !== 0) critical |= 1 << (i >> 1);
+    }
     let err = 0;
-    if (!this.same(st, cur)) {
-      this.store(addr, st, cur);
-      err = this.sync(sync, err);
+    if (critical === 0) return this.set(addr, target, 0, 4, sync, err);
+    if ((critical & (critical - 1)) === 0) {
+      const d = 31 - Math.clz32(critical);
+      // The critical doubleword keeps its current value until its own store.
+      st[2 * d] = cur[2 * d]!;
+      st[2 * d + 1] = cur[2 * d + 1]!;
+      err = this.set(addr, st, 0, 4, sync, err);
+      err = this.set(addr, target, d, 1, sync, err);
+      return this.set(addr, target, 0, 4, sync, err);
     }
-    let differing = 0;
-    let last = -1;
-    for (let d = 0; d < 4; d++) {
-      if (st[2 * d] !== target[2 * d] || st[2 * d + 1] !== target[2 * d + 1]) {
-        differing++;
-        last = d;
-      }
+    // Breaking: clear V, rewrite doublewords 1..3, then doubleword 0 makes the entry valid.
+    used(this.zero, tu); // an invalid entry uses only its V bit
+    st.set(cur);
+    st[0] = (cur[0]! & ~tu[0]!) >>> 0;
+    st[1] = (cur[1]! & ~tu[1]!) >>> 0;
+    err = this.set(addr, st, 0, 1, sync, err);
+    err = this.set(addr, target, 1, 3, sync, err);
+    return this.set(addr, target, 0, 1, sync, err);
+  }
+
+  /**
+   * Stores the doublewords `first` .. `first + n - 1` of `src` that differ from memory, each
+   * with one 64-bit store, and syncs if any did. Returns the updated error.
+   */
+  private set(addr: number, src: Uint32Array, first: number, n: number, fn: () => number, prev: number): number {
+    const mem = this.mem;
+    const cur = this.cur;
+    let changed = false;
+    for (let d = first; d < first + n; d++) {
+      const lo = src[2 * d]!;
+      const hi = src[2 * d + 1]!;
+      if (cur[2 * d] === lo && cur[2 * d + 1] === hi) continue;
+      mem.write64parts(addr + 8 * d, lo, hi);
+      cur[2 * d] = lo;
+      cur[2 * d + 1] = hi;
+      changed = true;
     }
-    if (differing === 0) return err;
-    if (differing === 1) {
-      mem.write64parts(addr + 8 * last, target[2 * last]!, target[2 * last + 1]!);
-      return this.sync(sync, err);
-    }
-    // Break: invalidate, rewrite the body, then make it valid again with doubleword 0.
-    mem.write64parts(addr, 0, 0);
-    err = this.sync(sync, err);
-    for (let d = 1; d < 4; d++) mem.write64parts(addr + 8 * d, target[2 * d]!, target[2 * d + 1]!);
-    err = this.sync(sync, err);
-    mem.write64parts(addr, target[0]!, target[1]!);
-    return this.sync(sync, err);
+    return changed ? this.sync(fn, prev) : prev;
   }
 
   private sync(fn: () => number, prev: number): number {
@@ -142,12 +170,5 @@ export class EntryWriter {
   private same(a: Uint32Array, b: Uint32Array): boolean {
     for (let i = 0; i < ENTRY_WORDS; i++) if (a[i] !== b[i]) return false;
     return true;
-  }
-
-  /** Writes the doublewords of `next` that differ from `prev`, each with one 64-bit store. */
-  private store(addr: number, next: Uint32Array, prev: Uint32Array): void {
-    for (let d = 0; d < 4; d++) {
-      if (next[2 * d] !== prev[2 * d] || next[2 * d + 1] !== prev[2 * d + 1]) this.mem.write64parts(addr + 8 * d, next[2 * d]!, next[2 * d + 1]!);
-    }
   }
 }
