@@ -3,33 +3,99 @@ import { iommuIsPagingDomain, type IommuDomain, type IommuIotlbGather, type Iomm
 
 /*
  * Address arithmetic on plain numbers: IOVAs, PAs and page-size bitmaps go up to 2^52, so the
- * bit tricks below split values into 32-bit halves or use division instead of `&`/`>>`.
+ * bit tricks below split values into 32-bit halves (`x >>> 0` is the low half of any integer
+ * below 2^53, `Math.floor(x / 2^32)` the high half) instead of using `&`/`>>` on the whole
+ * value. Float `%` is avoided on the hot paths: V8 compiles it to a slow library call.
  */
 
 const TWO32 = 2 ** 32;
 
+/** POW2[i] = 2^i. */
+const POW2 = new Float64Array(64);
+for (let i = 0; i < 64; i++) POW2[i] = 2 ** i;
+
 /** Index of the highest set bit of a positive integer < 2^53 (fls - 1). */
 export function highestBit(x: number): number {
-  const hi = Math.floor(x / TWO32);
-  return hi > 0 ? 63 - Math.clz32(hi) : 31 - Math.clz32(x >>> 0);
+  if (x < TWO32) return 31 - Math.clz32(x >>> 0);
+  return 63 - Math.clz32(Math.floor(x / TWO32));
 }
 
 /** Index of the lowest set bit of a positive integer < 2^53 (__ffs); 64 for 0. */
 export function lowestBit(x: number): number {
-  const lo = x % TWO32;
+  const lo = x >>> 0;
   if (lo !== 0) return 31 - Math.clz32(lo & -lo);
   const hi = Math.floor(x / TWO32);
   return hi === 0 ? 64 : 63 - Math.clz32(hi & -hi);
 }
 
-/** x with only bits 0..n kept (x & GENMASK(n, 0)). */
-function keepLowBits(x: number, n: number): number {
-  return n >= 52 ? x : x % 2 ** (n + 1);
+/** Mask of bits 0..k-1 of a 32-bit half (0 <= k <= 31). */
+function lowMask(k: number): number {
+  return ~(-1 << k);
+}
+
+/** True when the integer x (< 2^53) is a multiple of 2^k (0 <= k <= 63). */
+function alignedTo(x: number, k: number): boolean {
+  const lo = x >>> 0;
+  if (k < 32) return (lo & lowMask(k)) === 0;
+  return lo === 0 && (k >= 53 ? x === 0 : (Math.floor(x / TWO32) & lowMask(k - 32)) === 0);
+}
+
+/*
+ * Page-size bitmap decomposition, cached per bitmap value (a few slots: one per domain
+ * geometry in use). For a bitmap, slot tables hold:
+ *   best[limit]  highest size index in the bitmap that is <= limit, or -1 (limit 0..63)
+ *   next[idx]    lowest size index in the bitmap that is > idx, or -1 (idx 0..63)
+ *   min          lowest size index in the bitmap (64 for an empty bitmap)
+ * so iommuPgsize needs two table reads instead of masking the bitmap on every call.
+ */
+const SLOTS = 4;
+const TABLE = 128; // best at [0, 64), next at [64, 128)
+const slotBitmap = new Float64Array(SLOTS).fill(-1);
+const slotTables = new Int8Array(SLOTS * TABLE);
+const slotMin = new Int8Array(SLOTS);
+let slotVictim = 0;
+
+/** The cache slot describing `bitmap` (a non-negative integer < 2^53), filling one if needed. */
+function bitmapSlot(bitmap: number): number {
+  for (let s = 0; s < SLOTS; s++) if (slotBitmap[s] === bitmap) return s;
+  const s = slotVictim;
+  slotVictim = (s + 1) % SLOTS;
+  const lo = bitmap >>> 0;
+  const hi = bitmap < TWO32 ? 0 : Math.floor(bitmap / TWO32) >>> 0;
+  const base = s * TABLE;
+  let best = -1;
+  let min = 64;
+  for (let i = 0; i < 64; i++) {
+    const set = i < 32 ? (lo >>> i) & 1 : (hi >>> (i - 32)) & 1;
+    if (set) {
+      best = i;
+      if (min === 64) min = i;
+    }
+    slotTables[base + i] = best;
+  }
+  let next = -1;
+  for (let i = 63; i >= 0; i--) {
+    slotTables[base + 64 + i] = next;
+    const set = i < 32 ? (lo >>> i) & 1 : (hi >>> (i - 32)) & 1;
+    if (set) next = i;
+  }
+  slotMin[s] = min;
+  slotBitmap[s] = bitmap;
+  return s;
+}
+
+/**
+ * The cache slot of `bitmap`: `hint` when it still describes it (the common case inside a
+ * map/unmap loop; driver callbacks may have evicted it), else a lookup.
+ */
+function slotOf(bitmap: number, hint: number): number {
+  return slotBitmap[hint] === bitmap ? hint : bitmapSlot(bitmap);
 }
 
 /** The smallest page size in `bitmap`, or 0 for an empty bitmap. */
 export function iommuMinPageSize(bitmap: number): number {
-  return bitmap > 0 ? 2 ** lowestBit(bitmap) : 0;
+  if (!(bitmap > 0)) return 0;
+  return POW2[slotMin[bitmapSlot(bitmap)]!]!;
 }
 
 /** Result of iommuPgsize (reuse one object per call site). */
@@ -43,29 +109,68 @@ export interface IommuPgsizeOut {
  * `iova` and `paddr`, and how many pages of it to map in one go: all that fit, unless the
  * addresses can reach the alignment of the next larger size and at least one page of that
  * size fits after it, in which case only the pages up to that boundary. -EINVAL (in `pgsize`)
- * when no size fits.
+ * when no size fits. All arguments are non-negative integers below 2^53.
  */
 export function iommuPgsize(bitmap: number, iova: number, paddr: number, size: number, out: IommuPgsizeOut): IommuPgsizeOut {
-  let sizes = keepLowBits(bitmap, highestBit(size));
-  const mergeLow = Math.min(lowestBit(iova), lowestBit(paddr));
-  if (mergeLow < 64) sizes = keepLowBits(sizes, mergeLow);
-  if (sizes <= 0) {
+  return pgsizeIn(bitmapSlot(bitmap), iova, paddr, size, out);
+}
+
+function pgsizeIn(slot: number, iova: number, paddr: number, size: number, out: IommuPgsizeOut): IommuPgsizeOut {
+  if (!(size > 0)) {
     out.pgsize = -EINVAL;
     out.count = 0;
     return out;
   }
-  const idx = highestBit(sizes);
-  const pgsize = 2 ** idx;
-  out.pgsize = pgsize;
+  // largest index allowed by the size and by the alignment of iova | paddr
+  let limit = highestBit(size);
+  const iLo = iova >>> 0;
+  const pLo = paddr >>> 0;
+  const aLo = iLo | pLo;
+  let iHi = 0;
+  let pHi = 0;
+  if (iova >= TWO32) iHi = Math.floor(iova / TWO32);
+  if (paddr >= TWO32) pHi = Math.floor(paddr / TWO32);
+  if (aLo !== 0) {
+    const low = 31 - Math.clz32(aLo & -aLo);
+    if (low < limit) limit = low;
+  } else {
+    const aHi = iHi | pHi;
+    if (aHi !== 0) {
+      const low = 63 - Math.clz32(aHi & -aHi);
+      if (low < limit) limit = low;
+    }
+  }
+  const base = slot * TABLE;
+  const idx = slotTables[base + limit]!;
+  if (idx < 0) {
+    out.pgsize = -EINVAL;
+    out.count = 0;
+    return out;
+  }
+  const pgsize = POW2[idx]!;
   let span = size;
-  const larger = bitmap - keepLowBits(bitmap, idx);
-  if (larger > 0) {
-    const next = 2 ** lowestBit(larger);
-    if (iova % next === paddr % next) {
-      const toBoundary = next - (iova % next);
+  const nextIdx = slotTables[base + 64 + idx]!;
+  if (nextIdx >= 0) {
+    // iova and paddr agree modulo the next size: stop at iova's next boundary of it when a
+    // whole page of that size still fits after the boundary
+    let same: boolean;
+    let off: number; // iova modulo the next size
+    if (nextIdx < 32) {
+      const m = lowMask(nextIdx);
+      same = ((iLo ^ pLo) & m) === 0;
+      off = iLo & m;
+    } else {
+      const m = lowMask(nextIdx - 32);
+      same = iLo === pLo && ((iHi ^ pHi) & m) === 0;
+      off = iLo + (iHi & m) * TWO32;
+    }
+    if (same) {
+      const next = POW2[nextIdx]!;
+      const toBoundary = next - off;
       if (toBoundary + next <= size) span = toBoundary;
     }
   }
+  out.pgsize = pgsize;
   out.count = Math.floor(span / pgsize);
   return out;
 }
@@ -100,32 +205,56 @@ export function iommuIotlbGatherAddPage(domain: IommuDomain, g: IommuIotlbGather
   iommuIotlbGatherAddRange(g, iova, size);
 }
 
-/** Bytes a domain's map/unmap calls must be aligned to, or a negative errno. */
-function mapGranule(domain: IommuDomain): number {
+/**
+ * The bitmap cache slot of a domain map/unmap may use, or a negative errno (-EINVAL for a
+ * domain that is not a paging domain, -ENODEV for one without page sizes).
+ */
+function domainSlot(domain: IommuDomain): number {
   if (!domain || !domain.ops || !iommuIsPagingDomain(domain.type)) return -EINVAL;
-  if (!(domain.pgsizeBitmap > 0)) return -ENODEV;
-  return iommuMinPageSize(domain.pgsizeBitmap);
+  const bitmap = domain.pgsizeBitmap;
+  if (!(bitmap > 0)) return -ENODEV;
+  return bitmapSlot(bitmap);
 }
 
 function isAddr(x: number): boolean {
   return Number.isSafeInteger(x) && x >= 0;
 }
 
+/*
+ * Per-call scratch objects, so that a map or unmap allocates nothing. A driver callback that
+ * re-enters the core while one is in use gets fresh objects instead (the busy flags).
+ */
+const mapOut: IommuPgsizeOut = { pgsize: 0, count: 0 };
+const mapMapped: IommuMappedOut = { mapped: 0 };
+let mapBusy = false;
+const unmapOut: IommuPgsizeOut = { pgsize: 0, count: 0 };
+let unmapBusy = false;
+const unmapGather: IommuIotlbGather = iommuIotlbGatherInit();
+let unmapGatherBusy = false;
+
 /**
  * Unmaps [iova, iova + size) in page-size runs, feeding `gather`; bytes unmapped (stops at
  * the first run the driver cannot unmap).
  */
 function unmapRange(domain: IommuDomain, iova: number, size: number, gather: IommuIotlbGather): number {
-  const out: IommuPgsizeOut = { pgsize: 0, count: 0 };
-  let done = 0;
-  while (done < size) {
-    iommuPgsize(domain.pgsizeBitmap, iova + done, iova + done, size - done, out);
-    if (out.pgsize <= 0) break;
-    const n = domain.ops.unmapPages(domain, iova + done, out.pgsize, out.count, gather);
-    if (!(n > 0)) break;
-    done += n;
+  const own = !unmapBusy;
+  const out = own ? unmapOut : { pgsize: 0, count: 0 };
+  unmapBusy = true;
+  try {
+    let done = 0;
+    let slot = 0;
+    while (done < size) {
+      slot = slotOf(domain.pgsizeBitmap, slot);
+      pgsizeIn(slot, iova + done, iova + done, size - done, out);
+      if (out.pgsize <= 0) break;
+      const n = domain.ops.unmapPages(domain, iova + done, out.pgsize, out.count, gather);
+      if (!(n > 0)) break;
+      done += n;
+    }
+    return done;
+  } finally {
+    if (own) unmapBusy = false;
   }
-  return done;
 }
 
 /**
@@ -136,29 +265,37 @@ function unmapRange(domain: IommuDomain, iova: number, size: number, gather: Iom
  * driver's error otherwise, after unmapping (and syncing) whatever this call had mapped.
  */
 export function iommuMap(domain: IommuDomain, iova: number, paddr: number, size: number, prot: number): number {
-  const gran = mapGranule(domain);
-  if (gran < 0) return gran;
+  let slot = domainSlot(domain);
+  if (slot < 0) return slot;
   if (!isAddr(iova) || !isAddr(paddr) || !isAddr(size) || !Number.isInteger(prot)) return -EINVAL;
   if (!Number.isSafeInteger(iova + size) || !Number.isSafeInteger(paddr + size)) return -EINVAL;
-  if (iova % gran !== 0 || paddr % gran !== 0 || size % gran !== 0) return -EINVAL;
-  const out: IommuPgsizeOut = { pgsize: 0, count: 0 };
-  const mapped: IommuMappedOut = { mapped: 0 };
+  const gran = slotMin[slot]!;
+  if (!alignedTo(iova, gran) || !alignedTo(paddr, gran) || !alignedTo(size, gran)) return -EINVAL;
+  const own = !mapBusy;
+  const out = own ? mapOut : { pgsize: 0, count: 0 };
+  const mapped = own ? mapMapped : { mapped: 0 };
+  mapBusy = true;
   let done = 0;
   let ret = 0;
-  while (done < size) {
-    iommuPgsize(domain.pgsizeBitmap, iova + done, paddr + done, size - done, out);
-    if (out.pgsize <= 0) {
-      ret = out.pgsize;
-      break;
+  try {
+    while (done < size) {
+      slot = slotOf(domain.pgsizeBitmap, slot);
+      pgsizeIn(slot, iova + done, paddr + done, size - done, out);
+      if (out.pgsize <= 0) {
+        ret = out.pgsize;
+        break;
+      }
+      mapped.mapped = 0;
+      ret = domain.ops.mapPages(domain, iova + done, paddr + done, out.pgsize, out.count, prot, mapped);
+      done += mapped.mapped;
+      if (ret < 0) break;
+      if (mapped.mapped <= 0) {
+        ret = -EINVAL; // a driver making no progress without an error would loop forever
+        break;
+      }
     }
-    mapped.mapped = 0;
-    ret = domain.ops.mapPages(domain, iova + done, paddr + done, out.pgsize, out.count, prot, mapped);
-    done += mapped.mapped;
-    if (ret < 0) break;
-    if (mapped.mapped <= 0) {
-      ret = -EINVAL; // a driver making no progress without an error would loop forever
-      break;
-    }
+  } finally {
+    if (own) mapBusy = false;
   }
   if (ret < 0) {
     if (done > 0) {
@@ -177,28 +314,41 @@ export function iommuMap(domain: IommuDomain, iova: number, paddr: number, size:
  * rejected call (misaligned, non-paging domain) or when nothing was mapped at `iova`.
  */
 export function iommuUnmap(domain: IommuDomain, iova: number, size: number): number {
-  const g = iommuIotlbGatherInit();
-  const n = iommuUnmapFast(domain, iova, size, g);
-  iommuIotlbSync(domain, g);
-  return n;
+  const own = !unmapGatherBusy;
+  const g = own ? unmapGather : iommuIotlbGatherInit();
+  unmapGatherBusy = true;
+  try {
+    if (own) resetGather(g);
+    const n = iommuUnmapFast(domain, iova, size, g);
+    iommuIotlbSync(domain, g);
+    return n;
+  } finally {
+    if (own) unmapGatherBusy = false;
+  }
 }
 
 /** iommu_unmap_fast: like iommuUnmap but leaves the sync of `gather` to the caller. */
 export function iommuUnmapFast(domain: IommuDomain, iova: number, size: number, gather: IommuIotlbGather): number {
-  const gran = mapGranule(domain);
-  if (gran < 0) return 0;
+  const slot = domainSlot(domain);
+  if (slot < 0) return 0;
   if (!isAddr(iova) || !isAddr(size) || !Number.isSafeInteger(iova + size)) return 0;
-  if (iova % gran !== 0 || size % gran !== 0) return 0;
+  const gran = slotMin[slot]!;
+  if (!alignedTo(iova, gran) || !alignedTo(size, gran)) return 0;
   return unmapRange(domain, iova, size, gather);
+}
+
+/** Empties a gather (as iommuIotlbGatherInit leaves it). */
+function resetGather(g: IommuIotlbGather): void {
+  g.start = Number.MAX_SAFE_INTEGER;
+  g.end = 0;
+  g.pgsize = 0;
+  g.queued = false;
 }
 
 /** iommu_iotlb_sync: the driver invalidates what `gather` holds, then the gather is emptied. */
 export function iommuIotlbSync(domain: IommuDomain, gather: IommuIotlbGather): void {
   domain.ops.iotlbSync?.(domain, gather);
-  gather.start = Number.MAX_SAFE_INTEGER;
-  gather.end = 0;
-  gather.pgsize = 0;
-  gather.queued = false;
+  resetGather(gather);
 }
 
 /** iommu_flush_iotlb_all. */
