@@ -555,6 +555,16 @@ export class ArmLpaeIoPgtable implements IoPgtableOps {
       }
       const leafType = this.leafType[lvl]!;
       if (pgsize === this.blk[lvl]) {
+        if (pgcount === 1 && (lo & PTE_TYPE_MASK) === leafType) {
+          // the common single-leaf case, without the run machinery
+          w[wi] = 0;
+          w[wi + 1] = 0;
+          if (gather && !gather.queued) {
+            const tlb = this.tlb;
+            if (tlb && tlb.tlbAddPage) tlb.tlbAddPage(gather, ArmLpaeIoPgtable.tlbIova(iova), pgsize, this.cookie);
+          }
+          return pgsize;
+        }
         const n = Math.min(pgcount, this.maxEntries(lvl, wi));
         let i = 0;
         for (; i < n; i++) {
