@@ -16,8 +16,8 @@ function entryPoints(pkg) {
   if (!fs.existsSync(file)) return [`^packages/${pkg}/src/index\\.ts$`];
   const out = [];
   for (const target of Object.values(JSON.parse(fs.readFileSync(file, 'utf8')).exports ?? {}))
-    if (target && typeof target === 'object' && typeof target.source === 'string')
-      out.push(`^packages/${pkg}/${esc(target.source.replace(/^\.\//, ''))}$`);
+    if (target && typeof target === 'object' && typeof target['@gki/source'] === 'string')
+      out.push(`^packages/${pkg}/${esc(target['@gki/source'].replace(/^\.\//, ''))}$`);
   return out;
 }
 const allPackages = fs.readdirSync(path.join(__dirname, 'packages'));
@@ -74,7 +74,7 @@ module.exports = {
     tsConfig: { fileName: 'tsconfig.base.json' },
     enhancedResolveOptions: {
       exportsFields: ['exports'],
-      conditionNames: ['source', 'import', 'types', 'default'],
+      conditionNames: ['@gki/source', 'import', 'types', 'default'],
       extensions: ['.ts', '.js', '.mjs', '.json'],
     },
     combinedDependencies: false,

@@ -17,7 +17,7 @@ cat > "$dir/package.json" <<JSON
   "sideEffects": false,
   "exports": {
     ".": {
-      "source": "./src/index.ts",
+      "@gki/source": "./src/index.ts",
       "types": "./dist/index.d.ts",
       "import": "./dist/index.js",
       "default": "./dist/index.js"
@@ -30,7 +30,7 @@ cat > "$dir/package.json" <<JSON
     "typecheck": "tsc --noEmit -p tsconfig.json",
     "test": "vitest run --reporter=default --reporter=json --outputFile.json=.vitest-report.json",
     "check:pkg": "publint --strict",
-    "bench": "tsx --conditions=source bench/index.bench.ts"
+    "bench": "tsx --conditions=@gki/source bench/index.bench.ts"
   },
   "dependencies": { $deps },
   "engines": { "node": ">=20.19" },

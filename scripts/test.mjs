@@ -21,6 +21,7 @@ function run(cmd, args) {
 const steps = {
   'turbo typecheck/test/check:pkg': run('pnpm', ['exec', 'turbo', 'run', 'typecheck', 'test', 'check:pkg', '--continue']),
   'import rules (dependency-cruiser)': run('pnpm', ['run', '-s', 'lint:deps']),
+  'vector manifest': run('node', ['scripts/vectors-manifest.mjs', '--check']),
 };
 
 let passed = 0;

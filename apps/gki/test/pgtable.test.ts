@@ -10,7 +10,7 @@ import { dumpTable } from '../src/pgtable/dump.js';
 import { bootReplayKernel, kernelReplayEnv } from '../src/pgtable/session.js';
 import { walkerCheck } from '../src/pgtable/walker-check.js';
 
-const VECTORS = process.env.GKI_VECTORS_DIR ?? fileURLToPath(new URL('../../../../shared/vectors/', import.meta.url));
+const VECTORS = process.env.GKI_VECTORS_DIR ?? fileURLToPath(new URL('../../../vectors/', import.meta.url));
 const v = (f: string) => join(VECTORS, f);
 
 function capture(): Io & { lines: string[]; errs: string[] } {

@@ -64,7 +64,7 @@ export function bootWithV7s(base = 0x4000_0000, size = 0x8000_0000): Kernel {
   return k;
 }
 
-export const VECTORS_DIR = process.env.GKI_VECTORS_DIR ?? fileURLToPath(new URL('../../../../shared/vectors/', import.meta.url));
+export const VECTORS_DIR = process.env.GKI_VECTORS_DIR ?? fileURLToPath(new URL('../../../vectors/', import.meta.url));
 
 /** Every ARM_V7S case of every vector file, tagged with its file name. */
 export function loadV7sCases(): { file: string; c: VectorCase }[] {

@@ -1,4 +1,6 @@
-import { readFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
 import { errnoName } from '@gki/kernel';
 import {
   IOMMU_PROT_NAMES,
@@ -216,6 +218,72 @@ export function parseVectorFile(text: string, source = 'vectors'): VectorCase[] 
 /** Reads and parses a JSONL vector file. */
 export function readVectorFile(path: string): VectorCase[] {
   return parseVectorFile(readFileSync(path, 'utf8'), path);
+}
+
+/** One file of a vector folder's `manifest.json`. */
+export interface VectorManifestEntry {
+  file: string;
+  cases: number;
+  /** Cases per format (`ARM_64_LPAE_S1`, ..., `ARM_V7S`). */
+  byFormat: Record<string, number>;
+  sha256: string;
+}
+
+/** A vector folder's `manifest.json`: every `.jsonl` file with its case count and SHA-256. */
+export interface VectorManifest {
+  totalCases: number;
+  files: VectorManifestEntry[];
+}
+
+/** How many cases of a manifest are in a format for which `accept` is true. */
+export function manifestCaseCount(m: VectorManifest, accept: (format: string) => boolean): number {
+  let n = 0;
+  for (const e of m.files) for (const [f, k] of Object.entries(e.byFormat ?? {})) if (accept(f)) n += k;
+  return n;
+}
+
+/** The `manifest.json` of a vector folder, or null when the folder has none. */
+export function readVectorManifest(dir: string): VectorManifest | null {
+  const path = join(dir, 'manifest.json');
+  if (!existsSync(path)) return null;
+  const m = JSON.parse(readFileSync(path, 'utf8')) as VectorManifest;
+  if (!Array.isArray(m.files) || typeof m.totalCases !== 'number') fail(path, 'not a vector manifest (files, totalCases)');
+  return m;
+}
+
+/**
+ * Compares a vector folder with its manifest: returns one line per difference (a file missing
+ * from either side, a different case count or checksum, a wrong total); empty when they agree.
+ * A folder without a manifest has nothing to compare and returns `['no manifest.json']`.
+ */
+export function checkVectorManifest(dir: string): string[] {
+  const m = readVectorManifest(dir);
+  if (!m) return ['no manifest.json'];
+  const out: string[] = [];
+  const onDisk = readdirSync(dir).filter((f) => f.endsWith('.jsonl')).sort();
+  const listed = new Set(m.files.map((e) => e.file));
+  for (const f of onDisk) if (!listed.has(f)) out.push(`${f}: on disk but not in the manifest`);
+  let total = 0;
+  for (const e of m.files) {
+    const path = join(dir, e.file);
+    if (!existsSync(path)) {
+      out.push(`${e.file}: in the manifest but missing`);
+      continue;
+    }
+    const bytes = readFileSync(path);
+    const sha = createHash('sha256').update(bytes).digest('hex');
+    if (sha !== e.sha256) out.push(`${e.file}: sha256 ${sha}, manifest says ${e.sha256}`);
+    const parsed = parseVectorFile(bytes.toString('utf8'), path);
+    if (parsed.length !== e.cases) out.push(`${e.file}: ${parsed.length} cases, manifest says ${e.cases}`);
+    const byFormat: Record<string, number> = {};
+    for (const c of parsed) byFormat[c.format] = (byFormat[c.format] ?? 0) + 1;
+    for (const f of new Set([...Object.keys(byFormat), ...Object.keys(e.byFormat ?? {})]))
+      if ((byFormat[f] ?? 0) !== (e.byFormat?.[f] ?? 0))
+        out.push(`${e.file}: ${byFormat[f] ?? 0} ${f} cases, manifest says ${e.byFormat?.[f] ?? 0}`);
+    total += e.cases;
+  }
+  if (total !== m.totalCases) out.push(`totalCases ${m.totalCases}, files add up to ${total}`);
+  return out;
 }
 
 // ---------------------------------------------------------------------------------------------

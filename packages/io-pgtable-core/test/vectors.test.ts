@@ -1,5 +1,6 @@
 import { fileURLToPath } from 'node:url';
-import { readdirSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { EEXIST, EINVAL, ENOENT } from '@gki/kernel';
@@ -18,14 +19,17 @@ import {
   cfgFromCase,
   formatMismatch,
   gatherModeOf,
+  checkVectorManifest,
   parseVectorFile,
   readVectorFile,
+  readVectorManifest,
   replayCase,
   type ReplayEnv,
   type VectorCase,
 } from '@gki/io-pgtable-core/vectors';
 
-const VECTORS_DIR = process.env.GKI_VECTORS_DIR ?? fileURLToPath(new URL('../../../../shared/vectors/', import.meta.url));
+const REPO_VECTORS = fileURLToPath(new URL('../../../vectors/', import.meta.url));
+const VECTORS_DIR = process.env.GKI_VECTORS_DIR ?? REPO_VECTORS;
 
 /**
  * A toy 4 KiB-page "format" for exercising the replay engine: a Map from page to (pa, prot),
@@ -140,15 +144,34 @@ function toyCase(name: string): VectorCase {
 }
 
 describe('parsing', () => {
-  it('reads every vector file of the project with the case counts its README gives', () => {
-    const files = readdirSync(VECTORS_DIR).filter((f) => f.endsWith('.jsonl'));
-    expect(files).toHaveLength(15);
+  it('reads every vector file of the folder with the case counts its manifest gives', () => {
+    const manifest = readVectorManifest(VECTORS_DIR);
+    const files = readdirSync(VECTORS_DIR).filter((f) => f.endsWith('.jsonl')).sort();
+    expect(files.length).toBeGreaterThan(0);
     const counts: Record<string, number> = {};
     for (const f of files) counts[f] = readVectorFile(join(VECTORS_DIR, f)).length;
-    expect(counts['config.jsonl']).toBe(176);
-    expect(counts['prot.jsonl']).toBe(22);
-    expect(counts['random_lpae_granules.jsonl']).toBe(12);
-    expect(Object.values(counts).reduce((a, b) => a + b, 0)).toBe(329);
+    if (manifest) {
+      expect(Object.keys(counts)).toEqual(manifest.files.map((e) => e.file).sort());
+      for (const e of manifest.files) expect(counts[e.file], e.file).toBe(e.cases);
+      expect(Object.values(counts).reduce((a, b) => a + b, 0)).toBe(manifest.totalCases);
+    }
+  });
+
+  it("the repository's vector folder matches its manifest, and a changed file is caught", () => {
+    expect(checkVectorManifest(REPO_VECTORS)).toEqual([]);
+    const tmp = mkdtempSync(join(tmpdir(), 'gki-vectors-'));
+    try {
+      for (const f of readdirSync(REPO_VECTORS)) copyFileSync(join(REPO_VECTORS, f), join(tmp, f));
+      const text = readFileSync(join(tmp, 'blocks.jsonl'), 'utf8').split('\n');
+      writeFileSync(join(tmp, 'blocks.jsonl'), text.slice(1).join('\n'));
+      const problems = checkVectorManifest(tmp);
+      expect(problems.some((p) => p.startsWith('blocks.jsonl: sha256'))).toBe(true);
+      expect(problems.some((p) => /^blocks\.jsonl: \d+ cases, manifest says \d+$/.test(p))).toBe(true);
+      rmSync(join(tmp, 'unmap.jsonl'));
+      expect(checkVectorManifest(tmp)).toContain('unmap.jsonl: in the manifest but missing');
+    } finally {
+      rmSync(tmp, { recursive: true, force: true });
+    }
   });
 
   it('builds the driver cfg from a case: quirk names to bits, hex to numbers', () => {

@@ -7,9 +7,9 @@ import type { IoPgtableCfg, IoPgtableFmt, IoPgtableLeaf, IoPgtableOps } from '@g
 import { readVectorFile, type ReplayEnv, type VectorCase } from '@gki/io-pgtable-core/vectors';
 import { ArmLpaeIoPgtable, createArmLpaeOps, isArmLpaeFmt } from '../../src/index.js';
 
-/** The golden vectors recorded from the kernel (outside the repository, beside it). */
+/** The golden vectors recorded from the kernel (the repository's vectors/ folder, or GKI_VECTORS_DIR). */
 export const VECTORS_DIR =
-  process.env.GKI_VECTORS_DIR ?? fileURLToPath(new URL('../../../../../shared/vectors/', import.meta.url));
+  process.env.GKI_VECTORS_DIR ?? fileURLToPath(new URL('../../../../vectors/', import.meta.url));
 
 export const RAM_BASE = 0x4000_0000;
 
