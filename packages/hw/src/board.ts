@@ -16,7 +16,7 @@ import {
 import { FdtError, type FdtNode, type FdtReservation, type FdtTree } from './fdt/types.js';
 import { InterruptController } from './irq.js';
 import { PAGE_SIZE, PhysMem, type MemRegion } from './mem.js';
-import { createDmaMasterModel } from './models/dma-master.js';
+import { BUILTIN_MODELS, type ModelDescriptor } from './models/registry.js';
 
 /** What a model factory learns about the node it is instantiated for, besides its resources. */
 export interface ModelContext {
@@ -54,8 +54,11 @@ export type ModelFactory = ((
 export interface BoardFromDtbOptions {
   /** Board name; default: the root `model` property, else its first `compatible`, else 'board'. */
   readonly name?: string;
-  /** Instantiate registered device models (default true). */
-  readonly models?: boolean;
+  /**
+   * Which device models to instantiate: `false` for none; a list of descriptors to use only
+   * those; default (`true`): the package's built-in models plus `Board.registerModel` entries.
+   */
+  readonly models?: boolean | readonly ModelDescriptor[];
 }
 
 /**
@@ -89,7 +92,13 @@ export class Board {
     return out;
   }
 
-  private static readonly factories = new Map<string, ModelFactory>([['gki,dma-master', createDmaMasterModel]]);
+  /** Per-process registrations (`registerModel`), consulted before the built-in table. */
+  private static readonly factories = new Map<string, ModelFactory>();
+
+  private static builtinFactory(compatible: string): ModelFactory | undefined {
+    for (const d of BUILTIN_MODELS) if (d.compatibles.includes(compatible)) return d.factory;
+    return undefined;
+  }
 
   /**
    * Registers the model factory for a `compatible` string (replacing any previous one).
@@ -105,9 +114,9 @@ export class Board {
     };
   }
 
-  /** The factory registered for `compatible`, if any. */
+  /** The factory `fromDtb` uses by default for `compatible`: a registration, else a built-in model. */
   static modelFactory(compatible: string): ModelFactory | undefined {
-    return Board.factories.get(compatible);
+    return Board.factories.get(compatible) ?? Board.builtinFactory(compatible);
   }
 
   /**
@@ -155,12 +164,15 @@ export class Board {
     }
 
     if (opts.models === false) return board;
+    const table = opts.models === undefined || opts.models === true ? undefined : opts.models;
+    const lookup = (compatible: string): ModelFactory | undefined =>
+      table ? table.find((d) => d.compatibles.includes(compatible))?.factory : Board.modelFactory(compatible);
     const counts = new Map<string, number>();
     const used = new Set<ModelFactory>();
     walkTree(tree, (node, path) => {
       if (!isEnabled(node, path)) return false; // a disabled bus disables its children too
       for (const compatible of compatibleOf(node, path)) {
-        const factory = Board.factories.get(compatible);
+        const factory = lookup(compatible);
         if (!factory) continue;
         const index = counts.get(compatible) ?? 0;
         counts.set(compatible, index + 1);

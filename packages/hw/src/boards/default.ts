@@ -16,8 +16,6 @@
 import { Board } from '../board.js';
 import { buildFdt, node, prop, ref, type DraftNode, type FdtSpec } from '../fdt/build.js';
 import { writeDtb } from '../fdt/write.js';
-// The SMMUv3 model registers its `arm,smmu-v3` factory when its module is evaluated.
-import '../models/smmu-v3/factory.js';
 
 export const DEFAULT_BOARD_NAME = 'gki-virt';
 export const DEFAULT_RAM_BASE = 0x4000_0000;

@@ -390,7 +390,7 @@ function dmaStreamId(node: FdtNode, ctx: ModelContext): number {
   return ctx.index;
 }
 
-/** The `gki,dma-master` model factory (registered by default in `Board`). */
+/** The `gki,dma-master` model factory (in the built-in model table, `BUILTIN_MODELS`). */
 export const createDmaMasterModel: ModelFactory = (board: Board, node, regs, irqs, ctx) => {
   const win = regs[0];
   if (!win) throw new FdtError(-1, 'gki,dma-master needs a CPU-addressable reg', ctx.path);

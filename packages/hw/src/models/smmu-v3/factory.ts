@@ -2,7 +2,7 @@
  * Device-tree glue of the SMMUv3 model: the `arm,smmu-v3` factory and the attachment of the
  * DMA masters whose `iommus` property points at an SMMU.
  */
-import { Board, type ModelFactory } from '../../board.js';
+import type { Board, ModelFactory } from '../../board.js';
 import { phandleArgsList } from '../../fdt/address.js';
 import { parseDtb } from '../../fdt/parse.js';
 import { hasProp, propString, propStrings, walkTree } from '../../fdt/read.js';
@@ -78,10 +78,3 @@ export const createSmmuV3Model: ModelFactory = (board, node, regs, irqs, ctx) =>
 createSmmuV3Model.link = (board, tree) => {
   attachSmmuV3Masters(board, tree);
 };
-
-/** Registers the factory for `arm,smmu-v3` (done when this module is imported); returns the undo function. */
-export function registerSmmuV3Model(): () => void {
-  return Board.registerModel('arm,smmu-v3', createSmmuV3Model);
-}
-
-registerSmmuV3Model();
