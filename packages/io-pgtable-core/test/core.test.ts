@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { EBUSY, EEXIST, EINVAL, ENODEV, ENOMEM, EPROBE_DEFER, KernelError } from '@gki/kernel';
 import type { Kernel } from '@gki/kernel';
@@ -30,6 +31,8 @@ describe('io-pgtable core module', () => {
   it('is a built-in core initcall exporting the GPL-only registration symbols', () => {
     expect(ioPgtableCoreModule.name).toBe('io-pgtable');
     expect(ioPgtableCoreModule.license).toBe('GPL v2');
+    const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };
+    expect(ioPgtableCoreModule.version).toBe(pkg.version); // generated from package.json at build time
     expect(ioPgtableCoreModule.initcall).toBe('core');
     expect(Object.keys(ioPgtableCoreModule.exports ?? {}).sort()).toEqual(['io_pgtable_ops_register', 'io_pgtable_ops_unregister']);
     const k = bootImage(imageWith([]));
