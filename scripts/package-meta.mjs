@@ -57,7 +57,7 @@ function normalise(pkg, dir) {
 }
 
 let bad = 0;
-for (const group of ['packages', 'apps']) {
+for (const group of ['packages', 'apps', 'tools']) {
   if (!existsSync(join(root, group))) continue;
   for (const d of readdirSync(join(root, group))) {
     const file = join(root, group, d, 'package.json');

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 
 const root = new URL('..', import.meta.url).pathname;
 const env = { ...process.env, TURBO_TELEMETRY_DISABLED: '1', FORCE_COLOR: '0' };
-const dirs = ['packages', 'apps'].flatMap((g) =>
+const dirs = ['packages', 'apps', 'tools'].flatMap((g) =>
   existsSync(join(root, g)) ? readdirSync(join(root, g)).map((d) => join(root, g, d)) : [],
 );
 for (const d of dirs) rmSync(join(d, '.vitest-report.json'), { force: true });
