@@ -1,5 +1,8 @@
 /**
- * @gki/hw benchmarks (tinybench). Currently: the SMMUv3 model (bench/smmu-v3.bench.ts).
+ * @gki/hw benchmarks (tinybench). Currently: the shared TLB and the SMMUv3 model
+ * (bench/smmu-v3.bench.ts). Rows with a "vs" compare with another row of the same process
+ * (a TLB hit against a bare Map.get of the same keys, DMA through the SMMU against DMA
+ * without it); `pnpm bench --only=hw` from the root prints those ratios.
  *
  *   pnpm --filter @gki/hw bench                       one process
  *   pnpm --filter @gki/hw bench -- --processes=7      median of 7 processes' medians, min-max
@@ -35,8 +38,10 @@ function report(rows: BenchRow[], what: string): void {
     console.log(`\n${g}`);
     for (const r of rows.filter((x) => x.group === g)) {
       const range = r.min !== undefined ? `(${fmt(r.min)}-${fmt(r.max!)})` : '';
-      const alloc = r.allocPerOp === undefined ? '' : r.allocPerOp < 0 ? '  alloc ?' : `  alloc ${r.allocPerOp.toFixed(1)} B/op`;
-      console.log(`  ${r.case.padEnd(66)} ${fmt(r.value).padStart(8)} ${r.unit.padEnd(15)}${range.padEnd(16)}${alloc}`);
+      const alloc = r.alloc === undefined ? '' : r.alloc < 0 ? '  alloc ?' : `  alloc ${r.alloc.toFixed(1)} B/op`;
+      const vs = r.vs ? rows.find((x) => x.id === r.vs) : undefined;
+      const ratio = vs ? `  ${(r.value / vs.value).toFixed(2)}x "${vs.case}"${r.goal ? ` (goal ${r.goal}x)` : ''}` : '';
+      console.log(`  ${r.case.padEnd(66)} ${fmt(r.value).padStart(8)} ${r.unit.padEnd(15)}${range.padEnd(16)}${alloc}${ratio}`);
     }
   }
 }
@@ -51,8 +56,8 @@ if (PROCESSES > 1) {
   }
   const rows = all[0]!.map((r0, j) => {
     const v = all.map((rs) => rs[j]!.value);
-    const a = all.map((rs) => rs[j]!.allocPerOp ?? -1).filter((x) => x >= 0);
-    return { ...r0, value: median(v), min: Math.min(...v), max: Math.max(...v), allocPerOp: a.length ? median(a) : -1 };
+    const a = all.map((rs) => rs[j]!.alloc ?? -1).filter((x) => x >= 0);
+    return { ...r0, value: median(v), min: Math.min(...v), max: Math.max(...v), alloc: a.length ? median(a) : -1 };
   });
   report(rows, `median of ${PROCESSES} processes x ${RUNS} samples, min-max over processes in brackets`);
 } else {
