@@ -391,7 +391,8 @@ export function lpae32S1Config(p: Lpae32S1Params): LpaeWalkConfig {
     stage: 1,
     oaBits: 40,
     ranges: [
-      mk('TTBR0', p.ttbr0 !== undefined && !p.epd0, p.ttbr0 ?? 0, 32 - t0sz, 0, end0),
+      // With T0SZ = 0 and T1SZ > 0, TTBR0 stops where the TTBR1 region starts.
+      mk('TTBR0', p.ttbr0 !== undefined && !p.epd0, p.ttbr0 ?? 0, 32 - t0sz, 0, t1sz > 0 ? Math.min(end0, start1) : end0),
       mk('TTBR1', p.ttbr1 !== undefined && !p.epd1 && start1 < TWO32, p.ttbr1 ?? 0, in1, start1, TWO32),
     ],
     mairLo,

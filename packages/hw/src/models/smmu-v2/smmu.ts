@@ -926,6 +926,8 @@ export class SmmuV2 implements MmioDevice {
     if (this.faultOutstanding(b) || (s2b !== undefined && this.faultOutstanding(s2b))) {
       const hb = this.faultOutstanding(b) ? b : s2b!;
       st.hupcfTerminated++;
+      // Terminated under an outstanding fault: another error while FSR is non-zero.
+      if ((hb.fsr & R.FSR_FAULTS) !== 0 && (hb.fsr & R.FSR_MULTI) === 0) hb.fsr = (hb.fsr | R.FSR_MULTI) >>> 0;
       return this.finish(hb, out, requester);
     }
     if (b.type === R.CBAR_TYPE_S2) return this.translateS2Only(b, streamId, iova, out, requester);
