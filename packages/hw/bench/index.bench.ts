@@ -1,5 +1,6 @@
 /**
- * @gki/hw benchmarks (tinybench). Currently: the SMMUv3 model (bench/smmu-v3.bench.ts).
+ * @gki/hw benchmarks (tinybench): the SMMUv3 model (bench/smmu-v3.bench.ts) and the SMMUv2
+ * model (bench/smmu-v2.bench.ts); `-- --only=smmu-v2` (or smmu-v3) runs one of them.
  *
  *   pnpm --filter @gki/hw bench                       one process
  *   pnpm --filter @gki/hw bench -- --processes=7      median of 7 processes' medians, min-max
@@ -10,11 +11,20 @@
  */
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { smmuV2Bench } from './smmu-v2.bench.js';
 import { smmuV3Bench, type BenchRow } from './smmu-v3.bench.js';
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 15);
 const PROCESSES = Number(process.argv.find((a) => a.startsWith('--processes='))?.split('=')[1] ?? 1);
 const JSON_OUT = process.argv.includes('--json');
+const ONLY = process.argv.find((a) => a.startsWith('--only='))?.split('=')[1];
+
+function allRows(runs: number): BenchRow[] {
+  const rows: BenchRow[] = [];
+  if (ONLY === undefined || ONLY === 'smmu-v3') rows.push(...smmuV3Bench(runs));
+  if (ONLY === undefined || ONLY === 'smmu-v2') rows.push(...smmuV2Bench(runs));
+  return rows;
+}
 
 function median(v: number[]): number {
   const s = [...v].sort((a, b) => a - b);
@@ -45,7 +55,7 @@ if (PROCESSES > 1) {
   const script = fileURLToPath(import.meta.url);
   const all: BenchRow[][] = [];
   for (let p = 0; p < PROCESSES; p++) {
-    const r = spawnSync(process.execPath, [...process.execArgv, script, '--json'], { encoding: 'utf8', env: process.env });
+    const r = spawnSync(process.execPath, [...process.execArgv, script, '--json', ...(ONLY ? [`--only=${ONLY}`] : [])], { encoding: 'utf8', env: process.env });
     if (r.status !== 0) throw new Error(`bench process failed: ${r.stderr}`);
     all.push((JSON.parse(r.stdout) as { rows: BenchRow[] }).rows);
   }
@@ -56,5 +66,5 @@ if (PROCESSES > 1) {
   });
   report(rows, `median of ${PROCESSES} processes x ${RUNS} samples, min-max over processes in brackets`);
 } else {
-  report(smmuV3Bench(RUNS), `median of ${RUNS} samples, min-max in brackets`);
+  report(allRows(RUNS), `median of ${RUNS} samples, min-max in brackets`);
 }

@@ -14,6 +14,8 @@ import {
 } from '../src/index.js';
 
 export const RAM = 0x8000_0000;
+/** Where tests and benchmarks put translated data (above the tables). */
+export const DATA_BASE = RAM + 0x400_0000;
 export const RAM_SIZE = 0x1000_0000;
 export const MMIO = 0x1500_0000;
 export const GLOBAL_IRQ = 65;

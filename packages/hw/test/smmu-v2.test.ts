@@ -350,6 +350,15 @@ describe('SMMUv2 translation per context format', () => {
     expect(Number(rig.cb64(1, CB.FAR))).toBe(va2);
     expect(Math.floor(Number(rig.cb64(1, CB.IPAFAR)) / 4096)).toBe((fresh - DELTA) / 4096);
     expect(rig.cb(2, CB.FSR)).toBe(0);
+    // The combined entry is tagged with the stage-2 VMID: stale until TLBIVMID of VMID 7.
+    rig.setCb(1, CB.FSR, 0xffffffff); // clear the stage-2 fault (HUPCF = 0 would hold the context)
+    s1.remap(va, ipa + 0x1000, S1_ATTR);
+    s2.map(ipa + 0x1000, DATA + 0xa000, S2_ATTR);
+    expect(xlate(rig, SID, va)).toBe(DATA + 0x9000);
+    rig.setGr0(G.TLBIVMID, 0); // the stage-1 bank's own CBAR VMID field: not the nested tag
+    expect(xlate(rig, SID, va)).toBe(DATA + 0x9000);
+    rig.setGr0(G.TLBIVMID, 7);
+    expect(xlate(rig, SID, va)).toBe(DATA + 0xa000);
   });
 
   it('splits AArch64 input between TTBR0 and TTBR1 with TCR2.SEP (upstream bit 48)', () => {

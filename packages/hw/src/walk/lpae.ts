@@ -513,8 +513,12 @@ export function s2MemAttrToMair(memAttr: number, fwb: boolean): number {
   }
   if ((memAttr & 0xc) === 0) return (memAttr & 3) << 2; // Device-nGnRnE .. Device-GRE
   // Normal: outer [3:2], inner [1:0]; 01 NC, 10 WT, 11 WB (allocation hints assumed RW).
-  const cv = (x: number): number => (x === 1 ? 0x4 : x === 2 ? 0xb : 0xf);
-  return (cv(memAttr >> 2) << 4) | cv(memAttr & 3);
+  return (s2CacheNibble(memAttr >> 2) << 4) | s2CacheNibble(memAttr & 3);
+}
+
+/** A stage-2 MemAttr cacheability pair as a MAIR nibble (module level: no closure per walk). */
+function s2CacheNibble(x: number): number {
+  return x === 1 ? 0x4 : x === 2 ? 0xb : 0xf;
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -655,7 +655,8 @@ export class SmmuV2 implements MmioDevice {
     const c = this.config;
     b.type = (b.cbar & R.CBAR_TYPE_MASK) >>> R.CBAR_TYPE_SHIFT;
     b.vmid = this.vmid16Enabled() ? b.cba2r >>> R.CBA2R_VMID16_SHIFT : b.cbar & R.CBAR_VMID_MASK;
-    b.hyp = b.type !== R.CBAR_TYPE_S2 && (b.cbar & R.CBAR_HYPC) !== 0;
+    // HYPC exists for stage-1 types 1 and 2 only: in a nested CBAR bits [15:8] are the S2 bank.
+    b.hyp = (b.type === R.CBAR_TYPE_S1_S2BYPASS || b.type === R.CBAR_TYPE_S1_S2FAULT) && (b.cbar & R.CBAR_HYPC) !== 0;
     b.s2Index = b.type === R.CBAR_TYPE_S1_S2NESTED ? (b.cbar & R.CBAR_S2CBNDX_MASK) >>> R.CBAR_S2CBNDX_SHIFT : -1;
     b.s1 = null;
     b.s2 = null;
