@@ -648,6 +648,33 @@ describe('SMMUv2 stall model', () => {
   });
 });
 
+describe('SMMUv2 fault responses seen by a master', () => {
+  it('CFRE = 0: a faulting read returns zeros and a faulting write is dropped, the fault is recorded', () => {
+    const { rig, t } = s1Rig({ sctlr: (S1_ON | SCTLR_HUPCF) & ~SCTLR_CFRE });
+    const dma = new DmaMaster(rig.mem, { streamId: SID });
+    rig.smmu.attachMaster(dma, [SID]);
+    t.map(0x1000, DATA, S1_ATTR);
+    rig.mem.writeBytes(DATA, Uint8Array.of(9, 9, 9, 9));
+    expect(dma.copy(0x5000, 0x1000, 4)).toBe(DMA_STATUS_DONE); // unmapped source
+    expect([...rig.mem.readBytes(DATA, 4)]).toEqual([0, 0, 0, 0]);
+    expect(rig.cb(0, CB.FSR)).toBe(FSR_TF | FMT_AARCH64);
+    rig.setCb(0, CB.FSR, 0xffffffff);
+    rig.mem.writeBytes(DATA, Uint8Array.of(7, 7, 7, 7));
+    expect(dma.fill(0x6000, 4, 0x01020304)).toBe(DMA_STATUS_DONE); // unmapped destination
+    expect([...rig.mem.readBytes(DATA, 4)]).toEqual([7, 7, 7, 7]);
+    expect(Number(rig.cb64(0, CB.FAR))).toBe(0x6000);
+  });
+
+  it('CFCFG with a master that cannot wait: the transaction is terminated, nothing is stalled', () => {
+    const { rig } = s1Rig({ sctlr: S1_ON | SCTLR_CFCFG });
+    const o = slot();
+    expect(rig.smmu.translate(SID, 0x7000, false, o)).toBe(false);
+    expect(o.stalled).toBe(false);
+    expect(rig.cb(0, CB.FSR)).toBe(FSR_TF | FMT_AARCH64);
+    expect(rig.smmu.stalledCount(0)).toBe(0);
+  });
+});
+
 describe('SMMUv2 TLB sync', () => {
   it('TLBSYNC / TLBGSYNC report active for the configured number of reads, then complete', () => {
     const rig = new V2Rig({}, { syncLatencyReads: 2 });
