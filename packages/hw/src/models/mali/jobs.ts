@@ -284,13 +284,16 @@ export class MaliJobManager {
     if (this.immediate) this.runSlot(js);
   }
 
-  /** Runs every slot that can make progress (manual mode, or after a reset of the mode). */
+  /** Runs every slot until its chains end or stall, queued chains included (manual mode). */
   run(): void {
     for (let js = 0; js < 16; js++) {
       const s = this.slots[js]!;
       if (!this.present(js)) continue;
-      if (s.state === IDLE && s.commandNext === R.MALI_JS_COMMAND_START) this.pickUp(js);
-      if (s.state === RUNNING) this.runSlot(js);
+      for (;;) {
+        if (s.state === IDLE && s.commandNext === R.MALI_JS_COMMAND_START) this.pickUp(js);
+        if (s.state !== RUNNING) break;
+        this.runSlot(js);
+      }
     }
   }
 
