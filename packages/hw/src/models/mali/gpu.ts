@@ -63,7 +63,7 @@ export interface MaliGpuOptions {
   readonly jobExecution?: 'immediate' | 'manual';
   /** Jobs one chain may run before its slot counts as hung (default 65536). */
   readonly maxChainJobs?: number;
-  /** TLB entries per address space before the TLB is emptied (default 16384). */
+  /** TLB entries (shared by the address spaces) before the TLB is emptied (default 65536). */
   readonly tlbCapacity?: number;
 }
 

@@ -8,8 +8,9 @@
  * while another one is still active is ignored (the register is a doorbell with no queue);
  * `events` records it, so a driver that does not wait for AS_ACTIVE to clear is caught.
  *
- * The TLB is filled on demand from this package's Mali LPAE walker and emptied only by UPDATE
- * (the whole AS) or by UNLOCK / FLUSH_PT / FLUSH_MEM over the region the last LOCK locked.
+ * The TLB (the package's shared `Tlb`, one context per AS) is filled on demand from this
+ * package's Mali LPAE walker and emptied only by UPDATE (the whole AS) or by UNLOCK / FLUSH_PT /
+ * FLUSH_MEM over the region the last LOCK locked (or by a reset, or when it is full).
  *
  * A failing translation records the fault in AS_FAULTSTATUS / AS_FAULTADDRESS (unless one is
  * already pending for that AS), raises the AS's page-fault bit in MMU_IRQ_RAWSTAT, and the
@@ -19,8 +20,8 @@
 import { PhysMem } from '../../mem.js';
 import { maliConfig, walkLpae, type LpaeWalkConfig } from '../../walk/lpae.js';
 import { createWalkResult, permits, PERM_USER_R, type WalkAccess } from '../../walk/types.js';
+import { Tlb } from '../tlb.js';
 import * as R from './regs.js';
-import { MaliTlb } from './tlb.js';
 
 const TWO32 = 2 ** 32;
 
@@ -84,6 +85,7 @@ export interface MaliMmuOptions {
   readonly lockMinLog2: number;
   /** Register accesses an AS command takes to complete (>= 0; 0 = at once). */
   readonly commandLatency: number;
+  /** Entries of the TLB all address spaces share (default 65536; emptied when full). */
   readonly tlbCapacity?: number;
 }
 
@@ -112,10 +114,8 @@ class AddressSpace {
   locked = false;
   lockStart = 0;
   lockEnd = 0;
-  readonly tlb: MaliTlb;
-  constructor(tlbCapacity: number) {
-    this.tlb = new MaliTlb(tlbCapacity);
-  }
+  /** This AS's context handle in the shared TLB. */
+  constructor(readonly ctx: number) {}
 }
 
 /** One reusable WalkAccess per access type, indexed by MALI_FAULT_ACCESS_*. */
@@ -128,6 +128,8 @@ const ACCESSES: readonly WalkAccess[] = [
 
 export class MaliMmu {
   readonly spaces: readonly AddressSpace[];
+  /** Cached translations of every AS (context (0, AS number)). */
+  readonly tlb: Tlb;
   readonly asPresent: number;
   readonly vaBits: number;
   readonly paBits: number;
@@ -170,8 +172,9 @@ export class MaliMmu {
     this.vaLimit = 2 ** opts.vaBits;
     this.lockMinLog2 = opts.lockMinLog2;
     this.commandLatency = opts.commandLatency;
+    this.tlb = new Tlb({ capacity: opts.tlbCapacity ?? 65536 });
     const spaces: AddressSpace[] = [];
-    for (let i = 0; i < R.MALI_MAX_AS; i++) spaces.push(new AddressSpace(opts.tlbCapacity ?? 16384));
+    for (let i = 0; i < R.MALI_MAX_AS; i++) spaces.push(new AddressSpace(this.tlb.context(0, i)));
     this.spaces = spaces;
   }
 
@@ -187,7 +190,7 @@ export class MaliMmu {
 
   /** Number of cached translations of an AS. */
   tlbSize(as: number): number {
-    return this.spaces[as]!.tlb.size;
+    return this.tlb.contextSize(this.spaces[as]!.ctx);
   }
 
   /** AS_STATUS.AS_ACTIVE of an AS. */
@@ -328,7 +331,7 @@ export class MaliMmu {
         // (FLUSH_PT/FLUSH_MEM also clean the L2 / wait for memory traffic; the model has no
         // cache of memory contents and its jobs have no traffic in flight.)
         if (s.locked) {
-          this.stats.tlbInvalidated += s.tlb.invalidateRange(s.lockStart, s.lockEnd);
+          this.invalidate(s, s.lockStart, s.lockEnd);
           s.locked = false;
         } else {
           this.stats.flushesWithoutLock++;
@@ -349,8 +352,13 @@ export class MaliMmu {
     s.latchedMemattr = memattr;
     s.mode = s.transtabLo & R.MALI_TRANSTAB_ADRMODE_MASK;
     s.cfg = this.unmapped(as) ? null : maliConfig({ transtab, memattr, vaBits: this.vaBits, paBits: this.paBits });
-    this.stats.tlbInvalidated += s.tlb.size;
-    s.tlb.clear();
+    this.invalidate(s, 0, Infinity);
+  }
+
+  private invalidate(s: AddressSpace, start: number, end: number): void {
+    const before = this.tlb.invalidated;
+    this.tlb.invalidateContext(s.ctx, start, end);
+    this.stats.tlbInvalidated += this.tlb.invalidated - before;
   }
 
   /** LOCK: decodes LOCKADDR (size code in [5:0], region start above it). */
@@ -400,12 +408,14 @@ export class MaliMmu {
     }
     if (va >= this.vaLimit) return this.stall(as, va, R.MALI_EXC_ADDRESS_SIZE_FAULT_IN, access, sourceId, record);
     const acc = ACCESSES[access]!;
-    const tlb = s.tlb;
-    if (tlb.lookup(va)) {
+    const tlb = this.tlb;
+    const e = tlb.lookup(s.ctx, va);
+    if (e >= 0) {
       this.stats.tlbHits++;
-      if (!permits(tlb.hitPerms, acc) || (access === R.MALI_FAULT_ACCESS_ATOMIC && (tlb.hitPerms & PERM_USER_R) === 0))
-        return this.stall(as, va, R.MALI_EXC_PERMISSION_FAULT + tlb.hitLevel, access, sourceId, record);
-      out.pa = tlb.hitPa;
+      const perms = tlb.perms(e);
+      if (!permits(perms, acc) || (access === R.MALI_FAULT_ACCESS_ATOMIC && (perms & PERM_USER_R) === 0))
+        return this.stall(as, va, R.MALI_EXC_PERMISSION_FAULT + tlb.attr(e), access, sourceId, record);
+      out.pa = tlb.output(e, va);
       return MALI_TR_OK;
     }
     this.stats.tlbMisses++;
@@ -422,7 +432,7 @@ export class MaliMmu {
       }
       return this.stall(as, va, code + (wr.level & 3), access, sourceId, record);
     }
-    tlb.insert(va, wr.oa, wr.size, wr.perms, wr.level);
+    tlb.insertBlock(s.ctx, va, wr.size, wr.oa, wr.perms, wr.level); // attr: the leaf's level
     if (access === R.MALI_FAULT_ACCESS_ATOMIC && (wr.perms & PERM_USER_R) === 0)
       return this.stall(as, va, R.MALI_EXC_PERMISSION_FAULT + wr.level, access, sourceId, record);
     out.pa = wr.oa;
@@ -482,8 +492,8 @@ export class MaliMmu {
       s.latchedTranstab = 0n;
       s.latchedMemattr = 0n;
       s.locked = false;
-      s.tlb.clear();
     }
+    this.tlb.invalidateAll();
     this.inFlight = 0;
     this.rawstat = 0;
     this.mask = 0;
