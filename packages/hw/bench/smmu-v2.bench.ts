@@ -202,11 +202,11 @@ export function smmuV2Bench(runs: number): BenchRow[] {
     const c = cases.find((x) => x.group === group && x.name === name);
     if (c) {
       const per = (ms: number) => (ms * 1e6) / c.ops;
-      rows.push({ group: `SMMUv2 ${group}`, case: name, value: per(r.latency.p50), unit: 'ns/translation', min: per(r.latency.min), max: per(r.latency.max), allocPerOp: allocPerOp(c.run, c.ops, c.before ?? c.run) });
+      rows.push({ id: `${name}`, group: `SMMUv2 ${group}`, case: name, value: per(r.latency.p50), unit: 'ns/translation', min: per(r.latency.min), max: per(r.latency.max), alloc: allocPerOp(c.run, c.ops, c.before ?? c.run) });
     } else {
       const mibs = (ms: number) => COPY_BYTES / 2 ** 20 / (ms / 1e3);
       const cold = name.includes('cold');
-      rows.push({ group: 'SMMUv2 DmaMaster copy', case: name, value: mibs(r.latency.p50), unit: 'MiB/s', min: mibs(r.latency.max), max: mibs(r.latency.min), allocPerOp: allocPerOp(copy, 1, cold ? copyCold : copy) });
+      rows.push({ id: `${name}`, group: 'SMMUv2 DmaMaster copy', case: name, value: mibs(r.latency.p50), unit: 'MiB/s', min: mibs(r.latency.max), max: mibs(r.latency.min), alloc: allocPerOp(copy, 1, cold ? copyCold : copy) });
     }
   }
   return rows;
