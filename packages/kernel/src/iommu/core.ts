@@ -241,6 +241,11 @@ export class IommuCore {
     return st;
   }
 
+  /** @internal Forgets the fwspec of a device that was never probed (iommu_fwspec_free). */
+  dropUnprobedFwspec(dev: Device): void {
+    this.dropFwspec(dev);
+  }
+
   private dropFwspec(dev: Device): void {
     const st = this.devs.get(dev);
     if (st && !st.rec) this.devs.delete(dev);
@@ -250,6 +255,19 @@ export class IommuCore {
   fwspec(dev: Device): IommuFwspec | undefined {
     const f = this.devs.get(dev)?.fwspec;
     return f ? { iommuFwnode: f.iommuFwnode, ids: [...f.ids] } : undefined;
+  }
+
+  /**
+   * iommu_fwspec_init: records that `dev` sits behind the IOMMU whose node is `fwnode`, for
+   * drivers that find their masters themselves (the legacy "mmu-masters" binding). 0 (also
+   * when it already points there), -EINVAL when it points at another IOMMU.
+   */
+  fwspecInit(dev: Device, fwnode: OfNode): number {
+    if (!(dev instanceof Device) || dev.core !== this.kernel.drivers || !fwnode) return -EINVAL;
+    const st = this.state(dev);
+    if (st.fwspec && st.fwspec.iommuFwnode !== fwnode) return -EINVAL;
+    if (!st.fwspec) st.fwspec = { iommuFwnode: fwnode, ids: [] };
+    return 0;
   }
 
   /** iommu_fwspec_add_ids: for a driver's ofXlate. -EINVAL when `dev` has no fwspec or an ID is bad. */
@@ -592,6 +610,22 @@ export function iommuDeviceRegister(kernel: Kernel, iommu: IommuDevice): number 
 /** iommu_device_unregister (see IommuCore.deviceUnregister). */
 export function iommuDeviceUnregister(kernel: Kernel, iommu: IommuDevice): number {
   return kernel.iommu.deviceUnregister(iommu);
+}
+
+/** iommu_fwspec_init (see IommuCore.fwspecInit). */
+export function iommuFwspecInit(dev: Device, fwnode: OfNode): number {
+  return dev.core.kernel.iommu.fwspecInit(dev, fwnode);
+}
+
+/**
+ * iommu_probe_device: probes `dev` with the IOMMU its fwspec names (see IommuCore.probeDevice);
+ * on failure a fwspec the device had not been probed with is dropped again.
+ */
+export function iommuProbeDevice(dev: Device): number {
+  const core = dev.core.kernel.iommu;
+  const r = core.probeDevice(dev);
+  if (r < 0) core.dropUnprobedFwspec(dev);
+  return r;
 }
 
 /** iommu_fwspec_add_ids, for ofXlate. */
