@@ -9,4 +9,5 @@ export * from './models/dma-master.js';
 export * from './boards/default.js';
 export * from './walk/index.js';
 export * from './models/smmu-v3/index.js';
+export * from './models/smmu-v2/index.js';
 export * from './models/registry.js';

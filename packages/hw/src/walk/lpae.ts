@@ -15,7 +15,7 @@
  * big-endian tables.
  */
 import { BusError, PhysMem } from '../mem.js';
-import type { WalkAccess, WalkResult } from './types.js';
+import type { WalkAccess, WalkResult, WalkTableTranslator } from './types.js';
 import {
   PERM_ALL,
   PERM_PRIV_R,
@@ -549,9 +549,18 @@ function selectRange(cfg: LpaeWalkConfig, vaHi: number, vaLo: number): number {
 
 /**
  * Translates the input address (u32 halves of a 64-bit value) through a long-descriptor
- * config. Fills `out`; returns true on success. Allocation-free.
+ * config. Fills `out`; returns true on success. Allocation-free. With `tables` (nested
+ * translation) every table address is an IPA that `tables` maps to a PA before the read.
  */
-export function walkLpaeParts(mem: PhysMem, cfg: LpaeWalkConfig, vaHi: number, vaLo: number, access: WalkAccess, out: WalkResult): boolean {
+export function walkLpaeParts(
+  mem: PhysMem,
+  cfg: LpaeWalkConfig,
+  vaHi: number,
+  vaLo: number,
+  access: WalkAccess,
+  out: WalkResult,
+  tables?: WalkTableTranslator,
+): boolean {
   resetWalkResult(out);
   vaHi >>>= 0;
   vaLo >>>= 0;
@@ -585,7 +594,15 @@ export function walkLpaeParts(mem: PhysMem, cfg: LpaeWalkConfig, vaHi: number, v
     const shift = g + bpl * (3 - level);
     // Index = input bits [shift+bits−1 : shift], taken from the u32 halves with integer ops.
     const idx = (shift >= 32 ? vaHi >>> (shift - 32) : (vaLo >>> shift) | (vaHi << (32 - shift))) & ((1 << bits) - 1);
-    const descAddr = table + idx * 8;
+    let descAddr = table + idx * 8;
+    if (tables !== undefined) {
+      const pa = tables.tableAddress(descAddr, level);
+      if (pa < 0) {
+        out.descAddr = descAddr;
+        return setFault(out, 'translation', level);
+      }
+      descAddr = pa;
+    }
     let chunk: Uint32Array;
     try {
       chunk = mem.peekChunk(descAddr);
