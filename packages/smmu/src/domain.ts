@@ -555,9 +555,16 @@ export class ArmSmmuDomainImpl implements ArmSmmuDomain {
     return this.adrenoPriv !== null && this.smmu?.impl?.stallEnabled?.(this.smmu, this.cfg.cbndx) === true;
   }
 
-  /** FAR as an IOVA number: upper-half addresses of a TTBR1 domain become negative (2^64 - x is -x). */
+  /**
+   * FAR as an IOVA number. For a TTBR1 domain, upper-half addresses become negative (2^64 - x
+   * is -x), whether FAR holds them sign-extended to 64 bits or as the upstream bus carried
+   * them (49 bits, sign bit 48: TCR2.SEP is "upstream").
+   */
   farToIova(lo: number, hi: number): number {
-    if (this.geometry.apertureStart < 0 && hi >= 0x8000_0000) return (hi | 0) * TWO32 + lo;
+    if (this.geometry.apertureStart < 0) {
+      if (hi >= 0x8000_0000) return (hi | 0) * TWO32 + lo;
+      if (hi & 0x1_0000) return (hi & 0xffff) * TWO32 + lo - 2 ** 48;
+    }
     if (this.cfg.fmt !== 'aarch64') return lo;
     return hi * TWO32 + lo;
   }
