@@ -23,6 +23,8 @@ export interface RigOptions {
   /** `iommus` cells per master (null: no iommus); default one cell, SID 0x10 + n. */
   iommus?: (number[] | null)[];
   iommuCells?: number;
+  /** Label of the IOMMU each master's `iommus` names (default 'smmu'). */
+  iommuLabels?: string[];
   globalIrqs?: number;
   /** Context interrupts (default 8). */
   contextIrqs?: number;
@@ -43,7 +45,7 @@ export function rigBoard(opts: RigOptions = {}): Board {
   const soc = socOf(spec);
   soc.children.forEach((c, i) => {
     const cells = opts.iommus ? opts.iommus[i] : [0x10 + i];
-    if (cells) c.props.push(prop.cells('iommus', ref('smmu'), ...cells));
+    if (cells) c.props.push(prop.cells('iommus', ref(opts.iommuLabels?.[i] ?? 'smmu'), ...cells));
   });
   const nglobal = opts.globalIrqs ?? 1;
   const nctx = opts.contextIrqs ?? 8;
