@@ -87,6 +87,8 @@ export interface ArmSmmuDomain extends IommuDomain {
   /** The io-pgtable format its context uses, once finalised. */
   readonly fmt: IoPgtableFmt | null;
   readonly pgtbl: IoPgtableOps | null;
+  /** The io-pgtable configuration as the format completed it, once finalised. */
+  readonly pgtblCfg: Readonly<IoPgtableCfg> | null;
 }
 
 /** The io-pgtable TLB callbacks per stage; the cookie is the domain. */

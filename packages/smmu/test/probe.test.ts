@@ -2,9 +2,9 @@ import { describe, expect, it } from 'vitest';
 import { prop, ref } from '@gki/hw';
 import { ioPgtableCoreModule } from '@gki/io-pgtable-core';
 import ioPgtableArm from '@gki/format-arm-lpae';
-import { ENODEV, iommuGetDomainForDev, iommuGroupGet } from '@gki/kernel';
-import armSmmu, { ARM_SMMU_ALIASES, FEAT_FMT_AARCH32_L, FEAT_FMT_AARCH32_S, FEAT_FMT_AARCH64_4K, FEAT_FMT_AARCH64_64K, FEAT_STREAM_MATCH, FEAT_TRANS_NESTED, FEAT_TRANS_OPS, FEAT_TRANS_S1, FEAT_TRANS_S2, FEAT_VMID16, armSmmuMasterOf } from '../src/index.js';
-import { bootFake, dmaTestModule, id1, mmu500Id0, SMMU_NAME } from './fake-regs.js';
+import { ENODEV, Kernel, iommuAttachDevice, iommuDomainAlloc, iommuGetDomainForDev, iommuGroupGet } from '@gki/kernel';
+import armSmmu, { ARM_SMMU_ALIASES, FEAT_FMT_AARCH32_L, FEAT_FMT_AARCH32_S, FEAT_FMT_AARCH64_4K, FEAT_FMT_AARCH64_64K, FEAT_STREAM_MATCH, FEAT_TRANS_NESTED, FEAT_TRANS_OPS, FEAT_TRANS_S1, FEAT_TRANS_S2, FEAT_VMID16, armSmmuFromDevice, armSmmuMasterOf, asArmSmmuDomain } from '../src/index.js';
+import { bootFake, dmaTestModule, fakeBoard, id1, mmu500Id0, SMMU_NAME } from './fake-regs.js';
 
 describe('module arm_smmu', () => {
   it('is a GKI module with soft dependencies on both io-pgtable formats and an alias per compatible', () => {
@@ -218,5 +218,56 @@ describe('the legacy mmu-masters binding', () => {
     expect(armSmmuMasterOf(m)!.ids).toEqual([0x21]);
     expect(iommuGetDomainForDev(m)?.type).toBe('identity');
     expect(iommuGroupGet(r.masters[1]!)).toBeUndefined();
+  });
+});
+
+describe('implementation quirks chosen by compatible', () => {
+  it('Qualcomm firmware that turns bypass S2CRs into fault: bypass goes through a reserved context bank', () => {
+    const r = bootFake({ compatible: ['qcom,sm8150-smmu-500', 'qcom,smmu-500', 'arm,mmu-500'], s2crBypassBecomesFault: true });
+    const s = r.smmu!;
+    expect(s.impl?.name).toBe('qcom-smmu-500');
+    expect(s.contextMap[7]).toBe(true); // the last bank, reserved
+    const m = r.masters[0]!;
+    const id = iommuDomainAlloc(m, 'identity');
+    if (typeof id === 'number') throw new Error(String(id));
+    expect(iommuAttachDevice(id, m)).toBe(0);
+    const idx = armSmmuMasterOf(m)!.smendx[0]!;
+    // written as "translate through bank 7", whose SCTLR.M is off (so: bypass)
+    expect(r.regs.read32(0xc00 + 4 * idx)).toBe(7);
+    expect(r.regs.cb(7, 0)).toBe(0);
+  });
+
+  it('Qualcomm keeps the SMRs the boot firmware left valid, as bypass entries', () => {
+    const { board, regs } = fakeBoard({ compatible: ['qcom,sdm845-smmu-500', 'arm,mmu-500'] });
+    regs().write32(0x800 + 4 * 5, (0x8000_0000 | 0x420) >>> 0);
+    const k = Kernel.boot(board, { builtin: [ioPgtableCoreModule], modules: [ioPgtableArm, armSmmu, dmaTestModule()], load: ['arm_smmu'] });
+    const s = armSmmuFromDevice(k.drivers.findDevice(SMMU_NAME)!)!;
+    expect(s.smrs![5]).toEqual({ id: 0x420, mask: 0, valid: true });
+    expect((regs().read32(0xc00 + 4 * 5) >>> 16) & 3).toBe(1);
+    expect(regs().read32(0x800 + 4 * 5) >>> 0).toBe((0x8000_0000 | 0x420) >>> 0);
+  });
+
+  it('Marvell AP806 hides the AArch64 formats and splits 64-bit accesses high word first (erratum 582743)', () => {
+    const r = bootFake({ compatible: ['marvell,ap806-smmu-500', 'arm,mmu-500'] });
+    const s = r.smmu!;
+    expect(s.impl?.name).toBe('mrvl-mmu500');
+    const d = asArmSmmuDomain(iommuGetDomainForDev(r.masters[0]!))!;
+    expect(d.fmt).toBe('ARM_32_LPAE_S1');
+    const ttbr0 = r.regs.cbBase + d.cfg.cbndx * 0x1000 + 0x20;
+    const w = r.regs.writes.filter((x) => x.off === ttbr0 || x.off === ttbr0 + 4);
+    expect(w.map((x) => x.off)).toEqual([ttbr0 + 4, ttbr0]);
+  });
+
+  it('Cavium ThunderX offsets ASIDs and VMIDs by the banks of the SMMUs probed before (erratum 27704)', () => {
+    const r = bootFake({ compatible: ['cavium,smmu-v2'] });
+    expect(r.k.log.grep('\tenabling workaround for Cavium erratum 27704')).toHaveLength(1);
+    const d = asArmSmmuDomain(iommuGetDomainForDev(r.masters[0]!))!;
+    expect(d.cfg.asid).toBe(d.cfg.cbndx); // the first SMMU: base 0
+  });
+
+  it('NVIDIA Tegra dual-instance SMMUs are refused with a clear message', () => {
+    const r = bootFake({ compatible: ['nvidia,tegra194-smmu', 'nvidia,smmu-500'] });
+    expect(r.smmuDev.state).not.toBe('bound');
+    expect(r.k.log.grep('the NVIDIA Tegra dual/triple-instance implementation is not modelled: not probing')).toHaveLength(1);
   });
 });
