@@ -4,3 +4,4 @@ export * from './write.js';
 export * from './read.js';
 export * from './address.js';
 export * from './build.js';
+export * from './dts/index.js';
