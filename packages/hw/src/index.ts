@@ -11,3 +11,4 @@ export * from './boards/default.js';
 export * from './walk/index.js';
 export * from './models/smmu-v3/index.js';
 export * from './models/registry.js';
+export * from './memmap.js';

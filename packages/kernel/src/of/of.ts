@@ -4,7 +4,7 @@ import type { Device } from '../driver/device.js';
 import type { Driver, Resource } from '../driver/types.js';
 import type { Kernel } from '../kernel.js';
 import { ofAddressToResource, ofRegCount, ofTranslateAddress, ofGetAddress } from './address.js';
-import { gicXlate, ofIrqParse, ofIsGic, type IrqXlate } from './irq.js';
+import { gicXlate, ofIrqParse, ofIrqSpecifierCount, ofIsGic, type IrqXlate } from './irq.js';
 import { OfTree, type OfNode } from './node.js';
 import { ofDeviceIsAvailable, ofDeviceIsCompatible, ofMatchNode, ofPropertyReadStringArray, type OfDeviceId } from './property.js';
 
@@ -148,12 +148,20 @@ export class OfLayer {
       resources.push({ kind: 'mem', start: r.start, end: r.end, name: r.name });
     }
     const irqNames = this.stringList(node, 'interrupt-names');
-    for (let i = 0; i < 1024; i++) {
+    const unresolved: string[] = [];
+    const nirq = Math.min(1024, ofIrqSpecifierCount(node));
+    for (let i = 0; i < nirq; i++) {
       const irq = this.irqGet(node, i);
-      if (irq === -EINVAL) break;
-      if (irq < 0) continue; // its controller is not ready; platform_get_irq asks again later
-      resources.push({ kind: 'irq', start: irq, end: irq, name: irqNames[i] ?? node.fullName });
+      if (irq >= 0) {
+        resources.push({ kind: 'irq', start: irq, end: irq, name: irqNames[i] ?? node.fullName });
+        continue;
+      }
+      // its controller has no interrupt domain (not modelled, or not ready): platform_get_irq
+      // asks again later and gets -EPROBE_DEFER; an untranslatable one stays -EINVAL
+      const spec = ofIrqParse(node, i);
+      unresolved.push(typeof spec === 'number' ? `${i} (untranslatable)` : `${i} -> ${spec.np.fullName}${irq === -EPROBE_DEFER ? ' (no interrupt domain)' : ' (not wired)'}`);
     }
+    if (unresolved.length > 0) this.kernel.log.warn('OF', `${node.fullName}: interrupt(s) left unresolved: ${unresolved.join(', ')}`);
     const dev = this.kernel.drivers.createDevice({ name: ofDeviceMakeBusId(node), parent, ofNode: node, resources });
     this.populated.add(node);
     const err = this.kernel.drivers.registerDevice(dev);
