@@ -16,6 +16,17 @@ export const OF_DEFAULT_BUS_MATCH_TABLE: readonly OfDeviceId[] = [
   { compatible: 'arm,amba-bus' },
 ];
 
+/** /reserved-memory children that become platform devices at boot (drivers bind to those regions). */
+export const RESERVED_MEM_MATCHES: readonly OfDeviceId[] = [
+  { compatible: 'phram' },
+  { compatible: 'qcom,rmtfs-mem' },
+  { compatible: 'qcom,cmd-db' },
+  { compatible: 'qcom,smem' },
+  { compatible: 'ramoops' },
+  { compatible: 'nvmem-rmem' },
+  { compatible: 'google,open-dice' },
+];
+
 /**
  * The platform device name the kernel derives from a node (of_device_make_bus_id):
  * "<translated reg address in hex>.<node name>" ("a000000.dma"); a node without a
@@ -97,7 +108,16 @@ export class OfLayer {
       this.loadTree(fdt);
     }
     this.registerSimpleBusDriver();
-    this.platformPopulate(this.treeRef!.root, null);
+    const tree = this.treeRef!;
+    // as of_platform_default_populate_init: the reserved-memory regions some drivers bind to,
+    // then the /firmware node's children, then everything under the root
+    const resmem = tree.findByPath('/reserved-memory');
+    if (resmem)
+      for (const n of resmem.children)
+        if (ofMatchNode(RESERVED_MEM_MATCHES, n) && ofDeviceIsAvailable(n) && !this.populated.has(n)) this.createPlatformDevice(n, null);
+    const firmware = tree.findByPath('/firmware');
+    if (firmware && ofDeviceIsAvailable(firmware)) this.platformPopulate(firmware, null);
+    this.platformPopulate(tree.root, null);
   }
 
   /**
