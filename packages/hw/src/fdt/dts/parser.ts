@@ -65,7 +65,7 @@ export interface ParseContext {
 }
 
 /** Decodes dtc's string escapes; `s` is a byte string. Returns the bytes (without a NUL). */
-function unescape(s: string, fail: (msg: string) => never): number[] {
+function unescape(s: string, fail: (msg: string) => never, terminator = 92): number[] {
   const out: number[] = [];
   for (let i = 0; i < s.length; i++) {
     const c = s.charCodeAt(i);
@@ -91,7 +91,8 @@ function unescape(s: string, fail: (msg: string) => never): number[] {
         break;
       }
       case undefined:
-        out.push(92);
+        // a backslash right before the closing quote escapes that quote, as dtc reads it
+        out.push(terminator);
         break;
       default:
         if (e >= '0' && e <= '7') {
@@ -215,24 +216,33 @@ export function scan(text: string, ctx: ParseContext): Tok[] {
     }
     // CHAR_LITERAL (rule 12)
     if (c === 39) {
+      // dtc's pattern is '([^']|\\')*': a quote preceded by a backslash may be content, any
+      // other quote ends the literal; the longest match ends at the first unescaped quote, or
+      // at the last escaped one when no unescaped quote follows
       let j = i + 1;
       let ok = false;
+      let lastEscaped = -1;
       while (j < n) {
         const d = text.charCodeAt(j);
-        if (d === 92 && text.charCodeAt(j + 1) === 39) {
-          j += 2;
-          continue;
-        }
         if (d === 39) {
+          if (text.charCodeAt(j - 1) === 92 && j - 1 > i) {
+            lastEscaped = j;
+            j++;
+            continue;
+          }
           ok = true;
           break;
         }
         j++;
       }
+      if (!ok && lastEscaped > 0) {
+        j = lastEscaped;
+        ok = true;
+      }
       if (ok) {
         const body = text.slice(i + 1, j);
         offer(j + 1 - i, 12, () => {
-          const b = unescape(body, (m) => fail(start, m));
+          const b = unescape(body, (m) => fail(start, m), 39);
           if (b.length === 0) fail(start, 'empty character literal');
           if (b.length > 1) fail(start, `character literal has ${b.length} characters instead of 1`);
           push('char', body, start, BigInt(b[0]!));

@@ -169,7 +169,13 @@ function lexFile(text: string, f: number): PPTok[] {
     if (c === 47 && text.charCodeAt(i + 1) === 42) {
       // block comment: one space, even across lines
       const end = text.indexOf('*/', i + 2);
-      i = end < 0 ? n : end + 2;
+      if (end < 0) {
+        // left for the DTS scanner to report where it starts
+        push(OTHER, i, i + 2);
+        i = n;
+        continue;
+      }
+      i = end + 2;
       ws = true;
       continue;
     }

@@ -68,7 +68,7 @@ function looksLikeStrings(v: Uint8Array): boolean {
   let nul = 0;
   for (const b of v) {
     if (b === 0) nul++;
-    else if (b < 0x20 || b > 0x7e) return false;
+    else if ((b < 0x20 && !(b >= 7 && b <= 13)) || b > 0x7e) return false;
   }
   return nul <= v.length - nul;
 }
@@ -78,6 +78,7 @@ function quote(bytes: Uint8Array): string {
   for (const b of bytes) {
     if (b === 0x22) s += '\\"';
     else if (b === 0x5c) s += '\\\\';
+    else if (b >= 7 && b <= 13) s += '\\' + 'abtnvfr'[b - 7];
     else if (b >= 0x20 && b <= 0x7e) s += String.fromCharCode(b);
     else s += '\\x' + b.toString(16).padStart(2, '0');
   }
@@ -167,13 +168,39 @@ export function printDts(tree: FdtTree, opts: PrintDtsOptions = {}): string {
     return groups.map((g) => `<${g}>`).join(', ');
   };
 
-  const value = (name: string, v: Uint8Array): string => {
+  const u32Prop = (n: FdtNode | undefined, name: string): number | undefined => {
+    const p = n?.props.find((x) => x.name === name);
+    return p && p.value.length === 4 ? be32(p.value, 0) : undefined;
+  };
+  /** How many cells one entry of a reg/ranges/interrupts value has, when that is known. */
+  const entryCells = (name: string, n: FdtNode, chain: readonly FdtNode[]): number | undefined => {
+    const parent = chain[chain.length - 1];
+    const ac = (x: FdtNode | undefined): number => u32Prop(x, '#address-cells') ?? 2;
+    const sc = (x: FdtNode | undefined): number => u32Prop(x, '#size-cells') ?? 1;
+    if (name === 'reg' && parent) return ac(parent) + sc(parent);
+    if (name === 'ranges' || name === 'dma-ranges') return parent ? ac(n) + ac(parent) + sc(n) : undefined;
+    if (name === 'interrupts') {
+      for (const x of [n, ...[...chain].reverse()]) {
+        const ph = u32Prop(x, 'interrupt-parent');
+        if (ph !== undefined) return u32Prop(byPhandle.get(ph), '#interrupt-cells');
+      }
+    }
+    return undefined;
+  };
+
+  const value = (name: string, v: Uint8Array, n: FdtNode, chain: readonly FdtNode[]): string => {
     const refs = phandleCells(name, v);
     if (refs !== undefined) return refs;
     if (!NUMERIC.test(name) && looksLikeStrings(v)) return strings(v);
     if (v.length % 4 === 0) {
       const cells: string[] = [];
       for (let i = 0; i < v.length; i += 4) cells.push(hex(be32(v, i)));
+      const per = entryCells(name, n, chain);
+      if (per !== undefined && per > 0 && cells.length > per && cells.length % per === 0) {
+        const groups: string[] = [];
+        for (let i = 0; i < cells.length; i += per) groups.push(`<${cells.slice(i, i + per).join(' ')}>`);
+        return groups.join(', ');
+      }
       return `<${cells.join(' ')}>`;
     }
     return bytes(v);
@@ -186,17 +213,20 @@ export function printDts(tree: FdtTree, opts: PrintDtsOptions = {}): string {
     for (const r of tree.reservations) out += `/memreserve/ ${hex(r.address)} ${hex(r.size)};\n`;
   }
   out += '\n';
-  const emit = (n: FdtNode, indent: string, isRoot: boolean): void => {
+  const emit = (n: FdtNode, indent: string, chain: FdtNode[]): void => {
+    const isRoot = chain.length === 0;
     const label = labelOf.get(n);
     out += `${indent}${label && !isRoot ? label + ': ' : ''}${isRoot ? '/' : n.name} {\n`;
     const inner = indent + '\t';
-    for (const p of n.props) out += p.value.length === 0 ? `${inner}${p.name};\n` : `${inner}${p.name} = ${value(p.name, p.value)};\n`;
+    for (const p of n.props) out += p.value.length === 0 ? `${inner}${p.name};\n` : `${inner}${p.name} = ${value(p.name, p.value, n, chain)};\n`;
+    chain.push(n);
     for (let i = 0; i < n.children.length; i++) {
       if (i > 0 || n.props.length > 0) out += '\n';
-      emit(n.children[i]!, inner, false);
+      emit(n.children[i]!, inner, chain);
     }
+    chain.pop();
     out += `${indent}};\n`;
   };
-  emit(tree.root, '', true);
+  emit(tree.root, '', []);
   return out;
 }
