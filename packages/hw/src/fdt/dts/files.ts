@@ -60,10 +60,7 @@ export function joinPath(dir: string, rel: string): string {
 
 /** Bytes as a "byte string": one UTF-16 code unit (0..255) per byte. */
 export function bytesToBinary(b: Uint8Array): string {
-  let s = '';
-  const CHUNK = 0x8000;
-  for (let i = 0; i < b.length; i += CHUNK) s += String.fromCharCode(...b.subarray(i, i + CHUNK));
-  return s;
+  return Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('latin1');
 }
 
 /** A JS string given as source text, as the UTF-8 byte string the compiler works on. */

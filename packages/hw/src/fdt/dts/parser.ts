@@ -64,6 +64,19 @@ export interface ParseContext {
   readonly warnings: DtsWarning[];
 }
 
+/** End of the digits of an integer literal starting at `i` (hex after 0x, else decimal digits). */
+function litDigitsEnd(text: string, i: number): number {
+  let j: number;
+  if (text.charCodeAt(i) === 48 && (text[i + 1] === 'x' || text[i + 1] === 'X') && isHex(text.charCodeAt(i + 2))) {
+    j = i + 2;
+    while (j < text.length && isHex(text.charCodeAt(j))) j++;
+  } else {
+    j = i;
+    while (j < text.length && text.charCodeAt(j) >= 48 && text.charCodeAt(j) <= 57) j++;
+  }
+  return j;
+}
+
 /** Decodes dtc's string escapes; `s` is a byte string. Returns the bytes (without a NUL). */
 function unescape(s: string, fail: (msg: string) => never, terminator = 92): number[] {
   const out: number[] = [];
@@ -136,13 +149,16 @@ export function scan(text: string, ctx: ParseContext): Tok[] {
       continue;
     }
     const start = i;
-    // Candidates: [length, rule order, action]
-    const best = { len: 0, rule: 99, act: (): void => undefined };
-    const offer = (len: number, rule: number, a: () => void): void => {
-      if (len > best.len || (len === best.len && len > 0 && rule < best.rule)) {
-        best.len = len;
-        best.rule = rule;
-        best.act = a;
+    // Every rule that matches here offers its length; the longest wins, ties go to the rule
+    // written first in dtc's scanner. `aux` carries the one position the action needs.
+    let bestLen = 0;
+    let bestRule = 99;
+    let bestAux = 0;
+    const offer = (len: number, rule: number, aux: number): void => {
+      if (len > bestLen || (len === bestLen && len > 0 && rule < bestRule)) {
+        bestLen = len;
+        bestRule = rule;
+        bestAux = aux;
       }
     };
     // STRING (rule 3)
@@ -163,56 +179,26 @@ export function scan(text: string, ctx: ParseContext): Tok[] {
         j++;
       }
       if (!ok) fail(i, 'unterminated string');
-      const body = text.slice(i + 1, j);
-      offer(j + 1 - i, 3, () => push('str', '', start, 0n, unescape(body, (m) => fail(start, m))));
+      offer(j + 1 - i, 3, j);
     }
-    // keywords (rules 4..9)
+    // keywords (rules 4..9, /incbin/ 18)
     if (c === 47) {
-      for (let k = 0; k < KEYWORDS.length; k++) {
-        const kw = KEYWORDS[k]!;
-        if (text.startsWith(kw, i))
-          offer(kw.length, 4 + k, () => {
-            push('kw', kw, start);
-            if (kw === '/dts-v1/' || kw === '/memreserve/' || kw === '/bits/') st = St.V1;
-            else if (kw === '/delete-property/' || kw === '/delete-node/' || kw === '/omit-if-no-ref/') st = St.PropNodeName;
-          });
-      }
-      if ((st === St.Initial || st === St.V1) && text.startsWith('/incbin/', i)) offer(8, 18, () => push('kw', '/incbin/', start));
+      for (let k = 0; k < KEYWORDS.length; k++) if (text.startsWith(KEYWORDS[k]!, i)) offer(KEYWORDS[k]!.length, 40 + k, k);
+      if ((st === St.Initial || st === St.V1) && text.startsWith('/incbin/', i)) offer(8, 18, 0);
     }
-    // LABEL: (rule 10)
+    // LABEL: (rule 10); an identifier where dtc expects none is kept whole for a clear message
     if (isLabelStart(c)) {
       let j = i + 1;
       while (j < n && isLabelChar(text.charCodeAt(j))) j++;
-      if (text.charCodeAt(j) === 58) offer(j + 1 - i, 10, () => push('label', text.slice(start, j), start));
-      else if (st === St.V1 || st === St.Initial) {
-        // not something dtc accepts here; kept whole for a clear message (rule 31: after '.')
-        offer(j - i, 31, () => push('ident', text.slice(start, j), start));
-      }
+      if (text.charCodeAt(j) === 58) offer(j + 1 - i, 10, j);
+      else if (st === St.V1 || st === St.Initial) offer(j - i, 31, j);
     }
     // literal (rule 11), V1 only
     if (st === St.V1 && c >= 48 && c <= 57) {
-      let j: number;
-      const hex = c === 48 && (text[i + 1] === 'x' || text[i + 1] === 'X') && isHex(text.charCodeAt(i + 2));
-      if (hex) {
-        j = i + 2;
-        while (j < n && isHex(text.charCodeAt(j))) j++;
-      } else {
-        j = i;
-        while (j < n && text.charCodeAt(j) >= 48 && text.charCodeAt(j) <= 57) j++;
-      }
+      let j = litDigitsEnd(text, i);
       const suf = /^(ULL|UL|LL|U|L)/.exec(text.slice(j, j + 3));
-      const end = j + (suf ? suf[0].length : 0);
-      const digits = text.slice(i, j);
-      offer(end - i, 11, () => {
-        let v: bigint;
-        if (hex) v = BigInt(digits);
-        else if (digits.length > 1 && digits[0] === '0') {
-          if (/[89]/.test(digits)) fail(start, `bad integer literal '${text.slice(start, end)}'`);
-          v = BigInt('0o' + digits.slice(1));
-        } else v = BigInt(digits);
-        if (v > M64) fail(start, `integer literal '${text.slice(start, end)}' out of range`);
-        push('lit', text.slice(start, end), start, v);
-      });
+      j += suf ? suf[0].length : 0;
+      offer(j - i, 11, j);
     }
     // CHAR_LITERAL (rule 12)
     if (c === 39) {
@@ -239,15 +225,7 @@ export function scan(text: string, ctx: ParseContext): Tok[] {
         j = lastEscaped;
         ok = true;
       }
-      if (ok) {
-        const body = text.slice(i + 1, j);
-        offer(j + 1 - i, 12, () => {
-          const b = unescape(body, (m) => fail(start, m), 39);
-          if (b.length === 0) fail(start, 'empty character literal');
-          if (b.length > 1) fail(start, `character literal has ${b.length} characters instead of 1`);
-          push('char', body, start, BigInt(b[0]!));
-        });
-      }
+      if (ok) offer(j + 1 - i, 12, j);
     }
     // references (rules 13, 14)
     if (c === 38) {
@@ -255,42 +233,98 @@ export function scan(text: string, ctx: ParseContext): Tok[] {
       if (isLabelStart(d)) {
         let j = i + 2;
         while (j < n && isLabelChar(text.charCodeAt(j))) j++;
-        offer(j - i, 13, () => push('ref', text.slice(start + 1, j), start));
+        offer(j - i, 13, j);
       } else if (d === 123) {
         let j = i + 2;
         while (j < n && (isPropNodeChar(text.charCodeAt(j)) || text.charCodeAt(j) === 47)) j++;
-        if (text.charCodeAt(j) === 125 && j > i + 2) offer(j + 1 - i, 14, () => push('ref', text.slice(start + 2, j), start));
+        if (text.charCodeAt(j) === 125 && j > i + 2) offer(j + 1 - i, 14, j);
       }
     }
     if (st === St.ByteString) {
-      if (isHex(c) && isHex(text.charCodeAt(i + 1))) offer(2, 15, () => push('byte', '', start, BigInt(parseInt(text.slice(start, start + 2), 16))));
-      if (c === 93)
-        offer(1, 16, () => {
-          push('op', ']', start);
-          st = St.V1;
-        });
+      if (isHex(c) && isHex(text.charCodeAt(i + 1))) offer(2, 15, 0);
+      if (c === 93) offer(1, 16, 0);
     }
     if (st === St.PropNodeName) {
       let j = c === 92 ? i + 1 : i;
       const s0 = j;
       while (j < n && isPropNodeChar(text.charCodeAt(j))) j++;
-      if (j > s0)
-        offer(j - i, 17, () => {
-          push('name', text.slice(s0, j), start);
-          st = St.V1;
-        });
+      if (j > s0) offer(j - i, 17, j);
     }
-    // operators (rule 22..) and any other character (rule 30)
-    const two = text.slice(i, i + 2);
-    if (OPS2.includes(two)) offer(2, 22, () => push('op', two, start));
-    offer(1, 30, () => {
-      const ch = text[start]!;
-      if (ch === '[') st = St.ByteString;
-      if (ch === '{' || ch === ';') st = St.PropNodeName;
-      push(c < 128 && c > 32 ? 'op' : 'bad', ch, start);
-    });
-    best.act();
-    i = start + best.len;
+    // operators (rule 22) and any other character (rule 30)
+    if (OPS2.includes(text.slice(i, i + 2))) offer(2, 22, 0);
+    offer(1, 30, 0);
+
+    const j = bestAux;
+    switch (bestRule) {
+      case 3:
+        push('str', '', start, 0n, unescape(text.slice(start + 1, j), (m) => fail(start, m)));
+        break;
+      case 10:
+        push('label', text.slice(start, j), start);
+        break;
+      case 31:
+        push('ident', text.slice(start, j), start);
+        break;
+      case 11: {
+        const digitsEnd = litDigitsEnd(text, start);
+        const digits = text.slice(start, digitsEnd);
+        let v: bigint;
+        if (digits.length > 2 && (digits[1] === 'x' || digits[1] === 'X')) v = BigInt(digits);
+        else if (digits.length > 1 && digits[0] === '0') {
+          if (/[89]/.test(digits)) fail(start, `bad integer literal '${text.slice(start, j)}'`);
+          v = BigInt('0o' + digits.slice(1));
+        } else v = BigInt(digits);
+        if (v > M64) fail(start, `integer literal '${text.slice(start, j)}' out of range`);
+        push('lit', text.slice(start, j), start, v);
+        break;
+      }
+      case 12: {
+        const body = text.slice(start + 1, j);
+        const b = unescape(body, (m) => fail(start, m), 39);
+        if (b.length === 0) fail(start, 'empty character literal');
+        if (b.length > 1) fail(start, `character literal has ${b.length} characters instead of 1`);
+        push('char', body, start, BigInt(b[0]!));
+        break;
+      }
+      case 13:
+        push('ref', text.slice(start + 1, j), start);
+        break;
+      case 14:
+        push('ref', text.slice(start + 2, j), start);
+        break;
+      case 15:
+        push('byte', '', start, BigInt(parseInt(text.slice(start, start + 2), 16)));
+        break;
+      case 16:
+        push('op', ']', start);
+        st = St.V1;
+        break;
+      case 17:
+        push('name', text.slice(c === 92 ? start + 1 : start, j), start);
+        st = St.V1;
+        break;
+      case 18:
+        push('kw', '/incbin/', start);
+        break;
+      case 22:
+        push('op', text.slice(start, start + 2), start);
+        break;
+      case 30: {
+        const ch = text[start]!;
+        if (ch === '[') st = St.ByteString;
+        if (ch === '{' || ch === ';') st = St.PropNodeName;
+        push(c < 128 && c > 32 ? 'op' : 'bad', ch, start);
+        break;
+      }
+      default: {
+        // keywords (rules 40..46)
+        const kw = KEYWORDS[j]!;
+        push('kw', kw, start);
+        if (kw === '/dts-v1/' || kw === '/memreserve/' || kw === '/bits/') st = St.V1;
+        else if (kw === '/delete-property/' || kw === '/delete-node/' || kw === '/omit-if-no-ref/') st = St.PropNodeName;
+      }
+    }
+    i = start + bestLen;
   }
   toks.push({ k: 'eof', v: '', n: 0n, bytes: null, at: n });
   return toks;

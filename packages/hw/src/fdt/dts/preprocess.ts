@@ -34,7 +34,7 @@ interface PPTok {
   f: number;
   s: number;
   /** Macro names not to expand again in this token (Prosser's hide set). */
-  hs: Set<string> | null;
+  hs: readonly string[] | null;
   /** Produced by a macro body (not copied from the source or from an argument). */
   m: boolean;
 }
@@ -674,7 +674,7 @@ class Preprocessor {
         continue;
       }
       const m = this.macros.get(t.t);
-      if (m === undefined || (t.hs !== null && t.hs.has(t.t))) {
+      if (m === undefined || (t.hs !== null && t.hs.includes(t.t))) {
         out.push(t);
         continue;
       }
@@ -720,7 +720,7 @@ class Preprocessor {
   }
 
   /** Substitutes the arguments into the body of `m` as invoked at `inv`; every token gets hide set `hs`. */
-  private subst(m: Macro, args: PPTok[][] | null, hs: Set<string>, inv: PPTok): PPTok[] {
+  private subst(m: Macro, args: PPTok[][] | null, hs: readonly string[], inv: PPTok): PPTok[] {
     const os: PPTok[] = [];
     const body = m.body;
     const param = (t: PPTok | undefined): number => (args && t && t.k === ID ? m.params!.indexOf(t.t) : -1);
@@ -818,22 +818,24 @@ function stringize(arg: readonly PPTok[]): string {
   return `"${s}"`;
 }
 
-function addHide(hs: Set<string> | null, name: string): Set<string> {
-  const out = new Set(hs ?? []);
-  out.add(name);
-  return out;
+// Hide sets are tiny (the macros being expanded around a token), so plain arrays serve.
+function addHide(hs: readonly string[] | null, name: string): readonly string[] {
+  if (hs === null) return [name];
+  return hs.includes(name) ? hs : [...hs, name];
 }
-function unionHide(a: Set<string> | null, b: Set<string>): Set<string> {
-  if (a === null || a.size === 0) return b;
-  const out = new Set(a);
-  for (const x of b) out.add(x);
-  return out;
+function unionHide(a: readonly string[] | null, b: readonly string[]): readonly string[] {
+  if (a === null || a.length === 0 || a === b) return b;
+  let out: string[] | null = null;
+  for (const x of b)
+    if (!a.includes(x)) {
+      out ??= [...a];
+      out.push(x);
+    }
+  return out ?? a;
 }
-function intersectHide(a: Set<string> | null, b: Set<string> | null): Set<string> | null {
+function intersectHide(a: readonly string[] | null, b: readonly string[] | null): readonly string[] | null {
   if (a === null || b === null) return null;
-  const out = new Set<string>();
-  for (const x of a) if (b.has(x)) out.add(x);
-  return out;
+  return a.filter((x) => b.includes(x));
 }
 
 const I64 = (v: bigint): bigint => BigInt.asIntN(64, v);
