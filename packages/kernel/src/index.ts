@@ -4,6 +4,7 @@ export * from './page-alloc.js';
 export * from './module/types.js';
 export * from './kernel.js';
 export * from './module/loader.js';
+export * from './module/depmod.js';
 export * from './driver/core.js';
 export * from './of/of.js';
 export * from './module/glob.js';
