@@ -129,12 +129,9 @@ function checkValue(sym: KconfigSymbol, raw: string, rulesName: string): { value
       const s = unquote(raw);
       return s === null ? { why: `${sym.name} is a string, written in double quotes` } : { value: s };
     }
-    case 'int': {
-      if (!/^-?\d+$/.test(raw)) return { why: `${sym.name} is an int` };
-      const n = Number(raw);
-      if (sym.range && (n < sym.range[0] || n > sym.range[1])) return { why: `${sym.name} must be in the range ${sym.range[0]}..${sym.range[1]}` };
-      return { value: String(n) };
-    }
+    case 'int':
+      // syntax only: a value outside the symbol's range is clamped when it resolves, as Kconfig does
+      return /^-?\d+$/.test(raw) ? { value: String(Number(raw)) } : { why: `${sym.name} is an int` };
     case 'hex':
       return /^(0[xX])?[0-9a-fA-F]+$/.test(raw) ? { value: raw.toLowerCase().startsWith('0x') ? raw : `0x${raw}` } : { why: `${sym.name} is a hex number` };
   }
@@ -160,12 +157,16 @@ export function resolveConfig(rules: KconfigRules, assignments: readonly ConfigA
   const diagnostics: Diagnostic[] = [];
   const user = new Map<string, { value: string; a: ConfigAssignment }>();
   const asked = new Map<string, ConfigAssignment>();
-  for (const a of assignments) {
+  // in file order, then line order, so the warnings read top to bottom
+  const fileRank = new Map<string, number>();
+  for (const a of assignments) if (!fileRank.has(a.file)) fileRank.set(a.file, fileRank.size);
+  const inOrder = [...assignments].sort((x, y) => fileRank.get(x.file)! - fileRank.get(y.file)! || x.line - y.line);
+  for (const a of inOrder) {
     const sym = rules.byName.get(a.symbol);
     if (!sym) {
-      const hint = suggestSymbol(rules, a.symbol);
-      const foreign = FOREIGN_SYMBOLS.includes(a.symbol) ? ' (not an arm64 symbol)' : '';
-      diagnostics.push({ severity: 'warning', file: a.file, line: a.line, message: `unknown symbol: ${a.symbol}${foreign}${hint ? ` (did you mean ${hint}?)` : ''}` });
+      const foreign = FOREIGN_SYMBOLS.includes(a.symbol);
+      const hint = foreign ? undefined : suggestSymbol(rules, a.symbol);
+      diagnostics.push({ severity: 'warning', file: a.file, line: a.line, message: `unknown symbol: ${a.symbol}${foreign ? ' (not an arm64 symbol)' : ''}${hint ? ` (did you mean ${hint}?)` : ''}` });
       continue;
     }
     const v = checkValue(sym, a.raw, rules.name);
@@ -244,6 +245,7 @@ export function resolveConfig(rules: KconfigRules, assignments: readonly ConfigA
       if (visible > N && u) {
         value = u.value;
         origin = 'config';
+        if (s.type === 'int' && s.range) value = String(Math.min(Math.max(Number(value), s.range[0]), s.range[1]));
       } else if (dep > N) {
         for (const d of c.defaults) {
           if (evalExpr(d.cond, triOf) === N) continue;
@@ -281,7 +283,7 @@ export function resolveConfig(rules: KconfigRules, assignments: readonly ConfigA
   for (const s of rules.symbols) calc(s.name);
 
   // merge_config.sh's final check: every requested value must be in the final .config.
-  for (const [name, a] of asked) {
+  for (const [name, a] of [...asked].sort(([, x], [, y]) => fileRank.get(x.file)! - fileRank.get(y.file)! || x.line - y.line)) {
     const r = done.get(name)!;
     const requested = user.get(name)!.value;
     if (requested === r.value) continue;
@@ -301,6 +303,7 @@ export function resolveConfig(rules: KconfigRules, assignments: readonly ConfigA
       for (const by of r.selectedBy) detail.push(`- ${by} [=${done.get(by)!.value}]`);
     }
     if (requested === 'm' && r.value === 'y' && !modulesOn() && s.type === 'tristate') detail.push("CONFIG_MODULES is not set: 'm' counts as 'y'");
+    if (s.type === 'int' && s.range && r.origin === 'config') detail.push(`${name} is limited to the range ${s.range[0]}..${s.range[1]}`);
     diagnostics.push({ severity: 'warning', file: a.file, line: a.line, message: `Value requested for CONFIG_${name} not in final .config`, detail });
   }
 
