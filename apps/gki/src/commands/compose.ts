@@ -1,7 +1,7 @@
 import { EXIT_FAIL, EXIT_OK, optFlag, optionsHelp, optList, optString, parseArgs, UsageError, type Command, type Io, type OptionSpec } from '../cli/args.js';
 import { defaultCatalogue } from '../compose/catalogue.js';
 import { composeImage, type ComposeResult } from '../compose/compose.js';
-import { imageFiles, writeImageDir } from '../compose/image-dir.js';
+import { checkImageDirTarget, imageFiles, writeImageDir } from '../compose/image-dir.js';
 import { DEFAULT_CONFIG_NAME, defaultConfig, gkiBase, readConfigFile } from '../compose/inputs.js';
 import { kmiUsage } from '../compose/kmi.js';
 import { formatDiagnostic, type Diagnostic } from '../kconfig/diagnostics.js';
@@ -87,6 +87,7 @@ async function run(args: string[], io: Io): Promise<number> {
   const p = parseArgs(args, OPTIONS, 0);
   const out = optString(p, 'output');
   if (!out) throw new UsageError('-o DIR is required (the image directory to write)');
+  checkImageDirTarget(out);
   const rules = (optString(p, 'rules') ?? 'seed') as KconfigRulesName;
   const werror = optFlag(p, 'werror');
   const catalogue = defaultCatalogue();

@@ -123,11 +123,7 @@ export class ImageDirError extends Error {}
  */
 export function writeImageDir(dir: string, files: ImageFiles): void {
   const target = resolve(dir);
-  if (existsSync(target)) {
-    if (!statSync(target).isDirectory()) throw new ImageDirError(`${dir} exists and is not a directory`);
-    if (readdirSync(target).length > 0 && !isImageManifest(join(target, 'manifest.json')))
-      throw new ImageDirError(`refusing to replace ${dir}: it is not empty and holds no gki image (manifest.json)`);
-  }
+  checkImageDirTarget(dir);
   mkdirSync(dirname(target), { recursive: true });
   const tmp = `${target}.gki-tmp-${process.pid}`;
   const old = `${target}.gki-old-${process.pid}`;
@@ -146,6 +142,19 @@ export function writeImageDir(dir: string, files: ImageFiles): void {
     if (!existsSync(target) && existsSync(old)) renameSync(old, target);
     throw new ImageDirError(`cannot write ${dir}: ${(e as Error).message}`);
   }
+}
+
+/**
+ * Throws ImageDirError unless `dir` can take an image: absent, an empty directory, or a
+ * directory holding a gki image (which is replaced). Callers check before composing, so a
+ * bad output directory is reported before any work.
+ */
+export function checkImageDirTarget(dir: string): void {
+  const target = resolve(dir);
+  if (!existsSync(target)) return;
+  if (!statSync(target).isDirectory()) throw new ImageDirError(`${dir} exists and is not a directory`);
+  if (readdirSync(target).length > 0 && !isImageManifest(join(target, 'manifest.json')))
+    throw new ImageDirError(`refusing to replace ${dir}: it is not empty and holds no gki image (manifest.json)`);
 }
 
 function isImageManifest(file: string): boolean {
