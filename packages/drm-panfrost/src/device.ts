@@ -194,6 +194,9 @@ export class PanfrostDevice {
       if (r !== -EPROBE_DEFER) dev.err('Fatal error during GPU init');
       return r;
     }
+    // The GPU stays powered (no runtime PM in the model): what the first runtime resume does
+    // in the kernel happens here, the MMU reset that clears and unmasks the MMU interrupts.
+    this.mmu.reset();
     const list = registry.get(this.kernel) ?? [];
     let minor = 0;
     while (list.some((d) => d.minor === minor)) minor++;

@@ -93,6 +93,8 @@ export class FakeMali implements MmioDevice {
   /** Every write, in order. */
   readonly writes: { off: number; value: number }[] = [];
   readonly commands: FakeAsCommand[] = [];
+  /** AS commands written while the slot still reported AS_ACTIVE (a driver that did not wait). */
+  readonly commandsWhileActive: FakeAsCommand[] = [];
   readonly starts: FakeJobStart[] = [];
   /** Called when a slot is started (JS_COMMAND_NEXT = START); a test may complete it here. */
   onStart: ((s: FakeJobStart) => void) | null = null;
@@ -239,7 +241,7 @@ export class FakeMali implements MmioDevice {
     if (off >= 0x2400 && off < 0x2800) {
       const n = (off - 0x2400) >> 6;
       if (((off - 0x2400) & 0x3f) === 0x18) {
-        this.commands.push({
+        const rec: FakeAsCommand = {
           as: n,
           cmd: v,
           lockLo: this.get(AS(n, 0x10)),
@@ -247,7 +249,9 @@ export class FakeMali implements MmioDevice {
           transtabLo: this.get(AS(n, 0x00)),
           transtabHi: this.get(AS(n, 0x04)),
           seq: this.writes.length - 1,
-        });
+        };
+        this.commands.push(rec);
+        if (this.asActive[n]! > 0) this.commandsWhileActive.push(rec);
         this.asActive[n] = this.asActiveReads;
         return;
       }
@@ -275,6 +279,11 @@ export class FakeMali implements MmioDevice {
   /** The AS register `off` (TRANSTAB 0x00, MEMATTR 0x08, LOCKADDR 0x10, ...) of slot `as`. */
   asReg(as: number, off: number): number {
     return this.get(AS(as, off));
+  }
+
+  /** AS_STATUS reads that would still see AS_ACTIVE on slot `as`. */
+  activeReadsLeft(as: number): number {
+    return this.asActive[as]!;
   }
 
   commandsFor(as: number): FakeAsCommand[] {
