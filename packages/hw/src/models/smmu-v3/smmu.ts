@@ -23,13 +23,19 @@ import { BusError, type PhysMem } from '../../mem.js';
 import { lpaeS1Config, lpaeS2Config, walkLpaeParts, type LpaeWalkConfig } from '../../walk/lpae.js';
 import { createWalkResult, PERM_ALL, permits, type WalkAccess, type WalkResult } from '../../walk/types.js';
 import type { DmaMaster, DmaTranslation } from '../dma-master.js';
+import { Tlb, tlbSizeShift } from '../tlb.js';
 import { decodeSmmuV3Caps, SMMUV3_PRESET_FVP, type SmmuV3Caps, type SmmuV3Preset } from './presets.js';
 import * as R from './regs.js';
 
 const TWO32 = 2 ** 32;
 /** Tag slot meaning "no stage 1" (ASID) or "EL2 regime" (VMID). */
 const SLOT_NONE = 0x10000;
-const TAG_MUL = 0x20000;
+/** Results of resolving a stream's configuration (`resolveStream`) other than a TLB context. */
+const CTX_BYPASS = -1;
+/** Aborted without an event. */
+const CTX_ABORT = -2;
+/** Aborted; the event was written. */
+const CTX_FAULT = -3;
 /** Key multiplier of (StreamID, SubstreamID) pairs. */
 const SSID_MUL = 2 ** 20;
 
@@ -131,23 +137,6 @@ interface CdCfg {
   readonly asid: number;
   readonly record: boolean;
   readonly s1cfg: LpaeWalkConfig;
-}
-
-interface TlbEntry {
-  /** Input address of the start of the entry (aligned to 2^shift). */
-  base: number;
-  shift: number;
-  /** Output PA of `base`. */
-  oa: number;
-  /** IPA of `base` for nested entries (for S2 fault reports); equal to base for S2-only. */
-  ipa: number;
-  s1perms: number;
-  s2perms: number;
-}
-
-interface TlbTag {
-  shifts: number[];
-  maps: Map<number, TlbEntry>[];
 }
 
 interface Tracked {
@@ -265,8 +254,22 @@ export class SmmuV3 implements MmioDevice {
   // ---- caches ----
   private readonly steCache = new Map<number, SteCfg>();
   private readonly cdCache = new Map<number, CdCfg>();
-  private readonly tlb = new Map<number, TlbTag>();
-  private tlbCount = 0;
+  /**
+   * The TLB (the package's shared fast path): contexts are (VMID slot, ASID slot), SLOT_NONE
+   * standing for "no stage 1" (ASID) or the EL2 regime (VMID). An entry's `perms` is the
+   * intersection of the stage-1 and stage-2 permissions, `aux` the IPA (nested entries).
+   */
+  private readonly tlb: Tlb;
+  /**
+   * The last stream resolved to a translation context (or to bypass / silent abort), so that
+   * back-to-back transactions of one stream skip the STE/CD lookups. Dropped whenever the
+   * configuration cache changes (`dropFastStream`).
+   */
+  private fastSid = -1;
+  private fastSsid = -2;
+  private fastCtx = CTX_ABORT;
+  private fastSte: SteCfg | undefined = undefined;
+  private fastCd: CdCfg | undefined = undefined;
   private readonly trackedSte = new Map<number, Tracked>();
   private readonly trackedCd = new Map<number, Tracked>();
   /** Hitless-update violations found at CMD_SYNCs. */
@@ -316,11 +319,10 @@ export class SmmuV3 implements MmioDevice {
     this.gerrorIrq = opts.gerrorIrq;
     this.cmdqSyncIrq = opts.cmdqSyncIrq;
     this.gbpa = opts.abortAtReset ? R.GBPA_ABORT : 0;
-    this.tlbCapacity = opts.tlbCapacity ?? 16384;
-    if (!Number.isInteger(this.tlbCapacity) || this.tlbCapacity < 1) throw new RangeError(`${this.name}: bad TLB capacity ${this.tlbCapacity}`);
+    const tlbCapacity = opts.tlbCapacity ?? 16384;
+    if (!Number.isInteger(tlbCapacity) || tlbCapacity < 1 || tlbCapacity > 2 ** 24) throw new RangeError(`${this.name}: bad TLB capacity ${tlbCapacity}`);
+    this.tlb = new Tlb({ capacity: tlbCapacity, eviction: 'flush' });
   }
-
-  private readonly tlbCapacity: number;
 
   // =========================================================================================
   // MMIO
@@ -568,6 +570,7 @@ export class SmmuV3 implements MmioDevice {
         if (range === 31) {
           this.steCache.clear();
           this.cdCache.clear();
+          this.dropFastStream();
         } else {
           const span = 2 ** (range + 1);
           const start = sid - (sid % span);
@@ -578,17 +581,18 @@ export class SmmuV3 implements MmioDevice {
       case R.CMD_CFGI_CD:
         if (w[0]! & (1 << 10)) return R.CERROR_ILL;
         this.cdCache.delete(sid * SSID_MUL + ((w[0]! >>> 12) & 0xfffff));
+        this.dropFastStream();
         break;
       case R.CMD_CFGI_CD_ALL:
         this.invalidateCds(sid, sid + 1);
         break;
       case R.CMD_TLBI_NH_ALL:
         if (!caps.s1) return R.CERROR_ILL;
-        this.tlbInvalidate((v, a) => v === vmid && a !== SLOT_NONE, 0, Infinity);
+        this.tlb.invalidateWhere((v, a) => v === vmid && a !== SLOT_NONE);
         break;
       case R.CMD_TLBI_NH_ASID:
         if (!caps.s1) return R.CERROR_ILL;
-        this.tlbInvalidate((v, a) => v === vmid && a === asid, 0, Infinity);
+        this.tlb.invalidateTag(vmid, asid);
         break;
       case R.CMD_TLBI_NH_VA:
       case R.CMD_TLBI_NH_VAA:
@@ -601,25 +605,25 @@ export class SmmuV3 implements MmioDevice {
         const start = addr52(w[2]!, w[3]!, 0xffff_f000);
         const end = this.rangeEnd(w, start);
         if (end < 0) return R.CERROR_ILL;
-        if (op === R.CMD_TLBI_NH_VA) this.tlbInvalidate((v, a) => v === vmid && a === asid, start, end);
-        else if (op === R.CMD_TLBI_NH_VAA) this.tlbInvalidate((v, a) => v === vmid && a !== SLOT_NONE, start, end);
-        else if (op === R.CMD_TLBI_EL2_VA) this.tlbInvalidate((v, a) => v === SLOT_NONE && a === asid, start, end);
-        else if (op === R.CMD_TLBI_EL2_VAA) this.tlbInvalidate((v) => v === SLOT_NONE, start, end);
-        else this.tlbInvalidate((v, a) => v === vmid && a === SLOT_NONE, start, end);
+        if (op === R.CMD_TLBI_NH_VA) this.tlb.invalidateTag(vmid, asid, start, end);
+        else if (op === R.CMD_TLBI_NH_VAA) this.tlb.invalidateWhere((v, a) => v === vmid && a !== SLOT_NONE, start, end);
+        else if (op === R.CMD_TLBI_EL2_VA) this.tlb.invalidateTag(SLOT_NONE, asid, start, end);
+        else if (op === R.CMD_TLBI_EL2_VAA) this.tlb.invalidateGroup(SLOT_NONE, start, end);
+        else this.tlb.invalidateTag(vmid, SLOT_NONE, start, end);
         break;
       }
       case R.CMD_TLBI_EL2_ALL:
       case R.CMD_TLBI_EL2_ASID:
         if (!caps.hyp) return R.CERROR_ILL;
-        if (op === R.CMD_TLBI_EL2_ALL) this.tlbInvalidate((v) => v === SLOT_NONE, 0, Infinity);
-        else this.tlbInvalidate((v, a) => v === SLOT_NONE && a === asid, 0, Infinity);
+        if (op === R.CMD_TLBI_EL2_ALL) this.tlb.invalidateGroup(SLOT_NONE);
+        else this.tlb.invalidateTag(SLOT_NONE, asid);
         break;
       case R.CMD_TLBI_S12_VMALL:
         if (!caps.s2) return R.CERROR_ILL;
-        this.tlbInvalidate((v) => v === vmid, 0, Infinity);
+        this.tlb.invalidateGroup(vmid);
         break;
       case R.CMD_TLBI_NSNH_ALL:
-        this.tlbInvalidate((v) => v !== SLOT_NONE, 0, Infinity);
+        this.tlb.invalidateWhere((v) => v !== SLOT_NONE);
         break;
       case R.CMD_ATC_INV:
         if (!caps.ats) return R.CERROR_ILL;
@@ -636,6 +640,7 @@ export class SmmuV3 implements MmioDevice {
         return R.CERROR_ILL;
     }
     this.stats.commands[name] = (this.stats.commands[name] ?? 0) + 1;
+    this.stats.tlbEntries = this.tlb.size;
     return R.CERROR_NONE;
   }
 
@@ -680,13 +685,24 @@ export class SmmuV3 implements MmioDevice {
     return R.CERROR_NONE;
   }
 
+  /** Forgets the last resolved stream (after any change to the configuration cache). */
+  private dropFastStream(): void {
+    this.fastSid = -1;
+    this.fastSsid = -2;
+    this.fastCtx = CTX_ABORT;
+    this.fastSte = undefined;
+    this.fastCd = undefined;
+  }
+
   private invalidateSte(start: number, end: number): void {
     for (const sid of this.steCache.keys()) if (sid >= start && sid < end) this.steCache.delete(sid);
+    this.dropFastStream();
     // A changed STE may point at another CD table: drop the CDs found through it as well.
     this.invalidateCds(start, end);
   }
 
   private invalidateCds(start: number, end: number): void {
+    this.dropFastStream();
     for (const key of this.cdCache.keys()) {
       const sid = Math.floor(key / SSID_MUL);
       if (sid >= start && sid < end) this.cdCache.delete(key);
@@ -696,65 +712,14 @@ export class SmmuV3 implements MmioDevice {
   // =========================================================================================
   // TLB
 
-  private static tag(vmidSlot: number, asidSlot: number): number {
-    return vmidSlot * TAG_MUL + asidSlot;
-  }
-
-  private tlbLookup(tag: number, iova: number): TlbEntry | undefined {
-    const t = this.tlb.get(tag);
-    if (t === undefined) return undefined;
-    const shifts = t.shifts;
-    for (let i = 0; i < shifts.length; i++) {
-      const size = 2 ** shifts[i]!;
-      const e = t.maps[i]!.get((iova - (iova % size)) / 4096);
-      if (e !== undefined) return e;
-    }
-    return undefined;
-  }
-
-  private tlbInsert(tag: number, e: TlbEntry): void {
-    if (this.tlbCount >= this.tlbCapacity) {
-      this.tlb.clear();
-      this.tlbCount = 0;
-      this.stats.tlbFlushes++;
-    }
-    let t = this.tlb.get(tag);
-    if (t === undefined) {
-      t = { shifts: [], maps: [] };
-      this.tlb.set(tag, t);
-    }
-    let i = t.shifts.indexOf(e.shift);
-    if (i < 0) {
-      i = t.shifts.length;
-      t.shifts.push(e.shift);
-      t.maps.push(new Map());
-    }
-    const m = t.maps[i]!;
-    const key = e.base / 4096;
-    if (!m.has(key)) this.tlbCount++;
-    m.set(key, e);
-    this.stats.tlbEntries = this.tlbCount;
-  }
-
-  /** Removes the entries whose tag matches and whose input range overlaps [start, end). */
-  private tlbInvalidate(match: (vmidSlot: number, asidSlot: number) => boolean, start: number, end: number): void {
-    for (const [tag, t] of this.tlb) {
-      if (!match(Math.floor(tag / TAG_MUL), tag % TAG_MUL)) continue;
-      for (const m of t.maps) {
-        for (const [key, e] of m) {
-          if (e.base < end && e.base + 2 ** e.shift > start) {
-            m.delete(key);
-            this.tlbCount--;
-          }
-        }
-      }
-    }
-    this.stats.tlbEntries = this.tlbCount;
-  }
-
   /** Number of cached translations (for tests). */
   get tlbSize(): number {
-    return this.tlbCount;
+    return this.tlb.size;
+  }
+
+  /** The TLB's own counters (lookups, inserts, evictions, invalidated entries). */
+  tlbCounters(): ReturnType<Tlb['counters']> {
+    return this.tlb.counters();
   }
 
   /** Number of cached STEs and CDs (for tests). */
@@ -1138,69 +1103,99 @@ export class SmmuV3 implements MmioDevice {
   /**
    * Translates one transaction. `substreamId` is −1 for traffic without a SubstreamID.
    * Writes the PA to `out.pa` and returns true, or returns false (the access is aborted; an
-   * event record is written when the architecture records one). Allocation-free on a TLB hit.
+   * event record is written when the architecture records one). Allocation-free on a TLB hit:
+   * the stream's context comes from the last-stream cache (or the STE/CD caches), then one
+   * probe of the shared TLB (`Tlb.lookup`) per block size the context holds.
    */
   translate(streamId: number, substreamId: number, iova: number, access: WalkAccess, out: SmmuTranslation): boolean {
     this.stats.translations++;
-    if ((this.cr0 & R.CR0_SMMUEN) === 0) {
-      if (this.gbpa & R.GBPA_ABORT) return false;
+    if ((this.cr0 & R.CR0_SMMUEN) === 0) return this.translateDisabled(iova, out);
+    const ctx = streamId === this.fastSid && substreamId === this.fastSsid ? this.fastCtx : this.resolveStream(streamId, substreamId, iova, access);
+    if (ctx < 0) {
+      if (ctx !== CTX_BYPASS) return false;
       out.pa = iova;
       return true;
     }
+    const tlb = this.tlb;
+    const e = tlb.lookup(ctx, iova);
+    if (e >= 0 && permits(tlb.perms(e), access)) {
+      this.stats.tlbHits++;
+      out.pa = tlb.output(e, iova);
+      return true;
+    }
+    return this.translateMiss(ctx, streamId, substreamId, iova, access, out);
+  }
+
+  private translateDisabled(iova: number, out: SmmuTranslation): boolean {
+    if (this.gbpa & R.GBPA_ABORT) return false;
+    out.pa = iova;
+    return true;
+  }
+
+  /**
+   * Finds the configuration of (streamId, substreamId) through the STE and CD caches and
+   * remembers it as the fast stream. Returns the TLB context, CTX_BYPASS, CTX_ABORT (silent)
+   * or CTX_FAULT (after writing the event; not remembered).
+   */
+  private resolveStream(streamId: number, substreamId: number, iova: number, access: WalkAccess): number {
     const ste = this.getSte(streamId, substreamId);
     if (ste === undefined) {
       this.emitEvent();
-      return false;
+      return CTX_FAULT;
     }
-    if (ste.kind === 'abort') return false;
-    if (ste.kind === 'bypass') {
-      out.pa = iova;
-      return true;
-    }
+    let ctx: number;
     let cd: CdCfg | undefined;
-    if (ste.s1) {
-      let ssid = substreamId;
-      let useS1 = true;
-      if (substreamId >= 0) {
-        if (ste.cdMax === 0 || substreamId >= 2 ** ste.cdMax) {
-          this.ev(R.EVT_C_BAD_SUBSTREAMID, streamId, substreamId);
+    if (ste.kind === 'abort') ctx = CTX_ABORT;
+    else if (ste.kind === 'bypass') ctx = CTX_BYPASS;
+    else {
+      if (ste.s1) {
+        let ssid = substreamId;
+        let useS1 = true;
+        if (substreamId >= 0) {
+          if (ste.cdMax === 0 || substreamId >= 2 ** ste.cdMax) {
+            this.ev(R.EVT_C_BAD_SUBSTREAMID, streamId, substreamId);
+            this.emitEvent();
+            return CTX_FAULT;
+          }
+        } else if (ste.cdMax === 0 || ste.s1dss === R.S1DSS_SSID0) {
+          ssid = 0;
+        } else if (ste.s1dss === R.S1DSS_BYPASS) {
+          useS1 = false;
+        } else {
+          this.ev(R.EVT_F_STREAM_DISABLED, streamId, -1);
           this.emitEvent();
-          return false;
+          return CTX_FAULT;
         }
-      } else if (ste.cdMax === 0 || ste.s1dss === R.S1DSS_SSID0) {
-        ssid = 0;
-      } else if (ste.s1dss === R.S1DSS_BYPASS) {
-        useS1 = false;
-      } else {
-        this.ev(R.EVT_F_STREAM_DISABLED, streamId, -1);
-        this.emitEvent();
-        return false;
-      }
-      if (useS1) {
-        cd = this.getCd(ste, ssid, substreamId, iova, access);
-        if (cd === undefined) {
-          this.emitEvent();
-          return false;
+        if (useS1) {
+          cd = this.getCd(ste, ssid, substreamId, iova, access);
+          if (cd === undefined) {
+            this.emitEvent();
+            return CTX_FAULT;
+          }
         }
       }
+      // S1DSS bypass without stage 2 passes through.
+      ctx = cd === undefined && ste.s2cfg === null ? CTX_BYPASS : this.tlb.context(ste.vmidSlot, cd !== undefined ? cd.asid : SLOT_NONE);
     }
-    if (cd === undefined && ste.s2cfg === null) {
-      out.pa = iova; // S1DSS bypass without stage 2
-      return true;
-    }
-    const tag = SmmuV3.tag(ste.vmidSlot, cd !== undefined ? cd.asid : SLOT_NONE);
-    const e = this.tlbLookup(tag, iova);
-    if (e !== undefined && permits(e.s1perms, access) && permits(e.s2perms, access)) {
-      this.stats.tlbHits++;
-      out.pa = e.oa + (iova - e.base);
-      return true;
-    }
-    // A miss (or a permission failure on a hit, which a fresh walk re-checks: hardware
-    // dirty-state updates and faults are the walker's business).
+    this.fastSid = streamId;
+    this.fastSsid = substreamId;
+    this.fastCtx = ctx;
+    this.fastSte = ste;
+    this.fastCd = cd;
+    return ctx;
+  }
+
+  /**
+   * A TLB miss (or a permission failure on a hit, which a fresh walk re-checks: hardware
+   * dirty-state updates and faults are the walker's business) for the fast stream.
+   */
+  private translateMiss(ctx: number, streamId: number, substreamId: number, iova: number, access: WalkAccess, out: SmmuTranslation): boolean {
+    const ste = this.fastSte!;
+    const cd = this.fastCd;
     this.stats.tlbMisses++;
     let ipa = iova;
     let shift = 64;
-    let s1perms = PERM_ALL;
+    let perms = PERM_ALL;
     if (cd !== undefined) {
       this.stats.walks++;
       if (!walkLpae52(this.mem, cd.s1cfg, iova, access, this.wr)) {
@@ -1210,11 +1205,10 @@ export class SmmuV3 implements MmioDevice {
         return false;
       }
       ipa = this.wr.oa;
-      shift = Math.round(Math.log2(this.wr.size));
-      s1perms = this.wr.perms;
+      shift = tlbSizeShift(this.wr.size);
+      perms = this.wr.perms;
     }
     let pa = ipa;
-    let s2perms = PERM_ALL;
     if (ste.s2cfg !== null) {
       this.stats.walks++;
       if (!walkLpae52(this.mem, ste.s2cfg, ipa, access, this.wr2)) {
@@ -1224,12 +1218,12 @@ export class SmmuV3 implements MmioDevice {
         return false;
       }
       pa = this.wr2.oa;
-      shift = Math.min(shift, Math.round(Math.log2(this.wr2.size)));
-      s2perms = this.wr2.perms;
+      shift = Math.min(shift, tlbSizeShift(this.wr2.size));
+      perms &= this.wr2.perms;
     }
-    const size = 2 ** shift;
-    const off = iova % size;
-    this.tlbInsert(tag, { base: iova - off, shift, oa: pa - off, ipa: ipa - off, s1perms, s2perms });
+    this.tlb.insert(ctx, iova, shift, pa, perms, 0, ipa);
+    this.stats.tlbEntries = this.tlb.size;
+    this.stats.tlbFlushes = this.tlb.flushes;
     out.pa = pa;
     return true;
   }

@@ -1,0 +1,634 @@
+/**
+ * The translation fast path every IOMMU and GPU-MMU model of this package shares: a TLB of
+ * leaf translations keyed by a translation context and an input page or block.
+ *
+ * A *context* is a pair of non-negative integers (`group`, `tag`) the model chooses: for the
+ * SMMUv3 (VMID slot, ASID slot); for an SMMUv2 context bank (VMID or bank, ASID); for a Mali
+ * address space (0, AS slot); for the Adreno TTBR0 switch (context bank, ASID). `context()`
+ * turns the pair into a small stable integer handle once (typically when the model decodes a
+ * configuration), and the hot path works on handles only.
+ *
+ * Entries live in preallocated typed arrays (they grow by doubling up to `capacity`, never on
+ * a lookup) and are found through an open-addressing hash index with linear probing and
+ * backward-shift deletion (no tombstones). A lookup returns an entry index (or −1) and the
+ * model reads the fields it needs through `output`, `perms`, ...: nothing is allocated per
+ * lookup, no closure or object is created per hit, and addresses go through integer halves or
+ * exact float arithmetic (a PA is at most 52 bits; descriptors never pass through here).
+ *
+ * An entry covers an aligned block of 2^shift bytes of input (shift 12..42: a 4 KiB page up to
+ * a 4 TiB block) and records the output address of the block's start plus three model-defined
+ * payload fields: `perms` (an int32, usually a PERM_* mask), `attr` (an int32) and `aux` (a
+ * number, e.g. the IPA of a nested entry). Per context the TLB keeps the set of block sizes in
+ * use, so a lookup probes once per size present (once, when the context only holds pages).
+ *
+ * Entries are removed only by the invalidate* calls and by capacity eviction, so a model that
+ * receives no invalidation keeps returning the old translation, as hardware does.
+ */
+
+const NIL = -1;
+const TWO32 = 4294967296;
+const MIN_SHIFT = 12;
+const MAX_SHIFT = 42;
+const INITIAL_ENTRIES = 256;
+
+/** Default capacity (entries). */
+export const TLB_DEFAULT_CAPACITY = 16384;
+
+/**
+ * What an insert into a full TLB does. `flush`: empty the whole TLB first (counted in
+ * `flushes`); deterministic and simple, stale entries of other contexts vanish together.
+ * `round-robin`: replace one entry, the victim pointer cycling through the entry slots, as
+ * many hardware TLBs do.
+ */
+export type TlbEviction = 'flush' | 'round-robin';
+
+export interface TlbOptions {
+  /** Maximum number of entries (default TLB_DEFAULT_CAPACITY). */
+  readonly capacity?: number;
+  readonly eviction?: TlbEviction;
+}
+
+/** Counters of a TLB (all cumulative except `entries`). */
+export interface TlbCounters {
+  hits: number;
+  misses: number;
+  inserts: number;
+  /** Entries dropped to make room (round-robin) or by a full-TLB flush. */
+  evictions: number;
+  /** Times a full TLB was emptied before an insert (eviction 'flush'). */
+  flushes: number;
+  /** Entries removed by invalidate* calls. */
+  invalidated: number;
+  entries: number;
+}
+
+/** log2 of a power-of-two block size from 2^12 to 2^42 (e.g. `WalkResult.size`); −1 otherwise. */
+export function tlbSizeShift(size: number): number {
+  let s: number;
+  if (size < TWO32) {
+    const v = size >>> 0;
+    if (v !== size || (v & (v - 1)) !== 0) return -1;
+    s = 31 - Math.clz32(v);
+  } else {
+    const h = size / TWO32;
+    const v = h >>> 0;
+    if (v !== h || (v & (v - 1)) !== 0) return -1;
+    s = 63 - Math.clz32(v);
+  }
+  return s >= MIN_SHIFT && s <= MAX_SHIFT ? s : -1;
+}
+
+function checkU(name: string, v: number): void {
+  if (!Number.isSafeInteger(v) || v < 0) throw new RangeError(`TLB: ${name} ${v} is not a non-negative integer`);
+}
+
+/** Hash of (context, size, block number as u32 halves). */
+function hashKey(ctx: number, shift: number, bLo: number, bHi: number): number {
+  let h = Math.imul(bLo ^ Math.imul(bHi, 0x27d4eb2f), 0x9e3779b1);
+  h ^= Math.imul((ctx << 6) | shift, 0x85ebca6b);
+  h ^= h >>> 15;
+  h = Math.imul(h, 0xc2b2ae35);
+  return h ^ (h >>> 13);
+}
+
+export class Tlb {
+  readonly capacity: number;
+  readonly eviction: TlbEviction;
+
+  /** Lookups that found an entry / found none. */
+  hits = 0;
+  misses = 0;
+  inserts = 0;
+  evictions = 0;
+  flushes = 0;
+  invalidated = 0;
+
+  private count = 0;
+  /** Allocated length of the entry arrays (≤ capacity). */
+  private room = 0;
+  /** Next never-used entry slot; below it, free slots are on the free list. */
+  private fresh = 0;
+  private freeHead = NIL;
+  private victim = 0;
+
+  // ---- entries (index = entry id) ----
+  private eCtx = new Int32Array(0); // NIL when free
+  private eShift = new Int32Array(0);
+  /** Block number (input >> shift) as u32 halves (stored as int32). */
+  private eBLo = new Int32Array(0);
+  private eBHi = new Int32Array(0);
+  /** Input address of the block start (a number; exact below 2^53). */
+  private eBase = new Float64Array(0);
+  /** Output address of the block start. */
+  private eOa = new Float64Array(0);
+  private ePerms = new Int32Array(0);
+  private eAttr = new Int32Array(0);
+  private eAux = new Float64Array(0);
+  /** Home slot in the hash index; doubles as the free-list link while free. */
+  private eHome = new Int32Array(0);
+  /** Per-context doubly linked list of entries. */
+  private eNext = new Int32Array(0);
+  private ePrev = new Int32Array(0);
+
+  // ---- hash index ----
+  private index = new Int32Array(0);
+  private indexMask = 0;
+
+  // ---- contexts ----
+  private readonly ctxIds = new Map<number, Map<number, number>>();
+  private ctxGroup: number[] = [];
+  private ctxTag: number[] = [];
+  /** Per context: bit (shift − 12) set when an entry of that size exists. */
+  private ctxShifts = new Int32Array(8);
+  /** Per context: number of entries of each size (32 counters per context). */
+  private ctxSizeCount = new Int32Array(8 * 32);
+  private ctxCount = new Int32Array(8);
+  private ctxHead = new Int32Array(8).fill(NIL);
+
+  constructor(opts: TlbOptions = {}) {
+    const cap = opts.capacity ?? TLB_DEFAULT_CAPACITY;
+    if (!Number.isInteger(cap) || cap < 1 || cap > 2 ** 24) throw new RangeError(`TLB: bad capacity ${cap}`);
+    const ev = opts.eviction ?? 'flush';
+    if (ev !== 'flush' && ev !== 'round-robin') throw new RangeError(`TLB: unknown eviction policy ${String(ev)}`);
+    this.capacity = cap;
+    this.eviction = ev;
+    this.grow(Math.min(cap, INITIAL_ENTRIES));
+  }
+
+  /** Number of entries held. */
+  get size(): number {
+    return this.count;
+  }
+
+  /** A snapshot of the counters. */
+  counters(): TlbCounters {
+    return { hits: this.hits, misses: this.misses, inserts: this.inserts, evictions: this.evictions, flushes: this.flushes, invalidated: this.invalidated, entries: this.count };
+  }
+
+  /** Zeroes the cumulative counters (entries stay). */
+  resetCounters(): void {
+    this.hits = this.misses = this.inserts = this.evictions = this.flushes = this.invalidated = 0;
+  }
+
+  // =========================================================================================
+  // Contexts
+
+  /**
+   * The handle of context (`group`, `tag`), created on first use and stable for the life of
+   * the TLB (handles are never reused). Not for the per-access path: call it when a
+   * configuration is decoded and keep the handle.
+   */
+  context(group: number, tag: number): number {
+    checkU('group', group);
+    checkU('tag', tag);
+    let byTag = this.ctxIds.get(group);
+    if (byTag === undefined) {
+      byTag = new Map();
+      this.ctxIds.set(group, byTag);
+    }
+    let id = byTag.get(tag);
+    if (id === undefined) {
+      id = this.ctxGroup.length;
+      if (id >= 1 << 24) throw new RangeError('TLB: too many contexts');
+      this.ctxGroup.push(group);
+      this.ctxTag.push(tag);
+      if (id >= this.ctxShifts.length) {
+        const n = this.ctxShifts.length * 2;
+        const grow = (a: Int32Array, len: number, fill = 0): Int32Array<ArrayBuffer> => {
+          const b = new Int32Array(len).fill(fill);
+          b.set(a);
+          return b;
+        };
+        this.ctxShifts = grow(this.ctxShifts, n);
+        this.ctxSizeCount = grow(this.ctxSizeCount, n * 32);
+        this.ctxCount = grow(this.ctxCount, n);
+        this.ctxHead = grow(this.ctxHead, n, NIL);
+      }
+      byTag.set(tag, id);
+    }
+    return id;
+  }
+
+  /** The handle of (`group`, `tag`) if it was ever created, else −1 (creates nothing). */
+  findContext(group: number, tag: number): number {
+    return this.ctxIds.get(group)?.get(tag) ?? NIL;
+  }
+
+  /** Group and tag of a handle. */
+  contextGroup(ctx: number): number {
+    return this.ctxGroup[ctx]!;
+  }
+
+  contextTag(ctx: number): number {
+    return this.ctxTag[ctx]!;
+  }
+
+  /** Entries held for a context. */
+  contextSize(ctx: number): number {
+    return ctx >= 0 && ctx < this.ctxGroup.length ? this.ctxCount[ctx]! : 0;
+  }
+
+  // =========================================================================================
+  // The hot path
+
+  /**
+   * The entry translating input address `addr` (a number below 2^53) in context `ctx`, or −1.
+   * Counts a hit or a miss. Allocation-free.
+   */
+  lookup(ctx: number, addr: number): number {
+    return this.lookupParts(ctx, (addr / TWO32) >>> 0, addr >>> 0);
+  }
+
+  /** `lookup` for a 64-bit input address given as u32 (or int32) halves. */
+  lookupParts(ctx: number, hi: number, lo: number): number {
+    let m = this.ctxShifts[ctx]!;
+    while (m !== 0) {
+      const bit = m & -m;
+      m ^= bit;
+      const shift = 43 - Math.clz32(bit);
+      let bLo: number;
+      let bHi: number;
+      if (shift < 32) {
+        bLo = (lo >>> shift) | (hi << (32 - shift));
+        bHi = hi >>> shift;
+      } else {
+        bLo = hi >>> (shift - 32);
+        bHi = 0;
+      }
+      bLo |= 0;
+      bHi |= 0;
+      const index = this.index;
+      const mask = this.indexMask;
+      let i = hashKey(ctx, shift, bLo, bHi) & mask;
+      for (;;) {
+        const e = index[i]!;
+        if (e < 0) break;
+        if (this.eBLo[e] === bLo && this.eCtx[e] === ctx && this.eShift[e] === shift && this.eBHi[e] === bHi) {
+          this.hits++;
+          return e;
+        }
+        i = (i + 1) & mask;
+      }
+    }
+    this.misses++;
+    return NIL;
+  }
+
+  /**
+   * The entry caching exactly the 2^shift block holding `addr` in `ctx`, or −1; unlike
+   * `lookup` it ignores other block sizes and counts nothing (for tests and model checks).
+   */
+  peek(ctx: number, addr: number, shift: number): number {
+    if (!(ctx >= 0 && ctx < this.ctxGroup.length) || !(shift >= MIN_SHIFT && shift <= MAX_SHIFT)) return NIL;
+    const b = Math.floor(addr / 2 ** shift);
+    const bHi = Math.floor(b / TWO32);
+    return this.find(ctx, shift, (b - bHi * TWO32) | 0, bHi | 0);
+  }
+
+  /** Output address of input `addr` (a number below 2^53) through entry `e`. */
+  output(e: number, addr: number): number {
+    return this.eOa[e]! + (addr - this.eBase[e]!);
+  }
+
+  /** Output address of the input given as u32 halves through entry `e` (exact for any input). */
+  outputParts(e: number, hi: number, lo: number): number {
+    const s = this.eShift[e]!;
+    const off = s < 32 ? (lo & ((1 << s) - 1)) >>> 0 : (hi & ((1 << (s - 32)) - 1)) * TWO32 + (lo >>> 0);
+    return this.eOa[e]! + off;
+  }
+
+  /** The entry's `perms` payload. */
+  perms(e: number): number {
+    return this.ePerms[e]!;
+  }
+
+  /** The entry's `attr` payload. */
+  attr(e: number): number {
+    return this.eAttr[e]!;
+  }
+
+  /** The entry's `aux` payload. */
+  aux(e: number): number {
+    return this.eAux[e]!;
+  }
+
+  /** log2 of the entry's block size. */
+  shift(e: number): number {
+    return this.eShift[e]!;
+  }
+
+  /** Input address of the entry's block start (exact below 2^53). */
+  base(e: number): number {
+    return this.eBase[e]!;
+  }
+
+  /** Output address of the entry's block start. */
+  outputBase(e: number): number {
+    return this.eOa[e]!;
+  }
+
+  /** The context handle of an entry. */
+  entryContext(e: number): number {
+    return this.eCtx[e]!;
+  }
+
+  // =========================================================================================
+  // Filling
+
+  /**
+   * Caches the translation of the 2^shift-byte block holding input `addr` (a number below 2^53)
+   * in context `ctx`: `pa` is the output address of `addr` itself. An entry for the same block
+   * is replaced in place. Returns the entry index. Allocation-free once the arrays reached
+   * the size the working set needs.
+   */
+  insert(ctx: number, addr: number, shift: number, pa: number, perms: number, attr = 0, aux = 0): number {
+    if (!(addr >= 0 && addr < 2 ** 53)) throw new RangeError(`TLB: input address ${addr} is not a number below 2^53`);
+    return this.insertParts(ctx, (addr / TWO32) >>> 0, addr >>> 0, shift, pa, perms, attr, aux);
+  }
+
+  /** `insert` for an input address given as u32 halves. */
+  insertParts(ctx: number, hi: number, lo: number, shift: number, pa: number, perms: number, attr = 0, aux = 0): number {
+    if (!(ctx >= 0 && ctx < this.ctxGroup.length && (ctx | 0) === ctx)) throw new RangeError(`TLB: unknown context ${ctx}`);
+    if (!(shift >= MIN_SHIFT && shift <= MAX_SHIFT && (shift | 0) === shift)) throw new RangeError(`TLB: block shift ${shift} outside ${MIN_SHIFT}..${MAX_SHIFT}`);
+    hi >>>= 0;
+    lo >>>= 0;
+    let bLo: number;
+    let bHi: number;
+    let off: number;
+    if (shift < 32) {
+      bLo = (lo >>> shift) | (hi << (32 - shift));
+      bHi = hi >>> shift;
+      off = (lo & ((1 << shift) - 1)) >>> 0;
+    } else {
+      bLo = hi >>> (shift - 32);
+      bHi = 0;
+      off = (hi & ((1 << (shift - 32)) - 1)) * TWO32 + lo;
+    }
+    bLo |= 0;
+    bHi |= 0;
+    const oa = pa - off;
+    const base = hi * TWO32 + lo - off;
+    this.inserts++;
+    const found = this.find(ctx, shift, bLo, bHi);
+    if (found >= 0) {
+      this.setPayload(found, base, oa, perms, attr, aux);
+      return found;
+    }
+    if (this.count >= this.capacity) {
+      if (this.eviction === 'flush') {
+        this.evictions += this.count;
+        this.flushes++;
+        this.clear();
+      } else {
+        this.evictOne();
+      }
+    }
+    const e = this.allocEntry();
+    this.eCtx[e] = ctx;
+    this.eShift[e] = shift;
+    this.eBLo[e] = bLo;
+    this.eBHi[e] = bHi;
+    this.setPayload(e, base, oa, perms, attr, aux);
+    // Hash index.
+    const mask = this.indexMask;
+    let i = hashKey(ctx, shift, bLo, bHi) & mask;
+    this.eHome[e] = i;
+    while (this.index[i]! >= 0) i = (i + 1) & mask;
+    this.index[i] = e;
+    // Context list and size bookkeeping.
+    const head = this.ctxHead[ctx]!;
+    this.eNext[e] = head;
+    this.ePrev[e] = NIL;
+    if (head >= 0) this.ePrev[head] = e;
+    this.ctxHead[ctx] = e;
+    this.ctxCount[ctx]!++;
+    if (this.ctxSizeCount[ctx * 32 + shift - MIN_SHIFT]!++ === 0) this.ctxShifts[ctx]! |= 1 << (shift - MIN_SHIFT);
+    this.count++;
+    return e;
+  }
+
+  /**
+   * `insert` from a successful walk: the block size is `size` (a power of two, e.g.
+   * `WalkResult.size`) and `pa` the walk's output for `addr`.
+   */
+  insertBlock(ctx: number, addr: number, size: number, pa: number, perms: number, attr = 0, aux = 0): number {
+    const shift = tlbSizeShift(size);
+    if (shift < 0) throw new RangeError(`TLB: block size ${size} is not a power of two from 4 KiB to 4 TiB`);
+    return this.insert(ctx, addr, shift, pa, perms, attr, aux);
+  }
+
+  private setPayload(e: number, base: number, oa: number, perms: number, attr: number, aux: number): void {
+    this.eBase[e] = base;
+    this.eOa[e] = oa;
+    this.ePerms[e] = perms;
+    this.eAttr[e] = attr;
+    this.eAux[e] = aux;
+  }
+
+  /** Entry with exactly this key, or −1 (counts nothing). */
+  private find(ctx: number, shift: number, bLo: number, bHi: number): number {
+    const index = this.index;
+    const mask = this.indexMask;
+    let i = hashKey(ctx, shift, bLo, bHi) & mask;
+    for (;;) {
+      const e = index[i]!;
+      if (e < 0) return NIL;
+      if (this.eBLo[e] === bLo && this.eCtx[e] === ctx && this.eShift[e] === shift && this.eBHi[e] === bHi) return e;
+      i = (i + 1) & mask;
+    }
+  }
+
+  private allocEntry(): number {
+    if (this.freeHead >= 0) {
+      const e = this.freeHead;
+      this.freeHead = this.eHome[e]!;
+      return e;
+    }
+    if (this.fresh >= this.room) this.grow(Math.min(this.capacity, this.room * 2));
+    return this.fresh++;
+  }
+
+  private evictOne(): void {
+    // Full: every slot below `fresh` (= capacity) holds an entry.
+    const e = this.victim;
+    this.victim = e + 1 >= this.fresh ? 0 : e + 1;
+    this.remove(e);
+    this.evictions++;
+  }
+
+  /** Reallocates the entry arrays for `n` entries and rebuilds the hash index. */
+  private grow(n: number): void {
+    const i32 = (a: Int32Array): Int32Array<ArrayBuffer> => {
+      const b = new Int32Array(n);
+      b.set(a);
+      return b;
+    };
+    const f64 = (a: Float64Array): Float64Array<ArrayBuffer> => {
+      const b = new Float64Array(n);
+      b.set(a);
+      return b;
+    };
+    const ctx = new Int32Array(n).fill(NIL);
+    ctx.set(this.eCtx);
+    this.eCtx = ctx;
+    this.eShift = i32(this.eShift);
+    this.eBLo = i32(this.eBLo);
+    this.eBHi = i32(this.eBHi);
+    this.eBase = f64(this.eBase);
+    this.eOa = f64(this.eOa);
+    this.ePerms = i32(this.ePerms);
+    this.eAttr = i32(this.eAttr);
+    this.eAux = f64(this.eAux);
+    this.eHome = i32(this.eHome);
+    this.eNext = i32(this.eNext);
+    this.ePrev = i32(this.ePrev);
+    this.room = n;
+    // Index at most half full.
+    let slots = 2;
+    while (slots < 2 * n) slots *= 2;
+    this.index = new Int32Array(slots).fill(NIL);
+    this.indexMask = slots - 1;
+    for (let e = 0; e < this.fresh; e++) {
+      const c = this.eCtx[e]!;
+      if (c < 0) continue;
+      let i = hashKey(c, this.eShift[e]!, this.eBLo[e]!, this.eBHi[e]!) & this.indexMask;
+      this.eHome[e] = i;
+      while (this.index[i]! >= 0) i = (i + 1) & this.indexMask;
+      this.index[i] = e;
+    }
+  }
+
+  // =========================================================================================
+  // Removal
+
+  /** Removes entry `e` from the index, its context list and the counters. */
+  private remove(e: number): void {
+    const index = this.index;
+    const mask = this.indexMask;
+    // Find its index slot, then close the gap (backward-shift deletion).
+    let i = this.eHome[e]!;
+    while (index[i] !== e) i = (i + 1) & mask;
+    let j = i;
+    for (;;) {
+      j = (j + 1) & mask;
+      const f = index[j]!;
+      if (f < 0) break;
+      const k = this.eHome[f]!;
+      // f may move back to i unless its home lies cyclically in (i, j].
+      if (i <= j ? i < k && k <= j : i < k || k <= j) continue;
+      index[i] = f;
+      i = j;
+    }
+    index[i] = NIL;
+    const ctx = this.eCtx[e]!;
+    const shift = this.eShift[e]!;
+    const next = this.eNext[e]!;
+    const prev = this.ePrev[e]!;
+    if (prev >= 0) this.eNext[prev] = next;
+    else this.ctxHead[ctx] = next;
+    if (next >= 0) this.ePrev[next] = prev;
+    this.ctxCount[ctx]!--;
+    if (--this.ctxSizeCount[ctx * 32 + shift - MIN_SHIFT]! === 0) this.ctxShifts[ctx]! &= ~(1 << (shift - MIN_SHIFT));
+    this.eCtx[e] = NIL;
+    this.eHome[e] = this.freeHead;
+    this.freeHead = e;
+    this.count--;
+  }
+
+  /** Empties the TLB without counting invalidations. */
+  private clear(): void {
+    if (this.fresh === 0) return;
+    this.index.fill(NIL);
+    this.eCtx.fill(NIL, 0, this.fresh);
+    this.fresh = 0;
+    this.freeHead = NIL;
+    this.victim = 0;
+    this.count = 0;
+    this.ctxShifts.fill(0);
+    this.ctxSizeCount.fill(0);
+    this.ctxCount.fill(0);
+    this.ctxHead.fill(NIL);
+  }
+
+  /** Removes every entry (TLBI ALL, TLBIALLNSNH, a full flush). */
+  invalidateAll(): void {
+    this.invalidated += this.count;
+    this.clear();
+  }
+
+  /**
+   * Removes the entries of context handle `ctx` whose input block overlaps [start, end)
+   * (default: all of them). Small ranges are probed block by block, large ones walk the
+   * context's entry list, so the cost is bounded by the smaller of the two.
+   */
+  invalidateContext(ctx: number, start = 0, end = Infinity): void {
+    if (!(ctx >= 0 && ctx < this.ctxGroup.length)) return;
+    const n = this.ctxCount[ctx]!;
+    if (n === 0 || !(end > start)) return;
+    if (start <= 0 && end === Infinity) {
+      for (let e = this.ctxHead[ctx]!; e >= 0; ) {
+        const next = this.eNext[e]!;
+        this.remove(e);
+        e = next;
+      }
+      this.invalidated += n;
+      return;
+    }
+    // Probes needed: blocks of each size present that overlap the range.
+    let probes = 0;
+    for (let m = this.ctxShifts[ctx]!; m !== 0 && probes <= n; ) {
+      const bit = m & -m;
+      m ^= bit;
+      const size = 2 ** (43 - Math.clz32(bit));
+      probes += Math.ceil(end / size) - Math.floor(start / size);
+    }
+    const before = this.count;
+    if (probes <= n) {
+      for (let m = this.ctxShifts[ctx]!; m !== 0; ) {
+        const bit = m & -m;
+        m ^= bit;
+        const shift = 43 - Math.clz32(bit);
+        const size = 2 ** shift;
+        const last = Math.ceil(end / size);
+        for (let b = Math.floor(Math.max(0, start) / size); b < last; b++) {
+          const bHi = Math.floor(b / TWO32);
+          const e = this.find(ctx, shift, (b - bHi * TWO32) | 0, bHi | 0);
+          if (e >= 0) this.remove(e);
+        }
+      }
+    } else {
+      for (let e = this.ctxHead[ctx]!; e >= 0; ) {
+        const next = this.eNext[e]!;
+        const base = this.eBase[e]!;
+        if (base < end && base + 2 ** this.eShift[e]! > start) this.remove(e);
+        e = next;
+      }
+    }
+    this.invalidated += before - this.count;
+  }
+
+  /** Removes the entries of context (`group`, `tag`) overlapping [start, end) (TLBIASID, TLBIVA, ...). */
+  invalidateTag(group: number, tag: number, start = 0, end = Infinity): void {
+    const ctx = this.findContext(group, tag);
+    if (ctx >= 0) this.invalidateContext(ctx, start, end);
+  }
+
+  /** Removes the entries of every context of `group` overlapping [start, end) (TLBIVMID, ...). */
+  invalidateGroup(group: number, start = 0, end = Infinity): void {
+    const byTag = this.ctxIds.get(group);
+    if (byTag === undefined) return;
+    for (const ctx of byTag.values()) this.invalidateContext(ctx, start, end);
+  }
+
+  /**
+   * Removes the entries overlapping [start, end) of every context for which `match(group, tag)`
+   * is true (for the invalidations that select contexts by a rule, e.g. "every ASID of this
+   * VMID but the stage-2-only one"). Called once per context holding entries.
+   */
+  invalidateWhere(match: (group: number, tag: number) => boolean, start = 0, end = Infinity): void {
+    const n = this.ctxGroup.length;
+    for (let ctx = 0; ctx < n && this.count > 0; ctx++) {
+      if (this.ctxCount[ctx]! > 0 && match(this.ctxGroup[ctx]!, this.ctxTag[ctx]!)) this.invalidateContext(ctx, start, end);
+    }
+  }
+}
