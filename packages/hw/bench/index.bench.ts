@@ -1,20 +1,28 @@
 /**
- * @gki/hw benchmarks (tinybench). Currently: the SMMUv3 model (bench/smmu-v3.bench.ts).
+ * @gki/hw benchmarks (tinybench): the SMMUv3 model (bench/smmu-v3.bench.ts) and the Mali GPU
+ * model (bench/mali.bench.ts).
  *
  *   pnpm --filter @gki/hw bench                       one process
  *   pnpm --filter @gki/hw bench -- --processes=7      median of 7 processes' medians, min-max
- *   (add --json for machine-readable output; BENCH_RUNS=n sets the samples per case, default 15)
+ *   (add --json for machine-readable output, --only=smmu or --only=mali for one model;
+ *   BENCH_RUNS=n sets the samples per case, default 15)
  *
  * The VM the figures in BENCHMARKS.md come from is noisy (a whole process sometimes runs ~1.6x
  * slower), hence the multi-process form.
  */
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { maliBench } from './mali.bench.js';
 import { smmuV3Bench, type BenchRow } from './smmu-v3.bench.js';
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 15);
 const PROCESSES = Number(process.argv.find((a) => a.startsWith('--processes='))?.split('=')[1] ?? 1);
 const JSON_OUT = process.argv.includes('--json');
+const ONLY = process.argv.find((a) => a.startsWith('--only='))?.split('=')[1];
+
+function all(runs: number): BenchRow[] {
+  return [...(ONLY === undefined || ONLY === 'smmu' ? smmuV3Bench(runs) : []), ...(ONLY === undefined || ONLY === 'mali' ? maliBench(runs) : [])];
+}
 
 function median(v: number[]): number {
   const s = [...v].sort((a, b) => a - b);
@@ -45,7 +53,8 @@ if (PROCESSES > 1) {
   const script = fileURLToPath(import.meta.url);
   const all: BenchRow[][] = [];
   for (let p = 0; p < PROCESSES; p++) {
-    const r = spawnSync(process.execPath, [...process.execArgv, script, '--json'], { encoding: 'utf8', env: process.env });
+    const args = [...process.execArgv, script, '--json', ...(ONLY ? [`--only=${ONLY}`] : [])];
+    const r = spawnSync(process.execPath, args, { encoding: 'utf8', env: process.env });
     if (r.status !== 0) throw new Error(`bench process failed: ${r.stderr}`);
     all.push((JSON.parse(r.stdout) as { rows: BenchRow[] }).rows);
   }
@@ -56,5 +65,5 @@ if (PROCESSES > 1) {
   });
   report(rows, `median of ${PROCESSES} processes x ${RUNS} samples, min-max over processes in brackets`);
 } else {
-  report(smmuV3Bench(RUNS), `median of ${RUNS} samples, min-max in brackets`);
+  report(all(RUNS), `median of ${RUNS} samples, min-max in brackets`);
 }

@@ -6,6 +6,8 @@
  */
 import type { ModelFactory } from '../board.js';
 import { createDmaMasterModel } from './dma-master.js';
+import { createMaliModel } from './mali/factory.js';
+import { MALI_COMPATIBLES } from './mali/presets.js';
 import { createSmmuV3Model } from './smmu-v3/factory.js';
 
 /** A device model and the compatible strings it is instantiated for. */
@@ -18,6 +20,8 @@ export interface ModelDescriptor {
 
 export const DMA_MASTER_MODEL: ModelDescriptor = { name: 'dma-master', compatibles: ['gki,dma-master'], factory: createDmaMasterModel };
 export const SMMU_V3_MODEL: ModelDescriptor = { name: 'smmu-v3', compatibles: ['arm,smmu-v3'], factory: createSmmuV3Model };
+/** Arm Mali Midgard / Bifrost / Valhall-JM GPU: the generic `arm,mali-*` and the SoC compatibles. */
+export const MALI_MODEL: ModelDescriptor = { name: 'mali', compatibles: MALI_COMPATIBLES, factory: createMaliModel };
 
 /** Every model of the package, the table `Board.fromDtb` uses unless told otherwise. */
-export const BUILTIN_MODELS: readonly ModelDescriptor[] = [DMA_MASTER_MODEL, SMMU_V3_MODEL];
+export const BUILTIN_MODELS: readonly ModelDescriptor[] = [DMA_MASTER_MODEL, SMMU_V3_MODEL, MALI_MODEL];
