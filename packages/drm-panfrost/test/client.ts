@@ -86,3 +86,10 @@ export function pattern(seed: number, len: number): Uint8Array {
   }
   return out;
 }
+
+/** Index of the first byte where `a` and `b` differ (-1 when equal): cheap to assert on big buffers. */
+export function firstDiff(a: Uint8Array, b: Uint8Array): number {
+  if (a.length !== b.length) return Math.min(a.length, b.length);
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return i;
+  return -1;
+}
