@@ -212,7 +212,7 @@ export class PanfrostDevice {
   private mmuInit(): number {
     const irq = this.dev.irqByName('mmu');
     if (irq < 0) return irq;
-    const r = this.requestIrq(irq, 'mmu', () => this.mmu.irq());
+    const r = this.requestIrq(irq, () => this.mmu.irq());
     if (r < 0) this.dev.err('failed to request mmu irq');
     return r;
   }
@@ -220,7 +220,7 @@ export class PanfrostDevice {
   private jobInit(): number {
     const irq = this.dev.irqByName('job');
     if (irq < 0) return irq;
-    const r = this.requestIrq(irq, 'job', () => this.js.irq());
+    const r = this.requestIrq(irq, () => this.js.irq());
     if (r < 0) {
       this.dev.err('failed to request job irq');
       return r;
@@ -230,7 +230,7 @@ export class PanfrostDevice {
   }
 
   /** devm_request_irq with IRQF_SHARED; the handler ends by running deferred work. */
-  requestIrq(irq: number, what: string, handler: () => void): number {
+  requestIrq(irq: number, handler: () => void): number {
     return requestIrq(
       this.dev,
       irq,

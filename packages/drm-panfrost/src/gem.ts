@@ -129,6 +129,14 @@ export class PanfrostBo {
     return toRuns(b);
   }
 
+  /** Heap: frees chunk `i` again (a fault that could not be mapped). */
+  dropHeapChunk(i: number): void {
+    const hb = this.heapBlocks[i];
+    if (!hb) return;
+    for (const b of hb) this.kernel.pages.freePages(b.pa, b.order);
+    this.heapBlocks[i] = null;
+  }
+
   /** Chunks of a heap that are backed, for tests and dumps. */
   heapChunksPresent(): number[] {
     const out: number[] = [];

@@ -117,7 +117,7 @@ export function gpuInit(pfdev: PanfrostDevice): number {
   logFeatures(pfdev, pfdev.features);
   const irq = pfdev.dev.irqByName('gpu');
   if (irq < 0) return irq;
-  r = pfdev.requestIrq(irq, 'gpu', () => gpuIrq(pfdev));
+  r = pfdev.requestIrq(irq, () => gpuIrq(pfdev));
   if (r < 0) {
     pfdev.dev.err('failed to request gpu irq');
     return r;

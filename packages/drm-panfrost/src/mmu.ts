@@ -500,8 +500,17 @@ export class PanfrostMmuManager {
         return 0;
       }
       const run = bo.populateHeapChunk(chunk);
-      if (typeof run === 'number') return run === -ENOMEM ? -ENOMEM : run;
-      this.mapSg(mapping.mmu, chunkVa, IOMMU_WRITE | IOMMU_READ | IOMMU_NOEXEC, run);
+      if (typeof run === 'number') return run;
+      const err = this.mapSg(mapping.mmu, chunkVa, IOMMU_WRITE | IOMMU_READ | IOMMU_NOEXEC, run);
+      if (err < 0) {
+        // a page table could not be allocated: undo the chunk so the fault is reported (a
+        // half-mapped chunk would look "already there" to the next fault and never resolve)
+        const ops = mapping.mmu.ops;
+        for (let va = chunkVa; va < chunkVa + SZ_2M; va += SZ_4K) if (ops.iovaToPhys(va) !== 0) ops.unmapPages(va, SZ_4K, 1, null);
+        this.flushRange(mapping.mmu, chunkVa, SZ_2M);
+        bo.dropHeapChunk(chunk);
+        return -ENOMEM;
+      }
       mapping.active = true;
       bo.heapRssSize += SZ_2M;
       this.stats.heapFaults++;

@@ -241,6 +241,34 @@ describe('MMU faults', () => {
     f.close();
   });
 
+  it('reports a heap fault it cannot back (no memory) and leaks nothing', () => {
+    // every allocation failing takes the chunk's pages down; the second call failing lets the
+    // chunk's 2 MiB block through and fails the page table under it
+    for (const spec of [{ probability: 1, times: 1_000_000 }, { nth: 2 }]) {
+      const rig = fakeRig();
+      const f = openFile(rig.pfdev);
+      // a heap large enough that a fault 1 GiB in needs a new level-2 table
+      const heap = createBo(f, 0x4800_0000, PANFROST_BO_NOEXEC | PANFROST_BO_HEAP);
+      runJob(rig, f);
+      const before = rig.k.pages.snapshot();
+      const va = heap.offset + 0x4000_0000 + 0x10;
+      rig.fake.onStart = (s) => {
+        rig.k.pages.injectFaults(spec);
+        rig.fake.raiseFault(s.config & 0xf, 0xc2 | (3 << 8), va);
+        rig.k.pages.clearFaults();
+        rig.fake.finishJob(s.slot, 0xc2);
+      };
+      const r = f.submit({ jc: 0x200_0000, boHandles: [heap.handle] });
+      if (typeof r === 'number') throw new Error(String(r));
+      expect(r.fence.error).toBe(-22);
+      expect(rig.k.log.dmesg()).toContain('Unhandled Page fault in AS0');
+      expect(f.bo(heap.handle)!.heapChunksPresent()).toEqual([]);
+      expect(f.mmu.ops.iovaToPhys(va)).toBe(0);
+      expect(rig.k.pages.snapshot()).toEqual(before);
+      f.close();
+    }
+  });
+
   it('reports any other fault in the kernel format, disables the AS and fails the job', () => {
     const rig = fakeRig();
     const { f, as } = heapSetup(rig);
