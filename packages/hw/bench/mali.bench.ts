@@ -164,11 +164,11 @@ export function maliBench(runs: number): BenchRow[] {
     const c = cases.find((x) => x.group === group && x.name === name);
     if (c) {
       const per = (ms: number) => (ms * 1e6) / c.ops;
-      rows.push({ group, case: name, value: per(res.latency.p50), unit: 'ns/translation', min: per(res.latency.min), max: per(res.latency.max), allocPerOp: allocPerOp(c.run, c.ops, c.before ?? c.run) });
+      rows.push({ id: `${name}`, group, case: name, value: per(res.latency.p50), unit: 'ns/translation', min: per(res.latency.min), max: per(res.latency.max), alloc: allocPerOp(c.run, c.ops, c.before ?? c.run) });
     } else {
       const cc = copies.find((x) => x.name === name)!;
       const mibs = (ms: number) => COPY / 2 ** 20 / (ms / 1e3);
-      rows.push({ group: 'Mali job memory traffic through the MMU', case: name, value: mibs(res.latency.p50), unit: 'MiB/s', min: mibs(res.latency.max), max: mibs(res.latency.min), allocPerOp: allocPerOp(cc.run, 1, cc.before ?? cc.run) });
+      rows.push({ id: `${name}`, group: 'Mali job memory traffic through the MMU', case: name, value: mibs(res.latency.p50), unit: 'MiB/s', min: mibs(res.latency.max), max: mibs(res.latency.min), alloc: allocPerOp(cc.run, 1, cc.before ?? cc.run) });
     }
   }
   return rows;

@@ -132,8 +132,12 @@ describe('Mali identity', () => {
 });
 
 describe('Mali interrupt wiring', () => {
-  it('takes job/mmu/gpu by interrupt-names with 4-cell GIC specifiers (RK3399)', () => {
-    const r = rk3399();
+  it.each([
+    { tree: 'RK3399, 4-cell GIC (as rk3399.dtsi)', opts: { compatible: ['rockchip,rk3399-mali', 'arm,mali-t860'], gicCells: 4 as const } },
+    { tree: 'RK3399-like, 3-cell GIC', opts: { compatible: ['rockchip,rk3399-mali', 'arm,mali-t860'], gicCells: 3 as const } },
+    { tree: 'MT8183 Bifrost, 4-cell GIC', opts: { compatible: ['mediatek,mt8183b-mali', 'arm,mali-bifrost'], gicCells: 4 as const } },
+  ])('takes job/mmu/gpu by interrupt-names: $tree', ({ opts }) => {
+    const r = maliRig(opts);
     const hits: number[] = [];
     for (const line of [32 + 19, 32 + 20, 32 + 21]) r.board.irq.onIrq(line, (n) => hits.push(n));
     // gpu line: SPI 19. A soft reset completes and raises RESET_COMPLETED when unmasked.
@@ -144,6 +148,13 @@ describe('Mali interrupt wiring', () => {
     expect(r.r32(REG.GPU_INT_STAT)).toBe(GPU_IRQ_RESET_COMPLETED);
     r.w32(REG.GPU_INT_CLEAR, GPU_IRQ_RESET_COMPLETED);
     expect(r.board.irq.line(32 + 19).level).toBe(false);
+    // job line SPI 20, mmu line SPI 21: a job in the never-enabled AS0 fails with an MMU fault
+    r.gpu.powerOnAll();
+    r.w32(REG.JOB_INT_MASK, 0xffff_ffff);
+    r.w32(REG.MMU_INT_MASK, 0xffff_ffff);
+    r.w32(0x1800 + 0x50, 1);
+    r.w32(0x1800 + 0x60, 1);
+    expect(hits.slice(1).sort()).toEqual([32 + 20, 32 + 21]);
   });
 
   it('honours any order of interrupt-names and a 3-cell GIC (Amlogic G12)', () => {

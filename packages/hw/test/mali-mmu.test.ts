@@ -258,6 +258,17 @@ describe('Mali TLB', () => {
     expect(r.mem.read32(PA_D + 0x1_0000)).toBe(0xb1b1);
   });
 
+  it('has no registers for address spaces AS_PRESENT does not list (Mali-T720: four)', () => {
+    const r = maliRig({ compatible: ['allwinner,sun50i-h6-mali', 'arm,mali-t720'] });
+    r.w32(as(3, AS.TRANSTAB_LO), 0x1003);
+    r.w32(as(4, AS.TRANSTAB_LO), 0x1003);
+    r.w32(as(4, AS.COMMAND), AS_CMD.UPDATE);
+    expect(r.r32(as(3, AS.TRANSTAB_LO))).toBe(0x1003);
+    expect(r.r32(as(4, AS.TRANSTAB_LO))).toBe(0);
+    expect(r.r32(as(4, AS.STATUS))).toBe(0);
+    expect(r.gpu.stats.mmu.commands).toEqual({});
+  });
+
   it('identity mode translates VA = PA without tables', () => {
     const f = setup();
     const { r } = f;

@@ -1,6 +1,7 @@
 export * from './errno.js';
 export * from './log.js';
 export * from './page-alloc.js';
+export * from './host.js';
 export * from './module/types.js';
 export * from './kernel.js';
 export * from './module/loader.js';
