@@ -28,6 +28,8 @@ import { GpuClient, pattern, type ClientBo } from '../test/client.js';
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 11);
 const JSON_OUT = process.argv.includes('--json');
+/** How the parent of a --processes run collects a child's full rows. */
+const INTERNAL = process.argv.includes('--internal-rows');
 const PROCESSES = Number(process.argv.find((a) => a.startsWith('--processes='))?.split('=')[1] ?? 1);
 const SZ_4K = 0x1000;
 const SZ_1M = 0x10_0000;
@@ -37,9 +39,14 @@ function check(cond: boolean, what: string): void {
   if (!cond) throw new Error(`drm-panfrost bench: ${what}`);
 }
 
+/** One figure; `--json` prints these in the row format the root `pnpm bench` reads (id, group, case, value, unit, min, max). */
 interface Row {
+  id: string;
   group: string;
   case: string;
+  /** The row's figure in `valueUnit` (µs per operation, or µs per heap fault). */
+  value: number;
+  valueUnit: string;
   /** Median time of one operation (µs). */
   us: number;
   min: number;
@@ -62,8 +69,12 @@ function derive(rows: Row[]): Row[] {
     let derived = '-';
     if (r.unit === 'ns/page') derived = `${((r.us * 1000) / r.per).toFixed(0)} ns/page`;
     else if (r.unit === 'MB/s') derived = `${(r.bytes! / r.us).toFixed(0)} MB/s`;
-    else if (r.case === GROW) derived = `${((r.us - grown.us) / r.per).toFixed(1)} us/fault (over the grown-heap job)`;
-    return { ...r, derived };
+    let value = r.us;
+    if (r.case === GROW) {
+      value = (r.us - grown.us) / r.per;
+      derived = `${value.toFixed(1)} us/fault (over the grown-heap job)`;
+    }
+    return { ...r, value, valueUnit: r.case === GROW ? 'us/fault' : 'us/op', derived };
   });
 }
 
@@ -199,7 +210,8 @@ function measure(): Row[] {
     const res = t.result as { latency: { p50: number; min: number; max: number } };
     const m = meta.get(t.name)!;
     const us = res.latency.p50 * 1000;
-    rows.push({ group: m.group, case: t.name, us, min: res.latency.min * 1000, max: res.latency.max * 1000, unit: m.unit, per: m.per, bytes: m.bytes, derived: '' });
+    const id = t.name.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-|-$/g, '');
+    rows.push({ id, group: m.group, case: t.name, value: us, valueUnit: 'us/op', us, min: res.latency.min * 1000, max: res.latency.max * 1000, unit: m.unit, per: m.per, bytes: m.bytes, derived: '' });
   }
 
   c.close();
@@ -211,6 +223,14 @@ function median(v: number[]): number {
   return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
 }
 
+/** The rows as the root bench runner reads them (the heap-growth row carries µs per fault). */
+function jsonRows(rows: Row[]): object[] {
+  return rows.map((r) => {
+    const scale = r.case === GROW ? r.value / r.us : 1;
+    return { id: r.id, group: `drm-panfrost ${r.group}`, case: r.case, value: r.value, unit: r.valueUnit, min: r.min * scale, max: r.max * scale };
+  });
+}
+
 function print(rows: Row[], what: string): void {
   console.log(`panfrost on the Mali model (T860), ${what}`);
   for (const r of rows) console.log(`  ${r.case.padEnd(44)} ${r.us.toFixed(1).padStart(9)} us (${r.min.toFixed(1)}-${r.max.toFixed(1)})  ${r.derived}`);
@@ -220,7 +240,7 @@ if (PROCESSES > 1) {
   const script = fileURLToPath(import.meta.url);
   const all: Row[][] = [];
   for (let p = 0; p < PROCESSES; p++) {
-    const res = spawnSync(process.execPath, [...process.execArgv, script, '--json'], { encoding: 'utf8', env: process.env });
+    const res = spawnSync(process.execPath, [...process.execArgv, script, '--internal-rows'], { encoding: 'utf8', env: process.env });
     if (res.status !== 0) throw new Error(`bench process failed: ${res.stderr}`);
     all.push((JSON.parse(res.stdout) as { rows: Row[] }).rows);
   }
@@ -230,10 +250,11 @@ if (PROCESSES > 1) {
       return { ...r0, us: median(v), min: Math.min(...v), max: Math.max(...v) };
     }),
   );
-  if (JSON_OUT) console.log(JSON.stringify({ runs: RUNS, processes: PROCESSES, node: process.version, rows }, null, 2));
+  if (JSON_OUT) console.log(JSON.stringify({ runs: RUNS, processes: PROCESSES, node: process.version, rows: jsonRows(rows) }, null, 2));
   else print(rows, `median of ${PROCESSES} processes x ${RUNS} samples, min-max over processes in brackets`);
 } else {
   const rows = measure();
-  if (JSON_OUT) console.log(JSON.stringify({ runs: RUNS, node: process.version, rows }, null, 2));
+  if (INTERNAL) console.log(JSON.stringify({ rows }));
+  else if (JSON_OUT) console.log(JSON.stringify({ runs: RUNS, node: process.version, rows: jsonRows(rows) }, null, 2));
   else print(rows, `median of ${RUNS} samples, min-max in brackets`);
 }
