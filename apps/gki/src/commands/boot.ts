@@ -129,6 +129,7 @@ export async function bootCommand(args: string[], io: Io): Promise<number> {
     ['rmmod gki_dma_test', () => kernel.modules.unload('gki_dma_test')],
     ['of_platform_depopulate /soc', () => depopulateSoc(kernel)],
     ['rmmod arm_smmu_v3', () => kernel.modules.unload('arm_smmu_v3')],
+    ['rmmod arm_smmu', () => kernel.modules.unload('arm_smmu')],
     ['rmmod io-pgtable-arm-v7s', () => kernel.modules.unload('io-pgtable-arm-v7s')],
     ['rmmod io-pgtable-arm', () => kernel.modules.unload('io-pgtable-arm')],
   ];
