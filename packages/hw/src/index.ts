@@ -11,5 +11,7 @@ export * from './boards/default.js';
 export * from './boards/index.js';
 export * from './walk/index.js';
 export * from './models/smmu-v3/index.js';
+export * from './models/smmu-v2/index.js';
+export * from './models/mali/index.js';
 export * from './models/registry.js';
 export * from './memmap.js';
