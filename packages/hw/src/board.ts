@@ -16,7 +16,7 @@ import {
 import { FdtError, type FdtNode, type FdtReservation, type FdtTree } from './fdt/types.js';
 import { InterruptController } from './irq.js';
 import { PAGE_SIZE, PhysMem, type MemRegion } from './mem.js';
-import { BUILTIN_MODELS, type ModelDescriptor } from './models/registry.js';
+import { BUILTIN_MODELS, descriptorMatches, type ModelDescriptor } from './models/registry.js';
 
 /** What a model factory learns about the node it is instantiated for, besides its resources. */
 export interface ModelContext {
@@ -96,7 +96,7 @@ export class Board {
   private static readonly factories = new Map<string, ModelFactory>();
 
   private static builtinFactory(compatible: string): ModelFactory | undefined {
-    for (const d of BUILTIN_MODELS) if (d.compatibles.includes(compatible)) return d.factory;
+    for (const d of BUILTIN_MODELS) if (descriptorMatches(d, compatible)) return d.factory;
     return undefined;
   }
 
@@ -166,7 +166,7 @@ export class Board {
     if (opts.models === false) return board;
     const table = opts.models === undefined || opts.models === true ? undefined : opts.models;
     const lookup = (compatible: string): ModelFactory | undefined =>
-      table ? table.find((d) => d.compatibles.includes(compatible))?.factory : Board.modelFactory(compatible);
+      table ? table.find((d) => descriptorMatches(d, compatible))?.factory : Board.modelFactory(compatible);
     const counts = new Map<string, number>();
     const used = new Set<ModelFactory>();
     walkTree(tree, (node, path) => {

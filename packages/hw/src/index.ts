@@ -10,4 +10,6 @@ export * from './models/tlb.js';
 export * from './boards/default.js';
 export * from './walk/index.js';
 export * from './models/smmu-v3/index.js';
+export * from './models/smmu-v2/index.js';
+export * from './models/mali/index.js';
 export * from './models/registry.js';

@@ -20,5 +20,6 @@ export * from './iommu/types.js';
 export * from './iommu/group.js';
 export * from './iommu/map.js';
 export * from './iommu/core.js';
+export * from './iommu/adreno-smmu.js';
 export * from './dma/iova.js';
 export * from './dma/mapping.js';

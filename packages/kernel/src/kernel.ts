@@ -3,7 +3,7 @@ import { DriverCore } from './driver/core.js';
 import { IommuCore } from './iommu/core.js';
 import { KernelLog } from './log.js';
 import { ModuleLoader } from './module/loader.js';
-import type { InitcallLevel, KernelImage } from './module/types.js';
+import { kernelArch, type InitcallLevel, type KernelArch, type KernelImage } from './module/types.js';
 import { OfLayer } from './of/of.js';
 import { PageAllocator } from './page-alloc.js';
 
@@ -20,6 +20,8 @@ export class Kernel {
   readonly drivers: DriverCore;
   readonly of: OfLayer;
   readonly iommu: IommuCore;
+  /** The build architecture (KernelImage.arch; 'arm64' unless the image says otherwise). */
+  arch: KernelArch = kernelArch('arm64');
 
   constructor(readonly board: Board) {
     this.log = new KernelLog(board.clock);
@@ -42,7 +44,8 @@ export class Kernel {
    */
   static boot(board: Board, image: KernelImage): Kernel {
     const k = new Kernel(board);
-    k.log.info('kernel', `Booting GKI model on board '${board.name}'`);
+    k.arch = kernelArch(image.arch ?? 'arm64');
+    k.log.info('kernel', `Booting GKI model on board '${board.name}' (${k.arch.name})`);
     k.modules.setImage(image);
     for (const level of INITCALL_LEVELS) {
       k.modules.runBuiltinInitcalls(level);

@@ -533,6 +533,29 @@ describe('MMIO and interrupts for drivers', () => {
     expect(freeIrq(uart, 40)).toBe(-EINVAL);
     expect(k.drivers.snapshot().irqs).toEqual([{ irq: 40, owners: ['a200000.clock-controller'] }]);
   });
+
+  it('one device with several handlers on a shared line frees each by its dev_id cookie', () => {
+    const k = boot();
+    const hits: string[] = [];
+    const a = { name: 'ctx0' };
+    const b = { name: 'ctx1' };
+    k.drivers.registerDriver(
+      drv('uart', ['gki,test-uart'], [], (d) => {
+        requestIrq(d, 41, () => hits.push('ctx0'), { shared: true, devId: a });
+        return requestIrq(d, 41, () => hits.push('ctx1'), { shared: true, devId: b });
+      }),
+    );
+    const uart = k.drivers.findDevice('a400000.uart')!;
+    const devres = uart.p.devres.length;
+    expect(freeIrq(uart, 41, { name: 'other' })).toBe(-EINVAL);
+    expect(freeIrq(uart, 41, b)).toBe(0);
+    expect(uart.p.devres.length).toBe(devres - 1);
+    k.board.irq.line(41).raise();
+    expect(hits).toEqual(['ctx0']);
+    expect(freeIrq(uart, 41, b)).toBe(-EINVAL);
+    k.drivers.unbindDevice(uart);
+    expect(k.drivers.snapshot().irqs).toEqual([]);
+  });
 });
 
 describe('Kernel integration', () => {

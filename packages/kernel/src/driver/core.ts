@@ -69,6 +69,10 @@ interface IrqAction {
   readonly dev: Device;
   readonly shared: boolean;
   readonly off: () => void;
+  /** The dev_id cookie it was requested with (free_irq's second argument). */
+  readonly devId: unknown;
+  /** Its devres entry, removed again by free_irq. */
+  devres: { readonly name: string; readonly release: () => void } | null;
 }
 
 interface IomemClaim {
@@ -80,6 +84,11 @@ interface IomemClaim {
 export interface RequestIrqOptions {
   /** IRQF_SHARED: other shared handlers may use the line too. */
   readonly shared?: boolean;
+  /**
+   * The dev_id cookie: tells apart several handlers one device put on a shared line, so
+   * free_irq can remove the right one. Default: none.
+   */
+  readonly devId?: unknown;
 }
 
 /** Everything the driver core tracks, as plain data (for "state unchanged" assertions). */
@@ -492,19 +501,23 @@ export class DriverCore {
     const actions = this.irqActions.get(irq) ?? [];
     if (actions.length > 0 && (!shared || actions.some((a) => !a.shared))) return -EBUSY;
     const off = ctrl.onIrq(irq, (n) => handler(n, dev));
-    const action: IrqAction = { dev, shared, off };
+    const action: IrqAction = { dev, shared, off, devId: opts.devId, devres: null };
     actions.push(action);
     this.irqActions.set(irq, actions);
     dev.devmAdd(`irq ${irq}`, () => this.dropIrqAction(irq, action));
+    action.devres = dev.p.devres[dev.p.devres.length - 1]!;
     return 0;
   }
 
-  /** free_irq: 0, or -EINVAL when `dev` did not request `irq`. */
-  freeIrq(dev: Device, irq: number): number {
-    const action = this.irqActions.get(irq)?.find((a) => a.dev === dev);
+  /**
+   * free_irq: 0, or -EINVAL when `dev` did not request `irq` (with `devId`, when given: the
+   * cookie tells apart several handlers of one device on a shared line).
+   */
+  freeIrq(dev: Device, irq: number, devId?: unknown): number {
+    const action = this.irqActions.get(irq)?.find((a) => a.dev === dev && (devId === undefined || a.devId === devId));
     if (!action) return -EINVAL;
     this.dropIrqAction(irq, action);
-    const i = dev.p.devres.findIndex((r) => r.name === `irq ${irq}`);
+    const i = action.devres ? dev.p.devres.indexOf(action.devres) : -1;
     if (i >= 0) dev.p.devres.splice(i, 1);
     return 0;
   }
@@ -799,8 +812,8 @@ export function requestIrq(dev: Device, irq: number, handler: IrqHandlerFn, opts
 }
 
 /** free_irq, for drivers: see DriverCore.freeIrq. */
-export function freeIrq(dev: Device, irq: number): number {
-  return dev.core.freeIrq(dev, irq);
+export function freeIrq(dev: Device, irq: number, devId?: unknown): number {
+  return dev.core.freeIrq(dev, irq, devId);
 }
 
 /** dev_err_probe, for drivers: see Device.errProbe. */

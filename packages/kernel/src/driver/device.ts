@@ -52,6 +52,16 @@ export class IoMem {
     this.bus.write64(this.pa(off, 8), value);
   }
 
+  /** A 64-bit write given as 32-bit halves (no BigInt: for per-page register writes). */
+  write64parts(off: number, lo: number, hi: number): void {
+    this.bus.write64parts(this.pa(off, 8), lo, hi);
+  }
+
+  /** A 64-bit read into `out` as 32-bit halves (no BigInt). */
+  read64parts(off: number, out: { lo: number; hi: number }): void {
+    this.bus.read64parts(this.pa(off, 8), out);
+  }
+
   /** @internal iounmap: the driver core calls this when the mapping's owner goes away. */
   unmap(): void {
     this.live = false;
