@@ -5,6 +5,7 @@ export * from './host.js';
 export * from './module/types.js';
 export * from './kernel.js';
 export * from './module/loader.js';
+export * from './module/depmod.js';
 export * from './driver/core.js';
 export * from './of/of.js';
 export * from './module/glob.js';
