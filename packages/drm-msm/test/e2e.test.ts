@@ -8,9 +8,8 @@ import {
   type MsmFile,
 } from '../src/index.js';
 import { memCopy, memWrite, newBuf, submitStream, wait, type Buf } from './client.js';
-import { bootFake, bootFakeOk, defaultImage, sdm845GpuDtb, type Rig } from './rig.js';
+import { bootModel, bootModelOk, defaultImage, sdm845GpuDtb, type ModelRig as Rig } from './rig.js';
 
-const CP_SMMU_TABLE_UPDATE = 0x53;
 const SHARED_VA = 0x1_0010_0000;
 const CMD_VA = 0x1_0000_0000;
 const OUT_VA = 0x1_0020_0000;
@@ -45,7 +44,7 @@ function copyJob(p: Proc): number[] {
 
 describe('two processes on one ring, each with its own page table', () => {
   it('run at the same GPU addresses backed by different memory, and each reads only its own data', () => {
-    const r = bootFakeOk();
+    const r = bootModelOk();
     const a = proc(r, 1201, 'procA', 0xa000_0000);
     const b = proc(r, 1202, 'procB', 0xb000_0000);
     expect(a.data.iova).toBe(b.data.iova);
@@ -58,17 +57,16 @@ describe('two processes on one ring, each with its own page table', () => {
       expect(a.out.map.read32(4 * i)).toBe((0xa000_0000 + i) >>> 0);
       expect(b.out.map.read32(4 * i)).toBe((0xb000_0000 + i) >>> 0);
     }
-    // one table switch per change of process: A B A B A B
-    const switches = r.gpu.packets.filter((p) => p.op === CP_SMMU_TABLE_UPDATE && !p.fromIb);
-    expect(switches).toHaveLength(6);
+    // one table switch per change of process: A B A B A B, each with its TLB invalidation
     expect(r.drm.gpu.stats.ttbrSwitches).toBe(6);
-    const ttbrOf = (p: Proc) => Number(BigInt.asUintN(64, (p.f.ctx.aspace.mmu as MsmIommuPagetable).ttbr));
-    expect(r.gpu.ttbrWrites.map((w) => w.ttbrLo + w.ttbrHi * 2 ** 32)).toEqual([a, b, a, b, a, b].map(ttbrOf));
-    expect(r.gpu.ttbrWrites.every((w) => w.asid === 0)).toBe(true);
+    const ttbrOf = (p: Proc) => BigInt.asUintN(64, (p.f.ctx.aspace.mmu as MsmIommuPagetable).ttbr);
+    const updates = r.gpu.cp.tableUpdates;
+    expect(updates.map((u) => u.ttbr0 & 0xffff_ffff_ffffn)).toEqual([a, b, a, b, a, b].map(ttbrOf));
+    expect(updates.every((u) => u.asid === 0 && u.contextBank === 0 && u.invalidated && u.fault === 0)).toBe(true);
   });
 
   it('keeps the kernel buffers in the TTBR1 half, reachable whichever process table TTBR0 holds', () => {
-    const r = bootFakeOk();
+    const r = bootModelOk();
     const gpu = r.drm.gpu;
     const ring = gpu.rings[0]!;
     // ringbuffer and memptrs live in the upper (TTBR1) half of the GPU's 49-bit space
@@ -91,7 +89,7 @@ describe('two processes on one ring, each with its own page table', () => {
   });
 
   it('reports a fault with the faulting process, blames only its context, and the other process carries on', () => {
-    const r = bootFakeOk();
+    const r = bootModelOk();
     const a = proc(r, 4242, 'glmark2', 0xa0);
     const b = proc(r, 4343, 'vkcube', 0xb0);
     const fb1 = submitStream(b.f, b.cmd, copyJob(b), [{ buf: b.data }, { buf: b.out, write: true }]);
@@ -111,7 +109,7 @@ describe('two processes on one ring, each with its own page table', () => {
     const rec = r.drm.gpu.faults[0]!;
     expect(rec).toMatchObject({ iova: bad, write: true, comm: 'glmark2', pid: 4242, fenceId: fa });
     // the stalled write was terminated; the rest of A's stream ran, then B's
-    expect(r.gpu.terminated).toBe(1);
+    expect(r.gpu.cp.stats.terminations).toBe(1);
     expect(a.out.map.read32(0)).toBe(0x600d);
     expect(b.out.map.read32(0x10)).toBe(0xb2b2);
     for (let i = 0; i < 4; i++) expect(b.out.map.read32(4 * i)).toBe(0xb0 + i);
@@ -138,7 +136,8 @@ describe('two processes on one ring, each with its own page table', () => {
 
   it('a CP that skips the TLB invalidation of the table switch lets a process see another one\'s memory', () => {
     const run = (drop: boolean) => {
-      const r = bootFakeOk(undefined, undefined, { dropTtbrInvalidate: drop });
+      const r = bootModelOk();
+      r.gpu.cp.skipTableUpdateInvalidate = drop;
       const a = proc(r, 1, 'a', 0xaaaa_0000);
       // B's command and output pages are at addresses A never used: only SHARED_VA has a
       // translation A left behind
@@ -156,7 +155,7 @@ describe('two processes on one ring, each with its own page table', () => {
 
 describe('unload rules', () => {
   it('io-pgtable-arm stays pinned by every process table; msm stays while a file is open; all comes back', () => {
-    const r = bootFake(sdm845GpuDtb(), defaultImage([], ['arm_smmu']));
+    const r = bootModel(sdm845GpuDtb(), defaultImage([], ['arm_smmu']));
     expect(r.drm).toBeUndefined();
     const k = r.k;
     const before = k.pages.stats().pagesInUse;

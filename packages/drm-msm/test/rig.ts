@@ -6,7 +6,7 @@
  * ("qcom,sdm845-smmu-v2", "qcom,adreno-smmu", "qcom,smmu-v2") with the GPU at stream ID 0 and
  * the GMU at stream ID 5, and gmu@506a000 ("qcom,adreno-gmu-630.2", "qcom,adreno-gmu").
  */
-import { Board, buildFdt, node, prop, ref, writeDtb, type DraftNode, type DraftProp } from '@gki/hw';
+import { AdrenoGmu, AdrenoGpu, Board, buildFdt, node, prop, ref, writeDtb, type DraftNode, type DraftProp } from '@gki/hw';
 import ioPgtableArm from '@gki/format-arm-lpae';
 import { ioPgtableCoreModule } from '@gki/io-pgtable-core';
 import { Kernel, type KernelImage, type KernelModule } from '@gki/kernel';
@@ -132,6 +132,32 @@ export function bootFake(dtb: Uint8Array = sdm845GpuDtb(), image: KernelImage = 
 /** Like bootFake, failing with the kernel log when msm did not bind. */
 export function bootFakeOk(dtb?: Uint8Array, image?: KernelImage, fakeOpts?: FakeAdrenoOptions): Rig {
   const r = bootFake(dtb, image, fakeOpts);
+  if (!r.drm) throw new Error(`msm did not bind:\n${r.k.log.dmesg()}`);
+  return r;
+}
+
+export interface ModelRig {
+  board: Board;
+  k: Kernel;
+  drm: MsmDrmDevice;
+  /** The @gki/hw Adreno model and its GMU. */
+  gpu: AdrenoGpu;
+  gmu: AdrenoGmu;
+}
+
+/** Boots `dtb` on the board's own models (the Adreno a6xx model behind the SMMUv2 model). */
+export function bootModel(dtb: Uint8Array = sdm845GpuDtb(), image: KernelImage = defaultImage()): ModelRig {
+  const board = Board.fromDtb(dtb);
+  const k = Kernel.boot(board, image);
+  const gpu = board.modelsOfType(AdrenoGpu)[0];
+  const gmu = board.modelsOfType(AdrenoGmu)[0];
+  if (!gpu || !gmu) throw new Error('the board has no Adreno model');
+  return { board, k, drm: msmDevices(k)[0]!, gpu, gmu };
+}
+
+/** Like bootModel, failing with the kernel log when msm did not bind. */
+export function bootModelOk(dtb?: Uint8Array, image?: KernelImage): ModelRig {
+  const r = bootModel(dtb, image);
   if (!r.drm) throw new Error(`msm did not bind:\n${r.k.log.dmesg()}`);
   return r;
 }
