@@ -364,9 +364,10 @@ export function registerFakeAdreno(opts: FakeAdrenoOptions = {}): { restore: () 
     gmus.push(g);
     return g;
   };
+  // registrations win over the built-in models compatible by compatible: claim the SoC's strings too
   const undo = [
-    Board.registerModel('qcom,adreno', gpuFactory),
-    Board.registerModel('qcom,adreno-gmu', gmuFactory),
+    ...['qcom,adreno-630.2', 'qcom,adreno-690.0', 'qcom,adreno'].map((c) => Board.registerModel(c, gpuFactory)),
+    ...['qcom,adreno-gmu-630.2', 'qcom,adreno-gmu'].map((c) => Board.registerModel(c, gmuFactory)),
   ];
   return { restore: () => undo.reverse().forEach((f) => f()), gpus, gmus };
 }
