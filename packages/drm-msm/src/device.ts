@@ -32,6 +32,8 @@ export interface MsmOpenOptions {
   /** task->comm (at most 15 characters in Linux). */
   comm?: string;
   cmdline?: string;
+  /** The process has CAP_SYS_ADMIN (SET_PARAM SYSPROF). */
+  privileged?: boolean;
 }
 
 const registry = new WeakMap<Kernel, MsmDrmDevice[]>();
@@ -253,6 +255,7 @@ export class MsmDrmDevice {
     const conv = msmGpuConvertPriority(this.gpu.nrRings, Math.ceil(maxPrio / 2));
     if (typeof conv !== 'number') ctx.addQueue(Math.ceil(maxPrio / 2), 0, conv.ringNr, conv.schedPrio);
     const file = new MsmFile(this, ctx, this.nextFileId++);
+    file.privileged = opts.privileged === true;
     this.files.add(file);
     return file;
   }

@@ -84,6 +84,8 @@ export class MsmFile {
   private closed = false;
   /** SYSPROF as set by a privileged process (0: off). */
   sysprof = 0;
+  /** Whether the opening process had CAP_SYS_ADMIN. */
+  privileged = false;
 
   constructor(
     readonly drm: MsmDrmDevice,
@@ -187,9 +189,6 @@ export class MsmFile {
       return -EINVAL;
     });
   }
-
-  /** Whether the opening process had CAP_SYS_ADMIN (set by the opener). */
-  privileged = false;
 
   // ------------------------------------------------------------------ buffers
 

@@ -99,6 +99,9 @@ describe('GET_PARAM / SET_PARAM', () => {
     expect(f.setParam({ ...p(MSM_PARAM_COMM), value: 'x'.repeat(5000) })).toBe(EINVAL);
     expect(f.setParam({ ...p(MSM_PARAM_COMM), value: 7 })).toBe(EINVAL);
     expect(f.setParam({ ...p(MSM_PARAM_SYSPROF), value: 1 })).toBe(EPERM);
+    const g = f.drm.open({ privileged: true });
+    if (typeof g === 'number') throw new Error(String(g));
+    expect(g.setParam({ ...p(MSM_PARAM_SYSPROF), value: 1 })).toBe(0);
     f.privileged = true;
     expect(f.setParam({ ...p(MSM_PARAM_SYSPROF), value: 3 })).toBe(EINVAL);
     expect(f.setParam({ ...p(MSM_PARAM_SYSPROF), value: 1 })).toBe(0);
