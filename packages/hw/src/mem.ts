@@ -39,6 +39,10 @@ export class BusError extends Error {
 }
 
 const ZERO_CHUNK = new Uint32Array(CHUNK_WORDS);
+/** 2^-21: a multiply by it is exact (and far cheaper than a division). */
+const INV_CHUNK = 1 / CHUNK_SIZE;
+/** Entries of the chunk lookup cache (direct-mapped by chunk number). */
+const CHUNK_CACHE = 8;
 
 function hex(n: number): string {
   return '0x' + n.toString(16);
@@ -48,6 +52,13 @@ export class PhysMem {
   readonly regions: readonly MemRegion[];
   private readonly chunks = new Map<number, Uint32Array>();
   private readonly touched = new Set<number>();
+  /**
+   * A small direct-mapped cache of chunk number -> backing words, in front of the Map: table
+   * walks and DMA touch a handful of chunks over and over. Only chunks that exist are cached
+   * (never the shared zero chunk), and chunks are never dropped, so it needs no invalidation.
+   */
+  private readonly cacheKey = new Float64Array(CHUNK_CACHE).fill(-1);
+  private readonly cacheArr: Uint32Array[] = new Array<Uint32Array>(CHUNK_CACHE).fill(ZERO_CHUNK);
 
   constructor(regions: readonly MemRegion[]) {
     const sorted = [...regions].sort((a, b) => a.base - b.base);
@@ -95,24 +106,38 @@ export class PhysMem {
    */
   chunk(pa: number): Uint32Array {
     this.check(pa, 1, true);
-    const key = Math.floor(pa / CHUNK_SIZE);
+    const key = Math.floor(pa * INV_CHUNK);
+    const slot = key & (CHUNK_CACHE - 1);
+    if (this.cacheKey[slot] === key) return this.cacheArr[slot]!;
     let c = this.chunks.get(key);
     if (c === undefined) {
       c = new Uint32Array(CHUNK_WORDS);
       this.chunks.set(key, c);
     }
+    this.cacheKey[slot] = key;
+    this.cacheArr[slot] = c;
     return c;
   }
 
   /** Like `chunk` but never allocates: a shared all-zero array stands in for untouched memory. */
   peekChunk(pa: number): Uint32Array {
     this.check(pa, 1, false);
-    return this.chunks.get(Math.floor(pa / CHUNK_SIZE)) ?? ZERO_CHUNK;
+    const key = Math.floor(pa * INV_CHUNK);
+    const slot = key & (CHUNK_CACHE - 1);
+    if (this.cacheKey[slot] === key) return this.cacheArr[slot]!;
+    const c = this.chunks.get(key);
+    if (c === undefined) return ZERO_CHUNK;
+    this.cacheKey[slot] = key;
+    this.cacheArr[slot] = c;
+    return c;
   }
 
-  /** Word index of `pa` inside its chunk. */
+  /**
+   * Word index of `pa` inside its chunk. For an address (a non-negative integer below 2^53)
+   * `>>> 0` keeps its low 32 bits exactly, so this needs no float remainder (a library call).
+   */
   static wordIndex(pa: number): number {
-    return (pa % CHUNK_SIZE) >>> 2;
+    return ((pa >>> 0) & (CHUNK_SIZE - 1)) >>> 2;
   }
 
   /** Marks the 4 KiB frames of [pa, pa+len) as used (for `framesTouched`). */

@@ -28,6 +28,7 @@ import { decodeSmmuV3Caps, SMMUV3_PRESET_FVP, type SmmuV3Caps, type SmmuV3Preset
 import * as R from './regs.js';
 
 const TWO32 = 2 ** 32;
+const INV_TWO32 = 2 ** -32;
 /** Tag slot meaning "no stage 1" (ASID) or "EL2 regime" (VMID). */
 const SLOT_NONE = 0x10000;
 /** Results of resolving a stream's configuration (`resolveStream`) other than a TLB context. */
@@ -1123,7 +1124,10 @@ export class SmmuV3 implements MmioDevice {
       out.pa = tlb.output(e, iova);
       return true;
     }
-    return this.translateMiss(ctx, streamId, substreamId, iova, access, out);
+    // The input goes on as int32 halves: the miss path is too big to inline, and a double
+    // argument would be boxed on every miss.
+    const hi = Math.floor(iova * INV_TWO32);
+    return this.translateMiss(ctx, streamId, substreamId, hi | 0, (iova - hi * TWO32) | 0, access, out);
   }
 
   private translateDisabled(iova: number, out: SmmuTranslation): boolean {
@@ -1189,7 +1193,8 @@ export class SmmuV3 implements MmioDevice {
    * A TLB miss (or a permission failure on a hit, which a fresh walk re-checks: hardware
    * dirty-state updates and faults are the walker's business) for the fast stream.
    */
-  private translateMiss(ctx: number, streamId: number, substreamId: number, iova: number, access: WalkAccess, out: SmmuTranslation): boolean {
+  private translateMiss(ctx: number, streamId: number, substreamId: number, iovaHi: number, iovaLo: number, access: WalkAccess, out: SmmuTranslation): boolean {
+    const iova = iovaHi * TWO32 + (iovaLo >>> 0);
     const ste = this.fastSte!;
     const cd = this.fastCd;
     this.stats.tlbMisses++;
@@ -1350,6 +1355,7 @@ export class SmmuV3 implements MmioDevice {
 
 /** Walks a 52-bit input address given as a number (no BigInt, no allocation). */
 function walkLpae52(mem: PhysMem, cfg: LpaeWalkConfig, va: number, access: WalkAccess, out: WalkResult): boolean {
-  const hi = Math.floor(va / TWO32);
-  return walkLpaeParts(mem, cfg, hi, va - hi * TWO32, access, out);
+  const hi = Math.floor(va * INV_TWO32);
+  // int32 halves (the walker takes them as u32 bit patterns): nothing to box in the call
+  return walkLpaeParts(mem, cfg, hi | 0, (va - hi * TWO32) | 0, access, out);
 }
