@@ -354,10 +354,15 @@ export class Tlb {
     // boxes nothing.
     const pHi = Math.floor(pa * INV_TWO32);
     const xHi = Math.floor(aux * INV_TWO32);
-    return this.insertRaw(ctx, hi | 0, lo | 0, shift, pHi | 0, (pa - pHi * TWO32) | 0, perms, attr, xHi | 0, (aux - xHi * TWO32) | 0);
+    return this.insertHalves(ctx, hi | 0, lo | 0, shift, pHi | 0, (pa - pHi * TWO32) | 0, perms, attr, xHi | 0, (aux - xHi * TWO32) | 0);
   }
 
-  private insertRaw(ctx: number, hi: number, lo: number, shift: number, paHi: number, paLo: number, perms: number, attr: number, auxHi: number, auxLo: number): number {
+  /**
+   * `insert` with every address as 32-bit halves (int32 or u32 bit patterns): the input, the
+   * output of the input address itself, and `aux`. For hot callers that already hold halves:
+   * nothing is boxed whether or not V8 inlines the call.
+   */
+  insertHalves(ctx: number, hi: number, lo: number, shift: number, paHi: number, paLo: number, perms: number, attr: number, auxHi: number, auxLo: number): number {
     if (!(ctx >= 0 && ctx < this.ctxGroup.length && (ctx | 0) === ctx)) throw new RangeError(`TLB: unknown context ${ctx}`);
     if (!(shift >= MIN_SHIFT && shift <= MAX_SHIFT && (shift | 0) === shift)) throw new RangeError(`TLB: block shift ${shift} outside ${MIN_SHIFT}..${MAX_SHIFT}`);
     hi >>>= 0;
