@@ -109,6 +109,10 @@ export class ArmV7sIoPgtable implements IoPgtableOps {
   /** One-entry cache of the RAM chunk last used for a level-2 table. */
   private chunkKey = -1;
   private chunkArr: Uint32Array;
+  /** `l2Base`'s cache: the last level-1 table descriptor followed and where its table lies. */
+  private l2Pte1 = -1;
+  private l2Arr: Uint32Array;
+  private l2Wb = 0;
   private freed = false;
 
   /** Use `createArmV7sOps`, which validates the configuration and allocates the level-1 table. */
@@ -132,6 +136,7 @@ export class ArmV7sIoPgtable implements IoPgtableOps {
     this.pgd = this.mem.chunk(pgdPa);
     this.pgdBase = wordIndex(pgdPa);
     this.chunkArr = this.pgd;
+    this.l2Arr = this.pgd;
     this.chunkKey = Math.floor(pgdPa / CHUNK_SIZE);
     this.scratch = new Uint32Array(Math.max(this.l1Entries, V7S_L2_ENTRIES));
     for (let prot = 0; prot < 64; prot++) {
@@ -155,9 +160,8 @@ export class ArmV7sIoPgtable implements IoPgtableOps {
         Number.isInteger(iova) && Number.isInteger(paddr)) {
       const pte1 = this.pgd[this.pgdBase + ((iova * INV_L1_SLOT) & this.l1Mask)]!;
       if ((pte1 & V7S_TYPE_MASK) === V7S_TYPE_TABLE) {
-        const tpa = (pte1 & V7S_TABLE_ADDR_MASK) >>> 0;
-        const w = wordIndex(tpa) + ((iova >>> 12) & 0xff);
-        const arr = this.chunkOf(tpa);
+        const w = this.l2Base(pte1) + ((iova >>> 12) & 0xff);
+        const arr = this.l2Arr;
         if (arr[w] === 0) {
           arr[w] = this.tplL2[prot & 63]! | (paddr & V7S_L2_ADDR_MASK);
           mapped.mapped += V7S_L2_SLOT;
@@ -303,9 +307,8 @@ export class ArmV7sIoPgtable implements IoPgtableOps {
         Number.isInteger(iova)) {
       const pte1 = this.pgd[this.pgdBase + ((iova * INV_L1_SLOT) & this.l1Mask)]!;
       if ((pte1 & V7S_TYPE_MASK) === V7S_TYPE_TABLE) {
-        const tpa = this.tablePa(pte1);
-        const w = wordIndex(tpa) + ((iova >>> 12) & 0xff);
-        const arr = this.chunkOf(tpa);
+        const w = this.l2Base(pte1) + ((iova >>> 12) & 0xff);
+        const arr = this.l2Arr;
         if ((arr[w]! & V7S_TYPE_PAGE) !== 0) {
           arr[w] = 0;
           if (gather === null || !gather.queued) this.addPage(gather, iova, V7S_L2_SLOT);
@@ -447,8 +450,8 @@ export class ArmV7sIoPgtable implements IoPgtableOps {
     let pa: number;
     let off: number;
     if ((pte & V7S_TYPE_MASK) === V7S_TYPE_TABLE) {
-      const tpa = this.tablePa(pte);
-      pte = this.chunkOf(tpa)[wordIndex(tpa) + ((va >>> 12) & 0xff)]!;
+      const w = this.l2Base(pte) + ((va >>> 12) & 0xff);
+      pte = this.l2Arr[w]!;
       if ((pte & V7S_TYPE_MASK) === 0) return 0;
       if ((pte & V7S_TYPE_PAGE) === 0) {
         pa = (pte & V7S_LARGE_ADDR_MASK) >>> 0;
@@ -523,6 +526,21 @@ export class ArmV7sIoPgtable implements IoPgtableOps {
   private tablePa(pte: number): number {
     const pa = (pte & V7S_TABLE_ADDR_MASK) >>> 0;
     return this.mtk ? pa + mtkHigh(pte) : pa;
+  }
+
+  /**
+   * Word index, in `l2Arr`, of the level-2 table a level-1 table descriptor points at. The last
+   * descriptor's answer is remembered: where a table's words live is a pure function of the
+   * descriptor (RAM chunks are never dropped), so the cache never needs invalidating.
+   */
+  private l2Base(pte1: number): number {
+    if (pte1 !== this.l2Pte1) {
+      const tpa = this.tablePa(pte1);
+      this.l2Arr = this.chunkOf(tpa);
+      this.l2Wb = wordIndex(tpa);
+      this.l2Pte1 = pte1;
+    }
+    return this.l2Wb;
   }
 
   private chunkOf(pa: number): Uint32Array {
