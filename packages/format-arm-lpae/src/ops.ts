@@ -526,13 +526,18 @@ export class ArmLpaeIoPgtable implements IoPgtableOps {
       let pHi = ((paddr - (paddr >>> 0)) * INV_2_32) | 0;
       let hiWord = tHi | pHi;
       let i = base;
-      for (; i < end; i += 2) {
-        if ((w[i]! | w[i + 1]!) !== 0) break;
-        w[i] = tLo | (lo & PTE_ADDR_LO_MASK);
-        w[i + 1] = hiWord;
-        const next = (lo + step) | 0;
-        if (next >>> 0 < lo >>> 0) hiWord = tHi | ++pHi;
-        lo = next;
+      for (;;) {
+        // slots before the low half of the PA wraps: the inner loop needs no carry test
+        let stop = i + 2 * Math.ceil((TWO_32 - (lo >>> 0)) / size);
+        if (stop > end) stop = end;
+        for (; i < stop; i += 2) {
+          if ((w[i]! | w[i + 1]!) !== 0) break;
+          w[i] = tLo | (lo & PTE_ADDR_LO_MASK);
+          w[i + 1] = hiWord;
+          lo = (lo + step) | 0;
+        }
+        if (i < stop || i === end) break;
+        hiWord = tHi | ++pHi;
       }
       if (i === end) {
         mapped.mapped += n * size;
