@@ -1,5 +1,5 @@
 /**
- * The import rules of ../shared/ARCHITECTURE.md, enforced on source files.
+ * The import rules of docs/ARCHITECTURE.md, enforced on source files.
  * Tests and benchmarks may import any package; src/ keeps the layer arrows.
  *
  *   hw <- kernel <- io-pgtable-core <- format-arm-lpae, format-arm-v7s

@@ -1,8 +1,10 @@
 /**
- * @gki/hw benchmarks (tinybench). Currently: the shared TLB and the SMMUv3 model
- * (bench/smmu-v3.bench.ts). Rows with a "vs" compare with another row of the same process
- * (a TLB hit against a bare Map.get of the same keys, DMA through the SMMU against DMA
- * without it); `pnpm bench --only=hw` from the root prints those ratios.
+ * @gki/hw benchmarks (tinybench): the shared TLB and the SMMUv3 model (bench/smmu-v3.bench.ts),
+ * the SMMUv2 model (bench/smmu-v2.bench.ts), the Mali GPU model (bench/mali.bench.ts), the DTS
+ * compiler (bench/dts.bench.ts); `-- --only=smmu-v2` (or smmu-v3, mali, dts) runs one of them.
+ * Rows with a "vs" compare with another row of the same process (a TLB hit against a bare
+ * Map.get of the same keys, DMA through the SMMU against DMA without it); `pnpm bench --only=hw`
+ * from the root prints those ratios.
  *
  *   pnpm --filter @gki/hw bench                       one process
  *   pnpm --filter @gki/hw bench -- --processes=7      median of 7 processes' medians, min-max
@@ -13,11 +15,24 @@
  */
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { dtsBench } from './dts.bench.js';
+import { maliBench } from './mali.bench.js';
+import { smmuV2Bench } from './smmu-v2.bench.js';
 import { smmuV3Bench, type BenchRow } from './smmu-v3.bench.js';
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 15);
 const PROCESSES = Number(process.argv.find((a) => a.startsWith('--processes='))?.split('=')[1] ?? 1);
 const JSON_OUT = process.argv.includes('--json');
+const ONLY = process.argv.find((a) => a.startsWith('--only='))?.split('=')[1];
+
+function allRows(runs: number): BenchRow[] {
+  const rows: BenchRow[] = [];
+  if (ONLY === undefined || ONLY === 'smmu-v3') rows.push(...smmuV3Bench(runs));
+  if (ONLY === undefined || ONLY === 'smmu-v2') rows.push(...smmuV2Bench(runs));
+  if (ONLY === undefined || ONLY === 'mali') rows.push(...maliBench(runs));
+  if (ONLY === undefined || ONLY === 'dts') rows.push(...dtsBench(runs));
+  return rows;
+}
 
 function median(v: number[]): number {
   const s = [...v].sort((a, b) => a - b);
@@ -50,7 +65,7 @@ if (PROCESSES > 1) {
   const script = fileURLToPath(import.meta.url);
   const all: BenchRow[][] = [];
   for (let p = 0; p < PROCESSES; p++) {
-    const r = spawnSync(process.execPath, [...process.execArgv, script, '--json'], { encoding: 'utf8', env: process.env });
+    const r = spawnSync(process.execPath, [...process.execArgv, script, '--json', ...(ONLY ? [`--only=${ONLY}`] : [])], { encoding: 'utf8', env: process.env });
     if (r.status !== 0) throw new Error(`bench process failed: ${r.stderr}`);
     all.push((JSON.parse(r.stdout) as { rows: BenchRow[] }).rows);
   }
@@ -61,5 +76,5 @@ if (PROCESSES > 1) {
   });
   report(rows, `median of ${PROCESSES} processes x ${RUNS} samples, min-max over processes in brackets`);
 } else {
-  report(smmuV3Bench(RUNS), `median of ${RUNS} samples, min-max in brackets`);
+  report(allRows(RUNS), `median of ${RUNS} samples, min-max in brackets`);
 }

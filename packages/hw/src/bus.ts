@@ -8,6 +8,14 @@ export interface MmioDevice {
   /** Optional native 64-bit access; otherwise the bus splits it into two 32-bit accesses (low first). */
   read64?(offset: number): bigint;
   write64?(offset: number, value: bigint): void;
+  /**
+   * Optional native 64-bit access with the value as two 32-bit halves, for hot paths that
+   * must not allocate (a 64-bit TLB invalidation register written per page). Without it the
+   * bus uses write64 (or the two 32-bit writes).
+   */
+  write64parts?(offset: number, lo: number, hi: number): void;
+  /** Reads a 64-bit register into `out` (lo, hi) without allocating; see write64parts. */
+  read64parts?(offset: number, out: { lo: number; hi: number }): void;
 }
 
 export interface MmioRegion {
@@ -78,6 +86,41 @@ export class MmioBus {
     const lo = r.device.read32(off) >>> 0;
     const hi = r.device.read32(off + 4) >>> 0;
     return (BigInt(hi) << 32n) | BigInt(lo);
+  }
+
+  /**
+   * A 64-bit write given as halves: the device's write64parts when it has one, else its
+   * write64 (one BigInt), else two 32-bit writes, low first, as `write64` splits them.
+   */
+  write64parts(pa: number, lo: number, hi: number): void {
+    const r = this.route(pa, 8, true);
+    const off = pa - r.base;
+    const d = r.device;
+    if (d.write64parts) return d.write64parts(off, lo >>> 0, hi >>> 0);
+    if (d.write64) return d.write64(off, (BigInt(hi >>> 0) << 32n) | BigInt(lo >>> 0));
+    d.write32(off, lo >>> 0);
+    d.write32(off + 4, hi >>> 0);
+  }
+
+  /** A 64-bit read into `out` as halves (read64parts, else read64, else two 32-bit reads, low first). */
+  read64parts(pa: number, out: { lo: number; hi: number }): void {
+    const r = this.route(pa, 8, false);
+    const off = pa - r.base;
+    const d = r.device;
+    if (d.read64parts) {
+      d.read64parts(off, out);
+      out.lo >>>= 0;
+      out.hi >>>= 0;
+      return;
+    }
+    if (d.read64) {
+      const v = BigInt.asUintN(64, d.read64(off));
+      out.lo = Number(v & 0xffffffffn);
+      out.hi = Number(v >> 32n);
+      return;
+    }
+    out.lo = d.read32(off) >>> 0;
+    out.hi = d.read32(off + 4) >>> 0;
   }
 
   write64(pa: number, value: bigint): void {

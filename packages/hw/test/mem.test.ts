@@ -76,6 +76,35 @@ describe('MmioBus and interrupts', () => {
     expect(() => bus.read32(0x1000_0010)).toThrow(/no device decodes/);
     expect(() => bus.map(0x1000_0008, 0x10, new Regs())).toThrow(/overlaps/);
   });
+  it('64-bit accesses as 32-bit halves use the native path the device offers, else split low first', () => {
+    const bus = new MmioBus();
+    const split = new Regs();
+    bus.map(0x1000_0000, 0x10, split);
+    bus.write64parts(0x1000_0008, 0x2, 0xffff_0001);
+    expect([...split.r]).toEqual([0, 0, 2, 0xffff_0001]);
+    const out = { lo: 0, hi: 0 };
+    bus.read64parts(0x1000_0008, out);
+    expect(out).toEqual({ lo: 2, hi: 0xffff_0001 });
+    const calls: string[] = [];
+    const wide: MmioDevice = {
+      name: 'wide',
+      read32: () => 0,
+      write32: (o, v) => void calls.push(`w32 ${o} ${v}`),
+      read64: () => 0xfedc_ba98_7654_3210n,
+      write64: (o, v) => void calls.push(`w64 ${o} ${v.toString(16)}`),
+    };
+    bus.map(0x2000_0000, 0x10, wide);
+    bus.write64parts(0x2000_0008, 0x7654_3210, 0xfedc_ba98);
+    bus.read64parts(0x2000_0008, out);
+    expect(out).toEqual({ lo: 0x7654_3210, hi: 0xfedc_ba98 });
+    const parts: MmioDevice = { ...wide, name: 'parts', write64parts: (o, lo, hi) => void calls.push(`parts ${o} ${lo} ${hi}`), read64parts: (_o, o2) => Object.assign(o2, { lo: -1, hi: 5 }) };
+    bus.map(0x3000_0000, 0x10, parts);
+    bus.write64parts(0x3000_0000, 1, 2);
+    bus.read64parts(0x3000_0000, out);
+    expect(out).toEqual({ lo: 0xffff_ffff, hi: 5 });
+    expect(calls).toEqual(['w64 8 fedcba9876543210', 'parts 0 1 2']);
+    expect(() => bus.write64parts(0x1000_0004, 0, 0)).toThrow(/misaligned/);
+  });
   it('delivers a raised line to its handler and counts it', () => {
     const ic = new InterruptController();
     const seen: number[] = [];

@@ -160,9 +160,11 @@ describe('masters find their IOMMU through DT iommus', () => {
     expect(k.modules.modprobe('test_dma')).toBe(0);
     expect(dev(k, 'a000000.dma').state).toBe('bound');
     expect(iommuGroupGet(dev(k, 'a000000.dma'))).toBeUndefined();
-    expect(k.log.grep('iommu configuration for device failed with EOPNOTSUPP')).toHaveLength(3);
+    // each master fails twice: when the IOMMU registers (bus probe) and at its own probe
+    expect(k.log.grep('iommu configuration for device failed with EOPNOTSUPP')).toHaveLength(6);
     expect(k.iommu.snapshot().masters).toEqual([]);
-    expect(st.released).toEqual(['a000000.dma', 'a001000.dma', 'a002000.dma']);
+    const masters = ['a000000.dma', 'a001000.dma', 'a002000.dma'];
+    expect(st.released).toEqual([...masters, ...masters]);
     expect(modRefs(k, 'fake_iommu')).toBe(0);
   });
 });

@@ -56,6 +56,11 @@ export const DMA_STATUS_FAULT_WRITE = 1 << 3;
 export const DMA_STATUS_FAULT_BUS = 1 << 4;
 /** The command register was written with an unknown command; nothing was transferred. */
 export const DMA_STATUS_ERROR = 1 << 5;
+/**
+ * With BUSY: the transfer is suspended because its IOMMU stalled a translation; it goes on when
+ * the IOMMU retries the transaction or ends with FAULT when the IOMMU terminates it.
+ */
+export const DMA_STATUS_STALLED = 1 << 6;
 
 /** IRQ_STATUS / IRQ_ACK bits. */
 export const DMA_IRQ_DONE = 1 << 0;
@@ -68,6 +73,9 @@ const FNV_PRIME = 0x01000193;
 
 const TWO_POW_32 = 2 ** 32;
 const INV_TWO_POW_32 = 2 ** -32;
+const RESOLVE_OK = 0;
+const RESOLVE_FAULT = 1;
+const RESOLVE_STALLED = 2;
 /** Bus addresses at or above 2^52 cannot exist in this SoC. */
 const MAX_BUS_ADDR = 2 ** 52;
 
@@ -83,12 +91,24 @@ function pageBase(pa: number): number {
 /** The reusable result slot of a translation. */
 export interface DmaTranslation {
   pa: number;
+  /**
+   * Set by a translator that returns false to say the transaction is stalled rather than
+   * aborted: the master suspends the transfer until the translator's owner calls
+   * `stallResolved` (the master clears it before each call).
+   */
+  stalled?: boolean;
+  /**
+   * Set by a translator that returns true to say the transaction was terminated without an
+   * abort (an IOMMU whose fault reporting is off): reads return zeros, writes are dropped.
+   */
+  sink?: boolean;
 }
 
 /**
  * Translates the bus address `iova` issued by stream `streamId`. Writes the physical address
- * to `out.pa` and returns true, or returns false for a translation fault. Called once per
- * 4 KiB piece of a transfer; must not allocate.
+ * to `out.pa` and returns true, or returns false for a translation fault (or, with
+ * `out.stalled`, a stalled transaction). Called once per 4 KiB piece of a transfer; must not
+ * allocate.
  */
 export type DmaTranslator = (streamId: number, iova: number, write: boolean, out: DmaTranslation) => boolean;
 
@@ -112,7 +132,15 @@ export class DmaMaster implements MmioDevice {
   private readonly irq: IrqLine | undefined;
   private translator: DmaTranslator | undefined;
   private translatorParts: DmaTranslatorParts | undefined;
-  private readonly out: DmaTranslation = { pa: 0 };
+  private readonly out: Required<DmaTranslation> = { pa: 0, stalled: false, sink: false };
+  /** The command being run or suspended, and where a stalled transfer stopped. */
+  private active = 0;
+  private running = false;
+  /** A resolution of the current stall that arrived while the translator was still running: 1 retry, 2 terminate. */
+  private pendingResume = 0;
+  private stallDone = 0;
+  private stallAddr = 0;
+  private stallWrite = false;
 
   private srcLo = 0;
   private srcHi = 0;
@@ -129,6 +157,9 @@ export class DmaMaster implements MmioDevice {
   /** Counters for tests and reports. */
   commands = 0;
   faults = 0;
+  /** Transfers suspended by a stalled translation, and commands ignored while one was. */
+  stalls = 0;
+  ignoredCommands = 0;
   bytesMoved = 0;
   /** Physical address of the last bus error (undefined for translation faults). */
   lastFaultPa: number | undefined;
@@ -155,6 +186,30 @@ export class DmaMaster implements MmioDevice {
 
   get translated(): boolean {
     return this.translator !== undefined;
+  }
+
+  /** True while a transfer is suspended on a stalled translation. */
+  get stalled(): boolean {
+    return (this.status & DMA_STATUS_STALLED) !== 0;
+  }
+
+  /**
+   * Called by the IOMMU that stalled this master's transaction: retry it (the transfer goes on
+   * from the stalled piece) or terminate it (the transfer ends with a fault). A call made while
+   * the translator is still running applies to the transaction being translated.
+   */
+  stallResolved(terminate: boolean): void {
+    if (this.running) {
+      this.pendingResume = terminate ? 2 : 1;
+      return;
+    }
+    if ((this.status & DMA_STATUS_STALLED) === 0) return;
+    this.status = DMA_STATUS_BUSY;
+    if (terminate) {
+      this.fault(this.stallAddr, this.stallWrite, false, undefined);
+      return;
+    }
+    this.run(this.stallDone);
   }
 
   // ---- MMIO ----
@@ -265,6 +320,10 @@ export class DmaMaster implements MmioDevice {
   }
 
   private execute(cmd: number): void {
+    if (this.status & DMA_STATUS_STALLED) {
+      this.ignoredCommands++; // busy: a suspended transfer holds the engine
+      return;
+    }
     this.commands++;
     this.xfer = 0;
     this.lastFaultPa = undefined;
@@ -275,67 +334,128 @@ export class DmaMaster implements MmioDevice {
     }
     this.status = DMA_STATUS_BUSY;
     if (cmd === DMA_CMD_CHECKSUM) this.sum = FNV_OFFSET;
+    this.active = cmd;
+    this.run(0);
+  }
+
+  /** Runs (or continues) the active command from byte `start`. */
+  private run(start: number): void {
+    const cmd = this.active;
     const src = this.srcHi * TWO_POW_32 + this.srcLo;
     const dst = this.dstHi * TWO_POW_32 + this.dstLo;
     const len = this.len;
-    let done = 0;
+    let done = start;
     while (done < len) {
       const s = src + done;
       const d = dst + done;
       let n = len - done;
       if (cmd !== DMA_CMD_FILL) n = Math.min(n, PAGE_SIZE - (s % PAGE_SIZE));
       if (cmd !== DMA_CMD_CHECKSUM) n = Math.min(n, PAGE_SIZE - (d % PAGE_SIZE));
-      let sp = 0;
+      let sp = -1;
       if (cmd !== DMA_CMD_FILL) {
         const sHi = Math.floor(s * INV_TWO_POW_32);
-        if (!this.resolve(sHi | 0, (s - sHi * TWO_POW_32) | 0, n, false)) return;
-        sp = this.out.pa;
+        const r = this.resolve(sHi | 0, (s - sHi * TWO_POW_32) | 0, n, false);
+        if (r === RESOLVE_STALLED) return this.suspend(done, s, false);
+        if (r !== RESOLVE_OK) return;
+        if (!this.out.sink) sp = this.out.pa;
       }
-      let dp = 0;
+      let dp = -1;
       if (cmd !== DMA_CMD_CHECKSUM) {
         const dHi = Math.floor(d * INV_TWO_POW_32);
-        if (!this.resolve(dHi | 0, (d - dHi * TWO_POW_32) | 0, n, true)) return;
-        dp = this.out.pa;
+        const r = this.resolve(dHi | 0, (d - dHi * TWO_POW_32) | 0, n, true);
+        if (r === RESOLVE_STALLED) return this.suspend(done, d, true);
+        if (r !== RESOLVE_OK) return;
+        if (!this.out.sink) dp = this.out.pa;
       }
-      if (cmd === DMA_CMD_COPY) this.copyPhys(sp, dp, n);
-      else if (cmd === DMA_CMD_FILL) this.fillPhys(dp, n, done);
-      else this.sumPhys(sp, n);
+      // A terminated-without-abort access (sink) reads zeros and drops writes.
+      if (cmd === DMA_CMD_COPY) {
+        if (dp >= 0) {
+          if (sp >= 0) this.copyPhys(sp, dp, n);
+          else this.zeroPhys(dp, n);
+        }
+      } else if (cmd === DMA_CMD_FILL) {
+        if (dp >= 0) this.fillPhys(dp, n, done);
+      } else {
+        this.sumPhys(sp, n);
+      }
       done += n;
       this.xfer = done;
       this.bytesMoved += n;
     }
+    this.active = 0;
     this.status = DMA_STATUS_DONE;
     this.raise(DMA_IRQ_DONE);
   }
 
-  /**
-   * Translates the bus address whose 32-bit halves are `hi`:`lo` for an access of `n` bytes
-   * (inside one 4 KiB page) into `this.out.pa`. On a fault, records it, raises the interrupt
-   * and returns false. The address arrives as int32 halves so that this call boxes nothing
-   * when it is not inlined (a double argument would be a fresh heap number per piece).
-   */
-  private resolve(hi: number, lo: number, n: number, write: boolean): boolean {
-    const addr = hi * TWO_POW_32 + (lo >>> 0);
-    if (addr + n > MAX_BUS_ADDR) return this.fault(addr, write, true, undefined);
-    if (this.translatorParts) {
-      if (!this.translatorParts(this.streamId, hi, lo, write, this.out)) return this.fault(addr, write, false, undefined);
-    } else if (this.translator) {
-      if (!this.translator(this.streamId, addr, write, this.out)) return this.fault(addr, write, false, undefined);
-    } else {
-      this.out.pa = addr;
-    }
-    const pa = this.out.pa;
-    if (!Number.isSafeInteger(pa) || pa < 0 || !this.mem.contains(pa, n)) return this.fault(addr, write, true, pa);
-    return true;
+  private suspend(done: number, addr: number, write: boolean): void {
+    this.stalls++;
+    this.stallDone = done;
+    this.stallAddr = addr;
+    this.stallWrite = write;
+    this.status = DMA_STATUS_BUSY | DMA_STATUS_STALLED;
   }
 
-  private fault(addr: number, write: boolean, bus: boolean, pa: number | undefined): false {
+  /**
+   * Translates bus address `addr` for an access of `n` bytes (inside one 4 KiB page) into
+   * `this.out.pa` (or `out.sink`). On a fault, records it, raises the interrupt and returns
+   * RESOLVE_FAULT; a stalled translation that is not resolved at once returns RESOLVE_STALLED.
+   */
+  private resolve(hi: number, lo: number, n: number, write: boolean): number {
+    // The address arrives as int32 halves so that this call boxes nothing when it is not
+    // inlined (a double argument would be a fresh heap number per piece).
+    const addr = hi * TWO_POW_32 + (lo >>> 0);
+    const out = this.out;
+    out.sink = false;
+    if (addr + n > MAX_BUS_ADDR) return this.fault(addr, write, true, undefined);
+    const tr = this.translator;
+    const parts = this.translatorParts;
+    if (tr) {
+      for (;;) {
+        out.stalled = false;
+        this.pendingResume = 0;
+        this.running = true;
+        let ok: boolean;
+        try {
+          ok = parts !== undefined ? parts(this.streamId, hi, lo, write, out) : tr(this.streamId, addr, write, out);
+        } finally {
+          this.running = false;
+        }
+        if (ok) break;
+        if (!out.stalled) return this.fault(addr, write, false, undefined);
+        const p = this.pendingResume;
+        this.pendingResume = 0;
+        if (p === 1) continue; // retried while the translator ran
+        if (p === 2) return this.fault(addr, write, false, undefined);
+        return RESOLVE_STALLED;
+      }
+      if (out.sink) return RESOLVE_OK;
+    } else {
+      out.pa = addr;
+    }
+    const pa = out.pa;
+    if (!Number.isSafeInteger(pa) || pa < 0 || !this.mem.contains(pa, n)) return this.fault(addr, write, true, pa);
+    return RESOLVE_OK;
+  }
+
+  private fault(addr: number, write: boolean, bus: boolean, pa: number | undefined): number {
+    this.active = 0;
     this.faults++;
     this.faultAddr = addr;
     this.lastFaultPa = pa;
     this.status = DMA_STATUS_FAULT | (write ? DMA_STATUS_FAULT_WRITE : 0) | (bus ? DMA_STATUS_FAULT_BUS : 0);
     this.raise(DMA_IRQ_FAULT);
-    return false;
+    return RESOLVE_FAULT;
+  }
+
+  /** Writes n zero bytes at dp (inside one page): the data of a read terminated without an abort. */
+  private zeroPhys(dp: number, n: number): void {
+    const dc = this.mem.chunk(pageBase(dp));
+    for (let i = 0; i < n; i++) {
+      const b = dp + i;
+      const wi = PhysMem.wordIndex(b);
+      dc[wi] = (dc[wi]! & ~(0xff << ((b & 3) * 8))) >>> 0;
+    }
+    this.mem.touch(dp, n);
   }
 
   /** Copies n bytes between physical ranges that each lie inside one page. */
@@ -383,9 +503,15 @@ export class DmaMaster implements MmioDevice {
     this.mem.touch(dp, n);
   }
 
+  /** Hashes n bytes at sp (sp < 0: n zero bytes, a read terminated without an abort). */
   private sumPhys(sp: number, n: number): void {
-    const sc = this.mem.peekChunk(pageBase(sp));
     let h = this.sum;
+    if (sp < 0) {
+      for (let i = 0; i < n; i++) h = Math.imul(h, FNV_PRIME);
+      this.sum = h >>> 0;
+      return;
+    }
+    const sc = this.mem.peekChunk(pageBase(sp));
     for (let i = 0; i < n; i++) {
       const a = sp + i;
       h ^= (sc[PhysMem.wordIndex(a)]! >>> ((a & 3) * 8)) & 0xff;
@@ -399,15 +525,15 @@ export class DmaMaster implements MmioDevice {
 const DMA_MIN_REG_SIZE = DMA_REG_XFER_COUNT + 4;
 
 /**
- * The stream ID a master's transactions carry: its `gki,stream-id` property; else the
- * argument of its first `iommus` entry when the IOMMU uses one cell (`#iommu-cells = <1>`);
- * else its index among the board's DMA masters.
+ * The stream ID a master's transactions carry: its `gki,stream-id` property; else the first
+ * argument of its first `iommus` entry (the StreamID, whether the IOMMU uses one cell or two as
+ * SID and mask); else its index among the board's DMA masters.
  */
 function dmaStreamId(node: FdtNode, ctx: ModelContext): number {
   const own = propU32(node, 'gki,stream-id', ctx.path);
   if (own !== undefined) return own;
   const first = phandleArgsList(ctx.tree, node, ctx.path, 'iommus', '#iommu-cells')[0];
-  if (first && first.args.length === 1) return first.args[0]!;
+  if (first && first.args.length >= 1) return first.args[0]!;
   return ctx.index;
 }
 
@@ -420,7 +546,7 @@ export const createDmaMasterModel: ModelFactory = (board: Board, node, regs, irq
   const dma = new DmaMaster(board.mem, {
     name: node.name,
     streamId: dmaStreamId(node, ctx),
-    irq: irqs[0] === undefined ? undefined : board.irq.line(irqs[0]),
+    irq: irqs[0] === undefined || irqs[0] < 0 ? undefined : board.irq.line(irqs[0]),
   });
   board.bus.map(win.address, win.size, dma);
   return dma;

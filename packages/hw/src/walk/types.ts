@@ -24,6 +24,17 @@ export interface WalkAccess {
   priv: boolean;
 }
 
+/**
+ * Nested translation: the stage-2 translation of a stage-1 walk's own table accesses. The
+ * stage-1 table base and every next-level table address are IPAs; the walker asks for the PA
+ * of each descriptor it reads. Returns -1 when stage 2 faults: the walk then stops with a
+ * 'translation' fault at that level and the translator keeps the stage-2 details.
+ * Must not allocate (it runs on every descriptor fetch of a TLB miss).
+ */
+export interface WalkTableTranslator {
+  tableAddress(ipa: number, level: number): number;
+}
+
 /** Permission bits in `WalkResult.perms`. Stage 2 and Mali set the priv and user bits alike. */
 export const PERM_PRIV_R = 1 << 0;
 export const PERM_PRIV_W = 1 << 1;

@@ -12,7 +12,7 @@
  * range may then be 34 bits (a 64 KiB first-level table with 16384 entries).
  */
 import { BusError, PhysMem } from '../mem.js';
-import type { WalkAccess, WalkResult } from './types.js';
+import type { WalkAccess, WalkResult, WalkTableTranslator } from './types.js';
 import {
   PERM_ALL,
   PERM_PRIV_R,
@@ -244,7 +244,16 @@ export function v7sPerms(afe: boolean, ap: number, xn: boolean, pxn: boolean): n
   return p;
 }
 
-function readWord(mem: PhysMem, pa: number, level: number, out: WalkResult): number {
+function readWord(mem: PhysMem, addr: number, level: number, out: WalkResult, tables: WalkTableTranslator | undefined): number {
+  let pa = addr;
+  if (tables !== undefined) {
+    pa = tables.tableAddress(addr, level);
+    if (pa < 0) {
+      out.descAddr = addr;
+      setFault(out, 'translation', level);
+      return -1;
+    }
+  }
   out.descAddr = pa;
   let chunk: Uint32Array;
   try {
@@ -263,9 +272,10 @@ function readWord(mem: PhysMem, pa: number, level: number, out: WalkResult): num
 
 /**
  * Translates a 32-bit (34-bit with MediaTek) input address through a short-descriptor config.
- * Fills `out`; returns true on success. Allocation-free.
+ * Fills `out`; returns true on success. Allocation-free. With `tables` (nested translation)
+ * the table addresses are IPAs that `tables` maps to PAs before each read.
  */
-export function walkV7s(mem: PhysMem, cfg: V7sWalkConfig, va: number, access: WalkAccess, out: WalkResult): boolean {
+export function walkV7s(mem: PhysMem, cfg: V7sWalkConfig, va: number, access: WalkAccess, out: WalkResult, tables?: WalkTableTranslator): boolean {
   resetWalkResult(out);
   out.level = 1;
   if (cfg.configError !== null || !(va >= 0 && va < cfg.vaLimit)) return setFault(out, 'translation', 1);
@@ -282,7 +292,7 @@ export function walkV7s(mem: PhysMem, cfg: V7sWalkConfig, va: number, access: Wa
     base = cfg.ttbr1;
     out.ttbr = 1;
   }
-  const d1 = readWord(mem, base + mb * 4, 1, out);
+  const d1 = readWord(mem, base + mb * 4, 1, out, tables);
   if (d1 < 0) return false;
   const t1 = d1 & 3;
   if (t1 === 0) return setFault(out, 'translation', 1);
@@ -304,7 +314,7 @@ export function walkV7s(mem: PhysMem, cfg: V7sWalkConfig, va: number, access: Wa
     ns = (d1 & 8) !== 0;
     domain = (d1 >>> 5) & 15;
     const l2 = v7sTableAddr(cfg, d1);
-    d = readWord(mem, l2 + ((vaLo >>> 12) & 0xff) * 4, 2, out);
+    d = readWord(mem, l2 + ((vaLo >>> 12) & 0xff) * 4, 2, out, tables);
     if (d < 0) return false;
     out.descHi = 0;
     const t2 = d & 3;

@@ -1,4 +1,5 @@
 import { EBUSY, EEXIST, EINVAL, ENODEV, ENXIO, EPERM, EPROBE_DEFER, ETIMEDOUT, errnoName } from '../errno.js';
+import { KERNEL_COSTS } from '../costs.js';
 import type { Kernel } from '../kernel.js';
 import type { OfNode } from '../of/node.js';
 import { ofDeviceIsAvailable, ofDeviceIsCompatible, ofMatchNode } from '../of/property.js';
@@ -69,6 +70,10 @@ interface IrqAction {
   readonly dev: Device;
   readonly shared: boolean;
   readonly off: () => void;
+  /** The dev_id cookie it was requested with (free_irq's second argument). */
+  readonly devId: unknown;
+  /** Its devres entry, removed again by free_irq. */
+  devres: { readonly name: string; readonly release: () => void } | null;
 }
 
 interface IomemClaim {
@@ -80,6 +85,11 @@ interface IomemClaim {
 export interface RequestIrqOptions {
   /** IRQF_SHARED: other shared handlers may use the line too. */
   readonly shared?: boolean;
+  /**
+   * The dev_id cookie: tells apart several handlers one device put on a shared line, so
+   * free_irq can remove the right one. Default: none.
+   */
+  readonly devId?: unknown;
 }
 
 /** Everything the driver core tracks, as plain data (for "state unchanged" assertions). */
@@ -218,6 +228,7 @@ export class DriverCore {
     }
     if (dev.ofNode && this.byNode.has(dev.ofNode)) return -EEXIST;
     if (dev.parent && !dev.parent.p.registered) return -ENODEV;
+    this.kernel.board.clock.advance(KERNEL_COSTS.deviceAddNs);
     dev.p.registered = true;
     this.devices.push(dev);
     this.byName.set(dev.name, dev);
@@ -261,6 +272,7 @@ export class DriverCore {
     dev.p.state = 'unbound';
     dev.p.deferReason = null;
     dev.p.canMatch = false;
+    dev.p.probeError = null;
     for (const h of this.hooks) h.removed?.(dev);
     return 0;
   }
@@ -286,6 +298,7 @@ export class DriverCore {
       driver: d.p.driver?.name ?? null,
       state: d.p.state,
       deferReason: d.p.deferReason,
+      probeError: d.p.probeError,
     }));
   }
 
@@ -492,19 +505,23 @@ export class DriverCore {
     const actions = this.irqActions.get(irq) ?? [];
     if (actions.length > 0 && (!shared || actions.some((a) => !a.shared))) return -EBUSY;
     const off = ctrl.onIrq(irq, (n) => handler(n, dev));
-    const action: IrqAction = { dev, shared, off };
+    const action: IrqAction = { dev, shared, off, devId: opts.devId, devres: null };
     actions.push(action);
     this.irqActions.set(irq, actions);
     dev.devmAdd(`irq ${irq}`, () => this.dropIrqAction(irq, action));
+    action.devres = dev.p.devres[dev.p.devres.length - 1]!;
     return 0;
   }
 
-  /** free_irq: 0, or -EINVAL when `dev` did not request `irq`. */
-  freeIrq(dev: Device, irq: number): number {
-    const action = this.irqActions.get(irq)?.find((a) => a.dev === dev);
+  /**
+   * free_irq: 0, or -EINVAL when `dev` did not request `irq` (with `devId`, when given: the
+   * cookie tells apart several handlers of one device on a shared line).
+   */
+  freeIrq(dev: Device, irq: number, devId?: unknown): number {
+    const action = this.irqActions.get(irq)?.find((a) => a.dev === dev && (devId === undefined || a.devId === devId));
     if (!action) return -EINVAL;
     this.dropIrqAction(irq, action);
-    const i = dev.p.devres.findIndex((r) => r.name === `irq ${irq}`);
+    const i = action.devres ? dev.p.devres.indexOf(action.devres) : -1;
     if (i >= 0) dev.p.devres.splice(i, 1);
     return 0;
   }
@@ -609,6 +626,7 @@ export class DriverCore {
       return -EPROBE_DEFER;
     }
     const triggerBefore = this.triggerCount;
+    this.kernel.board.clock.advance(KERNEL_COSTS.probeNs);
     dev.p.driver = drv;
     dev.p.state = 'probing';
     dev.p.matchData = dev.ofNode ? ofMatchNode(drv.ofMatchTable, dev.ofNode)?.data : undefined;
@@ -625,6 +643,7 @@ export class DriverCore {
       dev.p.state = 'bound';
       dev.p.deferReason = null;
       dev.p.deferrals = 0;
+      dev.p.probeError = null;
       entry.bound.push(dev);
       this.kernel.log.debug(`${drv.name} ${dev.name}`, `bound to driver ${drv.name}`);
       this.driverBound(dev);
@@ -645,6 +664,7 @@ export class DriverCore {
     }
     // still pending when another driver deferred it earlier in this same attach
     const pending = this.deferred.includes(dev);
+    dev.p.probeError = { driver: drv.name, err: ret };
     if (ret === -ENODEV || ret === -ENXIO) {
       this.kernel.log.debug(drv.name, `probe of ${dev.name} rejects match ${ret}`);
       dev.p.state = pending ? 'deferred' : 'unbound';
@@ -799,8 +819,8 @@ export function requestIrq(dev: Device, irq: number, handler: IrqHandlerFn, opts
 }
 
 /** free_irq, for drivers: see DriverCore.freeIrq. */
-export function freeIrq(dev: Device, irq: number): number {
-  return dev.core.freeIrq(dev, irq);
+export function freeIrq(dev: Device, irq: number, devId?: unknown): number {
+  return dev.core.freeIrq(dev, irq, devId);
 }
 
 /** dev_err_probe, for drivers: see Device.errProbe. */

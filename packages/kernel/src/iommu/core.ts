@@ -93,9 +93,40 @@ export class IommuCore {
     if (!ops || typeof ops.probeDevice !== 'function' || typeof ops.domainAlloc !== 'function') return -EINVAL;
     const fwnode = iommu.fwnode ?? iommu.dev.ofNode;
     if (this.iommus.some((r) => r.iommu === iommu || (fwnode !== null && r.fwnode === fwnode))) return -EEXIST;
-    this.iommus.push({ iommu, fwnode });
+    const rec: IommuRec = { iommu, fwnode };
+    this.iommus.push(rec);
     this.kernel.log.debug(`iommu ${iommu.dev.name}`, 'registered');
+    if (fwnode) this.busProbe(rec);
     return 0;
+  }
+
+  /**
+   * bus_iommu_probe: once an IOMMU registers, every device already on the bus whose
+   * `iommus` names it and that has no driver yet is configured and probed by it, so masters
+   * nobody drives still get their stream IDs, group and default domain (Linux runs the bus's
+   * dma_configure for driverless devices from here). Devices being probed, and devices on the
+   * deferred-probe list (a driver matched them; their retry runs dma_configure), are left to
+   * their own dma_configure.
+   */
+  private busProbe(rec: IommuRec): void {
+    for (const dev of [...this.kernel.drivers.allDevices()]) {
+      if (dev.driver || dev.state === 'deferred' || this.devs.get(dev)?.rec || !this.pointsAt(dev, rec.fwnode!)) continue;
+      const r = this.ofIommuConfigure(dev);
+      if (r === 0) continue;
+      if (r === -EPROBE_DEFER) dev.dbg('IOMMU probe deferred: another of its IOMMUs has no driver yet');
+      else dev.err(`iommu configuration for device failed with ${errnoName(r)}`);
+    }
+  }
+
+  /** True when one of dev's `iommus` entries names `np`. */
+  private pointsAt(dev: Device, np: OfNode): boolean {
+    const node = dev.ofNode;
+    if (!node?.hasProperty('iommus')) return false;
+    for (let i = 0; ; i++) {
+      const spec = ofParsePhandleWithArgs(node, 'iommus', '#iommu-cells', i);
+      if (typeof spec === 'number') return false;
+      if (spec.np === np) return true;
+    }
   }
 
   /**
@@ -210,6 +241,11 @@ export class IommuCore {
     return st;
   }
 
+  /** @internal Forgets the fwspec of a device that was never probed (iommu_fwspec_free). */
+  dropUnprobedFwspec(dev: Device): void {
+    this.dropFwspec(dev);
+  }
+
   private dropFwspec(dev: Device): void {
     const st = this.devs.get(dev);
     if (st && !st.rec) this.devs.delete(dev);
@@ -219,6 +255,19 @@ export class IommuCore {
   fwspec(dev: Device): IommuFwspec | undefined {
     const f = this.devs.get(dev)?.fwspec;
     return f ? { iommuFwnode: f.iommuFwnode, ids: [...f.ids] } : undefined;
+  }
+
+  /**
+   * iommu_fwspec_init: records that `dev` sits behind the IOMMU whose node is `fwnode`, for
+   * drivers that find their masters themselves (the legacy "mmu-masters" binding). 0 (also
+   * when it already points there), -EINVAL when it points at another IOMMU.
+   */
+  fwspecInit(dev: Device, fwnode: OfNode): number {
+    if (!(dev instanceof Device) || dev.core !== this.kernel.drivers || !fwnode) return -EINVAL;
+    const st = this.state(dev);
+    if (st.fwspec && st.fwspec.iommuFwnode !== fwnode) return -EINVAL;
+    if (!st.fwspec) st.fwspec = { iommuFwnode: fwnode, ids: [] };
+    return 0;
   }
 
   /** iommu_fwspec_add_ids: for a driver's ofXlate. -EINVAL when `dev` has no fwspec or an ID is bad. */
@@ -563,6 +612,22 @@ export function iommuDeviceUnregister(kernel: Kernel, iommu: IommuDevice): numbe
   return kernel.iommu.deviceUnregister(iommu);
 }
 
+/** iommu_fwspec_init (see IommuCore.fwspecInit). */
+export function iommuFwspecInit(dev: Device, fwnode: OfNode): number {
+  return dev.core.kernel.iommu.fwspecInit(dev, fwnode);
+}
+
+/**
+ * iommu_probe_device: probes `dev` with the IOMMU its fwspec names (see IommuCore.probeDevice);
+ * on failure a fwspec the device had not been probed with is dropped again.
+ */
+export function iommuProbeDevice(dev: Device): number {
+  const core = dev.core.kernel.iommu;
+  const r = core.probeDevice(dev);
+  if (r < 0) core.dropUnprobedFwspec(dev);
+  return r;
+}
+
 /** iommu_fwspec_add_ids, for ofXlate. */
 export function iommuFwspecAddIds(dev: Device, ids: readonly number[]): number {
   return dev.core.kernel.iommu.fwspecAddIds(dev, ids);
@@ -653,6 +718,29 @@ export function reportIommuFault(domain: IommuDomain, dev: Device, iova: number,
   const r = st.handler(domain, dev, iova, flags, st.handlerToken);
   dev.dbg(`iommu fault at ${hex(iova)} flags ${hex(flags)}: handler returned ${r}`);
   return r;
+}
+
+/**
+ * iommu_enable_nesting: asks the driver for a nesting-capable (stage-2) translation before
+ * `domain` is first attached. -EINVAL for a domain the core did not hand out, one that is not
+ * unmanaged, or a driver without the op; otherwise the driver's answer (-EPERM once attached).
+ */
+export function iommuEnableNesting(domain: IommuDomain): number {
+  const st = domainStates.get(domain);
+  if (!st || domain.type !== 'unmanaged' || typeof domain.ops.enableNesting !== 'function') return -EINVAL;
+  return domain.ops.enableNesting(domain);
+}
+
+/**
+ * iommu_set_pgtable_quirks: io-pgtable quirks for `domain`'s page table, before its first
+ * attach. -EINVAL for a domain the core did not hand out, one that is not unmanaged, a
+ * non-integer `quirks`, or a driver without the op; otherwise the driver's answer.
+ */
+export function iommuSetPgtableQuirks(domain: IommuDomain, quirks: number): number {
+  const st = domainStates.get(domain);
+  if (!st || domain.type !== 'unmanaged' || !Number.isInteger(quirks) || quirks < 0) return -EINVAL;
+  if (typeof domain.ops.setPgtableQuirks !== 'function') return -EINVAL;
+  return domain.ops.setPgtableQuirks(domain, quirks);
 }
 
 /** True for paging domains (map/unmap apply): re-exported helper for drivers. */

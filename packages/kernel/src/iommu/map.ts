@@ -128,7 +128,8 @@ function pgsizeIn(slot: number, iova: number, paddr: number, size: number, out: 
   const aLo = iLo | pLo;
   let iHi = 0;
   let pHi = 0;
-  if (iova >= TWO32) iHi = Math.floor(iova / TWO32);
+  // a negative (upper-half) iova is taken as 64-bit two's complement: its high half is negative
+  if (iova >= TWO32 || iova < 0) iHi = Math.floor(iova / TWO32);
   if (paddr >= TWO32) pHi = Math.floor(paddr / TWO32);
   if (aLo !== 0) {
     const low = 31 - Math.clz32(aLo & -aLo);
@@ -175,9 +176,9 @@ function pgsizeIn(slot: number, iova: number, paddr: number, size: number, out: 
   return out;
 }
 
-/** iommu_iotlb_gather_init: an empty gather. */
+/** iommu_iotlb_gather_init: an empty gather (start above end; upper-half IOVAs are negative). */
 export function iommuIotlbGatherInit(): IommuIotlbGather {
-  return { start: Number.MAX_SAFE_INTEGER, end: 0, pgsize: 0, queued: false };
+  return { start: Number.MAX_SAFE_INTEGER, end: Number.MIN_SAFE_INTEGER, pgsize: 0, queued: false };
 }
 
 /** True when the gather holds nothing. */
@@ -218,6 +219,16 @@ function domainSlot(domain: IommuDomain): number {
 
 function isAddr(x: number): boolean {
   return Number.isSafeInteger(x) && x >= 0;
+}
+
+/**
+ * True when [iova, iova + size) is a range `domain` can address: non-negative, or, for a
+ * domain with an upper-half (negative) aperture, inside [apertureStart, 0) without wrapping.
+ */
+function isIovaRange(domain: IommuDomain, iova: number, size: number): boolean {
+  if (!Number.isSafeInteger(iova) || !Number.isSafeInteger(iova + size)) return false;
+  if (iova >= 0) return true;
+  return domain.geometry.apertureStart < 0 && iova >= domain.geometry.apertureStart && iova + size <= 0;
 }
 
 /*
@@ -267,8 +278,8 @@ function unmapRange(domain: IommuDomain, iova: number, size: number, gather: Iom
 export function iommuMap(domain: IommuDomain, iova: number, paddr: number, size: number, prot: number): number {
   let slot = domainSlot(domain);
   if (slot < 0) return slot;
-  if (!isAddr(iova) || !isAddr(paddr) || !isAddr(size) || !Number.isInteger(prot)) return -EINVAL;
-  if (!Number.isSafeInteger(iova + size) || !Number.isSafeInteger(paddr + size)) return -EINVAL;
+  if (!isAddr(paddr) || !isAddr(size) || !Number.isInteger(prot) || !isIovaRange(domain, iova, size)) return -EINVAL;
+  if (!Number.isSafeInteger(paddr + size)) return -EINVAL;
   const gran = slotMin[slot]!;
   if (!alignedTo(iova, gran) || !alignedTo(paddr, gran) || !alignedTo(size, gran)) return -EINVAL;
   const own = !mapBusy;
@@ -331,7 +342,7 @@ export function iommuUnmap(domain: IommuDomain, iova: number, size: number): num
 export function iommuUnmapFast(domain: IommuDomain, iova: number, size: number, gather: IommuIotlbGather): number {
   const slot = domainSlot(domain);
   if (slot < 0) return 0;
-  if (!isAddr(iova) || !isAddr(size) || !Number.isSafeInteger(iova + size)) return 0;
+  if (!isAddr(size) || !isIovaRange(domain, iova, size)) return 0;
   const gran = slotMin[slot]!;
   if (!alignedTo(iova, gran) || !alignedTo(size, gran)) return 0;
   return unmapRange(domain, iova, size, gather);
@@ -340,7 +351,7 @@ export function iommuUnmapFast(domain: IommuDomain, iova: number, size: number, 
 /** Empties a gather (as iommuIotlbGatherInit leaves it). */
 function resetGather(g: IommuIotlbGather): void {
   g.start = Number.MAX_SAFE_INTEGER;
-  g.end = 0;
+  g.end = Number.MIN_SAFE_INTEGER;
   g.pgsize = 0;
   g.queued = false;
 }
@@ -363,6 +374,6 @@ export function iommuFlushIotlbAll(domain: IommuDomain): void {
 export function iommuIovaToPhys(domain: IommuDomain, iova: number): number {
   if (!domain || !domain.ops) return 0;
   if (domain.type === 'identity') return iova;
-  if (!iommuIsPagingDomain(domain.type) || !isAddr(iova)) return 0;
+  if (!iommuIsPagingDomain(domain.type) || !isIovaRange(domain, iova, 1)) return 0;
   return domain.ops.iovaToPhys(domain, iova);
 }

@@ -27,7 +27,13 @@ export function iommuIsPagingDomain(type: IommuDomainType): boolean {
   return type === 'unmanaged' || type === 'dma';
 }
 
-/** struct iommu_domain_geometry: the IOVA window the hardware translates (inclusive end). */
+/**
+ * struct iommu_domain_geometry: the IOVA window the hardware translates (inclusive end).
+ * A domain whose tables cover the upper half of the 64-bit IOVA space (an Arm TTBR1 table,
+ * Linux's aperture `~0UL << ias .. ~0UL`) gives a negative window: the IOVA 2^64 - x is
+ * written -x, so `apertureStart = -2^ias`, `apertureEnd = -1`, and map/unmap take such
+ * negative IOVAs for it (the io-pgtable formats use the same convention).
+ */
 export interface IommuDomainGeometry {
   apertureStart: number;
   apertureEnd: number;
@@ -42,7 +48,7 @@ export interface IommuDomainGeometry {
  */
 export interface IommuIotlbGather {
   start: number;
-  /** Inclusive end; 0 with start = MAX_SAFE_INTEGER means empty. */
+  /** Inclusive end; start > end (MAX/MIN_SAFE_INTEGER when initialised) means empty. */
   end: number;
   pgsize: number;
   queued: boolean;
@@ -72,6 +78,16 @@ export interface IommuDomainOps {
   iovaToPhys(domain: IommuDomain, iova: number): number;
   /** Releases the domain's driver resources (page tables, context bank, ASID). */
   free(domain: IommuDomain): void;
+  /**
+   * enable_nesting: asks for a nesting-capable (stage-2) translation before the domain is
+   * first attached. 0, or -EPERM once it has been attached, -EINVAL when unsupported.
+   */
+  enableNesting?(domain: IommuDomain): number;
+  /**
+   * set_pgtable_quirks: io-pgtable quirks (IO_PGTABLE_QUIRK_*) to apply when the domain's
+   * page table is built at first attach. 0, or -EPERM once attached, -EINVAL when unsupported.
+   */
+  setPgtableQuirks?(domain: IommuDomain, quirks: number): number;
 }
 
 /**
@@ -127,5 +143,11 @@ export interface IommuDevice {
   readonly fwnode?: OfNode | null;
 }
 
-/** Fault handler (iommu_fault_handler_t): 0 when handled, -ENOSYS (or another -errno) if not. */
+/**
+ * Fault handler (iommu_fault_handler_t): 0 when handled, -ENOSYS (or another -errno) if not.
+ * For a transaction the IOMMU stalled, -EAGAIN asks the driver to retry it (the handler has
+ * made the address translatable); any other answer lets the driver terminate it, as Linux's
+ * Arm SMMU drivers do. `dev` is the master that faulted when the driver can tell, else the
+ * IOMMU's own device (Linux passes NULL there).
+ */
 export type IommuFaultHandler = (domain: IommuDomain, dev: Device, iova: number, flags: number, token: unknown) => number;

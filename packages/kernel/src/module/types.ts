@@ -79,6 +79,40 @@ export interface KernelImage {
   modules: KernelModule[];
   /** Module names (or aliases) modprobed at boot, in order. Default: none. */
   load?: string[];
+  /**
+   * The architecture the image was built for (ARCH / CONFIG_64BIT / CONFIG_ARM_LPAE), which
+   * drivers consult where Linux decides with IS_ENABLED on them. Default 'arm64' (GKI).
+   */
+  arch?: KernelArchName;
+}
+
+/**
+ * Kernel build architectures: 'arm64' (CONFIG_64BIT), 'arm-lpae' (32-bit ARM with
+ * CONFIG_ARM_LPAE) and 'arm' (32-bit ARM with short-descriptor page tables).
+ */
+export type KernelArchName = 'arm64' | 'arm-lpae' | 'arm';
+
+/** What the build architecture implies, as drivers test it. */
+export interface KernelArch {
+  readonly name: KernelArchName;
+  /** CONFIG_64BIT. */
+  readonly is64bit: boolean;
+  /** CONFIG_ARM_LPAE, or any 64-bit kernel (its page tables are long-descriptor). */
+  readonly lpae: boolean;
+}
+
+/** The KernelArch for a name; throws RangeError for an unknown one. */
+export function kernelArch(name: KernelArchName): KernelArch {
+  switch (name) {
+    case 'arm64':
+      return { name, is64bit: true, lpae: true };
+    case 'arm-lpae':
+      return { name, is64bit: false, lpae: true };
+    case 'arm':
+      return { name, is64bit: false, lpae: false };
+    default:
+      throw new RangeError(`unknown kernel architecture '${String(name)}'`);
+  }
 }
 
 /**

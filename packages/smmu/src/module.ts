@@ -1,0 +1,74 @@
+import { EINVAL } from '@gki/kernel';
+import type { Device, Driver, KernelModule, ModuleContext, ModuleRef } from '@gki/kernel';
+import { ARM_SMMU_OF_MATCH, ArmSmmu, armSmmuFromDevice, type ArmSmmuMatchData } from './smmu.js';
+import { PACKAGE_VERSION } from './version.js';
+
+/** The package version, shown in the image manifest (generated from package.json at build time). */
+export const ARM_SMMU_VERSION: string = PACKAGE_VERSION;
+/** The platform driver's name (log prefix of its devices). */
+export const ARM_SMMU_DRIVER = 'arm-smmu';
+
+/** The platform driver for the SMMUv1/v2 compatibles, owned by module `owner`. */
+export function armSmmuDriver(owner: ModuleRef | null, builtin: boolean): Driver {
+  return {
+    name: ARM_SMMU_DRIVER,
+    ofMatchTable: ARM_SMMU_OF_MATCH,
+    suppressBindAttrs: true,
+    probe(dev: Device): number {
+      const match = dev.matchData as ArmSmmuMatchData | undefined;
+      const res = dev.resource('mem', 0);
+      if (!match || !res) {
+        dev.err('no MMIO resource');
+        return -EINVAL;
+      }
+      const regs = dev.ioremap(0);
+      if (typeof regs === 'number') return regs;
+      const smmu = new ArmSmmu(dev, regs, match, owner);
+      // the resource size is kept until the ID registers say how big the SMMU is
+      smmu.numpage = res.end - res.start + 1;
+      const r = smmu.probe(builtin);
+      if (r < 0) return r;
+      dev.setDrvdata(smmu);
+      return 0;
+    },
+    remove(dev: Device): void {
+      armSmmuFromDevice(dev)?.remove();
+    },
+  };
+}
+
+/** The modalias lines for the OF match table (what depmod writes to modules.alias). */
+export const ARM_SMMU_ALIASES: readonly string[] = ARM_SMMU_OF_MATCH.flatMap((m) => [`of:N*T*C${m.compatible}`, `of:N*T*C${m.compatible}C*`]);
+
+const drivers = new WeakMap<ModuleRef, Driver>();
+
+/**
+ * Module arm_smmu: registers the platform driver at init and unregisters it at exit. Its
+ * page tables come from io-pgtable (ARM_64_LPAE_S1/S2, ARM_32_LPAE_S1/S2, ARM_V7S), loaded
+ * first through the soft dependencies or on demand by alias; the IOMMU core holds a reference
+ * on this module for every master probed and every domain allocated through it, so rmmod
+ * answers -EBUSY while any exist. Built in, it also accepts the legacy "mmu-masters" binding.
+ */
+export const armSmmuModule: KernelModule = {
+  name: 'arm_smmu',
+  version: ARM_SMMU_VERSION,
+  license: 'GPL v2',
+  description: 'IOMMU API for ARM architected SMMU implementations',
+  softdep: { pre: ['io-pgtable-arm', 'io-pgtable-arm-v7s'] },
+  aliases: [...ARM_SMMU_ALIASES],
+  initcall: 'device',
+  init(ctx: ModuleContext): number {
+    const drv = armSmmuDriver(ctx.self, ctx.self.builtin);
+    const r = ctx.kernel.drivers.registerDriver(drv);
+    if (r < 0) return r;
+    drivers.set(ctx.self, drv);
+    return 0;
+  },
+  exit(ctx: ModuleContext): void {
+    const drv = drivers.get(ctx.self);
+    if (drv) ctx.kernel.drivers.unregisterDriver(drv);
+    drivers.delete(ctx.self);
+  },
+};
+
+
