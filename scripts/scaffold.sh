@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # scaffold.sh DIR NAME "description" [dep ...]: create an empty workspace package with the
-# project's standard files (exports map with a `source` condition, tsup, vitest, tsconfig).
+# project's standard files (exports map with the workspace-only `@gki/source` condition, tsup,
+# vitest, tsconfig, LICENSE), then derives its publishing metadata (scripts/package-meta.mjs).
 set -eu
 dir=$1; name=$2; desc=$3; shift 3
 mkdir -p "$dir/src" "$dir/test" "$dir/bench"
@@ -24,7 +25,7 @@ cat > "$dir/package.json" <<JSON
     },
     "./package.json": "./package.json"
   },
-  "files": ["dist", "src"],
+  "files": ["dist"],
   "scripts": {
     "build": "tsup",
     "typecheck": "tsc --noEmit -p tsconfig.json",
@@ -52,3 +53,6 @@ TS
 cat > "$dir/vitest.config.ts" <<'TS'
 export { default } from '../../vitest.base.js';
 TS
+root=$(cd "$(dirname "$0")/.." && pwd)
+cp "$root/LICENSE" "$dir/LICENSE"
+node "$root/scripts/package-meta.mjs"

@@ -1,5 +1,6 @@
 #!/usr/bin/env node
-// The repository's test command: typecheck, unit tests, packaging and import-rule checks,
+// The repository's test command: typecheck, unit tests, packaging and import-rule checks, the
+// packed-tarball consumer test,
 // then one plain summary line `N passed, M failed` computed from vitest's JSON reports.
 import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, readdirSync, rmSync } from 'node:fs';
@@ -7,7 +8,7 @@ import { join } from 'node:path';
 
 const root = new URL('..', import.meta.url).pathname;
 const env = { ...process.env, TURBO_TELEMETRY_DISABLED: '1', FORCE_COLOR: '0' };
-const dirs = ['packages', 'apps'].flatMap((g) =>
+const dirs = ['packages', 'apps', 'tools'].flatMap((g) =>
   existsSync(join(root, g)) ? readdirSync(join(root, g)).map((d) => join(root, g, d)) : [],
 );
 for (const d of dirs) rmSync(join(d, '.vitest-report.json'), { force: true });
@@ -22,6 +23,10 @@ const steps = {
   'turbo typecheck/test/check:pkg': run('pnpm', ['exec', 'turbo', 'run', 'typecheck', 'test', 'check:pkg', '--continue']),
   'import rules (dependency-cruiser)': run('pnpm', ['run', '-s', 'lint:deps']),
   'vector manifest': run('node', ['scripts/vectors-manifest.mjs', '--check']),
+  'module versions match package.json': run('node', ['scripts/versions.mjs', '--check']),
+  'publishing metadata (license, repository, publishConfig.exports)': run('node', ['scripts/package-meta.mjs', '--check']),
+  'package.json lint and unused dependencies (sherif, knip)': run('pnpm', ['run', '-s', 'lint:pkgs']),
+  'packed tarballs install and run their README examples': run('node', ['scripts/pack-test.mjs']),
 };
 
 let passed = 0;

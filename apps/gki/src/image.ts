@@ -1,28 +1,22 @@
 import type { KernelImage, KernelModule } from '@gki/kernel';
-import { ioPgtableCoreModule } from '@gki/io-pgtable-core';
-import armLpae from '@gki/format-arm-lpae';
-import armV7s from '@gki/format-arm-v7s';
-import armSmmu from '@gki/smmu';
-import armSmmuV3 from '@gki/smmu-v3';
-import { dmaTestModule } from './drivers/dma-test.js';
+import { defaultCatalogue } from './compose/catalogue.js';
+import { composeDefault } from './compose/inputs.js';
 
-/** Every module package this app knows, by kernel module name. */
-export const AVAILABLE_MODULES: readonly KernelModule[] = [armLpae, armV7s, armSmmu, armSmmuV3, dmaTestModule];
+/** Every module this build of gki provides (the catalogue's packages), kbuild order. */
+export const AVAILABLE_MODULES: readonly KernelModule[] = defaultCatalogue()
+  .entries.filter((e) => e.provider)
+  .map((e) => e.provider!.build({}));
 
 /**
- * The default image: the io-pgtable core built in (as in every GKI); the two format modules,
- * the SMMU drivers and the DMA test driver shipped as modules and loaded at boot in this
- * order (like modules.load). arm_smmu (SMMUv1/v2, MMU-500, Qualcomm) binds the SMMUs of boards
- * that have them (a Qualcomm SoC tree); the default board has none. gki_dma_test comes before
- * arm_smmu_v3 on purpose: the masters
- * behind the SMMU then wait for their IOMMU and probe once it has bound, which is the order a
- * real boot with asynchronous module loading must cope with (arm_smmu_v3's soft dependency
- * still loads io-pgtable-arm before it).
+ * The default image, composed from the default configuration (the GKI base with every module
+ * of this build as a module, the io-pgtable core built in, seed rules): exactly what
+ * `gki compose -o DIR` writes without --config. Its load order is modules.load's: kbuild order
+ * (drivers/dma before drivers/iommu), each module after its dependencies and pre-softdeps, so
+ * gki_dma_test loads before arm_smmu_v3 and the masters behind the SMMU wait for it, the order
+ * a real boot with asynchronous module loading must cope with.
  */
 export function defaultImage(): KernelImage {
-  return {
-    builtin: [ioPgtableCoreModule],
-    modules: [...AVAILABLE_MODULES],
-    load: ['io-pgtable-arm', 'io-pgtable-arm-v7s', 'gki_dma_test', 'arm_smmu', 'arm_smmu_v3'],
-  };
+  const r = composeDefault();
+  if (!r.plan) throw new Error(`the default configuration does not compose: ${r.diagnostics.map((d) => d.message).join('; ')}`);
+  return r.plan.kernelImage;
 }

@@ -1,40 +1,84 @@
+import { EXIT_FAIL, EXIT_OK, EXIT_USAGE, UsageError, type Command, type Io } from './cli/args.js';
 import { bootCommand } from './commands/boot.js';
+import { composeCommand } from './commands/compose.js';
+import { configCommand } from './commands/config.js';
 import { pgtableCommand } from './commands/pgtable.js';
+import { packageVersion } from './compose/catalogue.js';
+import { ImageDirError } from './compose/image-dir.js';
+import { InputError } from './compose/inputs.js';
 
-export interface Io {
-  out(line: string): void;
-  err(line: string): void;
+export type { Io } from './cli/args.js';
+
+/** Every command, in the order `gki --help` lists them. */
+export const COMMANDS: readonly Command[] = [composeCommand, configCommand, bootCommand, pgtableCommand];
+
+function topHelp(): string {
+  const w = Math.max(...COMMANDS.map((c) => c.name.length)) + 2;
+  return [
+    'usage: gki <command> [options]',
+    '',
+    'The GKI composer: compose an image from module packages with a Kconfig selection, and boot it.',
+    '',
+    'commands:',
+    ...COMMANDS.map((c) => `  ${c.name.padEnd(w)}${c.summary}`),
+    `  ${'help'.padEnd(w)}this text, or 'gki help COMMAND' for a command's`,
+    '',
+    "Run 'gki COMMAND --help' for a command's options. Exit status: 0 success, 1 failure, 2 usage error.",
+  ].join('\n');
 }
 
-const USAGE = `usage: gki <command> [options]
-
-commands:
-  boot [--dmesg-debug]              compose the default image, boot it on the built-in default
-                                    board and print what happened
-  pgtable replay FILE.jsonl...      replay io-pgtable vector cases through the real format
-                                    module (loaded by the module loader) and the hardware walker;
-                                    ends with "N passed, M failed"; exit 1 if any failed
-      [--case NAME] [--quiet]
-  pgtable dump FILE.jsonl --case NAME [--after-op N]
-                                    replay one case and print its page table as a tree
-  help                              this text`;
-
-/** Runs the CLI with `argv` (without node and script); returns the exit status. */
+/**
+ * Runs the CLI with `argv` (without node and script); returns the exit status. Errors come
+ * out as one line on stderr: usage errors exit 2, failures 1, never a stack trace (an
+ * unexpected exception is reported as an internal error, with its stack only when GKI_DEBUG
+ * is set).
+ */
 export async function main(argv: string[], io: Io): Promise<number> {
-  const [cmd, ...rest] = argv;
-  switch (cmd) {
-    case 'boot':
-      return bootCommand(rest, io);
-    case 'pgtable':
-      return pgtableCommand(rest, io);
-    case undefined:
-    case 'help':
-    case '--help':
-    case '-h':
-      io.out(USAGE);
-      return cmd === undefined ? 2 : 0;
-    default:
-      io.err(`gki: unknown command '${cmd}'\n${USAGE}`);
-      return 2;
+  const [name, ...rest] = argv;
+  if (name === undefined) {
+    io.err(topHelp());
+    return EXIT_USAGE;
+  }
+  if (name === '--help' || name === '-h') {
+    io.out(topHelp());
+    return EXIT_OK;
+  }
+  if (name === '--version') {
+    io.out(`gki ${packageVersion('gki')}`);
+    return EXIT_OK;
+  }
+  if (name === 'help') {
+    const c = rest[0] === undefined ? undefined : COMMANDS.find((x) => x.name === rest[0]);
+    if (rest[0] !== undefined && !c) {
+      io.err(`gki help: unknown command '${rest[0]}'`);
+      return EXIT_USAGE;
+    }
+    io.out(c ? c.help : topHelp());
+    return EXIT_OK;
+  }
+  const cmd = COMMANDS.find((c) => c.name === name);
+  if (!cmd) {
+    io.err(`gki: unknown command '${name}' (see 'gki --help')`);
+    return EXIT_USAGE;
+  }
+  if (rest.includes('--help') || rest.includes('-h')) {
+    io.out(cmd.help);
+    return EXIT_OK;
+  }
+  try {
+    return await cmd.run(rest, io);
+  } catch (e) {
+    if (e instanceof UsageError) {
+      io.err(`gki ${cmd.name}: ${e.message} (see 'gki ${cmd.name} --help')`);
+      return EXIT_USAGE;
+    }
+    if (e instanceof InputError || e instanceof ImageDirError) {
+      io.err(`gki ${cmd.name}: ${e.message}`);
+      return EXIT_FAIL;
+    }
+    const err = e instanceof Error ? e : new Error(String(e));
+    io.err(`gki ${cmd.name}: internal error: ${err.message}`);
+    if (process.env.GKI_DEBUG) io.err(err.stack ?? '');
+    return EXIT_FAIL;
   }
 }

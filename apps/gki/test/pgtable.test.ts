@@ -66,17 +66,17 @@ describe('gki pgtable replay', () => {
     expect(r.status).toBe(1);
   });
 
-  it('rejects bad usage with status 2', async () => {
+  it('rejects bad usage with status 2 and unreadable vector files with status 1', async () => {
     expect((await run('pgtable', 'replay')).status).toBe(2);
     expect((await run('pgtable', 'replay', v('config.jsonl'), '--bogus')).err[0]).toContain("unknown option '--bogus'");
     const missingCase = await run('pgtable', 'replay', v('config.jsonl'), '--case', 'no_such_case');
     expect(missingCase.status).toBe(2);
     expect(missingCase.err[0]).toContain("no case named 'no_such_case'");
     const missingFile = await run('pgtable', 'replay', join(VECTORS, 'absent.jsonl'));
-    expect(missingFile.status).toBe(2);
+    expect(missingFile.status).toBe(1); // a failure, not a usage error
     expect(missingFile.err[0]).toContain('absent.jsonl');
     const broken = await run('pgtable', 'replay', tmpVectors('{"name": "x"}\n'));
-    expect(broken.status).toBe(2);
+    expect(broken.status).toBe(1);
     expect(broken.err[0]).toMatch(/cases\.jsonl:1 \(x\): unknown format/);
     expect((await run('pgtable', 'frobnicate')).status).toBe(2);
   });

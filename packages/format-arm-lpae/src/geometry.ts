@@ -125,6 +125,7 @@ function restrictPgsizes(bitmap: number, ias: number, oas: number): { bitmap: nu
  * alloc functions do, but without modifying `cfg` (the caller applies the result on success).
  */
 export function lpaeGeometry(fmt: ArmLpaeFmt, cfg: Readonly<IoPgtableCfg>): GeometryResult {
+  if (cfg === null || typeof cfg !== 'object') return reject(`cfg must be an object (got ${cfg === null ? 'null' : typeof cfg})`);
   let { pgsizeBitmap: bitmap, ias, oas } = cfg;
   const quirks = cfg.quirks;
   if (!isU53(bitmap) || !Number.isInteger(ias) || !Number.isInteger(oas) || ias < 0 || oas < 0 || !Number.isInteger(quirks))
@@ -155,6 +156,9 @@ export function lpaeGeometry(fmt: ArmLpaeFmt, cfg: Readonly<IoPgtableCfg>): Geom
     case 'ARM_64_LPAE_S2':
       kind = 's2';
       break;
+    default:
+      // only reachable from JavaScript: TypeScript callers cannot name another format
+      return reject(`unknown format ${JSON.stringify(fmt)} (not one of ${ARM_LPAE_FORMATS.join(', ')})`);
   }
   if (kind === 's1' && quirks & ~S1_QUIRKS) return reject(`unsupported quirks 0x${(quirks & ~S1_QUIRKS).toString(16)} for stage 1`);
   if (kind === 's2' && quirks & ~S2_QUIRKS) return reject(`unsupported quirks 0x${(quirks & ~S2_QUIRKS).toString(16)} for stage 2`);

@@ -11,9 +11,10 @@ import {
 import { KernelError, EINVAL } from '@gki/kernel';
 import { ARM_LPAE_FORMATS, type ArmLpaeFmt } from './geometry.js';
 import { ArmLpaeIoPgtable, LPAE_LOG, createArmLpaeOps } from './ops.js';
+import { PACKAGE_VERSION } from './version.js';
 
-/** The package version, shown in the image manifest (kept in step with package.json). */
-export const IO_PGTABLE_ARM_VERSION = '0.1.0';
+/** The package version, shown in the image manifest (generated from package.json at build time). */
+export const IO_PGTABLE_ARM_VERSION: string = PACKAGE_VERSION;
 
 /** The init fns the module registers for one format, allocating from `ctx.kernel`. */
 export function armLpaeInitFns(ctx: ModuleContext, fmt: ArmLpaeFmt): IoPgtableInitFns {

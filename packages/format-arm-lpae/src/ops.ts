@@ -1,5 +1,5 @@
 import { CHUNK_SIZE, type PhysMem } from '@gki/hw';
-import { EEXIST, EINVAL, ENOENT, ENOMEM, ERANGE, KernelError, type KernelLog, type PageAllocator } from '@gki/kernel';
+import { EEXIST, EINVAL, ENOENT, ENOMEM, ERANGE, KernelError, isIoPgtableHost, type KernelLog, type PageAllocator } from '@gki/kernel';
 import {
   IOMMU_DIRTY_NO_CLEAR,
   IOMMU_READ,
@@ -7,6 +7,8 @@ import {
   IO_PGTABLE_QUIRK_ARM_NS,
   IO_PGTABLE_QUIRK_ARM_TTBR1,
   IO_PGTABLE_QUIRK_NO_WARN,
+  ioPgtableCfgTypeError,
+  ioPgtableTrackStandalone,
   type IommuFlushOps,
   type IommuIotlbGather,
   type IoPgtableAllocator,
@@ -16,7 +18,7 @@ import {
   type MappedOut,
 } from '@gki/io-pgtable-core';
 import { TWO_32, TWO_52, TWO_64, hex, hi32, isU53 } from './bits.js';
-import { ARM_LPAE_MAX_LEVELS, lpaeGeometry, type ArmLpaeFmt, type LpaeGeometry } from './geometry.js';
+import { ARM_LPAE_FORMATS, ARM_LPAE_MAX_LEVELS, isArmLpaeFmt, lpaeGeometry, type ArmLpaeFmt, type LpaeGeometry } from './geometry.js';
 import {
   ARM_LPAE_MAIR,
   ARM_MALI_LPAE_MEMATTR,
@@ -356,6 +358,7 @@ export class ArmLpaeIoPgtable implements IoPgtableOps {
    */
   mapPages(iova: number | bigint, paddr: number, pgsize: number, pgcount: number, prot: number, mapped: MappedOut): number {
     this.assertLive();
+    if (typeof mapped !== 'object' || mapped === null) throw new TypeError(`arm_lpae_map_pages: mapped must be an object { mapped: number } (got ${String(mapped)})`);
     if ((typeof iova === 'number' && !Number.isInteger(iova)) || !Number.isInteger(paddr) || !Number.isSafeInteger(pgcount) || pgcount < 0)
       return -EINVAL;
     if (pgsize !== this.okPgsize && !this.pgsizeOk(pgsize)) {
@@ -761,7 +764,7 @@ export class ArmLpaeIoPgtable implements IoPgtableOps {
 
   /** The kernel's free callback: frees every table. The caller (the core) has flushed the TLB. */
   free(): void {
-    this.assertLive();
+    if (!this.live) throw new KernelError(-EINVAL, `${this.fmt} io-pgtable freed twice`);
     this.live = false;
     this.freeTable(this.startLevel, this.pgd);
     this.pgd = -1;
@@ -776,22 +779,23 @@ export class ArmLpaeIoPgtable implements IoPgtableOps {
  * io-pgtable-core's allocIoPgtableOps/freeIoPgtableOps.
  */
 export function createArmLpaeOps(host: LpaeHost, fmt: ArmLpaeFmt, cfg: IoPgtableCfg, cookie: unknown): ArmLpaeIoPgtable | null {
+  checkCreateArgs(host, fmt, cfg);
   const a = cfg.allocator;
   if (a && (typeof a.alloc !== 'function' || typeof a.free !== 'function')) {
-    host.log.debug(LPAE_LOG, `${fmt}: custom allocator needs both alloc and free`);
+    host.log.warn(LPAE_LOG, `${fmt}: configuration rejected: a custom allocator needs both alloc and free`);
     return null;
   }
   const g = lpaeGeometry(fmt, cfg);
   if (!g.ok) {
-    if (g.warn) host.log.warn(LPAE_LOG, `WARNING: ${fmt}: ${g.reason}`);
-    else host.log.debug(LPAE_LOG, `${fmt}: ${g.reason}`);
+    // The kernel returns NULL, mostly without a word; the model says why, at warning level.
+    host.log.warn(LPAE_LOG, `${g.warn ? 'WARNING: ' : ''}${fmt}: configuration rejected: ${g.reason}`);
     return null;
   }
   const geo = g.geo;
   const own: IoPgtableCfg = { ...cfg, pgsizeBitmap: geo.pgsizeBitmap, ias: geo.ias, oas: geo.oas };
   const ops = new ArmLpaeIoPgtable(host, geo, own, cookie);
   if (ops.allocPgd() < 0) {
-    host.log.debug(LPAE_LOG, `${fmt}: no memory for the PGD`);
+    host.log.warn(LPAE_LOG, `${fmt}: no memory for the PGD (${8 * 2 ** geo.pgdBits} bytes)`);
     return null;
   }
   const pgd = ops.pgdPa;
@@ -805,5 +809,26 @@ export function createArmLpaeOps(host: LpaeHost, fmt: ArmLpaeFmt, cfg: IoPgtable
   if (own.armLpaeS1Cfg) cfg.armLpaeS1Cfg = { ...own.armLpaeS1Cfg, tcr: { ...own.armLpaeS1Cfg.tcr } };
   if (own.armLpaeS2Cfg) cfg.armLpaeS2Cfg = { ...own.armLpaeS2Cfg, vtcr: { ...own.armLpaeS2Cfg.vtcr } };
   if (own.armMaliLpaeCfg) cfg.armMaliLpaeCfg = { ...own.armMaliLpaeCfg };
+  // freeIoPgtableOps(ops) works on it, as free_io_pgtable_ops does on any io_pgtable
+  ioPgtableTrackStandalone(ops, fmt, ops.cfg as IoPgtableCfg, cookie, freeTracked);
   return ops;
+}
+
+function freeTracked(ops: IoPgtableOps): void {
+  (ops as ArmLpaeIoPgtable).free();
+}
+
+/**
+ * The type checks of createArmLpaeOps (arguments C could not have passed): TypeError naming the
+ * argument, or KernelError(-EINVAL) for a format this package does not implement. Values of the
+ * right type that the kernel would refuse are not checked here: they make alloc return null.
+ */
+function checkCreateArgs(host: unknown, fmt: unknown, cfg: unknown): void {
+  if (!isIoPgtableHost(host))
+    throw new TypeError('createArmLpaeOps: host must provide mem, pages and log (a Kernel, or createIoPgtableHost())');
+  if (typeof fmt !== 'string') throw new TypeError(`createArmLpaeOps: fmt must be a format name string (got ${typeof fmt})`);
+  if (!isArmLpaeFmt(fmt))
+    throw new KernelError(-EINVAL, `createArmLpaeOps: unknown format ${JSON.stringify(fmt)}; this package implements ${ARM_LPAE_FORMATS.join(', ')}`);
+  const bad = ioPgtableCfgTypeError(cfg);
+  if (bad) throw new TypeError(`createArmLpaeOps: ${bad}`);
 }

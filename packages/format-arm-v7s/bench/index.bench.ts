@@ -1,13 +1,16 @@
 /**
- * ARM_V7S map / iova_to_phys / unmap throughput, in ns per page, next to Linux's own
- * io-pgtable-arm-v7s.c built in user space (../shared/reference/perf-baseline.md).
+ * ARM_V7S map / iova_to_phys / unmap throughput, in ns per page. The root `pnpm bench` runs it
+ * next to the C reference (packages/format-arm-lpae/bench/ref/lpae_ref.c, workload v7s4k) and
+ * prints the ratio to Linux's own io-pgtable-arm-v7s.c estimated from it (BENCHMARKS.md).
  *
  * Method (as the baseline): coherent walk, TLB callbacks that do nothing but widen the gather,
  * unmap with a real (non-queued) gather; every map sample starts from a fresh table, so table
  * allocation is included; setup/teardown of a sample is not timed. One sample = one sweep of
  * the whole range; the reported figure is the median sample divided by the number of pages.
  *
- *   pnpm --filter @gki/format-arm-v7s bench            (BENCH_RUNS=n to change the sample count)
+ *   pnpm bench --only=v7s                           from the root, with the C reference
+ *   pnpm --filter @gki/format-arm-v7s bench           this package alone (--json for rows;
+ *                                                     BENCH_RUNS=n to change the sample count)
  */
 import { Bench, type Task } from 'tinybench';
 import { Board } from '@gki/hw';
@@ -66,8 +69,8 @@ function lookupRange(ops: ArmV7sIoPgtable, pgsize: number, count: number): void 
 interface Case {
   name: string;
   pages: number;
-  /** ns/page of the C baseline for the same operation (perf-baseline.md), if it has one. */
-  c?: number;
+  /** The C reference operation (workload v7s4k) this row compares with, if any. */
+  c?: string;
   fn: (ops: ArmV7sIoPgtable) => void;
   /** State before each sample: empty or fully mapped table. */
   start: 'empty' | 'mapped';
@@ -77,13 +80,13 @@ interface Case {
 const P4K = (1 << 30) / SZ_4K; // 262144 pages: 1 GiB
 const P1M = 2 ** 32 / SZ_1M; // 4096 sections: the whole 4 GiB space
 const cases: Case[] = [
-  { name: '4K pages over 1 GiB: map pgcount=1', pages: P4K, c: 11.4, start: 'empty', pgsize: SZ_4K, fn: (o) => mapRange(o, SZ_4K, P4K, 1) },
+  { name: '4K pages over 1 GiB: map pgcount=1', pages: P4K, c: 'map1', start: 'empty', pgsize: SZ_4K, fn: (o) => mapRange(o, SZ_4K, P4K, 1) },
   { name: '4K pages over 1 GiB: map pgcount=16', pages: P4K, start: 'empty', pgsize: SZ_4K, fn: (o) => mapRange(o, SZ_4K, P4K, 16) },
-  { name: '4K pages over 1 GiB: map pgcount=512', pages: P4K, c: 7.3, start: 'empty', pgsize: SZ_4K, fn: (o) => mapRange(o, SZ_4K, P4K, 512) },
-  { name: '4K pages over 1 GiB: iova_to_phys', pages: P4K, c: 7.47, start: 'mapped', pgsize: SZ_4K, fn: (o) => lookupRange(o, SZ_4K, P4K) },
-  { name: '4K pages over 1 GiB: unmap pgcount=1', pages: P4K, c: 14.8, start: 'mapped', pgsize: SZ_4K, fn: (o) => unmapRange(o, SZ_4K, P4K, 1) },
+  { name: '4K pages over 1 GiB: map pgcount=512', pages: P4K, c: 'map512', start: 'empty', pgsize: SZ_4K, fn: (o) => mapRange(o, SZ_4K, P4K, 512) },
+  { name: '4K pages over 1 GiB: iova_to_phys', pages: P4K, c: 'iova_to_phys', start: 'mapped', pgsize: SZ_4K, fn: (o) => lookupRange(o, SZ_4K, P4K) },
+  { name: '4K pages over 1 GiB: unmap pgcount=1', pages: P4K, c: 'unmap1', start: 'mapped', pgsize: SZ_4K, fn: (o) => unmapRange(o, SZ_4K, P4K, 1) },
   { name: '4K pages over 1 GiB: unmap pgcount=16', pages: P4K, start: 'mapped', pgsize: SZ_4K, fn: (o) => unmapRange(o, SZ_4K, P4K, 16) },
-  { name: '4K pages over 1 GiB: unmap pgcount=512', pages: P4K, c: 12.1, start: 'mapped', pgsize: SZ_4K, fn: (o) => unmapRange(o, SZ_4K, P4K, 512) },
+  { name: '4K pages over 1 GiB: unmap pgcount=512', pages: P4K, c: 'unmap512', start: 'mapped', pgsize: SZ_4K, fn: (o) => unmapRange(o, SZ_4K, P4K, 512) },
   { name: '1M sections over 4 GiB: map pgcount=1', pages: P1M, start: 'empty', pgsize: SZ_1M, fn: (o) => mapRange(o, SZ_1M, P1M, 1) },
   { name: '1M sections over 4 GiB: iova_to_phys', pages: P1M, start: 'mapped', pgsize: SZ_1M, fn: (o) => lookupRange(o, SZ_1M, P1M) },
   { name: '1M sections over 4 GiB: unmap pgcount=1', pages: P1M, start: 'mapped', pgsize: SZ_1M, fn: (o) => unmapRange(o, SZ_1M, P1M, 1) },
@@ -107,21 +110,23 @@ for (const c of cases) {
 
 await bench.run();
 
-const rows: string[] = [];
+const JSON_OUT = process.argv.includes('--json');
+const rows: { id: string; group: string; case: string; value: number; unit: string; min: number; max: number; kernel?: string; goal?: number }[] = [];
 for (const t of bench.tasks as Task[]) {
   const c = cases.find((x) => x.name === t.name)!;
   const r = t.result;
-  if (r.state !== 'completed') {
-    rows.push(`| ${t.name} | ${r.state} | | |`);
-    continue;
-  }
-  const ns = (r.latency.p50 * 1e6) / c.pages;
-  const ratio = c.c ? `${(ns / c.c).toFixed(2)}x (C ${c.c})` : '–';
-  rows.push(`| ${t.name} | ${ns.toFixed(2)} | ${((r.latency.min * 1e6) / c.pages).toFixed(2)}–${((r.latency.max * 1e6) / c.pages).toFixed(2)} | ${ratio} |`);
+  if (r.state !== 'completed') throw new Error(`${t.name}: ${r.state}`);
+  const per = (ms: number) => (ms * 1e6) / c.pages;
+  const [group, op] = c.name.split(': ') as [string, string];
+  const id = `${c.pgsize === SZ_1M ? '1m' : '4k'}.${c.c ?? op.replace(/[^a-z0-9]+/g, '-')}`;
+  rows.push({ id, group: `ARM_V7S, ${group}`, case: op, value: per(r.latency.p50), unit: c.pgsize === SZ_1M ? 'ns/section' : 'ns/page', min: per(r.latency.min), max: per(r.latency.max), ...(c.c ? { kernel: `v7s4k.${c.c}`, goal: 1.5 } : {}) });
 }
-console.log(`ARM_V7S, node ${process.version}, ${RUNS} samples per case (median), ${new Date().toISOString().slice(0, 10)}`);
-console.log('| case | ns/page (median) | min–max | vs C baseline |');
-console.log('|---|---:|---:|---:|');
-for (const r of rows) console.log(r);
 if (kernel.pages.stats().pagesInUse !== 0) throw new Error('benchmark leaked pages');
-if (sink === 0) console.log('');
+if (sink === 0) throw new Error('no translation');
+if (JSON_OUT) {
+  console.log(JSON.stringify({ runs: RUNS, node: process.version, rows }, null, 2));
+} else {
+  console.log(`ARM_V7S, node ${process.version}, ${RUNS} samples per case (median; min-max in brackets)`);
+  console.log('(ratios to the kernel: run `pnpm bench --only=v7s` from the repository root)');
+  for (const r of rows) console.log(`  ${`${r.group}: ${r.case}`.padEnd(48)} ${r.value.toFixed(2).padStart(8)} ${r.unit} (${r.min.toFixed(2)}-${r.max.toFixed(2)})`);
+}

@@ -1,5 +1,5 @@
 import { CHUNK_SIZE, PAGE_SIZE, PhysMem } from '@gki/hw';
-import { EEXIST, EINVAL, ENOMEM, ERANGE, KernelError, type KernelLog, type PageAllocator } from '@gki/kernel';
+import { EEXIST, EINVAL, ENOMEM, ERANGE, KernelError, isIoPgtableHost, type KernelLog, type PageAllocator } from '@gki/kernel';
 import {
   IOMMU_READ,
   IOMMU_WRITE,
@@ -7,6 +7,9 @@ import {
   IO_PGTABLE_QUIRK_ARM_MTK_TTBR_EXT,
   IO_PGTABLE_QUIRK_ARM_NS,
   IO_PGTABLE_QUIRK_NO_PERMS,
+  freeIoPgtableOps,
+  ioPgtableCfgTypeError,
+  ioPgtableTrackStandalone,
   type IoPgtableCfg,
   type IoPgtableLeaf,
   type IoPgtableOps,
@@ -588,20 +591,26 @@ function getOrder(bytes: number): number {
  * ARM_MTK_TTBR_EXT; MTK_EXT without NO_PERMS; MTK_TTBR_EXT without MTK_EXT.
  */
 export function createArmV7sOps(kernel: V7sKernel, cfg: IoPgtableCfg, cookie: unknown): ArmV7sIoPgtable | null {
+  if (!isIoPgtableHost(kernel))
+    throw new TypeError('createArmV7sOps: host must provide mem, pages and log (a Kernel, or createIoPgtableHost())');
+  const bad = ioPgtableCfgTypeError(cfg);
+  if (bad) throw new TypeError(`createArmV7sOps: ${bad}`);
+  const why = v7sRejection(cfg);
+  if (why) {
+    // the kernel returns NULL without a word; the model says why, at warning level
+    kernel.log.warn(LOG_WHO, `ARM_V7S: configuration rejected: ${why}`);
+    return null;
+  }
   const q = cfg.quirks;
-  if (!Number.isInteger(q) || q < 0 || q >= TWO32 || (q & ~ARM_V7S_QUIRKS) !== 0) return null;
   const mtk = (q & IO_PGTABLE_QUIRK_ARM_MTK_EXT) !== 0;
-  if (!Number.isInteger(cfg.ias) || !Number.isInteger(cfg.oas)) return null;
-  if (cfg.ias > (mtk ? V7S_MTK_IAS_MAX : V7S_ADDR_BITS) || cfg.ias < 20) return null;
-  if (cfg.oas > (mtk ? V7S_MTK_OAS_MAX : V7S_ADDR_BITS) || cfg.oas < 0) return null;
-  if (mtk && (q & IO_PGTABLE_QUIRK_NO_PERMS) === 0) return null;
-  if ((q & IO_PGTABLE_QUIRK_ARM_MTK_TTBR_EXT) !== 0 && !mtk) return null;
-  if (!Number.isSafeInteger(cfg.pgsizeBitmap) || cfg.pgsizeBitmap < 0) return null;
 
   const l1Bytes = 2 ** (cfg.ias - 20) * 4;
   const order = getOrder(l1Bytes);
   const pgd = kernel.pages.allocPages(order);
-  if (pgd < 0) return null;
+  if (pgd < 0) {
+    kernel.log.warn(LOG_WHO, `ARM_V7S: no memory for the ${l1Bytes}-byte level-1 table`);
+    return null;
+  }
   if (!tableFits(cfg, pgd)) {
     kernel.log.err(LOG_WHO, `Page table does not fit in PTE: 0x${pgd.toString(16)}`);
     kernel.pages.freePages(pgd, order);
@@ -617,13 +626,37 @@ export function createArmV7sOps(kernel: V7sKernel, cfg: IoPgtableCfg, cookie: un
 
   const own: IoPgtableCfg = { ...cfg, armV7sCfg: { ...cfg.armV7sCfg } };
   const slab = new L2Slab(kernel.mem, kernel.pages, (pa) => tableFits(own, pa));
-  return new ArmV7sIoPgtable(kernel, own, cookie, pgd, order, slab);
+  const ops = new ArmV7sIoPgtable(kernel, own, cookie, pgd, order, slab);
+  // freeIoPgtableOps(ops) works on it, as free_io_pgtable_ops does on any io_pgtable
+  ioPgtableTrackStandalone(ops, 'ARM_V7S', own, cookie, freeTracked);
+  return ops;
+}
+
+function freeTracked(ops: IoPgtableOps): void {
+  (ops as ArmV7sIoPgtable).free();
+}
+
+/** Why arm_v7s_alloc_pgtable would return NULL for `cfg` (before allocating), or null. */
+function v7sRejection(cfg: IoPgtableCfg): string | null {
+  const q = cfg.quirks;
+  if (!Number.isInteger(q) || q < 0 || q >= TWO32) return `quirks ${q} is not a 32-bit flag word`;
+  if ((q & ~ARM_V7S_QUIRKS) !== 0) return `unsupported quirks 0x${((q & ~ARM_V7S_QUIRKS) >>> 0).toString(16)}`;
+  const mtk = (q & IO_PGTABLE_QUIRK_ARM_MTK_EXT) !== 0;
+  if (!Number.isInteger(cfg.ias) || !Number.isInteger(cfg.oas)) return `ias ${cfg.ias} / oas ${cfg.oas} must be integers`;
+  const iasMax = mtk ? V7S_MTK_IAS_MAX : V7S_ADDR_BITS;
+  if (cfg.ias > iasMax) return `ias ${cfg.ias} exceeds ${iasMax}`;
+  if (cfg.ias < 20) return `ias ${cfg.ias} is below 20 (one section) (model check)`;
+  const oasMax = mtk ? V7S_MTK_OAS_MAX : V7S_ADDR_BITS;
+  if (cfg.oas > oasMax || cfg.oas < 0) return `oas ${cfg.oas} is outside 0..${oasMax}`;
+  if (mtk && (q & IO_PGTABLE_QUIRK_NO_PERMS) === 0) return 'ARM_MTK_EXT needs NO_PERMS';
+  if ((q & IO_PGTABLE_QUIRK_ARM_MTK_TTBR_EXT) !== 0 && !mtk) return 'ARM_MTK_TTBR_EXT needs ARM_MTK_EXT';
+  if (!Number.isSafeInteger(cfg.pgsizeBitmap) || cfg.pgsizeBitmap < 0) return `pgsizeBitmap ${cfg.pgsizeBitmap} is not a non-negative integer`;
+  return null;
 }
 
 /** free_io_pgtable_ops for a directly created table: tlbFlushAll, then free every table. */
 export function freeArmV7sOps(ops: ArmV7sIoPgtable | null): void {
-  if (ops === null) return;
-  const t = ops.cfg.tlb;
-  if (t && t.tlbFlushAll) t.tlbFlushAll(ops.cookie);
-  ops.free();
+  if (ops === null || ops === undefined) return;
+  if (!(ops instanceof ArmV7sIoPgtable)) throw new TypeError('freeArmV7sOps: ops is not an ARM_V7S table from createArmV7sOps');
+  freeIoPgtableOps(ops);
 }

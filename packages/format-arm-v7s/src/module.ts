@@ -9,6 +9,7 @@ import {
 } from '@gki/io-pgtable-core';
 import { KernelError, EINVAL } from '@gki/kernel';
 import { ArmV7sIoPgtable, createArmV7sOps, type V7sKernel } from './engine.js';
+import { PACKAGE_VERSION } from './version.js';
 
 /**
  * The init functions this format registers for 'ARM_V7S'. No caps: v7s does not support a
@@ -30,7 +31,7 @@ export function armV7sInitFns(kernel: V7sKernel, owner: ModuleRef | null = null)
 /** module io-pgtable-arm-v7s: registers the ARM_V7S format with the io-pgtable core. */
 const armV7sModule: KernelModule = {
   name: 'io-pgtable-arm-v7s',
-  version: '0.1.0',
+  version: PACKAGE_VERSION,
   license: 'GPL v2',
   description: 'ARMv7 short-descriptor (v7s) io-pgtable format',
   needs: [IO_PGTABLE_OPS_REGISTER, IO_PGTABLE_OPS_UNREGISTER],

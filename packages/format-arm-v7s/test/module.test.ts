@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { EBUSY, EINVAL, INITCALL_LEVELS, KernelError, type ModuleContext, type ModuleRef } from '@gki/kernel';
 import {
@@ -16,10 +17,12 @@ import {
 import armV7sModule, { ArmV7sIoPgtable, armV7sInitFns } from '../src/index.js';
 import { bootWithV7s, makeKernel, v7sCfg } from './helpers.js';
 
+const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };
+
 describe('module io-pgtable-arm-v7s', () => {
   it('describes itself as the kernel module does', () => {
     expect(armV7sModule.name).toBe('io-pgtable-arm-v7s');
-    expect(armV7sModule.version).toBe('0.1.0');
+    expect(armV7sModule.version).toBe(pkg.version); // generated from package.json at build time
     expect(armV7sModule.license).toBe('GPL v2');
     expect(armV7sModule.needs).toEqual([IO_PGTABLE_OPS_REGISTER, IO_PGTABLE_OPS_UNREGISTER]);
     expect(armV7sModule.aliases).toEqual(['io-pgtable-fmt-ARM_V7S']);

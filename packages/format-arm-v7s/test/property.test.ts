@@ -15,7 +15,7 @@ import {
 import { IOMMU_CACHE, IOMMU_MMIO, IOMMU_NOEXEC, IOMMU_PRIV, IOMMU_WRITE, type IommuIotlbGather } from '@gki/io-pgtable-core';
 import { freeArmV7sOps, type ArmV7sIoPgtable } from '../src/index.js';
 import { makeKernel, mustCreate, recordingTlb, v7sCfg } from './helpers.js';
-import { K4, K64, M1, M16, V7sModel, type ModelTlb } from './reference-model.js';
+import { K4, K64, M1, M16, V7sModel, seedFromEnv, soakFactor, type ModelTlb } from '@gki/testkit';
 
 type Op =
   | { kind: 'map'; iova: number; paddr: number; pgsize: number; pgcount: number; prot: number }
@@ -160,10 +160,11 @@ function check(ops: Op[]): void {
 
 describe('ARM_V7S against a reference model, judged by the hardware walker', () => {
   it('random map/unmap/lookup sequences agree op by op', () => {
-    fc.assert(fc.property(fc.array(arbOp, { minLength: 1, maxLength: 40 }), (ops) => check(ops)), { numRuns: 150, seed: 0x7a5 });
+    fc.assert(fc.property(fc.array(arbOp, { minLength: 1, maxLength: 40 }), (ops) => check(ops)), { numRuns: 150 * soakFactor(), seed: 0x7a5 });
   });
 
-  it('random sequences agree with unseeded runs too (new cases every run)', () => {
-    fc.assert(fc.property(fc.array(arbOp, { minLength: 1, maxLength: 25 }), (ops) => check(ops)), { numRuns: 60 });
+  it('random sequences agree with unseeded runs too (new cases every run, seed printed, GKI_V7S_SEED replays)', () => {
+    const seed = seedFromEnv('GKI_V7S_SEED', 'ARM_V7S unseeded property run');
+    fc.assert(fc.property(fc.array(arbOp, { minLength: 1, maxLength: 25 }), (ops) => check(ops)), { numRuns: 60 * soakFactor(), seed });
   });
 });

@@ -1,5 +1,10 @@
 /**
- * @gki/hw benchmarks (tinybench). Currently: the SMMUv3 model (bench/smmu-v3.bench.ts).
+ * @gki/hw benchmarks (tinybench): the shared TLB and the SMMUv3 model (bench/smmu-v3.bench.ts),
+ * the SMMUv2 model (bench/smmu-v2.bench.ts), the Mali GPU model (bench/mali.bench.ts);
+ * `-- --only=smmu-v2` (or smmu-v3, mali) runs one of them.
+ * Rows with a "vs" compare with another row of the same process (a TLB hit against a bare
+ * Map.get of the same keys, DMA through the SMMU against DMA without it); `pnpm bench --only=hw`
+ * from the root prints those ratios.
  *
  *   pnpm --filter @gki/hw bench                       one process
  *   pnpm --filter @gki/hw bench -- --processes=7      median of 7 processes' medians, min-max
@@ -10,11 +15,22 @@
  */
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { maliBench } from './mali.bench.js';
+import { smmuV2Bench } from './smmu-v2.bench.js';
 import { smmuV3Bench, type BenchRow } from './smmu-v3.bench.js';
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 15);
 const PROCESSES = Number(process.argv.find((a) => a.startsWith('--processes='))?.split('=')[1] ?? 1);
 const JSON_OUT = process.argv.includes('--json');
+const ONLY = process.argv.find((a) => a.startsWith('--only='))?.split('=')[1];
+
+function allRows(runs: number): BenchRow[] {
+  const rows: BenchRow[] = [];
+  if (ONLY === undefined || ONLY === 'smmu-v3') rows.push(...smmuV3Bench(runs));
+  if (ONLY === undefined || ONLY === 'smmu-v2') rows.push(...smmuV2Bench(runs));
+  if (ONLY === undefined || ONLY === 'mali') rows.push(...maliBench(runs));
+  return rows;
+}
 
 function median(v: number[]): number {
   const s = [...v].sort((a, b) => a - b);
@@ -35,8 +51,10 @@ function report(rows: BenchRow[], what: string): void {
     console.log(`\n${g}`);
     for (const r of rows.filter((x) => x.group === g)) {
       const range = r.min !== undefined ? `(${fmt(r.min)}-${fmt(r.max!)})` : '';
-      const alloc = r.allocPerOp === undefined ? '' : r.allocPerOp < 0 ? '  alloc ?' : `  alloc ${r.allocPerOp.toFixed(1)} B/op`;
-      console.log(`  ${r.case.padEnd(66)} ${fmt(r.value).padStart(8)} ${r.unit.padEnd(15)}${range.padEnd(16)}${alloc}`);
+      const alloc = r.alloc === undefined ? '' : r.alloc < 0 ? '  alloc ?' : `  alloc ${r.alloc.toFixed(1)} B/op`;
+      const vs = r.vs ? rows.find((x) => x.id === r.vs) : undefined;
+      const ratio = vs ? `  ${(r.value / vs.value).toFixed(2)}x "${vs.case}"${r.goal ? ` (goal ${r.goal}x)` : ''}` : '';
+      console.log(`  ${r.case.padEnd(66)} ${fmt(r.value).padStart(8)} ${r.unit.padEnd(15)}${range.padEnd(16)}${alloc}${ratio}`);
     }
   }
 }
@@ -45,16 +63,16 @@ if (PROCESSES > 1) {
   const script = fileURLToPath(import.meta.url);
   const all: BenchRow[][] = [];
   for (let p = 0; p < PROCESSES; p++) {
-    const r = spawnSync(process.execPath, [...process.execArgv, script, '--json'], { encoding: 'utf8', env: process.env });
+    const r = spawnSync(process.execPath, [...process.execArgv, script, '--json', ...(ONLY ? [`--only=${ONLY}`] : [])], { encoding: 'utf8', env: process.env });
     if (r.status !== 0) throw new Error(`bench process failed: ${r.stderr}`);
     all.push((JSON.parse(r.stdout) as { rows: BenchRow[] }).rows);
   }
   const rows = all[0]!.map((r0, j) => {
     const v = all.map((rs) => rs[j]!.value);
-    const a = all.map((rs) => rs[j]!.allocPerOp ?? -1).filter((x) => x >= 0);
-    return { ...r0, value: median(v), min: Math.min(...v), max: Math.max(...v), allocPerOp: a.length ? median(a) : -1 };
+    const a = all.map((rs) => rs[j]!.alloc ?? -1).filter((x) => x >= 0);
+    return { ...r0, value: median(v), min: Math.min(...v), max: Math.max(...v), alloc: a.length ? median(a) : -1 };
   });
   report(rows, `median of ${PROCESSES} processes x ${RUNS} samples, min-max over processes in brackets`);
 } else {
-  report(smmuV3Bench(RUNS), `median of ${RUNS} samples, min-max in brackets`);
+  report(allRows(RUNS), `median of ${RUNS} samples, min-max in brackets`);
 }

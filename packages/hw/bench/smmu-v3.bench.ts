@@ -13,19 +13,25 @@
 import { GCProfiler, getHeapSpaceStatistics, setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { Bench } from 'tinybench';
-import { DMA_STATUS_DONE, DmaMaster, type SmmuTranslation, type WalkAccess } from '@gki/hw';
+import { DMA_STATUS_DONE, DmaMaster, Tlb, type SmmuTranslation, type WalkAccess } from '@gki/hw';
 import { RAM, S1_PAGE, S2_PAGE, SmmuRig, Tables, cdWords, steNested, steS1, steS2, writeCd } from './smmu-v3-setup.js';
 
+/** One figure (the row format every package's `bench --json` prints for the root `pnpm bench`). */
 export interface BenchRow {
+  id: string;
   group: string;
   case: string;
-  /** ns per translation, or MiB/s for the copy rows (see `unit`). */
+  /** ns per translation, or µs per 1 MiB copy (see `unit`). */
   value: number;
   unit: string;
   min?: number;
   max?: number;
   /** Heap bytes allocated per operation (translation or copy), -1 if a GC hid the figure. */
-  allocPerOp?: number;
+  alloc?: number;
+  /** Id of the row of this benchmark this one is compared with (value / that value). */
+  vs?: string;
+  /** Target for that ratio. */
+  goal?: number;
 }
 
 /** 64 MiB of 4 KiB pages: exactly the model's default TLB capacity (16384 entries). */
@@ -113,8 +119,11 @@ const sumSweep = PAGES * (DATA + 0x10) + (4096 * PAGES * (PAGES - 1)) / 2;
 const sumHot = (HIT_OPS / HOT_PAGES) * (HOT_PAGES * (DATA + 0x10) + (4096 * HOT_PAGES * (HOT_PAGES - 1)) / 2);
 
 interface Case {
+  id: string;
   group: string;
   name: string;
+  vs?: string;
+  goal?: number;
   ops: number;
   run: () => number;
   /** Untimed, before every sample. */
@@ -167,14 +176,44 @@ export function smmuV3Bench(runs: number): BenchRow[] {
   const flushS1 = () => rig.tlbiAsid(ASID);
   const flushS2 = () => rig.tlbiVmid(VMID_S2);
   const flushNested = () => rig.tlbiVmid(VMID_NESTED);
+  // The yardsticks of the hit rows, same loop shape and keys: a bare Map.get of the page
+  // number (what a model's hash lookup cannot beat), and the shared Tlb's lookup by itself.
+  const bare = new Map<number, number>();
+  for (let i = 0; i < HOT_PAGES; i++) bare.set(IOVA / 4096 + i, DATA + i * 4096);
+  const hotMap = (): number => {
+    let acc = 0;
+    for (let i = 0; i < HIT_OPS; i++) {
+      const va = IOVA + (i % HOT_PAGES) * 4096 + 0x10;
+      const pa = bare.get(Math.floor(va / 4096));
+      if (pa === undefined) throw new Error('Map.get missed');
+      acc += pa + (va % 4096);
+    }
+    return acc;
+  };
+  const tlb = new Tlb({ capacity: 1024 });
+  const ctx = tlb.context(0, ASID);
+  for (let i = 0; i < HOT_PAGES; i++) tlb.insert(ctx, IOVA + i * 4096, 12, DATA + i * 4096, 0x3f);
+  const hotTlb = (): number => {
+    let acc = 0;
+    for (let i = 0; i < HIT_OPS; i++) {
+      const va = IOVA + (i % HOT_PAGES) * 4096 + 0x10;
+      const e = tlb.lookup(ctx, va);
+      if (e < 0) throw new Error('Tlb.lookup missed');
+      acc += tlb.output(e, va);
+    }
+    return acc;
+  };
+  const S1 = 'stage 1 (48-bit, 4 levels)';
   const cases: Case[] = [
-    { group: 'stage 1 (48-bit, 4 levels)', name: 'TLB hit, 64-page working set', ops: HIT_OPS, run: () => hot(rig, SID_S1, IOVA), expectSum: sumHot, hits: HIT_OPS, misses: 0, walks: 0 },
-    { group: 'stage 1 (48-bit, 4 levels)', name: 'TLB hit, 64 MiB working set (16384 entries)', ops: PAGES, run: () => sweep(rig, SID_S1, IOVA), expectSum: sumSweep, hits: PAGES, misses: 0, walks: 0 },
-    { group: 'stage 1 (48-bit, 4 levels)', name: 'TLB miss, 4-level walk (TLBI_NH_ASID before each sample)', ops: PAGES, run: () => sweep(rig, SID_S1, IOVA), before: flushS1, expectSum: sumSweep, hits: 0, misses: PAGES, walks: PAGES },
-    { group: 'stage 2 (39-bit IPA, 3 levels)', name: 'TLB hit, 64-page working set', ops: HIT_OPS, run: () => hot(rig, SID_S2, IPA), expectSum: sumHot, hits: HIT_OPS, misses: 0, walks: 0 },
-    { group: 'stage 2 (39-bit IPA, 3 levels)', name: 'TLB miss, 3-level walk (TLBI_S12_VMALL before each sample)', ops: PAGES, run: () => sweep(rig, SID_S2, IPA), before: flushS2, expectSum: sumSweep, hits: 0, misses: PAGES, walks: PAGES },
-    { group: 'nested (S1 4 levels over S2 3 levels)', name: 'TLB hit, 64-page working set', ops: HIT_OPS, run: () => hot(rig, SID_NESTED, IOVA), expectSum: sumHot, hits: HIT_OPS, misses: 0, walks: 0 },
-    { group: 'nested (S1 4 levels over S2 3 levels)', name: 'TLB miss, S1 + S2 walk (TLBI_S12_VMALL before each sample)', ops: PAGES, run: () => sweep(rig, SID_NESTED, IOVA), before: flushNested, expectSum: sumSweep, hits: 0, misses: PAGES, walks: 2 * PAGES },
+    { id: 'yardstick.map-get', group: 'yardsticks (same loop, same 64 keys)', name: 'bare Map.get(page number) -> PA', ops: HIT_OPS, run: hotMap, expectSum: sumHot, hits: 0, misses: 0, walks: 0 },
+    { id: 'yardstick.tlb-lookup', group: 'yardsticks (same loop, same 64 keys)', name: 'Tlb.lookup + Tlb.output (the shared fast path alone)', ops: HIT_OPS, run: hotTlb, expectSum: sumHot, hits: 0, misses: 0, walks: 0, vs: 'yardstick.map-get', goal: 2 },
+    { id: 's1.hit', group: S1, name: 'TLB hit, 64-page working set', ops: HIT_OPS, run: () => hot(rig, SID_S1, IOVA), expectSum: sumHot, hits: HIT_OPS, misses: 0, walks: 0, vs: 'yardstick.map-get', goal: 2 },
+    { id: 's1.hit-16k', group: S1, name: 'TLB hit, 64 MiB working set (16384 entries)', ops: PAGES, run: () => sweep(rig, SID_S1, IOVA), expectSum: sumSweep, hits: PAGES, misses: 0, walks: 0 },
+    { id: 's1.miss', group: S1, name: 'TLB miss, 4-level walk (TLBI_NH_ASID before each sample)', ops: PAGES, run: () => sweep(rig, SID_S1, IOVA), before: flushS1, expectSum: sumSweep, hits: 0, misses: PAGES, walks: PAGES },
+    { id: 's2.hit', group: 'stage 2 (39-bit IPA, 3 levels)', name: 'TLB hit, 64-page working set', ops: HIT_OPS, run: () => hot(rig, SID_S2, IPA), expectSum: sumHot, hits: HIT_OPS, misses: 0, walks: 0, vs: 'yardstick.map-get', goal: 2 },
+    { id: 's2.miss', group: 'stage 2 (39-bit IPA, 3 levels)', name: 'TLB miss, 3-level walk (TLBI_S12_VMALL before each sample)', ops: PAGES, run: () => sweep(rig, SID_S2, IPA), before: flushS2, expectSum: sumSweep, hits: 0, misses: PAGES, walks: PAGES },
+    { id: 'nested.hit', group: 'nested (S1 4 levels over S2 3 levels)', name: 'TLB hit, 64-page working set', ops: HIT_OPS, run: () => hot(rig, SID_NESTED, IOVA), expectSum: sumHot, hits: HIT_OPS, misses: 0, walks: 0, vs: 'yardstick.map-get', goal: 2 },
+    { id: 'nested.miss', group: 'nested (S1 4 levels over S2 3 levels)', name: 'TLB miss, S1 + S2 walk (TLBI_S12_VMALL before each sample)', ops: PAGES, run: () => sweep(rig, SID_NESTED, IOVA), before: flushNested, expectSum: sumSweep, hits: 0, misses: PAGES, walks: 2 * PAGES },
   ];
 
   // Check every case once (warming the TLB for the hit rows), untimed.
@@ -199,10 +238,10 @@ export function smmuV3Bench(runs: number): BenchRow[] {
   const copy = (m: DmaMaster, src: number) => () => {
     if (m.copy(src, src + COPY_BYTES, COPY_BYTES) !== DMA_STATUS_DONE) throw new Error('DMA copy failed');
   };
-  const copyCases = [
-    { name: 'DMA copy 1 MiB through stage 1, TLB warm', run: copy(dma, IOVA) },
-    { name: 'DMA copy 1 MiB through stage 1, TLB cold (TLBI before each sample)', run: copy(dma, IOVA), before: flushS1 },
-    { name: 'DMA copy 1 MiB, no SMMU (bus addresses are PAs)', run: copy(phys, DATA) },
+  const copyCases: { id: string; name: string; run: () => void; before?: () => void; vs?: string; goal?: number }[] = [
+    { id: 'dma.warm', name: 'DMA copy 1 MiB through stage 1, TLB warm', run: copy(dma, IOVA), vs: 'dma.direct', goal: 1.25 },
+    { id: 'dma.cold', name: 'DMA copy 1 MiB through stage 1, TLB cold (TLBI before each sample)', run: copy(dma, IOVA), before: flushS1, vs: 'dma.direct' },
+    { id: 'dma.direct', name: 'DMA copy 1 MiB, no SMMU (bus addresses are PAs)', run: copy(phys, DATA) },
   ];
 
   // Every sample, timed or warm-up, is checked too: a hit row that missed (or a miss row that
@@ -233,11 +272,12 @@ export function smmuV3Bench(runs: number): BenchRow[] {
     const c = cases.find((x) => x.group === group && x.name === name);
     if (c) {
       const per = (ms: number) => (ms * 1e6) / c.ops;
-      rows.push({ group: `SMMUv3 ${group}`, case: name, value: per(r.latency.p50), unit: 'ns/translation', min: per(r.latency.min), max: per(r.latency.max), allocPerOp: allocPerOp(c.run, c.ops, c.before ?? c.run) });
+      const label = c.id.startsWith('yardstick') ? group : `SMMUv3 ${group}`;
+      rows.push({ id: c.id, group: label, case: name, value: per(r.latency.p50), unit: 'ns/translation', min: per(r.latency.min), max: per(r.latency.max), alloc: allocPerOp(c.run, c.ops, c.before ?? c.run), ...(c.vs ? { vs: c.vs, goal: c.goal } : {}) });
     } else {
       const cc = copyCases.find((x) => x.name === name)!;
-      const mibs = (ms: number) => COPY_BYTES / 2 ** 20 / (ms / 1e3);
-      rows.push({ group: 'SMMUv3 DmaMaster copy', case: name, value: mibs(r.latency.p50), unit: 'MiB/s', min: mibs(r.latency.max), max: mibs(r.latency.min), allocPerOp: allocPerOp(cc.run, 1, cc.before ?? cc.run) });
+      const us = (ms: number) => ms * 1e3;
+      rows.push({ id: cc.id, group: 'SMMUv3 DmaMaster copy (1 MiB = 256 source + 256 destination pieces)', case: name, value: us(r.latency.p50), unit: 'us/MiB', min: us(r.latency.min), max: us(r.latency.max), alloc: allocPerOp(cc.run, 1, cc.before ?? cc.run), ...(cc.vs ? { vs: cc.vs, goal: cc.goal } : {}) });
     }
   }
   return rows;

@@ -1,21 +1,13 @@
 import { MmioBus } from './bus.js';
 import { SimClock } from './clock.js';
-import { translatedRegs, resolveInterrupts } from './fdt/address.js';
+import { translatedRegs } from './fdt/address.js';
+import { boardInterrupts, FdtIndex } from './fdt/irq.js';
 import { parseDtb } from './fdt/parse.js';
-import {
-  addressCells,
-  compatibleOf,
-  decodeReg,
-  isEnabled,
-  nodeBaseName,
-  propString,
-  sizeCells,
-  walkTree,
-  type FdtRegEntry,
-} from './fdt/read.js';
+import { compatibleOf, isEnabled, propString, walkTree, type FdtRegEntry } from './fdt/read.js';
 import { FdtError, type FdtNode, type FdtReservation, type FdtTree } from './fdt/types.js';
 import { InterruptController } from './irq.js';
-import { PAGE_SIZE, PhysMem, type MemRegion } from './mem.js';
+import { PhysMem, type MemRegion } from './mem.js';
+import { readMemoryMap, reservationPairs, usableRam, type BoardNote, type ReservedRegion } from './memmap.js';
 import { BUILTIN_MODELS, descriptorMatches, type ModelDescriptor } from './models/registry.js';
 
 /** What a model factory learns about the node it is instantiated for, besides its resources. */
@@ -32,7 +24,8 @@ export interface ModelContext {
 
 /**
  * Creates the device model for a DT node. `regs` are the node's `reg` entries translated to
- * CPU physical addresses, `irqs` its interrupt controller line numbers. The factory maps its
+ * CPU physical addresses, `irqs` its board interrupt line numbers, one per specifier, with -1
+ * for an interrupt that is not wired to the board (its controller is not the GIC). The factory maps its
  * registers on `board.bus` and takes its lines from `board.irq` itself; the returned object is
  * stored in `board.models` under the node path. Throw (preferably an FdtError naming the path)
  * when the node does not describe a usable device.
@@ -75,6 +68,13 @@ export class Board {
   dtb: Uint8Array = new Uint8Array(0);
   /** Memory the firmware keeps for itself: the DTB reservation block and /reserved-memory children. */
   readonly reserved: FdtReservation[] = [];
+  /** The same reservations with their names and flags (no-map, reusable, dynamically placed). */
+  readonly reservedMemory: ReservedRegion[] = [];
+  /**
+   * What the board decided on its own from the tree (a bootloader-filled RAM size, where a
+   * dynamic reservation went, interrupts of modelled devices it could not wire), for the log.
+   */
+  readonly notes: BoardNote[] = [];
 
   constructor(
     readonly name: string,
@@ -83,6 +83,14 @@ export class Board {
     this.mem = new PhysMem(ram);
     this.bus = new MmioBus(this.mem);
     this.irq = new InterruptController();
+  }
+
+  /**
+   * RAM the kernel's page allocator may use: every bank minus each reservation that is not
+   * `reusable` (no-map regions, /memreserve/ entries and plain reserved-memory), page aligned.
+   */
+  usableRam(): MemRegion[] {
+    return usableRam(this.mem.regions, this.reservedMemory.length > 0 ? this.reservedMemory : this.reserved.map((r) => ({ name: '?', ...r, noMap: false, reusable: false, dynamic: false })));
   }
 
   /** The models that are instances of `type`, in the order they were created. */
@@ -129,39 +137,20 @@ export class Board {
   static fromDtb(dtb: Uint8Array, opts: BoardFromDtbOptions = {}): Board {
     const tree = parseDtb(dtb);
     const root = tree.root;
-    const ac = addressCells(root, '/');
-    const sc = sizeCells(root, '/');
-
-    const ram: MemRegion[] = [];
-    for (const n of root.children) {
-      const path = `/${n.name}`;
-      const isMemory = nodeBaseName(n.name) === 'memory' || propString(n, 'device_type', path) === 'memory';
-      if (!isMemory || !isEnabled(n, path)) continue;
-      for (const r of decodeReg(n, ac, sc, path)) {
-        if (r.size === 0) continue;
-        if (r.address % PAGE_SIZE || r.size % PAGE_SIZE)
-          throw new FdtError(-1, `RAM 0x${r.address.toString(16)}+0x${r.size.toString(16)} is not 4 KiB aligned`, path);
-        ram.push({ base: r.address, size: r.size });
+    const map = readMemoryMap(tree);
+    let name = opts.name;
+    if (name === undefined) {
+      try {
+        name = propString(root, 'model', '/') ?? compatibleOf(root, '/')[0] ?? 'board';
+      } catch {
+        name = 'board';
       }
     }
-    if (ram.length === 0) throw new FdtError(-1, 'no RAM: no /memory node with a non-empty reg', '/');
-    ram.sort((a, b) => a.base - b.base);
-    for (let i = 1; i < ram.length; i++)
-      if (ram[i]!.base < ram[i - 1]!.base + ram[i - 1]!.size)
-        throw new FdtError(-1, `RAM regions overlap at 0x${ram[i]!.base.toString(16)}`, '/');
-
-    const name = opts.name ?? propString(root, 'model', '/') ?? compatibleOf(root, '/')[0] ?? 'board';
-    const board = new Board(name, ram);
+    const board = new Board(name, map.ram);
     board.dtb = dtb.slice();
-    board.reserved.push(...tree.reservations.map((r) => ({ address: r.address, size: r.size })));
-    const resmem = root.children.find((c) => c.name === 'reserved-memory');
-    if (resmem) {
-      for (const c of resmem.children) {
-        const path = `/reserved-memory/${c.name}`;
-        if (!isEnabled(c, path)) continue;
-        for (const r of translatedRegs(tree, path) ?? []) board.reserved.push({ address: r.address, size: r.size });
-      }
-    }
+    board.reservedMemory.push(...map.reserved);
+    board.reserved.push(...reservationPairs(map.reserved));
+    board.notes.push(...map.notes);
 
     if (opts.models === false) return board;
     const table = opts.models === undefined || opts.models === true ? undefined : opts.models;
@@ -169,15 +158,27 @@ export class Board {
       table ? table.find((d) => descriptorMatches(d, compatible))?.factory : Board.modelFactory(compatible);
     const counts = new Map<string, number>();
     const used = new Set<ModelFactory>();
+    const idx = new FdtIndex(tree);
     walkTree(tree, (node, path) => {
-      if (!isEnabled(node, path)) return false; // a disabled bus disables its children too
-      for (const compatible of compatibleOf(node, path)) {
+      let compatibles: string[];
+      try {
+        if (!isEnabled(node, path)) return false; // a disabled bus disables its children too
+        compatibles = compatibleOf(node, path);
+      } catch (e) {
+        // a malformed status or compatible on a node nobody models must not stop the board
+        board.notes.push({ level: 'warn', source: 'OF', message: `${path}: ${e instanceof FdtError ? e.reason : String(e)}; node skipped` });
+        return false;
+      }
+      for (const compatible of compatibles) {
         const factory = lookup(compatible);
         if (!factory) continue;
         const index = counts.get(compatible) ?? 0;
         counts.set(compatible, index + 1);
         const regs = translatedRegs(tree, path) ?? [];
-        const irqs = resolveInterrupts(tree, path) ?? [];
+        const wired = boardInterrupts(idx, node);
+        for (const u of wired.unresolved)
+          board.notes.push({ level: 'warn', source: 'OF', message: `${path}: interrupt ${u.index} not wired to the board: ${u.reason}` });
+        const irqs = wired.lines;
         let model: unknown;
         try {
           model = factory(board, node, regs, irqs, { tree, path, compatible, index });

@@ -17,7 +17,8 @@ export function ioPgtableFmtAlias(fmt: IoPgtableFmt): string {
 
 /** What the core remembers about one live table (the kernel's struct io_pgtable minus the ops). */
 interface Bookkeeping {
-  readonly kernel: Kernel;
+  /** The kernel whose core allocated the table; null for a table a format created standalone. */
+  readonly kernel: Kernel | null;
   readonly fmt: IoPgtableFmt;
   readonly cookie: unknown;
   /** A copy of the cfg as the format left it (restricted bitmap, clamped ias/oas, outputs). */
@@ -27,6 +28,8 @@ interface Bookkeeping {
 }
 
 const tables = new WeakMap<IoPgtableOps, Bookkeeping>();
+/** Tables freed through freeIoPgtableOps, with their format: a second free says "double free". */
+const freedTables = new WeakMap<IoPgtableOps, IoPgtableFmt>();
 
 /** One table handed out and not yet freed. */
 export interface IoPgtableLiveTable {
@@ -89,13 +92,16 @@ function findOrLoad(kernel: Kernel, fmt: IoPgtableFmt): IoPgtableInitFns | numbe
  * Holds a reference on the format's module until freeIoPgtableOps.
  */
 export function allocIoPgtableOps(kernel: Kernel, fmt: IoPgtableFmt, cfg: IoPgtableCfg, cookie: unknown): IoPgtableOps | number {
+  if (kernel === null || typeof kernel !== 'object' || !('modules' in kernel))
+    throw new TypeError(`allocIoPgtableOps(kernel, fmt, cfg, cookie): kernel is not a Kernel (got ${describe(kernel)})`);
   const log = kernel.log;
   if (typeof fmt !== 'string' || !isIoPgtableFmt(fmt)) {
     log.err(IO_PGTABLE_LOG, `alloc: unknown format ${String(fmt)}`);
     return -EINVAL;
   }
-  if (!cfg || typeof cfg !== 'object') {
-    log.err(IO_PGTABLE_LOG, `alloc ${fmt}: no cfg`);
+  const bad = ioPgtableCfgTypeError(cfg);
+  if (bad) {
+    log.err(IO_PGTABLE_LOG, `alloc ${fmt}: ${bad}`);
     return -EINVAL;
   }
   const a = cfg.allocator;
@@ -131,7 +137,8 @@ export function allocIoPgtableOps(kernel: Kernel, fmt: IoPgtableFmt, cfg: IoPgta
     log.err(IO_PGTABLE_LOG, `alloc ${fmt}: format rejected the configuration (${errnoName(EINVAL)})`);
     return -EINVAL;
   }
-  if (tables.has(ops)) {
+  const prev = tables.get(ops);
+  if (prev && prev.kernel !== null) {
     // A format handing out the same ops twice is a bug in the format; refuse to track it twice.
     kernel.modules.modulePut(owner);
     throw new KernelError(-EINVAL, `io-pgtable: format ${fmt} returned ops that are already live`);
@@ -142,19 +149,92 @@ export function allocIoPgtableOps(kernel: Kernel, fmt: IoPgtableFmt, cfg: IoPgta
 }
 
 /**
- * free_io_pgtable_ops: flushes the whole TLB for the table's cookie, has the format free every
- * table page, and drops the module reference. `null` is a no-op (as in the kernel); ops that are
- * not live in `kernel` (already freed, or never allocated) throw KernelError(-EINVAL).
+ * free_io_pgtable_ops(ops): flushes the whole TLB for the table's cookie, has the format free
+ * every table page, and drops the reference on the format's module. The ops know their kernel,
+ * so the kernel's one-argument call works; `freeIoPgtableOps(kernel, ops)` is also accepted and
+ * then checks that a table allocated by a kernel's core belongs to that `kernel`. Tables a format created standalone (e.g.
+ * `createArmLpaeOps(host, ...)`) are freed the same way, without a module reference.
+ * `null`/`undefined` ops are a no-op, as in the kernel. Throws KernelError(-EINVAL), changing
+ * nothing, for a table already freed, ops no format handed out, or another kernel's table;
+ * TypeError for arguments of the wrong type.
  */
-export function freeIoPgtableOps(kernel: Kernel, ops: IoPgtableOps | null | undefined): void {
+export function freeIoPgtableOps(ops: IoPgtableOps | null | undefined): void;
+export function freeIoPgtableOps(kernel: Kernel, ops: IoPgtableOps | null | undefined): void;
+export function freeIoPgtableOps(a: Kernel | IoPgtableOps | null | undefined, b?: IoPgtableOps | null): void {
+  let kernel: Kernel | undefined;
+  let ops: IoPgtableOps | null | undefined;
+  if (arguments.length >= 2) {
+    if (a === null || typeof a !== 'object' || !('modules' in a))
+      throw new TypeError(`freeIoPgtableOps(kernel, ops): kernel is not a Kernel (got ${describe(a)})`);
+    kernel = a as Kernel;
+    ops = b;
+  } else ops = a as IoPgtableOps | null | undefined;
   if (ops === null || ops === undefined) return;
-  const b = tables.get(ops);
-  if (!b || b.kernel !== kernel) throw new KernelError(-EINVAL, 'io-pgtable: freeing ops that are not live (double free?)');
-  b.cfg.tlb?.tlbFlushAll?.(b.cookie);
-  b.fns.free(ops);
+  if (typeof ops !== 'object') throw new TypeError(`freeIoPgtableOps: ops must be an object (got ${describe(ops)})`);
+  const b2 = tables.get(ops);
+  if (!b2) {
+    const fmt = freedTables.get(ops);
+    if (fmt !== undefined) throw new KernelError(-EINVAL, `io-pgtable: double free of a ${fmt} table (freeIoPgtableOps was already called on it)`);
+    throw new KernelError(-EINVAL, 'io-pgtable: freeIoPgtableOps was given ops that no format handed out (not from allocIoPgtableOps or a format\'s create function)');
+  }
+  if (kernel && b2.kernel !== null && b2.kernel !== kernel)
+    throw new KernelError(-EINVAL, `io-pgtable: freeIoPgtableOps(kernel, ops): this ${b2.fmt} table was allocated by another kernel`);
+  b2.cfg.tlb?.tlbFlushAll?.(b2.cookie);
+  b2.fns.free(ops);
   tables.delete(ops);
-  coreState(kernel).live.delete(ops);
-  kernel.modules.modulePut(b.owner);
+  freedTables.set(ops, b2.fmt);
+  if (b2.kernel) {
+    coreState(b2.kernel).live.delete(ops);
+    b2.kernel.modules.modulePut(b2.owner);
+  }
+}
+
+/**
+ * For format packages: records a table the format created outside allocIoPgtableOps (its
+ * standalone create function), so that freeIoPgtableOps(ops) and ioPgtableOpsInfo(ops) work on
+ * it as on any other. `free` releases its tables (called after tlbFlushAll). If the core later
+ * adopts the same ops (allocIoPgtableOps called the create function), its record replaces this one.
+ */
+export function ioPgtableTrackStandalone(ops: IoPgtableOps, fmt: IoPgtableFmt, cfg: IoPgtableCfg, cookie: unknown, free: (ops: IoPgtableOps) => void): void {
+  if (tables.has(ops)) throw new KernelError(-EINVAL, `io-pgtable: a ${fmt} table is already tracked`);
+  tables.set(ops, { kernel: null, fmt, cookie, cfg: copyCfg(cfg), fns: { alloc: () => null, free }, owner: null });
+}
+
+function describe(v: unknown): string {
+  if (v === null) return 'null';
+  if (typeof v === 'string') return `the string ${JSON.stringify(v.length > 40 ? v.slice(0, 40) + '...' : v)}`;
+  if (typeof v === 'object' || typeof v === 'function') return typeof v;
+  return `${typeof v} ${String(v)}`;
+}
+
+/**
+ * Why `cfg` cannot be an io_pgtable_cfg at all (a field of the wrong JavaScript type, which C
+ * would not compile), or null when every field has the right type. Values of the right type
+ * that a format rejects (an ias of 70) are the format's business, not this check's.
+ */
+export function ioPgtableCfgTypeError(cfg: unknown): string | null {
+  if (cfg === null || typeof cfg !== 'object') return `cfg must be an object (got ${describe(cfg)})`;
+  const c = cfg as Record<string, unknown>;
+  for (const k of ['quirks', 'pgsizeBitmap', 'ias', 'oas'] as const)
+    if (typeof c[k] !== 'number') return `cfg.${k} must be a number (got ${describe(c[k])})`;
+  if (typeof c.coherentWalk !== 'boolean') return `cfg.coherentWalk must be a boolean (got ${describe(c.coherentWalk)})`;
+  const tlb = c.tlb;
+  if (tlb !== undefined && tlb !== null) {
+    if (typeof tlb !== 'object') return `cfg.tlb must be an object of callbacks (got ${describe(tlb)})`;
+    for (const k of ['tlbFlushAll', 'tlbFlushWalk', 'tlbAddPage'] as const) {
+      const f = (tlb as Record<string, unknown>)[k];
+      if (f !== undefined && f !== null && typeof f !== 'function') return `cfg.tlb.${k} must be a function (got ${describe(f)})`;
+    }
+  }
+  const a = c.allocator;
+  if (a !== undefined && a !== null) {
+    if (typeof a !== 'object') return `cfg.allocator must be an object with alloc and free (got ${describe(a)})`;
+    for (const k of ['alloc', 'free'] as const) {
+      const f = (a as Record<string, unknown>)[k];
+      if (f !== undefined && typeof f !== 'function') return `cfg.allocator.${k} must be a function (got ${describe(f)})`;
+    }
+  }
+  return null;
 }
 
 /** The format and the (format-completed) cfg of live ops, for drivers and dumps; undefined if not live. */

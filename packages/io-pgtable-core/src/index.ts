@@ -1,3 +1,4 @@
 export * from './types.js';
 export * from './registry.js';
 export * from './alloc.js';
+export * from './range.js';

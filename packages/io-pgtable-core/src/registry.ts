@@ -11,6 +11,7 @@ import {
   type IoPgtableOpsRegisterFn,
   type IoPgtableOpsUnregisterFn,
 } from './types.js';
+import { PACKAGE_VERSION } from './version.js';
 
 /** Log prefix of every io-pgtable core message. */
 export const IO_PGTABLE_LOG = 'io-pgtable';
@@ -112,7 +113,7 @@ export function ioPgtableRegisteredFormats(kernel: Kernel): IoPgtableFmt[] {
  */
 export const ioPgtableCoreModule: KernelModule = {
   name: 'io-pgtable',
-  version: '0.1.0',
+  version: PACKAGE_VERSION,
   license: 'GPL v2',
   description: 'IO page-table core: format registry and allocation',
   initcall: 'core',

@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { EBUSY, EEXIST, EINVAL, ENODEV, ENOMEM, EPROBE_DEFER, KernelError } from '@gki/kernel';
 import type { Kernel } from '@gki/kernel';
@@ -30,6 +31,8 @@ describe('io-pgtable core module', () => {
   it('is a built-in core initcall exporting the GPL-only registration symbols', () => {
     expect(ioPgtableCoreModule.name).toBe('io-pgtable');
     expect(ioPgtableCoreModule.license).toBe('GPL v2');
+    const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };
+    expect(ioPgtableCoreModule.version).toBe(pkg.version); // generated from package.json at build time
     expect(ioPgtableCoreModule.initcall).toBe('core');
     expect(Object.keys(ioPgtableCoreModule.exports ?? {}).sort()).toEqual(['io_pgtable_ops_register', 'io_pgtable_ops_unregister']);
     const k = bootImage(imageWith([]));
@@ -163,6 +166,41 @@ describe('allocIoPgtableOps / freeIoPgtableOps', () => {
     expect(() => freeIoPgtableOps(k, { mapPages: () => 0, unmapPages: () => 0, iovaToPhys: () => 0 })).toThrow(KernelError);
     freeIoPgtableOps(k, null);
     expect(stateOf(k)).toEqual(before);
+  });
+
+  it('freeIoPgtableOps(ops), shaped like free_io_pgtable_ops(ops), frees and drops the module reference', () => {
+    const k = bootImage(imageWith([fakeFormatModule()], ['fake-pgtable']));
+    const flushed: unknown[] = [];
+    const ops = allocIoPgtableOps(k, 'ARM_64_LPAE_S1', baseCfg({ tlb: { tlbFlushAll: (c) => flushed.push(c) } }), 'cookie') as IoPgtableOps;
+    expect(refcountOf(k, 'fake-pgtable')).toBe(1);
+    expect(k.pages.stats().pagesInUse).toBe(1);
+    freeIoPgtableOps(ops);
+    expect(flushed).toEqual(['cookie']);
+    expect(refcountOf(k, 'fake-pgtable')).toBe(0);
+    expect(k.pages.stats().pagesInUse).toBe(0);
+    expect(ioPgtableLiveTables(k)).toEqual([]);
+    // the second free says what happened, and changes nothing
+    const before = stateOf(k);
+    expect(() => freeIoPgtableOps(ops)).toThrow(/double free of a ARM_64_LPAE_S1 table/);
+    expect(() => freeIoPgtableOps(k, ops)).toThrow(/double free/);
+    expect(stateOf(k)).toEqual(before);
+    // ops no format handed out are not called a double free
+    expect(() => freeIoPgtableOps(k, { mapPages: () => 0, unmapPages: () => 0, iovaToPhys: () => 0 })).toThrow(/no format handed out/);
+  });
+
+  it('rejects a cfg of the wrong shape with -EINVAL and a message naming the field', () => {
+    const k = bootImage(imageWith([fakeFormatModule()], ['fake-pgtable']));
+    const before = stateOf(k);
+    expect(allocIoPgtableOps(k, 'ARM_64_LPAE_S1', { ...baseCfg(), ias: '48' as never }, null)).toBe(-EINVAL);
+    expect(allocIoPgtableOps(k, 'ARM_64_LPAE_S1', { ...baseCfg(), coherentWalk: 1 as never }, null)).toBe(-EINVAL);
+    expect(allocIoPgtableOps(k, 'ARM_64_LPAE_S1', baseCfg({ tlb: { tlbAddPage: 'x' as never } }), null)).toBe(-EINVAL);
+    expect(allocIoPgtableOps(k, 'ARM_64_LPAE_S1', null as never, null)).toBe(-EINVAL);
+    expect(msgs(k, 'cfg.ias must be a number')).toHaveLength(1);
+    expect(msgs(k, 'cfg.coherentWalk must be a boolean')).toHaveLength(1);
+    expect(msgs(k, 'cfg.tlb.tlbAddPage must be a function')).toHaveLength(1);
+    expect(msgs(k, 'cfg must be an object')).toHaveLength(1);
+    expect(stateOf(k)).toEqual(before);
+    expect(() => allocIoPgtableOps(undefined as never, 'ARM_64_LPAE_S1', baseCfg(), null)).toThrow(/kernel is not a Kernel/);
   });
 
   it('loads the format module on demand through its alias io-pgtable-fmt-FMT', () => {

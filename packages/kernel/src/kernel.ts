@@ -25,11 +25,31 @@ export class Kernel {
 
   constructor(readonly board: Board) {
     this.log = new KernelLog(board.clock);
-    this.pages = new PageAllocator(board.mem);
+    // the page allocator gets RAM minus the firmware's reservations (no-map, /memreserve/, ...)
+    this.pages = new PageAllocator(board.mem, board.usableRam());
     this.modules = new ModuleLoader(this);
     this.drivers = new DriverCore(this);
     this.of = new OfLayer(this);
     this.iommu = new IommuCore(this);
+  }
+
+  /**
+   * The memory layout at boot, as early boot reports it: the board's notes (a RAM size it had
+   * to choose, where dynamic reservations went), each reserved region, and the page count.
+   */
+  private logMemoryMap(): void {
+    const hex = (n: number): string => '0x' + n.toString(16).padStart(9, '0');
+    for (const n of this.board.notes) {
+      if (n.level === 'warn') this.log.warn(n.source, n.message);
+      else this.log.info(n.source, n.message);
+    }
+    for (const r of this.board.reservedMemory) {
+      const flags = [r.noMap ? 'no-map' : '', r.reusable ? 'reusable' : '', r.dynamic ? 'dynamic' : ''].filter(Boolean).join(' ');
+      this.log.info('OF', `reserved mem: ${hex(r.address)}..${hex(r.address + r.size - 1)} (${Math.ceil(r.size / 1024)} KiB) ${flags || 'map'} ${r.name}`);
+    }
+    const total = this.board.mem.regions.reduce((n, r) => n + r.size, 0);
+    const usable = this.pages.stats().totalPages * 4096;
+    this.log.info('kernel', `Memory: ${usable / 1024}K/${total / 1024}K available (${(total - usable) / 1024}K reserved)`);
   }
 
   /** RAM as the kernel sees it (the linear map): page tables are read and written here. */
@@ -46,6 +66,7 @@ export class Kernel {
     const k = new Kernel(board);
     k.arch = kernelArch(image.arch ?? 'arm64');
     k.log.info('kernel', `Booting GKI model on board '${board.name}' (${k.arch.name})`);
+    k.logMemoryMap();
     k.modules.setImage(image);
     for (const level of INITCALL_LEVELS) {
       k.modules.runBuiltinInitcalls(level);

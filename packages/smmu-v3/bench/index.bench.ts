@@ -21,8 +21,26 @@
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { Bench } from 'tinybench';
-import { IOMMU_CACHE, IOMMU_READ, IOMMU_WRITE, iommuAttachDevice, iommuDomainAlloc, iommuIovaToPhys, iommuMap, iommuUnmap, type IommuDomain } from '@gki/kernel';
-import { boot, type Preset, type Rig } from '../test/helpers.js';
+import {
+  DMA_BIDIRECTIONAL,
+  DMA_MAPPING_ERROR,
+  IOMMU_CACHE,
+  IOMMU_READ,
+  IOMMU_WRITE,
+  dmaMapSingle,
+  dmaUnmapSingle,
+  iommuAttachDevice,
+  iommuDomainAlloc,
+  iommuFlushIotlbAll,
+  iommuIotlbGatherInit,
+  iommuIovaToPhys,
+  iommuMap,
+  iommuUnmap,
+  type IommuDomain,
+} from '@gki/kernel';
+import { allocIoPgtableOps, freeIoPgtableOps, type IommuFlushOps, type IoPgtableOps } from '@gki/io-pgtable-core';
+import type { WalkAccess } from '@gki/hw';
+import { boot, buffer, SIDS, type Preset, type Rig } from '../test/helpers.js';
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 11);
 const PROCESSES = Number(process.argv.find((a) => a.startsWith('--processes='))?.split('=')[1] ?? 1);
@@ -34,15 +52,21 @@ const PA_BASE = 2 ** 36;
 const SZ_4K = 0x1000;
 const SZ_2M = 0x20_0000;
 
+/** One figure (the row format every package's `bench --json` prints for the root `pnpm bench`). */
 interface Row {
-  preset: string;
+  id: string;
+  group: string;
   case: string;
-  nsPerPage: number;
+  value: number;
+  unit: string;
   min?: number;
   max?: number;
   /** TLBI commands and CMD_SYNCs the SMMU consumed per page in one sample. */
-  tlbiPerPage: number;
-  syncPerPage: number;
+  tlbiPerPage?: number;
+  syncPerPage?: number;
+  /** Id of the row of this benchmark this one is compared with (value / that value), and the target. */
+  vs?: string;
+  goal?: number;
 }
 
 function median(v: number[]): number {
@@ -151,7 +175,144 @@ function runPreset(preset: Preset): Row[] {
     const [label, op] = t.name.split('|') as [string, string];
     const c = cost.get(t.name)!;
     const per = (ms: number) => (ms * 1e6) / c.pages;
-    rows.push({ preset, case: `${label}, ${op}`, nsPerPage: per(res.latency.p50), min: per(res.latency.min), max: per(res.latency.max), tlbiPerPage: c.tlbi / c.pages, syncPerPage: c.sync / c.pages });
+    const id = `${preset}.${s4k(label)}.${op.replace(/[^a-z0-9]+/g, '-')}`;
+    rows.push({ id, group: `arm_smmu_v3 (${preset} preset) ${label}`, case: op, value: per(res.latency.p50), unit: s4k(label) === '4k' ? 'ns/page' : 'ns/block', min: per(res.latency.min), max: per(res.latency.max), tlbiPerPage: c.tlbi / c.pages, syncPerPage: c.sync / c.pages });
+  }
+  return rows;
+}
+
+function s4k(label: string): string {
+  return label.startsWith('4K') ? '4k' : '2m';
+}
+
+/**
+ * The stack against its parts, one 4 KiB page per call on the FVP preset: the format's own
+ * map_pages/unmap_pages (io-pgtable-arm alone, callbacks that only widen the gather), then
+ * iommu_map/iommu_unmap (IOMMU core + arm_smmu_v3 + the same format + TLBI/CMD_SYNC through
+ * the model), then dma_map_single/dma_unmap_single (IOVA allocator + the above); and the
+ * SMMU model's TLB miss (a walk of the driver's table) against io-pgtable's iova_to_phys of a
+ * table holding the same mappings.
+ */
+function runStack(): Row[] {
+  const r = boot({ preset: 'fvp' });
+  const k = r.k;
+  const PAGES = 4096;
+  // The format alone, configured as the driver configures its stage-1 tables.
+  const flush: IommuFlushOps = {
+    tlbFlushAll() {},
+    tlbFlushWalk() {},
+    tlbAddPage(g, iova, granule) {
+      if (!g) return;
+      if (iova < g.start) g.start = iova;
+      if (iova + granule - 1 > g.end) g.end = iova + granule - 1;
+      g.pgsize = granule;
+    },
+  };
+  const ops = allocIoPgtableOps(k, 'ARM_64_LPAE_S1', { quirks: 0, pgsizeBitmap: 0x40201000, ias: 48, oas: 44, coherentWalk: true, tlb: flush }, null);
+  check(typeof ops !== 'number', `alloc_io_pgtable_ops: ${String(ops)}`);
+  const fmt = ops as IoPgtableOps;
+  const mapped = { mapped: 0 };
+  const gather = iommuIotlbGatherInit();
+  const pa = buffer(k, 0);
+  const fmtMap = () => {
+    for (let i = 0; i < PAGES; i++) if (fmt.mapPages(IOVA_BASE + i * SZ_4K, PA_BASE + i * SZ_4K, SZ_4K, 1, PROT, mapped) !== 0) throw new Error('map_pages failed');
+  };
+  const fmtUnmap = () => {
+    for (let i = 0; i < PAGES; i++) if (fmt.unmapPages(IOVA_BASE + i * SZ_4K, SZ_4K, 1, gather) !== SZ_4K) throw new Error('unmap_pages failed');
+  };
+  const fmtUnmapAll = () => {
+    // One call per level-3 table, as the IOMMU core splits it.
+    for (let i = 0; i < PAGES; i += 512) check(fmt.unmapPages(IOVA_BASE + i * SZ_4K, SZ_4K, 512, gather) === 512 * SZ_4K, 'unmap_pages of the range');
+  };
+  const fmtPair = () => {
+    for (let i = 0; i < PAGES; i++) {
+      if (fmt.mapPages(IOVA_BASE, pa, SZ_4K, 1, PROT, mapped) !== 0) throw new Error('map_pages failed');
+      if (fmt.unmapPages(IOVA_BASE, SZ_4K, 1, gather) !== SZ_4K) throw new Error('unmap_pages failed');
+    }
+  };
+  // The stack: an unmanaged domain on master 0, the DMA API on master 1 (its default DMA domain).
+  const d = iommuDomainAlloc(r.masters[0]!);
+  if (typeof d === 'number') throw new Error(`domain alloc: ${d}`);
+  check(iommuAttachDevice(d, r.masters[0]!) === 0, 'attach failed');
+  const shape = SHAPES[0]!;
+  const iommuPair = () => {
+    for (let i = 0; i < PAGES; i++) {
+      if (iommuMap(d, IOVA_BASE, pa, SZ_4K, PROT) !== 0) throw new Error('iommu_map failed');
+      if (iommuUnmap(d, IOVA_BASE, SZ_4K) !== SZ_4K) throw new Error('iommu_unmap failed');
+    }
+  };
+  const dev = r.masters[1]!;
+  const dmaPair = () => {
+    for (let i = 0; i < PAGES; i++) {
+      const a = dmaMapSingle(dev, pa, SZ_4K, DMA_BIDIRECTIONAL);
+      if (a === DMA_MAPPING_ERROR) throw new Error('dma_map_single failed');
+      if (dmaUnmapSingle(dev, a, SZ_4K, DMA_BIDIRECTIONAL) !== 0) throw new Error('dma_unmap_single failed');
+    }
+  };
+  // TLB misses of the model on the driver's table, against iova_to_phys of the same mappings.
+  const model = r.model;
+  const sid = SIDS[0];
+  const access: WalkAccess = { write: false, exec: false, priv: false };
+  const out = { pa: 0 };
+  let sink = 0;
+  const modelSweep = () => {
+    let acc = 0;
+    for (let i = 0; i < PAGES; i++) {
+      if (!model.translate(sid, -1, IOVA_BASE + i * SZ_4K + 0x10, access, out)) throw new Error('translate failed');
+      acc += out.pa;
+    }
+    sink += acc;
+  };
+  const fmtWalk = () => {
+    let acc = 0;
+    for (let i = 0; i < PAGES; i++) acc += fmt.iovaToPhys(IOVA_BASE + i * SZ_4K + 0x10);
+    sink += acc;
+  };
+
+  const bench = new Bench({ iterations: RUNS, time: 0, warmupIterations: 2, warmupTime: 0 });
+  const cases: { id: string; name: string; run: () => void; before?: () => void; after?: () => void; vs?: string; goal?: number }[] = [
+    { id: 'fmt.map1', name: 'io-pgtable-arm map_pages, 1 page per call (tables allocated)', run: fmtMap, after: fmtUnmapAll },
+    { id: 'iommu.map1', name: 'iommu_map, 1 page per call (tables allocated)', run: () => mapRange(d, shape, true), after: () => unmapRange(d, shape, false), vs: 'fmt.map1', goal: 1.5 },
+    { id: 'fmt.unmap1', name: 'io-pgtable-arm unmap_pages, 1 page per call', before: fmtMap, run: fmtUnmap },
+    { id: 'iommu.unmap1', name: 'iommu_unmap, 1 page per call (TLBI + CMD_SYNC each)', before: () => mapRange(d, shape, false), run: () => unmapRange(d, shape, true), vs: 'fmt.unmap1', goal: 1.5 },
+    { id: 'fmt.pair', name: 'map_pages + unmap_pages of one page', run: fmtPair },
+    { id: 'iommu.pair', name: 'iommu_map + iommu_unmap of one page', run: iommuPair, vs: 'fmt.pair', goal: 1.5 },
+    { id: 'dma.pair', name: 'dma_map_single + dma_unmap_single of one page', run: dmaPair, vs: 'fmt.pair', goal: 3 },
+    { id: 'fmt.iova_to_phys', name: 'io-pgtable-arm iova_to_phys (table with the same mappings)', before: fmtMap, run: fmtWalk, after: fmtUnmapAll },
+    {
+      id: 'model.miss',
+      name: 'SMMUv3 model translate, TLB miss (walk of the driver\'s table)',
+      before: () => {
+        mapRange(d, shape, false);
+        iommuFlushIotlbAll(d);
+      },
+      run: modelSweep,
+      after: () => unmapRange(d, shape, false),
+      vs: 'fmt.iova_to_phys',
+      goal: 2,
+    },
+  ];
+  for (const c of cases) bench.add(c.id, c.run, { beforeEach: c.before, afterEach: c.after });
+  // Check once, untimed, that each case does what it says.
+  fmtMap();
+  check(fmt.iovaToPhys(IOVA_BASE + 5 * SZ_4K + 3) === PA_BASE + 5 * SZ_4K + 3, 'format mapping');
+  fmtUnmapAll();
+  mapRange(d, shape, false);
+  iommuFlushIotlbAll(d);
+  const walks = model.stats.walks;
+  modelSweep();
+  check(model.stats.walks - walks === PAGES && out.pa === PA_BASE + shape.paSkew + (PAGES - 1) * SZ_4K + 0x10, 'model misses walk every page');
+  unmapRange(d, shape, false);
+  bench.runSync();
+  check(model.hitlessViolations.length === 0 && sink !== 0, 'hitless violations');
+  freeIoPgtableOps(k, fmt);
+  const rows: Row[] = [];
+  for (const t of bench.tasks) {
+    const res = t.result;
+    if (res.state !== 'completed') throw new Error(`${t.name}: ${res.state}`, { cause: res.state === 'errored' ? res.error : undefined });
+    const c = cases.find((x) => x.id === t.name)!;
+    const per = (ms: number) => (ms * 1e6) / PAGES;
+    rows.push({ id: c.id, group: 'the stack against its parts (fvp preset, 4 KiB pages, one per call)', case: c.name, value: per(res.latency.p50), unit: c.id.endsWith('pair') ? 'ns/map+unmap' : c.id.includes('miss') || c.id.includes('phys') ? 'ns/translation' : 'ns/page', min: per(res.latency.min), max: per(res.latency.max), ...(c.vs ? { vs: c.vs, goal: c.goal } : {}) });
   }
   return rows;
 }
@@ -161,12 +322,15 @@ function report(rows: Row[], what: string): void {
     console.log(JSON.stringify({ runs: RUNS, processes: PROCESSES, node: process.version, rows }, null, 2));
     return;
   }
-  console.log(`arm_smmu_v3 iommu_map/iommu_unmap, ns per page incl. TLBI + CMD_SYNC (${what})`);
-  for (const p of [...new Set(rows.map((r) => r.preset))]) {
-    console.log(`\npreset ${p}`);
-    for (const r of rows.filter((x) => x.preset === p)) {
+  console.log(`arm_smmu_v3 through the stack, ns per page incl. TLBI + CMD_SYNC (${what})`);
+  for (const g of [...new Set(rows.map((r) => r.group))]) {
+    console.log(`\n${g}`);
+    for (const r of rows.filter((x) => x.group === g)) {
       const range = r.min !== undefined ? `(${r.min.toFixed(0)}-${r.max!.toFixed(0)})` : '';
-      console.log(`  ${r.case.padEnd(60)} ${r.nsPerPage.toFixed(0).padStart(7)} ns ${range.padEnd(14)} TLBI/page ${r.tlbiPerPage.toFixed(3).padStart(6)}  SYNC/page ${r.syncPerPage.toFixed(3)}`);
+      const cmds = r.tlbiPerPage !== undefined ? ` TLBI/page ${r.tlbiPerPage.toFixed(3).padStart(6)}  SYNC/page ${r.syncPerPage!.toFixed(3)}` : '';
+      const vs = r.vs ? rows.find((x) => x.id === r.vs) : undefined;
+      const ratio = vs ? `  ${(r.value / vs.value).toFixed(2)}x "${vs.case}" (goal ${r.goal}x)` : '';
+      console.log(`  ${r.case.padEnd(66)} ${r.value.toFixed(0).padStart(7)} ${r.unit} ${range.padEnd(14)}${cmds}${ratio}`);
     }
   }
 }
@@ -180,10 +344,10 @@ if (PROCESSES > 1) {
     all.push((JSON.parse(res.stdout) as { rows: Row[] }).rows);
   }
   const rows = all[0]!.map((r0, j) => {
-    const v = all.map((rs) => rs[j]!.nsPerPage);
-    return { ...r0, nsPerPage: median(v), min: Math.min(...v), max: Math.max(...v) };
+    const v = all.map((rs) => rs[j]!.value);
+    return { ...r0, value: median(v), min: Math.min(...v), max: Math.max(...v) };
   });
   report(rows, `median of ${PROCESSES} processes x ${RUNS} samples, min-max over processes in brackets`);
 } else {
-  report([...runPreset('fvp'), ...runPreset('qemu')], `median of ${RUNS} samples, min-max in brackets`);
+  report([...runStack(), ...runPreset('fvp'), ...runPreset('qemu')], `median of ${RUNS} samples, min-max in brackets`);
 }

@@ -2,10 +2,11 @@ import { EINVAL, ENODEV, iommuDomainAlloc } from '@gki/kernel';
 import type { Device, Driver, IommuDomain, KernelModule, ModuleContext, ModuleRef } from '@gki/kernel';
 import { ArmSmmuV3DomainImpl, type ArmSmmuV3Domain } from './domain.js';
 import { ARM_SMMU_REG_WINDOW } from './regs.js';
+import { PACKAGE_VERSION } from './version.js';
 import { ArmSmmuV3, armSmmuV3FromDevice, armSmmuV3MasterOf } from './smmu.js';
 
-/** The package version, shown in the image manifest (kept in step with package.json). */
-export const ARM_SMMU_V3_VERSION = '0.1.0';
+/** The package version, shown in the image manifest (generated from package.json at build time). */
+export const ARM_SMMU_V3_VERSION: string = PACKAGE_VERSION;
 /** The platform driver's name (log prefix of its devices). */
 export const ARM_SMMU_V3_DRIVER = 'arm-smmu-v3';
 

@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { DMA_STATUS_FAULT, SMMU_CR0 } from '@gki/hw';
 import ioPgtableArm from '@gki/format-arm-lpae';
@@ -10,6 +11,8 @@ describe('module arm_smmu_v3', () => {
   it('describes itself as a GKI module with a soft dependency on io-pgtable-arm', () => {
     expect(armSmmuV3.name).toBe('arm_smmu_v3');
     expect(armSmmuV3.license).toBe('GPL v2');
+    const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };
+    expect(armSmmuV3.version).toBe(pkg.version); // generated from package.json at build time
     expect(armSmmuV3.softdep).toEqual({ pre: ['io-pgtable-arm'] });
     expect(armSmmuV3.aliases).toEqual(['of:N*T*Carm,smmu-v3']);
   });

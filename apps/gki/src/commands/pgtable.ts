@@ -1,12 +1,27 @@
 import { basename } from 'node:path';
 import { formatMismatch, readVectorFile, replayCase, type VectorCase } from '@gki/io-pgtable-core/vectors';
-import type { Io } from '../main.js';
+import type { Command, Io } from '../cli/args.js';
 import { dumpTree } from '../pgtable/dump.js';
 import { bootReplayKernel, kernelReplayEnv } from '../pgtable/session.js';
 import { walkerCheck } from '../pgtable/walker-check.js';
 
 const USAGE = `usage: gki pgtable replay FILE.jsonl... [--case NAME] [--quiet]
        gki pgtable dump FILE.jsonl --case NAME [--after-op N]`;
+
+const HELP = `${USAGE}
+
+  replay   replays recorded io-pgtable cases (the vectors/ JSONL format) through the real
+           format modules, loaded by the module loader on demand through their
+           io-pgtable-fmt-<FORMAT> alias, and cross-checks every table with the board's own
+           walker; prints each mismatch and ends with "N passed, M failed" (exit 1 if any).
+  dump     replays one case (up to op N) and prints its page table as a tree: level,
+           index, IOVA range, descriptor, decoded fields.
+
+options:
+  --case NAME      only the case named NAME (replay), the case to dump (dump)
+  --quiet          replay: no per-file lines, only mismatches and the total
+  --after-op N     dump: the table as it stands after op N
+  --help           this text`;
 
 interface Parsed {
   files: string[];
@@ -48,13 +63,13 @@ function load(file: string, io: Io): VectorCase[] | null {
 async function replay(args: string[], io: Io): Promise<number> {
   const p = parseArgs(args, ['--case', '--quiet']);
   if (typeof p === 'string') {
-    io.err(`gki pgtable replay: ${p}\n${USAGE}`);
+    io.err(`gki pgtable replay: ${p} (see 'gki pgtable --help')`);
     return 2;
   }
   const files: { file: string; cases: VectorCase[] }[] = [];
   for (const f of p.files) {
     const cases = load(f, io);
-    if (!cases) return 2;
+    if (!cases) return 1;
     files.push({ file: f, cases: p.caseName === undefined ? cases : cases.filter((c) => c.name === p.caseName) });
   }
   if (p.caseName !== undefined && files.every((f) => f.cases.length === 0)) {
@@ -91,15 +106,15 @@ async function replay(args: string[], io: Io): Promise<number> {
 async function dump(args: string[], io: Io): Promise<number> {
   const p = parseArgs(args, ['--case', '--after-op']);
   if (typeof p === 'string') {
-    io.err(`gki pgtable dump: ${p}\n${USAGE}`);
+    io.err(`gki pgtable dump: ${p} (see 'gki pgtable --help')`);
     return 2;
   }
   if (p.files.length !== 1 || p.caseName === undefined) {
-    io.err(`gki pgtable dump: needs exactly one file and --case NAME\n${USAGE}`);
+    io.err(`gki pgtable dump: needs exactly one file and --case NAME (see 'gki pgtable --help')`);
     return 2;
   }
   const cases = load(p.files[0]!, io);
-  if (!cases) return 2;
+  if (!cases) return 1;
   const c = cases.find((x) => x.name === p.caseName);
   if (!c) {
     io.err(`gki pgtable dump: no case named '${p.caseName}' in ${p.files[0]}`);
@@ -125,7 +140,7 @@ async function dump(args: string[], io: Io): Promise<number> {
 }
 
 /** `gki pgtable ...` */
-export async function pgtableCommand(args: string[], io: Io): Promise<number> {
+async function run(args: string[], io: Io): Promise<number> {
   const [sub, ...rest] = args;
   switch (sub) {
     case 'replay':
@@ -133,7 +148,9 @@ export async function pgtableCommand(args: string[], io: Io): Promise<number> {
     case 'dump':
       return dump(rest, io);
     default:
-      io.err(sub === undefined ? USAGE : `gki pgtable: unknown subcommand '${sub}'\n${USAGE}`);
+      io.err(sub === undefined ? `gki pgtable: which subcommand? replay or dump (see 'gki pgtable --help')` : `gki pgtable: unknown subcommand '${sub}' (replay, dump)`);
       return 2;
   }
 }
+
+export const pgtableCommand: Command = { name: 'pgtable', summary: 'replay io-pgtable vectors through the format modules, or dump a table', usage: USAGE, help: HELP, run };

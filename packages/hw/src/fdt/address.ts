@@ -17,13 +17,12 @@ import {
   type FdtRegEntry,
   type FdtRootLike,
 } from './read.js';
-import { FdtError, type FdtNode } from './types.js';
+import { FdtError, type FdtNode, type FdtTree } from './types.js';
+import { boardInterrupts, FdtIndex } from './irq.js';
 
-/** GIC interrupt specifier types (first of three cells) and where their INTIDs start. */
+/** GIC interrupt specifier types (first cell). */
 export const GIC_SPI = 0;
 export const GIC_PPI = 1;
-const GIC_SPI_BASE = 32;
-const GIC_PPI_BASE = 16;
 
 /** Full paths of the nodes of a root-to-node chain. */
 function pathsOf(chain: readonly FdtNode[]): string[] {
@@ -118,58 +117,20 @@ export function phandleArgsList(t: FdtRootLike, node: FdtNode, path: string, pro
   return out;
 }
 
-/** The interrupt parent of the node at the end of `chain`: its own or its nearest ancestor's `interrupt-parent`. */
-function interruptParent(t: FdtRootLike, chain: readonly FdtNode[], paths: readonly string[]): { node: FdtNode; path: string } | undefined {
-  for (let i = chain.length - 1; i >= 0; i--) {
-    const ph = propU32(chain[i]!, 'interrupt-parent', paths[i]);
-    if (ph === undefined) continue;
-    const target = findByPhandleWithPath(t, ph);
-    if (!target) throw new FdtError(-1, `'interrupt-parent' refers to unknown phandle 0x${ph.toString(16)}`, paths[i]);
-    return target;
-  }
-  return undefined;
-}
-
-function isGic(ctrl: FdtNode, path: string): boolean {
-  return compatibleOf(ctrl, path).some((c) => c.startsWith('arm,gic') || /^arm,cortex-a\d+-gic$/.test(c));
-}
-
-/** Turns one interrupt specifier of `ctrl` into the controller's line number. */
-function specifierToLine(ctrl: FdtNode, ctrlPath: string, spec: readonly number[], where: string): number {
-  if (isGic(ctrl, ctrlPath) && spec.length >= 3) {
-    const [type, num] = spec as [number, number];
-    if (type === GIC_SPI) return GIC_SPI_BASE + num;
-    if (type === GIC_PPI) return GIC_PPI_BASE + num;
-    throw new FdtError(-1, `unsupported GIC interrupt type ${type}`, where);
-  }
-  if (spec.length < 1) throw new FdtError(-1, `${ctrlPath} has #interrupt-cells = 0`, where);
-  return spec[0]!;
-}
-
 /**
- * The node's interrupts as interrupt controller line numbers (for a GIC: SPI n is line 32+n,
- * PPI n is line 16+n). Reads `interrupts-extended` when present, else `interrupts` with the
- * inherited `interrupt-parent`. Interrupt maps (nexus nodes) are not supported.
- * Returns undefined when `path` names no node.
+ * The node's interrupts as board interrupt line numbers (for a GIC: SPI n is line 32+n, PPI
+ * n is line 16+n, with 3 or 4 specifier cells). Reads `interrupts-extended` when present,
+ * else `interrupts` with the interrupt parent, and follows `interrupt-map` nexus nodes (see
+ * ./irq.ts). Throws FdtError when an interrupt cannot be resolved; `boardInterrupts` is the
+ * lenient form. Returns undefined when `path` names no node.
  */
 export function resolveInterrupts(t: FdtRootLike, path: string): number[] | undefined {
-  const chain = nodesOnPath(t, path);
-  if (!chain) return undefined;
-  const paths = pathsOf(chain);
-  const node = chain[chain.length - 1]!;
-  const nodePath = paths[paths.length - 1]!;
-  if (getProp(node, 'interrupts-extended'))
-    return phandleArgsList(t, node, nodePath, 'interrupts-extended', '#interrupt-cells').map((e) =>
-      specifierToLine(e.node, e.path, e.args, nodePath),
-    );
-  const cells = propCells(node, 'interrupts', nodePath);
-  if (!cells || cells.length === 0) return [];
-  const ctrl = interruptParent(t, chain, paths);
-  if (!ctrl) throw new FdtError(-1, "'interrupts' without an 'interrupt-parent'", nodePath);
-  const n = propU32(ctrl.node, '#interrupt-cells', ctrl.path);
-  if (n === undefined || n === 0) throw new FdtError(-1, `interrupt parent ${ctrl.path} has no '#interrupt-cells'`, nodePath);
-  if (cells.length % n) throw new FdtError(-1, `property 'interrupts' has ${cells.length} cells, not a multiple of ${n}`, nodePath);
-  const out: number[] = [];
-  for (let i = 0; i < cells.length; i += n) out.push(specifierToLine(ctrl.node, ctrl.path, cells.slice(i, i + n), nodePath));
-  return out;
+  const tree: FdtTree = 'root' in t ? t : { version: 17, bootCpuid: 0, reservations: [], root: t };
+  const idx = new FdtIndex(tree);
+  const node = nodesOnPath(t, path)?.at(-1);
+  if (!node) return undefined;
+  const r = boardInterrupts(idx, node);
+  const bad = r.unresolved[0];
+  if (bad) throw new FdtError(-1, `interrupt ${bad.index}: ${bad.reason}`, path);
+  return r.lines;
 }

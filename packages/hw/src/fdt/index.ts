@@ -4,3 +4,5 @@ export * from './write.js';
 export * from './read.js';
 export * from './address.js';
 export * from './build.js';
+export * from './irq.js';
+export * from './dts/index.js';

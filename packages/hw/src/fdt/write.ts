@@ -2,8 +2,10 @@
  * DTB encoder: writes a version 17 blob (last_comp_version 16) laid out as
  * header | memory reservation block | structure block | strings block,
  * with the reservation block 8-byte aligned, tokens 4-byte aligned and property names
- * stored once each in the strings block (in order of first use). The output is a pure
- * function of the tree, so writing the same tree twice gives identical bytes.
+ * stored once each in the strings block (in order of first use). As dtc does, a name that is
+ * the tail of one already stored ("ranges" after "dma-ranges") points into it instead of
+ * being stored again, so a tree compiled from DTS gives the same bytes as dtc's blob. The
+ * output is a pure function of the tree, so writing the same tree twice gives identical bytes.
  */
 import {
   FDT_BEGIN_NODE,
@@ -43,6 +45,8 @@ export function writeDtb(tree: FdtTree): Uint8Array {
 
   // First pass: validate, size the structure block and build the string table.
   const strings = new Map<string, number>();
+  /** Every tail of every stored name, at its lowest offset (dtc reuses those). */
+  const tails = new Map<string, number>();
   let stringsSize = 0;
   let structSize = 4; // FDT_END
   const pending: { node: FdtNode; path: string }[] = [{ node: tree.root, path: '/' }];
@@ -59,8 +63,16 @@ export function writeDtb(tree: FdtTree): Uint8Array {
       propNames.add(p.name);
       structSize += 12 + align4(p.value.length);
       if (!strings.has(p.name)) {
-        strings.set(p.name, stringsSize);
-        stringsSize += p.name.length + 1;
+        const shared = tails.get(p.name);
+        if (shared !== undefined) strings.set(p.name, shared);
+        else {
+          strings.set(p.name, stringsSize);
+          for (let k = 0; k < p.name.length; k++) {
+            const tail = p.name.slice(k);
+            if (!tails.has(tail)) tails.set(tail, stringsSize + k);
+          }
+          stringsSize += p.name.length + 1;
+        }
       }
     }
     const childNames = new Set<string>();

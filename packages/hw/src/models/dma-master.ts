@@ -526,7 +526,7 @@ export const createDmaMasterModel: ModelFactory = (board: Board, node, regs, irq
   const dma = new DmaMaster(board.mem, {
     name: node.name,
     streamId: dmaStreamId(node, ctx),
-    irq: irqs[0] === undefined ? undefined : board.irq.line(irqs[0]),
+    irq: irqs[0] === undefined || irqs[0] < 0 ? undefined : board.irq.line(irqs[0]),
   });
   board.bus.map(win.address, win.size, dma);
   return dma;

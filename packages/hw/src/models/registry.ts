@@ -6,6 +6,8 @@
  */
 import type { ModelFactory } from '../board.js';
 import { createDmaMasterModel } from './dma-master.js';
+import { createMaliModel } from './mali/factory.js';
+import { MALI_COMPATIBLES } from './mali/presets.js';
 import { createSmmuV2Model, isSmmuV2Compatible, SMMUV2_COMPATIBLES } from './smmu-v2/factory.js';
 import { createSmmuV3Model } from './smmu-v3/factory.js';
 
@@ -36,5 +38,8 @@ export const SMMU_V2_MODEL: ModelDescriptor = {
   factory: createSmmuV2Model,
 };
 
+/** Arm Mali Midgard / Bifrost / Valhall-JM GPU: the generic `arm,mali-*` and the SoC compatibles. */
+export const MALI_MODEL: ModelDescriptor = { name: 'mali', compatibles: MALI_COMPATIBLES, factory: createMaliModel };
+
 /** Every model of the package, the table `Board.fromDtb` uses unless told otherwise. */
-export const BUILTIN_MODELS: readonly ModelDescriptor[] = [DMA_MASTER_MODEL, SMMU_V3_MODEL, SMMU_V2_MODEL];
+export const BUILTIN_MODELS: readonly ModelDescriptor[] = [DMA_MASTER_MODEL, SMMU_V3_MODEL, SMMU_V2_MODEL, MALI_MODEL];

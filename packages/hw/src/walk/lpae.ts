@@ -391,7 +391,8 @@ export function lpae32S1Config(p: Lpae32S1Params): LpaeWalkConfig {
     stage: 1,
     oaBits: 40,
     ranges: [
-      mk('TTBR0', p.ttbr0 !== undefined && !p.epd0, p.ttbr0 ?? 0, 32 - t0sz, 0, end0),
+      // With T0SZ = 0 and T1SZ > 0, TTBR0 stops where the TTBR1 region starts.
+      mk('TTBR0', p.ttbr0 !== undefined && !p.epd0, p.ttbr0 ?? 0, 32 - t0sz, 0, t1sz > 0 ? Math.min(end0, start1) : end0),
       mk('TTBR1', p.ttbr1 !== undefined && !p.epd1 && start1 < TWO32, p.ttbr1 ?? 0, in1, start1, TWO32),
     ],
     mairLo,
@@ -512,8 +513,12 @@ export function s2MemAttrToMair(memAttr: number, fwb: boolean): number {
   }
   if ((memAttr & 0xc) === 0) return (memAttr & 3) << 2; // Device-nGnRnE .. Device-GRE
   // Normal: outer [3:2], inner [1:0]; 01 NC, 10 WT, 11 WB (allocation hints assumed RW).
-  const cv = (x: number): number => (x === 1 ? 0x4 : x === 2 ? 0xb : 0xf);
-  return (cv(memAttr >> 2) << 4) | cv(memAttr & 3);
+  return (s2CacheNibble(memAttr >> 2) << 4) | s2CacheNibble(memAttr & 3);
+}
+
+/** A stage-2 MemAttr cacheability pair as a MAIR nibble (module level: no closure per walk). */
+function s2CacheNibble(x: number): number {
+  return x === 1 ? 0x4 : x === 2 ? 0xb : 0xf;
 }
 
 // ---------------------------------------------------------------------------------------------

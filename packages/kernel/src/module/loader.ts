@@ -1,6 +1,8 @@
 import { EBUSY, EEXIST, EINVAL, ELOOP, ENOENT, ENOEXEC, KernelError, errnoName } from '../errno.js';
 import type { Kernel } from '../kernel.js';
+import { depmodImage } from './depmod.js';
 import { globMatch } from './glob.js';
+import { licenseIsGplCompatible } from './license.js';
 import type {
   DepmodInfo,
   ExportedSymbol,
@@ -16,19 +18,7 @@ import type {
   SymbolInfo,
 } from './types.js';
 
-/** MODULE_LICENSE strings the kernel treats as GPL-compatible (license_is_gpl_compatible). */
-export const GPL_COMPATIBLE_LICENSES: readonly string[] = [
-  'GPL',
-  'GPL v2',
-  'GPL and additional rights',
-  'Dual BSD/GPL',
-  'Dual MIT/GPL',
-  'Dual MPL/GPL',
-];
-
-export function licenseIsGplCompatible(license: string): boolean {
-  return GPL_COMPATIBLE_LICENSES.includes(license);
-}
+export { GPL_COMPATIBLE_LICENSES, licenseIsGplCompatible } from './license.js';
 
 /** Module names compare with '-' and '_' equivalent, as kmod normalises them. */
 function modKey(name: string): string {
@@ -709,58 +699,12 @@ export class ModuleLoader implements ModuleLoaderApi {
 
   /** The image's depmod view (modules.dep/.softdep/.alias/.symbols/.builtin), plus problems. */
   depmod(): DepmodInfo {
-    const mods = [...this.imageModules.values()];
-    const direct = new Map<string, string[]>();
-    const unresolved: Record<string, string[]> = {};
-    for (const m of mods) {
-      const deps: string[] = [];
-      for (const s of m.needs ?? []) {
-        if (this.coreSymbol(s)) continue;
-        const p = this.imageProviders.get(s);
-        if (p && p !== m) {
-          if (!deps.includes(p.name)) deps.push(p.name);
-        } else if (!p) {
-          (unresolved[m.name] ??= []).push(s);
-        }
-      }
-      direct.set(m.name, deps);
-    }
-    const cycles: string[][] = [];
-    const cycleKeys = new Set<string>();
-    const dep: Record<string, string[]> = {};
-    for (const m of mods) {
-      const order: string[] = [];
-      const stack: string[] = [];
-      const visit = (n: string): void => {
-        const i = stack.indexOf(n);
-        if (i >= 0) {
-          const cyc = [...stack.slice(i), n];
-          const id = [...stack.slice(i)].sort().join(',');
-          if (!cycleKeys.has(id)) {
-            cycleKeys.add(id);
-            cycles.push(cyc);
-          }
-          return;
-        }
-        if (order.includes(n)) return;
-        stack.push(n);
-        for (const d of direct.get(n) ?? []) visit(d);
-        stack.pop();
-        if (n !== m.name) order.push(n);
-      };
-      visit(m.name);
-      dep[m.name] = order;
-    }
-    const softdep: Record<string, { pre: string[]; post: string[] }> = {};
-    const alias: { pattern: string; module: string }[] = [];
-    const symbols: Record<string, string> = {};
-    for (const m of mods) {
-      if (m.softdep && ((m.softdep.pre?.length ?? 0) > 0 || (m.softdep.post?.length ?? 0) > 0)) {
-        softdep[m.name] = { pre: [...(m.softdep.pre ?? [])], post: [...(m.softdep.post ?? [])] };
-      }
-      for (const a of m.aliases ?? []) alias.push({ pattern: a, module: m.name });
-    }
-    for (const [s, m] of this.imageProviders) symbols[s] = m.name;
-    return { dep, softdep, alias, symbols, builtin: this.builtins.map((b) => b.name), unresolved, cycles };
+    const core: [string, ExportedSymbol][] = [];
+    for (const [s, e] of this.symbols) if (e.owner === null && e.provider === 'vmlinux') core.push([s, e.sym]);
+    return depmodImage({
+      builtin: this.builtins.map((b) => b.def),
+      modules: [...this.imageModules.values()],
+      coreExports: core,
+    });
   }
 }

@@ -1,6 +1,6 @@
-import { EINVAL } from '../errno.js';
+import { EINVAL, ENOENT } from '../errno.js';
 import { be32, type OfNode } from './node.js';
-import { ofParsePhandleWithArgs, type OfPhandleArgs } from './phandle.js';
+import { MAX_PHANDLE_ARGS, ofParsePhandleWithArgs, type OfPhandleArgs } from './phandle.js';
 import { ofDeviceIsCompatible, ofPropertyReadU32 } from './property.js';
 
 /**
@@ -19,34 +19,131 @@ export function ofIrqFindParent(node: OfNode): OfNode | null {
   return null;
 }
 
+/** Hops an interrupt translation may take before it is declared looping. */
+const MAX_IRQ_HOPS = 64;
+
+function cellsOf(node: OfNode, name: string): number[] | undefined {
+  const v = node.property(name);
+  if (v === undefined) return undefined;
+  const out: number[] = [];
+  for (let i = 0; i + 4 <= v.length; i += 4) out.push(be32(v, i));
+  return out;
+}
+
+/**
+ * of_irq_parse_raw: follows the specifier `args` from interrupt parent `ipar` to an
+ * interrupt controller, through `interrupt-map` nexus nodes (the key is the device's unit
+ * address `addr` plus the specifier, masked with `interrupt-map-mask`; an `interrupt-map`
+ * takes precedence over `interrupt-controller`, as in the kernel). -EINVAL when no
+ * controller is reached (no matching map entry, a dangling phandle, a loop).
+ */
+export function ofIrqParseRaw(ipar: OfNode, args: readonly number[], addr: readonly number[]): OfPhandleArgs | number {
+  let cur: OfNode | null = ipar;
+  let spec = [...args];
+  let intsize = ofPropertyReadU32(ipar, '#interrupt-cells');
+  if (intsize < 0) intsize = spec.length;
+  // the first parent's #address-cells, looked up through its ancestors (2 when none says)
+  let addrsize = 2;
+  for (let n: OfNode | null = ipar; n; n = n.parent) {
+    const ac = ofPropertyReadU32(n, '#address-cells');
+    if (ac >= 0) {
+      addrsize = ac;
+      break;
+    }
+  }
+  let key = [...Array.from({ length: addrsize }, (_, i) => addr[i] ?? 0), ...spec];
+  for (let hop = 0; cur && hop < MAX_IRQ_HOPS; hop++) {
+    const map = cellsOf(cur, 'interrupt-map');
+    if (cur.hasProperty('interrupt-controller') && !map) return { np: cur, args: spec };
+    if (!map) {
+      cur = ofIrqFindParent(cur);
+      continue;
+    }
+    const width = addrsize + intsize;
+    const mask = cellsOf(cur, 'interrupt-map-mask') ?? [];
+    let next: { np: OfNode; key: number[]; args: number[]; addrsize: number; intsize: number } | undefined;
+    let i = 0;
+    while (i + width < map.length && !next) {
+      let match = true;
+      for (let k = 0; k < width; k++) if (((key[k] ?? 0) & (mask[k] ?? 0xffffffff)) >>> 0 !== map[i + k]) match = false;
+      const np = cur.tree.findByPhandle(map[i + width]!);
+      if (!np) return -EINVAL;
+      const pint = ofPropertyReadU32(np, '#interrupt-cells');
+      if (pint < 0) return -EINVAL;
+      let paddr = ofPropertyReadU32(np, '#address-cells');
+      if (paddr < 0) paddr = 0;
+      const start = i + width + 1;
+      if (start + paddr + pint > map.length || paddr + pint > MAX_PHANDLE_ARGS) return -EINVAL;
+      if (match) {
+        const pkey = map.slice(start, start + paddr + pint);
+        next = { np, key: pkey, args: pkey.slice(paddr), addrsize: paddr, intsize: pint };
+      }
+      i = start + paddr + pint;
+    }
+    if (!next) return -EINVAL;
+    cur = next.np;
+    key = next.key;
+    spec = next.args;
+    addrsize = next.addrsize;
+    intsize = next.intsize;
+  }
+  return -EINVAL;
+}
+
+/** The device's unit address: the first #address-cells cells of its `reg` (for interrupt maps). */
+function unitAddress(node: OfNode): number[] {
+  let ac = node.parent ? ofPropertyReadU32(node.parent, '#address-cells') : -1;
+  if (ac < 0) ac = 2;
+  return (cellsOf(node, 'reg') ?? []).slice(0, ac);
+}
+
 /**
  * of_irq_parse_one: interrupt specifier `index` of `node`, from `interrupts-extended` if
- * present, otherwise from `interrupts` with the (inherited) interrupt parent. The result
- * names the interrupt controller and its specifier cells. -EINVAL when there is no such
- * interrupt or it cannot be parsed; interrupt nexus nodes (`interrupt-map`) are not
- * modelled and give -EINVAL too.
+ * present, otherwise from `interrupts` with the (inherited) interrupt parent, translated
+ * through interrupt maps to the controller that handles it. The result names that controller
+ * and its specifier cells (a GIC's may have 3 or 4). -EINVAL when there is no such interrupt
+ * or it cannot be followed to a controller.
  */
 export function ofIrqParse(node: OfNode, index: number): OfPhandleArgs | number {
   if (!Number.isInteger(index) || index < 0) return -EINVAL;
-  let spec: OfPhandleArgs;
   if (node.hasProperty('interrupts-extended')) {
     const r = ofParsePhandleWithArgs(node, 'interrupts-extended', '#interrupt-cells', index);
     if (typeof r === 'number') return -EINVAL;
-    spec = r;
-  } else {
-    const ints = node.property('interrupts');
-    if (ints === undefined) return -EINVAL;
-    const parent = ofIrqFindParent(node);
-    if (!parent) return -EINVAL;
-    const cells = ofPropertyReadU32(parent, '#interrupt-cells');
-    if (cells < 1) return -EINVAL;
-    if ((index + 1) * cells * 4 > ints.length) return -EINVAL;
-    const args: number[] = [];
-    for (let i = 0; i < cells; i++) args.push(be32(ints, (index * cells + i) * 4));
-    spec = { np: parent, args };
+    return ofIrqParseRaw(r.np, r.args, unitAddress(node));
   }
-  if (!spec.np.hasProperty('interrupt-controller')) return -EINVAL;
-  return spec;
+  const ints = node.property('interrupts');
+  if (ints === undefined) return -EINVAL;
+  const parent = ofIrqFindParent(node);
+  if (!parent) return -EINVAL;
+  const cells = ofPropertyReadU32(parent, '#interrupt-cells');
+  if (cells < 1) return -EINVAL;
+  if ((index + 1) * cells * 4 > ints.length) return -EINVAL;
+  const args: number[] = [];
+  for (let i = 0; i < cells; i++) args.push(be32(ints, (index * cells + i) * 4));
+  return ofIrqParseRaw(parent, args, unitAddress(node));
+}
+
+/**
+ * How many specifiers `node`'s `interrupts-extended` or `interrupts` holds, whether or not
+ * each can be translated (so that one unresolvable interrupt does not hide the ones after it).
+ */
+export function ofIrqSpecifierCount(node: OfNode): number {
+  if (node.hasProperty('interrupts-extended')) {
+    // entries up to the end, or up to and including the first malformed one
+    let n = 0;
+    for (; n < 1024; n++) {
+      const r = ofParsePhandleWithArgs(node, 'interrupts-extended', '#interrupt-cells', n);
+      if (r === -ENOENT) return n;
+      if (r === -EINVAL) return n + 1;
+    }
+    return n;
+  }
+  const ints = node.property('interrupts');
+  if (ints === undefined) return 0;
+  const parent = ofIrqFindParent(node);
+  const cells = parent ? ofPropertyReadU32(parent, '#interrupt-cells') : -1;
+  if (cells < 1) return ints.length > 0 ? 1 : 0;
+  return Math.floor(ints.length / (cells * 4));
 }
 
 /** Number of interrupt specifiers `node` has (of_irq_count). */
@@ -67,8 +164,10 @@ export const GIC_SPI = 0;
 export const GIC_PPI = 1;
 
 /**
- * The GIC binding's translation: <type number flags>; SPI n is interrupt ID 32 + n, PPI n is
- * ID 16 + n (SPIs 0..987, PPIs 0..15). This is the number of the board's interrupt line.
+ * The GIC binding's translation: <type number flags> (GICv3 trees may add a fourth cell, the
+ * PPI partition phandle or 0, which does not change the number); SPI n is interrupt ID 32 + n,
+ * PPI n is ID 16 + n (SPIs 0..987, PPIs 0..15). This is the number of the board's interrupt
+ * line. Extended SPI/PPI ranges (types 2 and 3) are not wired to the board: -EINVAL.
  */
 export const gicXlate: IrqXlate = (spec) => {
   if (spec.args.length < 3) return -EINVAL;
@@ -88,8 +187,13 @@ export const GIC_COMPATIBLES: readonly string[] = [
   'arm,cortex-a15-gic',
   'arm,cortex-a9-gic',
   'arm,cortex-a7-gic',
+  'arm,cortex-a5-gic',
   'arm,arm11mp-gic',
+  'arm,eb11mp-gic',
+  'arm,tc11mp-gic',
+  'arm,pl390',
   'qcom,msm-qgic2',
+  'qcom,msm-8660-qgic',
 ];
 
 /** True when `node` is a GIC-style interrupt controller. */

@@ -4,7 +4,7 @@ import type { Device } from '../driver/device.js';
 import type { Driver, Resource } from '../driver/types.js';
 import type { Kernel } from '../kernel.js';
 import { ofAddressToResource, ofRegCount, ofTranslateAddress, ofGetAddress } from './address.js';
-import { gicXlate, ofIrqParse, ofIsGic, type IrqXlate } from './irq.js';
+import { gicXlate, ofIrqParse, ofIrqSpecifierCount, ofIsGic, type IrqXlate } from './irq.js';
 import { OfTree, type OfNode } from './node.js';
 import { ofDeviceIsAvailable, ofDeviceIsCompatible, ofMatchNode, ofPropertyReadStringArray, type OfDeviceId } from './property.js';
 
@@ -14,6 +14,17 @@ export const OF_DEFAULT_BUS_MATCH_TABLE: readonly OfDeviceId[] = [
   { compatible: 'simple-mfd' },
   { compatible: 'isa' },
   { compatible: 'arm,amba-bus' },
+];
+
+/** /reserved-memory children that become platform devices at boot (drivers bind to those regions). */
+export const RESERVED_MEM_MATCHES: readonly OfDeviceId[] = [
+  { compatible: 'phram' },
+  { compatible: 'qcom,rmtfs-mem' },
+  { compatible: 'qcom,cmd-db' },
+  { compatible: 'qcom,smem' },
+  { compatible: 'ramoops' },
+  { compatible: 'nvmem-rmem' },
+  { compatible: 'google,open-dice' },
 ];
 
 /**
@@ -97,7 +108,16 @@ export class OfLayer {
       this.loadTree(fdt);
     }
     this.registerSimpleBusDriver();
-    this.platformPopulate(this.treeRef!.root, null);
+    const tree = this.treeRef!;
+    // as of_platform_default_populate_init: the reserved-memory regions some drivers bind to,
+    // then the /firmware node's children, then everything under the root
+    const resmem = tree.findByPath('/reserved-memory');
+    if (resmem)
+      for (const n of resmem.children)
+        if (ofMatchNode(RESERVED_MEM_MATCHES, n) && ofDeviceIsAvailable(n) && !this.populated.has(n)) this.createPlatformDevice(n, null);
+    const firmware = tree.findByPath('/firmware');
+    if (firmware && ofDeviceIsAvailable(firmware)) this.platformPopulate(firmware, null);
+    this.platformPopulate(tree.root, null);
   }
 
   /**
@@ -148,12 +168,20 @@ export class OfLayer {
       resources.push({ kind: 'mem', start: r.start, end: r.end, name: r.name });
     }
     const irqNames = this.stringList(node, 'interrupt-names');
-    for (let i = 0; i < 1024; i++) {
+    const unresolved: string[] = [];
+    const nirq = Math.min(1024, ofIrqSpecifierCount(node));
+    for (let i = 0; i < nirq; i++) {
       const irq = this.irqGet(node, i);
-      if (irq === -EINVAL) break;
-      if (irq < 0) continue; // its controller is not ready; platform_get_irq asks again later
-      resources.push({ kind: 'irq', start: irq, end: irq, name: irqNames[i] ?? node.fullName });
+      if (irq >= 0) {
+        resources.push({ kind: 'irq', start: irq, end: irq, name: irqNames[i] ?? node.fullName });
+        continue;
+      }
+      // its controller has no interrupt domain (not modelled, or not ready): platform_get_irq
+      // asks again later and gets -EPROBE_DEFER; an untranslatable one stays -EINVAL
+      const spec = ofIrqParse(node, i);
+      unresolved.push(typeof spec === 'number' ? `${i} (untranslatable)` : `${i} -> ${spec.np.fullName}${irq === -EPROBE_DEFER ? ' (no interrupt domain)' : ' (not wired)'}`);
     }
+    if (unresolved.length > 0) this.kernel.log.warn('OF', `${node.fullName}: interrupt(s) left unresolved: ${unresolved.join(', ')}`);
     const dev = this.kernel.drivers.createDevice({ name: ofDeviceMakeBusId(node), parent, ofNode: node, resources });
     this.populated.add(node);
     const err = this.kernel.drivers.registerDevice(dev);

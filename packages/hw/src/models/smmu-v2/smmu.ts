@@ -28,7 +28,8 @@ import { createWalkResult, permits, type WalkAccess, type WalkResult, type WalkT
 import { v7sConfigFromRegisters, walkV7s, type V7sWalkConfig } from '../../walk/v7s.js';
 import { smmuV2Config, smmuV2IdRegs, SMMUV2_PRESET_MMU500, type SmmuV2Config } from './presets.js';
 import * as R from './regs.js';
-import { SmmuV2Tlb, TLB_NESTED, TLB_SLOT_GLOBAL, TLB_SLOT_S2, TLB_STAGE1, TLB_STAGE2, type SmmuV2TlbEntry } from './tlb.js';
+import { tlbSizeShift } from '../tlb.js';
+import { SLOT_GLOBAL, SLOT_S2, SmmuV2Tlb } from './tlb.js';
 
 const TWO32 = 2 ** 32;
 const TWO48 = 2 ** 48;
@@ -146,6 +147,10 @@ class Bank {
   configError: string | null = null;
   /** Nested: the stage-2 bank index. */
   s2Index = -1;
+  /** Shared-TLB context handles: this bank's ASID, its global entries, its stage-2 entries. */
+  ctxAsid = 0;
+  ctxGlobal = 0;
+  ctxS2 = 0;
 
   constructor(readonly index: number) {}
 }
@@ -223,7 +228,7 @@ export class SmmuV2 implements MmioDevice {
     this.syncLatencyReads = opts.syncLatencyReads ?? 0;
     this.syncWaitsForStalls = opts.syncWaitsForStalls ?? true;
     if (!Number.isInteger(this.syncLatencyReads) || this.syncLatencyReads < 0) throw new RangeError(`${this.name}: bad sync latency ${this.syncLatencyReads}`);
-    this.tlb = new SmmuV2Tlb(c.numCb, opts.tlbCapacity ?? 16384);
+    this.tlb = new SmmuV2Tlb(opts.tlbCapacity ?? 16384);
     this.numS2cr = c.sms ? c.numSmr : 2 ** c.streamIdBits;
     if (!c.sms && R.SMMU2_S2CR + 4 * this.numS2cr > c.pageSize)
       throw new RangeError(`${this.name}: stream indexing with ${this.numS2cr} S2CRs does not fit a ${c.pageSize}-byte page`);
@@ -630,10 +635,28 @@ export class SmmuV2 implements MmioDevice {
   private decode(b: Bank): void {
     if (b.epoch === this.epoch) return;
     b.epoch = this.epoch;
+    this.decodeFormat(b);
+    // TLB context handles: entries are tagged with the VMID of the translation (the stage-2
+    // bank's for a nested context), the hypervisor flag and the ASID slot.
+    let vmid = b.vmid;
+    if (b.type === R.CBAR_TYPE_S1_S2NESTED) {
+      const s2b = this.banks[b.s2Index];
+      if (s2b !== undefined && s2b !== b) {
+        this.decode(s2b);
+        vmid = s2b.vmid;
+      }
+    }
+    b.ctxAsid = this.tlb.context(b.index, vmid, b.hyp, b.asid);
+    b.ctxGlobal = this.tlb.context(b.index, vmid, b.hyp, SLOT_GLOBAL);
+    b.ctxS2 = this.tlb.context(b.index, b.vmid, false, SLOT_S2);
+  }
+
+  private decodeFormat(b: Bank): void {
     const c = this.config;
     b.type = (b.cbar & R.CBAR_TYPE_MASK) >>> R.CBAR_TYPE_SHIFT;
     b.vmid = this.vmid16Enabled() ? b.cba2r >>> R.CBA2R_VMID16_SHIFT : b.cbar & R.CBAR_VMID_MASK;
-    b.hyp = b.type !== R.CBAR_TYPE_S2 && (b.cbar & R.CBAR_HYPC) !== 0;
+    // HYPC exists for stage-1 types 1 and 2 only: in a nested CBAR bits [15:8] are the S2 bank.
+    b.hyp = (b.type === R.CBAR_TYPE_S1_S2BYPASS || b.type === R.CBAR_TYPE_S1_S2FAULT) && (b.cbar & R.CBAR_HYPC) !== 0;
     b.s2Index = b.type === R.CBAR_TYPE_S1_S2NESTED ? (b.cbar & R.CBAR_S2CBNDX_MASK) >>> R.CBAR_S2CBNDX_SHIFT : -1;
     b.s1 = null;
     b.s2 = null;
@@ -926,6 +949,8 @@ export class SmmuV2 implements MmioDevice {
     if (this.faultOutstanding(b) || (s2b !== undefined && this.faultOutstanding(s2b))) {
       const hb = this.faultOutstanding(b) ? b : s2b!;
       st.hupcfTerminated++;
+      // Terminated under an outstanding fault: another error while FSR is non-zero.
+      if ((hb.fsr & R.FSR_FAULTS) !== 0 && (hb.fsr & R.FSR_MULTI) === 0) hb.fsr = (hb.fsr | R.FSR_MULTI) >>> 0;
       return this.finish(hb, out, requester);
     }
     if (b.type === R.CBAR_TYPE_S2) return this.translateS2Only(b, streamId, iova, out, requester);
@@ -959,10 +984,11 @@ export class SmmuV2 implements MmioDevice {
       return true;
     }
     if (b.configError !== null || b.s2 === null) return this.contextFault(b, R.FSR_TF, ipa, this.fsynr0Of(null, false), ipa, sid, out, requester);
-    const e = this.tlb.lookup(b.index, TLB_SLOT_S2, b.vmid, ipa);
-    if (e !== undefined && permits(e.perms, this.access)) {
+    const tlb = this.tlb.tlb;
+    const e = tlb.lookup(b.ctxS2, ipa);
+    if (e >= 0 && permits(tlb.perms(e), this.access)) {
       st.tlbHits++;
-      out.pa = e.oa + (ipa - e.base);
+      out.pa = tlb.output(e, ipa);
       return true;
     }
     st.tlbMisses++;
@@ -971,9 +997,7 @@ export class SmmuV2 implements MmioDevice {
       return this.contextFault(b, SmmuV2.fsrBit(r), ipa, this.fsynr0Of(r, false), ipa, sid, out, requester);
     }
     const r = this.wr2;
-    const shift = Math.round(Math.log2(r.size));
-    const off = ipa % r.size;
-    this.tlb.insert(b.index, TLB_SLOT_S2, { base: ipa - off, shift, oa: r.oa - off, perms: r.perms, vmid: b.vmid, asid: -1, global: false, hyp: false, stage: TLB_STAGE2 });
+    tlb.insert(b.ctxS2, ipa, tlbSizeShift(r.size), r.oa, r.perms);
     out.pa = r.oa;
     return true;
   }
@@ -990,11 +1014,12 @@ export class SmmuV2 implements MmioDevice {
    * the stage-2 bank). Returns the PA or -1 with the walk result in `wr2`.
    */
   private s2Lookup(s2b: Bank, ipa: number, access: WalkAccess): number {
-    const e = this.tlb.lookup(s2b.index, TLB_SLOT_S2, s2b.vmid, ipa);
-    if (e !== undefined && permits(e.perms, access)) {
-      this.s2Shift = e.shift;
-      this.s2Perms = e.perms;
-      return e.oa + (ipa - e.base);
+    const tlb = this.tlb.tlb;
+    const e = tlb.lookup(s2b.ctxS2, ipa);
+    if (e >= 0 && permits(tlb.perms(e), access)) {
+      this.s2Shift = tlb.shift(e);
+      this.s2Perms = tlb.perms(e);
+      return tlb.output(e, ipa);
     }
     if (s2b.configError !== null || s2b.s2 === null) {
       this.wr2.fault = 'translation';
@@ -1003,9 +1028,8 @@ export class SmmuV2 implements MmioDevice {
     }
     if (!this.walkS2(s2b, ipa, access, this.wr2)) return -1;
     const r = this.wr2;
-    const off = ipa % r.size;
-    const shift = Math.round(Math.log2(r.size));
-    this.tlb.insert(s2b.index, TLB_SLOT_S2, { base: ipa - off, shift, oa: r.oa - off, perms: r.perms, vmid: s2b.vmid, asid: -1, global: false, hyp: false, stage: TLB_STAGE2 });
+    const shift = tlbSizeShift(r.size);
+    tlb.insert(s2b.ctxS2, ipa, shift, r.oa, r.perms);
     this.s2Shift = shift;
     this.s2Perms = r.perms;
     return r.oa;
@@ -1049,13 +1073,12 @@ export class SmmuV2 implements MmioDevice {
     }
     const key = this.s1Key(b, iova);
     if (key < 0) return this.contextFault(b, R.FSR_TF, iova, this.fsynr0Of(null, false), 0, sid, out, requester);
-    const vmid = s2b !== undefined ? s2b.vmid : b.vmid;
-    const tlb = this.tlb;
-    let e = tlb.lookup(b.index, b.asid, vmid, key);
-    if (e === undefined) e = tlb.lookup(b.index, TLB_SLOT_GLOBAL, vmid, key);
-    if (e !== undefined && permits(e.perms, access)) {
+    const tlb = this.tlb.tlb;
+    let e = tlb.lookup(b.ctxAsid, key);
+    if (e < 0) e = tlb.lookup(b.ctxGlobal, key);
+    if (e >= 0 && permits(tlb.perms(e), access)) {
       st.tlbHits++;
-      out.pa = e.oa + (key - e.base);
+      out.pa = tlb.output(e, key);
       return true;
     }
     st.tlbMisses++;
@@ -1095,18 +1118,7 @@ export class SmmuV2 implements MmioDevice {
       size = Math.min(size, 2 ** this.s2Shift);
       perms &= this.s2Perms;
     }
-    const off = key % size;
-    tlb.insert(b.index, global ? TLB_SLOT_GLOBAL : b.asid, {
-      base: key - off,
-      shift: Math.round(Math.log2(size)),
-      oa: pa - off,
-      perms,
-      vmid,
-      asid: global ? -1 : b.asid,
-      global,
-      hyp: b.hyp,
-      stage: s2b !== undefined ? TLB_NESTED : TLB_STAGE1,
-    } satisfies SmmuV2TlbEntry);
+    tlb.insert(global ? b.ctxGlobal : b.ctxAsid, key, tlbSizeShift(size), pa, perms);
     out.pa = pa;
     return true;
   }

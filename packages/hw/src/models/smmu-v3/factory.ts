@@ -62,7 +62,7 @@ export const createSmmuV3Model: ModelFactory = (board, node, regs, irqs, ctx) =>
   const names = propStrings(node, 'interrupt-names', ctx.path) ?? ['eventq', 'gerror', 'cmdq-sync', 'priq'];
   const line = (name: string) => {
     const i = names.indexOf(name);
-    return i >= 0 && irqs[i] !== undefined ? board.irq.line(irqs[i]!) : undefined;
+    return i >= 0 && irqs[i] !== undefined && irqs[i]! >= 0 ? board.irq.line(irqs[i]!) : undefined;
   };
   const smmu = new SmmuV3(board.mem, {
     name: node.name,

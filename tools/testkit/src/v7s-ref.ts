@@ -2,8 +2,8 @@
  * A reference model of ARM_V7S io-pgtable semantics (v6.13, no split on unmap) for the
  * property tests. It knows nothing about descriptors or memory: each 1 MiB slot is empty, a
  * table of 4 KiB slots, or a leaf; each 4 KiB slot of a table is empty or a leaf. Large pages
- * and supersections are 16 slots holding the same leaf object. Written from the fact sheet
- * (iopgtable-facts.md §3.5, §3.6), independently of the engine's code.
+ * and supersections are 16 slots holding the same leaf object. Written from the kernel's
+ * documented behaviour (see the format package's README), independently of the engine's code.
  *
  * It only models well-formed requests (pgsize one of 4K/64K/1M/16M, iovas aligned to pgsize,
  * inside the IAS), which is all the property tests generate.

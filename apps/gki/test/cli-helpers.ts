@@ -1,0 +1,58 @@
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { afterAll } from 'vitest';
+
+const CLI = fileURLToPath(new URL('../src/cli.ts', import.meta.url));
+const TSX = pathToFileURL(createRequire(import.meta.url).resolve('tsx')).href;
+
+export interface CliRun {
+  status: number | null;
+  stdout: string;
+  stderr: string;
+  out: string[];
+  err: string[];
+}
+
+/**
+ * Runs `gki ARGS...` as a user would: a separate node process on the CLI's source (through
+ * tsx, with the workspace's source condition, so no build is needed), in `cwd`.
+ */
+export function gki(args: readonly string[], cwd: string): CliRun {
+  const r = spawnSync(process.execPath, ['--import', TSX, '--conditions=@gki/source', CLI, ...args], {
+    cwd,
+    encoding: 'utf8',
+    env: { ...process.env, GKI_DEBUG: '', FORCE_COLOR: '0' },
+    timeout: 120_000,
+  });
+  const split = (s: string) => (s === '' ? [] : s.replace(/\n$/, '').split('\n'));
+  return { status: r.status, stdout: r.stdout, stderr: r.stderr, out: split(r.stdout), err: split(r.stderr) };
+}
+
+/** A temporary working directory, removed after the file's tests. */
+export function workdir(prefix = 'gki-cli-'): string {
+  const d = mkdtempSync(join(tmpdir(), prefix));
+  afterAll(() => rmSync(d, { recursive: true, force: true }));
+  return d;
+}
+
+export function write(dir: string, name: string, text: string): string {
+  writeFileSync(join(dir, name), text);
+  return name;
+}
+
+export function read(dir: string, ...path: string[]): string {
+  return readFileSync(join(dir, ...path), 'utf8');
+}
+
+/** Lines of a text file, without the final newline's empty line. */
+export function fileLines(dir: string, ...path: string[]): string[] {
+  const t = read(dir, ...path);
+  return t === '' ? [] : t.replace(/\n$/, '').split('\n');
+}
+
+/** A JavaScript stack trace line, which the CLI must never print. */
+export const STACK_LINE = /^\s+at .*\(?.*:\d+:\d+\)?$/m;

@@ -1,0 +1,60 @@
+import type { Device, Driver, KernelModule, ModuleContext, ModuleRef } from '@gki/kernel';
+import { PANFROST_DRIVER, PANFROST_OF_MATCH, PanfrostDevice, panfrostFromDevice } from './device.js';
+
+/** The package version, shown in the image manifest (kept in step with package.json). */
+export const PANFROST_VERSION = '0.1.0';
+
+/** The platform driver for the Mali compatibles panfrost matches, owned by module `owner`. */
+export function panfrostDriver(owner: ModuleRef | null): Driver {
+  return {
+    name: PANFROST_DRIVER,
+    ofMatchTable: PANFROST_OF_MATCH.map((m) => ({ compatible: m.compatible, data: m.data })),
+    probe(dev: Device): number {
+      const pfdev = new PanfrostDevice(dev, owner);
+      dev.setDrvdata(pfdev);
+      const r = pfdev.probe();
+      if (r < 0) dev.setDrvdata(undefined);
+      return r;
+    },
+    remove(dev: Device): void {
+      panfrostFromDevice(dev)?.remove();
+    },
+  };
+}
+
+/**
+ * MODULE_DEVICE_TABLE(of, dt_match): the aliases depmod writes for each compatible, one for a
+ * node whose compatible list ends with it and one for a list that goes on.
+ */
+export const PANFROST_ALIASES: readonly string[] = PANFROST_OF_MATCH.flatMap((m) => [`of:N*T*C${m.compatible}`, `of:N*T*C${m.compatible}C*`]);
+
+const drivers = new WeakMap<ModuleRef, Driver>();
+
+/**
+ * Module panfrost: registers the platform driver at init and unregisters it at exit. Its page
+ * tables come from io-pgtable (format ARM_MALI_LPAE), loaded first through the seed series'
+ * soft dependency on io-pgtable-arm or on demand by alias. Every open DRM file holds a
+ * reference on the module (the DRM fops owner), so rmmod answers -EBUSY while one is open;
+ * every live page table holds one on io-pgtable-arm.
+ */
+export const panfrostModule: KernelModule = {
+  name: 'panfrost',
+  version: PANFROST_VERSION,
+  license: 'GPL v2',
+  description: 'Panfrost DRM Driver',
+  softdep: { pre: ['io-pgtable-arm'] },
+  aliases: [...PANFROST_ALIASES],
+  initcall: 'device',
+  init(ctx: ModuleContext): number {
+    const drv = panfrostDriver(ctx.self);
+    const r = ctx.kernel.drivers.registerDriver(drv);
+    if (r < 0) return r;
+    drivers.set(ctx.self, drv);
+    return 0;
+  },
+  exit(ctx: ModuleContext): void {
+    const drv = drivers.get(ctx.self);
+    if (drv) ctx.kernel.drivers.unregisterDriver(drv);
+    drivers.delete(ctx.self);
+  },
+};

@@ -1,0 +1,175 @@
+/**
+ * Mali model throughput: MMU translations (TLB hit, TLB miss with a 4-level ARM_MALI_LPAE walk)
+ * and a job's memory traffic through the MMU (a 1 MiB COPY job over 4 KiB pages with the TLB
+ * warm and cold, over 2 MiB blocks, and in identity mode as the no-table baseline).
+ *
+ * The GPU is driven through its registers as panfrost drives it (reset, power-up, FLUSH_MEM +
+ * TRANSTAB/MEMATTR + UPDATE, LOCK + FLUSH_PT, job submission) and the tables are written by
+ * hand (test/mali-helpers.ts). Every case is checked once before it is measured, and every
+ * sample is checked afterwards: the hit rows must not walk, the miss rows must walk on every
+ * translation, and each copy job must end DONE with the data in place.
+ */
+import { GCProfiler, getHeapSpaceStatistics, setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
+import { Bench } from 'tinybench';
+import { Board, MaliGpu, MALI_FAULT_ACCESS_READ, MALI_TR_OK, MALI_PRESET_T860 } from '@gki/hw';
+import { ADRMODE_IDENTITY, AS, as, AS_CMD, enableAs, EXC, js, JS, JOB, MaliTables, mmuOp, REG, resetAndPowerUp, submit, writeJob, type MaliRig } from '../test/mali-helpers.js';
+import type { BenchRow } from './smmu-v3.bench.js';
+
+const RAM_SIZE = 256 << 20;
+const BASE = 0x1_0000_0000; // register window above RAM
+const PAGES = 16384; // 64 MiB of 4 KiB pages
+const HOT = 64;
+const HIT_OPS = 65536;
+const COPY = 1 << 20;
+
+const VA = 0x8_0000_0000; // 4 KiB pages: VA -> DATA
+const BLK_VA = 0x10_0000_0000; // 2 MiB blocks: BLK_VA -> DATA
+const JOB_VA = 0x1000_0000;
+const JOB_PA = 0x0010_0000;
+const TABLES = 0x0020_0000;
+const DATA = 0x0400_0000; // 64 MiB of data pages
+
+let gcFn: (() => void) | undefined;
+function gc(): void {
+  if (!gcFn) {
+    setFlagsFromString('--expose-gc');
+    gcFn = runInNewContext('gc') as () => void;
+  }
+  gcFn();
+}
+function heapUsed(): number {
+  let s = 0;
+  for (const sp of getHeapSpaceStatistics()) if (sp.space_name !== 'code_space') s += sp.space_used_size;
+  return s;
+}
+function allocPerOp(fn: () => unknown, ops: number, before?: () => void): number {
+  for (let attempt = 0; attempt < 3; attempt++) {
+    before?.();
+    gc();
+    const prof = new GCProfiler();
+    prof.start();
+    const used0 = heapUsed();
+    fn();
+    const used1 = heapUsed();
+    if ((prof.stop()?.statistics.length ?? 0) === 0) return Math.max(0, used1 - used0) / ops;
+  }
+  return -1;
+}
+
+function rig(): MaliRig {
+  const board = new Board('mali-bench', [{ base: 0, size: RAM_SIZE }]);
+  const gpu = new MaliGpu(board.mem, { preset: MALI_PRESET_T860, tlbCapacity: 4 * PAGES });
+  board.bus.map(BASE, 0x1_0000, gpu);
+  return { board, gpu, bus: board.bus, mem: board.mem, base: BASE, r32: (o) => board.bus.read32(BASE + o), w32: (o, v) => board.bus.write32(BASE + o, v) };
+}
+
+export function maliBench(runs: number): BenchRow[] {
+  const r = rig();
+  const { gpu } = r;
+  resetAndPowerUp(r);
+  const t = new MaliTables(r.mem, TABLES, 0x80_0000);
+  t.map(JOB_VA, JOB_PA, 0x1000);
+  t.map(VA, DATA, PAGES * 0x1000);
+  t.map(BLK_VA, DATA, 4 << 20, {}, true);
+  enableAs(r, 0, t.transtab());
+  // AS 1 in identity mode: VA = PA.
+  r.w32(as(1, AS.TRANSTAB_LO), ADRMODE_IDENTITY);
+  r.w32(as(1, AS.COMMAND), AS_CMD.UPDATE);
+  gpu.settle();
+
+  const mmu = gpu.mmu;
+  const st = mmu.stats;
+  const out = { pa: 0 };
+  const hot = (): number => {
+    let sum = 0;
+    for (let i = 0; i < HIT_OPS; i++) {
+      if (mmu.translate(0, VA + (i % HOT) * 4096 + 8, MALI_FAULT_ACCESS_READ, 0, out) !== MALI_TR_OK) throw new Error('translation failed');
+      sum += out.pa - DATA;
+    }
+    return sum;
+  };
+  const sweep = (): number => {
+    let sum = 0;
+    for (let i = 0; i < PAGES; i++) {
+      if (mmu.translate(0, VA + i * 4096 + 8, MALI_FAULT_ACCESS_READ, 0, out) !== MALI_TR_OK) throw new Error('translation failed');
+      sum += out.pa - DATA;
+    }
+    return sum;
+  };
+  let sumHot = 0;
+  for (let i = 0; i < HIT_OPS; i++) sumHot += (i % HOT) * 4096 + 8;
+  let sumSweep = 0;
+  for (let i = 0; i < PAGES; i++) sumSweep += i * 4096 + 8;
+  const flushAll = () => mmuOp(r, 0, 0, 2 ** 48, AS_CMD.FLUSH_PT);
+
+  interface Case { group: string; name: string; ops: number; run: () => number; before?: () => void; expectSum: number; hits: number; walks: number }
+  const cases: Case[] = [
+    { group: 'Mali MMU translate (48-bit VA, 4 levels)', name: 'TLB hit, 64-page working set', ops: HIT_OPS, run: hot, expectSum: sumHot, hits: HIT_OPS, walks: 0 },
+    { group: 'Mali MMU translate (48-bit VA, 4 levels)', name: 'TLB hit, 64 MiB working set (16384 entries)', ops: PAGES, run: sweep, expectSum: sumSweep, hits: PAGES, walks: 0 },
+    { group: 'Mali MMU translate (48-bit VA, 4 levels)', name: 'TLB miss, 4-level walk (LOCK + FLUSH_PT of the AS before each sample)', ops: PAGES, run: sweep, before: flushAll, expectSum: sumSweep, hits: 0, walks: PAGES },
+  ];
+  for (const c of cases) {
+    c.before?.();
+    if (c.hits > 0) c.run();
+    const [h, w] = [st.tlbHits, st.walks];
+    const sum = c.run();
+    if (sum !== c.expectSum) throw new Error(`${c.name}: PAs sum to ${sum}, expected ${c.expectSum}`);
+    if (st.tlbHits - h !== c.hits || st.walks - w !== c.walks) throw new Error(`${c.name}: ${st.tlbHits - h} hits / ${st.walks - w} walks`);
+  }
+
+  // COPY jobs: 1 MiB from the first half of the data to the second, through AS 0 (pages or
+  // blocks) or AS 1 (identity).
+  const copyJob = (asn: number, src: number, dst: number) => () => {
+    writeJob(r.mem, JOB_PA, { type: JOB.COPY, src, dst, length: COPY });
+    submit(r, 0, asn, asn === 1 ? JOB_PA : JOB_VA);
+    if (r.r32(js(0, JS.STATUS)) !== EXC.DONE) throw new Error(`copy job ended with 0x${r.r32(js(0, JS.STATUS)).toString(16)}`);
+    r.w32(REG.JOB_INT_CLEAR, 0xffff_ffff);
+  };
+  const copies = [
+    { name: 'COPY job 1 MiB over 4 KiB pages, TLB warm', run: copyJob(0, VA, VA + COPY) },
+    { name: 'COPY job 1 MiB over 4 KiB pages, TLB cold (LOCK + FLUSH_PT before each sample)', run: copyJob(0, VA, VA + COPY), before: flushAll },
+    { name: 'COPY job 1 MiB over 2 MiB blocks, TLB warm', run: copyJob(0, BLK_VA, BLK_VA + COPY) },
+    { name: 'COPY job 1 MiB, identity AS (no tables, baseline)', run: copyJob(1, DATA, DATA + COPY) },
+  ];
+  r.mem.write32(DATA + 0x100, 0x1234_5678);
+  for (const c of copies) {
+    r.mem.write32(DATA + COPY + 0x100, 0);
+    c.before?.();
+    c.run();
+    if (r.mem.read32(DATA + COPY + 0x100) !== 0x1234_5678) throw new Error(`${c.name}: data not copied`);
+  }
+
+  const mark = [0, 0];
+  const bench = new Bench({ iterations: runs, time: 0, warmupIterations: 3, warmupTime: 0 });
+  for (const c of cases)
+    bench.add(`${c.group}|${c.name}`, c.run, {
+      beforeAll: () => void (c.hits > 0 && c.run()),
+      beforeEach: () => {
+        c.before?.();
+        mark.splice(0, 2, st.tlbHits, st.walks);
+      },
+      afterEach: () => {
+        if (st.tlbHits - mark[0]! !== c.hits || st.walks - mark[1]! !== c.walks) throw new Error(`${c.name}: a sample saw ${st.tlbHits - mark[0]!} hits / ${st.walks - mark[1]!} walks`);
+      },
+    });
+  for (const c of copies) bench.add(`copy|${c.name}`, c.run, c.before ? { beforeEach: c.before } : {});
+  bench.runSync();
+
+  const rows: BenchRow[] = [];
+  for (const task of bench.tasks) {
+    const res = task.result;
+    if (res.state !== 'completed') throw new Error(`${task.name}: ${res.state}`);
+    const [group, name] = task.name.split('|') as [string, string];
+    const c = cases.find((x) => x.group === group && x.name === name);
+    if (c) {
+      const per = (ms: number) => (ms * 1e6) / c.ops;
+      rows.push({ id: `${name}`, group, case: name, value: per(res.latency.p50), unit: 'ns/translation', min: per(res.latency.min), max: per(res.latency.max), alloc: allocPerOp(c.run, c.ops, c.before ?? c.run) });
+    } else {
+      const cc = copies.find((x) => x.name === name)!;
+      const mibs = (ms: number) => COPY / 2 ** 20 / (ms / 1e3);
+      rows.push({ id: `${name}`, group: 'Mali job memory traffic through the MMU', case: name, value: mibs(res.latency.p50), unit: 'MiB/s', min: mibs(res.latency.max), max: mibs(res.latency.min), alloc: allocPerOp(cc.run, 1, cc.before ?? cc.run) });
+    }
+  }
+  return rows;
+}

@@ -1,0 +1,142 @@
+/**
+ * The DTS compiler: device-tree source in the syntax dtc accepts (with the C preprocessor
+ * subset kernel trees use) to an FdtTree and a DTB identical to dtc's, and back to DTS.
+ *
+ *   const dtb = compileDts(readFileSync('board.dts', 'utf8'), { filename: 'board.dts', includeDirs: ['include'] });
+ *   const { tree, warnings, labels } = compileDtsFile('arch/arm64/boot/dts/qcom/sdm845-mtp.dts', { includeDirs });
+ *   const text = printDts(parseDtb(dtb));
+ *
+ * Errors are DtsError (file, line, column, reason); a tree the DTB format cannot hold is an
+ * FdtError from the writer.
+ */
+import { writeDtb } from '../write.js';
+import type { FdtTree } from '../types.js';
+import { DtsError, type DtsSourcePos, type DtsWarning } from './error.js';
+import { bytesToBinary, dirnameOf, joinPath, nodeFileSystem, normalizePath, textToBinary, type DtsFileSystem } from './files.js';
+import { getNodeByLabel, resolveTree, toFdt, type LNode } from './livetree.js';
+import { DtsParser, scan } from './parser.js';
+import { preprocess, type MissingHeader, type PreprocessResult } from './preprocess.js';
+
+export { DtsError, type DtsSourcePos, type DtsWarning, formatPos } from './error.js';
+export { memoryFileSystem, nodeFileSystem, type DtsFileSystem } from './files.js';
+export { BUILTIN_DT_BINDINGS } from './bindings.js';
+export { printDts, type PrintDtsOptions } from './print.js';
+export type { MissingHeader } from './preprocess.js';
+
+export interface DtsCompileOptions {
+  /** Name of the source, for messages and for resolving its `#include "..."` (default '<input>'). */
+  readonly filename?: string;
+  /** Include directories (cpp -I / dtc -i), searched in order. */
+  readonly includeDirs?: readonly string[];
+  /** Where files come from (default: the real file system). */
+  readonly fs?: DtsFileSystem;
+  /** Predefined macros (cpp -D). */
+  readonly defines?: Readonly<Record<string, string>>;
+  /** Run the C preprocessor (default true). With false, only dtc's own /include/ is honoured. */
+  readonly cpp?: boolean;
+  /** Offer the shipped dt-bindings headers for interrupts and GPIOs (default true). */
+  readonly builtinBindings?: boolean;
+}
+
+export interface DtsCompileResult {
+  readonly tree: FdtTree;
+  /** `writeDtb(tree)`: the blob dtc writes for the same source. */
+  readonly dtb: Uint8Array;
+  readonly warnings: readonly DtsWarning[];
+  /** Every file read (the source first). */
+  readonly files: readonly string[];
+  /** Each label of the final tree and the path of its node. */
+  readonly labels: Readonly<Record<string, string>>;
+  /** `<dt-bindings/...>` headers that were included but not found (tolerated while unused). */
+  readonly missingHeaders: readonly MissingHeader[];
+}
+
+const MAX_OUTPUT = 64 * 1024 * 1024;
+
+function sourceText(src: string | Uint8Array): string {
+  return typeof src === 'string' ? textToBinary(src) : bytesToBinary(src);
+}
+
+function runPreprocessor(src: string, opts: DtsCompileOptions): PreprocessResult {
+  return preprocess(src, {
+    filename: opts.filename ?? '<input>',
+    fs: opts.fs ?? nodeFileSystem,
+    includeDirs: (opts.includeDirs ?? []).map(normalizePath),
+    defines: opts.defines ?? {},
+    cpp: opts.cpp !== false,
+    builtinBindings: opts.builtinBindings !== false,
+    maxOutput: MAX_OUTPUT,
+  });
+}
+
+function explainIdentifier(name: string, pp: PreprocessResult): string {
+  const base = `'${name}' is not a number, a &reference or an expression in parentheses`;
+  if (pp.missingHeaders.length > 0) {
+    const list = pp.missingHeaders.map((m) => `<${m.header}> (included at ${m.pos.file}:${m.pos.line})`).join(', ');
+    return `${base}: no macro '${name}' is defined; it probably comes from ${list}, which was not found: give the kernel's include/ directory in includeDirs`;
+  }
+  return `${base} (no macro '${name}' is defined)`;
+}
+
+/**
+ * Compiles DTS source (a string, or the bytes of a file) to a tree and its DTB. Throws
+ * DtsError with the file, line and column of the problem.
+ */
+export function parseDts(source: string | Uint8Array, opts: DtsCompileOptions = {}): DtsCompileResult {
+  const fs = opts.fs ?? nodeFileSystem;
+  const pp = runPreprocessor(sourceText(source), opts);
+  const warnings: DtsWarning[] = [...pp.warnings];
+  const includeDirs = (opts.includeDirs ?? []).map(normalizePath);
+  const pos = (at: number): DtsSourcePos => pp.map.pos(at);
+  const ctx = {
+    pos,
+    warnings,
+    explainIdentifier: (name: string) => explainIdentifier(name, pp),
+    readBinary(name: string, from: DtsSourcePos): Uint8Array | undefined {
+      const dirs = name.startsWith('/') ? ['/'] : [dirnameOf(from.file), ...includeDirs];
+      for (const d of dirs) {
+        const b = fs.readFile(joinPath(d, name));
+        if (b !== undefined) return b;
+      }
+      return undefined;
+    },
+  };
+  const toks = scan(pp.text, ctx);
+  const info = new DtsParser(toks, ctx).parse();
+  resolveTree(info.root);
+  const tree = toFdt(info);
+  const dtb = writeDtb(tree);
+  return { tree, dtb, warnings, files: pp.files, labels: labelsOf(info.root), missingHeaders: pp.missingHeaders };
+}
+
+function labelsOf(root: LNode): Record<string, string> {
+  const out: Record<string, string> = {};
+  const stack = [root];
+  while (stack.length > 0) {
+    const n = stack.pop()!;
+    for (const l of n.labels) if (!l.deleted && getNodeByLabel(root, l.name) === n) out[l.name] = n.fullPath;
+    for (const c of n.children) if (!c.deleted) stack.push(c);
+  }
+  return out;
+}
+
+/** Compiles DTS source to a DTB (see parseDts). */
+export function compileDts(source: string | Uint8Array, opts: DtsCompileOptions = {}): Uint8Array {
+  return parseDts(source, opts).dtb;
+}
+
+/** Reads and compiles a DTS file; its includes resolve relative to it. */
+export function compileDtsFile(path: string, opts: Omit<DtsCompileOptions, 'filename'> = {}): DtsCompileResult {
+  const fs = opts.fs ?? nodeFileSystem;
+  const bytes = fs.readFile(path);
+  if (bytes === undefined) throw new DtsError({ file: path, line: 1, column: 1 }, `${path}: no such file`);
+  return parseDts(bytes, { ...opts, filename: path });
+}
+
+/** The preprocessed text (what `cpp -x assembler-with-cpp` would hand to dtc), as bytes. */
+export function preprocessDts(source: string | Uint8Array, opts: DtsCompileOptions = {}): Uint8Array {
+  const text = runPreprocessor(sourceText(source), opts).text;
+  const out = new Uint8Array(text.length);
+  for (let i = 0; i < text.length; i++) out[i] = text.charCodeAt(i);
+  return out;
+}

@@ -1,0 +1,512 @@
+/**
+ * The Mali GPU MMU: one register window and one TLB per address space (AS), the MMU
+ * interrupt block, and the translation every GPU memory access goes through.
+ *
+ * Commands (AS_COMMAND) take a few GPU register accesses to complete: AS_STATUS.AS_ACTIVE
+ * reads 1 meanwhile, and their effect (latching TRANSTAB/MEMATTR, locking a region,
+ * invalidating the TLB over the locked region) happens when they complete. A command written
+ * while another one is still active is ignored (the register is a doorbell with no queue);
+ * `events` records it, so a driver that does not wait for AS_ACTIVE to clear is caught.
+ *
+ * The TLB (the package's shared `Tlb`, one context per AS) is filled on demand from this
+ * package's Mali LPAE walker and emptied only by UPDATE (the whole AS) or by UNLOCK / FLUSH_PT /
+ * FLUSH_MEM over the region the last LOCK locked (or by a reset, or when it is full).
+ *
+ * A failing translation records the fault in AS_FAULTSTATUS / AS_FAULTADDRESS (unless one is
+ * already pending for that AS), raises the AS's page-fault bit in MMU_IRQ_RAWSTAT, and the
+ * access stalls: the job manager retries it whenever a flush-type command or UPDATE
+ * completes. In an AS whose TRANSTAB mode is "unmapped" nothing stalls: the access fails.
+ */
+import { PhysMem } from '../../mem.js';
+import { maliConfig, walkLpae, type LpaeWalkConfig } from '../../walk/lpae.js';
+import { createWalkResult, permits, PERM_USER_R, type WalkAccess } from '../../walk/types.js';
+import { Tlb } from '../tlb.js';
+import * as R from './regs.js';
+
+const TWO32 = 2 ** 32;
+
+/** translate() results besides 0 (success) and positive exception codes (immediate failure). */
+export const MALI_TR_OK = 0;
+export const MALI_TR_STALL = -1;
+
+/** One MMU fault as recorded (for tests and logs). */
+export interface MaliFaultRecord {
+  readonly as: number;
+  readonly va: number;
+  /** The AS_FAULTSTATUS value this fault produced. */
+  readonly status: number;
+  readonly exceptionType: number;
+  readonly exceptionName: string;
+  /** MALI_FAULT_ACCESS_* (0 atomic, 1 execute, 2 read, 3 write). */
+  readonly accessType: number;
+  readonly sourceId: number;
+  /** 'bus' for a bus error on the data access (MMU_IRQ bit 16+as), else 'page'. */
+  readonly kind: 'page' | 'bus';
+  /** False when another fault was already pending on the AS: the registers kept the first. */
+  readonly latched: boolean;
+  /** GPU cycle (register access count) at which it happened. */
+  readonly cycle: number;
+}
+
+export interface MaliMmuStats {
+  translations: number;
+  tlbHits: number;
+  tlbMisses: number;
+  walks: number;
+  faults: number;
+  busErrors: number;
+  /** Accesses that waited on a locked region or a running command. */
+  stalls: number;
+  tlbInvalidated: number;
+  commands: Record<string, number>;
+  /** AS_COMMAND writes ignored because a command was still active. */
+  commandsDropped: number;
+  /** LOCKs whose region was below the hardware minimum (nothing locked). */
+  badLocks: number;
+  /** Flush-type commands that found no locked region (nothing invalidated). */
+  flushesWithoutLock: number;
+}
+
+/** What the MMU asks of the GPU around it. */
+export interface MaliMmuHost {
+  /** Current GPU cycle (for records). */
+  readonly cycle: number;
+  /** A flush-type command or UPDATE completed on `as`: stalled accesses may be retried. */
+  mmuCommandCompleted(as: number, cmd: number): void;
+  /** Notes a protocol event (a dropped command, a bad lock) in the GPU's event log. */
+  event(msg: string): void;
+}
+
+export interface MaliMmuOptions {
+  readonly asPresent: number;
+  readonly vaBits: number;
+  readonly paBits: number;
+  /** log2 of the smallest lock region honoured. */
+  readonly lockMinLog2: number;
+  /** Register accesses an AS command takes to complete (>= 0; 0 = at once). */
+  readonly commandLatency: number;
+  /** Entries of the TLB all address spaces share (default 65536; emptied when full). */
+  readonly tlbCapacity?: number;
+}
+
+const CMD_NAMES = ['NOP', 'UPDATE', 'LOCK', 'UNLOCK', 'FLUSH_PT', 'FLUSH_MEM'];
+
+/** State of one address space. */
+class AddressSpace {
+  transtabLo = 0;
+  transtabHi = 0;
+  memattrLo = 0;
+  memattrHi = 0;
+  lockaddrLo = 0;
+  lockaddrHi = 0;
+  transcfgLo = 0;
+  transcfgHi = 0;
+  faultStatus = 0;
+  faultAddress = 0;
+  /** Remaining register accesses of the running command (0: idle). */
+  busy = 0;
+  cmd = 0;
+  /** Latched by UPDATE. */
+  mode = R.MALI_TRANSTAB_ADRMODE_UNMAPPED;
+  cfg: LpaeWalkConfig | null = null;
+  latchedTranstab = 0n;
+  latchedMemattr = 0n;
+  locked = false;
+  lockStart = 0;
+  lockEnd = 0;
+  /** This AS's context handle in the shared TLB. */
+  constructor(readonly ctx: number) {}
+}
+
+/** One reusable WalkAccess per access type, indexed by MALI_FAULT_ACCESS_*. */
+const ACCESSES: readonly WalkAccess[] = [
+  { write: true, exec: false, priv: false }, // atomic: needs write (and read, checked apart)
+  { write: false, exec: true, priv: false },
+  { write: false, exec: false, priv: false },
+  { write: true, exec: false, priv: false },
+];
+
+export class MaliMmu {
+  readonly spaces: readonly AddressSpace[];
+  /** Cached translations of every AS (context (0, AS number)). */
+  readonly tlb: Tlb;
+  readonly asPresent: number;
+  readonly vaBits: number;
+  readonly paBits: number;
+  private readonly vaLimit: number;
+  private readonly lockMinLog2: number;
+  commandLatency: number;
+  rawstat = 0;
+  mask = 0;
+  /** Commands in flight (to skip the per-access tick when idle). */
+  private inFlight = 0;
+  /** Exception code of the fault that made the last translate() stall (0: lock/busy stall). */
+  stallCode = 0;
+  readonly stats: MaliMmuStats = {
+    translations: 0,
+    tlbHits: 0,
+    tlbMisses: 0,
+    walks: 0,
+    faults: 0,
+    busErrors: 0,
+    stalls: 0,
+    tlbInvalidated: 0,
+    commands: {},
+    commandsDropped: 0,
+    badLocks: 0,
+    flushesWithoutLock: 0,
+  };
+  /** The last faults (at most `faultLogSize`, oldest first). */
+  readonly faultLog: MaliFaultRecord[] = [];
+  faultLogSize = 256;
+  private readonly wr = createWalkResult();
+
+  constructor(
+    private readonly mem: PhysMem,
+    opts: MaliMmuOptions,
+    private readonly host: MaliMmuHost,
+  ) {
+    this.asPresent = opts.asPresent & 0xffff;
+    this.vaBits = opts.vaBits;
+    this.paBits = opts.paBits;
+    this.vaLimit = 2 ** opts.vaBits;
+    this.lockMinLog2 = opts.lockMinLog2;
+    this.commandLatency = opts.commandLatency;
+    this.tlb = new Tlb({ capacity: opts.tlbCapacity ?? 65536 });
+    const spaces: AddressSpace[] = [];
+    for (let i = 0; i < R.MALI_MAX_AS; i++) spaces.push(new AddressSpace(this.tlb.context(0, i)));
+    this.spaces = spaces;
+  }
+
+  present(as: number): boolean {
+    return as >= 0 && as < R.MALI_MAX_AS && ((this.asPresent >>> as) & 1) === 1;
+  }
+
+  /** True when the AS's latched mode translates nothing (unmapped or the reserved mode 1). */
+  unmapped(as: number): boolean {
+    const m = this.spaces[as]!.mode;
+    return m !== R.MALI_TRANSTAB_ADRMODE_TABLE && m !== R.MALI_TRANSTAB_ADRMODE_IDENTITY;
+  }
+
+  /** Number of cached translations of an AS. */
+  tlbSize(as: number): number {
+    return this.tlb.contextSize(this.spaces[as]!.ctx);
+  }
+
+  /** AS_STATUS.AS_ACTIVE of an AS. */
+  active(as: number): boolean {
+    return this.spaces[as]!.busy > 0;
+  }
+
+  /** The region the last completed LOCK holds, or null. */
+  lockedRegion(as: number): { start: number; end: number } | null {
+    const s = this.spaces[as]!;
+    return s.locked ? { start: s.lockStart, end: s.lockEnd } : null;
+  }
+
+  // ------------------------------------------------------------------------------ registers
+
+  read(off: number): number {
+    switch (off) {
+      case R.MALI_MMU_IRQ_RAWSTAT: return this.rawstat;
+      case R.MALI_MMU_IRQ_MASK: return this.mask;
+      case R.MALI_MMU_IRQ_STATUS: return (this.rawstat & this.mask) >>> 0;
+      case R.MALI_MMU_IRQ_CLEAR: return 0;
+    }
+    if (off < R.MALI_AS_BASE) return 0;
+    const as = Math.floor((off - R.MALI_AS_BASE) / R.MALI_AS_STRIDE);
+    if (!this.present(as)) return 0;
+    const s = this.spaces[as]!;
+    switch ((off - R.MALI_AS_BASE) % R.MALI_AS_STRIDE) {
+      case R.MALI_AS_TRANSTAB_LO: return s.transtabLo;
+      case R.MALI_AS_TRANSTAB_HI: return s.transtabHi;
+      case R.MALI_AS_MEMATTR_LO: return s.memattrLo;
+      case R.MALI_AS_MEMATTR_HI: return s.memattrHi;
+      case R.MALI_AS_LOCKADDR_LO: return s.lockaddrLo;
+      case R.MALI_AS_LOCKADDR_HI: return s.lockaddrHi;
+      case R.MALI_AS_FAULTSTATUS: return s.faultStatus;
+      case R.MALI_AS_FAULTADDRESS_LO: return s.faultAddress % TWO32;
+      case R.MALI_AS_FAULTADDRESS_HI: return Math.floor(s.faultAddress / TWO32) >>> 0;
+      case R.MALI_AS_STATUS: return s.busy > 0 ? R.MALI_AS_STATUS_ACTIVE : 0;
+      case R.MALI_AS_TRANSCFG_LO: return s.transcfgLo;
+      case R.MALI_AS_TRANSCFG_HI: return s.transcfgHi;
+      default: return 0; // COMMAND and FAULTEXTRA read as zero
+    }
+  }
+
+  write(off: number, v: number): void {
+    switch (off) {
+      case R.MALI_MMU_IRQ_CLEAR:
+        this.rawstat = (this.rawstat & ~v) >>> 0;
+        return;
+      case R.MALI_MMU_IRQ_MASK:
+        this.mask = v >>> 0;
+        return;
+      case R.MALI_MMU_IRQ_RAWSTAT:
+      case R.MALI_MMU_IRQ_STATUS:
+        return;
+    }
+    if (off < R.MALI_AS_BASE) return;
+    const as = Math.floor((off - R.MALI_AS_BASE) / R.MALI_AS_STRIDE);
+    if (!this.present(as)) return;
+    const s = this.spaces[as]!;
+    switch ((off - R.MALI_AS_BASE) % R.MALI_AS_STRIDE) {
+      case R.MALI_AS_TRANSTAB_LO: s.transtabLo = v; break;
+      case R.MALI_AS_TRANSTAB_HI: s.transtabHi = v; break;
+      case R.MALI_AS_MEMATTR_LO: s.memattrLo = v; break;
+      case R.MALI_AS_MEMATTR_HI: s.memattrHi = v; break;
+      case R.MALI_AS_LOCKADDR_LO: s.lockaddrLo = v; break;
+      case R.MALI_AS_LOCKADDR_HI: s.lockaddrHi = v; break;
+      case R.MALI_AS_TRANSCFG_LO: s.transcfgLo = v; break;
+      case R.MALI_AS_TRANSCFG_HI: s.transcfgHi = v; break;
+      case R.MALI_AS_COMMAND: this.command(as, v); break;
+      default: break; // read-only registers ignore writes
+    }
+  }
+
+  private command(as: number, cmd: number): void {
+    const s = this.spaces[as]!;
+    const name = CMD_NAMES[cmd] ?? `UNKNOWN_${cmd}`;
+    if (s.busy > 0) {
+      this.stats.commandsDropped++;
+      this.host.event(`AS${as}: ${name} written while AS_ACTIVE (${CMD_NAMES[s.cmd]} still running): ignored`);
+      return;
+    }
+    this.stats.commands[name] = (this.stats.commands[name] ?? 0) + 1;
+    if (cmd > R.MALI_AS_CMD_FLUSH_MEM) {
+      this.host.event(`AS${as}: unknown AS_COMMAND ${cmd}: treated as NOP`);
+      cmd = R.MALI_AS_CMD_NOP;
+    }
+    s.cmd = cmd;
+    if (this.commandLatency <= 0) {
+      this.complete(as);
+      return;
+    }
+    s.busy = this.commandLatency;
+    this.inFlight++;
+  }
+
+  /** Advances one register access: running commands count down and complete. */
+  tick(): void {
+    if (this.inFlight === 0) return;
+    for (let as = 0; as < R.MALI_MAX_AS; as++) {
+      const s = this.spaces[as]!;
+      if (s.busy === 0) continue;
+      if (--s.busy === 0) {
+        this.inFlight--;
+        this.complete(as);
+      }
+    }
+  }
+
+  /** Completes every running command now. */
+  settle(): void {
+    for (let as = 0; as < R.MALI_MAX_AS; as++) {
+      const s = this.spaces[as]!;
+      if (s.busy === 0) continue;
+      s.busy = 0;
+      this.inFlight--;
+      this.complete(as);
+    }
+  }
+
+  /** True while any AS command is running. */
+  get busy(): boolean {
+    return this.inFlight > 0;
+  }
+
+  private complete(as: number): void {
+    const s = this.spaces[as]!;
+    switch (s.cmd) {
+      case R.MALI_AS_CMD_NOP:
+        return;
+      case R.MALI_AS_CMD_UPDATE:
+        this.latch(as);
+        break;
+      case R.MALI_AS_CMD_LOCK:
+        this.lock(as);
+        return;
+      default: {
+        // UNLOCK, FLUSH_PT, FLUSH_MEM: flush the locked region from the TLB and unlock it.
+        // (FLUSH_PT/FLUSH_MEM also clean the L2 / wait for memory traffic; the model has no
+        // cache of memory contents and its jobs have no traffic in flight.)
+        if (s.locked) {
+          this.invalidate(s, s.lockStart, s.lockEnd);
+          s.locked = false;
+        } else {
+          this.stats.flushesWithoutLock++;
+          this.host.event(`AS${as}: ${CMD_NAMES[s.cmd]} with no locked region: nothing invalidated`);
+        }
+        break;
+      }
+    }
+    this.host.mmuCommandCompleted(as, s.cmd);
+  }
+
+  /** UPDATE: the AS starts translating with the programmed TRANSTAB and MEMATTR. */
+  private latch(as: number): void {
+    const s = this.spaces[as]!;
+    const transtab = (BigInt(s.transtabHi) << 32n) | BigInt(s.transtabLo);
+    const memattr = (BigInt(s.memattrHi) << 32n) | BigInt(s.memattrLo);
+    s.latchedTranstab = transtab;
+    s.latchedMemattr = memattr;
+    s.mode = s.transtabLo & R.MALI_TRANSTAB_ADRMODE_MASK;
+    s.cfg = this.unmapped(as) ? null : maliConfig({ transtab, memattr, vaBits: this.vaBits, paBits: this.paBits });
+    this.invalidate(s, 0, Infinity);
+  }
+
+  private invalidate(s: AddressSpace, start: number, end: number): void {
+    const before = this.tlb.invalidated;
+    this.tlb.invalidateContext(s.ctx, start, end);
+    this.stats.tlbInvalidated += this.tlb.invalidated - before;
+  }
+
+  /** LOCK: decodes LOCKADDR (size code in [5:0], region start above it). */
+  private lock(as: number): void {
+    const s = this.spaces[as]!;
+    const log2 = (s.lockaddrLo & R.MALI_LOCKADDR_WIDTH_MASK) + 1;
+    if (log2 < this.lockMinLog2) {
+      s.locked = false;
+      this.stats.badLocks++;
+      this.host.event(
+        `AS${as}: LOCK of a 2^${log2}-byte region, below the 2^${this.lockMinLog2}-byte minimum: nothing locked`,
+      );
+      return;
+    }
+    let start: number;
+    if (log2 >= 64) start = 0;
+    else if (log2 >= 32) start = ((s.lockaddrHi & ~(2 ** (log2 - 32) - 1)) >>> 0) * TWO32;
+    else start = s.lockaddrHi * TWO32 + ((s.lockaddrLo & ~(2 ** log2 - 1)) >>> 0);
+    s.locked = true;
+    s.lockStart = start;
+    s.lockEnd = log2 >= 64 ? Infinity : start + 2 ** log2;
+    if (start >= this.vaLimit) this.host.event(`AS${as}: LOCK region at 0x${start.toString(16)} is beyond the ${this.vaBits}-bit VA range`);
+  }
+
+  // ---------------------------------------------------------------------------- translation
+
+  /**
+   * Translates `va` in address space `as` for an access of type `access` (MALI_FAULT_ACCESS_*)
+   * by `sourceId`. Returns MALI_TR_OK with the PA in `out.pa`; MALI_TR_STALL when the access
+   * must wait (fault recorded and `stallCode` set, or a locked region / running command with
+   * `stallCode` 0); or a positive exception code when it fails at once (an unmapped AS).
+   * With `record` false (best-effort probes), nothing is recorded and faults return the code.
+   */
+  translate(as: number, va: number, access: number, sourceId: number, out: { pa: number }, record = true): number {
+    const s = this.spaces[as]!;
+    this.stats.translations++;
+    if (s.busy > 0 || (s.locked && va >= s.lockStart && va < s.lockEnd)) {
+      if (!record) return R.MALI_EXC_TRANSLATION_FAULT;
+      this.stats.stalls++;
+      this.stallCode = 0;
+      return MALI_TR_STALL;
+    }
+    if (s.cfg === null) {
+      const code = R.MALI_EXC_TRANSLATION_FAULT;
+      if (record) this.fault(as, va, code, access, sourceId, false);
+      return code;
+    }
+    if (va >= this.vaLimit) return this.stall(as, va, R.MALI_EXC_ADDRESS_SIZE_FAULT_IN, access, sourceId, record);
+    const acc = ACCESSES[access]!;
+    const tlb = this.tlb;
+    const e = tlb.lookup(s.ctx, va);
+    if (e >= 0) {
+      this.stats.tlbHits++;
+      const perms = tlb.perms(e);
+      if (!permits(perms, acc) || (access === R.MALI_FAULT_ACCESS_ATOMIC && (perms & PERM_USER_R) === 0))
+        return this.stall(as, va, R.MALI_EXC_PERMISSION_FAULT + tlb.attr(e), access, sourceId, record);
+      out.pa = tlb.output(e, va);
+      return MALI_TR_OK;
+    }
+    this.stats.tlbMisses++;
+    this.stats.walks++;
+    const wr = this.wr;
+    if (!walkLpae(this.mem, s.cfg, va, acc, wr)) {
+      let code: number;
+      switch (wr.fault) {
+        case 'permission': code = R.MALI_EXC_PERMISSION_FAULT; break;
+        case 'access-flag': code = R.MALI_EXC_ACCESS_FLAG; break;
+        case 'address-size': code = R.MALI_EXC_ADDRESS_SIZE_FAULT_OUT; break;
+        case 'external': code = R.MALI_EXC_TRANSTAB_BUS_FAULT; break;
+        default: code = R.MALI_EXC_TRANSLATION_FAULT; break;
+      }
+      return this.stall(as, va, code + (wr.level & 3), access, sourceId, record);
+    }
+    tlb.insertBlock(s.ctx, va, wr.size, wr.oa, wr.perms, wr.level); // attr: the leaf's level
+    if (access === R.MALI_FAULT_ACCESS_ATOMIC && (wr.perms & PERM_USER_R) === 0)
+      return this.stall(as, va, R.MALI_EXC_PERMISSION_FAULT + wr.level, access, sourceId, record);
+    out.pa = wr.oa;
+    return MALI_TR_OK;
+  }
+
+  private stall(as: number, va: number, code: number, access: number, sourceId: number, record: boolean): number {
+    if (!record) return code;
+    this.fault(as, va, code, access, sourceId, false);
+    this.stats.stalls++;
+    this.stallCode = code;
+    return MALI_TR_STALL;
+  }
+
+  /**
+   * Records a fault on `as`: the fault registers take it unless a fault of the same kind is
+   * already pending there (its RAWSTAT bit set), and the RAWSTAT bit rises.
+   */
+  fault(as: number, va: number, code: number, access: number, sourceId: number, bus: boolean): void {
+    const s = this.spaces[as]!;
+    const bit = bus ? R.maliMmuIrqBusError(as) : R.maliMmuIrqPageFault(as);
+    const status = ((code & 0xff) | ((access & 3) << R.MALI_FAULT_ACCESS_SHIFT) | ((sourceId & 0xffff) << R.MALI_FAULT_SOURCE_SHIFT)) >>> 0;
+    const pending = (this.rawstat & (R.maliMmuIrqPageFault(as) | R.maliMmuIrqBusError(as))) !== 0;
+    if (!pending) {
+      s.faultStatus = status;
+      s.faultAddress = va;
+    }
+    this.rawstat = (this.rawstat | bit) >>> 0;
+    if (bus) this.stats.busErrors++;
+    else this.stats.faults++;
+    if (this.faultLog.length >= this.faultLogSize) this.faultLog.shift();
+    this.faultLog.push({
+      as,
+      va,
+      status,
+      exceptionType: code & 0xff,
+      exceptionName: R.maliExceptionName(code),
+      accessType: access & 3,
+      sourceId: sourceId & 0xffff,
+      kind: bus ? 'bus' : 'page',
+      latched: !pending,
+      cycle: this.host.cycle,
+    });
+  }
+
+  /** Power-on / soft-reset state: every register zero, TLBs empty, nothing locked or running. */
+  reset(): void {
+    for (const s of this.spaces) {
+      s.transtabLo = s.transtabHi = s.memattrLo = s.memattrHi = 0;
+      s.lockaddrLo = s.lockaddrHi = s.transcfgLo = s.transcfgHi = 0;
+      s.faultStatus = 0;
+      s.faultAddress = 0;
+      s.busy = 0;
+      s.cmd = 0;
+      s.mode = R.MALI_TRANSTAB_ADRMODE_UNMAPPED;
+      s.cfg = null;
+      s.latchedTranstab = 0n;
+      s.latchedMemattr = 0n;
+      s.locked = false;
+    }
+    this.tlb.invalidateAll();
+    this.inFlight = 0;
+    this.rawstat = 0;
+    this.mask = 0;
+  }
+
+  /** The TRANSTAB and MEMATTR the AS translates with (latched by the last UPDATE). */
+  latched(as: number): { transtab: bigint; memattr: bigint; mode: number } {
+    const s = this.spaces[as]!;
+    return { transtab: s.latchedTranstab, memattr: s.latchedMemattr, mode: s.mode };
+  }
+
+  /** The walker configuration of an AS (null while unmapped), e.g. for dumpTables. */
+  walkConfig(as: number): LpaeWalkConfig | null {
+    return this.spaces[as]!.cfg;
+  }
+}

@@ -1,0 +1,326 @@
+import { describe, expect, it } from 'vitest';
+import {
+  compileDts,
+  compileDtsFile,
+  DtsError,
+  findNode,
+  getProp,
+  memoryFileSystem,
+  parseDtb,
+  parseDts,
+  preprocessDts,
+  printDts,
+  propCells,
+  propString,
+  propStrings,
+  writeDtb,
+  type DtsCompileOptions,
+  type FdtNode,
+  type FdtTree,
+} from '@gki/hw';
+
+const V1 = '/dts-v1/;\n';
+
+function tree(src: string, opts: DtsCompileOptions = {}): FdtTree {
+  return parseDts(src, opts).tree;
+}
+
+function at(t: FdtTree, path: string): FdtNode {
+  const n = findNode(t, path);
+  if (!n) throw new Error(`no node ${path}`);
+  return n;
+}
+
+function bytes(t: FdtTree, path: string, prop: string): number[] {
+  const p = getProp(at(t, path), prop);
+  if (!p) throw new Error(`no ${prop} in ${path}`);
+  return [...p.value];
+}
+
+function cells(t: FdtTree, path: string, prop: string): number[] {
+  return propCells(at(t, path), prop)!;
+}
+
+/** The DtsError a compile throws (fails the test when it compiles). */
+function dtsError(src: string, opts: DtsCompileOptions = {}): DtsError {
+  try {
+    parseDts(src, opts);
+  } catch (e) {
+    expect(e).toBeInstanceOf(DtsError);
+    return e as DtsError;
+  }
+  throw new Error('compiled without error');
+}
+
+describe('DTS values', () => {
+  it('encodes cells, strings, byte strings, /bits/ and mixed values as dtc does', () => {
+    const t = tree(`${V1}/ {
+      c = <1 0x10 017 'a' '\\n'>;
+      s = "a\\tb", "", "\\x41\\101";
+      b = [00 ff] , [0102];
+      w = /bits/ 16 <0x1234 (-1)>, /bits/ 8 <0xab>, /bits/ 64 <0x100000002>;
+      m = "x", <2>, [03];
+      e;
+    };`);
+    expect(cells(t, '/', 'c')).toEqual([1, 0x10, 0o17, 0x61, 10]);
+    expect(bytes(t, '/', 's')).toEqual([0x61, 9, 0x62, 0, 0, 0x41, 0x41, 0]);
+    expect(bytes(t, '/', 'b')).toEqual([0, 0xff, 1, 2]);
+    expect(bytes(t, '/', 'w')).toEqual([0x12, 0x34, 0xff, 0xff, 0xab, 0, 0, 0, 1, 0, 0, 0, 2]);
+    expect(bytes(t, '/', 'm')).toEqual([0x78, 0, 0, 0, 0, 2, 3]);
+    expect(bytes(t, '/', 'e')).toEqual([]);
+  });
+
+  it('evaluates C expressions in 64-bit unsigned arithmetic and truncates to the cell size', () => {
+    const t = tree(`${V1}/ { x = <(1 + 2 * 3) ((7 - 9) >> 60) (~0) (1 << 32) (5 / 2) (5 % 3) (3 > 2 ? 8 : 9) (!0 && 4) (0 || 0) (2 <= 1) (6 & 3 | 8 ^ 1)>; };`);
+    expect(cells(t, '/', 'x')).toEqual([7, 15, 0xffffffff, 0, 2, 2, 8, 1, 0, 0, 2 | (8 ^ 1)]);
+    const w = parseDts(`${V1}/ { x = /bits/ 8 <0x1ff>; };`);
+    expect(bytes(w.tree, '/', 'x')).toEqual([0xff]);
+    expect(w.warnings.map((x) => x.message)).toEqual([expect.stringMatching(/0x1ff truncated to 0xff/)]);
+  });
+
+  it('needs parentheses around expressions in cells, as dtc does', () => {
+    expect(dtsError(`${V1}/ { x = <1 + 2>; };`).reason).toMatch(/expected a number, a '\(' expression/);
+    expect(dtsError(`${V1}/ { x = <-1>; };`).reason).toMatch(/needs parentheses/);
+  });
+});
+
+describe('labels, references and phandles', () => {
+  it('allocates phandles in reference order and appends a phandle property', () => {
+    const t = tree(`${V1}/ {
+      a = <&second &first>;
+      first: f { };
+      second: s { x = <1>; };
+      unused: u { };
+    };`);
+    expect(cells(t, '/s', 'phandle')).toEqual([1]);
+    expect(cells(t, '/f', 'phandle')).toEqual([2]);
+    expect(getProp(at(t, '/u'), 'phandle')).toBeUndefined();
+    expect(at(t, '/s').props.map((p) => p.name)).toEqual(['x', 'phandle']);
+  });
+
+  it('skips explicit phandle values and honours phandle = <&self>', () => {
+    const t = tree(`${V1}/ {
+      r = <&a &b &c>;
+      a: a { phandle = <1>; };
+      b: b { };
+      c: c { phandle = <&c>; };
+    };`);
+    expect(cells(t, '/', 'r')).toEqual([1, 2, 3]);
+    expect(at(t, '/c').props.map((p) => p.name)).toEqual(['phandle']);
+  });
+
+  it('turns &label and &{/path} outside cells into the full path', () => {
+    const t = tree(`${V1}/ { p = &n, &{/bus/dev@1}; bus { n: node { }; dev@1 { }; }; };`);
+    expect(propStrings(at(t, '/'), 'p')).toEqual(['/bus/node', '/bus/dev@1']);
+  });
+
+  it('reports unknown references and duplicate labels with their place', () => {
+    const e = dtsError(`${V1}/ {\n  x = <&nope>;\n};`, { filename: 'r.dts' });
+    expect([e.file, e.line, e.column]).toEqual(['r.dts', 3, 8]);
+    expect(e.reason).toMatch(/non-existent node or label 'nope'/);
+    expect(dtsError(`${V1}/ { l: a { }; l: b { }; };`).reason).toMatch(/duplicate label 'l' on \/b and \/a/);
+    expect(dtsError(`${V1}/ { }; &missing { };`).reason).toMatch(/label or path 'missing' not found/);
+  });
+});
+
+describe('overrides and deletions', () => {
+  it('merges overrides in place, deletes and revives nodes and properties at their old place', () => {
+    const t = tree(`${V1}/ {
+      n: node { p1 = <1>; p2 = <2>; a { }; b { }; };
+    };
+    &n { p1 = <11>; /delete-property/ p2; p3 = <3>; /delete-node/ a; c { }; };
+    / { node { p2 = <22>; a { back; }; }; };
+    &{/node} { p4; };`);
+    expect(at(t, '/node').props.map((p) => p.name)).toEqual(['p1', 'p2', 'p3', 'p4']);
+    expect(cells(t, '/node', 'p1')).toEqual([11]);
+    expect(cells(t, '/node', 'p2')).toEqual([22]);
+    expect(at(t, '/node').children.map((c) => c.name)).toEqual(['a', 'b', 'c']);
+    expect(at(t, '/node/a').props.map((p) => p.name)).toEqual(['back']);
+  });
+
+  it('deletes nodes by reference and omits unreferenced /omit-if-no-ref/ nodes', () => {
+    const t = tree(`${V1}/ {
+      x = <&kept>;
+      /omit-if-no-ref/ kept: k { };
+      /omit-if-no-ref/ gone: g { };
+      d: doomed { };
+      o: other { };
+    };
+    /delete-node/ &d;
+    /omit-if-no-ref/ &o;`);
+    expect(t.root.children.map((c) => c.name)).toEqual(['k']);
+  });
+
+  it('drops a name property equal to the node name and rejects a different one', () => {
+    expect(at(tree(`${V1}/ { n@1 { name = "n"; x; }; };`), '/n@1').props.map((p) => p.name)).toEqual(['x']);
+    expect(dtsError(`${V1}/ { n { name = "m"; }; };`).reason).toMatch(/"name" property/);
+  });
+
+  it('rejects what dtc rejects: duplicates, properties after subnodes, bad names', () => {
+    expect(dtsError(`${V1}/ { a { }; a { }; };`).reason).toMatch(/duplicate node name 'a'/);
+    expect(dtsError(`${V1}/ { p; p; };`).reason).toMatch(/duplicate property 'p'/);
+    expect(dtsError(`${V1}/ { a { }; p; };`).reason).toMatch(/properties must precede subnodes/);
+    expect(dtsError(`${V1}/ { a@1@2 { }; };`).reason).toMatch(/more than one '@'/);
+  });
+});
+
+describe('header, reservations and boot CPU', () => {
+  it('reads /memreserve/ entries and guesses the boot CPU like dtc', () => {
+    const t = tree(`${V1}/memreserve/ 0x1000 0x2000;\nr: /memreserve/ (1 << 33) 4096;\n/ { cpus { cpu@2 { reg = <2>; }; cpu@0 { reg = <0>; }; }; };`);
+    expect(t.reservations).toEqual([
+      { address: 0x1000, size: 0x2000 },
+      { address: 2 ** 33, size: 4096 },
+    ]);
+    expect(t.bootCpuid).toBe(2);
+  });
+
+  it('requires /dts-v1/ and refuses overlays clearly', () => {
+    expect(dtsError('/ { };').reason).toMatch(/\/dts-v1\//);
+    const e = dtsError(`${V1}/plugin/;\n&foo { };`);
+    expect(e.line).toBe(2);
+    expect(e.reason).toMatch(/overlay.*not supported/);
+  });
+});
+
+describe('syntax errors name the file, line and column', () => {
+  const cases: [string, number, number, RegExp][] = [
+    [`${V1}/ {\n\tx = <1 2;\n};`, 3, 10, /expected a number/],
+    [`${V1}/ {\n\tx = "open;\n};`, 3, 6, /unterminated string/],
+    [`${V1}/ {\n\tx = <(1 / 0)>;\n};`, 3, 10, /division by zero/],
+    [`${V1}/ {\n\tnode {\n\t\tx = <1>\n\t};\n};`, 5, 2, /';' after property 'x'/],
+    [`${V1}/ {\n\tx = <08>;\n};`, 3, 7, /bad integer literal '08'/],
+    [`${V1}/ {\n\tx = /bits/ 7 <1>;\n};`, 3, 13, /8, 16, 32 or 64/],
+    [`${V1}/ {\n\tx = /bits/ 8 <&r>;\n\tr: r { };\n};`, 3, 16, /32-bit elements/],
+    [`${V1}/ {\n\tx = <''>;\n};`, 3, 7, /empty character literal/],
+    [`${V1}/ {\n\tx = <1>;`, 3, 10, /end of input/],
+    [`${V1}/ { /* never closed`, 2, 5, /unterminated comment/],
+  ];
+  for (const [src, line, column, re] of cases)
+    it(`${re.source} at ${line}:${column}`, () => {
+      const e = dtsError(src, { filename: 'e.dts' });
+      expect({ file: e.file, line: e.line, column: e.column }).toEqual({ file: 'e.dts', line, column });
+      expect(e.reason).toMatch(re);
+      expect(e.message.startsWith(`e.dts:${line}:${column}: `)).toBe(true);
+    });
+});
+
+describe('preprocessor', () => {
+  it('expands object-like and function-like macros, # and ##, in names, labels and values', () => {
+    const t = tree(
+      `${V1}#define BASE 0x1000\n#define NODE(n) node##n\n#define LBL(n) l_##n\n#define S(x) #x\n#define ADD(a, b) ((a) + (b))\n#define TWICE(x) ADD(x, x)\n` +
+        `/ { r = <&l_1>; LBL(1): NODE(1)@BASE { reg = <BASE>; v = <TWICE(3) ADD(BASE, 1)>; s = S(a b); }; };`,
+    );
+    expect(at(t, '/node1@0x1000').props.map((p) => p.name)).toEqual(['reg', 'v', 's', 'phandle']);
+    expect(cells(t, '/node1@0x1000', 'v')).toEqual([6, 0x1001]);
+    expect(propString(at(t, '/node1@0x1000'), 's')).toBe('a b');
+  });
+
+  it('evaluates #if/#ifdef/#ifndef/#elif/#else, defined() and #undef', () => {
+    const t = tree(
+      `${V1}#define A 2\n#if A > 1 && defined(A)\n/ { a; };\n#elif 1\n/ { b; };\n#else\n/ { c; };\n#endif\n#undef A\n#ifdef A\n/ { d; };\n#endif\n#ifndef A\n/ { e; };\n#endif\n#if 0\n#error not reached\n#endif\n`,
+    );
+    expect(t.root.props.map((p) => p.name)).toEqual(['a', 'e']);
+    expect(dtsError(`${V1}#error stop here\n/ { };`).reason).toMatch(/#error stop here/);
+    expect(dtsError(`${V1}#if 1\n/ { };`).reason).toMatch(/unterminated #if/);
+  });
+
+  it('passes lines starting with # that are not directives through (#address-cells)', () => {
+    const t = tree(`${V1}/ {\n#address-cells = <1>;\n  #size-cells = <0>;\n};`);
+    expect(t.root.props.map((p) => p.name)).toEqual(['#address-cells', '#size-cells']);
+  });
+
+  it('joins backslash-continued lines and keeps error positions in the original lines', () => {
+    const e = dtsError(`${V1}#define L (1 + \\\n  2)\n/ {\n  x = <L>;\n  y = <oops>;\n};`, { filename: 'c.dts' });
+    expect([e.line, e.column]).toEqual([6, 8]);
+  });
+
+  it('ships the GIC, IRQ, GPIO and thermal constants', () => {
+    const t = tree(
+      `${V1}#include <dt-bindings/interrupt-controller/arm-gic.h>\n#include <dt-bindings/gpio/gpio.h>\n#include <dt-bindings/thermal/thermal.h>\n` +
+        `/ { i = <GIC_SPI 3 IRQ_TYPE_LEVEL_HIGH>, <GIC_PPI 9 (GIC_CPU_MASK_SIMPLE(6) | IRQ_TYPE_LEVEL_LOW)>; g = <GPIO_ACTIVE_LOW GPIO_OPEN_DRAIN>; t = <THERMAL_NO_LIMIT>; };`,
+    );
+    expect(cells(t, '/', 'i')).toEqual([0, 3, 4, 1, 9, 0x3f08]);
+    expect(cells(t, '/', 'g')).toEqual([1, 6]);
+    expect(cells(t, '/', 't')).toEqual([0xffffffff]);
+  });
+
+  it('tolerates an unknown dt-bindings header until one of its macros is used', () => {
+    const ok = parseDts(`${V1}#include <dt-bindings/clock/soc-clk.h>\n/ { x = <1>; };`, { filename: 'b.dts' });
+    expect(ok.missingHeaders.map((m) => m.header)).toEqual(['dt-bindings/clock/soc-clk.h']);
+    expect(ok.warnings[0]!).toMatchObject({ file: 'b.dts', line: 2, message: expect.stringMatching(/not found/) });
+    const e = dtsError(`${V1}#include <dt-bindings/clock/soc-clk.h>\n/ {\n\tclocks = <&c CLK_BUS>;\n\tc: c { };\n};`, { filename: 'b.dts' });
+    expect([e.file, e.line, e.column]).toEqual(['b.dts', 4, 15]);
+    expect(e.reason).toMatch(/'CLK_BUS'.*no macro 'CLK_BUS'.*<dt-bindings\/clock\/soc-clk.h> \(included at b.dts:2\)/);
+  });
+
+  it('fails on a missing quoted include with the place of the #include', () => {
+    const e = dtsError(`${V1}\n#include "soc.dtsi"\n`, { filename: 'board.dts', fs: memoryFileSystem({}) });
+    expect([e.file, e.line, e.column]).toEqual(['board.dts', 3, 10]);
+    expect(e.reason).toMatch(/soc.dtsi: no such file/);
+  });
+});
+
+describe('includes', () => {
+  const fs = memoryFileSystem({
+    'b/board.dts': `${V1}#include "soc.dtsi"\n#include <vendor/regs.h>\n/ { model = "m"; /include/ "frag.dtsi" };\n&uart { status = "okay"; r = <UART_REG>; };`,
+    'b/soc.dtsi': `/ { uart: serial@1 { status = "disabled"; }; };`,
+    'b/frag.dtsi': `frag = <1>;`,
+    'inc/vendor/regs.h': `#define UART_REG 0x1234`,
+  });
+
+  it('resolves #include "..." next to the file, <...> in include dirs, and /include/', () => {
+    const r = compileDtsFile('b/board.dts', { fs, includeDirs: ['inc'] });
+    expect(r.files).toEqual(['b/board.dts', 'b/soc.dtsi', 'inc/vendor/regs.h', 'b/frag.dtsi']);
+    expect(propString(at(r.tree, '/serial@1'), 'status')).toBe('okay');
+    expect(cells(r.tree, '/serial@1', 'r')).toEqual([0x1234]);
+    expect(cells(r.tree, '/', 'frag')).toEqual([1]);
+    expect(r.labels).toEqual({ uart: '/serial@1' });
+  });
+
+  it('reports errors inside an included file at that file', () => {
+    const bad = memoryFileSystem({ 'm.dts': `${V1}#include "x.dtsi"\n`, 'x.dtsi': `/ {\n  p = <1\n};` });
+    const e = (() => {
+      try {
+        compileDtsFile('m.dts', { fs: bad });
+      } catch (err) {
+        return err as DtsError;
+      }
+      throw new Error('compiled');
+    })();
+    expect([e.file, e.line]).toEqual(['x.dtsi', 3]);
+  });
+
+  it('refuses an include cycle instead of looping', () => {
+    const loop = memoryFileSystem({ 'a.dtsi': '#include "a.dtsi"\n' });
+    expect(() => compileDts(`${V1}#include "a.dtsi"\n/ { };`, { fs: loop })).toThrow(/nested too deeply/);
+  });
+
+  it('preprocessDts gives the text dtc would be handed', () => {
+    const text = new TextDecoder().decode(preprocessDts(`${V1}#define X 7\n/ { x = <X>; };`));
+    expect(text).toMatch(/x = <7>;/);
+    expect(text).not.toMatch(/#define/);
+  });
+});
+
+describe('printDts', () => {
+  it('prints a tree that compiles back to the same blob, with labels for phandle targets', () => {
+    const src = `${V1}/memreserve/ 0x8000000 0x1000;\n/ {
+      #address-cells = <2>; #size-cells = <1>;
+      interrupt-parent = <&gic>;
+      s = "tab\\tquote\\"", "x";
+      b = [01 02 03];
+      gic: gic@10 { interrupt-controller; #interrupt-cells = <3>; reg = <0 0x10 0x100>, <0 0x200 0x10>; };
+      smmu: iommu@20 { #iommu-cells = <1>; reg = <0 0x20 0x10>; };
+      dev@30 { reg = <0 0x30 4>; interrupts = <0 1 4>, <0 2 4>; iommus = <&smmu 7>, <&smmu 8>; weird = [ff 00 fe]; };
+    };`;
+    const r = parseDts(src);
+    const text = printDts(r.tree);
+    expect(text).toMatch(/iommus = <&iommu 0x7>, <&iommu 0x8>;/);
+    expect(text).toMatch(/interrupt-parent = <&gic>;/);
+    expect(text).toMatch(/reg = <0x0 0x10 0x100>, <0x0 0x200 0x10>;/);
+    expect(text).toMatch(/s = "tab\\tquote\\"", "x";/);
+    expect(compileDts(text)).toEqual(r.dtb);
+    // a blob round trip prints the same text
+    expect(printDts(parseDtb(writeDtb(r.tree)))).toBe(text);
+  });
+});

@@ -1,0 +1,76 @@
+/**
+ * @gki/kernel benchmarks: the page allocator (order-0 pages, as io-pgtable takes its tables
+ * from it) and the DMA API's IOVA allocator, both on the hot path of every map call.
+ *
+ *   pnpm bench --only=kernel                 from the root (several processes, JSON rows)
+ *   pnpm --filter @gki/kernel bench            this package alone (--json for rows;
+ *                                              BENCH_RUNS=n sets the samples, default 11)
+ */
+import { Bench } from 'tinybench';
+import { Board } from '@gki/hw';
+import { IovaDomain, Kernel } from '../src/index.js';
+
+const RUNS = Number(process.env.BENCH_RUNS ?? 11);
+const JSON_OUT = process.argv.includes('--json');
+const N = 4096;
+
+const kernel = new Kernel(new Board('bench', [{ base: 0x4000_0000, size: 64 * 2 ** 20 }]));
+const pages = kernel.pages;
+const held = new Float64Array(N);
+
+function check(cond: boolean, what: string): void {
+  if (!cond) throw new Error(`kernel bench: ${what}`);
+}
+
+const allocFreePair = () => {
+  for (let i = 0; i < N; i++) {
+    const pa = pages.allocPages(0);
+    if (pa < 0) throw new Error('allocPages failed');
+    pages.freePages(pa, 0);
+  }
+};
+const allocMany = () => {
+  for (let i = 0; i < N; i++) {
+    const pa = pages.allocPages(0);
+    if (pa < 0) throw new Error('allocPages failed');
+    held[i] = pa;
+  }
+};
+const freeMany = () => {
+  for (let i = 0; i < N; i++) pages.freePages(held[i]!, 0);
+};
+
+// IOVA: a 32-bit DMA space of 4 KiB granules with 1024 live single-page mappings, then
+// alloc + free of one page at a time (what dma_map_single / dma_unmap_single do).
+const iovad = new IovaDomain(4096, 1);
+const LIMIT = 2 ** 32 / 4096 - 1;
+for (let i = 0; i < 1024; i++) check(iovad.allocIova(1, LIMIT, true) > 0, 'IOVA prefill');
+const iovaPair = () => {
+  for (let i = 0; i < N; i++) {
+    const pfn = iovad.allocIova(1, LIMIT, true);
+    if (pfn <= 0) throw new Error('allocIova failed');
+    iovad.freeIova(pfn, 1);
+  }
+};
+
+const cases = [
+  { id: 'pages.pair', group: 'page allocator (64 MiB of RAM)', name: 'allocPages(0) + freePages of the same page (zeroing included)', unit: 'ns/pair', run: allocFreePair },
+  { id: 'pages.alloc', group: 'page allocator (64 MiB of RAM)', name: `allocPages(0), ${N} pages in a row`, unit: 'ns/page', run: allocMany, after: freeMany },
+  { id: 'pages.free', group: 'page allocator (64 MiB of RAM)', name: `freePages(0) of ${N} pages in a row`, unit: 'ns/page', before: allocMany, run: freeMany },
+  { id: 'iova.pair', group: 'IOVA allocator (4 KiB granule, 1024 live ranges)', name: 'allocIova(1 page, 32-bit limit) + freeIova', unit: 'ns/pair', run: iovaPair },
+];
+
+const bench = new Bench({ iterations: RUNS, time: 0, warmupIterations: 3, warmupTime: 0 });
+for (const c of cases) bench.add(c.id, c.run, { beforeEach: c.before, afterEach: c.after });
+bench.runSync();
+check(pages.stats().pagesInUse === 0, 'pages leaked');
+
+const rows = bench.tasks.map((t) => {
+  const r = t.result;
+  if (r.state !== 'completed') throw new Error(`${t.name}: ${r.state}`);
+  const c = cases.find((x) => x.id === t.name)!;
+  const per = (ms: number) => (ms * 1e6) / N;
+  return { id: c.id, group: c.group, case: c.name, value: per(r.latency.p50), unit: c.unit, min: per(r.latency.min), max: per(r.latency.max) };
+});
+if (JSON_OUT) console.log(JSON.stringify({ runs: RUNS, node: process.version, rows }, null, 2));
+else for (const r of rows) console.log(`${`${r.group}: ${r.case}`.padEnd(100)} ${r.value.toFixed(1).padStart(8)} ${r.unit} (${r.min.toFixed(1)}-${r.max.toFixed(1)})`);

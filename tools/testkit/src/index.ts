@@ -1,0 +1,3 @@
+export * from './lpae-ref.js';
+export * from './v7s-ref.js';
+export * from './rng.js';
