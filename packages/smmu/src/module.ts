@@ -1,7 +1,7 @@
 import { EINVAL } from '@gki/kernel';
 import type { Device, Driver, KernelModule, ModuleContext, ModuleRef } from '@gki/kernel';
-import { PACKAGE_VERSION } from './version.js';
 import { ARM_SMMU_OF_MATCH, ArmSmmu, armSmmuFromDevice, type ArmSmmuConfig, type ArmSmmuMatchData } from './smmu.js';
+import { PACKAGE_VERSION } from './version.js';
 
 /** The package version, shown in the image manifest (generated from package.json at build time). */
 export const ARM_SMMU_VERSION: string = PACKAGE_VERSION;
