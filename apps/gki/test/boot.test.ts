@@ -60,10 +60,9 @@ describe('gki boot', () => {
     expect(dmaText).toMatch(/a001000\.dma: translated copy of 8483 bytes ok .*; deliberate fault at 0xdead0000 reported by the engine and the IOMMU core/);
     expect(dmaText).toMatch(/a002000\.dma: direct copy of 8483 bytes ok .*; deliberate fault at 0xdead0000 reported by the engine \(bus error\)/);
     expect(dmaText).toMatch(/IOMMU fault handler: write at IOVA 0xdead0000/);
-    // pages: buffers returned; the DMA domains keep their page-table levels until shutdown
-    const m = /pages in use: (\d+) before the DMA test, (\d+) after its buffers were freed: every buffer page returned; (\d+) page\(s\) are page-table levels the 2 DMA domain\(s\) keep/.exec(dmaText);
-    expect(m).not.toBeNull();
-    expect(Number(m![2]) - Number(m![1])).toBe(Number(m![3]));
+    // pages: the report's verdict line (its numbers are checked against the kernel's API in
+    // boot-state.test.ts, on an identical boot)
+    expect(dmaText).toMatch(/pages in use: \d+ before the DMA test, \d+ after its buffers were freed: every buffer page returned; \d+ page\(s\) are page-table levels the 2 DMA domain\(s\) keep/);
     // shutdown: everything unloads and the allocator is back at zero
     for (const step of ['rmmod gki_dma_test', 'of_platform_depopulate /soc', 'rmmod arm_smmu_v3', 'rmmod io-pgtable-arm-v7s', 'rmmod io-pgtable-arm'])
       expect(lines).toContain(`${step}: ok`);
