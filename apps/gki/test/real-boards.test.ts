@@ -40,7 +40,8 @@ const CASES: readonly Expect[] = [
     noMap: ['/reserved-memory/memory@85700000', '/reserved-memory/memory@8c415000', '/reserved-memory/smem@86000000', '/reserved-memory/memory@97b00000'],
     models: ['/soc@0/gpu@5000000', '/soc@0/gmu@506a000', '/soc@0/iommu@5040000', '/soc@0/iommu@15000000'],
     devices: ['5000000.gpu', '5040000.iommu', '506a000.gmu', '15000000.iommu', '8804000.sdhci', 'ae00000.mdss', 'b220000.interrupt-controller', '86000000.smem', 'firmware:scm', 'remoteproc-adsp'],
-    bound: { 'soc@0': 'simple-pm-bus', '146bf000.imem': 'simple-pm-bus', '15000000.iommu': 'arm-smmu', '5040000.iommu': 'arm-smmu' },
+    // msm is in the default image too: its adreno driver binds the GPU behind the Adreno SMMU
+    bound: { 'soc@0': 'simple-pm-bus', '146bf000.imem': 'simple-pm-bus', '15000000.iommu': 'arm-smmu', '5040000.iommu': 'arm-smmu', '5000000.gpu': 'adreno' },
     log: [/memory@80000000: reg gives size 0 .*using 4 GiB/, /remoteproc-adsp: interrupt\(s\) left unresolved: 1 -> \/smp2p-lpass\/slave-kernel/],
   },
   {

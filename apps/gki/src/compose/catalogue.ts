@@ -6,6 +6,7 @@ import ioPgtableArm from '@gki/format-arm-lpae';
 import ioPgtableArmV7s from '@gki/format-arm-v7s';
 import { armSmmuModuleFromKconfig } from '@gki/smmu';
 import armSmmuV3 from '@gki/smmu-v3';
+import msm from '@gki/drm-msm';
 import panfrost from '@gki/drm-panfrost';
 import { dmaTestModule } from '../drivers/dma-test.js';
 
@@ -60,6 +61,7 @@ export const MODULE_PACKAGES: readonly ModulePackage[] = [
   { package: '@gki/format-arm-v7s', module: ioPgtableArmV7s },
   { package: '@gki/smmu', module: armSmmuModuleFromKconfig },
   { package: '@gki/smmu-v3', module: armSmmuV3 },
+  { package: '@gki/drm-msm', module: msm },
   { package: '@gki/drm-panfrost', module: panfrost },
   { package: 'gki', module: dmaTestModule },
 ];
