@@ -105,6 +105,7 @@ describe('matching and probing', () => {
       driver: 'test-uart',
       state: 'bound',
       deferReason: null,
+      probeError: null,
     });
     // the disabled node never became a device
     expect(k.drivers.findDevice('a301000.dma')).toBeUndefined();
