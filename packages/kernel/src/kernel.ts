@@ -1,16 +1,33 @@
 import type { Board } from '@gki/hw';
 import { DriverCore } from './driver/core.js';
 import { IommuCore } from './iommu/core.js';
-import { KernelLog } from './log.js';
+import { KernelLog, type LogRecord } from './log.js';
 import { ModuleLoader } from './module/loader.js';
 import { kernelArch, type InitcallLevel, type KernelArch, type KernelImage } from './module/types.js';
 import { OfLayer } from './of/of.js';
 import { PageAllocator } from './page-alloc.js';
 
+export { KERNEL_COSTS } from './costs.js';
+
 /** Initcall levels in the order the kernel runs them. */
 export const INITCALL_LEVELS: readonly InitcallLevel[] = [
   'pure', 'core', 'postcore', 'arch', 'subsys', 'fs', 'device', 'late',
 ];
+
+/** One step of `Kernel.boot`, reported to `KernelBootOptions.onStep` as it completes. */
+export type KernelBootStep =
+  | { readonly kind: 'initcalls'; readonly level: InitcallLevel }
+  | { readonly kind: 'populate'; readonly devices: number }
+  | { readonly kind: 'modprobe'; readonly module: string; readonly index: number; readonly count: number; readonly err: number }
+  | { readonly kind: 'deferred-probe' };
+
+/** Observers of a boot in progress (for a tool that shows progress while it boots). */
+export interface KernelBootOptions {
+  /** Called after each step, with the kernel as it is at that point. */
+  readonly onStep?: (step: KernelBootStep, kernel: Kernel) => void;
+  /** Called for every log record as it is logged, from the first one. */
+  readonly onLog?: (record: LogRecord) => void;
+}
 
 /** The running kernel: every subsystem a module reaches through `ctx.kernel`. */
 export class Kernel {
@@ -61,22 +78,32 @@ export class Kernel {
    * Boots `image` on `board`: built-in initcalls level by level (devices are populated from the
    * DTB after the arch level, as arm64 does), then the image's modules are modprobed in order,
    * then late deferred-probe handling runs (retry, then the timeout fails what still waits).
+   * `opts` observes the boot as it goes (steps and log records); it changes nothing.
    */
-  static boot(board: Board, image: KernelImage): Kernel {
+  static boot(board: Board, image: KernelImage, opts: KernelBootOptions = {}): Kernel {
     const k = new Kernel(board);
+    if (opts.onLog) k.log.subscribe(opts.onLog);
+    const step = (s: KernelBootStep): void => opts.onStep?.(s, k);
     k.arch = kernelArch(image.arch ?? 'arm64');
     k.log.info('kernel', `Booting GKI model on board '${board.name}' (${k.arch.name})`);
     k.logMemoryMap();
     k.modules.setImage(image);
     for (const level of INITCALL_LEVELS) {
       k.modules.runBuiltinInitcalls(level);
-      if (level === 'arch') k.of.populate();
+      step({ kind: 'initcalls', level });
+      if (level === 'arch') {
+        k.of.populate();
+        step({ kind: 'populate', devices: k.drivers.allDevices().length });
+      }
     }
-    for (const name of image.load ?? []) {
+    const load = image.load ?? [];
+    load.forEach((name, index) => {
       const err = k.modules.modprobe(name);
       if (err < 0) k.log.err('kernel', `modprobe ${name} failed: ${err}`);
-    }
+      step({ kind: 'modprobe', module: name, index, count: load.length, err });
+    });
     k.drivers.deferredProbeInitcall();
+    step({ kind: 'deferred-probe' });
     return k;
   }
 }

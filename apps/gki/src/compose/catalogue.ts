@@ -4,7 +4,9 @@ import type { KernelModule } from '@gki/kernel';
 import { ioPgtableCoreModule } from '@gki/io-pgtable-core';
 import ioPgtableArm from '@gki/format-arm-lpae';
 import ioPgtableArmV7s from '@gki/format-arm-v7s';
+import armSmmu from '@gki/smmu';
 import armSmmuV3 from '@gki/smmu-v3';
+import panfrost from '@gki/drm-panfrost';
 import { dmaTestModule } from '../drivers/dma-test.js';
 
 /**
@@ -56,7 +58,9 @@ export const MODULE_PACKAGES: readonly ModulePackage[] = [
   { package: '@gki/io-pgtable-core', module: ioPgtableCoreModule },
   { package: '@gki/format-arm-lpae', module: ioPgtableArm },
   { package: '@gki/format-arm-v7s', module: ioPgtableArmV7s },
+  { package: '@gki/smmu', module: armSmmu },
   { package: '@gki/smmu-v3', module: armSmmuV3 },
+  { package: '@gki/drm-panfrost', module: panfrost },
   { package: 'gki', module: dmaTestModule },
 ];
 

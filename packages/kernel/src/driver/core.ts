@@ -1,4 +1,5 @@
 import { EBUSY, EEXIST, EINVAL, ENODEV, ENXIO, EPERM, EPROBE_DEFER, ETIMEDOUT, errnoName } from '../errno.js';
+import { KERNEL_COSTS } from '../costs.js';
 import type { Kernel } from '../kernel.js';
 import type { OfNode } from '../of/node.js';
 import { ofDeviceIsAvailable, ofDeviceIsCompatible, ofMatchNode } from '../of/property.js';
@@ -227,6 +228,7 @@ export class DriverCore {
     }
     if (dev.ofNode && this.byNode.has(dev.ofNode)) return -EEXIST;
     if (dev.parent && !dev.parent.p.registered) return -ENODEV;
+    this.kernel.board.clock.advance(KERNEL_COSTS.deviceAddNs);
     dev.p.registered = true;
     this.devices.push(dev);
     this.byName.set(dev.name, dev);
@@ -270,6 +272,7 @@ export class DriverCore {
     dev.p.state = 'unbound';
     dev.p.deferReason = null;
     dev.p.canMatch = false;
+    dev.p.probeError = null;
     for (const h of this.hooks) h.removed?.(dev);
     return 0;
   }
@@ -295,6 +298,7 @@ export class DriverCore {
       driver: d.p.driver?.name ?? null,
       state: d.p.state,
       deferReason: d.p.deferReason,
+      probeError: d.p.probeError,
     }));
   }
 
@@ -622,6 +626,7 @@ export class DriverCore {
       return -EPROBE_DEFER;
     }
     const triggerBefore = this.triggerCount;
+    this.kernel.board.clock.advance(KERNEL_COSTS.probeNs);
     dev.p.driver = drv;
     dev.p.state = 'probing';
     dev.p.matchData = dev.ofNode ? ofMatchNode(drv.ofMatchTable, dev.ofNode)?.data : undefined;
@@ -638,6 +643,7 @@ export class DriverCore {
       dev.p.state = 'bound';
       dev.p.deferReason = null;
       dev.p.deferrals = 0;
+      dev.p.probeError = null;
       entry.bound.push(dev);
       this.kernel.log.debug(`${drv.name} ${dev.name}`, `bound to driver ${drv.name}`);
       this.driverBound(dev);
@@ -658,6 +664,7 @@ export class DriverCore {
     }
     // still pending when another driver deferred it earlier in this same attach
     const pending = this.deferred.includes(dev);
+    dev.p.probeError = { driver: drv.name, err: ret };
     if (ret === -ENODEV || ret === -ENXIO) {
       this.kernel.log.debug(drv.name, `probe of ${dev.name} rejects match ${ret}`);
       dev.p.state = pending ? 'deferred' : 'unbound';

@@ -90,6 +90,8 @@ export interface DevicePrivate {
   registered: boolean;
   /** Deferrals since the device last bound. */
   deferrals: number;
+  /** The last probe that failed or rejected the device (not a deferral), until a probe binds it. */
+  probeError: { readonly driver: string; readonly err: number } | null;
 }
 
 /** Options for creating a device by hand (not from the device tree). */
@@ -121,6 +123,7 @@ export class Device {
     devres: [],
     registered: false,
     deferrals: 0,
+    probeError: null,
   };
 
   constructor(
@@ -146,6 +149,11 @@ export class Device {
   /** The reason recorded by the last deferral (dev_err_probe or the driver core), if any. */
   get deferReason(): string | null {
     return this.p.deferReason;
+  }
+
+  /** The driver and -errno of the last probe that failed or rejected the device, null once one binds it. */
+  get probeError(): { readonly driver: string; readonly err: number } | null {
+    return this.p.probeError;
   }
 
   /** The matched OF table entry's `data` (of_device_get_match_data). */

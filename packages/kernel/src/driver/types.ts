@@ -51,6 +51,8 @@ export interface DeviceInfo {
   readonly driver: string | null;
   readonly state: DeviceState;
   readonly deferReason: string | null;
+  /** The driver and -errno of the last probe that failed or rejected it (null once bound). */
+  readonly probeError: { readonly driver: string; readonly err: number } | null;
 }
 
 /** A device link's state, derived from its two ends (enum device_link_state). */

@@ -1,4 +1,5 @@
 import { EBUSY, EEXIST, EINVAL, ELOOP, ENOENT, ENOEXEC, KernelError, errnoName } from '../errno.js';
+import { KERNEL_COSTS } from '../costs.js';
 import type { Kernel } from '../kernel.js';
 import { depmodImage } from './depmod.js';
 import { globMatch } from './glob.js';
@@ -233,6 +234,7 @@ export class ModuleLoader implements ModuleLoaderApi {
   runBuiltinInitcalls(level: InitcallLevel): void {
     for (const rec of this.builtins) {
       if ((rec.def.initcall ?? 'device') !== level || rec.initcallResult !== null) continue;
+      this.kernel.board.clock.advance(KERNEL_COSTS.initcallNs);
       const ret = this.callInit(rec);
       rec.initcallResult = ret;
       if (ret < 0) this.log.warn('', `initcall ${rec.name} returned ${ret}`);
@@ -284,6 +286,7 @@ export class ModuleLoader implements ModuleLoaderApi {
       return -EEXIST;
     }
 
+    this.kernel.board.clock.advance(KERNEL_COSTS.moduleLoadNs + KERNEL_COSTS.moduleSymbolNs * (mod.needs?.length ?? 0));
     const license = mod.license || 'unspecified';
     let proprietary = !licenseIsGplCompatible(license);
     if (proprietary) {
@@ -412,6 +415,7 @@ export class ModuleLoader implements ModuleLoaderApi {
       return -EBUSY;
     }
     rec.state = 'going';
+    this.kernel.board.clock.advance(KERNEL_COSTS.moduleUnloadNs);
     try {
       rec.def.exit(rec.ctx);
     } catch (e) {

@@ -367,32 +367,44 @@ export class AdrenoGmu implements MmioDevice {
       return;
     }
     const qtbl = this.storage.get(R.A6XX_GMU_HFI_QTBL_ADDR) ?? 0;
-    const q0 = this.rd(qtbl + 4 * R.HFI_QTBL_QHDR0_OFFSET, 'the HFI queue table');
-    const qsz = this.rd(qtbl + 4 * R.HFI_QTBL_QHDR_SIZE, 'the HFI queue table');
-    const nq = this.rd(qtbl + 4 * R.HFI_QTBL_NUM_QUEUES, 'the HFI queue table');
-    if (q0 === undefined || qsz === undefined || nq === undefined) return;
+    // Every read stops the processing at the first access the GMU cannot make (one CM3 fault).
+    const words: number[] = [];
+    const need = (va: number, what: string): boolean => {
+      const v = this.rd(va, what);
+      if (v === undefined) return false;
+      words.push(v);
+      return true;
+    };
+    if (!need(qtbl + 4 * R.HFI_QTBL_QHDR0_OFFSET, 'the HFI queue table') || !need(qtbl + 4 * R.HFI_QTBL_QHDR_SIZE, 'the HFI queue table') || !need(qtbl + 4 * R.HFI_QTBL_NUM_QUEUES, 'the HFI queue table')) return;
+    const [q0, qsz, nq] = words as [number, number, number];
     if (nq < 2) {
       this.event(`HFI queue table at 0x${qtbl.toString(16)} lists ${nq} queue(s); the GMU needs a command and a response queue`);
       return;
     }
     const cmdHdr = qtbl + 4 * q0;
     const rspHdr = cmdHdr + 4 * qsz;
-    const cmdData = this.rd(cmdHdr + 4 * R.HFI_QHDR_IOVA, 'the command queue header');
-    const cmdSize = this.rd(cmdHdr + 4 * R.HFI_QHDR_SIZE, 'the command queue header');
-    let read = this.rd(cmdHdr + 4 * R.HFI_QHDR_READ_INDEX, 'the command queue header');
-    const write = this.rd(cmdHdr + 4 * R.HFI_QHDR_WRITE_INDEX, 'the command queue header');
-    const rspData = this.rd(rspHdr + 4 * R.HFI_QHDR_IOVA, 'the response queue header');
-    const rspSize = this.rd(rspHdr + 4 * R.HFI_QHDR_SIZE, 'the response queue header');
-    const rspRead = this.rd(rspHdr + 4 * R.HFI_QHDR_READ_INDEX, 'the response queue header');
-    let rspWrite = this.rd(rspHdr + 4 * R.HFI_QHDR_WRITE_INDEX, 'the response queue header');
-    if ([cmdData, cmdSize, read, write, rspData, rspSize, rspRead, rspWrite].includes(undefined)) return;
-    if (cmdSize === 0 || rspSize === 0 || read! >= cmdSize! || write! >= cmdSize! || rspWrite! >= rspSize!) {
+    words.length = 0;
+    for (const [hdr, field, what] of [
+      [cmdHdr, R.HFI_QHDR_IOVA, 'the command queue header'],
+      [cmdHdr, R.HFI_QHDR_SIZE, 'the command queue header'],
+      [cmdHdr, R.HFI_QHDR_READ_INDEX, 'the command queue header'],
+      [cmdHdr, R.HFI_QHDR_WRITE_INDEX, 'the command queue header'],
+      [rspHdr, R.HFI_QHDR_IOVA, 'the response queue header'],
+      [rspHdr, R.HFI_QHDR_SIZE, 'the response queue header'],
+      [rspHdr, R.HFI_QHDR_READ_INDEX, 'the response queue header'],
+      [rspHdr, R.HFI_QHDR_WRITE_INDEX, 'the response queue header'],
+    ] as const)
+      if (!need(hdr + 4 * field, what)) return;
+    const [cmdData, cmdSize, read0, write, rspData, rspSize, rspRead] = words as [number, number, number, number, number, number, number];
+    let read = read0;
+    let rspWrite = words[7]!;
+    if (cmdSize === 0 || rspSize === 0 || read >= cmdSize || write >= cmdSize || rspWrite >= rspSize) {
       this.event('HFI queue headers hold an impossible size or index: messages not read');
       return;
     }
     let answered = 0;
     while (read !== write) {
-      const header = this.rd(cmdData! + 4 * read!, 'an HFI message');
+      const header = this.rd(cmdData + 4 * read, 'an HFI message');
       if (header === undefined) return;
       const size = (header >>> 8) & 0xff;
       if (size === 0) {
@@ -402,10 +414,10 @@ export class AdrenoGmu implements MmioDevice {
       }
       const id = header & 0xff;
       const seqnum = header >>> 20;
-      const payload0 = size > 1 ? this.rd(cmdData! + 4 * ((read! + 1) % cmdSize!), 'an HFI message') : 0;
+      const payload0 = size > 1 ? this.rd(cmdData + 4 * ((read + 1) % cmdSize), 'an HFI message') : 0;
       if (payload0 === undefined) return;
-      read = (read! + size) % cmdSize!;
-      if (!this.legacy) read = (Math.ceil(read / 4) * 4) % cmdSize!;
+      read = (read + size) % cmdSize;
+      if (!this.legacy) read = (Math.ceil(read / 4) * 4) % cmdSize;
       this.counts.hfiMessages++;
       if (this.hfiLog.length >= 256) this.hfiLog.shift();
       this.hfiLog.push({ id, seqnum, sizeWords: size });
@@ -418,7 +430,7 @@ export class AdrenoGmu implements MmioDevice {
         0,
         id === R.HFI_H2F_MSG_FW_VERSION ? payload0 : 0,
       ];
-      const space = (rspRead! - rspWrite! - 1 + rspSize!) % rspSize!;
+      const space = (rspRead - rspWrite - 1 + rspSize) % rspSize;
       if (space < resp.length) {
         const dropped = this.rd(rspHdr + 4 * R.HFI_QHDR_DROPPED, 'the response queue header');
         if (dropped === undefined || !this.wr(rspHdr + 4 * R.HFI_QHDR_DROPPED, dropped + 1, 'the response queue header')) return;
@@ -426,13 +438,13 @@ export class AdrenoGmu implements MmioDevice {
         continue;
       }
       for (const w of resp) {
-        if (!this.wr(rspData! + 4 * rspWrite!, w, 'the HFI response queue')) return;
-        rspWrite = (rspWrite! + 1) % rspSize!;
+        if (!this.wr(rspData + 4 * rspWrite, w, 'the HFI response queue')) return;
+        rspWrite = (rspWrite + 1) % rspSize;
       }
       answered++;
     }
-    if (!this.wr(cmdHdr + 4 * R.HFI_QHDR_READ_INDEX, read!, 'the command queue header')) return;
-    if (!this.wr(rspHdr + 4 * R.HFI_QHDR_WRITE_INDEX, rspWrite!, 'the response queue header')) return;
+    if (!this.wr(cmdHdr + 4 * R.HFI_QHDR_READ_INDEX, read, 'the command queue header')) return;
+    if (!this.wr(rspHdr + 4 * R.HFI_QHDR_WRITE_INDEX, rspWrite, 'the response queue header')) return;
     if (answered > 0) this.g2hInfo = (this.g2hInfo | R.A6XX_GMU_GMU2HOST_INTR_INFO_MSGQ) >>> 0;
   }
 }

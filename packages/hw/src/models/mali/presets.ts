@@ -133,6 +133,25 @@ export const MALI_PRESET_T830 = midgard({
   name: 'mali-t830', gpuId: 0x08301000, l2Features: 0x07110206, tilerFeatures: 0x809, mmuFeatures: 0x2821, asPresent: 0xf, shaderPresent: 0x7,
   measured: 'none (T820 values with the T830 product id)',
 });
+/**
+ * Mali-T604 (Samsung Exynos 5250), the first Midgard: its GPU_ID carries the odd product id
+ * 0x6956 that drivers rewrite to 0x0600. Identity values other than the id assumed like the
+ * T760's with four address spaces.
+ */
+export const MALI_PRESET_T604 = midgard({
+  name: 'mali-t604', gpuId: 0x69560000, l2Features: 0x07120206, tilerFeatures: 0x809, mmuFeatures: 0x2830, asPresent: 0xf, shaderPresent: 0xf,
+  measured: 'none (product id from the architecture; the rest assumed)',
+});
+/**
+ * Mali-T624 / T628 (product id 0x0620, as on the Arm Juno r0 and Exynos 5420): one product id
+ * for the T62x family; identity values other than the id assumed like the T760's with four
+ * address spaces.
+ */
+export const MALI_PRESET_T624 = midgard({
+  name: 'mali-t624', gpuId: 0x06201010, l2Features: 0x07120206, tilerFeatures: 0x809, mmuFeatures: 0x2830, asPresent: 0xf, shaderPresent: 0xf,
+  measured: 'none (product id from the architecture; the rest assumed)',
+});
+
 /** Mali-G72 MP3 of the MediaTek MT8183 (r0p3). */
 export const MALI_PRESET_G72 = bifrost({
   name: 'mali-g72', gpuId: 0x62210030, l2Features: 0x07120206, tilerFeatures: 0x809, mmuFeatures: 0x2830, shaderPresent: 0x7,
@@ -162,6 +181,8 @@ export const MALI_PRESET_G57 = bifrost({
 /** Every preset by name (what `gki,mali-preset` accepts). */
 export const MALI_PRESETS: Readonly<Record<string, MaliPreset>> = Object.fromEntries(
   [
+    MALI_PRESET_T604,
+    MALI_PRESET_T624,
     MALI_PRESET_T720,
     MALI_PRESET_T760,
     MALI_PRESET_T820,
@@ -183,6 +204,9 @@ export const MALI_PRESETS: Readonly<Record<string, MaliPreset>> = Object.fromEnt
  * `maliPresetForCompatibles`, which looks at the root compatible for it.
  */
 export const MALI_COMPATIBLE_PRESETS: Readonly<Record<string, string>> = {
+  'arm,mali-t604': 'mali-t604',
+  'arm,mali-t624': 'mali-t624',
+  'arm,mali-t628': 'mali-t624',
   'arm,mali-t720': 'mali-t720',
   'arm,mali-t760': 'mali-t760',
   'arm,mali-t820': 'mali-t820',
@@ -210,6 +234,7 @@ export const MALI_COMPATIBLE_PRESETS: Readonly<Record<string, string>> = {
   'mediatek,mt8183b-mali': 'mali-g72',
   'mediatek,mt8188-mali': 'mali-g57',
   'mediatek,mt8192-mali': 'mali-g57',
+  'mediatek,mt8370-mali': 'mali-g57',
   'mediatek,mt8195-mali': 'mali-g57',
 };
 
@@ -235,7 +260,7 @@ export function maliPresetForCompatibles(compatibles: readonly string[], rootCom
 export function maliProductName(gpuId: number): string {
   const id = gpuId >>> 16;
   const names: Record<number, string> = {
-    0x0720: 't720', 0x0750: 't760', 0x0820: 't820', 0x0830: 't830', 0x0860: 't860', 0x0880: 't880',
+    0x0600: 't600', 0x6956: 't600', 0x0620: 't620', 0x0720: 't720', 0x0750: 't760', 0x0820: 't820', 0x0830: 't830', 0x0860: 't860', 0x0880: 't880',
     0x6000: 'g71', 0x6001: 'g72', 0x7000: 'g51', 0x7001: 'g76', 0x7002: 'g52', 0x7003: 'g31', 0x9001: 'g57', 0x9003: 'g57',
   };
   // Bifrost and later ids carry arch minor/revision bits that the product name ignores.
