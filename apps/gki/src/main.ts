@@ -3,6 +3,7 @@ import { bootCommand } from './commands/boot.js';
 import { composeCommand } from './commands/compose.js';
 import { configCommand } from './commands/config.js';
 import { pgtableCommand } from './commands/pgtable.js';
+import { runCommand } from './commands/run.js';
 import { packageVersion } from './compose/catalogue.js';
 import { ImageDirError } from './compose/image-dir.js';
 import { InputError } from './compose/inputs.js';
@@ -10,7 +11,7 @@ import { InputError } from './compose/inputs.js';
 export type { Io } from './cli/args.js';
 
 /** Every command, in the order `gki --help` lists them. */
-export const COMMANDS: readonly Command[] = [composeCommand, configCommand, bootCommand, pgtableCommand];
+export const COMMANDS: readonly Command[] = [composeCommand, configCommand, bootCommand, runCommand, pgtableCommand];
 
 function topHelp(): string {
   const w = Math.max(...COMMANDS.map((c) => c.name.length)) + 2;
