@@ -64,13 +64,24 @@ function progressLine(step: KernelBootStep, k: Kernel, seen: { bound: number }):
   }
 }
 
+export interface BootSettings {
+  /**
+   * deferred_probe_timeout in seconds (the kernel parameter): 0, the default, expires it at the
+   * end of boot; N > 0 keeps devices waiting for N seconds of board time after boot, as Linux
+   * with modules does (10 s), so modules loaded by hand afterwards still satisfy them.
+   */
+  readonly deferredProbeTimeoutSecs?: number;
+}
+
 /** Boots `image` on `board`, reporting progress as it goes. */
-export function bootSystem(board: LoadedBoard, image: LoadedImage, obs: BootObserver = {}): System {
+export function bootSystem(board: LoadedBoard, image: LoadedImage, obs: BootObserver = {}, settings: BootSettings = {}): System {
   const seen = { bound: 0 };
   const c0 = cpuMs();
   const w0 = performance.now();
   const kernel = Kernel.boot(board.board, image.image, {
     onStep: (s, k) => {
+      // the late initcalls run before the load list and the deferred-probe initcall
+      if (s.kind === 'initcalls' && s.level === 'late' && settings.deferredProbeTimeoutSecs !== undefined) k.drivers.deferredProbeTimeoutSecs = settings.deferredProbeTimeoutSecs;
       if (!obs.progress) return;
       const line = progressLine(s, k, seen);
       if (line) obs.progress(line);
