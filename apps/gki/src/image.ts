@@ -11,9 +11,9 @@ export const AVAILABLE_MODULES: readonly KernelModule[] = defaultCatalogue()
  * The default image, composed from the default configuration (the GKI base with every module
  * of this build as a module, the io-pgtable core built in, seed rules): exactly what
  * `gki compose -o DIR` writes without --config. Its load order is modules.load's: kbuild order
- * (drivers/dma before drivers/iommu), each module after its dependencies and pre-softdeps, so
- * gki_dma_test loads before arm_smmu_v3 and the masters behind the SMMU wait for it, the order
- * a real boot with asynchronous module loading must cope with.
+ * (drivers/dma before drivers/iommu before drivers/gpu), each module after its dependencies and
+ * pre-softdeps, so gki_dma_test loads before the SMMU drivers and the masters behind an SMMU
+ * wait for it, the order a real boot with asynchronous module loading must cope with.
  */
 export function defaultImage(): KernelImage {
   const r = composeDefault();

@@ -2,6 +2,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { fileLines, gki, read, STACK_LINE, workdir, write } from './cli-helpers.js';
+import { defaultCatalogue } from '../src/compose/catalogue.js';
 import { modname, modprobeLoadSequence, readModprobeView } from './modprobe-reader.js';
 
 const wd = workdir();
@@ -78,22 +79,31 @@ describe('gki compose (spawned, real files)', () => {
     expect(r.stdout).toMatch(/^ +\d+ arm_smmu_v3 +@gki\/smmu-v3 \S+ +CONFIG_ARM_SMMU_V3=m  softdep pre: io-pgtable-arm$/m);
     expect(r.out.at(-1)).toMatch(/^wrote default-img: \d+ files/);
     const m = manifest('default-img');
+    // every module this build provides, as a module, in kbuild order; the io-pgtable core built in
+    const available = defaultCatalogue().entries.filter((e) => e.provider).map((e) => e.module);
     expect(names(m.builtin)).toEqual(['io-pgtable']);
-    expect(names(m.modules)).toEqual(['gki_dma_test', 'arm_smmu_v3', 'io-pgtable-arm-v7s', 'io-pgtable-arm']);
-    expect(m.load).toEqual(['gki_dma_test', 'io-pgtable-arm', 'arm_smmu_v3', 'io-pgtable-arm-v7s']);
+    expect(names(m.modules)).toEqual(available.filter((n) => n !== 'io-pgtable'));
+    expect(names(m.modules)).toEqual(expect.arrayContaining(['gki_dma_test', 'arm_smmu_v3', 'io-pgtable-arm-v7s', 'io-pgtable-arm']));
+    // modules.load: kbuild order, except that a module's pre-softdeps load before it
+    expect([...m.load].sort()).toEqual(names(m.modules).sort());
+    for (const x of m.load) {
+      const pre = /^softdep (\S+) pre: (.*)$/m.exec(fileLines(wd, 'default-img', 'modules.softdep').find((l) => l.startsWith(`softdep ${x.replace(/-/g, '_')} `)) ?? '');
+      for (const p of pre ? pre[2]!.split(' ') : []) if (m.load.includes(p)) expect(m.load.indexOf(p), `${p} before ${x}`).toBeLessThan(m.load.indexOf(x));
+    }
+    expect(m.load.slice(0, 2)).toEqual(['gki_dma_test', 'io-pgtable-arm']);
+    expect(m.load.indexOf('arm_smmu_v3')).toBeGreaterThan(m.load.indexOf('io-pgtable-arm'));
     expect(m.modules.find((x) => x.module === 'io-pgtable-arm')).toMatchObject({ package: '@gki/format-arm-lpae', path: 'kernel/drivers/iommu/io-pgtable-arm.ko', config: 'CONFIG_IOMMU_IO_PGTABLE_LPAE=m' });
     expect(m.kernel.package).toBe('@gki/kernel');
-    expect(fileLines(wd, 'default-img', 'modules.softdep').slice(2)).toEqual(['softdep arm_smmu_v3 pre: io-pgtable-arm']);
-    expect(fileLines(wd, 'default-img', 'modules.load')).toEqual([
-      'kernel/drivers/dma/gki_dma_test.ko',
-      'kernel/drivers/iommu/io-pgtable-arm.ko',
-      'kernel/drivers/iommu/arm/arm-smmu-v3/arm_smmu_v3.ko',
-      'kernel/drivers/iommu/io-pgtable-arm-v7s.ko',
-    ]);
+    expect(fileLines(wd, 'default-img', 'modules.softdep')).toContain('softdep arm_smmu_v3 pre: io-pgtable-arm');
+    expect(fileLines(wd, 'default-img', 'modules.load')).toEqual(m.load.map((n) => m.modules.find((x) => x.module === n)!.path));
+    expect(fileLines(wd, 'default-img', 'modules.load').slice(0, 2)).toEqual(['kernel/drivers/dma/gki_dma_test.ko', 'kernel/drivers/iommu/io-pgtable-arm.ko']);
     expect(fileLines(wd, 'default-img', 'abi_symbol_list')).toEqual(['[abi_symbol_list]', '# commonly used symbols', '  io_pgtable_ops_register', '  io_pgtable_ops_unregister']);
     const config = read(wd, 'default-img', '.config');
     expect(config).toContain('\nCONFIG_IOMMU_IO_PGTABLE_LPAE=m\nCONFIG_IOMMU_IO_PGTABLE_ARMV7S=m\n');
-    expect(config).toContain('\n# CONFIG_ARM_SMMU is not set\n');
+    for (const e of defaultCatalogue().entries) {
+      if (e.module === 'io-pgtable') expect(config).toContain(`\nCONFIG_${e.symbol}=y\n`);
+      else expect(config).toContain(e.provider ? `\nCONFIG_${e.symbol}=m\n` : `\n# CONFIG_${e.symbol} is not set\n`);
+    }
     checkKmodFormats('default-img');
 
     const boot = gki(['boot', 'default-img', '--debug'], wd);
@@ -272,7 +282,7 @@ describe('gki boot DIR refuses a malformed image directory (exit 1, one line)', 
       [
         copy('bad-version', (d) => {
           const m = JSON.parse(readFileSync(join(d, 'manifest.json'), 'utf8'));
-          m.modules[1].version = '99.0.0';
+          m.modules.find((x: { module: string }) => x.module === 'arm_smmu_v3').version = '99.0.0';
           writeFileSync(join(d, 'manifest.json'), JSON.stringify(m));
         }),
         /^gki boot: bad-version: manifest.json: the image has @gki\/smmu-v3 99\.0\.0; this gki has \S+$/,

@@ -188,3 +188,41 @@ describe('the real catalogue', () => {
     expect(r.plan!.modules.length).toBe(defaultCatalogue().entries.filter((e) => e.provider).length - 1);
   });
 });
+
+describe('the modules wired in from their packages', () => {
+  const compose = (frag: string) => composeImage({ base: gkiBase(), config: { text: frag, name: 'frag.config' }, rules: 'seed' });
+
+  it('arm_smmu: its sub-options resolve with it and are recorded; built in, it softdeps on both formats (the seed series)', () => {
+    const m = compose('CONFIG_ARM_SMMU=m\nCONFIG_ARM_SMMU_LEGACY_DT_BINDINGS=y\n');
+    expect(m.ok).toBe(true);
+    const smmu = m.plan!.modules.find((p) => p.module.name === 'arm_smmu')!;
+    expect(smmu.entry.provider.package).toBe('@gki/smmu');
+    expect(smmu.options).toEqual({ ARM_SMMU_LEGACY_DT_BINDINGS: 'n', ARM_SMMU_DISABLE_BYPASS_BY_DEFAULT: 'y', ARM_SMMU_QCOM: 'm' });
+    expect(m.diagnostics.map(formatDiagnostic).join('\n')).toContain('frag.config:2: warning: Value requested for CONFIG_ARM_SMMU_LEGACY_DT_BINDINGS not in final .config');
+    expect(m.plan!.unmodelled.map((r) => `${r.sym.name}=${r.value}`)).toContain('QCOM_SCM=m');
+    expect(imageFiles(m.plan!, { base: 'b', config: 'c', omit: [] }).get('modules.softdep')).toContain('softdep arm_smmu pre: io-pgtable-arm io-pgtable-arm-v7s\n');
+
+    // ARM_SMMU=y with ARMV7S=m: LPAE is selected into the kernel, v7s stays a module, and the
+    // built-in driver's softdep goes to modules.builtin.modinfo (a runtime dependency, not a build error)
+    const y = compose('CONFIG_ARM_SMMU=y\nCONFIG_ARM_SMMU_LEGACY_DT_BINDINGS=y\nCONFIG_IOMMU_IO_PGTABLE_ARMV7S=m\n');
+    expect(y.ok).toBe(true);
+    expect(y.plan!.builtin.map((p) => p.module.name)).toEqual(['arm_smmu', 'io-pgtable', 'io-pgtable-arm']);
+    expect(y.plan!.modules.map((p) => p.module.name)).toEqual(['io-pgtable-arm-v7s']);
+    expect(y.plan!.builtin[0]!.options).toEqual({ ARM_SMMU_LEGACY_DT_BINDINGS: 'y', ARM_SMMU_DISABLE_BYPASS_BY_DEFAULT: 'y', ARM_SMMU_QCOM: 'y' });
+    const files = imageFiles(y.plan!, { base: 'b', config: 'c', omit: [] });
+    expect(files.get('modules.builtin')).toBe('kernel/drivers/iommu/arm/arm-smmu/arm_smmu.ko\nkernel/drivers/iommu/io-pgtable-arm.ko\n');
+    expect(files.get('modules.builtin.modinfo')!.split('\0')).toContain('arm_smmu.softdep=pre: io-pgtable-arm io-pgtable-arm-v7s');
+  });
+
+  it('panfrost: selects the LPAE format (m under seed, y under mainline) and needs DRM', () => {
+    const seed = compose('CONFIG_DRM_PANFROST=m\n');
+    expect(seed.ok).toBe(true);
+    expect(seed.plan!.modules.map((p) => p.module.name)).toEqual(['io-pgtable-arm', 'panfrost']);
+    expect(seed.plan!.load.map((p) => p.module.name)).toEqual(['io-pgtable-arm', 'panfrost']);
+    expect(seed.plan!.modules[1]!.entry.provider.package).toBe('@gki/drm-panfrost');
+    expect(seed.otherRules!.differences).toEqual([{ symbol: 'IOMMU_IO_PGTABLE_LPAE', value: 'm', otherValue: 'y', module: 'io-pgtable-arm' }]);
+    const noDrm = compose('# CONFIG_DRM is not set\nCONFIG_DRM_PANFROST=m\n');
+    expect(noDrm.plan!.modules.map((p) => p.module.name)).toEqual([]);
+  });
+});
+

@@ -1,8 +1,9 @@
 import type { Device, Driver, KernelModule, ModuleContext, ModuleRef } from '@gki/kernel';
 import { PANFROST_DRIVER, PANFROST_OF_MATCH, PanfrostDevice, panfrostFromDevice } from './device.js';
+import { PACKAGE_VERSION } from './version.js';
 
-/** The package version, shown in the image manifest (kept in step with package.json). */
-export const PANFROST_VERSION = '0.1.0';
+/** The package version, shown in the image manifest (generated from package.json at build time). */
+export const PANFROST_VERSION: string = PACKAGE_VERSION;
 
 /** The platform driver for the Mali compatibles panfrost matches, owned by module `owner`. */
 export function panfrostDriver(owner: ModuleRef | null): Driver {

@@ -54,6 +54,7 @@ import {
   SMMU_IDR1,
   SMMU_IDR3,
   SMMU_IDR5,
+  SMMU_IIDR,
   SMMU_IRQ_CTRL,
   SMMU_IRQ_CTRLACK,
   SMMU_MMIO_SIZE,
@@ -341,15 +342,29 @@ function tr(s: SmmuV3, sid: number, iova: number, access: WalkAccess = READ, ssi
 // ---------------------------------------------------------------------------------------------
 
 describe('SMMUv3 identification', () => {
-  it('FVP preset reports the ID values read back from the FVP', () => {
+  it('the FVP preset advertises only what the model implements', () => {
     const d = new Driver({ preset: SMMUV3_PRESET_FVP });
-    expect(d.r(SMMU_IDR0)).toBe(0x080fe6bf);
-    expect(d.r(SMMU_IDR1)).toBe(0x0e739d10);
-    expect(d.r(SMMU_IDR3)).toBe(0x14);
-    expect(d.r(SMMU_IDR5)).toBe(0x0001005d);
+    const idr0 = d.r(SMMU_IDR0);
+    const idr1 = d.r(SMMU_IDR1);
+    // IDR0: TTF[3:2] = AArch64 only, BTM[5] = 0, ATS[10] = 0, ATOS[15] = 0, PRI[16] = 0,
+    // VMW[17] = 0, TTENDIAN[22:21] = little-endian, STALL_MODEL[25:24] = no stalls
+    expect((idr0 >>> 2) & 3).toBe(2);
+    expect(idr0 & ((1 << 5) | (1 << 10) | (1 << 15) | (1 << 16) | (1 << 17))).toBe(0);
+    expect((idr0 >>> 21) & 3).toBe(2);
+    expect((idr0 >>> 24) & 3).toBe(1);
+    // IDR1: no attribute overrides [27:26], no PRI queue [15:11]
+    expect((idr1 >>> 26) & 3).toBe(0);
+    expect((idr1 >>> 11) & 0x1f).toBe(0);
+    expect(d.r(SMMU_IIDR)).toBe(0x4830_043b); // Arm MMU-600 r0p0
     expect(d.r(SMMU_AIDR)).toBe(1);
     const c = decodeSmmuV3Caps(SMMUV3_PRESET_FVP);
-    expect(c).toMatchObject({ s1: true, s2: true, asidBits: 8, vmidBits: 16, sidBits: 16, ssidBits: 20, oasBits: 48, gran4k: true, gran16k: false, gran64k: true, ril: false, httu: 2, twoLevelStrtab: true, cd2l: true, msi: true });
+    expect(c).toMatchObject({ s1: true, s2: true, ats: false, pri: false, ttf: 2, asidBits: 8, vmidBits: 16, sidBits: 16, ssidBits: 20, oasBits: 48, gran4k: true, gran16k: false, gran64k: true, ril: false, httu: 2, twoLevelStrtab: true, cd2l: true, msi: true });
+  });
+
+  it('refuses to build presets claiming features the model lacks', () => {
+    expect(() => smmuV3Preset({ ats: true })).toThrow(/ATS/);
+    expect(() => smmuV3Preset({ pri: true })).toThrow(/PRI/);
+    expect(() => smmuV3Preset({ ttf: 'both' })).toThrow(/AArch64 tables only/);
   });
 
   it('builds ID registers from features', () => {
@@ -594,6 +609,37 @@ describe('SMMUv3 fault events', () => {
     expect(d.drainEvents()).toEqual([]);
   });
 
+  it('records C_BAD_STREAMID for an out-of-range StreamID only when CR2.RECINVSID is set', () => {
+    const { d, sid, pt } = s1Setup({ sidBits: 6 });
+    pt.map(0x1000, RAM + 0x80_0000, S1_PAGE);
+    expect(tr(d.smmu, 64, 0x1000)).toBeNull();
+    expect(d.drainEvents().map((e) => [e.type, e.sid])).toEqual([[EVT_C_BAD_STREAMID, 64]]);
+    const cr0 = d.r(SMMU_CR0);
+    d.w(SMMU_CR0, cr0 & ~1); // CR2 is guarded by SMMUEN
+    d.w(SMMU_CR2, d.r(SMMU_CR2) & ~2);
+    d.w(SMMU_CR0, cr0);
+    expect(tr(d.smmu, 64, 0x1000)).toBeNull(); // still terminated
+    expect(tr(d.smmu, sid, 0x1000)).not.toBeNull();
+    expect(d.drainEvents().map((e) => [e.type, e.sid])).toEqual([]); // but not recorded
+    expect(d.smmu.programmingViolations).toEqual([]);
+  });
+
+  it('ignores the low bits of a base not aligned to its table or queue, and records it', () => {
+    const { d, sid, pt } = s1Setup({ sidBits: 6 });
+    pt.map(0x1000, RAM + 0x80_0000, S1_PAGE);
+    const cr0 = d.r(SMMU_CR0);
+    // the same command queue, its base given 0x100 bytes too far: the SMMU still uses the aligned base
+    d.w(SMMU_CR0, cr0 & ~8); // CMDQEN off
+    const base = d.r(SMMU_CMDQ_BASE);
+    d.w(SMMU_CMDQ_BASE, (base + 0x100) >>> 0);
+    d.w(SMMU_CR0, cr0);
+    expect(d.smmu.programmingViolations.map((v) => [v.register, /not aligned to the 4096-byte command queue/.test(v.reason)])).toEqual([['SMMU_CMDQ_BASE', true]]);
+    d.cmd(CMD_CFGI_ALL, 0n, 31n);
+    d.sync();
+    expect(tr(d.smmu, sid, 0x1000)).not.toBeNull();
+    expect(d.r(SMMU_GERROR) & 1).toBe(0); // no command error: the queue was read where it is
+  });
+
   it('reports configuration errors: C_BAD_STREAMID, C_BAD_STE, C_BAD_CD, C_BAD_SUBSTREAMID, F_STE_FETCH', () => {
     const { d, cd, sid } = s1Setup({ sidBits: 6 });
     d.writeSte(9, [0n, 0n, 0n, 0n]); // V = 0
@@ -618,8 +664,18 @@ describe('SMMUv3 fault events', () => {
     // A bad STE is not cached: fixing it in memory works without CFGI.
     d.writeSte(9, [1n | (4n << 1n)]);
     expect(tr(d.smmu, 9, 0x1000)).toBe(0x1000);
-    // Stream table moved outside RAM: F_STE_FETCH with the STE address.
+    // Moving the stream table while SMMUEN is set is refused (a guarded register) and recorded.
+    expect(d.smmu.programmingViolations).toEqual([]);
     d.w64(SMMU_STRTAB_BASE, 0x1_0000_0000n);
+    expect(d.smmu.programmingViolations.map((v) => v.register)).toEqual(['SMMU_STRTAB_BASE', 'SMMU_STRTAB_BASE']);
+    expect(d.smmu.programmingViolations[0]!.reason).toMatch(/while SMMUEN is set/);
+    expect(tr(d.smmu, 9, 0x1000)).toBe(0x1000); // still the old table
+    // With SMMUEN clear the move takes effect: outside RAM, F_STE_FETCH with the STE address.
+    const cr0 = d.r(SMMU_CR0);
+    d.w(SMMU_CR0, cr0 & ~1);
+    d.w64(SMMU_STRTAB_BASE, 0x1_0000_0000n);
+    d.w(SMMU_CR0, cr0);
+    expect(d.smmu.programmingViolations).toHaveLength(2);
     d.cmd(CMD_CFGI_ALL, 0n, 31n);
     d.sync();
     expect(tr(d.smmu, 2, 0x1000)).toBeNull();

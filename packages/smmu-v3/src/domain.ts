@@ -32,8 +32,11 @@ const TWO32 = 2 ** 32;
  * invalidated by ASID/VMID instead (one page of commands, as Linux limits it).
  */
 export const CMDQ_MAX_TLBI_OPS = 512;
-/** Stage-1 input size: 48-bit virtual addresses. */
-const S1_IAS = 48;
+/**
+ * The kernel's VA_BITS (arm64 with 4 KiB pages and 48-bit virtual addresses): the stage-1
+ * input size never exceeds what the CPU's page tables can address.
+ */
+const VA_BITS = 48;
 
 function hi32(x: number): number {
   return Math.floor(x / TWO32) >>> 0;
@@ -134,8 +137,10 @@ export class ArmSmmuV3DomainImpl implements ArmSmmuV3Domain {
     const cfg: IoPgtableCfg = {
       quirks: 0,
       pgsizeBitmap: f.pgsizeBitmap,
-      ias: stage === 1 ? Math.min(S1_IAS, Math.max(f.oas, 32)) : f.oas,
-      oas: f.oas,
+      // arm_smmu_domain_finalise: stage 1 takes min(VAX ? 52 : 48, VA_BITS) in and smmu->ias
+      // out; stage 2 takes smmu->ias in and the OAS out
+      ias: stage === 1 ? Math.min(f.vax ? 52 : 48, VA_BITS) : f.ias,
+      oas: stage === 1 ? f.ias : f.oas,
       coherentWalk: f.coherent,
       tlb: FLUSH_OPS,
       iommuDev: smmu.dev,

@@ -1,6 +1,6 @@
 import type { Kernel } from '@gki/kernel';
 import {
-  CD_W0_EPD1,
+  CD_W0_EPD0,
   CD_W0_V,
   STE_CFG_BYPASS,
   STE_CFG_SHIFT,
@@ -25,10 +25,25 @@ export type UsedBitsFn = (w: ArrayLike<number>, m: Uint32Array) => void;
 /** Number of u32 words of an entry the driver manages (doublewords 0..3). */
 export const ENTRY_WORDS = 8;
 
+/** STE dw1 (words 2, 3) fields as Linux names them. */
+const STE1_S1DSS = 0x3;
+const STE1_S1DSS_BYPASS = 1;
+const STE1_S1_CACHE = 0xfc; // S1CIR, S1COR, S1CSH
+const STE1_MEV = 1 << 19;
+const STE1_S2FWB = 1 << 25;
+const STE1_S1STALLD = 1 << 27;
+const STE1_EATS = 3 << 28;
+const STE1_STRW = 3 << 30;
+const STE1_HI_SHCFG = 3 << 12; // dw1[45:44]
+/** STE dw2 high word: VTCR [50:32], S2AA64 [51], S2ENDI [52], S2PTW [54], S2S [57], S2R [58]. */
+const STE2_HI_S2 = 0x7_ffff | (1 << 19) | (1 << 20) | (1 << 22) | (1 << 25) | (1 << 26);
+
 /**
- * STE bits in use. An invalid STE uses only V; abort uses V and Config; bypass adds SHCFG;
- * a translating STE adds EATS, STRW and S2VMID, plus the CD-table pointer and S1 attributes
- * when stage 1 is enabled and the VTCR fields and S2TTB when stage 2 is.
+ * The STE bits Linux's arm_smmu_get_ste_used says the SMMU reads (what this driver relies on,
+ * not the whole architecture): V, and with V set Config; a stage-1 entry adds S1Fmt,
+ * S1ContextPtr, S1CDMax, the S1 cache attributes, S1STALLD, STRW, EATS, MEV and S2VMID, and
+ * SHCFG only when S1DSS is bypass; a stage-2 entry adds S2FWB, EATS, SHCFG, MEV, S2VMID, the
+ * VTCR fields, S2AA64, S2ENDI, S2PTW, S2S, S2R and S2TTB; a bypass entry adds SHCFG.
  */
 export const steUsedBits: UsedBitsFn = (w, m) => {
   m.fill(0);
@@ -36,41 +51,39 @@ export const steUsedBits: UsedBitsFn = (w, m) => {
   if ((w[0]! & STE_V) === 0) return;
   m[0] = (m[0]! | (7 << STE_CFG_SHIFT)) >>> 0;
   const cfg = (w[0]! >>> STE_CFG_SHIFT) & 7;
-  if ((cfg & 4) === 0) return; // abort
-  m[3] = 3 << 12; // SHCFG, dw1[45:44]
-  if (cfg === STE_CFG_BYPASS) return;
-  m[2] = 0xf000_0000; // EATS dw1[29:28], STRW dw1[31:30]
-  m[4] = 0xffff; // S2VMID dw2[15:0]: tags stage-1 translations too
   if (cfg & 1) {
     m[0] = 0xffff_ffff; // V, Config, S1Fmt, S1ContextPtr[31:6]
-    m[1] = 0xf80f_ffff; // S1ContextPtr[51:32], S1CDMax
-    m[2] = (m[2]! | 0x0800_00ff) >>> 0; // S1DSS, S1CIR, S1COR, S1CSH, S1STALLD
+    m[1] = (m[1]! | 0xf80f_ffff) >>> 0; // S1ContextPtr[51:32], S1CDMax
+    m[2] = (m[2]! | STE1_S1DSS | STE1_S1_CACHE | STE1_S1STALLD | STE1_STRW | STE1_EATS | STE1_MEV) >>> 0;
+    m[4] = (m[4]! | 0xffff) >>> 0; // S2VMID
+    if ((w[2]! & STE1_S1DSS) === STE1_S1DSS_BYPASS) m[3] = (m[3]! | STE1_HI_SHCFG) >>> 0;
   }
   if (cfg & 2) {
-    m[5] = 0x07ff_ffff; // S2T0SZ .. S2R
+    m[2] = (m[2]! | STE1_S2FWB | STE1_EATS | STE1_MEV) >>> 0;
+    m[3] = (m[3]! | STE1_HI_SHCFG) >>> 0;
+    m[4] = (m[4]! | 0xffff) >>> 0;
+    m[5] = (m[5]! | STE2_HI_S2) >>> 0;
     m[6] = 0xffff_fff0; // S2TTB[31:4]
     m[7] = 0x000f_ffff; // S2TTB[51:32]
   }
+  if (cfg === STE_CFG_BYPASS) m[3] = (m[3]! | STE1_HI_SHCFG) >>> 0;
 };
 
 /**
- * CD bits in use: only V while invalid; otherwise the whole translation control doubleword,
- * TTB0, MAIR, and TTB1 unless EPD1 disables the TTB1 walks.
+ * The CD bits Linux's arm_smmu_get_cd_used says the SMMU reads: only V while invalid, else
+ * every bit, except T0SZ, TG0, IRGN0, ORGN0, SH0 and TTB0 when EPD0 disables the TTB0 walks.
+ * (Linux does not drop the TTB1 fields for EPD1: this driver sets EPD1 and leaves TTB1 zero.)
  */
 export const cdUsedBits: UsedBitsFn = (w, m) => {
   m.fill(0);
   m[0] = CD_W0_V >>> 0;
   if ((w[0]! & CD_W0_V) === 0) return;
-  m[0] = 0xffff_ffff;
-  m[1] = 0xffff_ffff;
-  m[2] = 0xffff_ffff;
-  m[3] = 0xffff_ffff;
-  if ((w[0]! & CD_W0_EPD1) === 0) {
-    m[4] = 0xffff_ffff;
-    m[5] = 0xffff_ffff;
+  m.fill(0xffff_ffff);
+  if (w[0]! & CD_W0_EPD0) {
+    m[0] = (m[0]! & ~0x3fff) >>> 0; // T0SZ[5:0], TG0[7:6], IRGN0[9:8], ORGN0[11:10], SH0[13:12]
+    m[2] = 0xf; // TTB0[51:4] ignored; bits 3:0 are not part of TTB0
+    m[3] = 0xfff0_0000;
   }
-  m[6] = 0xffff_ffff;
-  m[7] = 0xffff_ffff;
 };
 
 /**
@@ -83,11 +96,11 @@ export const cdUsedBits: UsedBitsFn = (w, m) => {
  *    the critical doubleword with one 64-bit store (sync), then the whole target, which clears
  *    the bits the new entry no longer uses (sync only if memory changed): any fetch sees the old
  *    or the new entry in the bits it interprets;
- *  - two or more (breaking): doubleword 0 is rewritten with only its V bit cleared (sync), the
- *    other doublewords take their target values (sync), then doubleword 0 does (sync), so a
- *    fetch sees the old entry, an invalid one, or the new one;
+ *  - two or more (breaking): doubleword 0 is zeroed, which clears V (sync), the other
+ *    doublewords take their target values (sync), then doubleword 0 does (sync), so a fetch
+ *    sees the old entry, an invalid one, or the new one;
  *  - none: the whole target is written (sync only if memory changed).
- * The V bit is found as the only bit an all-zero (invalid) entry uses. `sync` issues the
+ * `sync` issues the
  * configuration invalidation for the entry followed by a CMD_SYNC. Scratch buffers are
  * preallocated: writing allocates nothing.
  */
@@ -96,7 +109,6 @@ export class EntryWriter {
   private readonly usedCur = new Uint32Array(ENTRY_WORDS);
   private readonly usedTarget = new Uint32Array(ENTRY_WORDS);
   private readonly staged = new Uint32Array(ENTRY_WORDS);
-  private readonly zero = new Uint32Array(ENTRY_WORDS);
 
   constructor(private readonly mem: PhysMemLike) {}
 
@@ -131,11 +143,11 @@ export class EntryWriter {
       err = this.set(addr, target, d, 1, sync, err);
       return this.set(addr, target, 0, 4, sync, err);
     }
-    // Breaking: clear V, rewrite doublewords 1..3, then doubleword 0 makes the entry valid.
-    used(this.zero, tu); // an invalid entry uses only its V bit
+    // Breaking: doubleword 0 becomes zero (V clear), doublewords 1..3 take their target values,
+    // then doubleword 0 makes the entry valid again (as Linux's arm_smmu_write_entry does).
     st.set(cur);
-    st[0] = (cur[0]! & ~tu[0]!) >>> 0;
-    st[1] = (cur[1]! & ~tu[1]!) >>> 0;
+    st[0] = 0;
+    st[1] = 0;
     err = this.set(addr, st, 0, 1, sync, err);
     err = this.set(addr, target, 1, 3, sync, err);
     return this.set(addr, target, 0, 1, sync, err);

@@ -23,6 +23,8 @@ import {
   IDR5_GRAN4K,
   IDR5_GRAN64K,
   IDR5_OAS_MASK,
+  IDR5_VAX_SHIFT,
+  IDR0_BTM,
 } from './regs.js';
 
 const SZ_4K = 0x1000;
@@ -59,6 +61,45 @@ export interface ArmSmmuV3Features {
   readonly oasEnc: number;
   /** Page sizes of the supported granules (4K: 4K/2M/1G, 16K: 16K/32M, 64K: 64K/512M). */
   readonly pgsizeBitmap: number;
+  /**
+   * smmu->ias: the input size the SMMU handles, as Linux works it out: 40 bits when AArch32
+   * tables are supported (TTF = 3), then at least the OAS. Stage-2 domains take it as their
+   * input size, stage-1 domains as their output size.
+   */
+  readonly ias: number;
+  /** IDR5.VAX = 1: 52-bit virtual addresses (stage-1 input up to 52 bits). */
+  readonly vax: boolean;
+  /** ARM_SMMU_FEAT_NESTING: both stages; cleared by the IIDR errata below. */
+  readonly nesting: boolean;
+  /** IDR0.BTM: broadcast TLB maintenance. */
+  readonly btm: boolean;
+  /** ARM_SMMU_OPT_CMDQ_FORCE_SYNC (MMU-700 erratum 2812531). */
+  readonly cmdqForceSync: boolean;
+}
+
+/** SMMU_IIDR fields and the implementers/products Linux knows errata for. */
+export const IIDR_IMPLEMENTER_ARM = 0x43b;
+export const IIDR_PRODUCTID_ARM_MMU_600 = 0x483;
+export const IIDR_PRODUCTID_ARM_MMU_700 = 0x487;
+
+/**
+ * arm_smmu_device_iidr_probe: the features Linux turns off for known errata, from SMMU_IIDR
+ * (Implementer [11:0], Revision [15:12], Variant [19:16], ProductID [31:20]):
+ * Arm MMU-600 r0p0..r0p2 lose SEV (erratum 1076982), MMU-600 before r2 loses nesting (1209401);
+ * MMU-700 loses BTM and must sync when a command batch fills (2812531) and loses nesting
+ * (2268618, 2812531).
+ */
+export function applyIidrErrata(f: ArmSmmuV3Features, iidr: number): ArmSmmuV3Features {
+  const implementer = iidr & 0xfff;
+  const revision = (iidr >>> 12) & 0xf;
+  const variant = (iidr >>> 16) & 0xf;
+  const product = (iidr >>> 20) & 0xfff;
+  if (implementer !== IIDR_IMPLEMENTER_ARM) return f;
+  if (product === IIDR_PRODUCTID_ARM_MMU_600) {
+    return { ...f, sev: variant === 0 && revision <= 2 ? false : f.sev, nesting: variant < 2 ? false : f.nesting };
+  }
+  if (product === IIDR_PRODUCTID_ARM_MMU_700) return { ...f, btm: false, cmdqForceSync: true, nesting: false };
+  return f;
 }
 
 /** Decodes the ID registers; a string says why the SMMU cannot be driven. */
@@ -79,6 +120,8 @@ export function decodeIdRegs(idr: readonly number[]): ArmSmmuV3Features | string
   if (pgsizeBitmap === 0) return 'no translation granule supported';
   let oasEnc = idr5 & IDR5_OAS_MASK;
   if (oasEnc >= ADDR_SIZE_BITS.length) oasEnc = 5; // reserved encoding: assume 48 bits
+  const oas = ADDR_SIZE_BITS[oasEnc]!;
+  const aarch32Tables = ((idr0 >>> 2) & 3) === 3;
   return {
     s1,
     s2,
@@ -95,8 +138,13 @@ export function decodeIdRegs(idr: readonly number[]): ArmSmmuV3Features | string
     sidBits: idr1 & IDR1_SIDSIZE_MASK,
     cmdqShift,
     evtqShift,
-    oas: ADDR_SIZE_BITS[oasEnc]!,
+    oas,
     oasEnc,
     pgsizeBitmap,
+    ias: Math.max(aarch32Tables ? 40 : 0, oas),
+    vax: ((idr5 >>> IDR5_VAX_SHIFT) & 3) === 1,
+    nesting: s1 && s2,
+    btm: (idr0 & IDR0_BTM) !== 0,
+    cmdqForceSync: false,
   };
 }

@@ -45,6 +45,7 @@ export const IDR0_S1P = 1 << 1;
 /** TTF[3:2]: bit 3 set means AArch64 tables are supported. */
 export const IDR0_TTF_AARCH64 = 1 << 3;
 export const IDR0_COHACC = 1 << 4;
+export const IDR0_BTM = 1 << 5;
 export const IDR0_HYP = 1 << 9;
 export const IDR0_ASID16 = 1 << 12;
 export const IDR0_MSI = 1 << 13;
@@ -72,6 +73,8 @@ export const IDR5_OAS_MASK = 7;
 export const IDR5_GRAN4K = 1 << 4;
 export const IDR5_GRAN16K = 1 << 5;
 export const IDR5_GRAN64K = 1 << 6;
+/** VAX[11:10]: 1 = 52-bit virtual addresses. */
+export const IDR5_VAX_SHIFT = 10;
 /** Output-address-size encodings 0..6 (IDR5.OAS, CD.IPS, STE.S2PS) in bits. */
 export const ADDR_SIZE_BITS: readonly number[] = [32, 36, 40, 42, 44, 48, 52];
 

@@ -18,7 +18,7 @@ import {
 import type { Device, IoMem, IommuDevice, IommuDomain, IommuDomainType, IommuOps, Kernel, ModuleRef } from '@gki/kernel';
 import { ArmSmmuCmdq } from './cmdq.js';
 import { ENTRY_WORDS, EntryWriter, cdUsedBits, steUsedBits } from './entry.js';
-import { decodeIdRegs, type ArmSmmuV3Features } from './features.js';
+import { applyIidrErrata, decodeIdRegs, type ArmSmmuV3Features } from './features.js';
 import { ArmSmmuV3DomainImpl, createDomainOps, type ArmSmmuV3Domain, type ArmSmmuV3Stage } from './domain.js';
 import * as R from './regs.js';
 
@@ -168,7 +168,7 @@ export class ArmSmmuV3 {
       dev.err(f);
       return -ENXIO;
     }
-    this.features = f;
+    this.features = applyIidrErrata(f, this.regs.read32(R.ARM_SMMU_IIDR) >>> 0);
     dev.devmAdd('arm-smmu-v3 memory', () => this.freeAllPages());
     let r = this.initStructures();
     if (r < 0) return r;
@@ -493,7 +493,7 @@ export class ArmSmmuV3 {
       w[0] = (R.STE_V | (R.STE_CFG_S1_TRANS << R.STE_CFG_SHIFT) | (lo32(cd) & 0xffff_ffc0)) >>> 0; // S1Fmt linear
       w[1] = hi32(cd) & 0xf_ffff; // S1CDMax = 0: one CD, no substreams
       w[2] = (R.STE_W2_S1CIR_WBRA | R.STE_W2_S1COR_WBRA | R.STE_W2_S1CSH_ISH | (this.features.stallsSupported ? R.STE_W2_S1STALLD : 0)) >>> 0;
-      w[3] = this.shcfg();
+      // S1DSS = SSID0 (0): SHCFG is not used, so Linux's arm_smmu_make_cdtable_ste leaves it 0
       w[4] = 0; // VMID 0 tags stage-1-only translations
       return;
     }

@@ -1,9 +1,10 @@
 import { EINVAL } from '@gki/kernel';
 import type { Device, Driver, KernelModule, ModuleContext, ModuleRef } from '@gki/kernel';
 import { ARM_SMMU_OF_MATCH, ArmSmmu, armSmmuFromDevice, type ArmSmmuMatchData } from './smmu.js';
+import { PACKAGE_VERSION } from './version.js';
 
-/** The package version, shown in the image manifest (kept in step with package.json). */
-export const ARM_SMMU_VERSION = '0.1.0';
+/** The package version, shown in the image manifest (generated from package.json at build time). */
+export const ARM_SMMU_VERSION: string = PACKAGE_VERSION;
 /** The platform driver's name (log prefix of its devices). */
 export const ARM_SMMU_DRIVER = 'arm-smmu';
 

@@ -2,11 +2,11 @@ import { quote, type ResolvedConfig } from './resolve.js';
 
 /**
  * The resolved configuration in the kernel's .config format: the generated-file header, a
- * section per menu, nested as the menus are (`#\n# Menu\n#` ... `# end of Menu`), `CONFIG_X=y|m`, `# CONFIG_X is not
- * set`, strings quoted with `\"` and `\\` escaped, ints as written. Unlike Kconfig, which
- * leaves out promptless symbols that resolve to n, every bool/tristate symbol of the model is
- * listed, so the file shows the whole modelled stack; a string or int whose dependencies are
- * not met has no line, as in Kconfig. The file reads back through `--config` to the same
+ * section per menu, nested as the menus are (`#\n# Menu\n#` ... `# end of Menu`),
+ * `CONFIG_X=y|m`, `# CONFIG_X is not set`, strings quoted with `\"` and `\\` escaped, ints as
+ * written. Unlike Kconfig, which leaves out promptless symbols that resolve to n, every
+ * bool/tristate symbol of the model is listed, so the file shows the whole modelled stack; a
+ * string or int whose dependencies are not met has no line, as in Kconfig. The file reads back through `--config` to the same
  * configuration.
  */
 export function writeDotConfig(config: ResolvedConfig): string {

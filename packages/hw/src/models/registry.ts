@@ -5,6 +5,8 @@
  * `BoardFromDtbOptions.models` lets a caller choose the table for one board.
  */
 import type { ModelFactory } from '../board.js';
+import { createAdrenoGmuModel, createAdrenoGpuModel } from './adreno/factory.js';
+import { ADRENO_GMU_COMPATIBLES, ADRENO_GPU_COMPATIBLES, isAdrenoGmuCompatible, isAdrenoGpuCompatible } from './adreno/presets.js';
 import { createDmaMasterModel } from './dma-master.js';
 import { createMaliModel } from './mali/factory.js';
 import { MALI_COMPATIBLES } from './mali/presets.js';
@@ -41,5 +43,21 @@ export const SMMU_V2_MODEL: ModelDescriptor = {
 /** Arm Mali Midgard / Bifrost / Valhall-JM GPU: the generic `arm,mali-*` and the SoC compatibles. */
 export const MALI_MODEL: ModelDescriptor = { name: 'mali', compatibles: MALI_COMPATIBLES, factory: createMaliModel };
 
+/** Qualcomm Adreno a6xx GPU (`qcom,adreno-6xx.y`, `qcom,adreno-7xx.y`, chip-id compatibles, `qcom,adreno`). */
+export const ADRENO_GPU_MODEL: ModelDescriptor = {
+  name: 'adreno',
+  compatibles: ADRENO_GPU_COMPATIBLES,
+  matches: isAdrenoGpuCompatible,
+  factory: createAdrenoGpuModel,
+};
+
+/** The Adreno a6xx GMU (`qcom,adreno-gmu-6xx.y`, `qcom,adreno-gmu`): always ready, answers the driver's handshakes. */
+export const ADRENO_GMU_MODEL: ModelDescriptor = {
+  name: 'adreno-gmu',
+  compatibles: ADRENO_GMU_COMPATIBLES,
+  matches: isAdrenoGmuCompatible,
+  factory: createAdrenoGmuModel,
+};
+
 /** Every model of the package, the table `Board.fromDtb` uses unless told otherwise. */
-export const BUILTIN_MODELS: readonly ModelDescriptor[] = [DMA_MASTER_MODEL, SMMU_V3_MODEL, SMMU_V2_MODEL, MALI_MODEL];
+export const BUILTIN_MODELS: readonly ModelDescriptor[] = [DMA_MASTER_MODEL, SMMU_V3_MODEL, SMMU_V2_MODEL, MALI_MODEL, ADRENO_GPU_MODEL, ADRENO_GMU_MODEL];

@@ -349,6 +349,8 @@ class Preprocessor {
   private out = '';
   private lastOut: PPTok | null = null;
   private depth = 0;
+  /** Nesting of argument pre-expansion (a macro call inside a macro argument inside ...). */
+  private argDepth = 0;
 
   constructor(private readonly opts: PreprocessOptions) {
     this.map = new DtsSourceMap(this.files);
@@ -758,7 +760,11 @@ class Preprocessor {
         const a = args![pi]!.map(copyTok);
         if (a.length > 0) a[0]!.ws = b.ws;
         if (isP(body[i + 1], '##')) os.push(...a);
-        else os.push(...this.expand(a));
+        else {
+          if (++this.argDepth > 200) this.error(inv, `macro arguments nested too deeply in "${m.name}"`);
+          os.push(...this.expand(a));
+          this.argDepth--;
+        }
         continue;
       }
       os.push(fromBody(b));

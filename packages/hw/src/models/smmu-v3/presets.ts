@@ -35,7 +35,10 @@ export interface SmmuV3Features {
   readonly name?: string;
   readonly s1?: boolean;
   readonly s2?: boolean;
-  /** Translation table formats: 'aarch64' (TTF = 2) or 'both' (TTF = 3). Default 'aarch64'. */
+  /**
+   * Translation table formats. Only 'aarch64' (TTF = 2, the default): the model has no AArch32
+   * (long-descriptor VMSAv7) walker, so 'both' is refused.
+   */
   readonly ttf?: 'aarch64' | 'both';
   readonly cohacc?: boolean;
   /** Two-level stream tables (IDR0.ST_LEVEL = 1). */
@@ -64,6 +67,7 @@ export interface SmmuV3Features {
   readonly msi?: boolean;
   readonly sev?: boolean;
   readonly hyp?: boolean;
+  /** ATS and PRI are not implemented by the model: asking for them is refused. */
   readonly ats?: boolean;
   readonly pri?: boolean;
 }
@@ -79,20 +83,27 @@ function field(name: string, v: number, max: number): number {
   return v;
 }
 
-/** Builds a preset (ID register values) from a feature list. */
+/**
+ * Builds a preset (ID register values) from a feature list. Features the model does not
+ * implement (ATS, PRI, AArch32 tables) are refused with a RangeError: a preset advertises only
+ * what the model does. Fixed fields: little-endian tables only, no stalls (faults terminate),
+ * terminated transactions abort, no attribute overrides, no PRI queue.
+ */
 export function smmuV3Preset(f: SmmuV3Features): SmmuV3Preset {
+  if (f.ats) throw new RangeError('smmuV3Preset: the model does not implement ATS');
+  if (f.pri) throw new RangeError('smmuV3Preset: the model does not implement PRI');
+  if (f.ttf === 'both') throw new RangeError('smmuV3Preset: the model walks AArch64 tables only (no AArch32 TTF)');
+  if ((f.priqs ?? 0) !== 0) throw new RangeError('smmuV3Preset: no PRI queue without PRI');
   let idr0 = 0;
   if (f.s2) idr0 |= IDR0_S2P;
   if (f.s1 ?? true) idr0 |= IDR0_S1P;
-  idr0 |= (f.ttf === 'both' ? 3 : 2) << 2;
+  idr0 |= 2 << 2; // TTF: AArch64 tables only
   if (f.cohacc) idr0 |= IDR0_COHACC;
   idr0 |= field('httu', f.httu ?? 0, 2) << 6;
   if (f.hyp) idr0 |= IDR0_HYP;
-  if (f.ats) idr0 |= IDR0_ATS;
   if (f.asid16) idr0 |= IDR0_ASID16;
   if (f.msi) idr0 |= IDR0_MSI;
   if (f.sev) idr0 |= IDR0_SEV;
-  if (f.pri) idr0 |= IDR0_PRI;
   if (f.vmid16) idr0 |= IDR0_VMID16;
   if (f.cd2l) idr0 |= IDR0_CD2L;
   idr0 |= 2 << 21; // TTENDIAN: little-endian only
@@ -119,16 +130,34 @@ export function smmuV3Preset(f: SmmuV3Features): SmmuV3Preset {
 }
 
 /**
- * The SMMUv3 of the Arm FVP Base RevC as a bare-metal probe reads it back: S1+S2, AArch32 and
- * AArch64 tables, coherent, BTM, HTTU access+dirty, HYP, ATS, MSI, SEV, ATOS, PRI, VMW,
- * 16-bit VMIDs but 8-bit ASIDs, two-level CD and stream tables, 16-bit SIDs, 20-bit SSIDs,
- * 2^19-entry queues, 48-bit OAS, 4K and 64K granules, no range invalidation.
+ * An SMMUv3 shaped like the one of the Arm FVP Base RevC, limited to what the model implements:
+ * S1+S2, AArch64 tables, coherent, HTTU access+dirty, HYP, MSI, 16-bit VMIDs but 8-bit ASIDs,
+ * two-level CD and stream tables, 16-bit SIDs, 20-bit SSIDs, 2^19-entry queues, 48-bit OAS,
+ * 4K and 64K granules, no range invalidation. The real part also has stalls, ATS, PRI, ATOS,
+ * BTM, VMID wildcards, mixed-endian and AArch32 tables and attribute overrides, which the model
+ * does not implement and so does not advertise. IIDR says Arm MMU-600 r0p0, as on the FVP.
  */
 export const SMMUV3_PRESET_FVP: SmmuV3Preset = {
-  name: 'fvp',
-  idr: [0x080f_e6bf, 0x0e73_9d10, 0, 0x14, 0, 0x0001_005d],
+  ...smmuV3Preset({
+    name: 'fvp',
+    s1: true,
+    s2: true,
+    cohacc: true,
+    httu: 2,
+    hyp: true,
+    msi: true,
+    vmid16: true,
+    cd2l: true,
+    twoLevelStrtab: true,
+    sidSize: 16,
+    ssidSize: 20,
+    cmdqs: 19,
+    eventqs: 19,
+    oas: 48,
+    gran4k: true,
+    gran64k: true,
+  }),
   iidr: 0x4830_043b,
-  aidr: 0x1,
 };
 
 /** The smallest useful SMMUv3: stage 1 only, linear stream table, 8-bit SIDs, 4K granule, 40-bit OAS. */

@@ -103,6 +103,8 @@ export const CR0_ATSCHK = 1 << 4;
 export const CR0_MASK = 0x1df;
 export const CR1_MASK = 0xfff;
 export const CR2_MASK = 0x7;
+/** CR2.RECINVSID: record C_BAD_STREAMID for out-of-range StreamIDs. */
+export const CR2_RECINVSID = 1 << 1;
 export const IRQ_CTRL_GERROR_IRQEN = 1 << 0;
 export const IRQ_CTRL_PRIQ_IRQEN = 1 << 1;
 export const IRQ_CTRL_EVTQ_IRQEN = 1 << 2;

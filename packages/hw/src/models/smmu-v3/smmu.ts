@@ -63,6 +63,17 @@ export interface SmmuEvent {
   dw3: number;
 }
 
+/**
+ * A programming error the architecture leaves CONSTRAINED UNPREDICTABLE and the model refuses:
+ * a write to a register guarded by an enable bit while that enable is set (the write is
+ * ignored), or a queue/table base not aligned to its size (the low address bits are ignored).
+ */
+export interface SmmuProgrammingViolation {
+  readonly register: string;
+  readonly value: number;
+  readonly reason: string;
+}
+
 /** One hitless-update violation found at a CMD_SYNC. */
 export interface SmmuHitlessViolation {
   /** Number of the CMD_SYNC (1-based) at which it was found. */
@@ -156,49 +167,68 @@ function addr52(lo: number, hi: number, lowMask: number): number {
   return ((lo & lowMask) >>> 0) + (hi & 0xfffff) * TWO32;
 }
 
-/** Bits of an STE the SMMU interprets, given its own V/Config (dw0..dw3 as 8 u32). */
-export function smmuSteUsedBits(w: ArrayLike<number>, m: Uint32Array): void {
+/**
+ * Bits of an STE this SMMU interprets (dw0..dw3 as 8 u32), from the architecture's field
+ * descriptions: with V clear nothing but V; Config when valid; abort reads nothing more.
+ * Stage 1 (Config[0]): S1Fmt, S1ContextPtr, S1CDMax; S1DSS only when S1CDMax is non-zero
+ * (substreams exist); the CD-fetch attributes S1CIR/S1COR/S1CSH; STRW when the SMMU has EL2
+ * (IDR0.Hyp); S2VMID when the SMMU has stage 2 (it tags stage-1 entries too). Stage 2
+ * (Config[1]): S2VMID, the S2 translation controls (T0SZ, SL0, IR0, OR0, SH0, TG, PS, AA64,
+ * AFFD, PTW, R), S2HA/S2HD when HTTU is implemented, and S2TTB. Fields for features this SMMU
+ * does not implement are IGNORED (EATS without ATS, S1STALLD/S2S without stalls, MEV, S2FWB,
+ * S2ENDI without mixed endianness, the bypass attribute overrides without ATTR_*_OVR).
+ */
+export function smmuSteUsedBits(w: ArrayLike<number>, m: Uint32Array, caps: SmmuV3Caps): void {
   m.fill(0);
   m[0] = 1;
   if ((w[0]! & 1) === 0) return;
   m[0] |= 0xe;
   const cfg = (w[0]! >>> 1) & 7;
-  if ((cfg & 4) === 0) return;
-  m[3] |= 0x3000; // SHCFG
-  if (cfg === R.STE_CFG_BYPASS) return;
-  m[2] |= 0xf000_0000; // EATS, STRW
-  m[4] |= 0xffff; // S2VMID (tags stage-1 entries too)
+  if ((cfg & 4) === 0) return; // abort
   if (cfg & 1) {
-    m[0] |= 0xffff_fff0; // S1Fmt, S1ContextPtr[31:6]
-    m[1] |= 0xf80f_ffff; // S1ContextPtr[51:32], S1CDMax
-    m[2] |= 0x0800_00ff; // S1DSS, S1CIR, S1COR, S1CSH, S1STALLD
+    m[0] |= 0xffff_fff0; // S1Fmt [5:4], S1ContextPtr[31:6]
+    m[1] |= 0xf80f_ffff; // S1ContextPtr[51:32], S1CDMax [63:59]
+    m[2] |= 0xfc; // S1CIR, S1COR, S1CSH
+    if (((w[1]! >>> 27) & 0x1f) !== 0) m[2] |= 0x3; // S1DSS
+    if (caps.hyp) m[2] |= 0xc000_0000; // STRW
+    if (caps.s2) m[4] |= 0xffff; // S2VMID
   }
   if (cfg & 2) {
-    m[5] |= 0x07ff_ffff; // VTCR fields, S2AA64 .. S2R
+    m[4] |= 0xffff; // S2VMID
+    // T0SZ..PS [18:0], S2AA64 [19], S2AFFD [21], S2PTW [22], S2R [26]; S2HD [23] / S2HA [24] with HTTU
+    m[5] |= 0x7_ffff | (1 << 19) | (1 << 21) | (1 << 22) | (1 << 26);
+    if (caps.httu >= 1) m[5] |= 1 << 24;
+    if (caps.httu >= 2) m[5] |= 1 << 23;
     m[6] |= 0xffff_fff0; // S2TTB
     m[7] |= 0x000f_ffff;
   }
   for (let i = 0; i < 8; i++) m[i] = m[i]! >>> 0;
 }
 
-/** Bits of a CD the SMMU interprets (dw0..dw3 as 8 u32). */
+/**
+ * Bits of a CD the SMMU interprets (dw0..dw3 as 8 u32): only V when invalid; otherwise all of
+ * them, except that EPD0 makes T0SZ/TG0/IR0/OR0/SH0 and TTB0 IGNORED, and EPD1 does the same
+ * for T1SZ/TG1/IR1/OR1/SH1 and TTB1 (no walk ever uses them).
+ */
 export function smmuCdUsedBits(w: ArrayLike<number>, m: Uint32Array): void {
   m.fill(0);
   m[0] = 0x8000_0000;
   if ((w[0]! & 0x8000_0000) === 0) return;
-  m[0] = 0xffff_ffff;
-  m[1] = 0xffff_ffff;
-  if ((w[0]! & (1 << 14)) === 0) {
-    m[2] = 0xffff_ffff;
-    m[3] = 0x000f_ffff;
+  m.fill(0xffff_ffff);
+  if (w[0]! & (1 << 14)) {
+    m[0] = (m[0]! & ~0x3fff) >>> 0; // T0SZ, TG0, IR0, OR0, SH0
+    m[2] = 0xf; // TTB0 [51:4]
+    m[3] = 0xfff0_0000;
   }
-  if ((w[0]! & (1 << 30)) === 0) {
-    m[4] = 0xffff_ffff;
-    m[5] = 0x000f_ffff;
+  if (w[0]! & (1 << 30)) {
+    m[0] = (m[0]! & ~0x3fff_0000) >>> 0; // T1SZ, TG1, IR1, OR1, SH1
+    m[4] = 0xf; // TTB1 [51:4]
+    m[5] = 0xfff0_0000;
   }
-  m[6] = 0xffff_ffff;
-  m[7] = 0xffff_ffff;
 }
+
+/** "No event": a fault the architecture terminates without a record (e.g. CR2.RECINVSID = 0). */
+const EVT_NONE = 0;
 
 /** Decodes a 32-byte event record given as 8 u32 words. */
 export function decodeSmmuEvent(w: ArrayLike<number>): SmmuEvent {
@@ -272,6 +302,8 @@ export class SmmuV3 implements MmioDevice {
   private fastCd: CdCfg | undefined = undefined;
   private readonly trackedSte = new Map<number, Tracked>();
   private readonly trackedCd = new Map<number, Tracked>();
+  /** Guarded-register writes while enabled and misaligned bases (see SmmuProgrammingViolation). */
+  readonly programmingViolations: SmmuProgrammingViolation[] = [];
   /** Hitless-update violations found at CMD_SYNCs. */
   readonly hitlessViolations: SmmuHitlessViolation[] = [];
 
@@ -383,6 +415,11 @@ export class SmmuV3 implements MmioDevice {
       off -= R.SMMU_PAGE1;
       if (off !== 0x0a8 && off !== 0x0ac && off !== 0x0c8 && off !== 0x0cc) return;
     }
+    const guard = this.guardOf(off);
+    if (guard !== null) {
+      this.violation(guard.name, v, `written while ${guard.by} is set: the write is ignored`);
+      return;
+    }
     switch (off) {
       case R.SMMU_CR0: return this.writeCr0(v);
       case R.SMMU_CR1: this.cr1 = v & R.CR1_MASK; return;
@@ -436,10 +473,85 @@ export class SmmuV3 implements MmioDevice {
     }
   }
 
+  /**
+   * The enable bit guarding register `off` when that bit is set (CR0ACK), else null: CR1 while
+   * any queue or the SMMU is enabled; CR2 and the stream table registers while SMMUEN; a queue
+   * base while its queue is enabled.
+   */
+  private guardOf(off: number): { name: string; by: string } | null {
+    const en = this.cr0ack;
+    switch (off) {
+      case R.SMMU_CR1:
+        return en & (R.CR0_SMMUEN | R.CR0_CMDQEN | R.CR0_EVTQEN | R.CR0_PRIQEN) ? { name: 'SMMU_CR1', by: 'SMMUEN/CMDQEN/EVTQEN/PRIQEN' } : null;
+      case R.SMMU_CR2:
+        return en & R.CR0_SMMUEN ? { name: 'SMMU_CR2', by: 'SMMUEN' } : null;
+      case R.SMMU_STRTAB_BASE:
+      case R.SMMU_STRTAB_BASE + 4:
+        return en & R.CR0_SMMUEN ? { name: 'SMMU_STRTAB_BASE', by: 'SMMUEN' } : null;
+      case R.SMMU_STRTAB_BASE_CFG:
+        return en & R.CR0_SMMUEN ? { name: 'SMMU_STRTAB_BASE_CFG', by: 'SMMUEN' } : null;
+      case R.SMMU_CMDQ_BASE:
+      case R.SMMU_CMDQ_BASE + 4:
+        return en & R.CR0_CMDQEN ? { name: 'SMMU_CMDQ_BASE', by: 'CMDQEN' } : null;
+      case R.SMMU_EVTQ_BASE:
+      case R.SMMU_EVTQ_BASE + 4:
+        return en & R.CR0_EVTQEN ? { name: 'SMMU_EVTQ_BASE', by: 'EVTQEN' } : null;
+      default:
+        return null;
+    }
+  }
+
+  private violation(register: string, value: number, reason: string): void {
+    this.programmingViolations.push({ register, value, reason });
+  }
+
+  /**
+   * `addr` with the bits below max(`bytes`, `min`) cleared: the architecture has a table or queue
+   * base aligned to its size by ignoring the low address bits.
+   */
+  private static alignDown(addr: number, bytes: number, min: number): number {
+    const a = Math.max(bytes, min);
+    return Math.floor(addr / a) * a;
+  }
+
+  /** Stream table size in bytes (the L1 table for a two-level table). */
+  private strtabBytes(): number {
+    const cfg = this.strtabCfg;
+    const log2 = Math.min(cfg & 0x3f, this.caps.sidBits);
+    if (((cfg >>> 16) & 3) === R.STRTAB_FMT_2LVL && this.caps.twoLevelStrtab) return 2 ** Math.max(0, log2 - Math.min((cfg >>> 6) & 0x1f, log2)) * 8;
+    return 2 ** log2 * R.STE_SIZE;
+  }
+
+  /** Effective stream table base (aligned to the table's size, at least 64 bytes). */
+  private strtabBase(): number {
+    return SmmuV3.alignDown(addr52(this.strtabLo, this.strtabHi, 0xffff_ffc0), this.strtabBytes(), 64);
+  }
+
+  /** Effective command queue base (aligned to the queue's size, at least 32 bytes). */
+  private cmdqBase(): number {
+    return SmmuV3.alignDown(addr52(this.cmdqBaseLo, this.cmdqBaseHi, 0xffff_ffe0), 2 ** this.cmdqLog2() * R.CMD_SIZE, 32);
+  }
+
+  /** Effective event queue base (aligned to the queue's size, at least 32 bytes). */
+  private evtqBase(): number {
+    return SmmuV3.alignDown(addr52(this.evtqBaseLo, this.evtqBaseHi, 0xffff_ffe0), 2 ** this.evtqLog2() * R.EVT_SIZE, 32);
+  }
+
+  /** Records the bases the newly set enables start using when their low bits are not zero. */
+  private checkAlignment(enabled: number): void {
+    if (enabled & R.CR0_SMMUEN && this.strtabBase() !== addr52(this.strtabLo, this.strtabHi, 0xffff_ffc0))
+      this.violation('SMMU_STRTAB_BASE', this.strtabLo, `not aligned to the ${this.strtabBytes()}-byte stream table: the low address bits are ignored`);
+    if (enabled & R.CR0_CMDQEN && this.cmdqBase() !== addr52(this.cmdqBaseLo, this.cmdqBaseHi, 0xffff_ffe0))
+      this.violation('SMMU_CMDQ_BASE', this.cmdqBaseLo, `not aligned to the ${2 ** this.cmdqLog2() * R.CMD_SIZE}-byte command queue: the low address bits are ignored`);
+    if (enabled & R.CR0_EVTQEN && this.evtqBase() !== addr52(this.evtqBaseLo, this.evtqBaseHi, 0xffff_ffe0))
+      this.violation('SMMU_EVTQ_BASE', this.evtqBaseLo, `not aligned to the ${2 ** this.evtqLog2() * R.EVT_SIZE}-byte event queue: the low address bits are ignored`);
+  }
+
   private writeCr0(v: number): void {
     const old = this.cr0;
     this.cr0 = v & R.CR0_MASK;
     this.cr0ack = this.cr0; // changes take effect at once
+    this.checkAlignment(this.cr0 & ~old);
     if ((this.cr0 & R.CR0_CMDQEN) !== 0 && (old & R.CR0_CMDQEN) === 0) this.processCmdq();
   }
 
@@ -521,7 +633,7 @@ export class SmmuV3 implements MmioDevice {
     const log2 = this.cmdqLog2();
     const n = 2 ** log2;
     const wmask = this.qMask(log2);
-    const base = addr52(this.cmdqBaseLo, this.cmdqBaseHi, 0xffff_ffe0);
+    const base = this.cmdqBase();
     const w = this.cmdWords;
     for (let guard = 0; guard <= n && (this.cmdqCons & wmask) !== (this.cmdqProd & wmask); guard++) {
       const a = base + (this.cmdqCons & (n - 1)) * R.CMD_SIZE;
@@ -754,8 +866,9 @@ export class SmmuV3 implements MmioDevice {
     return false;
   }
 
-  /** Writes the assembled event record to the event queue. */
+  /** Writes the assembled event record to the event queue (nothing for EVT_NONE). */
   private emitEvent(): void {
+    if (this.evType === EVT_NONE) return;
     const w = this.evWords;
     const ssv = this.evSsid >= 0;
     w[0] = (this.evType | (ssv ? 1 << 11 : 0) | ((ssv ? this.evSsid & 0xfffff : 0) << 12)) >>> 0;
@@ -794,7 +907,7 @@ export class SmmuV3 implements MmioDevice {
       if (((prod ^ cons) & R.Q_OVF_FLAG) === 0) this.evtqProd = (prod ^ R.Q_OVF_FLAG) >>> 0;
       return;
     }
-    const base = addr52(this.evtqBaseLo, this.evtqBaseHi, 0xffff_ffe0);
+    const base = this.evtqBase();
     const at = base + (prod & (n - 1)) * R.EVT_SIZE;
     try {
       for (let i = 0; i < 8; i++) this.mem.write32(at + 4 * i, w[i]!);
@@ -836,8 +949,12 @@ export class SmmuV3 implements MmioDevice {
     const cfg = this.strtabCfg;
     const fmt = (cfg >>> 16) & 3;
     const log2 = Math.min(cfg & 0x3f, this.caps.sidBits);
-    if (sid >= 2 ** log2) return void this.ev(R.EVT_C_BAD_STREAMID, sid, ssid);
-    const base = addr52(this.strtabLo, this.strtabHi, 0xffff_ffc0);
+    if (sid >= 2 ** log2) {
+      // out of the table's range: recorded only when CR2.RECINVSID asks for it; terminated either way
+      this.ev(this.cr2 & R.CR2_RECINVSID ? R.EVT_C_BAD_STREAMID : EVT_NONE, sid, ssid);
+      return undefined;
+    }
+    const base = this.strtabBase();
     let addr: number;
     if (fmt === R.STRTAB_FMT_LINEAR) {
       addr = base + sid * R.STE_SIZE;
@@ -1257,7 +1374,7 @@ export class SmmuV3 implements MmioDevice {
     const log2 = this.evtqLog2();
     const n = 2 ** log2;
     const wmask = this.qMask(log2);
-    const base = addr52(this.evtqBaseLo, this.evtqBaseHi, 0xffff_ffe0);
+    const base = this.evtqBase();
     const out: SmmuEvent[] = [];
     const w = new Uint32Array(8);
     for (let c = this.evtqCons & wmask; c !== (this.evtqProd & wmask); c = (c + 1) & wmask) {
@@ -1273,6 +1390,8 @@ export class SmmuV3 implements MmioDevice {
   private readonly hlOld = new Uint32Array(8);
   private readonly hlNew = new Uint32Array(8);
   private readonly hlMix = new Uint32Array(8);
+  /** smmuSteUsedBits for this SMMU's features. */
+  private readonly steUsed = (w: ArrayLike<number>, m: Uint32Array): void => smmuSteUsedBits(w, m, this.caps);
   private readonly hlM1 = new Uint32Array(8);
   private readonly hlM2 = new Uint32Array(8);
 
@@ -1286,7 +1405,7 @@ export class SmmuV3 implements MmioDevice {
   private checkHitless(): void {
     const sync = this.stats.syncs;
     for (const [sid, t] of this.trackedSte) {
-      if (!this.checkTracked(t, 'ste', sync, smmuSteUsedBits)) this.trackedSte.delete(sid);
+      if (!this.checkTracked(t, 'ste', sync, this.steUsed)) this.trackedSte.delete(sid);
     }
     for (const [key, t] of this.trackedCd) {
       const ste = this.trackedSte.get(t.sid);

@@ -1,0 +1,366 @@
+import { EIO, ENODEV, ENXIO, EPROBE_DEFER } from '@gki/kernel';
+import type { Device, Kernel, ModuleRef } from '@gki/kernel';
+import { MsmGemAddressSpace, msmGemCloseVma, msmGemPurgeVma, msmGemUnmapVma } from './aspace.js';
+import { adrenoInfo, chipIdString, findChipId } from './catalog.js';
+import { MsmContext, NR_SCHED_PRIORITIES, msmGpuConvertPriority, type MsmGemSubmit } from './context.js';
+import { MsmDrmMm, type MsmMmNode } from './drm-mm.js';
+import { MsmGemObject } from './gem.js';
+import { A6xxGpu, MSM_PRIVATE_VA_START, type MsmDebug } from './gpu.js';
+import { MsmIommuPagetable } from './mmu.js';
+import { MsmFile } from './file.js';
+import { delayNs, ktimeNs, NSEC_PER_MSEC } from './time.js';
+
+/** The DRM driver's name and version (msm_drv.c: "msm", "MSM Snapdragon DRM", 20130625). */
+export const MSM_DRIVER_NAME = 'msm';
+export const MSM_DRM_VERSION = { major: 1, minor: 12, patchlevel: 0, date: '20130625' } as const;
+/** The platform driver's name (adreno_device.c), the prefix of the GPU's log lines. */
+export const ADRENO_DRIVER_NAME = 'adreno';
+
+/** adreno_device.c's OF match table. */
+export const ADRENO_OF_MATCH: readonly { compatible: string }[] = [
+  { compatible: 'qcom,adreno' },
+  { compatible: 'qcom,adreno-3xx' },
+  // i.MX5's Z430
+  { compatible: 'amd,imageon' },
+  // downstream kgsl device trees
+  { compatible: 'qcom,kgsl-3d0' },
+];
+
+/** Who opens a render node: the process identity msm keeps for fault reports. */
+export interface MsmOpenOptions {
+  pid?: number;
+  /** task->comm (at most 15 characters in Linux). */
+  comm?: string;
+  cmdline?: string;
+  /** The process has CAP_SYS_ADMIN (SET_PARAM SYSPROF). */
+  privileged?: boolean;
+}
+
+const registry = new WeakMap<Kernel, MsmDrmDevice[]>();
+
+/** The msm DRM devices of `kernel` (renderD128 + minor). */
+export function msmDevices(kernel: Kernel): readonly MsmDrmDevice[] {
+  return registry.get(kernel) ?? [];
+}
+
+/** The msm device bound to `dev`, if any. */
+export function msmFromDevice(dev: Device): MsmDrmDevice | undefined {
+  const d = dev.getDrvdata<unknown>();
+  return d instanceof MsmDrmDevice ? d : undefined;
+}
+
+let ident = 0;
+
+/**
+ * One Adreno GPU as msm presents it (a headless msm DRM device: struct msm_drm_private with its
+ * msm_gpu): created by the adreno platform driver's probe, which brings the GPU up (the model
+ * keeps it powered: what the first runtime resume does in the kernel happens at probe).
+ * `open()` is what opening its render node does. Every open file holds a reference on the
+ * module; every file gets its own GPU address space when the SMMU offers per-process page
+ * tables, and shares the global one otherwise.
+ */
+export class MsmDrmDevice {
+  readonly kernel: Kernel;
+  gpu!: A6xxGpu;
+  readonly files = new Set<MsmFile>();
+  readonly debug: MsmDebug = { skipUnmapFlushes: 0, skipTtbrSwitches: 0 };
+  minor = -1;
+  private probed = false;
+  private unplugged = false;
+  private readonly work: (() => void)[] = [];
+  private draining = false;
+  /** Fake mmap offsets (pages from 4 GiB), as the DRM vma offset manager hands them out. */
+  readonly vmaManager = new MsmDrmMm(0x10_0000, 0xf_ffff * 256);
+  private nextBoId = 1;
+  private nextSubmitId = 1;
+  private nextFileId = 1;
+
+  constructor(
+    readonly dev: Device,
+    /** The module owning the driver: each open file holds a reference on it. */
+    readonly owner: ModuleRef | null,
+  ) {
+    this.kernel = dev.core.kernel;
+  }
+
+  get hwAccessible(): boolean {
+    return this.probed && !this.unplugged && this.gpu?.regs?.mapped === true;
+  }
+
+  get isRegistered(): boolean {
+    return this.minor >= 0;
+  }
+
+  get renderNode(): string {
+    return `renderD${128 + this.minor}`;
+  }
+
+  // ------------------------------------------------------------------ probe / remove
+
+  /**
+   * adreno_bind + adreno_load_gpu: the chip id from the compatible, the gpulist entry, GPU
+   * init (GMU, SMMU domain, rings), the hardware init, and the DRM device registration.
+   * -ENXIO for an unknown GPU; the failing step's error otherwise.
+   */
+  probe(): number {
+    const dev = this.dev;
+    if (!dev.ofNode) return -ENODEV;
+    const chipId = findChipId(dev.ofNode, (m) => dev.warn(m));
+    if (chipId < 0) {
+      dev.err(`could not parse qcom,chipid: ${chipId}`);
+      return chipId;
+    }
+    const info = adrenoInfo(chipId);
+    if (!info) {
+      dev.warn(`Unknown GPU revision: ${chipIdString(chipId)}`);
+      return -ENXIO;
+    }
+    const gpu = new A6xxGpu(this, info, chipId);
+    this.gpu = gpu;
+    let r = gpu.init();
+    if (r < 0) {
+      if (r !== -EPROBE_DEFER) dev.err(`failed to load adreno gpu: ${r}`);
+      return r;
+    }
+    gpu.onRetire = (s) => this.retireSubmit(s);
+    this.probed = true;
+    r = gpu.hwInit();
+    this.drain();
+    if (r < 0) {
+      dev.err(`gpu hw init failed: ${r}`);
+      gpu.fini();
+      this.probed = false;
+      return r;
+    }
+    const list = registry.get(this.kernel) ?? [];
+    let minor = 0;
+    while (list.some((d) => d.minor === minor)) minor++;
+    this.minor = minor;
+    list.push(this);
+    list.sort((a, b) => a.minor - b.minor);
+    registry.set(this.kernel, list);
+    const v = MSM_DRM_VERSION;
+    this.kernel.log.info('[drm]', `Initialized ${MSM_DRIVER_NAME} ${v.major}.${v.minor}.${v.patchlevel} ${v.date} for ${dev.name} on minor ${minor}`);
+    return 0;
+  }
+
+  /**
+   * adreno_unbind / msm_drm_uninit: the DRM device goes (no new opens), submits still queued or
+   * running end with -ENODEV, the GPU is halted and its buffers, address space and GMU
+   * released. Open files stay valid for close() only.
+   */
+  remove(): void {
+    const list = registry.get(this.kernel);
+    if (list) {
+      const i = list.indexOf(this);
+      if (i >= 0) list.splice(i, 1);
+    }
+    this.minor = -1;
+    if (this.probed && this.gpu) {
+      for (const ring of this.gpu.rings) {
+        for (const s of [...ring.submits, ...ring.pending]) {
+          this.gpu.abort(s, -ENODEV);
+          this.retireSubmit(s);
+        }
+        ring.submits.length = 0;
+        ring.pending.length = 0;
+      }
+      this.drain();
+      this.gpu.fini();
+    }
+    this.unplugged = true;
+    this.work.length = 0;
+  }
+
+  // ------------------------------------------------------------------ deferred work and time
+
+  /** Queues work (a kthread work item); it runs when the outermost driver entry point ends. */
+  queueWork(fn: () => void): void {
+    this.work.push(fn);
+  }
+
+  drain(): void {
+    if (this.draining) return;
+    this.draining = true;
+    try {
+      for (let fn = this.work.shift(); fn; fn = this.work.shift()) fn();
+    } finally {
+      this.draining = false;
+    }
+  }
+
+  runTimers(): void {
+    if (!this.hwAccessible) return;
+    this.gpu.runTimers();
+    this.drain();
+  }
+
+  /** Whether anything could still change without user action: submits on a ring, or work. */
+  private get busy(): boolean {
+    return this.work.length > 0 || (this.gpu?.rings.some((r) => r.submits.length > 0 || r.pending.length > 0) ?? false);
+  }
+
+  /**
+   * Sleeps until `cond()` holds or the board clock reaches `deadline`; the GPU is polled (a
+   * register read, which lets the model run), deferred work and the hang check run meanwhile.
+   * Time advances by at most 1 ms per step and never past the hang check. With nothing left
+   * that could change anything, an unbounded wait gives up at once.
+   */
+  waitUntil(cond: () => boolean, deadline: number): boolean {
+    for (;;) {
+      this.drain();
+      this.runTimers();
+      if (cond()) return true;
+      if (this.hwAccessible) {
+        this.gpu.poke();
+        this.drain();
+        if (cond()) return true;
+      }
+      const now = ktimeNs(this.kernel);
+      if (now >= deadline) return false;
+      if (!this.busy && !Number.isFinite(deadline)) return cond();
+      const next = this.hwAccessible ? this.gpu.hangcheckAt : Number.POSITIVE_INFINITY;
+      const target = Math.min(deadline, next, now + NSEC_PER_MSEC);
+      delayNs(this.kernel, Math.max(1, target - now));
+    }
+  }
+
+  /** Entry point of every file operation: -ENODEV once the device is gone. */
+  call<T>(fn: () => T | number): T | number {
+    if (!this.hwAccessible) return -ENODEV;
+    this.runTimers();
+    try {
+      return fn();
+    } finally {
+      this.drain();
+    }
+  }
+
+  // ------------------------------------------------------------------ files
+
+  /**
+   * Opening the render node (drm_open + msm_open): a module reference for the file, a context
+   * with its default submit queue and its address space (msm_gpu_create_private_address_space:
+   * a private page table, or the global space when the SMMU cannot give one). -ENODEV when the
+   * device is gone or its module is going away.
+   */
+  open(opts: MsmOpenOptions = {}): MsmFile | number {
+    if (!this.hwAccessible || !this.isRegistered) return -ENODEV;
+    if (!this.kernel.modules.tryModuleGet(this.owner)) return -ENODEV;
+    const pid = opts.pid ?? 1000 + this.nextFileId;
+    const comm = (opts.comm ?? `proc${pid}`).slice(0, 15);
+    const aspace = this.createPrivateAddressSpace(pid);
+    const ctx = new MsmContext(++ident, aspace, pid, comm, opts.cmdline ?? comm, (c) => c.aspace.put());
+    const maxPrio = this.gpu.nrRings * NR_SCHED_PRIORITIES - 1;
+    const conv = msmGpuConvertPriority(this.gpu.nrRings, Math.ceil(maxPrio / 2));
+    if (typeof conv !== 'number') ctx.addQueue(Math.ceil(maxPrio / 2), 0, conv.ringNr, conv.schedPrio);
+    const file = new MsmFile(this, ctx, this.nextFileId++);
+    file.privileged = opts.privileged === true;
+    this.files.add(file);
+    return file;
+  }
+
+  /**
+   * msm_gpu_create_private_address_space: a page table of the process's own from the SMMU's
+   * TTBR1 configuration, covering [4 GiB, 4 GiB + size); any failure (no Adreno interface, the
+   * format module missing) falls back to a reference on the global address space.
+   */
+  private createPrivateAddressSpace(pid: number): MsmGemAddressSpace {
+    const gpu = this.gpu;
+    const pt = MsmIommuPagetable.create(gpu.mmu);
+    if (typeof pt === 'number') return gpu.aspace.get();
+    const aspace = new MsmGemAddressSpace(this.kernel, 'gpu', pt, MSM_PRIVATE_VA_START, gpu.privateAddressSpaceSize);
+    aspace.pid = pid;
+    return aspace;
+  }
+
+  /** @internal drm_release's end: the file is gone, its module reference dropped. */
+  fileReleased(file: MsmFile): void {
+    this.files.delete(file);
+    this.kernel.modules.modulePut(this.owner);
+  }
+
+  /** @internal */
+  newBoId(): number {
+    return this.nextBoId++;
+  }
+
+  /** @internal */
+  newSubmitId(): number {
+    return this.nextSubmitId++;
+  }
+
+  // ------------------------------------------------------------------ objects and submits
+
+  /** @internal drm_gem_object_put: the last reference unmaps (with the flush) and frees the object. */
+  gemPut(obj: MsmGemObject): void {
+    if (--obj.refcount > 0) return;
+    obj.release();
+    if (obj.mmapNode) this.vmaManager.remove(obj.mmapNode);
+    obj.mmapNode = null;
+  }
+
+  /** @internal msm_gem_close for a file's handle: its VMA in the file's space goes if unused. */
+  gemCloseFor(obj: MsmGemObject, aspace: MsmGemAddressSpace): void {
+    const v = obj.vmaIn(aspace);
+    if (v && v.inuse === 0) {
+      msmGemPurgeVma(v, obj.size);
+      if (msmGemCloseVma(v) === 0) obj.vmas.splice(obj.vmas.indexOf(v), 1);
+    }
+  }
+
+  /** @internal A fake mmap offset for an object (drm_gem_create_mmap_offset). */
+  mmapOffset(obj: MsmGemObject): MsmMmNode | number {
+    if (obj.mmapNode) return obj.mmapNode;
+    const n = this.vmaManager.insert(obj.size / 0x1000);
+    if (typeof n === 'number') return n;
+    obj.mmapNode = n;
+    return n;
+  }
+
+  /**
+   * @internal The scheduler: a submit goes to its ring at once when the ring has room,
+   * otherwise it waits (higher scheduler priority first, in order within a priority) until
+   * retirement frees space.
+   */
+  queueSubmit(submit: MsmGemSubmit): void {
+    const ring = this.gpu.rings[submit.ringNr]!;
+    let i = ring.pending.length;
+    while (i > 0 && ring.pending[i - 1]!.queue.schedPrio < submit.queue.schedPrio) i--;
+    ring.pending.splice(i, 0, submit);
+    this.pump();
+  }
+
+  /** Moves waiting submits to their ring while it has room. */
+  pump(): void {
+    if (!this.hwAccessible) return;
+    for (const ring of this.gpu.rings) {
+      while (ring.pending.length > 0 && this.gpu.hasRoom(ring.pending[0]!)) {
+        const s = ring.pending.shift()!;
+        if (this.gpu.submit(s) < 0) {
+          ring.pending.unshift(s);
+          break;
+        }
+      }
+    }
+  }
+
+  /**
+   * retire_submit: the buffers are unpinned and their references dropped, the user fence is
+   * signalled (with -EIO for a submit blamed for a fault or hang) and leaves the queue's id
+   * table, the queue reference goes; then waiting submits may use the space.
+   */
+  private retireSubmit(s: MsmGemSubmit): void {
+    if (s.retired) return;
+    s.retired = true;
+    const now = ktimeNs(this.kernel);
+    s.userFence.signal(now, s.blamed ? -EIO : (s.hwFence?.error ?? 0));
+    for (const b of s.bos) {
+      msmGemUnmapVma(b.vma);
+      this.gemPut(b.obj);
+    }
+    s.queue.retire(s.fenceId, s.userFence.status);
+    s.queue.put();
+    this.queueWork(() => this.pump());
+  }
+}

@@ -1,0 +1,308 @@
+import {
+  EINVAL,
+  ENODEV,
+  EPROBE_DEFER,
+  IOMMU_READ,
+  IOMMU_WRITE,
+  errnoName,
+  iommuAttachDevice,
+  iommuDetachDevice,
+  iommuDomainAlloc,
+  iommuDomainFree,
+  iommuGroupGet,
+  iommuMap,
+  iommuUnmap,
+  ofDeviceIsAvailable,
+  ofParsePhandle,
+  requestIrq,
+  freeIrq,
+} from '@gki/kernel';
+import type { Device, IoMem, IommuDomain, Kernel } from '@gki/kernel';
+import * as R from './regs.js';
+import { pollTimeout } from './time.js';
+
+/** Where the GMU's uncached memory (the HFI queues) sits in its own address space. */
+export const GMU_UNCACHED_IOVA_BASE = 0x6000_0000;
+/** Size of the HFI queue memory. */
+const HFI_SIZE = 0x4000;
+const HFI_ORDER = 2;
+
+/** Counters of the GMU side; plain data. */
+export interface A6xxGmuStats {
+  oobSet: Record<string, number>;
+  oobClear: Record<string, number>;
+  oobTimeouts: number;
+  starts: number;
+  hfiStarts: number;
+  irqs: number;
+}
+
+/**
+ * The a6xx GMU (graphics management unit) as msm drives it: a separate DT node the GPU names
+ * through its `qcom,gmu` phandle, with no driver of its own. msm maps its registers, takes its
+ * two interrupts ("hfi", "gmu"), puts it behind its own SMMU domain (the GMU is a master of the
+ * Adreno SMMU with its own stream ID) with the HFI queue memory at a fixed address, and brings
+ * it up with the handshakes of a cold boot: CM3 reset and the firmware's "init done" value,
+ * the boot/slumber out-of-band request, the HFI start. Around GPU register programming the GPU
+ * driver holds the GPU_SET out-of-band request, so that the GMU keeps the GPU powered.
+ *
+ * Left out, because the model has no power rails, clocks or GMU firmware: loading the GMU
+ * firmware image into ITCM, the RPMh/PDC sequencer microcode, the HFI messages (performance
+ * tables, power levels) and the slumber sequence on the way down.
+ */
+export class A6xxGmu {
+  readonly stats: A6xxGmuStats = { oobSet: {}, oobClear: {}, oobTimeouts: 0, starts: 0, hfiStarts: 0, irqs: 0 };
+  mmio!: IoMem;
+  domain: IommuDomain | null = null;
+  private hfiPa = -1;
+  private hfiMapped = false;
+  private irqs: number[] = [];
+  private started = false;
+
+  private constructor(
+    readonly kernel: Kernel,
+    /** The GPU device: it owns the GMU's register mapping and interrupts. */
+    readonly gpuDev: Device,
+    readonly dev: Device,
+  ) {}
+
+  get isStarted(): boolean {
+    return this.started;
+  }
+
+  /**
+   * a6xx_gmu_init: finds the GMU through the GPU node's `qcom,gmu` phandle, configures its
+   * IOMMU (of_dma_configure), maps the "gmu" register window, takes the interrupts and sets up
+   * its memory. -ENODEV without a usable GMU node, -EPROBE_DEFER while its IOMMU cannot be set
+   * up yet, another -errno otherwise; nothing is kept on failure.
+   */
+  static init(kernel: Kernel, gpuDev: Device): A6xxGmu | number {
+    const np = gpuDev.ofNode ? ofParsePhandle(gpuDev.ofNode, 'qcom,gmu', 0) : undefined;
+    if (!np) {
+      gpuDev.err('no GMU node (qcom,gmu)');
+      return -ENODEV;
+    }
+    const dev = ofDeviceIsAvailable(np) ? kernel.drivers.deviceForNode(np) : undefined;
+    if (!dev) {
+      gpuDev.err(`GMU ${np.fullName} is not available`);
+      return -ENODEV;
+    }
+    const gmu = new A6xxGmu(kernel, gpuDev, dev);
+    const r = gmu.setup();
+    if (r < 0) {
+      gmu.teardown();
+      return r;
+    }
+    return gmu;
+  }
+
+  private setup(): number {
+    const dev = this.dev;
+    if (dev.ofNode?.hasProperty('iommus')) {
+      const r = this.kernel.iommu.ofIommuConfigure(dev);
+      if (r < 0) {
+        if (r !== -EPROBE_DEFER) dev.err(`GMU IOMMU configuration failed: ${errnoName(r)}`);
+        return r;
+      }
+    }
+    const res = dev.resourceByName('mem', 'gmu') ?? dev.resource('mem', 0);
+    if (!res) {
+      dev.err('failed to get memory resource: gmu');
+      return -EINVAL;
+    }
+    const io = this.kernel.drivers.ioremapResource(this.gpuDev, res);
+    if (typeof io === 'number') return io;
+    this.mmio = io;
+    for (const [name, handler] of [
+      ['hfi', () => this.hfiIrq()],
+      ['gmu', () => this.gmuIrq()],
+    ] as const) {
+      const irq = dev.irqByName(name);
+      if (irq < 0) return irq;
+      const r = requestIrq(this.gpuDev, irq, handler, { shared: true, devId: this });
+      if (r < 0) {
+        dev.err(`failed to request IRQ ${name}: ${r}`);
+        return r;
+      }
+      this.irqs.push(irq);
+    }
+    return this.memoryProbe();
+  }
+
+  /** a6xx_gmu_memory_probe: the GMU's own paging domain and the HFI queue memory in it. */
+  private memoryProbe(): number {
+    if (!iommuGroupGet(this.dev)) {
+      this.dev.err('GMU is not behind an IOMMU');
+      return -ENODEV;
+    }
+    const d = iommuDomainAlloc(this.dev, 'unmanaged');
+    if (typeof d === 'number') return d;
+    const r = iommuAttachDevice(d, this.dev);
+    if (r < 0) {
+      iommuDomainFree(d);
+      return r;
+    }
+    this.domain = d;
+    const pa = this.kernel.pages.allocPages(HFI_ORDER);
+    if (pa < 0) return pa;
+    this.hfiPa = pa;
+    const m = iommuMap(d, GMU_UNCACHED_IOVA_BASE, pa, HFI_SIZE, IOMMU_READ | IOMMU_WRITE);
+    if (m < 0) return m;
+    this.hfiMapped = true;
+    return 0;
+  }
+
+  /** Releases everything init took (the register window goes with the GPU device's devres). */
+  teardown(): void {
+    for (const irq of this.irqs) freeIrq(this.gpuDev, irq, this);
+    this.irqs = [];
+    if (this.domain) {
+      if (this.hfiMapped) iommuUnmap(this.domain, GMU_UNCACHED_IOVA_BASE, HFI_SIZE);
+      this.hfiMapped = false;
+      iommuDetachDevice(this.domain, this.dev);
+      iommuDomainFree(this.domain);
+      this.domain = null;
+    }
+    if (this.hfiPa >= 0) this.kernel.pages.freePages(this.hfiPa, HFI_ORDER);
+    this.hfiPa = -1;
+    this.started = false;
+  }
+
+  read(reg: number): number {
+    return this.mmio.read32(reg * 4) >>> 0;
+  }
+
+  write(reg: number, v: number): void {
+    this.mmio.write32(reg * 4, v >>> 0);
+  }
+
+  rmw(reg: number, mask: number, or: number): void {
+    this.write(reg, ((this.read(reg) & ~mask) | or) >>> 0);
+  }
+
+  private poll(reg: number, done: (v: number) => boolean, delayUs: number, timeoutUs: number): number {
+    return pollTimeout(this.kernel, () => this.read(reg), done, delayUs, timeoutUs);
+  }
+
+  // ------------------------------------------------------------------ interrupts
+
+  private hfiIrq(): void {
+    this.stats.irqs++;
+    const status = this.read(R.A6XX_GMU_GMU2HOST_INTR_INFO);
+    this.write(R.A6XX_GMU_GMU2HOST_INTR_CLR, status);
+    if (status & R.A6XX_GMU_GMU2HOST_INTR_INFO_CM3_FAULT) this.dev.err('GMU firmware fault');
+  }
+
+  private gmuIrq(): void {
+    this.stats.irqs++;
+    const status = this.read(R.A6XX_GMU_AO_HOST_INTERRUPT_STATUS);
+    this.write(R.A6XX_GMU_AO_HOST_INTERRUPT_CLR, status);
+    if (status & R.A6XX_GMU_AO_HOST_INTERRUPT_STATUS_WDOG_BITE) this.dev.err('GMU watchdog expired');
+    if (status & R.A6XX_GMU_AO_HOST_INTERRUPT_STATUS_HOST_AHB_BUS_ERROR) this.dev.err('GMU AHB bus error');
+    if (status & R.A6XX_GMU_AO_HOST_INTERRUPT_STATUS_FENCE_ERR) this.dev.err('GMU fence error');
+  }
+
+  // ------------------------------------------------------------------ out-of-band requests
+
+  /** a6xx_gmu_set_oob: request, wait (100 us steps, 10 ms) for the ack, clear the ack. 0 or -ETIMEDOUT. */
+  setOob(oob: R.GmuOob): number {
+    this.stats.oobSet[oob.name] = (this.stats.oobSet[oob.name] ?? 0) + 1;
+    this.write(R.A6XX_GMU_HOST2GMU_INTR_SET, (1 << oob.request) >>> 0);
+    const ret = this.poll(R.A6XX_GMU_GMU2HOST_INTR_INFO, (v) => (v & ((1 << oob.ack) >>> 0)) !== 0, 100, 10_000);
+    if (ret < 0) {
+      this.stats.oobTimeouts++;
+      this.dev.err(`[drm:a6xx_gmu_set_oob] *ERROR* Timeout waiting for GMU OOB set ${oob.name}: 0x${this.read(R.A6XX_GMU_GMU2HOST_INTR_INFO).toString(16)}`);
+    }
+    this.write(R.A6XX_GMU_GMU2HOST_INTR_CLR, (1 << oob.ack) >>> 0);
+    return ret;
+  }
+
+  /** a6xx_gmu_clear_oob: withdraws the request. */
+  clearOob(oob: R.GmuOob): void {
+    this.stats.oobClear[oob.name] = (this.stats.oobClear[oob.name] ?? 0) + 1;
+    this.write(R.A6XX_GMU_HOST2GMU_INTR_SET, (1 << oob.ack) >>> 0);
+  }
+
+  // ------------------------------------------------------------------ boot
+
+  /**
+   * a6xx_gmu_resume / a6xx_gmu_fw_start (cold boot): register retention on, the boot
+   * configuration and the HFI table address, the power configuration, then the CM3 start, the
+   * boot OOB and the HFI start handshakes. 0 or -ETIMEDOUT (logged as the kernel logs it).
+   */
+  start(chipId: number): number {
+    this.write(R.A6XX_GMU_AO_HOST_INTERRUPT_CLR, 0xffff_ffff);
+    this.write(R.A6XX_GMU_GMU2HOST_INTR_CLR, 0xffff_ffff);
+    this.write(R.A6XX_GMU_GENERAL_7, 1);
+    this.write(R.A6XX_GMU_CM3_FW_INIT_RESULT, 0);
+    this.write(R.A6XX_GMU_CM3_BOOT_CONFIG, 0x02);
+    this.write(R.A6XX_GMU_HFI_QTBL_ADDR, GMU_UNCACHED_IOVA_BASE);
+    this.write(R.A6XX_GMU_HFI_QTBL_INFO, 1);
+    this.write(R.A6XX_GMU_AHB_FENCE_RANGE_0, ((1 << 31) | (0xa << 18) | 0xa0) >>> 0);
+    // the chip id as the GMU firmware wants it: core, major, minor << 12, patch << 8
+    const c = chipId >>> 0;
+    const gmuChip = (((c >>> 24) & 0xff) << 24) | (((c >>> 16) & 0xff) << 16) | (((c >>> 8) & 0xff) << 12) | ((c & 0xff) << 8);
+    this.write(R.A6XX_GMU_HFI_SFR_ADDR, gmuChip >>> 0);
+    this.powerConfig();
+    let ret = this.cm3Start();
+    if (ret === 0) ret = this.gfxRailOn();
+    if (ret === 0) ret = this.hfiStart();
+    if (ret === 0) {
+      this.started = true;
+      this.stats.starts++;
+    }
+    return ret;
+  }
+
+  /** a6xx_gmu_power_config: no inter-frame power collapse (the model has no power states), RPMh votes on. */
+  private powerConfig(): void {
+    this.write(R.A6XX_GMU_SYS_BUS_CONFIG, 0x1);
+    this.write(R.A6XX_GMU_PWR_COL_INTER_FRAME_CTRL, 0x9c4_0400);
+    this.rmw(
+      R.A6XX_GMU_RPMH_CTRL,
+      0,
+      R.A6XX_GMU_RPMH_CTRL_RPMH_INTERFACE_ENABLE |
+        R.A6XX_GMU_RPMH_CTRL_LLC_VOTE_ENABLE |
+        R.A6XX_GMU_RPMH_CTRL_DDR_VOTE_ENABLE |
+        R.A6XX_GMU_RPMH_CTRL_MX_VOTE_ENABLE |
+        R.A6XX_GMU_RPMH_CTRL_CX_VOTE_ENABLE |
+        R.A6XX_GMU_RPMH_CTRL_GFX_VOTE_ENABLE,
+    );
+  }
+
+  /** a6xx_gmu_start: pulse the CM3 reset and wait (100 us steps, 10 ms) for the firmware's init value. */
+  private cm3Start(): number {
+    const version = this.read(R.A6XX_GMU_CM3_DTCM_START + 0xff8);
+    const legacy = version <= 0x2001_0004;
+    const mask = legacy ? 0xffff_ffff : 0x1ff;
+    const want = legacy ? R.GMU_FW_INIT_DONE_LEGACY : R.GMU_FW_INIT_DONE;
+    this.write(R.A6XX_GMU_CM3_SYSRESET, 1);
+    this.write(R.A6XX_GMU_CM3_SYSRESET, 0);
+    const ret = this.poll(R.A6XX_GMU_CM3_FW_INIT_RESULT, (v) => (v & mask) >>> 0 === want, 100, 10_000);
+    if (ret < 0) this.dev.err('GMU firmware initialization timed out');
+    return ret;
+  }
+
+  /** a6xx_gmu_gfx_rail_on: boot (not slumber), the top power level vote, then the BOOT_SLUMBER OOB. */
+  private gfxRailOn(): number {
+    this.write(R.A6XX_GMU_BOOT_SLUMBER_OPTION, 0);
+    this.write(R.A6XX_GMU_GX_VOTE_IDX, 0);
+    this.write(R.A6XX_GMU_MX_VOTE_IDX, 0);
+    return this.setOob(R.GMU_OOB.BOOT_SLUMBER);
+  }
+
+  /** a6xx_gmu_hfi_start: unmask the message-queue interrupt, start the HFI, wait for its status. */
+  private hfiStart(): number {
+    this.rmw(R.A6XX_GMU_GMU2HOST_INTR_MASK, R.A6XX_GMU_GMU2HOST_INTR_INFO_MSGQ, 0);
+    this.write(R.A6XX_GMU_HFI_CTRL_INIT, 1);
+    const ret = this.poll(R.A6XX_GMU_HFI_CTRL_STATUS, (v) => (v & 1) !== 0, 100, 10_000);
+    if (ret < 0) this.dev.err('Unable to start the HFI queues');
+    else this.stats.hfiStarts++;
+    return ret;
+  }
+
+  /** a6xx_gmu_isidle: the GPU is not busy as the GMU sees it. */
+  isIdle(): boolean {
+    return (this.read(R.A6XX_GPU_GMU_AO_GPU_CX_BUSY_STATUS) & R.A6XX_GPU_GMU_AO_GPU_CX_BUSY_STATUS_GPUBUSYIGNAHB) === 0;
+  }
+}

@@ -1,0 +1,971 @@
+import { EINVAL, ENODEV, IOMMU_FAULT_WRITE, requestIrq } from '@gki/kernel';
+import type { AdrenoSmmuFaultInfo, Device, IoMem, Kernel } from '@gki/kernel';
+import { MsmGemAddressSpace, msmGemCloseVma, msmGemInitVma, msmGemMapVma, msmGemUnmapVma } from './aspace.js';
+import { adrenoIsA650Family, chipIdString, type AdrenoInfo } from './catalog.js';
+import type { MsmContext, MsmGemSubmit } from './context.js';
+import { MsmFence, MsmGemObject } from './gem.js';
+import { A6xxGmu } from './gmu.js';
+import { MsmIommu, MsmIommuPagetable, PAGE_SIZE, hex64, iommuToGpuIova, type MsmMmuDebug } from './mmu.js';
+import * as R from './regs.js';
+import { ktimeNs, NSEC_PER_MSEC, pollTimeout } from './time.js';
+import { MSM_BO_GPU_READONLY, MSM_BO_WC, MSM_SUBMIT_CMD_CTX_RESTORE_BUF, MSM_SUBMIT_CMD_IB_TARGET_BUF } from './uapi.js';
+
+/** Ringbuffer size (MSM_GPU_RINGBUFFER_SZ) and the CP fetch block size. */
+export const MSM_GPU_RINGBUFFER_SZ = 0x8000;
+const RB_DWORDS = MSM_GPU_RINGBUFFER_SZ / 4;
+const MSM_GPU_RINGBUFFER_BLKSIZE = 32;
+/** CP_RB_CNTL: ring and block sizes as log2 of quadwords. */
+export const MSM_GPU_RB_CNTL_DEFAULT = (R.AXXX_CP_RB_CNTL_BUFSZ(Math.log2(MSM_GPU_RINGBUFFER_SZ / 8)) | R.AXXX_CP_RB_CNTL_BLKSZ(Math.log2(MSM_GPU_RINGBUFFER_BLKSIZE / 8))) >>> 0;
+
+/**
+ * The ring's memptrs (struct msm_rbmemptrs), written by the CP: rptr, the completed fence,
+ * per-submit statistics (64 slots of 4 x u64: CP cycles and always-on ticks at start/end),
+ * and the TTBR0 the CP switched to last (for debugging and crash dumps).
+ */
+export const MEMPTRS_RPTR = 0;
+export const MEMPTRS_FENCE = 4;
+export const MEMPTRS_STATS = 8;
+const MSM_GPU_SUBMIT_STATS_COUNT = 64;
+const STATS_SIZE = 32;
+export const MEMPTRS_TTBR0 = MEMPTRS_STATS + MSM_GPU_SUBMIT_STATS_COUNT * STATS_SIZE;
+const MEMPTRS_SIZE = MEMPTRS_TTBR0 + 8;
+
+/** drm/msm's hang check period and how long the idle waits spin (ADRENO_IDLE_TIMEOUT). */
+export const DRM_MSM_HANGCHECK_PERIOD_MS = 500;
+const ADRENO_IDLE_TIMEOUT_US = 1_000_000;
+/** The global address space starts at 16 MiB or at the aperture, whichever is higher. */
+const SZ_16M = 0x100_0000;
+const TWO49 = 2 ** 49;
+/** The start of every process's private address space (a6xx_create_private_address_space). */
+export const MSM_PRIVATE_VA_START = 2 ** 32;
+export const SZ_4G = 2 ** 32;
+
+/** What the GPU side needs from the DRM device (deferred work, logging, knobs). */
+export interface MsmGpuHost {
+  readonly kernel: Kernel;
+  readonly dev: Device;
+  readonly debug: MsmDebug;
+  queueWork(fn: () => void): void;
+}
+
+/** Driver debugging knobs (fault injection). */
+export interface MsmDebug extends MsmMmuDebug {
+  /** Do not emit the TTBR0 switch for the next N submits that need one (a driver bug, for tests). */
+  skipTtbrSwitches: number;
+}
+
+/** One GPU fault as the fault handler saw it; plain data. */
+export interface MsmFaultRecord {
+  /** The IOVA as the IOMMU core reports it (negative for the upper half). */
+  readonly iova: number;
+  readonly write: boolean;
+  readonly type: string;
+  readonly source: string;
+  readonly ttbr0: bigint;
+  readonly fsr: number;
+  /** The faulting process, once the fault worker matched the fault to a submit. */
+  comm: string | null;
+  pid: number;
+  /** Fence id of the faulting submit in its queue (0: none found). */
+  fenceId: number;
+  readonly t: number;
+}
+
+/** A captured crash state (what a devcoredump would hold). */
+export interface MsmCrashState {
+  readonly reason: 'fault' | 'hang';
+  readonly comm: string | null;
+  readonly cmdline: string | null;
+  readonly pid: number;
+  readonly fault: { iova: number; write: boolean; type: string; source: string; ttbr0: bigint } | null;
+  /** TTBR0 of the submit's page table, and the page-table entries the faulting IOVA walks through. */
+  readonly pgtableTtbr0: bigint | null;
+  readonly bos: readonly { iova: number; size: number; name: string }[];
+  readonly rbRptr: number;
+  readonly rbWptr: number;
+  readonly fence: number;
+}
+
+/** Counters; plain data. */
+export interface MsmGpuStats {
+  submits: number;
+  /** CP_SMMU_TABLE_UPDATE packets emitted. */
+  ttbrSwitches: number;
+  retired: number;
+  irqs: number;
+  faults: number;
+  hangs: number;
+  recoveries: number;
+  ringWaits: number;
+}
+
+/** A kernel-owned buffer in the global address space (msm_gem_kernel_new). */
+interface KernelBo {
+  obj: MsmGemObject;
+  iova: number;
+}
+
+/** One ring (struct msm_ringbuffer) and its fence context. */
+export class MsmRingbuffer {
+  /** Dword positions: `next` is where the next dword goes, `cur` what the CP was told (WPTR). */
+  next = 0;
+  cur = 0;
+  /** Last sequence number handed out (fctx->last_fence) and the last seen completed. */
+  seqno = 0;
+  completedFence = 0;
+  /** Submits on the hardware, oldest first. */
+  readonly submits: MsmGemSubmit[] = [];
+  /** Submits waiting for ring space, in scheduling order. */
+  readonly pending: MsmGemSubmit[] = [];
+  hangcheckFence = 0;
+
+  constructor(
+    readonly id: number,
+    readonly bo: MsmGemObject,
+    readonly iova: number,
+    readonly memptrs: MsmGemObject,
+    readonly memptrsOffset: number,
+    readonly memptrsIova: number,
+  ) {}
+
+  get name(): string {
+    return `gpu-ring-${this.id}`;
+  }
+}
+
+/** pr_warn_ratelimited: at most 10 messages in 5 s (the kernel's default ratelimit). */
+class RateLimit {
+  private start = -Infinity;
+  private n = 0;
+  constructor(private readonly kernel: Kernel) {}
+  allow(): boolean {
+    const now = ktimeNs(this.kernel);
+    if (now - this.start >= 5e9) {
+      this.start = now;
+      this.n = 0;
+    }
+    return this.n++ < 10;
+  }
+}
+
+/** (int32)(a - b) >= 0: sequence number a is at or after b (fence_after_eq). */
+function fenceAfterEq(a: number, b: number): boolean {
+  return ((a - b) | 0) >= 0;
+}
+
+/**
+ * The a6xx GPU as msm drives it (struct a6xx_gpu with adreno_gpu and msm_gpu): its register
+ * window and interrupt, the GMU, the global address space on the GPU's SMMU domain, the
+ * ringbuffer with its memptrs, the command-stream emission of a submit (the TTBR0 switch for
+ * the submitting process's page table, the IBs, the fence), retirement on the CACHE_FLUSH_TS
+ * interrupt, SMMU fault reports with stall and resume, and hang detection and recovery.
+ */
+export class A6xxGpu {
+  readonly kernel: Kernel;
+  readonly dev: Device;
+  regs!: IoMem;
+  gmu!: A6xxGmu;
+  mmu!: MsmIommu;
+  /** The global address space (gpu->aspace): kernel buffers in the TTBR1 half. */
+  aspace!: MsmGemAddressSpace;
+  readonly rings: MsmRingbuffer[] = [];
+  readonly nrRings = 1;
+  /** Sequence number of the context whose page table TTBR0 holds now (0: unknown). */
+  curCtxSeqno = 0;
+  /** Faults not blamed on any context (MSM_PARAM_FAULTS adds the context's own). */
+  globalFaults = 0;
+  crashstate: MsmCrashState | null = null;
+  readonly faults: MsmFaultRecord[] = [];
+  readonly stats: MsmGpuStats = { submits: 0, ttbrSwitches: 0, retired: 0, irqs: 0, faults: 0, hangs: 0, recoveries: 0, ringWaits: 0 };
+  irq = -1;
+  /** Board time of the next hang check (Infinity: timer off). */
+  hangcheckAt = Number.POSITIVE_INFINITY;
+  private readonly kernelBos: KernelBo[] = [];
+  private memptrs: KernelBo | null = null;
+  private sqe: KernelBo | null = null;
+  private readonly rl: RateLimit;
+  private initialised = false;
+  private hwReady = false;
+
+  constructor(
+    readonly host: MsmGpuHost,
+    readonly info: AdrenoInfo,
+    readonly chipId: number,
+  ) {
+    this.kernel = host.kernel;
+    this.dev = host.dev;
+    this.rl = new RateLimit(host.kernel);
+  }
+
+  /** "a630": the name msm gives the GPU in its messages. */
+  get name(): string {
+    return `a${this.info.revn}`;
+  }
+
+  get ready(): boolean {
+    return this.hwReady;
+  }
+
+  // ------------------------------------------------------------------ registers
+
+  read(reg: number): number {
+    return this.regs.read32(reg * 4) >>> 0;
+  }
+
+  write(reg: number, v: number): void {
+    this.regs.write32(reg * 4, v >>> 0);
+  }
+
+  /** gpu_write64: LO then HI. */
+  write64(reg: number, v: number): void {
+    this.write(reg, v % 2 ** 32);
+    this.write(reg + 1, Math.floor(v / 2 ** 32));
+  }
+
+  read64(reg: number): number {
+    const lo = this.read(reg);
+    const hi = this.read(reg + 1);
+    return hi * 2 ** 32 + lo;
+  }
+
+  // ------------------------------------------------------------------ init
+
+  /**
+   * a6xx_gpu_init + adreno_gpu_init + msm_gpu_init: registers and interrupt, the GMU, the
+   * GPU's SMMU domain and the global address space in it, the ringbuffer and memptrs, the
+   * (placeholder) SQE firmware buffer. -errno with everything undone on failure.
+   */
+  init(): number {
+    const dev = this.dev;
+    const regs = dev.resourceByName('mem', 'kgsl_3d0_reg_memory') ? dev.ioremapByName('kgsl_3d0_reg_memory') : dev.ioremap(0);
+    if (typeof regs === 'number') {
+      dev.err('failed to ioremap kgsl_3d0_reg_memory');
+      return regs;
+    }
+    this.regs = regs;
+    const irq = dev.irq(0);
+    if (irq < 0) return irq;
+    let r = requestIrq(dev, irq, () => this.irqHandler());
+    if (r < 0) {
+      dev.err(`failed to request IRQ${irq}: ${r}`);
+      return r;
+    }
+    this.irq = irq;
+    const gmu = A6xxGmu.init(this.kernel, dev);
+    if (typeof gmu === 'number') return gmu;
+    this.gmu = gmu;
+    r = this.createAddressSpace();
+    if (r < 0) {
+      gmu.teardown();
+      return r;
+    }
+    r = this.createRings();
+    if (r === 0) r = this.ucodeLoad();
+    if (r < 0) {
+      this.fini();
+      return r;
+    }
+    this.initialised = true;
+    return 0;
+  }
+
+  /**
+   * adreno_iommu_create_address_space: the GPU's paging domain and the "gpu" address space over
+   * its aperture: from 16 MiB or the aperture start, whichever is higher (masked to 49 bits, the
+   * GPU's address width), to the aperture end. With split tables that is the TTBR1 half.
+   */
+  private createAddressSpace(): number {
+    const mmu = MsmIommu.createGpu(this.kernel, this.dev, this.host.debug);
+    if (typeof mmu === 'number') {
+      if (mmu === -ENODEV) this.dev.err('No memory protection without IOMMU');
+      else this.dev.err(`could not create address space: ${mmu}`);
+      return mmu;
+    }
+    const geo = mmu.geometry;
+    const start = Math.max(SZ_16M, iommuToGpuIova(geo.apertureStart)) % TWO49;
+    const size = iommuToGpuIova(geo.apertureEnd) - start + 1;
+    this.mmu = mmu;
+    this.aspace = new MsmGemAddressSpace(this.kernel, 'gpu', mmu, start, size);
+    mmu.handler = (iova, flags, info) => this.faultHandler(iova, flags, info);
+    return 0;
+  }
+
+  /** msm_gem_kernel_new: a pinned buffer in the global address space. */
+  kernelBoNew(size: number, flags: number, name: string): KernelBo | number {
+    const obj = new MsmGemObject(this.kernel, 0, Math.ceil(size / PAGE_SIZE) * PAGE_SIZE, flags);
+    obj.name = name;
+    let r = obj.getPages();
+    if (r < 0) return r;
+    const vma = obj.vmaFor(this.aspace);
+    r = msmGemInitVma(vma, obj.size, this.aspace.vaStart, this.aspace.vaStart + this.aspace.vaSize);
+    if (r === 0) r = msmGemMapVma(vma, obj.prot, obj.runs, obj.size);
+    if (r < 0) {
+      msmGemCloseVma(vma);
+      obj.freePages();
+      return r;
+    }
+    const bo = { obj, iova: vma.iova };
+    this.kernelBos.push(bo);
+    return bo;
+  }
+
+  private kernelBoFree(bo: KernelBo): void {
+    const vma = bo.obj.vmaIn(this.aspace);
+    if (vma) msmGemUnmapVma(vma);
+    bo.obj.release();
+    const i = this.kernelBos.indexOf(bo);
+    if (i >= 0) this.kernelBos.splice(i, 1);
+  }
+
+  /** msm_ringbuffer_new for each ring, with the shared memptrs buffer. */
+  private createRings(): number {
+    const mp = this.kernelBoNew(MEMPTRS_SIZE * this.nrRings, MSM_BO_WC, 'memptrs');
+    if (typeof mp === 'number') return mp;
+    this.memptrs = mp;
+    for (let i = 0; i < this.nrRings; i++) {
+      const rb = this.kernelBoNew(MSM_GPU_RINGBUFFER_SZ, MSM_BO_WC | MSM_BO_GPU_READONLY, `ring${i}`);
+      if (typeof rb === 'number') return rb;
+      this.rings.push(new MsmRingbuffer(i, rb.obj, rb.iova, mp.obj, i * MEMPTRS_SIZE, mp.iova + i * MEMPTRS_SIZE));
+    }
+    return 0;
+  }
+
+  /**
+   * a6xx_ucode_load: the SQE microcode goes into a read-only kernel buffer whose address the CP
+   * is given. The model has no microcode to run and firmware files are not modelled: the buffer
+   * holds a header with the version word the a630 check wants (0x190: WHERE_AM_I support not
+   * used here) and nothing else.
+   */
+  private ucodeLoad(): number {
+    const sqe = this.kernelBoNew(PAGE_SIZE, MSM_BO_WC | MSM_BO_GPU_READONLY, 'sqefw');
+    if (typeof sqe === 'number') return sqe;
+    this.sqe = sqe;
+    this.kernel.mem.write32(sqe.obj.physAt(0), 0x190);
+    return 0;
+  }
+
+  // ------------------------------------------------------------------ hardware init
+
+  /**
+   * The GMU cold boot, then a6xx_hw_init under the GPU_SET out-of-band request: secure
+   * regions off, 64-bit addressing, the counters, the interrupt mask, the SQE and ringbuffer
+   * addresses, the SQE start and CP_ME_INIT, the switch out of secure mode. 0 or -errno.
+   */
+  hwInit(): number {
+    if (!this.gmu.isStarted) {
+      const r = this.gmu.start(this.chipId);
+      if (r < 0) return r;
+    }
+    this.gmu.setOob(R.GMU_OOB.GPU_SET);
+    let ret = 0;
+    try {
+      this.write(R.A6XX_RBBM_SECVID_TSB_CNTL, 0);
+      this.write64(R.A6XX_RBBM_SECVID_TSB_TRUSTED_BASE, 0);
+      this.write(R.A6XX_RBBM_SECVID_TSB_TRUSTED_SIZE, 0);
+      this.write(R.A6XX_CP_ADDR_MODE_CNTL, 1);
+      this.write(R.A6XX_VSC_ADDR_MODE_CNTL, 1);
+      this.write(R.A6XX_RBBM_SECVID_TSB_ADDR_MODE_CNTL, 1);
+      this.write(R.A6XX_RBBM_VBIF_CLIENT_QOS_CNTL, 0x3);
+      this.write(R.A6XX_RBBM_PERFCTR_GPU_BUSY_MASKED, 0xffff_ffff);
+      this.write(R.A6XX_CP_AHB_CNTL, 0x1);
+      this.write(R.A6XX_RBBM_PERFCTR_CNTL, 0x1);
+      this.write(R.A6XX_CP_PERFCTR_CP_SEL(0), 0); // PERF_CP_ALWAYS_COUNT
+      this.write(R.A6XX_RBBM_INTERFACE_HANG_INT_CNTL, ((1 << 30) | 0x1f_ffff) >>> 0);
+      this.write(R.A6XX_UCHE_CLIENT_PF, 1);
+      this.gmu.write(R.A6XX_GPU_GMU_AO_GPU_CX_BUSY_MASK, 0xff00_0000);
+      this.gmu.rmw(R.A6XX_GMU_CX_GMU_POWER_COUNTER_SELECT_0, 0xff, 1 << 5);
+      this.gmu.write(R.A6XX_GMU_CX_GMU_POWER_COUNTER_ENABLE, 1);
+      this.write(R.A6XX_RBBM_INT_0_MASK, R.A6XX_INT_MASK);
+      // adreno_hw_init: rings back to their start, rptr cleared, fences kept
+      for (const ring of this.rings) {
+        ring.next = 0;
+        ring.cur = 0;
+        this.memWrite32(ring.memptrs, ring.memptrsOffset + MEMPTRS_RPTR, 0);
+        const f = this.memRead32(ring.memptrs, ring.memptrsOffset + MEMPTRS_FENCE);
+        if (!fenceAfterEq(ring.seqno, f)) this.memWrite32(ring.memptrs, ring.memptrsOffset + MEMPTRS_FENCE, ring.seqno);
+      }
+      this.write64(R.A6XX_CP_SQE_INSTR_BASE, this.sqe!.iova);
+      this.write64(R.A6XX_CP_RB_BASE, this.rings[0]!.iova);
+      this.write(R.A6XX_CP_RB_CNTL, (MSM_GPU_RB_CNTL_DEFAULT | R.AXXX_CP_RB_CNTL_NO_UPDATE) >>> 0);
+      this.curCtxSeqno = 0;
+      this.write(R.A6XX_CP_SQE_CNTL, R.A6XX_CP_SQE_CNTL_START);
+      ret = this.cpInit();
+      if (ret === 0) {
+        // no zap shader in the model (it needs the secure world): leave secure mode by hand
+        this.dev.warn('Zap shader not enabled - using SECVID_TRUST_CNTL instead');
+        this.write(R.A6XX_RBBM_SECVID_TRUST_CNTL, 0);
+      }
+    } finally {
+      this.gmu.clearOob(R.GMU_OOB.GPU_SET);
+      // take the (legacy) GMU out of its boot state
+      this.gmu.clearOob(R.GMU_OOB.BOOT_SLUMBER);
+    }
+    this.hwReady = ret === 0;
+    return ret;
+  }
+
+  /** a6xx_cp_init: CP_ME_INIT with msm's settings, then wait for the CP to go idle. */
+  private cpInit(): number {
+    const ring = this.rings[0]!;
+    const r = this.outPkt7(ring, R.CP_ME_INIT, 8);
+    if (r < 0) return r;
+    for (const v of [0x2f, 0x3, 0x2000_0000, 0, 0, 0, 0, 0]) this.outRing(ring, v);
+    this.flush(ring);
+    return this.idle(ring) ? 0 : -EINVAL;
+  }
+
+  // ------------------------------------------------------------------ ring
+
+  private memRead32(obj: MsmGemObject, off: number): number {
+    return this.kernel.mem.read32(obj.physAt(off)) >>> 0;
+  }
+
+  private memWrite32(obj: MsmGemObject, off: number, v: number): void {
+    this.kernel.mem.write32(obj.physAt(off), v >>> 0);
+  }
+
+  /** The completed fence the CP wrote for `ring`. */
+  memptrsFence(ring: MsmRingbuffer): number {
+    return this.memRead32(ring.memptrs, ring.memptrsOffset + MEMPTRS_FENCE);
+  }
+
+  /** The TTBR0 (and ASID) the CP recorded at its last table switch. */
+  memptrsTtbr0(ring: MsmRingbuffer): bigint {
+    const lo = this.memRead32(ring.memptrs, ring.memptrsOffset + MEMPTRS_TTBR0);
+    const hi = this.memRead32(ring.memptrs, ring.memptrsOffset + MEMPTRS_TTBR0 + 4);
+    return (BigInt(hi) << 32n) | BigInt(lo);
+  }
+
+  /** get_rptr: the CP's read pointer (no RPTR shadow: read from the register). */
+  rptr(_ring: MsmRingbuffer): number {
+    return this.read(R.A6XX_CP_RB_RPTR) % RB_DWORDS;
+  }
+
+  private freeWords(ring: MsmRingbuffer): number {
+    const rptr = this.rptr(ring);
+    return (rptr + (RB_DWORDS - 1) - ring.next) % RB_DWORDS;
+  }
+
+  /**
+   * adreno_wait_ring: waits (up to the idle timeout) until `dwords` fit between our write
+   * position and the CP's read pointer. 0 or -ETIMEDOUT.
+   */
+  private waitRing(ring: MsmRingbuffer, dwords: number): number {
+    if (this.freeWords(ring) >= dwords) return 0;
+    this.stats.ringWaits++;
+    const r = pollTimeout(this.kernel, () => this.freeWords(ring), (v) => v >= dwords, 1, ADRENO_IDLE_TIMEOUT_US);
+    if (r < 0) this.dev.err(`timeout waiting for space in ringbuffer ${ring.id}`);
+    return r;
+  }
+
+  private outRing(ring: MsmRingbuffer, v: number): void {
+    this.memWrite32(ring.bo, ring.next * 4, v);
+    ring.next = (ring.next + 1) % RB_DWORDS;
+  }
+
+  private outPkt7(ring: MsmRingbuffer, opcode: number, cnt: number): number {
+    const r = this.waitRing(ring, cnt + 1);
+    if (r < 0) return r;
+    this.outRing(ring, R.pkt7(opcode, cnt));
+    return 0;
+  }
+
+  private outPkt4(ring: MsmRingbuffer, reg: number, cnt: number): number {
+    const r = this.waitRing(ring, cnt + 1);
+    if (r < 0) return r;
+    this.outRing(ring, R.pkt4(reg, cnt));
+    return 0;
+  }
+
+  /** a6xx_flush: publish what was written (WPTR). */
+  private flush(ring: MsmRingbuffer): void {
+    ring.cur = ring.next;
+    this.write(R.A6XX_CP_RB_WPTR, ring.cur % RB_DWORDS);
+  }
+
+  /**
+   * a6xx_idle: the CP drained the ring (rptr == wptr), then the GMU, RBBM_STATUS (but for our
+   * own AHB access) and the hang-detect interrupt say idle. Logged when it times out.
+   */
+  idle(ring: MsmRingbuffer): boolean {
+    const wptr = ring.cur % RB_DWORDS;
+    if (pollTimeout(this.kernel, () => this.rptr(ring), (v) => v === wptr, 10, ADRENO_IDLE_TIMEOUT_US) < 0) {
+      this.kernel.log.err('', `[drm:adreno_idle] *ERROR* ${this.name}: timeout waiting to drain ringbuffer ${ring.id} rptr/wptr = ${this.rptr(ring).toString(16).toUpperCase()}/${wptr.toString(16).toUpperCase()}`);
+      return false;
+    }
+    const isIdle = (): boolean =>
+      this.gmu.isIdle() &&
+      (this.read(R.A6XX_RBBM_STATUS) & ~R.A6XX_RBBM_STATUS_CP_AHB_BUSY_CX_MASTER) === 0 &&
+      (this.read(R.A6XX_RBBM_INT_0_STATUS) & R.A6XX_RBBM_INT_0_MASK_RBBM_HANG_DETECT) === 0;
+    if (pollTimeout(this.kernel, () => (isIdle() ? 1 : 0), (v) => v === 1, 10, ADRENO_IDLE_TIMEOUT_US) < 0) {
+      this.kernel.log.err(
+        '',
+        `[drm:a6xx_idle] *ERROR* ${this.name}: timeout waiting for GPU to idle: status ${hex8(this.read(R.A6XX_RBBM_STATUS))} irq ${hex8(this.read(R.A6XX_RBBM_INT_0_STATUS))} rptr/wptr ${this.rptr(ring)}/${wptr}`,
+      );
+      return false;
+    }
+    return true;
+  }
+
+  // ------------------------------------------------------------------ submit
+
+  /** Ring dwords a submit needs at most (switch, stats, invalidates, IBs, fence). */
+  static submitDwords(submit: MsmGemSubmit): number {
+    return 64 + 4 * submit.cmds.length;
+  }
+
+  /** Whether the ring has room for `submit` now (reads the CP's read pointer). */
+  hasRoom(submit: MsmGemSubmit): boolean {
+    return this.freeWords(this.rings[submit.ringNr]!) >= A6xxGpu.submitDwords(submit);
+  }
+
+  /**
+   * msm_gpu_submit: the submit gets the next sequence number of its ring (its hardware fence),
+   * joins the ring's active list, its commands are written (a6xx_submit), and the context's
+   * page table becomes the current one. 0 or -errno (ring space never came).
+   */
+  submit(submit: MsmGemSubmit): number {
+    const ring = this.rings[submit.ringNr]!;
+    const start = ring.next;
+    const seqno = ring.seqno + 1;
+    submit.seqno = seqno;
+    const r = this.a6xxSubmit(ring, submit);
+    if (r < 0) {
+      ring.next = start;
+      return r;
+    }
+    ring.seqno = seqno;
+    submit.hwFence = new MsmFence(ring.name, seqno);
+    submit.submittedAt = ktimeNs(this.kernel);
+    ring.submits.push(submit);
+    this.stats.submits++;
+    if (this.hangcheckAt === Number.POSITIVE_INFINITY) this.hangcheckAt = ktimeNs(this.kernel) + DRM_MSM_HANGCHECK_PERIOD_MS * NSEC_PER_MSEC;
+    this.flush(ring);
+    return 0;
+  }
+
+  /**
+   * a6xx_set_pagetable: when the submitting context is not the one whose table TTBR0 holds and
+   * it has a page table of its own, CP_SMMU_TABLE_UPDATE (TTBR0 with the ASID, CONTEXTIDR 0,
+   * context bank 0: the CP reprograms the SMMU itself), a CP_MEM_WRITE of the new TTBR0 to the
+   * memptrs, and a cache invalidate so that nothing of the previous process lingers.
+   */
+  private setPagetable(ring: MsmRingbuffer, ctx: MsmContext): number {
+    if (ctx.seqno === this.curCtxSeqno) return 0;
+    const mmu = ctx.aspace.mmu;
+    if (!(mmu instanceof MsmIommuPagetable)) return 0;
+    if (this.host.debug.skipTtbrSwitches > 0) {
+      this.host.debug.skipTtbrSwitches--;
+      return 0;
+    }
+    const ttbr = BigInt.asUintN(64, mmu.ttbr);
+    const lo = Number(ttbr & 0xffff_ffffn);
+    const hi = Number(ttbr >> 32n);
+    const asid = mmu.asid;
+    let r = this.outPkt7(ring, R.CP_SMMU_TABLE_UPDATE, 4);
+    if (r < 0) return r;
+    this.outRing(ring, lo);
+    this.outRing(ring, (R.CP_SMMU_TABLE_UPDATE_1_TTBR0_HI(hi) | R.CP_SMMU_TABLE_UPDATE_1_ASID(asid)) >>> 0);
+    this.outRing(ring, 0); // CONTEXTIDR
+    this.outRing(ring, R.CP_SMMU_TABLE_UPDATE_3_CONTEXTBANK(0));
+    const memptr = ring.memptrsIova + MEMPTRS_TTBR0;
+    r = this.outPkt7(ring, R.CP_MEM_WRITE, 4);
+    if (r < 0) return r;
+    this.outRing(ring, memptr % 2 ** 32);
+    this.outRing(ring, Math.floor(memptr / 2 ** 32));
+    this.outRing(ring, lo);
+    this.outRing(ring, ((asid << 16) | hi) >>> 0);
+    r = this.outPkt7(ring, R.CP_EVENT_WRITE, 1);
+    if (r < 0) return r;
+    this.outRing(ring, R.CACHE_INVALIDATE);
+    this.stats.ttbrSwitches++;
+    return 0;
+  }
+
+  /** get_stats_counter: CP_REG_TO_MEM of a 64-bit counter into a stats slot. */
+  private statsCounter(ring: MsmRingbuffer, reg: number, iova: number): number {
+    const r = this.outPkt7(ring, R.CP_REG_TO_MEM, 3);
+    if (r < 0) return r;
+    this.outRing(ring, (R.CP_REG_TO_MEM_0_REG(reg) | R.CP_REG_TO_MEM_0_CNT(2) | R.CP_REG_TO_MEM_0_64B) >>> 0);
+    this.outRing(ring, iova % 2 ** 32);
+    this.outRing(ring, Math.floor(iova / 2 ** 32));
+    return 0;
+  }
+
+  /**
+   * a6xx_submit: the page-table switch, the start counters, the CCU invalidates, one
+   * CP_INDIRECT_BUFFER_PFE per command buffer (IB targets are only reached from other IBs;
+   * context-restore buffers only after a context switch), the end counters, the sequence
+   * number in CP_SCRATCH_REG(2), and the CACHE_FLUSH_TS event that writes the fence to the
+   * memptrs and raises the interrupt.
+   */
+  private a6xxSubmit(ring: MsmRingbuffer, submit: MsmGemSubmit): number {
+    const seqno = submit.seqno;
+    const stats = ring.memptrsIova + MEMPTRS_STATS + (seqno % MSM_GPU_SUBMIT_STATS_COUNT) * STATS_SIZE;
+    let r = this.setPagetable(ring, submit.ctx);
+    if (r === 0) r = this.statsCounter(ring, R.A6XX_RBBM_PERFCTR_CP(0), stats);
+    if (r === 0) r = this.statsCounter(ring, R.A6XX_CP_ALWAYS_ON_COUNTER, stats + 16);
+    for (const ev of [R.PC_CCU_INVALIDATE_DEPTH, R.PC_CCU_INVALIDATE_COLOR]) {
+      if (r === 0) r = this.outPkt7(ring, R.CP_EVENT_WRITE, 1);
+      if (r === 0) this.outRing(ring, ev);
+    }
+    for (const cmd of submit.cmds) {
+      if (r < 0) break;
+      if (cmd.type === MSM_SUBMIT_CMD_IB_TARGET_BUF) continue;
+      if (cmd.type === MSM_SUBMIT_CMD_CTX_RESTORE_BUF && this.curCtxSeqno === submit.ctx.seqno) continue;
+      r = this.outPkt7(ring, R.CP_INDIRECT_BUFFER_PFE, 3);
+      if (r < 0) break;
+      this.outRing(ring, cmd.iova % 2 ** 32);
+      this.outRing(ring, Math.floor(cmd.iova / 2 ** 32));
+      this.outRing(ring, cmd.dwords);
+    }
+    if (r === 0) r = this.statsCounter(ring, R.A6XX_RBBM_PERFCTR_CP(0), stats + 8);
+    if (r === 0) r = this.statsCounter(ring, R.A6XX_CP_ALWAYS_ON_COUNTER, stats + 24);
+    if (r === 0) r = this.outPkt4(ring, R.A6XX_CP_SCRATCH_REG(2), 1);
+    if (r === 0) this.outRing(ring, seqno);
+    if (r === 0) r = this.outPkt7(ring, R.CP_EVENT_WRITE, 4);
+    if (r < 0) return r;
+    const fenceAddr = ring.memptrsIova + MEMPTRS_FENCE;
+    this.outRing(ring, (R.CACHE_FLUSH_TS | R.CP_EVENT_WRITE_0_IRQ) >>> 0);
+    this.outRing(ring, fenceAddr % 2 ** 32);
+    this.outRing(ring, Math.floor(fenceAddr / 2 ** 32));
+    this.outRing(ring, seqno);
+    this.curCtxSeqno = submit.ctx.seqno;
+    return 0;
+  }
+
+  // ------------------------------------------------------------------ interrupts and retirement
+
+  /** a6xx_irq: read and clear RBBM_INT_0_STATUS, report errors, retire on CACHE_FLUSH_TS. */
+  private irqHandler(): void {
+    if (!this.regs?.mapped) return;
+    this.stats.irqs++;
+    const status = this.read(R.A6XX_RBBM_INT_0_STATUS);
+    this.write(R.A6XX_RBBM_INT_CLEAR_CMD, status);
+    if (status & R.A6XX_RBBM_INT_0_MASK_RBBM_HANG_DETECT) this.faultDetectIrq();
+    if (status & R.A6XX_RBBM_INT_0_MASK_CP_AHB_ERROR) this.dev.err('CP | AHB bus error');
+    if (status & R.A6XX_RBBM_INT_0_MASK_CP_HW_ERROR) this.cpHwErrIrq();
+    if (status & R.A6XX_RBBM_INT_0_MASK_RBBM_ATB_ASYNCFIFO_OVERFLOW) this.dev.err('RBBM | ATB ASYNC overflow');
+    if (status & R.A6XX_RBBM_INT_0_MASK_RBBM_ATB_BUS_OVERFLOW) this.dev.err('RBBM | ATB bus overflow');
+    if (status & R.A6XX_RBBM_INT_0_MASK_UCHE_OOB_ACCESS) this.dev.err('UCHE | Out of bounds access');
+    if (status & R.A6XX_RBBM_INT_0_MASK_CP_CACHE_FLUSH_TS) this.retire();
+  }
+
+  private cpHwErrIrq(): void {
+    const status = this.read(R.A6XX_CP_INTERRUPT_STATUS);
+    if (status & R.A6XX_CP_INT_CP_OPCODE_ERROR) {
+      this.write(R.A6XX_CP_SQE_STAT_ADDR, 1);
+      this.dev.err(`CP | opcode error | possible opcode=0x${hex8(this.read(R.A6XX_CP_SQE_STAT_DATA))}`);
+    }
+    if (status & R.A6XX_CP_INT_CP_UCODE_ERROR) this.dev.err('CP ucode error interrupt');
+    if (status & R.A6XX_CP_INT_CP_HW_FAULT_ERROR) this.dev.err(`CP | HW fault | status=0x${hex8(this.read(R.A6XX_CP_HW_FAULT))}`);
+    if (status & R.A6XX_CP_INT_CP_REGISTER_PROTECTION_ERROR) {
+      const v = this.read(R.A6XX_CP_PROTECT_STATUS);
+      this.dev.err(`CP | protected mode error | ${v & (1 << 20) ? 'READ' : 'WRITE'} | addr=0x${hex8(v & 0x3ffff)} | status=0x${hex8(v)}`);
+    }
+    if (status & R.A6XX_CP_INT_CP_AHB_ERROR) this.dev.err('CP AHB error interrupt');
+    if (status & R.A6XX_CP_INT_CP_VSD_PARITY_ERROR) this.dev.err('CP VSD decoder parity error');
+    if (status & R.A6XX_CP_INT_CP_ILLEGAL_INSTR_ERROR) this.dev.err('CP illegal instruction error');
+  }
+
+  /** a6xx_fault_detect_irq: the RBBM hang detector fired (unless the SMMU stalled us on purpose). */
+  private faultDetectIrq(): void {
+    if (this.read(R.A6XX_RBBM_STATUS3) & R.A6XX_RBBM_STATUS3_SMMU_STALLED_ON_FAULT) return;
+    const ring = this.rings[0]!;
+    this.dev.err(
+      `gpu fault ring ${ring.id} fence ${ring.seqno.toString(16)} status ${hex8(this.read(R.A6XX_RBBM_STATUS))} rb ${this.read(R.A6XX_CP_RB_RPTR).toString(16)}/${this.read(R.A6XX_CP_RB_WPTR).toString(16)} ib1 ${hex64(this.read64(R.A6XX_CP_IB1_BASE)).toUpperCase()}/${this.read(R.A6XX_CP_IB1_REM_SIZE).toString(16)}`,
+    );
+    this.hangcheckAt = Number.POSITIVE_INFINITY;
+    this.host.queueWork(() => this.recover());
+  }
+
+  /**
+   * msm_gpu_retire: the fences the CP completed are signalled now (msm_update_fence), the
+   * submits they end are retired as deferred work.
+   */
+  retire(): void {
+    for (const ring of this.rings) this.updateFences(ring);
+    this.host.queueWork(() => this.retireSubmits());
+  }
+
+  private updateFences(ring: MsmRingbuffer): void {
+    const fence = this.memptrsFence(ring);
+    if (fenceAfterEq(ring.completedFence, fence)) return;
+    ring.completedFence = fence;
+    const now = ktimeNs(this.kernel);
+    for (const s of ring.submits) if (s.hwFence && fenceAfterEq(fence, s.seqno)) s.hwFence.signal(now);
+  }
+
+  /** Callback the device installs: retire one submit (unpin, signal the user fence, drop references). */
+  onRetire: ((submit: MsmGemSubmit) => void) | null = null;
+
+  /** retire_submits: every submit at the head of a ring whose fence signalled, in order. */
+  retireSubmits(): void {
+    for (const ring of this.rings) {
+      while (ring.submits.length > 0 && ring.submits[0]!.hwFence?.signaled) {
+        const s = ring.submits.shift()!;
+        this.accountStats(ring, s);
+        this.stats.retired++;
+        this.onRetire?.(s);
+      }
+      if (ring.submits.length === 0) this.hangcheckAt = Number.POSITIVE_INFINITY;
+    }
+  }
+
+  /** retire_submit's accounting: CP cycles and always-on ticks (19.2 MHz) between the stats writes. */
+  private accountStats(ring: MsmRingbuffer, s: MsmGemSubmit): void {
+    const base = ring.memptrsOffset + MEMPTRS_STATS + (s.seqno % MSM_GPU_SUBMIT_STATS_COUNT) * STATS_SIZE;
+    const rd64 = (o: number): number => this.memRead32(ring.memptrs, base + o) + this.memRead32(ring.memptrs, base + o + 4) * 2 ** 32;
+    const cycles = rd64(8) - rd64(0);
+    const ticks = rd64(24) - rd64(16);
+    if (cycles > 0) s.ctx.cycles += cycles;
+    if (ticks > 0) s.ctx.elapsedNs += Math.floor((ticks * 10000) / 192);
+  }
+
+  // ------------------------------------------------------------------ faults
+
+  /** a6xx_fault_block: the GPU block of the faulting transaction, from FSYNR1's low byte. */
+  private faultBlock(id: number): string {
+    if (id === 0) return 'CP';
+    if (id === 4) return 'CCU';
+    if (id === 6) return 'CDP Prefetch';
+    if (id < 1 || id > 3) return 'UNKNOWN';
+    const clients = ['VFD', 'SP', 'VSC', 'VPC', 'HLSQ', 'PC', 'LRZ'];
+    const val = this.read(R.A6XX_UCHE_CLIENT_PF);
+    if (id === 3) return clients[val & 7] ?? 'UNKNOWN';
+    if (id === 2) return (val & 7) === 0 ? 'TP' : 'TP|VFD';
+    return 'UCHE';
+  }
+
+  /**
+   * a6xx_fault_handler / adreno_fault_handler, called from the SMMU's context-fault interrupt
+   * through the IOMMU core: classifies the fault (FSR: translation, permission, external), names
+   * the source block (FSYNR1), prints the kernel's line with TTBR0 and CP scratch registers 4..7,
+   * stops the hang check, and leaves the stalled transaction to the fault worker, which records
+   * the faulting process and then resumes the SMMU with terminate. Returns 0 (handled).
+   */
+  faultHandler(iova: number, flags: number, info: AdrenoSmmuFaultInfo | null): number {
+    this.stats.faults++;
+    const scratch = [4, 5, 6, 7].map((n) => this.read(R.A6XX_CP_SCRATCH_REG(n)));
+    const write = (flags & IOMMU_FAULT_WRITE) !== 0;
+    let type = 'UNKNOWN';
+    let source = 'unknown';
+    if (info) {
+      source = this.faultBlock(info.fsynr1 & 0xff);
+      if (info.fsr & R.ARM_SMMU_FSR_TF) type = 'TRANSLATION';
+      else if (info.fsr & R.ARM_SMMU_FSR_PF) type = 'PERMISSION';
+      else if (info.fsr & R.ARM_SMMU_FSR_EF) type = 'EXTERNAL';
+    }
+    if (this.rl.allow()) {
+      if (!info) this.kernel.log.warn('', `*** gpu fault: iova=${hex64(iova)} flags=${flags} (${scratch.join(',')})`);
+      else
+        this.kernel.log.warn(
+          '',
+          `*** gpu fault: ttbr0=${hex64(info.ttbr0)} iova=${hex64(iova)} dir=${write ? 'WRITE' : 'READ'} type=${type} source=${source} (${scratch.join(',')})`,
+        );
+    }
+    const rec: MsmFaultRecord = { iova, write, type, source, ttbr0: info?.ttbr0 ?? 0n, fsr: info?.fsr ?? 0, comm: null, pid: 0, fenceId: 0, t: ktimeNs(this.kernel) };
+    this.faults.push(rec);
+    if (this.faults.length > 256) this.faults.shift();
+    this.hangcheckAt = Number.POSITIVE_INFINITY;
+    this.host.queueWork(() => this.faultWorker(rec));
+    return 0;
+  }
+
+  /**
+   * fault_worker: the submit running when the fault hit (the one after the ring's completed
+   * fence) is the faulting one. The first fault of a submit records who it was (comm, pid and
+   * command line of the file's process), blames its queue and address space (their fault
+   * counters, which MSM_PARAM_FAULTS and the queue query report to that process alone; its
+   * fence will carry -EIO) and captures the crash state; then the SMMU is told to terminate the
+   * stalled transaction, and the GPU carries on with the rest of the ring.
+   */
+  private faultWorker(rec: MsmFaultRecord): void {
+    const ring = this.rings[0]!;
+    if (this.regs.mapped) {
+      const fence = this.memptrsFence(ring);
+      const submit = ring.submits.find((s) => s.seqno === ((fence + 1) >>> 0));
+      if (submit) {
+        rec.comm = submit.ctx.comm;
+        rec.pid = submit.ctx.pid;
+        rec.fenceId = submit.fenceId;
+        if (!submit.faultDumped) {
+          submit.faultDumped = true;
+          this.blame(submit);
+          this.dev.err(`${this.name}: offending task: ${submit.ctx.comm} (${submit.ctx.cmdline}) pid ${submit.ctx.pid}`);
+          this.crashstateCapture('fault', submit, rec);
+        }
+      } else this.crashstateCapture('fault', null, rec);
+    }
+    this.mmu.resumeTranslation();
+    if (ring.submits.length > 0) this.hangcheckAt = ktimeNs(this.kernel) + DRM_MSM_HANGCHECK_PERIOD_MS * NSEC_PER_MSEC;
+  }
+
+  /** The fault/hang accounting of a submit's queue and address space (once per submit). */
+  private blame(submit: MsmGemSubmit): void {
+    if (submit.blamed) return;
+    submit.blamed = true;
+    submit.queue.faults++;
+    submit.ctx.aspace.faults++;
+  }
+
+  /** msm_gpu_crashstate_capture: one crash state at a time, until someone reads it. */
+  private crashstateCapture(reason: 'fault' | 'hang', submit: MsmGemSubmit | null, rec: MsmFaultRecord | null): void {
+    if (this.crashstate) return;
+    const ring = this.rings[0]!;
+    const mmu = submit?.ctx.aspace.mmu;
+    this.crashstate = {
+      reason,
+      comm: submit?.ctx.comm ?? null,
+      cmdline: submit?.ctx.cmdline ?? null,
+      pid: submit?.ctx.pid ?? 0,
+      fault: rec ? { iova: rec.iova, write: rec.write, type: rec.type, source: rec.source, ttbr0: rec.ttbr0 } : null,
+      pgtableTtbr0: mmu instanceof MsmIommuPagetable ? mmu.ttbr : null,
+      bos: submit ? submit.bos.map((b) => ({ iova: b.iova, size: b.obj.size, name: b.obj.name })) : [],
+      rbRptr: this.rptr(ring),
+      rbWptr: ring.cur,
+      fence: this.memptrsFence(ring),
+    };
+  }
+
+  /** Reading the devcoredump frees it (the next fault or hang can capture again). */
+  takeCrashstate(): MsmCrashState | null {
+    const s = this.crashstate;
+    this.crashstate = null;
+    return s;
+  }
+
+  // ------------------------------------------------------------------ hang check and recovery
+
+  /** Runs the hang check when its time has come (the timer's callback). */
+  runTimers(): void {
+    if (ktimeNs(this.kernel) < this.hangcheckAt) return;
+    this.hangcheckHandler();
+  }
+
+  /**
+   * hangcheck_handler: no fence progress since the last check while submits are outstanding
+   * means a lockup (logged, recovery queued); otherwise the timer rearms while work is left.
+   * Also retires whatever completed (the kernel's "workaround for missing irq").
+   */
+  private hangcheckHandler(): void {
+    const ring = this.rings[0]!;
+    const fence = this.memptrsFence(ring);
+    this.hangcheckAt = Number.POSITIVE_INFINITY;
+    if (fence !== ring.hangcheckFence) ring.hangcheckFence = fence;
+    else if (!fenceAfterEq(fence, ring.seqno)) {
+      this.stats.hangs++;
+      this.dev.err(`${this.name}: hangcheck detected gpu lockup rb ${ring.id}!`);
+      this.dev.err(`${this.name}:     completed fence: ${fence}`);
+      this.dev.err(`${this.name}:     submitted fence: ${ring.seqno}`);
+      this.host.queueWork(() => this.recover());
+    }
+    if (!fenceAfterEq(ring.hangcheckFence, ring.seqno)) this.hangcheckAt = ktimeNs(this.kernel) + DRM_MSM_HANGCHECK_PERIOD_MS * NSEC_PER_MSEC;
+    this.retire();
+  }
+
+  /**
+   * recover_worker + a6xx_recover: the hung submit (the one after the completed fence) is blamed
+   * and skipped (the fence is moved past it, its fence gets -EIO), the CP is halted and the
+   * hardware initialised again, and the submits still outstanding are written to the ring anew.
+   */
+  recover(): void {
+    if (!this.regs.mapped) return;
+    const ring = this.rings[0]!;
+    this.dev.err(`${this.name}: hangcheck recover!`);
+    const fence = this.memptrsFence(ring);
+    const submit = ring.submits.find((s) => s.seqno === ((fence + 1) >>> 0));
+    if (!submit) return;
+    this.stats.recoveries++;
+    this.blame(submit);
+    this.dev.err(`${this.name}: offending task: ${submit.ctx.comm} (${submit.ctx.cmdline})`);
+    this.crashstateCapture('hang', submit, null);
+    this.memWrite32(ring.memptrs, ring.memptrsOffset + MEMPTRS_FENCE, submit.seqno);
+    this.updateFences(ring);
+    this.retireSubmits();
+    for (let i = 0; i < 8; i++) this.dev.info(`CP_SCRATCH_REG${i}: ${this.read(R.A6XX_CP_SCRATCH_REG(i))}`);
+    this.write(R.A6XX_CP_SQE_CNTL, R.A6XX_CP_SQE_CNTL_HALT);
+    this.mmu.resumeTranslation();
+    if (this.hwInit() < 0) {
+      this.dev.err('gpu hw init failed during recovery');
+      return;
+    }
+    for (const s of ring.submits) {
+      const start = ring.next;
+      if (this.a6xxSubmit(ring, s) < 0) {
+        ring.next = start;
+        break;
+      }
+      this.flush(ring);
+    }
+    if (ring.submits.length > 0) this.hangcheckAt = ktimeNs(this.kernel) + DRM_MSM_HANGCHECK_PERIOD_MS * NSEC_PER_MSEC;
+  }
+
+  /** Gives the GPU (the model) a chance to run: one read of the CP's read pointer. */
+  poke(): void {
+    if (this.regs?.mapped) this.read(R.A6XX_CP_RB_RPTR);
+  }
+
+  // ------------------------------------------------------------------ params
+
+  /** a6xx_get_timestamp: the always-on counter, read under the GPU_SET request. */
+  timestamp(): number {
+    this.gmu.setOob(R.GMU_OOB.GPU_SET);
+    const v = this.read64(R.A6XX_CP_ALWAYS_ON_COUNTER);
+    this.gmu.clearOob(R.GMU_OOB.GPU_SET);
+    return v;
+  }
+
+  get gmemBase(): number {
+    return adrenoIsA650Family(this.info) ? 0 : 0x10_0000;
+  }
+
+  get chipIdString(): string {
+    return chipIdString(this.chipId);
+  }
+
+  /** The size of each process's private address space (adreno_private_address_space_size). */
+  get privateAddressSpaceSize(): number {
+    return this.info.addressSpaceSize || SZ_4G;
+  }
+
+  // ------------------------------------------------------------------ teardown
+
+  /**
+   * Halts the GPU (interrupts masked, SQE stopped) and frees the kernel buffers (each unmapped
+   * with its TLB flush), the global address space with its SMMU domain, and the GMU's
+   * resources. Submits still on the ring are the caller's to end first.
+   */
+  fini(): void {
+    if (this.regs?.mapped && this.hwReady) {
+      this.write(R.A6XX_RBBM_INT_0_MASK, 0);
+      this.write(R.A6XX_CP_SQE_CNTL, 0);
+    }
+    this.hwReady = false;
+    for (const bo of [...this.kernelBos]) this.kernelBoFree(bo);
+    this.rings.length = 0;
+    this.memptrs = null;
+    this.sqe = null;
+    if (this.aspace && !this.aspace.destroyed) this.aspace.put();
+    else if (this.mmu) this.mmu.destroy();
+    this.gmu?.teardown();
+    this.initialised = false;
+  }
+
+  /** Ends a submit that will never run (device going away): its fences carry `err`. */
+  abort(submit: MsmGemSubmit, err: number): void {
+    const now = ktimeNs(this.kernel);
+    submit.hwFence?.signal(now, err);
+    submit.userFence.signal(now, err);
+  }
+
+  /** For the driver core's view and tests: whether init completed. */
+  get isInitialised(): boolean {
+    return this.initialised;
+  }
+}
+
+function hex8(v: number): string {
+  return (v >>> 0).toString(16).padStart(8, '0').toUpperCase();
+}
+

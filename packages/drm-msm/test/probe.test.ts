@@ -1,0 +1,142 @@
+import { describe, expect, it } from 'vitest';
+import { SmmuV2, buildFdt, node, prop } from '@gki/hw';
+import { OfTree, iommuGetDomainForDev } from '@gki/kernel';
+import { asArmSmmuDomain } from '@gki/smmu';
+import msm, {
+  ADRENO_GPULIST,
+  A6XX_CP_RB_BASE,
+  MSM_ALIASES,
+  adrenoInfo,
+  chipIdString,
+  findChipId,
+  msmDevices,
+  pkt4,
+  pkt7,
+  pm4Parity,
+} from '../src/index.js';
+import { bootFake, bootModelOk, defaultImage, GPU_NAME, sdm845GpuDtb, SMMU_BASE } from './rig.js';
+
+/** A single node with the given properties, as an OfNode. */
+function ofNode(props: Parameters<typeof node>[1]) {
+  const tree = new OfTree(buildFdt({ root: node('', [], [node('gpu@0', props)]), bootCpuid: 0, reservations: [] }));
+  return tree.root.children[0]!;
+}
+
+describe('module msm', () => {
+  it('is module "msm" (GPL) with the seed series\' soft dependency and adreno_device.c\'s OF aliases', () => {
+    expect(msm.name).toBe('msm');
+    expect(msm.license).toBe('GPL');
+    expect(msm.softdep).toEqual({ pre: ['io-pgtable-arm'] });
+    expect(MSM_ALIASES).toEqual([
+      'of:N*T*Cqcom,adreno',
+      'of:N*T*Cqcom,adrenoC*',
+      'of:N*T*Cqcom,adreno-3xx',
+      'of:N*T*Cqcom,adreno-3xxC*',
+      'of:N*T*Camd,imageon',
+      'of:N*T*Camd,imageonC*',
+      'of:N*T*Cqcom,kgsl-3d0',
+      'of:N*T*Cqcom,kgsl-3d0C*',
+    ]);
+    expect(msm.aliases).toEqual(MSM_ALIASES);
+  });
+
+  it('loads io-pgtable-arm first through its soft dependency', () => {
+    const r = bootModelOk();
+    const order = r.k.log.grep('module loaded').map((l) => l.who);
+    expect(order.indexOf('io-pgtable-arm')).toBeLessThan(order.indexOf('msm'));
+  });
+});
+
+describe('chip ids (adreno_device.c find_chipid)', () => {
+  it('parses the first compatible "qcom,adreno-XYZ.W" as core X, major Y, minor Z, patch W', () => {
+    const warn: string[] = [];
+    const id = (compat: string[], extra: Parameters<typeof node>[1] = []) => findChipId(ofNode([prop.strings('compatible', compat), ...extra]), (m) => warn.push(m));
+    expect(id(['qcom,adreno-630.2', 'qcom,adreno'])).toBe(0x0603_0002);
+    expect(id(['qcom,adreno-618.0', 'qcom,adreno'])).toBe(0x0601_0800);
+    expect(id(['amd,imageon-200.1', 'qcom,adreno'])).toBe(0x0200_0001);
+    // only the first string counts
+    expect(id(['qcom,adreno', 'qcom,adreno-630.2'])).toBe(-22);
+    expect(warn).toEqual([]);
+    // the legacy qcom,chipid property, with the kernel's warning
+    expect(id(['qcom,adreno'], [prop.u32('qcom,chipid', 0x0603_0001)])).toBe(0x0603_0001);
+    expect(warn).toEqual(['/gpu@0: Using legacy qcom,chipid binding!']);
+    expect(chipIdString(0x0603_0002)).toBe('6.3.0.2');
+  });
+
+  it('knows the a6xx gpulist entries it models, with the a630 of sdm845', () => {
+    expect(adrenoInfo(0x0603_0002)).toMatchObject({ revn: 630, gmem: 0x10_0000, fw: { sqe: 'a630_sqe.fw', gmu: 'a630_gmu.bin' } });
+    expect(adrenoInfo(0x0603_0001)?.revn).toBe(630);
+    expect(adrenoInfo(0x0603_0005)).toBeUndefined();
+    expect(new Set(ADRENO_GPULIST.flatMap((g) => g.chipIds)).size).toBe(ADRENO_GPULIST.flatMap((g) => g.chipIds).length);
+  });
+});
+
+describe('PM4 packet headers', () => {
+  it('carry odd parity over the count and the opcode (type 7) or the count and register (type 4)', () => {
+    expect(pm4Parity(0)).toBe(1);
+    expect(pm4Parity(1)).toBe(0);
+    expect(pm4Parity(3)).toBe(1);
+    // CP_SMMU_TABLE_UPDATE with 4 payload words, CP_EVENT_WRITE with 1, as the kernel emits them
+    expect(pkt7(0x53, 4).toString(16)).toBe('70d30004');
+    expect(pkt7(0x46, 1).toString(16)).toBe('70460001');
+    // CP_SCRATCH_REG(2) = 0x885 with one value
+    expect(pkt4(0x885, 1).toString(16)).toBe('48088501');
+  });
+});
+
+describe('probe on the sdm845 GPU subtree', () => {
+  it('brings the GMU up, programs the CP and registers the DRM device', () => {
+    const r = bootModelOk();
+    expect(r.drm.dev.name).toBe(GPU_NAME);
+    expect(r.drm.renderNode).toBe('renderD128');
+    expect(r.gmu.firmwareRunning).toBe(true);
+    expect(r.gmu.hfiStarted).toBe(true);
+    expect(r.gmu.counts.oobAcks).toBeGreaterThanOrEqual(2);
+    // the CP fetches the ring from the TTBR1 half of the GPU's address space
+    const ring = r.drm.gpu.rings[0]!;
+    expect(r.gpu.cp.rbBase).toBe(ring.iova);
+    expect(ring.iova).toBeGreaterThanOrEqual(2 ** 48);
+    expect(r.drm.gpu.read(A6XX_CP_RB_BASE)).toBe(ring.iova % 2 ** 32);
+    expect(r.gpu.cp.state).toBe('idle');
+    // the GPU's own paging domain is context bank 0 with stall-on-fault and HUPCF
+    const d = asArmSmmuDomain(iommuGetDomainForDev(r.drm.dev))!;
+    expect(d.cfg.cbndx).toBe(0);
+    const sctlr = r.board.bus.read32(SMMU_BASE + r.board.modelsOfType(SmmuV2)[0]!.contextBankOffset(0)) >>> 0;
+    expect(sctlr & (1 << 7)).toBe(1 << 7); // CFCFG
+    expect(sctlr & (1 << 8)).toBe(1 << 8); // HUPCF
+  });
+
+  it('holds the GMU\'s GPU_SET request only around GPU register programming', () => {
+    const r = bootFake();
+    expect(r.drm).toBeDefined();
+    // boot/slumber (22) at GMU start, GPU_SET (16) around hw_init; both withdrawn after
+    expect(r.gmu.requests).toEqual([22, 16]);
+    expect([...r.gmu.held]).toEqual([]);
+  });
+
+  it('gives up with the kernel\'s message when the GMU does not answer, keeping nothing', () => {
+    const rig = bootFake(sdm845GpuDtb(), defaultImage([], ['arm_smmu']));
+    const k = rig.k;
+    const before = k.pages.stats().pagesInUse;
+    rig.gmu.deaf = true;
+    expect(k.modules.modprobe('msm')).toBe(0);
+    expect(msmDevices(k)).toEqual([]);
+    expect(k.log.grep('[drm:a6xx_gmu_set_oob] *ERROR* Timeout waiting for GMU OOB set BOOT_SLUMBER: 0x0')).toHaveLength(1);
+    expect(k.drivers.findDevice(GPU_NAME)!.state).toBe('failed');
+    expect(k.pages.stats().pagesInUse).toBe(before);
+    expect(k.modules.unload('msm')).toBe(0);
+  });
+
+  it('refuses an unknown GPU revision with -ENXIO', () => {
+    const r = bootFake(sdm845GpuDtb({ gpuCompat: ['qcom,adreno-690.0', 'qcom,adreno'] }));
+    expect(r.drm).toBeUndefined();
+    expect(r.k.log.grep('adreno 5000000.gpu: Unknown GPU revision: 6.9.0.0')).toHaveLength(1);
+    expect(r.k.drivers.findDevice(GPU_NAME)!.state).toBe('unbound');
+  });
+
+  it('needs the GMU named by qcom,gmu', () => {
+    const r = bootFake(sdm845GpuDtb({ noGmu: true }));
+    expect(r.drm).toBeUndefined();
+    expect(r.k.log.grep('no GMU node (qcom,gmu)')).toHaveLength(1);
+  });
+});

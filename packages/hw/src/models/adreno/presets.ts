@@ -1,0 +1,92 @@
+/**
+ * Adreno identities. An a6xx has no chip-id register that Linux reads: the kernel takes the
+ * chip id from the node's first compatible, "qcom,adreno-XYZ.W" giving core X, major Y, minor Z
+ * and patch W (chip id = X << 24 | Y << 16 | Z << 8 | W), and newer trees write the id itself as
+ * eight hex digits ("qcom,adreno-43050a01"); failing both, the legacy "qcom,chipid" property. The
+ * model derives the same value, exposes it (`AdrenoGpu.chipId`) and checks the form the driver
+ * hands the GMU (see gmu.ts).
+ */
+
+/** The compatibles the GPU model is instantiated for (chip-id compatibles match by pattern). */
+export const ADRENO_GPU_COMPATIBLES: readonly string[] = ['qcom,adreno'];
+/** The GMU compatibles (SoC-specific "qcom,adreno-gmu-XYZ.W" match by pattern). */
+export const ADRENO_GMU_COMPATIBLES: readonly string[] = ['qcom,adreno-gmu'];
+
+const GPU_DOTTED = /^qcom,adreno-(\d{3})\.(\d+)$/;
+const GPU_HEX = /^qcom,adreno-([0-9a-f]{8})$/;
+const GMU_DOTTED = /^qcom,adreno-gmu-(\d{3})\.(\d+)$/;
+
+/** True for a compatible the GPU model claims: "qcom,adreno", "qcom,adreno-6xx.y", "qcom,adreno-7xx.y", "qcom,adreno-XXXXXXXX". */
+export function isAdrenoGpuCompatible(compatible: string): boolean {
+  if (compatible === 'qcom,adreno') return true;
+  const d = GPU_DOTTED.exec(compatible);
+  if (d) return d[1]!.startsWith('6') || d[1]!.startsWith('7');
+  const h = GPU_HEX.exec(compatible);
+  return h !== null && (h[1]!.startsWith('06') || h[1]!.startsWith('07') || h[1]!.startsWith('43'));
+}
+
+/** True for a compatible the GMU model claims: "qcom,adreno-gmu" or "qcom,adreno-gmu-6xx.y". */
+export function isAdrenoGmuCompatible(compatible: string): boolean {
+  if (compatible === 'qcom,adreno-gmu') return true;
+  const d = GMU_DOTTED.exec(compatible);
+  return d !== null && d[1]!.startsWith('6');
+}
+
+/**
+ * The chip id Linux computes from a compatible string, or undefined when it has neither form.
+ * A dotted form whose core, major or minor digit does not fit is undefined too.
+ */
+export function adrenoChipIdFromCompatible(compatible: string): number | undefined {
+  const d = GPU_DOTTED.exec(compatible);
+  if (d) {
+    const r = Number(d[1]);
+    const patch = Number(d[2]);
+    if (!Number.isSafeInteger(patch) || patch > 0xff) return undefined;
+    const core = Math.floor(r / 100);
+    const major = Math.floor(r / 10) % 10;
+    const minor = r % 10;
+    return ((core << 24) | (major << 16) | (minor << 8) | patch) >>> 0;
+  }
+  const h = GPU_HEX.exec(compatible);
+  if (h) return parseInt(h[1]!, 16) >>> 0;
+  return undefined;
+}
+
+/** The chip id of a GMU compatible ("qcom,adreno-gmu-630.2" -> 0x06030002). */
+export function adrenoChipIdFromGmuCompatible(compatible: string): number | undefined {
+  const d = GMU_DOTTED.exec(compatible);
+  return d ? adrenoChipIdFromCompatible(`qcom,adreno-${d[1]}.${d[2]}`) : undefined;
+}
+
+/** Core, major, minor, patch of a chip id. */
+export function adrenoChipFields(chipId: number): { core: number; major: number; minor: number; patch: number } {
+  return { core: (chipId >>> 24) & 0xff, major: (chipId >>> 16) & 0xff, minor: (chipId >>> 8) & 0xff, patch: chipId & 0xff };
+}
+
+/**
+ * The chip id as the a6xx driver writes it to GMU_HFI_SFR_ADDR before starting the GMU:
+ * core [31:24], major [23:16], minor [15:12], patch [11:8].
+ */
+export function adrenoGmuChipId(chipId: number): number {
+  const f = adrenoChipFields(chipId);
+  return ((f.core << 24) | (f.major << 16) | ((f.minor & 0xf) << 12) | ((f.patch & 0xf) << 8)) >>> 0;
+}
+
+/** A short name for a chip id: "a630" for 0x06030002, "a7xx 0x43050a01" for the hex-numbered parts. */
+export function adrenoName(chipId: number): string {
+  const f = adrenoChipFields(chipId);
+  if (f.core >= 6 && f.core <= 7 && f.major <= 9 && f.minor <= 9) return `a${f.core}${f.major}${f.minor}`;
+  return `adreno 0x${chipId.toString(16).padStart(8, '0')}`;
+}
+
+/**
+ * Whether a chip's GMU speaks the first HFI version and the first OOB bit assignment: the a630
+ * family (a615, a616, a618, a619, a630), as Linux marks them "legacy".
+ */
+export function adrenoGmuLegacy(chipId: number): boolean {
+  const f = adrenoChipFields(chipId);
+  return f.core === 6 && ((f.major === 3 && f.minor === 0) || (f.major === 1 && f.minor >= 5));
+}
+
+/** The identity of the part on sdm845 (Adreno 630 v2). */
+export const ADRENO_630_CHIP_ID = 0x06030002;

@@ -1,0 +1,178 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import {
+  Board,
+  boardInterrupts,
+  compileDts,
+  DEFAULT_UNFILLED_RAM_SIZE,
+  FdtError,
+  FdtIndex,
+  findNode,
+  parseDtb,
+  resolveInterrupts,
+  type ModelFactory,
+} from '@gki/hw';
+
+const GiB = 2 ** 30;
+const MiB = 2 ** 20;
+
+function board(body: string, pre = ''): Board {
+  return Board.fromDtb(compileDts(`/dts-v1/;\n${pre}/ {\n#address-cells = <2>;\n#size-cells = <2>;\n${body}\n};`), { models: false });
+}
+
+describe('RAM from memory nodes', () => {
+  it('takes every bank of every memory node, including banks above 4 GiB', () => {
+    const b = board(`
+      memory@80000000 { device_type = "memory"; reg = <0 0x80000000 0 0x7f000000>, <0x8 0x80000000 0x1 0x80000000>; };
+      memory@c0000000 { device_type = "memory"; reg = <0x10 0 0 0x40000000>; };
+      memory@d0000000 { device_type = "memory"; reg = <0x20 0 0 0x1000>; status = "disabled"; };
+      cpu-ram { device_type = "cpu"; reg = <0x30 0 0 0x1000>; };`);
+    expect(b.mem.regions).toEqual([
+      { base: 0x8000_0000, size: 0x7f00_0000 },
+      { base: 0x8_8000_0000, size: 6 * GiB },
+      { base: 0x10_0000_0000, size: GiB },
+    ]);
+    expect(b.notes).toEqual([]);
+  });
+
+  it('fills a size-0 bank (left to the bootloader) with the documented default and says so', () => {
+    const b = board(`memory@80000000 { device_type = "memory"; reg = <0 0x80000000 0 0>; };`);
+    expect(DEFAULT_UNFILLED_RAM_SIZE).toBe(4 * GiB);
+    expect(b.mem.regions).toEqual([{ base: 0x8000_0000, size: 4 * GiB }]);
+    expect(b.notes).toEqual([
+      expect.objectContaining({ level: 'warn', message: expect.stringMatching(/memory@80000000: reg gives size 0 .* using 4 GiB from the default/) }),
+    ]);
+  });
+
+  it('takes the size from gki,ram-size on the node, else on /chosen, and clips at the next bank', () => {
+    const own = board(`memory@80000000 { device_type = "memory"; reg = <0 0x80000000 0 0>; gki,ram-size = <0 0x20000000>; };`);
+    expect(own.mem.regions).toEqual([{ base: 0x8000_0000, size: 512 * MiB }]);
+    const chosen = board(`chosen { gki,ram-size = <0x10000000>; }; memory@0 { device_type = "memory"; reg = <0 0 0 0>; };`);
+    expect(chosen.mem.regions).toEqual([{ base: 0, size: 256 * MiB }]);
+    const clipped = board(`
+      memory@0 { device_type = "memory"; reg = <0 0 0 0>; };
+      memory@40000000 { device_type = "memory"; reg = <0 0x40000000 0 0x1000000>; };`);
+    expect(clipped.mem.regions).toEqual([
+      { base: 0, size: GiB },
+      { base: GiB, size: 16 * MiB },
+    ]);
+    expect(clipped.notes[0]!.message).toMatch(/clipped at the next bank/);
+  });
+
+  it('rejects overlapping banks and a tree without RAM', () => {
+    expect(() => board(`m1 { device_type = "memory"; reg = <0 0 0 0x2000>; }; m2 { device_type = "memory"; reg = <0 0x1000 0 0x2000>; };`)).toThrow(
+      /overlap/,
+    );
+    expect(() => board(`x { };`)).toThrow(FdtError);
+  });
+});
+
+describe('reserved memory', () => {
+  const ram = `memory@0 { device_type = "memory"; reg = <0 0 0 0x40000000>; };`;
+
+  it('reads /memreserve/, static regions with their flags, and skips disabled ones', () => {
+    const b = board(
+      `${ram}
+      reserved-memory {
+        #address-cells = <2>; #size-cells = <2>; ranges;
+        fw@5000000 { reg = <0 0x05000000 0 0x300000>; no-map; };
+        pool@6000000 { compatible = "shared-dma-pool"; reg = <0 0x06000000 0 0x100000>; reusable; };
+        plain@7000000 { reg = <0 0x07000000 0 0x1000>; };
+        off@8000000 { reg = <0 0x08000000 0 0x1000>; no-map; status = "disabled"; };
+        vram@80000000 { reg = <0 0x80000000 0 0x800000>; no-map; };
+      };`,
+      '/memreserve/ 0x3ff00000 0x100000;\n',
+    );
+    expect(b.reservedMemory.map((r) => [r.name, r.address, r.size, r.noMap, r.reusable, r.dynamic])).toEqual([
+      ['/memreserve/', 0x3ff0_0000, MiB, false, false, false],
+      ['/reserved-memory/fw@5000000', 0x500_0000, 3 * MiB, true, false, false],
+      ['/reserved-memory/pool@6000000', 0x600_0000, MiB, false, true, false],
+      ['/reserved-memory/plain@7000000', 0x700_0000, 0x1000, false, false, false],
+      ['/reserved-memory/vram@80000000', 0x8000_0000, 8 * MiB, true, false, false],
+    ]);
+    expect(b.notes.map((n) => n.message)).toEqual([expect.stringMatching(/vram@80000000: .* outside RAM/)]);
+    // the page allocator's share: everything but the non-reusable reservations
+    expect(b.usableRam()).toEqual([
+      { base: 0, size: 0x500_0000 },
+      { base: 0x530_0000, size: 0x700_0000 - 0x530_0000 },
+      { base: 0x700_1000, size: 0x3ff0_0000 - 0x700_1000 },
+    ]);
+  });
+
+  it('places dynamic regions top down, aligned, inside alloc-ranges and clear of earlier reservations', () => {
+    const b = board(`${ram}
+      reserved-memory {
+        #address-cells = <2>; #size-cells = <2>; ranges;
+        top@3f000000 { reg = <0 0x3f000000 0 0x1000000>; no-map; };
+        linux,cma { compatible = "shared-dma-pool"; reusable; size = <0 0x10000000>; alignment = <0 0x400000>; linux,cma-default; };
+        low { size = <0 0x100000>; alloc-ranges = <0 0x1000000 0 0x800000>; no-map; };
+        odd { size = <0 0x3000>; alignment = <0 0x10000>; };
+        huge { size = <0 0x80000000>; };
+      };`);
+    const dyn = b.reservedMemory.filter((r) => r.dynamic).map((r) => [r.name, r.address, r.size]);
+    expect(dyn).toEqual([
+      ['/reserved-memory/linux,cma', 0x2f00_0000, 256 * MiB],
+      ['/reserved-memory/low', 0x170_0000, MiB],
+      ['/reserved-memory/odd', 0x2eff_0000, 0x3000],
+    ]);
+    expect(b.notes.map((n) => n.message)).toContainEqual(expect.stringMatching(/huge: no room for 2 GiB/));
+    // the reusable CMA pool stays with the page allocator, no-map and plain regions do not
+    const usable = b.usableRam();
+    const inUsable = (pa: number): boolean => usable.some((r) => pa >= r.base && pa < r.base + r.size);
+    expect(inUsable(0x3000_0000)).toBe(true); // CMA
+    expect(inUsable(0x3f00_0000)).toBe(false); // top@3f000000, no-map
+    expect(inUsable(0x170_0000)).toBe(false); // low, no-map
+    expect(inUsable(0x2eff_0000)).toBe(false); // odd, plain reservation
+  });
+});
+
+describe('interrupts on real trees', () => {
+  const dtb = compileDts(`/dts-v1/;
+    #include <dt-bindings/interrupt-controller/arm-gic.h>
+    / {
+      #address-cells = <2>; #size-cells = <2>;
+      interrupt-parent = <&gic>;
+      memory@0 { device_type = "memory"; reg = <0 0 0 0x10000000>; };
+      gic: interrupt-controller@8000000 { compatible = "arm,gic-v3"; interrupt-controller; #interrupt-cells = <4>; #address-cells = <2>; #size-cells = <2>; ranges; reg = <0 0x8000000 0 0x10000>;
+        ppi-partitions { part0: interrupt-partition-0 { affinity = <&cpu0>; }; }; };
+      cpus { #address-cells = <1>; #size-cells = <0>; cpu0: cpu@0 { reg = <0>; }; };
+      pdc: pdc@b000000 { compatible = "vendor,pdc"; interrupt-controller; #interrupt-cells = <2>; interrupt-parent = <&gic>; reg = <0 0xb000000 0 0x1000>; };
+      dev@a000000 { compatible = "t,dev"; reg = <0 0xa000000 0 0x1000>;
+        interrupts-extended = <&gic GIC_SPI 5 IRQ_TYPE_LEVEL_HIGH 0>, <&pdc 3 IRQ_TYPE_EDGE_RISING>, <&gic GIC_PPI 7 IRQ_TYPE_LEVEL_LOW &part0>; };
+      bus@1c000000 { compatible = "simple-bus"; #address-cells = <1>; #size-cells = <1>; ranges = <0 0 0x1c000000 0x100000>;
+        #interrupt-cells = <1>; interrupt-map-mask = <0 7>; interrupt-map = <0 1 &gic 0 0 GIC_SPI 40 IRQ_TYPE_LEVEL_HIGH 0>, <0 2 &gic 0 0 GIC_SPI 41 IRQ_TYPE_LEVEL_HIGH 0>;
+        uart@90000 { compatible = "t,dev"; reg = <0x90000 0x1000>; interrupts = <2>, <1>, <3>; }; };
+    };`);
+
+  it('maps 4-cell GIC specifiers, follows interrupt-map and leaves other controllers unresolved', () => {
+    const t = parseDtb(dtb);
+    const idx = new FdtIndex(t);
+    const dev = boardInterrupts(idx, findNode(t, '/dev@a000000')!);
+    expect(dev.lines).toEqual([37, -1, 23]);
+    expect(dev.unresolved).toEqual([{ index: 1, reason: 'interrupt controller /pdc@b000000 is not modelled' }]);
+    const uart = boardInterrupts(idx, findNode(t, '/bus@1c000000/uart@90000')!);
+    expect(uart.lines).toEqual([73, 72, -1]);
+    expect(uart.unresolved[0]!.reason).toMatch(/no 'interrupt-map' entry of \/bus@1c000000 matches/);
+    expect(() => resolveInterrupts(t, '/dev@a000000')).toThrow(/interrupt 1: interrupt controller \/pdc@b000000 is not modelled/);
+  });
+
+  const undo: (() => void)[] = [];
+  afterEach(() => undo.splice(0).forEach((f) => f()));
+
+  it('hands models -1 for unwired interrupts and notes them', () => {
+    const seen: number[][] = [];
+    const factory: ModelFactory = (_b, _n, _regs, irqs) => {
+      seen.push([...irqs]);
+      return {};
+    };
+    undo.push(Board.registerModel('t,dev', factory));
+    const b = Board.fromDtb(dtb);
+    expect(seen).toEqual([
+      [37, -1, 23],
+      [73, 72, -1],
+    ]);
+    expect(b.notes.map((n) => n.message)).toEqual([
+      expect.stringMatching(/\/dev@a000000: interrupt 1 not wired to the board/),
+      expect.stringMatching(/uart@90000: interrupt 2 not wired/),
+    ]);
+  });
+});
