@@ -5,6 +5,9 @@ import {
   createDefaultBoard,
   DEFAULT_DMA_BASE,
   DEFAULT_DMA_STRIDE,
+  DEFAULT_ADRENO_PATH,
+  DEFAULT_ADRENO_SMMU_PATH,
+  DEFAULT_GMU_PATH,
   DEFAULT_GPU_PATH,
   DEFAULT_MMU500_BASE,
   DEFAULT_MMU500_PATH,
@@ -125,8 +128,11 @@ describe('default board', () => {
     const dmas = b.modelsOfType(DmaMaster);
     expect(smmu!.attachedMasters).toEqual([dmas[0], dmas[1]]);
     expect(dmas.map((d) => d.translated)).toEqual([true, true, false, true, true]);
-    const [mmu500, ...more2] = b.modelsOfType(SmmuV2);
+    // two SMMUv2 models: the Adreno SMMU (the Adreno GPU and its GMU behind it) and the MMU-500
+    const [adrenoSmmu, mmu500, ...more2] = b.modelsOfType(SmmuV2);
     expect(more2).toHaveLength(0);
+    expect(b.models.get(DEFAULT_ADRENO_SMMU_PATH)).toBe(adrenoSmmu);
+    expect(adrenoSmmu!.attachedMasters.map((m) => [...b.models.entries()].find(([, x]) => x === m)?.[0])).toEqual([DEFAULT_ADRENO_PATH, DEFAULT_GMU_PATH]);
     expect(b.models.get(DEFAULT_MMU500_PATH)).toBe(mmu500);
     expect(b.bus.find(DEFAULT_MMU500_BASE)?.device).toBe(mmu500);
     expect(mmu500!.attachedMasters).toEqual([dmas[3], dmas[4]]);
@@ -143,7 +149,9 @@ describe('default board', () => {
     const b = createDefaultBoard();
     const dmas = b.modelsOfType(DmaMaster);
     expect(dmas).toHaveLength(5);
-    expect([...b.models.keys()]).toEqual([0, 1, 2, 3, 4].map((n) => `/soc/dma@a00${n}000`).concat([DEFAULT_MMU500_PATH, DEFAULT_GPU_PATH, DEFAULT_SMMU_PATH]));
+    expect([...b.models.keys()]).toEqual(
+      [DEFAULT_ADRENO_PATH, DEFAULT_ADRENO_SMMU_PATH, DEFAULT_GMU_PATH, ...[0, 1, 2, 3, 4].map((n) => `/soc/dma@a00${n}000`), DEFAULT_MMU500_PATH, DEFAULT_GPU_PATH, DEFAULT_SMMU_PATH],
+    );
     for (let n = 0; n < 5; n++) {
       const base = DEFAULT_DMA_BASE + n * DEFAULT_DMA_STRIDE;
       expect(b.bus.find(base)?.device).toBe(dmas[n]);

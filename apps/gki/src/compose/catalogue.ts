@@ -7,6 +7,7 @@ import ioPgtableArmV7s from '@gki/format-arm-v7s';
 import armSmmu from '@gki/smmu';
 import armSmmuV3 from '@gki/smmu-v3';
 import panfrost from '@gki/drm-panfrost';
+import msm from '@gki/drm-msm';
 import { dmaTestModule } from '../drivers/dma-test.js';
 
 /**
@@ -60,6 +61,7 @@ export const MODULE_PACKAGES: readonly ModulePackage[] = [
   { package: '@gki/format-arm-v7s', module: ioPgtableArmV7s },
   { package: '@gki/smmu', module: armSmmu },
   { package: '@gki/smmu-v3', module: armSmmuV3 },
+  { package: '@gki/drm-msm', module: msm },
   { package: '@gki/drm-panfrost', module: panfrost },
   { package: 'gki', module: dmaTestModule },
 ];

@@ -14,6 +14,22 @@ import {
 } from '@gki/hw';
 import type { Kernel } from '@gki/kernel';
 import { PANFROST_BO_HEAP, PANFROST_BO_NOEXEC, panfrostDevices, type PanfrostCpuMapping, type PanfrostDevice, type PanfrostFile } from '@gki/drm-panfrost';
+import {
+  CP_MEM_TO_MEM,
+  CP_MEM_WRITE,
+  MSM_BO_WC,
+  MSM_INFO_GET_IOVA,
+  MSM_PIPE_3D0,
+  MSM_SUBMIT_BO_READ,
+  MSM_SUBMIT_BO_WRITE,
+  MSM_SUBMIT_CMD_BUF,
+  msmDevices,
+  msmTimeoutAfter,
+  pkt7,
+  type MsmCpuMapping,
+  type MsmDrmDevice,
+  type MsmFile,
+} from '@gki/drm-msm';
 
 /** A fault a GPU workload saw, decoded. */
 export interface GpuFault {
@@ -224,7 +240,128 @@ class PanfrostTarget implements GpuTarget {
   }
 }
 
-/** Every GPU of the kernel the workloads can drive. */
+interface MsmBo {
+  handle: number;
+  iova: number;
+  map: MsmCpuMapping;
+}
+
+const lo32 = (a: number): number => a % 2 ** 32;
+const hi32 = (a: number): number => Math.floor(a / 2 ** 32);
+
+/** Bytes one msm copy job moves at most: the CP copies a dword per CP_MEM_TO_MEM packet. */
+const MSM_COPY_MAX = 0x4000;
+
+let msmPid = 4000;
+
+class MsmContext implements GpuContext {
+  constructor(
+    readonly drm: MsmDrmDevice,
+    readonly file: MsmFile,
+  ) {}
+
+  bo(size: number): MsmBo | number {
+    const n = this.file.gemNew({ size, flags: MSM_BO_WC });
+    if (typeof n === 'number') return n;
+    const info = this.file.gemInfo({ handle: n.handle, info: MSM_INFO_GET_IOVA });
+    if (typeof info === 'number') return info;
+    const map = this.file.cpuMap(n.handle);
+    if (typeof map === 'number') return map;
+    return { handle: n.handle, iova: info.value as number, map };
+  }
+
+  /** Submits `stream` (in `cmd`) using `uses`; waits; the fence status (1 done, or -errno). */
+  submit(cmd: MsmBo, stream: readonly number[], uses: { bo: MsmBo; write: boolean }[]): number {
+    cmd.map.writeWords(0, stream);
+    const bos = [{ flags: MSM_SUBMIT_BO_READ, handle: cmd.handle }, ...uses.map((u) => ({ flags: u.write ? MSM_SUBMIT_BO_WRITE : MSM_SUBMIT_BO_READ, handle: u.bo.handle }))];
+    const r = this.file.gemSubmit({ flags: MSM_PIPE_3D0, bos, cmds: [{ type: MSM_SUBMIT_CMD_BUF, submitIdx: 0, submitOffset: 0, size: stream.length * 4 }] });
+    if (typeof r === 'number') return r;
+    const w = this.file.waitFence({ fence: r.fence, timeout: msmTimeoutAfter(this.drm.kernel.board.clock.now(), 1e9) });
+    if (w < 0) return w;
+    return this.file.fenceStatus(0, r.fence);
+  }
+
+  copy(len: number, seed: number): number {
+    const n = Math.min(Math.max(4, len - (len % 4)), MSM_COPY_MAX);
+    const size = Math.ceil(n / 0x1000) * 0x1000;
+    const bufs: MsmBo[] = [];
+    try {
+      for (const sz of [size, size, Math.ceil((n / 4) * 24 / 0x1000) * 0x1000]) {
+        const b = this.bo(sz);
+        if (typeof b === 'number') return b;
+        bufs.push(b);
+      }
+      const [src, dst, cmd] = bufs as [MsmBo, MsmBo, MsmBo];
+      const data = bytes(n, seed);
+      src.map.write(0, data);
+      const stream: number[] = [];
+      for (let o = 0; o < n; o += 4) stream.push(pkt7(CP_MEM_TO_MEM, 5), 0, lo32(dst.iova + o), hi32(dst.iova + o), lo32(src.iova + o), hi32(src.iova + o));
+      const st = this.submit(cmd, stream, [{ bo: src, write: false }, { bo: dst, write: true }]);
+      if (st < 0) return st;
+      if (st !== 1) return -5;
+      return equal(dst.map.read(0, n), data) ? n : -5;
+    } finally {
+      for (const b of bufs.reverse()) this.file.gemClose({ handle: b.handle });
+    }
+  }
+
+  close(): number {
+    return this.file.close();
+  }
+}
+
+/** A GPU address no msm buffer is placed at in a process space (which starts at 4 GiB). */
+const MSM_FAULT_VA = 0x1000_0000;
+
+class MsmTarget implements GpuTarget {
+  readonly driver = 'msm';
+  constructor(readonly drm: MsmDrmDevice) {}
+
+  get device(): string {
+    return this.drm.dev.name;
+  }
+
+  get name(): string {
+    return `Adreno ${this.drm.gpu.name} (${this.drm.renderNode})`;
+  }
+
+  open(): GpuContext | number {
+    const pid = msmPid++;
+    const f = this.drm.open({ pid, comm: `gki-run-${pid}` });
+    return typeof f === 'number' ? f : new MsmContext(this.drm, f);
+  }
+
+  faultCount(): number {
+    return this.drm.gpu.faults.length;
+  }
+
+  faults(): { ok: boolean; faults: GpuFault[]; lines: string[] } {
+    const lines: string[] = [];
+    const ctx = this.open();
+    if (typeof ctx === 'number') return { ok: false, faults: [], lines: [`open: ${ctx}`] };
+    const c = ctx as MsmContext;
+    const before = this.drm.gpu.faults.length;
+    const cmd = c.bo(0x1000);
+    let st = -1;
+    if (typeof cmd !== 'number') {
+      st = c.submit(cmd, [pkt7(CP_MEM_WRITE, 3), lo32(MSM_FAULT_VA), hi32(MSM_FAULT_VA), 0xdead], []);
+      c.file.gemClose({ handle: cmd.handle });
+    }
+    lines.push(`deliberate write at GPU address 0x${MSM_FAULT_VA.toString(16)}: submit ${st === 1 ? 'COMPLETED (no fault!)' : `ended with ${st}`}`);
+    const out: GpuFault[] = this.drm.gpu.faults.slice(before).map((f) => ({
+      device: this.device,
+      address: f.iova,
+      access: f.write ? 'write' : 'read',
+      type: f.type,
+      handled: false,
+      decoded: `SMMU context fault: ${f.type} on ${f.write ? 'write' : 'read'} at IOVA 0x${f.iova.toString(16)} from ${f.source}, fsr 0x${f.fsr.toString(16)}${f.comm ? `, blamed on ${f.comm} (pid ${f.pid})` : ''}`,
+    }));
+    c.close();
+    return { ok: st < 0 && out.some((f) => f.address === MSM_FAULT_VA), faults: out, lines };
+  }
+}
+
+/** Every GPU of the kernel the workloads can drive: Mali (panfrost) and Adreno (msm). */
 export function gpuTargets(kernel: Kernel): GpuTarget[] {
-  return panfrostDevices(kernel).map((d) => new PanfrostTarget(d));
+  return [...panfrostDevices(kernel).map((d) => new PanfrostTarget(d)), ...msmDevices(kernel).map((d) => new MsmTarget(d))];
 }

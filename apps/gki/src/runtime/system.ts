@@ -8,6 +8,7 @@
 import type { Board } from '@gki/hw';
 import { errnoName, formatRecord, Kernel, type Device, type KernelBootStep, type KernelImage, type LogRecord } from '@gki/kernel';
 import { panfrostDevices } from '@gki/drm-panfrost';
+import { msmDevices } from '@gki/drm-msm';
 import type { LoadedBoard, LoadedImage } from './inputs.js';
 
 export interface System {
@@ -145,7 +146,8 @@ function stripBus(reason: string): string {
 export function deviceTable(kernel: Kernel): DeviceRow[] {
   const snap = kernel.iommu.snapshot();
   const records = kernel.log.all();
-  const gpus = new Map(panfrostDevices(kernel).map((g) => [g.dev, g] as const));
+  const gpus = new Map<Device, string>(panfrostDevices(kernel).map((g) => [g.dev, `GPU ${g.features.name} with its own MMU, ${g.renderNode}`]));
+  for (const g of msmDevices(kernel)) gpus.set(g.dev, `GPU ${g.gpu.name}, ${g.renderNode}`);
   const iommuDevs = new Set(snap.iommus.map((i) => i.dev));
   return kernel.drivers.allDevices().map((d): DeviceRow => {
     const compatible = d.ofNode ? (kernel.of.stringList(d.ofNode, 'compatible')[0] ?? null) : null;
@@ -163,13 +165,11 @@ export function deviceTable(kernel: Kernel): DeviceRow[] {
       if (iommu) {
         detail = `iommu ${iommu.iommu ?? '-'} id ${iommu.ids.map(hex).join(',') || '-'} group ${iommu.group ?? '-'}`;
         detail += iommu.domain !== null ? ` domain ${iommu.domain} (${iommu.domainType})` : ' no domain';
+        if (gpus.has(d)) detail += `; ${gpus.get(d)}`;
       } else if (iommuDevs.has(d.name)) {
         const masters = snap.masters.filter((m) => m.iommu === d.name).length;
         detail = `IOMMU: ${masters} master(s)`;
-      } else if (gpus.has(d)) {
-        const g = gpus.get(d)!;
-        detail = `GPU ${g.features.name} with its own MMU, ${g.renderNode}`;
-      }
+      } else if (gpus.has(d)) detail = gpus.get(d)!;
       return { ...base, ...withIommu, state: 'bound', detail };
     }
     if (d.state === 'deferred') {

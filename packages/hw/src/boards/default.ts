@@ -3,6 +3,8 @@
  * object is built by `Board.fromDtb(defaultBoardDtb())`, exactly as any other board.
  *
  * Physical map:
+ *   0x0500_0000  Qualcomm Adreno 630 GPU gpu@5000000 (256 KiB), its Adreno SMMU iommu@5040000
+ *                (64 KiB, MMU-500 style SMMUv2) and its GMU gmu@506a000 (192 KiB), as sdm845
  *   0x0800_0000  GICv3 distributor (64 KiB) and redistributors
  *   0x0a00_0000  DMA test masters dma@a000000 .. dma@a004000 (4 KiB each)
  *   0x0d00_0000  Arm MMU-500 iommu@d000000 (128 KiB: 2 x 16 register pages, 8 context banks)
@@ -15,7 +17,9 @@
  * DMA masters 0 and 1 sit behind the SMMUv3 (`iommus = <&smmu 0x10>`, `<&smmu 0x11>`); master
  * 2 has no `iommus` and reaches RAM directly; masters 3 and 4 sit behind the MMU-500
  * (`iommus = <&mmu500 0x13>`, `<&mmu500 0x14>`), so the board shows both IOMMU generations
- * and direct DMA. The Mali GPU translates through its own MMU (ARM_MALI_LPAE tables).
+ * and direct DMA. The Mali GPU translates through its own MMU (ARM_MALI_LPAE tables); the
+ * Adreno GPU (stream ID 0) and its GMU (stream ID 5) sit behind the Adreno SMMU, with the
+ * addresses, interrupts and stream IDs sdm845.dtsi gives them.
  */
 import { Board } from '../board.js';
 import { buildFdt, node, prop, ref, type DraftNode, type FdtSpec } from '../fdt/build.js';
@@ -64,6 +68,10 @@ export const DEFAULT_GPU_BASE = 0x0e00_0000;
 export const DEFAULT_GPU_SIZE = 0x1_0000;
 export const DEFAULT_GPU_PATH = '/soc/gpu@e000000';
 export const DEFAULT_GPU_SPIS: Readonly<Record<'job' | 'mmu' | 'gpu', number>> = { job: 90, mmu: 91, gpu: 92 };
+/** The Adreno cluster (full board): GPU, Adreno SMMU and GMU at sdm845's addresses, interrupts and stream IDs. */
+export const DEFAULT_ADRENO_PATH = '/soc/gpu@5000000';
+export const DEFAULT_ADRENO_SMMU_PATH = '/soc/iommu@5040000';
+export const DEFAULT_GMU_PATH = '/soc/gmu@506a000';
 export const DEFAULT_BOOTARGS = 'console=ttyAMA0 earlycon loglevel=7';
 
 /** GIC specifier cells: SPI, level-high. */
@@ -93,6 +101,42 @@ function mmu500Node(): DraftNode {
     prop.u32('#global-interrupts', 1),
     prop.u32('#iommu-cells', 1),
   ]);
+}
+
+function spis(...n: number[]): number[] {
+  return n.flatMap((x) => [GIC_SPI, x, IRQ_TYPE_LEVEL_HIGH]);
+}
+
+/** The Adreno 630, its Adreno SMMU and its GMU, as sdm845.dtsi writes them (less clocks, power and OPPs). */
+function adrenoNodes(): DraftNode[] {
+  return [
+    node('gpu@5000000', [
+      prop.strings('compatible', ['qcom,adreno-630.2', 'qcom,adreno']),
+      prop.reg(1, 1, [0x0500_0000, 0x4_0000]),
+      prop.strings('reg-names', ['kgsl_3d0_reg_memory']),
+      prop.u32('interrupt-parent', ref('gic')),
+      prop.cells('interrupts', ...spis(300)),
+      prop.cells('iommus', ref('adreno_smmu'), 0),
+      prop.u32('qcom,gmu', ref('gmu')),
+    ]),
+    node('adreno_smmu: iommu@5040000', [
+      prop.strings('compatible', ['qcom,sdm845-smmu-v2', 'qcom,adreno-smmu', 'qcom,smmu-v2']),
+      prop.reg(1, 1, [0x0504_0000, 0x1_0000]),
+      prop.u32('#iommu-cells', 1),
+      prop.u32('#global-interrupts', 2),
+      prop.u32('interrupt-parent', ref('gic')),
+      prop.cells('interrupts', ...spis(229, 231, 364, 365, 366, 367, 368, 369, 370, 371)),
+    ]),
+    node('gmu: gmu@506a000', [
+      prop.strings('compatible', ['qcom,adreno-gmu-630.2', 'qcom,adreno-gmu']),
+      prop.reg(1, 1, [0x0506_a000, 0x3_0000]),
+      prop.strings('reg-names', ['gmu']),
+      prop.u32('interrupt-parent', ref('gic')),
+      prop.cells('interrupts', ...spis(304, 305)),
+      prop.strings('interrupt-names', ['hfi', 'gmu']),
+      prop.cells('iommus', ref('adreno_smmu'), 5),
+    ]),
+  ];
 }
 
 /** The Mali-T860 node of the full board, written as the kernel's bindings have it. */
@@ -154,7 +198,7 @@ export function defaultBoardSpec(opts: DefaultBoardOptions = {}): FdtSpec {
     if (withSmmu && DEFAULT_MMU500_MASTERS.includes(n)) props.push(prop.cells('iommus', ref('mmu500'), DEFAULT_DMA_STREAM_ID + n));
     dmas.push(node(`dma@${base.toString(16)}`, props));
   }
-  const socChildren = withSmmu ? [...dmas, mmu500Node(), gpuNode(), smmuNode()] : dmas;
+  const socChildren = withSmmu ? [...adrenoNodes(), ...dmas, mmu500Node(), gpuNode(), smmuNode()] : dmas;
   const root = node(
     '',
     [
