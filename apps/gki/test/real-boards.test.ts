@@ -38,9 +38,9 @@ const CASES: readonly Expect[] = [
     name: 'Qualcomm Technologies, Inc. SDM845 MTP',
     ram: [{ base: 0x8000_0000, size: 4 * GiB }],
     noMap: ['/reserved-memory/memory@85700000', '/reserved-memory/memory@8c415000', '/reserved-memory/smem@86000000', '/reserved-memory/memory@97b00000'],
-    models: ['/soc@0/iommu@5040000', '/soc@0/iommu@15000000'],
+    models: ['/soc@0/iommu@5040000', '/soc@0/iommu@15000000', '/soc@0/gpu@5000000', '/soc@0/gmu@506a000'],
     devices: ['5000000.gpu', '5040000.iommu', '506a000.gmu', '15000000.iommu', '8804000.sdhci', 'ae00000.mdss', 'b220000.interrupt-controller', '86000000.smem', 'firmware:scm', 'remoteproc-adsp'],
-    bound: { 'soc@0': 'simple-pm-bus', '146bf000.imem': 'simple-pm-bus' },
+    bound: { 'soc@0': 'simple-pm-bus', '146bf000.imem': 'simple-pm-bus', '15000000.iommu': 'arm-smmu', '5040000.iommu': 'arm-smmu', '5000000.gpu': 'adreno' },
     log: [/memory@80000000: reg gives size 0 .*using 4 GiB/, /remoteproc-adsp: interrupt\(s\) left unresolved: 1 -> \/smp2p-lpass\/slave-kernel/],
   },
   {
@@ -50,7 +50,7 @@ const CASES: readonly Expect[] = [
     noMap: [],
     models: ['/gpu@ff9a0000'],
     devices: ['ff9a0000.gpu', 'ff900000.vop', 'ff903f00.iommu', 'ff660000.video-codec', 'ff660480.iommu', 'ff770000.syscon:phy@f780', 'keys', 'pmu_a53'],
-    bound: { 'ff770000.syscon': 'simple-pm-bus', 'ff320000.syscon': 'simple-pm-bus' },
+    bound: { 'ff770000.syscon': 'simple-pm-bus', 'ff320000.syscon': 'simple-pm-bus', 'ff9a0000.gpu': 'panfrost' },
   },
   {
     file: 'amlogic/meson-g12a-sei510.dts',
@@ -59,7 +59,7 @@ const CASES: readonly Expect[] = [
     noMap: ['/reserved-memory/secmon@5000000', '/reserved-memory/secmon@5300000'],
     models: ['/soc/gpu@ffe40000'],
     devices: ['ffe40000.gpu', 'ff600000.hdmi-tx', 'ff630218.rng', 'ffd24000.serial', 'ffe07000.mmc'],
-    bound: { soc: 'simple-pm-bus', 'ff600000.bus': 'simple-pm-bus', 'ff630000.bus': 'simple-pm-bus', 'ff634400.bus': 'simple-pm-bus', 'ffd00000.bus': 'simple-pm-bus' },
+    bound: { soc: 'simple-pm-bus', 'ff600000.bus': 'simple-pm-bus', 'ff630000.bus': 'simple-pm-bus', 'ff634400.bus': 'simple-pm-bus', 'ffd00000.bus': 'simple-pm-bus', 'ffe40000.gpu': 'panfrost' },
     log: [/reserved mem: \/reserved-memory\/linux,cma: placed 256 MiB at 0x30000000 \(reusable\)/],
   },
   {
@@ -90,6 +90,11 @@ const CASES: readonly Expect[] = [
     models: ['/iommu@2b600000', '/iommu@7fb00000', '/iommu@7fb10000', '/iommu@7fb20000', '/iommu@7fb30000'],
     devices: ['7fb00000.iommu', '7ff00000.dma', '7ff50000.hdlcd', '18000000.ethernet', '1c060000.kmi'],
     bound: {
+      '2b600000.iommu': 'arm-smmu',
+      '7fb00000.iommu': 'arm-smmu',
+      '7fb10000.iommu': 'arm-smmu',
+      '7fb20000.iommu': 'arm-smmu',
+      '7fb30000.iommu': 'arm-smmu',
       'bus@8000000': 'simple-pm-bus',
       'bus@8000000:motherboard-bus@8000000': 'simple-pm-bus',
       'bus@8000000:motherboard-bus@8000000:iofpga-bus@300000000': 'simple-pm-bus',

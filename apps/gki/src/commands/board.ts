@@ -12,12 +12,13 @@ The boards built into gki. 'list' prints each built-in board's name and what it 
 'export NAME' prints its device-tree source (the DTS that compiles, with gki's DTS compiler or
 with dtc, to exactly the board's DTB), to copy and edit:
 
-  gki board export gki-virt > my-board.dts     # edit it, then
-  gki boot --board my-board.dts
+  gki board export gki-virt > my-board.dts
+
+then edit it and give the file to gki boot, run or shell as their board.
 
 Built in is the project's own virtual SoC, gki-virt (the default board). Real SoC trees from
 the Linux kernel (SDM845, RK3399, G12A, FVP, Juno, trimmed of clocks and power domains) are
-files in the repository's boards/ folder: boot them with --board FILE.
+files in the repository's boards/ folder, given to those commands the same way.
 
 Exit status: 0 success, 1 for an unknown board, 2 for a usage error.
 
@@ -35,7 +36,7 @@ async function run(args: string[], io: Io): Promise<number> {
   if (sub === 'export') {
     if (name === undefined) throw new UsageError('export needs a board NAME (see gki board list)');
     const b = builtinBoard(name);
-    if (!b) throw new InputError(`no built-in board '${name}' (built in: ${BUILTIN_BOARDS.map((x) => x.name).join(', ')}); real SoC trees are files: boot them with --board FILE`);
+    if (!b) throw new InputError(`no built-in board '${name}' (built in: ${BUILTIN_BOARDS.map((x) => x.name).join(', ')}); real SoC trees are files: give the file as the board`);
     io.out(boardDtsSource(b).replace(/\n$/, ''));
     return EXIT_OK;
   }

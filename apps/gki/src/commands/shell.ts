@@ -80,10 +80,11 @@ async function run(args: string[], io: Io): Promise<number> {
   io.out(`booted: ${c.bound} bound, ${c.deferred} deferred, ${c.failed} failed, ${c.unbound} unbound; type help for the commands`);
   const sh = new ShellSession(system);
 
-  const tty = process.stdin.isTTY === true && process.stdout.isTTY === true;
+  const input = io.input ?? process.stdin;
+  const tty = io.input === undefined && process.stdin.isTTY === true && process.stdout.isTTY === true;
   const hist = historyFile();
   const rl = createInterface({
-    input: process.stdin,
+    input,
     ...(tty ? { output: process.stdout, terminal: true, history: loadHistory(hist), historySize: 1000 } : { terminal: false }),
     completer: (line: string): [string[], string] => {
       const hits = sh.commandNames.filter((n) => n.startsWith(line.trim()));
