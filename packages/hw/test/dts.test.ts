@@ -217,6 +217,19 @@ describe('preprocessor', () => {
     expect(propString(at(t, '/node1@0x1000'), 's')).toBe('a b');
   });
 
+  it('expands variadic macros, standard (__VA_ARGS__) and GNU named (x...), as the Apple t600x trees use them', () => {
+    // arch/arm64/boot/dts/apple/multi-die-cpp.h builds labels and node names this way
+    const t = tree(
+      `${V1}#define __stringify_1(x...) #x\n#define __stringify(x...) __stringify_1(x)\n#define __concat_1(x, y...) x ## y\n#define __concat(x, y...) __concat_1(x, y)\n` +
+        `#define DIE _die0\n#define DIE_NODE(a) __concat(a, DIE)\n#define DIE_LABEL(a) __stringify(__concat(a, DIE))\n#define LIST(...) __VA_ARGS__\n` +
+        `/ { r = <&pmgr_die0>; DIE_NODE(pmgr): DIE_NODE(pmgr)@1 { l = DIE_LABEL(pmgr); c = LIST(<1>, <2>); s = __stringify(a, b); }; };`,
+    );
+    expect(propString(at(t, '/pmgr_die0@1'), 'l')).toBe('pmgr_die0');
+    expect(propString(at(t, '/pmgr_die0@1'), 's')).toBe('a, b');
+    expect(bytes(t, '/pmgr_die0@1', 'c')).toEqual([0, 0, 0, 1, 0, 0, 0, 2]);
+    expect(dtsError(`${V1}#define F(x..., y) x\n/ { };`).reason).toMatch(/'x\.\.\.' must end the parameter list of macro "F"/);
+  });
+
   it('evaluates #if/#ifdef/#ifndef/#elif/#else, defined() and #undef', () => {
     const t = tree(
       `${V1}#define A 2\n#if A > 1 && defined(A)\n/ { a; };\n#elif 1\n/ { b; };\n#else\n/ { c; };\n#endif\n#undef A\n#ifdef A\n/ { d; };\n#endif\n#ifndef A\n/ { e; };\n#endif\n#if 0\n#error not reached\n#endif\n`,

@@ -599,6 +599,13 @@ class Preprocessor {
         if (params.includes(p.t)) this.error(p, `duplicate parameter '${p.t}' in macro "${id.t}"`);
         params.push(p.t);
         b++;
+        // GNU named variadic parameter (`x...`): the last one, standing for __VA_ARGS__
+        if (isP(args[b], '.') && isP(args[b + 1], '.') && isP(args[b + 2], '.')) {
+          variadic = true;
+          b += 3;
+          if (!isP(args[b], ')')) this.error(p, `'${p.t}...' must end the parameter list of macro "${id.t}"`);
+          continue;
+        }
         if (isP(args[b], ',')) b++;
         else if (!isP(args[b], ')')) this.error(args[b] ?? p, `expected ',' or ')' in the parameter list of macro "${id.t}"`);
       }
