@@ -259,13 +259,41 @@ describe('preprocessor', () => {
     expect(cells(t, '/', 't')).toEqual([0xffffffff]);
   });
 
-  it('tolerates an unknown dt-bindings header until one of its macros is used', () => {
+  it('tolerates an unknown dt-bindings header; its macros read 0 in properties nothing here reads, with a warning', () => {
     const ok = parseDts(`${V1}#include <dt-bindings/clock/soc-clk.h>\n/ { x = <1>; };`, { filename: 'b.dts' });
     expect(ok.missingHeaders.map((m) => m.header)).toEqual(['dt-bindings/clock/soc-clk.h']);
     expect(ok.warnings[0]!).toMatchObject({ file: 'b.dts', line: 2, message: expect.stringMatching(/not found/) });
-    const e = dtsError(`${V1}#include <dt-bindings/clock/soc-clk.h>\n/ {\n\tclocks = <&c CLK_BUS>;\n\tc: c { };\n};`, { filename: 'b.dts' });
-    expect([e.file, e.line, e.column]).toEqual(['b.dts', 4, 15]);
-    expect(e.reason).toMatch(/'CLK_BUS'.*no macro 'CLK_BUS'.*<dt-bindings\/clock\/soc-clk.h> \(included at b.dts:2\)/);
+    // a clock ID and an interconnect path that survived trimming: 0 in their place, one warning per use
+    const r = parseDts(
+      `${V1}#include <dt-bindings/clock/soc-clk.h>\n#include <dt-bindings/interconnect/soc-noc.h>\n#define PATH(a, b) <&c a 0 &c b 0>\n/ {\n\tclocks = <&c CLK_BUS>, <&c (CLK_BASE + 2)>;\n` +
+        `\tinterconnects = PATH(MASTER_GPU, SLAVE_EBI), <&c ICC_TAG(1, 2) 7>;\n\treg = <0x100 0x10>;\n\tc: c { };\n};`,
+      { filename: 'b.dts' },
+    );
+    expect(cells(r.tree, '/', 'clocks')).toEqual([1, 0, 1, 2]);
+    expect(cells(r.tree, '/', 'interconnects')).toEqual([1, 0, 0, 1, 0, 0, 1, 0, 7]);
+    expect(cells(r.tree, '/', 'reg')).toEqual([0x100, 0x10]);
+    const macroWarnings = r.warnings.filter((w) => /is not defined/.test(w.message));
+    expect(macroWarnings.map((w) => [w.line, w.column, /^'(\w+)'/.exec(w.message)![1]])).toEqual([
+      [6, 15, 'CLK_BUS'],
+      [6, 30, 'CLK_BASE'],
+      // macro arguments are reported where they were written
+      [7, 23, 'MASTER_GPU'],
+      [7, 35, 'SLAVE_EBI'],
+      [7, 51, 'ICC_TAG'],
+    ]);
+    expect(macroWarnings[0]!.message).toMatch(
+      /'CLK_BUS' is not defined \(it probably comes from <dt-bindings\/clock\/soc-clk.h> \(included at b.dts:2\), <dt-bindings\/interconnect\/soc-noc.h> \(included at b.dts:3\), which was not found\); 'clocks' is not a property this project reads, so CLK_BUS compiles to 0 there/,
+    );
+    // in a property the project reads, a made-up 0 would describe other hardware: an error
+    for (const [prop, line] of [['interrupts', 4], ['reg', 4], ['iommus', 4], ['#clock-cells', 4], ['gki,stream-id', 4]] as const) {
+      const e = dtsError(`${V1}#include <dt-bindings/clock/soc-clk.h>\n/ {\n\t${prop} = <&c CLK_BUS>;\n\tc: c { };\n};`, { filename: 'b.dts' });
+      expect([e.file, e.line], prop).toEqual(['b.dts', line]);
+      expect(e.reason).toMatch(new RegExp(`'CLK_BUS'.*no macro 'CLK_BUS'.*<dt-bindings/clock/soc-clk.h> \\(included at b.dts:2\\).*'${prop}' is a property this project reads`));
+    }
+    // outside a property (a /memreserve/ entry) too
+    expect(dtsError(`${V1}#include <dt-bindings/clock/soc-clk.h>\n/memreserve/ CLK_BUS 0x1000;\n/ { };`).reason).toMatch(/no macro 'CLK_BUS'/);
+    // without a missing header, an unknown macro is a typo: an error wherever it is
+    expect(dtsError(`${V1}/ {\n\tclocks = <&c CLK_BUS>;\n\tc: c { };\n};`).reason).toMatch(/no macro 'CLK_BUS' is defined\)$/);
   });
 
   it('fails on a missing quoted include with the place of the #include', () => {

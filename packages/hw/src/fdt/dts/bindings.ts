@@ -7,8 +7,10 @@
  *
  * They are found as `#include <dt-bindings/...>` after every user include directory, so a
  * kernel checkout given with `includeDirs` takes precedence. A `<dt-bindings/...>` header
- * found nowhere is tolerated (with a warning) until a macro it would have defined is used;
- * that use is then an error naming the macro and the header.
+ * found nowhere is tolerated (with a warning). A macro it would have defined, used in a
+ * property the project does not read (`interconnects`, `clocks`, `resets`, ...), compiles to 0
+ * with a warning naming the macro, the header and the place; used in a property the project
+ * reads (see interpreted.ts) it is an error naming the macro and the header.
  */
 export const BUILTIN_DT_BINDINGS: Readonly<Record<string, string>> = {
   'dt-bindings/interrupt-controller/irq.h': `/* Interrupt trigger types: the flags cell of most interrupt specifiers. */

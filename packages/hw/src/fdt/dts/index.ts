@@ -14,12 +14,14 @@ import type { FdtTree } from '../types.js';
 import { DtsError, type DtsSourcePos, type DtsWarning } from './error.js';
 import { bytesToBinary, dirnameOf, joinPath, nodeFileSystem, normalizePath, textToBinary, type DtsFileSystem } from './files.js';
 import { getNodeByLabel, resolveTree, toFdt, type LNode } from './livetree.js';
+import { isInterpretedProperty } from './interpreted.js';
 import { DtsParser, scan } from './parser.js';
 import { preprocess, type MissingHeader, type PreprocessResult } from './preprocess.js';
 
 export { DtsError, type DtsSourcePos, type DtsWarning, formatPos } from './error.js';
 export { memoryFileSystem, nodeFileSystem, type DtsFileSystem } from './files.js';
 export { BUILTIN_DT_BINDINGS } from './bindings.js';
+export { INTERPRETED_PROPERTIES, isInterpretedProperty } from './interpreted.js';
 export { printDts, type PrintDtsOptions } from './print.js';
 export type { MissingHeader } from './preprocess.js';
 
@@ -47,7 +49,10 @@ export interface DtsCompileResult {
   readonly files: readonly string[];
   /** Each label of the final tree and the path of its node. */
   readonly labels: Readonly<Record<string, string>>;
-  /** `<dt-bindings/...>` headers that were included but not found (tolerated while unused). */
+  /**
+   * `<dt-bindings/...>` headers that were included but not found. Their macros compile to 0
+   * (with a warning) in properties the project does not read, and are errors elsewhere.
+   */
   readonly missingHeaders: readonly MissingHeader[];
 }
 
@@ -69,11 +74,15 @@ function runPreprocessor(src: string, opts: DtsCompileOptions): PreprocessResult
   });
 }
 
-function explainIdentifier(name: string, pp: PreprocessResult): string {
+function missingList(pp: PreprocessResult): string {
+  return pp.missingHeaders.map((m) => `<${m.header}> (included at ${m.pos.file}:${m.pos.line})`).join(', ');
+}
+
+function explainIdentifier(name: string, pp: PreprocessResult, prop: string | null | undefined): string {
   const base = `'${name}' is not a number, a &reference or an expression in parentheses`;
   if (pp.missingHeaders.length > 0) {
-    const list = pp.missingHeaders.map((m) => `<${m.header}> (included at ${m.pos.file}:${m.pos.line})`).join(', ');
-    return `${base}: no macro '${name}' is defined; it probably comes from ${list}, which was not found: give the kernel's include/ directory in includeDirs`;
+    const why = prop ? `; '${prop}' is a property this project reads, so it cannot stand in 0 for it` : '';
+    return `${base}: no macro '${name}' is defined; it probably comes from ${missingList(pp)}, which was not found${why}: give the kernel's include/ directory in includeDirs`;
   }
   return `${base} (no macro '${name}' is defined)`;
 }
@@ -91,7 +100,16 @@ export function parseDts(source: string | Uint8Array, opts: DtsCompileOptions = 
   const ctx = {
     pos,
     warnings,
-    explainIdentifier: (name: string) => explainIdentifier(name, pp),
+    explainIdentifier: (name: string, prop?: string | null) => explainIdentifier(name, pp, prop),
+    unknownIdentifier(name: string, at: number, prop: string | null): bigint | undefined {
+      // only a macro a missing header may have defined, in a property nothing here reads
+      if (pp.missingHeaders.length === 0 || prop === null || isInterpretedProperty(prop)) return undefined;
+      warnings.push({
+        ...pos(at),
+        message: `'${name}' is not defined (it probably comes from ${missingList(pp)}, which was not found); '${prop}' is not a property this project reads, so ${name} compiles to 0 there`,
+      });
+      return 0n;
+    },
     readBinary(name: string, from: DtsSourcePos): Uint8Array | undefined {
       const dirs = name.startsWith('/') ? ['/'] : [dirnameOf(from.file), ...includeDirs];
       for (const d of dirs) {

@@ -59,8 +59,14 @@ export interface ParseContext {
   pos(at: number): DtsSourcePos;
   /** Reads /incbin/ data (relative to `from`'s file), or undefined when missing. */
   readBinary(name: string, from: DtsSourcePos): Uint8Array | undefined;
-  /** Explains an identifier found where a number was expected (unknown macro). */
-  explainIdentifier(name: string): string;
+  /** Explains an identifier found where a number was expected (unknown macro), in property `prop` (null: outside a property). */
+  explainIdentifier(name: string, prop?: string | null): string;
+  /**
+   * An identifier (a macro nobody defined) where a cell value is expected, in property `prop`
+   * (null outside a property, e.g. /memreserve/): the value to use in its place (after a
+   * warning), or undefined when it is an error.
+   */
+  unknownIdentifier?(name: string, at: number, prop: string | null): bigint | undefined;
   readonly warnings: DtsWarning[];
 }
 
@@ -363,6 +369,8 @@ export class DtsParser {
   private i = 0;
   private depth = 0;
   private readonly reservations: FdtReservation[] = [];
+  /** The property whose value is being parsed (null outside one). */
+  private prop: string | null = null;
 
   constructor(
     private readonly toks: readonly Tok[],
@@ -387,7 +395,7 @@ export class DtsParser {
     throw new DtsError(this.ctx.pos(t.at), msg);
   }
   private unexpected(t: Tok, wanted: string): never {
-    if (t.k === 'ident') this.fail(t, this.ctx.explainIdentifier(t.v));
+    if (t.k === 'ident') this.fail(t, this.ctx.explainIdentifier(t.v, this.prop));
     return this.fail(t, `syntax error: expected ${wanted}, found ${describe(t)}`);
   }
   private expectOp(v: string, what = `'${v}'`): Tok {
@@ -520,7 +528,9 @@ export class DtsParser {
         let data = new LData();
         if (this.isOp(this.peek(), '=')) {
           this.next();
+          this.prop = h.v;
           data = this.propdata();
+          this.prop = null;
         }
         this.expectOp(';', `';' after property '${h.v}'`);
         const p = new LProp(h.v, data, this.ctx.pos(h.at));
@@ -630,7 +640,7 @@ export class DtsParser {
         d.markers.push({ offset: d.bytes.length, kind: 'label', ref: t.v, pos: this.ctx.pos(t.at) });
         continue;
       }
-      if (t.k === 'lit' || t.k === 'char' || this.isOp(t, '(')) {
+      if (t.k === 'lit' || t.k === 'char' || t.k === 'ident' || this.isOp(t, '(')) {
         const v = this.prim();
         if (v > mask && (v | mask) !== M64) {
           const p = this.ctx.pos(t.at);
@@ -681,7 +691,26 @@ export class DtsParser {
       this.depth--;
       return v;
     }
+    if (t.k === 'ident') {
+      const v = this.ctx.unknownIdentifier?.(t.v, t.at, this.prop);
+      if (v === undefined) return this.unexpected(t, "a number or '('");
+      // an undefined function-like macro: its argument list goes with it
+      const open = this.peek();
+      if (this.isOp(open, '(') && open.at === t.at + t.v.length) this.skipParens();
+      return v;
+    }
     return this.unexpected(t, "a number or '('");
+  }
+
+  /** Skips a balanced parenthesised token run (the arguments of an unknown macro). */
+  private skipParens(): void {
+    let depth = 0;
+    for (;;) {
+      const t = this.next();
+      if (t.k === 'eof') this.fail(t, "missing ')' after a macro's arguments");
+      if (this.isOp(t, '(')) depth++;
+      else if (this.isOp(t, ')') && --depth === 0) return;
+    }
   }
 
   private expr(): bigint {
