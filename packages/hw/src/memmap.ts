@@ -7,7 +7,11 @@
  *   normal. An entry of size 0 means "the bootloader fills this in" (kernel SoC .dtsi files
  *   ship like that): the board then uses the size in the node's `gki,ram-size` property, else
  *   `/chosen/gki,ram-size`, else DEFAULT_UNFILLED_RAM_SIZE (4 GiB), clipped so it does not run
- *   into the next bank, and records a note saying so.
+ *   into the next bank, and records a note saying so. Overlapping banks are merged (as
+ *   memblock does), with a note.
+ * - A tree with no memory node at all (kernel board files that leave it to U-Boot) gets one
+ *   bank where its bootloader would most probably put it: `/chosen/gki,ram-base` when given,
+ *   else the lowest 1 GiB boundary free of device registers (see guessRam), with a note.
  * - Reservations come from the blob's /memreserve/ block and the enabled children of
  *   `/reserved-memory`: static ones with `reg` (and `no-map` / `reusable`), and dynamic ones
  *   with `size` (optional `alignment`, `alloc-ranges`), which are placed as memblock places
@@ -16,6 +20,7 @@
  * - The page allocator may use RAM minus every reservation that is not `reusable` (a
  *   `reusable` region is CMA-style memory the allocator keeps using).
  */
+import { translatedRegs } from './fdt/address.js';
 import { cellsToNumber, propCells } from './fdt/read.js';
 import { FdtError, type FdtNode, type FdtReservation, type FdtTree } from './fdt/types.js';
 import { PAGE_SIZE, type MemRegion } from './mem.js';
@@ -167,15 +172,39 @@ export function readMemoryMap(tree: FdtTree): MemoryMap {
     });
     ram.push({ base: u.base, size });
   }
-  if (ram.length === 0)
-    throw new FdtError(
-      -1,
-      'no RAM: no /memory node with a non-empty reg (a SoC .dtsi leaves memory to the board file: add memory@<base> { device_type = "memory"; reg = <...>; })',
-      '/',
-    );
+  if (ram.length === 0) {
+    // no /memory at all: many kernel board files leave it to the bootloader (U-Boot adds it)
+    const chosenBase = chosen ? numberProp(chosen, 'gki,ram-base', '/chosen') : undefined;
+    const guess = guessRam(tree, chosenBase, chosenSize ?? DEFAULT_UNFILLED_RAM_SIZE);
+    if (!guess)
+      throw new FdtError(
+        -1,
+        'no RAM: no /memory node with a non-empty reg, and no free address range for one (add memory@<base> { device_type = "memory"; reg = <...>; }, or /chosen/gki,ram-base and gki,ram-size)',
+        '/',
+      );
+    notes.push({
+      level: 'warn',
+      source: 'OF',
+      message: `no /memory node (the bootloader adds it): assuming ${formatSize(guess.size)} of RAM at ${hex(guess.base)} (${guess.why}; /chosen/gki,ram-base and gki,ram-size choose)`,
+    });
+    ram.push({ base: guess.base, size: guess.size });
+  }
   ram.sort((a, b) => a.base - b.base);
-  for (let i = 1; i < ram.length; i++)
-    if (ram[i]!.base < ram[i - 1]!.base + ram[i - 1]!.size) throw new FdtError(-1, `RAM regions overlap at ${hex(ram[i]!.base)}`, '/');
+  // overlapping banks (a typo in a board file, or two nodes describing the same RAM) are
+  // merged, as memblock_add merges them
+  for (let i = 1; i < ram.length; i++) {
+    const prev = ram[i - 1]!;
+    const cur = ram[i]!;
+    if (cur.base >= prev.base + prev.size) continue;
+    const end = Math.max(prev.base + prev.size, cur.base + cur.size);
+    notes.push({
+      level: 'warn',
+      source: 'OF',
+      message: `RAM banks ${hex(prev.base)}+${hex(prev.size)} and ${hex(cur.base)}+${hex(cur.size)} overlap; merged into ${hex(prev.base)}+${hex(end - prev.base)}`,
+    });
+    ram.splice(i - 1, 2, { base: prev.base, size: end - prev.base });
+    i--;
+  }
 
   // static reservations
   const reserved: ReservedRegion[] = tree.reservations.map((r) => ({
@@ -234,6 +263,59 @@ export function readMemoryMap(tree: FdtTree): MemoryMap {
     }
   }
   return { ram, reserved, notes };
+}
+
+const GiB = 2 ** 30;
+/** Where a missing /memory node's bank may start: 1 GiB boundaries below this. */
+const RAM_GUESS_LIMIT = 64 * GiB;
+/** The least RAM worth assuming (a window shorter than this is skipped). */
+const RAM_GUESS_MIN = 256 * 2 ** 20;
+
+/**
+ * The RAM a tree without /memory most probably has, as its bootloader would add it: at
+ * `/chosen/gki,ram-base` when given, else at the lowest 1 GiB boundary whose next 256 MiB no
+ * device register window (`reg` of any node, translated to CPU addresses) touches; the bank
+ * runs for `size` bytes or up to the next device window above it. SoCs put DRAM at such a
+ * boundary (0 on Rockchip and Marvell, 1 GiB on i.MX 8M, Allwinner and MediaTek, 2 GiB on
+ * Qualcomm, Tegra and Exynos), below or above their peripherals.
+ */
+function guessRam(tree: FdtTree, base: number | undefined, size: number): { base: number; size: number; why: string } | undefined {
+  const windows: { start: number; end: number }[] = [];
+  const visit = (n: FdtNode, path: string, top: boolean): void => {
+    const name = n.name.split('@')[0];
+    // RAM-like or non-MMIO subtrees: memory, reserved memory (inside RAM), CPUs (reg = MPIDR)
+    if (top && (name === 'memory' || name === 'reserved-memory' || name === 'cpus' || name === 'chosen' || name === 'aliases')) return;
+    if (path !== '/' && has(n, 'reg')) {
+      try {
+        for (const r of translatedRegs(tree, path) ?? []) if (r.size > 0) windows.push({ start: r.address, end: r.address + r.size });
+      } catch {
+        // a malformed reg says nothing about where RAM is
+      }
+    }
+    let sc = 1;
+    try {
+      sc = cellCount(n, '#size-cells', 1, path);
+    } catch {
+      return;
+    }
+    if (sc === 0) return; // children addressed without sizes (CPUs, I2C or MDIO devices) are not MMIO
+    for (const c of n.children) visit(c, path === '/' ? `/${c.name}` : `${path}/${c.name}`, path === '/');
+  };
+  visit(tree.root, '/', false);
+  windows.sort((a, b) => a.start - b.start);
+  const nextDevice = (from: number): number => windows.reduce((m, w) => (w.end > from && w.start < m ? Math.max(w.start, from) : m), Infinity);
+  if (windows.length === 0 && base === undefined) return undefined; // nothing to place it against
+  if (base !== undefined) {
+    if (base % PAGE_SIZE) return undefined;
+    return { base, size, why: 'from /chosen/gki,ram-base' };
+  }
+  for (let b = 0; b < RAM_GUESS_LIMIT; b += GiB) {
+    const end = nextDevice(b);
+    if (end - b < RAM_GUESS_MIN) continue;
+    const s = alignDown(Math.min(size, end - b), PAGE_SIZE);
+    return { base: b, size: s, why: b === 0 ? 'no device registers at 0' : `the lowest 1 GiB boundary with no device registers after it` };
+  }
+  return undefined;
 }
 
 /** The highest aligned base for `size` bytes inside `ranges` ∩ RAM, clear of `taken`. */

@@ -58,11 +58,41 @@ describe('RAM from memory nodes', () => {
     expect(clipped.notes[0]!.message).toMatch(/clipped at the next bank/);
   });
 
-  it('rejects overlapping banks and a tree without RAM', () => {
-    expect(() => board(`m1 { device_type = "memory"; reg = <0 0 0 0x2000>; }; m2 { device_type = "memory"; reg = <0 0x1000 0 0x2000>; };`)).toThrow(
-      /overlap/,
-    );
+  it('merges overlapping banks as memblock does (exynosautov920-sadk has such a pair), with a note', () => {
+    const b = board(`memory@80000000 { device_type = "memory"; reg = <0 0x80000000 0 0x70000000>, <0x8 0x80000000 0x1 0xfba00000>, <0xa 0 0x2 0>; };`);
+    expect(b.mem.regions).toEqual([
+      { base: 0x8000_0000, size: 0x7000_0000 },
+      { base: 0x8_8000_0000, size: 0xa_0000_0000 + 8 * GiB - 0x8_8000_0000 },
+    ]);
+    expect(b.notes.map((n) => n.message)).toEqual([
+      'RAM banks 0x880000000+0x1fba00000 and 0xa00000000+0x200000000 overlap; merged into 0x880000000+0x380000000',
+    ]);
+  });
+
+  it('assumes the RAM a bootloader adds when the tree has no memory node, below or above the devices', () => {
+    // Rockchip style: peripherals high, nothing at 0
+    const rk = board(`soc { #address-cells = <2>; #size-cells = <2>; ranges; uart@fe000000 { reg = <0 0xfe000000 0 0x100>; }; };
+      cpus { #address-cells = <1>; #size-cells = <0>; cpu@0 { reg = <0>; }; };`);
+    // the bank stops where the first device window starts
+    expect(rk.mem.regions).toEqual([{ base: 0, size: 0xfe00_0000 }]);
+    expect(rk.notes.map((n) => [n.level, n.message])).toEqual([
+      ['warn', 'no /memory node (the bootloader adds it): assuming 4064 MiB of RAM at 0x0 (no device registers at 0; /chosen/gki,ram-base and gki,ram-size choose)'],
+    ]);
+    // i.MX 8M / Allwinner style: peripherals in the first GiB (a bus translating its children there)
+    const imx = board(`soc { #address-cells = <1>; #size-cells = <1>; ranges = <0 0 0 0x40000000>; gic@38800000 { reg = <0x38800000 0x10000>; }; sram@100 { reg = <0x100 0x1000>; }; };
+      reserved-memory { #address-cells = <2>; #size-cells = <2>; ranges; rsc@92400000 { reg = <0 0x92400000 0 0x1000>; no-map; }; };`);
+    expect(imx.mem.regions).toEqual([{ base: GiB, size: 4 * GiB }]);
+    expect(imx.notes[0]!.message).toMatch(/assuming 4 GiB of RAM at 0x40000000 \(the lowest 1 GiB boundary with no device registers after it/);
+    expect(imx.reservedMemory.map((r) => r.address)).toEqual([0x9240_0000]);
+    // /chosen chooses
+    const chosen = board(`chosen { gki,ram-base = <0x8 0>; gki,ram-size = <0x40000000>; }; uart@1000 { reg = <0 0x1000 0 0x100>; };`);
+    expect(chosen.mem.regions).toEqual([{ base: 0x8_0000_0000, size: GiB }]);
+    expect(chosen.notes[0]!.message).toMatch(/assuming 1 GiB of RAM at 0x800000000 \(from \/chosen\/gki,ram-base/);
+  });
+
+  it('rejects a tree without RAM and without anything to place it against', () => {
     expect(() => board(`x { };`)).toThrow(FdtError);
+    expect(() => board(`x { };`)).toThrow(/no RAM/);
   });
 });
 
