@@ -226,6 +226,10 @@ describe('reg and ranges translation', () => {
         node('outside@5000000', [prop.cells('reg', 0x0500_0000, 0x10)]),
         node('sub', [prop.u32('#address-cells', 1), prop.u32('#size-cells', 1), prop.empty('ranges')], [node('leaf@400', [prop.cells('reg', 0x400, 0x40)])]),
         node('closed', [prop.u32('#address-cells', 1), prop.u32('#size-cells', 1)], [node('hidden@10', [prop.cells('reg', 0x10, 4)])]),
+        // register-bit LEDs sharing one register (the Juno and Versatile motherboards' led@8,N)
+        node('led@8,0', [prop.cells('reg', 0x8, 4), prop.u32('mask', 0x01)]),
+        node('led@8,7', [prop.cells('reg', 0x8, 4), prop.u32('mask', 0x80)]),
+        node('led@8,z', [prop.cells('reg', 0x8, 4), prop.u32('mask', 0)]),
       ]),
     ]),
   );
@@ -259,6 +263,10 @@ describe('reg and ranges translation', () => {
     expect(ofDeviceMakeBusId(must(t, '/soc/hi@80000000'))).toBe('800000010.hi');
     expect(ofDeviceMakeBusId(must(t, '/soc'))).toBe('soc');
     expect(ofDeviceMakeBusId(must(t, '/soc/closed/hidden@10'))).toBe('soc:closed:hidden@10');
+    // a mask adds its lowest set bit (ffs(mask) - 1, in hex; a zero mask prints -1 as %x)
+    expect(ofDeviceMakeBusId(must(t, '/soc/led@8,0'))).toBe('10000008.0.led');
+    expect(ofDeviceMakeBusId(must(t, '/soc/led@8,7'))).toBe('10000008.7.led');
+    expect(ofDeviceMakeBusId(must(t, '/soc/led@8,z'))).toBe('10000008.ffffffff.led');
   });
 });
 
