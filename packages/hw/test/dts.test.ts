@@ -263,6 +263,8 @@ describe('preprocessor', () => {
     const ok = parseDts(`${V1}#include <dt-bindings/clock/soc-clk.h>\n/ { x = <1>; };`, { filename: 'b.dts' });
     expect(ok.missingHeaders.map((m) => m.header)).toEqual(['dt-bindings/clock/soc-clk.h']);
     expect(ok.warnings[0]!).toMatchObject({ file: 'b.dts', line: 2, message: expect.stringMatching(/not found/) });
+    const quoted = parseDts(`${V1}#include "dt-bindings/input/input.h"\n/ { x = <1>; };`, { filename: 'b.dts', fs: memoryFileSystem({}) });
+    expect(quoted.missingHeaders.map((m) => m.header)).toEqual(['dt-bindings/input/input.h']);
     // a clock ID and an interconnect path that survived trimming: 0 in their place, one warning per use
     const r = parseDts(
       `${V1}#include <dt-bindings/clock/soc-clk.h>\n#include <dt-bindings/interconnect/soc-noc.h>\n#define PATH(a, b) <&c a 0 &c b 0>\n/ {\n\tclocks = <&c CLK_BUS>, <&c (CLK_BASE + 2)>;\n` +
@@ -285,11 +287,45 @@ describe('preprocessor', () => {
       /'CLK_BUS' is not defined \(it probably comes from <dt-bindings\/clock\/soc-clk.h> \(included at b.dts:2\), <dt-bindings\/interconnect\/soc-noc.h> \(included at b.dts:3\), which was not found\); 'clocks' is not a property this project reads, so CLK_BUS compiles to 0 there/,
     );
     // in a property the project reads, a made-up 0 would describe other hardware: an error
-    for (const [prop, line] of [['interrupts', 4], ['reg', 4], ['iommus', 4], ['#clock-cells', 4], ['gki,stream-id', 4]] as const) {
-      const e = dtsError(`${V1}#include <dt-bindings/clock/soc-clk.h>\n/ {\n\t${prop} = <&c CLK_BUS>;\n\tc: c { };\n};`, { filename: 'b.dts' });
-      expect([e.file, e.line], prop).toEqual(['b.dts', line]);
+    const soc = (body: string): string =>
+      `${V1}#include <dt-bindings/clock/soc-clk.h>\n/ {\n\t#address-cells = <1>;\n\t#size-cells = <1>;\n\tinterrupt-parent = <&gic>;\n` +
+      `\tgic: interrupt-controller@1000 { compatible = "arm,gic-400"; interrupt-controller; #interrupt-cells = <3>; reg = <0x1000 0x1000>; };\n` +
+      `\tgpio: gpio@2000 { compatible = "vendor,gpio"; interrupt-controller; #interrupt-cells = <2>; reg = <0x2000 0x100>; };\n` +
+      `\tsmmu: iommu@3000 { compatible = "arm,mmu-500"; #iommu-cells = <1>; reg = <0x3000 0x10000>; };\n` +
+      `\tm4u: iommu@4000 { compatible = "mediatek,mt8183-m4u"; #iommu-cells = <1>; reg = <0x4000 0x1000>; };\n` +
+      `\tpower-controller { #address-cells = <1>; #size-cells = <0>; pd@0 { reg = <0>; }; };\n${body}\n};`;
+    for (const [prop, body] of [
+      ['interrupts', 'dev { interrupts = <0 CLK_BUS 4>; };'],
+      ['interrupts-extended', 'dev { interrupts-extended = <&gpio 3 8>, <&gic 0 CLK_BUS 4>; };'],
+      ['reg', 'dev@5000 { reg = <CLK_BUS 0x100>; };'],
+      ['iommus', 'dev { iommus = <&smmu CLK_BUS>; };'],
+      ['#clock-cells', 'dev { #clock-cells = <CLK_BUS>; };'],
+      ['gki,stream-id', 'dev { gki,stream-id = <CLK_BUS>; };'],
+      ['compatible', 'dev { compatible = CLK_BUS; };'],
+    ] as const) {
+      const e = dtsError(soc(body), { filename: 'b.dts' });
+      expect([e.file, e.line], prop).toEqual(['b.dts', 12]);
       expect(e.reason).toMatch(new RegExp(`'CLK_BUS'.*no macro 'CLK_BUS'.*<dt-bindings/clock/soc-clk.h> \\(included at b.dts:2\\).*'${prop}' is a property this project reads`));
     }
+    // ... unless the value cannot matter: an ID-like reg, a controller or IOMMU nothing here decodes
+    const fine = parseDts(
+      soc(
+        'dev { interrupts-extended = <&gpio CLK_BUS 8>; iommus = <&m4u CLK_BUS>, <&smmu 5>; };\n' +
+          '\tkey { interrupt-parent = <&gpio>; interrupts = <CLK_BUS 8>; function = LED_FUNCTION_STATUS; };',
+      ).replace('pd@0 { reg = <0>; }', 'pd@0 { reg = <PD_GPU>; }'),
+      { filename: 'b.dts' },
+    );
+    expect(cells(fine.tree, '/dev', 'interrupts-extended')).toEqual([2, 0, 8]);
+    expect(cells(fine.tree, '/dev', 'iommus')).toEqual([3, 0, 4, 5]);
+    expect(cells(fine.tree, '/power-controller/pd@0', 'reg')).toEqual([0]);
+    expect(bytes(fine.tree, '/key', 'function')).toEqual([0]);
+    expect(fine.warnings.filter((w) => /is not defined/.test(w.message)).map((w) => w.message.replace(/^.*which was not found\); /, ''))).toEqual([
+      "this 'reg' is an ID, not an address (#size-cells = <0> in /power-controller), so PD_GPU compiles to 0 there",
+      'the interrupt controller /gpio@2000 is not one the board decodes, so CLK_BUS compiles to 0 there',
+      'the IOMMU /iommu@4000 is not one this project models, so CLK_BUS compiles to 0 there',
+      'the interrupt controller /gpio@2000 is not one the board decodes, so CLK_BUS compiles to 0 there',
+      `'function' is not a property this project reads, so LED_FUNCTION_STATUS compiles to "" there`,
+    ]);
     // outside a property (a /memreserve/ entry) too
     expect(dtsError(`${V1}#include <dt-bindings/clock/soc-clk.h>\n/memreserve/ CLK_BUS 0x1000;\n/ { };`).reason).toMatch(/no macro 'CLK_BUS'/);
     // without a missing header, an unknown macro is a typo: an error wherever it is

@@ -14,7 +14,7 @@ import type { FdtTree } from '../types.js';
 import { DtsError, type DtsSourcePos, type DtsWarning } from './error.js';
 import { bytesToBinary, dirnameOf, joinPath, nodeFileSystem, normalizePath, textToBinary, type DtsFileSystem } from './files.js';
 import { getNodeByLabel, resolveTree, toFdt, type LNode } from './livetree.js';
-import { isInterpretedProperty } from './interpreted.js';
+import { judgeMacroUses } from './interpreted.js';
 import { DtsParser, scan } from './parser.js';
 import { preprocess, type MissingHeader, type PreprocessResult } from './preprocess.js';
 
@@ -101,15 +101,8 @@ export function parseDts(source: string | Uint8Array, opts: DtsCompileOptions = 
     pos,
     warnings,
     explainIdentifier: (name: string, prop?: string | null) => explainIdentifier(name, pp, prop),
-    unknownIdentifier(name: string, at: number, prop: string | null): bigint | undefined {
-      // only a macro a missing header may have defined, in a property nothing here reads
-      if (pp.missingHeaders.length === 0 || prop === null || isInterpretedProperty(prop)) return undefined;
-      warnings.push({
-        ...pos(at),
-        message: `'${name}' is not defined (it probably comes from ${missingList(pp)}, which was not found); '${prop}' is not a property this project reads, so ${name} compiles to 0 there`,
-      });
-      return 0n;
-    },
+    // only a macro a missing header may have defined, inside a property; judged once the tree is final
+    tolerateIdentifier: (_name: string, prop: string | null) => pp.missingHeaders.length > 0 && prop !== null,
     readBinary(name: string, from: DtsSourcePos): Uint8Array | undefined {
       const dirs = name.startsWith('/') ? ['/'] : [dirnameOf(from.file), ...includeDirs];
       for (const d of dirs) {
@@ -122,6 +115,13 @@ export function parseDts(source: string | Uint8Array, opts: DtsCompileOptions = 
   const toks = scan(pp.text, ctx);
   const info = new DtsParser(toks, ctx).parse();
   resolveTree(info.root);
+  judgeMacroUses(info.root, (use, prop, reason) => {
+    if (reason === null) throw new DtsError(pos(use.at), explainIdentifier(use.name, pp, prop));
+    warnings.push({
+      ...pos(use.at),
+      message: `'${use.name}' is not defined (it probably comes from ${missingList(pp)}, which was not found); ${reason}, so ${use.name} compiles to ${use.string ? '""' : '0'} there`,
+    });
+  });
   const tree = toFdt(info);
   const dtb = writeDtb(tree);
   return { tree, dtb, warnings, files: pp.files, labels: labelsOf(info.root), missingHeaders: pp.missingHeaders };

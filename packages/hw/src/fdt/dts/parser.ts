@@ -13,7 +13,7 @@
  * arithmetic, as dtc does.
  */
 import { DtsError, type DtsSourcePos, type DtsWarning } from './error.js';
-import { addLabel, LData, LNode, LProp, getNodeByRef, deleteNode, mergeNodes, type LTreeInfo, guessBootCpuid } from './livetree.js';
+import { addLabel, LData, LNode, LProp, getNodeByRef, deleteNode, mergeNodes, type LMacroUse, type LTreeInfo, guessBootCpuid } from './livetree.js';
 import type { FdtReservation } from '../types.js';
 
 /** dtc's lexer states. */
@@ -62,11 +62,11 @@ export interface ParseContext {
   /** Explains an identifier found where a number was expected (unknown macro), in property `prop` (null: outside a property). */
   explainIdentifier(name: string, prop?: string | null): string;
   /**
-   * An identifier (a macro nobody defined) where a cell value is expected, in property `prop`
-   * (null outside a property, e.g. /memreserve/): the value to use in its place (after a
-   * warning), or undefined when it is an error.
+   * May an identifier (a macro nobody defined) where a value is expected, in property `prop`
+   * (null outside a property, e.g. /memreserve/), stand as 0? The parser records each such use
+   * on its property (LProp.macros) for the caller to judge once the tree is final.
    */
-  unknownIdentifier?(name: string, at: number, prop: string | null): bigint | undefined;
+  tolerateIdentifier?(name: string, prop: string | null): boolean;
   readonly warnings: DtsWarning[];
 }
 
@@ -371,6 +371,9 @@ export class DtsParser {
   private readonly reservations: FdtReservation[] = [];
   /** The property whose value is being parsed (null outside one). */
   private prop: string | null = null;
+  /** Undefined macros standing as 0 in that value so far, and the offset of the cell being read. */
+  private macroUses: LMacroUse[] = [];
+  private cellOffset = 0;
 
   constructor(
     private readonly toks: readonly Tok[],
@@ -529,11 +532,16 @@ export class DtsParser {
         if (this.isOp(this.peek(), '=')) {
           this.next();
           this.prop = h.v;
+          this.macroUses = [];
           data = this.propdata();
           this.prop = null;
         }
         this.expectOp(';', `';' after property '${h.v}'`);
         const p = new LProp(h.v, data, this.ctx.pos(h.at));
+        if (this.macroUses.length > 0) {
+          p.macros = this.macroUses;
+          this.macroUses = [];
+        }
         for (const l of labels) addLabel(p.labels, l);
         node.props.push(p);
         continue;
@@ -594,6 +602,13 @@ export class DtsParser {
         d.markers.push({ offset: d.bytes.length, kind: 'path', ref: t.v, pos: this.ctx.pos(t.at) });
       } else if (this.isKw(t, '/incbin/')) {
         this.incbin(d);
+      } else if (t.k === 'ident' && this.ctx.tolerateIdentifier?.(t.v, this.prop)) {
+        // a string macro from a missing header (function = LED_FUNCTION_STATUS): an empty string
+        this.next();
+        this.macroUses.push({ name: t.v, at: t.at, offset: d.bytes.length, string: true });
+        const open = this.peek();
+        if (this.isOp(open, '(') && open.at === t.at + t.v.length) this.skipParens();
+        d.bytes.push(0);
       } else this.unexpected(t, 'a value (a "string", <cells>, [bytes] or a &reference)');
       this.labelsInto(d);
       if (!this.isOp(this.peek(), ',')) return d;
@@ -641,6 +656,7 @@ export class DtsParser {
         continue;
       }
       if (t.k === 'lit' || t.k === 'char' || t.k === 'ident' || this.isOp(t, '(')) {
+        this.cellOffset = d.bytes.length;
         const v = this.prim();
         if (v > mask && (v | mask) !== M64) {
           const p = this.ctx.pos(t.at);
@@ -692,12 +708,12 @@ export class DtsParser {
       return v;
     }
     if (t.k === 'ident') {
-      const v = this.ctx.unknownIdentifier?.(t.v, t.at, this.prop);
-      if (v === undefined) return this.unexpected(t, "a number or '('");
+      if (!this.ctx.tolerateIdentifier?.(t.v, this.prop)) return this.unexpected(t, "a number or '('");
+      this.macroUses.push({ name: t.v, at: t.at, offset: this.cellOffset, string: false });
       // an undefined function-like macro: its argument list goes with it
       const open = this.peek();
       if (this.isOp(open, '(') && open.at === t.at + t.v.length) this.skipParens();
-      return v;
+      return 0n;
     }
     return this.unexpected(t, "a number or '('");
   }

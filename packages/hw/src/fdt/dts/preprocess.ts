@@ -640,7 +640,8 @@ class Preprocessor {
       this.processFile(`<builtin>/${normalizePath(name)}`, builtin, at);
       return;
     }
-    if (!quoted && name.startsWith('dt-bindings/')) {
+    // `#include "dt-bindings/..."` (a few i.MX and Rockchip boards write it so) counts too
+    if (normalizePath(name).startsWith('dt-bindings/')) {
       const pos = this.files[fi]!.pos(at.s);
       this.missing.push({ header: name, pos });
       this.warnings.push({ ...pos, message: `<${name}> not found; it is ignored until one of its macros is used` });
