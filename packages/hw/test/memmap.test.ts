@@ -206,3 +206,40 @@ describe('interrupts on real trees', () => {
     ]);
   });
 });
+
+describe('interrupt controllers stacked on the GIC', () => {
+  // the shapes of mt8183.dtsi (SYSIRQ as the root interrupt parent), sc7180.dtsi (PDC with
+  // qcom,pdc-ranges) and imx8mq.dtsi (GPC)
+  const dtb = compileDts(`/dts-v1/;
+    #include <dt-bindings/interrupt-controller/arm-gic.h>
+    / {
+      #address-cells = <2>; #size-cells = <2>;
+      interrupt-parent = <&sysirq>;
+      memory@40000000 { device_type = "memory"; reg = <0 0x40000000 0 0x10000000>; };
+      gic: interrupt-controller@c000000 { compatible = "arm,gic-v3"; interrupt-controller; #interrupt-cells = <4>; reg = <0 0xc000000 0 0x40000>; };
+      sysirq: interrupt-controller@c530a80 { compatible = "mediatek,mt8183-sysirq", "mediatek,mt6577-sysirq"; interrupt-controller; #interrupt-cells = <3>; interrupt-parent = <&gic>; reg = <0 0xc530a80 0 0x50>; };
+      pdc: interrupt-controller@b220000 { compatible = "qcom,sc7180-pdc", "qcom,pdc"; qcom,pdc-ranges = <0 480 94>, <94 609 31>; #interrupt-cells = <2>; interrupt-parent = <&gic>; interrupt-controller; reg = <0 0xb220000 0 0x30000>; };
+      gpc: gpc@303a0000 { compatible = "fsl,imx8mq-gpc"; interrupt-controller; #interrupt-cells = <3>; interrupt-parent = <&gic>; reg = <0 0x303a0000 0 0x10000>; };
+      lonely: intc@1000 { compatible = "mediatek,mt6577-sysirq"; interrupt-controller; #interrupt-cells = <3>; interrupt-parent = <&pdc>; reg = <0 0x1000 0 0x100>; };
+      gpu@13040000 { compatible = "t,dev"; reg = <0 0x13040000 0 0x4000>; interrupts = <GIC_SPI 280 IRQ_TYPE_LEVEL_LOW>, <GIC_SPI 279 IRQ_TYPE_LEVEL_LOW>, <GIC_PPI 9 IRQ_TYPE_LEVEL_LOW>; };
+      usb@a600000 { compatible = "t,dev"; reg = <0 0xa600000 0 0x1000>;
+        interrupts-extended = <&gic GIC_SPI 131 IRQ_TYPE_LEVEL_HIGH 0>, <&pdc 6 IRQ_TYPE_LEVEL_HIGH>, <&pdc 100 IRQ_TYPE_EDGE_BOTH>, <&pdc 200 IRQ_TYPE_EDGE_BOTH>; };
+      vpu@38300000 { compatible = "t,dev"; reg = <0 0x38300000 0 0x1000>; interrupt-parent = <&gpc>; interrupts = <GIC_SPI 7 IRQ_TYPE_LEVEL_HIGH>; };
+      odd@2000 { compatible = "t,dev"; reg = <0 0x2000 0 0x100>; interrupt-parent = <&lonely>; interrupts = <GIC_SPI 1 IRQ_TYPE_LEVEL_HIGH>; };
+    };`);
+
+  it('hands SYSIRQ and GPC specifiers on as the same SPI, and PDC pins as the SPI of their range', () => {
+    const t = parseDtb(dtb);
+    const idx = new FdtIndex(t);
+    const at = (p: string) => boardInterrupts(idx, findNode(t, p)!);
+    // SYSIRQ takes SPIs only
+    expect(at('/gpu@13040000').lines).toEqual([32 + 280, 32 + 279, -1]);
+    expect(at('/gpu@13040000').unresolved).toEqual([{ index: 2, reason: '/interrupt-controller@c530a80 takes <GIC_SPI n flags>, not <1 9 8>' }]);
+    // PDC pin 6 -> SPI 486, pin 100 -> SPI 615, pin 200 -> none
+    expect(at('/usb@a600000').lines).toEqual([32 + 131, 32 + 486, 32 + 615, -1]);
+    expect(at('/usb@a600000').unresolved).toEqual([{ index: 3, reason: 'PDC pin 200 of /interrupt-controller@b220000 is in none of its qcom,pdc-ranges' }]);
+    expect(at('/vpu@38300000').lines).toEqual([32 + 7]);
+    // a stacked controller must sit on a GIC
+    expect(at('/odd@2000').unresolved).toEqual([{ index: 0, reason: 'interrupt controller /intc@1000 does not report to a GIC' }]);
+  });
+});

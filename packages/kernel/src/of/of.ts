@@ -4,7 +4,7 @@ import type { Device } from '../driver/device.js';
 import type { Driver, Resource } from '../driver/types.js';
 import type { Kernel } from '../kernel.js';
 import { ofAddressToResource, ofRegCount, ofTranslateAddress, ofGetAddress } from './address.js';
-import { gicXlate, ofIrqParse, ofIrqSpecifierCount, ofIsGic, type IrqXlate } from './irq.js';
+import { gicXlate, ofIrqFindParent, ofIrqParse, ofIrqSpecifierCount, ofGicStacked, ofIsGic, stackedXlate, type IrqXlate } from './irq.js';
 import { OfTree, type OfNode } from './node.js';
 import { ofDeviceIsAvailable, ofDeviceIsCompatible, ofMatchNode, ofPropertyReadStringArray, ofPropertyReadU32, type OfDeviceId } from './property.js';
 
@@ -86,6 +86,21 @@ export class OfLayer {
       this.early.add(n);
       this.irqDomains.set(n, gicXlate);
       this.kernel.log.info('OF', `interrupt controller ${n.fullName} -> ${this.kernel.board.irq.name} (${this.kernel.board.irq.numLines} lines)`);
+    }
+    // then the controllers stacked on a GIC (of_irq_init orders children after their parent)
+    for (const n of tree.nodes()) {
+      const stacked = ofGicStacked(n);
+      if (!stacked || !ofDeviceIsAvailable(n)) continue;
+      const parent = ofIrqFindParent(n);
+      // what it hands on is a GIC specifier: its parent must be a GIC
+      const up = parent && ofIsGic(parent) ? this.irqDomains.get(parent) : undefined;
+      if (!parent || !up) {
+        this.kernel.log.warn('OF', `interrupt controller ${n.fullName}: its parent ${parent?.fullName ?? '(none)'} is not a GIC; left without a domain`);
+        continue;
+      }
+      if (!stacked.device) this.early.add(n);
+      this.irqDomains.set(n, stackedXlate(n, up));
+      this.kernel.log.info('OF', `interrupt controller ${n.fullName} -> ${parent.fullName} (stacked)`);
     }
     return tree;
   }

@@ -9,7 +9,7 @@
  * error, since a made-up 0 there would silently describe different hardware, unless the
  * value cannot matter (see judgeMacroUses).
  */
-import { GIC_COMPATIBLE_PREFIXES } from '../irq.js';
+import { GIC_COMPATIBLE_PREFIXES, GIC_STACKED_COMPATIBLES } from '../irq.js';
 import { getNodeByRef, type LMacroUse, type LNode, type LProp } from './livetree.js';
 
 /** Properties the board, the OF layer, the models or the drivers read (besides `#...` and `gki,...`). */
@@ -86,9 +86,11 @@ function interruptParent(root: LNode, node: LNode): LNode | undefined {
   return undefined;
 }
 
-/** Interrupt controllers whose specifiers the board and the kernel decode (the GIC family). */
+/** Interrupt controllers whose specifiers the board and the kernel decode (the GIC family and those stacked on it). */
 function isDecodedInterruptController(n: LNode): boolean {
-  return compatibles(n).some((c) => c !== 'arm,gic-v3-its' && c !== 'arm,gic-v2m-frame' && GIC_COMPATIBLE_PREFIXES.some((re) => re.test(c)));
+  return compatibles(n).some(
+    (c) => GIC_STACKED_COMPATIBLES.includes(c) || (c !== 'arm,gic-v3-its' && c !== 'arm,gic-v2m-frame' && GIC_COMPATIBLE_PREFIXES.some((re) => re.test(c))),
+  );
 }
 
 /** IOMMUs whose specifiers the models and drivers read: the Arm SMMU family (v1, v2, MMU-4x0/500, v3). */
