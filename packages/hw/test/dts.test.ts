@@ -259,6 +259,19 @@ describe('preprocessor', () => {
     expect(cells(t, '/', 't')).toEqual([0xffffffff]);
   });
 
+  it("ships the Tegra 186/194/234 SMMU stream IDs, and counts the rest of those headers' macros as missing", () => {
+    const r = parseDts(
+      `${V1}#include <dt-bindings/memory/tegra194-mc.h>\n/ {\n\tsmmu: iommu@12000000 { compatible = "nvidia,tegra194-smmu", "nvidia,smmu-500"; #iommu-cells = <1>; };\n` +
+        `\tethernet { iommus = <&smmu TEGRA194_SID_EQOS>; interconnects = <&mc TEGRA194_MEMORY_CLIENT_EQOSR &emc>; };\n\tmc: mc { }; emc: emc { };\n};`,
+      { filename: 't.dts' },
+    );
+    expect(cells(r.tree, '/ethernet', 'iommus')).toEqual([1, 0x14]);
+    expect(r.missingHeaders).toEqual([{ header: 'dt-bindings/memory/tegra194-mc.h', pos: { file: 't.dts', line: 2, column: 10 }, partial: true }]);
+    expect(r.warnings.map((w) => w.message)).toEqual([
+      expect.stringMatching(/^'TEGRA194_MEMORY_CLIENT_EQOSR' is not defined \(it probably comes from <dt-bindings\/memory\/tegra194-mc.h> \(included at t.dts:2, shipped in part\)/),
+    ]);
+  });
+
   it('tolerates an unknown dt-bindings header; its macros read 0 in properties nothing here reads, with a warning', () => {
     const ok = parseDts(`${V1}#include <dt-bindings/clock/soc-clk.h>\n/ { x = <1>; };`, { filename: 'b.dts' });
     expect(ok.missingHeaders.map((m) => m.header)).toEqual(['dt-bindings/clock/soc-clk.h']);

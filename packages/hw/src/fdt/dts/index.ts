@@ -20,7 +20,7 @@ import { preprocess, type MissingHeader, type PreprocessResult } from './preproc
 
 export { DtsError, type DtsSourcePos, type DtsWarning, formatPos } from './error.js';
 export { memoryFileSystem, nodeFileSystem, type DtsFileSystem } from './files.js';
-export { BUILTIN_DT_BINDINGS } from './bindings.js';
+export { BUILTIN_DT_BINDINGS, PARTIAL_DT_BINDINGS } from './bindings.js';
 export { INTERPRETED_PROPERTIES, isInterpretedProperty } from './interpreted.js';
 export { printDts, type PrintDtsOptions } from './print.js';
 export type { MissingHeader } from './preprocess.js';
@@ -75,7 +75,7 @@ function runPreprocessor(src: string, opts: DtsCompileOptions): PreprocessResult
 }
 
 function missingList(pp: PreprocessResult): string {
-  return pp.missingHeaders.map((m) => `<${m.header}> (included at ${m.pos.file}:${m.pos.line})`).join(', ');
+  return pp.missingHeaders.map((m) => `<${m.header}> (included at ${m.pos.file}:${m.pos.line}${m.partial ? ', shipped in part' : ''})`).join(', ');
 }
 
 function explainIdentifier(name: string, pp: PreprocessResult, prop: string | null | undefined): string {

@@ -136,6 +136,7 @@ function whyHarmless(root: LNode, n: LNode, p: LProp, use: LMacroUse): string | 
       const ctl = entryTarget(root, p, use.offset);
       return ctl && !isDecodedInterruptController(ctl) ? `the interrupt controller ${ctl.fullPath} is not one the board decodes` : null;
     }
+    case 'iommu-map':
     case 'iommus': {
       const mmu = entryTarget(root, p, use.offset);
       return mmu && !compatibles(mmu).some(isSpecifierReadingIommu) ? `the IOMMU ${mmu.fullPath} is not one this project models` : null;

@@ -11,7 +11,7 @@
  * from every output offset back to a file, line and column, so the DTS parser can report
  * errors where the text was written (for macro output: where the macro was used).
  */
-import { BUILTIN_DT_BINDINGS } from './bindings.js';
+import { BUILTIN_DT_BINDINGS, PARTIAL_DT_BINDINGS } from './bindings.js';
 import { DtsError, type DtsSourcePos, type DtsWarning } from './error.js';
 import { bytesToBinary, dirnameOf, joinPath, normalizePath, textToBinary, type DtsFileSystem } from './files.js';
 
@@ -266,10 +266,12 @@ function wouldGlue(a: string, b: string): boolean {
   return GLUE.has(a[a.length - 1]! + b[0]!);
 }
 
-/** A `<dt-bindings/...>` header that was included but found nowhere. */
+/** A `<dt-bindings/...>` header that was included but found nowhere (or only in part, see PARTIAL_DT_BINDINGS). */
 export interface MissingHeader {
   readonly header: string;
   readonly pos: DtsSourcePos;
+  /** The compiler ships part of it (some of its macros are defined). */
+  readonly partial?: boolean;
 }
 
 export interface PreprocessOptions {
@@ -637,6 +639,7 @@ class Preprocessor {
     }
     const builtin = this.opts.builtinBindings ? BUILTIN_DT_BINDINGS[normalizePath(name)] : undefined;
     if (builtin !== undefined) {
+      if (PARTIAL_DT_BINDINGS.has(normalizePath(name))) this.missing.push({ header: normalizePath(name), pos: this.files[fi]!.pos(at.s), partial: true });
       this.processFile(`<builtin>/${normalizePath(name)}`, builtin, at);
       return;
     }
