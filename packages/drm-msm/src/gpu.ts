@@ -251,7 +251,8 @@ export class A6xxGpu {
       return r;
     }
     this.irq = irq;
-    const gmu = A6xxGmu.init(this.kernel, dev);
+    // a6xx_gmu_init: the a630 family (a615, a616, a618, a619, a630) runs the legacy GMU firmware
+    const gmu = A6xxGmu.init(this.kernel, dev, this.info.family === 'a6xx-gen1');
     if (typeof gmu === 'number') return gmu;
     this.gmu = gmu;
     r = this.createAddressSpace();
@@ -397,8 +398,8 @@ export class A6xxGpu {
       }
     } finally {
       this.gmu.clearOob(R.GMU_OOB.GPU_SET);
-      // take the (legacy) GMU out of its boot state
-      this.gmu.clearOob(R.GMU_OOB.BOOT_SLUMBER);
+      // take a legacy GMU out of its boot state (later ones have no such request)
+      if (this.gmu.legacy) this.gmu.clearOob(R.GMU_OOB.BOOT_SLUMBER);
     }
     this.hwReady = ret === 0;
     return ret;

@@ -114,6 +114,21 @@ describe('probe on the sdm845 GPU subtree', () => {
     expect([...r.gmu.held]).toEqual([]);
   });
 
+  it('talks to an a640-or-later GMU with the new out-of-band bits and no boot request (a650 of sm8250)', () => {
+    const r = bootModelOk(sdm845GpuDtb({ gpuCompat: ['qcom,adreno-650.2', 'qcom,adreno'], gmuCompat: ['qcom,adreno-gmu-650.2', 'qcom,adreno-gmu'] }));
+    expect(r.gmu.legacy).toBe(false);
+    expect(r.drm.gpu.gmu!.legacy).toBe(false);
+    // a6xx_gmu_fw_start asks for BOOT_SLUMBER only on the a630 family; GPU_SET goes out as bit 30, acked on 31
+    expect(r.drm.gpu.gmu!.stats.oobSet).toEqual({ GPU_SET: expect.any(Number) });
+    expect(r.drm.gpu.gmu!.stats.oobTimeouts).toBe(0);
+    expect(r.gmu.counts.oobAcks).toBe(r.drm.gpu.gmu!.stats.oobSet.GPU_SET);
+    expect(r.k.log.grep(/Initialized msm .* for 5000000.gpu/)).toHaveLength(1);
+    // the a630 keeps the legacy bits and the boot request
+    const legacy = bootModelOk();
+    expect(legacy.drm.gpu.gmu!.legacy).toBe(true);
+    expect(legacy.drm.gpu.gmu!.stats.oobSet).toMatchObject({ BOOT_SLUMBER: 1 });
+  });
+
   it('gives up with the kernel\'s message when the GMU does not answer, keeping nothing', () => {
     const rig = bootFake(sdm845GpuDtb(), defaultImage([], ['arm_smmu']));
     const k = rig.k;
