@@ -147,6 +147,13 @@ describe('probe on the sdm845 GPU subtree', () => {
     expect(r.drm).toBeUndefined();
     expect(r.k.log.grep('adreno 5000000.gpu: Unknown GPU revision: 6.9.0.0')).toHaveLength(1);
     expect(r.k.drivers.findDevice(GPU_NAME)!.state).toBe('unbound');
+    // the chip id written in hex, as qcm2290.dtsi (Adreno 702) and sm8550.dtsi (Adreno 740) do
+    for (const [compat, rev] of [['qcom,adreno-07000200', '7.0.2.0'], ['qcom,adreno-43050a01', '67.5.10.1']] as const) {
+      const h = bootFake(sdm845GpuDtb({ gpuCompat: [compat, 'qcom,adreno'] }));
+      expect(h.drm).toBeUndefined();
+      expect(h.k.log.grep(`adreno 5000000.gpu: Unknown GPU revision: ${rev}`), compat).toHaveLength(1);
+      expect(h.k.log.grep(/could not parse/)).toEqual([]);
+    }
   });
 
   it('needs the GMU named by qcom,gmu', () => {
