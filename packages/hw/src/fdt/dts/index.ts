@@ -75,7 +75,10 @@ function runPreprocessor(src: string, opts: DtsCompileOptions): PreprocessResult
 }
 
 function missingList(pp: PreprocessResult): string {
-  return pp.missingHeaders.map((m) => `<${m.header}> (included at ${m.pos.file}:${m.pos.line}${m.partial ? ', shipped in part' : ''})`).join(', ');
+  const one = (m: MissingHeader): string => `<${m.header}> (included at ${m.pos.file}:${m.pos.line}${m.partial ? ', shipped in part' : ''})`;
+  const all = pp.missingHeaders;
+  if (all.length <= 3) return all.map(one).join(', ');
+  return `one of ${all.length} headers (${all.slice(0, 2).map(one).join(', ')}, ...)`;
 }
 
 function explainIdentifier(name: string, pp: PreprocessResult, prop: string | null | undefined): string {

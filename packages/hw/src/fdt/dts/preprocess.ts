@@ -647,7 +647,7 @@ class Preprocessor {
     if (normalizePath(name).startsWith('dt-bindings/')) {
       const pos = this.files[fi]!.pos(at.s);
       this.missing.push({ header: name, pos });
-      this.warnings.push({ ...pos, message: `<${name}> not found; it is ignored until one of its macros is used` });
+      this.warnings.push({ ...pos, message: `<${name}> not found; its macros read 0 where the project does not interpret them, and are errors elsewhere` });
       return;
     }
     const searched = dirs.length > 0 ? ` (searched: ${dirs.join(', ')})` : '';
