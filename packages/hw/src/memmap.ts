@@ -274,7 +274,8 @@ const RAM_GUESS_MIN = 256 * 2 ** 20;
 /**
  * The RAM a tree without /memory most probably has, as its bootloader would add it: at
  * `/chosen/gki,ram-base` when given, else at the lowest 1 GiB boundary whose next 256 MiB no
- * device register window (`reg` of any node, translated to CPU addresses) touches; the bank
+ * device register window (`reg` of any node but `mmio-sram` ones, translated to CPU
+ * addresses) touches; the bank
  * runs for `size` bytes or up to the next device window above it. SoCs put DRAM at such a
  * boundary (0 on Rockchip and Marvell, 1 GiB on i.MX 8M, Allwinner and MediaTek, 2 GiB on
  * Qualcomm, Tegra and Exynos), below or above their peripherals.
@@ -285,6 +286,8 @@ function guessRam(tree: FdtTree, base: number | undefined, size: number): { base
     const name = n.name.split('@')[0];
     // RAM-like or non-MMIO subtrees: memory, reserved memory (inside RAM), CPUs (reg = MPIDR)
     if (top && (name === 'memory' || name === 'reserved-memory' || name === 'cpus' || name === 'chosen' || name === 'aliases')) return;
+    // SRAM regions may be carved out of DRAM (RK356x's SCMI shared memory at 1 MiB)
+    if (str(n, 'compatible') === 'mmio-sram') return;
     if (path !== '/' && has(n, 'reg')) {
       try {
         for (const r of translatedRegs(tree, path) ?? []) if (r.size > 0) windows.push({ start: r.address, end: r.address + r.size });

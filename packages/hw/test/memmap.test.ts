@@ -71,7 +71,9 @@ describe('RAM from memory nodes', () => {
 
   it('assumes the RAM a bootloader adds when the tree has no memory node, below or above the devices', () => {
     // Rockchip style: peripherals high, nothing at 0
+    // (with rk356x.dtsi's SCMI shared memory, an mmio-sram carved out of DRAM at 0x10f000)
     const rk = board(`soc { #address-cells = <2>; #size-cells = <2>; ranges; uart@fe000000 { reg = <0 0xfe000000 0 0x100>; }; };
+      sram@10f000 { compatible = "mmio-sram"; reg = <0 0x10f000 0 0x100>; #address-cells = <1>; #size-cells = <1>; ranges = <0 0 0x10f000 0x100>; shmem@0 { reg = <0 0x100>; }; };
       cpus { #address-cells = <1>; #size-cells = <0>; cpu@0 { reg = <0>; }; };`);
     // the bank stops where the first device window starts
     expect(rk.mem.regions).toEqual([{ base: 0, size: 0xfe00_0000 }]);

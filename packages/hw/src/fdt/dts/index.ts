@@ -50,6 +50,12 @@ export interface DtsCompileResult {
   /** Each label of the final tree and the path of its node. */
   readonly labels: Readonly<Record<string, string>>;
   /**
+   * Macros nobody defined that compiled to 0 (or "") where the project does not interpret the
+   * value, one entry per use, in tree order; each also has a warning. `call`: used with an
+   * argument list. (Defining each as 0 in a stand-in header gives cpp + dtc the same blob.)
+   */
+  readonly undefinedMacros: readonly (DtsSourcePos & { readonly name: string; readonly property: string; readonly call: boolean; readonly string: boolean })[];
+  /**
    * `<dt-bindings/...>` headers that were included but not found. Their macros compile to 0
    * (with a warning) in properties the project does not read, and are errors elsewhere.
    */
@@ -118,8 +124,10 @@ export function parseDts(source: string | Uint8Array, opts: DtsCompileOptions = 
   const toks = scan(pp.text, ctx);
   const info = new DtsParser(toks, ctx).parse();
   resolveTree(info.root);
+  const undefinedMacros: { file: string; line: number; column: number; name: string; property: string; call: boolean; string: boolean }[] = [];
   judgeMacroUses(info.root, (use, prop, reason) => {
     if (reason === null) throw new DtsError(pos(use.at), explainIdentifier(use.name, pp, prop));
+    undefinedMacros.push({ ...pos(use.at), name: use.name, property: prop, call: use.call, string: use.string });
     warnings.push({
       ...pos(use.at),
       message: `'${use.name}' is not defined (it probably comes from ${missingList(pp)}, which was not found); ${reason}, so ${use.name} compiles to ${use.string ? '""' : '0'} there`,
@@ -127,7 +135,7 @@ export function parseDts(source: string | Uint8Array, opts: DtsCompileOptions = 
   });
   const tree = toFdt(info);
   const dtb = writeDtb(tree);
-  return { tree, dtb, warnings, files: pp.files, labels: labelsOf(info.root), missingHeaders: pp.missingHeaders };
+  return { tree, dtb, warnings, files: pp.files, labels: labelsOf(info.root), missingHeaders: pp.missingHeaders, undefinedMacros };
 }
 
 function labelsOf(root: LNode): Record<string, string> {

@@ -48,6 +48,8 @@ export interface LMacroUse {
   readonly offset: number;
   /** It stands for a whole value (a string macro such as LED_FUNCTION_STATUS): "" in its place. */
   readonly string: boolean;
+  /** It was used as a function-like macro (its argument list skipped). */
+  call: boolean;
 }
 
 export class LProp {

@@ -605,9 +605,13 @@ export class DtsParser {
       } else if (t.k === 'ident' && this.ctx.tolerateIdentifier?.(t.v, this.prop)) {
         // a string macro from a missing header (function = LED_FUNCTION_STATUS): an empty string
         this.next();
-        this.macroUses.push({ name: t.v, at: t.at, offset: d.bytes.length, string: true });
+        const use: LMacroUse = { name: t.v, at: t.at, offset: d.bytes.length, string: true, call: false };
+        this.macroUses.push(use);
         const open = this.peek();
-        if (this.isOp(open, '(') && open.at === t.at + t.v.length) this.skipParens();
+        if (this.isOp(open, '(') && open.at === t.at + t.v.length) {
+          this.skipParens();
+          use.call = true;
+        }
         d.bytes.push(0);
       } else this.unexpected(t, 'a value (a "string", <cells>, [bytes] or a &reference)');
       this.labelsInto(d);
@@ -709,10 +713,14 @@ export class DtsParser {
     }
     if (t.k === 'ident') {
       if (!this.ctx.tolerateIdentifier?.(t.v, this.prop)) return this.unexpected(t, "a number or '('");
-      this.macroUses.push({ name: t.v, at: t.at, offset: this.cellOffset, string: false });
+      const use: LMacroUse = { name: t.v, at: t.at, offset: this.cellOffset, string: false, call: false };
+      this.macroUses.push(use);
       // an undefined function-like macro: its argument list goes with it
       const open = this.peek();
-      if (this.isOp(open, '(') && open.at === t.at + t.v.length) this.skipParens();
+      if (this.isOp(open, '(') && open.at === t.at + t.v.length) {
+        this.skipParens();
+        use.call = true;
+      }
       return 0n;
     }
     return this.unexpected(t, "a number or '('");
