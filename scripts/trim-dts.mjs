@@ -151,7 +151,10 @@ function matches(list, name) {
 
 /** Nodes that only hold pin multiplexing or configuration (pinctrl states), to drop. */
 function isPinState(body) {
-  return /\b(pins|groups|pinmux|rockchip,pins|fsl,pins|allwinner,pins)\s*=/.test(body) && !/\bcompatible\s*=/.test(body);
+  return (
+    /\b(pins|groups|pinmux|rockchip,pins|fsl,pins|allwinner,pins|nvidia,pins|samsung,pins|pinctrl-single,pins|pinctrl-single,bits)\s*=/.test(body) &&
+    !/\bcompatible\s*=/.test(body)
+  );
 }
 
 function referencedLabels(body) {

@@ -176,13 +176,23 @@ describe('real boards (kernel trees, trimmed)', () => {
 
   it('are all there', () => {
     expect(boards.map((f) => relative(boardsDir, f))).toEqual([
+      'allwinner/sun50i-h6-pine-h64.dts',
       'amlogic/meson-g12a-sei510.dts',
+      'amlogic/meson-gxm-khadas-vim2.dts',
+      'arm/foundation-v8.dts',
       'arm/fvp-base-revc.dts',
       'arm/juno.dts',
+      'freescale/fsl-ls1028a-rdb.dts',
+      'freescale/imx8mp-evk.dts',
+      'hisilicon/hi3660-hikey960.dts',
+      'mediatek/mt8183-evb.dts',
+      'nvidia/tegra194-p2972-0000.dts',
       'qcom/apq8096-db820c.dts',
       'qcom/sc7180-idp.dts',
       'qcom/sdm845-mtp.dts',
       'qcom/sm8250-mtp.dts',
+      'rockchip/rk3288-evb-rk808.dts',
+      'rockchip/rk3328-evb.dts',
       'rockchip/rk3399-evb.dts',
       'rockchip/rk3568-evb1-v10.dts',
     ]);
