@@ -251,9 +251,10 @@ const CASES: readonly Expect[] = [
     noMap: [],
     models: ['/bus@0/iommu@12000000'],
     devices: ['12000000.iommu', '17000000.gpu', '2490000.ethernet'],
-    bound: { 'bus@0': 'simple-pm-bus' },
-    refused: { '12000000.iommu': 'arm-smmu' },
-    log: [/the NVIDIA Tegra dual\/triple-instance implementation is not modelled/],
+    // two MMU-500 instances programmed in lockstep; masters' stream IDs from TEGRA194_SID_*
+    bound: { 'bus@0': 'simple-pm-bus', '12000000.iommu': 'arm-smmu' },
+    groups: ['2490000.ethernet', '2600000.dma-controller', '3400000.mmc', '3460000.mmc', '13e00000.host1x'],
+    log: [/NVIDIA Tegra SMMU: 2 instance\(s\) programmed in lockstep/, /no \/memory node \(the bootloader adds it\): assuming 4 GiB of RAM at 0x80000000/],
   },
   {
     file: 'arm/foundation-v8.dts',

@@ -155,6 +155,34 @@ describe('SMMUv2 from a trimmed SDM845 device tree', () => {
     expect(() => sdm845({ appsExtra: [prop.string('gki,smmu-preset', 'nope')] })).toThrow(/unknown gki,smmu-preset "nope"/);
   });
 
+  it('gives each register window of an NVIDIA Tegra SMMU node its own MMU-500 (tegra194.dtsi: two instances)', () => {
+    const tree = buildFdt({
+      root: node('', [prop.u32('#address-cells', 2), prop.u32('#size-cells', 2), prop.u32('interrupt-parent', ref('gic'))], [
+        node('memory@80000000', [prop.string('device_type', 'memory'), prop.reg(2, 2, [0x8000_0000, 0x1000_0000])]),
+        node('gic: interrupt-controller@3881000', [prop.string('compatible', 'arm,gic-400'), prop.u32('#interrupt-cells', 3), prop.empty('interrupt-controller'), prop.reg(2, 2, [0x0388_1000, 0x1000])]),
+        node('smmu: iommu@12000000', [
+          prop.strings('compatible', ['nvidia,tegra194-smmu', 'nvidia,smmu-500']),
+          prop.reg(2, 2, [0x1200_0000, 0x80_0000], [0x1100_0000, 0x80_0000]),
+          prop.cells('interrupts', ...spi(170), ...spi(232), ...spi(170), ...spi(170)),
+          prop.u32('#global-interrupts', 2),
+          prop.u32('#iommu-cells', 1),
+        ]),
+        dma('ethernet@2490000', 0x0249_0000, [ref('smmu'), 0x14]),
+      ]),
+    });
+    const b = Board.fromDtb(writeDtb(tree));
+    expect([...b.models.keys()]).toEqual(['/iommu@12000000', '/ethernet@2490000']);
+    const first = b.models.get('/iommu@12000000') as SmmuV2;
+    const second = b.bus.find(0x1100_0000)!.device as SmmuV2;
+    expect(second).toBeInstanceOf(SmmuV2);
+    expect(second).not.toBe(first);
+    // identical parts (ID registers), each decoding its whole 8 MiB window
+    for (const off of [0x20, 0x24, 0x28]) expect(b.bus.read32(0x1100_0000 + off)).toBe(b.bus.read32(0x1200_0000 + off));
+    expect(b.bus.find(0x1180_0000 - 4)!.device).toBe(second);
+    // the master translates through the first
+    expect(first.masterStreamIds(b.models.get('/ethernet@2490000') as DmaMaster)).toEqual([0x14]);
+  });
+
   it('builds SMMUv1 parts from their compatibles', () => {
     for (const [compat, name] of [['arm,mmu-400', 'mmu-400'], ['arm,mmu-401', 'mmu-401'], ['arm,smmu-v1', 'smmu-v1'], ['arm,smmu-v2', 'smmu-v2'], ['cavium,smmu-v2', 'smmu-v2']] as const) {
       const b = sdm845({ appsCompat: [compat] });

@@ -171,6 +171,14 @@ export const createSmmuV2Model: ModelFactory = (board, node, regs, irqs, ctx) =>
     syncLatencyReads,
   });
   board.bus.map(win.address, smmu.mmioSize, smmu);
+  // NVIDIA Tegra186/194/234: two or three MMU-500s behind one node, one `reg` window each,
+  // programmed in lockstep by software. The first translates for the masters; the others
+  // are identical SMMUs that take the same programming (and see no traffic here).
+  if (compatibles.some((c) => /^nvidia,tegra(186|194|234)-smmu$/.test(c)))
+    for (let i = 1; i < Math.min(regs.length, 3); i++) {
+      const extra = new SmmuV2(board.mem, { name: `${node.name}#${i}`, config, tlbCapacity, syncLatencyReads });
+      board.bus.map(regs[i]!.address, extra.mmioSize, extra);
+    }
   return smmu;
 };
 
