@@ -1,4 +1,4 @@
-import { Board, DmaMaster, SmmuV2, buildFdt, defaultBoardSpec, node, prop, ref, socOf, writeDtb, type DraftNode } from '@gki/hw';
+import { BUILTIN_MODELS, Board, DmaMaster, SmmuV2, buildFdt, defaultBoardSpec, node, prop, ref, socOf, writeDtb, type DraftNode } from '@gki/hw';
 import ioPgtableArm from '@gki/format-arm-lpae';
 import ioPgtableArmV7s from '@gki/format-arm-v7s';
 import { ioPgtableCoreModule } from '@gki/io-pgtable-core';
@@ -63,7 +63,10 @@ export function rigBoard(opts: RigOptions = {}): Board {
     ]),
     ...(opts.extra ?? []),
   );
-  return Board.fromDtb(writeDtb(buildFdt(spec)));
+  // The rig's GPUs are stand-ins (a qcom,adreno node that is also a gki,dma-master, driven by
+  // the fake GPU driver): the board's own Adreno models are left out so the DMA master model
+  // takes those nodes.
+  return Board.fromDtb(writeDtb(buildFdt(spec)), { models: BUILTIN_MODELS.filter((d) => d.name !== 'adreno' && d.name !== 'adreno-gmu') });
 }
 
 /** A driver for the gki,dma-master engines that binds and records probes. */
