@@ -1,8 +1,11 @@
 import { EXIT_FAIL, EXIT_OK, EXIT_USAGE, UsageError, type Command, type Io } from './cli/args.js';
+import { boardCommand } from './commands/board.js';
 import { bootCommand } from './commands/boot.js';
 import { composeCommand } from './commands/compose.js';
 import { configCommand } from './commands/config.js';
 import { pgtableCommand } from './commands/pgtable.js';
+import { runCommand } from './commands/run.js';
+import { shellCommand } from './commands/shell.js';
 import { packageVersion } from './compose/catalogue.js';
 import { ImageDirError } from './compose/image-dir.js';
 import { InputError } from './compose/inputs.js';
@@ -10,7 +13,7 @@ import { InputError } from './compose/inputs.js';
 export type { Io } from './cli/args.js';
 
 /** Every command, in the order `gki --help` lists them. */
-export const COMMANDS: readonly Command[] = [composeCommand, configCommand, bootCommand, pgtableCommand];
+export const COMMANDS: readonly Command[] = [composeCommand, configCommand, bootCommand, runCommand, shellCommand, boardCommand, pgtableCommand];
 
 function topHelp(): string {
   const w = Math.max(...COMMANDS.map((c) => c.name.length)) + 2;

@@ -45,14 +45,12 @@ describe('the default boot, through the API', () => {
     expect(mods.get('io-pgtable-arm-v7s')).toMatchObject({ builtin: false, state: 'live', refcount: 0 });
     expect(mods.get('gki_dma_test')).toMatchObject({ builtin: false, state: 'live' });
     // arm_smmu_v3: one reference per probed master (2) and per domain (2);
-    // io-pgtable-arm: one per live table (the two DMA domains)
+    // io-pgtable-arm: one per live table: the four DMA domains (two on the SMMUv3, two on the
+    // MMU-500), the Adreno GPU's domain on the Adreno SMMU and the GMU's
     expect(mods.get('arm_smmu_v3')).toMatchObject({ state: 'live', refcount: 4 });
-    expect(mods.get('io-pgtable-arm')).toMatchObject({ state: 'live', refcount: 2 });
     const tables = ioPgtableLiveTables(k);
-    expect(tables.map((t) => [t.fmt, t.owner])).toEqual([
-      ['ARM_64_LPAE_S1', 'io-pgtable-arm'],
-      ['ARM_64_LPAE_S1', 'io-pgtable-arm'],
-    ]);
+    expect(mods.get('io-pgtable-arm')).toMatchObject({ state: 'live', refcount: tables.length });
+    expect(tables.map((t) => [t.fmt, t.owner])).toEqual(Array.from({ length: 6 }, () => ['ARM_64_LPAE_S1', 'io-pgtable-arm']));
     // devices: the SMMU bound and enabled, two masters behind it in their own DMA domains
     expect(k.drivers.findDevice('2b400000.iommu')?.driver?.name).toBe('arm-smmu-v3');
     expect(smmu.read32(SMMU_CR0) & 1).toBe(1);
@@ -87,12 +85,14 @@ describe('the default boot, through the API', () => {
     const pagesBefore = k.pages.stats().pagesInUse;
     const tablesBefore = tablePages(k);
     const devs = k.drivers.allDevices().filter((d) => dmaTestChannel(d) !== undefined);
-    expect(devs).toHaveLength(3);
+    expect(devs).toHaveLength(5);
     const results = devs.map((d) => dmaTestRun(d));
     expect(results.map((r) => [r.dev, r.translated, r.ok, r.freed])).toEqual([
       ['a000000.dma', true, true, true],
       ['a001000.dma', true, true, true],
       ['a002000.dma', false, true, true],
+      ['a003000.dma', true, true, true],
+      ['a004000.dma', true, true, true],
     ]);
     const held = k.pages.stats().pagesInUse - pagesBefore;
     expect(held).toBeGreaterThan(0);
@@ -107,18 +107,19 @@ describe('the default boot, through the API', () => {
 
   it('gki boot prints the numbers the API gives on the same boot', async () => {
     const { k } = bootDefault();
-    const before = k.pages.stats().pagesInUse;
-    for (const d of k.drivers.allDevices().filter((x) => dmaTestChannel(x) !== undefined)) dmaTestRun(d);
-    const after = k.pages.stats().pagesInUse;
     const lines: string[] = [];
     const io: Io = { out: (s) => lines.push(...s.split('\n')), err: (s) => lines.push(...s.split('\n')) };
     expect(await main(['boot'], io)).toBe(0);
     const text = lines.join('\n');
-    expect(text).toContain(`pages in use: ${before} before the DMA test, ${after} after its buffers were freed`);
+    const st = k.pages.stats();
+    expect(text).toContain(`simulated clock ${(k.board.clock.now() / 1e9).toFixed(6)} s`);
+    const bound = k.drivers.allDevices().filter((d) => d.state === 'bound').length;
+    expect(text).toContain(`${k.drivers.allDevices().length} device(s): ${bound} bound, 0 deferred, 0 failed, 1 unbound (no driver)`);
+    expect(st.pagesInUse).toBeGreaterThan(0);
     // shutdown through the API: everything unloads, the allocator is back at zero
     expect(k.modules.unload('gki_dma_test')).toBe(0);
     k.of.platformDepopulate(k.drivers.findDevice('soc')!);
-    for (const m of ['arm_smmu_v3', 'io-pgtable-arm-v7s', 'io-pgtable-arm']) expect(k.modules.unload(m)).toBe(0);
+    for (const m of ['panfrost', 'msm', 'arm_smmu_v3', 'arm_smmu', 'io-pgtable-arm-v7s', 'io-pgtable-arm']) expect(k.modules.unload(m), m).toBe(0);
     expect(ioPgtableLiveTables(k)).toEqual([]);
     expect(k.pages.stats().pagesInUse).toBe(0);
   });

@@ -1,8 +1,9 @@
 import { join } from 'node:path';
+import { Readable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { COMMANDS, main, type Io } from '../src/main.js';
-import { gki, workdir, write } from './cli-helpers.js';
+import { gki, SPAWN_TIMEOUT, workdir, write } from './cli-helpers.js';
 
 const wd = workdir('gki-help-');
 const VECTORS = fileURLToPath(new URL('../../../vectors/', import.meta.url));
@@ -17,12 +18,12 @@ function capture(): Io & { lines: string[]; errs: string[] } {
 function documentedOptions(help: string): Set<string> {
   const out = new Set<string>();
   for (const m of help.matchAll(/(?:^|[\s[])(--[a-z][a-z0-9-]*)/gm)) out.add(m[1]!);
-  for (const m of help.matchAll(/^\s+(-[a-z]), --/gm)) out.add(m[1]!);
+  for (const m of help.matchAll(/^\s+(-[a-zA-Z]), --/gm)) out.add(m[1]!);
   out.delete('--help');
   return out;
 }
 
-describe('help', () => {
+describe('help', { timeout: SPAWN_TIMEOUT }, () => {
   it('gki --help lists every command; each command has --help and gki help COMMAND', async () => {
     const top = gki(['--help'], wd);
     expect(top.status).toBe(0);
@@ -51,7 +52,13 @@ describe('help', () => {
         ['--config', join(wd, frag), '--omit', 'gki_dma_test', '--output', join(wd, 'img2')],
       ],
       config: [['default', '--rules', 'mainline'], ['base'], ['symbols', '--rules', 'seed'], ['resolve', '--config', join(wd, frag), '--base', join(wd, base), '--rules', 'seed', '--werror']],
-      boot: [[join(wd, 'img2'), '--debug']],
+      boot: [[join(wd, 'img2'), '--debug', '--board', 'gki-virt', '-I', wd], [join(wd, 'img2'), '--include', wd]],
+      run: [
+        [join(wd, 'img2'), '--workload', 'stress', '--ops', '20', '--seed', '3', '--json', '--board', 'gki-virt', '-I', wd, '--debug'],
+        ['-w', 'stress', '--seconds', '1', '--include', wd],
+      ],
+      shell: [[join(wd, 'img2'), '--no-load', '--board', 'gki-virt', '-I', wd, '--include', wd]],
+      board: [['list'], ['export', 'gki-virt']],
       pgtable: [
         ['replay', join(VECTORS, 'config.jsonl'), '--quiet', '--case', 'config_s1_4k_ias32_oas32'],
         ['dump', join(VECTORS, 'config.jsonl'), '--case', 'config_s1_4k_ias32_oas32', '--after-op', '0'],
@@ -62,7 +69,7 @@ describe('help', () => {
       const used = new Set(runs[c.name]!.flat().filter((a) => a.startsWith('-')));
       expect([...used].sort(), c.name).toEqual([...documentedOptions(c.help)].sort());
       for (const args of runs[c.name]!) {
-        const io = capture();
+        const io = { ...capture(), input: Readable.from(['lsmod\n', 'exit\n']) };
         const status = await main([c.name, ...args], io);
         expect({ cmd: c.name, args, status, errs: io.errs.filter((e) => /unknown option|usage/.test(e)) }).toEqual({ cmd: c.name, args, status: 0, errs: [] });
       }

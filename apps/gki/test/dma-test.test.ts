@@ -217,7 +217,9 @@ describe('dma-test on the default board with the SMMUv3 driver', () => {
     expect(iommuGetDomainForDev(devs[0]!)?.type).toBe('dma');
     expect(iommuGetDomainForDev(devs[1]!)?.type).toBe('dma');
     expect(iommuGetDomainForDev(devs[2]!)).toBeUndefined();
-    expect(engines(board).map((e) => e.translated)).toEqual([true, true, false]);
+    // the model side: masters 0 and 1 sit behind the SMMUv3, 3 and 4 behind the MMU-500 (whose
+    // driver is not in this image: they probe untranslated after the deferred-probe timeout)
+    expect(engines(board).map((e) => e.translated)).toEqual([true, true, false, true, true]);
     expect(errors(k)).toEqual([]);
   });
 

@@ -142,6 +142,55 @@ describe('Adreno models on a board', () => {
     expect(gmus[0]!.translated).toBe(true);
   });
 
+  it('instantiate an Adreno 650 as sm8250.dtsi describes it (rscc and cx_dbgc regions, 2-cell iommus)', () => {
+    const tree = buildFdt({
+      root: node('', [prop.u32('#address-cells', 2), prop.u32('#size-cells', 2), prop.u32('interrupt-parent', ref('intc'))], [
+        node('memory@80000000', [prop.string('device_type', 'memory'), prop.reg(2, 2, [0x8000_0000, 0x1000_0000])]),
+        node('soc@0', [prop.u32('#address-cells', 2), prop.u32('#size-cells', 2), prop.empty('ranges'), prop.string('compatible', 'simple-bus')], [
+          node('intc: interrupt-controller@17a00000', [prop.string('compatible', 'arm,gic-v3'), prop.u32('#interrupt-cells', 3), prop.empty('interrupt-controller'), prop.reg(2, 2, [0x17a0_0000, 0x1_0000])]),
+          node('gpu@3d00000', [
+            prop.strings('compatible', ['qcom,adreno-650.2', 'qcom,adreno']),
+            prop.reg(2, 2, [0x03d0_0000, 0x40000], [0x03d9_e000, 0x1000], [0x03d6_1000, 0x800]),
+            prop.strings('reg-names', ['kgsl_3d0_reg_memory', 'cx_mem', 'cx_dbgc']),
+            prop.cells('interrupts', ...spi(300)),
+            prop.cells('iommus', ref('adreno_smmu'), 0, 0x401),
+            prop.u32('qcom,gmu', ref('gmu')),
+          ]),
+          node('gmu: gmu@3d6a000', [
+            prop.strings('compatible', ['qcom,adreno-gmu-650.2', 'qcom,adreno-gmu']),
+            prop.reg(2, 2, [0x03d6_a000, 0x30000], [0x03de_0000, 0x10000], [0x0b29_0000, 0x10000], [0x0b49_0000, 0x10000]),
+            prop.strings('reg-names', ['gmu', 'rscc', 'gmu_pdc', 'gmu_pdc_seq']),
+            prop.cells('interrupts', ...spi(304), ...spi(305)),
+            prop.strings('interrupt-names', ['hfi', 'gmu']),
+            prop.cells('iommus', ref('adreno_smmu'), 5, 0x400),
+          ]),
+          node('adreno_smmu: iommu@3da0000', [
+            prop.strings('compatible', ['qcom,sm8250-smmu-500', 'qcom,adreno-smmu', 'arm,mmu-500']),
+            prop.reg(2, 2, [0x03da_0000, 0x1_0000]),
+            prop.u32('#iommu-cells', 2),
+            prop.u32('#global-interrupts', 2),
+            prop.cells('interrupts', ...spi(672), ...spi(673), ...[678, 679, 680, 681, 682, 683, 684, 685].flatMap((n) => spi(n))),
+          ]),
+        ]),
+      ]),
+    });
+    const b = Board.fromDtb(writeDtb(tree));
+    const g = b.modelsOfType(AdrenoGpu)[0]!;
+    const m = b.modelsOfType(AdrenoGmu)[0]!;
+    const s = b.modelsOfType(SmmuV2)[0]!;
+    expect(g.chipId).toBe(0x06050002);
+    expect(s.masterStreamIds(g)).toEqual([0]);
+    expect(s.masterStreamIds(m)).toEqual([5]);
+    expect(g.smmuPort).toBe(s);
+    expect([...g.windows.keys()]).toEqual(['cx_mem', 'cx_dbgc']);
+    expect([...m.windows.keys()]).toEqual(['rscc', 'gmu_pdc', 'gmu_pdc_seq']);
+    expect(m.legacy).toBe(false);
+    // The RSCC answers in its own region: SEQ_BUSY_DRV0 (word 0x101) reads 0, TCS0 status idle.
+    b.bus.write32(0x03de_0000 + 0x101 * 4, 5);
+    expect(b.bus.read32(0x03de_0000 + 0x101 * 4)).toBe(0);
+    expect(b.bus.read32(0x03de_0000 + 0x346 * 4) & 1).toBe(1);
+  });
+
   it('derive the chip id as Linux does, and claim only GPU and GMU compatibles', () => {
     expect(adrenoChipIdFromCompatible('qcom,adreno-630.2')).toBe(0x06030002);
     expect(adrenoChipIdFromCompatible('qcom,adreno-618.0')).toBe(0x06010800);
@@ -163,6 +212,14 @@ describe('Adreno models on a board', () => {
     const c = sdm845({ gpuCompat: ['qcom,adreno-640.1', 'qcom,adreno'] });
     expect(c.modelsOfType(AdrenoGpu)[0]!.name).toBe('gpu@5000000');
     expect(c.modelsOfType(AdrenoGpu)[0]!.chipId).toBe(0x06040001);
+  });
+
+  it('leave an older Adreno that lists the generic compatible unmodelled, with a note', () => {
+    const b = sdm845({ gpuCompat: ['qcom,adreno-530.2', 'qcom,adreno'] });
+    expect(b.modelsOfType(AdrenoGpu)).toHaveLength(0);
+    expect(b.notes.some((n) => n.source === 'adreno' && n.message.includes('0x5030002'))).toBe(true);
+    // The GMU of the tree is still there (it names a 630 GPU).
+    expect(b.modelsOfType(AdrenoGmu)).toHaveLength(1);
   });
 
   it('reject nodes that do not describe a usable GPU or GMU', () => {

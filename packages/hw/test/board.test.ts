@@ -5,6 +5,14 @@ import {
   createDefaultBoard,
   DEFAULT_DMA_BASE,
   DEFAULT_DMA_STRIDE,
+  DEFAULT_ADRENO_PATH,
+  DEFAULT_ADRENO_SMMU_PATH,
+  DEFAULT_GMU_PATH,
+  DEFAULT_GPU_PATH,
+  DEFAULT_MMU500_BASE,
+  DEFAULT_MMU500_PATH,
+  MaliGpu,
+  SmmuV2,
   DEFAULT_RAM_BASE,
   DEFAULT_RAM_SIZE,
   DEFAULT_RESERVED_BASE,
@@ -78,7 +86,7 @@ describe('default board', () => {
     expect(propString(soc, 'compatible')).toBe('simple-bus');
     expect(soc.props.some((p) => p.name === 'ranges')).toBe(true);
     const dmas = soc.children.filter((c) => propString(c, 'compatible') === 'gki,dma-master');
-    expect(dmas).toHaveLength(3);
+    expect(dmas).toHaveLength(5);
     for (const d of dmas) {
       expect(propU32(d, 'interrupt-parent')).toBe(ph);
       expect(propCells(d, 'interrupts')).toHaveLength(3);
@@ -92,14 +100,25 @@ describe('default board', () => {
     expect(resolveInterrupts(tree, DEFAULT_SMMU_PATH)).toEqual([32 + 74, 32 + 75, 32 + 77]);
     expect(propU32(smmu, '#iommu-cells')).toBe(1);
     expect(propString(smmu, 'gki,smmu-preset')).toBe('fvp');
-    // masters 0 and 1 name it with their stream IDs; master 2 has no iommus
-    const iommus = ['/soc/dma@a000000', '/soc/dma@a001000', '/soc/dma@a002000'].map((p) =>
+    // the MMU-500: one global interrupt then eight context interrupts, one StreamID cell
+    const mmu500 = findNode(tree, DEFAULT_MMU500_PATH)!;
+    expect(propString(mmu500, 'compatible')).toBe('arm,mmu-500');
+    expect(propU32(mmu500, '#global-interrupts')).toBe(1);
+    expect(resolveInterrupts(tree, DEFAULT_MMU500_PATH)).toEqual([80, 81, 82, 83, 84, 85, 86, 87, 88].map((s) => 32 + s));
+    expect(propU32(mmu500, '#iommu-cells')).toBe(1);
+    // the Mali GPU: job, mmu and gpu interrupts by name, no iommus (its MMU is its own)
+    const gpu = findNode(tree, DEFAULT_GPU_PATH)!;
+    expect(propString(gpu, 'compatible')).toBe('arm,mali-t860');
+    expect(propStrings(gpu, 'interrupt-names')).toEqual(['job', 'mmu', 'gpu']);
+    expect(gpu.props.some((p) => p.name === 'iommus')).toBe(false);
+    // masters 0 and 1 name the SMMUv3, 3 and 4 the MMU-500, with their stream IDs; master 2 has no iommus
+    const iommus = [0, 1, 2, 3, 4].map((n) => `/soc/dma@a00${n}000`).map((p) =>
       phandleArgsList(tree, findNode(tree, p)!, p, 'iommus', '#iommu-cells').map((r) => [r.path, ...r.args]),
     );
-    expect(iommus).toEqual([[[DEFAULT_SMMU_PATH, 0x10]], [[DEFAULT_SMMU_PATH, 0x11]], []]);
+    expect(iommus).toEqual([[[DEFAULT_SMMU_PATH, 0x10]], [[DEFAULT_SMMU_PATH, 0x11]], [], [[DEFAULT_MMU500_PATH, 0x13]], [[DEFAULT_MMU500_PATH, 0x14]]]);
   });
 
-  it('has an SMMUv3 model with masters 0 and 1 attached and master 2 doing direct DMA', () => {
+  it('has an SMMUv3 model with masters 0 and 1, an MMU-500 model with masters 3 and 4, master 2 doing direct DMA, and a Mali GPU', () => {
     const b = createDefaultBoard();
     const [smmu, ...more] = b.modelsOfType(SmmuV3);
     expect(more).toHaveLength(0);
@@ -108,7 +127,16 @@ describe('default board', () => {
     expect(b.bus.read32(DEFAULT_SMMU_BASE + SMMU_IDR0)).toBe(SMMUV3_PRESET_FVP.idr[0]);
     const dmas = b.modelsOfType(DmaMaster);
     expect(smmu!.attachedMasters).toEqual([dmas[0], dmas[1]]);
-    expect(dmas.map((d) => d.translated)).toEqual([true, true, false]);
+    expect(dmas.map((d) => d.translated)).toEqual([true, true, false, true, true]);
+    // two SMMUv2 models: the Adreno SMMU (the Adreno GPU and its GMU behind it) and the MMU-500
+    const [adrenoSmmu, mmu500, ...more2] = b.modelsOfType(SmmuV2);
+    expect(more2).toHaveLength(0);
+    expect(b.models.get(DEFAULT_ADRENO_SMMU_PATH)).toBe(adrenoSmmu);
+    expect(adrenoSmmu!.attachedMasters.map((m) => [...b.models.entries()].find(([, x]) => x === m)?.[0])).toEqual([DEFAULT_ADRENO_PATH, DEFAULT_GMU_PATH]);
+    expect(b.models.get(DEFAULT_MMU500_PATH)).toBe(mmu500);
+    expect(b.bus.find(DEFAULT_MMU500_BASE)?.device).toBe(mmu500);
+    expect(mmu500!.attachedMasters).toEqual([dmas[3], dmas[4]]);
+    expect(b.modelsOfType(MaliGpu).map((g) => b.models.get(DEFAULT_GPU_PATH) === g)).toEqual([true]);
     // { smmu: false }: the same board without the IOMMU, every master untranslated
     const bare = createDefaultBoard({ smmu: false });
     expect(bare.modelsOfType(SmmuV3)).toHaveLength(0);
@@ -117,12 +145,14 @@ describe('default board', () => {
     expect(defaultBoardDtb({ smmu: false })).toEqual(bare.dtb);
   });
 
-  it('instantiates the three DMA masters on the bus with distinct stream IDs and IRQ lines', () => {
+  it('instantiates the five DMA masters on the bus with distinct stream IDs and IRQ lines', () => {
     const b = createDefaultBoard();
     const dmas = b.modelsOfType(DmaMaster);
-    expect(dmas).toHaveLength(3);
-    expect([...b.models.keys()]).toEqual(['/soc/dma@a000000', '/soc/dma@a001000', '/soc/dma@a002000', DEFAULT_SMMU_PATH]);
-    for (let n = 0; n < 3; n++) {
+    expect(dmas).toHaveLength(5);
+    expect([...b.models.keys()]).toEqual(
+      [DEFAULT_ADRENO_PATH, DEFAULT_ADRENO_SMMU_PATH, DEFAULT_GMU_PATH, ...[0, 1, 2, 3, 4].map((n) => `/soc/dma@a00${n}000`), DEFAULT_MMU500_PATH, DEFAULT_GPU_PATH, DEFAULT_SMMU_PATH],
+    );
+    for (let n = 0; n < 5; n++) {
       const base = DEFAULT_DMA_BASE + n * DEFAULT_DMA_STRIDE;
       expect(b.bus.find(base)?.device).toBe(dmas[n]);
       expect(b.bus.read32(base + DMA_REG_ID)).toBe(DMA_ID_VALUE);

@@ -2,6 +2,8 @@
 export interface Io {
   out(line: string): void;
   err(line: string): void;
+  /** Where interactive commands (gki shell) read from; default process.stdin. */
+  input?: NodeJS.ReadableStream;
 }
 
 /** Exit statuses: 0 success, 1 failure, 2 usage error. */

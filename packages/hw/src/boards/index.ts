@@ -16,7 +16,7 @@ export interface BuiltinBoard {
 export const BUILTIN_BOARDS: readonly BuiltinBoard[] = [
   {
     name: DEFAULT_BOARD_NAME,
-    description: 'the default virtual SoC: GICv3, RAM at 1 GiB, DMA test masters behind an SMMUv3',
+    description: 'the default virtual SoC: GICv3, RAM at 1 GiB, DMA test masters behind an SMMUv3 and an Arm MMU-500 (and one doing direct DMA), an Arm Mali-T860 GPU with its own MMU, a Qualcomm Adreno 630 GPU and GMU behind an Adreno SMMU',
     dtb: () => defaultBoardDtb(),
   },
 ];

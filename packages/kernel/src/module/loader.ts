@@ -138,6 +138,12 @@ export class ModuleLoader implements ModuleLoaderApi {
   private readonly imageProviders = new Map<string, KernelModule>();
   private imageSet = false;
   private readonly taints = new Set<string>();
+  /**
+   * The kernel.modprobe sysctl: the helper request_module runs. Empty disables module
+   * autoloading: request_module answers -ENOENT without loading anything (as Linux does with
+   * an empty modprobe_path); explicit modprobe/insmod still work.
+   */
+  modprobePath = '/sbin/modprobe';
 
   constructor(readonly kernel: Kernel) {}
 
@@ -368,6 +374,10 @@ export class ModuleLoader implements ModuleLoaderApi {
     }
     rec.state = 'live';
     this.log.info(name, `module loaded (version ${mod.version || '?'}, license '${license}')`);
+    // What the module brought (a driver, a page-table format, an exported service) may be what a
+    // deferred probe waits for: retry the pending devices (a no-op before deferred probing is
+    // enabled at the end of boot, where the late pass retries them anyway).
+    this.kernel.drivers.deferredProbeTrigger();
     return 0;
   }
 
@@ -588,6 +598,10 @@ export class ModuleLoader implements ModuleLoaderApi {
    * it; otherwise the (first) load's errno.
    */
   requestModule(alias: string): number {
+    if (this.modprobePath === '') {
+      this.log.debug('request_module', `modprobe ${alias}: module autoloading is disabled (kernel.modprobe is empty)`);
+      return this.lookup(alias).kind === 'present' ? 0 : -ENOENT;
+    }
     const t = this.lookup(alias);
     if (t.kind === 'present') return 0;
     if (t.kind === 'none') {

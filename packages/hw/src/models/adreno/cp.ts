@@ -151,9 +151,9 @@ export interface AdrenoCpOptions {
 
 export class AdrenoCp {
   readonly stats: AdrenoCpStats = AdrenoCp.freshStats();
-  /** The last aborted accesses, newest last. */
+  /** The last aborted accesses, newest last (at least the last `logSize`, at most twice that). */
   readonly aborts: AdrenoAbortRecord[] = [];
-  /** The last CP_SMMU_TABLE_UPDATE packets, newest last. */
+  /** The last CP_SMMU_TABLE_UPDATE packets, newest last (at least the last `logSize`, at most twice that). */
   readonly tableUpdates: AdrenoTableUpdateRecord[] = [];
   /**
    * Test-only fault injection: CP_SMMU_TABLE_UPDATE writes TTBR0/CONTEXTIDR but skips the TLB
@@ -661,7 +661,7 @@ export class AdrenoCp {
   private recordAbort(va: number, write: boolean, kind: 'fault' | 'bus'): void {
     this.stats.aborts++;
     const log = this.aborts;
-    if (log.length >= this.logSize) log.shift();
+    if (log.length >= 2 * this.logSize) log.splice(0, log.length - this.logSize);
     log.push({ va, write, kind, what: this.what });
   }
 
@@ -1117,9 +1117,9 @@ export class AdrenoCp {
     const fault = this.host.smmuTableUpdate(lo, hi16, asid, p[2]! >>> 0, p[3]! >>> 0);
     this.stats.tableUpdates++;
     const log = this.tableUpdates;
-    if (log.length >= this.logSize) log.shift();
+    if (log.length >= 2 * this.logSize) log.splice(0, log.length - this.logSize);
     log.push({
-      ttbr0: (BigInt(asid) << 48n) | (BigInt(hi16) << 32n) | BigInt(lo),
+      ttbr0: (BigInt(asid) << 48n) | BigInt(hi16 * TWO32 + lo),
       asid,
       contextidr: p[2]! >>> 0,
       contextBank: p[3]! >>> 0,
