@@ -15,7 +15,10 @@
 //
 // Absolute times on the shared VMs move by 25% or more between runs; a figure means something
 // only next to the C reference run in the same minute, which is why every process of a package
-// is preceded by a run of the C reference and the medians of both are used.
+// is preceded by a run of the C reference. Each bench process reports its best sample per row
+// (wall time: the sample least disturbed by other tenants; BENCH_STAT=median for medians), the
+// C reference the median of its runs in CPU time (single-threaded, so that is its undisturbed
+// time), and the table takes the median of both over the processes.
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
@@ -73,7 +76,7 @@ function runRef() {
 
 // ---- packages ----
 const pkgs = [];
-for (const group of ['packages', 'apps']) {
+for (const group of ['packages', 'apps', 'tools']) {
   const dir = join(root, group);
   if (!existsSync(dir)) continue;
   for (const d of readdirSync(dir).sort()) {
@@ -137,7 +140,8 @@ for (const p of pkgs) {
   const rows = runs[0].map((r0, j) => {
     const v = runs.map((rs) => rs[j]?.value);
     const a = runs.map((rs) => rs[j]?.alloc).filter((x) => typeof x === 'number' && x >= 0);
-    return { ...r0, value: median(v), min: Math.min(...v), max: Math.max(...v), alloc: a.length ? median(a) : r0.alloc };
+    const p50 = median(runs.map((rs) => rs[j]?.p50));
+    return { ...r0, value: median(v), min: Math.min(...v), max: Math.max(...v), alloc: a.length ? median(a) : r0.alloc, ...(p50 !== undefined ? { p50 } : {}) };
   });
   const byId = new Map(rows.map((r) => [r.id, r]));
   for (const r of rows) {
@@ -164,7 +168,7 @@ function fmt(v, d) {
 }
 
 function print(name, rows) {
-  console.log(`\n## ${name}  (median of ${PROCESSES} process${PROCESSES > 1 ? 'es' : ''}; min-max over processes)`);
+  console.log(`\n## ${name}  (median over ${PROCESSES} process${PROCESSES > 1 ? 'es' : ''} of each one's best sample; min-max over processes)`);
   for (const g of [...new Set(rows.map((r) => r.group))]) {
     console.log(`\n${g}`);
     const hdr = `  ${'case'.padEnd(58)} ${'value'.padStart(9)} ${'unit'.padEnd(14)} ${'min-max'.padEnd(17)} ${'C ref'.padStart(7)} ${'kernel~'.padStart(8)} ${'x kernel'.padStart(8)} ${'x vs row'.padStart(8)} ${'goal'.padStart(5)} alloc`;

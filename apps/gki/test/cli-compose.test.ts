@@ -1,7 +1,7 @@
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { fileLines, gki, read, STACK_LINE, workdir, write } from './cli-helpers.js';
+import { fileLines, gki, read, SPAWN_TIMEOUT, STACK_LINE, workdir, write } from './cli-helpers.js';
 import { defaultCatalogue } from '../src/compose/catalogue.js';
 import { modname, modprobeLoadSequence, readModprobeView } from './modprobe-reader.js';
 
@@ -69,7 +69,7 @@ function loadedInDmesg(out: string[]): string[] {
   return out.map((l) => /\] (\S+): module loaded/.exec(l)?.[1]).filter((x): x is string => !!x);
 }
 
-describe('gki compose (spawned, real files)', () => {
+describe('gki compose (spawned, real files)', { timeout: SPAWN_TIMEOUT }, () => {
   it('composes the default configuration into an image the kmod tools and gki boot read', () => {
     const r = gki(['compose', '-o', 'default-img'], wd);
     expect(r.status).toBe(0);
@@ -266,14 +266,15 @@ describe('gki compose (spawned, real files)', () => {
   });
 });
 
-describe('gki boot DIR refuses a malformed image directory (exit 1, one line)', () => {
+describe('gki boot DIR refuses a malformed image directory (exit 1, one line)', { timeout: SPAWN_TIMEOUT }, () => {
   it('names the file (and line) at fault', () => {
     expect(gki(['compose', '-o', 'img'], wd).status).toBe(0);
     const copy = (name: string, edit: (dir: string) => void) => {
-      gki(['compose', '-o', name], wd);
+      cpSync(join(wd, 'img'), join(wd, name), { recursive: true });
       edit(join(wd, name));
       return name;
     };
+    expect(gki(['boot', 'img'], wd).status).toBe(0); // the unedited copy boots
     const cases: [string, RegExp][] = [
       ['absent-dir', /^gki boot: absent-dir: absent-dir: no such directory$/],
       [copy('no-manifest', (d) => writeFileSync(join(d, 'manifest.json'), '{ not json')), /^gki boot: no-manifest: manifest.json: not JSON/],
@@ -289,6 +290,8 @@ describe('gki boot DIR refuses a malformed image directory (exit 1, one line)', 
       ],
       [copy('bad-ko', (d) => writeFileSync(join(d, 'kernel/drivers/iommu/io-pgtable-arm.ko'), 'name=io-pgtable-arm\npackage=@evil/pkg\nversion=0.1.0\n')), /^gki boot: bad-ko: kernel\/drivers\/iommu\/io-pgtable-arm\.ko: package is '@evil\/pkg', the manifest says '@gki\/format-arm-lpae'$/],
       [copy('bad-softdep', (d) => writeFileSync(join(d, 'modules.softdep'), 'softdep arm_smmu_v3 pre: io-pgtable-arm\n')), /^gki boot: bad-softdep: modules.softdep: missing depmod's header line$/],
+      [copy('no-symvers', (d) => rmSync(join(d, 'vmlinux.symvers'))), /^gki boot: no-symvers: vmlinux.symvers is missing$/],
+      [copy('bad-order', (d) => writeFileSync(join(d, 'modules.order'), 'kernel/drivers/other.ko\n')), /^gki boot: bad-order: modules.order:1: kernel\/drivers\/other\.ko is not in modules\.dep$/],
     ];
     for (const [dir, re] of cases) {
       const r = gki(['boot', dir], wd);
@@ -300,7 +303,7 @@ describe('gki boot DIR refuses a malformed image directory (exit 1, one line)', 
   });
 });
 
-describe('gki config (spawned)', () => {
+describe('gki config (spawned)', { timeout: SPAWN_TIMEOUT }, () => {
   it('prints the default configuration, the GKI base, and a resolved .config', () => {
     const def = gki(['config', 'default'], wd);
     expect(def.status).toBe(0);

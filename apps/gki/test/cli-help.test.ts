@@ -3,7 +3,7 @@ import { Readable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { COMMANDS, main, type Io } from '../src/main.js';
-import { gki, workdir, write } from './cli-helpers.js';
+import { gki, SPAWN_TIMEOUT, workdir, write } from './cli-helpers.js';
 
 const wd = workdir('gki-help-');
 const VECTORS = fileURLToPath(new URL('../../../vectors/', import.meta.url));
@@ -23,7 +23,7 @@ function documentedOptions(help: string): Set<string> {
   return out;
 }
 
-describe('help', () => {
+describe('help', { timeout: SPAWN_TIMEOUT }, () => {
   it('gki --help lists every command; each command has --help and gki help COMMAND', async () => {
     const top = gki(['--help'], wd);
     expect(top.status).toBe(0);

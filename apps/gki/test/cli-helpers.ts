@@ -26,7 +26,7 @@ export function gki(args: readonly string[], cwd: string): CliRun {
     cwd,
     encoding: 'utf8',
     env: { ...process.env, GKI_DEBUG: '', FORCE_COLOR: '0' },
-    timeout: 120_000,
+    timeout: 240_000,
   });
   const split = (s: string) => (s === '' ? [] : s.replace(/\n$/, '').split('\n'));
   return { status: r.status, stdout: r.stdout, stderr: r.stderr, out: split(r.stdout), err: split(r.stderr) };
@@ -53,6 +53,12 @@ export function fileLines(dir: string, ...path: string[]): string[] {
   const t = read(dir, ...path);
   return t === '' ? [] : t.replace(/\n$/, '').split('\n');
 }
+
+/**
+ * Per-test time limit for tests that spawn the CLI several times: a spawn costs a node start-up
+ * and a transpile (about 1 s, several on a loaded 2-core machine). A limit against hangs only.
+ */
+export const SPAWN_TIMEOUT = 300_000;
 
 /** A JavaScript stack trace line, which the CLI must never print. */
 export const STACK_LINE = /^\s+at .*\(?.*:\d+:\d+\)?$/m;

@@ -224,5 +224,18 @@ describe('the modules wired in from their packages', () => {
     const noDrm = compose('# CONFIG_DRM is not set\nCONFIG_DRM_PANFROST=m\n');
     expect(noDrm.plan!.modules.map((p) => p.module.name)).toEqual([]);
   });
-});
 
+  it('msm: selects only the io-pgtable framework, so an msm-only configuration lacks io-pgtable-arm (its softdep says so)', () => {
+    const r = compose('CONFIG_DRM_MSM=m\n');
+    expect(r.ok).toBe(true);
+    expect(r.plan!.modules.map((p) => p.module.name)).toEqual(['msm']);
+    expect(r.plan!.modules[0]!.entry.provider.package).toBe('@gki/drm-msm');
+    expect(r.config!.get('IOMMU_IO_PGTABLE').value).toBe('y');
+    expect(r.config!.get('IOMMU_IO_PGTABLE_LPAE').value).toBe('n');
+    expect(r.diagnostics.map(formatDiagnostic)).toContain(
+      'warning: softdep: msm lists io-pgtable-arm (pre:), which is not in the image\n  no module of the image is named or aliased io-pgtable-arm\n  softdeps are optional: modprobe loads msm without it',
+    );
+    // msm needs ARCH_QCOM (or SOC_IMX5 / COMPILE_TEST)
+    expect(compose('# CONFIG_ARCH_QCOM is not set\nCONFIG_DRM_MSM=m\n').config!.get('DRM_MSM').value).toBe('n');
+  });
+});

@@ -85,7 +85,8 @@ export class MsmIommu implements MsmMmu {
   /** Per-process page tables alive on this domain (msm_iommu->pagetables). */
   pagetables = 0;
   handler: MsmFaultHandler | null = null;
-  private destroyed = false;
+  /** Set once the domain has been freed (the device went away before every file closed). */
+  destroyed = false;
 
   private constructor(
     readonly kernel: Kernel,
@@ -315,7 +316,7 @@ export class MsmIommuPagetable implements MsmMmu {
       size -= unmapped;
     }
     if (this.parent.debug.skipUnmapFlushes > 0) this.parent.debug.skipUnmapFlushes--;
-    else iommuFlushIotlbAll(this.parent.domain);
+    else if (!this.parent.destroyed) iommuFlushIotlbAll(this.parent.domain);
     return ret;
   }
 

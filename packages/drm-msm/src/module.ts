@@ -1,8 +1,9 @@
 import type { Device, Driver, KernelModule, ModuleContext, ModuleRef } from '@gki/kernel';
 import { ADRENO_DRIVER_NAME, ADRENO_OF_MATCH, MsmDrmDevice, msmFromDevice } from './device.js';
+import { PACKAGE_VERSION } from './version.js';
 
 /** The package version, shown in the image manifest (kept in step with package.json). */
-export const MSM_VERSION = '0.1.0';
+export const MSM_VERSION: string = PACKAGE_VERSION;
 
 /**
  * The adreno platform driver (adreno_device.c) owned by module `owner`: its probe brings the

@@ -311,12 +311,18 @@ describe('close', () => {
     expect(ioPgtableLiveTables(r.k).length).toBe(live0 - 1);
   });
 
-  it('after the device goes, calls answer -ENODEV and close still releases the file', () => {
+  it('after the device goes, calls answer -ENODEV and close still releases the file and its table', () => {
     const { r, f } = setup();
+    const live = ioPgtableLiveTables(r.k).length;
+    const out = newBuf(f, 0x1000, 0x1_0010_0000);
+    expect(wait(f, submitStream(f, newBuf(f, 0x1000, 0x1_0000_0000), memWrite(out.iova, [1]), [{ buf: out, write: true }]))).toBe(0);
     expect(r.k.drivers.unbindDevice(r.drm.dev)).toBe(0);
     expect(f.getParam(p(MSM_PARAM_GPU_ID))).toBe(ENODEV);
     expect(r.drm.open()).toBe(ENODEV);
+    // the GPU's and the GMU's domains went with the device; the file's own table goes with the file
+    expect(ioPgtableLiveTables(r.k).length).toBe(live - 2);
     expect(f.close()).toBe(0);
+    expect(ioPgtableLiveTables(r.k).length).toBe(live - 3);
     expect(r.k.modules.unload('msm')).toBe(0);
   });
 });

@@ -355,8 +355,49 @@ export class ArmLpaeIoPgtable implements IoPgtableOps {
    * -EINVAL (pgsize not in the bitmap, no READ/WRITE, or a two-bit pgsize reaching level 3),
    * -ERANGE (iova beyond ias, paddr beyond oas: first page only), -EEXIST, -ENOMEM.
    * Non-integer arguments (impossible in C) are -EINVAL.
+   *
+   * The entry is kept small so that V8 inlines it into its callers: a call that is not inlined
+   * boxes every IOVA or PA at or above 2^31 into a fresh heap number (two allocations per page).
+   * It handles the common case (one page into an empty slot of a table the walk cache already
+   * reached, with arguments every check of `mapPagesFull` accepts) and leaves everything else
+   * to `mapPagesFull`. Argument checks added here must not make it much bigger: put them in
+   * `mapPagesFull`, which every call whose arguments fail the fast-path guard reaches.
    */
   mapPages(iova: number | bigint, paddr: number, pgsize: number, pgcount: number, prot: number, mapped: MappedOut): number {
+    if (pgcount === 1 && pgsize === this.okPgsize && typeof iova === 'number' && (prot & (IOMMU_READ | IOMMU_WRITE)) !== 0 && paddr >= 0 && paddr < this.oasLimit && paddr === Math.floor(paddr)) {
+      const wi = this.cachedSlot(iova);
+      if (wi >= 0) {
+        const lvl = this.okLevel;
+        const w = this.pathWords[lvl]!;
+        if ((w[wi]! | w[wi + 1]!) === 0) {
+          const t = 2 * (prot & 63);
+          const pLo = paddr >>> 0;
+          const pHi = ((paddr - pLo) * INV_2_32) | 0;
+          w[wi] = this.tmpl[t]! | this.leafType[lvl]! | ((pLo | (pHi >>> 4)) & PTE_ADDR_LO_MASK);
+          w[wi + 1] = this.tmpl[t + 1]! | (pHi & PTE_ADDR_HI_MASK);
+          mapped.mapped += pgsize;
+          return 0;
+        }
+      }
+    }
+    return this.mapPagesFull(iova, paddr, pgsize, pgcount, prot, mapped);
+  }
+
+  /**
+   * For the fast paths: the word index, in `pathWords[okLevel]`, of the slot for `iova` at the
+   * level of the last accepted pgsize, when the table is live, not TTBR1, `iova` is an integer
+   * inside ias, and the walk cache holds that level's table for it; else -1.
+   */
+  private cachedSlot(iova: number): number {
+    const lvl = this.okLevel;
+    if (lvl <= this.startLevel || !this.live || this.ttbr1 || !(iova >= 0 && iova < this.iasSize) || iova !== Math.floor(iova)) return -1;
+    if (this.pathKey[lvl] !== Math.floor(iova * this.invBlk[lvl - 1]!)) return -1;
+    const ilo = iova >>> 0;
+    return this.pathBase[lvl]! + 2 * this.index(lvl, ilo, ((iova - ilo) * INV_2_32) | 0);
+  }
+
+  /** map_pages with every check; `mapPages` forwards here whenever its fast path does not apply. */
+  private mapPagesFull(iova: number | bigint, paddr: number, pgsize: number, pgcount: number, prot: number, mapped: MappedOut): number {
     this.assertLive();
     if (typeof mapped !== 'object' || mapped === null) throw new TypeError(`arm_lpae_map_pages: mapped must be an object { mapped: number } (got ${String(mapped)})`);
     if ((typeof iova === 'number' && !Number.isInteger(iova)) || !Number.isInteger(paddr) || !Number.isSafeInteger(pgcount) || pgcount < 0)
@@ -488,13 +529,18 @@ export class ArmLpaeIoPgtable implements IoPgtableOps {
       let pHi = ((paddr - (paddr >>> 0)) * INV_2_32) | 0;
       let hiWord = tHi | pHi;
       let i = base;
-      for (; i < end; i += 2) {
-        if ((w[i]! | w[i + 1]!) !== 0) break;
-        w[i] = tLo | (lo & PTE_ADDR_LO_MASK);
-        w[i + 1] = hiWord;
-        const next = (lo + step) | 0;
-        if (next >>> 0 < lo >>> 0) hiWord = tHi | ++pHi;
-        lo = next;
+      for (;;) {
+        // slots before the low half of the PA wraps: the inner loop needs no carry test
+        let stop = i + 2 * Math.ceil((TWO_32 - (lo >>> 0)) / size);
+        if (stop > end) stop = end;
+        for (; i < stop; i += 2) {
+          if ((w[i]! | w[i + 1]!) !== 0) break;
+          w[i] = tLo | (lo & PTE_ADDR_LO_MASK);
+          w[i + 1] = hiWord;
+          lo = (lo + step) | 0;
+        }
+        if (i < stop || i === end) break;
+        hiWord = tHi | ++pHi;
       }
       if (i === end) {
         mapped.mapped += n * size;
@@ -525,8 +571,31 @@ export class ArmLpaeIoPgtable implements IoPgtableOps {
    * unmap_pages: bytes unmapped (a run stops at a hole or the end of a table page), 0 on a bad
    * argument or when `iova` lies inside a larger block (which stays mapped), or -ENOENT (the
    * kernel's (size_t)-ENOENT) when the first entry is empty.
+   *
+   * Small for inlining, like `mapPages`: one leaf of the pgsize's level in a table the walk
+   * cache already reached is cleared here; everything else goes to `unmapPagesFull`.
    */
   unmapPages(iova: number | bigint, pgsize: number, pgcount: number, gather: IommuIotlbGather | null): number {
+    if (pgcount === 1 && pgsize === this.okPgsize && typeof iova === 'number') {
+      const wi = this.cachedSlot(iova);
+      if (wi >= 0) {
+        const w = this.pathWords[this.okLevel]!;
+        if ((w[wi]! & PTE_TYPE_MASK) === this.leafType[this.okLevel]) {
+          w[wi] = 0;
+          w[wi + 1] = 0;
+          if (gather && !gather.queued) {
+            const tlb = this.tlb;
+            if (tlb && tlb.tlbAddPage) tlb.tlbAddPage(gather, iova, pgsize, this.cookie);
+          }
+          return pgsize;
+        }
+      }
+    }
+    return this.unmapPagesFull(iova, pgsize, pgcount, gather);
+  }
+
+  /** unmap_pages with every check; `unmapPages` forwards here whenever its fast path does not apply. */
+  private unmapPagesFull(iova: number | bigint, pgsize: number, pgcount: number, gather: IommuIotlbGather | null): number {
     this.assertLive();
     if ((typeof iova === 'number' && !Number.isInteger(iova)) || (pgsize !== this.okPgsize && !this.pgsizeOk(pgsize)) || !Number.isSafeInteger(pgcount) || pgcount <= 0) {
       this.warn(`arm_lpae_unmap_pages: bad pgsize ${pgsize} / pgcount ${pgcount}`);
@@ -628,8 +697,34 @@ export class ArmLpaeIoPgtable implements IoPgtableOps {
    * No ias check: higher bits are masked off by indexing, so addresses alias, as in the kernel.
    * Unlike the kernel (whose walker wraps at ~0UL and returns garbage), the last IOVA of the
    * 64-bit space is translated like any other; give it as a bigint (or -1).
+   *
+   * Small for inlining (a non-inlined call also boxes the returned PA): a leaf found in the
+   * level-3 or level-2 table the walk cache holds for this IOVA is translated here; every
+   * other case goes to `iovaToPhysFull`.
    */
   iovaToPhys(iova: number | bigint): number {
+    if (typeof iova === 'number' && iova >= 0 && iova < TWO_52 && this.live) {
+      const ilo = iova >>> 0;
+      const ihi = ((iova - ilo) * INV_2_32) | 0;
+      let lvl = ARM_LPAE_MAX_LEVELS - 1;
+      if (this.pathKey[lvl] !== Math.floor(iova * this.invBlk[lvl - 1]!)) lvl--;
+      if (lvl > this.startLevel && this.pathKey[lvl] === Math.floor(iova * this.invBlk[lvl - 1]!)) {
+        const w = this.pathWords[lvl]!;
+        const wi = this.pathBase[lvl]! + 2 * this.index(lvl, ilo, ihi);
+        const lo = w[wi]!;
+        if ((lo & PTE_TYPE_MASK) === this.leafType[lvl] && !this.is64k) {
+          // levels 2 and 3 of a 4K or 16K table: the block shift is below 32, so the offset
+          // inside the leaf lies in the low word (OR-ed in, as the kernel does)
+          const s = this.shift[lvl]!;
+          return ((w[wi + 1]! & PTE_ADDR_HI_MASK) >>> 0) * TWO_32 + (((lo & PTE_ADDR_LO_MASK) | (ilo & ((1 << s) - 1))) >>> 0);
+        }
+      }
+    }
+    return this.iovaToPhysFull(iova);
+  }
+
+  /** iova_to_phys for every case; `iovaToPhys` forwards here whenever its fast path does not apply. */
+  private iovaToPhysFull(iova: number | bigint): number {
     this.assertLive();
     let low: number;
     if (typeof iova === 'bigint') low = Number(BigInt.asUintN(52, iova));

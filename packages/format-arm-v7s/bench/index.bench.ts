@@ -18,6 +18,19 @@ import { Kernel } from '@gki/kernel';
 import { IOMMU_CACHE, IOMMU_READ, IOMMU_WRITE, type IommuFlushOps, type IommuIotlbGather } from '@gki/io-pgtable-core';
 import { createArmV7sOps, freeArmV7sOps, type ArmV7sIoPgtable } from '../src/index.js';
 
+/**
+ * Clock and statistic. On the shared, oversubscribed VMs a sample is often stretched by time
+ * spent descheduled, so each row reports the process's best sample (BENCH_STAT=median for the
+ * median); the root `pnpm bench` then takes the median of that over several processes. The
+ * clock is wall time; BENCH_CLOCK=cpu uses process CPU time instead (it also counts V8's
+ * helper threads and page faults, which inflated some rows by 2x in trials).
+ */
+const benchNow = process.env.BENCH_CLOCK === 'cpu' ? () => {
+  const u = process.cpuUsage();
+  return (u.user + u.system) / 1000;
+} : () => performance.now();
+const STAT: 'min' | 'p50' = process.env.BENCH_STAT === 'median' ? 'p50' : 'min';
+
 const SZ_4K = 0x1000;
 const SZ_1M = 0x100000;
 const RUNS = Number(process.env.BENCH_RUNS ?? 15);
@@ -92,7 +105,7 @@ const cases: Case[] = [
   { name: '1M sections over 4 GiB: unmap pgcount=1', pages: P1M, start: 'mapped', pgsize: SZ_1M, fn: (o) => unmapRange(o, SZ_1M, P1M, 1) },
 ];
 
-const bench = new Bench({ name: 'ARM_V7S', iterations: RUNS, time: 0, warmup: true, warmupIterations: 5, warmupTime: 0 });
+const bench = new Bench({ now: benchNow, name: 'ARM_V7S', iterations: RUNS, time: 0, warmup: true, warmupIterations: 5, warmupTime: 0 });
 for (const c of cases) {
   let ops: ArmV7sIoPgtable | null = null;
   const pgs = c.pgsize === SZ_1M ? P1M : P4K;
@@ -111,7 +124,7 @@ for (const c of cases) {
 await bench.run();
 
 const JSON_OUT = process.argv.includes('--json');
-const rows: { id: string; group: string; case: string; value: number; unit: string; min: number; max: number; kernel?: string; goal?: number }[] = [];
+const rows: { id: string; group: string; case: string; value: number; p50: number; unit: string; min: number; max: number; kernel?: string; goal?: number }[] = [];
 for (const t of bench.tasks as Task[]) {
   const c = cases.find((x) => x.name === t.name)!;
   const r = t.result;
@@ -119,7 +132,7 @@ for (const t of bench.tasks as Task[]) {
   const per = (ms: number) => (ms * 1e6) / c.pages;
   const [group, op] = c.name.split(': ') as [string, string];
   const id = `${c.pgsize === SZ_1M ? '1m' : '4k'}.${c.c ?? op.replace(/[^a-z0-9]+/g, '-')}`;
-  rows.push({ id, group: `ARM_V7S, ${group}`, case: op, value: per(r.latency.p50), unit: c.pgsize === SZ_1M ? 'ns/section' : 'ns/page', min: per(r.latency.min), max: per(r.latency.max), ...(c.c ? { kernel: `v7s4k.${c.c}`, goal: 1.5 } : {}) });
+  rows.push({ id, group: `ARM_V7S, ${group}`, case: op, value: per(r.latency[STAT]), p50: per(r.latency.p50), unit: c.pgsize === SZ_1M ? 'ns/section' : 'ns/page', min: per(r.latency.min), max: per(r.latency.max), ...(c.c ? { kernel: `v7s4k.${c.c}`, goal: 1.5 } : {}) });
 }
 if (kernel.pages.stats().pagesInUse !== 0) throw new Error('benchmark leaked pages');
 if (sink === 0) throw new Error('no translation');

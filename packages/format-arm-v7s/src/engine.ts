@@ -112,6 +112,10 @@ export class ArmV7sIoPgtable implements IoPgtableOps {
   /** One-entry cache of the RAM chunk last used for a level-2 table. */
   private chunkKey = -1;
   private chunkArr: Uint32Array;
+  /** `l2Base`'s cache: the last level-1 table descriptor followed and where its table lies. */
+  private l2Pte1 = -1;
+  private l2Arr: Uint32Array;
+  private l2Wb = 0;
   private freed = false;
 
   /** Use `createArmV7sOps`, which validates the configuration and allocates the level-1 table. */
@@ -135,6 +139,7 @@ export class ArmV7sIoPgtable implements IoPgtableOps {
     this.pgd = this.mem.chunk(pgdPa);
     this.pgdBase = wordIndex(pgdPa);
     this.chunkArr = this.pgd;
+    this.l2Arr = this.pgd;
     this.chunkKey = Math.floor(pgdPa / CHUNK_SIZE);
     this.scratch = new Uint32Array(Math.max(this.l1Entries, V7S_L2_ENTRIES));
     for (let prot = 0; prot < 64; prot++) {
@@ -156,11 +161,10 @@ export class ArmV7sIoPgtable implements IoPgtableOps {
     if (pgsize === V7S_L2_SLOT && pgcount === 1 && (prot & (IOMMU_READ | IOMMU_WRITE)) !== 0 && !this.freed &&
         iova >= 0 && iova < this.iovaLimit && paddr >= 0 && paddr < this.paLimit && !this.mtk &&
         Number.isInteger(iova) && Number.isInteger(paddr)) {
-      const pte1 = this.pgd[this.pgdBase + ((iova / V7S_L1_SLOT) & this.l1Mask)]!;
+      const pte1 = this.pgd[this.pgdBase + ((iova * INV_L1_SLOT) & this.l1Mask)]!;
       if ((pte1 & V7S_TYPE_MASK) === V7S_TYPE_TABLE) {
-        const tpa = (pte1 & V7S_TABLE_ADDR_MASK) >>> 0;
-        const w = wordIndex(tpa) + ((iova >>> 12) & 0xff);
-        const arr = this.chunkOf(tpa);
+        const w = this.l2Base(pte1) + ((iova >>> 12) & 0xff);
+        const arr = this.l2Arr;
         if (arr[w] === 0) {
           arr[w] = this.tplL2[prot & 63]! | (paddr & V7S_L2_ADDR_MASK);
           mapped.mapped += V7S_L2_SLOT;
@@ -188,7 +192,7 @@ export class ArmV7sIoPgtable implements IoPgtableOps {
         // Small pages under an existing table: the kernel walks from level 1 for every page,
         // which lands in this same table until the run leaves its 1 MiB slot, so fill the
         // table directly (same descriptors, same order, same stopping point).
-        const pte1 = this.pgd[this.pgdBase + ((iova / V7S_L1_SLOT) & this.l1Mask)]!;
+        const pte1 = this.pgd[this.pgdBase + ((iova * INV_L1_SLOT) & this.l1Mask)]!;
         if ((pte1 & V7S_TYPE_MASK) === V7S_TYPE_TABLE) {
           const tpa = this.tablePa(pte1);
           const arr = this.chunkOf(tpa);
@@ -217,7 +221,7 @@ export class ArmV7sIoPgtable implements IoPgtableOps {
       }
       if (pgsize === V7S_L1_SLOT) {
         // A section into an empty level-1 slot (the general path handles tables and clashes).
-        const w1 = this.pgdBase + ((iova / V7S_L1_SLOT) & this.l1Mask);
+        const w1 = this.pgdBase + ((iova * INV_L1_SLOT) & this.l1Mask);
         if (this.pgd[w1] === 0) {
           const pte = this.tplL1[p]! | (paddr & V7S_L1_ADDR_MASK);
           this.pgd[w1] = this.mtk ? pte | mtkBits(Math.floor(paddr / TWO32)) : pte;
@@ -241,7 +245,7 @@ export class ArmV7sIoPgtable implements IoPgtableOps {
 
   /** Maps one page of `pgsize`, walking from level 1. The kernel does no range check here. */
   private mapOne(iova: number, paddr: number, pgsize: number, prot: number): number {
-    const idx1 = (iova / V7S_L1_SLOT) & this.l1Mask;
+    const idx1 = (iova * INV_L1_SLOT) & this.l1Mask;
     const n1 = Math.floor(pgsize / V7S_L1_SLOT);
     if (n1 >= 1) return this.installLeaves(1, this.pgd, this.pgdBase, idx1, n1, iova, paddr, prot);
 
@@ -304,11 +308,10 @@ export class ArmV7sIoPgtable implements IoPgtableOps {
     // Inlinable fast path for one small page under a table (see mapPages).
     if (pgsize === V7S_L2_SLOT && pgcount === 1 && !this.freed && iova >= 0 && iova < this.iovaLimit &&
         Number.isInteger(iova)) {
-      const pte1 = this.pgd[this.pgdBase + ((iova / V7S_L1_SLOT) & this.l1Mask)]!;
+      const pte1 = this.pgd[this.pgdBase + ((iova * INV_L1_SLOT) & this.l1Mask)]!;
       if ((pte1 & V7S_TYPE_MASK) === V7S_TYPE_TABLE) {
-        const tpa = this.tablePa(pte1);
-        const w = wordIndex(tpa) + ((iova >>> 12) & 0xff);
-        const arr = this.chunkOf(tpa);
+        const w = this.l2Base(pte1) + ((iova >>> 12) & 0xff);
+        const arr = this.l2Arr;
         if ((arr[w]! & V7S_TYPE_PAGE) !== 0) {
           arr[w] = 0;
           if (gather === null || !gather.queued) this.addPage(gather, iova, V7S_L2_SLOT);
@@ -332,7 +335,7 @@ export class ArmV7sIoPgtable implements IoPgtableOps {
       if (pgsize === V7S_L2_SLOT) {
         // Small pages under a table: clear and report them page by page, as the kernel's
         // per-page walk does; anything else (hole, large page) goes to the general path.
-        const pte1 = this.pgd[this.pgdBase + ((iova / V7S_L1_SLOT) & this.l1Mask)]!;
+        const pte1 = this.pgd[this.pgdBase + ((iova * INV_L1_SLOT) & this.l1Mask)]!;
         if ((pte1 & V7S_TYPE_MASK) === V7S_TYPE_TABLE) {
           const tpa = this.tablePa(pte1);
           const arr = this.chunkOf(tpa);
@@ -355,7 +358,7 @@ export class ArmV7sIoPgtable implements IoPgtableOps {
       }
       if (pgsize === V7S_L1_SLOT) {
         // One plain section (not a table, not part of a supersection).
-        const w1 = this.pgdBase + ((iova / V7S_L1_SLOT) & this.l1Mask);
+        const w1 = this.pgdBase + ((iova * INV_L1_SLOT) & this.l1Mask);
         const pte1 = this.pgd[w1]!;
         if ((pte1 & V7S_TYPE_PAGE) !== 0 && (pte1 & V7S_CONT_SECTION) === 0) {
           this.pgd[w1] = 0;
@@ -375,7 +378,7 @@ export class ArmV7sIoPgtable implements IoPgtableOps {
   }
 
   private unmapOne(iova: number, size: number, gather: IommuIotlbGather | null): number {
-    const idx1 = (iova / V7S_L1_SLOT) & this.l1Mask;
+    const idx1 = (iova * INV_L1_SLOT) & this.l1Mask;
     const r = this.unmapAt(1, this.pgd, this.pgdBase, idx1, Math.floor(size / V7S_L1_SLOT), iova, size, gather);
     if (r !== DESCEND) return r;
     const tpa = this.tablePa(this.pgd[this.pgdBase + idx1]!);
@@ -446,12 +449,12 @@ export class ArmV7sIoPgtable implements IoPgtableOps {
     const va = typeof iova === 'bigint' ? Number(BigInt.asUintN(48, iova)) : iova;
     if (!(va >= 0) || !Number.isInteger(va)) return 0;
     // `&` on an integer below 2^53 keeps its low 32 bits exactly, which is all the offsets need.
-    let pte = this.pgd[this.pgdBase + ((va / V7S_L1_SLOT) & this.l1Mask)]!;
+    let pte = this.pgd[this.pgdBase + ((va * INV_L1_SLOT) & this.l1Mask)]!;
     let pa: number;
     let off: number;
     if ((pte & V7S_TYPE_MASK) === V7S_TYPE_TABLE) {
-      const tpa = this.tablePa(pte);
-      pte = this.chunkOf(tpa)[wordIndex(tpa) + ((va >>> 12) & 0xff)]!;
+      const w = this.l2Base(pte) + ((va >>> 12) & 0xff);
+      pte = this.l2Arr[w]!;
       if ((pte & V7S_TYPE_MASK) === 0) return 0;
       if ((pte & V7S_TYPE_PAGE) === 0) {
         pa = (pte & V7S_LARGE_ADDR_MASK) >>> 0;
@@ -528,8 +531,23 @@ export class ArmV7sIoPgtable implements IoPgtableOps {
     return this.mtk ? pa + mtkHigh(pte) : pa;
   }
 
+  /**
+   * Word index, in `l2Arr`, of the level-2 table a level-1 table descriptor points at. The last
+   * descriptor's answer is remembered: where a table's words live is a pure function of the
+   * descriptor (RAM chunks are never dropped), so the cache never needs invalidating.
+   */
+  private l2Base(pte1: number): number {
+    if (pte1 !== this.l2Pte1) {
+      const tpa = this.tablePa(pte1);
+      this.l2Arr = this.chunkOf(tpa);
+      this.l2Wb = wordIndex(tpa);
+      this.l2Pte1 = pte1;
+    }
+    return this.l2Wb;
+  }
+
   private chunkOf(pa: number): Uint32Array {
-    const key = Math.floor(pa / CHUNK_SIZE);
+    const key = Math.floor(pa * INV_CHUNK_SIZE);
     if (key !== this.chunkKey) {
       this.chunkArr = this.mem.chunk(pa);
       this.chunkKey = key;
@@ -563,6 +581,10 @@ export class ArmV7sIoPgtable implements IoPgtableOps {
 }
 
 /** Word index of `pa` inside its RAM chunk (PhysMem.wordIndex without the float modulo). */
+/** Reciprocals of the power-of-two spans (a multiply is exact and cheaper than a divide). */
+const INV_L1_SLOT = 1 / V7S_L1_SLOT;
+const INV_CHUNK_SIZE = 1 / CHUNK_SIZE;
+
 function wordIndex(pa: number): number {
   return (pa & (CHUNK_SIZE - 1)) >>> 2;
 }

@@ -39,6 +39,20 @@ export class BusError extends Error {
 }
 
 const ZERO_CHUNK = new Uint32Array(CHUNK_WORDS);
+/** 2^-21: a multiply by it is exact (and far cheaper than a division). */
+const INV_CHUNK = 1 / CHUNK_SIZE;
+/** Entries of the chunk lookup cache (direct-mapped by chunk number). */
+const CHUNK_CACHE = 8;
+const INV_PAGE = 1 / PAGE_SIZE;
+
+/**
+ * True unless `pa` is an integer multiple of `align` (4 or 8): the exact low bits of an
+ * integer below 2^53 come from `& (align - 1)`, so no float remainder (a library call) is
+ * needed; a fractional address stays misaligned, as with `%`.
+ */
+function misaligned(pa: number, align: number): boolean {
+  return (pa & (align - 1)) !== 0 || (pa !== Math.floor(pa) && !Number.isNaN(pa));
+}
 
 function hex(n: number): string {
   return '0x' + n.toString(16);
@@ -48,6 +62,13 @@ export class PhysMem {
   readonly regions: readonly MemRegion[];
   private readonly chunks = new Map<number, Uint32Array>();
   private readonly touched = new Set<number>();
+  /**
+   * A small direct-mapped cache of chunk number -> backing words, in front of the Map: table
+   * walks and DMA touch a handful of chunks over and over. Only chunks that exist are cached
+   * (never the shared zero chunk), and chunks are never dropped, so it needs no invalidation.
+   */
+  private readonly cacheKey = new Float64Array(CHUNK_CACHE).fill(-1);
+  private readonly cacheArr: Uint32Array[] = new Array<Uint32Array>(CHUNK_CACHE).fill(ZERO_CHUNK);
 
   constructor(regions: readonly MemRegion[]) {
     const sorted = [...regions].sort((a, b) => a.base - b.base);
@@ -95,31 +116,54 @@ export class PhysMem {
    */
   chunk(pa: number): Uint32Array {
     this.check(pa, 1, true);
-    const key = Math.floor(pa / CHUNK_SIZE);
+    const key = Math.floor(pa * INV_CHUNK);
+    const slot = key & (CHUNK_CACHE - 1);
+    if (this.cacheKey[slot] === key) return this.cacheArr[slot]!;
     let c = this.chunks.get(key);
     if (c === undefined) {
       c = new Uint32Array(CHUNK_WORDS);
       this.chunks.set(key, c);
     }
+    this.cacheKey[slot] = key;
+    this.cacheArr[slot] = c;
     return c;
   }
 
   /** Like `chunk` but never allocates: a shared all-zero array stands in for untouched memory. */
   peekChunk(pa: number): Uint32Array {
     this.check(pa, 1, false);
-    return this.chunks.get(Math.floor(pa / CHUNK_SIZE)) ?? ZERO_CHUNK;
+    const key = Math.floor(pa * INV_CHUNK);
+    const slot = key & (CHUNK_CACHE - 1);
+    if (this.cacheKey[slot] === key) return this.cacheArr[slot]!;
+    const c = this.chunks.get(key);
+    if (c === undefined) return ZERO_CHUNK;
+    this.cacheKey[slot] = key;
+    this.cacheArr[slot] = c;
+    return c;
   }
 
-  /** Word index of `pa` inside its chunk. */
+  /**
+   * Word index of `pa` inside its chunk. For an address (a non-negative integer below 2^53)
+   * `>>> 0` keeps its low 32 bits exactly, so this needs no float remainder (a library call).
+   */
   static wordIndex(pa: number): number {
-    return (pa % CHUNK_SIZE) >>> 2;
+    return ((pa >>> 0) & (CHUNK_SIZE - 1)) >>> 2;
   }
 
   /** Marks the 4 KiB frames of [pa, pa+len) as used (for `framesTouched`). */
   touch(pa: number, len = PAGE_SIZE): void {
-    const first = Math.floor(pa / PAGE_SIZE);
-    const last = Math.floor((pa + len - 1) / PAGE_SIZE);
+    const first = Math.floor(pa * INV_PAGE);
+    const last = Math.floor((pa + len - 1) * INV_PAGE);
     for (let f = first; f <= last; f++) this.touched.add(f);
+  }
+
+  private lastFrame = -1;
+
+  /** Records frame `f` as written; the last one is remembered, so rewrites of it cost nothing. */
+  private touchFrame(f: number): void {
+    if (f === this.lastFrame) return;
+    this.touched.add(f);
+    this.lastFrame = f;
   }
 
   /** Number of distinct 4 KiB frames ever written. */
@@ -128,34 +172,34 @@ export class PhysMem {
   }
 
   read32(pa: number): number {
-    if (pa % 4) throw new BusError(pa, 4, false, 'misaligned 32-bit access');
+    if (misaligned(pa, 4)) throw new BusError(pa, 4, false, 'misaligned 32-bit access');
     return this.peekChunk(pa)[PhysMem.wordIndex(pa)]!;
   }
 
   write32(pa: number, v: number): void {
-    if (pa % 4) throw new BusError(pa, 4, true, 'misaligned 32-bit access');
+    if (misaligned(pa, 4)) throw new BusError(pa, 4, true, 'misaligned 32-bit access');
     this.chunk(pa)[PhysMem.wordIndex(pa)] = v >>> 0;
-    this.touched.add(Math.floor(pa / PAGE_SIZE));
+    this.touchFrame(Math.floor(pa * INV_PAGE));
   }
 
   /** Low and high halves of the 64-bit little-endian word at `pa` (8-byte aligned). */
   read64lo(pa: number): number {
-    if (pa % 8) throw new BusError(pa, 8, false, 'misaligned 64-bit access');
+    if (misaligned(pa, 8)) throw new BusError(pa, 8, false, 'misaligned 64-bit access');
     return this.peekChunk(pa)[PhysMem.wordIndex(pa)]!;
   }
 
   read64hi(pa: number): number {
-    if (pa % 8) throw new BusError(pa, 8, false, 'misaligned 64-bit access');
+    if (misaligned(pa, 8)) throw new BusError(pa, 8, false, 'misaligned 64-bit access');
     return this.peekChunk(pa)[PhysMem.wordIndex(pa) + 1]!;
   }
 
   write64parts(pa: number, lo: number, hi: number): void {
-    if (pa % 8) throw new BusError(pa, 8, true, 'misaligned 64-bit access');
+    if (misaligned(pa, 8)) throw new BusError(pa, 8, true, 'misaligned 64-bit access');
     const c = this.chunk(pa);
     const i = PhysMem.wordIndex(pa);
     c[i] = lo >>> 0;
     c[i + 1] = hi >>> 0;
-    this.touched.add(Math.floor(pa / PAGE_SIZE));
+    this.touchFrame(Math.floor(pa * INV_PAGE));
   }
 
   /** Convenience (not for hot paths): the 64-bit word at `pa` as a bigint. */

@@ -167,7 +167,12 @@ export function readMemoryMap(tree: FdtTree): MemoryMap {
     });
     ram.push({ base: u.base, size });
   }
-  if (ram.length === 0) throw new FdtError(-1, 'no RAM: no /memory node with a non-empty reg', '/');
+  if (ram.length === 0)
+    throw new FdtError(
+      -1,
+      'no RAM: no /memory node with a non-empty reg (a SoC .dtsi leaves memory to the board file: add memory@<base> { device_type = "memory"; reg = <...>; })',
+      '/',
+    );
   ram.sort((a, b) => a.base - b.base);
   for (let i = 1; i < ram.length; i++)
     if (ram[i]!.base < ram[i - 1]!.base + ram[i - 1]!.size) throw new FdtError(-1, `RAM regions overlap at ${hex(ram[i]!.base)}`, '/');

@@ -296,6 +296,19 @@ export class AdrenoRig {
     if (opts.flush ?? true) this.w(REG.CP_RB_WPTR, this.wptr);
   }
 
+  /**
+   * Detaches the GPU from the SMMU and points the ring and the rptr shadow at their physical
+   * addresses: the GPU then addresses memory untranslated (a baseline for benchmarks).
+   */
+  untranslated(): void {
+    this.smmu.detachMaster(this.gpu);
+    this.w(REG.CP_RB_BASE, lo32(this.ringPa));
+    this.w(REG.CP_RB_BASE_HI, hi32(this.ringPa));
+    this.w(REG.CP_RB_RPTR_ADDR, lo32(this.memptrsPa));
+    this.w(REG.CP_RB_RPTR_ADDR_HI, hi32(this.memptrsPa));
+    this.wptr = 0;
+  }
+
   get ringWptr(): number {
     return this.wptr;
   }

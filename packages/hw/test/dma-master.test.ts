@@ -264,6 +264,41 @@ describe('DmaMaster translation hook', () => {
     expect(board.mem.read32(RAM + 0x5004)).toBe(0xdead_beef);
   });
 
+  it('prefers the halves form of the hook, which sees the same addresses split in 32-bit halves', () => {
+    const { board, dma } = setup();
+    const seen: [number, number, number, boolean][] = [];
+    let wholeCalls = 0;
+    const base = 0x3_8000_0000; // bus addresses above 2^32, low halves above 2^31
+    dma.setTranslator(
+      () => {
+        wholeCalls++;
+        return false;
+      },
+      (sid, hi, lo, write, out: DmaTranslation) => {
+        seen.push([sid, hi, lo >>> 0, write]);
+        const iova = hi * 2 ** 32 + (lo >>> 0);
+        if (iova < base || iova >= base + 0x2000) return false;
+        out.pa = RAM + 0x4_0000 + (iova - base);
+        return true;
+      },
+    );
+    board.mem.write32(RAM + 0x4_0000 + 0xffc, 0x5eed_f00d);
+    expect(dma.copy(base + 0xffc, base + 0x1000, 4)).toBe(DMA_STATUS_DONE);
+    expect(board.mem.read32(RAM + 0x4_1000)).toBe(0x5eed_f00d);
+    expect(seen).toEqual([
+      [7, 3, 0x8000_0ffc, false],
+      [7, 3, 0x8000_1000, true],
+    ]);
+    expect(wholeCalls).toBe(0);
+    // A fault through the halves form reports the whole address.
+    expect(dma.copy(base + 0x2000, base, 4)).toBe(DMA_STATUS_FAULT);
+    expect(dma.faultAddress).toBe(base + 0x2000);
+    // Removing the hook drops both forms.
+    dma.setTranslator(undefined, () => true);
+    expect(dma.translated).toBe(false);
+    expect(dma.fill(RAM + 0x5000, 4, 1)).toBe(DMA_STATUS_DONE);
+  });
+
   it('rejects programmatic arguments that are not bus addresses', () => {
     const { dma } = setup();
     expect(() => dma.copy(-1, RAM, 4)).toThrow(RangeError);

@@ -10,6 +10,19 @@ import { Bench } from 'tinybench';
 import { Board } from '@gki/hw';
 import { IovaDomain, Kernel } from '../src/index.js';
 
+/**
+ * Clock and statistic. On the shared, oversubscribed VMs a sample is often stretched by time
+ * spent descheduled, so each row reports the process's best sample (BENCH_STAT=median for the
+ * median); the root `pnpm bench` then takes the median of that over several processes. The
+ * clock is wall time; BENCH_CLOCK=cpu uses process CPU time instead (it also counts V8's
+ * helper threads and page faults, which inflated some rows by 2x in trials).
+ */
+const benchNow = process.env.BENCH_CLOCK === 'cpu' ? () => {
+  const u = process.cpuUsage();
+  return (u.user + u.system) / 1000;
+} : () => performance.now();
+const STAT: 'min' | 'p50' = process.env.BENCH_STAT === 'median' ? 'p50' : 'min';
+
 const RUNS = Number(process.env.BENCH_RUNS ?? 11);
 const JSON_OUT = process.argv.includes('--json');
 const N = 4096;
@@ -60,7 +73,7 @@ const cases = [
   { id: 'iova.pair', group: 'IOVA allocator (4 KiB granule, 1024 live ranges)', name: 'allocIova(1 page, 32-bit limit) + freeIova', unit: 'ns/pair', run: iovaPair },
 ];
 
-const bench = new Bench({ iterations: RUNS, time: 0, warmupIterations: 3, warmupTime: 0 });
+const bench = new Bench({ now: benchNow, iterations: RUNS, time: 0, warmupIterations: 3, warmupTime: 0 });
 for (const c of cases) bench.add(c.id, c.run, { beforeEach: c.before, afterEach: c.after });
 bench.runSync();
 check(pages.stats().pagesInUse === 0, 'pages leaked');
@@ -70,7 +83,7 @@ const rows = bench.tasks.map((t) => {
   if (r.state !== 'completed') throw new Error(`${t.name}: ${r.state}`);
   const c = cases.find((x) => x.id === t.name)!;
   const per = (ms: number) => (ms * 1e6) / N;
-  return { id: c.id, group: c.group, case: c.name, value: per(r.latency.p50), unit: c.unit, min: per(r.latency.min), max: per(r.latency.max) };
+  return { id: c.id, group: c.group, case: c.name, value: per(r.latency[STAT]), p50: per(r.latency.p50), unit: c.unit, min: per(r.latency.min), max: per(r.latency.max) };
 });
 if (JSON_OUT) console.log(JSON.stringify({ runs: RUNS, node: process.version, rows }, null, 2));
 else for (const r of rows) console.log(`${`${r.group}: ${r.case}`.padEnd(100)} ${r.value.toFixed(1).padStart(8)} ${r.unit} (${r.min.toFixed(1)}-${r.max.toFixed(1)})`);

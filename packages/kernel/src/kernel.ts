@@ -5,7 +5,7 @@ import { KernelLog, type LogRecord } from './log.js';
 import { ModuleLoader } from './module/loader.js';
 import { kernelArch, type InitcallLevel, type KernelArch, type KernelImage } from './module/types.js';
 import { OfLayer } from './of/of.js';
-import { PageAllocator } from './page-alloc.js';
+import { MAX_MANAGED_BYTES, PageAllocator } from './page-alloc.js';
 
 export { KERNEL_COSTS } from './costs.js';
 
@@ -44,6 +44,8 @@ export class Kernel {
     this.log = new KernelLog(board.clock);
     // the page allocator gets RAM minus the firmware's reservations (no-map, /memreserve/, ...)
     this.pages = new PageAllocator(board.mem, board.usableRam());
+    if (this.pages.unmanagedBytes > 0)
+      this.log.warn('memory', `${this.pages.unmanagedBytes / 2 ** 20} MiB of RAM beyond the model's ${MAX_MANAGED_BYTES / 2 ** 30} GiB limit left unused`);
     this.modules = new ModuleLoader(this);
     this.drivers = new DriverCore(this);
     this.of = new OfLayer(this);

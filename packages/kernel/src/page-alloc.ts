@@ -4,6 +4,9 @@ import { EINVAL, ENOMEM, KernelError } from './errno.js';
 /** Largest order the buddy allocator hands out (the kernel's MAX_PAGE_ORDER): 4 MiB. */
 export const MAX_ORDER = 10;
 
+/** RAM one allocator manages at most (64 GiB: 16 Mi frames); the rest is left unused. */
+export const MAX_MANAGED_BYTES = 64 * 2 ** 30;
+
 export interface PageAllocStats {
   readonly totalPages: number;
   readonly pagesInUse: number;
@@ -120,12 +123,24 @@ export class PageAllocator {
   private freeCalls = 0;
   private readonly total: number;
   private fault: { nth: number; rand?: () => number; probability: number; left: number } | null = null;
+  /** Bytes of RAM (of the pools asked for) beyond MAX_MANAGED_BYTES, which this allocator ignores. */
+  readonly unmanagedBytes: number = 0;
 
   constructor(
     private readonly mem: PhysMem,
     pools?: readonly MemRegion[],
   ) {
-    this.pools = (pools ?? mem.regions).map((r) => ({ base: r.base, size: r.size }));
+    // The allocator keeps a state byte per frame: RAM beyond MAX_MANAGED_BYTES (a device tree
+    // can claim any size) is left unmanaged instead of exhausting the host's memory.
+    const clipped: MemRegion[] = [];
+    let budget = MAX_MANAGED_BYTES;
+    for (const r of [...(pools ?? mem.regions)].sort((a, b) => a.base - b.base)) {
+      const size = Math.min(r.size, budget);
+      if (size > 0) clipped.push({ base: r.base, size });
+      this.unmanagedBytes += r.size - size;
+      budget -= size;
+    }
+    this.pools = clipped;
     const ranges: { start: number; end: number }[] = [];
     for (const r of this.pools) {
       if (!mem.contains(r.base, r.size)) throw new RangeError(`page pool ${hex(r.base)}+${hex(r.size)} is not RAM`);

@@ -193,3 +193,18 @@ describe('PageAllocator against a naive model', () => {
     expect(pa.stats()).toMatchObject({ freeCalls: 1, allocCalls: 2, pagesInUse: 4, totalPages: 256 });
   });
 });
+
+describe('RAM beyond what one allocator manages', () => {
+  it('a device tree claiming 171 TB of RAM boots with 64 GiB managed and a warning, instead of crashing', async () => {
+    const { Board } = await import('@gki/hw');
+    const { Kernel, MAX_MANAGED_BYTES } = await import('../src/index.js');
+    const board = new Board('huge', [{ base: 0x4000_0000, size: 41_875_931_136 * 4096 }]);
+    const k = Kernel.boot(board, { builtin: [], modules: [] });
+    expect(k.pages.stats().totalPages).toBe(MAX_MANAGED_BYTES / 4096);
+    expect(k.pages.unmanagedBytes).toBe(41_875_931_136 * 4096 - MAX_MANAGED_BYTES);
+    expect(k.log.grep(/GiB limit left unused/)).toHaveLength(1);
+    const pa = k.pages.allocPages(3);
+    expect(pa).toBe(0x4000_0000);
+    k.pages.freePages(pa, 3);
+  });
+});

@@ -452,7 +452,7 @@ export function armSmmuImplInit(smmu: ArmSmmu): ArmSmmuImpl | null | number {
     smmu.dev.err('the Calxeda secure-config-access register layout is not modelled: not probing');
     return -EINVAL;
   }
-  impl = qcomSmmuImplInit(smmu, impl);
+  if (smmu.config.qcom) impl = qcomSmmuImplInit(smmu, impl);
   if (np && ofDeviceIsCompatible(np, 'marvell,ap806-smmu-500') > 0) impl = MRVL_MMU500_IMPL;
   return impl;
 }

@@ -1,6 +1,6 @@
 import { EINVAL } from '@gki/kernel';
 import type { Device, Driver, KernelModule, ModuleContext, ModuleRef } from '@gki/kernel';
-import { ARM_SMMU_OF_MATCH, ArmSmmu, armSmmuFromDevice, type ArmSmmuMatchData } from './smmu.js';
+import { ARM_SMMU_OF_MATCH, ArmSmmu, armSmmuFromDevice, type ArmSmmuConfig, type ArmSmmuMatchData } from './smmu.js';
 import { PACKAGE_VERSION } from './version.js';
 
 /** The package version, shown in the image manifest (generated from package.json at build time). */
@@ -9,7 +9,7 @@ export const ARM_SMMU_VERSION: string = PACKAGE_VERSION;
 export const ARM_SMMU_DRIVER = 'arm-smmu';
 
 /** The platform driver for the SMMUv1/v2 compatibles, owned by module `owner`. */
-export function armSmmuDriver(owner: ModuleRef | null, builtin: boolean): Driver {
+export function armSmmuDriver(owner: ModuleRef | null, builtin: boolean, config: ArmSmmuConfig = {}): Driver {
   return {
     name: ARM_SMMU_DRIVER,
     ofMatchTable: ARM_SMMU_OF_MATCH,
@@ -23,7 +23,7 @@ export function armSmmuDriver(owner: ModuleRef | null, builtin: boolean): Driver
       }
       const regs = dev.ioremap(0);
       if (typeof regs === 'number') return regs;
-      const smmu = new ArmSmmu(dev, regs, match, owner);
+      const smmu = new ArmSmmu(dev, regs, match, owner, config);
       // the resource size is kept until the ID registers say how big the SMMU is
       smmu.numpage = res.end - res.start + 1;
       const r = smmu.probe(builtin);
@@ -43,32 +43,57 @@ export const ARM_SMMU_ALIASES: readonly string[] = ARM_SMMU_OF_MATCH.flatMap((m)
 const drivers = new WeakMap<ModuleRef, Driver>();
 
 /**
- * Module arm_smmu: registers the platform driver at init and unregisters it at exit. Its
- * page tables come from io-pgtable (ARM_64_LPAE_S1/S2, ARM_32_LPAE_S1/S2, ARM_V7S), loaded
- * first through the soft dependencies or on demand by alias; the IOMMU core holds a reference
- * on this module for every master probed and every domain allocated through it, so rmmod
- * answers -EBUSY while any exist. Built in, it also accepts the legacy "mmu-masters" binding.
+ * The arm_smmu build options from Kconfig values (`{ ARM_SMMU_QCOM: 'y', ... }`): a value of
+ * 'y' or 'm' turns an option on, anything else off; an option not given keeps its GKI default.
  */
-export const armSmmuModule: KernelModule = {
-  name: 'arm_smmu',
-  version: ARM_SMMU_VERSION,
-  license: 'GPL v2',
-  description: 'IOMMU API for ARM architected SMMU implementations',
-  softdep: { pre: ['io-pgtable-arm', 'io-pgtable-arm-v7s'] },
-  aliases: [...ARM_SMMU_ALIASES],
-  initcall: 'device',
-  init(ctx: ModuleContext): number {
-    const drv = armSmmuDriver(ctx.self, ctx.self.builtin);
-    const r = ctx.kernel.drivers.registerDriver(drv);
-    if (r < 0) return r;
-    drivers.set(ctx.self, drv);
-    return 0;
-  },
-  exit(ctx: ModuleContext): void {
-    const drv = drivers.get(ctx.self);
-    if (drv) ctx.kernel.drivers.unregisterDriver(drv);
-    drivers.delete(ctx.self);
-  },
-};
+export function armSmmuConfigFromKconfig(options: Readonly<Record<string, string>>): ArmSmmuConfig {
+  const on = (name: string): boolean | undefined => (name in options ? options[name] === 'y' || options[name] === 'm' : undefined);
+  const c: { -readonly [K in keyof ArmSmmuConfig]: ArmSmmuConfig[K] } = {};
+  const legacy = on('ARM_SMMU_LEGACY_DT_BINDINGS');
+  const bypass = on('ARM_SMMU_DISABLE_BYPASS_BY_DEFAULT');
+  const qcom = on('ARM_SMMU_QCOM');
+  if (legacy !== undefined) c.legacyDtBindings = legacy;
+  if (bypass !== undefined) c.disableBypass = bypass;
+  if (qcom !== undefined) c.qcom = qcom;
+  return c;
+}
 
+/**
+ * Module arm_smmu built with `config` (its compiled-in options; see armSmmuConfigFromKconfig):
+ * registers the platform driver at init and unregisters it at exit. Its page tables come from
+ * io-pgtable (ARM_64_LPAE_S1/S2, ARM_32_LPAE_S1/S2, ARM_V7S), loaded first through the soft
+ * dependencies or on demand by alias; the IOMMU core holds a reference on this module for
+ * every master probed and every domain allocated through it, so rmmod answers -EBUSY while any
+ * exist. Built in (and with legacyDtBindings), it also accepts the legacy "mmu-masters" binding.
+ */
+export function armSmmuModuleWith(config: ArmSmmuConfig = {}): KernelModule {
+  return {
+    name: 'arm_smmu',
+    version: ARM_SMMU_VERSION,
+    license: 'GPL v2',
+    description: 'IOMMU API for ARM architected SMMU implementations',
+    softdep: { pre: ['io-pgtable-arm', 'io-pgtable-arm-v7s'] },
+    aliases: [...ARM_SMMU_ALIASES],
+    initcall: 'device',
+    init(ctx: ModuleContext): number {
+      const drv = armSmmuDriver(ctx.self, ctx.self.builtin, config);
+      const r = ctx.kernel.drivers.registerDriver(drv);
+      if (r < 0) return r;
+      drivers.set(ctx.self, drv);
+      return 0;
+    },
+    exit(ctx: ModuleContext): void {
+      const drv = drivers.get(ctx.self);
+      if (drv) ctx.kernel.drivers.unregisterDriver(drv);
+      drivers.delete(ctx.self);
+    },
+  };
+}
 
+/** Module arm_smmu with the GKI defaults (every option on). */
+export const armSmmuModule: KernelModule = armSmmuModuleWith();
+
+/** For an image composer: the module built from its Kconfig sub-option values. */
+export function armSmmuModuleFromKconfig(options: Readonly<Record<string, string>>): KernelModule {
+  return armSmmuModuleWith(armSmmuConfigFromKconfig(options));
+}

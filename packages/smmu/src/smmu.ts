@@ -192,6 +192,19 @@ const byDevice = new WeakMap<Device, ArmSmmu>();
  * features, stream map, context banks, interrupts, implementation hooks and the IommuOps it
  * registers. Created by the platform driver's probe.
  */
+/**
+ * The compiled-in options of an arm_smmu build (Kconfig sub-options of ARM_SMMU). Every field
+ * defaults to what a GKI build has.
+ */
+export interface ArmSmmuConfig {
+  /** CONFIG_ARM_SMMU_LEGACY_DT_BINDINGS (only meaningful built in): accept "mmu-masters". Default true. */
+  readonly legacyDtBindings?: boolean;
+  /** CONFIG_ARM_SMMU_DISABLE_BYPASS_BY_DEFAULT: unmatched streams fault instead of bypassing. Default true. */
+  readonly disableBypass?: boolean;
+  /** CONFIG_ARM_SMMU_QCOM: the Qualcomm implementation (and the Adreno interface). Default true. */
+  readonly qcom?: boolean;
+}
+
 export class ArmSmmu {
   readonly kernel: Kernel;
   version: ArmSmmuVersion;
@@ -224,7 +237,9 @@ export class ArmSmmu {
   numContextIrqs = 0;
   irqs: number[] = [];
   /** disable_bypass (Linux's default, CONFIG_ARM_SMMU_DISABLE_BYPASS_BY_DEFAULT=y): unmatched and unattached streams fault. */
-  readonly disableBypass = true;
+  readonly disableBypass: boolean;
+  /** The compiled-in options this instance was built with (see ArmSmmuConfig). */
+  readonly config: Required<ArmSmmuConfig>;
   readonly masters = new Map<Device, ArmSmmuMasterCfg>();
   readonly ops: IommuOps;
   readonly domainOps = createDomainOps();
@@ -253,8 +268,11 @@ export class ArmSmmu {
     readonly regs: IoMem,
     match: ArmSmmuMatchData,
     owner: ModuleRef | null,
+    config: ArmSmmuConfig = {},
   ) {
     this.kernel = dev.core.kernel;
+    this.config = { legacyDtBindings: config.legacyDtBindings ?? true, disableBypass: config.disableBypass ?? true, qcom: config.qcom ?? true };
+    this.disableBypass = this.config.disableBypass;
     this.version = match.version;
     this.model = match.model;
     this.rlContext = new RateLimit(this.kernel, 'arm_smmu_context_fault');
@@ -348,10 +366,15 @@ export class ArmSmmu {
     this.numGlobalIrqs = nglobal;
     const legacy = node?.hasProperty('mmu-masters') ?? false;
     if (legacy && !g.usingGenericBinding) {
+      const legacyOk = builtin && this.config.legacyDtBindings;
       if (!g.usingLegacyBinding)
-        this.kernel.log.log('notice', 'arm-smmu', `deprecated "mmu-masters" DT property in use; ${builtin ? 'DMA API' : 'SMMU'} support unavailable`);
+        this.kernel.log.log('notice', 'arm-smmu', `deprecated "mmu-masters" DT property in use; ${legacyOk ? 'DMA API' : 'SMMU'} support unavailable`);
       if (!builtin) {
         dev.err('the legacy "mmu-masters" binding needs arm_smmu built in (ARM_SMMU_LEGACY_DT_BINDINGS depends on ARM_SMMU=y): not probing');
+        return -ENODEV;
+      }
+      if (!legacyOk) {
+        dev.err('the legacy "mmu-masters" binding is not compiled in (CONFIG_ARM_SMMU_LEGACY_DT_BINDINGS is not set): not probing');
         return -ENODEV;
       }
       g.usingLegacyBinding = true;

@@ -50,7 +50,7 @@ function adrenoRig(): AdrenoRig {
     iommus: [[5], [0x10], [0x11]],
     extra: [
       node('gpu@a100000', [
-        prop.strings('compatible', ['qcom,adreno-630.2', 'qcom,adreno', 'gki,dma-master']),
+        prop.strings('compatible', ['gki,dma-master', 'qcom,adreno-630.2', 'qcom,adreno']), // the board models it as a DMA engine (first match)
         prop.reg(1, 1, [0x0a10_0000, 0x1000]),
         prop.u32('interrupt-parent', ref('gic')),
         prop.cells('interrupts', 0, 40, 4),

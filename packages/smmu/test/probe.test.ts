@@ -3,7 +3,7 @@ import { prop, ref } from '@gki/hw';
 import { ioPgtableCoreModule } from '@gki/io-pgtable-core';
 import ioPgtableArm from '@gki/format-arm-lpae';
 import { ENODEV, Kernel, iommuAttachDevice, iommuDomainAlloc, iommuGetDomainForDev, iommuGroupGet } from '@gki/kernel';
-import armSmmu, { ARM_SMMU_ALIASES, FEAT_FMT_AARCH32_L, FEAT_FMT_AARCH32_S, FEAT_FMT_AARCH64_4K, FEAT_FMT_AARCH64_64K, FEAT_STREAM_MATCH, FEAT_TRANS_NESTED, FEAT_TRANS_OPS, FEAT_TRANS_S1, FEAT_TRANS_S2, FEAT_VMID16, armSmmuFromDevice, armSmmuMasterOf, asArmSmmuDomain } from '../src/index.js';
+import armSmmu, { ARM_SMMU_ALIASES, armSmmuConfigFromKconfig, armSmmuModuleFromKconfig, FEAT_FMT_AARCH32_L, FEAT_FMT_AARCH32_S, FEAT_FMT_AARCH64_4K, FEAT_FMT_AARCH64_64K, FEAT_STREAM_MATCH, FEAT_TRANS_NESTED, FEAT_TRANS_OPS, FEAT_TRANS_S1, FEAT_TRANS_S2, FEAT_VMID16, armSmmuFromDevice, armSmmuMasterOf, asArmSmmuDomain } from '../src/index.js';
 import { bootFake, dmaTestModule, fakeBoard, id1, mmu500Id0, SMMU_NAME } from './fake-regs.js';
 
 describe('module arm_smmu', () => {
@@ -210,6 +210,18 @@ describe('the legacy mmu-masters binding', () => {
     expect(r.masters.every((m) => iommuGroupGet(m) === undefined)).toBe(true);
   });
 
+  it('built in without CONFIG_ARM_SMMU_LEGACY_DT_BINDINGS it is refused too', () => {
+    const r = bootFake({
+      iommus: [null, null, null],
+      masterProps: [[prop.u32('#stream-id-cells', 1)]],
+      smmuProps: [prop.cells('mmu-masters', ref('dma0'), 0x21)],
+      image: (probed) => ({ builtin: [ioPgtableCoreModule, ioPgtableArm, armSmmuModuleFromKconfig({ ARM_SMMU_LEGACY_DT_BINDINGS: 'n' })], modules: [dmaTestModule(probed)], load: ['dma_test'] }),
+    });
+    expect(r.smmuDev.state).not.toBe('bound');
+    expect(r.k.log.grep('deprecated "mmu-masters" DT property in use; SMMU support unavailable')).toHaveLength(1);
+    expect(r.k.log.grep(/CONFIG_ARM_SMMU_LEGACY_DT_BINDINGS is not set/)).toHaveLength(1);
+  });
+
   it('works when arm_smmu is built in: the listed master gets an identity default domain', () => {
     const r = legacy(true);
     expect(r.smmuDev.state).toBe('bound');
@@ -269,5 +281,40 @@ describe('implementation quirks chosen by compatible', () => {
     const r = bootFake({ compatible: ['nvidia,tegra194-smmu', 'nvidia,smmu-500'] });
     expect(r.smmuDev.state).not.toBe('bound');
     expect(r.k.log.grep('the NVIDIA Tegra dual/triple-instance implementation is not modelled: not probing')).toHaveLength(1);
+  });
+});
+
+describe('the compiled-in options (Kconfig sub-options of ARM_SMMU)', () => {
+  it('maps Kconfig values to the build config; options not given keep the GKI defaults', () => {
+    expect(armSmmuConfigFromKconfig({})).toEqual({});
+    expect(armSmmuConfigFromKconfig({ ARM_SMMU_QCOM: 'm', ARM_SMMU_DISABLE_BYPASS_BY_DEFAULT: 'n', ARM_SMMU_LEGACY_DT_BINDINGS: 'y' })).toEqual({
+      qcom: true,
+      disableBypass: false,
+      legacyDtBindings: true,
+    });
+    expect(armSmmuModuleFromKconfig({}).name).toBe('arm_smmu');
+  });
+
+  it('without ARM_SMMU_DISABLE_BYPASS_BY_DEFAULT unmatched streams bypass: sCR0.USFCFG clear, free S2CRs bypass', () => {
+    const image = (probed: string[]) => ({
+      builtin: [ioPgtableCoreModule],
+      modules: [ioPgtableArm, armSmmuModuleFromKconfig({ ARM_SMMU_DISABLE_BYPASS_BY_DEFAULT: 'n' }), dmaTestModule(probed)],
+      load: ['dma_test', 'arm_smmu'],
+    });
+    const r = bootFake({ image });
+    expect(r.smmu!.disableBypass).toBe(false);
+    expect(r.regs.read32(0) & 0x400).toBe(0);
+    expect(r.regs.read32(0xc00 + 4 * 31) & 0x3_0000).toBe(0x1_0000); // S2CR.TYPE = bypass
+  });
+
+  it('without ARM_SMMU_QCOM a Qualcomm MMU-500 gets the plain MMU-500 hooks', () => {
+    const image = (probed: string[]) => ({
+      builtin: [ioPgtableCoreModule],
+      modules: [ioPgtableArm, armSmmuModuleFromKconfig({ ARM_SMMU_QCOM: 'n' }), dmaTestModule(probed)],
+      load: ['dma_test', 'arm_smmu'],
+    });
+    const r = bootFake({ compatible: ['qcom,sm8150-smmu-500', 'qcom,smmu-500', 'arm,mmu-500'], image });
+    expect(r.smmuDev.state).toBe('bound');
+    expect(r.smmu!.impl?.name).toBe('arm-mmu500');
   });
 });

@@ -1,4 +1,4 @@
-import { BUILTIN_MODELS, Board, DmaMaster, SmmuV2, buildFdt, defaultBoardSpec, node, prop, ref, socOf, writeDtb, type DraftNode } from '@gki/hw';
+import { ADRENO_GPU_MODEL, BUILTIN_MODELS, Board, DmaMaster, SmmuV2, buildFdt, defaultBoardSpec, node, prop, ref, socOf, writeDtb, type DraftNode } from '@gki/hw';
 import ioPgtableArm from '@gki/format-arm-lpae';
 import ioPgtableArmV7s from '@gki/format-arm-v7s';
 import { ioPgtableCoreModule } from '@gki/io-pgtable-core';
@@ -63,10 +63,9 @@ export function rigBoard(opts: RigOptions = {}): Board {
     ]),
     ...(opts.extra ?? []),
   );
-  // The rig's GPUs are stand-ins (a qcom,adreno node that is also a gki,dma-master, driven by
-  // the fake GPU driver): the board's own Adreno models are left out so the DMA master model
-  // takes those nodes.
-  return Board.fromDtb(writeDtb(buildFdt(spec)), { models: BUILTIN_MODELS.filter((d) => d.name !== 'adreno' && d.name !== 'adreno-gmu') });
+  // GPU stand-ins here are DMA engines (compatible "qcom,adreno-630.2", ..., "gki,dma-master"):
+  // leave the Adreno GPU model out so their last compatible picks the engine.
+  return Board.fromDtb(writeDtb(buildFdt(spec)), { models: BUILTIN_MODELS.filter((d) => d !== ADRENO_GPU_MODEL) });
 }
 
 /** A driver for the gki,dma-master engines that binds and records probes. */

@@ -4,10 +4,10 @@ import type { KernelModule } from '@gki/kernel';
 import { ioPgtableCoreModule } from '@gki/io-pgtable-core';
 import ioPgtableArm from '@gki/format-arm-lpae';
 import ioPgtableArmV7s from '@gki/format-arm-v7s';
-import armSmmu from '@gki/smmu';
+import { armSmmuModuleFromKconfig } from '@gki/smmu';
 import armSmmuV3 from '@gki/smmu-v3';
-import panfrost from '@gki/drm-panfrost';
 import msm from '@gki/drm-msm';
+import panfrost from '@gki/drm-panfrost';
 import { dmaTestModule } from '../drivers/dma-test.js';
 
 /**
@@ -59,7 +59,7 @@ export const MODULE_PACKAGES: readonly ModulePackage[] = [
   { package: '@gki/io-pgtable-core', module: ioPgtableCoreModule },
   { package: '@gki/format-arm-lpae', module: ioPgtableArm },
   { package: '@gki/format-arm-v7s', module: ioPgtableArmV7s },
-  { package: '@gki/smmu', module: armSmmu },
+  { package: '@gki/smmu', module: armSmmuModuleFromKconfig },
   { package: '@gki/smmu-v3', module: armSmmuV3 },
   { package: '@gki/drm-msm', module: msm },
   { package: '@gki/drm-panfrost', module: panfrost },

@@ -216,8 +216,9 @@ function indexLines(text: string): [number, string][] {
 /**
  * Reads a composed image directory back and checks it is whole: the manifest, every package
  * it names present in this build of gki at the same version, each module's stand-in `.ko`
- * naming that package and version, and modules.dep / modules.load / modules.softdep /
- * modules.alias / modules.symbols well formed and about the image's modules. Returns the
+ * naming that package and version, modules.dep / modules.load / modules.softdep /
+ * modules.alias / modules.symbols / modules.order well formed and about the image's modules,
+ * and the other files of the image present. Returns the
  * image as the kernel boots it. Throws ImageDirError (its message names the file and line).
  */
 export function readImageDir(dir: string, catalogue: Catalogue = defaultCatalogue()): ImageDir {
@@ -302,6 +303,11 @@ export function readImageDir(dir: string, catalogue: Catalogue = defaultCatalogu
   checkIndex('modules.softdep', SOFTDEP_HEADER, /^softdep (\S+)( (pre|post): \S+( \S+)*)+$/, 1);
   checkIndex('modules.alias', ALIAS_HEADER, /^alias (\S+) (\S+)$/, 2);
   checkIndex('modules.symbols', SYMBOLS_HEADER, /^alias symbol:(\S+) (\S+)$/, 2);
+
+  // the kbuild lists and KMI files: present, and naming only the image's modules where they name any
+  for (const f of ['modules.order', 'modules.builtin', 'modules.builtin.modinfo', 'vmlinux.symvers', 'abi_symbol_list']) readText(dir, f);
+  for (const [n, l] of indexLines(readText(dir, 'modules.order'))) if (!paths.has(l)) throw new ImageDirError(`modules.order:${n}: ${l} is not in modules.dep`);
+  if (!readText(dir, 'abi_symbol_list').startsWith('[abi_symbol_list]\n')) throw new ImageDirError("abi_symbol_list: missing the '[abi_symbol_list]' section header");
 
   const dotConfig = parseConfigText(readText(dir, '.config'), '.config');
   const bad = dotConfig.diagnostics.find((d) => d.severity === 'error');

@@ -31,6 +31,7 @@ import {
   type ModuleContext,
   type ModuleRef,
 } from '@gki/kernel';
+import { PACKAGE_VERSION } from '../version.js';
 
 /** Register offsets of the engine (32-bit registers). */
 export const DMA_TEST_REG = {
@@ -64,8 +65,8 @@ export const DMA_TEST_IRQ_FAULT = 1 << 1;
 export const DMA_TEST_MODULE_NAME = 'gki_dma_test';
 /** The platform driver's name: the prefix of its log lines ("dma-test a000000.dma: ..."). */
 export const DMA_TEST_DRIVER_NAME = 'dma-test';
-/** Kept in step with apps/gki/package.json. */
-export const DMA_TEST_VERSION = '0.1.0';
+/** The app's version, generated from apps/gki/package.json at build time. */
+export const DMA_TEST_VERSION: string = PACKAGE_VERSION;
 /** Bytes copied by the self-test by default: a little over two pages, so the copy crosses page boundaries. */
 export const DMA_TEST_DEFAULT_LEN = 0x2000 + 0x123;
 /**

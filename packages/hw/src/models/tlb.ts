@@ -27,6 +27,7 @@
 
 const NIL = -1;
 const TWO32 = 4294967296;
+const INV_TWO32 = 1 / TWO32;
 const MIN_SHIFT = 12;
 const MAX_SHIFT = 42;
 const INITIAL_ENTRIES = 256;
@@ -338,16 +339,30 @@ export class Tlb {
   /**
    * Caches the translation of the 2^shift-byte block holding input `addr` (a number below 2^53)
    * in context `ctx`: `pa` is the output address of `addr` itself. An entry for the same block
-   * is replaced in place. Returns the entry index. Allocation-free once the arrays reached
+   * is replaced in place. `aux` must be an integer of magnitude below 2^53 (an address). Returns the entry index. Allocation-free once the arrays reached
    * the size the working set needs.
    */
   insert(ctx: number, addr: number, shift: number, pa: number, perms: number, attr = 0, aux = 0): number {
     if (!(addr >= 0 && addr < 2 ** 53)) throw new RangeError(`TLB: input address ${addr} is not a number below 2^53`);
-    return this.insertParts(ctx, (addr / TWO32) >>> 0, addr >>> 0, shift, pa, perms, attr, aux);
+    const aHi = Math.floor(addr * INV_TWO32);
+    return this.insertParts(ctx, aHi, (addr - aHi * TWO32) | 0, shift, pa, perms, attr, aux);
   }
 
-  /** `insert` for an input address given as u32 halves. */
+  /** `insert` for an input address given as u32 (or int32) halves. */
   insertParts(ctx: number, hi: number, lo: number, shift: number, pa: number, perms: number, attr = 0, aux = 0): number {
+    // Small enough to inline: the numbers (PA, aux) go on as int32 halves, so the call below
+    // boxes nothing.
+    const pHi = Math.floor(pa * INV_TWO32);
+    const xHi = Math.floor(aux * INV_TWO32);
+    return this.insertHalves(ctx, hi | 0, lo | 0, shift, pHi | 0, (pa - pHi * TWO32) | 0, perms, attr, xHi | 0, (aux - xHi * TWO32) | 0);
+  }
+
+  /**
+   * `insert` with every address as 32-bit halves (int32 or u32 bit patterns): the input, the
+   * output of the input address itself, and `aux`. For hot callers that already hold halves:
+   * nothing is boxed whether or not V8 inlines the call.
+   */
+  insertHalves(ctx: number, hi: number, lo: number, shift: number, paHi: number, paLo: number, perms: number, attr: number, auxHi: number, auxLo: number): number {
     if (!(ctx >= 0 && ctx < this.ctxGroup.length && (ctx | 0) === ctx)) throw new RangeError(`TLB: unknown context ${ctx}`);
     if (!(shift >= MIN_SHIFT && shift <= MAX_SHIFT && (shift | 0) === shift)) throw new RangeError(`TLB: block shift ${shift} outside ${MIN_SHIFT}..${MAX_SHIFT}`);
     hi >>>= 0;
@@ -366,7 +381,8 @@ export class Tlb {
     }
     bLo |= 0;
     bHi |= 0;
-    const oa = pa - off;
+    const oa = paHi * TWO32 + (paLo >>> 0) - off;
+    const aux = auxHi * TWO32 + (auxLo >>> 0);
     const base = hi * TWO32 + lo - off;
     this.inserts++;
     const found = this.find(ctx, shift, bLo, bHi);

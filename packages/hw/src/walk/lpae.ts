@@ -642,9 +642,9 @@ export function walkLpaeParts(
       return setFault(out, 'translation', level);
     }
     out.level = level;
-    const oaBase = lpaeDescOa(lo, hi, shift, g, cfg.oaBits);
-    if (oaBase >= oaLimit) return setFault(out, 'address-size', level);
-    return leaf(mem, cfg, r, level, shift, lo, hi, tblHi, vaHi, vaLo, oaBase, access, out);
+    // The output address is computed in `leaf` from the descriptor: passing it as a double to
+    // a call V8 may not inline would allocate a heap number per walk.
+    return leaf(mem, cfg, r, level, shift, lo, hi, tblHi, vaHi, vaLo, access, out);
   }
 }
 
@@ -659,10 +659,11 @@ function leaf(
   tblHi: number,
   vaHi: number,
   vaLo: number,
-  oaBase: number,
   access: WalkAccess,
   out: WalkResult,
 ): boolean {
+  const oaBase = lpaeDescOa(lo, hi, shift, r.granuleShift, cfg.oaBits);
+  if (oaBase >= cfg.oaLimit) return setFault(out, 'address-size', level);
   const af = (lo & 0x400) !== 0;
   const dbm = (hi & (1 << 19)) !== 0;
   out.af = af;

@@ -122,7 +122,9 @@ function unescape(s: string, fail: (msg: string) => never, terminator = 92): num
 export function scan(text: string, ctx: ParseContext): Tok[] {
   const toks: Tok[] = [];
   const n = text.length;
-  let st = St.Initial as St;
+  // dtc starts outside V1 until /dts-v1/; starting in V1 only changes what sources without the
+  // header lex to, and those are accepted with a warning (see DtsParser.parse)
+  let st = St.V1 as St;
   let i = 0;
   const fail = (at: number, msg: string): never => {
     throw new DtsError(ctx.pos(at), msg);
@@ -395,9 +397,12 @@ export class DtsParser {
   }
 
   parse(): LTreeInfo {
-    // headers
-    if (!this.isKw(this.peek(), '/dts-v1/'))
-      this.fail(this.peek(), `expected '/dts-v1/;' at the start (DTS version 0 is not supported), found ${describe(this.peek())}`);
+    // headers: dtc insists on /dts-v1/; a .dtsi compiled on its own has none, so its absence
+    // is a warning here (version 0 syntax, where cells were hexadecimal, is not supported)
+    if (!this.isKw(this.peek(), '/dts-v1/')) {
+      const p = this.ctx.pos(this.peek().at);
+      this.ctx.warnings.push({ ...p, message: "no '/dts-v1/;' header: read as version 1 (dtc requires the header)" });
+    }
     while (this.isKw(this.peek(), '/dts-v1/')) {
       this.next();
       this.expectOp(';', "';' after /dts-v1/");

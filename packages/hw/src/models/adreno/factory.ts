@@ -51,7 +51,14 @@ function mapWindows(board: Board, node: FdtNode, path: string, regs: readonly { 
     const name = names[i];
     if (name === undefined || skip.includes(name)) return;
     const w = new AdrenoRegisterWindow(`${owner}-${name}`, r.size);
-    board.bus.map(r.address, r.size, w);
+    try {
+      board.bus.map(r.address, r.size, w);
+    } catch (e) {
+      // A secondary window another device already decodes: the model does not need it.
+      if (!(e instanceof RangeError)) throw e;
+      board.notes.push({ level: 'warn', source: 'adreno', message: `${path}: "${name}" region not mapped: ${e.message}` });
+      return;
+    }
     into.set(name, w);
   });
 }
@@ -76,6 +83,11 @@ export const createAdrenoGpuModel: ModelFactory = (board, node, regs, irqs, ctx)
   const win = regs[named >= 0 ? named : 0]!;
   if (win.size < GPU_MIN_REG_SIZE) throw new FdtError(-1, `${ctx.compatible} register window ${hex(win.size)} is below ${hex(GPU_MIN_REG_SIZE)}`, path);
   const chipId = gpuChipId(node, path, compatibleOf(node, path));
+  if (chipId >>> 24 < 6) {
+    // An older Adreno behind the generic "qcom,adreno" (a3xx..a5xx trees list it too): not this model.
+    board.notes.push({ level: 'info', source: 'adreno', message: `${path}: Adreno chip id 0x${chipId.toString(16)} is not an a6xx/a7xx part; no GPU model` });
+    return undefined;
+  }
   const exec = propString(node, 'gki,cp-execution', path);
   if (exec !== undefined && exec !== 'immediate' && exec !== 'manual')
     throw new FdtError(-1, `property 'gki,cp-execution' must be "immediate" or "manual", not "${exec}"`, path);

@@ -19,7 +19,7 @@
  */
 import type { MmioDevice } from '../../bus.js';
 import type { IrqLine } from '../../irq.js';
-import { BusError, type PhysMem } from '../../mem.js';
+import { BusError, PhysMem } from '../../mem.js';
 import { lpaeS1Config, lpaeS2Config, walkLpaeParts, type LpaeWalkConfig } from '../../walk/lpae.js';
 import { createWalkResult, PERM_ALL, permits, type WalkAccess, type WalkResult } from '../../walk/types.js';
 import type { DmaMaster, DmaTranslation } from '../dma-master.js';
@@ -28,9 +28,10 @@ import { decodeSmmuV3Caps, SMMUV3_PRESET_FVP, type SmmuV3Caps, type SmmuV3Preset
 import * as R from './regs.js';
 
 const TWO32 = 2 ** 32;
+const INV_TWO32 = 2 ** -32;
 /** Tag slot meaning "no stage 1" (ASID) or "EL2 regime" (VMID). */
 const SLOT_NONE = 0x10000;
-/** Results of resolving a stream's configuration (`resolveStream`) other than a TLB context. */
+/** Results of resolving a stream's configuration (in `translateParts`) other than a TLB context. */
 const CTX_BYPASS = -1;
 /** Aborted without an event. */
 const CTX_ABORT = -2;
@@ -579,7 +580,7 @@ export class SmmuV3 implements MmioDevice {
 
   /** PROD/CONS mask covering the index and the wrap bit for a queue of 2^log2 entries. */
   private qMask(log2: number): number {
-    return (2 ** (log2 + 1) - 1) >>> 0;
+    return log2 >= 31 ? 0xffff_ffff : ((1 << (log2 + 1)) - 1) >>> 0;
   }
 
   private cmdqLog2(): number {
@@ -631,7 +632,7 @@ export class SmmuV3 implements MmioDevice {
   private drainCmdq(): void {
     if ((this.cr0 & R.CR0_CMDQEN) === 0 || this.cmdqStopped()) return;
     const log2 = this.cmdqLog2();
-    const n = 2 ** log2;
+    const n = log2 < 31 ? 1 << log2 : 2 ** log2;
     const wmask = this.qMask(log2);
     const base = this.cmdqBase();
     const w = this.cmdWords;
@@ -897,7 +898,7 @@ export class SmmuV3 implements MmioDevice {
       return;
     }
     const log2 = this.evtqLog2();
-    const n = 2 ** log2;
+    const n = log2 < 31 ? 1 << log2 : 2 ** log2;
     const wmask = this.qMask(log2);
     const prod = this.evtqProd;
     const cons = this.evtqCons;
@@ -924,7 +925,15 @@ export class SmmuV3 implements MmioDevice {
   // Configuration: stream table entries and context descriptors
 
   private read8(addr: number, out: Uint32Array): void {
-    for (let i = 0; i < 8; i++) out[i] = this.mem.read32(addr + 4 * i);
+    const mem = this.mem;
+    if ((addr & 31) === 0 && addr === Math.floor(addr) && mem.contains(addr, 32)) {
+      // 32-byte aligned RAM: one chunk holds all eight words
+      const c = mem.peekChunk(addr);
+      const wi = PhysMem.wordIndex(addr);
+      for (let i = 0; i < 8; i++) out[i] = c[wi + i]!;
+      return;
+    }
+    for (let i = 0; i < 8; i++) out[i] = mem.read32(addr + 4 * i);
   }
 
   /** The STE for `sid` (cached), or undefined after assembling the event. */
@@ -1225,22 +1234,85 @@ export class SmmuV3 implements MmioDevice {
    * probe of the shared TLB (`Tlb.lookup`) per block size the context holds.
    */
   translate(streamId: number, substreamId: number, iova: number, access: WalkAccess, out: SmmuTranslation): boolean {
+    // A wrapper small enough to be inlined everywhere: the input goes on as int32 halves, so
+    // no call on the translation path ever boxes a double (V8 allocates a heap number for a
+    // double argument of a call it does not inline, and whether it inlines the larger body
+    // depends on the caller).
+    const hi = Math.floor(iova * INV_TWO32);
+    return this.translateParts(streamId, substreamId, hi | 0, (iova - hi * TWO32) | 0, access, out);
+  }
+
+  /**
+   * `translate` with the input address as its 32-bit halves (int32 or u32 bit patterns; the
+   * high half below 2^21). Callers holding the halves (register pairs) can use it directly.
+   */
+  translateParts(streamId: number, substreamId: number, hi: number, lo: number, access: WalkAccess, out: SmmuTranslation): boolean {
     this.stats.translations++;
-    if ((this.cr0 & R.CR0_SMMUEN) === 0) return this.translateDisabled(iova, out);
-    const ctx = streamId === this.fastSid && substreamId === this.fastSsid ? this.fastCtx : this.resolveStream(streamId, substreamId, iova, access);
+    if ((this.cr0 & R.CR0_SMMUEN) === 0) return this.translateDisabled(hi * TWO32 + (lo >>> 0), out);
+    let ctx = this.fastCtx;
+    if (streamId !== this.fastSid || substreamId !== this.fastSsid) {
+      // Another stream than the last one: find its configuration through the STE and CD
+      // caches and remember it (CTX_FAULT results, which wrote an event, are not remembered).
+      // Kept in this function on purpose: the whole entry is then too big for V8 to inline,
+      // so the small `translate` wrapper stays inlinable and only int32 halves cross calls.
+      const iova = hi * TWO32 + (lo >>> 0);
+      const ste = this.getSte(streamId, substreamId);
+      if (ste === undefined) {
+        this.emitEvent();
+        return false;
+      }
+      let cd: CdCfg | undefined;
+      if (ste.kind === 'abort') ctx = CTX_ABORT;
+      else if (ste.kind === 'bypass') ctx = CTX_BYPASS;
+      else {
+        if (ste.s1) {
+          let ssid = substreamId;
+          let useS1 = true;
+          if (substreamId >= 0) {
+            if (ste.cdMax === 0 || substreamId >= 2 ** ste.cdMax) {
+              this.ev(R.EVT_C_BAD_SUBSTREAMID, streamId, substreamId);
+              this.emitEvent();
+              return false;
+            }
+          } else if (ste.cdMax === 0 || ste.s1dss === R.S1DSS_SSID0) {
+            ssid = 0;
+          } else if (ste.s1dss === R.S1DSS_BYPASS) {
+            useS1 = false;
+          } else {
+            this.ev(R.EVT_F_STREAM_DISABLED, streamId, -1);
+            this.emitEvent();
+            return false;
+          }
+          if (useS1) {
+            cd = this.getCd(ste, ssid, substreamId, iova, access);
+            if (cd === undefined) {
+              this.emitEvent();
+              return false;
+            }
+          }
+        }
+        // S1DSS bypass without stage 2 passes through.
+        ctx = cd === undefined && ste.s2cfg === null ? CTX_BYPASS : this.tlb.context(ste.vmidSlot, cd !== undefined ? cd.asid : SLOT_NONE);
+      }
+      this.fastSid = streamId;
+      this.fastSsid = substreamId;
+      this.fastCtx = ctx;
+      this.fastSte = ste;
+      this.fastCd = cd;
+    }
     if (ctx < 0) {
       if (ctx !== CTX_BYPASS) return false;
-      out.pa = iova;
+      out.pa = hi * TWO32 + (lo >>> 0);
       return true;
     }
     const tlb = this.tlb;
-    const e = tlb.lookup(ctx, iova);
+    const e = tlb.lookupParts(ctx, hi, lo);
     if (e >= 0 && permits(tlb.perms(e), access)) {
       this.stats.tlbHits++;
-      out.pa = tlb.output(e, iova);
+      out.pa = tlb.outputParts(e, hi, lo);
       return true;
     }
-    return this.translateMiss(ctx, streamId, substreamId, iova, access, out);
+    return this.translateMiss(ctx, streamId, substreamId, hi, lo, access, out);
   }
 
   private translateDisabled(iova: number, out: SmmuTranslation): boolean {
@@ -1250,63 +1322,11 @@ export class SmmuV3 implements MmioDevice {
   }
 
   /**
-   * Finds the configuration of (streamId, substreamId) through the STE and CD caches and
-   * remembers it as the fast stream. Returns the TLB context, CTX_BYPASS, CTX_ABORT (silent)
-   * or CTX_FAULT (after writing the event; not remembered).
-   */
-  private resolveStream(streamId: number, substreamId: number, iova: number, access: WalkAccess): number {
-    const ste = this.getSte(streamId, substreamId);
-    if (ste === undefined) {
-      this.emitEvent();
-      return CTX_FAULT;
-    }
-    let ctx: number;
-    let cd: CdCfg | undefined;
-    if (ste.kind === 'abort') ctx = CTX_ABORT;
-    else if (ste.kind === 'bypass') ctx = CTX_BYPASS;
-    else {
-      if (ste.s1) {
-        let ssid = substreamId;
-        let useS1 = true;
-        if (substreamId >= 0) {
-          if (ste.cdMax === 0 || substreamId >= 2 ** ste.cdMax) {
-            this.ev(R.EVT_C_BAD_SUBSTREAMID, streamId, substreamId);
-            this.emitEvent();
-            return CTX_FAULT;
-          }
-        } else if (ste.cdMax === 0 || ste.s1dss === R.S1DSS_SSID0) {
-          ssid = 0;
-        } else if (ste.s1dss === R.S1DSS_BYPASS) {
-          useS1 = false;
-        } else {
-          this.ev(R.EVT_F_STREAM_DISABLED, streamId, -1);
-          this.emitEvent();
-          return CTX_FAULT;
-        }
-        if (useS1) {
-          cd = this.getCd(ste, ssid, substreamId, iova, access);
-          if (cd === undefined) {
-            this.emitEvent();
-            return CTX_FAULT;
-          }
-        }
-      }
-      // S1DSS bypass without stage 2 passes through.
-      ctx = cd === undefined && ste.s2cfg === null ? CTX_BYPASS : this.tlb.context(ste.vmidSlot, cd !== undefined ? cd.asid : SLOT_NONE);
-    }
-    this.fastSid = streamId;
-    this.fastSsid = substreamId;
-    this.fastCtx = ctx;
-    this.fastSte = ste;
-    this.fastCd = cd;
-    return ctx;
-  }
-
-  /**
    * A TLB miss (or a permission failure on a hit, which a fresh walk re-checks: hardware
    * dirty-state updates and faults are the walker's business) for the fast stream.
    */
-  private translateMiss(ctx: number, streamId: number, substreamId: number, iova: number, access: WalkAccess, out: SmmuTranslation): boolean {
+  private translateMiss(ctx: number, streamId: number, substreamId: number, iovaHi: number, iovaLo: number, access: WalkAccess, out: SmmuTranslation): boolean {
+    const iova = iovaHi * TWO32 + (iovaLo >>> 0);
     const ste = this.fastSte!;
     const cd = this.fastCd;
     this.stats.tlbMisses++;
@@ -1315,7 +1335,7 @@ export class SmmuV3 implements MmioDevice {
     let perms = PERM_ALL;
     if (cd !== undefined) {
       this.stats.walks++;
-      if (!walkLpae52(this.mem, cd.s1cfg, iova, access, this.wr)) {
+      if (!walkLpaeParts(this.mem, cd.s1cfg, iovaHi, iovaLo, access, this.wr)) {
         const r = this.wr;
         this.walkFaultEvent(r, streamId, substreamId, iova, access, false, 0, 0);
         if (r.fault === 'external' || cd.record) this.emitEvent();
@@ -1328,7 +1348,8 @@ export class SmmuV3 implements MmioDevice {
     let pa = ipa;
     if (ste.s2cfg !== null) {
       this.stats.walks++;
-      if (!walkLpae52(this.mem, ste.s2cfg, ipa, access, this.wr2)) {
+      const ipaHi = Math.floor(ipa * INV_TWO32);
+      if (!walkLpaeParts(this.mem, ste.s2cfg, ipaHi | 0, (ipa - ipaHi * TWO32) | 0, access, this.wr2)) {
         const r = this.wr2;
         this.walkFaultEvent(r, streamId, substreamId, iova, access, true, R.EVT_CLASS_IN, ipa);
         if (r.fault === 'external' || ste.s2r) this.emitEvent();
@@ -1338,7 +1359,9 @@ export class SmmuV3 implements MmioDevice {
       shift = Math.min(shift, tlbSizeShift(this.wr2.size));
       perms &= this.wr2.perms;
     }
-    this.tlb.insert(ctx, iova, shift, pa, perms, 0, ipa);
+    const paHi = Math.floor(pa * INV_TWO32);
+    const ipaHi2 = Math.floor(ipa * INV_TWO32);
+    this.tlb.insertHalves(ctx, iovaHi, iovaLo, shift, paHi | 0, (pa - paHi * TWO32) | 0, perms, 0, ipaHi2 | 0, (ipa - ipaHi2 * TWO32) | 0);
     this.stats.tlbEntries = this.tlb.size;
     this.stats.tlbFlushes = this.tlb.flushes;
     out.pa = pa;
@@ -1349,10 +1372,16 @@ export class SmmuV3 implements MmioDevice {
   attachMaster(master: DmaMaster, streamId: number = master.streamId): void {
     if (!Number.isInteger(streamId) || streamId < 0 || streamId >= TWO32) throw new RangeError(`${this.name}: bad stream ID ${streamId}`);
     const access = this.dmaAccess;
-    master.setTranslator((_sid: number, iova: number, write: boolean, out: DmaTranslation) => {
-      access.write = write;
-      return this.translate(streamId, -1, iova, access, out);
-    });
+    master.setTranslator(
+      (_sid: number, iova: number, write: boolean, out: DmaTranslation) => {
+        access.write = write;
+        return this.translate(streamId, -1, iova, access, out);
+      },
+      (_sid: number, hi: number, lo: number, write: boolean, out: DmaTranslation) => {
+        access.write = write;
+        return this.translateParts(streamId, -1, hi, lo, access, out);
+      },
+    );
     this.masters.add(master);
   }
 
@@ -1372,7 +1401,7 @@ export class SmmuV3 implements MmioDevice {
   /** Event records currently in the event queue (between CONS and PROD), decoded; for tests. */
   pendingEvents(): SmmuEvent[] {
     const log2 = this.evtqLog2();
-    const n = 2 ** log2;
+    const n = log2 < 31 ? 1 << log2 : 2 ** log2;
     const wmask = this.qMask(log2);
     const base = this.evtqBase();
     const out: SmmuEvent[] = [];
@@ -1469,6 +1498,7 @@ export class SmmuV3 implements MmioDevice {
 
 /** Walks a 52-bit input address given as a number (no BigInt, no allocation). */
 function walkLpae52(mem: PhysMem, cfg: LpaeWalkConfig, va: number, access: WalkAccess, out: WalkResult): boolean {
-  const hi = Math.floor(va / TWO32);
-  return walkLpaeParts(mem, cfg, hi, va - hi * TWO32, access, out);
+  const hi = Math.floor(va * INV_TWO32);
+  // int32 halves (the walker takes them as u32 bit patterns): nothing to box in the call
+  return walkLpaeParts(mem, cfg, hi | 0, (va - hi * TWO32) | 0, access, out);
 }
