@@ -8,7 +8,6 @@ import { armSmmuModuleFromKconfig } from '@gki/smmu';
 import armSmmuV3 from '@gki/smmu-v3';
 import msm from '@gki/drm-msm';
 import panfrost from '@gki/drm-panfrost';
-import msm from '@gki/drm-msm';
 import { dmaTestModule } from '../drivers/dma-test.js';
 
 /**
