@@ -76,7 +76,7 @@ function runRef() {
 
 // ---- packages ----
 const pkgs = [];
-for (const group of ['packages', 'apps']) {
+for (const group of ['packages', 'apps', 'tools']) {
   const dir = join(root, group);
   if (!existsSync(dir)) continue;
   for (const d of readdirSync(dir).sort()) {

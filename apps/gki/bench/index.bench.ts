@@ -1,6 +1,6 @@
 /**
  * gki benchmarks: `gki boot` of the default image on the default board (the whole story the
- * command prints: boot, probe, io-pgtable and DMA self-tests, shutdown), measured as process
+ * command prints: boot, probe, the device table, the io-pgtable self-test, shutdown), measured as process
  * CPU time (user + system) of a fresh process, the way a user runs it. Two rows: from the
  * built CLI (dist/cli.js, if `pnpm build` was run) and from source under tsx (what tests and
  * benchmarks run; includes transpiling), plus the command alone inside a warm process. The

@@ -55,7 +55,7 @@ describe('help', { timeout: SPAWN_TIMEOUT }, () => {
       boot: [[join(wd, 'img2'), '--debug', '--board', 'gki-virt', '-I', wd], [join(wd, 'img2'), '--include', wd]],
       run: [
         [join(wd, 'img2'), '--workload', 'stress', '--ops', '20', '--seed', '3', '--json', '--board', 'gki-virt', '-I', wd, '--debug'],
-        ['-w', 'stress', '--seconds', '1', '--include', wd],
+        ['-w', 'stress', '--seconds', '1', '--include', wd, '--brief'],
       ],
       shell: [[join(wd, 'img2'), '--no-load', '--board', 'gki-virt', '-I', wd, '--include', wd]],
       board: [['list'], ['export', 'gki-virt']],

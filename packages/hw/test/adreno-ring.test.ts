@@ -137,6 +137,25 @@ describe('Adreno ringbuffer', () => {
     expect([0, 4, 8].map((o) => rig.mem.read32(out.pa + o))).toEqual([0xaa, 0xbb, 0]);
   });
 
+  it('counts an IB that chains to itself forever as a hang: busy until the ring is reset', () => {
+    const rig = new AdrenoRig();
+    const ib = rig.kalloc(4096);
+    const n = 4;
+    rig.writeIb(ib.pa, new Pm4().t7(OP.INDIRECT_BUFFER_CHAIN, lo32(ib.va), hi32(ib.va), n));
+    rig.submit(new Pm4().ib(ib.va, n).fence(rig.memptrsVa + 8, 1));
+    expect(rig.gpu.cpState).toBe('hung');
+    expect(rig.gpu.events.at(-1)).toMatch(/65536 CP_INDIRECT_BUFFER_CHAIN jumps/);
+    expect(rig.r(REG.RBBM_STATUS)).not.toBe(0);
+    expect(rig.mem.read32(rig.memptrsPa + 8)).toBe(0);
+    expect(rig.r(REG.CP_RB_RPTR)).toBe(0);
+    // Recovery as msm does it: SQE halted, the ring programmed again.
+    rig.w(REG.CP_SQE_CNTL, 3);
+    rig.w(REG.CP_RB_BASE, lo32(rig.ringVa));
+    rig.w(REG.CP_SQE_CNTL, 1);
+    expect(rig.gpu.cpState).toBe('idle');
+    expect(rig.r(REG.RBBM_STATUS)).toBe(0);
+  });
+
   it('wraps packets around the end of the ring', () => {
     const rig = new AdrenoRig();
     const out = rig.kalloc(4096);

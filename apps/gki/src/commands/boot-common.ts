@@ -37,7 +37,7 @@ function describeImage(s: Pick<System, 'image' | 'imageInfo'>): string {
  * Boots with progress on `io` and prints the boot story. Returns the system and the number of
  * error-level records the boot logged.
  */
-export function bootWithStory(p: ParsedArgs, io: Io, cmd: string): { system: System; errors: LogRecord[] } {
+export function bootWithStory(p: ParsedArgs, io: Io, cmd: string, brief = false): { system: System; errors: LogRecord[] } {
   const { image, board } = loadSystemInputs(p);
   const debug = optFlag(p, 'debug');
   io.out(`gki ${cmd}: board ${board.name} (${board.source === 'built-in' ? 'built in' : board.source}), image ${image.label === 'the default image' ? 'the default image' : image.label}`);
@@ -50,6 +50,13 @@ export function bootWithStory(p: ParsedArgs, io: Io, cmd: string): { system: Sys
     `booted in ${system.bootCpuMs.toFixed(0)} ms of process time (${system.bootWallMs.toFixed(0)} ms wall); ` +
       `simulated clock ${(k.board.clock.now() / 1e9).toFixed(6)} s`,
   );
+  const errors = errorRecords(k);
+  if (brief) {
+    // the summary line of the device table, and any error the boot logged
+    io.out(formatDeviceTable(deviceTable(k)).at(-1)!);
+    for (const r of errors) io.out(formatRecord(r));
+    return { system, errors };
+  }
   io.out('');
   io.out(`== dmesg (board ${board.name}) ==`);
   io.out(k.log.dmesg({ debug }));
@@ -59,7 +66,7 @@ export function bootWithStory(p: ParsedArgs, io: Io, cmd: string): { system: Sys
   io.out('');
   io.out('== devices ==');
   for (const l of formatDeviceTable(deviceTable(k))) io.out(l);
-  return { system, errors: errorRecords(k) };
+  return { system, errors };
 }
 
 /** The log records from index `from` on, as dmesg lines (debug ones only with `debug`). */

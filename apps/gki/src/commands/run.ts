@@ -7,13 +7,14 @@ import { BOARD_HELP, BOARD_OPTIONS, bootWithStory } from './boot-common.js';
 const OPTIONS: OptionSpec[] = [
   { name: 'workload', short: 'w', value: 'NAME', choices: WORKLOADS, help: `what to run: ${WORKLOADS.join(', ')} (required)` },
   { name: 'json', help: 'print the report as JSON (schema gki-run-report/1) instead of text' },
+  { name: 'brief', help: 'a short text report: boot progress and device counts, no kernel log or device table' },
   { name: 'ops', value: 'N', help: 'stress: stop after N operations (default 1000)' },
   { name: 'seconds', value: 'N', help: 'stress: stop after N seconds instead' },
   { name: 'seed', value: 'N', help: 'stress: the random seed (default 1)' },
   ...BOARD_OPTIONS,
 ];
 
-const USAGE = 'usage: gki run [DIR] --workload dma|gpu|stress|all [--json] [--ops N | --seconds N] [--seed N] [--board FILE] [-I DIR]... [--debug]';
+const USAGE = 'usage: gki run [DIR] --workload dma|gpu|stress|all [--json | --brief] [--ops N | --seconds N] [--seed N] [--board FILE] [-I DIR]... [--debug]';
 
 const HELP = `${USAGE}
 
@@ -34,7 +35,9 @@ and reports throughput (per second of process time, and the simulated time on th
 clock), the faults seen (decoded), the TLB invalidations the IOMMU and GPU MMU models counted,
 and the page allocator's state after the workloads and after shutdown (which must give every
 page back). With --json the report is one JSON document on stdout (schema gki-run-report/1,
-described in the README), and nothing else is printed there.
+described in the README), and nothing else is printed there; --brief leaves the kernel log
+and the device table out of the text report (its boot part is the progress lines and the
+device counts).
 
 ${BOARD_HELP}
 
@@ -72,8 +75,10 @@ async function run(args: string[], io: Io): Promise<number> {
   if ((ops !== undefined || seconds !== undefined) && workload !== 'stress' && workload !== 'all') throw new UsageError(`--ops and --seconds bound the stress workload, not '${workload}'`);
   const seed = intOpt(optString(p, 'seed'), 'seed', 0) ?? 1;
   const json = optFlag(p, 'json');
+  const brief = optFlag(p, 'brief');
+  if (json && brief) throw new UsageError('give --json or --brief, not both');
   const quiet: Io = { out: () => {}, err: (s) => io.err(s) };
-  const { system } = bootWithStory(p, json ? quiet : io, 'run');
+  const { system } = bootWithStory(p, json ? quiet : io, 'run', brief);
   const stress = { seed, ...(ops !== undefined ? { ops } : {}), ...(seconds !== undefined ? { seconds } : {}) };
   const runner = workloadRunner(system, workload, stress);
   const text = json ? quiet : io;

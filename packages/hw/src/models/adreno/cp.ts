@@ -41,7 +41,7 @@ export interface AdrenoCpHost {
 export type AdrenoTranslator = (streamId: number, iova: number, write: boolean, out: SmmuV2Translation) => boolean;
 
 /** CP execution state. */
-export type AdrenoCpState = 'disabled' | 'idle' | 'running' | 'stalled' | 'waiting' | 'halted';
+export type AdrenoCpState = 'disabled' | 'idle' | 'running' | 'stalled' | 'waiting' | 'halted' | 'hung';
 
 /** One memory access the GPU could not make (translation fault terminated, or bus error). */
 export interface AdrenoAbortRecord {
@@ -147,6 +147,11 @@ export interface AdrenoCpOptions {
   readonly vaBits?: number;
   /** Records kept in `aborts` and `tableUpdates` (default 256 each). */
   readonly logSize?: number;
+  /**
+   * CP_INDIRECT_BUFFER_CHAIN jumps one IB may take before the CP counts as hung (default 65536):
+   * a chain that loops would otherwise never return.
+   */
+  readonly maxChain?: number;
 }
 
 export class AdrenoCp {
@@ -164,6 +169,9 @@ export class AdrenoCp {
   readonly vaBits: number;
   private readonly vaSpan: number;
   private readonly logSize: number;
+  private readonly maxChain: number;
+  /** Chain jumps taken at each IB level since it was entered. */
+  private readonly chains = [0, 0, 0];
 
   // ---- programming ----
   rbBase = 0;
@@ -237,6 +245,8 @@ export class AdrenoCp {
     if (!Number.isInteger(this.vaBits) || this.vaBits < 32 || this.vaBits > 52) throw new RangeError(`bad GPU VA width ${this.vaBits}`);
     this.vaSpan = 2 ** this.vaBits;
     this.logSize = opts.logSize ?? 256;
+    this.maxChain = opts.maxChain ?? 65536;
+    if (!Number.isInteger(this.maxChain) || this.maxChain < 1) throw new RangeError(`bad CP chain limit ${this.maxChain}`);
     this.setRbCntl(0);
   }
 
@@ -284,7 +294,7 @@ export class AdrenoCp {
 
   /** True while the CP has work it has not finished (RBBM_STATUS busy bits). */
   get busy(): boolean {
-    if (this.state === 'running' || this.state === 'stalled' || this.state === 'waiting' || this.isHalted()) return true;
+    if (this.state === 'running' || this.state === 'stalled' || this.state === 'waiting' || this.state === 'hung' || this.isHalted()) return true;
     return this.enabled && this.rbValid && (this.rptr !== this.wptr || this.depth > 0 || this.phase !== 0);
   }
 
@@ -334,9 +344,9 @@ export class AdrenoCp {
       this.state = 'disabled';
       return;
     }
-    if (this.enabled && !this.isHalted()) return;
+    if (this.enabled && !this.isHalted() && this.state !== 'hung') return;
     this.enabled = true;
-    if (this.isHalted() || this.state === 'disabled') this.clearExecution();
+    if (this.isHalted() || this.state === 'hung' || this.state === 'disabled') this.clearExecution();
     this.state = 'idle';
     this.phase = 0;
     this.depth = 0;
@@ -410,7 +420,7 @@ export class AdrenoCp {
       this.kick = true;
       return;
     }
-    if (!this.enabled || this.isHalted() || this.state === 'stalled') return;
+    if (!this.enabled || this.isHalted() || this.state === 'stalled' || this.state === 'hung') return;
     this.running = true;
     try {
       do {
@@ -1091,6 +1101,12 @@ export class AdrenoCp {
         this.hwError(R.A6XX_CP_HW_FAULT_IB_NESTING, 'CP_INDIRECT_BUFFER_CHAIN in the ringbuffer');
         return EX_STOP;
       }
+      if (++this.chains[L]! > this.maxChain) {
+        // A chain that keeps jumping never returns: the GPU is hung (busy) until reset.
+        this.host.event(`CP hung: more than ${this.maxChain} CP_INDIRECT_BUFFER_CHAIN jumps in one IB${L} at ${this.where()}`);
+        this.state = 'hung';
+        return EX_STOP;
+      }
       this.ibBase[L] = base;
       this.ibWords[L] = size;
       this.ibPos[L] = 0;
@@ -1101,6 +1117,7 @@ export class AdrenoCp {
       return EX_STOP;
     }
     this.returnPos[L] = this.pktEnd;
+    this.chains[L + 1] = 0;
     this.depth = L + 1;
     this.ibBase[L + 1] = base;
     this.ibWords[L + 1] = size;

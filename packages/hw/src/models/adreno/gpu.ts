@@ -50,6 +50,8 @@ export interface AdrenoGpuOptions {
   readonly execution?: 'immediate' | 'manual';
   /** GPU virtual address width (default 49). */
   readonly vaBits?: number;
+  /** CP_INDIRECT_BUFFER_CHAIN jumps per IB before the CP counts as hung (default 65536). */
+  readonly maxChain?: number;
 }
 
 export interface AdrenoGpuStats {
@@ -111,7 +113,7 @@ export class AdrenoGpu implements MmioDevice {
       },
       event: (m) => this.event(m),
     };
-    this.cp = new AdrenoCp(mem, host, opts.streamId ?? 0, { vaBits: opts.vaBits });
+    this.cp = new AdrenoCp(mem, host, opts.streamId ?? 0, { vaBits: opts.vaBits, maxChain: opts.maxChain });
   }
 
   // ------------------------------------------------------------------------------- links
