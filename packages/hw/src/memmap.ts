@@ -151,11 +151,19 @@ export function readMemoryMap(tree: FdtTree): MemoryMap {
         unfilled.push({ base: r.address, path, size, from });
         continue;
       }
-      if (r.address % PAGE_SIZE || r.size % PAGE_SIZE)
-        throw new FdtError(-1, `RAM ${hex(r.address)}+${hex(r.size)} is not 4 KiB aligned`, path);
-      ram.push({ base: r.address, size: r.size });
+      // memblock keeps the whole pages of a bank (rtd1195 starts RAM at 0xa800, after its boot ROM)
+      const start = alignUp(r.address, PAGE_SIZE);
+      const end = alignDown(r.address + r.size, PAGE_SIZE);
+      if (start !== r.address || end !== r.address + r.size)
+        notes.push({
+          level: 'warn',
+          source: 'OF',
+          message: `${path}: RAM ${hex(r.address)}+${hex(r.size)} is not 4 KiB aligned; ${end > start ? `using its whole pages ${hex(start)}+${hex(end - start)}` : 'no whole page in it, ignored'}`,
+        });
+      if (end > start) ram.push({ base: start, size: end - start });
     }
   }
+  let devices: ReturnType<typeof deviceWindows> | undefined;
   for (const u of unfilled) {
     if (u.base % PAGE_SIZE || u.size % PAGE_SIZE || u.size <= 0)
       throw new FdtError(-1, `RAM ${hex(u.base)}+${hex(u.size)} (from ${u.from}) is not 4 KiB aligned`, u.path);
@@ -164,11 +172,24 @@ export function readMemoryMap(tree: FdtTree): MemoryMap {
       continue;
     }
     const next = ram.filter((r) => r.base > u.base).reduce((m, r) => Math.min(m, r.base), Infinity);
-    const size = Math.min(u.size, next - u.base);
+    // nor may it run into device registers (nor start among them: `reg = <0 0>` on SDX55 leaves
+    // the base to the bootloader too, and is then placed as if there were no memory node)
+    devices ??= deviceWindows(tree);
+    const dev = devices.next(u.base);
+    if (dev - u.base < RAM_GUESS_MIN && ram.length === 0 && unfilled.length === 1) {
+      notes.push({ level: 'warn', source: 'OF', message: `${u.path}: reg gives size 0 at ${hex(u.base)}, among device registers: the bootloader fills in the base too` });
+      continue;
+    }
+    const size = alignDown(Math.min(u.size, next - u.base, dev - u.base), PAGE_SIZE);
+    if (size <= 0) {
+      notes.push({ level: 'warn', source: 'OF', message: `${u.path}: size-0 bank at ${hex(u.base)} lies among device registers; ignored` });
+      continue;
+    }
+    const why = size < u.size ? (next - u.base <= dev - u.base ? ', clipped at the next bank' : ', clipped at the first device registers') : '';
     notes.push({
       level: 'warn',
       source: 'OF',
-      message: `${u.path}: reg gives size 0 at ${hex(u.base)} (the bootloader fills it in); using ${formatSize(size)} from ${u.from}${size < u.size ? ', clipped at the next bank' : ''}`,
+      message: `${u.path}: reg gives size 0 at ${hex(u.base)} (the bootloader fills it in); using ${formatSize(size)} from ${u.from}${why}`,
     });
     ram.push({ base: u.base, size });
   }
@@ -281,6 +302,27 @@ const RAM_GUESS_MIN = 256 * 2 ** 20;
  * Qualcomm, Tegra and Exynos), below or above their peripherals.
  */
 function guessRam(tree: FdtTree, base: number | undefined, size: number): { base: number; size: number; why: string } | undefined {
+  const dev = deviceWindows(tree);
+  if (!dev.any && base === undefined) return undefined; // nothing to place it against
+  if (base !== undefined) {
+    if (base % PAGE_SIZE) return undefined;
+    return { base, size, why: 'from /chosen/gki,ram-base' };
+  }
+  for (let b = 0; b < RAM_GUESS_LIMIT; b += GiB) {
+    const end = dev.next(b);
+    if (end - b < RAM_GUESS_MIN) continue;
+    const s = alignDown(Math.min(size, end - b), PAGE_SIZE);
+    return { base: b, size: s, why: b === 0 ? 'no device registers at 0' : `the lowest 1 GiB boundary with no device registers after it` };
+  }
+  return undefined;
+}
+
+/**
+ * The device register windows of a tree (`reg` of every node outside /memory,
+ * /reserved-memory, /cpus and `mmio-sram` nodes, translated to CPU addresses), and `next(a)`:
+ * where the first window at or above `a` starts (`a` itself when a window covers it).
+ */
+function deviceWindows(tree: FdtTree): { any: boolean; next: (from: number) => number } {
   const windows: { start: number; end: number }[] = [];
   const visit = (n: FdtNode, path: string, top: boolean): void => {
     const name = n.name.split('@')[0];
@@ -305,20 +347,10 @@ function guessRam(tree: FdtTree, base: number | undefined, size: number): { base
     for (const c of n.children) visit(c, path === '/' ? `/${c.name}` : `${path}/${c.name}`, path === '/');
   };
   visit(tree.root, '/', false);
-  windows.sort((a, b) => a.start - b.start);
-  const nextDevice = (from: number): number => windows.reduce((m, w) => (w.end > from && w.start < m ? Math.max(w.start, from) : m), Infinity);
-  if (windows.length === 0 && base === undefined) return undefined; // nothing to place it against
-  if (base !== undefined) {
-    if (base % PAGE_SIZE) return undefined;
-    return { base, size, why: 'from /chosen/gki,ram-base' };
-  }
-  for (let b = 0; b < RAM_GUESS_LIMIT; b += GiB) {
-    const end = nextDevice(b);
-    if (end - b < RAM_GUESS_MIN) continue;
-    const s = alignDown(Math.min(size, end - b), PAGE_SIZE);
-    return { base: b, size: s, why: b === 0 ? 'no device registers at 0' : `the lowest 1 GiB boundary with no device registers after it` };
-  }
-  return undefined;
+  return {
+    any: windows.length > 0,
+    next: (from) => windows.reduce((m, w) => (w.end > from && w.start < m ? Math.max(w.start, from) : m), Infinity),
+  };
 }
 
 /** The highest aligned base for `size` bytes inside `ranges` ∩ RAM, clear of `taken`. */

@@ -306,7 +306,8 @@ describe('preprocessor', () => {
       `\tgpio: gpio@2000 { compatible = "vendor,gpio"; interrupt-controller; #interrupt-cells = <2>; reg = <0x2000 0x100>; };\n` +
       `\tsmmu: iommu@3000 { compatible = "arm,mmu-500"; #iommu-cells = <1>; reg = <0x3000 0x10000>; };\n` +
       `\tm4u: iommu@4000 { compatible = "mediatek,mt8183-m4u"; #iommu-cells = <1>; reg = <0x4000 0x1000>; };\n` +
-      `\tpower-controller { #address-cells = <1>; #size-cells = <0>; pd@0 { reg = <0>; }; };\n${body}\n};`;
+      `\tpower-controller { #address-cells = <1>; #size-cells = <0>; pd@0 { reg = <0>; }; };\n` +
+      `\tefuse@5000 { reg = <0x5000 0x100>; #address-cells = <1>; #size-cells = <1>; cell@4 { reg = <4 4>; }; };\n${body}\n};`;
     for (const [prop, body] of [
       ['interrupts', 'dev { interrupts = <0 CLK_BUS 4>; };'],
       ['interrupts-extended', 'dev { interrupts-extended = <&gpio 3 8>, <&gic 0 CLK_BUS 4>; };'],
@@ -317,7 +318,7 @@ describe('preprocessor', () => {
       ['compatible', 'dev { compatible = CLK_BUS; };'],
     ] as const) {
       const e = dtsError(soc(body), { filename: 'b.dts' });
-      expect([e.file, e.line], prop).toEqual(['b.dts', 12]);
+      expect([e.file, e.line], prop).toEqual(['b.dts', 13]);
       expect(e.reason).toMatch(new RegExp(`'CLK_BUS'.*no macro 'CLK_BUS'.*<dt-bindings/clock/soc-clk.h> \\(included at b.dts:2\\).*'${prop}' is a property this project reads`));
     }
     // ... unless the value cannot matter: an ID-like reg, a controller or IOMMU nothing here decodes
@@ -325,7 +326,9 @@ describe('preprocessor', () => {
       soc(
         'dev { interrupts-extended = <&gpio CLK_BUS 8>; iommus = <&m4u CLK_BUS>, <&smmu 5>; };\n' +
           '\tkey { interrupt-parent = <&gpio>; interrupts = <CLK_BUS 8>; function = LED_FUNCTION_STATUS; };',
-      ).replace('pd@0 { reg = <0>; }', 'pd@0 { reg = <PD_GPU>; }'),
+      )
+        .replace('pd@0 { reg = <0>; }', 'pd@0 { reg = <PD_GPU>; }')
+        .replace('cell@4 { reg = <4 4>; }', 'cell@4 { reg = <OTP_PKT(1) 4>; }'),
       { filename: 'b.dts' },
     );
     expect(cells(fine.tree, '/dev', 'interrupts-extended')).toEqual([2, 0, 8]);
@@ -334,6 +337,7 @@ describe('preprocessor', () => {
     expect(bytes(fine.tree, '/key', 'function')).toEqual([0]);
     expect(fine.warnings.filter((w) => /is not defined/.test(w.message)).map((w) => w.message.replace(/^.*which was not found\); /, ''))).toEqual([
       "this 'reg' is an ID, not an address (#size-cells = <0> in /power-controller), so PD_GPU compiles to 0 there",
+      "this 'reg' is not a CPU address (/efuse@5000 has no ranges), so OTP_PKT compiles to 0 there",
       'the interrupt controller /gpio@2000 is not one the board decodes, so CLK_BUS compiles to 0 there',
       'the IOMMU /iommu@4000 is not one this project models, so CLK_BUS compiles to 0 there',
       'the interrupt controller /gpio@2000 is not one the board decodes, so CLK_BUS compiles to 0 there',

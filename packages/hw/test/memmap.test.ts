@@ -92,6 +92,27 @@ describe('RAM from memory nodes', () => {
     expect(chosen.notes[0]!.message).toMatch(/assuming 1 GiB of RAM at 0x800000000 \(from \/chosen\/gki,ram-base/);
   });
 
+  it('keeps the whole pages of an unaligned bank, as memblock does (rtd1195-horseradish starts RAM at 0xa800)', () => {
+    const b = board(`memory@a800 { device_type = "memory"; reg = <0 0xa800 0 0x17ff5800>, <0 0x18070000 0 0x90000>; };`);
+    expect(b.mem.regions).toEqual([
+      { base: 0xb000, size: 0x1800_0000 - 0xb000 },
+      { base: 0x1807_0000, size: 0x9_0000 },
+    ]);
+    expect(b.notes.map((n) => n.message)).toEqual(['/memory@a800: RAM 0xa800+0x17ff5800 is not 4 KiB aligned; using its whole pages 0xb000+0x17ff5000']);
+  });
+
+  it('clips a size-0 bank at device registers, and places one whose base is among them (reg = <0 0>, SDX55)', () => {
+    const clipped = board(`memory@40000000 { device_type = "memory"; reg = <0 0x40000000 0 0>; }; pcie@80000000 { reg = <0 0x80000000 0 0x1000>; };`);
+    expect(clipped.mem.regions).toEqual([{ base: GiB, size: GiB }]);
+    expect(clipped.notes[0]!.message).toMatch(/using 1 GiB from the default, clipped at the first device registers/);
+    const sdx55 = board(`memory { device_type = "memory"; reg = <0 0 0 0>; }; soc { #address-cells = <1>; #size-cells = <1>; ranges = <0 0 0 0xffffffff>; qfprom@1000000 { reg = <0x1000000 0x1000>; }; smmu@15000000 { reg = <0x15000000 0x20000>; }; };`);
+    expect(sdx55.mem.regions).toEqual([{ base: GiB, size: 4 * GiB }]);
+    expect(sdx55.notes.map((n) => n.message)).toEqual([
+      '/memory: reg gives size 0 at 0x0, among device registers: the bootloader fills in the base too',
+      expect.stringMatching(/no \/memory node \(the bootloader adds it\): assuming 4 GiB of RAM at 0x40000000/),
+    ]);
+  });
+
   it('rejects a tree without RAM and without anything to place it against', () => {
     expect(() => board(`x { };`)).toThrow(FdtError);
     expect(() => board(`x { };`)).toThrow(/no RAM/);

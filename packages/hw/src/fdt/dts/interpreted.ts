@@ -102,7 +102,9 @@ export function isSpecifierReadingIommu(compatible: string): boolean {
  * Judges each undefined macro standing as 0 in the final tree (LProp.macros), in tree order:
  * `report(use, property, reason)` gets why the 0 is harmless, or null when it is not (the
  * caller then fails). Harmless: any property the project does not read; a `reg` that is an ID
- * rather than an address (its parent has #size-cells = <0>: power-domain, SPMI, APR children);
+ * rather than an address (its parent has #size-cells = <0>: power-domain, SPMI, APR children)
+ * or an offset that does not translate to a CPU address (its parent has no `ranges`: NVMEM
+ * cells);
  * interrupt specifiers of a controller the board does not decode (a GPIO or mailbox
  * controller, Apple's AIC); IOMMU specifiers of an IOMMU nothing here models (MediaTek M4U,
  * Tegra's older memory controller). Properties later replaced or deleted are not judged.
@@ -124,9 +126,13 @@ function whyHarmless(root: LNode, n: LNode, p: LProp, use: LMacroUse): string | 
   if (use.string) return null;
   switch (p.name) {
     case 'reg': {
-      const sc = n.parent?.getProp('#size-cells');
-      const cells = sc ? u32At(sc, 0) : undefined;
-      return cells === 0 ? `this 'reg' is an ID, not an address (#size-cells = <0> in ${n.parent!.fullPath})` : null;
+      const parent = n.parent;
+      if (!parent) return null;
+      const sc = parent.getProp('#size-cells');
+      if (sc && u32At(sc, 0) === 0) return `this 'reg' is an ID, not an address (#size-cells = <0> in ${parent.fullPath})`;
+      // an offset inside a device (NVMEM cells, a syscon's fields): no CPU address to get wrong
+      if (parent.parent && !parent.getProp('ranges')) return `this 'reg' is not a CPU address (${parent.fullPath} has no ranges)`;
+      return null;
     }
     case 'interrupts': {
       const ctl = interruptParent(root, n);
