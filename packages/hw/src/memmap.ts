@@ -172,20 +172,18 @@ export function readMemoryMap(tree: FdtTree): MemoryMap {
       continue;
     }
     const next = ram.filter((r) => r.base > u.base).reduce((m, r) => Math.min(m, r.base), Infinity);
-    // nor may it run into device registers (nor start among them: `reg = <0 0>` on SDX55 leaves
-    // the base to the bootloader too, and is then placed as if there were no memory node)
+    // nor may it start among device registers: `reg = <0 0>` on SDX55 leaves the base to the
+    // bootloader too, and is then placed as if there were no memory node
     devices ??= deviceWindows(tree);
     const dev = devices.next(u.base);
     if (dev - u.base < RAM_GUESS_MIN && ram.length === 0 && unfilled.length === 1) {
       notes.push({ level: 'warn', source: 'OF', message: `${u.path}: reg gives size 0 at ${hex(u.base)}, among device registers: the bootloader fills in the base too` });
       continue;
     }
-    const size = alignDown(Math.min(u.size, next - u.base, dev - u.base), PAGE_SIZE);
-    if (size <= 0) {
-      notes.push({ level: 'warn', source: 'OF', message: `${u.path}: size-0 bank at ${hex(u.base)} lies among device registers; ignored` });
-      continue;
-    }
-    const why = size < u.size ? (next - u.base <= dev - u.base ? ', clipped at the next bank' : ', clipped at the first device registers') : '';
+    // (device windows further up may be DRAM carve-outs, HiKey960's reboot-reason syscon at
+    // 0x32100000: the bank is not clipped at them)
+    const size = Math.min(u.size, next - u.base);
+    const why = size < u.size ? ', clipped at the next bank' : '';
     notes.push({
       level: 'warn',
       source: 'OF',
