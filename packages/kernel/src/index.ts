@@ -24,3 +24,6 @@ export * from './iommu/core.js';
 export * from './iommu/adreno-smmu.js';
 export * from './dma/iova.js';
 export * from './dma/mapping.js';
+export * from './time.js';
+export * from './driver/platform.js';
+export * from './drm/index.js';
