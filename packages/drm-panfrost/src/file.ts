@@ -154,6 +154,10 @@ export class PanfrostFile {
         return r;
       }
       const handle = this.handles.alloc(bo);
+      if (handle < 0) {
+        this.gemCloseObject(bo);
+        return handle;
+      }
       return { handle, offset: this.mappingOf(bo)!.iova };
     });
   }
@@ -196,14 +200,18 @@ export class PanfrostFile {
   private handleDelete(handle: number): number {
     const bo = this.handles.remove(handle);
     if (typeof bo === 'number') return bo;
-    // panfrost_gem_close: this file's mapping leaves the buffer's list
+    this.gemCloseObject(bo);
+    return 0;
+  }
+
+  /** panfrost_gem_close and the handle's reference: this file's mapping leaves the buffer's list. */
+  private gemCloseObject(bo: PanfrostBo): void {
     const m = this.mappingOf(bo);
     if (m) {
       bo.mappings.splice(bo.mappings.indexOf(m), 1);
       this.pfdev.gemMappingPut(m);
     }
     this.pfdev.boPut(bo);
-    return 0;
   }
 
   /** DRM_IOCTL_PANFROST_GET_BO_OFFSET: the buffer's GPU address in this file. */
