@@ -26,6 +26,13 @@ import {
   Kernel,
   NSEC_PER_MSEC,
   delayNs,
+  drmGemAllocBlocks,
+  drmGemBlocksToRuns,
+  drmGemFreeBlocks,
+  drmGemRunsFill32,
+  drmGemRunsPhys,
+  drmGemRunsRead,
+  drmGemRunsWrite,
   drmTimeoutAbsDeadline,
   drmTimeoutAbsToNs,
   errnoName,
@@ -281,6 +288,59 @@ describe('DRM handle table (idr from 1)', () => {
         expect(t.handles()).toEqual([...ref].sort((a, b) => a - b));
       }),
     );
+  });
+});
+
+describe('GEM backing pages and CPU access', () => {
+  it('takes the largest naturally aligned blocks first, smaller ones when a large one fails', () => {
+    const k = boot([]);
+    const before = k.pages.stats().pagesInUse;
+    const b = drmGemAllocBlocks(k, 3 << 20);
+    if (typeof b === 'number') throw new Error(`alloc: ${b}`);
+    expect(b.map((x) => x.order)).toEqual([9, 8]);
+    for (const x of b) expect(x.pa % (0x1000 << x.order)).toBe(0);
+    expect(k.pages.stats().pagesInUse - before).toBe(768);
+    drmGemFreeBlocks(k, b);
+    expect(k.pages.stats().pagesInUse).toBe(before);
+    // the first (2 MiB) request fails: two 1 MiB blocks instead
+    k.pages.injectFaults({ nth: 1 });
+    const c = drmGemAllocBlocks(k, 2 << 20);
+    if (typeof c === 'number') throw new Error(`alloc: ${c}`);
+    expect(c.map((x) => x.order)).toEqual([8, 8]);
+    drmGemFreeBlocks(k, c);
+  });
+
+  it('-ENOMEM gives back what it had taken', () => {
+    const k = boot([]);
+    const before = k.pages.stats().pagesInUse;
+    const free = k.pages.stats().totalPages - before;
+    expect(drmGemAllocBlocks(k, (free + 1) * 0x1000)).toBe(-ENOMEM);
+    expect(k.pages.stats().pagesInUse).toBe(before);
+  });
+
+  it('merges adjacent blocks into runs, and reads, writes and fills across separate runs', () => {
+    expect(drmGemBlocksToRuns([{ pa: 0x4000_0000, order: 0 }, { pa: 0x4000_1000, order: 1 }, { pa: 0x4001_0000, order: 0 }])).toEqual([
+      { pa: 0x4000_0000, len: 0x3000 },
+      { pa: 0x4001_0000, len: 0x1000 },
+    ]);
+    const k = boot([]);
+    const p1 = k.pages.allocPages(0);
+    const gap = k.pages.allocPages(0);
+    const p3 = k.pages.allocPages(0);
+    expect([p1, gap, p3].every((p) => p > 0)).toBe(true);
+    const runs = drmGemBlocksToRuns([{ pa: p1, order: 0 }, { pa: p3, order: 0 }]);
+    expect(runs).toHaveLength(2);
+    expect(drmGemRunsPhys(runs, 0x1004)).toBe(p3 + 4);
+    expect(drmGemRunsPhys(runs, 0x2000)).toBe(-1);
+    const data = Uint8Array.from({ length: 0x1000 }, (_, i) => (i * 7) & 0xff);
+    drmGemRunsWrite(k, runs, 0x800, data);
+    expect(drmGemRunsRead(k, runs, 0x800, 0x1000)).toEqual(data);
+    expect(k.mem.readBytes(p3, 0x800)).toEqual(data.subarray(0x800));
+    expect(k.mem.read32(gap)).toBe(0);
+    drmGemRunsFill32(k, runs, 0xff8, 0x10, 0xdead_beef);
+    expect([0xff8, 0xffc, 0x1000, 0x1004, 0x1008].map((o) => k.mem.read32(drmGemRunsPhys(runs, o)) >>> 0)).toEqual([
+      0xdead_beef, 0xdead_beef, 0xdead_beef, 0xdead_beef, (data[0x808]! | (data[0x809]! << 8) | (data[0x80a]! << 16) | (data[0x80b]! << 24)) >>> 0,
+    ]);
   });
 });
 

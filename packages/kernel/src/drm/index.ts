@@ -2,3 +2,4 @@ export * from './minor.js';
 export * from './handles.js';
 export * from './device.js';
 export * from './time.js';
+export * from './gem.js';
