@@ -1,4 +1,4 @@
-import { DRIVER_GEM, DRIVER_RENDER, DRIVER_SYNCOBJ, DrmDevice, EIO, ENODEV, ENXIO, EPROBE_DEFER, NSEC_PER_MSEC, delayNs, ktimeGetNs } from '@gki/kernel';
+import { DRIVER_GEM, DRIVER_RENDER, DRIVER_SYNCOBJ, DrmDevice, EIO, ENODEV, ENXIO, EPROBE_DEFER, NSEC_PER_MSEC, WorkQueue, delayNs, ktimeGetNs } from '@gki/kernel';
 import type { Device, DrmDriver, Kernel, ModuleRef } from '@gki/kernel';
 import { MsmGemAddressSpace, msmGemCloseVma, msmGemPurgeVma, msmGemUnmapVma } from './aspace.js';
 import { adrenoInfo, chipIdString, findChipId } from './catalog.js';
@@ -75,8 +75,8 @@ export class MsmDrmDevice {
   readonly ddev: DrmDevice<MsmFile>;
   readonly debug: MsmDebug = { skipUnmapFlushes: 0, skipTtbrSwitches: 0 };
   private probed = false;
-  private readonly work: (() => void)[] = [];
-  private draining = false;
+  /** Deferred work (the driver's kthread worker / workqueue items). */
+  private readonly wq = new WorkQueue();
   /** Fake mmap offsets (pages from 4 GiB), as the DRM vma offset manager hands them out. */
   readonly vmaManager = new MsmDrmMm(0x10_0000, 0xf_ffff * 256);
   private nextBoId = 1;
@@ -181,7 +181,7 @@ export class MsmDrmDevice {
       this.gpu.fini();
     }
     this.ddev.unplug();
-    this.work.length = 0;
+    this.wq.cancelAll();
     this.ddev.put();
   }
 
@@ -189,17 +189,11 @@ export class MsmDrmDevice {
 
   /** Queues work (a kthread work item); it runs when the outermost driver entry point ends. */
   queueWork(fn: () => void): void {
-    this.work.push(fn);
+    this.wq.queue(fn);
   }
 
   drain(): void {
-    if (this.draining) return;
-    this.draining = true;
-    try {
-      for (let fn = this.work.shift(); fn; fn = this.work.shift()) fn();
-    } finally {
-      this.draining = false;
-    }
+    this.wq.flush();
   }
 
   runTimers(): void {
@@ -210,7 +204,7 @@ export class MsmDrmDevice {
 
   /** Whether anything could still change without user action: submits on a ring, or work. */
   private get busy(): boolean {
-    return this.work.length > 0 || (this.gpu?.rings.some((r) => r.submits.length > 0 || r.pending.length > 0) ?? false);
+    return this.wq.pending > 0 || (this.gpu?.rings.some((r) => r.submits.length > 0 || r.pending.length > 0) ?? false);
   }
 
   /**

@@ -1,4 +1,4 @@
-import { DRIVER_GEM, DRIVER_RENDER, DRIVER_SYNCOBJ, DrmDevice, EINVAL, ENODEV, EPROBE_DEFER, NSEC_PER_MSEC, delayNs, ktimeGetNs, requestIrq } from '@gki/kernel';
+import { DRIVER_GEM, DRIVER_RENDER, DRIVER_SYNCOBJ, DrmDevice, EINVAL, ENODEV, EPROBE_DEFER, NSEC_PER_MSEC, WorkQueue, delayNs, ktimeGetNs, requestIrq } from '@gki/kernel';
 import type { Device, DrmDriver, IoMem, Kernel, ModuleRef, OfNode } from '@gki/kernel';
 import { DrmMm, type DrmMmNode } from './drm-mm.js';
 import type { PanfrostFaultStatus } from './exception.js';
@@ -133,8 +133,8 @@ export class PanfrostDevice {
   /** @internal */
   coreGroupNoticeShown = false;
   private probed = false;
-  private readonly work: (() => void)[] = [];
-  private draining = false;
+  /** Deferred work (the driver's kthread worker / workqueue items). */
+  private readonly wq = new WorkQueue();
   private readonly nodeMappings = new WeakMap<DrmMmNode, PanfrostGemMapping>();
   /** The DRM vma offset manager: fake mmap offsets, in pages from 4 GiB (64-bit layout). */
   readonly vmaManager = new DrmMm(0x10_0000, 0xf_ffff * 256);
@@ -292,18 +292,12 @@ export class PanfrostDevice {
 
   /** Queues work (a workqueue item); it runs when the outermost driver entry point finishes. */
   queueWork(fn: () => void): void {
-    this.work.push(fn);
+    this.wq.queue(fn);
   }
 
   /** Runs queued work until none is left (not re-entrant: a nested call returns at once). */
   drain(): void {
-    if (this.draining) return;
-    this.draining = true;
-    try {
-      for (let fn = this.work.shift(); fn; fn = this.work.shift()) fn();
-    } finally {
-      this.draining = false;
-    }
+    this.wq.flush();
   }
 
   /** Fires the timers that are due (the job timeout). */

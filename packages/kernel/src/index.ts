@@ -27,3 +27,4 @@ export * from './dma/mapping.js';
 export * from './time.js';
 export * from './driver/platform.js';
 export * from './drm/index.js';
+export * from './workqueue.js';

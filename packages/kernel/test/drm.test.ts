@@ -40,6 +40,7 @@ import {
   modulePlatformDriver,
   ofModuleAliases,
   readxPollTimeout,
+  WorkQueue,
   type Device,
   type DrmDriver,
   type KernelModule,
@@ -374,6 +375,40 @@ describe('time helpers over the board clock', () => {
     let calls = 0;
     expect(readxPollTimeout(k, () => (++calls >= 4 ? 1 : 0), (v) => v === 1, 50, 100)).toBe(0);
     expect(calls).toBe(4);
+  });
+});
+
+describe('WorkQueue', () => {
+  it('runs items in order, including those queued while it runs; a nested flush returns at once', () => {
+    const wq = new WorkQueue();
+    const ran: string[] = [];
+    wq.queue(() => {
+      ran.push('a');
+      wq.queue(() => ran.push('c'));
+      wq.flush(); // nested: returns without running 'c' here
+      ran.push('a-end');
+    });
+    wq.queue(() => ran.push('b'));
+    expect(wq.pending).toBe(2);
+    wq.flush();
+    expect(ran).toEqual(['a', 'a-end', 'b', 'c']);
+    expect(wq.pending).toBe(0);
+  });
+
+  it('cancelAll drops queued items; a throwing item leaves the queue usable', () => {
+    const wq = new WorkQueue();
+    let n = 0;
+    wq.queue(() => n++);
+    wq.cancelAll();
+    wq.flush();
+    expect(n).toBe(0);
+    wq.queue(() => {
+      throw new Error('boom');
+    });
+    wq.queue(() => n++);
+    expect(() => wq.flush()).toThrow('boom');
+    wq.flush();
+    expect(n).toBe(1);
   });
 });
 
