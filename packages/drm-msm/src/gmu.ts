@@ -16,10 +16,10 @@ import {
   ofParsePhandle,
   requestIrq,
   freeIrq,
+  readxPollTimeout,
 } from '@gki/kernel';
 import type { Device, IoMem, IommuDomain, Kernel } from '@gki/kernel';
 import * as R from './regs.js';
-import { pollTimeout } from './time.js';
 
 /** Where the GMU's uncached memory (the HFI queues) sits in its own address space. */
 export const GMU_UNCACHED_IOVA_BASE = 0x6000_0000;
@@ -183,7 +183,7 @@ export class A6xxGmu {
   }
 
   private poll(reg: number, done: (v: number) => boolean, delayUs: number, timeoutUs: number): number {
-    return pollTimeout(this.kernel, () => this.read(reg), done, delayUs, timeoutUs);
+    return readxPollTimeout(this.kernel, () => this.read(reg), done, delayUs, timeoutUs);
   }
 
   // ------------------------------------------------------------------ interrupts
