@@ -19,7 +19,7 @@ import msm, {
 import { memCopy, memWrite, newBuf, submitStream, wait } from './client.js';
 
 /*
- * The kernel's own SDM845 device tree (boards/qcom/sdm845-mtp.dts with sdm845.dtsi, trimmed of
+ * The kernel's own SDM845 device tree (boards/qcom/sdm845-mtp.dts, trimmed of
  * clocks and power domains) with the default configuration of this stack: the io-pgtable core
  * built in, both formats, arm_smmu and msm as modules, loaded as a board's modules.load would.
  */
