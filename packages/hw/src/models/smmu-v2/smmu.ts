@@ -685,11 +685,11 @@ export class SmmuV2 implements MmioDevice {
     const err = (m: string): void => {
       b.configError = m;
     };
-    if (stage2 && !c.s2) return err('stage 2 is not implemented');
-    if (!stage2 && !c.s1) return err('stage 1 is not implemented');
-    if (b.type === R.CBAR_TYPE_S1_S2NESTED && !c.nested) return err('nested translation is not implemented');
-    if (b.fmt === FMT_SHORT && (!c.aarch32Short || stage2)) return err('AArch32 short-descriptor contexts are not implemented');
-    if (b.fmt === FMT_LONG32 && !c.aarch32Long) return err('AArch32 long-descriptor contexts are not implemented');
+    if (stage2 && !c.s2) return err('this SMMU has no stage 2 (ID0.S2TS = 0)');
+    if (!stage2 && !c.s1) return err('this SMMU has no stage 1 (ID0.S1TS = 0)');
+    if (b.type === R.CBAR_TYPE_S1_S2NESTED && !c.nested) return err('this SMMU has no nested translation (ID0.NTS = 0)');
+    if (b.fmt === FMT_SHORT && (!c.aarch32Short || stage2)) return err('this SMMU has no AArch32 short-descriptor contexts (ID0.PTFS)');
+    if (b.fmt === FMT_LONG32 && !c.aarch32Long) return err('this SMMU has no AArch32 long-descriptor contexts (ID0.PTFS)');
     const granuleOk = (shift: number): boolean =>
       (shift === 12 && c.aarch64_4k) || (shift === 14 && c.aarch64_16k) || (shift === 16 && c.aarch64_64k);
     const oasCode = R.SMMU2_SIZE_BITS.indexOf(c.oas);

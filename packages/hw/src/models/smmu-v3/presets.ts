@@ -67,7 +67,7 @@ export interface SmmuV3Features {
   readonly msi?: boolean;
   readonly sev?: boolean;
   readonly hyp?: boolean;
-  /** ATS and PRI are not implemented by the model: asking for them is refused. */
+  /** ATS and PRI are outside the model: a preset that asks for them is refused. */
   readonly ats?: boolean;
   readonly pri?: boolean;
 }
