@@ -240,6 +240,11 @@ describe('gki compose (spawned, real files)', { timeout: SPAWN_TIMEOUT }, () => 
     expect(g.status).toBe(1);
     expect(g.err[0]).toBe('garbage.config: error: not a Kconfig file (it contains NUL bytes)');
     expect(g.stderr).not.toMatch(STACK_LINE);
+    // binary without a NUL byte: the line is shown with its control characters escaped
+    writeFileSync(join(wd, 'ctl.config'), Buffer.from('CONFIG_ARM_SMMU_V3=m\n\x1b[2J\x07junk\n', 'latin1'));
+    const c = gki(['compose', '--config', 'ctl.config', '-o', 'c-img'], wd);
+    expect(c.status).toBe(1);
+    expect(c.err).toEqual(['ctl.config:2: error: unexpected data: \\x1b[2J\\x07junk', 'gki compose: 1 error(s); nothing written']);
   });
 
   it('usage errors exit 2 and failures 1, each with one clear line and no stack trace', () => {
@@ -276,7 +281,7 @@ describe('gki boot DIR refuses a malformed image directory (exit 1, one line)', 
     };
     expect(gki(['boot', 'img'], wd).status).toBe(0); // the unedited copy boots
     const cases: [string, RegExp][] = [
-      ['absent-dir', /^gki boot: absent-dir: absent-dir: no such directory$/],
+      ['absent-dir', /^gki boot: absent-dir: no such directory$/],
       [copy('no-manifest', (d) => writeFileSync(join(d, 'manifest.json'), '{ not json')), /^gki boot: no-manifest: manifest.json: not JSON/],
       [copy('bad-dep', (d) => writeFileSync(join(d, 'modules.dep'), 'kernel/drivers/dma/gki_dma_test.ko:\nkernel/drivers/nowhere.ko:\n')), /^gki boot: bad-dep: modules.dep:2: kernel\/drivers\/nowhere\.ko is not a module of the image$/],
       [copy('bad-load', (d) => writeFileSync(join(d, 'modules.load'), 'kernel/drivers/dma/gki_dma_test.ko\nkernel/x.ko\n')), /^gki boot: bad-load: modules.load:2: kernel\/x\.ko is not in modules\.dep$/],

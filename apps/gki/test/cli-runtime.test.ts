@@ -180,6 +180,8 @@ describe('gki run (spawned)', () => {
       noStack(r);
     }
     expect(gki(['run', '-w', 'frobnicate'], wd).err[0]).toBe("gki run: option '--workload': 'frobnicate' is not one of dma, gpu, stress, all (see 'gki run --help')");
+    // a negative number is a bad value, not a missing one
+    expect(gki(['run', '-w', 'stress', '--seconds', '-1'], wd).err).toEqual(["gki run: option '--seconds': '-1' is not an integer >= 1 (see 'gki run --help')"]);
   });
 });
 

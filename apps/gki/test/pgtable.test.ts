@@ -74,10 +74,16 @@ describe('gki pgtable replay', () => {
     expect(missingCase.err[0]).toContain("no case named 'no_such_case'");
     const missingFile = await run('pgtable', 'replay', join(VECTORS, 'absent.jsonl'));
     expect(missingFile.status).toBe(1); // a failure, not a usage error
-    expect(missingFile.err[0]).toContain('absent.jsonl');
-    const broken = await run('pgtable', 'replay', tmpVectors('{"name": "x"}\n'));
+    expect(missingFile.err).toEqual([`gki pgtable: ${join(VECTORS, 'absent.jsonl')}: no such file`]);
+    const dir = await run('pgtable', 'replay', VECTORS);
+    expect(dir.status).toBe(1);
+    expect(dir.err).toEqual([`gki pgtable: ${VECTORS}: is a directory, not a vector file`]);
+    const file = tmpVectors('{"name": "x"}\n');
+    const broken = await run('pgtable', 'replay', file);
     expect(broken.status).toBe(1);
-    expect(broken.err[0]).toMatch(/cases\.jsonl:1 \(x\): unknown format/);
+    // one line, naming the file once, with the line of the bad case
+    expect(broken.err).toEqual([expect.stringMatching(/cases\.jsonl:1 \(x\): unknown format/)]);
+    expect(broken.err[0]!.split(file).length).toBe(2);
     expect((await run('pgtable', 'frobnicate')).status).toBe(2);
   });
 });

@@ -1,4 +1,4 @@
-import { DRIVER_GEM, DRIVER_RENDER, DRIVER_SYNCOBJ, DrmDevice, EIO, ENODEV, ENXIO, EPROBE_DEFER, NSEC_PER_MSEC, WorkQueue, delayNs, ktimeGetNs } from '@gki/kernel';
+import { DRIVER_GEM, DRIVER_RENDER, DRIVER_SYNCOBJ, DrmDevice, EINVAL, EIO, ENODEV, ENXIO, EPROBE_DEFER, NSEC_PER_MSEC, WorkQueue, delayNs, ktimeGetNs } from '@gki/kernel';
 import type { Device, DrmDriver, Kernel, ModuleRef } from '@gki/kernel';
 import { MsmGemAddressSpace, msmGemCloseVma, msmGemPurgeVma, msmGemUnmapVma } from './aspace.js';
 import { adrenoInfo, chipIdString, findChipId } from './catalog.js';
@@ -45,6 +45,16 @@ export interface MsmOpenOptions {
   cmdline?: string;
   /** The process has CAP_SYS_ADMIN (SET_PARAM SYSPROF). */
   privileged?: boolean;
+}
+
+/** The identity a file is opened with: an object whose given fields have their types. */
+function validOpenOptions(o: unknown): o is MsmOpenOptions {
+  if (o === null || typeof o !== 'object') return false;
+  const v = o as Record<string, unknown>;
+  if (v.pid !== undefined && !(Number.isSafeInteger(v.pid) && (v.pid as number) >= 0)) return false;
+  if (v.comm !== undefined && typeof v.comm !== 'string') return false;
+  if (v.cmdline !== undefined && typeof v.cmdline !== 'string') return false;
+  return v.privileged === undefined || typeof v.privileged === 'boolean';
 }
 
 /** The registered msm DRM devices of `kernel`, in minor order. */
@@ -248,11 +258,13 @@ export class MsmDrmDevice {
   /**
    * Opening the render node (drm_open + msm_open): a module reference for the file, a context
    * with its default submit queue and its address space (msm_gpu_create_private_address_space:
-   * a private page table, or the global space when the SMMU cannot give one). -ENODEV when the
-   * device is gone or its module is going away.
+   * a private page table, or the global space when the SMMU cannot give one). -EINVAL for
+   * options of the wrong shape (nothing is allocated); -ENODEV when the device is gone or its
+   * module is going away.
    */
   open(opts: MsmOpenOptions = {}): MsmFile | number {
     if (!this.hwAccessible) return -ENODEV;
+    if (!validOpenOptions(opts)) return -EINVAL;
     return this.ddev.open(() => this.createFile(opts));
   }
 

@@ -1,4 +1,4 @@
-import { DrmHandleTable, EACCES, EBADF, EBUSY, EINVAL, ENOENT, ENOMEM, EOPNOTSUPP, EPERM, ETIMEDOUT, drmTimeoutAbsToNs } from '@gki/kernel';
+import { DrmHandleTable, EACCES, EBADF, EBUSY, EFAULT, EINVAL, ENOENT, ENOMEM, EOPNOTSUPP, EPERM, ETIMEDOUT, drmTimeoutAbsToNs } from '@gki/kernel';
 import { msmGemCloseVma, msmGemInitVma, msmGemMapVma, msmGemPurgeVma, msmGemUnmapVma, type MsmGemVma } from './aspace.js';
 import { msmGpuConvertPriority, MsmGemSubmit, NR_SCHED_PRIORITIES, type MsmContext, type MsmSubmitBo, type MsmSubmitCmd } from './context.js';
 import type { MsmDrmDevice } from './device.js';
@@ -62,6 +62,9 @@ import {
   type DrmMsmWaitFence,
 } from './uapi.js';
 
+/** The argument of an operation that takes none (see `op`). */
+const NO_ARGS: object = Object.freeze({});
+
 const U32_MAX = 0xffff_ffff;
 /** Buffer sizes beyond this (256 GiB) cannot be backed by any board here. */
 const MAX_BO_SIZE = 2 ** 38;
@@ -102,8 +105,14 @@ export class MsmFile {
     return this.ctx.aspace !== this.drm.gpu.aspace;
   }
 
-  private op<T>(fn: () => T | number): T | number {
+  /**
+   * Runs one ioctl of this file: -EBADF once closed, -EFAULT when the argument is not an
+   * object (the kernel's copy_from_user of a bad pointer; NO_ARGS for calls without one), else
+   * `fn` under the device's call.
+   */
+  private op<T>(args: unknown, fn: () => T | number): T | number {
     if (this.closed) return -EBADF;
+    if (args === null || typeof args !== 'object') return -EFAULT;
     return this.drm.call(fn);
   }
 
@@ -122,7 +131,7 @@ export class MsmFile {
    * len, an unknown parameter, or VA_START/VA_SIZE on a file without a page table of its own.
    */
   getParam(args: DrmMsmParam): { value: bigint } | number {
-    return this.op(() => {
+    return this.op(args, () => {
       if (args.pipe !== MSM_PIPE_3D0 || (args.pad ?? 0) !== 0) return -EINVAL;
       if ((args.len ?? 0) !== 0) return -EINVAL;
       const gpu = this.drm.gpu;
@@ -167,7 +176,7 @@ export class MsmFile {
    * otherwise.
    */
   setParam(args: DrmMsmParam): number {
-    return this.op(() => {
+    return this.op(args, () => {
       if (args.pipe !== MSM_PIPE_3D0 || (args.pad ?? 0) !== 0) return -EINVAL;
       if (args.param === MSM_PARAM_COMM || args.param === MSM_PARAM_CMDLINE) {
         if (typeof args.value !== 'string') return -EINVAL;
@@ -199,7 +208,7 @@ export class MsmFile {
    * could back.
    */
   gemNew(args: DrmMsmGemNew): { handle: number } | number {
-    return this.op(() => {
+    return this.op(args, () => {
       if (!isU32(args.flags) || args.flags & ~MSM_BO_FLAGS) {
         this.err(`invalid flags: ${(Number(args.flags) >>> 0).toString(16).padStart(8, '0')}`);
         return -EINVAL;
@@ -224,6 +233,7 @@ export class MsmFile {
   /** DRM_IOCTL_GEM_CLOSE: drops the handle; the buffer goes once no submit uses it. -EINVAL if unknown. */
   gemClose(args: { handle: number }): number {
     if (this.closed) return -EBADF;
+    if (args === null || typeof args !== 'object') return -EFAULT;
     const obj = this.handles.remove(args.handle);
     if (typeof obj === 'number') return obj;
     if (!this.drm.hwAccessible) {
@@ -263,7 +273,7 @@ export class MsmFile {
    * an unknown handle.
    */
   gemInfo(args: DrmMsmGemInfo): { value: number | string; len: number } | number {
-    return this.op(() => {
+    return this.op(args, () => {
       if ((args.pad ?? 0) !== 0) return -EINVAL;
       const len = args.len ?? 0;
       switch (args.info) {
@@ -343,7 +353,7 @@ export class MsmFile {
    * ran out, -EINVAL for unknown op bits or a malformed timeout, -ENOENT for an unknown handle.
    */
   gemCpuPrep(args: DrmMsmGemCpuPrep): number {
-    return this.op(() => {
+    return this.op(args, () => {
       if (!isU32(args.op) || args.op & ~MSM_PREP_FLAGS) {
         this.err(`invalid op: ${(Number(args.op) >>> 0).toString(16).padStart(8, '0')}`);
         return -EINVAL;
@@ -362,7 +372,7 @@ export class MsmFile {
 
   /** DRM_IOCTL_MSM_GEM_CPU_FINI: the CPU is done (no cache maintenance to do). -ENOENT if unknown. */
   gemCpuFini(args: { handle: number }): number {
-    return this.op(() => (this.lookup(args.handle) ? 0 : -ENOENT));
+    return this.op(args, () => (this.lookup(args.handle) ? 0 : -ENOENT));
   }
 
   /**
@@ -371,7 +381,7 @@ export class MsmFile {
    * buffer this file holds no handle to.
    */
   mmap(offset: number, length: number): MsmCpuMapping | number {
-    return this.op(() => {
+    return this.op(NO_ARGS, () => {
       if (!Number.isSafeInteger(offset) || offset % PAGE_SIZE || !Number.isSafeInteger(length) || length <= 0) return -EINVAL;
       const pg = offset / PAGE_SIZE;
       const obj = [...this.handles.values()].find((o) => o.mmapNode?.start === pg);
@@ -406,7 +416,7 @@ export class MsmFile {
    * queue; -ENOSPC / -ENOMEM when a buffer cannot be placed or backed.
    */
   gemSubmit(args: DrmMsmGemSubmit): DrmMsmGemSubmitOut | number {
-    return this.op(() => {
+    return this.op(args, () => {
       const drm = this.drm;
       if ((args.pad ?? 0) !== 0 || !isU32(args.flags)) return -EINVAL;
       if ((args.flags & MSM_PIPE_ID_MASK) !== MSM_PIPE_3D0) return -EINVAL;
@@ -514,7 +524,7 @@ export class MsmFile {
    * queue never handed out; -ENOENT for an unknown queue.
    */
   waitFence(args: DrmMsmWaitFence): number {
-    return this.op(() => {
+    return this.op(args, () => {
       if (!isU32(args.flags ?? 0) || (args.flags ?? 0) & ~MSM_WAIT_FENCE_FLAGS) {
         this.err(`invalid flags: ${(Number(args.flags) >>> 0).toString(16).padStart(8, '0')}`);
         return -EINVAL;
@@ -553,7 +563,7 @@ export class MsmFile {
    * levels). -EINVAL for unknown flags or a priority out of range.
    */
   submitqueueNew(args: DrmMsmSubmitqueue): { id: number } | number {
-    return this.op(() => {
+    return this.op(args, () => {
       if (!isU32(args.flags) || args.flags & ~MSM_SUBMITQUEUE_FLAGS) return -EINVAL;
       const c = msmGpuConvertPriority(this.drm.gpu.nrRings, args.prio);
       if (typeof c === 'number') return c;
@@ -563,7 +573,7 @@ export class MsmFile {
 
   /** DRM_IOCTL_MSM_SUBMITQUEUE_CLOSE: -ENOENT for the default queue 0 or an unknown id. */
   submitqueueClose(id: number): number {
-    return this.op(() => (isU32(id) ? this.ctx.removeQueue(id) : -ENOENT));
+    return this.op(NO_ARGS, () => (isU32(id) ? this.ctx.removeQueue(id) : -ENOENT));
   }
 
   /**
@@ -572,7 +582,7 @@ export class MsmFile {
    * -ENOENT for an unknown queue.
    */
   submitqueueQuery(args: DrmMsmSubmitqueueQuery): { len: number; faults?: number } | number {
-    return this.op(() => {
+    return this.op(args, () => {
       if ((args.pad ?? 0) !== 0) return -EINVAL;
       const q = this.ctx.queue(args.id);
       if (!q) return -ENOENT;

@@ -48,6 +48,7 @@ import { bootModelOk, type ModelRig } from './rig.js';
 const EPERM = -1;
 const ENOENT = -2;
 const EBADF = -9;
+const EFAULT = -14;
 const ENOSPC = -28;
 const EBUSY = -16;
 const ENODEV = -19;
@@ -188,6 +189,29 @@ describe('SUBMIT', () => {
     expect(f.drm.kernel.log.grep('invalid handle 42 at index 0')).toHaveLength(1);
     expect(f.drm.kernel.log.grep('relocs not allowed')).toHaveLength(1);
     expect(sub(f, {}, cmd.handle)).toEqual({ fence: 1 });
+  });
+
+  it('answers -EFAULT for an argument that is not an object (a bad user pointer) and -EINVAL for a bad open, changing nothing', () => {
+    const { r, f } = setup();
+    const handles = f.handleList();
+    const pages = r.k.pages.stats().pagesInUse;
+    const files = r.drm.ddev.files.size;
+    const refs = r.k.modules.find('msm')!.refcount;
+    for (const bad of [null, undefined, 7, 'x']) {
+      expect(f.gemNew(bad as never)).toBe(EFAULT);
+      expect(f.gemInfo(bad as never)).toBe(EFAULT);
+      expect(f.gemSubmit(bad as never)).toBe(EFAULT);
+      expect(f.waitFence(bad as never)).toBe(EFAULT);
+      expect(f.getParam(bad as never)).toBe(EFAULT);
+      expect(f.submitqueueNew(bad as never)).toBe(EFAULT);
+      expect(f.gemClose(bad as never)).toBe(EFAULT);
+    }
+    for (const opts of [null, 7, { pid: -1 }, { pid: 'x' }, { comm: 5 }, { cmdline: {} }, { privileged: 'yes' }])
+      expect(r.drm.open(opts as never), JSON.stringify(opts)).toBe(EINVAL);
+    expect(f.handleList()).toEqual(handles);
+    expect(r.k.pages.stats().pagesInUse).toBe(pages);
+    expect(r.drm.ddev.files.size).toBe(files);
+    expect(r.k.modules.find('msm')!.refcount).toBe(refs);
   });
 
   it('writes the buffers\' addresses back, runs context-restore buffers only after a switch, never IB targets directly', () => {

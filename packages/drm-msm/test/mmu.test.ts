@@ -105,6 +105,38 @@ describe('per-process page tables', () => {
     expect(run(true)).toEqual({ invalidations: 0, freedPageValue: 0xf4ee, faults: 0 });
   });
 
+  it('the invalidation and its sync reach the SMMU before the page goes back to the allocator', () => {
+    const r = bootModelOk();
+    const f = open(r);
+    const buf = newBuf(f, 0x1000, 0x1_0010_0000);
+    const cmd = newBuf(f, 0x1000, 0x1_0000_0000);
+    expect(wait(f, submitStream(f, cmd, memWrite(buf.iova, [1]), [{ buf, write: true }]))).toBe(0);
+    const pa = buf.map.bo.physAt(0);
+    const smmu = r.board.modelsOfType(SmmuV2)[0]!;
+    const count = () => ({
+      inv: (smmu.stats.tlbi.TLBIASID ?? 0) + (smmu.stats.tlbi.TLBIALL ?? 0),
+      sync: (smmu.stats.tlbi.TLBSYNC ?? 0) + (smmu.stats.tlbi.TLBGSYNC ?? 0),
+    });
+    const before = count();
+    // watch the allocator: what had the SMMU been told when the buffer's page was freed?
+    let atFree: { inv: number; sync: number } | null = null;
+    const pages = r.k.pages;
+    const free = pages.freePages.bind(pages);
+    pages.freePages = (p: number, order = 0) => {
+      if (pa >= p && pa < p + 0x1000 * 2 ** order) atFree = count();
+      free(p, order);
+    };
+    try {
+      expect(f.gemClose({ handle: buf.handle })).toBe(0);
+    } finally {
+      pages.freePages = free;
+    }
+    expect(r.k.pages.isAllocated(pa)).toBe(false);
+    expect(atFree).not.toBeNull();
+    expect(atFree!.inv - before.inv).toBe(1);
+    expect(atFree!.sync).toBeGreaterThan(before.sync);
+  });
+
   it('use 2 MiB blocks where the address and the pages allow it', () => {
     const r = bootModelOk();
     const f = open(r);

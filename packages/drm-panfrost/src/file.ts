@@ -1,4 +1,4 @@
-import { DrmHandleTable, EACCES, EBADF, EBUSY, EINVAL, ENODEV, ENOENT, ETIME, ETIMEDOUT, NSEC_PER_MSEC, drmTimeoutAbsDeadline, drmTimeoutAbsToNs, ktimeGetNs } from '@gki/kernel';
+import { DrmHandleTable, EACCES, EBADF, EBUSY, EFAULT, EINVAL, ENODEV, ENOENT, ETIME, ETIMEDOUT, NSEC_PER_MSEC, drmTimeoutAbsDeadline, drmTimeoutAbsToNs, ktimeGetNs } from '@gki/kernel';
 import type { PanfrostDevice } from './device.js';
 import { PanfrostBo, PanfrostCpuMapping, PanfrostGemMapping } from './gem.js';
 import { PanfrostFence, PanfrostJob, panfrostJobSlot, type PanfrostEntity } from './job.js';
@@ -28,6 +28,9 @@ import {
   type DrmPanfrostWaitBo,
   type DrmSyncobjWait,
 } from './uapi.js';
+
+/** The argument of an operation that takes none (see `op`). */
+const NO_ARGS: object = Object.freeze({});
 
 const PAGE_SIZE = 0x1000;
 const SZ_2M = 0x20_0000;
@@ -76,8 +79,14 @@ export class PanfrostFile {
     return this.mmu.as;
   }
 
-  private op<T>(fn: () => T | number): T | number {
+  /**
+   * Runs one ioctl of this file: -EBADF once closed, -EFAULT when the argument is not an
+   * object (the kernel's copy_from_user of a bad pointer; NO_ARGS for calls without one), else
+   * `fn` under the device's call.
+   */
+  private op<T>(args: unknown, fn: () => T | number): T | number {
     if (this.closed) return -EBADF;
+    if (args === null || typeof args !== 'object') return -EFAULT;
     return this.pfdev.call(fn);
   }
 
@@ -93,7 +102,7 @@ export class PanfrostFile {
 
   /** DRM_IOCTL_PANFROST_GET_PARAM: a GPU property; -EINVAL for a non-zero pad or unknown param. */
   getParam(args: DrmPanfrostGetParam): { value: bigint } | number {
-    return this.op(() => {
+    return this.op(args, () => {
       if ((args.pad ?? 0) !== 0 || !isU32(args.param)) return -EINVAL;
       const f = this.pfdev.features;
       const p = args.param;
@@ -139,7 +148,7 @@ export class PanfrostFile {
    * NOEXEC; -ENOSPC when the address space is full; -ENOMEM without memory.
    */
   createBo(args: DrmPanfrostCreateBo): DrmPanfrostCreateBoOut | number {
-    return this.op(() => {
+    return this.op(args, () => {
       if (!isU32(args.size) || args.size === 0 || (args.pad ?? 0) !== 0 || !isU32(args.flags)) return -EINVAL;
       if (args.flags & ~(PANFROST_BO_NOEXEC | PANFROST_BO_HEAP)) return -EINVAL;
       // heaps should never be executable
@@ -194,7 +203,7 @@ export class PanfrostFile {
 
   /** DRM_IOCTL_GEM_CLOSE: drops the handle; the buffer goes once no job uses it. -EINVAL if unknown. */
   gemClose(args: { handle: number }): number {
-    return this.op(() => this.handleDelete(args.handle));
+    return this.op(args, () => this.handleDelete(args.handle));
   }
 
   private handleDelete(handle: number): number {
@@ -216,7 +225,7 @@ export class PanfrostFile {
 
   /** DRM_IOCTL_PANFROST_GET_BO_OFFSET: the buffer's GPU address in this file. */
   getBoOffset(args: DrmPanfrostGetBoOffset): { offset: number } | number {
-    return this.op(() => {
+    return this.op(args, () => {
       const bo = this.lookup(args.handle);
       if (!bo) return -ENOENT;
       const m = this.mappingOf(bo);
@@ -230,7 +239,7 @@ export class PanfrostFile {
    * heap, whose pages are not pinned; -ENOENT for an unknown handle).
    */
   mmapBo(args: DrmPanfrostMmapBo): { offset: number } | number {
-    return this.op(() => {
+    return this.op(args, () => {
       if ((args.flags ?? 0) !== 0) {
         this.pfdev.kernel.log.info('[drm]', `unknown mmap_bo flags: ${args.flags}`);
         return -EINVAL;
@@ -253,7 +262,7 @@ export class PanfrostFile {
    * for a buffer this file has no handle to.
    */
   mmap(offset: number, length: number): PanfrostCpuMapping | number {
-    return this.op(() => {
+    return this.op(NO_ARGS, () => {
       if (!Number.isSafeInteger(offset) || offset % PAGE_SIZE || !Number.isSafeInteger(length) || length <= 0) return -EINVAL;
       const pgoff = offset / PAGE_SIZE;
       const pages = Math.ceil(length / PAGE_SIZE);
@@ -272,7 +281,7 @@ export class PanfrostFile {
    * exist. Like the kernel, other values are stored as they are.
    */
   madvise(args: DrmPanfrostMadvise): { retained: number } | number {
-    return this.op(() => {
+    return this.op(args, () => {
       const bo = this.lookup(args.handle);
       if (!bo) return -ENOENT;
       if (!isU32(args.madv)) return -EINVAL;
@@ -302,7 +311,7 @@ export class PanfrostFile {
    * unknown buffer or in-syncobj handle; -ENODEV for an unknown out-syncobj.
    */
   submit(args: DrmPanfrostSubmit): { fence: PanfrostFence } | number {
-    return this.op(() => {
+    return this.op(args, () => {
       const pfdev = this.pfdev;
       if (!Number.isSafeInteger(args.jc) || args.jc <= 0) return -EINVAL;
       const req = args.requirements ?? 0;
@@ -369,7 +378,7 @@ export class PanfrostFile {
    * unknown handle.
    */
   waitBo(args: DrmPanfrostWaitBo): number {
-    return this.op(() => {
+    return this.op(args, () => {
       if ((args.pad ?? 0) !== 0) return -EINVAL;
       const bo = this.lookup(args.handle);
       if (!bo) return -ENOENT;
@@ -386,7 +395,7 @@ export class PanfrostFile {
 
   /** DRM_IOCTL_SYNCOBJ_CREATE: an empty syncobj (or one holding a signalled fence). */
   syncobjCreate(args: { flags?: number } = {}): { handle: number } | number {
-    return this.op(() => {
+    return this.op(args, () => {
       const flags = args.flags ?? 0;
       if (!isU32(flags) || flags & ~DRM_SYNCOBJ_CREATE_SIGNALED) return -EINVAL;
       let fence: PanfrostFence | null = null;
@@ -400,7 +409,7 @@ export class PanfrostFile {
 
   /** DRM_IOCTL_SYNCOBJ_DESTROY. -EINVAL for an unknown handle. */
   syncobjDestroy(args: { handle: number }): number {
-    return this.op(() => {
+    return this.op(args, () => {
       const r = this.syncobjs.remove(args.handle);
       return typeof r === 'number' ? r : 0;
     });
@@ -419,7 +428,7 @@ export class PanfrostFile {
    * one; -ETIME on timeout; -EINVAL for a syncobj without a fence; -ENOENT for an unknown one.
    */
   syncobjWait(args: DrmSyncobjWait): { firstSignaled: number } | number {
-    return this.op(() => {
+    return this.op(args, () => {
       const flags = args.flags ?? 0;
       if (!isU32(flags) || args.handles.length === 0) return -EINVAL;
       const fences: PanfrostFence[] = [];

@@ -281,6 +281,35 @@ describe('TLB maintenance', () => {
     expect(rig.pfdev.mmu.stats.flushesSkipped).toBe(2);
   });
 
+  it('the unmap is flushed on the GPU (LOCK + FLUSH_PT, done) before the pages go back to the allocator', () => {
+    const rig = defaultGpuBoard();
+    const c = new GpuClient(rig.pfdev);
+    const out = c.bo(0x1000);
+    const a = c.bo(0x1000);
+    expect(c.run([{ type: MALI_JOB_TYPE_COPY, src: a.va, dst: out.va, length: 0x1000 }], [a, out]).error).toBe(0);
+    const pa = c.file.bo(a.handle)!.physAt(0);
+    const cmds = rig.gpu.stats.mmu.commands as Record<string, number>;
+    const count = () => ({ lock: cmds.LOCK ?? 0, flush: cmds.FLUSH_PT ?? 0 });
+    const before = count();
+    // watch the allocator: which MMU commands had the GPU run when the buffer's page was freed?
+    let atFree: { lock: number; flush: number } | null = null;
+    const pages = rig.k.pages;
+    const free = pages.freePages.bind(pages);
+    pages.freePages = (p: number, order = 0) => {
+      if (pa >= p && pa < p + 0x1000 * 2 ** order) atFree = count();
+      free(p, order);
+    };
+    try {
+      expect(c.file.gemClose({ handle: a.handle })).toBe(0);
+    } finally {
+      pages.freePages = free;
+    }
+    expect(rig.k.pages.isAllocated(pa)).toBe(false);
+    expect(atFree).toEqual({ lock: before.lock + 1, flush: before.flush + 1 });
+    noProtocolErrors(rig);
+    c.close();
+  });
+
   it('the driver waits for AS_ACTIVE: slow MMU commands produce no protocol violation', () => {
     const rig = defaultGpuBoard([prop.u32('gki,mmu-latency', 40)]);
     const c = new GpuClient(rig.pfdev);

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { EACCES, EBADF, EBUSY, EINVAL, ENODEV, ENOENT, ENOMEM, ESRCH, ETIME, ETIMEDOUT, KernelError } from '@gki/kernel';
+import { EACCES, EBADF, EBUSY, EFAULT, EINVAL, ENODEV, ENOENT, ENOMEM, ESRCH, ETIME, ETIMEDOUT, KernelError } from '@gki/kernel';
 import { ioPgtableCoreModule, ioPgtableLiveTables } from '@gki/io-pgtable-core';
 import panfrost, {
   DRM_SYNCOBJ_CREATE_SIGNALED,
@@ -44,6 +44,20 @@ describe('CREATE_BO and friends: bad input', () => {
     expect(f.mmapBo({ handle: b.handle, flags: 1 })).toBe(-EINVAL);
     expect(k.log.dmesg()).toContain('unknown mmap_bo flags: 1');
     expect(f.waitBo({ handle: b.handle, pad: 1, timeoutNs: 0 })).toBe(-EINVAL);
+    // an argument that is not an object is the ioctl's bad user pointer: -EFAULT, nothing done
+    const handles = f.handleList();
+    const pages = k.pages.stats().pagesInUse;
+    for (const bad of [null, undefined, 7, 'x']) {
+      expect(f.createBo(bad as never)).toBe(-EFAULT);
+      expect(f.submit(bad as never)).toBe(-EFAULT);
+      expect(f.getParam(bad as never)).toBe(-EFAULT);
+      expect(f.mmapBo(bad as never)).toBe(-EFAULT);
+      expect(f.waitBo(bad as never)).toBe(-EFAULT);
+      expect(f.madvise(bad as never)).toBe(-EFAULT);
+      expect(f.gemClose(bad as never)).toBe(-EFAULT);
+    }
+    expect(f.handleList()).toEqual(handles);
+    expect(k.pages.stats().pagesInUse).toBe(pages);
     f.close();
   });
 

@@ -109,8 +109,15 @@ function build(): { rig: V2Rig; cases: Case[]; copy: () => void; copyCold: () =>
   };
   const sumSweep = PAGES * (DATA_BASE + 0x10) + (4096 * PAGES * (PAGES - 1)) / 2;
   const sumHot = (HIT_OPS / HOT_PAGES) * (HOT_PAGES * (DATA_BASE + 0x10) + (4096 * HOT_PAGES * (HOT_PAGES - 1)) / 2);
-  const asid = (bank: number, a: number) => (): void => rig.setCb(bank, CB.TLBIASID, a);
-  const vmid = (v: number) => (): void => rig.setGr0(G.TLBIVMID, v);
+  // an invalidation is complete once its sync is: context TLBSYNC, or TLBGSYNC for TLBIVMID
+  const asid = (bank: number, a: number) => (): void => {
+    rig.setCb(bank, CB.TLBIASID, a);
+    rig.setCb(bank, CB.TLBSYNC, 0);
+  };
+  const vmid = (v: number) => (): void => {
+    rig.setGr0(G.TLBIVMID, v);
+    rig.setGr0(G.TLBGSYNC, 0);
+  };
   const rows: [string, number, number, () => void][] = [
     ['AArch64 stage 1 (48-bit, 4 levels)', 1, VA64, asid(0, 1)],
     ['AArch32 long-descriptor stage 1 (32-bit, 3 levels)', 2, VA32, asid(1, 2)],

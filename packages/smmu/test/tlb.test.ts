@@ -170,3 +170,34 @@ describe.each(SCENARIOS)('without $op: $what', (s) => {
     expect(r.dmas[0]!.fill(s.at, 4, 1) & DMA_STATUS_FAULT).toBeTruthy();
   });
 });
+
+/*
+ * The sync is part of the invalidation: the SMMU only guarantees a TLB maintenance operation
+ * once a TLBSYNC (or TLBGSYNC) completed it, and the model keeps the old entries until then.
+ * A driver that issues the invalidation but forgets the sync is caught the same way.
+ */
+describe('without TLBSYNC: the invalidations are written but never completed', () => {
+  for (const s of [SCENARIOS[0]!, SCENARIOS[3]!]) {
+    it(`${s.op} (${s.what}) stays outstanding and DMA reaches the unmapped page until the next sync`, () => {
+      const r = boot(s.rig);
+      const d = domain(r.masters[0]!);
+      if (s.nesting) expect(iommuEnableNesting(d)).toBe(0);
+      expect(iommuAttachDevice(d, r.masters[0]!)).toBe(0);
+      const page = s.prepare(r, d);
+      const op = s.op as Exclude<ArmSmmuTlbOp, 'TLBSYNC'>;
+      const before = { inv: r.smmu.stats.tlbi[op], syncs: r.smmu.stats.tlbSyncs };
+      r.smmu.skipTlb |= SKIP_TLB.TLBSYNC;
+      s.change(r, d);
+      r.smmu.skipTlb = 0;
+      // the invalidation was written, the sync was not
+      expect(r.smmu.stats.tlbi[op] - before.inv).toBeGreaterThan(0);
+      expect(r.smmu.stats.tlbSyncs).toBe(before.syncs);
+      expect(ok(r.dmas[0]!.fill(s.at, 4, 0x5151_5151))).toBe(true);
+      expect(r.k.mem.read32(page)).toBe(0x5151_5151);
+      // the next operation's sync completes the outstanding invalidation
+      iommuFlushIotlbAll(d);
+      expect(r.dmas[0]!.fill(s.at, 4, 1) & DMA_STATUS_FAULT).toBeTruthy();
+      expect(r.k.mem.read32(page)).toBe(0x5151_5151);
+    });
+  }
+});

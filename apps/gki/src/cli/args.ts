@@ -71,7 +71,7 @@ export function parseArgs(args: readonly string[], specs: readonly OptionSpec[],
       continue;
     }
     const v = inline ?? args[++i];
-    if (v === undefined || (inline === undefined && v.startsWith('-') && v !== '-')) throw new UsageError(`option '--${spec.name}' needs a value (${spec.value})`);
+    if (v === undefined || (inline === undefined && v.startsWith('-') && v !== '-' && !/^-[0-9.]/.test(v))) throw new UsageError(`option '--${spec.name}' needs a value (${spec.value})`);
     if (spec.choices && !spec.choices.includes(v)) throw new UsageError(`option '--${spec.name}': '${v}' is not one of ${spec.choices.join(', ')}`);
     if (spec.repeat) {
       const prev = options.get(spec.name);

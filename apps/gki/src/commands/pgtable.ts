@@ -54,7 +54,15 @@ function load(file: string, io: Io): VectorCase[] | null {
   try {
     return readVectorFile(file);
   } catch (e) {
-    io.err(`gki pgtable: ${file}: ${(e as Error).message}`);
+    const err = e as NodeJS.ErrnoException;
+    // a file system error in words; a parse error already names the file and line
+    const why =
+      err.code === 'ENOENT' ? `${file}: no such file`
+      : err.code === 'EISDIR' ? `${file}: is a directory, not a vector file`
+      : err.code !== undefined ? `${file}: cannot read (${err.code})`
+      : err.message.startsWith(`${file}:`) ? err.message
+      : `${file}: ${err.message}`;
+    io.err(`gki pgtable: ${why}`);
     return null;
   }
 }

@@ -222,8 +222,8 @@ function indexLines(text: string): [number, string][] {
  * image as the kernel boots it. Throws ImageDirError (its message names the file and line).
  */
 export function readImageDir(dir: string, catalogue: Catalogue = defaultCatalogue()): ImageDir {
-  if (!existsSync(dir)) throw new ImageDirError(`${dir}: no such directory`);
-  if (!statSync(dir).isDirectory()) throw new ImageDirError(`${dir} is not a directory`);
+  if (!existsSync(dir)) throw new ImageDirError('no such directory');
+  if (!statSync(dir).isDirectory()) throw new ImageDirError('not a directory');
   let raw: unknown;
   try {
     raw = JSON.parse(readText(dir, 'manifest.json'));

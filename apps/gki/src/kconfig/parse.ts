@@ -55,7 +55,8 @@ export function parseConfigText(text: string, file: string): ParsedConfig {
       raw = m[2]!.trim();
     } else {
       const hint = /^[A-Za-z0-9_]+=/.test(l) ? ' (symbols are written CONFIG_NAME=VALUE)' : '';
-      diagnostics.push({ severity: 'error', file, line, message: `unexpected data: ${l.length > 60 ? `${l.slice(0, 60)}...` : l}${hint}` });
+      const shown = printable(l.length > 60 ? `${l.slice(0, 60)}...` : l);
+      diagnostics.push({ severity: 'error', file, line, message: `unexpected data: ${shown}${hint}` });
       return;
     }
     if (seen.has(symbol)) {
@@ -99,4 +100,9 @@ export function mergeConfigs(base: ParsedConfig, fragments: readonly ParsedConfi
     }
   }
   return { assignments: [...merged.values()], diagnostics };
+}
+
+/** A line as a terminal can show it: control characters as \xNN escapes. */
+function printable(s: string): string {
+  return s.replace(/[\x00-\x1f\x7f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
 }

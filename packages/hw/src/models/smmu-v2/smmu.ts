@@ -105,6 +105,18 @@ interface Stalled {
   readonly requester: SmmuV2Requester;
 }
 
+// Kinds of outstanding TLB maintenance, queued as [kind, vmid, asid, key, hyp] until a sync.
+const TLBI_ALL = 0;
+const TLBI_VMID = 1;
+const TLBI_S1_ALL = 2;
+const TLBI_ASID = 3;
+const TLBI_VA = 4;
+const TLBI_IPA = 5;
+
+/** Outstanding operations a context or the global space holds before the model completes them unasked. */
+const MAX_PENDING_TLBI = 1024;
+
+
 class Bank {
   cbar = R.CBAR_RESET;
   cba2r = 0;
@@ -131,6 +143,8 @@ class Bank {
   latch = new Map<number, number>();
   stalled: Stalled[] = [];
   syncReads = 0;
+  /** TLB maintenance written to this bank and not yet completed by a sync (TLBI_* records). */
+  readonly pendingTlbi: number[] = [];
 
   // Decoded state (valid while `epoch` equals the SMMU's configuration epoch).
   epoch = -1;
@@ -196,6 +210,8 @@ export class SmmuV2 implements MmioDevice {
   private gfarLo = 0;
   private gfarHi = 0;
   private gsyncReads = 0;
+  /** TLB maintenance written to the global space and not yet completed by TLBGSYNC. */
+  private readonly pendingTlbi: number[] = [];
   private readonly smr: Uint32Array;
   private readonly s2cr: Uint32Array;
   /** StreamID -> S2CR index, -1 no match, -2 conflict (cleared on every SMR write). */
@@ -267,6 +283,7 @@ export class SmmuV2 implements MmioDevice {
     this.sacr = c.impl === 'mmu-500' ? c.sacrReset : 0;
     this.gfsr = this.gfsynr0 = this.gfsynr1 = this.gfsynr2 = this.gfarLo = this.gfarHi = 0;
     this.gsyncReads = 0;
+    this.pendingTlbi.length = 0;
     this.smr.fill(0);
     this.s2cr.fill(R.S2CR_RESET);
     this.smCache.clear();
@@ -280,6 +297,7 @@ export class SmmuV2 implements MmioDevice {
       b.latch.clear();
       b.stalled = [];
       b.syncReads = 0;
+      b.pendingTlbi.length = 0;
     }
     this.epoch++;
     this.tlb.reset();
@@ -447,12 +465,18 @@ export class SmmuV2 implements MmioDevice {
       case R.SMMU2_SGFSYNR2: this.gfsynr2 = v; return;
       case R.SMMU2_TLBIVMID:
         this.countTlbi('TLBIVMID');
-        this.tlb.invalidateVmid(v & (this.vmid16Enabled() ? 0xffff : 0xff));
+        this.queueTlbi(this.pendingTlbi, TLBI_VMID, v & (this.vmid16Enabled() ? 0xffff : 0xff), 0, 0, 0);
         return;
-      case R.SMMU2_TLBIALLNSNH: this.countTlbi('TLBIALLNSNH'); this.tlb.invalidateAll(false); return;
-      case R.SMMU2_TLBIALLH: this.countTlbi('TLBIALLH'); this.tlb.invalidateAll(true); return;
-      case R.SMMU2_TLBIVAH: this.countTlbi('TLBIVAH'); this.tlb.invalidateVa(0, -1, (v & 0xfffff000) >>> 0, true); return;
-      case R.SMMU2_TLBGSYNC: this.countTlbi('TLBGSYNC'); this.gsyncReads = this.syncLatencyReads; return;
+      case R.SMMU2_TLBIALLNSNH: this.countTlbi('TLBIALLNSNH'); this.queueTlbi(this.pendingTlbi, TLBI_ALL, 0, 0, 0, 0); return;
+      case R.SMMU2_TLBIALLH: this.countTlbi('TLBIALLH'); this.queueTlbi(this.pendingTlbi, TLBI_ALL, 0, 0, 0, 1); return;
+      case R.SMMU2_TLBIVAH: this.countTlbi('TLBIVAH'); this.queueTlbi(this.pendingTlbi, TLBI_VA, 0, -1, (v & 0xfffff000) >>> 0, 1); return;
+      case R.SMMU2_TLBGSYNC:
+        this.countTlbi('TLBGSYNC');
+        // a global sync completes every outstanding maintenance operation, global or per context
+        this.completeTlbi(this.pendingTlbi);
+        for (const b of this.banks) this.completeTlbi(b.pendingTlbi);
+        this.gsyncReads = this.syncLatencyReads;
+        return;
       default: return;
     }
   }
@@ -568,7 +592,7 @@ export class SmmuV2 implements MmioDevice {
       case R.CB_FSYNR1: b.fsynr1 = v; return;
       case R.CB_IPAFAR: b.ipafarLo = v; if (hi >= 0) b.ipafarHi = hi >>> 0; return;
       case R.CB_IPAFAR + 4: b.ipafarHi = v; return;
-      case R.CB_TLBSYNC: this.countTlbi('TLBSYNC'); b.syncReads = this.syncLatencyReads; return;
+      case R.CB_TLBSYNC: this.countTlbi('TLBSYNC'); this.completeTlbi(b.pendingTlbi); b.syncReads = this.syncLatencyReads; return;
       default: return;
     }
     this.epoch++; // a translation-control register changed
@@ -603,33 +627,66 @@ export class SmmuV2 implements MmioDevice {
       case R.CB_TLBIVAL: {
         this.countTlbi(base === R.CB_TLBIVA ? 'TLBIVA' : 'TLBIVAL');
         const asid = wide ? (hiv >>> 16) & (b.asid16 ? 0xffff : 0xff) : lo & 0xff;
-        this.tlb.invalidateVa(b.vmid, hyp ? -1 : asid, this.tlbiVaKey(b, lo, hiv, wide), hyp);
+        this.queueTlbi(b.pendingTlbi, TLBI_VA, b.vmid, hyp ? -1 : asid, this.tlbiVaKey(b, lo, hiv, wide), hyp ? 1 : 0);
         return;
       }
       case R.CB_TLBIVAA:
       case R.CB_TLBIVAAL:
         this.countTlbi(base === R.CB_TLBIVAA ? 'TLBIVAA' : 'TLBIVAAL');
-        this.tlb.invalidateVa(b.vmid, -1, this.tlbiVaKey(b, lo, hiv, wide), hyp);
+        this.queueTlbi(b.pendingTlbi, TLBI_VA, b.vmid, -1, this.tlbiVaKey(b, lo, hiv, wide), hyp ? 1 : 0);
         return;
       case R.CB_TLBIASID:
         this.countTlbi('TLBIASID');
-        if (!hyp) this.tlb.invalidateAsid(b.vmid, lo & (b.asid16 ? 0xffff : 0xff));
+        if (!hyp) this.queueTlbi(b.pendingTlbi, TLBI_ASID, b.vmid, lo & (b.asid16 ? 0xffff : 0xff), 0, 0);
         return;
       case R.CB_TLBIALL:
         this.countTlbi('TLBIALL');
-        this.tlb.invalidateS1All(b.vmid, hyp);
+        this.queueTlbi(b.pendingTlbi, TLBI_S1_ALL, b.vmid, 0, 0, hyp ? 1 : 0);
         return;
       case R.CB_TLBIIPAS2:
       case R.CB_TLBIIPAS2L: {
         this.countTlbi(base === R.CB_TLBIIPAS2 ? 'TLBIIPAS2' : 'TLBIIPAS2L');
         // IPA[47:12] in bits [35:0] (AArch64) or IPA[39:12] in bits [27:0] (AArch32).
         const page = wide ? (lo >>> 0) + (hiv & 0xf) * TWO32 : lo & 0x0fffffff;
-        this.tlb.invalidateIpa(b.vmid, page * 4096);
+        this.queueTlbi(b.pendingTlbi, TLBI_IPA, b.vmid, 0, page * 4096, 0);
         return;
       }
       default:
         return;
     }
+  }
+
+  /**
+   * Queues one maintenance operation until a sync completes it. A queue that reaches
+   * MAX_PENDING_TLBI operations is completed first (the hardware drains what it holds).
+   */
+  private queueTlbi(list: number[], kind: number, vmid: number, asid: number, key: number, hyp: number): void {
+    if (list.length >= 5 * MAX_PENDING_TLBI) this.completeTlbi(list);
+    list.push(kind, vmid, asid, key, hyp);
+  }
+
+  /**
+   * Completes the maintenance operations in `list` (a sync reached them): until then the TLB
+   * may still hold what they invalidate, and this model keeps it, so a driver that forgets the
+   * sync keeps reading stale translations.
+   */
+  private completeTlbi(list: number[]): void {
+    const tlb = this.tlb;
+    for (let i = 0; i < list.length; i += 5) {
+      const vmid = list[i + 1]!;
+      const asid = list[i + 2]!;
+      const key = list[i + 3]!;
+      const hyp = list[i + 4] === 1;
+      switch (list[i]) {
+        case TLBI_ALL: tlb.invalidateAll(hyp); break;
+        case TLBI_VMID: tlb.invalidateVmid(vmid); break;
+        case TLBI_S1_ALL: tlb.invalidateS1All(vmid, hyp); break;
+        case TLBI_ASID: tlb.invalidateAsid(vmid, asid); break;
+        case TLBI_VA: tlb.invalidateVa(vmid, asid, key, hyp); break;
+        case TLBI_IPA: tlb.invalidateIpa(vmid, key); break;
+      }
+    }
+    list.length = 0;
   }
 
   /** TLB key of a TLBIVA-style operand: VA[48:12] (AArch64, sign-folded) or VA[31:12]. */
