@@ -2,6 +2,7 @@ import { cpSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } fr
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { fileLines, gki, read, SPAWN_TIMEOUT, STACK_LINE, workdir, write } from './cli-helpers.js';
+import { kernelKmi } from '@gki/kernel';
 import { defaultCatalogue } from '../src/compose/catalogue.js';
 import { modname, modprobeLoadSequence, readModprobeView } from './modprobe-reader.js';
 
@@ -97,7 +98,19 @@ describe('gki compose (spawned, real files)', { timeout: SPAWN_TIMEOUT }, () => 
     expect(fileLines(wd, 'default-img', 'modules.softdep')).toContain('softdep arm_smmu_v3 pre: io-pgtable-arm');
     expect(fileLines(wd, 'default-img', 'modules.load')).toEqual(m.load.map((n) => m.modules.find((x) => x.module === n)!.path));
     expect(fileLines(wd, 'default-img', 'modules.load').slice(0, 2)).toEqual(['kernel/drivers/dma/gki_dma_test.ko', 'kernel/drivers/iommu/io-pgtable-arm.ko']);
-    expect(fileLines(wd, 'default-img', 'abi_symbol_list')).toEqual(['[abi_symbol_list]', '# commonly used symbols', '  io_pgtable_ops_register', '  io_pgtable_ops_unregister']);
+    // the KMI: every kernel symbol the modules need, grouped by who needs it
+    const abi = fileLines(wd, 'default-img', 'abi_symbol_list');
+    expect(abi.slice(0, 2)).toEqual(['[abi_symbol_list]', '# commonly used symbols']);
+    const common = abi.slice(2, abi.indexOf(''));
+    expect(common).toEqual(expect.arrayContaining(['  io_pgtable_ops_register', '  alloc_io_pgtable_ops', '  __platform_driver_register', '  iommu_device_register']));
+    expect(abi.slice(abi.indexOf('# required by msm.ko'))).toEqual(expect.arrayContaining(['  iommu_map', '  iommu_attach_device']));
+    const needed = new Set(m.modules.flatMap((x) => defaultCatalogue().byModule(x.module)!.provider!.build({}).needs ?? []));
+    expect(abi.filter((l) => l.startsWith('  ')).length).toBe(needed.size);
+    const exported = kernelKmi().symbols();
+    const symvers = fileLines(wd, 'default-img', 'vmlinux.symvers');
+    expect(symvers.length).toBe(exported.length + 4); // and io-pgtable's alloc/free/register/unregister
+    expect(r.stdout).toContain(`KMI: vmlinux exports ${symvers.length} symbol(s) (${symvers.filter((l) => l.includes('EXPORT_SYMBOL_GPL')).length} GPL-only); the modules use ${needed.size} of them (abi_symbol_list)\n`);
+    expect(r.stdout).toMatch(/^  per module: gki_dma_test 8, arm_smmu \d+, arm_smmu_v3 \d+, io-pgtable-arm-v7s 2, io-pgtable-arm 2, msm \d+, panfrost \d+$/m);
     const config = read(wd, 'default-img', '.config');
     expect(config).toContain('\nCONFIG_IOMMU_IO_PGTABLE_LPAE=m\nCONFIG_IOMMU_IO_PGTABLE_ARMV7S=m\n');
     for (const e of defaultCatalogue().entries) {

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
-import type { KernelModule } from '@gki/kernel';
+import { kernelKmi, type KernelModule } from '@gki/kernel';
 import { defaultCatalogue, KBUILD_MODULES, makeCatalogue, MODULE_PACKAGES, packageVersion, type KbuildModule, type ModulePackage } from '../src/compose/catalogue.js';
 import { composeImage, type ComposeResult } from '../src/compose/compose.js';
 import { imageFiles, readImageDir, writeImageDir } from '../src/compose/image-dir.js';
@@ -84,7 +84,14 @@ describe('compose with a synthetic catalogue', () => {
     expect(files.get('modules.symbols')).toBe('# Aliases for symbols, used by symbol_request().\nalias symbol:base_fn base_lib\nalias symbol:base_other base_lib\nalias symbol:mid_fn mid\n');
     expect(files.get('modules.builtin')).toBe(''); // IOMMU_IO_PGTABLE is a bool: not a would-be module
     expect(files.get('modules.builtin.modinfo')).toBe('core_lib.license=GPL v2\0core_lib.alias=core:thing\0');
-    expect(files.get('vmlinux.symvers')).toBe('0x00000000\tcore_fn\tvmlinux\tEXPORT_SYMBOL_GPL\t\n');
+    // vmlinux.symvers: the core kernel's exports and the built-in's, sorted by name, Module.symvers lines
+    const symvers = files.get('vmlinux.symvers')!.split('\n');
+    expect(symvers.pop()).toBe('');
+    expect(symvers).toContain('0x00000000\tcore_fn\tvmlinux\tEXPORT_SYMBOL_GPL\t');
+    expect(symvers).toContain('0x00000000\tiommu_map\tvmlinux\tEXPORT_SYMBOL_GPL\t');
+    expect(symvers).toContain('0x00000000\tdma_map_page_attrs\tvmlinux\tEXPORT_SYMBOL\t');
+    const names = symvers.map((l) => l.split('\t')[1]!);
+    expect(names).toEqual([...kernelKmi().symbols().map((x) => x.name), 'core_fn'].sort());
     expect(files.get('abi_symbol_list')).toBe('[abi_symbol_list]\n# commonly used symbols\n  core_fn\n');
   });
 
@@ -108,6 +115,21 @@ describe('compose with a synthetic catalogue', () => {
     expect(gpl.plan).toBeUndefined();
     const undef = compose(ALL_M.replace('CONFIG_ARM_SMMU_V3=m\n', ''), { overrides: { mid: { importNamespaces: ['T_NS'] } } });
     expect(undef.text).toContain('error: modpost: "base_fn" [mid.ko] undefined!');
+  });
+
+  it("resolves needs against vmlinux's own exports: no dependency, listed in the KMI; GPL-only ones refused to a GPL-incompatible module", () => {
+    const ok = compose(ALL_M, { overrides: { mid: { importNamespaces: ['T_NS'] }, helper: { needs: ['iommu_map', 'dma_map_page_attrs'] } } });
+    expect(ok.ok).toBe(true);
+    expect(ok.plan!.depmod.dep['helper']).toEqual([]);
+    expect(ok.plan!.depmod.unresolved).toEqual({});
+    const files = imageFiles(ok.plan!, { base: 'b', config: 'c', omit: [] }, synthetic());
+    expect(files.get('abi_symbol_list')).toBe('[abi_symbol_list]\n# commonly used symbols\n  core_fn\n\n# required by helper.ko\n  dma_map_page_attrs\n  iommu_map\n');
+    const blob = compose(ALL_M, { overrides: { mid: { importNamespaces: ['T_NS'] }, helper: { license: 'Proprietary', needs: ['iommu_map', 'dma_map_page_attrs'] } } });
+    expect(blob.ok).toBe(false);
+    expect(blob.text).toContain("error: modpost: GPL-incompatible module helper.ko uses GPL-only symbol 'iommu_map'");
+    expect(blob.text.filter((t) => t.includes('dma_map_page_attrs'))).toEqual([]); // EXPORT_SYMBOL: fine for any licence
+    const undef = compose(ALL_M, { overrides: { mid: { importNamespaces: ['T_NS'] }, helper: { needs: ['dma_map_single'] } } });
+    expect(undef.text).toContain('error: modpost: "dma_map_single" [helper.ko] undefined!'); // a macro, never a symbol
   });
 
   it('rejects a hard dependency cycle', () => {
@@ -186,6 +208,45 @@ describe('the real catalogue', () => {
     expect(r.diagnostics.filter((d) => d.severity !== 'notice')).toEqual([]);
     expect(r.plan!.builtin.map((p) => p.module.name)).toEqual(['io-pgtable']);
     expect(r.plan!.modules.length).toBe(defaultCatalogue().entries.filter((e) => e.provider).length - 1);
+  });
+
+  it("the default image's KMI is every core symbol its modules need, grouped as Android's abi_gki lists", () => {
+    const plan = composeDefault().plan!;
+    const files = imageFiles(plan, { base: 'b', config: 'c', omit: [] }, defaultCatalogue());
+    const lines = files.get('abi_symbol_list')!.split('\n');
+    expect(lines[0]).toBe('[abi_symbol_list]');
+    expect(lines[1]).toBe('# commonly used symbols');
+    // each symbol once, in the group of the modules that need it: several -> common, one -> its own
+    const group = new Map<string, string>();
+    let current = '';
+    for (const l of lines.slice(1)) {
+      if (l.startsWith('# ')) current = l;
+      else if (l.startsWith('  ')) {
+        expect(group.has(l.trim()), l).toBe(false);
+        group.set(l.trim(), current);
+      } else expect(l).toBe('');
+    }
+    const users = new Map<string, string[]>();
+    for (const p of plan.modules) for (const s of p.module.needs ?? []) users.set(s, [...(users.get(s) ?? []), p.module.name]);
+    expect([...group.keys()].sort()).toEqual([...users.keys()].sort());
+    for (const [s, ms] of users) expect(group.get(s), s).toBe(ms.length > 1 ? '# commonly used symbols' : `# required by ${ms[0]}.ko`);
+    // facts about this stack: every driver registers a platform driver and requests interrupts,
+    // the SMMU and GPU drivers allocate io-pgtables; only msm attaches IOMMU domains itself
+    for (const s of ['__platform_driver_register', 'platform_driver_unregister', 'devm_request_threaded_irq', 'alloc_io_pgtable_ops', 'io_pgtable_ops_register'])
+      expect(group.get(s), s).toBe('# commonly used symbols');
+    expect(group.get('iommu_device_register')).toBe('# commonly used symbols'); // arm_smmu and arm_smmu_v3
+    expect(group.get('dma_alloc_attrs')).toBe('# required by gki_dma_test.ko');
+    expect(group.get('of_property_read_string_helper')).toBe('# required by msm.ko');
+    // within a group, sorted
+    const blocks = files.get('abi_symbol_list')!.split('\n\n');
+    for (const b of blocks) {
+      const syms = b.split('\n').filter((l) => l.startsWith('  '));
+      expect(syms).toEqual([...syms].sort());
+    }
+    // vmlinux.symvers: every core export, the kernel's and io-pgtable's
+    const symvers = files.get('vmlinux.symvers')!.trimEnd().split('\n');
+    expect(symvers.length).toBe(kernelKmi().symbols().length + 4);
+    expect(symvers).toContain('0x00000000\talloc_io_pgtable_ops\tvmlinux\tEXPORT_SYMBOL_GPL\t');
   });
 });
 

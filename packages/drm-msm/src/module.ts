@@ -3,6 +3,30 @@ import type { Device, Driver, KernelModule, ModuleRef } from '@gki/kernel';
 import { ADRENO_DRIVER_NAME, ADRENO_OF_MATCH, MsmDrmDevice, msmFromDevice } from './device.js';
 import { PACKAGE_VERSION } from './version.js';
 
+/**
+ * The kernel symbols module msm references: what its .ko would leave undefined for the
+ * loader to resolve against vmlinux's exports. The gki app's KMI check keeps this list equal to
+ * what the package's source imports from the built-in core.
+ */
+const MSM_NEEDS: readonly string[] = [
+  // io-pgtable
+  'alloc_io_pgtable_ops', 'free_io_pgtable_ops',
+  // IOMMU core
+  'iommu_attach_device', 'iommu_detach_device', 'iommu_domain_free', 'iommu_group_get',
+  'iommu_map', 'iommu_paging_domain_alloc_flags', 'iommu_set_fault_handler', 'iommu_unmap',
+  // DRM core
+  'drm_dev_alloc', 'drm_dev_put', 'drm_dev_register', 'drm_dev_unplug', 'drm_dev_unregister',
+  'drm_open', 'drm_release', 'drm_gem_get_pages', 'drm_gem_put_pages', 'drm_prime_pages_to_sg',
+  'drm_timeout_abs_to_jiffies',
+  // driver core, interrupts, device tree
+  '__platform_driver_register', 'platform_driver_unregister', 'devm_request_threaded_irq',
+  'devm_free_irq', '__of_parse_phandle_with_args', 'of_device_is_available',
+  'of_property_read_string_helper', 'of_property_read_variable_u32_array',
+  // time, workqueues, IDs
+  'ktime_get', 'usleep_range_state', 'alloc_workqueue_noprof', 'queue_work_on',
+  '__flush_workqueue', 'destroy_workqueue', 'idr_alloc', 'idr_find', 'idr_remove',
+];
+
 /** The package version, shown in the image manifest (kept in step with package.json). */
 export const MSM_VERSION: string = PACKAGE_VERSION;
 
@@ -44,6 +68,7 @@ export const msmModule: KernelModule = {
   version: MSM_VERSION,
   license: 'GPL',
   description: 'MSM DRM Driver',
+  needs: [...MSM_NEEDS],
   softdep: { pre: ['io-pgtable-arm'] },
   aliases: [...MSM_ALIASES],
   initcall: 'device',

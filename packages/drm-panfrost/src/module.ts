@@ -3,6 +3,25 @@ import type { Device, Driver, KernelModule, ModuleRef } from '@gki/kernel';
 import { PANFROST_DRIVER, PANFROST_OF_MATCH, PanfrostDevice, panfrostFromDevice } from './device.js';
 import { PACKAGE_VERSION } from './version.js';
 
+/**
+ * The kernel symbols module panfrost references: what its .ko would leave undefined for the
+ * loader to resolve against vmlinux's exports. The gki app's KMI check keeps this list equal to
+ * what the package's source imports from the built-in core.
+ */
+const PANFROST_NEEDS: readonly string[] = [
+  // io-pgtable
+  'alloc_io_pgtable_ops', 'free_io_pgtable_ops',
+  // DRM core
+  'drm_dev_alloc', 'drm_dev_put', 'drm_dev_register', 'drm_dev_unplug', 'drm_dev_unregister',
+  'drm_open', 'drm_release', 'drm_gem_get_pages', 'drm_gem_put_pages', 'drm_prime_pages_to_sg',
+  'drm_timeout_abs_to_jiffies',
+  // driver core, interrupts
+  '__platform_driver_register', 'platform_driver_unregister', 'devm_request_threaded_irq',
+  // time, workqueues, IDs
+  'ktime_get', 'usleep_range_state', 'alloc_workqueue_noprof', 'queue_work_on',
+  '__flush_workqueue', 'destroy_workqueue', 'idr_alloc', 'idr_find', 'idr_remove',
+];
+
 /** The package version, shown in the image manifest (generated from package.json at build time). */
 export const PANFROST_VERSION: string = PACKAGE_VERSION;
 
@@ -39,6 +58,7 @@ export const panfrostModule: KernelModule = {
   version: PANFROST_VERSION,
   license: 'GPL v2',
   description: 'Panfrost DRM Driver',
+  needs: [...PANFROST_NEEDS],
   softdep: { pre: ['io-pgtable-arm'] },
   aliases: [...PANFROST_ALIASES],
   initcall: 'device',

@@ -1,17 +1,6 @@
 import { EEXIST, EINVAL, errnoName } from '@gki/kernel';
-import type { Kernel, KernelModule, ModuleContext } from '@gki/kernel';
-import {
-  IO_PGTABLE_FORMATS,
-  IO_PGTABLE_OPS_REGISTER,
-  IO_PGTABLE_OPS_UNREGISTER,
-  isIoPgtableFmt,
-  type IoPgtableFmt,
-  type IoPgtableInitFns,
-  type IoPgtableOps,
-  type IoPgtableOpsRegisterFn,
-  type IoPgtableOpsUnregisterFn,
-} from './types.js';
-import { PACKAGE_VERSION } from './version.js';
+import type { Kernel } from '@gki/kernel';
+import { IO_PGTABLE_FORMATS, isIoPgtableFmt, type IoPgtableFmt, type IoPgtableInitFns, type IoPgtableOps } from './types.js';
 
 /** Log prefix of every io-pgtable core message. */
 export const IO_PGTABLE_LOG = 'io-pgtable';
@@ -104,34 +93,3 @@ export function ioPgtableRegisteredFormats(kernel: Kernel): IoPgtableFmt[] {
   if (!s) return [];
   return IO_PGTABLE_FORMATS.filter((_, i) => s.slots[i] !== null);
 }
-
-/**
- * The io-pgtable core as a built-in module (drivers/iommu/io-pgtable.c stays in the core kernel
- * in the seed series): it exports the registration functions format modules call from their
- * init and exit, each bound to the kernel whose symbol table holds it. Its initcall runs at
- * core level, before any format can register.
- */
-export const ioPgtableCoreModule: KernelModule = {
-  name: 'io-pgtable',
-  version: PACKAGE_VERSION,
-  license: 'GPL v2',
-  description: 'IO page-table core: format registry and allocation',
-  initcall: 'core',
-  exports: {
-    [IO_PGTABLE_OPS_REGISTER]: {
-      value: undefined,
-      bind: (k): IoPgtableOpsRegisterFn => (fmt, fns) => ioPgtableOpsRegister(k, fmt, fns),
-      gplOnly: true,
-    },
-    [IO_PGTABLE_OPS_UNREGISTER]: {
-      value: undefined,
-      bind: (k): IoPgtableOpsUnregisterFn => (fmt) => ioPgtableOpsUnregister(k, fmt),
-      gplOnly: true,
-    },
-  },
-  init(ctx: ModuleContext): number {
-    coreState(ctx.kernel);
-    ctx.kernel.log.debug(IO_PGTABLE_LOG, 'format registry ready');
-    return 0;
-  },
-};

@@ -28,16 +28,18 @@ function refcountOf(k: Kernel, name: string): number | undefined {
 }
 
 describe('io-pgtable core module', () => {
-  it('is a built-in core initcall exporting the GPL-only registration symbols', () => {
+  it('is a built-in core initcall exporting the GPL-only allocation and registration symbols', () => {
     expect(ioPgtableCoreModule.name).toBe('io-pgtable');
     expect(ioPgtableCoreModule.license).toBe('GPL v2');
     const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };
     expect(ioPgtableCoreModule.version).toBe(pkg.version); // generated from package.json at build time
     expect(ioPgtableCoreModule.initcall).toBe('core');
-    expect(Object.keys(ioPgtableCoreModule.exports ?? {}).sort()).toEqual(['io_pgtable_ops_register', 'io_pgtable_ops_unregister']);
+    expect(Object.keys(ioPgtableCoreModule.exports ?? {}).sort()).toEqual(['alloc_io_pgtable_ops', 'free_io_pgtable_ops', 'io_pgtable_ops_register', 'io_pgtable_ops_unregister']);
     const k = bootImage(imageWith([]));
     const syms = k.modules.snapshot().symbols.filter((s) => s.owner === 'io-pgtable');
     expect(syms.map((s) => [s.name, s.gplOnly])).toEqual([
+      ['alloc_io_pgtable_ops', true],
+      ['free_io_pgtable_ops', true],
       ['io_pgtable_ops_register', true],
       ['io_pgtable_ops_unregister', true],
     ]);

@@ -6,6 +6,7 @@ export * from './module/types.js';
 export * from './kernel.js';
 export * from './module/loader.js';
 export * from './module/depmod.js';
+export * from './module/kmi.js';
 export * from './driver/core.js';
 export * from './of/of.js';
 export * from './module/glob.js';

@@ -3,6 +3,7 @@ import { DriverCore } from './driver/core.js';
 import { DrmCore } from './drm/device.js';
 import { IommuCore } from './iommu/core.js';
 import { KernelLog, type LogRecord } from './log.js';
+import { exportKernelSymbols } from './module/kmi.js';
 import { ModuleLoader } from './module/loader.js';
 import { kernelArch, type InitcallLevel, type KernelArch, type KernelImage } from './module/types.js';
 import { OfLayer } from './of/of.js';
@@ -50,6 +51,8 @@ export class Kernel {
     if (this.pages.unmanagedBytes > 0)
       this.log.warn('memory', `${this.pages.unmanagedBytes / 2 ** 20} MiB of RAM beyond the model's ${MAX_MANAGED_BYTES / 2 ** 30} GiB limit left unused`);
     this.modules = new ModuleLoader(this);
+    // vmlinux's export table exists from the first instruction: modules' needs resolve against it
+    exportKernelSymbols(this.modules);
     this.drivers = new DriverCore(this);
     this.of = new OfLayer(this);
     this.iommu = new IommuCore(this);

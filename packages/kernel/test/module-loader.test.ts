@@ -299,7 +299,11 @@ describe('unload and references', () => {
     expect(k.modules.unload('user_b')).toBe(0);
     expect(k.modules.find('lib')?.refcount).toBe(0);
     expect(k.modules.unload('lib')).toBe(0);
-    expect(k.modules.snapshot()).toEqual({ modules: [], symbols: [] });
+    // back to what a kernel holds at boot: no module, only vmlinux's own exports
+    const boot = mkKernel().modules.snapshot();
+    expect(boot.modules).toEqual([]);
+    expect(boot.symbols.every((s) => s.owner === 'vmlinux')).toBe(true);
+    expect(k.modules.snapshot()).toEqual(boot);
   });
 
   it('-EBUSY while try_module_get references are held; 0 once they are put', () => {

@@ -5,6 +5,21 @@ import { ARM_SMMU_REG_WINDOW } from './regs.js';
 import { PACKAGE_VERSION } from './version.js';
 import { ArmSmmuV3, armSmmuV3FromDevice, armSmmuV3MasterOf } from './smmu.js';
 
+/**
+ * The kernel symbols module arm_smmu_v3 references: what its .ko would leave undefined for the
+ * loader to resolve against vmlinux's exports. The gki app's KMI check keeps this list equal to
+ * what the package's source imports from the built-in core.
+ */
+const ARM_SMMU_V3_NEEDS: readonly string[] = [
+  // io-pgtable
+  'alloc_io_pgtable_ops', 'free_io_pgtable_ops',
+  // IOMMU core
+  'iommu_device_register', 'iommu_device_unregister', 'iommu_fwspec_add_ids',
+  'iommu_paging_domain_alloc_flags', 'report_iommu_fault',
+  // driver core, interrupts
+  '__platform_driver_register', 'platform_driver_unregister', 'devm_request_threaded_irq',
+];
+
 /** The package version, shown in the image manifest (generated from package.json at build time). */
 export const ARM_SMMU_V3_VERSION: string = PACKAGE_VERSION;
 /** The platform driver's name (log prefix of its devices). */
@@ -74,6 +89,7 @@ export const armSmmuV3Module: KernelModule = {
   version: ARM_SMMU_V3_VERSION,
   license: 'GPL v2',
   description: 'IOMMU API for ARM architected SMMUv3 implementations',
+  needs: [...ARM_SMMU_V3_NEEDS],
   softdep: { pre: ['io-pgtable-arm'] },
   aliases: ['of:N*T*Carm,smmu-v3'],
   initcall: 'device',

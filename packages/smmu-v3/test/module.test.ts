@@ -3,9 +3,9 @@ import { describe, expect, it } from 'vitest';
 import { DMA_STATUS_FAULT, SMMU_CR0 } from '@gki/hw';
 import ioPgtableArm from '@gki/format-arm-lpae';
 import { ioPgtableCoreModule } from '@gki/io-pgtable-core';
-import { EBUSY, ENODEV, EPROBE_DEFER, iommuAttachDevice, iommuDetachDevice, iommuDomainAlloc, iommuDomainFree, iommuGetDomainForDev } from '@gki/kernel';
+import { EBUSY, ENODEV, EPROBE_DEFER, Kernel, iommuAttachDevice, iommuDetachDevice, iommuDomainAlloc, iommuDomainFree, iommuGetDomainForDev } from '@gki/kernel';
 import armSmmuV3 from '../src/index.js';
-import { SMMU_BASE, boot, dmaTestModule } from './helpers.js';
+import { SMMU_BASE, SMMU_NAME, boot, dmaTestModule, smmuBoard } from './helpers.js';
 
 describe('module arm_smmu_v3', () => {
   it('describes itself as a GKI module with a soft dependency on io-pgtable-arm', () => {
@@ -72,15 +72,38 @@ describe('module arm_smmu_v3', () => {
   });
 
   it('with io-pgtable-arm in the image but not loadable, the masters defer', () => {
-    // No io-pgtable core built in: io-pgtable-arm cannot resolve io_pgtable_ops_register.
+    // A GPL-incompatible build of io-pgtable-arm cannot resolve the GPL-only io_pgtable_ops_register.
+    const unloadable = { ...ioPgtableArm, license: 'Proprietary' };
     const r = boot({
-      image: (probed) => ({ builtin: [], modules: [ioPgtableArm, armSmmuV3, dmaTestModule(probed)], load: ['dma_test', 'arm_smmu_v3'] }),
+      image: (probed) => ({ builtin: [ioPgtableCoreModule], modules: [unloadable, armSmmuV3, dmaTestModule(probed)], load: ['dma_test', 'arm_smmu_v3'] }),
     });
+    expect(r.k.log.grep('io-pgtable-arm: Unknown symbol io_pgtable_ops_register (err -2)').length).toBeGreaterThan(0);
     expect(r.probed).toEqual([]);
     for (const m of r.masters) expect(m.state).not.toBe('bound');
     expect(r.k.log.grep(/failed to allocate default IOMMU domain of type dma: EPROBE_DEFER$/).length).toBeGreaterThanOrEqual(3);
     expect(r.k.log.grep(/ENODEV/).length).toBe(0);
     expect(r.smmu.ops.domainAlloc('dma', null)).toBe(-EPROBE_DEFER);
     expect(r.k.drivers.devicesDeferred().map((d) => d.name)).toEqual(r.masters.map((m) => m.name));
+  });
+
+  it('declares the kernel symbols it calls; without the io-pgtable core it cannot load at all', () => {
+    expect(armSmmuV3.needs).toEqual(expect.arrayContaining(['alloc_io_pgtable_ops', 'iommu_device_register', '__platform_driver_register']));
+    const k = Kernel.boot(smmuBoard(), { builtin: [], modules: [ioPgtableArm, armSmmuV3], load: ['arm_smmu_v3'] });
+    expect(k.modules.find('arm_smmu_v3')).toBeUndefined();
+    expect(k.log.grep('arm_smmu_v3: Unknown symbol alloc_io_pgtable_ops (err -2)')).toHaveLength(1);
+    expect(k.log.grep('arm_smmu_v3: Unknown symbol free_io_pgtable_ops (err -2)')).toHaveLength(1);
+    expect(k.drivers.findDevice(SMMU_NAME)?.state).not.toBe('bound');
+  });
+
+  it('a GPL-incompatible build fails to load: the IOMMU API is EXPORT_SYMBOL_GPL', () => {
+    const blob = { ...armSmmuV3, license: 'Proprietary' };
+    const k = Kernel.boot(smmuBoard(), { builtin: [ioPgtableCoreModule], modules: [blob], load: ['arm_smmu_v3'] });
+    expect(k.modules.find('arm_smmu_v3')).toBeUndefined();
+    expect(k.log.grep("arm_smmu_v3: module license 'Proprietary' taints kernel.")).toHaveLength(1);
+    for (const s of ['iommu_device_register', 'alloc_io_pgtable_ops', '__platform_driver_register', 'report_iommu_fault'])
+      expect(k.log.grep(`arm_smmu_v3: Unknown symbol ${s} (err -2)`), s).toHaveLength(1);
+    // devm_request_threaded_irq is a plain EXPORT_SYMBOL: a proprietary module resolves it
+    expect(k.log.grep('Unknown symbol devm_request_threaded_irq')).toHaveLength(0);
+    expect(k.drivers.findDevice(SMMU_NAME)?.state).not.toBe('bound');
   });
 });

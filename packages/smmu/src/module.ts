@@ -3,6 +3,23 @@ import type { Device, Driver, KernelModule, ModuleRef } from '@gki/kernel';
 import { ARM_SMMU_OF_MATCH, ArmSmmu, armSmmuFromDevice, type ArmSmmuConfig, type ArmSmmuMatchData } from './smmu.js';
 import { PACKAGE_VERSION } from './version.js';
 
+/**
+ * The kernel symbols module arm_smmu references: what its .ko would leave undefined for the
+ * loader to resolve against vmlinux's exports. The gki app's KMI check keeps this list equal to
+ * what the package's source imports from the built-in core.
+ */
+const ARM_SMMU_NEEDS: readonly string[] = [
+  // io-pgtable
+  'alloc_io_pgtable_ops', 'free_io_pgtable_ops',
+  // IOMMU core
+  'dev_iommu_priv_set', 'generic_device_group', 'iommu_device_register',
+  'iommu_device_unregister', 'iommu_fwspec_add_ids', 'iommu_fwspec_init', 'report_iommu_fault',
+  // driver core, interrupts, device tree
+  '__platform_driver_register', 'platform_driver_unregister', 'devm_request_threaded_irq',
+  'devm_free_irq', '__of_parse_phandle_with_args', 'of_device_is_compatible', 'of_match_node',
+  'of_property_read_variable_u32_array',
+];
+
 /** The package version, shown in the image manifest (generated from package.json at build time). */
 export const ARM_SMMU_VERSION: string = PACKAGE_VERSION;
 /** The platform driver's name (log prefix of its devices). */
@@ -70,6 +87,7 @@ export function armSmmuModuleWith(config: ArmSmmuConfig = {}): KernelModule {
     version: ARM_SMMU_VERSION,
     license: 'GPL v2',
     description: 'IOMMU API for ARM architected SMMU implementations',
+    needs: [...ARM_SMMU_NEEDS],
     softdep: { pre: ['io-pgtable-arm', 'io-pgtable-arm-v7s'] },
     aliases: [...ARM_SMMU_ALIASES],
     initcall: 'device',

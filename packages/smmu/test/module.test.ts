@@ -111,9 +111,10 @@ describe('an image without io-pgtable-arm-v7s', () => {
     const r = boot({
       arch: 'arm',
       image: (probed) => ({
-        // no io-pgtable core built in: neither format module can register
-        builtin: [],
-        modules: [ioPgtableArm, ioPgtableArmV7s, armSmmu, dmaTestModule(probed)],
+        // GPL-incompatible builds of both formats: neither can resolve the GPL-only
+        // io_pgtable_ops_register, so neither can register
+        builtin: [ioPgtableCoreModule],
+        modules: [{ ...ioPgtableArm, license: 'Proprietary' }, { ...ioPgtableArmV7s, license: 'Proprietary' }, armSmmu, dmaTestModule(probed)],
         load: ['dma_test', 'arm_smmu'],
         arch: 'arm',
       }),
@@ -121,6 +122,7 @@ describe('an image without io-pgtable-arm-v7s', () => {
     expect(r.probed).toEqual([]);
     for (const m of r.masters) expect(m.state).not.toBe('bound');
     expect(r.k.drivers.devicesDeferred().map((d) => d.name)).toEqual(r.masters.map((m) => m.name));
+    expect(r.k.log.grep('io-pgtable-arm-v7s: Unknown symbol io_pgtable_ops_register (err -2)').length).toBeGreaterThan(0);
     expect(r.k.log.grep(/failed to allocate ARM_V7S page table for context bank \d: EPROBE_DEFER$/).length).toBeGreaterThanOrEqual(3);
     expect(r.smmu.contextMap.every((x) => !x)).toBe(true);
   });

@@ -3,7 +3,7 @@ import { defaultCatalogue } from '../compose/catalogue.js';
 import { composeImage, type ComposeResult } from '../compose/compose.js';
 import { checkImageDirTarget, imageFiles, writeImageDir } from '../compose/image-dir.js';
 import { DEFAULT_CONFIG_NAME, defaultConfig, gkiBase, readConfigFile } from '../compose/inputs.js';
-import { kmiUsage } from '../compose/kmi.js';
+import { coreExports, kmiUsage } from '../compose/kmi.js';
 import { formatDiagnostic, type Diagnostic } from '../kconfig/diagnostics.js';
 import { KCONFIG_RULES, type KconfigRulesName } from '../kconfig/symbols.js';
 
@@ -33,7 +33,7 @@ cycles). Then DIR is written, all or nothing:
   modules.load              boot load order (Android's list), one kernel/....ko per line
   modules.dep .softdep .alias .symbols   depmod's indexes, in its text formats
   modules.order modules.builtin modules.builtin.modinfo   as the kernel build writes them
-  vmlinux.symvers           the kernel's exports, Module.symvers format
+  vmlinux.symvers           every symbol the kernel exports, Module.symvers format
   abi_symbol_list           the kernel symbols the modules use (the image's KMI), abi_gki format
   kernel/**/*.ko            one stand-in per module, naming its package and version
 
@@ -63,9 +63,12 @@ export function printReport(r: ComposeResult, io: Io): void {
   if (plan.omitted.length) io.out(`left out (--omit): ${plan.omitted.map((p) => p.module.name).join(', ')}`);
   if (plan.unmodelled.length)
     io.out(`set but not modelled (no code in this project, nothing in the image): ${plan.unmodelled.map((s) => `CONFIG_${s.sym.name}=${s.value}`).join(' ')}`);
+  const exported = coreExports(plan);
+  const gpl = exported.filter((e) => e.gplOnly).length;
   const kmi = kmiUsage(plan);
   const kmiSyms = new Set([...kmi.values()].flat());
-  io.out(`KMI: the modules use ${kmiSyms.size} kernel symbol(s)${kmiSyms.size ? `: ${[...kmiSyms].sort().join(', ')}` : ''}`);
+  io.out(`KMI: vmlinux exports ${exported.length} symbol(s) (${gpl} GPL-only); the modules use ${kmiSyms.size} of them (abi_symbol_list)`);
+  if (kmi.size) io.out(`  per module: ${[...kmi].map(([m, syms]) => `${m} ${syms.length}`).join(', ')}`);
   const other = r.otherRules!;
   const rules = plan.config.rules.name;
   if (other.differences.length === 0) io.out(`${other.name} rules: the same configuration`);

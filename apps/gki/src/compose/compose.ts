@@ -4,6 +4,7 @@ import { mergeConfigs, parseConfigText, type ParsedConfig } from '../kconfig/par
 import { resolveConfig, type ResolvedConfig, type ResolvedSymbol } from '../kconfig/resolve.js';
 import { kconfigRules, type KconfigRulesName } from '../kconfig/symbols.js';
 import { defaultCatalogue, type BuildOptions, type Catalogue, type CatalogueEntry } from './catalogue.js';
+import { vmlinuxExports } from './kmi.js';
 
 /** A Kconfig text and the name it goes by in diagnostics (its path, or `<gki-base>`). */
 export interface ConfigSource {
@@ -170,7 +171,8 @@ export function planImage(config: ResolvedConfig, catalogue: Catalogue, omit: re
   }
   if (hasErrors(diagnostics)) return { diagnostics };
 
-  const image = { builtin: builtin.map((p) => p.module), modules: modules.map((p) => p.module) };
+  // modpost and depmod resolve against vmlinux: the core kernel's exports and the built-ins'
+  const image = { builtin: builtin.map((p) => p.module), modules: modules.map((p) => p.module), coreExports: vmlinuxExports() };
   for (const f of modpostImage(image)) {
     const provider = f.symbol ? omitted.find((p) => Object.keys(p.module.exports ?? {}).includes(f.symbol!)) : undefined;
     diagnostics.push({

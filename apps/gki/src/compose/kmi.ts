@@ -1,17 +1,29 @@
+import { kernelKmi, type ExportedSymbol } from '@gki/kernel';
 import type { ImagePlan } from './compose.js';
 
 /** One symbol the kernel image (vmlinux: the core and its built-ins) exports. */
 export interface CoreExport {
   symbol: string;
-  /** The built-in that exports it. */
+  /** 'vmlinux' for the core kernel's own exports, else the built-in that exports it. */
   owner: string;
   gplOnly: boolean;
   namespace: string | null;
 }
 
-/** The kernel's exports, sorted by name. */
+/**
+ * The core kernel's own exports (the ones every image has, whatever its configuration), as the
+ * build tools take them: name and flags, for depmod and modpost.
+ */
+export function vmlinuxExports(): [string, ExportedSymbol][] {
+  return kernelKmi()
+    .symbols()
+    .map((s) => [s.name, { value: s.value, gplOnly: s.gplOnly, ...(s.namespace ? { namespace: s.namespace } : {}) }]);
+}
+
+/** The kernel's exports (the core's, then its built-ins'), sorted by name. */
 export function coreExports(plan: ImagePlan): CoreExport[] {
   const out: CoreExport[] = [];
+  for (const s of kernelKmi().symbols()) out.push({ symbol: s.name, owner: 'vmlinux', gplOnly: s.gplOnly, namespace: s.namespace ?? null });
   for (const p of plan.builtin) {
     for (const [symbol, s] of Object.entries(p.module.exports ?? {})) {
       out.push({ symbol, owner: p.module.name, gplOnly: s.gplOnly === true, namespace: s.namespace ?? null });

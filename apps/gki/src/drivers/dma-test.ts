@@ -342,12 +342,23 @@ function faultSeen(f: DmaTestFault, translated: boolean): boolean {
   return f.iommu !== undefined && f.iommu.iova === f.addr;
 }
 
+/**
+ * The kernel symbols the module references (what its .ko would leave undefined for vmlinux to
+ * resolve); the app's KMI check keeps the list equal to what this file imports from the kernel.
+ */
+const DMA_TEST_NEEDS: readonly string[] = [
+  '__platform_driver_register', 'platform_driver_unregister', 'devm_request_threaded_irq',
+  'dma_alloc_attrs', 'dma_free_attrs',
+  'iommu_get_domain_for_dev', 'iommu_iova_to_phys', 'iommu_set_fault_handler',
+];
+
 /** Module gki_dma_test: registers the dma-test platform driver at init, unregisters it at exit. */
 export const dmaTestModule: KernelModule = {
   name: DMA_TEST_MODULE_NAME,
   version: DMA_TEST_VERSION,
   license: 'GPL v2',
   description: 'DMA self-test driver for the gki,dma-master engines',
+  needs: [...DMA_TEST_NEEDS],
   aliases: ['of:N*T*Cgki,dma-master'],
   initcall: 'device',
   ...modulePlatformDriver(() => dmaTestDriver()),

@@ -1,0 +1,99 @@
+import { describe, expect, it } from 'vitest';
+import * as kernelPkg from '@gki/kernel';
+import { ENOENT, dmaMapSingle, iommuMap, kernelKmi, kmiSymbolsOf, type ModuleContext } from '@gki/kernel';
+import { dmesg, mkKernel, mod } from './module-helpers.js';
+
+const table = kernelKmi();
+const published = Object.entries(kernelPkg as Record<string, unknown>);
+const functions = published.filter(([, v]) => typeof v === 'function').map(([n]) => n);
+
+describe("the core kernel's KMI table", () => {
+  it('classifies every function and class the package publishes, and nothing else', () => {
+    const unclassified = functions.filter((n) => !(n in table.uses));
+    expect(unclassified).toEqual([]);
+    const stale = Object.keys(table.uses).filter((n) => typeof (kernelPkg as Record<string, unknown>)[n] !== 'function');
+    expect(stale).toEqual([]);
+    for (const [n, u] of Object.entries(table.uses)) {
+      if (u.kind === 'symbols') expect(u.symbols.length, n).toBeGreaterThan(0);
+      else expect(u.why.length, n).toBeGreaterThan(10);
+    }
+  });
+
+  it('exports exactly the symbols the classification names, once each, sorted, with their Linux source file', () => {
+    const names = table.symbols().map((s) => s.name);
+    expect(names).toEqual([...names].sort());
+    expect(new Set(names).size).toBe(names.length);
+    const named = new Set(Object.values(table.uses).flatMap((u) => (u.kind === 'symbols' ? u.symbols : [])));
+    expect([...named].sort()).toEqual(names);
+    for (const s of table.symbols()) {
+      expect(s.name).toMatch(/^[a-z_][a-z0-9_]*$/);
+      expect(s.source).toMatch(/^(drivers|kernel|lib|mm)\/[\w/-]+\.c$/);
+      expect(typeof s.value, s.name).toBe('function');
+    }
+    expect(names.length).toBe(76);
+  });
+
+  it('uses the symbols Linux modules actually link against (facts from the kernel tree)', () => {
+    const by = new Map(table.symbols().map((s) => [s.name, s]));
+    // dma_map_single / dma_map_single_attrs are static inlines over dma_map_page_attrs (EXPORT_SYMBOL)
+    expect(kmiSymbolsOf(table, 'dmaMapSingle')).toEqual(['dma_map_page_attrs']);
+    expect(by.has('dma_map_single')).toBe(false);
+    expect(by.get('dma_map_page_attrs')?.gplOnly).toBe(false);
+    // of_property_read_u32 -> of_property_read_u32_array -> of_property_read_variable_u32_array (EXPORT_SYMBOL_GPL)
+    expect(kmiSymbolsOf(table, 'ofPropertyReadU32')).toEqual(['of_property_read_variable_u32_array']);
+    expect(by.get('of_property_read_variable_u32_array')?.gplOnly).toBe(true);
+    // module_platform_driver references both halves of the registration, both EXPORT_SYMBOL_GPL
+    expect(kmiSymbolsOf(table, 'modulePlatformDriver')).toEqual(['__platform_driver_register', 'platform_driver_unregister']);
+    expect(by.get('__platform_driver_register')?.gplOnly).toBe(true);
+    // the whole IOMMU API is EXPORT_SYMBOL_GPL; domains come from iommu_paging_domain_alloc_flags
+    for (const s of table.symbols().filter((x) => x.source === 'drivers/iommu/iommu.c')) expect(s.gplOnly, s.name).toBe(true);
+    expect(kmiSymbolsOf(table, 'iommuDomainAlloc')).toEqual(['iommu_paging_domain_alloc_flags']);
+    // static inlines and non-exported functions create no reference
+    expect(kmiSymbolsOf(table, 'devIommuFwspecGet')).toEqual([]);
+    expect(kmiSymbolsOf(table, 'iommuPgsize')).toEqual([]);
+    // kernel internals are not for modules at all
+    expect(kmiSymbolsOf(table, 'Kernel')).toBeUndefined();
+    expect(kmiSymbolsOf(table, 'iommuEnableNesting')).toBeUndefined();
+    // none of these exports lives in a symbol namespace
+    expect(table.symbols().filter((s) => s.namespace !== undefined)).toEqual([]);
+  });
+});
+
+describe("vmlinux's export table at boot", () => {
+  it('every core symbol is in a new kernel\'s symbol table, owned by vmlinux, with its licence flag', () => {
+    const k = mkKernel();
+    const st = new Map(k.modules.symbolTable().map((s) => [s.name, s]));
+    for (const s of table.symbols()) {
+      expect(st.get(s.name), s.name).toEqual({ name: s.name, owner: 'vmlinux', modular: false, gplOnly: s.gplOnly, namespace: null });
+    }
+    // depmod sees them as core symbols: a module needing them has no dependency and nothing unresolved
+    const m = mod('user', { needs: ['iommu_map', 'dma_map_page_attrs'] });
+    expect(k.modules.load(m)).toBe(0);
+    expect(k.modules.list().find((x) => x.name === 'user')?.uses).toEqual([]);
+  });
+
+  it("a module's needs resolve to the model's functions", () => {
+    const k = mkKernel();
+    let got: unknown[] = [];
+    const m = mod('user', {
+      needs: ['iommu_map', 'dma_map_page_attrs'],
+      init(ctx: ModuleContext) {
+        got = [ctx.symbol('iommu_map'), ctx.symbol('dma_map_page_attrs')];
+        return 0;
+      },
+    });
+    expect(k.modules.load(m)).toBe(0);
+    expect(got).toEqual([iommuMap, dmaMapSingle]);
+  });
+
+  it('a module with a GPL-incompatible licence cannot resolve a GPL-only core symbol, and nothing changes', () => {
+    const k = mkKernel();
+    const before = k.modules.snapshot();
+    expect(k.modules.load(mod('blob', { license: 'Proprietary', needs: ['dma_map_page_attrs', 'iommu_map'] }))).toBe(-ENOENT);
+    expect(k.modules.snapshot()).toEqual(before);
+    expect(dmesg(k)).toContain('blob: Unknown symbol iommu_map (err -2)');
+    expect(dmesg(k)).not.toContain('Unknown symbol dma_map_page_attrs');
+    // the plain EXPORT_SYMBOL is enough for it
+    expect(k.modules.load(mod('blob', { license: 'Proprietary', needs: ['dma_map_page_attrs'] }))).toBe(0);
+  });
+});
