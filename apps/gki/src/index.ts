@@ -51,3 +51,11 @@ export {
   type ManifestModule,
 } from './compose/image-dir.js';
 export { coreExports, vmlinuxSymvers, kmiUsage, abiSymbolList, type CoreExport } from './compose/kmi.js';
+
+// running an image: boards, boot with a device table, workloads, the report, the shell
+export { loadBoard, loadImage, type LoadedBoard, type LoadedImage, type LoadBoardOptions } from './runtime/inputs.js';
+export { bootSystem, deviceTable, formatDeviceTable, shutdown, type System, type DeviceRow, type ShutdownResult, type BootSettings } from './runtime/system.js';
+export { runDma, runGpu, runStress, WORKLOADS, type WorkloadName, type WorkloadResult, type FaultRecord } from './runtime/workloads.js';
+export { buildReport, formatReport, RUN_REPORT_SCHEMA, type RunReport } from './runtime/report.js';
+export { tlbCounters, type TlbCounter } from './runtime/counters.js';
+export { ShellSession, type ShellResult } from './runtime/shell.js';

@@ -20,7 +20,7 @@ function topHelp(): string {
   return [
     'usage: gki <command> [options]',
     '',
-    'The GKI composer: compose an image from module packages with a Kconfig selection, and boot it.',
+    'The GKI composer: compose an image from module packages with a Kconfig selection, boot it on a board\n(DTS, DTB or built in), run workloads on it, or explore it in a shell.',
     '',
     'commands:',
     ...COMMANDS.map((c) => `  ${c.name.padEnd(w)}${c.summary}`),

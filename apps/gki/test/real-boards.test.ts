@@ -3,12 +3,17 @@
  * boot on the default image through the public API, as a user would: compile the DTS, build
  * the board from the blob, boot. Nothing may crash; RAM is what the tree describes; reserved
  * regions are never handed out by the page allocator; every device some driver of the image
- * matches is bound and every other one is left unbound; the device models the project has
- * for the tree's hardware are instantiated.
+ * matches is bound, or refused by that driver as Linux refuses it (an Adreno it does not know),
+ * and every other one is left unbound; every master that names a bound SMMU in `iommus` has
+ * an IOMMU group; the device models the project has for the tree's hardware are instantiated.
+ * Where dtc is installed, the blob dtc makes of the same source boots the same way.
  */
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { describe, expect, it } from 'vitest';
-import { Board, compileDtsFile, type MemRegion } from '@gki/hw';
+import { afterAll, describe, expect, it } from 'vitest';
+import { Board, compileDtsFile, preprocessDts, type DtsCompileResult, type MemRegion } from '@gki/hw';
 import { Kernel } from '@gki/kernel';
 import { defaultImage } from '../src/image.js';
 
@@ -30,6 +35,12 @@ interface Expect {
   readonly bound: Readonly<Record<string, string>>;
   /** Log lines that must appear. */
   readonly log?: readonly RegExp[];
+  /** Devices a driver matched but declined, as Linux declines them (unbound, no driver). */
+  readonly refused?: Readonly<Record<string, string>>;
+  /** Devices that must not exist (interrupt controllers set up without a device). */
+  readonly absent?: readonly string[];
+  /** Masters that must have an IOMMU group (all masters of bound SMMUs must; these are named). */
+  readonly groups?: readonly string[];
 }
 
 const CASES: readonly Expect[] = [
@@ -108,6 +119,165 @@ const CASES: readonly Expect[] = [
       'bus@8000000:motherboard-bus@8000000:iofpga-bus@300000000': 'simple-pm-bus',
     },
   },
+  {
+    file: 'qcom/sc7180-idp.dts',
+    name: 'Qualcomm Technologies, Inc. SC7180 IDP',
+    ram: [{ base: 0x8000_0000, size: 4 * GiB }],
+    noMap: ['/reserved-memory/memory@80900000', '/reserved-memory/memory@86000000', '/reserved-memory/memory@8b700000', '/reserved-memory/mpss-metadata'],
+    models: ['/soc@0/gpu@5000000', '/soc@0/gmu@506a000', '/soc@0/iommu@5040000', '/soc@0/iommu@15000000'],
+    devices: ['5000000.gpu', '506a000.gmu', '7c4000.mmc', 'ae00000.display-subsystem', 'b220000.interrupt-controller', '18800000.wifi'],
+    // Adreno 618 (a630 family: legacy GMU) behind qcom,sc7180-smmu-v2; MMU-500 apps SMMU
+    bound: { '5000000.gpu': 'adreno', '5040000.iommu': 'arm-smmu', '15000000.iommu': 'arm-smmu' },
+    groups: ['5000000.gpu', '506a000.gmu', '7c4000.mmc', '8804000.mmc', 'aa00000.video-codec', 'ae00000.display-subsystem', '18800000.wifi'],
+    log: [/memory@80000000: reg gives size 0 .*using 4 GiB/, /Initialized msm .* for 5000000.gpu/],
+  },
+  {
+    file: 'qcom/sm8250-mtp.dts',
+    name: 'Qualcomm Technologies, Inc. SM8250 MTP',
+    ram: [{ base: 0x8000_0000, size: 4 * GiB }],
+    noMap: ['/reserved-memory/memory@80000000', '/reserved-memory/memory@86200000', '/reserved-memory/memory@8bf00000'],
+    models: ['/soc@0/gpu@3d00000', '/soc@0/gmu@3d6a000', '/soc@0/iommu@3da0000', '/soc@0/iommu@15000000'],
+    devices: ['3d00000.gpu', '3d6a000.gmu', '408000.mailbox', '1d84000.ufshc'],
+    // Adreno 650: the non-legacy GMU (new out-of-band bits, no boot request); MMU-500 Adreno SMMU
+    bound: { '3d00000.gpu': 'adreno', '3da0000.iommu': 'arm-smmu', '15000000.iommu': 'arm-smmu' },
+    groups: ['3d00000.gpu', '3d6a000.gmu', '1d84000.ufshc', '1dc4000.dma-controller'],
+    // the IPCC mailbox is an interrupt controller nothing here decodes (its macros read 0)
+    log: [/Initialized msm .* for 3d00000.gpu/, /\/smp2p-adsp: interrupt\(s\) left unresolved: 0 -> \/soc@0\/mailbox@408000 \(no interrupt domain\)/],
+  },
+  {
+    file: 'qcom/apq8096-db820c.dts',
+    name: 'Qualcomm Technologies, Inc. DB820c',
+    ram: [{ base: 0x8000_0000, size: 4 * GiB }],
+    noMap: ['/reserved-memory/gpu@90f00000', '/reserved-memory/smem-mem@86000000', '/reserved-memory/rmtfs'],
+    // no Adreno model for an a5xx: the GPU stays a plain device
+    models: ['/soc@0/iommu@b40000', '/soc@0/iommu@d00000', '/soc@0/iommu@d40000', '/soc@0/iommu@da0000', '/soc@0/iommu@1600000'],
+    devices: ['b00000.gpu', 'c00000.video-codec'],
+    bound: { 'b40000.iommu': 'arm-smmu', 'd00000.iommu': 'arm-smmu', 'd40000.iommu': 'arm-smmu', 'da0000.iommu': 'arm-smmu', '1600000.iommu': 'arm-smmu' },
+    // msm here drives a6xx parts only: the Adreno 530 is an unknown revision, -ENXIO, unbound
+    refused: { 'b00000.gpu': 'adreno' },
+    groups: ['b00000.gpu', 'c00000.video-codec'],
+    log: [/adreno b00000.gpu: Unknown GPU revision: 5.3.0.2/],
+  },
+  {
+    file: 'rockchip/rk3568-evb1-v10.dts',
+    name: 'Rockchip RK3568 EVB1 DDR4 V10 Board',
+    // no /memory node: RAM from 0 up to the first device window
+    ram: [{ base: 0, size: 0xf000_0000 }],
+    noMap: [],
+    models: ['/gpu@fde60000'],
+    devices: ['fde60000.gpu', 'fe040000.vop', 'fe043e00.iommu', 'firmware:scmi', '10f000.sram'],
+    bound: { 'fde60000.gpu': 'panfrost', 'fdd90000.power-management': 'simple-pm-bus' },
+    log: [/no \/memory node \(the bootloader adds it\): assuming 3840 MiB of RAM at 0x0/],
+  },
+  {
+    file: 'rockchip/rk3328-evb.dts',
+    name: 'Rockchip RK3328 EVB',
+    ram: [{ base: 0, size: 0xff00_0000 }],
+    noMap: [],
+    // Mali-450 (Utgard): neither a model nor a driver here
+    models: [],
+    devices: ['ff300000.gpu', 'ff350800.iommu', 'ff360480.iommu'],
+    bound: { 'ff100000.syscon': 'simple-pm-bus' },
+  },
+  {
+    file: 'rockchip/rk3288-evb-rk808.dts',
+    name: 'Rockchip RK3288 EVB RK808',
+    ram: [{ base: 0, size: 2 * GiB }],
+    noMap: [],
+    // a 32-bit SoC (arch/arm) with a Mali-T760
+    models: ['/gpu@ffa30000'],
+    devices: ['ffa30000.gpu', 'ff930300.iommu', 'ff180000.serial'],
+    bound: { 'ffa30000.gpu': 'panfrost', 'ff770000.syscon': 'simple-pm-bus' },
+  },
+  {
+    file: 'mediatek/mt8183-evb.dts',
+    name: 'MediaTek MT8183 evaluation board',
+    ram: [{ base: 0x4000_0000, size: 2 * GiB }],
+    noMap: ['/reserved-memory/memory@50000000'],
+    models: ['/soc/gpu@13040000'],
+    // interrupts reach the GIC through SYSIRQ, which gets no device of its own
+    devices: ['13040000.gpu', '10205000.iommu'],
+    absent: ['c530a80.interrupt-controller'],
+    bound: { '13040000.gpu': 'panfrost' },
+  },
+  {
+    file: 'allwinner/sun50i-h6-pine-h64.dts',
+    name: 'Pine64 PINE H64 Model A',
+    // no /memory node: devices fill the first GiB, RAM goes at 1 GiB
+    ram: [{ base: GiB, size: 4 * GiB }],
+    noMap: [],
+    models: ['/soc/gpu@1800000'],
+    devices: ['1800000.gpu', '1c0e000.video-codec', '3002000.dma-controller'],
+    bound: { '1800000.gpu': 'panfrost', soc: 'simple-pm-bus' },
+    log: [/no \/memory node \(the bootloader adds it\): assuming 4 GiB of RAM at 0x40000000/],
+  },
+  {
+    file: 'amlogic/meson-gxm-khadas-vim2.dts',
+    name: 'Khadas VIM2',
+    ram: [{ base: 0, size: 2 * GiB }],
+    noMap: ['/reserved-memory/hwrom@0', '/reserved-memory/secmon@10000000'],
+    // Mali-T820 (amlogic,meson-gxm-mali) two buses down
+    models: ['/soc/apb@d0000000/gpu@c0000'],
+    devices: ['d00c0000.gpu', 'c11084c0.serial'],
+    bound: { 'd00c0000.gpu': 'panfrost', 'd0000000.apb': 'simple-pm-bus', 'c8834000.bus': 'simple-pm-bus' },
+  },
+  {
+    file: 'freescale/fsl-ls1028a-rdb.dts',
+    name: 'LS1028A RDB Board',
+    ram: [{ base: 0x8000_0000, size: 4 * GiB }],
+    noMap: [],
+    // MMU-500 with #iommu-cells = <1>, stream-match-mask 0x7c00 and an 8 MiB window (64 KiB pages)
+    models: ['/soc/iommu@5000000'],
+    devices: ['5000000.iommu'],
+    bound: { '5000000.iommu': 'arm-smmu', soc: 'simple-pm-bus' },
+  },
+  {
+    file: 'freescale/imx8mp-evk.dts',
+    name: 'NXP i.MX8MPlus EVK board',
+    ram: [
+      { base: GiB, size: 3 * GiB },
+      { base: 4 * GiB, size: 3 * GiB },
+    ],
+    noMap: ['/reserved-memory/vdev0buffer@94300000'],
+    // the Vivante GPUs (etnaviv) have no model or driver here
+    models: [],
+    devices: ['38000000.gpu', '38008000.gpu', '303a0000.gpc'],
+    bound: { 'soc@0': 'simple-pm-bus', '30800000.bus': 'simple-pm-bus' },
+  },
+  {
+    file: 'nvidia/tegra194-p2972-0000.dts',
+    name: 'NVIDIA Jetson AGX Xavier Developer Kit',
+    ram: [{ base: 2 * GiB, size: 4 * GiB }],
+    noMap: [],
+    models: ['/bus@0/iommu@12000000'],
+    devices: ['12000000.iommu', '17000000.gpu', '2490000.ethernet'],
+    // two MMU-500 instances programmed in lockstep; masters' stream IDs from TEGRA194_SID_*
+    bound: { 'bus@0': 'simple-pm-bus', '12000000.iommu': 'arm-smmu' },
+    groups: ['2490000.ethernet', '2600000.dma-controller', '3400000.mmc', '3460000.mmc', '13e00000.host1x'],
+    log: [/NVIDIA Tegra SMMU: 2 instance\(s\) programmed in lockstep/, /no \/memory node \(the bootloader adds it\): assuming 4 GiB of RAM at 0x80000000/],
+  },
+  {
+    file: 'arm/foundation-v8.dts',
+    name: 'Foundation-v8A',
+    ram: [
+      { base: 2 * GiB, size: 2 * GiB },
+      { base: 0x8_8000_0000, size: 2 * GiB },
+    ],
+    noMap: [],
+    models: [],
+    devices: ['1c090000.serial', '1a000000.ethernet'],
+    bound: { 'bus@8000000': 'simple-pm-bus', 'bus@8000000:iofpga-bus@300000000': 'simple-pm-bus' },
+  },
+  {
+    file: 'hisilicon/hi3660-hikey960.dts',
+    name: 'HiKey960',
+    ram: [{ base: 0, size: 4 * GiB }],
+    noMap: [],
+    models: [],
+    devices: ['32000000.ramoops', 'fff35000.crg_ctrl'],
+    bound: { soc: 'simple-pm-bus' },
+    log: [/memory@0: reg gives size 0 at 0x0/],
+  },
 ];
 
 /** Everything the page allocator will hand out, as (pa, bytes) blocks: largest blocks first. */
@@ -120,6 +290,32 @@ function drain(k: Kernel): { pa: number; size: number }[] {
       out.push({ pa, size: 4096 << order });
     }
   return out;
+}
+
+/** dtc on PATH (the hw package's dtc comparison installs it where it can), or undefined. */
+const DTC = ((): string | undefined => {
+  const r = spawnSync('sh', ['-c', 'command -v dtc'], { encoding: 'utf8' });
+  return r.status === 0 && r.stdout.trim() ? r.stdout.trim() : undefined;
+})();
+const work = mkdtempSync(join(tmpdir(), 'gki-real-boards-'));
+afterAll(() => rmSync(work, { recursive: true, force: true }));
+
+/**
+ * The blob dtc makes of a board: this package's preprocessor (the kernel's cpp step) with the
+ * macros of missing headers defined as the compiler read them, then dtc.
+ */
+function dtcBlob(dtc: string, file: string, r: DtsCompileResult): Uint8Array {
+  const defs = new Map(r.undefinedMacros.map((m) => [m.name, `#define ${m.name}${m.call ? '(...)' : ''} ${m.string ? '""' : '0'}`]));
+  const prelude = join(work, 'prelude.h');
+  writeFileSync(prelude, [...defs.values(), ''].join('\n'));
+  const wrapper = join(work, 'wrapper.dts');
+  writeFileSync(wrapper, `#include "${prelude}"\n#include "${file}"\n`);
+  const pp = join(work, 'board.dts');
+  writeFileSync(pp, preprocessDts(readFileSync(wrapper), { filename: wrapper }));
+  const out = join(work, 'board.dtb');
+  const run = spawnSync(dtc, ['-q', '-I', 'dts', '-O', 'dtb', '-o', out, pp], { encoding: 'utf8' });
+  if (run.status !== 0) throw new Error(`dtc failed on ${file}: ${run.stderr}`);
+  return new Uint8Array(readFileSync(out));
 }
 
 describe('real kernel device trees boot on the default image', () => {
@@ -145,14 +341,40 @@ describe('real kernel device trees boot on the default image', () => {
         const all = k.drivers.allDevices();
         const names = all.map((d) => d.name);
         for (const d of c.devices) expect(names, d).toContain(d);
+        for (const d of c.absent ?? []) expect(names, d).not.toContain(d);
         const bound = Object.fromEntries(all.filter((d) => d.state === 'bound').map((d) => [d.name, d.driver!.name]));
         expect(bound).toMatchObject(c.bound);
+        const refused = c.refused ?? {};
         for (const d of all) {
           // bound: by a driver of the image that matched it; nothing else may be half-way
           if (d.state === 'bound') continue;
-          // nothing matched it: no driver in this image for this hardware
-          expect({ name: d.name, state: d.state, driver: d.driver, matched: d.p.canMatch }).toEqual({ name: d.name, state: 'unbound', driver: null, matched: false });
+          // refused: matched, and declined as Linux declines it (-ENODEV/-ENXIO), so unbound;
+          // otherwise nothing matched it: no driver in this image for this hardware
+          expect({ name: d.name, state: d.state, driver: d.driver, matched: d.p.canMatch }).toEqual({ name: d.name, state: 'unbound', driver: null, matched: d.name in refused });
         }
+      });
+
+      it('gives every master of a bound SMMU its IOMMU group', () => {
+        const smmus = new Set(k.drivers.allDevices().filter((d) => d.state === 'bound' && /^arm-smmu/.test(d.driver!.name)).map((d) => d.ofNode));
+        const masters = k.drivers.allDevices().filter((d) => {
+          const v = d.ofNode?.property('iommus');
+          if (!v || v.length < 4) return false;
+          const target = k.of.findNodeByPhandle(((v[0]! << 24) | (v[1]! << 16) | (v[2]! << 8) | v[3]!) >>> 0);
+          return target !== undefined && smmus.has(target);
+        });
+        for (const m of masters) expect(k.iommu.groupOf(m), m.name).toBeDefined();
+        for (const g of c.groups ?? []) expect(masters.map((m) => m.name), g).toContain(g);
+      });
+
+      it("boots the same from dtc's blob of the same source", (ctx) => {
+        if (!DTC) ctx.skip('dtc is not installed (apt-get install device-tree-compiler)');
+        const theirs = Board.fromDtb(dtcBlob(DTC!, join(boards, c.file), r));
+        const k2 = Kernel.boot(theirs, defaultImage());
+        const boundOf = (kk: Kernel) => Object.fromEntries(kk.drivers.allDevices().filter((d) => d.state === 'bound').map((d) => [d.name, d.driver!.name]));
+        expect([...theirs.models.keys()]).toEqual([...board.models.keys()]);
+        expect(theirs.mem.regions).toEqual(board.mem.regions);
+        expect(boundOf(k2)).toEqual(boundOf(k));
+        expect(k2.drivers.allDevices().map((d) => d.name)).toEqual(k.drivers.allDevices().map((d) => d.name));
       });
 
       it('never hands out reserved memory, and hands out all the rest', () => {

@@ -62,7 +62,8 @@ export function adrenoIsA650Family(info: AdrenoInfo): boolean {
 /**
  * find_chipid: the chip id of a GPU node. The first compatible string of the form
  * "qcom,adreno-XYZ.W" (or "amd,imageon-XYZ.W") gives core X, major Y, minor Z and patch W;
- * otherwise the legacy "qcom,chipid" property (with a warning). -EINVAL for a first
+ * one of the form "qcom,adreno-XXXXXXXX" is the chip id in hex; otherwise the legacy
+ * "qcom,chipid" property (with a warning). -EINVAL for a first
  * compatible that is not of that form and no property; -ENOENT when there is no compatible.
  */
 export function findChipId(node: OfNode, warn: (msg: string) => void): number {
@@ -79,6 +80,9 @@ export function findChipId(node: OfNode, warn: (msg: string) => void): number {
       const minor = r % 10;
       return ((core & 0xff) * 2 ** 24 + ((major & 0xff) << 16) + ((minor & 0xff) << 8) + (patch & 0xff)) >>> 0;
     }
+    // newer trees write the chip id itself: "qcom,adreno-07000200", "qcom,adreno-43050a01"
+    const h = /^qcom,adreno-([0-9a-fA-F]{1,8})/.exec(first);
+    if (h) return parseInt(h[1]!, 16) >>> 0;
   }
   const legacy = ofPropertyReadU32(node, 'qcom,chipid');
   if (legacy < 0) return first === undefined ? -ENOENT : -EINVAL;

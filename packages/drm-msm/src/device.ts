@@ -1,5 +1,5 @@
-import { EIO, ENODEV, ENXIO, EPROBE_DEFER } from '@gki/kernel';
-import type { Device, Kernel, ModuleRef } from '@gki/kernel';
+import { DRIVER_GEM, DRIVER_RENDER, DRIVER_SYNCOBJ, DrmDevice, EIO, ENODEV, ENXIO, EPROBE_DEFER, NSEC_PER_MSEC, WorkQueue, delayNs, ktimeGetNs } from '@gki/kernel';
+import type { Device, DrmDriver, Kernel, ModuleRef } from '@gki/kernel';
 import { MsmGemAddressSpace, msmGemCloseVma, msmGemPurgeVma, msmGemUnmapVma } from './aspace.js';
 import { adrenoInfo, chipIdString, findChipId } from './catalog.js';
 import { MsmContext, NR_SCHED_PRIORITIES, msmGpuConvertPriority, type MsmGemSubmit } from './context.js';
@@ -8,11 +8,22 @@ import { MsmGemObject } from './gem.js';
 import { A6xxGpu, MSM_PRIVATE_VA_START, type MsmDebug } from './gpu.js';
 import { MsmIommuPagetable } from './mmu.js';
 import { MsmFile } from './file.js';
-import { delayNs, ktimeNs, NSEC_PER_MSEC } from './time.js';
 
-/** The DRM driver's name and version (msm_drv.c: "msm", "MSM Snapdragon DRM", 20130625). */
+/** The DRM driver's name. */
 export const MSM_DRIVER_NAME = 'msm';
-export const MSM_DRM_VERSION = { major: 1, minor: 12, patchlevel: 0, date: '20130625' } as const;
+/**
+ * The DRM driver as msm_drv.c describes it ("msm", "MSM Snapdragon DRM", 20130625, version
+ * 1.12) for a GPU without a display: a render node, GEM and syncobjs, no modesetting.
+ */
+export const MSM_DRM_DRIVER: DrmDriver = {
+  name: MSM_DRIVER_NAME,
+  desc: 'MSM Snapdragon DRM',
+  date: '20130625',
+  major: 1,
+  minor: 12,
+  patchlevel: 0,
+  driverFeatures: DRIVER_GEM | DRIVER_RENDER | DRIVER_SYNCOBJ,
+};
 /** The platform driver's name (adreno_device.c), the prefix of the GPU's log lines. */
 export const ADRENO_DRIVER_NAME = 'adreno';
 
@@ -36,11 +47,9 @@ export interface MsmOpenOptions {
   privileged?: boolean;
 }
 
-const registry = new WeakMap<Kernel, MsmDrmDevice[]>();
-
-/** The msm DRM devices of `kernel` (renderD128 + minor). */
+/** The registered msm DRM devices of `kernel`, in minor order. */
 export function msmDevices(kernel: Kernel): readonly MsmDrmDevice[] {
-  return registry.get(kernel) ?? [];
+  return kernel.drm.devices().flatMap((d) => (d.priv instanceof MsmDrmDevice ? [d.priv] : []));
 }
 
 /** The msm device bound to `dev`, if any. */
@@ -62,13 +71,12 @@ let ident = 0;
 export class MsmDrmDevice {
   readonly kernel: Kernel;
   gpu!: A6xxGpu;
-  readonly files = new Set<MsmFile>();
+  /** The DRM device (priv->dev): minors, open files, registration. */
+  readonly ddev: DrmDevice<MsmFile>;
   readonly debug: MsmDebug = { skipUnmapFlushes: 0, skipTtbrSwitches: 0 };
-  minor = -1;
   private probed = false;
-  private unplugged = false;
-  private readonly work: (() => void)[] = [];
-  private draining = false;
+  /** Deferred work (the driver's kthread worker / workqueue items). */
+  private readonly wq = new WorkQueue();
   /** Fake mmap offsets (pages from 4 GiB), as the DRM vma offset manager hands them out. */
   readonly vmaManager = new MsmDrmMm(0x10_0000, 0xf_ffff * 256);
   private nextBoId = 1;
@@ -81,18 +89,30 @@ export class MsmDrmDevice {
     readonly owner: ModuleRef | null,
   ) {
     this.kernel = dev.core.kernel;
+    this.ddev = new DrmDevice<MsmFile>(dev, MSM_DRM_DRIVER, owner, this);
   }
 
   get hwAccessible(): boolean {
-    return this.probed && !this.unplugged && this.gpu?.regs?.mapped === true;
+    return this.probed && !this.ddev.isUnplugged && this.gpu?.regs?.mapped === true;
   }
 
   get isRegistered(): boolean {
-    return this.minor >= 0;
+    return this.ddev.isRegistered;
   }
 
+  /** The DRM minor the kernel logs ("on minor N", the cardN number), -1 while unregistered. */
+  get minor(): number {
+    return this.ddev.index;
+  }
+
+  /** The render node's name ("renderD128"). */
   get renderNode(): string {
-    return `renderD${128 + this.minor}`;
+    return this.ddev.renderNode;
+  }
+
+  /** The open files. */
+  get files(): ReadonlySet<MsmFile> {
+    return this.ddev.files;
   }
 
   // ------------------------------------------------------------------ probe / remove
@@ -132,15 +152,12 @@ export class MsmDrmDevice {
       this.probed = false;
       return r;
     }
-    const list = registry.get(this.kernel) ?? [];
-    let minor = 0;
-    while (list.some((d) => d.minor === minor)) minor++;
-    this.minor = minor;
-    list.push(this);
-    list.sort((a, b) => a.minor - b.minor);
-    registry.set(this.kernel, list);
-    const v = MSM_DRM_VERSION;
-    this.kernel.log.info('[drm]', `Initialized ${MSM_DRIVER_NAME} ${v.major}.${v.minor}.${v.patchlevel} ${v.date} for ${dev.name} on minor ${minor}`);
+    r = this.ddev.register();
+    if (r < 0) {
+      gpu.fini();
+      this.probed = false;
+      return r;
+    }
     return 0;
   }
 
@@ -150,12 +167,7 @@ export class MsmDrmDevice {
    * released. Open files stay valid for close() only.
    */
   remove(): void {
-    const list = registry.get(this.kernel);
-    if (list) {
-      const i = list.indexOf(this);
-      if (i >= 0) list.splice(i, 1);
-    }
-    this.minor = -1;
+    this.ddev.unregister();
     if (this.probed && this.gpu) {
       for (const ring of this.gpu.rings) {
         for (const s of [...ring.submits, ...ring.pending]) {
@@ -168,25 +180,20 @@ export class MsmDrmDevice {
       this.drain();
       this.gpu.fini();
     }
-    this.unplugged = true;
-    this.work.length = 0;
+    this.ddev.unplug();
+    this.wq.cancelAll();
+    this.ddev.put();
   }
 
   // ------------------------------------------------------------------ deferred work and time
 
   /** Queues work (a kthread work item); it runs when the outermost driver entry point ends. */
   queueWork(fn: () => void): void {
-    this.work.push(fn);
+    this.wq.queue(fn);
   }
 
   drain(): void {
-    if (this.draining) return;
-    this.draining = true;
-    try {
-      for (let fn = this.work.shift(); fn; fn = this.work.shift()) fn();
-    } finally {
-      this.draining = false;
-    }
+    this.wq.flush();
   }
 
   runTimers(): void {
@@ -197,7 +204,7 @@ export class MsmDrmDevice {
 
   /** Whether anything could still change without user action: submits on a ring, or work. */
   private get busy(): boolean {
-    return this.work.length > 0 || (this.gpu?.rings.some((r) => r.submits.length > 0 || r.pending.length > 0) ?? false);
+    return this.wq.pending > 0 || (this.gpu?.rings.some((r) => r.submits.length > 0 || r.pending.length > 0) ?? false);
   }
 
   /**
@@ -216,7 +223,7 @@ export class MsmDrmDevice {
         this.drain();
         if (cond()) return true;
       }
-      const now = ktimeNs(this.kernel);
+      const now = ktimeGetNs(this.kernel);
       if (now >= deadline) return false;
       if (!this.busy && !Number.isFinite(deadline)) return cond();
       const next = this.hwAccessible ? this.gpu.hangcheckAt : Number.POSITIVE_INFINITY;
@@ -245,8 +252,12 @@ export class MsmDrmDevice {
    * device is gone or its module is going away.
    */
   open(opts: MsmOpenOptions = {}): MsmFile | number {
-    if (!this.hwAccessible || !this.isRegistered) return -ENODEV;
-    if (!this.kernel.modules.tryModuleGet(this.owner)) return -ENODEV;
+    if (!this.hwAccessible) return -ENODEV;
+    return this.ddev.open(() => this.createFile(opts));
+  }
+
+  /** msm_open: the file's context, its default submit queue and its address space. */
+  private createFile(opts: MsmOpenOptions): MsmFile {
     const pid = opts.pid ?? 1000 + this.nextFileId;
     const comm = (opts.comm ?? `proc${pid}`).slice(0, 15);
     const aspace = this.createPrivateAddressSpace(pid);
@@ -256,7 +267,6 @@ export class MsmDrmDevice {
     if (typeof conv !== 'number') ctx.addQueue(Math.ceil(maxPrio / 2), 0, conv.ringNr, conv.schedPrio);
     const file = new MsmFile(this, ctx, this.nextFileId++);
     file.privileged = opts.privileged === true;
-    this.files.add(file);
     return file;
   }
 
@@ -272,12 +282,6 @@ export class MsmDrmDevice {
     const aspace = new MsmGemAddressSpace(this.kernel, 'gpu', pt, MSM_PRIVATE_VA_START, gpu.privateAddressSpaceSize);
     aspace.pid = pid;
     return aspace;
-  }
-
-  /** @internal drm_release's end: the file is gone, its module reference dropped. */
-  fileReleased(file: MsmFile): void {
-    this.files.delete(file);
-    this.kernel.modules.modulePut(this.owner);
   }
 
   /** @internal */
@@ -353,7 +357,7 @@ export class MsmDrmDevice {
   private retireSubmit(s: MsmGemSubmit): void {
     if (s.retired) return;
     s.retired = true;
-    const now = ktimeNs(this.kernel);
+    const now = ktimeGetNs(this.kernel);
     s.userFence.signal(now, s.blamed ? -EIO : (s.hwFence?.error ?? 0));
     for (const b of s.bos) {
       msmGemUnmapVma(b.vma);

@@ -1,10 +1,9 @@
-import { EACCES, EBADF, EBUSY, EINVAL, ENOENT, ENOMEM, EOPNOTSUPP, EPERM, ETIMEDOUT } from '@gki/kernel';
+import { DrmHandleTable, EACCES, EBADF, EBUSY, EINVAL, ENOENT, ENOMEM, EOPNOTSUPP, EPERM, ETIMEDOUT, drmTimeoutAbsToNs } from '@gki/kernel';
 import { msmGemCloseVma, msmGemInitVma, msmGemMapVma, msmGemPurgeVma, msmGemUnmapVma, type MsmGemVma } from './aspace.js';
 import { msmGpuConvertPriority, MsmGemSubmit, NR_SCHED_PRIORITIES, type MsmContext, type MsmSubmitBo, type MsmSubmitCmd } from './context.js';
 import type { MsmDrmDevice } from './device.js';
 import { MsmCpuMapping, MsmFence, MsmGemObject } from './gem.js';
 import { PAGE_SIZE } from './mmu.js';
-import { ktimeNs } from './time.js';
 import {
   MSM_BO_CACHE_MASK,
   MSM_BO_CACHED,
@@ -80,7 +79,8 @@ function isU32(v: unknown): v is number {
  * after close(), -ENODEV once the device is gone.
  */
 export class MsmFile {
-  private readonly handles = new Map<number, MsmGemObject>();
+  /** GEM handles (the file's object_idr). */
+  private readonly handles = new DrmHandleTable<MsmGemObject>();
   private closed = false;
   /** SYSPROF as set by a privileged process (0: off). */
   sysprof = 0;
@@ -108,7 +108,7 @@ export class MsmFile {
   }
 
   private lookup(handle: number): MsmGemObject | undefined {
-    return isU32(handle) ? this.handles.get(handle) : undefined;
+    return this.handles.lookup(handle);
   }
 
   private err(msg: string): void {
@@ -212,24 +212,20 @@ export class MsmFile {
       if (args.size > MAX_BO_SIZE) return -ENOMEM;
       const size = Math.ceil(args.size / PAGE_SIZE) * PAGE_SIZE;
       const obj = new MsmGemObject(this.drm.kernel, this.drm.newBoId(), size, flags >>> 0);
-      const handle = this.allocHandle();
-      this.handles.set(handle, obj);
+      const handle = this.handles.alloc(obj);
+      if (handle < 0) {
+        this.drm.gemPut(obj);
+        return handle;
+      }
       return { handle };
     });
-  }
-
-  private allocHandle(): number {
-    let h = 1;
-    while (this.handles.has(h)) h++;
-    return h;
   }
 
   /** DRM_IOCTL_GEM_CLOSE: drops the handle; the buffer goes once no submit uses it. -EINVAL if unknown. */
   gemClose(args: { handle: number }): number {
     if (this.closed) return -EBADF;
-    const obj = this.lookup(args.handle);
-    if (!obj) return -EINVAL;
-    this.handles.delete(args.handle);
+    const obj = this.handles.remove(args.handle);
+    if (typeof obj === 'number') return obj;
     if (!this.drm.hwAccessible) {
       this.drm.gemPut(obj);
       return 0;
@@ -357,7 +353,7 @@ export class MsmFile {
       const deadline = msmTimespecNs(args.timeout);
       if (Number.isNaN(deadline)) return -EINVAL;
       const write = (args.op & MSM_PREP_WRITE) !== 0;
-      const nosync = (args.op & MSM_PREP_NOSYNC) !== 0 || deadline <= ktimeNs(this.drm.kernel);
+      const nosync = (args.op & MSM_PREP_NOSYNC) !== 0 || drmTimeoutAbsToNs(this.drm.kernel, deadline) === 0;
       if (!obj.busy(write)) return 0;
       if (nosync) return -EBUSY;
       return this.drm.waitUntil(() => obj.busy(write) === null, deadline) ? 0 : -ETIMEDOUT;
@@ -600,9 +596,8 @@ export class MsmFile {
     this.closed = true;
     const drm = this.drm;
     const live = drm.hwAccessible;
-    for (const h of [...this.handles.keys()].sort((a, b) => a - b)) {
-      const obj = this.handles.get(h)!;
-      this.handles.delete(h);
+    for (const h of this.handles.handles()) {
+      const obj = this.handles.remove(h) as MsmGemObject;
       if (live) drm.gemCloseFor(obj, this.ctx.aspace);
       drm.gemPut(obj);
     }
@@ -614,13 +609,13 @@ export class MsmFile {
     }
     ctx.put();
     drm.drain();
-    drm.fileReleased(this);
+    drm.ddev.release(this);
     return 0;
   }
 
   /** Handles this file holds, for dumps and tests. */
   handleList(): number[] {
-    return [...this.handles.keys()].sort((a, b) => a - b);
+    return this.handles.handles();
   }
 
   /** The buffer behind a handle, for tests and tools (not an ioctl). */

@@ -1,5 +1,20 @@
-import { EFAULT, ENOMEM, IOMMU_CACHE, IOMMU_PRIV, IOMMU_READ, IOMMU_WRITE, KernelError } from '@gki/kernel';
-import type { Kernel } from '@gki/kernel';
+import {
+  EFAULT,
+  ENOMEM,
+  IOMMU_CACHE,
+  IOMMU_PRIV,
+  IOMMU_READ,
+  IOMMU_WRITE,
+  KernelError,
+  drmGemAllocBlocks,
+  drmGemBlocksToRuns,
+  drmGemFreeBlocks,
+  drmGemRunsFill32,
+  drmGemRunsPhys,
+  drmGemRunsRead,
+  drmGemRunsWrite,
+} from '@gki/kernel';
+import type { DrmGemBlock, Kernel } from '@gki/kernel';
 import { MsmGemVma, msmGemCloseVma, msmGemPurgeVma, type MsmGemAddressSpace } from './aspace.js';
 import type { MsmMmNode } from './drm-mm.js';
 import { PAGE_SIZE, type PageRun } from './mmu.js';
@@ -7,14 +22,6 @@ import { MSM_BO_CACHED_COHERENT, MSM_BO_GPU_READONLY } from './uapi.js';
 
 /** Kernel-only buffer flag: mapped privileged (IOMMU_PRIV), for buffers only the CP may touch. */
 export const MSM_BO_MAP_PRIV = 0x2000_0000;
-
-/** Largest block taken from the page allocator for buffer memory: 2 MiB (order 9). */
-const BO_MAX_ORDER = 9;
-
-interface Block {
-  pa: number;
-  order: number;
-}
 
 /**
  * A dma_fence of the GPU: signalled once the command processor wrote its sequence number to the
@@ -54,7 +61,7 @@ export class MsmFence {
 export class MsmGemObject {
   refcount = 1;
   name = '';
-  private blocks: Block[] = [];
+  private blocks: DrmGemBlock[] = [];
   /** The backing pages as merged runs (the object's sg table). */
   runs: PageRun[] = [];
   readonly vmas: MsmGemVma[] = [];
@@ -78,53 +85,29 @@ export class MsmGemObject {
   }
 
   /**
-   * msm_gem_get_pages: allocates the backing memory in naturally aligned blocks of at most
-   * 2 MiB, the largest that fit first, smaller ones when a large block is not free; physically
-   * adjacent blocks merge into one run. 0, or -ENOMEM with nothing kept.
+   * msm_gem_get_pages (drm_gem_get_pages): the backing memory from the DRM core, physically
+   * adjacent blocks merged into one run. 0, or -ENOMEM with nothing kept.
    */
   getPages(): number {
     if (this.freed) return -ENOMEM;
     if (this.blocks.length > 0) return 0;
-    const blocks: Block[] = [];
-    let left = this.size / PAGE_SIZE;
-    while (left > 0) {
-      let order = Math.min(BO_MAX_ORDER, 31 - Math.clz32(left));
-      let pa = this.kernel.pages.allocPages(order);
-      while (pa < 0 && order > 0) pa = this.kernel.pages.allocPages(--order);
-      if (pa < 0) {
-        for (const b of blocks) this.kernel.pages.freePages(b.pa, b.order);
-        return -ENOMEM;
-      }
-      blocks.push({ pa, order });
-      left -= 1 << order;
-    }
+    const blocks = drmGemAllocBlocks(this.kernel, this.size);
+    if (typeof blocks === 'number') return blocks;
     this.blocks = blocks;
-    const runs: PageRun[] = [];
-    for (const b of blocks) {
-      const len = PAGE_SIZE << b.order;
-      const last = runs[runs.length - 1];
-      if (last && last.pa + last.len === b.pa) last.len += len;
-      else runs.push({ pa: b.pa, len });
-    }
-    this.runs = runs;
+    this.runs = drmGemBlocksToRuns(blocks);
     return 0;
   }
 
   /** Frees the backing pages (the object is going away). */
   freePages(): void {
-    for (const b of this.blocks) this.kernel.pages.freePages(b.pa, b.order);
+    drmGemFreeBlocks(this.kernel, this.blocks);
     this.blocks = [];
     this.runs = [];
   }
 
   /** The physical address of byte `off`, or -1 without pages. */
   physAt(off: number): number {
-    let base = 0;
-    for (const r of this.runs) {
-      if (off < base + r.len) return r.pa + (off - base);
-      base += r.len;
-    }
-    return -1;
+    return drmGemRunsPhys(this.runs, off);
   }
 
   /** The VMA in `aspace`, if the object has one there. */
@@ -214,40 +197,18 @@ export class MsmCpuMapping {
 
   read(off: number, len: number): Uint8Array {
     this.check(off, len);
-    const out = new Uint8Array(len);
-    let done = 0;
-    while (done < len) {
-      const pa = this.bo.physAt(off + done);
-      const n = Math.min(len - done, PAGE_SIZE - (pa % PAGE_SIZE));
-      out.set(this.kernel.mem.readBytes(pa, n), done);
-      done += n;
-    }
-    return out;
+    return drmGemRunsRead(this.kernel, this.bo.runs, off, len);
   }
 
   write(off: number, data: Uint8Array): void {
     this.check(off, data.length);
-    let done = 0;
-    while (done < data.length) {
-      const pa = this.bo.physAt(off + done);
-      const n = Math.min(data.length - done, PAGE_SIZE - (pa % PAGE_SIZE));
-      this.kernel.mem.writeBytes(pa, data.subarray(done, done + n));
-      done += n;
-    }
+    drmGemRunsWrite(this.kernel, this.bo.runs, off, data);
   }
 
   /** Fills [off, off + len) with the 32-bit `pattern` (both multiples of 4). */
   fill32(off: number, len: number, pattern: number): void {
     if (off % 4 || len % 4) throw new KernelError(-EFAULT, 'msm mmap: fill32 needs a 4-byte aligned offset and length');
     this.check(off, len);
-    const mem = this.kernel.mem;
-    const v = pattern >>> 0;
-    let base = 0;
-    for (const r of this.bo.runs) {
-      const from = Math.max(off, base);
-      const to = Math.min(off + len, base + r.len);
-      for (let o = from; o < to; o += 4) mem.write32(r.pa + (o - base), v);
-      base += r.len;
-    }
+    drmGemRunsFill32(this.kernel, this.bo.runs, off, len, pattern);
   }
 }

@@ -16,10 +16,10 @@ import {
   ofParsePhandle,
   requestIrq,
   freeIrq,
+  readxPollTimeout,
 } from '@gki/kernel';
 import type { Device, IoMem, IommuDomain, Kernel } from '@gki/kernel';
 import * as R from './regs.js';
-import { pollTimeout } from './time.js';
 
 /** Where the GMU's uncached memory (the HFI queues) sits in its own address space. */
 export const GMU_UNCACHED_IOVA_BASE = 0x6000_0000;
@@ -64,6 +64,8 @@ export class A6xxGmu {
     /** The GPU device: it owns the GMU's register mapping and interrupts. */
     readonly gpuDev: Device,
     readonly dev: Device,
+    /** The a630 family's firmware (HFI v1, the legacy OOB bits); a640 and later are not. */
+    readonly legacy: boolean,
   ) {}
 
   get isStarted(): boolean {
@@ -76,7 +78,7 @@ export class A6xxGmu {
    * its memory. -ENODEV without a usable GMU node, -EPROBE_DEFER while its IOMMU cannot be set
    * up yet, another -errno otherwise; nothing is kept on failure.
    */
-  static init(kernel: Kernel, gpuDev: Device): A6xxGmu | number {
+  static init(kernel: Kernel, gpuDev: Device, legacy = true): A6xxGmu | number {
     const np = gpuDev.ofNode ? ofParsePhandle(gpuDev.ofNode, 'qcom,gmu', 0) : undefined;
     if (!np) {
       gpuDev.err('no GMU node (qcom,gmu)');
@@ -87,7 +89,7 @@ export class A6xxGmu {
       gpuDev.err(`GMU ${np.fullName} is not available`);
       return -ENODEV;
     }
-    const gmu = new A6xxGmu(kernel, gpuDev, dev);
+    const gmu = new A6xxGmu(kernel, gpuDev, dev, legacy);
     const r = gmu.setup();
     if (r < 0) {
       gmu.teardown();
@@ -181,7 +183,7 @@ export class A6xxGmu {
   }
 
   private poll(reg: number, done: (v: number) => boolean, delayUs: number, timeoutUs: number): number {
-    return pollTimeout(this.kernel, () => this.read(reg), done, delayUs, timeoutUs);
+    return readxPollTimeout(this.kernel, () => this.read(reg), done, delayUs, timeoutUs);
   }
 
   // ------------------------------------------------------------------ interrupts
@@ -204,23 +206,33 @@ export class A6xxGmu {
 
   // ------------------------------------------------------------------ out-of-band requests
 
-  /** a6xx_gmu_set_oob: request, wait (100 us steps, 10 ms) for the ack, clear the ack. 0 or -ETIMEDOUT. */
+  /**
+   * a6xx_gmu_set_oob: request, wait (100 us steps, 10 ms) for the ack, clear the ack, with the
+   * legacy or the new bits. 0, -ETIMEDOUT, or -EINVAL for a request a non-legacy GMU lacks.
+   */
   setOob(oob: R.GmuOob): number {
+    const request = this.legacy ? oob.request : oob.requestNew;
+    const ack = this.legacy ? oob.ack : oob.ackNew;
+    if (request === undefined || ack === undefined) {
+      this.dev.err(`[drm:a6xx_gmu_set_oob] *ERROR* Invalid non-legacy GMU request ${oob.name}`);
+      return -EINVAL;
+    }
     this.stats.oobSet[oob.name] = (this.stats.oobSet[oob.name] ?? 0) + 1;
-    this.write(R.A6XX_GMU_HOST2GMU_INTR_SET, (1 << oob.request) >>> 0);
-    const ret = this.poll(R.A6XX_GMU_GMU2HOST_INTR_INFO, (v) => (v & ((1 << oob.ack) >>> 0)) !== 0, 100, 10_000);
+    this.write(R.A6XX_GMU_HOST2GMU_INTR_SET, (1 << request) >>> 0);
+    const ret = this.poll(R.A6XX_GMU_GMU2HOST_INTR_INFO, (v) => (v & ((1 << ack) >>> 0)) !== 0, 100, 10_000);
     if (ret < 0) {
       this.stats.oobTimeouts++;
       this.dev.err(`[drm:a6xx_gmu_set_oob] *ERROR* Timeout waiting for GMU OOB set ${oob.name}: 0x${this.read(R.A6XX_GMU_GMU2HOST_INTR_INFO).toString(16)}`);
     }
-    this.write(R.A6XX_GMU_GMU2HOST_INTR_CLR, (1 << oob.ack) >>> 0);
+    this.write(R.A6XX_GMU_GMU2HOST_INTR_CLR, (1 << ack) >>> 0);
     return ret;
   }
 
-  /** a6xx_gmu_clear_oob: withdraws the request. */
+  /** a6xx_gmu_clear_oob: withdraws the request (its legacy or new clear bit). */
   clearOob(oob: R.GmuOob): void {
+    const bit = this.legacy ? oob.clear : (oob.clearNew ?? 0);
     this.stats.oobClear[oob.name] = (this.stats.oobClear[oob.name] ?? 0) + 1;
-    this.write(R.A6XX_GMU_HOST2GMU_INTR_SET, (1 << oob.ack) >>> 0);
+    this.write(R.A6XX_GMU_HOST2GMU_INTR_SET, (1 << bit) >>> 0);
   }
 
   // ------------------------------------------------------------------ boot
@@ -245,7 +257,8 @@ export class A6xxGmu {
     this.write(R.A6XX_GMU_HFI_SFR_ADDR, gmuChip >>> 0);
     this.powerConfig();
     let ret = this.cm3Start();
-    if (ret === 0) ret = this.gfxRailOn();
+    // only the legacy (a630-family) firmware is told about the boot by an OOB request
+    if (ret === 0 && this.legacy) ret = this.gfxRailOn();
     if (ret === 0) ret = this.hfiStart();
     if (ret === 0) {
       this.started = true;

@@ -1,4 +1,4 @@
-import { EINVAL, ENODEV, IOMMU_FAULT_WRITE, requestIrq } from '@gki/kernel';
+import { EINVAL, ENODEV, IOMMU_FAULT_WRITE, NSEC_PER_MSEC, ktimeGetNs, readxPollTimeout, requestIrq } from '@gki/kernel';
 import type { AdrenoSmmuFaultInfo, Device, IoMem, Kernel } from '@gki/kernel';
 import { MsmGemAddressSpace, msmGemCloseVma, msmGemInitVma, msmGemMapVma, msmGemUnmapVma } from './aspace.js';
 import { adrenoIsA650Family, chipIdString, type AdrenoInfo } from './catalog.js';
@@ -7,7 +7,6 @@ import { MsmFence, MsmGemObject } from './gem.js';
 import { A6xxGmu } from './gmu.js';
 import { MsmIommu, MsmIommuPagetable, PAGE_SIZE, hex64, iommuToGpuIova, type MsmMmuDebug } from './mmu.js';
 import * as R from './regs.js';
-import { ktimeNs, NSEC_PER_MSEC, pollTimeout } from './time.js';
 import { MSM_BO_GPU_READONLY, MSM_BO_WC, MSM_SUBMIT_CMD_CTX_RESTORE_BUF, MSM_SUBMIT_CMD_IB_TARGET_BUF } from './uapi.js';
 
 /** Ringbuffer size (MSM_GPU_RINGBUFFER_SZ) and the CP fetch block size. */
@@ -139,7 +138,7 @@ class RateLimit {
   private n = 0;
   constructor(private readonly kernel: Kernel) {}
   allow(): boolean {
-    const now = ktimeNs(this.kernel);
+    const now = ktimeGetNs(this.kernel);
     if (now - this.start >= 5e9) {
       this.start = now;
       this.n = 0;
@@ -251,7 +250,8 @@ export class A6xxGpu {
       return r;
     }
     this.irq = irq;
-    const gmu = A6xxGmu.init(this.kernel, dev);
+    // a6xx_gmu_init: the a630 family (a615, a616, a618, a619, a630) runs the legacy GMU firmware
+    const gmu = A6xxGmu.init(this.kernel, dev, this.info.family === 'a6xx-gen1');
     if (typeof gmu === 'number') return gmu;
     this.gmu = gmu;
     r = this.createAddressSpace();
@@ -397,8 +397,8 @@ export class A6xxGpu {
       }
     } finally {
       this.gmu.clearOob(R.GMU_OOB.GPU_SET);
-      // take the (legacy) GMU out of its boot state
-      this.gmu.clearOob(R.GMU_OOB.BOOT_SLUMBER);
+      // take a legacy GMU out of its boot state (later ones have no such request)
+      if (this.gmu.legacy) this.gmu.clearOob(R.GMU_OOB.BOOT_SLUMBER);
     }
     this.hwReady = ret === 0;
     return ret;
@@ -453,7 +453,7 @@ export class A6xxGpu {
   private waitRing(ring: MsmRingbuffer, dwords: number): number {
     if (this.freeWords(ring) >= dwords) return 0;
     this.stats.ringWaits++;
-    const r = pollTimeout(this.kernel, () => this.freeWords(ring), (v) => v >= dwords, 1, ADRENO_IDLE_TIMEOUT_US);
+    const r = readxPollTimeout(this.kernel, () => this.freeWords(ring), (v) => v >= dwords, 1, ADRENO_IDLE_TIMEOUT_US);
     if (r < 0) this.dev.err(`timeout waiting for space in ringbuffer ${ring.id}`);
     return r;
   }
@@ -489,7 +489,7 @@ export class A6xxGpu {
    */
   idle(ring: MsmRingbuffer): boolean {
     const wptr = ring.cur % RB_DWORDS;
-    if (pollTimeout(this.kernel, () => this.rptr(ring), (v) => v === wptr, 10, ADRENO_IDLE_TIMEOUT_US) < 0) {
+    if (readxPollTimeout(this.kernel, () => this.rptr(ring), (v) => v === wptr, 10, ADRENO_IDLE_TIMEOUT_US) < 0) {
       this.kernel.log.err('', `[drm:adreno_idle] *ERROR* ${this.name}: timeout waiting to drain ringbuffer ${ring.id} rptr/wptr = ${this.rptr(ring).toString(16).toUpperCase()}/${wptr.toString(16).toUpperCase()}`);
       return false;
     }
@@ -497,7 +497,7 @@ export class A6xxGpu {
       this.gmu.isIdle() &&
       (this.read(R.A6XX_RBBM_STATUS) & ~R.A6XX_RBBM_STATUS_CP_AHB_BUSY_CX_MASTER) === 0 &&
       (this.read(R.A6XX_RBBM_INT_0_STATUS) & R.A6XX_RBBM_INT_0_MASK_RBBM_HANG_DETECT) === 0;
-    if (pollTimeout(this.kernel, () => (isIdle() ? 1 : 0), (v) => v === 1, 10, ADRENO_IDLE_TIMEOUT_US) < 0) {
+    if (readxPollTimeout(this.kernel, () => (isIdle() ? 1 : 0), (v) => v === 1, 10, ADRENO_IDLE_TIMEOUT_US) < 0) {
       this.kernel.log.err(
         '',
         `[drm:a6xx_idle] *ERROR* ${this.name}: timeout waiting for GPU to idle: status ${hex8(this.read(R.A6XX_RBBM_STATUS))} irq ${hex8(this.read(R.A6XX_RBBM_INT_0_STATUS))} rptr/wptr ${this.rptr(ring)}/${wptr}`,
@@ -536,10 +536,10 @@ export class A6xxGpu {
     }
     ring.seqno = seqno;
     submit.hwFence = new MsmFence(ring.name, seqno);
-    submit.submittedAt = ktimeNs(this.kernel);
+    submit.submittedAt = ktimeGetNs(this.kernel);
     ring.submits.push(submit);
     this.stats.submits++;
-    if (this.hangcheckAt === Number.POSITIVE_INFINITY) this.hangcheckAt = ktimeNs(this.kernel) + DRM_MSM_HANGCHECK_PERIOD_MS * NSEC_PER_MSEC;
+    if (this.hangcheckAt === Number.POSITIVE_INFINITY) this.hangcheckAt = ktimeGetNs(this.kernel) + DRM_MSM_HANGCHECK_PERIOD_MS * NSEC_PER_MSEC;
     this.flush(ring);
     return 0;
   }
@@ -692,7 +692,7 @@ export class A6xxGpu {
     const fence = this.memptrsFence(ring);
     if (fenceAfterEq(ring.completedFence, fence)) return;
     ring.completedFence = fence;
-    const now = ktimeNs(this.kernel);
+    const now = ktimeGetNs(this.kernel);
     for (const s of ring.submits) if (s.hwFence && fenceAfterEq(fence, s.seqno)) s.hwFence.signal(now);
   }
 
@@ -764,7 +764,7 @@ export class A6xxGpu {
           `*** gpu fault: ttbr0=${hex64(info.ttbr0)} iova=${hex64(iova)} dir=${write ? 'WRITE' : 'READ'} type=${type} source=${source} (${scratch.join(',')})`,
         );
     }
-    const rec: MsmFaultRecord = { iova, write, type, source, ttbr0: info?.ttbr0 ?? 0n, fsr: info?.fsr ?? 0, comm: null, pid: 0, fenceId: 0, t: ktimeNs(this.kernel) };
+    const rec: MsmFaultRecord = { iova, write, type, source, ttbr0: info?.ttbr0 ?? 0n, fsr: info?.fsr ?? 0, comm: null, pid: 0, fenceId: 0, t: ktimeGetNs(this.kernel) };
     this.faults.push(rec);
     if (this.faults.length > 256) this.faults.shift();
     this.hangcheckAt = Number.POSITIVE_INFINITY;
@@ -798,7 +798,7 @@ export class A6xxGpu {
       } else this.crashstateCapture('fault', null, rec);
     }
     this.mmu.resumeTranslation();
-    if (ring.submits.length > 0) this.hangcheckAt = ktimeNs(this.kernel) + DRM_MSM_HANGCHECK_PERIOD_MS * NSEC_PER_MSEC;
+    if (ring.submits.length > 0) this.hangcheckAt = ktimeGetNs(this.kernel) + DRM_MSM_HANGCHECK_PERIOD_MS * NSEC_PER_MSEC;
   }
 
   /** The fault/hang accounting of a submit's queue and address space (once per submit). */
@@ -839,7 +839,7 @@ export class A6xxGpu {
 
   /** Runs the hang check when its time has come (the timer's callback). */
   runTimers(): void {
-    if (ktimeNs(this.kernel) < this.hangcheckAt) return;
+    if (ktimeGetNs(this.kernel) < this.hangcheckAt) return;
     this.hangcheckHandler();
   }
 
@@ -860,7 +860,7 @@ export class A6xxGpu {
       this.dev.err(`${this.name}:     submitted fence: ${ring.seqno}`);
       this.host.queueWork(() => this.recover());
     }
-    if (!fenceAfterEq(ring.hangcheckFence, ring.seqno)) this.hangcheckAt = ktimeNs(this.kernel) + DRM_MSM_HANGCHECK_PERIOD_MS * NSEC_PER_MSEC;
+    if (!fenceAfterEq(ring.hangcheckFence, ring.seqno)) this.hangcheckAt = ktimeGetNs(this.kernel) + DRM_MSM_HANGCHECK_PERIOD_MS * NSEC_PER_MSEC;
     this.retire();
   }
 
@@ -898,7 +898,7 @@ export class A6xxGpu {
       }
       this.flush(ring);
     }
-    if (ring.submits.length > 0) this.hangcheckAt = ktimeNs(this.kernel) + DRM_MSM_HANGCHECK_PERIOD_MS * NSEC_PER_MSEC;
+    if (ring.submits.length > 0) this.hangcheckAt = ktimeGetNs(this.kernel) + DRM_MSM_HANGCHECK_PERIOD_MS * NSEC_PER_MSEC;
   }
 
   /** Gives the GPU (the model) a chance to run: one read of the CP's read pointer. */
@@ -954,7 +954,7 @@ export class A6xxGpu {
 
   /** Ends a submit that will never run (device going away): its fences carry `err`. */
   abort(submit: MsmGemSubmit, err: number): void {
-    const now = ktimeNs(this.kernel);
+    const now = ktimeGetNs(this.kernel);
     submit.hwFence?.signal(now, err);
     submit.userFence.signal(now, err);
   }

@@ -20,17 +20,14 @@ import {
   iommuSetFaultHandler,
   iommuUnmap,
 } from '@gki/kernel';
-import type { AdrenoSmmuFaultInfo, AdrenoSmmuPgtableCfg, AdrenoSmmuPriv, Device, IommuDomain, IommuPgsizeOut, Kernel } from '@gki/kernel';
+import type { AdrenoSmmuFaultInfo, AdrenoSmmuPgtableCfg, AdrenoSmmuPriv, Device, DrmGemPageRun, IommuDomain, IommuPgsizeOut, Kernel } from '@gki/kernel';
 
 export const PAGE_SIZE = 0x1000;
 const TWO48 = 2 ** 48;
 const TWO49 = 2 ** 49;
 
 /** A physically contiguous run of a buffer's pages (one merged scatterlist entry). */
-export interface PageRun {
-  pa: number;
-  len: number;
-}
+export type PageRun = DrmGemPageRun;
 
 /**
  * What the GPU handler gets for a fault on the GPU's domain: the IOVA (negative for an upper

@@ -1,4 +1,5 @@
-import type { Device, Driver, KernelModule, ModuleContext, ModuleRef } from '@gki/kernel';
+import { modulePlatformDriver, ofModuleAliases } from '@gki/kernel';
+import type { Device, Driver, KernelModule, ModuleRef } from '@gki/kernel';
 import { ADRENO_DRIVER_NAME, ADRENO_OF_MATCH, MsmDrmDevice, msmFromDevice } from './device.js';
 import { PACKAGE_VERSION } from './version.js';
 
@@ -26,16 +27,11 @@ export function adrenoDriver(owner: ModuleRef | null): Driver {
   };
 }
 
-/**
- * MODULE_DEVICE_TABLE(of, dt_match): the aliases depmod writes for each compatible, one for a
- * node whose compatible list ends with it and one for a list that goes on.
- */
-export const MSM_ALIASES: readonly string[] = ADRENO_OF_MATCH.flatMap((m) => [`of:N*T*C${m.compatible}`, `of:N*T*C${m.compatible}C*`]);
-
-const drivers = new WeakMap<ModuleRef, Driver>();
+/** MODULE_DEVICE_TABLE(of, dt_match): the aliases depmod writes for the OF match table. */
+export const MSM_ALIASES: readonly string[] = ofModuleAliases(ADRENO_OF_MATCH);
 
 /**
- * Module msm: registers the adreno platform driver at init and unregisters it at exit. Its
+ * Module msm (module_platform_driver): registers the adreno platform driver at init and unregisters it at exit. Its
  * per-process page tables come from io-pgtable (format ARM_64_LPAE_S1), which the seed
  * series' soft dependency on io-pgtable-arm loads first (Rob Clark queued that one-line
  * MODULE_SOFTDEP("pre: io-pgtable-arm") in January 2021 and dropped it the same day, when
@@ -51,16 +47,5 @@ export const msmModule: KernelModule = {
   softdep: { pre: ['io-pgtable-arm'] },
   aliases: [...MSM_ALIASES],
   initcall: 'device',
-  init(ctx: ModuleContext): number {
-    const drv = adrenoDriver(ctx.self);
-    const r = ctx.kernel.drivers.registerDriver(drv);
-    if (r < 0) return r;
-    drivers.set(ctx.self, drv);
-    return 0;
-  },
-  exit(ctx: ModuleContext): void {
-    const drv = drivers.get(ctx.self);
-    if (drv) ctx.kernel.drivers.unregisterDriver(drv);
-    drivers.delete(ctx.self);
-  },
+  ...modulePlatformDriver((ctx) => adrenoDriver(ctx.self)),
 };

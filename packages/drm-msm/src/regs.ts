@@ -167,16 +167,26 @@ export const A6XX_GMU_RPMH_CTRL_CX_VOTE_ENABLE = 1 << 10;
 export const A6XX_GMU_RPMH_CTRL_GFX_VOTE_ENABLE = 1 << 11;
 
 /**
- * Out-of-band requests to a "legacy" GMU (the a630 family's firmware): the request bit the
- * host sets in HOST2GMU_INTR_SET and the bit the GMU acknowledges in GMU2HOST_INTR_INFO; the
- * host withdraws a request by setting its ack bit in HOST2GMU_INTR_SET.
+ * Out-of-band requests to the GMU: the request bit the host sets in HOST2GMU_INTR_SET, the
+ * bit the GMU acknowledges in GMU2HOST_INTR_INFO, and the bit the host sets in
+ * HOST2GMU_INTR_SET to withdraw the request. A "legacy" GMU (the a630 family's firmware, HFI
+ * v1) uses the first set; later GMUs (a640 on) use the `*New` bits and have no BOOT_SLUMBER
+ * or DCVS request at all.
  */
+export interface GmuOob {
+  readonly name: string;
+  readonly request: number;
+  readonly ack: number;
+  readonly clear: number;
+  readonly requestNew?: number;
+  readonly ackNew?: number;
+  readonly clearNew?: number;
+}
 export const GMU_OOB = {
-  BOOT_SLUMBER: { name: 'BOOT_SLUMBER', request: 22, ack: 30 },
-  GPU_SET: { name: 'GPU_SET', request: 16, ack: 24 },
-  DCVS_SET: { name: 'GPU_DCVS', request: 23, ack: 31 },
-} as const;
-export type GmuOob = (typeof GMU_OOB)[keyof typeof GMU_OOB];
+  BOOT_SLUMBER: { name: 'BOOT_SLUMBER', request: 22, ack: 30, clear: 30 },
+  GPU_SET: { name: 'GPU_SET', request: 16, ack: 24, clear: 24, requestNew: 30, ackNew: 31, clearNew: 31 },
+  DCVS_SET: { name: 'GPU_DCVS', request: 23, ack: 31, clear: 31 },
+} as const satisfies Record<string, GmuOob>;
 
 /** CM3 firmware "boot done" value in FW_INIT_RESULT, for firmware versions up to 0x20010004. */
 export const GMU_FW_INIT_DONE_LEGACY = 0xbabe_face;

@@ -114,6 +114,21 @@ describe('probe on the sdm845 GPU subtree', () => {
     expect([...r.gmu.held]).toEqual([]);
   });
 
+  it('talks to an a640-or-later GMU with the new out-of-band bits and no boot request (a650 of sm8250)', () => {
+    const r = bootModelOk(sdm845GpuDtb({ gpuCompat: ['qcom,adreno-650.2', 'qcom,adreno'], gmuCompat: ['qcom,adreno-gmu-650.2', 'qcom,adreno-gmu'] }));
+    expect(r.gmu.legacy).toBe(false);
+    expect(r.drm.gpu.gmu!.legacy).toBe(false);
+    // a6xx_gmu_fw_start asks for BOOT_SLUMBER only on the a630 family; GPU_SET goes out as bit 30, acked on 31
+    expect(r.drm.gpu.gmu!.stats.oobSet).toEqual({ GPU_SET: expect.any(Number) });
+    expect(r.drm.gpu.gmu!.stats.oobTimeouts).toBe(0);
+    expect(r.gmu.counts.oobAcks).toBe(r.drm.gpu.gmu!.stats.oobSet.GPU_SET);
+    expect(r.k.log.grep(/Initialized msm .* for 5000000.gpu/)).toHaveLength(1);
+    // the a630 keeps the legacy bits and the boot request
+    const legacy = bootModelOk();
+    expect(legacy.drm.gpu.gmu!.legacy).toBe(true);
+    expect(legacy.drm.gpu.gmu!.stats.oobSet).toMatchObject({ BOOT_SLUMBER: 1 });
+  });
+
   it('gives up with the kernel\'s message when the GMU does not answer, keeping nothing', () => {
     const rig = bootFake(sdm845GpuDtb(), defaultImage([], ['arm_smmu']));
     const k = rig.k;
@@ -132,6 +147,13 @@ describe('probe on the sdm845 GPU subtree', () => {
     expect(r.drm).toBeUndefined();
     expect(r.k.log.grep('adreno 5000000.gpu: Unknown GPU revision: 6.9.0.0')).toHaveLength(1);
     expect(r.k.drivers.findDevice(GPU_NAME)!.state).toBe('unbound');
+    // the chip id written in hex, as qcm2290.dtsi (Adreno 702) and sm8550.dtsi (Adreno 740) do
+    for (const [compat, rev] of [['qcom,adreno-07000200', '7.0.2.0'], ['qcom,adreno-43050a01', '67.5.10.1']] as const) {
+      const h = bootFake(sdm845GpuDtb({ gpuCompat: [compat, 'qcom,adreno'] }));
+      expect(h.drm).toBeUndefined();
+      expect(h.k.log.grep(`adreno 5000000.gpu: Unknown GPU revision: ${rev}`), compat).toHaveLength(1);
+      expect(h.k.log.grep(/could not parse/)).toEqual([]);
+    }
   });
 
   it('needs the GMU named by qcom,gmu', () => {

@@ -34,6 +34,8 @@ export interface TreeOptions {
   gpuCompat?: string[];
   /** Leave the `qcom,gmu` phandle out. */
   noGmu?: boolean;
+  /** The GMU's compatible list (default: sdm845's). */
+  gmuCompat?: string[];
   /** The SMMU's compatible list (default: sdm845's Adreno SMMU). */
   smmuCompat?: string[];
   ramSize?: number;
@@ -67,7 +69,7 @@ export function sdm845GpuDtb(o: TreeOptions = {}): Uint8Array {
         prop.cells('interrupts', ...spis([229, 231]), ...spis([364, 365, 366, 367, 368, 369, 370, 371], EDGE_RISING)),
       ]),
       node('gmu: gmu@506a000', [
-        prop.strings('compatible', ['qcom,adreno-gmu-630.2', 'qcom,adreno-gmu']),
+        prop.strings('compatible', o.gmuCompat ?? ['qcom,adreno-gmu-630.2', 'qcom,adreno-gmu']),
         reg([0x0506_a000, 0x30000], [0x0b28_0000, 0x10000], [0x0b48_0000, 0x10000]),
         prop.strings('reg-names', ['gmu', 'gmu_pdc', 'gmu_pdc_seq']),
         prop.cells('interrupts', ...spis([304, 305])),

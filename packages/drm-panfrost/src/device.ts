@@ -1,5 +1,5 @@
-import { EINVAL, ENODEV, EPROBE_DEFER, requestIrq } from '@gki/kernel';
-import type { Device, IoMem, Kernel, ModuleRef, OfNode } from '@gki/kernel';
+import { DRIVER_GEM, DRIVER_RENDER, DRIVER_SYNCOBJ, DrmDevice, EINVAL, ENODEV, EPROBE_DEFER, NSEC_PER_MSEC, WorkQueue, delayNs, ktimeGetNs, requestIrq } from '@gki/kernel';
+import type { Device, DrmDriver, IoMem, Kernel, ModuleRef, OfNode } from '@gki/kernel';
 import { DrmMm, type DrmMmNode } from './drm-mm.js';
 import type { PanfrostFaultStatus } from './exception.js';
 import type { PanfrostFeatures } from './features.js';
@@ -8,13 +8,23 @@ import { gpuInit, gpuPowerOff, gpuPowerOn, gpuSoftReset } from './gpu.js';
 import { PanfrostJobManager, type PanfrostJob } from './job.js';
 import { PanfrostMmuManager } from './mmu.js';
 import * as R from './regs.js';
-import { delayNs, ktimeNs, NSEC_PER_MSEC } from './time.js';
 import { PanfrostFile } from './file.js';
 
 /** The driver's name: the prefix of its devices' log lines, and the DRM driver name. */
 export const PANFROST_DRIVER = 'panfrost';
-/** DRM driver version (1.2: HEAP/NOEXEC flags and the AFBC_FEATURES parameter) and date. */
-export const PANFROST_DRM_VERSION = { major: 1, minor: 2, patchlevel: 0, date: '20180908' } as const;
+/**
+ * The DRM driver (panfrost_drm_driver): version 1.2 (HEAP/NOEXEC flags and the AFBC_FEATURES
+ * parameter), a render node, GEM and syncobjs.
+ */
+export const PANFROST_DRM_DRIVER: DrmDriver = {
+  name: PANFROST_DRIVER,
+  desc: 'panfrost DRM',
+  date: '20180908',
+  major: 1,
+  minor: 2,
+  patchlevel: 0,
+  driverFeatures: DRIVER_RENDER | DRIVER_GEM | DRIVER_SYNCOBJ,
+};
 
 /** Per-compatible data (struct panfrost_compatible): supplies and power domains it expects. */
 export interface PanfrostCompatible {
@@ -89,12 +99,9 @@ function ofDmaIsCoherent(np: OfNode | null): boolean {
   return false;
 }
 
-/** Bound panfrost devices per kernel, in minor order (the DRM render nodes). */
-const registry = new WeakMap<Kernel, PanfrostDevice[]>();
-
-/** The panfrost DRM devices of `kernel` (renderD128 is index 0). */
+/** The registered panfrost DRM devices of `kernel`, in minor order. */
 export function panfrostDevices(kernel: Kernel): readonly PanfrostDevice[] {
-  return registry.get(kernel) ?? [];
+  return kernel.drm.devices().flatMap((d) => (d.priv instanceof PanfrostDevice ? [d.priv] : []));
 }
 
 /** The panfrost device bound to `dev`, if any. */
@@ -118,18 +125,16 @@ export class PanfrostDevice {
   readonly comp: PanfrostCompatible;
   readonly mmu: PanfrostMmuManager;
   readonly js: PanfrostJobManager;
-  readonly files = new Set<PanfrostFile>();
+  /** The DRM device (pfdev->ddev): minors, open files, registration. */
+  readonly ddev: DrmDevice<PanfrostFile>;
   readonly debug: PanfrostDebug = { skipFlushes: 0 };
   /** MMU faults seen, oldest first (the last 256). */
   readonly faults: PanfrostFaultRecord[] = [];
-  /** DRM minor index (renderD128 + minor), -1 while unregistered. */
-  minor = -1;
   /** @internal */
   coreGroupNoticeShown = false;
   private probed = false;
-  private unplugged = false;
-  private readonly work: (() => void)[] = [];
-  private draining = false;
+  /** Deferred work (the driver's kthread worker / workqueue items). */
+  private readonly wq = new WorkQueue();
   private readonly nodeMappings = new WeakMap<DrmMmNode, PanfrostGemMapping>();
   /** The DRM vma offset manager: fake mmap offsets, in pages from 4 GiB (64-bit layout). */
   readonly vmaManager = new DrmMm(0x10_0000, 0xf_ffff * 256);
@@ -145,6 +150,7 @@ export class PanfrostDevice {
     readonly owner: ModuleRef | null,
   ) {
     this.kernel = dev.core.kernel;
+    this.ddev = new DrmDevice<PanfrostFile>(dev, PANFROST_DRM_DRIVER, owner, this);
     this.coherent = ofDmaIsCoherent(dev.ofNode);
     this.comp = (dev.matchData as PanfrostCompatible | undefined) ?? DEFAULT_DATA;
     this.mmu = new PanfrostMmuManager(this);
@@ -153,16 +159,26 @@ export class PanfrostDevice {
 
   /** True while the registers may be touched (probed, not removed, window still mapped). */
   get hwAccessible(): boolean {
-    return this.probed && !this.unplugged && this.regs !== undefined && this.regs.mapped;
+    return this.probed && !this.ddev.isUnplugged && this.regs !== undefined && this.regs.mapped;
   }
 
   get isRegistered(): boolean {
-    return this.minor >= 0;
+    return this.ddev.isRegistered;
+  }
+
+  /** The DRM minor the kernel logs ("on minor N", the cardN number), -1 while unregistered. */
+  get minor(): number {
+    return this.ddev.index;
   }
 
   /** The render node's name ("renderD128"). */
   get renderNode(): string {
-    return `renderD${128 + this.minor}`;
+    return this.ddev.renderNode;
+  }
+
+  /** The open files. */
+  get files(): ReadonlySet<PanfrostFile> {
+    return this.ddev.files;
   }
 
   // ------------------------------------------------------------------ probe / remove
@@ -197,15 +213,11 @@ export class PanfrostDevice {
     // The GPU stays powered (no runtime PM in the model): what the first runtime resume does
     // in the kernel happens here, the MMU reset that clears and unmasks the MMU interrupts.
     this.mmu.reset();
-    const list = registry.get(this.kernel) ?? [];
-    let minor = 0;
-    while (list.some((d) => d.minor === minor)) minor++;
-    this.minor = minor;
-    list.push(this);
-    list.sort((a, b) => a.minor - b.minor);
-    registry.set(this.kernel, list);
-    const v = PANFROST_DRM_VERSION;
-    dev.info(`[drm] Initialized ${PANFROST_DRIVER} ${v.major}.${v.minor}.${v.patchlevel} ${v.date} for ${dev.name} on minor ${minor}`);
+    r = this.ddev.register();
+    if (r < 0) {
+      this.probed = false;
+      return r;
+    }
     return 0;
   }
 
@@ -248,21 +260,18 @@ export class PanfrostDevice {
    * close(); their calls answer -ENODEV.
    */
   remove(): void {
-    const list = registry.get(this.kernel);
-    if (list) {
-      const i = list.indexOf(this);
-      if (i >= 0) list.splice(i, 1);
-    }
-    this.minor = -1;
-    if (this.hwAccessible) {
+    const live = this.hwAccessible;
+    this.ddev.unregister();
+    if (live) {
       this.js.abortAll(-ENODEV);
       this.drain();
       this.js.fini();
       this.mmu.fini();
       gpuPowerOff(this);
     }
-    this.unplugged = true;
+    this.ddev.unplug();
     this.drain();
+    this.ddev.put();
   }
 
   /** panfrost_device_reset: soft reset, power on, MMU reset, job interrupts on. */
@@ -283,18 +292,12 @@ export class PanfrostDevice {
 
   /** Queues work (a workqueue item); it runs when the outermost driver entry point finishes. */
   queueWork(fn: () => void): void {
-    this.work.push(fn);
+    this.wq.queue(fn);
   }
 
   /** Runs queued work until none is left (not re-entrant: a nested call returns at once). */
   drain(): void {
-    if (this.draining) return;
-    this.draining = true;
-    try {
-      for (let fn = this.work.shift(); fn; fn = this.work.shift()) fn();
-    } finally {
-      this.draining = false;
-    }
+    this.wq.flush();
   }
 
   /** Fires the timers that are due (the job timeout). */
@@ -316,7 +319,7 @@ export class PanfrostDevice {
       this.drain();
       this.runTimers();
       if (cond()) return true;
-      const now = ktimeNs(this.kernel);
+      const now = ktimeGetNs(this.kernel);
       if (now >= deadline) return false;
       const next = this.js.nextDeadline();
       if (next === Number.POSITIVE_INFINITY && !Number.isFinite(deadline)) return cond();
@@ -347,22 +350,11 @@ export class PanfrostDevice {
    * module is going away; -EINVAL when no ARM_MALI_LPAE page table can be had.
    */
   open(): PanfrostFile | number {
-    if (!this.hwAccessible || !this.isRegistered) return -ENODEV;
-    if (!this.kernel.modules.tryModuleGet(this.owner)) return -ENODEV;
-    const mmu = this.mmu.ctxCreate();
-    if (typeof mmu === 'number') {
-      this.kernel.modules.modulePut(this.owner);
-      return mmu;
-    }
-    const file = new PanfrostFile(this, mmu, this.nextFileId++);
-    this.files.add(file);
-    return file;
-  }
-
-  /** @internal drm_release's end: the file is gone, its module reference dropped. */
-  fileReleased(file: PanfrostFile): void {
-    this.files.delete(file);
-    this.kernel.modules.modulePut(this.owner);
+    if (!this.hwAccessible) return -ENODEV;
+    return this.ddev.open(() => {
+      const mmu = this.mmu.ctxCreate();
+      return typeof mmu === 'number' ? mmu : new PanfrostFile(this, mmu, this.nextFileId++);
+    });
   }
 
   /** @internal A fresh fence context number (one per file and job slot). */
@@ -439,7 +431,7 @@ export class PanfrostDevice {
 
   /** @internal */
   recordFault(r: Omit<PanfrostFaultRecord, 't'>): void {
-    this.faults.push({ ...r, t: ktimeNs(this.kernel) });
+    this.faults.push({ ...r, t: ktimeGetNs(this.kernel) });
     if (this.faults.length > 256) this.faults.shift();
   }
 
@@ -466,6 +458,6 @@ export class PanfrostDevice {
 
   /** Simulated time now (ns). */
   now(): number {
-    return ktimeNs(this.kernel);
+    return ktimeGetNs(this.kernel);
   }
 }

@@ -1,11 +1,10 @@
-import { EACCES, EBADF, EBUSY, EINVAL, ENODEV, ENOENT, ETIME, ETIMEDOUT } from '@gki/kernel';
+import { DrmHandleTable, EACCES, EBADF, EBUSY, EINVAL, ENODEV, ENOENT, ETIME, ETIMEDOUT, NSEC_PER_MSEC, drmTimeoutAbsDeadline, drmTimeoutAbsToNs, ktimeGetNs } from '@gki/kernel';
 import type { PanfrostDevice } from './device.js';
 import { PanfrostBo, PanfrostCpuMapping, PanfrostGemMapping } from './gem.js';
 import { PanfrostFence, PanfrostJob, panfrostJobSlot, type PanfrostEntity } from './job.js';
 import type { PanfrostMmu } from './mmu.js';
 import { HW_FEATURE_FLUSH_REDUCTION, hasHwFeature } from './features.js';
 import * as R from './regs.js';
-import { ktimeNs, NSEC_PER_MSEC } from './time.js';
 import {
   DRM_PANFROST_PARAM_AFBC_FEATURES,
   DRM_PANFROST_PARAM_JS_FEATURES0,
@@ -52,8 +51,10 @@ interface Syncobj {
  * close(), -ENODEV once the device is gone.
  */
 export class PanfrostFile {
-  private readonly handles = new Map<number, PanfrostBo>();
-  private readonly syncobjs = new Map<number, Syncobj>();
+  /** GEM handles (the file's object_idr). */
+  private readonly handles = new DrmHandleTable<PanfrostBo>();
+  /** Syncobj handles (the file's syncobj_idr). */
+  private readonly syncobjs = new DrmHandleTable<Syncobj>();
   private readonly entities: PanfrostEntity[];
   private closed = false;
 
@@ -81,7 +82,7 @@ export class PanfrostFile {
   }
 
   private lookup(handle: number): PanfrostBo | undefined {
-    return isU32(handle) ? this.handles.get(handle) : undefined;
+    return this.handles.lookup(handle);
   }
 
   private mappingOf(bo: PanfrostBo): PanfrostGemMapping | undefined {
@@ -152,17 +153,13 @@ export class PanfrostFile {
         this.pfdev.boPut(bo);
         return r;
       }
-      const handle = this.allocHandle();
-      this.handles.set(handle, bo);
+      const handle = this.handles.alloc(bo);
+      if (handle < 0) {
+        this.gemCloseObject(bo);
+        return handle;
+      }
       return { handle, offset: this.mappingOf(bo)!.iova };
     });
-  }
-
-  /** idr_alloc from 1: the lowest free handle. */
-  private allocHandle(): number {
-    let h = 1;
-    while (this.handles.has(h)) h++;
-    return h;
   }
 
   /**
@@ -201,17 +198,20 @@ export class PanfrostFile {
   }
 
   private handleDelete(handle: number): number {
-    const bo = this.lookup(handle);
-    if (!bo) return -EINVAL;
-    this.handles.delete(handle);
-    // panfrost_gem_close: this file's mapping leaves the buffer's list
+    const bo = this.handles.remove(handle);
+    if (typeof bo === 'number') return bo;
+    this.gemCloseObject(bo);
+    return 0;
+  }
+
+  /** panfrost_gem_close and the handle's reference: this file's mapping leaves the buffer's list. */
+  private gemCloseObject(bo: PanfrostBo): void {
     const m = this.mappingOf(bo);
     if (m) {
       bo.mappings.splice(bo.mappings.indexOf(m), 1);
       this.pfdev.gemMappingPut(m);
     }
     this.pfdev.boPut(bo);
-    return 0;
   }
 
   /** DRM_IOCTL_PANFROST_GET_BO_OFFSET: the buffer's GPU address in this file. */
@@ -309,12 +309,12 @@ export class PanfrostFile {
       if (req !== 0 && req !== PANFROST_JD_REQ_FS) return -EINVAL;
       let outSync: Syncobj | undefined;
       if ((args.outSync ?? 0) > 0) {
-        outSync = isU32(args.outSync) ? this.syncobjs.get(args.outSync) : undefined;
+        outSync = this.syncobjs.lookup(args.outSync);
         if (!outSync) return -ENODEV;
       }
       const deps: PanfrostFence[] = [];
       for (const h of args.inSyncs ?? []) {
-        const so = isU32(h) ? this.syncobjs.get(h) : undefined;
+        const so = this.syncobjs.lookup(h);
         if (!so) return -ENOENT;
         if (!so.fence) return -EINVAL;
         deps.push(so.fence);
@@ -375,8 +375,7 @@ export class PanfrostFile {
       if (!bo) return -ENOENT;
       if (typeof args.timeoutNs !== 'number' || Number.isNaN(args.timeoutNs)) return -EINVAL;
       const fence = bo.resvFence;
-      const now = ktimeNs(this.pfdev.kernel);
-      const poll = args.timeoutNs === 0 || args.timeoutNs <= now;
+      const poll = drmTimeoutAbsToNs(this.pfdev.kernel, args.timeoutNs) === 0;
       if (!fence || fence.signaled) return 0;
       if (poll) return -EBUSY;
       return this.pfdev.waitUntil(() => fence.signaled, args.timeoutNs) ? 0 : -ETIMEDOUT;
@@ -395,22 +394,22 @@ export class PanfrostFile {
         fence = new PanfrostFence(this.pfdev, 0, 0, 'stub');
         fence.signal(0);
       }
-      let h = 1;
-      while (this.syncobjs.has(h)) h++;
-      this.syncobjs.set(h, { fence });
-      return { handle: h };
+      return { handle: this.syncobjs.alloc({ fence }) };
     });
   }
 
   /** DRM_IOCTL_SYNCOBJ_DESTROY. -EINVAL for an unknown handle. */
   syncobjDestroy(args: { handle: number }): number {
-    return this.op(() => (isU32(args.handle) && this.syncobjs.delete(args.handle) ? 0 : -EINVAL));
+    return this.op(() => {
+      const r = this.syncobjs.remove(args.handle);
+      return typeof r === 'number' ? r : 0;
+    });
   }
 
   /** The fence a syncobj holds now (drm_syncobj_find_fence), or null; -ENOENT if unknown. */
   syncobjFence(handle: number): PanfrostFence | null | number {
     if (this.closed) return -EBADF;
-    const so = isU32(handle) ? this.syncobjs.get(handle) : undefined;
+    const so = this.syncobjs.lookup(handle);
     return so ? so.fence : -ENOENT;
   }
 
@@ -425,14 +424,14 @@ export class PanfrostFile {
       if (!isU32(flags) || args.handles.length === 0) return -EINVAL;
       const fences: PanfrostFence[] = [];
       for (const h of args.handles) {
-        const so = isU32(h) ? this.syncobjs.get(h) : undefined;
+        const so = this.syncobjs.lookup(h);
         if (!so) return -ENOENT;
         if (!so.fence) return -EINVAL;
         fences.push(so.fence);
       }
       const all = (flags & DRM_SYNCOBJ_WAIT_FLAGS_WAIT_ALL) !== 0;
       const ok = (): boolean => (all ? fences.every((f) => f.signaled) : fences.some((f) => f.signaled));
-      const deadline = Math.max(args.timeoutNs, ktimeNs(this.pfdev.kernel));
+      const deadline = drmTimeoutAbsDeadline(this.pfdev.kernel, args.timeoutNs);
       if (!this.pfdev.waitUntil(ok, deadline)) return -ETIME;
       return { firstSignaled: Math.max(0, fences.findIndex((f) => f.signaled)) };
     });
@@ -451,21 +450,21 @@ export class PanfrostFile {
     if (this.closed) return -EBADF;
     const pfdev = this.pfdev;
     this.closed = true;
-    this.syncobjs.clear();
-    for (const h of [...this.handles.keys()].sort((a, b) => a - b)) this.handleDelete(h);
+    for (const h of this.syncobjs.handles()) this.syncobjs.remove(h);
+    for (const h of this.handles.handles()) this.handleDelete(h);
     if (pfdev.hwAccessible) {
-      pfdev.waitUntil(() => pfdev.js.queuedFor(this.id) === 0, ktimeNs(pfdev.kernel) + ENTITY_FLUSH_MS * NSEC_PER_MSEC);
+      pfdev.waitUntil(() => pfdev.js.queuedFor(this.id) === 0, ktimeGetNs(pfdev.kernel) + ENTITY_FLUSH_MS * NSEC_PER_MSEC);
       pfdev.js.closeFile(this.id);
     } else pfdev.js.closeFile(this.id);
     pfdev.mmu.ctxPut(this.mmu);
     pfdev.drain();
-    pfdev.fileReleased(this);
+    pfdev.ddev.release(this);
     return 0;
   }
 
   /** Handles this file holds, for dumps and tests. */
   handleList(): number[] {
-    return [...this.handles.keys()].sort((a, b) => a - b);
+    return this.handles.handles();
   }
 
   /** The buffer behind a handle, for tests and tools (not an ioctl). */

@@ -1,5 +1,18 @@
-import { EFAULT, EINVAL, ENOMEM, KernelError } from '@gki/kernel';
-import type { Kernel } from '@gki/kernel';
+import {
+  DRM_GEM_MAX_BLOCK_ORDER,
+  EFAULT,
+  EINVAL,
+  ENOMEM,
+  KernelError,
+  drmGemAllocBlocks,
+  drmGemBlocksToRuns,
+  drmGemFreeBlocks,
+  drmGemRunsFill32,
+  drmGemRunsPhys,
+  drmGemRunsRead,
+  drmGemRunsWrite,
+} from '@gki/kernel';
+import type { DrmGemBlock, DrmGemPageRun, Kernel } from '@gki/kernel';
 import type { DrmMmNode } from './drm-mm.js';
 import type { PanfrostFence } from './job.js';
 import type { PanfrostMmu } from './mmu.js';
@@ -7,54 +20,10 @@ import type { PanfrostMmu } from './mmu.js';
 const PAGE_SIZE = 0x1000;
 const SZ_2M = 0x20_0000;
 /** Largest block the driver takes from the page allocator for buffer memory: 2 MiB (order 9). */
-export const BO_MAX_ORDER = 9;
+export const BO_MAX_ORDER = DRM_GEM_MAX_BLOCK_ORDER;
 
 /** A physically contiguous run of a buffer's memory (one scatterlist entry after merging). */
-export interface PageRun {
-  pa: number;
-  len: number;
-}
-
-/** A block from the page allocator. */
-interface Block {
-  pa: number;
-  order: number;
-}
-
-/**
- * Allocates `bytes` (a page multiple) from the page allocator in naturally aligned blocks of at
- * most 2 MiB, the largest that fit first, falling back to smaller blocks when a large one is
- * not available (the model's stand-in for shmem pages, which are single pages that the
- * scatterlist merges when they happen to be contiguous). -ENOMEM with nothing kept on failure.
- */
-function allocBlocks(kernel: Kernel, bytes: number): Block[] | number {
-  const blocks: Block[] = [];
-  let left = bytes / PAGE_SIZE;
-  while (left > 0) {
-    let order = Math.min(BO_MAX_ORDER, 31 - Math.clz32(left));
-    let pa = kernel.pages.allocPages(order);
-    while (pa < 0 && order > 0) pa = kernel.pages.allocPages(--order);
-    if (pa < 0) {
-      for (const b of blocks) kernel.pages.freePages(b.pa, b.order);
-      return -ENOMEM;
-    }
-    blocks.push({ pa, order });
-    left -= 1 << order;
-  }
-  return blocks;
-}
-
-/** sg_alloc_table_from_pages: physically adjacent blocks merge into one run. */
-function toRuns(blocks: readonly Block[]): PageRun[] {
-  const runs: PageRun[] = [];
-  for (const b of blocks) {
-    const len = PAGE_SIZE << b.order;
-    const last = runs[runs.length - 1];
-    if (last && last.pa + last.len === b.pa) last.len += len;
-    else runs.push({ pa: b.pa, len });
-  }
-  return runs;
-}
+export type PageRun = DrmGemPageRun;
 
 /**
  * A panfrost buffer object (GEM shmem object plus panfrost's fields): its size, flags, backing
@@ -67,9 +36,9 @@ export class PanfrostBo {
   readonly noexec: boolean;
   readonly isHeap: boolean;
   /** Backing blocks of a non-heap buffer (empty until mapped, and after a purge). */
-  private blocks: Block[] = [];
+  private blocks: DrmGemBlock[] = [];
   /** Heap: the blocks of each 2 MiB chunk, null where the GPU has not faulted yet. */
-  private heapBlocks: (Block[] | null)[] = [];
+  private heapBlocks: (DrmGemBlock[] | null)[] = [];
   /** The merged runs of `blocks` (the buffer's sg table). */
   sgt: PageRun[] = [];
   /** PANFROST_MADV_WILLNEED (0), DONTNEED (1), or -1 once purged. */
@@ -96,7 +65,7 @@ export class PanfrostBo {
     this.noexec = flags.noexec;
     this.isHeap = flags.heap;
     this.id = id;
-    if (this.isHeap) this.heapBlocks = new Array<Block[] | null>(size / SZ_2M).fill(null);
+    if (this.isHeap) this.heapBlocks = new Array<DrmGemBlock[] | null>(size / SZ_2M).fill(null);
   }
 
   get hasPages(): boolean {
@@ -108,10 +77,10 @@ export class PanfrostBo {
     if (this.isHeap) throw new KernelError(-EINVAL, 'panfrost: heap buffers have no pinned pages');
     if (this.blocks.length > 0) return 0;
     if (this.madv < 0) return -ENOMEM;
-    const b = allocBlocks(this.kernel, this.size);
+    const b = drmGemAllocBlocks(this.kernel, this.size);
     if (typeof b === 'number') return b;
     this.blocks = b;
-    this.sgt = toRuns(b);
+    this.sgt = drmGemBlocksToRuns(b);
     return 0;
   }
 
@@ -123,17 +92,17 @@ export class PanfrostBo {
   /** Heap: allocates chunk `i` (512 pages) and returns its runs, or -ENOMEM / -EINVAL. */
   populateHeapChunk(i: number): PageRun[] | number {
     if (!this.isHeap || !Number.isInteger(i) || i < 0 || i >= this.heapBlocks.length) return -EINVAL;
-    const b = allocBlocks(this.kernel, SZ_2M);
+    const b = drmGemAllocBlocks(this.kernel, SZ_2M);
     if (typeof b === 'number') return b;
     this.heapBlocks[i] = b;
-    return toRuns(b);
+    return drmGemBlocksToRuns(b);
   }
 
   /** Heap: frees chunk `i` again (a fault that could not be mapped). */
   dropHeapChunk(i: number): void {
     const hb = this.heapBlocks[i];
     if (!hb) return;
-    for (const b of hb) this.kernel.pages.freePages(b.pa, b.order);
+    drmGemFreeBlocks(this.kernel, hb);
     this.heapBlocks[i] = null;
   }
 
@@ -146,24 +115,19 @@ export class PanfrostBo {
 
   /** Frees every backing page (object free or purge). */
   freePages(): void {
-    for (const b of this.blocks) this.kernel.pages.freePages(b.pa, b.order);
+    drmGemFreeBlocks(this.kernel, this.blocks);
     this.blocks = [];
     this.sgt = [];
     for (let i = 0; i < this.heapBlocks.length; i++) {
       const hb = this.heapBlocks[i];
-      if (hb) for (const b of hb) this.kernel.pages.freePages(b.pa, b.order);
+      if (hb) drmGemFreeBlocks(this.kernel, hb);
       this.heapBlocks[i] = null;
     }
   }
 
   /** The physical address of byte `off` of a non-heap buffer, or -1 when it has no pages. */
   physAt(off: number): number {
-    let base = 0;
-    for (const r of this.sgt) {
-      if (off < base + r.len) return r.pa + (off - base);
-      base += r.len;
-    }
-    return -1;
+    return drmGemRunsPhys(this.sgt, off);
   }
 }
 
@@ -222,41 +186,19 @@ export class PanfrostCpuMapping {
   /** Reads `len` bytes from `off` (across page runs). */
   read(off: number, len: number): Uint8Array {
     this.pa(off, len);
-    const out = new Uint8Array(len);
-    let done = 0;
-    while (done < len) {
-      const pa = this.bo.physAt(off + done);
-      const n = Math.min(len - done, PAGE_SIZE - (pa % PAGE_SIZE));
-      out.set(this.kernel.mem.readBytes(pa, n), done);
-      done += n;
-    }
-    return out;
+    return drmGemRunsRead(this.kernel, this.bo.sgt, off, len);
   }
 
   /** Writes `data` at `off` (across page runs). */
   write(off: number, data: Uint8Array): void {
     this.pa(off, data.length);
-    let done = 0;
-    while (done < data.length) {
-      const pa = this.bo.physAt(off + done);
-      const n = Math.min(data.length - done, PAGE_SIZE - (pa % PAGE_SIZE));
-      this.kernel.mem.writeBytes(pa, data.subarray(done, done + n));
-      done += n;
-    }
+    drmGemRunsWrite(this.kernel, this.bo.sgt, off, data);
   }
 
   /** Fills [off, off + len) with the 32-bit `pattern` (off and len multiples of 4). */
   fill32(off: number, len: number, pattern: number): void {
     if (off % 4 || len % 4) throw new KernelError(-EFAULT, 'panfrost mmap: fill32 needs 4-byte aligned offset and length');
     this.pa(off, len);
-    const mem = this.kernel.mem;
-    const v = pattern >>> 0;
-    let base = 0;
-    for (const r of this.bo.sgt) {
-      const from = Math.max(off, base);
-      const to = Math.min(off + len, base + r.len);
-      for (let o = from; o < to; o += 4) mem.write32(r.pa + (o - base), v);
-      base += r.len;
-    }
+    drmGemRunsFill32(this.kernel, this.bo.sgt, off, len, pattern);
   }
 }

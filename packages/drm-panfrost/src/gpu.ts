@@ -1,7 +1,7 @@
+import { readxPollTimeout } from '@gki/kernel';
 import { panfrostExceptionName } from './exception.js';
 import { readFeatures, type PanfrostFeatures } from './features.js';
 import * as R from './regs.js';
-import { pollTimeout } from './time.js';
 import type { PanfrostDevice } from './device.js';
 
 function hex(v: number | bigint, pad = 0): string {
@@ -20,11 +20,11 @@ export function gpuSoftReset(pfdev: PanfrostDevice): number {
   regs.write32(R.GPU_INT_CLEAR, R.GPU_IRQ_RESET_COMPLETED);
   regs.write32(R.GPU_CMD, R.GPU_CMD_SOFT_RESET);
   const done = (v: number): boolean => (v & R.GPU_IRQ_RESET_COMPLETED) !== 0;
-  let r = pollTimeout(k, () => regs.read32(R.GPU_INT_RAWSTAT), done, 10, 10_000);
+  let r = readxPollTimeout(k, () => regs.read32(R.GPU_INT_RAWSTAT), done, 10, 10_000);
   if (r < 0) {
     pfdev.dev.err('gpu soft reset timed out, attempting hard reset');
     regs.write32(R.GPU_CMD, R.GPU_CMD_HARD_RESET);
-    r = pollTimeout(k, () => regs.read32(R.GPU_INT_RAWSTAT), done, 100, 10_000);
+    r = readxPollTimeout(k, () => regs.read32(R.GPU_INT_RAWSTAT), done, 100, 10_000);
     if (r < 0) {
       pfdev.dev.err('gpu hard reset timed out');
       return r;
@@ -69,14 +69,14 @@ export function gpuPowerOn(pfdev: PanfrostDevice): void {
   const lo = (v: bigint): number => Number(v & 0xffff_ffffn);
   const l2 = lo(f.l2Present & mask);
   regs.write32(R.L2_PWRON_LO, l2);
-  if (pollTimeout(k, () => regs.read32(R.L2_READY_LO) >>> 0, (v) => v === l2, 10, 20_000) < 0) pfdev.dev.err('error powering up gpu L2');
+  if (readxPollTimeout(k, () => regs.read32(R.L2_READY_LO) >>> 0, (v) => v === l2, 10, 20_000) < 0) pfdev.dev.err('error powering up gpu L2');
   const shader = lo(f.shaderPresent & mask);
   regs.write32(R.SHADER_PWRON_LO, shader);
-  if (pollTimeout(k, () => regs.read32(R.SHADER_READY_LO) >>> 0, (v) => v === shader, 10, 20_000) < 0)
+  if (readxPollTimeout(k, () => regs.read32(R.SHADER_READY_LO) >>> 0, (v) => v === shader, 10, 20_000) < 0)
     pfdev.dev.err('error powering up gpu shader');
   const tiler = lo(f.tilerPresent);
   regs.write32(R.TILER_PWRON_LO, tiler);
-  if (pollTimeout(k, () => regs.read32(R.TILER_READY_LO) >>> 0, (v) => v === tiler, 10, 1_000) < 0) pfdev.dev.err('error powering up gpu tiler');
+  if (readxPollTimeout(k, () => regs.read32(R.TILER_READY_LO) >>> 0, (v) => v === tiler, 10, 1_000) < 0) pfdev.dev.err('error powering up gpu tiler');
 }
 
 /** panfrost_gpu_power_off: shader cores, tiler, then L2, waiting for each transition to end. */
@@ -86,11 +86,11 @@ export function gpuPowerOff(pfdev: PanfrostDevice): void {
   const k = pfdev.kernel;
   const lo = (v: bigint): number => Number(v & 0xffff_ffffn);
   regs.write32(R.SHADER_PWROFF_LO, lo(f.shaderPresent));
-  if (pollTimeout(k, () => regs.read32(R.SHADER_PWRTRANS_LO), (v) => v === 0, 1, 2_000) < 0) pfdev.dev.err('shader power transition timeout');
+  if (readxPollTimeout(k, () => regs.read32(R.SHADER_PWRTRANS_LO), (v) => v === 0, 1, 2_000) < 0) pfdev.dev.err('shader power transition timeout');
   regs.write32(R.TILER_PWROFF_LO, lo(f.tilerPresent));
-  if (pollTimeout(k, () => regs.read32(R.TILER_PWRTRANS_LO), (v) => v === 0, 1, 2_000) < 0) pfdev.dev.err('tiler power transition timeout');
+  if (readxPollTimeout(k, () => regs.read32(R.TILER_PWRTRANS_LO), (v) => v === 0, 1, 2_000) < 0) pfdev.dev.err('tiler power transition timeout');
   regs.write32(R.L2_PWROFF_LO, lo(f.l2Present));
-  if (pollTimeout(k, () => regs.read32(R.L2_PWRTRANS_LO), (v) => v === 0, 1, 2_000) < 0) pfdev.dev.err('l2 power transition timeout');
+  if (readxPollTimeout(k, () => regs.read32(R.L2_PWRTRANS_LO), (v) => v === 0, 1, 2_000) < 0) pfdev.dev.err('l2 power transition timeout');
 }
 
 /** Logs what panfrost_gpu_init_features prints. */

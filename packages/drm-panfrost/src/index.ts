@@ -13,7 +13,6 @@ export * from './gpu.js';
 export * from './file.js';
 export * from './device.js';
 export * from './module.js';
-export { ECANCELED_ERRNO } from './errno.js';
 
 /** The module descriptor (what the image composer and the module loader take). */
 export default panfrostModule;

@@ -1,8 +1,7 @@
-import { ECANCELED_ERRNO, EINVAL, ESRCH_ERRNO, ETIME } from './errno.js';
+import { ECANCELED, EINVAL, ESRCH, ETIME, NSEC_PER_MSEC, ktimeGetNs, readxPollTimeout } from '@gki/kernel';
 import { EXCEPTION_STOPPED, EXCEPTION_TERMINATED, panfrostExceptionIsFault, panfrostExceptionName } from './exception.js';
 import { HW_FEATURE_FLUSH_REDUCTION, hasHwFeature } from './features.js';
 import * as R from './regs.js';
-import { NSEC_PER_MSEC, ktimeNs, pollTimeout } from './time.js';
 import type { PanfrostDevice } from './device.js';
 import type { PanfrostBo, PanfrostGemMapping } from './gem.js';
 import type { PanfrostMmu } from './mmu.js';
@@ -66,7 +65,7 @@ export class PanfrostFence {
    * (read `error` for how the job ended), -ETIME if the time ran out first.
    */
   wait(timeoutNs = Number.POSITIVE_INFINITY): number {
-    const deadline = ktimeNs(this.pfdev.kernel) + timeoutNs;
+    const deadline = ktimeGetNs(this.pfdev.kernel) + timeoutNs;
     return this.pfdev.waitUntil(() => this.isSignaled, deadline) ? 0 : -ETIME;
   }
 }
@@ -232,7 +231,7 @@ export class PanfrostJobManager {
     const f = pfdev.features;
     this.running[js] = job;
     job.state = 'hw';
-    job.deadline = ktimeNs(pfdev.kernel) + JOB_TIMEOUT_MS * NSEC_PER_MSEC;
+    job.deadline = ktimeGetNs(pfdev.kernel) + JOB_TIMEOUT_MS * NSEC_PER_MSEC;
     if (regs.read32(R.JS_COMMAND_NEXT(js)) !== 0) {
       pfdev.dev.warn(`JS${js}: JS_COMMAND_NEXT busy, job ${job.id} not started`);
       return 'ok';
@@ -341,7 +340,7 @@ export class PanfrostJobManager {
     }
     let error = 0;
     if (status === EXCEPTION_TERMINATED) {
-      error = -ECANCELED_ERRNO;
+      error = -ECANCELED;
       this.stats.canceled++;
     } else if (panfrostExceptionIsFault(status)) {
       error = -EINVAL;
@@ -373,7 +372,7 @@ export class PanfrostJobManager {
 
   /** drm_sched's timeout timer: any job on the hardware past its deadline times out. */
   checkTimeouts(): void {
-    const now = ktimeNs(this.pfdev.kernel);
+    const now = ktimeGetNs(this.pfdev.kernel);
     for (let js = 0; js < R.NUM_JOB_SLOTS; js++) {
       const job = this.running[js];
       if (job && now >= job.deadline) this.timedOut(job, js);
@@ -413,7 +412,7 @@ export class PanfrostJobManager {
       regs.write32(R.JS_COMMAND(i), R.JS_COMMAND_SOFT_STOP);
     }
     let mask = 0xffff_ffff;
-    const r = pollTimeout(
+    const r = readxPollTimeout(
       pfdev.kernel,
       () => regs.read32(R.JOB_INT_JS_STATE) >>> 0,
       (state) => {
@@ -445,7 +444,7 @@ export class PanfrostJobManager {
       if (j === bad || j.resets > 3) {
         j.jc = 0;
         this.stats.canceled++;
-        this.finish(j, -ECANCELED_ERRNO);
+        this.finish(j, -ECANCELED);
       } else this.queues[j.slot]!.unshift(j);
     }
     this.stopped = false;
@@ -467,7 +466,7 @@ export class PanfrostJobManager {
         if (j.fileId !== fileId) continue;
         q.splice(i, 1);
         this.stats.canceled++;
-        this.finish(j, -ESRCH_ERRNO);
+        this.finish(j, -ESRCH);
       }
     }
     for (let js = 0; js < R.NUM_JOB_SLOTS; js++) {

@@ -1,12 +1,11 @@
 import { allocIoPgtableOps, freeIoPgtableOps, IOMMU_NOEXEC, IOMMU_READ, IOMMU_WRITE } from '@gki/io-pgtable-core';
 import type { IommuFlushOps, IoPgtableCfg, IoPgtableOps, MappedOut } from '@gki/io-pgtable-core';
-import { EINVAL, ENOENT, ENOMEM, KernelError } from '@gki/kernel';
+import { EINVAL, ENOENT, ENOMEM, KernelError, readxPollTimeout } from '@gki/kernel';
 import { DrmMm } from './drm-mm.js';
 import { decodeFaultStatus, isTranslationFault } from './exception.js';
 import { HW_FEATURE_AARCH64_MMU, hasHwFeature, mmuPaBits, mmuVaBits } from './features.js';
 import { LOCK_ALL, lockRegionEncode } from './lock-region.js';
 import * as R from './regs.js';
-import { pollTimeout } from './time.js';
 import type { PanfrostDevice } from './device.js';
 import type { PanfrostGemMapping, PageRun } from './gem.js';
 import { PANFROST_BO_NOEXEC } from './uapi.js';
@@ -166,7 +165,7 @@ export class PanfrostMmuManager {
 
   private waitReady(as: number): number {
     const regs = this.pfdev.regs;
-    const r = pollTimeout(this.pfdev.kernel, () => regs.read32(R.AS_STATUS(as)), (v) => (v & R.AS_STATUS_AS_ACTIVE) === 0, AS_POLL_US, AS_TIMEOUT_US);
+    const r = readxPollTimeout(this.pfdev.kernel, () => regs.read32(R.AS_STATUS(as)), (v) => (v & R.AS_STATUS_AS_ACTIVE) === 0, AS_POLL_US, AS_TIMEOUT_US);
     if (r < 0) {
       this.stats.asActiveTimeouts++;
       this.pfdev.scheduleReset();

@@ -1,4 +1,5 @@
-import type { Device, Driver, KernelModule, ModuleContext, ModuleRef } from '@gki/kernel';
+import { modulePlatformDriver, ofModuleAliases } from '@gki/kernel';
+import type { Device, Driver, KernelModule, ModuleRef } from '@gki/kernel';
 import { PANFROST_DRIVER, PANFROST_OF_MATCH, PanfrostDevice, panfrostFromDevice } from './device.js';
 import { PACKAGE_VERSION } from './version.js';
 
@@ -23,20 +24,15 @@ export function panfrostDriver(owner: ModuleRef | null): Driver {
   };
 }
 
-/**
- * MODULE_DEVICE_TABLE(of, dt_match): the aliases depmod writes for each compatible, one for a
- * node whose compatible list ends with it and one for a list that goes on.
- */
-export const PANFROST_ALIASES: readonly string[] = PANFROST_OF_MATCH.flatMap((m) => [`of:N*T*C${m.compatible}`, `of:N*T*C${m.compatible}C*`]);
-
-const drivers = new WeakMap<ModuleRef, Driver>();
+/** MODULE_DEVICE_TABLE(of, dt_match): the aliases depmod writes for the OF match table. */
+export const PANFROST_ALIASES: readonly string[] = ofModuleAliases(PANFROST_OF_MATCH);
 
 /**
- * Module panfrost: registers the platform driver at init and unregisters it at exit. Its page
- * tables come from io-pgtable (format ARM_MALI_LPAE), loaded first through the seed series'
- * soft dependency on io-pgtable-arm or on demand by alias. Every open DRM file holds a
- * reference on the module (the DRM fops owner), so rmmod answers -EBUSY while one is open;
- * every live page table holds one on io-pgtable-arm.
+ * Module panfrost (module_platform_driver): registers the platform driver at init and
+ * unregisters it at exit. Its page tables come from io-pgtable (format ARM_MALI_LPAE), loaded
+ * first through the seed series' soft dependency on io-pgtable-arm or on demand by alias.
+ * Every open DRM file holds a reference on the module (the DRM fops owner), so rmmod answers
+ * -EBUSY while one is open; every live page table holds one on io-pgtable-arm.
  */
 export const panfrostModule: KernelModule = {
   name: 'panfrost',
@@ -46,16 +42,5 @@ export const panfrostModule: KernelModule = {
   softdep: { pre: ['io-pgtable-arm'] },
   aliases: [...PANFROST_ALIASES],
   initcall: 'device',
-  init(ctx: ModuleContext): number {
-    const drv = panfrostDriver(ctx.self);
-    const r = ctx.kernel.drivers.registerDriver(drv);
-    if (r < 0) return r;
-    drivers.set(ctx.self, drv);
-    return 0;
-  },
-  exit(ctx: ModuleContext): void {
-    const drv = drivers.get(ctx.self);
-    if (drv) ctx.kernel.drivers.unregisterDriver(drv);
-    drivers.delete(ctx.self);
-  },
+  ...modulePlatformDriver((ctx) => panfrostDriver(ctx.self)),
 };

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { createWalkResult, maliConfig, walk } from '@gki/hw';
-import { ECANCELED_ERRNO, PANFROST_BO_HEAP, PANFROST_BO_NOEXEC, type PanfrostFile } from '../src/index.js';
+import { ECANCELED } from '@gki/kernel';
+import { PANFROST_BO_HEAP, PANFROST_BO_NOEXEC, type PanfrostFile } from '../src/index.js';
 import { createBo, fakeRig, openFile, type FakeRig } from './helpers.js';
 
 const SZ_2M = 0x20_0000;
@@ -348,7 +349,7 @@ describe('MMU faults', () => {
     const t0 = rig.k.board.clock.now();
     expect(r.fence.wait()).toBe(0);
     expect(rig.k.board.clock.now() - t0).toBeGreaterThanOrEqual(500_000_000);
-    expect(r.fence.error).toBe(-ECANCELED_ERRNO);
+    expect(r.fence.error).toBe(-ECANCELED);
     const log = rig.k.log.dmesg();
     expect(log).toMatch(/gpu sched timeout, js=1, config=0x[0-9a-f]+, status=0x8, head=0x2000000, tail=0x0, sched_job=\d+/);
     // the soft-stop ended the chain (STOPPED), the GPU was reset, the job given up

@@ -7,7 +7,11 @@
  *   normal. An entry of size 0 means "the bootloader fills this in" (kernel SoC .dtsi files
  *   ship like that): the board then uses the size in the node's `gki,ram-size` property, else
  *   `/chosen/gki,ram-size`, else DEFAULT_UNFILLED_RAM_SIZE (4 GiB), clipped so it does not run
- *   into the next bank, and records a note saying so.
+ *   into the next bank, and records a note saying so. Overlapping banks are merged (as
+ *   memblock does), with a note.
+ * - A tree with no memory node at all (kernel board files that leave it to U-Boot) gets one
+ *   bank where its bootloader would most probably put it: `/chosen/gki,ram-base` when given,
+ *   else the lowest 1 GiB boundary free of device registers (see guessRam), with a note.
  * - Reservations come from the blob's /memreserve/ block and the enabled children of
  *   `/reserved-memory`: static ones with `reg` (and `no-map` / `reusable`), and dynamic ones
  *   with `size` (optional `alignment`, `alloc-ranges`), which are placed as memblock places
@@ -16,6 +20,7 @@
  * - The page allocator may use RAM minus every reservation that is not `reusable` (a
  *   `reusable` region is CMA-style memory the allocator keeps using).
  */
+import { translatedRegs } from './fdt/address.js';
 import { cellsToNumber, propCells } from './fdt/read.js';
 import { FdtError, type FdtNode, type FdtReservation, type FdtTree } from './fdt/types.js';
 import { PAGE_SIZE, type MemRegion } from './mem.js';
@@ -146,11 +151,19 @@ export function readMemoryMap(tree: FdtTree): MemoryMap {
         unfilled.push({ base: r.address, path, size, from });
         continue;
       }
-      if (r.address % PAGE_SIZE || r.size % PAGE_SIZE)
-        throw new FdtError(-1, `RAM ${hex(r.address)}+${hex(r.size)} is not 4 KiB aligned`, path);
-      ram.push({ base: r.address, size: r.size });
+      // memblock keeps the whole pages of a bank (rtd1195 starts RAM at 0xa800, after its boot ROM)
+      const start = alignUp(r.address, PAGE_SIZE);
+      const end = alignDown(r.address + r.size, PAGE_SIZE);
+      if (start !== r.address || end !== r.address + r.size)
+        notes.push({
+          level: 'warn',
+          source: 'OF',
+          message: `${path}: RAM ${hex(r.address)}+${hex(r.size)} is not 4 KiB aligned; ${end > start ? `using its whole pages ${hex(start)}+${hex(end - start)}` : 'no whole page in it, ignored'}`,
+        });
+      if (end > start) ram.push({ base: start, size: end - start });
     }
   }
+  let devices: ReturnType<typeof deviceWindows> | undefined;
   for (const u of unfilled) {
     if (u.base % PAGE_SIZE || u.size % PAGE_SIZE || u.size <= 0)
       throw new FdtError(-1, `RAM ${hex(u.base)}+${hex(u.size)} (from ${u.from}) is not 4 KiB aligned`, u.path);
@@ -159,23 +172,58 @@ export function readMemoryMap(tree: FdtTree): MemoryMap {
       continue;
     }
     const next = ram.filter((r) => r.base > u.base).reduce((m, r) => Math.min(m, r.base), Infinity);
+    // nor may it start among device registers: `reg = <0 0>` on SDX55 leaves the base to the
+    // bootloader too, and is then placed as if there were no memory node
+    devices ??= deviceWindows(tree);
+    const dev = devices.next(u.base);
+    if (dev - u.base < RAM_GUESS_MIN && ram.length === 0 && unfilled.length === 1) {
+      notes.push({ level: 'warn', source: 'OF', message: `${u.path}: reg gives size 0 at ${hex(u.base)}, among device registers: the bootloader fills in the base too` });
+      continue;
+    }
+    // (device windows further up may be DRAM carve-outs, HiKey960's reboot-reason syscon at
+    // 0x32100000: the bank is not clipped at them)
     const size = Math.min(u.size, next - u.base);
+    const why = size < u.size ? ', clipped at the next bank' : '';
     notes.push({
       level: 'warn',
       source: 'OF',
-      message: `${u.path}: reg gives size 0 at ${hex(u.base)} (the bootloader fills it in); using ${formatSize(size)} from ${u.from}${size < u.size ? ', clipped at the next bank' : ''}`,
+      message: `${u.path}: reg gives size 0 at ${hex(u.base)} (the bootloader fills it in); using ${formatSize(size)} from ${u.from}${why}`,
     });
     ram.push({ base: u.base, size });
   }
-  if (ram.length === 0)
-    throw new FdtError(
-      -1,
-      'no RAM: no /memory node with a non-empty reg (a SoC .dtsi leaves memory to the board file: add memory@<base> { device_type = "memory"; reg = <...>; })',
-      '/',
-    );
+  if (ram.length === 0) {
+    // no /memory at all: many kernel board files leave it to the bootloader (U-Boot adds it)
+    const chosenBase = chosen ? numberProp(chosen, 'gki,ram-base', '/chosen') : undefined;
+    const guess = guessRam(tree, chosenBase, chosenSize ?? DEFAULT_UNFILLED_RAM_SIZE);
+    if (!guess)
+      throw new FdtError(
+        -1,
+        'no RAM: no /memory node with a non-empty reg, and no free address range for one (add memory@<base> { device_type = "memory"; reg = <...>; }, or /chosen/gki,ram-base and gki,ram-size)',
+        '/',
+      );
+    notes.push({
+      level: 'warn',
+      source: 'OF',
+      message: `no /memory node (the bootloader adds it): assuming ${formatSize(guess.size)} of RAM at ${hex(guess.base)} (${guess.why}; /chosen/gki,ram-base and gki,ram-size choose)`,
+    });
+    ram.push({ base: guess.base, size: guess.size });
+  }
   ram.sort((a, b) => a.base - b.base);
-  for (let i = 1; i < ram.length; i++)
-    if (ram[i]!.base < ram[i - 1]!.base + ram[i - 1]!.size) throw new FdtError(-1, `RAM regions overlap at ${hex(ram[i]!.base)}`, '/');
+  // overlapping banks (a typo in a board file, or two nodes describing the same RAM) are
+  // merged, as memblock_add merges them
+  for (let i = 1; i < ram.length; i++) {
+    const prev = ram[i - 1]!;
+    const cur = ram[i]!;
+    if (cur.base >= prev.base + prev.size) continue;
+    const end = Math.max(prev.base + prev.size, cur.base + cur.size);
+    notes.push({
+      level: 'warn',
+      source: 'OF',
+      message: `RAM banks ${hex(prev.base)}+${hex(prev.size)} and ${hex(cur.base)}+${hex(cur.size)} overlap; merged into ${hex(prev.base)}+${hex(end - prev.base)}`,
+    });
+    ram.splice(i - 1, 2, { base: prev.base, size: end - prev.base });
+    i--;
+  }
 
   // static reservations
   const reserved: ReservedRegion[] = tree.reservations.map((r) => ({
@@ -234,6 +282,73 @@ export function readMemoryMap(tree: FdtTree): MemoryMap {
     }
   }
   return { ram, reserved, notes };
+}
+
+const GiB = 2 ** 30;
+/** Where a missing /memory node's bank may start: 1 GiB boundaries below this. */
+const RAM_GUESS_LIMIT = 64 * GiB;
+/** The least RAM worth assuming (a window shorter than this is skipped). */
+const RAM_GUESS_MIN = 256 * 2 ** 20;
+
+/**
+ * The RAM a tree without /memory most probably has, as its bootloader would add it: at
+ * `/chosen/gki,ram-base` when given, else at the lowest 1 GiB boundary whose next 256 MiB no
+ * device register window (`reg` of any node but `mmio-sram` ones, translated to CPU
+ * addresses) touches; the bank
+ * runs for `size` bytes or up to the next device window above it. SoCs put DRAM at such a
+ * boundary (0 on Rockchip and Marvell, 1 GiB on i.MX 8M, Allwinner and MediaTek, 2 GiB on
+ * Qualcomm, Tegra and Exynos), below or above their peripherals.
+ */
+function guessRam(tree: FdtTree, base: number | undefined, size: number): { base: number; size: number; why: string } | undefined {
+  const dev = deviceWindows(tree);
+  if (!dev.any && base === undefined) return undefined; // nothing to place it against
+  if (base !== undefined) {
+    if (base % PAGE_SIZE) return undefined;
+    return { base, size, why: 'from /chosen/gki,ram-base' };
+  }
+  for (let b = 0; b < RAM_GUESS_LIMIT; b += GiB) {
+    const end = dev.next(b);
+    if (end - b < RAM_GUESS_MIN) continue;
+    const s = alignDown(Math.min(size, end - b), PAGE_SIZE);
+    return { base: b, size: s, why: b === 0 ? 'no device registers at 0' : `the lowest 1 GiB boundary with no device registers after it` };
+  }
+  return undefined;
+}
+
+/**
+ * The device register windows of a tree (`reg` of every node outside /memory,
+ * /reserved-memory, /cpus and `mmio-sram` nodes, translated to CPU addresses), and `next(a)`:
+ * where the first window at or above `a` starts (`a` itself when a window covers it).
+ */
+function deviceWindows(tree: FdtTree): { any: boolean; next: (from: number) => number } {
+  const windows: { start: number; end: number }[] = [];
+  const visit = (n: FdtNode, path: string, top: boolean): void => {
+    const name = n.name.split('@')[0];
+    // RAM-like or non-MMIO subtrees: memory, reserved memory (inside RAM), CPUs (reg = MPIDR)
+    if (top && (name === 'memory' || name === 'reserved-memory' || name === 'cpus' || name === 'chosen' || name === 'aliases')) return;
+    // SRAM regions may be carved out of DRAM (RK356x's SCMI shared memory at 1 MiB)
+    if (str(n, 'compatible') === 'mmio-sram') return;
+    if (path !== '/' && has(n, 'reg')) {
+      try {
+        for (const r of translatedRegs(tree, path) ?? []) if (r.size > 0) windows.push({ start: r.address, end: r.address + r.size });
+      } catch {
+        // a malformed reg says nothing about where RAM is
+      }
+    }
+    let sc = 1;
+    try {
+      sc = cellCount(n, '#size-cells', 1, path);
+    } catch {
+      return;
+    }
+    if (sc === 0) return; // children addressed without sizes (CPUs, I2C or MDIO devices) are not MMIO
+    for (const c of n.children) visit(c, path === '/' ? `/${c.name}` : `${path}/${c.name}`, path === '/');
+  };
+  visit(tree.root, '/', false);
+  return {
+    any: windows.length > 0,
+    next: (from) => windows.reduce((m, w) => (w.end > from && w.start < m ? Math.max(w.start, from) : m), Infinity),
+  };
 }
 
 /** The highest aligned base for `size` bytes inside `ranges` ∩ RAM, clear of `taken`. */

@@ -191,6 +191,35 @@ describe('Adreno models on a board', () => {
     expect(b.bus.read32(0x03de_0000 + 0x346 * 4) & 1).toBe(1);
   });
 
+  it("let the GPU's cx_mem window give way to a GMU whose registers cover it (sm8450.dtsi and later)", () => {
+    const tree = buildFdt({
+      root: node('', [prop.u32('#address-cells', 2), prop.u32('#size-cells', 2), prop.u32('interrupt-parent', ref('intc'))], [
+        node('memory@80000000', [prop.string('device_type', 'memory'), prop.reg(2, 2, [0x8000_0000, 0x1000_0000])]),
+        node('intc: interrupt-controller@17100000', [prop.string('compatible', 'arm,gic-v3'), prop.u32('#interrupt-cells', 3), prop.empty('interrupt-controller'), prop.reg(2, 2, [0x1710_0000, 0x1_0000])]),
+        node('gpu@3d00000', [
+          prop.strings('compatible', ['qcom,adreno-730.1', 'qcom,adreno']),
+          prop.reg(2, 2, [0x03d0_0000, 0x40000], [0x03d9_e000, 0x1000], [0x03d6_1000, 0x800]),
+          prop.strings('reg-names', ['kgsl_3d0_reg_memory', 'cx_mem', 'cx_dbgc']),
+          prop.cells('interrupts', ...spi(300)),
+          prop.u32('qcom,gmu', ref('gmu')),
+        ]),
+        node('gmu: gmu@3d6a000', [
+          prop.strings('compatible', ['qcom,adreno-gmu-730.1', 'qcom,adreno-gmu']),
+          prop.reg(2, 2, [0x03d6_a000, 0x35000], [0x03d5_0000, 0x10000], [0x0b29_0000, 0x10000]),
+          prop.strings('reg-names', ['gmu', 'rscc', 'gmu_pdc']),
+          prop.cells('interrupts', ...spi(304), ...spi(305)),
+          prop.strings('interrupt-names', ['hfi', 'gmu']),
+        ]),
+      ]),
+    });
+    const b = Board.fromDtb(writeDtb(tree));
+    const g = b.modelsOfType(AdrenoGpu)[0]!;
+    const m = b.modelsOfType(AdrenoGmu)[0]!;
+    expect([...g.windows.keys()]).toEqual(['cx_dbgc']);
+    expect(b.bus.find(0x03d9_e000)?.device).toBe(m);
+    expect(b.notes.map((n) => n.message)).toContain('/gmu@3d6a000: "gpu@3d00000-cx_mem" (0x3d9e000+0x1000) lies inside this node\'s registers; it is decoded here');
+  });
+
   it('derive the chip id as Linux does, and claim only GPU and GMU compatibles', () => {
     expect(adrenoChipIdFromCompatible('qcom,adreno-630.2')).toBe(0x06030002);
     expect(adrenoChipIdFromCompatible('qcom,adreno-618.0')).toBe(0x06010800);

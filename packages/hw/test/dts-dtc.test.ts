@@ -16,7 +16,7 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, 
 import { tmpdir } from 'node:os';
 import { dirname, join, relative } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, type TestContext } from 'vitest';
-import { BUILTIN_BOARDS, BUILTIN_DT_BINDINGS, boardDtsSource, compileDts, compileDtsFile, preprocessDts } from '@gki/hw';
+import { BUILTIN_BOARDS, BUILTIN_DT_BINDINGS, boardDtsSource, compileDts, compileDtsFile, preprocessDts, writeDtb, type DtsCompileResult, type FdtNode } from '@gki/hw';
 
 const here = dirname(new URL(import.meta.url).pathname);
 const repo = join(here, '..', '..', '..');
@@ -140,8 +140,21 @@ describe('DTS test files', () => {
   });
 });
 
-/** The kernel build's preprocessing step, with the shipped headers and empty stand-ins for missing ones. */
-function gccPreprocess(file: string, includeDirs: string[], missing: readonly string[]): string {
+/**
+ * Definitions standing in for the macros a compile read as 0 (or ""), for cpp: what the
+ * compiler did must be what defining them so does.
+ */
+function standIns(r: DtsCompileResult): string {
+  const seen = new Map<string, string>();
+  for (const m of r.undefinedMacros) seen.set(m.name, `#define ${m.name}${m.call ? '(...)' : ''} ${m.string ? '""' : '0'}`);
+  return [...seen.values()].join('\n') + '\n';
+}
+
+/**
+ * The kernel build's preprocessing step, with the shipped headers, empty stand-ins for missing
+ * ones and `prelude` (macro definitions) read first.
+ */
+function gccPreprocess(file: string, includeDirs: string[], missing: readonly string[], prelude = ''): string {
   const inc = join(work, `inc-${seq++}`);
   for (const [name, text] of Object.entries(BUILTIN_DT_BINDINGS)) {
     mkdirSync(dirname(join(inc, name)), { recursive: true });
@@ -149,9 +162,10 @@ function gccPreprocess(file: string, includeDirs: string[], missing: readonly st
   }
   for (const name of missing) {
     mkdirSync(dirname(join(inc, name)), { recursive: true });
-    writeFileSync(join(inc, name), '/* stand-in: none of its macros is used */\n');
+    writeFileSync(join(inc, name), '/* stand-in: its macros are defined in the prelude, if used */\n');
   }
-  const args = ['-nostdinc', ...includeDirs.flatMap((d) => ['-I', d]), '-I', inc, '-undef', '-D__DTS__', '-x', 'assembler-with-cpp', file];
+  const pre = writeTemp('prelude.h', prelude);
+  const args = ['-nostdinc', ...includeDirs.flatMap((d) => ['-I', d]), '-I', inc, '-undef', '-D__DTS__', '-include', pre, '-x', 'assembler-with-cpp', file];
   const r = spawnSync(cpp!, args, { maxBuffer: 64 << 20 });
   if (r.status !== 0) throw new Error(`cpp failed on ${file}: ${r.stderr}`);
   return writeTemp('gcc-pp.dts', r.stdout);
@@ -162,24 +176,52 @@ describe('real boards (kernel trees, trimmed)', () => {
 
   it('are all there', () => {
     expect(boards.map((f) => relative(boardsDir, f))).toEqual([
+      'allwinner/sun50i-h6-pine-h64.dts',
       'amlogic/meson-g12a-sei510.dts',
+      'amlogic/meson-gxm-khadas-vim2.dts',
+      'arm/foundation-v8.dts',
       'arm/fvp-base-revc.dts',
       'arm/juno.dts',
+      'freescale/fsl-ls1028a-rdb.dts',
+      'freescale/imx8mp-evk.dts',
+      'hisilicon/hi3660-hikey960.dts',
+      'mediatek/mt8183-evb.dts',
+      'nvidia/tegra194-p2972-0000.dts',
+      'qcom/apq8096-db820c.dts',
+      'qcom/sc7180-idp.dts',
       'qcom/sdm845-mtp.dts',
+      'qcom/sm8250-mtp.dts',
+      'rockchip/rk3288-evb-rk808.dts',
+      'rockchip/rk3328-evb.dts',
       'rockchip/rk3399-evb.dts',
+      'rockchip/rk3568-evb1-v10.dts',
     ]);
   });
 
   for (const file of boards)
-    it(`${relative(boardsDir, file)} gives the blob of cpp + dtc`, (ctx) => {
+    it(`${relative(boardsDir, file)} gives the blob of cpp + dtc (macros of missing headers defined as what the compiler read)`, (ctx) => {
       const r = compileDtsFile(file);
+      const prelude = standIns(r);
+      // the same source with the stand-in definitions read first
+      const wrapper = writeTemp('wrapper.dts', `#include "${writeTemp('prelude.h', prelude)}"\n#include "${file}"\n`);
+      const withDefs = compileDtsFile(wrapper);
+      expect(withDefs.undefinedMacros).toEqual([]);
+      // reading an undefined macro as 0 is defining it as 0, except in node names, where an
+      // unexpanded macro stays text (endpoint@ROCKCHIP_VOP2_EP_HDMI0) as cpp leaves it
+      const names = new Set(r.undefinedMacros.map((m) => m.name));
+      const rename = (n: FdtNode): FdtNode => ({
+        name: n.name.replace(/[A-Za-z_][A-Za-z0-9_]*/g, (w) => (names.has(w) ? '0' : w)),
+        props: n.props,
+        children: n.children.map(rename),
+      });
+      expectSameBlob(writeDtb({ ...r.tree, root: rename(r.tree.root) }), withDefs.dtb, 'undefined macros read as 0');
       const tool = needDtc(ctx);
-      const viaOurs = writeTemp('board-ours.dts', preprocessDts(readFileSync(file), { filename: file }));
-      expectSameBlob(r.dtb, runDtc(tool, viaOurs, dirname(file)), 'our preprocessor + dtc');
+      const viaOurs = writeTemp('board-ours.dts', preprocessDts(readFileSync(wrapper), { filename: wrapper }));
+      expectSameBlob(withDefs.dtb, runDtc(tool, viaOurs, dirname(file)), 'our preprocessor + dtc');
       if (cpp)
         expectSameBlob(
-          r.dtb,
-          runDtc(tool, gccPreprocess(file, [], r.missingHeaders.map((m) => m.header)), dirname(file)),
+          withDefs.dtb,
+          runDtc(tool, gccPreprocess(file, [], r.missingHeaders.filter((m) => !m.partial).map((m) => m.header), prelude), dirname(file)),
           'gcc cpp + dtc',
         );
     });

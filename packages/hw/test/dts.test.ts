@@ -217,6 +217,19 @@ describe('preprocessor', () => {
     expect(propString(at(t, '/node1@0x1000'), 's')).toBe('a b');
   });
 
+  it('expands variadic macros, standard (__VA_ARGS__) and GNU named (x...), as the Apple t600x trees use them', () => {
+    // arch/arm64/boot/dts/apple/multi-die-cpp.h builds labels and node names this way
+    const t = tree(
+      `${V1}#define __stringify_1(x...) #x\n#define __stringify(x...) __stringify_1(x)\n#define __concat_1(x, y...) x ## y\n#define __concat(x, y...) __concat_1(x, y)\n` +
+        `#define DIE _die0\n#define DIE_NODE(a) __concat(a, DIE)\n#define DIE_LABEL(a) __stringify(__concat(a, DIE))\n#define LIST(...) __VA_ARGS__\n` +
+        `/ { r = <&pmgr_die0>; DIE_NODE(pmgr): DIE_NODE(pmgr)@1 { l = DIE_LABEL(pmgr); c = LIST(<1>, <2>); s = __stringify(a, b); }; };`,
+    );
+    expect(propString(at(t, '/pmgr_die0@1'), 'l')).toBe('pmgr_die0');
+    expect(propString(at(t, '/pmgr_die0@1'), 's')).toBe('a, b');
+    expect(bytes(t, '/pmgr_die0@1', 'c')).toEqual([0, 0, 0, 1, 0, 0, 0, 2]);
+    expect(dtsError(`${V1}#define F(x..., y) x\n/ { };`).reason).toMatch(/'x\.\.\.' must end the parameter list of macro "F"/);
+  });
+
   it('evaluates #if/#ifdef/#ifndef/#elif/#else, defined() and #undef', () => {
     const t = tree(
       `${V1}#define A 2\n#if A > 1 && defined(A)\n/ { a; };\n#elif 1\n/ { b; };\n#else\n/ { c; };\n#endif\n#undef A\n#ifdef A\n/ { d; };\n#endif\n#ifndef A\n/ { e; };\n#endif\n#if 0\n#error not reached\n#endif\n`,
@@ -246,13 +259,94 @@ describe('preprocessor', () => {
     expect(cells(t, '/', 't')).toEqual([0xffffffff]);
   });
 
-  it('tolerates an unknown dt-bindings header until one of its macros is used', () => {
+  it("ships the Tegra 186/194/234 SMMU stream IDs, and counts the rest of those headers' macros as missing", () => {
+    const r = parseDts(
+      `${V1}#include <dt-bindings/memory/tegra194-mc.h>\n/ {\n\tsmmu: iommu@12000000 { compatible = "nvidia,tegra194-smmu", "nvidia,smmu-500"; #iommu-cells = <1>; };\n` +
+        `\tethernet { iommus = <&smmu TEGRA194_SID_EQOS>; interconnects = <&mc TEGRA194_MEMORY_CLIENT_EQOSR &emc>; };\n\tmc: mc { }; emc: emc { };\n};`,
+      { filename: 't.dts' },
+    );
+    expect(cells(r.tree, '/ethernet', 'iommus')).toEqual([1, 0x14]);
+    expect(r.missingHeaders).toEqual([{ header: 'dt-bindings/memory/tegra194-mc.h', pos: { file: 't.dts', line: 2, column: 10 }, partial: true }]);
+    expect(r.warnings.map((w) => w.message)).toEqual([
+      expect.stringMatching(/^'TEGRA194_MEMORY_CLIENT_EQOSR' is not defined \(it probably comes from <dt-bindings\/memory\/tegra194-mc.h> \(included at t.dts:2, shipped in part\)/),
+    ]);
+  });
+
+  it('tolerates an unknown dt-bindings header; its macros read 0 in properties nothing here reads, with a warning', () => {
     const ok = parseDts(`${V1}#include <dt-bindings/clock/soc-clk.h>\n/ { x = <1>; };`, { filename: 'b.dts' });
     expect(ok.missingHeaders.map((m) => m.header)).toEqual(['dt-bindings/clock/soc-clk.h']);
     expect(ok.warnings[0]!).toMatchObject({ file: 'b.dts', line: 2, message: expect.stringMatching(/not found/) });
-    const e = dtsError(`${V1}#include <dt-bindings/clock/soc-clk.h>\n/ {\n\tclocks = <&c CLK_BUS>;\n\tc: c { };\n};`, { filename: 'b.dts' });
-    expect([e.file, e.line, e.column]).toEqual(['b.dts', 4, 15]);
-    expect(e.reason).toMatch(/'CLK_BUS'.*no macro 'CLK_BUS'.*<dt-bindings\/clock\/soc-clk.h> \(included at b.dts:2\)/);
+    const quoted = parseDts(`${V1}#include "dt-bindings/input/input.h"\n/ { x = <1>; };`, { filename: 'b.dts', fs: memoryFileSystem({}) });
+    expect(quoted.missingHeaders.map((m) => m.header)).toEqual(['dt-bindings/input/input.h']);
+    // a clock ID and an interconnect path that survived trimming: 0 in their place, one warning per use
+    const r = parseDts(
+      `${V1}#include <dt-bindings/clock/soc-clk.h>\n#include <dt-bindings/interconnect/soc-noc.h>\n#define PATH(a, b) <&c a 0 &c b 0>\n/ {\n\tclocks = <&c CLK_BUS>, <&c (CLK_BASE + 2)>;\n` +
+        `\tinterconnects = PATH(MASTER_GPU, SLAVE_EBI), <&c ICC_TAG(1, 2) 7>;\n\treg = <0x100 0x10>;\n\tc: c { };\n};`,
+      { filename: 'b.dts' },
+    );
+    expect(cells(r.tree, '/', 'clocks')).toEqual([1, 0, 1, 2]);
+    expect(cells(r.tree, '/', 'interconnects')).toEqual([1, 0, 0, 1, 0, 0, 1, 0, 7]);
+    expect(cells(r.tree, '/', 'reg')).toEqual([0x100, 0x10]);
+    const macroWarnings = r.warnings.filter((w) => /is not defined/.test(w.message));
+    expect(macroWarnings.map((w) => [w.line, w.column, /^'(\w+)'/.exec(w.message)![1]])).toEqual([
+      [6, 15, 'CLK_BUS'],
+      [6, 30, 'CLK_BASE'],
+      // macro arguments are reported where they were written
+      [7, 23, 'MASTER_GPU'],
+      [7, 35, 'SLAVE_EBI'],
+      [7, 51, 'ICC_TAG'],
+    ]);
+    expect(macroWarnings[0]!.message).toMatch(
+      /'CLK_BUS' is not defined \(it probably comes from <dt-bindings\/clock\/soc-clk.h> \(included at b.dts:2\), <dt-bindings\/interconnect\/soc-noc.h> \(included at b.dts:3\), which was not found\); 'clocks' is not a property this project reads, so CLK_BUS compiles to 0 there/,
+    );
+    // in a property the project reads, a made-up 0 would describe other hardware: an error
+    const soc = (body: string): string =>
+      `${V1}#include <dt-bindings/clock/soc-clk.h>\n/ {\n\t#address-cells = <1>;\n\t#size-cells = <1>;\n\tinterrupt-parent = <&gic>;\n` +
+      `\tgic: interrupt-controller@1000 { compatible = "arm,gic-400"; interrupt-controller; #interrupt-cells = <3>; reg = <0x1000 0x1000>; };\n` +
+      `\tgpio: gpio@2000 { compatible = "vendor,gpio"; interrupt-controller; #interrupt-cells = <2>; reg = <0x2000 0x100>; };\n` +
+      `\tsmmu: iommu@3000 { compatible = "arm,mmu-500"; #iommu-cells = <1>; reg = <0x3000 0x10000>; };\n` +
+      `\tm4u: iommu@4000 { compatible = "mediatek,mt8183-m4u"; #iommu-cells = <1>; reg = <0x4000 0x1000>; };\n` +
+      `\tpower-controller { #address-cells = <1>; #size-cells = <0>; pd@0 { reg = <0>; }; };\n` +
+      `\tefuse@5000 { reg = <0x5000 0x100>; #address-cells = <1>; #size-cells = <1>; cell@4 { reg = <4 4>; }; };\n${body}\n};`;
+    for (const [prop, body] of [
+      ['interrupts', 'dev { interrupts = <0 CLK_BUS 4>; };'],
+      ['interrupts-extended', 'dev { interrupts-extended = <&gpio 3 8>, <&gic 0 CLK_BUS 4>; };'],
+      ['reg', 'dev@5000 { reg = <CLK_BUS 0x100>; };'],
+      ['iommus', 'dev { iommus = <&smmu CLK_BUS>; };'],
+      ['#clock-cells', 'dev { #clock-cells = <CLK_BUS>; };'],
+      ['gki,stream-id', 'dev { gki,stream-id = <CLK_BUS>; };'],
+      ['compatible', 'dev { compatible = CLK_BUS; };'],
+    ] as const) {
+      const e = dtsError(soc(body), { filename: 'b.dts' });
+      expect([e.file, e.line], prop).toEqual(['b.dts', 13]);
+      expect(e.reason).toMatch(new RegExp(`'CLK_BUS'.*no macro 'CLK_BUS'.*<dt-bindings/clock/soc-clk.h> \\(included at b.dts:2\\).*'${prop}' is a property this project reads`));
+    }
+    // ... unless the value cannot matter: an ID-like reg, a controller or IOMMU nothing here decodes
+    const fine = parseDts(
+      soc(
+        'dev { interrupts-extended = <&gpio CLK_BUS 8>; iommus = <&m4u CLK_BUS>, <&smmu 5>; };\n' +
+          '\tkey { interrupt-parent = <&gpio>; interrupts = <CLK_BUS 8>; function = LED_FUNCTION_STATUS; };',
+      )
+        .replace('pd@0 { reg = <0>; }', 'pd@0 { reg = <PD_GPU>; }')
+        .replace('cell@4 { reg = <4 4>; }', 'cell@4 { reg = <OTP_PKT(1) 4>; }'),
+      { filename: 'b.dts' },
+    );
+    expect(cells(fine.tree, '/dev', 'interrupts-extended')).toEqual([2, 0, 8]);
+    expect(cells(fine.tree, '/dev', 'iommus')).toEqual([3, 0, 4, 5]);
+    expect(cells(fine.tree, '/power-controller/pd@0', 'reg')).toEqual([0]);
+    expect(bytes(fine.tree, '/key', 'function')).toEqual([0]);
+    expect(fine.warnings.filter((w) => /is not defined/.test(w.message)).map((w) => w.message.replace(/^.*which was not found\); /, ''))).toEqual([
+      "this 'reg' is an ID, not an address (#size-cells = <0> in /power-controller), so PD_GPU compiles to 0 there",
+      "this 'reg' is not a CPU address (/efuse@5000 has no ranges), so OTP_PKT compiles to 0 there",
+      'the interrupt controller /gpio@2000 is not one the board decodes, so CLK_BUS compiles to 0 there',
+      'the IOMMU /iommu@4000 is not one this project models, so CLK_BUS compiles to 0 there',
+      'the interrupt controller /gpio@2000 is not one the board decodes, so CLK_BUS compiles to 0 there',
+      `'function' is not a property this project reads, so LED_FUNCTION_STATUS compiles to "" there`,
+    ]);
+    // outside a property (a /memreserve/ entry) too
+    expect(dtsError(`${V1}#include <dt-bindings/clock/soc-clk.h>\n/memreserve/ CLK_BUS 0x1000;\n/ { };`).reason).toMatch(/no macro 'CLK_BUS'/);
+    // without a missing header, an unknown macro is a typo: an error wherever it is
+    expect(dtsError(`${V1}/ {\n\tclocks = <&c CLK_BUS>;\n\tc: c { };\n};`).reason).toMatch(/no macro 'CLK_BUS' is defined\)$/);
   });
 
   it('fails on a missing quoted include with the place of the #include', () => {

@@ -58,11 +58,64 @@ describe('RAM from memory nodes', () => {
     expect(clipped.notes[0]!.message).toMatch(/clipped at the next bank/);
   });
 
-  it('rejects overlapping banks and a tree without RAM', () => {
-    expect(() => board(`m1 { device_type = "memory"; reg = <0 0 0 0x2000>; }; m2 { device_type = "memory"; reg = <0 0x1000 0 0x2000>; };`)).toThrow(
-      /overlap/,
-    );
+  it('merges overlapping banks as memblock does (exynosautov920-sadk has such a pair), with a note', () => {
+    const b = board(`memory@80000000 { device_type = "memory"; reg = <0 0x80000000 0 0x70000000>, <0x8 0x80000000 0x1 0xfba00000>, <0xa 0 0x2 0>; };`);
+    expect(b.mem.regions).toEqual([
+      { base: 0x8000_0000, size: 0x7000_0000 },
+      { base: 0x8_8000_0000, size: 0xa_0000_0000 + 8 * GiB - 0x8_8000_0000 },
+    ]);
+    expect(b.notes.map((n) => n.message)).toEqual([
+      'RAM banks 0x880000000+0x1fba00000 and 0xa00000000+0x200000000 overlap; merged into 0x880000000+0x380000000',
+    ]);
+  });
+
+  it('assumes the RAM a bootloader adds when the tree has no memory node, below or above the devices', () => {
+    // Rockchip style: peripherals high, nothing at 0
+    // (with rk356x.dtsi's SCMI shared memory, an mmio-sram carved out of DRAM at 0x10f000)
+    const rk = board(`soc { #address-cells = <2>; #size-cells = <2>; ranges; uart@fe000000 { reg = <0 0xfe000000 0 0x100>; }; };
+      sram@10f000 { compatible = "mmio-sram"; reg = <0 0x10f000 0 0x100>; #address-cells = <1>; #size-cells = <1>; ranges = <0 0 0x10f000 0x100>; shmem@0 { reg = <0 0x100>; }; };
+      cpus { #address-cells = <1>; #size-cells = <0>; cpu@0 { reg = <0>; }; };`);
+    // the bank stops where the first device window starts
+    expect(rk.mem.regions).toEqual([{ base: 0, size: 0xfe00_0000 }]);
+    expect(rk.notes.map((n) => [n.level, n.message])).toEqual([
+      ['warn', 'no /memory node (the bootloader adds it): assuming 4064 MiB of RAM at 0x0 (no device registers at 0; /chosen/gki,ram-base and gki,ram-size choose)'],
+    ]);
+    // i.MX 8M / Allwinner style: peripherals in the first GiB (a bus translating its children there)
+    const imx = board(`soc { #address-cells = <1>; #size-cells = <1>; ranges = <0 0 0 0x40000000>; gic@38800000 { reg = <0x38800000 0x10000>; }; sram@100 { reg = <0x100 0x1000>; }; };
+      reserved-memory { #address-cells = <2>; #size-cells = <2>; ranges; rsc@92400000 { reg = <0 0x92400000 0 0x1000>; no-map; }; };`);
+    expect(imx.mem.regions).toEqual([{ base: GiB, size: 4 * GiB }]);
+    expect(imx.notes[0]!.message).toMatch(/assuming 4 GiB of RAM at 0x40000000 \(the lowest 1 GiB boundary with no device registers after it/);
+    expect(imx.reservedMemory.map((r) => r.address)).toEqual([0x9240_0000]);
+    // /chosen chooses
+    const chosen = board(`chosen { gki,ram-base = <0x8 0>; gki,ram-size = <0x40000000>; }; uart@1000 { reg = <0 0x1000 0 0x100>; };`);
+    expect(chosen.mem.regions).toEqual([{ base: 0x8_0000_0000, size: GiB }]);
+    expect(chosen.notes[0]!.message).toMatch(/assuming 1 GiB of RAM at 0x800000000 \(from \/chosen\/gki,ram-base/);
+  });
+
+  it('keeps the whole pages of an unaligned bank, as memblock does (rtd1195-horseradish starts RAM at 0xa800)', () => {
+    const b = board(`memory@a800 { device_type = "memory"; reg = <0 0xa800 0 0x17ff5800>, <0 0x18070000 0 0x90000>; };`);
+    expect(b.mem.regions).toEqual([
+      { base: 0xb000, size: 0x1800_0000 - 0xb000 },
+      { base: 0x1807_0000, size: 0x9_0000 },
+    ]);
+    expect(b.notes.map((n) => n.message)).toEqual(['/memory@a800: RAM 0xa800+0x17ff5800 is not 4 KiB aligned; using its whole pages 0xb000+0x17ff5000']);
+  });
+
+  it('places a size-0 bank whose base is among device registers as a missing one (reg = <0 0>, SDX55)', () => {
+    // a bank at 0 with a device window 801 MiB up (HiKey960's reboot-reason syscon in DRAM) stays
+    const hikey = board(`memory@0 { device_type = "memory"; reg = <0 0 0 0>; }; syscon@32100000 { reg = <0 0x32100000 0 0x1000>; };`);
+    expect(hikey.mem.regions).toEqual([{ base: 0, size: 4 * GiB }]);
+    const sdx55 = board(`memory { device_type = "memory"; reg = <0 0 0 0>; }; soc { #address-cells = <1>; #size-cells = <1>; ranges = <0 0 0 0xffffffff>; qfprom@1000000 { reg = <0x1000000 0x1000>; }; smmu@15000000 { reg = <0x15000000 0x20000>; }; };`);
+    expect(sdx55.mem.regions).toEqual([{ base: GiB, size: 4 * GiB }]);
+    expect(sdx55.notes.map((n) => n.message)).toEqual([
+      '/memory: reg gives size 0 at 0x0, among device registers: the bootloader fills in the base too',
+      expect.stringMatching(/no \/memory node \(the bootloader adds it\): assuming 4 GiB of RAM at 0x40000000/),
+    ]);
+  });
+
+  it('rejects a tree without RAM and without anything to place it against', () => {
     expect(() => board(`x { };`)).toThrow(FdtError);
+    expect(() => board(`x { };`)).toThrow(/no RAM/);
   });
 });
 
@@ -174,5 +227,42 @@ describe('interrupts on real trees', () => {
       expect.stringMatching(/\/dev@a000000: interrupt 1 not wired to the board/),
       expect.stringMatching(/uart@90000: interrupt 2 not wired/),
     ]);
+  });
+});
+
+describe('interrupt controllers stacked on the GIC', () => {
+  // the shapes of mt8183.dtsi (SYSIRQ as the root interrupt parent), sc7180.dtsi (PDC with
+  // qcom,pdc-ranges) and imx8mq.dtsi (GPC)
+  const dtb = compileDts(`/dts-v1/;
+    #include <dt-bindings/interrupt-controller/arm-gic.h>
+    / {
+      #address-cells = <2>; #size-cells = <2>;
+      interrupt-parent = <&sysirq>;
+      memory@40000000 { device_type = "memory"; reg = <0 0x40000000 0 0x10000000>; };
+      gic: interrupt-controller@c000000 { compatible = "arm,gic-v3"; interrupt-controller; #interrupt-cells = <4>; reg = <0 0xc000000 0 0x40000>; };
+      sysirq: interrupt-controller@c530a80 { compatible = "mediatek,mt8183-sysirq", "mediatek,mt6577-sysirq"; interrupt-controller; #interrupt-cells = <3>; interrupt-parent = <&gic>; reg = <0 0xc530a80 0 0x50>; };
+      pdc: interrupt-controller@b220000 { compatible = "qcom,sc7180-pdc", "qcom,pdc"; qcom,pdc-ranges = <0 480 94>, <94 609 31>; #interrupt-cells = <2>; interrupt-parent = <&gic>; interrupt-controller; reg = <0 0xb220000 0 0x30000>; };
+      gpc: gpc@303a0000 { compatible = "fsl,imx8mq-gpc"; interrupt-controller; #interrupt-cells = <3>; interrupt-parent = <&gic>; reg = <0 0x303a0000 0 0x10000>; };
+      lonely: intc@1000 { compatible = "mediatek,mt6577-sysirq"; interrupt-controller; #interrupt-cells = <3>; interrupt-parent = <&pdc>; reg = <0 0x1000 0 0x100>; };
+      gpu@13040000 { compatible = "t,dev"; reg = <0 0x13040000 0 0x4000>; interrupts = <GIC_SPI 280 IRQ_TYPE_LEVEL_LOW>, <GIC_SPI 279 IRQ_TYPE_LEVEL_LOW>, <GIC_PPI 9 IRQ_TYPE_LEVEL_LOW>; };
+      usb@a600000 { compatible = "t,dev"; reg = <0 0xa600000 0 0x1000>;
+        interrupts-extended = <&gic GIC_SPI 131 IRQ_TYPE_LEVEL_HIGH 0>, <&pdc 6 IRQ_TYPE_LEVEL_HIGH>, <&pdc 100 IRQ_TYPE_EDGE_BOTH>, <&pdc 200 IRQ_TYPE_EDGE_BOTH>; };
+      vpu@38300000 { compatible = "t,dev"; reg = <0 0x38300000 0 0x1000>; interrupt-parent = <&gpc>; interrupts = <GIC_SPI 7 IRQ_TYPE_LEVEL_HIGH>; };
+      odd@2000 { compatible = "t,dev"; reg = <0 0x2000 0 0x100>; interrupt-parent = <&lonely>; interrupts = <GIC_SPI 1 IRQ_TYPE_LEVEL_HIGH>; };
+    };`);
+
+  it('hands SYSIRQ and GPC specifiers on as the same SPI, and PDC pins as the SPI of their range', () => {
+    const t = parseDtb(dtb);
+    const idx = new FdtIndex(t);
+    const at = (p: string) => boardInterrupts(idx, findNode(t, p)!);
+    // SYSIRQ takes SPIs only
+    expect(at('/gpu@13040000').lines).toEqual([32 + 280, 32 + 279, -1]);
+    expect(at('/gpu@13040000').unresolved).toEqual([{ index: 2, reason: '/interrupt-controller@c530a80 takes <GIC_SPI n flags>, not <1 9 8>' }]);
+    // PDC pin 6 -> SPI 486, pin 100 -> SPI 615, pin 200 -> none
+    expect(at('/usb@a600000').lines).toEqual([32 + 131, 32 + 486, 32 + 615, -1]);
+    expect(at('/usb@a600000').unresolved).toEqual([{ index: 3, reason: 'PDC pin 200 of /interrupt-controller@b220000 is in none of its qcom,pdc-ranges' }]);
+    expect(at('/vpu@38300000').lines).toEqual([32 + 7]);
+    // a stacked controller must sit on a GIC
+    expect(at('/odd@2000').unresolved).toEqual([{ index: 0, reason: 'interrupt controller /intc@1000 does not report to a GIC' }]);
   });
 });

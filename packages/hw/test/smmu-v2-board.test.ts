@@ -129,15 +129,58 @@ describe('SMMUv2 from a trimmed SDM845 device tree', () => {
     expect((b.models.get('/soc/iommu@15000000') as SmmuV2).config.name).toBe('qcom-mmu-500');
   });
 
-  it('honours gki,* overrides and rejects a reg size that is not 2 x NUMPAGE pages', () => {
+  it('honours gki,* overrides; sizes itself to its reg window', () => {
     const b = sdm845({ appsExtra: [prop.u32('gki,num-context-banks', 16), prop.u32('gki,num-smr', 32), prop.u32('gki,stream-id-bits', 14)] });
     const id0 = b.bus.read32(0x1500_0000 + 0x20);
     expect([id0 & 0xff, (id0 >>> 9) & 0xf]).toEqual([32, 14]);
     expect(b.bus.read32(0x1500_0000 + 0x24) & 0xff).toBe(16);
-    expect(() => sdm845({ appsSize: 0x6_0000 })).toThrow(FdtError);
-    expect(() => sdm845({ appsSize: 0x6_0000 })).toThrow(/reg size 0x60000/);
+    // ID1: PAGESIZE (bit 31), NUMPAGENDXB (30:28, NUMPAGE = 2^(n+1)), NUMCB (7:0)
+    const id1 = (bb: Board): number[] => {
+      const v = bb.bus.read32(0x1500_0000 + 0x24);
+      return [v >>> 31, (v >>> 28) & 7, v & 0xff];
+    };
+    // 8 MiB, as Layerscape and Tegra 186 MMU-500s decode: 64 KiB pages, NUMPAGE 64
+    const big = sdm845({ appsSize: 0x80_0000 });
+    expect(id1(big)).toEqual([1, 5, 64]);
+    expect(big.notes).toEqual([]);
+    // not 2 x a power of two pages: the largest SMMU that fits (0x40000, NUMPAGE 32), with a note
+    const odd = sdm845({ appsSize: 0x6_0000 });
+    expect(id1(odd)).toEqual([0, 4, 32]);
+    expect(odd.notes.map((n) => n.message)).toEqual([
+      '/soc/iommu@15000000: reg size 0x60000 is not 2 x NUMPAGE pages of 4096 bytes; the SMMU model decodes the first 0x40000 bytes (NUMPAGE 32)',
+    ]);
+    expect(() => sdm845({ appsSize: 0x3000 })).toThrow(FdtError);
+    expect(() => sdm845({ appsSize: 0x3000 })).toThrow(/reg size 0x3000 cannot hold 2 x NUMPAGE pages of 4096 bytes/);
     expect(() => sdm845({ appsExtra: [prop.u32('gki,num-context-banks', 65)] })).toThrow(/65 context banks do not fit in 64/);
     expect(() => sdm845({ appsExtra: [prop.string('gki,smmu-preset', 'nope')] })).toThrow(/unknown gki,smmu-preset "nope"/);
+  });
+
+  it('gives each register window of an NVIDIA Tegra SMMU node its own MMU-500 (tegra194.dtsi: two instances)', () => {
+    const tree = buildFdt({
+      root: node('', [prop.u32('#address-cells', 2), prop.u32('#size-cells', 2), prop.u32('interrupt-parent', ref('gic'))], [
+        node('memory@80000000', [prop.string('device_type', 'memory'), prop.reg(2, 2, [0x8000_0000, 0x1000_0000])]),
+        node('gic: interrupt-controller@3881000', [prop.string('compatible', 'arm,gic-400'), prop.u32('#interrupt-cells', 3), prop.empty('interrupt-controller'), prop.reg(2, 2, [0x0388_1000, 0x1000])]),
+        node('smmu: iommu@12000000', [
+          prop.strings('compatible', ['nvidia,tegra194-smmu', 'nvidia,smmu-500']),
+          prop.reg(2, 2, [0x1200_0000, 0x80_0000], [0x1100_0000, 0x80_0000]),
+          prop.cells('interrupts', ...spi(170), ...spi(232), ...spi(170), ...spi(170)),
+          prop.u32('#global-interrupts', 2),
+          prop.u32('#iommu-cells', 1),
+        ]),
+        dma('ethernet@2490000', 0x0249_0000, [ref('smmu'), 0x14]),
+      ]),
+    });
+    const b = Board.fromDtb(writeDtb(tree));
+    expect([...b.models.keys()]).toEqual(['/iommu@12000000', '/ethernet@2490000']);
+    const first = b.models.get('/iommu@12000000') as SmmuV2;
+    const second = b.bus.find(0x1100_0000)!.device as SmmuV2;
+    expect(second).toBeInstanceOf(SmmuV2);
+    expect(second).not.toBe(first);
+    // identical parts (ID registers), each decoding its whole 8 MiB window
+    for (const off of [0x20, 0x24, 0x28]) expect(b.bus.read32(0x1100_0000 + off)).toBe(b.bus.read32(0x1200_0000 + off));
+    expect(b.bus.find(0x1180_0000 - 4)!.device).toBe(second);
+    // the master translates through the first
+    expect(first.masterStreamIds(b.models.get('/ethernet@2490000') as DmaMaster)).toEqual([0x14]);
   });
 
   it('builds SMMUv1 parts from their compatibles', () => {

@@ -3,10 +3,11 @@
  * register reference values: identification and reset values, stream matching, translation per
  * context format, the TLB and each maintenance register, fault recording, stalls, syncs.
  */
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { DMA_STATUS_DONE, DMA_STATUS_FAULT, DMA_STATUS_STALLED, DmaMaster, SMMUV2_PRESET_ADRENO, SMMUV2_PRESET_V1 } from '../src/index.js';
 import {
   CB,
+  MMIO,
   CTX_IRQ0,
   FSR_AFF,
   FSR_MULTI,
@@ -442,6 +443,35 @@ describe('SMMUv2 TLB maintenance: stale until the right invalidation', () => {
     check(rig, SID, VA, remap, DATA, DATA + 0x1000, [() => rig.setCb(0, CB.TLBIVA, Number(op & 0xffffffffn))], () =>
       rig.setCb(0, CB.TLBIVA + 4, Number(op >> 32n)),
     );
+  });
+
+  it('a 64-bit TLBIVA given as halves (write64parts) is one access: it acts at once, without a BigInt', () => {
+    const { rig, remap } = s1();
+    const wide = vi.spyOn(rig.smmu, 'write64');
+    const at = (n: number, off: number): number => MMIO + rig.smmu.contextBankOffset(n) + off;
+    // operand: VA[55:12] in [43:0], ASID in [63:48]
+    const parts = (va: number, asid: number): [number, number] => [(va / 0x1000) % 2 ** 32 >>> 0, ((asid << 16) | Math.floor(va / 0x1000 / 2 ** 32)) >>> 0];
+    check(rig, SID, VA, remap, DATA, DATA + 0x1000, [() => rig.bus.write64parts(at(0, CB.TLBIVA), ...parts(VA, 6))], () =>
+      rig.bus.write64parts(at(0, CB.TLBIVA), ...parts(VA, 5)),
+    );
+    expect(rig.smmu.stats.tlbi['TLBIVA']).toBe(2);
+    expect(wide).not.toHaveBeenCalled();
+  });
+
+  it('write64parts and read64parts reach both halves of a context bank\'s 64-bit registers', () => {
+    const rig = new V2Rig();
+    const at = MMIO + rig.smmu.contextBankOffset(2) + CB.TTBR0;
+    // ASID 0x1234 in TTBR0[63:48], a base address above 4 GiB
+    rig.bus.write64parts(at, 0x8765_4000, 0x1234_0001);
+    expect([rig.cb(2, CB.TTBR0) >>> 0, rig.cb(2, CB.TTBR0 + 4) >>> 0]).toEqual([0x8765_4000, 0x1234_0001]);
+    const out = { lo: 0, hi: 0 };
+    rig.bus.read64parts(at, out);
+    expect(out).toEqual({ lo: 0x8765_4000, hi: 0x1234_0001 });
+    expect(rig.cb64(2, CB.TTBR0)).toBe(0x1234_0001_8765_4000n);
+    // the BigInt write lands the same
+    rig.setCb64(2, CB.TTBR1, 0xabcd_0002_0000_1000n);
+    rig.bus.read64parts(MMIO + rig.smmu.contextBankOffset(2) + CB.TTBR1, out);
+    expect(out).toEqual({ lo: 0x0000_1000, hi: 0xabcd_0002 });
   });
 
   it('TLBIASID removes the ASID only, and not global entries', () => {

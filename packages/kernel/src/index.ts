@@ -24,3 +24,7 @@ export * from './iommu/core.js';
 export * from './iommu/adreno-smmu.js';
 export * from './dma/iova.js';
 export * from './dma/mapping.js';
+export * from './time.js';
+export * from './driver/platform.js';
+export * from './drm/index.js';
+export * from './workqueue.js';

@@ -1,5 +1,6 @@
 import type { Board } from '@gki/hw';
 import { DriverCore } from './driver/core.js';
+import { DrmCore } from './drm/device.js';
 import { IommuCore } from './iommu/core.js';
 import { KernelLog, type LogRecord } from './log.js';
 import { ModuleLoader } from './module/loader.js';
@@ -37,6 +38,8 @@ export class Kernel {
   readonly drivers: DriverCore;
   readonly of: OfLayer;
   readonly iommu: IommuCore;
+  /** The DRM core: minor numbers and registered DRM devices. */
+  readonly drm: DrmCore;
   /** The build architecture (KernelImage.arch; 'arm64' unless the image says otherwise). */
   arch: KernelArch = kernelArch('arm64');
 
@@ -50,6 +53,7 @@ export class Kernel {
     this.drivers = new DriverCore(this);
     this.of = new OfLayer(this);
     this.iommu = new IommuCore(this);
+    this.drm = new DrmCore(this);
   }
 
   /**

@@ -226,6 +226,10 @@ describe('reg and ranges translation', () => {
         node('outside@5000000', [prop.cells('reg', 0x0500_0000, 0x10)]),
         node('sub', [prop.u32('#address-cells', 1), prop.u32('#size-cells', 1), prop.empty('ranges')], [node('leaf@400', [prop.cells('reg', 0x400, 0x40)])]),
         node('closed', [prop.u32('#address-cells', 1), prop.u32('#size-cells', 1)], [node('hidden@10', [prop.cells('reg', 0x10, 4)])]),
+        // register-bit LEDs sharing one register (the Juno and Versatile motherboards' led@8,N)
+        node('led@8,0', [prop.cells('reg', 0x8, 4), prop.u32('mask', 0x01)]),
+        node('led@8,7', [prop.cells('reg', 0x8, 4), prop.u32('mask', 0x80)]),
+        node('led@8,z', [prop.cells('reg', 0x8, 4), prop.u32('mask', 0)]),
       ]),
     ]),
   );
@@ -259,6 +263,10 @@ describe('reg and ranges translation', () => {
     expect(ofDeviceMakeBusId(must(t, '/soc/hi@80000000'))).toBe('800000010.hi');
     expect(ofDeviceMakeBusId(must(t, '/soc'))).toBe('soc');
     expect(ofDeviceMakeBusId(must(t, '/soc/closed/hidden@10'))).toBe('soc:closed:hidden@10');
+    // a mask adds its lowest set bit (ffs(mask) - 1, in hex; a zero mask prints -1 as %x)
+    expect(ofDeviceMakeBusId(must(t, '/soc/led@8,0'))).toBe('10000008.0.led');
+    expect(ofDeviceMakeBusId(must(t, '/soc/led@8,7'))).toBe('10000008.7.led');
+    expect(ofDeviceMakeBusId(must(t, '/soc/led@8,z'))).toBe('10000008.ffffffff.led');
   });
 });
 
@@ -314,6 +322,57 @@ describe('interrupts', () => {
     expect(k.of.irqGet(ext, 1)).toBe(33);
     k.of.registerIrqDomain(tree.findByPath('/pic@2000')!, (s) => 900 + s.args[0]!);
     expect(k.of.irqGet(ext, 0)).toBe(907);
+  });
+});
+
+describe('interrupt controllers stacked on the GIC', () => {
+  // mt8183's SYSIRQ as the root interrupt parent, sc7180's PDC with its pin ranges
+  const t = treeOf(
+    node('', [prop.u32('#address-cells', 1), prop.u32('#size-cells', 1), prop.u32('interrupt-parent', ref('sysirq'))], [
+      node('gic: interrupt-controller@1000', [prop.string('compatible', 'arm,gic-v3'), prop.empty('interrupt-controller'), prop.u32('#interrupt-cells', 4)]),
+      node('sysirq: interrupt-controller@2000', [
+        prop.strings('compatible', ['mediatek,mt8183-sysirq', 'mediatek,mt6577-sysirq']),
+        prop.empty('interrupt-controller'),
+        prop.u32('#interrupt-cells', 3),
+        prop.u32('interrupt-parent', ref('gic')),
+        prop.cells('reg', 0x2000, 0x50),
+      ]),
+      node('pdc: interrupt-controller@3000', [
+        prop.strings('compatible', ['qcom,sc7180-pdc', 'qcom,pdc']),
+        prop.cells('qcom,pdc-ranges', 0, 480, 94, 94, 609, 31),
+        prop.empty('interrupt-controller'),
+        prop.u32('#interrupt-cells', 2),
+        prop.u32('interrupt-parent', ref('gic')),
+        prop.cells('reg', 0x3000, 0x100),
+      ]),
+      node('orphan: interrupt-controller@4000', [prop.string('compatible', 'fsl,imx8mq-gpc'), prop.empty('interrupt-controller'), prop.u32('#interrupt-cells', 3), prop.u32('interrupt-parent', ref('pdc'))]),
+      node('gpu@5000', [prop.string('compatible', 'x,gpu'), prop.cells('interrupts', 0, 280, 8, 1, 9, 8)]),
+      node('usb@6000', [prop.string('compatible', 'x,usb'), prop.cells('interrupts-extended', ref('pdc'), 6, 4, ref('pdc'), 100, 3, ref('pdc'), 200, 3)]),
+      node('vpu@7000', [prop.string('compatible', 'x,vpu'), prop.u32('interrupt-parent', ref('orphan')), prop.cells('interrupts', 0, 7, 4)]),
+    ]),
+  );
+
+  it('gets a domain right after the GIC that hands specifiers on to it', () => {
+    const k = new Kernel(new Board('t', [{ base: 0x4000_0000, size: 1 << 20 }]));
+    const tree = k.of.loadTree(t.fdt);
+    const at = (p: string) => tree.findByPath(p)!;
+    expect(k.of.irqGet(at('/gpu@5000'), 0)).toBe(32 + 280);
+    expect(k.of.irqGet(at('/gpu@5000'), 1)).toBe(-EINVAL); // SYSIRQ takes SPIs only
+    expect(k.of.irqGet(at('/usb@6000'), 0)).toBe(32 + 486);
+    expect(k.of.irqGet(at('/usb@6000'), 1)).toBe(32 + 615);
+    expect(k.of.irqGet(at('/usb@6000'), 2)).toBe(-EINVAL); // a pin in no range
+    // a stacked controller whose parent is not a GIC gets no domain: its users wait
+    expect(k.of.irqGet(at('/vpu@7000'), 0)).toBe(-EPROBE_DEFER);
+    expect(k.log.grep(/interrupt controller/).map((r) => r.msg)).toEqual([
+      'interrupt controller /interrupt-controller@1000 -> gic (1024 lines)',
+      'interrupt controller /interrupt-controller@2000 -> /interrupt-controller@1000 (stacked)',
+      'interrupt controller /interrupt-controller@3000 -> /interrupt-controller@1000 (stacked)',
+      'interrupt controller /interrupt-controller@4000: its parent /interrupt-controller@3000 is not a GIC; left without a domain',
+    ]);
+    // SYSIRQ is OF_POPULATED (IRQCHIP_DECLARE); the PDC, a platform driver in Linux, still gets its device
+    expect(k.of.isEarlyNode(at('/interrupt-controller@2000'))).toBe(true);
+    expect(k.of.isEarlyNode(at('/interrupt-controller@3000'))).toBe(false);
+    expect(k.of.isEarlyNode(at('/interrupt-controller@4000'))).toBe(false);
   });
 });
 

@@ -1,5 +1,5 @@
-import { EINVAL, ENODEV, iommuDomainAlloc } from '@gki/kernel';
-import type { Device, Driver, IommuDomain, KernelModule, ModuleContext, ModuleRef } from '@gki/kernel';
+import { EINVAL, ENODEV, iommuDomainAlloc, modulePlatformDriver } from '@gki/kernel';
+import type { Device, Driver, IommuDomain, KernelModule, ModuleRef } from '@gki/kernel';
 import { ArmSmmuV3DomainImpl, type ArmSmmuV3Domain } from './domain.js';
 import { ARM_SMMU_REG_WINDOW } from './regs.js';
 import { PACKAGE_VERSION } from './version.js';
@@ -62,11 +62,8 @@ export function asArmSmmuV3Domain(domain: IommuDomain): ArmSmmuV3Domain | undefi
   return domain instanceof ArmSmmuV3DomainImpl ? domain : undefined;
 }
 
-/** Driver registrations per loaded instance of the module (one per kernel). */
-const drivers = new WeakMap<ModuleRef, Driver>();
-
 /**
- * Module arm_smmu_v3: registers the platform driver at init and unregisters it at exit. Its
+ * Module arm_smmu_v3 (module_platform_driver): registers the platform driver at init and unregisters it at exit. Its
  * page tables come from io-pgtable (format ARM_64_LPAE_S1/S2), loaded first through the
  * soft dependency on io-pgtable-arm or on demand by alias; the IOMMU core holds a reference
  * on this module for every master probed and every domain allocated through it, so rmmod
@@ -80,16 +77,5 @@ export const armSmmuV3Module: KernelModule = {
   softdep: { pre: ['io-pgtable-arm'] },
   aliases: ['of:N*T*Carm,smmu-v3'],
   initcall: 'device',
-  init(ctx: ModuleContext): number {
-    const drv = armSmmuV3Driver(ctx.self);
-    const r = ctx.kernel.drivers.registerDriver(drv);
-    if (r < 0) return r;
-    drivers.set(ctx.self, drv);
-    return 0;
-  },
-  exit(ctx: ModuleContext): void {
-    const drv = drivers.get(ctx.self);
-    if (drv) ctx.kernel.drivers.unregisterDriver(drv);
-    drivers.delete(ctx.self);
-  },
+  ...modulePlatformDriver((ctx) => armSmmuV3Driver(ctx.self)),
 };

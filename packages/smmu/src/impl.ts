@@ -11,7 +11,7 @@ import {
   ofDeviceIsCompatible,
   ofMatchNode,
 } from '@gki/kernel';
-import type { AdrenoSmmuFaultInfo, AdrenoSmmuPgtableCfg, Device, IommuDomainType, OfDeviceId } from '@gki/kernel';
+import type { AdrenoSmmuFaultInfo, AdrenoSmmuPgtableCfg, Device, IoMem, IommuDomainType, OfDeviceId } from '@gki/kernel';
 import { ArmSmmuDomainImpl, lpaeTcr } from './domain.js';
 import * as R from './regs.js';
 import { FEAT_FMT_AARCH64, type ArmSmmu } from './smmu.js';
@@ -435,6 +435,29 @@ function qcomSmmuImplInit(smmu: ArmSmmu, current: ArmSmmuImpl | null): ArmSmmuIm
   return current;
 }
 
+/** MAX_SMMU_INSTANCES of arm-smmu-nvidia.c. */
+const NVIDIA_MAX_INSTANCES = 3;
+
+/**
+ * nvidia_smmu_impl_init: Tegra186/194/234 integrate two or three MMU-500s that the kernel
+ * programs as one: the node's further `reg` windows are mapped and every register write goes
+ * to each instance, reads come from the first, and a TLB sync waits for all (see ArmSmmu's
+ * `mirrors`). Left out: the memory controller's stream-ID override programming
+ * (tegra_mc_probe_device), so the SMMU does not wait for a Tegra MC driver here. 0 or -errno.
+ */
+function nvidiaSmmuImplInit(smmu: ArmSmmu): number {
+  const mirrors: IoMem[] = [];
+  for (let i = 1; i < NVIDIA_MAX_INSTANCES; i++) {
+    if (!smmu.dev.resource('mem', i)) break;
+    const io = smmu.dev.ioremap(i);
+    if (typeof io === 'number') return io;
+    mirrors.push(io);
+  }
+  smmu.mirrors = mirrors;
+  smmu.dev.info(`NVIDIA Tegra SMMU: ${mirrors.length + 1} instance(s) programmed in lockstep; memory-controller stream-ID overrides not modelled`);
+  return 0;
+}
+
 /**
  * arm_smmu_impl_init: the model's hooks first (MMU-500, Cavium), then integration quirks by
  * compatible (NVIDIA Tegra, Qualcomm, Marvell). Returns the hooks (null: none) or -errno.
@@ -445,8 +468,8 @@ export function armSmmuImplInit(smmu: ArmSmmu): ArmSmmuImpl | null | number {
   if (smmu.model === 'mmu-500' || smmu.model === 'qcom-mmu-500') impl = ARM_MMU500_IMPL;
   else if (smmu.model === 'cavium') return CAVIUM_IMPL;
   if (np && ['nvidia,tegra234-smmu', 'nvidia,tegra194-smmu', 'nvidia,tegra186-smmu'].some((c) => ofDeviceIsCompatible(np, c) > 0)) {
-    smmu.dev.err('the NVIDIA Tegra dual/triple-instance implementation is not modelled: not probing');
-    return -ENODEV;
+    const r = nvidiaSmmuImplInit(smmu);
+    if (r < 0) return r;
   }
   if (np && ofDeviceIsCompatible(np, 'calxeda,smmu-secure-config-access') > 0) {
     smmu.dev.err('the Calxeda secure-config-access register layout is not modelled: not probing');

@@ -1,5 +1,5 @@
-import { EINVAL } from '@gki/kernel';
-import type { Device, Driver, KernelModule, ModuleContext, ModuleRef } from '@gki/kernel';
+import { EINVAL, modulePlatformDriver, ofModuleAliases } from '@gki/kernel';
+import type { Device, Driver, KernelModule, ModuleRef } from '@gki/kernel';
 import { ARM_SMMU_OF_MATCH, ArmSmmu, armSmmuFromDevice, type ArmSmmuConfig, type ArmSmmuMatchData } from './smmu.js';
 import { PACKAGE_VERSION } from './version.js';
 
@@ -38,9 +38,7 @@ export function armSmmuDriver(owner: ModuleRef | null, builtin: boolean, config:
 }
 
 /** The modalias lines for the OF match table (what depmod writes to modules.alias). */
-export const ARM_SMMU_ALIASES: readonly string[] = ARM_SMMU_OF_MATCH.flatMap((m) => [`of:N*T*C${m.compatible}`, `of:N*T*C${m.compatible}C*`]);
-
-const drivers = new WeakMap<ModuleRef, Driver>();
+export const ARM_SMMU_ALIASES: readonly string[] = ofModuleAliases(ARM_SMMU_OF_MATCH);
 
 /**
  * The arm_smmu build options from Kconfig values (`{ ARM_SMMU_QCOM: 'y', ... }`): a value of
@@ -75,18 +73,7 @@ export function armSmmuModuleWith(config: ArmSmmuConfig = {}): KernelModule {
     softdep: { pre: ['io-pgtable-arm', 'io-pgtable-arm-v7s'] },
     aliases: [...ARM_SMMU_ALIASES],
     initcall: 'device',
-    init(ctx: ModuleContext): number {
-      const drv = armSmmuDriver(ctx.self, ctx.self.builtin, config);
-      const r = ctx.kernel.drivers.registerDriver(drv);
-      if (r < 0) return r;
-      drivers.set(ctx.self, drv);
-      return 0;
-    },
-    exit(ctx: ModuleContext): void {
-      const drv = drivers.get(ctx.self);
-      if (drv) ctx.kernel.drivers.unregisterDriver(drv);
-      drivers.delete(ctx.self);
-    },
+    ...modulePlatformDriver((ctx) => armSmmuDriver(ctx.self, ctx.self.builtin, config)),
   };
 }
 

@@ -302,33 +302,44 @@ export class ArmSmmu {
   cbPage(idx: number): number {
     return this.page(this.numpage + idx);
   }
+  /**
+   * Further register instances programmed in lockstep with `regs` (NVIDIA Tegra's two or
+   * three interleaved MMU-500s): every write goes to each, reads come from the first.
+   */
+  mirrors: readonly IoMem[] = [];
+
+  private write32(at: number, v: number): void {
+    this.regs.write32(at, v >>> 0);
+    for (const m of this.mirrors) m.write32(at, v >>> 0);
+  }
   gr0Read(off: number): number {
     return this.regs.read32(off) >>> 0;
   }
   gr0Write(off: number, v: number): void {
-    this.regs.write32(off, v >>> 0);
+    this.write32(off, v);
   }
   gr1Read(off: number): number {
     return this.regs.read32(this.page(1) + off) >>> 0;
   }
   gr1Write(off: number, v: number): void {
-    this.regs.write32(this.page(1) + off, v >>> 0);
+    this.write32(this.page(1) + off, v);
   }
   cbRead(idx: number, off: number): number {
     return this.regs.read32(this.cbPage(idx) + off) >>> 0;
   }
   cbWrite(idx: number, off: number, v: number): void {
-    this.regs.write32(this.cbPage(idx) + off, v >>> 0);
+    this.write32(this.cbPage(idx) + off, v);
   }
   /** A 64-bit context bank register written from halves (writeq, or hi-lo 32-bit writes where the implementation needs it). */
   cbWriteq(idx: number, off: number, lo: number, hi: number): void {
     const at = this.cbPage(idx) + off;
     if (this.impl?.splitWriteq) {
-      this.regs.write32(at + 4, hi >>> 0);
-      this.regs.write32(at, lo >>> 0);
+      this.write32(at + 4, hi);
+      this.write32(at, lo);
       return;
     }
     this.regs.write64parts(at, lo >>> 0, hi >>> 0);
+    for (const m of this.mirrors) m.write64parts(at, lo >>> 0, hi >>> 0);
   }
   /** A 64-bit context bank register read into `out` as halves. */
   cbReadq(idx: number, off: number, out: { lo: number; hi: number }): void {
@@ -933,10 +944,13 @@ export class ArmSmmu {
   tlbSync(pageOff: number, syncOff: number, statusOff: number): number {
     if (this.skipTlb & SKIP_TLB.TLBSYNC) return 0;
     this.stats.tlbSyncs++;
-    this.regs.write32(pageOff + syncOff, QCOM_DUMMY_VAL);
+    this.write32(pageOff + syncOff, QCOM_DUMMY_VAL);
     for (let delay = 1; delay < R.TLB_LOOP_TIMEOUT_US; delay *= 2) {
       for (let spin = R.TLB_SPIN_COUNT; spin > 0; spin--) {
-        if (!(this.regs.read32(pageOff + statusOff) & R.STLBGSTATUS_GSACTIVE)) return 0;
+        // with mirrored instances (NVIDIA), done when every instance is done
+        let status = this.regs.read32(pageOff + statusOff);
+        for (const m of this.mirrors) status |= m.read32(pageOff + statusOff);
+        if (!(status & R.STLBGSTATUS_GSACTIVE)) return 0;
       }
       this.udelay(delay);
     }

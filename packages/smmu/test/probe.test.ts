@@ -1,10 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { prop, ref } from '@gki/hw';
+import { prop, ref, SmmuV2 } from '@gki/hw';
 import { ioPgtableCoreModule } from '@gki/io-pgtable-core';
 import ioPgtableArm from '@gki/format-arm-lpae';
-import { ENODEV, Kernel, iommuAttachDevice, iommuDomainAlloc, iommuGetDomainForDev, iommuGroupGet } from '@gki/kernel';
+import { ENODEV, IOMMU_READ, IOMMU_WRITE, Kernel, iommuAttachDevice, iommuDetachDevice, iommuDomainAlloc, iommuDomainFree, iommuGetDomainForDev, iommuGroupGet, iommuMap, iommuUnmap } from '@gki/kernel';
 import armSmmu, { ARM_SMMU_ALIASES, armSmmuConfigFromKconfig, armSmmuModuleFromKconfig, FEAT_FMT_AARCH32_L, FEAT_FMT_AARCH32_S, FEAT_FMT_AARCH64_4K, FEAT_FMT_AARCH64_64K, FEAT_STREAM_MATCH, FEAT_TRANS_NESTED, FEAT_TRANS_OPS, FEAT_TRANS_S1, FEAT_TRANS_S2, FEAT_VMID16, armSmmuFromDevice, armSmmuMasterOf, asArmSmmuDomain } from '../src/index.js';
 import { bootFake, dmaTestModule, fakeBoard, id1, mmu500Id0, SMMU_NAME } from './fake-regs.js';
+import { boot, buffer, domain, SMMU_BASE } from './rig.js';
 
 describe('module arm_smmu', () => {
   it('is a GKI module with soft dependencies on both io-pgtable formats and an alias per compatible', () => {
@@ -277,10 +278,37 @@ describe('implementation quirks chosen by compatible', () => {
     expect(d.cfg.asid).toBe(d.cfg.cbndx); // the first SMMU: base 0
   });
 
-  it('NVIDIA Tegra dual-instance SMMUs are refused with a clear message', () => {
-    const r = bootFake({ compatible: ['nvidia,tegra194-smmu', 'nvidia,smmu-500'] });
-    expect(r.smmuDev.state).not.toBe('bound');
-    expect(r.k.log.grep('the NVIDIA Tegra dual/triple-instance implementation is not modelled: not probing')).toHaveLength(1);
+  it('NVIDIA Tegra dual-instance SMMUs: every write reaches both instances, a TLB sync waits for both', () => {
+    const second = SMMU_BASE + 0x100_0000;
+    const r = boot({ compatible: ['nvidia,tegra194-smmu', 'nvidia,smmu-500'], moreRegs: [second] });
+    expect(r.smmu.mirrors).toHaveLength(1);
+    expect(r.k.log.grep(/NVIDIA Tegra SMMU: 2 instance\(s\) programmed in lockstep/)).toHaveLength(1);
+    const inst1 = r.board.bus.find(second)!.device as SmmuV2;
+    expect(inst1).toBeInstanceOf(SmmuV2);
+    expect(inst1).not.toBe(r.model);
+    // the same global and stream-matching state on both (sCR0, the masters' SMRs and S2CRs)
+    const gr0 = (base: number, off: number) => r.board.bus.read32(base + off);
+    expect(gr0(second, 0)).toBe(gr0(SMMU_BASE, 0));
+    for (let i = 0; i < 4; i++) {
+      expect(gr0(second, 0x800 + 4 * i), `SMR${i}`).toBe(gr0(SMMU_BASE, 0x800 + 4 * i));
+      expect(gr0(second, 0xc00 + 4 * i), `S2CR${i}`).toBe(gr0(SMMU_BASE, 0xc00 + 4 * i));
+    }
+    // a mapping's TLB maintenance goes to both; DMA translates through the first
+    const d = domain(r.masters[0]!);
+    expect(iommuAttachDevice(d, r.masters[0]!)).toBe(0);
+    const before = { ...inst1.stats.tlbi };
+    expect(iommuMap(d, 0x10_0000, buffer(r.k), 0x1000, IOMMU_READ | IOMMU_WRITE)).toBe(0);
+    expect(iommuUnmap(d, 0x10_0000, 0x1000)).toBe(0x1000);
+    expect(inst1.stats.tlbi).not.toEqual(before);
+    expect(inst1.stats.tlbi).toEqual(r.model.stats.tlbi);
+    // a sync that never completes on the second instance times out, though the first is done
+    inst1.stuckSync = true;
+    expect(r.smmu.tlbSyncGlobal()).toBe(-110);
+    expect(r.k.log.grep('TLB sync timed out -- SMMU may be deadlocked').length).toBeGreaterThan(0);
+    inst1.stuckSync = false;
+    expect(r.smmu.tlbSyncGlobal()).toBe(0);
+    iommuDetachDevice(d, r.masters[0]!);
+    iommuDomainFree(d);
   });
 });
 

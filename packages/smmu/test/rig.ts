@@ -30,6 +30,8 @@ export interface RigOptions {
   contextIrqs?: number;
   /** Size of the register window (default 0x20000: 16 + 16 pages of 4 KiB). */
   regSize?: number;
+  /** Bases of further register windows of the same size (NVIDIA's lockstep instances). */
+  moreRegs?: number[];
   /** Extra properties on the SMMU node (gki,* overrides, stream-match-mask, ...). */
   smmuProps?: ReturnType<typeof prop.empty>[];
   /** Extra nodes under /soc. */
@@ -54,7 +56,7 @@ export function rigBoard(opts: RigOptions = {}): Board {
   soc.children.push(
     node(`smmu: iommu@${SMMU_BASE.toString(16)}`, [
       prop.strings('compatible', opts.compatible ?? ['arm,mmu-500']),
-      prop.reg(1, 1, [SMMU_BASE, opts.regSize ?? 0x2_0000]),
+      prop.reg(1, 1, [SMMU_BASE, opts.regSize ?? 0x2_0000], ...(opts.moreRegs ?? []).map((b) => [b, opts.regSize ?? 0x2_0000] as [number, number])),
       prop.u32('interrupt-parent', ref('gic')),
       prop.cells('interrupts', ...irq),
       prop.u32('#global-interrupts', nglobal),

@@ -41,7 +41,7 @@ export function bootWithStory(p: ParsedArgs, io: Io, cmd: string, brief = false)
   const { image, board } = loadSystemInputs(p);
   const debug = optFlag(p, 'debug');
   io.out(`gki ${cmd}: board ${board.name} (${board.source === 'built-in' ? 'built in' : board.source}), image ${image.label === 'the default image' ? 'the default image' : image.label}`);
-  for (const w of board.warnings) io.err(w);
+  for (const w of debug ? board.allWarnings : board.warnings) io.err(w);
   io.out(`== image: ${describeImage({ image: image.image, imageInfo: image })} ==`);
   io.out('== boot ==');
   const system = bootSystem(board, image, { progress: (l) => io.out(l) });

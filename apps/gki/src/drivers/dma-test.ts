@@ -21,6 +21,7 @@ import {
   iommuGetDomainForDev,
   iommuIovaToPhys,
   iommuSetFaultHandler,
+  modulePlatformDriver,
   requestIrq,
   type Device,
   type DmaCoherentBuffer,
@@ -28,8 +29,6 @@ import {
   type IoMem,
   type IommuDomain,
   type KernelModule,
-  type ModuleContext,
-  type ModuleRef,
 } from '@gki/kernel';
 import { PACKAGE_VERSION } from '../version.js';
 
@@ -343,9 +342,6 @@ function faultSeen(f: DmaTestFault, translated: boolean): boolean {
   return f.iommu !== undefined && f.iommu.iova === f.addr;
 }
 
-/** Driver registrations per loaded instance of the module (one per kernel). */
-const registered = new WeakMap<ModuleRef, Driver>();
-
 /** Module gki_dma_test: registers the dma-test platform driver at init, unregisters it at exit. */
 export const dmaTestModule: KernelModule = {
   name: DMA_TEST_MODULE_NAME,
@@ -354,16 +350,5 @@ export const dmaTestModule: KernelModule = {
   description: 'DMA self-test driver for the gki,dma-master engines',
   aliases: ['of:N*T*Cgki,dma-master'],
   initcall: 'device',
-  init(ctx: ModuleContext): number {
-    const drv = dmaTestDriver();
-    const r = ctx.kernel.drivers.registerDriver(drv);
-    if (r < 0) return r;
-    registered.set(ctx.self, drv);
-    return 0;
-  },
-  exit(ctx: ModuleContext): void {
-    const drv = registered.get(ctx.self);
-    if (drv) ctx.kernel.drivers.unregisterDriver(drv);
-    registered.delete(ctx.self);
-  },
+  ...modulePlatformDriver(() => dmaTestDriver()),
 };

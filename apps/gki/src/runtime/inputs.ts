@@ -6,7 +6,7 @@
  */
 import { readFileSync, statSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { Board, BUILTIN_BOARDS, builtinBoard, compileDtsFile, DtsError, FdtError, DEFAULT_BOARD_NAME } from '@gki/hw';
+import { Board, BUILTIN_BOARDS, builtinBoard, compileDtsFile, DtsError, FdtError, DEFAULT_BOARD_NAME, type DtsCompileResult } from '@gki/hw';
 import type { KernelImage } from '@gki/kernel';
 import { ImageDirError, readImageDir } from '../compose/image-dir.js';
 import { InputError } from '../compose/inputs.js';
@@ -21,8 +21,41 @@ export interface LoadedBoard {
   readonly source: string;
   /** 'builtin' | 'dts' | 'dtb'. */
   readonly kind: 'builtin' | 'dts' | 'dtb';
-  /** Non-fatal findings of the DTS compiler (file:line:col: message). */
+  /**
+   * Non-fatal findings of the DTS compiler (file:line:col: message), with the uses of macros
+   * from headers that were not found folded into one summary line.
+   */
   readonly warnings: readonly string[];
+  /** Every finding, one line each (what `--debug` prints). */
+  readonly allWarnings: readonly string[];
+}
+
+/**
+ * The compiler's findings for a person to read: each use of a macro from a header that was not
+ * found (a trimmed kernel tree has dozens) is folded into one line naming the macros and the
+ * number of uses, and the headers into another; everything else stays one line per finding.
+ */
+export function summarizeDtsWarnings(r: Pick<DtsCompileResult, 'warnings' | 'missingHeaders' | 'undefinedMacros'>): string[] {
+  const at = (w: { file: string; line: number; column: number }) => `${w.file}:${w.line}:${w.column}`;
+  const macroAt = new Set(r.undefinedMacros.map((u) => at(u)));
+  const headerAt = new Set(r.missingHeaders.map((h) => at(h.pos)));
+  const out: string[] = [];
+  for (const w of r.warnings) if (!macroAt.has(at(w)) && !headerAt.has(at(w))) out.push(`${at(w)}: warning: ${w.message}`);
+  if (r.missingHeaders.length > 0) {
+    const names = [...new Set(r.missingHeaders.map((h) => h.header))];
+    out.push(
+      `warning: ${names.length} included header(s) not found (${names.slice(0, 4).map((n) => `<${n}>`).join(', ')}${names.length > 4 ? ', ...' : ''}); ` +
+        'their macros read 0 where the project does not interpret the property, and are errors where it does',
+    );
+  }
+  if (r.undefinedMacros.length > 0) {
+    const names = [...new Set(r.undefinedMacros.map((u) => u.name))];
+    out.push(
+      `warning: ${r.undefinedMacros.length} use(s) of ${names.length} macro(s) from those headers read as 0 ` +
+        `(${names.slice(0, 6).join(', ')}${names.length > 6 ? ', ...' : ''}); --debug lists each use`,
+    );
+  }
+  return out;
 }
 
 /** The magic number a flattened device tree starts with. */
@@ -67,7 +100,7 @@ export function loadBoard(arg: string | undefined, opts: LoadBoardOptions = {}):
     const b = builtinBoard(arg);
     if (b) {
       const board = fromDtb(b.dtb(), `built-in board ${b.name}`);
-      return { board, name: b.name, source: 'built-in', kind: 'builtin', warnings: [] };
+      return { board, name: b.name, source: 'built-in', kind: 'builtin', warnings: [], allWarnings: [] };
     }
     throw new InputError(`cannot read board ${arg}: no such file, and no built-in board of that name (built in: ${BUILTIN_BOARDS.map((x) => x.name).join(', ')})`);
   }
@@ -80,21 +113,23 @@ export function loadBoard(arg: string | undefined, opts: LoadBoardOptions = {}):
   }
   if (arg.endsWith('.dtb') || isDtb(bytes)) {
     const board = fromDtb(bytes, arg);
-    return { board, name: board.name, source: arg, kind: 'dtb', warnings: [] };
+    return { board, name: board.name, source: arg, kind: 'dtb', warnings: [], allWarnings: [] };
   }
   let dtb: Uint8Array;
   let warnings: string[];
+  let allWarnings: string[];
   try {
     const r = compileDtsFile(arg, { includeDirs: [dirname(arg), ...(opts.includeDirs ?? [])] });
     dtb = r.dtb;
-    warnings = r.warnings.map((w) => `${w.file}:${w.line}:${w.column}: warning: ${w.message}`);
+    allWarnings = r.warnings.map((w) => `${w.file}:${w.line}:${w.column}: warning: ${w.message}`);
+    warnings = summarizeDtsWarnings(r);
   } catch (e) {
     if (e instanceof DtsError) throw new InputError(`${e.file}:${e.line}:${e.column}: ${e.reason}`);
     if (e instanceof FdtError) throw new InputError(`${arg}: ${e.message}`);
     throw e;
   }
   const board = fromDtb(dtb, arg);
-  return { board, name: board.name, source: arg, kind: 'dts', warnings };
+  return { board, name: board.name, source: arg, kind: 'dts', warnings, allWarnings };
 }
 
 /** An image ready to boot, and what to call it. */

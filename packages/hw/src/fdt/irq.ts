@@ -6,7 +6,8 @@
  * specifier into one of another parent, hop by hop, until an `interrupt-controller`.
  *
  * Only the GIC is wired to the board's interrupt lines: SPI n is line 32 + n and PPI n is line
- * 16 + n, whatever the number of cells (GICv3 trees add a fourth, affinity/partition cell). An
+ * 16 + n, whatever the number of cells (GICv3 trees add a fourth, affinity/partition cell);
+ * controllers stacked on it (GIC_STACKED_COMPATIBLES) hand their specifiers on to it. An
  * interrupt whose controller is something else (a PDC, a GPIO bank, a display subsystem's own
  * controller) is left unresolved, with the reason, rather than guessed. In a tree without any
  * GIC, a top-level controller's first cell is taken as the line (the minimal test boards).
@@ -226,8 +227,63 @@ export function interruptCount(idx: FdtIndex, n: FdtNode): number {
 const GIC_SPI = 0;
 const GIC_PPI = 1;
 
+/**
+ * Interrupt controllers stacked on the GIC that hand a specifier on to it (hierarchical irq
+ * domains): MediaTek's SYSIRQ (polarity inversion), the i.MX GPC and Tegra's legacy
+ * controller take <GIC_SPI n flags> and pass SPI n on; Qualcomm's PDC takes <pin flags> and
+ * passes the SPI its `qcom,pdc-ranges` (<pin base, SPI base, count>...) give that pin.
+ */
+export const GIC_STACKED_COMPATIBLES: readonly string[] = [
+  'mediatek,mt6577-sysirq',
+  'fsl,imx7d-gpc',
+  'fsl,imx8mq-gpc',
+  'nvidia,tegra30-ictlr',
+  'nvidia,tegra210-ictlr',
+  'qcom,pdc',
+];
+
+function isStackedNode(n: FdtNode): boolean {
+  if (!getProp(n, 'interrupt-controller')) return false;
+  try {
+    return compatibleOf(n).some((c) => GIC_STACKED_COMPATIBLES.includes(c));
+  } catch {
+    return false;
+  }
+}
+
+/** The GIC specifier a stacked controller hands on for `spec`, or why it has none. */
+function stackedToGic(idx: FdtIndex, spec: FdtIrqSpec): FdtIrqSpec | string {
+  const parent = findParent(idx, spec.ctrl);
+  if (typeof parent === 'string') return parent;
+  if (!parent || !isGicNode(parent)) return `interrupt controller ${spec.ctrlPath} does not report to a GIC`;
+  const gic = { ctrl: parent, ctrlPath: idx.path(parent) };
+  let pdc = false;
+  try {
+    pdc = compatibleOf(spec.ctrl).includes('qcom,pdc');
+  } catch {
+    pdc = false;
+  }
+  if (!pdc) {
+    if (spec.args.length !== 3 || spec.args[0] !== GIC_SPI) return `${spec.ctrlPath} takes <GIC_SPI n flags>, not <${spec.args.join(' ')}>`;
+    return { ...gic, args: [GIC_SPI, spec.args[1]!, spec.args[2]!] };
+  }
+  if (spec.args.length !== 2) return `${spec.ctrlPath} takes <pin flags>, not <${spec.args.join(' ')}>`;
+  const pin = spec.args[0]!;
+  const ranges = cellsOf(spec.ctrl, 'qcom,pdc-ranges') ?? [];
+  for (let i = 0; i + 3 <= ranges.length; i += 3) {
+    const [base, spi, count] = [ranges[i]!, ranges[i + 1]!, ranges[i + 2]!];
+    if (pin >= base && pin < base + count) return { ...gic, args: [GIC_SPI, spi + pin - base, spec.args[1]!] };
+  }
+  return `PDC pin ${pin} of ${spec.ctrlPath} is in none of its qcom,pdc-ranges`;
+}
+
 /** The board line of a specifier that reached `spec.ctrl`, or a reason it has none. */
 export function boardLine(idx: FdtIndex, spec: FdtIrqSpec): number | string {
+  if (isStackedNode(spec.ctrl)) {
+    const up = stackedToGic(idx, spec);
+    if (typeof up === 'string') return up;
+    spec = up;
+  }
   if (isGicNode(spec.ctrl)) {
     if (spec.args.length < 3) return `GIC specifier <${spec.args.join(' ')}> has fewer than 3 cells`;
     const [type, num] = spec.args as [number, number];

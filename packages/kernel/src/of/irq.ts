@@ -200,3 +200,48 @@ export const GIC_COMPATIBLES: readonly string[] = [
 export function ofIsGic(node: OfNode): boolean {
   return node.hasProperty('interrupt-controller') && GIC_COMPATIBLES.some((c) => ofDeviceIsCompatible(node, c) > 0);
 }
+
+/**
+ * Interrupt controllers stacked on the GIC (hierarchical irq domains the kernel initialises
+ * right after it, IRQCHIP_DECLARE): each hands a specifier on to its parent GIC. MediaTek's
+ * SYSIRQ (mtk-sysirq), the i.MX GPC (irq-imx-gpcv2) and Tegra's legacy controller take
+ * <GIC_SPI n flags> and pass SPI n; Qualcomm's PDC (qcom-pdc) takes <pin flags> and passes
+ * the SPI its `qcom,pdc-ranges` triplets (pin base, SPI base, count) map the pin to.
+ */
+export const OF_GIC_STACKED_IRQCHIPS: readonly { readonly compatible: string; readonly device: boolean }[] = [
+  // `device`: the node still becomes a platform device (the PDC's irqchip is a platform
+  // driver; the GPC's node also carries the power-domain driver), else it is OF_POPULATED
+  { compatible: 'mediatek,mt6577-sysirq', device: false },
+  { compatible: 'fsl,imx7d-gpc', device: true },
+  { compatible: 'fsl,imx8mq-gpc', device: true },
+  { compatible: 'nvidia,tegra30-ictlr', device: false },
+  { compatible: 'nvidia,tegra210-ictlr', device: false },
+  { compatible: 'qcom,pdc', device: true },
+];
+
+/** The OF_GIC_STACKED_IRQCHIPS entry `node` matches, if it is an interrupt controller. */
+export function ofGicStacked(node: OfNode): { readonly compatible: string; readonly device: boolean } | undefined {
+  if (!node.hasProperty('interrupt-controller')) return undefined;
+  return OF_GIC_STACKED_IRQCHIPS.find((c) => ofDeviceIsCompatible(node, c.compatible) > 0);
+}
+
+/**
+ * The xlate of stacked controller `node` over a parent domain `parent` (the GIC's): the
+ * specifier it would hand the GIC, translated by the parent. -EINVAL for a specifier the
+ * controller does not take (not an SPI; a PDC pin outside every range).
+ */
+export function stackedXlate(node: OfNode, parent: IrqXlate): IrqXlate {
+  if (ofDeviceIsCompatible(node, 'qcom,pdc') > 0) {
+    const ranges = cellsOf(node, 'qcom,pdc-ranges') ?? [];
+    return (spec) => {
+      if (spec.args.length !== 2) return -EINVAL;
+      const pin = spec.args[0]!;
+      for (let i = 0; i + 3 <= ranges.length; i += 3) {
+        const base = ranges[i]!;
+        if (pin >= base && pin < base + ranges[i + 2]!) return parent({ np: spec.np, args: [GIC_SPI, ranges[i + 1]! + pin - base, spec.args[1]!] });
+      }
+      return -EINVAL;
+    };
+  }
+  return (spec) => (spec.args.length === 3 && spec.args[0] === GIC_SPI ? parent({ np: spec.np, args: [GIC_SPI, spec.args[1]!, spec.args[2]!] }) : -EINVAL);
+}

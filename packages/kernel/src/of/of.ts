@@ -4,9 +4,9 @@ import type { Device } from '../driver/device.js';
 import type { Driver, Resource } from '../driver/types.js';
 import type { Kernel } from '../kernel.js';
 import { ofAddressToResource, ofRegCount, ofTranslateAddress, ofGetAddress } from './address.js';
-import { gicXlate, ofIrqParse, ofIrqSpecifierCount, ofIsGic, type IrqXlate } from './irq.js';
+import { gicXlate, ofIrqFindParent, ofIrqParse, ofIrqSpecifierCount, ofGicStacked, ofIsGic, stackedXlate, type IrqXlate } from './irq.js';
 import { OfTree, type OfNode } from './node.js';
-import { ofDeviceIsAvailable, ofDeviceIsCompatible, ofMatchNode, ofPropertyReadStringArray, type OfDeviceId } from './property.js';
+import { ofDeviceIsAvailable, ofDeviceIsCompatible, ofMatchNode, ofPropertyReadStringArray, ofPropertyReadU32, type OfDeviceId } from './property.js';
 
 /** Buses whose children of_platform_populate descends into (of_default_bus_match_table). */
 export const OF_DEFAULT_BUS_MATCH_TABLE: readonly OfDeviceId[] = [
@@ -29,16 +29,23 @@ export const RESERVED_MEM_MATCHES: readonly OfDeviceId[] = [
 
 /**
  * The platform device name the kernel derives from a node (of_device_make_bus_id):
- * "<translated reg address in hex>.<node name>" ("a000000.dma"); a node without a
- * translatable `reg` uses its full name, prefixed by its ancestors' until one has an
- * address ("soc:firmware" style).
+ * "<translated reg address in hex>.<node name>" ("a000000.dma"), with the lowest set bit of
+ * a `mask` property between them when the node has one ("1c010008.0.led", so register-bit
+ * LEDs sharing one register get distinct names); a node without a translatable `reg` uses
+ * its full name, prefixed by its ancestors' until one has an address ("soc:firmware" style).
  */
 export function ofDeviceMakeBusId(node: OfNode): string {
   let name: string | null = null;
   for (let n: OfNode = node; n.parent; n = n.parent) {
     const r = ofGetAddress(n, 0);
     const addr = typeof r === 'number' ? -1 : ofTranslateAddress(n, r.addr);
-    if (addr >= 0) return name === null ? `${addr.toString(16)}.${n.baseName}` : `${addr.toString(16)}.${n.baseName}:${name}`;
+    if (addr >= 0) {
+      const mask = ofPropertyReadU32(n, 'mask');
+      // ffs(mask) - 1, printed with %x: 0xffffffff for a zero mask
+      const bit = mask < 0 ? '' : `${(mask === 0 ? 0xffffffff : 31 - Math.clz32(mask & -mask)).toString(16)}.`;
+      const own = `${addr.toString(16)}.${bit}${n.baseName}`;
+      return name === null ? own : `${own}:${name}`;
+    }
     name = name === null ? n.name : `${n.name}:${name}`;
   }
   return name ?? '';
@@ -79,6 +86,21 @@ export class OfLayer {
       this.early.add(n);
       this.irqDomains.set(n, gicXlate);
       this.kernel.log.info('OF', `interrupt controller ${n.fullName} -> ${this.kernel.board.irq.name} (${this.kernel.board.irq.numLines} lines)`);
+    }
+    // then the controllers stacked on a GIC (of_irq_init orders children after their parent)
+    for (const n of tree.nodes()) {
+      const stacked = ofGicStacked(n);
+      if (!stacked || !ofDeviceIsAvailable(n)) continue;
+      const parent = ofIrqFindParent(n);
+      // what it hands on is a GIC specifier: its parent must be a GIC
+      const up = parent && ofIsGic(parent) ? this.irqDomains.get(parent) : undefined;
+      if (!parent || !up) {
+        this.kernel.log.warn('OF', `interrupt controller ${n.fullName}: its parent ${parent?.fullName ?? '(none)'} is not a GIC; left without a domain`);
+        continue;
+      }
+      if (!stacked.device) this.early.add(n);
+      this.irqDomains.set(n, stackedXlate(n, up));
+      this.kernel.log.info('OF', `interrupt controller ${n.fullName} -> ${parent.fullName} (stacked)`);
     }
     return tree;
   }

@@ -14,12 +14,14 @@ import type { FdtTree } from '../types.js';
 import { DtsError, type DtsSourcePos, type DtsWarning } from './error.js';
 import { bytesToBinary, dirnameOf, joinPath, nodeFileSystem, normalizePath, textToBinary, type DtsFileSystem } from './files.js';
 import { getNodeByLabel, resolveTree, toFdt, type LNode } from './livetree.js';
+import { judgeMacroUses } from './interpreted.js';
 import { DtsParser, scan } from './parser.js';
 import { preprocess, type MissingHeader, type PreprocessResult } from './preprocess.js';
 
 export { DtsError, type DtsSourcePos, type DtsWarning, formatPos } from './error.js';
 export { memoryFileSystem, nodeFileSystem, type DtsFileSystem } from './files.js';
-export { BUILTIN_DT_BINDINGS } from './bindings.js';
+export { BUILTIN_DT_BINDINGS, PARTIAL_DT_BINDINGS } from './bindings.js';
+export { INTERPRETED_PROPERTIES, isInterpretedProperty } from './interpreted.js';
 export { printDts, type PrintDtsOptions } from './print.js';
 export type { MissingHeader } from './preprocess.js';
 
@@ -47,7 +49,16 @@ export interface DtsCompileResult {
   readonly files: readonly string[];
   /** Each label of the final tree and the path of its node. */
   readonly labels: Readonly<Record<string, string>>;
-  /** `<dt-bindings/...>` headers that were included but not found (tolerated while unused). */
+  /**
+   * Macros nobody defined that compiled to 0 (or "") where the project does not interpret the
+   * value, one entry per use, in tree order; each also has a warning. `call`: used with an
+   * argument list. (Defining each as 0 in a stand-in header gives cpp + dtc the same blob.)
+   */
+  readonly undefinedMacros: readonly (DtsSourcePos & { readonly name: string; readonly property: string; readonly call: boolean; readonly string: boolean })[];
+  /**
+   * `<dt-bindings/...>` headers that were included but not found. Their macros compile to 0
+   * (with a warning) in properties the project does not read, and are errors elsewhere.
+   */
   readonly missingHeaders: readonly MissingHeader[];
 }
 
@@ -69,11 +80,18 @@ function runPreprocessor(src: string, opts: DtsCompileOptions): PreprocessResult
   });
 }
 
-function explainIdentifier(name: string, pp: PreprocessResult): string {
+function missingList(pp: PreprocessResult): string {
+  const one = (m: MissingHeader): string => `<${m.header}> (included at ${m.pos.file}:${m.pos.line}${m.partial ? ', shipped in part' : ''})`;
+  const all = pp.missingHeaders;
+  if (all.length <= 3) return all.map(one).join(', ');
+  return `one of ${all.length} headers (${all.slice(0, 2).map(one).join(', ')}, ...)`;
+}
+
+function explainIdentifier(name: string, pp: PreprocessResult, prop: string | null | undefined): string {
   const base = `'${name}' is not a number, a &reference or an expression in parentheses`;
   if (pp.missingHeaders.length > 0) {
-    const list = pp.missingHeaders.map((m) => `<${m.header}> (included at ${m.pos.file}:${m.pos.line})`).join(', ');
-    return `${base}: no macro '${name}' is defined; it probably comes from ${list}, which was not found: give the kernel's include/ directory in includeDirs`;
+    const why = prop ? `; '${prop}' is a property this project reads, so it cannot stand in 0 for it` : '';
+    return `${base}: no macro '${name}' is defined; it probably comes from ${missingList(pp)}, which was not found${why}: give the kernel's include/ directory in includeDirs`;
   }
   return `${base} (no macro '${name}' is defined)`;
 }
@@ -91,7 +109,9 @@ export function parseDts(source: string | Uint8Array, opts: DtsCompileOptions = 
   const ctx = {
     pos,
     warnings,
-    explainIdentifier: (name: string) => explainIdentifier(name, pp),
+    explainIdentifier: (name: string, prop?: string | null) => explainIdentifier(name, pp, prop),
+    // only a macro a missing header may have defined, inside a property; judged once the tree is final
+    tolerateIdentifier: (_name: string, prop: string | null) => pp.missingHeaders.length > 0 && prop !== null,
     readBinary(name: string, from: DtsSourcePos): Uint8Array | undefined {
       const dirs = name.startsWith('/') ? ['/'] : [dirnameOf(from.file), ...includeDirs];
       for (const d of dirs) {
@@ -104,9 +124,18 @@ export function parseDts(source: string | Uint8Array, opts: DtsCompileOptions = 
   const toks = scan(pp.text, ctx);
   const info = new DtsParser(toks, ctx).parse();
   resolveTree(info.root);
+  const undefinedMacros: { file: string; line: number; column: number; name: string; property: string; call: boolean; string: boolean }[] = [];
+  judgeMacroUses(info.root, (use, prop, reason) => {
+    if (reason === null) throw new DtsError(pos(use.at), explainIdentifier(use.name, pp, prop));
+    undefinedMacros.push({ ...pos(use.at), name: use.name, property: prop, call: use.call, string: use.string });
+    warnings.push({
+      ...pos(use.at),
+      message: `'${use.name}' is not defined (it probably comes from ${missingList(pp)}, which was not found); ${reason}, so ${use.name} compiles to ${use.string ? '""' : '0'} there`,
+    });
+  });
   const tree = toFdt(info);
   const dtb = writeDtb(tree);
-  return { tree, dtb, warnings, files: pp.files, labels: labelsOf(info.root), missingHeaders: pp.missingHeaders };
+  return { tree, dtb, warnings, files: pp.files, labels: labelsOf(info.root), missingHeaders: pp.missingHeaders, undefinedMacros };
 }
 
 function labelsOf(root: LNode): Record<string, string> {

@@ -39,9 +39,24 @@ export class LLabel {
   ) {}
 }
 
+/** A macro nobody defined, compiled to 0 (or "") in a property value, for the checks after parsing. */
+export interface LMacroUse {
+  readonly name: string;
+  /** Offset in the preprocessed text (for its source position). */
+  readonly at: number;
+  /** Byte offset of the cell (or string) it stands in, in the property value. */
+  readonly offset: number;
+  /** It stands for a whole value (a string macro such as LED_FUNCTION_STATUS): "" in its place. */
+  readonly string: boolean;
+  /** It was used as a function-like macro (its argument list skipped). */
+  call: boolean;
+}
+
 export class LProp {
   labels: LLabel[] = [];
   deleted = false;
+  /** Undefined macros that stand as 0 in this value (see DtsParser and index.ts). */
+  macros: readonly LMacroUse[] | null = null;
   constructor(
     readonly name: string,
     public data: LData,
@@ -114,6 +129,7 @@ export function mergeNodes(old: LNode, nw: LNode): LNode {
     if (op) {
       for (const l of np.labels) addLabel(op.labels, l.name);
       op.data = np.data;
+      op.macros = np.macros;
       op.deleted = false;
       op.pos = np.pos;
     } else old.props.push(np);

@@ -13,7 +13,7 @@
  * arithmetic, as dtc does.
  */
 import { DtsError, type DtsSourcePos, type DtsWarning } from './error.js';
-import { addLabel, LData, LNode, LProp, getNodeByRef, deleteNode, mergeNodes, type LTreeInfo, guessBootCpuid } from './livetree.js';
+import { addLabel, LData, LNode, LProp, getNodeByRef, deleteNode, mergeNodes, type LMacroUse, type LTreeInfo, guessBootCpuid } from './livetree.js';
 import type { FdtReservation } from '../types.js';
 
 /** dtc's lexer states. */
@@ -59,8 +59,14 @@ export interface ParseContext {
   pos(at: number): DtsSourcePos;
   /** Reads /incbin/ data (relative to `from`'s file), or undefined when missing. */
   readBinary(name: string, from: DtsSourcePos): Uint8Array | undefined;
-  /** Explains an identifier found where a number was expected (unknown macro). */
-  explainIdentifier(name: string): string;
+  /** Explains an identifier found where a number was expected (unknown macro), in property `prop` (null: outside a property). */
+  explainIdentifier(name: string, prop?: string | null): string;
+  /**
+   * May an identifier (a macro nobody defined) where a value is expected, in property `prop`
+   * (null outside a property, e.g. /memreserve/), stand as 0? The parser records each such use
+   * on its property (LProp.macros) for the caller to judge once the tree is final.
+   */
+  tolerateIdentifier?(name: string, prop: string | null): boolean;
   readonly warnings: DtsWarning[];
 }
 
@@ -363,6 +369,11 @@ export class DtsParser {
   private i = 0;
   private depth = 0;
   private readonly reservations: FdtReservation[] = [];
+  /** The property whose value is being parsed (null outside one). */
+  private prop: string | null = null;
+  /** Undefined macros standing as 0 in that value so far, and the offset of the cell being read. */
+  private macroUses: LMacroUse[] = [];
+  private cellOffset = 0;
 
   constructor(
     private readonly toks: readonly Tok[],
@@ -387,7 +398,7 @@ export class DtsParser {
     throw new DtsError(this.ctx.pos(t.at), msg);
   }
   private unexpected(t: Tok, wanted: string): never {
-    if (t.k === 'ident') this.fail(t, this.ctx.explainIdentifier(t.v));
+    if (t.k === 'ident') this.fail(t, this.ctx.explainIdentifier(t.v, this.prop));
     return this.fail(t, `syntax error: expected ${wanted}, found ${describe(t)}`);
   }
   private expectOp(v: string, what = `'${v}'`): Tok {
@@ -520,10 +531,17 @@ export class DtsParser {
         let data = new LData();
         if (this.isOp(this.peek(), '=')) {
           this.next();
+          this.prop = h.v;
+          this.macroUses = [];
           data = this.propdata();
+          this.prop = null;
         }
         this.expectOp(';', `';' after property '${h.v}'`);
         const p = new LProp(h.v, data, this.ctx.pos(h.at));
+        if (this.macroUses.length > 0) {
+          p.macros = this.macroUses;
+          this.macroUses = [];
+        }
         for (const l of labels) addLabel(p.labels, l);
         node.props.push(p);
         continue;
@@ -584,6 +602,17 @@ export class DtsParser {
         d.markers.push({ offset: d.bytes.length, kind: 'path', ref: t.v, pos: this.ctx.pos(t.at) });
       } else if (this.isKw(t, '/incbin/')) {
         this.incbin(d);
+      } else if (t.k === 'ident' && this.ctx.tolerateIdentifier?.(t.v, this.prop)) {
+        // a string macro from a missing header (function = LED_FUNCTION_STATUS): an empty string
+        this.next();
+        const use: LMacroUse = { name: t.v, at: t.at, offset: d.bytes.length, string: true, call: false };
+        this.macroUses.push(use);
+        const open = this.peek();
+        if (this.isOp(open, '(') && open.at === t.at + t.v.length) {
+          this.skipParens();
+          use.call = true;
+        }
+        d.bytes.push(0);
       } else this.unexpected(t, 'a value (a "string", <cells>, [bytes] or a &reference)');
       this.labelsInto(d);
       if (!this.isOp(this.peek(), ',')) return d;
@@ -630,7 +659,8 @@ export class DtsParser {
         d.markers.push({ offset: d.bytes.length, kind: 'label', ref: t.v, pos: this.ctx.pos(t.at) });
         continue;
       }
-      if (t.k === 'lit' || t.k === 'char' || this.isOp(t, '(')) {
+      if (t.k === 'lit' || t.k === 'char' || t.k === 'ident' || this.isOp(t, '(')) {
+        this.cellOffset = d.bytes.length;
         const v = this.prim();
         if (v > mask && (v | mask) !== M64) {
           const p = this.ctx.pos(t.at);
@@ -681,7 +711,30 @@ export class DtsParser {
       this.depth--;
       return v;
     }
+    if (t.k === 'ident') {
+      if (!this.ctx.tolerateIdentifier?.(t.v, this.prop)) return this.unexpected(t, "a number or '('");
+      const use: LMacroUse = { name: t.v, at: t.at, offset: this.cellOffset, string: false, call: false };
+      this.macroUses.push(use);
+      // an undefined function-like macro: its argument list goes with it
+      const open = this.peek();
+      if (this.isOp(open, '(') && open.at === t.at + t.v.length) {
+        this.skipParens();
+        use.call = true;
+      }
+      return 0n;
+    }
     return this.unexpected(t, "a number or '('");
+  }
+
+  /** Skips a balanced parenthesised token run (the arguments of an unknown macro). */
+  private skipParens(): void {
+    let depth = 0;
+    for (;;) {
+      const t = this.next();
+      if (t.k === 'eof') this.fail(t, "missing ')' after a macro's arguments");
+      if (this.isOp(t, '(')) depth++;
+      else if (this.isOp(t, ')') && --depth === 0) return;
+    }
   }
 
   private expr(): bigint {

@@ -11,7 +11,7 @@
  * from every output offset back to a file, line and column, so the DTS parser can report
  * errors where the text was written (for macro output: where the macro was used).
  */
-import { BUILTIN_DT_BINDINGS } from './bindings.js';
+import { BUILTIN_DT_BINDINGS, PARTIAL_DT_BINDINGS } from './bindings.js';
 import { DtsError, type DtsSourcePos, type DtsWarning } from './error.js';
 import { bytesToBinary, dirnameOf, joinPath, normalizePath, textToBinary, type DtsFileSystem } from './files.js';
 
@@ -266,10 +266,12 @@ function wouldGlue(a: string, b: string): boolean {
   return GLUE.has(a[a.length - 1]! + b[0]!);
 }
 
-/** A `<dt-bindings/...>` header that was included but found nowhere. */
+/** A `<dt-bindings/...>` header that was included but found nowhere (or only in part, see PARTIAL_DT_BINDINGS). */
 export interface MissingHeader {
   readonly header: string;
   readonly pos: DtsSourcePos;
+  /** The compiler ships part of it (some of its macros are defined). */
+  readonly partial?: boolean;
 }
 
 export interface PreprocessOptions {
@@ -599,6 +601,13 @@ class Preprocessor {
         if (params.includes(p.t)) this.error(p, `duplicate parameter '${p.t}' in macro "${id.t}"`);
         params.push(p.t);
         b++;
+        // GNU named variadic parameter (`x...`): the last one, standing for __VA_ARGS__
+        if (isP(args[b], '.') && isP(args[b + 1], '.') && isP(args[b + 2], '.')) {
+          variadic = true;
+          b += 3;
+          if (!isP(args[b], ')')) this.error(p, `'${p.t}...' must end the parameter list of macro "${id.t}"`);
+          continue;
+        }
         if (isP(args[b], ',')) b++;
         else if (!isP(args[b], ')')) this.error(args[b] ?? p, `expected ',' or ')' in the parameter list of macro "${id.t}"`);
       }
@@ -630,13 +639,15 @@ class Preprocessor {
     }
     const builtin = this.opts.builtinBindings ? BUILTIN_DT_BINDINGS[normalizePath(name)] : undefined;
     if (builtin !== undefined) {
+      if (PARTIAL_DT_BINDINGS.has(normalizePath(name))) this.missing.push({ header: normalizePath(name), pos: this.files[fi]!.pos(at.s), partial: true });
       this.processFile(`<builtin>/${normalizePath(name)}`, builtin, at);
       return;
     }
-    if (!quoted && name.startsWith('dt-bindings/')) {
+    // `#include "dt-bindings/..."` (a few i.MX and Rockchip boards write it so) counts too
+    if (normalizePath(name).startsWith('dt-bindings/')) {
       const pos = this.files[fi]!.pos(at.s);
       this.missing.push({ header: name, pos });
-      this.warnings.push({ ...pos, message: `<${name}> not found; it is ignored until one of its macros is used` });
+      this.warnings.push({ ...pos, message: `<${name}> not found; its macros read 0 where the project does not interpret them, and are errors elsewhere` });
       return;
     }
     const searched = dirs.length > 0 ? ` (searched: ${dirs.join(', ')})` : '';

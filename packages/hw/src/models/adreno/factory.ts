@@ -63,6 +63,23 @@ function mapWindows(board: Board, node: FdtNode, path: string, regs: readonly { 
   });
 }
 
+/**
+ * Maps a model's main register window. Where a secondary window of another Adreno node
+ * already decodes part of it (sm8450 and later: the GPU's "cx_mem" lies inside the GMU's
+ * "gmu" range, both naming the same registers), that secondary window gives way, with a note.
+ */
+function mapMain(board: Board, path: string, base: number, size: number, dev: MmioDevice): void {
+  for (const r of [...board.bus.list()]) {
+    if (!(base < r.base + r.size && r.base < base + size) || !(r.device instanceof AdrenoRegisterWindow)) continue;
+    for (const m of board.models.values())
+      if (m instanceof AdrenoGpu || m instanceof AdrenoGmu)
+        for (const [k, w] of m.windows) if (w === r.device) m.windows.delete(k);
+    board.bus.unmap(r.device);
+    board.notes.push({ level: 'warn', source: 'adreno', message: `${path}: "${r.device.name}" (${hex(r.base)}+${hex(r.size)}) lies inside this node's registers; it is decoded here` });
+  }
+  board.bus.map(base, size, dev);
+}
+
 function gpuChipId(node: FdtNode, path: string, compatibles: readonly string[]): number {
   const own = propU32(node, 'gki,chip-id', path);
   if (own !== undefined) return own;
@@ -163,7 +180,7 @@ export const createAdrenoGmuModel: ModelFactory = (board, node, regs, irqs, ctx)
     hfiIrq: line('hfi', 0),
     gmuIrq: line('gmu', 1),
   });
-  board.bus.map(win.address, win.size, gmu);
+  mapMain(board, path, win.address, win.size, gmu);
   if (rsccIdx >= 0) {
     const r = regs[rsccIdx]!;
     board.bus.map(r.address, r.size, gmu.rscc);

@@ -108,7 +108,9 @@ function withOverrides(p: SmmuV2Preset, node: FdtNode, path: string): SmmuV2Pres
 
 /**
  * The SMMUv1/v2 factory. Geometry: the `reg` window is the whole SMMU, 2 x NUMPAGE register
- * pages (4 KiB unless gki,page-size), so NUMPAGE = size / page / 2 must be a power of two. The
+ * pages (4 KiB unless gki,page-size, or 64 KiB when 4 KiB pages cannot fill the window), so
+ * NUMPAGE = size / page / 2, a power of two (a window that is not such a size gets the largest
+ * SMMU that fits, with a board note). The
  * first `#global-interrupts` (default 1) interrupts are global, the rest context interrupts in
  * order. Context banks: gki,num-context-banks, else (SMMUv2) one per context interrupt, at most
  * NUMPAGE, else the preset's count.
@@ -129,10 +131,22 @@ export const createSmmuV2Model: ModelFactory = (board, node, regs, irqs, ctx) =>
   }
   const cells = propU32(node, '#iommu-cells', path);
   if (cells !== undefined && cells !== 1 && cells !== 2) throw new FdtError(-1, `#iommu-cells = ${cells}: an SMMU takes 1 (StreamID) or 2 (StreamID, SMR mask)`, path);
-  const p = withOverrides(preset, node, path);
-  const pages = win.size / p.pageSize;
-  if (!Number.isInteger(pages) || pages < 4 || pages > 512 || (pages & (pages - 1)) !== 0)
-    throw new FdtError(-1, `reg size 0x${win.size.toString(16)} is not 2 x NUMPAGE pages of ${p.pageSize} bytes (NUMPAGE a power of two, 2..256)`, path);
+  let p = withOverrides(preset, node, path);
+  // a window too large for 2 x 256 pages of 4 KiB is an SMMU with 64 KiB register pages
+  // (ID1.PAGESIZE): MMU-500s with 128 context banks decode 8 MiB (Layerscape, Tegra 186)
+  if (propU32(node, 'gki,page-size', path) === undefined && win.size / p.pageSize > 512 && win.size % 65536 === 0) p = { ...p, pageSize: 65536 };
+  const fit = Math.floor(win.size / p.pageSize);
+  if (fit < 4)
+    throw new FdtError(-1, `reg size 0x${win.size.toString(16)} cannot hold 2 x NUMPAGE pages of ${p.pageSize} bytes (NUMPAGE a power of two, 2..256)`, path);
+  // the SMMU spans 2 x NUMPAGE pages (a power of two); a larger window leaves the rest undecoded
+  let pages = 4;
+  while (pages * 2 <= Math.min(fit, 512)) pages *= 2;
+  if (pages * p.pageSize !== win.size)
+    board.notes.push({
+      level: 'warn',
+      source: 'OF',
+      message: `${path}: reg size 0x${win.size.toString(16)} is not 2 x NUMPAGE pages of ${p.pageSize} bytes; the SMMU model decodes the first 0x${(pages * p.pageSize).toString(16)} bytes (NUMPAGE ${pages / 2})`,
+    });
   const numPage = pages / 2;
   const nGlobal = Math.min(propU32(node, '#global-interrupts', path) ?? 1, irqs.length);
   const ctxIrqs = irqs.slice(nGlobal);
@@ -157,6 +171,14 @@ export const createSmmuV2Model: ModelFactory = (board, node, regs, irqs, ctx) =>
     syncLatencyReads,
   });
   board.bus.map(win.address, smmu.mmioSize, smmu);
+  // NVIDIA Tegra186/194/234: two or three MMU-500s behind one node, one `reg` window each,
+  // programmed in lockstep by software. The first translates for the masters; the others
+  // are identical SMMUs that take the same programming (and see no traffic here).
+  if (compatibles.some((c) => /^nvidia,tegra(186|194|234)-smmu$/.test(c)))
+    for (let i = 1; i < Math.min(regs.length, 3); i++) {
+      const extra = new SmmuV2(board.mem, { name: `${node.name}#${i}`, config, tlbCapacity, syncLatencyReads });
+      board.bus.map(regs[i]!.address, extra.mmioSize, extra);
+    }
   return smmu;
 };
 

@@ -340,14 +340,29 @@ export class SmmuV2 implements MmioDevice {
     return u64(this.read32(offset), this.read32(offset + 4));
   }
 
+  /** A 64-bit read as halves: the low word, then the high word (no 64-bit read has side effects). */
+  read64parts(offset: number, out: { lo: number; hi: number }): void {
+    out.lo = this.read32(offset);
+    out.hi = this.read32(offset + 4);
+  }
+
   write64(offset: number, value: bigint): void {
-    const lo = Number(value & 0xffffffffn);
-    const hi = Number((value >> 32n) & 0xffffffffn);
+    this.write64parts(offset, Number(value & 0xffffffffn), Number((value >> 32n) & 0xffffffffn));
+  }
+
+  /**
+   * A 64-bit write as halves, without a BigInt. In a context bank it is one access to a 64-bit
+   * register (TTBRn, FAR, IPAFAR, and the TLBI operands TLBIVA/VAA/VAL/VAAL/IPAS2/IPAS2L, whose
+   * AArch64 form takes VA[55:12] with the ASID in [63:48]): the register takes both halves at
+   * once, so a TLB invalidation acts on this single write rather than waiting for a second
+   * one. Elsewhere (global register pages) it is the low word, then the high word.
+   */
+  write64parts(offset: number, lo: number, hi: number): void {
     const ps = this.config.pageSize;
     const page = Math.floor(offset / ps);
     const cb = page - this.config.numPage;
     if (page >= this.config.numPage && cb < this.config.numCb) {
-      this.writeCb(this.banks[cb]!, offset % ps, lo, hi);
+      this.writeCb(this.banks[cb]!, offset % ps, lo >>> 0, hi >>> 0);
       return;
     }
     this.write32(offset, lo);

@@ -1,0 +1,5 @@
+export * from './minor.js';
+export * from './handles.js';
+export * from './device.js';
+export * from './time.js';
+export * from './gem.js';
