@@ -533,6 +533,16 @@ export class ArmLpaeIoPgtable implements IoPgtableOps {
         // slots before the low half of the PA wraps: the inner loop needs no carry test
         let stop = i + 2 * Math.ceil((TWO_32 - (lo >>> 0)) / size);
         if (stop > end) stop = end;
+        // two slots per iteration while both are empty, then one at a time
+        for (; i + 2 < stop; i += 4) {
+          if ((w[i]! | w[i + 1]! | w[i + 2]! | w[i + 3]!) !== 0) break;
+          w[i] = tLo | (lo & PTE_ADDR_LO_MASK);
+          w[i + 1] = hiWord;
+          lo = (lo + step) | 0;
+          w[i + 2] = tLo | (lo & PTE_ADDR_LO_MASK);
+          w[i + 3] = hiWord;
+          lo = (lo + step) | 0;
+        }
         for (; i < stop; i += 2) {
           if ((w[i]! | w[i + 1]!) !== 0) break;
           w[i] = tLo | (lo & PTE_ADDR_LO_MASK);
@@ -640,6 +650,9 @@ export class ArmLpaeIoPgtable implements IoPgtableOps {
         const n = Math.min(pgcount, this.maxEntries(lvl, wi));
         let i = 0;
         for (; i < n; i++) {
+          // a run of leaves needs only their low words: a leaf's type bits are never zero
+          while (i < n && (w[wi + 2 * i]! & PTE_TYPE_MASK) === leafType) i++;
+          if (i === n) break;
           const l = w[wi + 2 * i]!;
           const h = w[wi + 2 * i + 1]!;
           if (l === 0 && h === 0) {
@@ -654,10 +667,7 @@ export class ArmLpaeIoPgtable implements IoPgtableOps {
             if (lvl < ARM_LPAE_MAX_LEVELS - 1) this.freeTable(lvl + 1, this.outAddr(l, h));
           }
         }
-        for (let j = 0; j < i; j++) {
-          w[wi + 2 * j] = 0;
-          w[wi + 2 * j + 1] = 0;
-        }
+        if (i > 0) w.fill(0, wi, wi + 2 * i);
         if (gather && !gather.queued) {
           const tlb = this.tlb;
           if (tlb && tlb.tlbAddPage) {
