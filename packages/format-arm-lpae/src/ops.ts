@@ -671,9 +671,10 @@ export class ArmLpaeIoPgtable implements IoPgtableOps {
         }
         const n = Math.min(pgcount, this.maxEntries(lvl, wi));
         let i = 0;
+        const typeMask = PTE_TYPE_MASK; // a local: an imported binding is reloaded in every iteration
         for (; i < n; i++) {
           // a run of leaves needs only their low words: a leaf's type bits are never zero
-          while (i < n && (w[wi + 2 * i]! & PTE_TYPE_MASK) === leafType) i++;
+          while (i < n && (w[wi + 2 * i]! & typeMask) === leafType) i++;
           if (i === n) break;
           const l = w[wi + 2 * i]!;
           const h = w[wi + 2 * i + 1]!;
@@ -694,7 +695,8 @@ export class ArmLpaeIoPgtable implements IoPgtableOps {
           const tlb = this.tlb;
           if (tlb && tlb.tlbAddPage) {
             const base = ArmLpaeIoPgtable.tlbIova(iova);
-            for (let j = 0; j < i; j++) tlb.tlbAddPage(gather, base + j * pgsize, pgsize, this.cookie);
+            const cookie = this.cookie;
+            for (let j = 0; j < i; j++) tlb.tlbAddPage(gather, base + j * pgsize, pgsize, cookie);
           }
         }
         return i * pgsize;
