@@ -415,6 +415,8 @@ export class ArmLpaeIoPgtable implements IoPgtableOps {
 
     const ilo = low >>> 0;
     const ihi = ((low - ilo) * INV_2_32) | 0;
+    /** True while the table being walked was allocated (zeroed) by this call. */
+    let fresh = false;
     let lvl = this.startLevel | 0;
     let w = this.pgdWords;
     let wb = this.pgdBase;
@@ -437,7 +439,7 @@ export class ArmLpaeIoPgtable implements IoPgtableOps {
           mapped.mapped += pgsize;
           return 0;
         }
-        return this.installLeaves(iova, paddr, pgsize, pgcount, prot, lvl, w, wi, mapped);
+        return this.installLeaves(iova, paddr, pgsize, pgcount, prot, lvl, w, wi, mapped, fresh);
       }
       if (lvl >= ARM_LPAE_MAX_LEVELS - 1) {
         this.warn(`arm_lpae_map_pages: no table below level ${lvl} (pgsize ${hex(pgsize)})`);
@@ -446,7 +448,8 @@ export class ArmLpaeIoPgtable implements IoPgtableOps {
       const lo = w[wi]!;
       const hi = w[wi + 1]!;
       lvl++;
-      if (lo === 0 && hi === 0) {
+      fresh = lo === 0 && hi === 0;
+      if (fresh) {
         const next = this.allocTable(this.granule);
         if (next < 0) return -ENOMEM;
         // install: single-threaded model, so the kernel's cmpxchg always wins
@@ -514,6 +517,7 @@ export class ArmLpaeIoPgtable implements IoPgtableOps {
     w: Uint32Array,
     base: number,
     mapped: MappedOut,
+    fresh: boolean,
   ): number {
     const n = Math.min(pgcount, this.maxEntries(lvl, base));
     const end = base + 2 * n;
@@ -524,18 +528,46 @@ export class ArmLpaeIoPgtable implements IoPgtableOps {
       // Fast path: below 2^48 the descriptor's address field is the PA itself. Write while
       // checking, in one pass, that each slot is all-zero; the low half of the PA steps as a
       // wrapping int32 (an unsigned compare spots the carry), so the loop is int32-only.
+      // the mask in a local: an imported binding is reloaded on every iteration otherwise
+      const mask = PTE_ADDR_LO_MASK;
       let lo = paddr | 0;
       const step = size | 0;
       let pHi = ((paddr - (paddr >>> 0)) * INV_2_32) | 0;
       let hiWord = tHi | pHi;
       let i = base;
+      if (fresh) {
+        // a table this call allocated (zeroed): every slot is empty, nothing to check
+        for (;;) {
+          let stop = i + 2 * Math.ceil((TWO_32 - (lo >>> 0)) / size);
+          if (stop > end) stop = end;
+          for (; i < stop; i += 2) {
+            w[i] = tLo | (lo & mask);
+            w[i + 1] = hiWord;
+            lo = (lo + step) | 0;
+          }
+          if (i === end) break;
+          hiWord = tHi | ++pHi;
+        }
+        mapped.mapped += n * size;
+        return 0;
+      }
       for (;;) {
         // slots before the low half of the PA wraps: the inner loop needs no carry test
         let stop = i + 2 * Math.ceil((TWO_32 - (lo >>> 0)) / size);
         if (stop > end) stop = end;
+        // two slots per iteration while both are empty, then one at a time
+        for (; i + 2 < stop; i += 4) {
+          if ((w[i]! | w[i + 1]! | w[i + 2]! | w[i + 3]!) !== 0) break;
+          w[i] = tLo | (lo & mask);
+          w[i + 1] = hiWord;
+          lo = (lo + step) | 0;
+          w[i + 2] = tLo | (lo & mask);
+          w[i + 3] = hiWord;
+          lo = (lo + step) | 0;
+        }
         for (; i < stop; i += 2) {
           if ((w[i]! | w[i + 1]!) !== 0) break;
-          w[i] = tLo | (lo & PTE_ADDR_LO_MASK);
+          w[i] = tLo | (lo & mask);
           w[i + 1] = hiWord;
           lo = (lo + step) | 0;
         }
@@ -639,7 +671,11 @@ export class ArmLpaeIoPgtable implements IoPgtableOps {
         }
         const n = Math.min(pgcount, this.maxEntries(lvl, wi));
         let i = 0;
+        const typeMask = PTE_TYPE_MASK; // a local: an imported binding is reloaded in every iteration
         for (; i < n; i++) {
+          // a run of leaves needs only their low words: a leaf's type bits are never zero
+          while (i < n && (w[wi + 2 * i]! & typeMask) === leafType) i++;
+          if (i === n) break;
           const l = w[wi + 2 * i]!;
           const h = w[wi + 2 * i + 1]!;
           if (l === 0 && h === 0) {
@@ -654,15 +690,13 @@ export class ArmLpaeIoPgtable implements IoPgtableOps {
             if (lvl < ARM_LPAE_MAX_LEVELS - 1) this.freeTable(lvl + 1, this.outAddr(l, h));
           }
         }
-        for (let j = 0; j < i; j++) {
-          w[wi + 2 * j] = 0;
-          w[wi + 2 * j + 1] = 0;
-        }
+        if (i > 0) w.fill(0, wi, wi + 2 * i);
         if (gather && !gather.queued) {
           const tlb = this.tlb;
           if (tlb && tlb.tlbAddPage) {
             const base = ArmLpaeIoPgtable.tlbIova(iova);
-            for (let j = 0; j < i; j++) tlb.tlbAddPage(gather, base + j * pgsize, pgsize, this.cookie);
+            const cookie = this.cookie;
+            for (let j = 0; j < i; j++) tlb.tlbAddPage(gather, base + j * pgsize, pgsize, cookie);
           }
         }
         return i * pgsize;

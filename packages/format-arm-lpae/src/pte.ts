@@ -51,8 +51,13 @@ export const PTE_HI_SW_SYNC = 1 << (55 - 32);
 /** NSTable, bit 63. */
 export const PTE_HI_NSTABLE = 1 << (63 - 32);
 
-/** Output-address field: bits 47:12 (bits 31:12 in lo, 47:32 in hi). */
-export const PTE_ADDR_LO_MASK = 0xfffff000;
+/**
+ * Output-address field: bits 47:12 (bits 31:12 in lo, 47:32 in hi). The low mask is kept as
+ * its int32 value (-4096): every use is a bitwise operator, which sees the same bits, and an
+ * imported constant at or above 2^31 is a heap number V8 reloads and converts to int32 each
+ * time a hot loop uses it.
+ */
+export const PTE_ADDR_LO_MASK = 0xfffff000 | 0;
 export const PTE_ADDR_HI_MASK = 0xffff;
 
 /** The four MAIR attributes (NC, WB RW-alloc, Device-nGnRE, inner-NC/outer-WB) as the kernel computes

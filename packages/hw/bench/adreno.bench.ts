@@ -9,40 +9,10 @@
  * as msm fills it (test/adreno-helpers.ts). Every case is checked once before it is measured and
  * every sample afterwards (the copied word, the fence, the TLB misses of the cold copy).
  */
-import { GCProfiler, getHeapSpaceStatistics, setFlagsFromString } from 'node:v8';
-import { runInNewContext } from 'node:vm';
-import { Bench } from 'tinybench';
 import { AdrenoRig, CB, Pm4, UVA } from '../test/adreno-helpers.js';
-import type { BenchRow } from './smmu-v3.bench.js';
+import { allocPerOp, figures, newBench, type BenchRow } from './harness.js';
 
 const COPY = 1 << 20;
-
-let gcFn: (() => void) | undefined;
-function gc(): void {
-  if (!gcFn) {
-    setFlagsFromString('--expose-gc');
-    gcFn = runInNewContext('gc') as () => void;
-  }
-  gcFn();
-}
-function heapUsed(): number {
-  let s = 0;
-  for (const sp of getHeapSpaceStatistics()) if (sp.space_name !== 'code_space') s += sp.space_used_size;
-  return s;
-}
-function allocPerOp(fn: () => unknown, ops: number, before?: () => void): number {
-  for (let attempt = 0; attempt < 3; attempt++) {
-    before?.();
-    gc();
-    const prof = new GCProfiler();
-    prof.start();
-    const used0 = heapUsed();
-    fn();
-    const used1 = heapUsed();
-    if ((prof.stop()?.statistics.length ?? 0) === 0) return Math.max(0, used1 - used0) / ops;
-  }
-  return -1;
-}
 
 interface Case {
   readonly id: string;
@@ -196,24 +166,21 @@ export function adrenoBench(runs: number): BenchRow[] {
     c.check();
   }
 
-  const bench = new Bench({ iterations: runs, time: 0, warmupIterations: 3, warmupTime: 0 });
+  const bench = newBench(runs);
   for (const c of cases) bench.add(c.id, c.run, { ...(c.before ? { beforeEach: c.before } : {}), afterEach: c.check });
   bench.runSync();
 
   const rows: BenchRow[] = [];
   for (const task of bench.tasks) {
-    const res = task.result;
-    if (res.state !== "completed") throw new Error(`${task.name}: ${res.state} ${"error" in res ? String((res as { error?: unknown }).error) : ""}`);
     const c = cases.find((x) => x.id === task.name)!;
-    const conv = c.unit === 'MiB/s' ? (ms: number) => COPY / 2 ** 20 / (ms / 1e3) : (ms: number) => ms * 1e3;
-    const lo = conv(c.unit === 'MiB/s' ? res.latency.max : res.latency.min);
-    const hi = conv(c.unit === 'MiB/s' ? res.latency.min : res.latency.max);
+    const rate = c.unit === 'MiB/s';
+    const conv = rate ? (ms: number) => COPY / 2 ** 20 / (ms / 1e3) : (ms: number) => ms * 1e3;
     // Allocation of one operation in the state the case measures (warm rows run once first).
     const prepare = c.id === 'adreno-copy-cold' ? c.before : () => {
       c.before?.();
       c.run();
     };
-    rows.push({ id: c.id, group: c.group, case: c.name, value: conv(res.latency.p50), unit: c.unit, min: lo, max: hi, alloc: allocPerOp(c.run, 1, prepare), vs: c.vs });
+    rows.push({ id: c.id, group: c.group, case: c.name, ...figures(task, conv, rate), unit: c.unit, alloc: allocPerOp(c.run, 1, prepare), vs: c.vs });
   }
   return rows;
 }

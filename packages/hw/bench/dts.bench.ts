@@ -7,9 +7,8 @@
 import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Bench } from 'tinybench';
 import { Board, compileDts, compileDtsFile, parseDtb, printDts } from '../src/index.js';
-import type { BenchRow } from './smmu-v3.bench.js';
+import { figures, newBench, type BenchRow } from './harness.js';
 
 const boards = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'boards');
 
@@ -23,15 +22,12 @@ export function dtsBench(runs: number): BenchRow[] {
   if (Board.fromDtb(sdmDtb).mem.regions.length !== 1) throw new Error('unexpected SDM845 memory map');
   readFileSync(sdm845);
 
-  const bench = new Bench({ iterations: runs, warmupIterations: 5, time: 0, warmupTime: 0 });
+  const bench = newBench(runs, 5);
   bench.add('compile qcom/sdm845-mtp.dts (flat, 14 KiB DTB)', () => void compileDtsFile(sdm845));
   bench.add('compile rockchip/rk3399-evb.dts (+ rk3399.dtsi, 11 KiB DTB)', () => void compileDtsFile(rk3399));
   bench.add('printDts of the SDM845 blob', () => void printDts(parseDtb(sdmDtb)));
   bench.add('compileDts of the printed SDM845 source (no cpp)', () => void compileDts(sdmText, { cpp: false }));
   bench.add('Board.fromDtb of the SDM845 blob (4 GiB RAM, 20 reservations, 2 SMMU models)', () => void Board.fromDtb(sdmDtb));
   bench.runSync();
-  return bench.tasks.map((t, i) => {
-    const lat = (t.result as { latency: { p50: number; min: number; max: number } }).latency;
-    return { id: `dts-${i}`, group: 'DTS compiler (ms per operation)', case: t.name, value: lat.p50, unit: 'ms', min: lat.min, max: lat.max };
-  });
+  return bench.tasks.map((t, i) => ({ id: `dts-${i}`, group: 'DTS compiler (ms per operation)', case: t.name, ...figures(t, (ms) => ms), unit: 'ms' }));
 }

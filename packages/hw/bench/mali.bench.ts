@@ -9,12 +9,9 @@
  * sample is checked afterwards: the hit rows must not walk, the miss rows must walk on every
  * translation, and each copy job must end DONE with the data in place.
  */
-import { GCProfiler, getHeapSpaceStatistics, setFlagsFromString } from 'node:v8';
-import { runInNewContext } from 'node:vm';
-import { Bench } from 'tinybench';
 import { Board, MaliGpu, MALI_FAULT_ACCESS_READ, MALI_TR_OK, MALI_PRESET_T860 } from '@gki/hw';
 import { ADRMODE_IDENTITY, AS, as, AS_CMD, enableAs, EXC, js, JS, JOB, MaliTables, mmuOp, REG, resetAndPowerUp, submit, writeJob, type MaliRig } from '../test/mali-helpers.js';
-import type { BenchRow } from './smmu-v3.bench.js';
+import { allocPerOp, figures, newBench, type BenchRow } from './harness.js';
 
 const RAM_SIZE = 256 << 20;
 const BASE = 0x1_0000_0000; // register window above RAM
@@ -29,33 +26,6 @@ const JOB_VA = 0x1000_0000;
 const JOB_PA = 0x0010_0000;
 const TABLES = 0x0020_0000;
 const DATA = 0x0400_0000; // 64 MiB of data pages
-
-let gcFn: (() => void) | undefined;
-function gc(): void {
-  if (!gcFn) {
-    setFlagsFromString('--expose-gc');
-    gcFn = runInNewContext('gc') as () => void;
-  }
-  gcFn();
-}
-function heapUsed(): number {
-  let s = 0;
-  for (const sp of getHeapSpaceStatistics()) if (sp.space_name !== 'code_space') s += sp.space_used_size;
-  return s;
-}
-function allocPerOp(fn: () => unknown, ops: number, before?: () => void): number {
-  for (let attempt = 0; attempt < 3; attempt++) {
-    before?.();
-    gc();
-    const prof = new GCProfiler();
-    prof.start();
-    const used0 = heapUsed();
-    fn();
-    const used1 = heapUsed();
-    if ((prof.stop()?.statistics.length ?? 0) === 0) return Math.max(0, used1 - used0) / ops;
-  }
-  return -1;
-}
 
 function rig(): MaliRig {
   const board = new Board('mali-bench', [{ base: 0, size: RAM_SIZE }]);
@@ -141,7 +111,7 @@ export function maliBench(runs: number): BenchRow[] {
   }
 
   const mark = [0, 0];
-  const bench = new Bench({ iterations: runs, time: 0, warmupIterations: 3, warmupTime: 0 });
+  const bench = newBench(runs);
   for (const c of cases)
     bench.add(`${c.group}|${c.name}`, c.run, {
       beforeAll: () => void (c.hits > 0 && c.run()),
@@ -158,17 +128,13 @@ export function maliBench(runs: number): BenchRow[] {
 
   const rows: BenchRow[] = [];
   for (const task of bench.tasks) {
-    const res = task.result;
-    if (res.state !== 'completed') throw new Error(`${task.name}: ${res.state}`);
     const [group, name] = task.name.split('|') as [string, string];
     const c = cases.find((x) => x.group === group && x.name === name);
     if (c) {
-      const per = (ms: number) => (ms * 1e6) / c.ops;
-      rows.push({ id: `${name}`, group, case: name, value: per(res.latency.p50), unit: 'ns/translation', min: per(res.latency.min), max: per(res.latency.max), alloc: allocPerOp(c.run, c.ops, c.before ?? c.run) });
+      rows.push({ id: `${name}`, group, case: name, ...figures(task, (ms) => (ms * 1e6) / c.ops), unit: 'ns/translation', alloc: allocPerOp(c.run, c.ops, c.before ?? c.run) });
     } else {
       const cc = copies.find((x) => x.name === name)!;
-      const mibs = (ms: number) => COPY / 2 ** 20 / (ms / 1e3);
-      rows.push({ id: `${name}`, group: 'Mali job memory traffic through the MMU', case: name, value: mibs(res.latency.p50), unit: 'MiB/s', min: mibs(res.latency.max), max: mibs(res.latency.min), alloc: allocPerOp(cc.run, 1, cc.before ?? cc.run) });
+      rows.push({ id: `${name}`, group: 'Mali job memory traffic through the MMU', case: name, ...figures(task, (ms) => COPY / 2 ** 20 / (ms / 1e3), true), unit: 'MiB/s', alloc: allocPerOp(cc.run, 1, cc.before ?? cc.run) });
     }
   }
   return rows;

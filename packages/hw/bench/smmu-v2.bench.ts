@@ -10,12 +10,9 @@
  * to the mapping's, and the model's counters must show exactly the expected hits and misses
  * (a hit row never walks, a miss row walks every time).
  */
-import { GCProfiler, getHeapSpaceStatistics, setFlagsFromString } from 'node:v8';
-import { runInNewContext } from 'node:vm';
-import { Bench } from 'tinybench';
 import { DMA_STATUS_DONE, DmaMaster } from '@gki/hw';
 import { CB, DATA_BASE, G, LpaeTables, MAIR0, S1_ATTR, S2_ATTR, SCTLR_AFE, SCTLR_CFIE, SCTLR_CFRE, SCTLR_M, SCTLR_TRE, V2Rig, V7sTables } from '../test/smmu-v2-helpers.js';
-import type { BenchRow } from './smmu-v3.bench.js';
+import { allocPerOp, figures, newBench, type BenchRow } from './harness.js';
 
 const PAGES = 4096; // 16 MiB
 const HIT_OPS = 65536;
@@ -143,36 +140,6 @@ function build(): { rig: V2Rig; cases: Case[]; copy: () => void; copyCold: () =>
   return { rig, cases, copy, copyCold: asid(0, 1) };
 }
 
-let gcFn: (() => void) | undefined;
-function gc(): void {
-  if (!gcFn) {
-    setFlagsFromString('--expose-gc');
-    gcFn = runInNewContext('gc') as () => void;
-  }
-  gcFn();
-}
-
-function heapUsed(): number {
-  let s = 0;
-  for (const sp of getHeapSpaceStatistics()) if (sp.space_name !== 'code_space') s += sp.space_used_size;
-  return s;
-}
-
-/** Heap bytes allocated per op by `fn` after `before`; -1 if a GC hid the figure. */
-function allocPerOp(fn: () => unknown, ops: number, before?: () => void): number {
-  for (let attempt = 0; attempt < 3; attempt++) {
-    before?.();
-    gc();
-    const prof = new GCProfiler();
-    prof.start();
-    const used0 = heapUsed();
-    fn();
-    const used1 = heapUsed();
-    if ((prof.stop()?.statistics.length ?? 0) === 0) return Math.max(0, used1 - used0) / ops;
-  }
-  return -1;
-}
-
 export function smmuV2Bench(runs: number): BenchRow[] {
   const { rig, cases, copy, copyCold } = build();
   const st = rig.smmu.stats;
@@ -185,7 +152,7 @@ export function smmuV2Bench(runs: number): BenchRow[] {
     if (st.tlbHits - h !== c.hits || st.tlbMisses - m !== c.misses) throw new Error(`${c.group} / ${c.name}: ${st.tlbHits - h} hits / ${st.tlbMisses - m} misses`);
   }
   const mark = [0, 0];
-  const bench = new Bench({ iterations: runs, time: 0, warmupIterations: 3, warmupTime: 0 });
+  const bench = newBench(runs);
   for (const c of cases) {
     bench.add(`${c.group}|${c.name}`, c.run, {
       beforeAll: () => void (c.hits > 0 && c.run()),
@@ -203,17 +170,13 @@ export function smmuV2Bench(runs: number): BenchRow[] {
   bench.runSync();
   const rows: BenchRow[] = [];
   for (const t of bench.tasks) {
-    const r = t.result;
-    if (r.state !== 'completed') throw new Error(`${t.name}: ${r.state}`);
     const [group, name] = t.name.split('|') as [string, string];
     const c = cases.find((x) => x.group === group && x.name === name);
     if (c) {
-      const per = (ms: number) => (ms * 1e6) / c.ops;
-      rows.push({ id: `${name}`, group: `SMMUv2 ${group}`, case: name, value: per(r.latency.p50), unit: 'ns/translation', min: per(r.latency.min), max: per(r.latency.max), alloc: allocPerOp(c.run, c.ops, c.before ?? c.run) });
+      rows.push({ id: `${name}`, group: `SMMUv2 ${group}`, case: name, ...figures(t, (ms) => (ms * 1e6) / c.ops), unit: 'ns/translation', alloc: allocPerOp(c.run, c.ops, c.before ?? c.run) });
     } else {
-      const mibs = (ms: number) => COPY_BYTES / 2 ** 20 / (ms / 1e3);
       const cold = name.includes('cold');
-      rows.push({ id: `${name}`, group: 'SMMUv2 DmaMaster copy', case: name, value: mibs(r.latency.p50), unit: 'MiB/s', min: mibs(r.latency.max), max: mibs(r.latency.min), alloc: allocPerOp(copy, 1, cold ? copyCold : copy) });
+      rows.push({ id: `${name}`, group: 'SMMUv2 DmaMaster copy', case: name, ...figures(t, (ms) => COPY_BYTES / 2 ** 20 / (ms / 1e3), true), unit: 'MiB/s', alloc: allocPerOp(copy, 1, cold ? copyCold : copy) });
     }
   }
   return rows;

@@ -10,44 +10,9 @@
  * (so a "miss" row really walks every time and a "hit" row never does). The allocation probe
  * reports heap bytes allocated per operation, measured with no GC in between.
  */
-import { GCProfiler, getHeapSpaceStatistics, setFlagsFromString } from 'node:v8';
-import { runInNewContext } from 'node:vm';
-import { Bench } from 'tinybench';
 import { DMA_STATUS_DONE, DmaMaster, Tlb, type SmmuTranslation, type WalkAccess } from '@gki/hw';
+import { allocPerOp, figures, newBench, type BenchRow } from './harness.js';
 import { RAM, S1_PAGE, S2_PAGE, SmmuRig, Tables, cdWords, steNested, steS1, steS2, writeCd } from './smmu-v3-setup.js';
-
-/**
- * Clock and statistic. On the shared, oversubscribed VMs a sample is often stretched by time
- * spent descheduled, so each row reports the process's best sample (BENCH_STAT=median for the
- * median); the root `pnpm bench` then takes the median of that over several processes. The
- * clock is wall time; BENCH_CLOCK=cpu uses process CPU time instead (it also counts V8's
- * helper threads and page faults, which inflated some rows by 2x in trials).
- */
-const benchNow = process.env.BENCH_CLOCK === 'cpu' ? () => {
-  const u = process.cpuUsage();
-  return (u.user + u.system) / 1000;
-} : () => performance.now();
-const STAT: 'min' | 'p50' = process.env.BENCH_STAT === 'median' ? 'p50' : 'min';
-
-/** One figure (the row format every package's `bench --json` prints for the root `pnpm bench`). */
-export interface BenchRow {
-  id: string;
-  group: string;
-  case: string;
-  /** ns per translation, or µs per 1 MiB copy (see `unit`). */
-  value: number;
-  /** The process's median sample (value is its best sample unless BENCH_STAT=median). */
-  p50?: number;
-  unit: string;
-  min?: number;
-  max?: number;
-  /** Heap bytes allocated per operation (translation or copy), -1 if a GC hid the figure. */
-  alloc?: number;
-  /** Id of the row of this benchmark this one is compared with (value / that value). */
-  vs?: string;
-  /** Target for that ratio. */
-  goal?: number;
-}
 
 /** 64 MiB of 4 KiB pages: exactly the model's default TLB capacity (16384 entries). */
 const PAGES = 16384;
@@ -150,41 +115,6 @@ interface Case {
   walks: number;
 }
 
-let gcFn: (() => void) | undefined;
-function gc(): void {
-  if (!gcFn) {
-    setFlagsFromString('--expose-gc');
-    gcFn = runInNewContext('gc') as () => void;
-  }
-  gcFn();
-}
-
-/**
- * Heap bytes allocated per op by `fn` (which performs `ops` ops), after `before` (which puts
- * the TLB in the state the row measures: flushed for the miss rows, warm for the hit rows);
- * -1 if a GC ran meanwhile.
- */
-function allocPerOp(fn: () => unknown, ops: number, before?: () => void): number {
-  for (let attempt = 0; attempt < 3; attempt++) {
-    before?.();
-    gc();
-    const prof = new GCProfiler();
-    prof.start();
-    const used0 = heapUsed();
-    fn();
-    const used1 = heapUsed();
-    const events = prof.stop()?.statistics.length ?? 0;
-    if (events === 0) return Math.max(0, used1 - used0) / ops;
-  }
-  return -1;
-}
-
-function heapUsed(): number {
-  let s = 0;
-  for (const sp of getHeapSpaceStatistics()) if (sp.space_name !== 'code_space') s += sp.space_used_size;
-  return s;
-}
-
 export function smmuV3Bench(runs: number): BenchRow[] {
   const { rig } = build();
   const smmu = rig.smmu;
@@ -262,7 +192,7 @@ export function smmuV3Bench(runs: number): BenchRow[] {
   // Every sample, timed or warm-up, is checked too: a hit row that missed (or a miss row that
   // hit) would make its figure meaningless.
   const mark = [0, 0, 0];
-  const bench = new Bench({ now: benchNow, iterations: runs, time: 0, warmupIterations: 3, warmupTime: 0 });
+  const bench = newBench(runs);
   for (const c of cases) {
     bench.add(`${c.group}|${c.name}`, c.run, {
       beforeAll: () => void (c.hits > 0 && c.run()),
@@ -281,18 +211,14 @@ export function smmuV3Bench(runs: number): BenchRow[] {
 
   const rows: BenchRow[] = [];
   for (const t of bench.tasks) {
-    const r = t.result;
-    if (r.state !== 'completed') throw new Error(`${t.name}: ${r.state}`);
     const [group, name] = t.name.split('|') as [string, string];
     const c = cases.find((x) => x.group === group && x.name === name);
     if (c) {
-      const per = (ms: number) => (ms * 1e6) / c.ops;
       const label = c.id.startsWith('yardstick') ? group : `SMMUv3 ${group}`;
-      rows.push({ id: c.id, group: label, case: name, value: per(r.latency[STAT]), p50: per(r.latency.p50), unit: 'ns/translation', min: per(r.latency.min), max: per(r.latency.max), alloc: allocPerOp(c.run, c.ops, c.before ?? c.run), ...(c.vs ? { vs: c.vs, goal: c.goal } : {}) });
+      rows.push({ id: c.id, group: label, case: name, ...figures(t, (ms) => (ms * 1e6) / c.ops), unit: 'ns/translation', alloc: allocPerOp(c.run, c.ops, c.before ?? c.run), ...(c.vs ? { vs: c.vs, goal: c.goal } : {}) });
     } else {
       const cc = copyCases.find((x) => x.name === name)!;
-      const us = (ms: number) => ms * 1e3;
-      rows.push({ id: cc.id, group: 'SMMUv3 DmaMaster copy (1 MiB = 256 source + 256 destination pieces)', case: name, value: us(r.latency[STAT]), p50: us(r.latency.p50), unit: 'us/MiB', min: us(r.latency.min), max: us(r.latency.max), alloc: allocPerOp(cc.run, 1, cc.before ?? cc.run), ...(cc.vs ? { vs: cc.vs, goal: cc.goal } : {}) });
+      rows.push({ id: cc.id, group: 'SMMUv3 DmaMaster copy (1 MiB = 256 source + 256 destination pieces)', case: name, ...figures(t, (ms) => ms * 1e3), unit: 'us/MiB', alloc: allocPerOp(cc.run, 1, cc.before ?? cc.run), ...(cc.vs ? { vs: cc.vs, goal: cc.goal } : {}) });
     }
   }
   return rows;

@@ -606,8 +606,15 @@ function farText(lo: number, hi: number): string {
   return '0x' + (hi >>> 0).toString(16) + (lo >>> 0).toString(16).padStart(8, '0');
 }
 
+/*
+ * `DOMAIN_PROTO.isPrototypeOf(d)` is `d instanceof ArmSmmuDomainImpl`, but stays cheap on the
+ * map/unmap path when the package runs from source under tsx, whose keepNames transform
+ * redefines each class's `name`: V8 then compiles `instanceof` to a generic lookup (~15 ns).
+ */
+const DOMAIN_PROTO = ArmSmmuDomainImpl.prototype;
+
 function impl(domain: IommuDomain): ArmSmmuDomainImpl | null {
-  return domain instanceof ArmSmmuDomainImpl && !domain.freed ? domain : null;
+  return DOMAIN_PROTO.isPrototypeOf(domain) && !(domain as ArmSmmuDomainImpl).freed ? (domain as ArmSmmuDomainImpl) : null;
 }
 
 /** The IommuDomainOps shared by the domains of one SMMU. */

@@ -13,21 +13,82 @@ function roundUpPow2(n: number): number {
   return p;
 }
 
+const NIL = -1;
+const TWO_32 = 2 ** 32;
+
+/** The largest multiple of `align` (a power of two) at or below t (an integer; -1 for t < 0 when align > 1). */
+function alignDown(t: number, align: number): number {
+  if (t >= 0 && align <= 0x4000_0000) return t - ((t >>> 0) & (align - 1));
+  return Math.floor(t / align) * align;
+}
+
+/** floor(log2(n)) for a run length n >= 1 (below 2^53), -1 for 0: the augmentation's size class. */
+function sizeClass(n: number): number {
+  if (n < 1) return -1;
+  if (n < TWO_32) return 31 - Math.clz32(n);
+  return 63 - Math.clz32(Math.floor(n / TWO_32));
+}
+const MODE_NONE = 0;
+const MODE_ALLOCATED = 1;
+const MODE_PENDING = 2;
+/** Deepest search path kept (an AVL tree of 2^40 nodes is at most 58 levels deep). */
+const MAX_DEPTH = 64;
+
 /**
- * An IOVA space allocator in the spirit of the kernel's iova.c, without the red-black tree:
- * the allocated ranges live in one array sorted by start pfn (binary search for lookups;
- * insertion and removal shift the array, which is cheap at the sizes a DMA domain holds).
+ * An IOVA space allocator in the spirit of the kernel's iova.c: the allocated ranges are the
+ * nodes of a balanced search tree ordered by start pfn (an AVL tree here, a red-black tree in
+ * the kernel), so allocation, free and lookup cost O(log n) in the number of live ranges.
  *
- * `allocIova` searches top-down from the limit for the highest free run, and with
- * `sizeAligned` places the run at a multiple of its size rounded up to a power of two, as
- * alloc_iova(..., size_aligned = true) does. Page frame 0 (and everything below `startPfn`)
- * is never handed out, so a DMA address of 0 never appears.
+ * `allocIova` places a run top-down: at the highest position at or below the limit where it
+ * fits, and with `sizeAligned` at a multiple of its size rounded up to a power of two, as
+ * alloc_iova(..., size_aligned = true) does. Finding that position without walking every
+ * range is what the tree's augmentation is for: each node records the free run just below it
+ * (down to the previous range, or to the start pfn) and the size class (power of two) of the
+ * longest such run in its subtree, so a search skips every subtree whose runs are all too
+ * short. (A class rather than the length itself: an allocation or free changes one run by a
+ * little, which then rarely changes a class, so updates stop a level or two up the tree.) (The kernel's rbtree walk
+ * starts from a cached node instead: the last allocation, moved up by frees above it; that
+ * walk can pass over a hole above the cached node that a smaller request would fit, which
+ * the model's search never does. Both place the first allocations identically: at the top.)
+ * Page frame 0 (and everything below `startPfn`) is never handed out, so a DMA address of 0
+ * never appears.
+ *
+ * Nodes live in typed arrays indexed by node number (no object per range), so the hot paths
+ * allocate nothing once the arrays have grown to the number of live ranges.
  */
 export class IovaDomain {
-  /** Sorted by pfnLo, non-overlapping. */
-  private readonly ranges: IovaRange[] = [];
+  /** Node fields: first and last pfn of the range, the free run below it, the largest free run in its subtree. */
+  private lo = new Float64Array(64);
+  private hi = new Float64Array(64);
+  private gap = new Float64Array(64);
+  /** Per node: the size class (floor(log2)) of the longest free run in its subtree, -1 for none. */
+  private maxCls = new Int32Array(64);
+  private left = new Int32Array(64);
+  private right = new Int32Array(64);
+  private parent = new Int32Array(64);
+  private height = new Int32Array(64);
+  private root = NIL;
+  private nodes = 0;
+  /** Unused node numbers (a stack), then never-used ones from `fresh`. */
+  private freeList = new Int32Array(64);
+  private freeCount = 0;
+  private fresh = 0;
+  /** The node newNode returned last. */
+  private newest = NIL;
+  /** Nodes on the last search path where the search went right (start <= limit). */
+  private readonly path = new Int32Array(MAX_DEPTH);
   private allocs = 0;
   private failures = 0;
+  /**
+   * The last allocation and what has happened since: ALLOCATED (nothing else changed the
+   * tree since it was made) or PENDING (it was then freed, and nothing else happened: the
+   * free is not applied yet, see `settle`); NONE otherwise.
+   */
+  private lastMode = MODE_NONE;
+  private lastNode = NIL;
+  private lastSize = 0;
+  private lastAlign = 0;
+  private lastLimit = 0;
 
   constructor(
     /** Bytes per IOVA page frame: a power of two (the domain's smallest page size). */
@@ -47,6 +108,8 @@ export class IovaDomain {
 
   /** iova_offset: the byte offset of `addr` inside its granule. */
   offsetOf(addr: number): number {
+    // a mask for the usual case (float `%` is a slow library call in V8's optimized code)
+    if (addr >= 0 && Math.floor(addr) === addr && this.granule <= 0x4000_0000) return (addr >>> 0) & (this.granule - 1);
     return addr % this.granule;
   }
 
@@ -55,17 +118,290 @@ export class IovaDomain {
     return Math.ceil(size / this.granule) * this.granule;
   }
 
-  /** Index of the first range whose pfnLo is > pfn. */
-  private upperBound(pfn: number): number {
-    let lo = 0;
-    let hi = this.ranges.length;
-    while (lo < hi) {
-      const mid = (lo + hi) >>> 1;
-      if (this.ranges[mid]!.pfnLo <= pfn) lo = mid + 1;
-      else hi = mid;
+  // ------------------------------------------------------------------ the tree
+
+  private newNode(lo: number, hi: number, gap: number): number {
+    let x: number;
+    if (this.freeCount > 0) x = this.freeList[--this.freeCount]!;
+    else {
+      if (this.fresh === this.lo.length) this.grow();
+      x = this.fresh++;
     }
-    return lo;
+    this.lo[x] = lo;
+    this.hi[x] = hi;
+    this.gap[x] = gap;
+    this.maxCls[x] = sizeClass(gap);
+    this.left[x] = NIL;
+    this.right[x] = NIL;
+    this.parent[x] = NIL;
+    this.height[x] = 1;
+    this.nodes++;
+    this.newest = x;
+    return x;
   }
+
+  private releaseNode(x: number): void {
+    this.freeList[this.freeCount++] = x;
+    this.nodes--;
+  }
+
+  private grow(): void {
+    const n = this.lo.length * 2;
+    const f64 = (a: Float64Array) => {
+      const b = new Float64Array(n);
+      b.set(a);
+      return b;
+    };
+    const i32 = (a: Int32Array) => {
+      const b = new Int32Array(n);
+      b.set(a);
+      return b;
+    };
+    this.lo = f64(this.lo);
+    this.hi = f64(this.hi);
+    this.gap = f64(this.gap);
+    this.maxCls = i32(this.maxCls);
+    this.left = i32(this.left);
+    this.right = i32(this.right);
+    this.parent = i32(this.parent);
+    this.height = i32(this.height);
+    this.freeList = i32(this.freeList);
+  }
+
+  /** Recomputes x's height and largest free run from its children. */
+  private pull(x: number): void {
+    const l = this.left[x]!;
+    const r = this.right[x]!;
+    const hl = l === NIL ? 0 : this.height[l]!;
+    const hr = r === NIL ? 0 : this.height[r]!;
+    this.height[x] = (hl > hr ? hl : hr) + 1;
+    let m = sizeClass(this.gap[x]!);
+    if (l !== NIL && this.maxCls[l]! > m) m = this.maxCls[l]!;
+    if (r !== NIL && this.maxCls[r]! > m) m = this.maxCls[r]!;
+    this.maxCls[x] = m;
+  }
+
+  private heightOf(x: number): number {
+    return x === NIL ? 0 : this.height[x]!;
+  }
+
+  /** Puts `y` where `x` hangs from x's parent (or at the root). */
+  private replaceChild(x: number, y: number): void {
+    const p = this.parent[x]!;
+    if (p === NIL) this.root = y;
+    else if (this.left[p] === x) this.left[p] = y;
+    else this.right[p] = y;
+    if (y !== NIL) this.parent[y] = p;
+  }
+
+  /** Left rotation at x; returns the subtree's new top. */
+  private rotateLeft(x: number): number {
+    const y = this.right[x]!;
+    const b = this.left[y]!;
+    this.replaceChild(x, y);
+    this.right[x] = b;
+    if (b !== NIL) this.parent[b] = x;
+    this.left[y] = x;
+    this.parent[x] = y;
+    this.pull(x);
+    this.pull(y);
+    return y;
+  }
+
+  /** Right rotation at x; returns the subtree's new top. */
+  private rotateRight(x: number): number {
+    const y = this.left[x]!;
+    const b = this.right[y]!;
+    this.replaceChild(x, y);
+    this.left[x] = b;
+    if (b !== NIL) this.parent[b] = x;
+    this.right[y] = x;
+    this.parent[x] = y;
+    this.pull(x);
+    this.pull(y);
+    return y;
+  }
+
+  /**
+   * After a node was linked or unlinked below x: from x up, recompute each node and restore
+   * the AVL balance, stopping at the first subtree whose height and largest run did not
+   * change (nothing above it can have changed).
+   */
+  private rebalanceUp(x: number): void {
+    while (x !== NIL) {
+      const h = this.height[x]!;
+      const m = this.maxCls[x]!;
+      this.pull(x);
+      const bal = this.heightOf(this.left[x]!) - this.heightOf(this.right[x]!);
+      if (bal > 1) {
+        const l = this.left[x]!;
+        if (this.heightOf(this.left[l]!) < this.heightOf(this.right[l]!)) this.rotateLeft(l);
+        x = this.rotateRight(x);
+      } else if (bal < -1) {
+        const r = this.right[x]!;
+        if (this.heightOf(this.right[r]!) < this.heightOf(this.left[r]!)) this.rotateRight(r);
+        x = this.rotateLeft(x);
+      }
+      if (this.height[x] === h && this.maxCls[x] === m) return;
+      x = this.parent[x]!;
+    }
+  }
+
+  /** After node x's own free run changed: recompute x and up while something changes. */
+  private pullUp(x: number): void {
+    while (x !== NIL) {
+      const h = this.height[x]!;
+      const m = this.maxCls[x]!;
+      this.pull(x);
+      if (this.height[x] === h && this.maxCls[x] === m) return;
+      x = this.parent[x]!;
+    }
+  }
+
+  private minNode(x: number): number {
+    while (this.left[x] !== NIL) x = this.left[x]!;
+    return x;
+  }
+
+  private maxNode(x: number): number {
+    while (this.right[x] !== NIL) x = this.right[x]!;
+    return x;
+  }
+
+  /** The next node in pfn order, or NIL. */
+  private next(x: number): number {
+    if (this.right[x] !== NIL) return this.minNode(this.right[x]!);
+    let p = this.parent[x]!;
+    while (p !== NIL && this.right[p] === x) {
+      x = p;
+      p = this.parent[p]!;
+    }
+    return p;
+  }
+
+  /** The node whose range starts at `pfn`, or NIL. */
+  private findStart(pfn: number): number {
+    let x = this.root;
+    while (x !== NIL) {
+      const lo = this.lo[x]!;
+      if (pfn === lo) return x;
+      x = pfn < lo ? this.left[x]! : this.right[x]!;
+    }
+    return NIL;
+  }
+
+  /** The last node starting at or below `pfn`, or NIL. */
+  private floorNode(pfn: number): number {
+    let x = this.root;
+    let best = NIL;
+    while (x !== NIL) {
+      if (this.lo[x]! <= pfn) {
+        best = x;
+        x = this.right[x]!;
+      } else x = this.left[x]!;
+    }
+    return best;
+  }
+
+  /** First pfn of the free run below node x (its `gap` pfns end at lo - 1). */
+  private gapStart(x: number): number {
+    const g = this.gap[x]!;
+    if (g > 0) return this.lo[x]! - g;
+    const lo = this.lo[x]!;
+    return lo > this.startPfn ? lo : this.startPfn;
+  }
+
+  /**
+   * Inserts the range [lo, hi] just below node `succ` (NIL: above the last range), where the
+   * free run below `succ` starts at `runLo` (at least the start pfn); `succ`'s run shrinks to
+   * what lies above the new range.
+   */
+  private insertBelow(succ: number, lo: number, hi: number, runLo: number): void {
+    const x = this.newNode(lo, hi, lo > runLo ? lo - runLo : 0);
+    let at: number;
+    if (succ === NIL) {
+      if (this.root === NIL) {
+        this.root = x;
+        return;
+      }
+      at = this.maxNode(this.root);
+      this.right[at] = x;
+    } else {
+      const g = this.lo[succ]! - (hi + 1 > this.startPfn ? hi + 1 : this.startPfn);
+      this.gap[succ] = g > 0 ? g : 0;
+      const l = this.left[succ]!;
+      if (l === NIL) {
+        at = succ;
+        this.left[succ] = x;
+      } else {
+        at = this.maxNode(l);
+        this.right[at] = x;
+      }
+    }
+    this.parent[x] = at;
+    this.rebalanceUp(at);
+    if (succ !== NIL) this.pullUp(succ);
+  }
+
+  /** Removes node x; the next range's free run grows by x and the run below x. */
+  private remove(x: number): void {
+    const runLo = this.gapStart(x);
+    let succ = this.next(x);
+    if (succ !== NIL) {
+      const g = this.lo[succ]! - runLo;
+      this.gap[succ] = g > 0 ? g : 0;
+    }
+    const l = this.left[x]!;
+    const r = this.right[x]!;
+    if (l !== NIL && r !== NIL) {
+      // succ is the leftmost node of x's right subtree: move it into x's place
+      this.lo[x] = this.lo[succ]!;
+      this.hi[x] = this.hi[succ]!;
+      this.gap[x] = this.gap[succ]!;
+      if (this.lastNode === succ) this.lastNode = x;
+      const p = this.parent[succ]!;
+      this.replaceChild(succ, this.right[succ]!);
+      this.releaseNode(succ);
+      this.rebalanceUp(p);
+      succ = x;
+    } else {
+      const p = this.parent[x]!;
+      this.replaceChild(x, l !== NIL ? l : r);
+      this.releaseNode(x);
+      this.rebalanceUp(p);
+    }
+    if (succ !== NIL) this.pullUp(succ);
+  }
+
+  /**
+   * The highest node in `sub` (not NIL, with maxCls >= sizeCls) whose free run fits `size`
+   * pfns aligned to `align`, or NIL. A subtree whose longest run is in a smaller size class
+   * than `size` cannot hold it and is skipped; one in the same class may not, so the runs
+   * themselves decide.
+   */
+  private searchAll(sub: number, size: number, align: number, sizeCls: number): number {
+    for (;;) {
+      const r = this.right[sub]!;
+      if (r !== NIL && this.maxCls[r]! >= sizeCls) {
+        const found = this.searchAll(r, size, align, sizeCls);
+        if (found !== NIL) return found;
+      }
+      if (this.fits(sub, size, align)) return sub;
+      sub = this.left[sub]!;
+      if (sub === NIL || this.maxCls[sub]! < sizeCls) return NIL;
+    }
+  }
+
+  /** True when `size` pfns aligned to `align` fit in the free run below node x. */
+  private fits(x: number, size: number, align: number): boolean {
+    const g = this.gap[x]!;
+    if (g < size) return false;
+    if (align === 1) return true;
+    const lo = this.lo[x]!;
+    return alignDown(lo - size, align) >= lo - g;
+  }
+
+  // ------------------------------------------------------------------ the API
 
   /**
    * alloc_iova: `size` pfns at or below `limitPfn` (inclusive). Returns the first pfn of the
@@ -74,43 +410,97 @@ export class IovaDomain {
   allocIova(size: number, limitPfn: number, sizeAligned: boolean): number {
     if (!Number.isSafeInteger(size) || size < 1 || !Number.isSafeInteger(limitPfn)) return -EINVAL;
     const align = sizeAligned ? roundUpPow2(size) : 1;
-    // `high` is one past the highest pfn still available in the gap being examined
-    let high = limitPfn + 1;
-    let i = this.upperBound(limitPfn) - 1;
-    for (;;) {
-      const gapLo = i >= 0 ? this.ranges[i]!.pfnHi + 1 : this.startPfn;
-      const floorLo = Math.max(gapLo, this.startPfn);
-      if (high - size >= floorLo) {
-        const cand = Math.floor((high - size) / align) * align;
-        if (cand >= floorLo) {
-          this.ranges.splice(i + 1, 0, { pfnLo: cand, pfnHi: cand + size - 1 });
-          this.allocs++;
-          return cand;
-        }
+    if (this.lastMode === MODE_PENDING) {
+      // The tree is (logically) as it was just before the last allocation: the same request
+      // gets the same answer, and the node is still there.
+      if (size === this.lastSize && align === this.lastAlign && limitPfn === this.lastLimit) {
+        this.lastMode = MODE_ALLOCATED;
+        this.allocs++;
+        return this.lo[this.lastNode]!;
       }
-      if (i < 0) break;
-      high = Math.min(high, this.ranges[i]!.pfnLo);
-      if (high <= this.startPfn) break;
-      i--;
+      this.settle();
+    }
+    this.lastMode = MODE_NONE;
+    // Walk towards limitPfn: `path` collects, top-down, the nodes starting at or below it;
+    // `above` ends as the first node starting above it.
+    let depth = 0;
+    let above = NIL;
+    for (let x = this.root; x !== NIL; ) {
+      if (this.lo[x]! <= limitPfn) {
+        this.path[depth++] = x;
+        x = this.right[x]!;
+      } else {
+        above = x;
+        x = this.left[x]!;
+      }
+    }
+    // The run just below the limit: from the end of the last range starting at or below it.
+    const last = depth > 0 ? this.path[depth - 1]! : NIL;
+    let runLo = last !== NIL ? this.hi[last]! + 1 : 0;
+    if (runLo < this.startPfn) runLo = this.startPfn;
+    const top = alignDown(limitPfn + 1 - size, align);
+    if (limitPfn + 1 - size >= runLo && top >= runLo) return this.remember(this.allocated(above, top, size, runLo), size, align, limitPfn);
+    // Then the runs below the ranges starting at or below the limit, highest first: the
+    // deepest path node, its left subtree, the next path node up, its left subtree, ...
+    const sizeCls = sizeClass(size);
+    for (let i = depth - 1; i >= 0; i--) {
+      const v = this.path[i]!;
+      let x = this.fits(v, size, align) ? v : NIL;
+      if (x === NIL) {
+        const l = this.left[v]!;
+        if (l !== NIL && this.maxCls[l]! >= sizeCls) x = this.searchAll(l, size, align, sizeCls);
+      }
+      if (x !== NIL) {
+        const lo = this.lo[x]!;
+        return this.remember(this.allocated(x, alignDown(lo - size, align), size, lo - this.gap[x]!), size, align, limitPfn);
+      }
     }
     this.failures++;
     return -ENOMEM;
   }
 
+  /** Records allocation `pfn` (just inserted: the newest node) as the last one. */
+  private remember(pfn: number, size: number, align: number, limit: number): number {
+    this.lastMode = MODE_ALLOCATED;
+    this.lastNode = this.newest;
+    this.lastSize = size;
+    this.lastAlign = align;
+    this.lastLimit = limit;
+    return pfn;
+  }
+
+  private allocated(succ: number, pfn: number, size: number, runLo: number): number {
+    this.insertBelow(succ, pfn, pfn + size - 1, runLo);
+    this.allocs++;
+    return pfn;
+  }
+
+  /** Applies a pending free (see `lastMode`): the tree then holds exactly the live ranges. */
+  private settle(): void {
+    if (this.lastMode === MODE_PENDING) {
+      this.lastMode = MODE_NONE;
+      this.remove(this.lastNode);
+    }
+    this.lastMode = MODE_NONE;
+  }
+
   /** reserve_iova: marks [pfnLo, pfnHi] as used. -EEXIST when it overlaps an allocation, -EINVAL for a bad range. */
   reserveIova(pfnLo: number, pfnHi: number): number {
     if (!Number.isSafeInteger(pfnLo) || !Number.isSafeInteger(pfnHi) || pfnLo < 0 || pfnHi < pfnLo) return -EINVAL;
-    const i = this.upperBound(pfnHi);
-    if (i > 0 && this.ranges[i - 1]!.pfnHi >= pfnLo) return -EEXIST;
-    this.ranges.splice(i, 0, { pfnLo, pfnHi });
+    this.settle();
+    const below = this.floorNode(pfnHi);
+    if (below !== NIL && this.hi[below]! >= pfnLo) return -EEXIST;
+    const runLo = below !== NIL ? this.hi[below]! + 1 : 0;
+    const succ = below !== NIL ? this.next(below) : this.root === NIL ? NIL : this.minNode(this.root);
+    this.insertBelow(succ, pfnLo, pfnHi, runLo > this.startPfn ? runLo : this.startPfn);
     return 0;
   }
 
   /** find_iova: the allocated range containing `pfn`, if any. */
   findIova(pfn: number): IovaRange | undefined {
-    const i = this.upperBound(pfn) - 1;
-    const r = i >= 0 ? this.ranges[i] : undefined;
-    return r && r.pfnHi >= pfn ? r : undefined;
+    this.settle();
+    const x = this.floorNode(pfn);
+    return x !== NIL && this.hi[x]! >= pfn ? { pfnLo: this.lo[x]!, pfnHi: this.hi[x]! } : undefined;
   }
 
   /**
@@ -118,23 +508,41 @@ export class IovaDomain {
    * -EINVAL (nothing freed) when no allocation starts there or its size differs.
    */
   freeIova(pfnLo: number, size: number): number {
-    const i = this.upperBound(pfnLo) - 1;
-    const r = i >= 0 ? this.ranges[i] : undefined;
-    if (!r || r.pfnLo !== pfnLo || r.pfnHi - r.pfnLo + 1 !== size) return -EINVAL;
-    this.ranges.splice(i, 1);
+    if (this.lastMode === MODE_ALLOCATED) {
+      const x = this.lastNode;
+      if (this.lo[x] === pfnLo && this.hi[x]! - pfnLo + 1 === size) {
+        // the last allocation, nothing else happened since: leave the node for a repeat of
+        // the same request (an exact one-entry cache, applied by `settle` before anything else)
+        this.lastMode = MODE_PENDING;
+        return 0;
+      }
+    }
+    this.settle();
+    const x = this.findStart(pfnLo);
+    if (x === NIL || this.hi[x]! - pfnLo + 1 !== size) return -EINVAL;
+    this.remove(x);
     return 0;
   }
 
   /** Allocated ranges in address order (plain copies). */
   list(): IovaRange[] {
-    return this.ranges.map((r) => ({ pfnLo: r.pfnLo, pfnHi: r.pfnHi }));
+    this.settle();
+    const out: IovaRange[] = [];
+    const walk = (x: number): void => {
+      if (x === NIL) return;
+      walk(this.left[x]!);
+      out.push({ pfnLo: this.lo[x]!, pfnHi: this.hi[x]! });
+      walk(this.right[x]!);
+    };
+    walk(this.root);
+    return out;
   }
 
   get count(): number {
-    return this.ranges.length;
+    return this.lastMode === MODE_PENDING ? this.nodes - 1 : this.nodes;
   }
 
   stats(): { ranges: number; allocs: number; failures: number } {
-    return { ranges: this.ranges.length, allocs: this.allocs, failures: this.failures };
+    return { ranges: this.count, allocs: this.allocs, failures: this.failures };
   }
 }

@@ -268,6 +268,44 @@ function unmapRange(domain: IommuDomain, iova: number, size: number, gather: Iom
   }
 }
 
+/*
+ * Fast paths. Most calls map or unmap one page of a size the domain supports, at addresses
+ * aligned to it: iommu_pgsize then always answers "one page of `size`", so the split loop, the
+ * bitmap tables and the page-size search can be skipped. `iommuMap` and `iommuUnmap` keep this
+ * case small enough (in bytecode) for V8 to inline them, the driver's op and the format's own
+ * fast path into the caller, as it inlines a format's mapPages called directly: each call that
+ * is not inlined costs a few ns, boxes IOVAs and PAs at or above 2^31 into heap numbers, and
+ * hides the loop-invariant parts of the chain from the compiler. Everything else (ranges,
+ * misaligned or odd arguments, errors, a driver that maps less than asked, re-entry) takes the
+ * general path, with the same results.
+ */
+
+/** Largest address the fast paths take: 52 bits (anything above goes the general way). */
+const FAST_MAX = 2 ** 52;
+
+/**
+ * True when `size` is one page size of `domain` (a power of two in its bitmap, below 2^31) and
+ * `iova` and `paddr` (give `iova` twice when there is no PA) are non-negative integers below
+ * 2^52 aligned to it, on a paging domain with ops.
+ */
+function onePage(domain: IommuDomain, iova: number, paddr: number, size: number): boolean {
+  return (
+    (size | 0) === size &&
+    size > 0 &&
+    (((iova >>> 0) | (paddr >>> 0) | size) & (size - 1)) === 0 &&
+    iova >= 0 &&
+    paddr >= 0 &&
+    iova < FAST_MAX &&
+    paddr < FAST_MAX &&
+    Math.floor(iova) === iova &&
+    Math.floor(paddr) === paddr &&
+    !!domain &&
+    ((domain.pgsizeBitmap >>> 0) & size) !== 0 &&
+    (domain.type === 'dma' || domain.type === 'unmanaged') &&
+    !!domain.ops
+  );
+}
+
 /**
  * iommu_map: maps [iova, iova + size) to [paddr, paddr + size) with `prot`, in the largest
  * page sizes the domain allows (see iommuPgsize), one mapPages call per run of equal pages.
@@ -276,17 +314,56 @@ function unmapRange(domain: IommuDomain, iova: number, size: number, gather: Iom
  * driver's error otherwise, after unmapping (and syncing) whatever this call had mapped.
  */
 export function iommuMap(domain: IommuDomain, iova: number, paddr: number, size: number, prot: number): number {
-  let slot = domainSlot(domain);
+  let ret = 1; // not tried
+  if (!mapBusy && (prot | 0) === prot && onePage(domain, iova, paddr, size)) {
+    // one page: a single mapPages call
+    mapMapped.mapped = 0;
+    mapBusy = true;
+    try {
+      ret = domain.ops.mapPages(domain, iova, paddr, size, 1, prot, mapMapped);
+    } finally {
+      mapBusy = false;
+    }
+    if (ret === 0 && mapMapped.mapped === size) return 0;
+  }
+  return mapRest(domain, iova, paddr, size, prot, ret);
+}
+
+/**
+ * The rest of iommuMap: every case (ret = 1: the fast path did not apply), or what the general
+ * loop does after the fast path's mapPages call returned `ret` having mapped `mapMapped.mapped`.
+ */
+function mapRest(domain: IommuDomain, iova: number, paddr: number, size: number, prot: number, ret: number): number {
+  if (ret === 1) return iommuMapSlow(domain, iova, paddr, size, prot);
+  const got = mapMapped.mapped;
+  if (ret >= 0 && got > 0) return got >= size ? 0 : mapFrom(domain, iova, paddr, size, prot, got);
+  if (ret >= 0) return -EINVAL; // a driver making no progress without an error would loop forever
+  if (got > 0) undoMap(domain, iova, got);
+  return ret;
+}
+
+/** iommuMap for every case: checks the arguments, then maps in page-size runs. */
+function iommuMapSlow(domain: IommuDomain, iova: number, paddr: number, size: number, prot: number): number {
+  const slot = domainSlot(domain);
   if (slot < 0) return slot;
   if (!isAddr(paddr) || !isAddr(size) || !Number.isInteger(prot) || !isIovaRange(domain, iova, size)) return -EINVAL;
   if (!Number.isSafeInteger(paddr + size)) return -EINVAL;
   const gran = slotMin[slot]!;
   if (!alignedTo(iova, gran) || !alignedTo(paddr, gran) || !alignedTo(size, gran)) return -EINVAL;
+  return mapFrom(domain, iova, paddr, size, prot, 0);
+}
+
+/**
+ * The split loop of iommu_map from `done` bytes on (arguments already checked): 0, or the
+ * first error after unmapping whatever this call had mapped.
+ */
+function mapFrom(domain: IommuDomain, iova: number, paddr: number, size: number, prot: number, done: number): number {
+  let slot = domainSlot(domain);
+  if (slot < 0) return slot;
   const own = !mapBusy;
   const out = own ? mapOut : { pgsize: 0, count: 0 };
   const mapped = own ? mapMapped : { mapped: 0 };
   mapBusy = true;
-  let done = 0;
   let ret = 0;
   try {
     while (done < size) {
@@ -309,14 +386,17 @@ export function iommuMap(domain: IommuDomain, iova: number, paddr: number, size:
     if (own) mapBusy = false;
   }
   if (ret < 0) {
-    if (done > 0) {
-      const g = iommuIotlbGatherInit();
-      unmapRange(domain, iova, done, g);
-      iommuIotlbSync(domain, g);
-    }
+    if (done > 0) undoMap(domain, iova, done);
     return ret;
   }
   return 0;
+}
+
+/** Unmaps (and syncs) the `done` bytes a failed iommu_map had mapped at `iova`. */
+function undoMap(domain: IommuDomain, iova: number, done: number): void {
+  const g = iommuIotlbGatherInit();
+  unmapRange(domain, iova, done, g);
+  iommuIotlbSync(domain, g);
 }
 
 /**
@@ -325,6 +405,33 @@ export function iommuMap(domain: IommuDomain, iova: number, paddr: number, size:
  * rejected call (misaligned, non-paging domain) or when nothing was mapped at `iova`.
  */
 export function iommuUnmap(domain: IommuDomain, iova: number, size: number): number {
+  if (unmapGatherBusy || !onePage(domain, iova, iova, size)) return iommuUnmapSlow(domain, iova, size);
+  // one page: a single unmapPages call into the shared gather (empty: every use leaves it so)
+  const g = unmapGather;
+  unmapGatherBusy = true;
+  let n: number;
+  try {
+    n = domain.ops.unmapPages(domain, iova, size, 1, g);
+    if (n !== size) n = unmapOneRest(domain, iova, size, n, g);
+    domain.ops.iotlbSync?.(domain, g);
+  } catch (e) {
+    resetGather(g);
+    throw e;
+  } finally {
+    unmapGatherBusy = false;
+  }
+  resetGather(g);
+  return n;
+}
+
+/** What the general loop does after a first unmapPages call that unmapped `n` bytes (not `size`). */
+function unmapOneRest(domain: IommuDomain, iova: number, size: number, n: number, g: IommuIotlbGather): number {
+  if (!(n > 0)) return 0;
+  return n < size ? n + unmapRange(domain, iova + n, size - n, g) : n;
+}
+
+/** iommuUnmap for every case. */
+function iommuUnmapSlow(domain: IommuDomain, iova: number, size: number): number {
   const own = !unmapGatherBusy;
   const g = own ? unmapGather : iommuIotlbGatherInit();
   unmapGatherBusy = true;
