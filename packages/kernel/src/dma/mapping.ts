@@ -152,7 +152,10 @@ function validDir(dir: number): dir is DmaDataDirection {
 }
 
 function validRange(addr: number, size: number): boolean {
-  return Number.isSafeInteger(addr) && addr >= 0 && Number.isSafeInteger(size) && size > 0 && Number.isSafeInteger(addr + size);
+  // Number.isSafeInteger(addr) && addr >= 0 && Number.isSafeInteger(size) && size > 0 &&
+  // Number.isSafeInteger(addr + size), in cheaper terms: a sum above 2^53 - 1 rounds to at
+  // least 2^53, so the sum test also bounds both terms (and rejects infinities)
+  return addr >= 0 && size > 0 && addr + size <= Number.MAX_SAFE_INTEGER && Math.floor(addr) === addr && Math.floor(size) === size;
 }
 
 function isMask(mask: number): boolean {
