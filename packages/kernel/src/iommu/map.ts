@@ -439,12 +439,14 @@ function undoMap(domain: IommuDomain, iova: number, done: number): void {
  */
 export function iommuUnmap(domain: IommuDomain, iova: number, size: number): number {
   if (!oneUnmapBusy && oneUnmapPage(domain, iova, size)) {
-    // one page: a single unmapPages call into the one-page gather (empty: every use leaves it so)
+    // one page: a single unmapPages call into the one-page gather (empty: every use leaves it
+    // so); the ops read once
+    const ops = domain.ops;
     const g = oneUnmapGather;
     oneUnmapBusy = true;
-    let n = domain.ops.unmapPages(domain, iova, size, 1, g);
+    let n = ops.unmapPages(domain, iova, size, 1, g);
     if (n !== size) n = unmapOneRest(domain, iova, size, n, g);
-    domain.ops.iotlbSync?.(domain, g);
+    ops.iotlbSync?.(domain, g);
     oneUnmapBusy = false;
     resetGather(g);
     return n;
