@@ -76,6 +76,24 @@ export class DmaMappings {
     return -1;
   }
 
+  /*
+   * The DMA API's one-page path passes a DMA address as a frame number, the frame size and
+   * the offset in the frame (dmaAddr = pfn * gran + off), all small integers: an address
+   * above 2^31 passed as a plain number to a call V8 does not inline is boxed into a heap
+   * number, one allocation per argument per call.
+   */
+
+  /** add(pfn * gran + off, size, DMA_KIND_SINGLE, dir, domain, pfn * gran, gran, 0, -1). */
+  addPage(pfn: number, gran: number, off: number, size: number, dir: number, domain: IommuDomain): void {
+    const iova = pfn * gran;
+    this.add(iova + off, size, DMA_KIND_SINGLE, dir, domain, iova, gran, 0, -1);
+  }
+
+  /** find(pfn * gran + off, DMA_KIND_SINGLE, size, dir). */
+  findPage(pfn: number, gran: number, off: number, size: number, dir: number): number {
+    return this.find(pfn * gran + off, DMA_KIND_SINGLE, size, dir);
+  }
+
   domainAt(slot: number): IommuDomain | null {
     return this.domain[slot]!;
   }

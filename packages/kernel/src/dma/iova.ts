@@ -103,7 +103,7 @@ export class IovaDomain {
   }
 
   /** 1 / granule: exact (a power of two), and a multiplication is much cheaper than a division. */
-  private readonly invGranule: number;
+  readonly invGranule: number;
 
   /** iova_shift as a power: bytes -> pfn is floor(bytes / granule). */
   pfnOf(addr: number): number {
@@ -461,6 +461,30 @@ export class IovaDomain {
     }
     this.failures++;
     return -ENOMEM;
+  }
+
+  /**
+   * allocIova(1, limitPfn, true): one frame at or below `limitPfn` (a safe integer). The same
+   * answer, with the map/unmap churn case (the last allocation was one frame at this limit and
+   * was freed right after) first and small enough for V8 to inline into the DMA API's one-page
+   * path.
+   */
+  allocOne(limitPfn: number): number {
+    if (this.lastMode === MODE_PENDING && this.lastSize === 1 && this.lastAlign === 1 && this.lastLimit === limitPfn) {
+      this.lastMode = MODE_ALLOCATED;
+      this.allocs++;
+      return this.lo[this.lastNode]!;
+    }
+    return this.allocIova(1, limitPfn, true);
+  }
+
+  /** freeIova(pfn, 1), with the churn case (the last allocation, nothing since) first. */
+  freeOne(pfn: number): number {
+    if (this.lastMode === MODE_ALLOCATED && this.lo[this.lastNode] === pfn && this.hi[this.lastNode] === pfn) {
+      this.lastMode = MODE_PENDING;
+      return 0;
+    }
+    return this.freeIova(pfn, 1);
   }
 
   /** Records allocation `pfn` (just inserted: the newest node) as the last one. */

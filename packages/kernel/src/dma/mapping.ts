@@ -116,6 +116,8 @@ interface DevDma {
   /** The IOMMU core's entry for the device and the core's devsEpoch when it was read (-1: never). */
   entry: { readonly group: { readonly defaultDomain: IommuDomain | null } | null } | null;
   entryEpoch: number;
+  /** The kernel's IOMMU core (dev.core.kernel.iommu, which never changes). */
+  readonly iommu: { readonly devsEpoch: number };
 }
 
 const devDma = new WeakMap<Device, DevDma>();
@@ -128,7 +130,7 @@ function dma(dev: Device): DevDma {
   let d = devDma.get(dev);
   if (!d) {
     // platform devices start with 32-bit masks and 64 KiB segments (no dma_parms)
-    d = { mask: DMA_BIT_MASK(32), coherentMask: DMA_BIT_MASK(32), maxSegSize: 0x1_0000, maps: new DmaMappings(), sgLists: new Map(), coherent: null, cookieDomain: null, cookie: null, entry: null, entryEpoch: -1 };
+    d = { mask: DMA_BIT_MASK(32), coherentMask: DMA_BIT_MASK(32), maxSegSize: 0x1_0000, maps: new DmaMappings(), sgLists: new Map(), coherent: null, cookieDomain: null, cookie: null, entry: null, entryEpoch: -1, iommu: dev.core.kernel.iommu };
     devDma.set(dev, d);
   }
   lastDev = dev;
@@ -241,6 +243,33 @@ function releaseRun(dev: Device, d: DevDma, domain: IommuDomain, iovaStart: numb
   iovad?.freeIova(iovad.pfnOf(iovaStart), iovad.pfnOf(iovaLen));
 }
 
+/*
+ * The one-page paths. Most dma_map_single / dma_unmap_single calls map one granule (the
+ * buffer plus its offset in the granule fit in one) for a device whose DMA domain the DMA API
+ * has already used. `dmaMapSingle` and `dmaUnmapSingle` test for that case in a few
+ * operations and hand it to a worker (`mapPage`, `unmapPage`) that repeats only what can
+ * change between calls (the device's IOMMU entry and default domain, the DMA mask, the
+ * aperture); everything else, and every case the tests do not cover, goes to the full
+ * functions below, which give the same results. Both public functions stay small enough for
+ * V8 to inline them into the caller, so the DMA address they return is computed in the
+ * caller's code from the worker's frame number (a small integer) instead of crossing a call
+ * as a number above 2^31, which V8 boxes into a heap number; for the same reason the workers
+ * take frame numbers and offsets rather than addresses. The workers' own code then has room
+ * in V8's inlining budget for the IOMMU core's one-page map or unmap, which V8 inlines with
+ * the driver's op and the format's fast path.
+ *
+ * The one-page test relies on `lastDev`/`lastDma` (the device the DMA API saw last) and on
+ * `d.cookie`, which is set only after `validDevice(dev)` held, so a device that has a cookie
+ * needs no further type check.
+ */
+
+/** What a worker returns when it left everything unchanged and the full function must run. */
+const TAKE_FULL = -1;
+/** What mapPage returns for a failed mapping (DMA_MAPPING_ERROR, nothing left behind). */
+const MAP_FAILED = -2;
+/** Largest address the one-page paths take (2^52: frame numbers and offsets stay exact). */
+const ONE_PAGE_MAX = 2 ** 52;
+
 /**
  * dma_map_single / dma_map_page: makes [paddr, paddr + size) visible to `dev`. Behind an
  * IOMMU DMA domain: a size-aligned IOVA run (top-down from the DMA mask) mapped with the
@@ -249,6 +278,55 @@ function releaseRun(dev: Device, d: DevDma, domain: IommuDomain, iovaStart: numb
  * arguments, DMA_NONE, IOVA space or page tables exhausted), with nothing left behind.
  */
 export function dmaMapSingle(dev: Device, paddr: number, size: number, dir: DmaDataDirection): number {
+  if (dev === lastDev) {
+    const d = lastDma!;
+    const iovad = d.cookie;
+    if (iovad !== null && (size | 0) === size && size > 0 && paddr >= 0 && paddr < ONE_PAGE_MAX && Math.floor(paddr) === paddr && (dir === DMA_BIDIRECTIONAL || dir === DMA_TO_DEVICE || dir === DMA_FROM_DEVICE)) {
+      const gran = iovad.granule;
+      const off = (paddr >>> 0) & (gran - 1);
+      if (off + size <= gran && gran <= 0x4000_0000) {
+        const pfn = mapPage(dev, d, iovad, (paddr - off) * iovad.invGranule, dir);
+        if (pfn >= 0) {
+          d.maps.addPage(pfn, gran, off, size, dir, d.cookieDomain!);
+          return pfn * gran + off;
+        }
+        if (pfn === MAP_FAILED) return DMA_MAPPING_ERROR;
+      }
+    }
+  }
+  return dmaMapSingleFull(dev, paddr, size, dir);
+}
+
+/**
+ * The IOMMU side of dmaMapSingleFull for one granule (frame `paPfn`) on the cached DMA domain
+ * (the caller then records the mapping): the IOVA frame it mapped, MAP_FAILED (nothing left
+ * behind), or TAKE_FULL when the device's DMA domain is no longer the cached one (nothing
+ * done).
+ */
+function mapPage(dev: Device, d: DevDma, iovad: IovaDomain, paPfn: number, dir: DmaDataDirection): number {
+  // dmaDomain(dev, d), in the case where it returns the cached domain
+  if (d.entryEpoch !== d.iommu.devsEpoch) return TAKE_FULL;
+  const domain = d.entry?.group?.defaultDomain;
+  if (!domain || domain !== d.cookieDomain) return TAKE_FULL;
+  // allocIova(domain, iovad, granule, d.mask)
+  let limit = d.mask;
+  const geo = domain.geometry;
+  if (geo.forceAperture) limit = Math.min(limit, geo.apertureEnd);
+  const pfn = iovad.allocOne(Math.floor(limit * iovad.invGranule));
+  if (pfn < 0) return MAP_FAILED;
+  let coherent = d.coherent;
+  if (coherent === null) coherent = d.coherent = devIsDmaCoherent(dev);
+  const prot = (coherent ? IOMMU_CACHE : 0) | (dir === DMA_BIDIRECTIONAL ? IOMMU_READ | IOMMU_WRITE : dir === DMA_TO_DEVICE ? IOMMU_READ : IOMMU_WRITE);
+  const gran = iovad.granule;
+  if (iommuMap(domain, pfn * gran, paPfn * gran, gran, prot) < 0) {
+    iovad.freeOne(pfn);
+    return MAP_FAILED;
+  }
+  return pfn;
+}
+
+/** dmaMapSingle for every case. */
+function dmaMapSingleFull(dev: Device, paddr: number, size: number, dir: DmaDataDirection): number {
   if (!validDevice(dev) || !validRange(paddr, size) || !validDir(dir)) return DMA_MAPPING_ERROR;
   const d = dma(dev);
   const domain = dmaDomain(dev, d);
@@ -280,6 +358,37 @@ export function dmaMapSingle(dev: Device, paddr: number, size: number, dir: DmaD
  * direction (what dma-debug reports); nothing changes then.
  */
 export function dmaUnmapSingle(dev: Device, dmaAddr: number, size: number, dir: DmaDataDirection): number {
+  if (dev === lastDev) {
+    const d = lastDma!;
+    const iovad = d.cookie;
+    if (iovad !== null && dmaAddr >= 0 && dmaAddr < ONE_PAGE_MAX && Math.floor(dmaAddr) === dmaAddr && iovad.granule <= 0x4000_0000) {
+      const gran = iovad.granule;
+      const pfn = Math.floor(dmaAddr * iovad.invGranule);
+      const maps = d.maps;
+      const slot = maps.findPage(pfn, gran, dmaAddr - pfn * gran, size, dir);
+      if (slot < 0) return -EINVAL;
+      const domain = maps.domainAt(slot);
+      // a one-granule mapping of the cached DMA domain (its IOVA run is then frame pfn)
+      if (domain !== null && domain === d.cookieDomain && maps.iovaLenAt(slot) === gran) {
+        maps.removeAt(slot);
+        unmapPage(dev, iovad, domain, pfn);
+        return 0;
+      }
+    }
+  }
+  return dmaUnmapSingleFull(dev, dmaAddr, size, dir);
+}
+
+/** releaseRun for the one-granule run at IOVA frame `pfn` of the cached DMA domain. */
+function unmapPage(dev: Device, iovad: IovaDomain, domain: IommuDomain, pfn: number): void {
+  const gran = iovad.granule;
+  const n = iommuUnmap(domain, pfn * gran, gran);
+  if (n !== gran) dev.warn(`DMA unmap of 0x${(pfn * gran).toString(16)}: ${n} of ${gran} bytes unmapped`);
+  iovad.freeOne(pfn);
+}
+
+/** dmaUnmapSingle for every case. */
+function dmaUnmapSingleFull(dev: Device, dmaAddr: number, size: number, dir: DmaDataDirection): number {
   if (!validDevice(dev)) return -EINVAL;
   const d = dma(dev);
   const slot = d.maps.find(dmaAddr, DMA_KIND_SINGLE, size, dir);
