@@ -7,22 +7,32 @@ export const DMA_KIND_COHERENT = 1;
 const INV_2_32 = 2 ** -32;
 const EMPTY = 0;
 const USED = 1;
+/** A removed entry (a tombstone): lookups probe past it, additions may reuse it. */
+const DELETED = 2;
 
 /**
  * One device's live single and coherent mappings, as dma-debug keeps them: looked up by DMA
  * address on every unmap/free to refuse one that matches no live mapping.
  *
- * An open-addressing hash table over typed arrays (linear probing, deletion by backward
- * shift, so no tombstones): a map and unmap allocate nothing. A JavaScript `Map` was the
- * first choice and is ruinous here: V8 compacts an ordered hash table whose live plus deleted
- * entries reach its capacity, and an add/delete pair per mapping at a steady population keeps
- * it there, so each pair cost O(live mappings) (~1 µs with 1000 live). The same address may
- * be mapped more than once (a buffer mapped twice without an IOMMU): duplicates simply probe
- * on, and a lookup takes the first entry that matches all the fields it is given.
+ * An open-addressing hash table over typed arrays (linear probing): a map and unmap allocate
+ * nothing. A JavaScript `Map` was the first choice and is ruinous here: V8 compacts an ordered
+ * hash table whose live plus deleted entries reach its capacity, and an add/delete pair per
+ * mapping at a steady population keeps it there, so each pair cost O(live mappings) (~1 µs
+ * with 1000 live). The same address may be mapped more than once (a buffer mapped twice
+ * without an IOMMU; an IOVA reused after the device's DMA domain changed): duplicates probe
+ * on, and a lookup takes the first entry that matches all the fields it is given, which is the
+ * oldest such mapping (entries with one address stay in the order they were added).
+ *
+ * A removal leaves a tombstone (one store, where shifting the rest of the probe run back
+ * costs a loop and a hash per entry moved); an addition reuses the first tombstone after the
+ * last live entry with its address, so the map/unmap churn of one address reuses one slot,
+ * and the table is rebuilt without tombstones when live entries and tombstones fill three
+ * quarters of it (at most once per quarter of its slots added).
  */
 export class DmaMappings {
-  private bits = 4;
   private cap = 16;
+  /** 32 - log2(cap): home() keeps the hash's top bits. */
+  private shift = 28;
   private state = new Uint8Array(16);
   private addr = new Float64Array(16);
   private size = new Float64Array(16);
@@ -30,27 +40,48 @@ export class DmaMappings {
   private meta = new Int32Array(16);
   private iovaStart = new Float64Array(16);
   private iovaLen = new Float64Array(16);
+  /** Coherent buffers only (stale in other slots). */
   private cpuPa = new Float64Array(16);
   private order = new Int32Array(16);
   private domain: (IommuDomain | null)[] = new Array<IommuDomain | null>(16).fill(null);
   private live = 0;
+  /** Slots not EMPTY (live entries and tombstones). */
+  private used = 0;
 
   get count(): number {
     return this.live;
   }
 
   private home(dmaAddr: number): number {
-    const lo = dmaAddr >>> 0;
-    const hi = ((dmaAddr - lo) * INV_2_32) | 0;
-    return Math.imul(lo ^ Math.imul(hi, 0x85eb_ca6b), 0x9e37_79b1) >>> (32 - this.bits);
+    // dmaAddr >= 0 below 2^53: (dmaAddr * 2^-32) | 0 is its high word
+    return Math.imul((dmaAddr >>> 0) ^ Math.imul((dmaAddr * INV_2_32) | 0, 0x85eb_ca6b), 0x9e37_79b1) >>> this.shift;
+  }
+
+  /**
+   * The slot for a new entry at `dmaAddr` (growing or rebuilding the table first when needed):
+   * the first tombstone after the last live entry with this address in its probe run, else
+   * the empty slot that ends the run.
+   */
+  private slotFor(dmaAddr: number): number {
+    if ((this.live + 1) * 2 > this.cap) this.rebuild(this.cap * 2);
+    else if ((this.used + 1) * 4 > this.cap * 3) this.rebuild(this.cap);
+    const mask = this.cap - 1;
+    let free = -1;
+    let i = this.home(dmaAddr);
+    for (let st = this.state[i]!; st !== EMPTY; st = this.state[i]!) {
+      if (st === DELETED) {
+        if (free < 0) free = i;
+      } else if (this.addr[i] === dmaAddr) free = -1;
+      i = (i + 1) & mask;
+    }
+    if (free >= 0) return free;
+    this.used++;
+    return i;
   }
 
   /** Records a mapping; returns nothing (the table grows as needed). */
   add(dmaAddr: number, size: number, kind: number, dir: number, domain: IommuDomain | null, iovaStart: number, iovaLen: number, cpuPa: number, order: number): void {
-    if ((this.live + 1) * 2 > this.cap) this.resize(this.cap * 2);
-    const mask = this.cap - 1;
-    let i = this.home(dmaAddr);
-    while (this.state[i] === USED) i = (i + 1) & mask;
+    const i = this.slotFor(dmaAddr);
     this.state[i] = USED;
     this.addr[i] = dmaAddr;
     this.size[i] = size;
@@ -69,8 +100,8 @@ export class DmaMappings {
    */
   find(dmaAddr: number, kind: number, size: number, dirOrPa: number): number {
     const mask = this.cap - 1;
-    for (let i = this.home(dmaAddr); this.state[i] === USED; i = (i + 1) & mask) {
-      if (this.addr[i] !== dmaAddr || this.size[i] !== size || this.meta[i]! >>> 2 !== kind) continue;
+    for (let i = this.home(dmaAddr), st = this.state[i]!; st !== EMPTY; i = (i + 1) & mask, st = this.state[i]!) {
+      if (st !== USED || this.addr[i] !== dmaAddr || this.size[i] !== size || this.meta[i]! >>> 2 !== kind) continue;
       if (kind === DMA_KIND_COHERENT ? this.cpuPa[i] === dirOrPa : (this.meta[i]! & 3) === dirOrPa) return i;
     }
     return -1;
@@ -80,18 +111,32 @@ export class DmaMappings {
    * The DMA API's one-page path passes a DMA address as a frame number, the frame size and
    * the offset in the frame (dmaAddr = pfn * gran + off), all small integers: an address
    * above 2^31 passed as a plain number to a call V8 does not inline is boxed into a heap
-   * number, one allocation per argument per call.
+   * number, one allocation per argument per call. These two are also kept small (in
+   * bytecode) so that V8 inlines them with the IOMMU core's one-page path beside them.
    */
 
-  /** add(pfn * gran + off, size, DMA_KIND_SINGLE, dir, domain, pfn * gran, gran, 0, -1). */
+  /** add(pfn * gran + off, size, DMA_KIND_SINGLE, dir, domain, pfn * gran, gran, -, -). */
   addPage(pfn: number, gran: number, off: number, size: number, dir: number, domain: IommuDomain): void {
     const iova = pfn * gran;
-    this.add(iova + off, size, DMA_KIND_SINGLE, dir, domain, iova, gran, 0, -1);
+    const i = this.slotFor(iova + off);
+    this.state[i] = USED;
+    this.addr[i] = iova + off;
+    this.size[i] = size;
+    this.meta[i] = dir; // DMA_KIND_SINGLE << 2 | dir
+    this.domain[i] = domain;
+    this.iovaStart[i] = iova;
+    this.iovaLen[i] = gran;
+    this.live++;
   }
 
   /** find(pfn * gran + off, DMA_KIND_SINGLE, size, dir). */
   findPage(pfn: number, gran: number, off: number, size: number, dir: number): number {
-    return this.find(pfn * gran + off, DMA_KIND_SINGLE, size, dir);
+    const a = pfn * gran + off;
+    const mask = this.cap - 1;
+    for (let i = this.home(a), st = this.state[i]!; st !== EMPTY; i = (i + 1) & mask, st = this.state[i]!) {
+      if (st === USED && this.addr[i] === a && this.size[i] === size && this.meta[i] === dir) return i;
+    }
+    return -1;
   }
 
   domainAt(slot: number): IommuDomain | null {
@@ -112,40 +157,20 @@ export class DmaMappings {
 
   /** Forgets the mapping in `slot` (from `find`). */
   removeAt(slot: number): void {
-    const mask = this.cap - 1;
-    let hole = slot;
-    this.state[hole] = EMPTY;
-    this.domain[hole] = null;
+    this.state[slot] = DELETED;
+    this.domain[slot] = null;
     this.live--;
-    // backward shift: move later entries of the probe run into the hole when their home
-    // slot is not between the hole and themselves
-    for (let j = (hole + 1) & mask; this.state[j] === USED; j = (j + 1) & mask) {
-      const h = this.home(this.addr[j]!);
-      const between = hole <= j ? h > hole && h <= j : h > hole || h <= j;
-      if (between) continue;
-      this.moveSlot(j, hole);
-      hole = j;
-    }
   }
 
-  private moveSlot(from: number, to: number): void {
-    this.state[to] = USED;
-    this.addr[to] = this.addr[from]!;
-    this.size[to] = this.size[from]!;
-    this.meta[to] = this.meta[from]!;
-    this.domain[to] = this.domain[from]!;
-    this.iovaStart[to] = this.iovaStart[from]!;
-    this.iovaLen[to] = this.iovaLen[from]!;
-    this.cpuPa[to] = this.cpuPa[from]!;
-    this.order[to] = this.order[from]!;
-    this.state[from] = EMPTY;
-    this.domain[from] = null;
-  }
-
-  private resize(cap: number): void {
+  /**
+   * Re-adds every live entry into fresh arrays of `cap` slots (no tombstones). Entries are
+   * visited from just after an empty slot, so that each probe run is met from its start and
+   * entries with one address are re-added in their order.
+   */
+  private rebuild(cap: number): void {
     const old = { state: this.state, addr: this.addr, size: this.size, meta: this.meta, domain: this.domain, iovaStart: this.iovaStart, iovaLen: this.iovaLen, cpuPa: this.cpuPa, order: this.order, cap: this.cap };
     this.cap = cap;
-    this.bits = 31 - Math.clz32(cap);
+    this.shift = 32 - (31 - Math.clz32(cap));
     this.state = new Uint8Array(cap);
     this.addr = new Float64Array(cap);
     this.size = new Float64Array(cap);
@@ -156,7 +181,11 @@ export class DmaMappings {
     this.order = new Int32Array(cap);
     this.domain = new Array<IommuDomain | null>(cap).fill(null);
     this.live = 0;
-    for (let i = 0; i < old.cap; i++) {
+    this.used = 0;
+    // (the old table always has an empty slot: at most three quarters of it are in use)
+    const start = old.state.indexOf(EMPTY) + 1;
+    for (let k = 0; k < old.cap; k++) {
+      const i = (start + k) & (old.cap - 1);
       if (old.state[i] !== USED) continue;
       this.add(old.addr[i]!, old.size[i]!, old.meta[i]! >>> 2, old.meta[i]! & 3, old.domain[i]!, old.iovaStart[i]!, old.iovaLen[i]!, old.cpuPa[i]!, old.order[i]!);
     }

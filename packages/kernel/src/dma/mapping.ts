@@ -1,7 +1,7 @@
 import { PAGE_SIZE } from '@gki/hw';
 import { EINVAL, EIO, ENOMEM } from '../errno.js';
 import { Device } from '../driver/device.js';
-import { iommuIotlbGatherInit, iommuIotlbSync, iommuMap, iommuUnmap, iommuUnmapFast } from '../iommu/map.js';
+import { iommuIotlbGatherInit, iommuIotlbSync, iommuMap, iommuMapPage, iommuUnmap, iommuUnmapFast, iommuUnmapPage } from '../iommu/map.js';
 import { IOMMU_CACHE, IOMMU_READ, IOMMU_WRITE, type IommuDomain } from '../iommu/types.js';
 import { MAX_ORDER } from '../page-alloc.js';
 import { DMA_KIND_COHERENT, DMA_KIND_SINGLE, DmaMappings } from './debug.js';
@@ -244,29 +244,26 @@ function releaseRun(dev: Device, d: DevDma, domain: IommuDomain, iovaStart: numb
 }
 
 /*
- * The one-page paths. Most dma_map_single / dma_unmap_single calls map one granule (the
- * buffer plus its offset in the granule fit in one) for a device whose DMA domain the DMA API
- * has already used. `dmaMapSingle` and `dmaUnmapSingle` test for that case in a few
- * operations and hand it to a worker (`mapPage`, `unmapPage`) that repeats only what can
- * change between calls (the device's IOMMU entry and default domain, the DMA mask, the
- * aperture); everything else, and every case the tests do not cover, goes to the full
- * functions below, which give the same results. Both public functions stay small enough for
- * V8 to inline them into the caller, so the DMA address they return is computed in the
- * caller's code from the worker's frame number (a small integer) instead of crossing a call
- * as a number above 2^31, which V8 boxes into a heap number; for the same reason the workers
- * take frame numbers and offsets rather than addresses. The workers' own code then has room
- * in V8's inlining budget for the IOMMU core's one-page map or unmap, which V8 inlines with
- * the driver's op and the format's fast path.
+ * The one-page paths. Most dma_map_single / dma_unmap_single calls map one granule (the buffer
+ * plus its offset in the granule fit in one) for a device whose DMA domain the DMA API has
+ * already used. Both functions test for that case first and then repeat only what can change
+ * between calls (the device's IOMMU entry and default domain, the DMA mask, the aperture); any
+ * other case, or a failed test, takes the general code after it, which gives the same results.
  *
  * The one-page test relies on `lastDev`/`lastDma` (the device the DMA API saw last) and on
- * `d.cookie`, which is set only after `validDevice(dev)` held, so a device that has a cookie
- * needs no further type check.
+ * `d.cookie`, which is set only after `validDevice(dev)` held, so a device with a cookie needs
+ * no further type check.
+ *
+ * Performance notes (V8): the one-page path calls the IOMMU core's frame-number entries
+ * (iommuMapPage / iommuUnmapPage) and the dma-debug table's, so that no IOVA above 2^31 crosses
+ * a call as a plain number (V8 boxes such a number into a heap number at every call it does
+ * not inline), and each function is compiled with the core's one-page path, the driver's op and
+ * the format's fast path inlined into it: V8 inlines at most 920 bytes of bytecode into one
+ * function, and greedily, so a caller that inlined either function would cut that chain
+ * somewhere. Each function is therefore kept whole (the general code in the same function),
+ * which makes it too large (over 460 bytes of bytecode) for V8 to inline into a caller.
  */
 
-/** What a worker returns when it left everything unchanged and the full function must run. */
-const TAKE_FULL = -1;
-/** What mapPage returns for a failed mapping (DMA_MAPPING_ERROR, nothing left behind). */
-const MAP_FAILED = -2;
 /** Largest address the one-page paths take (2^52: frame numbers and offsets stay exact). */
 const ONE_PAGE_MAX = 2 ** 52;
 
@@ -279,54 +276,38 @@ const ONE_PAGE_MAX = 2 ** 52;
  */
 export function dmaMapSingle(dev: Device, paddr: number, size: number, dir: DmaDataDirection): number {
   if (dev === lastDev) {
+    // one granule on the DMA domain the device used last (see above)
     const d = lastDma!;
     const iovad = d.cookie;
-    if (iovad !== null && (size | 0) === size && size > 0 && paddr >= 0 && paddr < ONE_PAGE_MAX && Math.floor(paddr) === paddr && (dir === DMA_BIDIRECTIONAL || dir === DMA_TO_DEVICE || dir === DMA_FROM_DEVICE)) {
+    const domain = d.entryEpoch === d.iommu.devsEpoch ? d.entry?.group?.defaultDomain : undefined;
+    if (
+      iovad !== null &&
+      domain === d.cookieDomain &&
+      domain != null &&
+      (size | 0) === size &&
+      size > 0 &&
+      paddr >= 0 &&
+      paddr < ONE_PAGE_MAX &&
+      Math.floor(paddr) === paddr &&
+      (dir === DMA_BIDIRECTIONAL || dir === DMA_TO_DEVICE || dir === DMA_FROM_DEVICE)
+    ) {
       const gran = iovad.granule;
       const off = (paddr >>> 0) & (gran - 1);
       if (off + size <= gran && gran <= 0x4000_0000) {
-        const pfn = mapPage(dev, d, iovad, (paddr - off) * iovad.invGranule, dir);
-        if (pfn >= 0) {
-          d.maps.addPage(pfn, gran, off, size, dir, d.cookieDomain!);
-          return pfn * gran + off;
+        // allocIova(domain, iovad, granule, d.mask), dmaDirectionToProt, iommuMap, the record
+        const geo = domain.geometry;
+        const pfn = iovad.allocOne(Math.floor((geo.forceAperture ? Math.min(d.mask, geo.apertureEnd) : d.mask) * iovad.invGranule));
+        if (pfn < 0) return DMA_MAPPING_ERROR;
+        const prot = (coherentOf(dev, d) ? IOMMU_CACHE : 0) | (dir === DMA_BIDIRECTIONAL ? IOMMU_READ | IOMMU_WRITE : dir === DMA_TO_DEVICE ? IOMMU_READ : IOMMU_WRITE);
+        if (iommuMapPage(domain, pfn, (paddr - off) * iovad.invGranule, gran, prot) < 0) {
+          iovad.freeOne(pfn);
+          return DMA_MAPPING_ERROR;
         }
-        if (pfn === MAP_FAILED) return DMA_MAPPING_ERROR;
+        d.maps.addPage(pfn, gran, off, size, dir, domain);
+        return pfn * gran + off;
       }
     }
   }
-  return dmaMapSingleFull(dev, paddr, size, dir);
-}
-
-/**
- * The IOMMU side of dmaMapSingleFull for one granule (frame `paPfn`) on the cached DMA domain
- * (the caller then records the mapping): the IOVA frame it mapped, MAP_FAILED (nothing left
- * behind), or TAKE_FULL when the device's DMA domain is no longer the cached one (nothing
- * done).
- */
-function mapPage(dev: Device, d: DevDma, iovad: IovaDomain, paPfn: number, dir: DmaDataDirection): number {
-  // dmaDomain(dev, d), in the case where it returns the cached domain
-  if (d.entryEpoch !== d.iommu.devsEpoch) return TAKE_FULL;
-  const domain = d.entry?.group?.defaultDomain;
-  if (!domain || domain !== d.cookieDomain) return TAKE_FULL;
-  // allocIova(domain, iovad, granule, d.mask)
-  let limit = d.mask;
-  const geo = domain.geometry;
-  if (geo.forceAperture) limit = Math.min(limit, geo.apertureEnd);
-  const pfn = iovad.allocOne(Math.floor(limit * iovad.invGranule));
-  if (pfn < 0) return MAP_FAILED;
-  let coherent = d.coherent;
-  if (coherent === null) coherent = d.coherent = devIsDmaCoherent(dev);
-  const prot = (coherent ? IOMMU_CACHE : 0) | (dir === DMA_BIDIRECTIONAL ? IOMMU_READ | IOMMU_WRITE : dir === DMA_TO_DEVICE ? IOMMU_READ : IOMMU_WRITE);
-  const gran = iovad.granule;
-  if (iommuMap(domain, pfn * gran, paPfn * gran, gran, prot) < 0) {
-    iovad.freeOne(pfn);
-    return MAP_FAILED;
-  }
-  return pfn;
-}
-
-/** dmaMapSingle for every case. */
-function dmaMapSingleFull(dev: Device, paddr: number, size: number, dir: DmaDataDirection): number {
   if (!validDevice(dev) || !validRange(paddr, size) || !validDir(dir)) return DMA_MAPPING_ERROR;
   const d = dma(dev);
   const domain = dmaDomain(dev, d);
@@ -368,27 +349,17 @@ export function dmaUnmapSingle(dev: Device, dmaAddr: number, size: number, dir: 
       const slot = maps.findPage(pfn, gran, dmaAddr - pfn * gran, size, dir);
       if (slot < 0) return -EINVAL;
       const domain = maps.domainAt(slot);
-      // a one-granule mapping of the cached DMA domain (its IOVA run is then frame pfn)
       if (domain !== null && domain === d.cookieDomain && maps.iovaLenAt(slot) === gran) {
+        // a one-granule mapping of the cached DMA domain: its IOVA run is frame pfn;
+        // releaseRun(dev, d, domain, pfn * gran, gran)
         maps.removeAt(slot);
-        unmapPage(dev, iovad, domain, pfn);
+        const n = iommuUnmapPage(domain, pfn, gran);
+        if (n !== gran) dev.warn(`DMA unmap of 0x${(pfn * gran).toString(16)}: ${n} of ${gran} bytes unmapped`);
+        iovad.freeOne(pfn);
         return 0;
       }
     }
   }
-  return dmaUnmapSingleFull(dev, dmaAddr, size, dir);
-}
-
-/** releaseRun for the one-granule run at IOVA frame `pfn` of the cached DMA domain. */
-function unmapPage(dev: Device, iovad: IovaDomain, domain: IommuDomain, pfn: number): void {
-  const gran = iovad.granule;
-  const n = iommuUnmap(domain, pfn * gran, gran);
-  if (n !== gran) dev.warn(`DMA unmap of 0x${(pfn * gran).toString(16)}: ${n} of ${gran} bytes unmapped`);
-  iovad.freeOne(pfn);
-}
-
-/** dmaUnmapSingle for every case. */
-function dmaUnmapSingleFull(dev: Device, dmaAddr: number, size: number, dir: DmaDataDirection): number {
   if (!validDevice(dev)) return -EINVAL;
   const d = dma(dev);
   const slot = d.maps.find(dmaAddr, DMA_KIND_SINGLE, size, dir);

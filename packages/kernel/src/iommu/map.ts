@@ -454,6 +454,59 @@ export function iommuUnmap(domain: IommuDomain, iova: number, size: number): num
   return iommuUnmapSlow(domain, iova, size);
 }
 
+/*
+ * One-page entries for the DMA API, which holds IOVAs and PAs as frame numbers of its granule.
+ * An address at or above 2^31 passed to a call V8 does not inline is boxed into a heap number;
+ * a frame number below 2^31 is not, and the address computed here from it stays unboxed in the
+ * optimised code, which inlines the driver's op and the format's fast path as iommuMap's does.
+ * With the frames integers and `size` a power of two, the addresses are aligned by
+ * construction, so the one-page tests are shorter (and the whole chain fits V8's inlining
+ * budget with the DMA API's own work beside it). Everything else goes to iommuMap / iommuUnmap.
+ */
+
+/**
+ * @internal iommuMap(domain, iovaPfn * size, paPfn * size, size, prot), for the DMA API's
+ * one-page path: the frame numbers must be non-negative integers (not checked) and `size` a
+ * power of two below 2^31. Same results.
+ */
+export function iommuMapPage(domain: IommuDomain, iovaPfn: number, paPfn: number, size: number, prot: number): number {
+  const iova = iovaPfn * size;
+  const paddr = paPfn * size;
+  if (iova < FAST_MAX && paddr < FAST_MAX && (prot | 0) === prot && ((domain.pgsizeBitmap >>> 0) & size) !== 0 && domain.type === 'dma') {
+    // iommuMap's one-page path
+    const m = mapMapped;
+    const outer = m.mapped;
+    m.mapped = 0;
+    const ret = domain.ops.mapPages(domain, iova, paddr, size, 1, prot, m);
+    const got = m.mapped;
+    m.mapped = outer;
+    if (ret === 0 && got === size) return 0;
+    return mapRest(domain, iova, paddr, size, prot, ret, got);
+  }
+  return iommuMap(domain, iova, paddr, size, prot);
+}
+
+/**
+ * @internal iommuUnmap(domain, iovaPfn * size, size), for the DMA API's one-page path, with the
+ * same conditions on its arguments as iommuMapPage. Same results.
+ */
+export function iommuUnmapPage(domain: IommuDomain, iovaPfn: number, size: number): number {
+  const iova = iovaPfn * size;
+  if (!oneUnmapBusy && iova < FAST_MAX && ((domain.pgsizeBitmap >>> 0) & size) !== 0 && domain.type === 'dma') {
+    // iommuUnmap's one-page path
+    const ops = domain.ops;
+    const g = oneUnmapGather;
+    oneUnmapBusy = true;
+    let n = ops.unmapPages(domain, iova, size, 1, g);
+    if (n !== size) n = unmapOneRest(domain, iova, size, n, g);
+    ops.iotlbSync?.(domain, g);
+    oneUnmapBusy = false;
+    resetGather(g);
+    return n;
+  }
+  return iommuUnmap(domain, iova, size);
+}
+
 /** What the general loop does after a first unmapPages call that unmapped `n` bytes (not `size`). */
 function unmapOneRest(domain: IommuDomain, iova: number, size: number, n: number, g: IommuIotlbGather): number {
   if (!(n > 0)) return 0;

@@ -258,6 +258,8 @@ const KERNEL_USES: Readonly<Record<string, KmiUse>> = {
   iommuUnmap: sym('iommu_unmap'),
   iommuUnmapFast: sym('iommu_unmap_fast'),
   iommuIovaToPhys: sym('iommu_iova_to_phys'),
+  iommuMapPage: internal('iommu_map of one page with frame-number arguments: the DMA API\'s one-page path (dma-iommu.c calls iommu_map directly)'),
+  iommuUnmapPage: internal('iommu_unmap of one page with a frame-number argument: the DMA API\'s one-page path'),
   devIommuFwspecGet: none(`dev_iommu_fwspec_get: ${INLINE}`),
   devIommuPrivGet: none(`dev_iommu_priv_get: ${INLINE}`),
   iommuFlushIotlbAll: none(`iommu_flush_iotlb_all: ${INLINE} (it calls the domain's own op)`),
