@@ -26,8 +26,8 @@ const DELETED = 2;
  * A removal leaves a tombstone (one store, where shifting the rest of the probe run back
  * costs a loop and a hash per entry moved); an addition reuses the first tombstone after the
  * last live entry with its address, so the map/unmap churn of one address reuses one slot,
- * and the table is rebuilt without tombstones when live entries and tombstones fill three
- * quarters of it (at most once per quarter of its slots added).
+ * and the table is rebuilt without tombstones (or doubled) when live entries and tombstones
+ * fill half of it (at most once per quarter of its slots added).
  */
 export class DmaMappings {
   private cap = 16;
@@ -45,8 +45,9 @@ export class DmaMappings {
   private order = new Int32Array(16);
   private domain: (IommuDomain | null)[] = new Array<IommuDomain | null>(16).fill(null);
   private live = 0;
-  /** Slots not EMPTY (live entries and tombstones). */
+  /** Slots not EMPTY (live entries and tombstones), and how many may be before makeRoom (half). */
   private used = 0;
+  private usedMax = 8;
 
   get count(): number {
     return this.live;
@@ -63,20 +64,30 @@ export class DmaMappings {
    * the empty slot that ends the run.
    */
   private slotFor(dmaAddr: number): number {
-    if ((this.live + 1) * 2 > this.cap) this.rebuild(this.cap * 2);
-    else if ((this.used + 1) * 4 > this.cap * 3) this.rebuild(this.cap);
+    if (this.used >= this.usedMax) this.makeRoom();
+    const state = this.state;
+    const addr = this.addr;
     const mask = this.cap - 1;
     let free = -1;
     let i = this.home(dmaAddr);
-    for (let st = this.state[i]!; st !== EMPTY; st = this.state[i]!) {
+    for (let st = state[i]; st !== EMPTY; st = state[i]) {
       if (st === DELETED) {
         if (free < 0) free = i;
-      } else if (this.addr[i] === dmaAddr) free = -1;
+      } else if (addr[i] === dmaAddr) free = -1;
       i = (i + 1) & mask;
     }
     if (free >= 0) return free;
     this.used++;
     return i;
+  }
+
+  /**
+   * Before an addition that may take an empty slot with half of the slots in use: doubles the
+   * table when a quarter of it is live, else drops the tombstones (either way at least a
+   * quarter of the slots can then be taken before the next call).
+   */
+  private makeRoom(): void {
+    this.rebuild(this.live * 4 >= this.cap ? this.cap * 2 : this.cap);
   }
 
   /** Records a mapping; returns nothing (the table grows as needed). */
@@ -132,8 +143,9 @@ export class DmaMappings {
   /** find(pfn * gran + off, DMA_KIND_SINGLE, size, dir). */
   findPage(pfn: number, gran: number, off: number, size: number, dir: number): number {
     const a = pfn * gran + off;
+    const state = this.state;
     const mask = this.cap - 1;
-    for (let i = this.home(a), st = this.state[i]!; st !== EMPTY; i = (i + 1) & mask, st = this.state[i]!) {
+    for (let i = this.home(a), st = state[i]; st !== EMPTY; i = (i + 1) & mask, st = state[i]) {
       if (st === USED && this.addr[i] === a && this.size[i] === size && this.meta[i] === dir) return i;
     }
     return -1;
@@ -171,6 +183,7 @@ export class DmaMappings {
     const old = { state: this.state, addr: this.addr, size: this.size, meta: this.meta, domain: this.domain, iovaStart: this.iovaStart, iovaLen: this.iovaLen, cpuPa: this.cpuPa, order: this.order, cap: this.cap };
     this.cap = cap;
     this.shift = 32 - (31 - Math.clz32(cap));
+    this.usedMax = cap >>> 1;
     this.state = new Uint8Array(cap);
     this.addr = new Float64Array(cap);
     this.size = new Float64Array(cap);
@@ -182,7 +195,7 @@ export class DmaMappings {
     this.domain = new Array<IommuDomain | null>(cap).fill(null);
     this.live = 0;
     this.used = 0;
-    // (the old table always has an empty slot: at most three quarters of it are in use)
+    // (the old table always has an empty slot: at most half of it is in use)
     const start = old.state.indexOf(EMPTY) + 1;
     for (let k = 0; k < old.cap; k++) {
       const i = (start + k) & (old.cap - 1);
