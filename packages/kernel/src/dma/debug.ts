@@ -48,9 +48,22 @@ export class DmaMappings {
   /** Slots not EMPTY (live entries and tombstones), and how many may be before makeRoom (half). */
   private used = 0;
   private usedMax = 8;
+  /**
+   * The newest page entry (see addPage), kept out of the table until another entry is added or
+   * the table is read: frame, frame size, offset, size, direction and domain (null: none).
+   */
+  private pendPfn = 0;
+  private pendGran = 0;
+  private pendOff = 0;
+  private pendSize = 0;
+  private pendDir = 0;
+  private pendDom: IommuDomain | null = null;
+  /** The domain of the last page entry added, and how many live entries (table and pending) have it. */
+  private ownDom: IommuDomain | null = null;
+  private ownCount = 0;
 
   get count(): number {
-    return this.live;
+    return this.pendDom === null ? this.live : this.live + 1;
   }
 
   private home(dmaAddr: number): number {
@@ -92,6 +105,8 @@ export class DmaMappings {
 
   /** Records a mapping; returns nothing (the table grows as needed). */
   add(dmaAddr: number, size: number, kind: number, dir: number, domain: IommuDomain | null, iovaStart: number, iovaLen: number, cpuPa: number, order: number): void {
+    if (this.pendDom !== null) this.flush();
+    if (domain !== null && domain === this.ownDom) this.ownCount++;
     const i = this.slotFor(dmaAddr);
     this.state[i] = USED;
     this.addr[i] = dmaAddr;
@@ -110,6 +125,7 @@ export class DmaMappings {
    * (single mappings) or CPU address (coherent buffers, `dirOrPa` is then the PA); -1 if none.
    */
   find(dmaAddr: number, kind: number, size: number, dirOrPa: number): number {
+    if (this.pendDom !== null) this.flush();
     const mask = this.cap - 1;
     for (let i = this.home(dmaAddr), st = this.state[i]!; st !== EMPTY; i = (i + 1) & mask, st = this.state[i]!) {
       if (st !== USED || this.addr[i] !== dmaAddr || this.size[i] !== size || this.meta[i]! >>> 2 !== kind) continue;
@@ -119,29 +135,78 @@ export class DmaMappings {
   }
 
   /*
-   * The DMA API's one-page path passes a DMA address as a frame number, the frame size and
-   * the offset in the frame (dmaAddr = pfn * gran + off), all small integers: an address
-   * above 2^31 passed as a plain number to a call V8 does not inline is boxed into a heap
-   * number, one allocation per argument per call. These two are also kept small (in
-   * bytecode) so that V8 inlines them with the IOMMU core's one-page path beside them.
+   * The DMA API's one-page path. It passes a DMA address as a frame number, the frame size and
+   * the offset in the frame (dmaAddr = pfn * gran + off), all small integers: an address above
+   * 2^31 passed as a plain number to a call V8 does not inline is boxed into a heap number, one
+   * allocation per argument per call.
+   *
+   * The newest page entry is kept aside (pend*) rather than in the table, because the commonest
+   * unmap is of the mapping made last (map, use, unmap): takePage then removes it with a few
+   * compares, and neither call probes the table. Every other operation first moves it into the
+   * table (flush), where it is the newest entry, so all answers are the table's.
+   *
+   * takePage may answer for the table only if no older live entry has the same key (address,
+   * size, direction), since a lookup must find the oldest. It relies on what the DMA API
+   * guarantees: the live entries of one domain have distinct addresses (each lies in its own
+   * allocated IOVA run). So it answers only while every live entry belongs to the pending
+   * entry's domain (ownCount), and otherwise leaves the lookup to the table.
    */
 
   /** add(pfn * gran + off, size, DMA_KIND_SINGLE, dir, domain, pfn * gran, gran, -, -). */
   addPage(pfn: number, gran: number, off: number, size: number, dir: number, domain: IommuDomain): void {
-    const iova = pfn * gran;
-    const i = this.slotFor(iova + off);
+    if (this.pendDom !== null) this.flush();
+    if (domain !== this.ownDom) this.track(domain);
+    this.pendPfn = pfn;
+    this.pendGran = gran;
+    this.pendOff = off;
+    this.pendSize = size;
+    this.pendDir = dir;
+    this.pendDom = domain;
+    this.ownCount++;
+  }
+
+  /**
+   * Removes the single mapping at pfn * gran + off with this size and direction when it is the
+   * pending page entry of `domain` and no older entry can share its key (see above): true, or
+   * false with nothing changed (the caller then looks it up with findPage).
+   */
+  takePage(pfn: number, gran: number, off: number, size: number, dir: number, domain: IommuDomain): boolean {
+    if (this.pendDom === domain && this.pendPfn === pfn && this.pendOff === off && this.pendSize === size && this.pendDir === dir && this.pendGran === gran && this.ownCount === this.live + 1) {
+      this.pendDom = null;
+      this.ownCount--;
+      return true;
+    }
+    return false;
+  }
+
+  /** Moves the pending page entry into the table. */
+  private flush(): void {
+    const domain = this.pendDom!;
+    this.pendDom = null;
+    const iova = this.pendPfn * this.pendGran;
+    const dmaAddr = iova + this.pendOff;
+    const i = this.slotFor(dmaAddr);
     this.state[i] = USED;
-    this.addr[i] = iova + off;
-    this.size[i] = size;
-    this.meta[i] = dir; // DMA_KIND_SINGLE << 2 | dir
+    this.addr[i] = dmaAddr;
+    this.size[i] = this.pendSize;
+    this.meta[i] = this.pendDir; // DMA_KIND_SINGLE << 2 | dir
     this.domain[i] = domain;
     this.iovaStart[i] = iova;
-    this.iovaLen[i] = gran;
+    this.iovaLen[i] = this.pendGran;
     this.live++;
+  }
+
+  /** Starts counting the live entries of `domain` (the pending entry is in the table or none). */
+  private track(domain: IommuDomain): void {
+    let n = 0;
+    for (let i = 0; i < this.cap; i++) if (this.state[i] === USED && this.domain[i] === domain) n++;
+    this.ownDom = domain;
+    this.ownCount = n;
   }
 
   /** find(pfn * gran + off, DMA_KIND_SINGLE, size, dir). */
   findPage(pfn: number, gran: number, off: number, size: number, dir: number): number {
+    if (this.pendDom !== null) this.flush();
     const a = pfn * gran + off;
     const state = this.state;
     const mask = this.cap - 1;
@@ -169,6 +234,8 @@ export class DmaMappings {
 
   /** Forgets the mapping in `slot` (from `find`). */
   removeAt(slot: number): void {
+    const dom = this.domain[slot]!;
+    if (dom !== null && dom === this.ownDom) this.ownCount--;
     this.state[slot] = DELETED;
     this.domain[slot] = null;
     this.live--;
@@ -195,6 +262,7 @@ export class DmaMappings {
     this.domain = new Array<IommuDomain | null>(cap).fill(null);
     this.live = 0;
     this.used = 0;
+    const own = this.ownCount;
     // (the old table always has an empty slot: at most half of it is in use)
     const start = old.state.indexOf(EMPTY) + 1;
     for (let k = 0; k < old.cap; k++) {
@@ -202,10 +270,12 @@ export class DmaMappings {
       if (old.state[i] !== USED) continue;
       this.add(old.addr[i]!, old.size[i]!, old.meta[i]! >>> 2, old.meta[i]! & 3, old.domain[i]!, old.iovaStart[i]!, old.iovaLen[i]!, old.cpuPa[i]!, old.order[i]!);
     }
+    this.ownCount = own;
   }
 
   /** Every live mapping, in no particular order. */
   forEach(visit: (dmaAddr: number, size: number, kind: number, dir: number, iommu: boolean) => void): void {
+    if (this.pendDom !== null) this.flush();
     for (let i = 0; i < this.cap; i++) if (this.state[i] === USED) visit(this.addr[i]!, this.size[i]!, this.meta[i]! >>> 2, this.meta[i]! & 3, this.domain[i] !== null);
   }
 }

@@ -346,7 +346,17 @@ export function dmaUnmapSingle(dev: Device, dmaAddr: number, size: number, dir: 
       const gran = iovad.granule;
       const pfn = Math.floor(dmaAddr * iovad.invGranule);
       const maps = d.maps;
-      const slot = maps.findPage(pfn, gran, dmaAddr - pfn * gran, size, dir);
+      const off = dmaAddr - pfn * gran;
+      const cached = d.cookieDomain!;
+      if (maps.takePage(pfn, gran, off, size, dir, cached)) {
+        // the mapping made last, a one-granule one on the cached DMA domain (addPage below);
+        // releaseRun(dev, d, cached, pfn * gran, gran)
+        const n = iommuUnmapPage(cached, pfn, gran);
+        if (n !== gran) dev.warn(`DMA unmap of 0x${(pfn * gran).toString(16)}: ${n} of ${gran} bytes unmapped`);
+        iovad.freeOne(pfn);
+        return 0;
+      }
+      const slot = maps.findPage(pfn, gran, off, size, dir);
       if (slot < 0) return -EINVAL;
       const domain = maps.domainAt(slot);
       if (domain !== null && domain === d.cookieDomain && maps.iovaLenAt(slot) === gran) {
