@@ -50,20 +50,22 @@ export class DmaMappings {
   private usedMax = 8;
   /**
    * The newest page entry (see addPage), kept out of the table until another entry is added or
-   * the table is read: frame, frame size, offset, size, direction and domain (null: none).
+   * the table is read: whether there is one (1) or not (0), its frame, frame size, offset,
+   * size and direction; its domain is `ownDom`. (Numbers only: the map/unmap churn then
+   * stores no object reference, which costs a write barrier.)
    */
   private pendPfn = 0;
   private pendGran = 0;
   private pendOff = 0;
   private pendSize = 0;
   private pendDir = 0;
-  private pendDom: IommuDomain | null = null;
+  private pend = 0;
   /** The domain of the last page entry added, and how many live entries (table and pending) have it. */
   private ownDom: IommuDomain | null = null;
   private ownCount = 0;
 
   get count(): number {
-    return this.pendDom === null ? this.live : this.live + 1;
+    return this.live + this.pend;
   }
 
   private home(dmaAddr: number): number {
@@ -105,7 +107,7 @@ export class DmaMappings {
 
   /** Records a mapping; returns nothing (the table grows as needed). */
   add(dmaAddr: number, size: number, kind: number, dir: number, domain: IommuDomain | null, iovaStart: number, iovaLen: number, cpuPa: number, order: number): void {
-    if (this.pendDom !== null) this.flush();
+    if (this.pend !== 0) this.flush();
     if (domain !== null && domain === this.ownDom) this.ownCount++;
     const i = this.slotFor(dmaAddr);
     this.state[i] = USED;
@@ -125,7 +127,7 @@ export class DmaMappings {
    * (single mappings) or CPU address (coherent buffers, `dirOrPa` is then the PA); -1 if none.
    */
   find(dmaAddr: number, kind: number, size: number, dirOrPa: number): number {
-    if (this.pendDom !== null) this.flush();
+    if (this.pend !== 0) this.flush();
     const mask = this.cap - 1;
     for (let i = this.home(dmaAddr), st = this.state[i]!; st !== EMPTY; i = (i + 1) & mask, st = this.state[i]!) {
       if (st !== USED || this.addr[i] !== dmaAddr || this.size[i] !== size || this.meta[i]! >>> 2 !== kind) continue;
@@ -154,14 +156,14 @@ export class DmaMappings {
 
   /** add(pfn * gran + off, size, DMA_KIND_SINGLE, dir, domain, pfn * gran, gran, -, -). */
   addPage(pfn: number, gran: number, off: number, size: number, dir: number, domain: IommuDomain): void {
-    if (this.pendDom !== null) this.flush();
+    if (this.pend !== 0) this.flush();
     if (domain !== this.ownDom) this.track(domain);
     this.pendPfn = pfn;
     this.pendGran = gran;
     this.pendOff = off;
     this.pendSize = size;
     this.pendDir = dir;
-    this.pendDom = domain;
+    this.pend = 1;
     this.ownCount++;
   }
 
@@ -171,8 +173,8 @@ export class DmaMappings {
    * false with nothing changed (the caller then looks it up with findPage).
    */
   takePage(pfn: number, gran: number, off: number, size: number, dir: number, domain: IommuDomain): boolean {
-    if (this.pendDom === domain && this.pendPfn === pfn && this.pendOff === off && this.pendSize === size && this.pendDir === dir && this.pendGran === gran && this.ownCount === this.live + 1) {
-      this.pendDom = null;
+    if (this.pend !== 0 && this.ownDom === domain && this.pendPfn === pfn && this.pendOff === off && this.pendSize === size && this.pendDir === dir && this.pendGran === gran && this.ownCount === this.live + 1) {
+      this.pend = 0;
       this.ownCount--;
       return true;
     }
@@ -181,8 +183,8 @@ export class DmaMappings {
 
   /** Moves the pending page entry into the table. */
   private flush(): void {
-    const domain = this.pendDom!;
-    this.pendDom = null;
+    const domain = this.ownDom;
+    this.pend = 0;
     const iova = this.pendPfn * this.pendGran;
     const dmaAddr = iova + this.pendOff;
     const i = this.slotFor(dmaAddr);
@@ -206,7 +208,7 @@ export class DmaMappings {
 
   /** find(pfn * gran + off, DMA_KIND_SINGLE, size, dir). */
   findPage(pfn: number, gran: number, off: number, size: number, dir: number): number {
-    if (this.pendDom !== null) this.flush();
+    if (this.pend !== 0) this.flush();
     const a = pfn * gran + off;
     const state = this.state;
     const mask = this.cap - 1;
@@ -275,7 +277,7 @@ export class DmaMappings {
 
   /** Every live mapping, in no particular order. */
   forEach(visit: (dmaAddr: number, size: number, kind: number, dir: number, iommu: boolean) => void): void {
-    if (this.pendDom !== null) this.flush();
+    if (this.pend !== 0) this.flush();
     for (let i = 0; i < this.cap; i++) if (this.state[i] === USED) visit(this.addr[i]!, this.size[i]!, this.meta[i]! >>> 2, this.meta[i]! & 3, this.domain[i] !== null);
   }
 }
