@@ -30,7 +30,7 @@ describe("the core kernel's KMI table", () => {
       expect(s.source).toMatch(/^(drivers|kernel|lib|mm)\/[\w/-]+\.c$/);
       expect(typeof s.value, s.name).toBe('function');
     }
-    expect(names.length).toBe(76);
+    expect(names.length).toBe(81);
   });
 
   it('uses the symbols Linux modules actually link against (facts from the kernel tree)', () => {
@@ -54,6 +54,14 @@ describe("the core kernel's KMI table", () => {
     // kernel internals are not for modules at all
     expect(kmiSymbolsOf(table, 'Kernel')).toBeUndefined();
     expect(kmiSymbolsOf(table, 'iommuEnableNesting')).toBeUndefined();
+    // drm_mm.c exports its API with plain EXPORT_SYMBOL; drm_mm_insert_node_generic and
+    // drm_mm_insert_node are static inlines over drm_mm_insert_node_in_range, and
+    // drm_mm_reserve_node is referenced only by a module that reserves
+    for (const n of ['drm_mm_init', 'drm_mm_insert_node_in_range', 'drm_mm_reserve_node', 'drm_mm_remove_node', 'drm_mm_takedown'])
+      expect(by.get(n)?.gplOnly, n).toBe(false);
+    expect(kmiSymbolsOf(table, 'DrmMm')).toEqual(['drm_mm_init', 'drm_mm_insert_node_in_range', 'drm_mm_remove_node', 'drm_mm_takedown']);
+    expect(kmiSymbolsOf(table, 'drmMmReserveNode')).toEqual(['drm_mm_reserve_node']);
+    expect(kmiSymbolsOf(table, 'DrmMmNode')).toEqual([]);
     // none of these exports lives in a symbol namespace
     expect(table.symbols().filter((s) => s.namespace !== undefined)).toEqual([]);
   });

@@ -3,3 +3,4 @@ export * from './handles.js';
 export * from './device.js';
 export * from './time.js';
 export * from './gem.js';
+export * from './mm.js';

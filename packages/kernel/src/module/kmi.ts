@@ -5,6 +5,7 @@ import { devErrProbe, freeIrq, requestIrq } from '../driver/core.js';
 import { DrmDevice, type DrmDriver } from '../drm/device.js';
 import { drmGemAllocBlocks, drmGemBlocksToRuns, drmGemFreeBlocks } from '../drm/gem.js';
 import { DrmHandleTable } from '../drm/handles.js';
+import { DrmMm, drmMmReserveNode, type DrmMmColorAdjust, type DrmMmNode } from '../drm/mm.js';
 import { drmTimeoutAbsToNs } from '../drm/time.js';
 import {
   dmaAllocCoherent,
@@ -54,6 +55,7 @@ import {
 } from '../of/property.js';
 import { delayNs, ktimeGetNs, NSEC_PER_USEC } from '../time.js';
 import { WorkQueue } from '../workqueue.js';
+import { EINVAL, KernelError } from '../errno.js';
 import type { ModuleRef } from './types.js';
 
 /*
@@ -130,11 +132,16 @@ const DRM_DRV_C = 'drivers/gpu/drm/drm_drv.c';
 const DRM_FILE_C = 'drivers/gpu/drm/drm_file.c';
 const WORKQUEUE_C = 'kernel/workqueue.c';
 const IDR_C = 'lib/idr.c';
+const DRM_MM_C = 'drivers/gpu/drm/drm_mm.c';
 
 // The values of exports the model implements as class methods or through another subsystem.
 const platformDriverRegister = (kernel: Kernel, drv: Driver): number => kernel.drivers.registerDriver(drv);
 const platformDriverUnregister = (kernel: Kernel, drv: Driver): number => kernel.drivers.unregisterDriver(drv);
 const drmDevAlloc = (dev: Device, driver: DrmDriver, owner: ModuleRef | null, priv: unknown): DrmDevice => new DrmDevice(dev, driver, owner, priv);
+const drmMmRemoveNode = (node: DrmMmNode): void => {
+  if (!node.mm) throw new KernelError(-EINVAL, 'drm_mm_remove_node: the node is not allocated');
+  node.mm.removeNode(node);
+};
 const usleepRangeState = (kernel: Kernel, minUs: number): void => delayNs(kernel, minUs * NSEC_PER_USEC);
 
 const ROWS: readonly Row[] = [
@@ -221,6 +228,19 @@ const ROWS: readonly Row[] = [
   ['drm_gem_put_pages', false, 'drivers/gpu/drm/drm_gem.c', () => drmGemFreeBlocks],
   ['drm_prime_pages_to_sg', false, 'drivers/gpu/drm/drm_prime.c', () => drmGemBlocksToRuns],
   ['drm_timeout_abs_to_jiffies', false, 'drivers/gpu/drm/drm_syncobj.c', () => drmTimeoutAbsToNs],
+  // drivers/gpu/drm/drm_mm.c: the range allocator (EXPORT_SYMBOL); drm_mm_init returns the
+  // allocator here where C initialises the caller's struct
+  ['drm_mm_init', false, DRM_MM_C, () => (start: number, size: number, colorAdjust?: DrmMmColorAdjust | null) => new DrmMm(start, size, colorAdjust ?? null)],
+  [
+    'drm_mm_insert_node_in_range',
+    false,
+    DRM_MM_C,
+    () => (mm: DrmMm, node: DrmMmNode, size: number, alignment: number, color: number, rangeStart: number, rangeEnd: number, mode: number) =>
+      mm.insertNodeInRange(node, size, alignment, color, rangeStart, rangeEnd, mode),
+  ],
+  ['drm_mm_reserve_node', false, DRM_MM_C, () => drmMmReserveNode],
+  ['drm_mm_remove_node', false, DRM_MM_C, () => drmMmRemoveNode],
+  ['drm_mm_takedown', false, DRM_MM_C, () => (mm: DrmMm) => mm.takedown()],
 ];
 
 const sym = (...symbols: string[]): KmiUse => ({ kind: 'symbols', symbols });
@@ -358,6 +378,9 @@ const KERNEL_USES: Readonly<Record<string, KmiUse>> = {
   drmGemBlocksToRuns: sym('drm_prime_pages_to_sg'),
   drmTimeoutAbsToNs: sym('drm_timeout_abs_to_jiffies'),
   drmTimeoutAbsDeadline: sym('drm_timeout_abs_to_jiffies', 'ktime_get'),
+  DrmMm: sym('drm_mm_init', 'drm_mm_insert_node_in_range', 'drm_mm_remove_node', 'drm_mm_takedown'),
+  DrmMmNode: none('struct drm_mm_node: the caller embeds one (a zeroed struct), no call'),
+  drmMmReserveNode: sym('drm_mm_reserve_node'),
   drmGemRunsPhys: none(`walking a GEM object's sg_table (for_each_sgtable_dma_sg, sg_dma_address): ${INLINE}`),
   drmGemRunsRead: none('model-only: stands for user space reading the object through its mmap, not a kernel call'),
   drmGemRunsWrite: none('model-only: stands for user space writing the object through its mmap, not a kernel call'),
