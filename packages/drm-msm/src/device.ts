@@ -1,9 +1,8 @@
-import { DRIVER_GEM, DRIVER_RENDER, DRIVER_SYNCOBJ, DrmDevice, EINVAL, EIO, ENODEV, ENXIO, EPROBE_DEFER, NSEC_PER_MSEC, WorkQueue, delayNs, ktimeGetNs } from '@gki/kernel';
+import { DRIVER_GEM, DRIVER_RENDER, DRIVER_SYNCOBJ, DrmDevice, DrmMm, DrmMmNode, EINVAL, EIO, ENODEV, ENXIO, EPROBE_DEFER, NSEC_PER_MSEC, WorkQueue, delayNs, ktimeGetNs } from '@gki/kernel';
 import type { Device, DrmDriver, Kernel, ModuleRef } from '@gki/kernel';
 import { MsmGemAddressSpace, msmGemCloseVma, msmGemPurgeVma, msmGemUnmapVma } from './aspace.js';
 import { adrenoInfo, chipIdString, findChipId } from './catalog.js';
 import { MsmContext, NR_SCHED_PRIORITIES, msmGpuConvertPriority, type MsmGemSubmit } from './context.js';
-import { MsmDrmMm, type MsmMmNode } from './drm-mm.js';
 import { MsmGemObject } from './gem.js';
 import { A6xxGpu, MSM_PRIVATE_VA_START, type MsmDebug } from './gpu.js';
 import { MsmIommuPagetable } from './mmu.js';
@@ -88,7 +87,7 @@ export class MsmDrmDevice {
   /** Deferred work (the driver's kthread worker / workqueue items). */
   private readonly wq = new WorkQueue();
   /** Fake mmap offsets (pages from 4 GiB), as the DRM vma offset manager hands them out. */
-  readonly vmaManager = new MsmDrmMm(0x10_0000, 0xf_ffff * 256);
+  readonly vmaManager = new DrmMm(0x10_0000, 0xf_ffff * 256);
   private nextBoId = 1;
   private nextSubmitId = 1;
   private nextFileId = 1;
@@ -312,7 +311,7 @@ export class MsmDrmDevice {
   gemPut(obj: MsmGemObject): void {
     if (--obj.refcount > 0) return;
     obj.release();
-    if (obj.mmapNode) this.vmaManager.remove(obj.mmapNode);
+    if (obj.mmapNode) this.vmaManager.removeNode(obj.mmapNode);
     obj.mmapNode = null;
   }
 
@@ -326,10 +325,12 @@ export class MsmDrmDevice {
   }
 
   /** @internal A fake mmap offset for an object (drm_gem_create_mmap_offset). */
-  mmapOffset(obj: MsmGemObject): MsmMmNode | number {
+  mmapOffset(obj: MsmGemObject): DrmMmNode | number {
     if (obj.mmapNode) return obj.mmapNode;
-    const n = this.vmaManager.insert(obj.size / 0x1000);
-    if (typeof n === 'number') return n;
+    // drm_vma_offset_add: drm_mm_insert_node (best fit) in the offset manager's allocator
+    const n = new DrmMmNode();
+    const r = this.vmaManager.insertNode(n, obj.size / 0x1000);
+    if (r < 0) return r;
     obj.mmapNode = n;
     return n;
   }

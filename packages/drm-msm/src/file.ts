@@ -386,7 +386,7 @@ export class MsmFile {
       const pg = offset / PAGE_SIZE;
       const obj = [...this.handles.values()].find((o) => o.mmapNode?.start === pg);
       if (!obj) {
-        const any = this.drm.vmaManager.allocatedNodes().some((n) => n.start === pg);
+        const any = this.drm.vmaManager.nodes().some((n) => n.start === pg);
         return any ? -EACCES : -EINVAL;
       }
       const bytes = Math.ceil(length / PAGE_SIZE) * PAGE_SIZE;

@@ -14,9 +14,8 @@ import {
   drmGemRunsRead,
   drmGemRunsWrite,
 } from '@gki/kernel';
-import type { DrmGemBlock, Kernel } from '@gki/kernel';
+import type { DrmGemBlock, DrmMmNode, Kernel } from '@gki/kernel';
 import { MsmGemVma, msmGemCloseVma, msmGemPurgeVma, type MsmGemAddressSpace } from './aspace.js';
-import type { MsmMmNode } from './drm-mm.js';
 import { PAGE_SIZE, type PageRun } from './mmu.js';
 import { MSM_BO_CACHED_COHERENT, MSM_BO_GPU_READONLY } from './uapi.js';
 
@@ -69,7 +68,7 @@ export class MsmGemObject {
   writeFence: MsmFence | null = null;
   readFences: MsmFence[] = [];
   /** Fake mmap offset (page units) once GEM_INFO GET_OFFSET asked for it. */
-  mmapNode: MsmMmNode | null = null;
+  mmapNode: DrmMmNode | null = null;
   freed = false;
 
   constructor(

@@ -1,4 +1,4 @@
-import { DrmHandleTable, EACCES, EBADF, EBUSY, EFAULT, EINVAL, ENODEV, ENOENT, ETIME, ETIMEDOUT, NSEC_PER_MSEC, drmTimeoutAbsDeadline, drmTimeoutAbsToNs, ktimeGetNs } from '@gki/kernel';
+import { DRM_MM_INSERT_BEST, DrmHandleTable, DrmMmNode, EACCES, EBADF, EBUSY, EFAULT, EINVAL, ENODEV, ENOENT, ETIME, ETIMEDOUT, NSEC_PER_MSEC, drmTimeoutAbsDeadline, drmTimeoutAbsToNs, ktimeGetNs } from '@gki/kernel';
 import type { PanfrostDevice } from './device.js';
 import { PanfrostBo, PanfrostCpuMapping, PanfrostGemMapping } from './gem.js';
 import { PanfrostFence, PanfrostJob, panfrostJobSlot, type PanfrostEntity } from './job.js';
@@ -181,8 +181,10 @@ export class PanfrostFile {
     // executable buffers cannot cross a 16 MiB boundary (24-bit program counter): aligning
     // them to their own size keeps any buffer up to 16 MiB inside one such window
     const align = !bo.noexec ? pages : bo.size >= SZ_2M ? SZ_2M / PAGE_SIZE : 0;
-    const node = this.mmu.mm.insert(pages, align, bo.noexec ? PANFROST_BO_NOEXEC : 0);
-    if (typeof node === 'number') return node;
+    // drm_mm_insert_node_generic(..., DRM_MM_INSERT_BEST): best fit over the whole space
+    const node = new DrmMmNode();
+    const ins = this.mmu.mm.insertNodeGeneric(node, pages, align, bo.noexec ? PANFROST_BO_NOEXEC : 0, DRM_MM_INSERT_BEST);
+    if (ins < 0) return ins;
     pfdev.boGet(bo);
     const mapping = new PanfrostGemMapping(bo, pfdev.mmu.ctxGet(this.mmu), node);
     pfdev.registerMapping(mapping);
@@ -248,8 +250,9 @@ export class PanfrostFile {
       if (!bo) return -ENOENT;
       if (bo.isHeap) return -EINVAL;
       if (!bo.vmaNode) {
-        const node = this.pfdev.vmaManager.insert(bo.size / PAGE_SIZE, 0, 0);
-        if (typeof node === 'number') return node;
+        const node = new DrmMmNode();
+        const r = this.pfdev.vmaManager.insertNode(node, bo.size / PAGE_SIZE);
+        if (r < 0) return r;
         bo.vmaNode = node;
       }
       return { offset: bo.vmaNode.start * PAGE_SIZE };

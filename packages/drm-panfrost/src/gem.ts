@@ -12,8 +12,7 @@ import {
   drmGemRunsRead,
   drmGemRunsWrite,
 } from '@gki/kernel';
-import type { DrmGemBlock, DrmGemPageRun, Kernel } from '@gki/kernel';
-import type { DrmMmNode } from './drm-mm.js';
+import type { DrmGemBlock, DrmGemPageRun, DrmMmNode, Kernel } from '@gki/kernel';
 import type { PanfrostFence } from './job.js';
 import type { PanfrostMmu } from './mmu.js';
 

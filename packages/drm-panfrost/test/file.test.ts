@@ -33,7 +33,7 @@ describe('CREATE_BO and friends: bad input', () => {
     expect(f.createBo({ size: 1.5, flags: 0 })).toBe(-EINVAL);
     expect(f.handleList()).toEqual([]);
     expect(k.pages.stats().pagesInUse).toBe(before);
-    expect(f.mmu.mm.allocatedNodes()).toHaveLength(0);
+    expect(f.mmu.mm.nodes()).toHaveLength(0);
     // lookups of unknown handles
     expect(f.getBoOffset({ handle: 7 })).toBe(-ENOENT);
     expect(f.mmapBo({ handle: 7 })).toBe(-ENOENT);
@@ -90,7 +90,7 @@ describe('CREATE_BO and friends: bad input', () => {
     k.pages.clearFaults();
     expect(k.pages.snapshot()).toEqual(before);
     expect(f.handleList()).toEqual([]);
-    expect(f.mmu.mm.allocatedNodes()).toHaveLength(0);
+    expect(f.mmu.mm.nodes()).toHaveLength(0);
     f.close();
   });
 });
