@@ -154,6 +154,26 @@ describe('GEM_NEW / GEM_INFO / GEM_CLOSE', () => {
     expect(f.gemInfo({ handle: h, info: MSM_INFO_SET_IOVA, value: 0 })).toEqual({ value: 0, len: 0 });
     expect(f.gemInfo({ handle: g, info: MSM_INFO_SET_IOVA, value: 0x1_2000_2000 })).toEqual({ value: 0x1_2000_2000, len: 0 });
   });
+
+  it('places buffers as drm_mm best fit does: the newest of equal holes first; an unaligned SET_IOVA is -ENOSPC', () => {
+    const { f } = setup();
+    const newBo = () => (f.gemNew({ size: 0x1000, flags: MSM_BO_WC }) as { handle: number }).handle;
+    const iova = (h: number) => (f.gemInfo({ handle: h, info: MSM_INFO_GET_IOVA }) as { value: number }).value;
+    const [a, b, c, d] = [newBo(), newBo(), newBo(), newBo()];
+    const at = [iova(a), iova(b), iova(c), iova(d)];
+    // one free hole: each takes the bottom of what is left
+    expect(at).toEqual([at[0]!, at[0]! + 0x1000, at[0]! + 0x2000, at[0]! + 0x3000]);
+    // two one-page holes, c's made after a's
+    expect(f.gemInfo({ handle: a, info: MSM_INFO_SET_IOVA, value: 0 })).toEqual({ value: 0, len: 0 });
+    expect(f.gemInfo({ handle: c, info: MSM_INFO_SET_IOVA, value: 0 })).toEqual({ value: 0, len: 0 });
+    // msm inserts with DRM_MM_INSERT_BEST: the smallest holes that fit are the two pages, and
+    // among equal sizes drm_mm tries the newest first
+    expect(iova(newBo())).toBe(at[2]);
+    expect(iova(newBo())).toBe(at[0]);
+    // msm_gem_vma_init inserts page aligned inside [iova, iova + size): no page-aligned start
+    // lies in range for an address inside a page
+    expect(f.gemInfo({ handle: newBo(), info: MSM_INFO_SET_IOVA, value: 0x1_2000_0800 })).toBe(ENOSPC);
+  });
 });
 
 describe('SUBMIT', () => {
