@@ -99,13 +99,24 @@ export class PhysMem {
   private check(pa: number, len: number, write: boolean): void {
     if (pa >= this.lastBase && pa + len <= this.lastEnd) return;
     if (!Number.isSafeInteger(pa) || pa < 0) throw new BusError(pa, len, write, 'not a physical address');
+    if (!this.findRegion(pa, len)) throw new BusError(pa, len, write, 'outside RAM');
+  }
+
+  /** True when `pa` is RAM (the last region hit, or any region: then remembered). */
+  private inRam(pa: number): boolean {
+    return (pa >= this.lastBase && pa + 1 <= this.lastEnd) || this.findRegion(pa);
+  }
+
+  /** True when [pa, pa+len) is RAM, remembering the region (`pa` a non-negative integer or not). */
+  private findRegion(pa: number, len = 1): boolean {
+    if (!Number.isSafeInteger(pa) || pa < 0) return false;
     for (const r of this.regions)
       if (pa >= r.base && pa + len <= r.base + r.size) {
         this.lastBase = r.base;
         this.lastEnd = r.base + r.size;
-        return;
+        return true;
       }
-    throw new BusError(pa, len, write, 'outside RAM');
+    return false;
   }
 
   /**
@@ -132,6 +143,22 @@ export class PhysMem {
   /** Like `chunk` but never allocates: a shared all-zero array stands in for untouched memory. */
   peekChunk(pa: number): Uint32Array {
     this.check(pa, 1, false);
+    const key = Math.floor(pa * INV_CHUNK);
+    const slot = key & (CHUNK_CACHE - 1);
+    if (this.cacheKey[slot] === key) return this.cacheArr[slot]!;
+    const c = this.chunks.get(key);
+    if (c === undefined) return ZERO_CHUNK;
+    this.cacheKey[slot] = key;
+    this.cacheArr[slot] = c;
+    return c;
+  }
+
+  /**
+   * Like `peekChunk`, but returns null instead of throwing when `pa` is not RAM (for hot
+   * paths that treat a bus error as "take the slow path").
+   */
+  tryPeekChunk(pa: number): Uint32Array | null {
+    if (!this.inRam(pa)) return null;
     const key = Math.floor(pa * INV_CHUNK);
     const slot = key & (CHUNK_CACHE - 1);
     if (this.cacheKey[slot] === key) return this.cacheArr[slot]!;

@@ -224,6 +224,12 @@ export class Tlb {
     return this.ctxTag[ctx]!;
   }
 
+  /** log2 of the smallest block size context `ctx` holds entries of, or −1 when it holds none. */
+  smallestShift(ctx: number): number {
+    const m = this.ctxShifts[ctx]!;
+    return m === 0 ? NIL : 43 - Math.clz32(m & -m);
+  }
+
   /** Entries held for a context. */
   contextSize(ctx: number): number {
     return ctx >= 0 && ctx < this.ctxGroup.length ? this.ctxCount[ctx]! : 0;
@@ -385,10 +391,20 @@ export class Tlb {
     const aux = auxHi * TWO32 + (auxLo >>> 0);
     const base = hi * TWO32 + lo - off;
     this.inserts++;
-    const found = this.find(ctx, shift, bLo, bHi);
-    if (found >= 0) {
-      this.setPayload(found, base, oa, perms, attr, aux);
-      return found;
+    // One probe finds either the entry for this key (replaced in place) or the free slot the
+    // new entry takes (linear probing: the first empty slot from the home slot).
+    let index = this.index;
+    let mask = this.indexMask;
+    let home = hashKey(ctx, shift, bLo, bHi) & mask;
+    let i = home;
+    for (;;) {
+      const f = index[i]!;
+      if (f < 0) break;
+      if (this.eBLo[f] === bLo && this.eCtx[f] === ctx && this.eShift[f] === shift && this.eBHi[f] === bHi) {
+        this.setPayload(f, base, oa, perms, attr, aux);
+        return f;
+      }
+      i = (i + 1) & mask;
     }
     if (this.count >= this.capacity) {
       if (this.eviction === 'flush') {
@@ -398,6 +414,7 @@ export class Tlb {
       } else {
         this.evictOne();
       }
+      i = -1; // the index changed: probe again below
     }
     const e = this.allocEntry();
     this.eCtx[e] = ctx;
@@ -405,12 +422,16 @@ export class Tlb {
     this.eBLo[e] = bLo;
     this.eBHi[e] = bHi;
     this.setPayload(e, base, oa, perms, attr, aux);
-    // Hash index.
-    const mask = this.indexMask;
-    let i = hashKey(ctx, shift, bLo, bHi) & mask;
-    this.eHome[e] = i;
-    while (this.index[i]! >= 0) i = (i + 1) & mask;
-    this.index[i] = e;
+    // Hash index (allocEntry may have grown it: then probe again too).
+    if (i < 0 || index !== this.index) {
+      index = this.index;
+      mask = this.indexMask;
+      home = hashKey(ctx, shift, bLo, bHi) & mask;
+      i = home;
+      while (index[i]! >= 0) i = (i + 1) & mask;
+    }
+    this.eHome[e] = home;
+    index[i] = e;
     // Context list and size bookkeeping.
     const head = this.ctxHead[ctx]!;
     this.eNext[e] = head;
@@ -646,5 +667,204 @@ export class Tlb {
     for (let ctx = 0; ctx < n && this.count > 0; ctx++) {
       if (this.ctxCount[ctx]! > 0 && match(this.ctxGroup[ctx]!, this.ctxTag[ctx]!)) this.invalidateContext(ctx, start, end);
     }
+  }
+}
+
+/** Default capacity of a WalkCache (entries). */
+export const WALK_CACHE_DEFAULT_CAPACITY = 4096;
+
+/**
+ * A walk cache, the companion of `Tlb` on the translation fast path: where a TLB caches leaf
+ * translations, a walk cache caches the table a walk reaches, so that a TLB miss in the same
+ * region reads one descriptor instead of walking every level (hardware caches table
+ * descriptors the same way, and the architecture lets it).
+ *
+ * An entry is keyed like a TLB entry by a context handle (`context(group, tag)`, the same
+ * pairs the model's TLB uses) and an aligned input block: the block of inputs for which a walk
+ * reaches the cached table (2 MiB for a level-3 table of the 4 KiB granule, 1 GiB for a
+ * level-2 one, ...). It holds the table's address (PA, or IPA when table addresses go through
+ * a nested stage), its level, the table range it belongs to (TTBR0/TTBR1), the table controls
+ * collected from the descriptors above it (APTable, XNTable, PXNTable, NSTable, as the stage-1
+ * walker's `tblHi`) and a config tag the model chooses (e.g. an id of the decoded translation
+ * controls): an entry is only used by a walk under the same tag. Resuming a walk from an entry
+ * gives exactly what a full walk gives as long as the tables above it did not change.
+ *
+ * A lookup returns the entry of the smallest block (the deepest table) holding the input.
+ * The last entry found is remembered, so a run of misses in one block costs one compare.
+ * Entries go only through the invalidate* calls (and capacity eviction): a driver that frees
+ * or replaces a table and invalidates only leaf entries keeps walking the old table, as on
+ * hardware. Allocation-free on lookups and (once grown) inserts.
+ */
+export class WalkCache {
+  private readonly t: Tlb;
+  // The remembered entry (mE = −1: none) and its key.
+  private mCtx = NIL;
+  private mShift = 0;
+  private mBLo = 0;
+  private mBHi = 0;
+  private mE = NIL;
+
+  constructor(opts: TlbOptions = {}) {
+    this.t = new Tlb({ capacity: opts.capacity ?? WALK_CACHE_DEFAULT_CAPACITY, eviction: opts.eviction ?? 'flush' });
+  }
+
+  get capacity(): number {
+    return this.t.capacity;
+  }
+
+  /** Number of entries held. */
+  get size(): number {
+    return this.t.size;
+  }
+
+  /** Counters (hits, misses, inserts, evictions, invalidated, entries), as for a Tlb. */
+  counters(): TlbCounters {
+    return this.t.counters();
+  }
+
+  resetCounters(): void {
+    this.t.resetCounters();
+  }
+
+  /** The handle of context (`group`, `tag`); see `Tlb.context`. */
+  context(group: number, tag: number): number {
+    return this.t.context(group, tag);
+  }
+
+  findContext(group: number, tag: number): number {
+    return this.t.findContext(group, tag);
+  }
+
+  /** Entries held for a context. */
+  contextSize(ctx: number): number {
+    return this.t.contextSize(ctx);
+  }
+
+  /**
+   * The entry of the deepest cached table on the walk of the input (u32 or int32 halves) in
+   * `ctx`, or −1. Counts a hit or a miss. Allocation-free.
+   */
+  lookupParts(ctx: number, hi: number, lo: number): number {
+    if (ctx === this.mCtx) {
+      const shift = this.mShift;
+      let bLo: number;
+      let bHi: number;
+      if (shift < 32) {
+        bLo = ((lo >>> shift) | (hi << (32 - shift))) | 0;
+        bHi = (hi >>> shift) | 0;
+      } else {
+        bLo = (hi >>> (shift - 32)) | 0;
+        bHi = 0;
+      }
+      if (bLo === this.mBLo && bHi === this.mBHi) {
+        this.t.hits++;
+        return this.mE;
+      }
+    }
+    const e = this.t.lookupParts(ctx, hi, lo);
+    if (e >= 0) this.remember(ctx, e);
+    return e;
+  }
+
+  /** Remembers `e` when no smaller block of its context can hold any input of its block. */
+  private remember(ctx: number, e: number): void {
+    const t = this.t;
+    const shift = t.shift(e);
+    if (shift !== t.smallestShift(ctx)) {
+      this.mE = NIL;
+      this.mCtx = NIL;
+      return;
+    }
+    const b = t.base(e) / 2 ** shift;
+    const bHi = Math.floor(b * INV_TWO32);
+    this.mCtx = ctx;
+    this.mShift = shift;
+    this.mBLo = (b - bHi * TWO32) | 0;
+    this.mBHi = bHi | 0;
+    this.mE = e;
+  }
+
+  private forget(): void {
+    this.mE = NIL;
+    this.mCtx = NIL;
+  }
+
+  /** Address of the entry's table. */
+  table(e: number): number {
+    return this.t.aux(e);
+  }
+
+  /** Level of the entry's table. */
+  level(e: number): number {
+    return this.t.attr(e) & 3;
+  }
+
+  /** Table range of the entry (0 = TTBR0/VTTBR, 1 = TTBR1). */
+  range(e: number): number {
+    return (this.t.attr(e) >>> 2) & 1;
+  }
+
+  /** Config tag of the entry. */
+  tag(e: number): number {
+    return this.t.attr(e) >>> 3;
+  }
+
+  /** Table controls collected above the entry's table (the stage-1 walker's descriptor bits 63:32, OR-ed). */
+  tableHi(e: number): number {
+    return this.t.perms(e);
+  }
+
+  /** log2 of the input block the entry covers. */
+  shift(e: number): number {
+    return this.t.shift(e);
+  }
+
+  /** Input address of the start of the entry's block. */
+  base(e: number): number {
+    return this.t.base(e);
+  }
+
+  /**
+   * Caches the table a walk of input (`hi`, `lo`) reached: it covers the aligned 2^`shift`
+   * block holding the input; its address is given as u32 halves; `level` 0..3, `range` 0..1,
+   * `tag` 0..2^28 − 1 (config tag). Replaces an entry for the same block. Returns the entry.
+   */
+  insertParts(ctx: number, hi: number, lo: number, shift: number, tableHi32: number, tableLo32: number, level: number, range: number, tblHi: number, tag: number): number {
+    if (!(level >= 0 && level <= 3 && (range === 0 || range === 1) && tag >= 0 && tag < 2 ** 28 && (tag | 0) === tag)) {
+      throw new RangeError(`walk cache: bad level ${level}, range ${range} or tag ${tag}`);
+    }
+    const e = this.t.insertHalves(ctx, hi, lo, shift, 0, 0, tblHi | 0, (tag << 3) | (range << 2) | level, tableHi32 | 0, tableLo32 | 0);
+    this.remember(ctx, e);
+    return e;
+  }
+
+  /** Removes every entry. */
+  invalidateAll(): void {
+    this.forget();
+    this.t.invalidateAll();
+  }
+
+  /** Removes the entries of context handle `ctx` whose block overlaps [start, end) (default all). */
+  invalidateContext(ctx: number, start = 0, end = Infinity): void {
+    this.forget();
+    this.t.invalidateContext(ctx, start, end);
+  }
+
+  /** Removes the entries of context (`group`, `tag`) overlapping [start, end). */
+  invalidateTag(group: number, tag: number, start = 0, end = Infinity): void {
+    this.forget();
+    this.t.invalidateTag(group, tag, start, end);
+  }
+
+  /** Removes the entries of every context of `group` overlapping [start, end). */
+  invalidateGroup(group: number, start = 0, end = Infinity): void {
+    this.forget();
+    this.t.invalidateGroup(group, start, end);
+  }
+
+  /** Removes the entries overlapping [start, end) of every context `match(group, tag)` selects. */
+  invalidateWhere(match: (group: number, tag: number) => boolean, start = 0, end = Infinity): void {
+    this.forget();
+    this.t.invalidateWhere(match, start, end);
   }
 }
