@@ -170,6 +170,16 @@ export class PhysMem {
   }
 
   /**
+   * The backing words of the chunk holding `pa` when that chunk has been written, else null
+   * (outside RAM, or never written: a later write would create a new array). Never allocates.
+   * Chunks are never dropped, so a caller may keep the array as long as it likes.
+   */
+  backedChunk(pa: number): Uint32Array | null {
+    const c = this.tryPeekChunk(pa);
+    return c === ZERO_CHUNK ? null : c;
+  }
+
+  /**
    * Word index of `pa` inside its chunk. For an address (a non-negative integer below 2^53)
    * `>>> 0` keeps its low 32 bits exactly, so this needs no float remainder (a library call).
    */

@@ -703,6 +703,8 @@ export class WalkCache {
   private mBLo = 0;
   private mBHi = 0;
   private mE = NIL;
+  /** Per entry: the backing words of its table, when the owner gave them (else null). */
+  private eWords: (Uint32Array | null)[] = [];
 
   constructor(opts: TlbOptions = {}) {
     this.t = new Tlb({ capacity: opts.capacity ?? WALK_CACHE_DEFAULT_CAPACITY, eviction: opts.eviction ?? 'flush' });
@@ -794,6 +796,11 @@ export class WalkCache {
     return this.t.aux(e);
   }
 
+  /** The backing words of the entry's table as given to `insertParts` (null if none were). */
+  words(e: number): Uint32Array | null {
+    return this.eWords[e]!;
+  }
+
   /** Level of the entry's table. */
   level(e: number): number {
     return this.t.attr(e) & 3;
@@ -827,13 +834,18 @@ export class WalkCache {
   /**
    * Caches the table a walk of input (`hi`, `lo`) reached: it covers the aligned 2^`shift`
    * block holding the input; its address is given as u32 halves; `level` 0..3, `range` 0..1,
-   * `tag` 0..2^28 − 1 (config tag). Replaces an entry for the same block. Returns the entry.
+   * `tag` 0..2^28 − 1 (config tag); `words` optionally the table's backing words (e.g.
+   * `PhysMem.backedChunk`), handed back by `words(e)`. Replaces an entry for the same block.
+   * Returns the entry.
    */
-  insertParts(ctx: number, hi: number, lo: number, shift: number, tableHi32: number, tableLo32: number, level: number, range: number, tblHi: number, tag: number): number {
+  insertParts(ctx: number, hi: number, lo: number, shift: number, tableHi32: number, tableLo32: number, level: number, range: number, tblHi: number, tag: number, words: Uint32Array | null = null): number {
     if (!(level >= 0 && level <= 3 && (range === 0 || range === 1) && tag >= 0 && tag < 2 ** 28 && (tag | 0) === tag)) {
       throw new RangeError(`walk cache: bad level ${level}, range ${range} or tag ${tag}`);
     }
     const e = this.t.insertHalves(ctx, hi, lo, shift, 0, 0, tblHi | 0, (tag << 3) | (range << 2) | level, tableHi32 | 0, tableLo32 | 0);
+    const ew = this.eWords;
+    while (ew.length <= e) ew.push(null);
+    ew[e] = words;
     this.remember(ctx, e);
     return e;
   }

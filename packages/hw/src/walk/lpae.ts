@@ -925,6 +925,39 @@ export function walkLpaeFast(mem: PhysMem, cfg: LpaeWalkConfig, vaHi: number, va
   }
 }
 
+/**
+ * `walkLpaeFast` at a table below the start level whose backing words the caller holds (a
+ * walk cache keeps them; see `PhysMem.backedChunk`): `wb` is the table's word index in
+ * `words`, `tblHi` the table controls collected above it. Returns true, with `res` filled as
+ * walkLpaeFast does, when the descriptor for the input is a leaf the fast walk accepts; false
+ * otherwise (a table descriptor, a fault, an update): then walk from a cursor at this table.
+ */
+export function lpaeFastLeaf(cfg: LpaeWalkConfig, range: number, level: number, words: Uint32Array, wb: number, tblHi: number, vaHi: number, vaLo: number, access: WalkAccess, res: Int32Array): boolean {
+  if (!cfg.fastWalk) return false;
+  const g = cfg.ranges[range]!.granuleShift;
+  const bpl = g - 3;
+  const shift = g + bpl * (3 - level);
+  if (shift >= 32) return false;
+  const idx = ((vaLo >>> shift) | (vaHi << (32 - shift))) & ((1 << bpl) - 1);
+  const wi = wb + 2 * idx;
+  const lo = words[wi]!;
+  const hi = words[wi + 1]!;
+  const type = lo & 3;
+  // A leaf: a page at level 3, a block where the granule allows one; the access flag set.
+  if (level === 3 ? type !== 3 : type !== 1 || !(g === 12 ? level === 1 || level === 2 : level === 2)) return false;
+  if ((lo & 0x400) === 0) return false;
+  const oaHi = hi & 0xffff;
+  if (oaHi >= cfg.oaHiLimit) return false;
+  const perms = cfg.stage === 1 ? s1Perms(true, lo, hi, tblHi) : s2Perms((lo >>> 6) & 3, hi);
+  if (!permits(perms, access)) return false;
+  const mask = (1 << shift) - 1;
+  res[FAST_OA_HI] = oaHi;
+  res[FAST_OA_LO] = (lo & ~mask) | (vaLo & mask);
+  res[FAST_SHIFT] = shift;
+  res[FAST_PERMS] = perms;
+  return true;
+}
+
 function attrByte(cfg: LpaeWalkConfig, idx: number): number {
   return idx < 4 ? (cfg.mairLo >>> (idx * 8)) & 0xff : (cfg.mairHi >>> ((idx - 4) * 8)) & 0xff;
 }

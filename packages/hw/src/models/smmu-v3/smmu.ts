@@ -33,6 +33,7 @@ import {
   FAST_SLOTS,
   lpaeCursorResume,
   lpaeCursorSpanShift,
+  lpaeFastLeaf,
   lpaeS1Config,
   lpaeS2Config,
   walkLpaeFast,
@@ -914,6 +915,21 @@ export class SmmuV3 implements MmioDevice {
     return this.tlb.counters();
   }
 
+  /** Whether this SMMU caches walks (SmmuV3Options.walkCache). */
+  get walkCacheEnabled(): boolean {
+    return this.wc !== null;
+  }
+
+  /** Number of cached tables in the walk cache (0 when disabled). */
+  get walkCacheSize(): number {
+    return this.wc?.size ?? 0;
+  }
+
+  /** The walk cache's counters (hits: misses that resumed at a cached table), or null when disabled. */
+  walkCacheCounters(): ReturnType<WalkCache['counters']> | null {
+    return this.wc?.counters() ?? null;
+  }
+
   /** Number of cached STEs and CDs (for tests). */
   get configCacheSize(): { ste: number; cd: number } {
     return { ste: this.steCache.size, cd: this.cdCache.size };
@@ -1499,7 +1515,11 @@ export class SmmuV3 implements MmioDevice {
       const e = wc.lookupParts(wctx, hi, lo);
       if (e >= 0 && wc.tag(e) === tag) {
         from = wc.level(e);
-        lpaeCursorResume(cfg, cur, wc.range(e), wc.table(e), from, wc.tableHi(e));
+        const table = wc.table(e);
+        const words = wc.words(e);
+        // The common case: the cached table holds the leaf (nothing new to cache).
+        if (words !== null && lpaeFastLeaf(cfg, wc.range(e), from, words, PhysMem.wordIndex(table), wc.tableHi(e), hi, lo, access, res)) return true;
+        lpaeCursorResume(cfg, cur, wc.range(e), table, from, wc.tableHi(e));
       }
     }
     let ok = walkLpaeFast(this.mem, cfg, hi, lo, access, cur, res);
@@ -1527,7 +1547,7 @@ export class SmmuV3 implements MmioDevice {
     if (span > 42) return;
     const t = cur[CUR_TABLE]!;
     const tHi = Math.floor(t * INV_TWO32);
-    this.wc!.insertParts(wctx, hi, lo, span, tHi, (t - tHi * TWO32) | 0, cur[CUR_LEVEL]!, cur[CUR_RANGE]!, cur[CUR_TBLHI]!, tag);
+    this.wc!.insertParts(wctx, hi, lo, span, tHi, (t - tHi * TWO32) | 0, cur[CUR_LEVEL]!, cur[CUR_RANGE]!, cur[CUR_TBLHI]!, tag, this.mem.backedChunk(t));
   }
 
   /** Installs this SMMU as the translator of a DMA master (its transactions carry `streamId`). */
