@@ -705,6 +705,8 @@ export class WalkCache {
   private mE = NIL;
   /** Per entry: the backing words of its table, when the owner gave them (else null). */
   private eWords: (Uint32Array | null)[] = [];
+  /** Per entry: the table descriptor that led to its table (low, high words). */
+  private eDesc = new Int32Array(64);
 
   constructor(opts: TlbOptions = {}) {
     this.t = new Tlb({ capacity: opts.capacity ?? WALK_CACHE_DEFAULT_CAPACITY, eviction: opts.eviction ?? 'flush' });
@@ -801,6 +803,16 @@ export class WalkCache {
     return this.eWords[e]!;
   }
 
+  /** Low word of the table descriptor that led to the entry's table (u32). */
+  descLo(e: number): number {
+    return this.eDesc[2 * e]! >>> 0;
+  }
+
+  /** High word of that descriptor (u32). */
+  descHi(e: number): number {
+    return this.eDesc[2 * e + 1]! >>> 0;
+  }
+
   /** Level of the entry's table. */
   level(e: number): number {
     return this.t.attr(e) & 3;
@@ -834,11 +846,11 @@ export class WalkCache {
   /**
    * Caches the table a walk of input (`hi`, `lo`) reached: it covers the aligned 2^`shift`
    * block holding the input; its address is given as u32 halves; `level` 0..3, `range` 0..1,
-   * `tag` 0..2^28 − 1 (config tag); `words` optionally the table's backing words (e.g.
-   * `PhysMem.backedChunk`), handed back by `words(e)`. Replaces an entry for the same block.
-   * Returns the entry.
+   * `tag` 0..2^28 − 1 (config tag); `descLo`/`descHi` the table descriptor that led to the
+   * table; `words` optionally the table's backing words (e.g. `PhysMem.backedChunk`), handed
+   * back by `words(e)`. Replaces an entry for the same block. Returns the entry.
    */
-  insertParts(ctx: number, hi: number, lo: number, shift: number, tableHi32: number, tableLo32: number, level: number, range: number, tblHi: number, tag: number, words: Uint32Array | null = null): number {
+  insertParts(ctx: number, hi: number, lo: number, shift: number, tableHi32: number, tableLo32: number, level: number, range: number, tblHi: number, tag: number, descLo = 0, descHi = 0, words: Uint32Array | null = null): number {
     if (!(level >= 0 && level <= 3 && (range === 0 || range === 1) && tag >= 0 && tag < 2 ** 28 && (tag | 0) === tag)) {
       throw new RangeError(`walk cache: bad level ${level}, range ${range} or tag ${tag}`);
     }
@@ -846,6 +858,13 @@ export class WalkCache {
     const ew = this.eWords;
     while (ew.length <= e) ew.push(null);
     ew[e] = words;
+    if (2 * e + 1 >= this.eDesc.length) {
+      const d = new Int32Array(Math.max(this.eDesc.length * 2, 2 * e + 2));
+      d.set(this.eDesc);
+      this.eDesc = d;
+    }
+    this.eDesc[2 * e] = descLo | 0;
+    this.eDesc[2 * e + 1] = descHi | 0;
     this.remember(ctx, e);
     return e;
   }

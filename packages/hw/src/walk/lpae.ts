@@ -550,7 +550,14 @@ export const CUR_BITS = 2;
 export const CUR_TBLHI = 3;
 /** Cursor slot: the table range (0 = TTBR0/VTTBR/TRANSTAB, 1 = TTBR1). */
 export const CUR_RANGE = 4;
-const CURSOR_SLOTS = 5;
+/**
+ * Cursor slots: low and high words (u32) of the table descriptor that led to the table (0 at
+ * the start level), so that a resumed walk reports the same "last descriptor read" as a full
+ * walk when the table itself cannot be read.
+ */
+export const CUR_DESC_LO = 5;
+export const CUR_DESC_HI = 6;
+const CURSOR_SLOTS = 7;
 
 /** A walk cursor (allocate once per walker user; every slot is an exact integer). */
 export function createLpaeCursor(): Float64Array {
@@ -559,13 +566,18 @@ export function createLpaeCursor(): Float64Array {
   return c;
 }
 
-/** Points `cursor` at a table to resume from (`level` below the start level of its range). */
-export function lpaeCursorResume(cfg: LpaeWalkConfig, cursor: Float64Array, range: number, table: number, level: number, tblHi: number): void {
+/**
+ * Points `cursor` at a table to resume from (`level` below the start level of its range),
+ * reached through the table descriptor (`descLo`, `descHi`).
+ */
+export function lpaeCursorResume(cfg: LpaeWalkConfig, cursor: Float64Array, range: number, table: number, level: number, tblHi: number, descLo: number, descHi: number): void {
   cursor[CUR_RANGE] = range;
   cursor[CUR_LEVEL] = level;
   cursor[CUR_BITS] = cfg.ranges[range]!.granuleShift - 3;
   cursor[CUR_TABLE] = table;
   cursor[CUR_TBLHI] = tblHi;
+  cursor[CUR_DESC_LO] = descLo >>> 0;
+  cursor[CUR_DESC_HI] = descHi >>> 0;
 }
 
 /**
@@ -615,8 +627,9 @@ function selectRange(cfg: LpaeWalkConfig, vaHi: number, vaLo: number): number {
  * cursor names (a table an earlier walk of the same config reached for an input in the same
  * block; `lpaeCursorResume` fills it). Either way, on return the cursor holds the last table
  * the walk read a descriptor from (its address, level, index width, the stage-1 table controls
- * collected above it and the table range), whatever the outcome; it is left at −1 when the
- * walk stopped before reading any descriptor.
+ * collected above it, the table range and the table descriptor that led to it), whatever the
+ * outcome; it is left at −1 when the walk stopped before reading any descriptor. A resumed
+ * walk gives exactly what the full walk gives as long as the tables above did not change.
  */
 export function walkLpaeParts(
   mem: PhysMem,
@@ -647,6 +660,8 @@ export function walkLpaeParts(
     bits = cursor[CUR_BITS]!;
     table = cursor[CUR_TABLE]!;
     tblHi = cursor[CUR_TBLHI]! | 0;
+    out.descLo = cursor[CUR_DESC_LO]!;
+    out.descHi = cursor[CUR_DESC_HI]!;
   } else {
     if (cfg.configError !== null) return setFault(out, 'translation', 0);
     const ri = selectRange(cfg, vaHi, vaLo);
@@ -673,6 +688,8 @@ export function walkLpaeParts(
       cursor[CUR_BITS] = bits;
       cursor[CUR_TABLE] = table;
       cursor[CUR_TBLHI] = 0;
+      cursor[CUR_DESC_LO] = 0;
+      cursor[CUR_DESC_HI] = 0;
     }
   }
   const oaLimit = cfg.oaLimit;
@@ -723,6 +740,8 @@ export function walkLpaeParts(
         cursor[CUR_BITS] = bits;
         cursor[CUR_TABLE] = table;
         cursor[CUR_TBLHI] = tblHi;
+        cursor[CUR_DESC_LO] = lo;
+        cursor[CUR_DESC_HI] = hi;
       }
       continue;
     }
@@ -874,6 +893,8 @@ export function walkLpaeFast(mem: PhysMem, cfg: LpaeWalkConfig, vaHi: number, va
     cursor[CUR_BITS] = bits;
     cursor[CUR_TABLE] = table;
     cursor[CUR_TBLHI] = 0;
+    cursor[CUR_DESC_LO] = 0;
+    cursor[CUR_DESC_HI] = 0;
   } else {
     r = cfg.ranges[cursor[CUR_RANGE]! | 0]!;
     bits = cursor[CUR_BITS]! | 0;
@@ -907,6 +928,8 @@ export function walkLpaeFast(mem: PhysMem, cfg: LpaeWalkConfig, vaHi: number, va
       cursor[CUR_BITS] = bits;
       cursor[CUR_TABLE] = table;
       cursor[CUR_TBLHI] = tblHi;
+      cursor[CUR_DESC_LO] = lo;
+      cursor[CUR_DESC_HI] = hi;
       continue;
     }
     // Leaf: level-3 pages are type 0b11; blocks type 0b01 where the granule allows them.

@@ -22,6 +22,8 @@ import type { IrqLine } from '../../irq.js';
 import { BusError, PhysMem } from '../../mem.js';
 import {
   createLpaeCursor,
+  CUR_DESC_HI,
+  CUR_DESC_LO,
   CUR_LEVEL,
   CUR_RANGE,
   CUR_TABLE,
@@ -1519,7 +1521,7 @@ export class SmmuV3 implements MmioDevice {
         const words = wc.words(e);
         // The common case: the cached table holds the leaf (nothing new to cache).
         if (words !== null && lpaeFastLeaf(cfg, wc.range(e), from, words, PhysMem.wordIndex(table), wc.tableHi(e), hi, lo, access, res)) return true;
-        lpaeCursorResume(cfg, cur, wc.range(e), table, from, wc.tableHi(e));
+        lpaeCursorResume(cfg, cur, wc.range(e), table, from, wc.tableHi(e), wc.descLo(e), wc.descHi(e));
       }
     }
     let ok = walkLpaeFast(this.mem, cfg, hi, lo, access, cur, res);
@@ -1547,7 +1549,7 @@ export class SmmuV3 implements MmioDevice {
     if (span > 42) return;
     const t = cur[CUR_TABLE]!;
     const tHi = Math.floor(t * INV_TWO32);
-    this.wc!.insertParts(wctx, hi, lo, span, tHi, (t - tHi * TWO32) | 0, cur[CUR_LEVEL]!, cur[CUR_RANGE]!, cur[CUR_TBLHI]!, tag, this.mem.backedChunk(t));
+    this.wc!.insertParts(wctx, hi, lo, span, tHi, (t - tHi * TWO32) | 0, cur[CUR_LEVEL]!, cur[CUR_RANGE]!, cur[CUR_TBLHI]!, tag, cur[CUR_DESC_LO]!, cur[CUR_DESC_HI]!, this.mem.backedChunk(t));
   }
 
   /** Installs this SMMU as the translator of a DMA master (its transactions carry `streamId`). */
