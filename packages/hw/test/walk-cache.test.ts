@@ -35,12 +35,12 @@ describe('WalkCache', () => {
     const c = wc.context(0, 5);
     const words = new Uint32Array(8);
     // A level-2 table covering 1 GiB and a level-3 table covering 2 MiB inside it.
-    const l2 = wc.insertParts(c, 0x80, 0x4000_0000, 30, 0x1, 0x2000_0000, 2, 0, 0x1800_0000, 7);
-    const l3 = wc.insertParts(c, 0x80, 0x4020_0000, 21, 0x0, 0x4123_4000, 3, 1, 0, 9, 0xc123_4003, 0x8000_0000, words);
+    const l2 = wc.insertParts(c, 0x80, 0x4000_0000, 30, 0x1, 0x2000_0000, 2, 0, 12, 0x1800_0000, 7);
+    const l3 = wc.insertParts(c, 0x80, 0x4020_0000, 21, 0x0, 0x4123_4000, 3, 1, 16, 0, 9, 0xc123_4003, 0x8000_0000, words);
     expect(wc.lookupParts(c, 0x80, 0x4020_1234)).toBe(l3);
-    expect([wc.table(l3), wc.level(l3), wc.range(l3), wc.tag(l3), wc.tableHi(l3), wc.shift(l3), wc.base(l3), wc.words(l3), wc.descLo(l3), wc.descHi(l3)]).toEqual([0x4123_4000, 3, 1, 9, 0, 21, 0x80 * TWO32 + 0x4020_0000, words, 0xc123_4003, 0x8000_0000]);
+    expect([wc.table(l3), wc.level(l3), wc.range(l3), wc.tag(l3), wc.tableHi(l3), wc.shift(l3), wc.base(l3), wc.words(l3), wc.descLo(l3), wc.descHi(l3), wc.granuleShift(l3)]).toEqual([0x4123_4000, 3, 1, 9, 0, 21, 0x80 * TWO32 + 0x4020_0000, words, 0xc123_4003, 0x8000_0000, 16]);
     expect(wc.lookupParts(c, 0x80, 0x4060_0000)).toBe(l2);
-    expect([wc.table(l2), wc.level(l2), wc.range(l2), wc.tag(l2), wc.tableHi(l2), wc.words(l2)]).toEqual([TWO32 + 0x2000_0000, 2, 0, 7, 0x1800_0000, null]);
+    expect([wc.table(l2), wc.level(l2), wc.range(l2), wc.tag(l2), wc.tableHi(l2), wc.words(l2), wc.granuleShift(l2)]).toEqual([TWO32 + 0x2000_0000, 2, 0, 7, 0x1800_0000, null, 12]);
     // The remembered entry never hides a deeper one.
     expect(wc.lookupParts(c, 0x80, 0x4020_0008)).toBe(l3);
     expect(wc.lookupParts(c, 0x80, 0x4070_0000)).toBe(l2);
@@ -51,8 +51,9 @@ describe('WalkCache', () => {
     expect(wc.lookupParts(c, 0x80, 0x4020_1234)).toBe(-1);
     expect(wc.lookupParts(c, 0x80, 0x4060_0000)).toBe(-1);
     expect(wc.size).toBe(0);
-    expect(() => wc.insertParts(c, 0, 0, 21, 0, 0, 4, 0, 0, 0)).toThrow(RangeError);
-    expect(() => wc.insertParts(c, 0, 0, 21, 0, 0, 3, 0, 0, 2 ** 28)).toThrow(RangeError);
+    expect(() => wc.insertParts(c, 0, 0, 21, 0, 0, 4, 0, 12, 0, 0)).toThrow(RangeError);
+    expect(() => wc.insertParts(c, 0, 0, 21, 0, 0, 3, 0, 12, 0, 2 ** 26)).toThrow(RangeError);
+    expect(() => wc.insertParts(c, 0, 0, 21, 0, 0, 3, 0, 13, 0, 0)).toThrow(RangeError);
   });
 });
 
@@ -165,7 +166,7 @@ describe('walkLpaeFast and the walk cursor', () => {
           const ok = walkLpaeParts(b.mem, b.cfg, hi2, lo2, access, out);
           lpaeCursorResume(cfg, cur2, cur[CUR_RANGE]!, cur[CUR_TABLE]!, level, cur[CUR_TBLHI]!, cur[CUR_DESC_LO]!, cur[CUR_DESC_HI]!);
           const words = a.mem.backedChunk(cur[CUR_TABLE]!);
-          if (words !== null && lpaeFastLeaf(cfg, cur[CUR_RANGE]!, level, words, PhysMem.wordIndex(cur[CUR_TABLE]!), cur[CUR_TBLHI]!, hi2, lo2, access, res)) {
+          if (words !== null && lpaeFastLeaf(cfg, cfg.ranges[cur[CUR_RANGE]!]!.granuleShift, level, words, PhysMem.wordIndex(cur[CUR_TABLE]!), cur[CUR_TBLHI]!, hi2, lo2, access, res)) {
             expect(ok).toBe(true);
             expect(out.updated).toBe(false);
             expect((res[FAST_OA_HI]! >>> 0) * TWO32 + (res[FAST_OA_LO]! >>> 0)).toBe(out.oa);

@@ -672,6 +672,8 @@ export class Tlb {
 
 /** Default capacity of a WalkCache (entries). */
 export const WALK_CACHE_DEFAULT_CAPACITY = 4096;
+/** Config tags of walk-cache entries are below this. */
+export const WALK_CACHE_TAGS = 2 ** 26;
 
 /**
  * A walk cache, the companion of `Tlb` on the translation fast path: where a TLB caches leaf
@@ -823,9 +825,14 @@ export class WalkCache {
     return (this.t.attr(e) >>> 2) & 1;
   }
 
+  /** Granule shift (12, 14 or 16) of the entry's table. */
+  granuleShift(e: number): number {
+    return 12 + (((this.t.attr(e) >>> 3) & 3) << 1);
+  }
+
   /** Config tag of the entry. */
   tag(e: number): number {
-    return this.t.attr(e) >>> 3;
+    return this.t.attr(e) >>> 5;
   }
 
   /** Table controls collected above the entry's table (the stage-1 walker's descriptor bits 63:32, OR-ed). */
@@ -846,15 +853,16 @@ export class WalkCache {
   /**
    * Caches the table a walk of input (`hi`, `lo`) reached: it covers the aligned 2^`shift`
    * block holding the input; its address is given as u32 halves; `level` 0..3, `range` 0..1,
-   * `tag` 0..2^28 − 1 (config tag); `descLo`/`descHi` the table descriptor that led to the
+   * `granuleShift` 12, 14 or 16, `tag` 0..2^26 − 1 (config tag); `descLo`/`descHi` the table descriptor that led to the
    * table; `words` optionally the table's backing words (e.g. `PhysMem.backedChunk`), handed
    * back by `words(e)`. Replaces an entry for the same block. Returns the entry.
    */
-  insertParts(ctx: number, hi: number, lo: number, shift: number, tableHi32: number, tableLo32: number, level: number, range: number, tblHi: number, tag: number, descLo = 0, descHi = 0, words: Uint32Array | null = null): number {
-    if (!(level >= 0 && level <= 3 && (range === 0 || range === 1) && tag >= 0 && tag < 2 ** 28 && (tag | 0) === tag)) {
-      throw new RangeError(`walk cache: bad level ${level}, range ${range} or tag ${tag}`);
+  insertParts(ctx: number, hi: number, lo: number, shift: number, tableHi32: number, tableLo32: number, level: number, range: number, granuleShift: number, tblHi: number, tag: number, descLo = 0, descHi = 0, words: Uint32Array | null = null): number {
+    const g = granuleShift === 12 ? 0 : granuleShift === 14 ? 1 : granuleShift === 16 ? 2 : -1;
+    if (!(level >= 0 && level <= 3 && (range === 0 || range === 1) && g >= 0 && tag >= 0 && tag < WALK_CACHE_TAGS && (tag | 0) === tag)) {
+      throw new RangeError(`walk cache: bad level ${level}, range ${range}, granule shift ${granuleShift} or tag ${tag}`);
     }
-    const e = this.t.insertHalves(ctx, hi, lo, shift, 0, 0, tblHi | 0, (tag << 3) | (range << 2) | level, tableHi32 | 0, tableLo32 | 0);
+    const e = this.t.insertHalves(ctx, hi, lo, shift, 0, 0, tblHi | 0, (tag << 5) | (g << 3) | (range << 2) | level, tableHi32 | 0, tableLo32 | 0);
     const ew = this.eWords;
     while (ew.length <= e) ew.push(null);
     ew[e] = words;

@@ -950,14 +950,13 @@ export function walkLpaeFast(mem: PhysMem, cfg: LpaeWalkConfig, vaHi: number, va
 
 /**
  * `walkLpaeFast` at a table below the start level whose backing words the caller holds (a
- * walk cache keeps them; see `PhysMem.backedChunk`): `wb` is the table's word index in
- * `words`, `tblHi` the table controls collected above it. Returns true, with `res` filled as
+ * walk cache keeps them; see `PhysMem.backedChunk`): `g` is the granule shift of the table's
+ * range, `wb` the table's word index in `words`, `tblHi` the table controls collected above it. Returns true, with `res` filled as
  * walkLpaeFast does, when the descriptor for the input is a leaf the fast walk accepts; false
  * otherwise (a table descriptor, a fault, an update): then walk from a cursor at this table.
  */
-export function lpaeFastLeaf(cfg: LpaeWalkConfig, range: number, level: number, words: Uint32Array, wb: number, tblHi: number, vaHi: number, vaLo: number, access: WalkAccess, res: Int32Array): boolean {
+export function lpaeFastLeaf(cfg: LpaeWalkConfig, g: number, level: number, words: Uint32Array, wb: number, tblHi: number, vaHi: number, vaLo: number, access: WalkAccess, res: Int32Array): boolean {
   if (!cfg.fastWalk) return false;
-  const g = cfg.ranges[range]!.granuleShift;
   const bpl = g - 3;
   const shift = g + bpl * (3 - level);
   if (shift >= 32) return false;
@@ -985,27 +984,25 @@ function attrByte(cfg: LpaeWalkConfig, idx: number): number {
   return idx < 4 ? (cfg.mairLo >>> (idx * 8)) & 0xff : (cfg.mairHi >>> ((idx - 4) * 8)) & 0xff;
 }
 
-/** Stage-1 permissions from AP[2:1], UXN/PXN (or XN/PXN for VMSAv7) and table controls. */
+/**
+ * Stage-1 permissions from AP[2:1], UXN/PXN (or XN/PXN for VMSAv7) and table controls.
+ * Computed with bit operations only (each condition is a 0/1 bit): it runs on every walk.
+ */
 function s1Perms(v8: boolean, lo: number, hi: number, tblHi: number): number {
-  let ro = (lo & 0x80) !== 0;
-  let user = (lo & 0x40) !== 0;
-  if (tblHi & (1 << 29)) user = false; // APTable[0]: no unprivileged access below
-  if (tblHi & (1 << 30)) ro = true; // APTable[1]: no write access below
-  const xn = (hi & (1 << 22)) !== 0 || (tblHi & (1 << 28)) !== 0; // UXN/XN (+ UXNTable/XNTable)
-  const pxn = (hi & (1 << 21)) !== 0 || (tblHi & (1 << 27)) !== 0; // PXN (+ PXNTable)
-  let p = PERM_PRIV_R;
-  if (!ro) p |= PERM_PRIV_W;
-  if (user) p |= ro ? PERM_USER_R : PERM_USER_R | PERM_USER_W;
-  const userWritable = user && !ro;
+  const ro = ((lo >>> 7) | (tblHi >>> 30)) & 1; // AP[2], or APTable[1]: no write access below
+  const user = (lo >>> 6) & ~(tblHi >>> 29) & 1; // AP[1], unless APTable[0]: no unprivileged access
+  const xn = ((hi >>> 22) | (tblHi >>> 28)) & 1; // UXN/XN (+ UXNTable/XNTable)
+  const pxn = ((hi >>> 21) | (tblHi >>> 27)) & 1; // PXN (+ PXNTable)
+  const userWritable = user & (ro ^ 1);
+  // PERM_PRIV_R | PERM_PRIV_W (1 << 1) | PERM_USER_R (1 << 3) | PERM_USER_W (1 << 4)
+  let p = PERM_PRIV_R | ((ro ^ 1) << 1) | (user << 3) | (userWritable << 4);
   if (v8) {
     // AArch64: UXN alone controls unprivileged fetches (AP[1] = 0 with UXN = 0 is
     // execute-only memory), and memory writable at EL0 is never privileged-executable.
-    if (!pxn && !userWritable) p |= PERM_PRIV_X;
-    if (!xn) p |= PERM_USER_X;
+    p |= (((pxn | userWritable) ^ 1) << 2) | ((xn ^ 1) << 5);
   } else {
     // VMSAv7: a fetch needs read permission at that privilege; XN applies to both.
-    if (!pxn && !xn) p |= PERM_PRIV_X;
-    if (!xn && user) p |= PERM_USER_X;
+    p |= (((pxn | xn) ^ 1) << 2) | ((xn ^ 1) & user) << 5;
   }
   return p;
 }

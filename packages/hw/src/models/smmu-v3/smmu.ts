@@ -44,7 +44,7 @@ import {
 } from '../../walk/lpae.js';
 import { createWalkResult, PERM_ALL, permits, type WalkAccess, type WalkResult } from '../../walk/types.js';
 import type { DmaMaster, DmaTranslation } from '../dma-master.js';
-import { Tlb, tlbSizeShift, WALK_CACHE_DEFAULT_CAPACITY, WalkCache } from '../tlb.js';
+import { Tlb, tlbSizeShift, WALK_CACHE_DEFAULT_CAPACITY, WALK_CACHE_TAGS, WalkCache } from '../tlb.js';
 import { decodeSmmuV3Caps, SMMUV3_PRESET_FVP, type SmmuV3Caps, type SmmuV3Preset } from './presets.js';
 import * as R from './regs.js';
 
@@ -1310,10 +1310,10 @@ export class SmmuV3 implements MmioDevice {
     let tag = this.cfgTags.get(key);
     if (tag === undefined) {
       // Bounded memory: past 4096 distinct configs the table restarts (configs seen before get
-      // new tags: only sharing is lost). Tags are not reused until 2^28 have been handed out;
+      // new tags: only sharing is lost). Tags are not reused until 2^26 have been handed out;
       // then the walk cache and the configuration caches start afresh.
       if (this.cfgTags.size >= 4096) this.cfgTags.clear();
-      if (this.nextCfgTag >= 2 ** 28) {
+      if (this.nextCfgTag >= WALK_CACHE_TAGS) {
         this.nextCfgTag = 0;
         this.wc?.invalidateAll();
         this.steCache.clear();
@@ -1510,19 +1510,27 @@ export class SmmuV3 implements MmioDevice {
    * (halves), the leaf's size shift and its permissions; on failure `wr` holds the fault.
    */
   private walkStage(cfg: LpaeWalkConfig, tag: number, wctx: number, hi: number, lo: number, access: WalkAccess, wr: WalkResult, cur: Float64Array, res: Int32Array): boolean {
+    // Kept small (inlinable): the common case, a leaf in the cached table for the input.
+    const wc = this.wc;
+    let e = -1;
+    if (wc !== null) {
+      e = wc.lookupParts(wctx, hi, lo);
+      if (e >= 0) {
+        const words = wc.words(e);
+        if (words !== null && wc.tag(e) === tag && lpaeFastLeaf(cfg, wc.granuleShift(e), wc.level(e), words, PhysMem.wordIndex(wc.table(e)), wc.tableHi(e), hi, lo, access, res)) return true;
+      }
+    }
+    return this.walkStageFull(cfg, tag, wctx, hi, lo, access, wr, cur, res, e);
+  }
+
+  /** `walkStage` past its common case; `e` is the walk-cache entry found for the input, or −1. */
+  private walkStageFull(cfg: LpaeWalkConfig, tag: number, wctx: number, hi: number, lo: number, access: WalkAccess, wr: WalkResult, cur: Float64Array, res: Int32Array, e: number): boolean {
     const wc = this.wc;
     let from = -1;
     cur[CUR_LEVEL] = -1;
-    if (wc !== null) {
-      const e = wc.lookupParts(wctx, hi, lo);
-      if (e >= 0 && wc.tag(e) === tag) {
-        from = wc.level(e);
-        const table = wc.table(e);
-        const words = wc.words(e);
-        // The common case: the cached table holds the leaf (nothing new to cache).
-        if (words !== null && lpaeFastLeaf(cfg, wc.range(e), from, words, PhysMem.wordIndex(table), wc.tableHi(e), hi, lo, access, res)) return true;
-        lpaeCursorResume(cfg, cur, wc.range(e), table, from, wc.tableHi(e), wc.descLo(e), wc.descHi(e));
-      }
+    if (wc !== null && e >= 0 && wc.tag(e) === tag) {
+      from = wc.level(e);
+      lpaeCursorResume(cfg, cur, wc.range(e), wc.table(e), from, wc.tableHi(e), wc.descLo(e), wc.descHi(e));
     }
     let ok = walkLpaeFast(this.mem, cfg, hi, lo, access, cur, res);
     if (!ok) {
@@ -1549,7 +1557,8 @@ export class SmmuV3 implements MmioDevice {
     if (span > 42) return;
     const t = cur[CUR_TABLE]!;
     const tHi = Math.floor(t * INV_TWO32);
-    this.wc!.insertParts(wctx, hi, lo, span, tHi, (t - tHi * TWO32) | 0, cur[CUR_LEVEL]!, cur[CUR_RANGE]!, cur[CUR_TBLHI]!, tag, cur[CUR_DESC_LO]!, cur[CUR_DESC_HI]!, this.mem.backedChunk(t));
+    const range = cur[CUR_RANGE]!;
+    this.wc!.insertParts(wctx, hi, lo, span, tHi, (t - tHi * TWO32) | 0, cur[CUR_LEVEL]!, range, cfg.ranges[range]!.granuleShift, cur[CUR_TBLHI]!, tag, cur[CUR_DESC_LO]!, cur[CUR_DESC_HI]!, this.mem.backedChunk(t));
   }
 
   /** Installs this SMMU as the translator of a DMA master (its transactions carry `streamId`). */
