@@ -339,11 +339,13 @@ export class SmmuV3 implements MmioDevice {
   private fastWctx1 = -1;
   private fastWctx2 = -1;
   /**
-   * The walk cache (null when disabled): same contexts as the TLB (stage 1 walks under
-   * (VMID slot, ASID), stage-2 walks under (VMID, SLOT_NONE)); an entry is used only by walks
-   * of a config with the same tag (`cfgTag`).
+   * The walk cache: same contexts as the TLB (stage 1 walks under (VMID slot, ASID), stage-2
+   * walks under (VMID, SLOT_NONE)); an entry is used only by walks of a config with the same
+   * tag (`cfgTag`). Always an object (so that every SmmuV3 has one shape); when disabled
+   * (`wcOn` false) nothing is ever looked up in it or put into it.
    */
-  private readonly wc: WalkCache | null;
+  private readonly wc: WalkCache;
+  private readonly wcOn: boolean;
   /** Walk-cache tags: one per distinct decoded translation config (tables and geometry). */
   private readonly cfgTags = new Map<string, number>();
   private nextCfgTag = 0;
@@ -407,7 +409,8 @@ export class SmmuV3 implements MmioDevice {
     this.tlb = new Tlb({ capacity: tlbCapacity, eviction: 'flush' });
     const wcCapacity = opts.walkCacheCapacity ?? WALK_CACHE_DEFAULT_CAPACITY;
     if (!Number.isInteger(wcCapacity) || wcCapacity < 1 || wcCapacity > 2 ** 24) throw new RangeError(`${this.name}: bad walk cache capacity ${wcCapacity}`);
-    this.wc = opts.walkCache === false ? null : new WalkCache({ capacity: wcCapacity, eviction: 'flush' });
+    this.wcOn = opts.walkCache !== false;
+    this.wc = new WalkCache({ capacity: this.wcOn ? wcCapacity : 1, eviction: 'flush' });
   }
 
   // =========================================================================================
@@ -758,13 +761,13 @@ export class SmmuV3 implements MmioDevice {
         if (!caps.s1) return R.CERROR_ILL;
         const match = (v: number, a: number): boolean => v === vmid && a !== SLOT_NONE;
         this.tlb.invalidateWhere(match);
-        this.wc?.invalidateWhere(match);
+        this.wc.invalidateWhere(match);
         break;
       }
       case R.CMD_TLBI_NH_ASID:
         if (!caps.s1) return R.CERROR_ILL;
         this.tlb.invalidateTag(vmid, asid);
-        this.wc?.invalidateTag(vmid, asid);
+        this.wc.invalidateTag(vmid, asid);
         break;
       case R.CMD_TLBI_NH_VA:
       case R.CMD_TLBI_NH_VAA:
@@ -778,7 +781,7 @@ export class SmmuV3 implements MmioDevice {
         const end = this.rangeEnd(w, start);
         if (end < 0) return R.CERROR_ILL;
         // Leaf (dword 1 bit 0): only last-level entries changed, walk-cache entries may stay.
-        const wc = (w[2]! & 1) === 0 ? this.wc : null;
+        const wc = (w[2]! & 1) === 0 && this.wcOn ? this.wc : null;
         if (op === R.CMD_TLBI_NH_VA) {
           this.tlb.invalidateTag(vmid, asid, start, end);
           wc?.invalidateTag(vmid, asid, start, end);
@@ -803,21 +806,21 @@ export class SmmuV3 implements MmioDevice {
         if (!caps.hyp) return R.CERROR_ILL;
         if (op === R.CMD_TLBI_EL2_ALL) {
           this.tlb.invalidateGroup(SLOT_NONE);
-          this.wc?.invalidateGroup(SLOT_NONE);
+          this.wc.invalidateGroup(SLOT_NONE);
         } else {
           this.tlb.invalidateTag(SLOT_NONE, asid);
-          this.wc?.invalidateTag(SLOT_NONE, asid);
+          this.wc.invalidateTag(SLOT_NONE, asid);
         }
         break;
       case R.CMD_TLBI_S12_VMALL:
         if (!caps.s2) return R.CERROR_ILL;
         this.tlb.invalidateGroup(vmid);
-        this.wc?.invalidateGroup(vmid);
+        this.wc.invalidateGroup(vmid);
         break;
       case R.CMD_TLBI_NSNH_ALL: {
         const match = (v: number): boolean => v !== SLOT_NONE;
         this.tlb.invalidateWhere(match);
-        this.wc?.invalidateWhere(match);
+        this.wc.invalidateWhere(match);
         break;
       }
       case R.CMD_ATC_INV:
@@ -919,17 +922,17 @@ export class SmmuV3 implements MmioDevice {
 
   /** Whether this SMMU caches walks (SmmuV3Options.walkCache). */
   get walkCacheEnabled(): boolean {
-    return this.wc !== null;
+    return this.wcOn;
   }
 
   /** Number of cached tables in the walk cache (0 when disabled). */
   get walkCacheSize(): number {
-    return this.wc?.size ?? 0;
+    return this.wc.size;
   }
 
   /** The walk cache's counters (hits: misses that resumed at a cached table), or null when disabled. */
   walkCacheCounters(): ReturnType<WalkCache['counters']> | null {
-    return this.wc?.counters() ?? null;
+    return this.wcOn ? this.wc.counters() : null;
   }
 
   /** Number of cached STEs and CDs (for tests). */
@@ -1315,7 +1318,7 @@ export class SmmuV3 implements MmioDevice {
       if (this.cfgTags.size >= 4096) this.cfgTags.clear();
       if (this.nextCfgTag >= WALK_CACHE_TAGS) {
         this.nextCfgTag = 0;
-        this.wc?.invalidateAll();
+        this.wc.invalidateAll();
         this.steCache.clear();
         this.cdCache.clear();
         this.dropFastStream();
@@ -1417,8 +1420,8 @@ export class SmmuV3 implements MmioDevice {
         }
         // S1DSS bypass without stage 2 passes through.
         ctx = cd === undefined && ste.s2cfg === null ? CTX_BYPASS : this.tlb.context(ste.vmidSlot, cd !== undefined ? cd.asid : SLOT_NONE);
-        const wc = this.wc;
-        if (wc !== null) {
+        if (this.wcOn) {
+          const wc = this.wc;
           this.fastWctx1 = cd !== undefined ? wc.context(ste.vmidSlot, cd.asid) : -1;
           this.fastWctx2 = ste.s2cfg !== null ? wc.context(ste.vmidSlot, SLOT_NONE) : -1;
         }
@@ -1513,7 +1516,7 @@ export class SmmuV3 implements MmioDevice {
     // Kept small (inlinable): the common case, a leaf in the cached table for the input.
     const wc = this.wc;
     let e = -1;
-    if (wc !== null) {
+    if (this.wcOn) {
       e = wc.lookupParts(wctx, hi, lo);
       if (e >= 0) {
         const words = wc.words(e);
@@ -1528,7 +1531,7 @@ export class SmmuV3 implements MmioDevice {
     const wc = this.wc;
     let from = -1;
     cur[CUR_LEVEL] = -1;
-    if (wc !== null && e >= 0 && wc.tag(e) === tag) {
+    if (e >= 0 && wc.tag(e) === tag) {
       from = wc.level(e);
       lpaeCursorResume(cfg, cur, wc.range(e), wc.table(e), from, wc.tableHi(e), wc.descLo(e), wc.descHi(e));
     }
@@ -1544,7 +1547,7 @@ export class SmmuV3 implements MmioDevice {
         res[FAST_PERMS] = wr.perms;
       }
     }
-    if (wc !== null) {
+    if (this.wcOn) {
       const level = cur[CUR_LEVEL]!;
       if (level > from && level > cfg.ranges[cur[CUR_RANGE]!]!.startLevel) this.walkCacheFill(cfg, tag, wctx, hi, lo, cur);
     }
@@ -1558,7 +1561,7 @@ export class SmmuV3 implements MmioDevice {
     const t = cur[CUR_TABLE]!;
     const tHi = Math.floor(t * INV_TWO32);
     const range = cur[CUR_RANGE]!;
-    this.wc!.insertParts(wctx, hi, lo, span, tHi, (t - tHi * TWO32) | 0, cur[CUR_LEVEL]!, range, cfg.ranges[range]!.granuleShift, cur[CUR_TBLHI]!, tag, cur[CUR_DESC_LO]!, cur[CUR_DESC_HI]!, this.mem.backedChunk(t));
+    this.wc.insertParts(wctx, hi, lo, span, tHi, (t - tHi * TWO32) | 0, cur[CUR_LEVEL]!, range, cfg.ranges[range]!.granuleShift, cur[CUR_TBLHI]!, tag, cur[CUR_DESC_LO]!, cur[CUR_DESC_HI]!, this.mem.backedChunk(t));
   }
 
   /** Installs this SMMU as the translator of a DMA master (its transactions carry `streamId`). */
