@@ -52,6 +52,55 @@ describe('WalkCache', () => {
     expect(wc.lookupParts(c, 0x80, 0x4060_0000)).toBe(-1);
     expect(wc.size).toBe(0);
     expect(() => wc.insertParts(c, 0, 0, 21, 0, 0, 4, 0, 12, 0, 0)).toThrow(RangeError);
+  });
+
+  it('remembers the last entries of two contexts (stage 1 and stage 2 of a nested walk) without ever answering differently from a full lookup', () => {
+    fc.assert(
+      fc.property(
+        fc.array(
+          fc.oneof(
+            fc.record({ op: fc.constant('insert' as const), ctx: fc.nat(2), block: fc.nat(15), deep: fc.boolean() }),
+            fc.record({ op: fc.constant('lookup' as const), ctx: fc.nat(2), page: fc.nat(16 * 512 - 1) }),
+            fc.record({ op: fc.constant('inv' as const), ctx: fc.nat(2), block: fc.nat(15) }),
+          ),
+          { maxLength: 60 },
+        ),
+        fc.integer({ min: 2, max: 12 }),
+        (ops, capacity) => {
+          const wc = new WalkCache({ capacity });
+          // The reference: a second cache with the same entries, asked without its remembered
+          // entries every time.
+          const ref = new WalkCache({ capacity });
+          const ctxs = [0, 1, 2].map((t) => wc.context(1, t));
+          const rctxs = [0, 1, 2].map((t) => ref.context(1, t));
+          const span = (deep: boolean) => (deep ? 21 : 30);
+          for (const o of ops) {
+            if (o.op === 'insert') {
+              // 2 MiB blocks 0..15 and the 1 GiB block 0 that holds them all.
+              const lo = o.deep ? o.block * 0x20_0000 : 0;
+              wc.insertParts(ctxs[o.ctx]!, 0, lo, span(o.deep), 0, 0x1000 * (o.block + 1), o.deep ? 3 : 2, 0, 12, 0, 1);
+              ref.insertParts(rctxs[o.ctx]!, 0, lo, span(o.deep), 0, 0x1000 * (o.block + 1), o.deep ? 3 : 2, 0, 12, 0, 1);
+            } else if (o.op === 'inv') {
+              wc.invalidateContext(ctxs[o.ctx]!, o.block * 0x20_0000, o.block * 0x20_0000 + 1);
+              ref.invalidateContext(rctxs[o.ctx]!, o.block * 0x20_0000, o.block * 0x20_0000 + 1);
+            } else {
+              const e = wc.lookupParts(ctxs[o.ctx]!, 0, o.page * 0x1000);
+              // The reference forgets what it remembered before every lookup: a full lookup.
+              (ref as unknown as { forget(): void }).forget();
+              const r = ref.lookupParts(rctxs[o.ctx]!, 0, o.page * 0x1000);
+              expect(e < 0).toBe(r < 0);
+              if (e >= 0) expect([wc.table(e), wc.level(e), wc.shift(e)]).toEqual([ref.table(r), ref.level(r), ref.shift(r)]);
+            }
+          }
+        },
+      ),
+      { numRuns: 300 },
+    );
+  });
+
+  it('rejects bad entries', () => {
+    const wc = new WalkCache({ capacity: 64 });
+    const c = wc.context(0, 5);
     expect(() => wc.insertParts(c, 0, 0, 21, 0, 0, 3, 0, 12, 0, 2 ** 26)).toThrow(RangeError);
     expect(() => wc.insertParts(c, 0, 0, 21, 0, 0, 3, 0, 13, 0, 0)).toThrow(RangeError);
   });

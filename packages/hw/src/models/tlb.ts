@@ -699,12 +699,13 @@ export const WALK_CACHE_TAGS = 2 ** 26;
  */
 export class WalkCache {
   private readonly t: Tlb;
-  // The remembered entry (mE = −1: none) and its key.
-  private mCtx = NIL;
-  private mShift = 0;
-  private mBLo = 0;
-  private mBHi = 0;
-  private mE = NIL;
+  // Two remembered entries (mE = −1: none) and their keys, most recent in slot 0: a nested
+  // translation alternates between a stage-1 and a stage-2 context.
+  private readonly mCtx = new Int32Array([NIL, NIL]);
+  private readonly mShift = new Int32Array(2);
+  private readonly mBLo = new Int32Array(2);
+  private readonly mBHi = new Int32Array(2);
+  private readonly mE = new Int32Array([NIL, NIL]);
   /** Per entry: the backing words of its table, when the owner gave them (else null). */
   private eWords: (Uint32Array | null)[] = [];
   /** Per entry: the table descriptor that led to its table (low, high words). */
@@ -746,53 +747,77 @@ export class WalkCache {
     return this.t.contextSize(ctx);
   }
 
+  /** True when remembered slot `m` holds the block of input (`hi`, `lo`) in `ctx`. */
+  private memoHolds(m: number, ctx: number, hi: number, lo: number): boolean {
+    if (this.mCtx[m] !== ctx) return false;
+    const shift = this.mShift[m]!;
+    if (shift < 32) return (((lo >>> shift) | (hi << (32 - shift))) | 0) === this.mBLo[m] && ((hi >>> shift) | 0) === this.mBHi[m];
+    return ((hi >>> (shift - 32)) | 0) === this.mBLo[m] && this.mBHi[m] === 0;
+  }
+
   /**
    * The entry of the deepest cached table on the walk of the input (u32 or int32 halves) in
    * `ctx`, or −1. Counts a hit or a miss. Allocation-free.
    */
   lookupParts(ctx: number, hi: number, lo: number): number {
-    if (ctx === this.mCtx) {
-      const shift = this.mShift;
-      let bLo: number;
-      let bHi: number;
-      if (shift < 32) {
-        bLo = ((lo >>> shift) | (hi << (32 - shift))) | 0;
-        bHi = (hi >>> shift) | 0;
-      } else {
-        bLo = (hi >>> (shift - 32)) | 0;
-        bHi = 0;
-      }
-      if (bLo === this.mBLo && bHi === this.mBHi) {
-        this.t.hits++;
-        return this.mE;
-      }
+    if (this.memoHolds(0, ctx, hi, lo)) {
+      this.t.hits++;
+      return this.mE[0]!;
+    }
+    if (this.memoHolds(1, ctx, hi, lo)) {
+      this.t.hits++;
+      const e = this.mE[1]!;
+      this.swapMemo();
+      return e;
     }
     const e = this.t.lookupParts(ctx, hi, lo);
-    if (e >= 0) this.remember(ctx, e);
+    if (e >= 0) this.remember(ctx, e, hi, lo);
     return e;
   }
 
-  /** Remembers `e` when no smaller block of its context can hold any input of its block. */
-  private remember(ctx: number, e: number): void {
+  private swapMemo(): void {
+    const a = this.mCtx, b = this.mShift, c = this.mBLo, d = this.mBHi, e = this.mE;
+    let x = a[0]!; a[0] = a[1]!; a[1] = x;
+    x = b[0]!; b[0] = b[1]!; b[1] = x;
+    x = c[0]!; c[0] = c[1]!; c[1] = x;
+    x = d[0]!; d[0] = d[1]!; d[1] = x;
+    x = e[0]!; e[0] = e[1]!; e[1] = x;
+  }
+
+  /**
+   * Remembers `e` (found or made for the input (`hi`, `lo`)) in slot 0, moving slot 0 to slot
+   * 1 — but only when no smaller block of its context can hold any input of its block: then
+   * it is what a lookup of any input in the block returns. A remembered entry of the same
+   * context is dropped (it may no longer be the deepest one).
+   */
+  private remember(ctx: number, e: number, hi: number, lo: number): void {
     const t = this.t;
     const shift = t.shift(e);
+    if (this.mCtx[1] === ctx) {
+      this.mCtx[1] = NIL;
+      this.mE[1] = NIL;
+    }
+    if (this.mCtx[0] !== ctx) this.swapMemo(); // keep the other context's entry in slot 1
     if (shift !== t.smallestShift(ctx)) {
-      this.mE = NIL;
-      this.mCtx = NIL;
+      this.mCtx[0] = NIL;
+      this.mE[0] = NIL;
       return;
     }
-    const b = t.base(e) / 2 ** shift;
-    const bHi = Math.floor(b * INV_TWO32);
-    this.mCtx = ctx;
-    this.mShift = shift;
-    this.mBLo = (b - bHi * TWO32) | 0;
-    this.mBHi = bHi | 0;
-    this.mE = e;
+    this.mCtx[0] = ctx;
+    this.mShift[0] = shift;
+    if (shift < 32) {
+      this.mBLo[0] = ((lo >>> shift) | (hi << (32 - shift))) | 0;
+      this.mBHi[0] = (hi >>> shift) | 0;
+    } else {
+      this.mBLo[0] = (hi >>> (shift - 32)) | 0;
+      this.mBHi[0] = 0;
+    }
+    this.mE[0] = e;
   }
 
   private forget(): void {
-    this.mE = NIL;
-    this.mCtx = NIL;
+    this.mCtx.fill(NIL);
+    this.mE.fill(NIL);
   }
 
   /** Address of the entry's table. */
@@ -862,7 +887,9 @@ export class WalkCache {
     if (!(level >= 0 && level <= 3 && (range === 0 || range === 1) && g >= 0 && tag >= 0 && tag < WALK_CACHE_TAGS && (tag | 0) === tag)) {
       throw new RangeError(`walk cache: bad level ${level}, range ${range}, granule shift ${granuleShift} or tag ${tag}`);
     }
+    const evictions = this.t.evictions;
     const e = this.t.insertHalves(ctx, hi, lo, shift, 0, 0, tblHi | 0, (tag << 5) | (g << 3) | (range << 2) | level, tableHi32 | 0, tableLo32 | 0);
+    if (this.t.evictions !== evictions) this.forget(); // a full cache dropped entries
     const ew = this.eWords;
     while (ew.length <= e) ew.push(null);
     ew[e] = words;
@@ -873,7 +900,7 @@ export class WalkCache {
     }
     this.eDesc[2 * e] = descLo | 0;
     this.eDesc[2 * e + 1] = descHi | 0;
-    this.remember(ctx, e);
+    this.remember(ctx, e, hi, lo);
     return e;
   }
 
