@@ -3,9 +3,10 @@
  *
  * Software programs it the way the Linux driver does: registers over MMIO, and the stream
  * table, context descriptors, command and event queues and page tables in PhysMem. The model
- * keeps an explicit configuration cache (decoded STEs and CDs) and a TLB; both are filled on
- * demand and emptied only by the architected CFGI_* / TLBI_* commands, so a driver that skips
- * an invalidation keeps seeing the old configuration or translation, as on hardware.
+ * keeps an explicit configuration cache (decoded STEs and CDs), a TLB and a walk cache (the
+ * tables walks reach); all are filled on demand and emptied only by the architected CFGI_* /
+ * TLBI_* commands (a TLBI by address with Leaf = 1 leaves walk entries), so a driver that skips
+ * an invalidation keeps seeing the old configuration, translation or table, as on hardware.
  *
  * Translation uses the hardware LPAE walker of this package (`walkLpaeParts`) for stage 1
  * and stage 2. Faults are reported as event records in the event queue.
