@@ -145,6 +145,19 @@ const CASES: readonly Expect[] = [
     log: [/Initialized msm .* for 3d00000.gpu/, /\/smp2p-adsp: interrupt\(s\) left unresolved: 0 -> \/soc@0\/mailbox@408000 \(no interrupt domain\)/],
   },
   {
+    file: 'qcom/sc7280-idp.dts',
+    name: 'Qualcomm Technologies, Inc. sc7280 IDP SKU1 platform',
+    ram: [{ base: 0x8000_0000, size: 4 * GiB }],
+    noMap: ['/reserved-memory/smem@80900000', '/reserved-memory/mpss@8b800000', '/reserved-memory/wpss@9ae00000', '/reserved-memory/mpss-metadata'],
+    models: ['/soc@0/gpu@3d00000', '/soc@0/gmu@3d6a000', '/soc@0/iommu@3da0000', '/soc@0/iommu@15000000'],
+    devices: ['3d00000.gpu', '3d6a000.gmu', '7c4000.mmc', '17a10040.wifi', 'aa00000.video-codec'],
+    // Adreno 635 (6.3.5.0, listed by chip id): an a660-family part, non-legacy GMU with its
+    // own "rscc" window; MMU-500 Adreno SMMU with 2-cell iommus (two GPU streams)
+    bound: { '3d00000.gpu': 'adreno', '3da0000.iommu': 'arm-smmu', '15000000.iommu': 'arm-smmu' },
+    groups: ['3d00000.gpu', '3d6a000.gmu', '7c4000.mmc', '17a10040.wifi'],
+    log: [/memory@80000000: reg gives size 0 .*using 4 GiB/, /Initialized msm .* for 3d00000.gpu/],
+  },
+  {
     file: 'qcom/apq8096-db820c.dts',
     name: 'Qualcomm Technologies, Inc. DB820c',
     ram: [{ base: 0x8000_0000, size: 4 * GiB }],

@@ -13,34 +13,66 @@ export type AdrenoFamily = 'a6xx-gen1' | 'a6xx-gen2' | 'a6xx-gen3' | 'a6xx-gen4'
 export interface AdrenoInfo {
   readonly chipIds: readonly number[];
   readonly family: AdrenoFamily;
+  /** The marketing revision Mesa reads as GPU_ID; 0 for the parts Linux lists by chip id only. */
   readonly revn: number;
   readonly gmem: number;
-  readonly fw: { readonly sqe: string; readonly gmu: string };
+  /** Firmware names; no GMU firmware for the parts driven through a GMU wrapper. */
+  readonly fw: { readonly sqe: string; readonly gmu?: string };
   readonly zapfw?: string;
-  /** Size of each process's GPU address space (0: the 4 GiB default). */
+  /**
+   * Size of each process's GPU address space (0: the 4 GiB default). Linux v6.12 gives the
+   * a650 and a660 families (a650, a660, a635, a690) 16 GiB; everything older keeps 4 GiB
+   * because older SQE firmware wraps 64-bit pointer arithmetic at 32 bits.
+   */
   readonly addressSpaceSize: number;
   /**
-   * The top GPU frequency (Hz) of the SoC's OPP table for this GPU, used when the device tree
-   * was trimmed of its OPP table (the model has no clocks): sdm845's a630 tops out at 710 MHz.
+   * The top GPU frequency (Hz) of speed bin 0 in the SoC's OPP table for this GPU (Linux
+   * v6.12's tree), used because the trimmed trees have no OPP table (the model has no clocks):
+   * sdm845's a630 tops out at 710 MHz, sc7280's a635 at 550 MHz.
    */
   readonly defaultMaxFreq: number;
-  /** log2 of the highest DDR bank bit (the UBWC configuration Mesa reads). */
+  /** The highest DDR bank bit of the UBWC configuration (a6xx_calc_ubwc_config), which Mesa reads. */
   readonly highestBankBit: number;
+  /**
+   * Only a GMU wrapper drives it (a610, a702: no GMU firmware; the "GMU" node is
+   * `qcom,adreno-gmu-wrapper`, the GMU's register block without its microcontroller).
+   */
+  readonly gmuWrapperOnly?: boolean;
 }
 
+const SZ_4K = 0x1000;
+const SZ_128K = 0x2_0000;
 const SZ_512K = 0x8_0000;
 const SZ_1M = 0x10_0000;
-const SZ_128K = 0x2_0000;
+const SZ_2M = 0x20_0000;
+const SZ_4M = 0x40_0000;
 const SZ_16G = 2 ** 34;
 
+/**
+ * The a6xx entries of Linux's catalog (a6xx_catalog.c; adreno_device.c's gpulist before v6.10)
+ * that Qualcomm trees carry, plus the a702 (a7xx numbering, a6xx gen1 hardware). Left out:
+ * a612 (an RGMU part: its own firmware and clocks), a621, a623 and a663 (no v6.12 tree gives
+ * their OPP table), and the a618/a619 entries Linux keys on the machine compatible (sm7150,
+ * sm4350, sm6375: same family, different zap firmware names only).
+ */
 export const ADRENO_GPULIST: readonly AdrenoInfo[] = [
+  // sm6115/sm4250 (bengal): no GMU, only a GMU wrapper; hbb 13, the 4 GiB VA quirk
+  { chipIds: [0x0601_0000], family: 'a6xx-gen1', revn: 610, gmem: SZ_128K + SZ_4K, fw: { sqe: 'a630_sqe.fw' }, zapfw: 'a610_zap.mdt', addressSpaceSize: 0, defaultMaxFreq: 980_000_000, highestBankBit: 13, gmuWrapperOnly: true },
   { chipIds: [0x0601_0500], family: 'a6xx-gen1', revn: 615, gmem: SZ_512K, fw: { sqe: 'a630_sqe.fw', gmu: 'a630_gmu.bin' }, zapfw: 'a615_zap.mdt', addressSpaceSize: 0, defaultMaxFreq: 700_000_000, highestBankBit: 15 },
-  { chipIds: [0x0601_0800], family: 'a6xx-gen1', revn: 618, gmem: SZ_512K, fw: { sqe: 'a630_sqe.fw', gmu: 'a630_gmu.bin' }, addressSpaceSize: 0, defaultMaxFreq: 800_000_000, highestBankBit: 15 },
-  { chipIds: [0x0601_0900], family: 'a6xx-gen1', revn: 619, gmem: SZ_512K, fw: { sqe: 'a630_sqe.fw', gmu: 'a619_gmu.bin' }, zapfw: 'a615_zap.mdt', addressSpaceSize: 0, defaultMaxFreq: 825_000_000, highestBankBit: 15 },
+  { chipIds: [0x0601_0800], family: 'a6xx-gen1', revn: 618, gmem: SZ_512K, fw: { sqe: 'a630_sqe.fw', gmu: 'a630_gmu.bin' }, addressSpaceSize: 0, defaultMaxFreq: 800_000_000, highestBankBit: 14 },
+  { chipIds: [0x0601_0900], family: 'a6xx-gen1', revn: 619, gmem: SZ_512K, fw: { sqe: 'a630_sqe.fw', gmu: 'a619_gmu.bin' }, zapfw: 'a615_zap.mdt', addressSpaceSize: 0, defaultMaxFreq: 850_000_000, highestBankBit: 13 },
   { chipIds: [0x0603_0001, 0x0603_0002], family: 'a6xx-gen1', revn: 630, gmem: SZ_1M, fw: { sqe: 'a630_sqe.fw', gmu: 'a630_gmu.bin' }, zapfw: 'a630_zap.mdt', addressSpaceSize: 0, defaultMaxFreq: 710_000_000, highestBankBit: 15 },
   { chipIds: [0x0604_0001], family: 'a6xx-gen2', revn: 640, gmem: SZ_1M, fw: { sqe: 'a630_sqe.fw', gmu: 'a640_gmu.bin' }, zapfw: 'a640_zap.mdt', addressSpaceSize: 0, defaultMaxFreq: 675_000_000, highestBankBit: 15 },
   { chipIds: [0x0605_0002], family: 'a6xx-gen3', revn: 650, gmem: SZ_1M + SZ_128K, fw: { sqe: 'a650_sqe.fw', gmu: 'a650_gmu.bin' }, zapfw: 'a650_zap.mdt', addressSpaceSize: SZ_16G, defaultMaxFreq: 587_000_000, highestBankBit: 16 },
   { chipIds: [0x0606_0001], family: 'a6xx-gen4', revn: 660, gmem: SZ_1M + SZ_512K, fw: { sqe: 'a660_sqe.fw', gmu: 'a660_gmu.bin' }, zapfw: 'a660_zap.mdt', addressSpaceSize: SZ_16G, defaultMaxFreq: 840_000_000, highestBankBit: 16 },
+  // sc7280 ("7c gen 3"): listed by chip id (no revn), an a660-family part with 512 KiB of GMEM
+  { chipIds: [0x0603_0500], family: 'a6xx-gen4', revn: 0, gmem: SZ_512K, fw: { sqe: 'a660_sqe.fw', gmu: 'a660_gmu.bin' }, zapfw: 'a660_zap.mbn', addressSpaceSize: SZ_16G, defaultMaxFreq: 550_000_000, highestBankBit: 14 },
+  // sc8180x: an a640-family part with 2 MiB of GMEM
+  { chipIds: [0x0608_0001], family: 'a6xx-gen2', revn: 680, gmem: SZ_2M, fw: { sqe: 'a630_sqe.fw', gmu: 'a640_gmu.bin' }, zapfw: 'a640_zap.mdt', addressSpaceSize: 0, defaultMaxFreq: 514_000_000, highestBankBit: 15 },
+  // sc8280xp
+  { chipIds: [0x0609_0000], family: 'a6xx-gen4', revn: 0, gmem: SZ_4M, fw: { sqe: 'a660_sqe.fw', gmu: 'a660_gmu.bin' }, zapfw: 'a690_zap.mdt', addressSpaceSize: SZ_16G, defaultMaxFreq: 690_000_000, highestBankBit: 16 },
+  // qcm2290: a7xx numbering, a6xx gen1 hardware ("NOT a mistake" in Linux's catalog), GMU wrapper only
+  { chipIds: [0x0700_0200, 0x0700_0400], family: 'a6xx-gen1', revn: 0, gmem: SZ_128K, fw: { sqe: 'a702_sqe.fw' }, zapfw: 'a702_zap.mbn', addressSpaceSize: 0, defaultMaxFreq: 1_123_200_000, highestBankBit: 14, gmuWrapperOnly: true },
 ];
 
 /** adreno_info: the gpulist entry for a chip id, if any. */
@@ -57,6 +89,26 @@ export function chipIdString(chipId: number): string {
 /** The a650 family (gen3 and later) places GMEM at GPU address 0. */
 export function adrenoIsA650Family(info: AdrenoInfo): boolean {
   return info.family === 'a6xx-gen3' || info.family === 'a6xx-gen4';
+}
+
+/**
+ * The GMU firmware of the a630 family (gen1: a615, a618, a619, a630) speaks HFI v1 and takes
+ * the first assignment of out-of-band request bits ("legacy"); the a640 family (gen2) and the
+ * a650 family (gen3, gen4) do not. A GMU wrapper is marked legacy too (Linux does so for the
+ * SPTPRAC control), though it takes no out-of-band request at all.
+ */
+export function adrenoGmuIsLegacy(info: AdrenoInfo): boolean {
+  return info.family === 'a6xx-gen1';
+}
+
+/**
+ * The name msm gives the GPU in its messages: "a630" from the revision, or, for the parts Linux
+ * lists by chip id only, from the chip id's core, major and minor ("a635" for 6.3.5.0).
+ */
+export function adrenoGpuName(info: AdrenoInfo, chipId: number): string {
+  if (info.revn !== 0) return `a${info.revn}`;
+  const c = chipId >>> 0;
+  return `a${(c >>> 24) & 0xff}${(c >>> 16) & 0xff}${(c >>> 8) & 0xff}`;
 }
 
 /**

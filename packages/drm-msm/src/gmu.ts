@@ -13,12 +13,13 @@ import {
   iommuMap,
   iommuUnmap,
   ofDeviceIsAvailable,
+  ofDeviceIsCompatible,
   ofParsePhandle,
   requestIrq,
   freeIrq,
   readxPollTimeout,
 } from '@gki/kernel';
-import type { Device, IoMem, IommuDomain, Kernel } from '@gki/kernel';
+import type { Device, IoMem, IommuDomain, Kernel, OfNode } from '@gki/kernel';
 import * as R from './regs.js';
 
 /** Where the GMU's uncached memory (the HFI queues) sits in its own address space. */
@@ -66,6 +67,12 @@ export class A6xxGmu {
     readonly dev: Device,
     /** The a630 family's firmware (HFI v1, the legacy OOB bits); a640 and later are not. */
     readonly legacy: boolean,
+    /**
+     * A GMU wrapper (`qcom,adreno-gmu-wrapper`, a610 and a702): the GMU's register block with
+     * no microcontroller behind it. Nothing boots, no out-of-band request is made; the GPU
+     * driver only programs its always-on counters through it.
+     */
+    readonly wrapper = false,
   ) {}
 
   get isStarted(): boolean {
@@ -89,13 +96,46 @@ export class A6xxGmu {
       gpuDev.err(`GMU ${np.fullName} is not available`);
       return -ENODEV;
     }
-    const gmu = new A6xxGmu(kernel, gpuDev, dev, legacy);
-    const r = gmu.setup();
+    const wrapper = A6xxGmu.isWrapperNode(np);
+    // a6xx_gmu_wrapper_init marks the wrapper legacy (the SPTPRAC is the CPU's to switch)
+    const gmu = new A6xxGmu(kernel, gpuDev, dev, wrapper ? true : legacy, wrapper);
+    const r = wrapper ? gmu.setupWrapper() : gmu.setup();
     if (r < 0) {
       gmu.teardown();
       return r;
     }
     return gmu;
+  }
+
+  /** Whether the node `qcom,gmu` names is a GMU wrapper (adreno_has_gmu_wrapper). */
+  static isWrapperNode(np: OfNode): boolean {
+    return ofDeviceIsCompatible(np, 'qcom,adreno-gmu-wrapper') > 0;
+  }
+
+  /**
+   * a6xx_gmu_wrapper_init: the wrapper's IOMMU configuration (of_dma_configure; the kernel's
+   * wrapper nodes name none) and its "gmu" register window; no interrupts, no memory, no
+   * firmware. -EINVAL ("Unable to find the gmu registers") without that window.
+   */
+  private setupWrapper(): number {
+    const dev = this.dev;
+    if (dev.ofNode?.hasProperty('iommus')) {
+      const r = this.kernel.iommu.ofIommuConfigure(dev);
+      if (r < 0) {
+        if (r !== -EPROBE_DEFER) dev.err(`GMU IOMMU configuration failed: ${errnoName(r)}`);
+        return r;
+      }
+    }
+    const res = dev.resourceByName('mem', 'gmu');
+    if (!res) {
+      dev.err('Unable to find the gmu registers');
+      return -EINVAL;
+    }
+    const io = this.kernel.drivers.ioremapResource(this.gpuDev, res);
+    if (typeof io === 'number') return io;
+    this.mmio = io;
+    this.started = true;
+    return 0;
   }
 
   private setup(): number {
@@ -251,9 +291,10 @@ export class A6xxGmu {
     this.write(R.A6XX_GMU_HFI_QTBL_ADDR, GMU_UNCACHED_IOVA_BASE);
     this.write(R.A6XX_GMU_HFI_QTBL_INFO, 1);
     this.write(R.A6XX_GMU_AHB_FENCE_RANGE_0, ((1 << 31) | (0xa << 18) | 0xa0) >>> 0);
-    // the chip id as the GMU firmware wants it: core, major, minor << 12, patch << 8
+    // the chip id as the GMU firmware wants it: core and major bytes as they are, the minor
+    // and patch nibbles in [15:12] and [11:8]
     const c = chipId >>> 0;
-    const gmuChip = (((c >>> 24) & 0xff) << 24) | (((c >>> 16) & 0xff) << 16) | (((c >>> 8) & 0xff) << 12) | ((c & 0xff) << 8);
+    const gmuChip = (c & 0xffff_0000) | (((c >>> 8) & 0xf) << 12) | ((c & 0xf) << 8);
     this.write(R.A6XX_GMU_HFI_SFR_ADDR, gmuChip >>> 0);
     this.powerConfig();
     let ret = this.cm3Start();

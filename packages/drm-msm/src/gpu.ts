@@ -1,7 +1,7 @@
 import { EINVAL, ENODEV, IOMMU_FAULT_WRITE, NSEC_PER_MSEC, ktimeGetNs, readxPollTimeout, requestIrq } from '@gki/kernel';
 import type { AdrenoSmmuFaultInfo, Device, IoMem, Kernel } from '@gki/kernel';
 import { MsmGemAddressSpace, msmGemCloseVma, msmGemInitVma, msmGemMapVma, msmGemUnmapVma } from './aspace.js';
-import { adrenoIsA650Family, chipIdString, type AdrenoInfo } from './catalog.js';
+import { adrenoGmuIsLegacy, adrenoGpuName, adrenoIsA650Family, chipIdString, type AdrenoInfo } from './catalog.js';
 import type { MsmContext, MsmGemSubmit } from './context.js';
 import { MsmFence, MsmGemObject } from './gem.js';
 import { A6xxGmu } from './gmu.js';
@@ -196,9 +196,9 @@ export class A6xxGpu {
     this.rl = new RateLimit(host.kernel);
   }
 
-  /** "a630": the name msm gives the GPU in its messages. */
+  /** "a630": the name msm gives the GPU in its messages ("a635" for a part listed by chip id). */
   get name(): string {
-    return `a${this.info.revn}`;
+    return adrenoGpuName(this.info, this.chipId);
   }
 
   get ready(): boolean {
@@ -250,9 +250,16 @@ export class A6xxGpu {
       return r;
     }
     this.irq = irq;
-    // a6xx_gmu_init: the a630 family (a615, a616, a618, a619, a630) runs the legacy GMU firmware
-    const gmu = A6xxGmu.init(this.kernel, dev, this.info.family === 'a6xx-gen1');
+    // a6xx_gmu_init, or a6xx_gmu_wrapper_init when `qcom,gmu` names a GMU wrapper; the a630
+    // family (a615, a618, a619, a630) runs the legacy GMU firmware
+    const gmu = A6xxGmu.init(this.kernel, dev, adrenoGmuIsLegacy(this.info));
     if (typeof gmu === 'number') return gmu;
+    if (this.info.gmuWrapperOnly && !gmu.wrapper) {
+      // no GMU firmware is listed for the part: the GMU could never be booted
+      dev.err(`${this.name}: no GMU firmware for this GPU (its qcom,gmu must be a qcom,adreno-gmu-wrapper)`);
+      gmu.teardown();
+      return -ENODEV;
+    }
     this.gmu = gmu;
     r = this.createAddressSpace();
     if (r < 0) {
@@ -352,11 +359,13 @@ export class A6xxGpu {
    * addresses, the SQE start and CP_ME_INIT, the switch out of secure mode. 0 or -errno.
    */
   hwInit(): number {
+    const wrapper = this.gmu.wrapper;
     if (!this.gmu.isStarted) {
       const r = this.gmu.start(this.chipId);
       if (r < 0) return r;
     }
-    this.gmu.setOob(R.GMU_OOB.GPU_SET);
+    // a GMU wrapper has nobody to ask: the GPU's power is the CPU's business
+    if (!wrapper) this.gmu.setOob(R.GMU_OOB.GPU_SET);
     let ret = 0;
     try {
       this.write(R.A6XX_RBBM_SECVID_TSB_CNTL, 0);
@@ -396,9 +405,11 @@ export class A6xxGpu {
         this.write(R.A6XX_RBBM_SECVID_TRUST_CNTL, 0);
       }
     } finally {
-      this.gmu.clearOob(R.GMU_OOB.GPU_SET);
-      // take a legacy GMU out of its boot state (later ones have no such request)
-      if (this.gmu.legacy) this.gmu.clearOob(R.GMU_OOB.BOOT_SLUMBER);
+      if (!wrapper) {
+        this.gmu.clearOob(R.GMU_OOB.GPU_SET);
+        // take a legacy GMU out of its boot state (later ones have no such request)
+        if (this.gmu.legacy) this.gmu.clearOob(R.GMU_OOB.BOOT_SLUMBER);
+      }
     }
     this.hwReady = ret === 0;
     return ret;
@@ -494,7 +505,7 @@ export class A6xxGpu {
       return false;
     }
     const isIdle = (): boolean =>
-      this.gmu.isIdle() &&
+      (this.gmu.wrapper || this.gmu.isIdle()) &&
       (this.read(R.A6XX_RBBM_STATUS) & ~R.A6XX_RBBM_STATUS_CP_AHB_BUSY_CX_MASTER) === 0 &&
       (this.read(R.A6XX_RBBM_INT_0_STATUS) & R.A6XX_RBBM_INT_0_MASK_RBBM_HANG_DETECT) === 0;
     if (readxPollTimeout(this.kernel, () => (isIdle() ? 1 : 0), (v) => v === 1, 10, ADRENO_IDLE_TIMEOUT_US) < 0) {
@@ -910,6 +921,8 @@ export class A6xxGpu {
 
   /** a6xx_get_timestamp: the always-on counter, read under the GPU_SET request. */
   timestamp(): number {
+    // with a GMU wrapper (a6xx_get_timestamp) the counter is read as it is
+    if (this.gmu.wrapper) return this.read64(R.A6XX_CP_ALWAYS_ON_COUNTER);
     this.gmu.setOob(R.GMU_OOB.GPU_SET);
     const v = this.read64(R.A6XX_CP_ALWAYS_ON_COUNTER);
     this.gmu.clearOob(R.GMU_OOB.GPU_SET);

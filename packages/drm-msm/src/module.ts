@@ -20,7 +20,7 @@ const MSM_NEEDS: readonly string[] = [
   'drm_timeout_abs_to_jiffies',
   // driver core, interrupts, device tree
   '__platform_driver_register', 'platform_driver_unregister', 'devm_request_threaded_irq',
-  'devm_free_irq', '__of_parse_phandle_with_args', 'of_device_is_available',
+  'devm_free_irq', '__of_parse_phandle_with_args', 'of_device_is_available', 'of_device_is_compatible',
   'of_property_read_string_helper', 'of_property_read_variable_u32_array',
   // time, workqueues, IDs
   'ktime_get', 'usleep_range_state', 'alloc_workqueue_noprof', 'queue_work_on',

@@ -143,12 +143,14 @@ describe('probe on the sdm845 GPU subtree', () => {
   });
 
   it('refuses an unknown GPU revision with -ENXIO', () => {
-    const r = bootFake(sdm845GpuDtb({ gpuCompat: ['qcom,adreno-690.0', 'qcom,adreno'] }));
+    // a revision no catalog lists (between the a690 and the a702)
+    const r = bootFake(sdm845GpuDtb({ gpuCompat: ['qcom,adreno-699.0', 'qcom,adreno'] }));
     expect(r.drm).toBeUndefined();
-    expect(r.k.log.grep('adreno 5000000.gpu: Unknown GPU revision: 6.9.0.0')).toHaveLength(1);
+    expect(r.k.log.grep('adreno 5000000.gpu: Unknown GPU revision: 6.9.9.0')).toHaveLength(1);
     expect(r.k.drivers.findDevice(GPU_NAME)!.state).toBe('unbound');
-    // the chip id written in hex, as qcm2290.dtsi (Adreno 702) and sm8550.dtsi (Adreno 740) do
-    for (const [compat, rev] of [['qcom,adreno-07000200', '7.0.2.0'], ['qcom,adreno-43050a01', '67.5.10.1']] as const) {
+    // a5xx and a7xx parts: the chip id written dotted (msm8996's a530) or in hex, as
+    // sm8450.dtsi (Adreno 730) and sm8550.dtsi (Adreno 740) do
+    for (const [compat, rev] of [['qcom,adreno-530.2', '5.3.0.2'], ['qcom,adreno-07030001', '7.3.0.1'], ['qcom,adreno-43050a01', '67.5.10.1']] as const) {
       const h = bootFake(sdm845GpuDtb({ gpuCompat: [compat, 'qcom,adreno'] }));
       expect(h.drm).toBeUndefined();
       expect(h.k.log.grep(`adreno 5000000.gpu: Unknown GPU revision: ${rev}`), compat).toHaveLength(1);

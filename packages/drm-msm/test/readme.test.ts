@@ -1,31 +1,15 @@
-import { readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { afterAll, describe, expect, it, vi } from 'vitest';
+import { readFileSync } from 'node:fs';
+import { expectedFromComments, runReadmeExample } from '@gki/testkit';
+import { describe, expect, it } from 'vitest';
 
 const readme = readFileSync(new URL('../README.md', import.meta.url), 'utf8');
-const tmp = new URL('./.readme-example.tmp.ts', import.meta.url);
 
 describe('README example', () => {
-  afterAll(() => rmSync(tmp, { force: true }));
-
   it('runs and prints what its comments say', async () => {
-    const m = /## Example\n\n```ts\n([\s\S]*?)```/.exec(readme);
-    expect(m).not.toBeNull();
-    const code = m![1]!;
-    writeFileSync(tmp, code);
-    const lines: string[] = [];
-    const spy = vi.spyOn(console, 'log').mockImplementation((...a: unknown[]) => void lines.push(a.map(String).join(' ')));
-    try {
-      await import(/* @vite-ignore */ tmp.href);
-    } finally {
-      spy.mockRestore();
-    }
+    const { code, lines } = await runReadmeExample(readme, new URL('./.readme-example.tmp.ts', import.meta.url));
     // every console.log line carries its expected output in a trailing comment
-    const expected = code
-      .split('\n')
-      .filter((l) => l.includes('console.log('))
-      .map((l) => l.slice(l.lastIndexOf('// ') + 3).trim());
-    expect(lines).toEqual(expected);
-    // the example's first import transforms the whole stack (hw, kernel, smmu, msm): over a
-    // minute when the whole workspace's suites share a loaded machine
+    expect(lines).toEqual(expectedFromComments(code));
+    // the example's first import transforms the whole stack (hw, kernel, an IOMMU driver, the
+    // GPU driver): over a minute when the whole workspace's suites share a loaded machine
   }, 180_000);
 });

@@ -36,6 +36,13 @@ export interface TreeOptions {
   noGmu?: boolean;
   /** The GMU's compatible list (default: sdm845's). */
   gmuCompat?: string[];
+  /**
+   * A GMU wrapper in place of the GMU, as sm6115.dtsi and qcm2290.dtsi write it
+   * (gmu@596a000, "qcom,adreno-gmu-wrapper", one "gmu" window, no interrupts, no iommus).
+   */
+  gmuWrapper?: boolean;
+  /** The GMU wrapper's reg-names (default ["gmu"]). */
+  gmuWrapperRegNames?: string[];
   /** The SMMU's compatible list (default: sdm845's Adreno SMMU). */
   smmuCompat?: string[];
   ramSize?: number;
@@ -68,14 +75,16 @@ export function sdm845GpuDtb(o: TreeOptions = {}): Uint8Array {
         prop.u32('#global-interrupts', 2),
         prop.cells('interrupts', ...spis([229, 231]), ...spis([364, 365, 366, 367, 368, 369, 370, 371], EDGE_RISING)),
       ]),
-      node('gmu: gmu@506a000', [
-        prop.strings('compatible', o.gmuCompat ?? ['qcom,adreno-gmu-630.2', 'qcom,adreno-gmu']),
-        reg([0x0506_a000, 0x30000], [0x0b28_0000, 0x10000], [0x0b48_0000, 0x10000]),
-        prop.strings('reg-names', ['gmu', 'gmu_pdc', 'gmu_pdc_seq']),
-        prop.cells('interrupts', ...spis([304, 305])),
-        prop.strings('interrupt-names', ['hfi', 'gmu']),
-        prop.cells('iommus', ref('adreno_smmu'), 5),
-      ]),
+      o.gmuWrapper
+        ? node('gmu: gmu@596a000', [prop.strings('compatible', o.gmuCompat ?? ['qcom,adreno-gmu-wrapper']), reg([0x0596_a000, 0x30000]), prop.strings('reg-names', o.gmuWrapperRegNames ?? ['gmu'])])
+        : node('gmu: gmu@506a000', [
+            prop.strings('compatible', o.gmuCompat ?? ['qcom,adreno-gmu-630.2', 'qcom,adreno-gmu']),
+            reg([0x0506_a000, 0x30000], [0x0b28_0000, 0x10000], [0x0b48_0000, 0x10000]),
+            prop.strings('reg-names', ['gmu', 'gmu_pdc', 'gmu_pdc_seq']),
+            prop.cells('interrupts', ...spis([304, 305])),
+            prop.strings('interrupt-names', ['hfi', 'gmu']),
+            prop.cells('iommus', ref('adreno_smmu'), 5),
+          ]),
       node('intc: interrupt-controller@17a00000', [
         prop.string('compatible', 'arm,gic-v3'),
         prop.u32('#address-cells', 2),

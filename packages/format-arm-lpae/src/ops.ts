@@ -139,6 +139,19 @@ export class ArmLpaeIoPgtable implements IoPgtableOps {
   private readonly pathWords: Uint32Array[] = [];
   private readonly pathBase = new Int32Array(ARM_LPAE_MAX_LEVELS + 1);
   private readonly invBlk = new Float64Array(ARM_LPAE_MAX_LEVELS);
+  /**
+   * The fast paths' window: the walk cache's table at `okLevel` (the level of the last accepted
+   * pgsize) as the IOVA range [fastStart, fastEnd) it covers, its words from `fastBase`, the
+   * reciprocal of that level's block size and its leaf type. NaN bounds (nothing passes the
+   * range test) unless the table is live, not TTBR1, `okLevel` is below the start level and
+   * the walk cache holds a table there. Kept in step with the walk cache by `syncFast`.
+   */
+  private fastStart = NaN;
+  private fastEnd = NaN;
+  private fastWords: Uint32Array = ZERO_WORDS;
+  private fastBase = 0;
+  private fastInv = 0;
+  private fastLeaf = 0;
   /** One cached chunk per level: tables of one level tend to share a chunk. */
   private readonly chunkKey = new Float64Array(ARM_LPAE_MAX_LEVELS + 1).fill(-1);
   private readonly chunkArr: (Uint32Array | null)[] = [null, null, null, null, null];
@@ -225,6 +238,26 @@ export class ArmLpaeIoPgtable implements IoPgtableOps {
     this.pathKey[lvl] = Math.floor(low * this.invBlk[lvl - 1]!);
     this.pathWords[lvl] = w;
     this.pathBase[lvl] = wb;
+    if (lvl === this.okLevel) this.syncFast();
+  }
+
+  /** Recomputes the fast paths' window from the walk cache (see `fastStart`). */
+  private syncFast(): void {
+    const lvl = this.okLevel;
+    const key = lvl > this.startLevel ? this.pathKey[lvl]! : -1;
+    if (key >= 0 && this.live && !this.ttbr1) {
+      const span = this.blk[lvl - 1]!;
+      this.fastStart = key * span;
+      this.fastEnd = this.fastStart + span;
+      this.fastWords = this.pathWords[lvl]!;
+      this.fastBase = this.pathBase[lvl]!;
+      this.fastInv = this.invBlk[lvl]!;
+      this.fastLeaf = this.leafType[lvl]!;
+    } else {
+      this.fastStart = NaN;
+      this.fastEnd = NaN;
+      this.fastWords = ZERO_WORDS;
+    }
   }
 
   /** Remembers that table descriptor (lo, hi) at child level `lvl` leads to words `w` from `wb`. */
@@ -263,6 +296,7 @@ export class ArmLpaeIoPgtable implements IoPgtableOps {
 
   private freeTableMem(pa: number, bytes: number): void {
     this.pathKey.fill(-1);
+    this.syncFast();
     if (this.allocator) this.allocator.free(this.cookie, pa, bytes);
     else this.pages.freePages(pa, orderForBytes(bytes));
   }
@@ -315,6 +349,7 @@ export class ArmLpaeIoPgtable implements IoPgtableOps {
     if (((lo & this.bmLo) >>> 0) !== lo || ((hi & this.bmHi) >>> 0) !== hi) return false;
     this.okPgsize = pgsize;
     this.okLevel = this.blk.indexOf(pgsize);
+    this.syncFast();
     return true;
   }
 
@@ -364,36 +399,33 @@ export class ArmLpaeIoPgtable implements IoPgtableOps {
    * `mapPagesFull`, which every call whose arguments fail the fast-path guard reaches.
    */
   mapPages(iova: number | bigint, paddr: number, pgsize: number, pgcount: number, prot: number, mapped: MappedOut): number {
-    if (pgcount === 1 && pgsize === this.okPgsize && typeof iova === 'number' && (prot & (IOMMU_READ | IOMMU_WRITE)) !== 0 && paddr >= 0 && paddr < this.oasLimit && paddr === Math.floor(paddr)) {
-      const wi = this.cachedSlot(iova);
-      if (wi >= 0) {
-        const lvl = this.okLevel;
-        const w = this.pathWords[lvl]!;
-        if ((w[wi]! | w[wi + 1]!) === 0) {
-          const t = 2 * (prot & 63);
-          const pLo = paddr >>> 0;
-          const pHi = ((paddr - pLo) * INV_2_32) | 0;
-          w[wi] = this.tmpl[t]! | this.leafType[lvl]! | ((pLo | (pHi >>> 4)) & PTE_ADDR_LO_MASK);
-          w[wi + 1] = this.tmpl[t + 1]! | (pHi & PTE_ADDR_HI_MASK);
-          mapped.mapped += pgsize;
-          return 0;
-        }
+    if (
+      pgcount === 1 &&
+      pgsize === this.okPgsize &&
+      typeof iova === 'number' &&
+      iova >= this.fastStart &&
+      iova < this.fastEnd &&
+      iova === Math.floor(iova) &&
+      (prot & 3) !== 0 && // IOMMU_READ | IOMMU_WRITE
+      paddr >= 0 &&
+      paddr < this.oasLimit &&
+      paddr === Math.floor(paddr)
+    ) {
+      const w = this.fastWords;
+      const wi = this.fastBase + 2 * (((iova - this.fastStart) * this.fastInv) | 0);
+      if ((w[wi]! | w[wi + 1]!) === 0) {
+        const t = 2 * (prot & 63);
+        // literals rather than the named constants (an imported binding is a load, and bytecode
+        // size here decides whether V8 inlines the chain): 2^-32, PTE_ADDR_LO_MASK (-4096) and
+        // PTE_ADDR_HI_MASK (0xffff)
+        const pHi = (paddr * 2.3283064365386963e-10) | 0;
+        w[wi] = this.tmpl[t]! | this.fastLeaf | (((paddr >>> 0) | (pHi >>> 4)) & -4096);
+        w[wi + 1] = this.tmpl[t + 1]! | (pHi & 0xffff);
+        mapped.mapped += pgsize;
+        return 0;
       }
     }
     return this.mapPagesFull(iova, paddr, pgsize, pgcount, prot, mapped);
-  }
-
-  /**
-   * For the fast paths: the word index, in `pathWords[okLevel]`, of the slot for `iova` at the
-   * level of the last accepted pgsize, when the table is live, not TTBR1, `iova` is an integer
-   * inside ias, and the walk cache holds that level's table for it; else -1.
-   */
-  private cachedSlot(iova: number): number {
-    const lvl = this.okLevel;
-    if (lvl <= this.startLevel || !this.live || this.ttbr1 || !(iova >= 0 && iova < this.iasSize) || iova !== Math.floor(iova)) return -1;
-    if (this.pathKey[lvl] !== Math.floor(iova * this.invBlk[lvl - 1]!)) return -1;
-    const ilo = iova >>> 0;
-    return this.pathBase[lvl]! + 2 * this.index(lvl, ilo, ((iova - ilo) * INV_2_32) | 0);
   }
 
   /** map_pages with every check; `mapPages` forwards here whenever its fast path does not apply. */
@@ -608,19 +640,17 @@ export class ArmLpaeIoPgtable implements IoPgtableOps {
    * cache already reached is cleared here; everything else goes to `unmapPagesFull`.
    */
   unmapPages(iova: number | bigint, pgsize: number, pgcount: number, gather: IommuIotlbGather | null): number {
-    if (pgcount === 1 && pgsize === this.okPgsize && typeof iova === 'number') {
-      const wi = this.cachedSlot(iova);
-      if (wi >= 0) {
-        const w = this.pathWords[this.okLevel]!;
-        if ((w[wi]! & PTE_TYPE_MASK) === this.leafType[this.okLevel]) {
-          w[wi] = 0;
-          w[wi + 1] = 0;
-          if (gather && !gather.queued) {
-            const tlb = this.tlb;
-            if (tlb && tlb.tlbAddPage) tlb.tlbAddPage(gather, iova, pgsize, this.cookie);
-          }
-          return pgsize;
+    if (pgcount === 1 && pgsize === this.okPgsize && typeof iova === 'number' && iova >= this.fastStart && iova < this.fastEnd && iova === Math.floor(iova)) {
+      const w = this.fastWords;
+      const wi = this.fastBase + 2 * (((iova - this.fastStart) * this.fastInv) | 0);
+      if ((w[wi]! & 3) === this.fastLeaf) {
+        w[wi] = 0;
+        w[wi + 1] = 0;
+        if (gather && !gather.queued) {
+          const tlb = this.tlb;
+          if (tlb && tlb.tlbAddPage) tlb.tlbAddPage(gather, iova, pgsize, this.cookie);
         }
+        return pgsize;
       }
     }
     return this.unmapPagesFull(iova, pgsize, pgcount, gather);

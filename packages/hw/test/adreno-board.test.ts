@@ -232,9 +232,11 @@ describe('Adreno models on a board', () => {
       expect(descriptorMatches(ADRENO_GPU_MODEL, c), c).toBe(true);
     for (const c of ['qcom,adreno-gmu-630.2', 'qcom,adreno-smmu', 'qcom,adreno-530.2', 'qcom,adreno-gmu-wrapper', 'amd,imageon-200.0'])
       expect(descriptorMatches(ADRENO_GPU_MODEL, c), c).toBe(false);
-    for (const c of ['qcom,adreno-gmu-630.2', 'qcom,adreno-gmu-640.1', 'qcom,adreno-gmu'])
+    // the GMU wrapper of sm6115/qcm2290 is a GMU register block too (AdrenoGmuWrapper)
+    for (const c of ['qcom,adreno-gmu-630.2', 'qcom,adreno-gmu-640.1', 'qcom,adreno-gmu', 'qcom,adreno-gmu-wrapper'])
       expect(descriptorMatches(ADRENO_GMU_MODEL, c), c).toBe(true);
-    expect(descriptorMatches(ADRENO_GMU_MODEL, 'qcom,adreno-gmu-wrapper')).toBe(false);
+    for (const c of ['qcom,adreno-gmu-wrapper-2', 'qcom,adreno-630.2', 'qcom,adreno-smmu'])
+      expect(descriptorMatches(ADRENO_GMU_MODEL, c), c).toBe(false);
     // The generic compatible alone takes the chip id from qcom,chipid, as Linux's legacy binding.
     const b = sdm845({ gpuCompat: ['qcom,adreno'], gpuExtra: [prop.u32('qcom,chipid', 0x06030001)] });
     expect(b.modelsOfType(AdrenoGpu)[0]!.chipId).toBe(0x06030001);

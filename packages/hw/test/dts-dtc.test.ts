@@ -189,6 +189,7 @@ describe('real boards (kernel trees, trimmed)', () => {
       'nvidia/tegra194-p2972-0000.dts',
       'qcom/apq8096-db820c.dts',
       'qcom/sc7180-idp.dts',
+      'qcom/sc7280-idp.dts',
       'qcom/sdm845-mtp.dts',
       'qcom/sm8250-mtp.dts',
       'rockchip/rk3288-evb-rk808.dts',

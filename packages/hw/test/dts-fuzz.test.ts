@@ -102,54 +102,72 @@ const CASES = Number(process.env.DTS_FUZZ_CASES ?? 2_000);
 const SEED = Number(process.env.DTS_FUZZ_SEED ?? 0xd75f022);
 
 describe('DTS compiler fuzzing', () => {
-  it(`compiles or throws DtsError with file:line:col for ${CASES} mutated sources (seed 0x${SEED.toString(16)})`, () => {
+  // the cases run in chunks of their own test (each with the whole timeout), continuing one
+  // random sequence, so a loaded machine slows the run down without failing it
+  const CHUNK = 500;
+  const r = rng(SEED);
+  let compiled = 0;
+  let rejected = 0;
+  const reasons = new Set<string>();
+  let seeds: { name: string; text: string }[] = [];
+  let opts: (name: string) => { filename: string; fs: DtsFileSystem; includeDirs: string[] } = () => {
+    throw new Error('seeds not compiled');
+  };
+
+  it('compiles the unmutated seeds', () => {
     const files = sourceFiles();
     const fs: DtsFileSystem = memoryFileSystem(files);
-    const seeds: { name: string; text: string }[] = [
+    seeds = [
       ...Object.entries(files)
         .filter(([name]) => name.endsWith('.dts'))
         .map(([name, text]) => ({ name, text })),
       ...BUILTIN_BOARDS.map((b) => ({ name: `boards/${b.name}.dts`, text: boardDtsSource(b) })),
     ];
-    const opts = (name: string) => ({ filename: name, fs, includeDirs: ['packages/hw/test/dts/incdir'] });
+    opts = (name: string) => ({ filename: name, fs, includeDirs: ['packages/hw/test/dts/incdir'] });
     // the unmutated seeds compile
     for (const s of seeds) expect(() => parseDts(Buffer.from(s.text, 'latin1'), opts(s.name)), s.name).not.toThrow();
+  });
 
-    const r = rng(SEED);
-    let compiled = 0;
-    let rejected = 0;
-    const reasons = new Set<string>();
-    for (let i = 0; i < CASES; i++) {
-      const seed = seeds[i % seeds.length]!;
-      let text = seed.text;
-      const rounds = 1 + Math.floor(r() * 3);
-      for (let k = 0; k < rounds; k++) text = mutate(text, r);
-      let tree: FdtTree | undefined;
-      let dtb: Uint8Array | undefined;
-      try {
-        ({ tree, dtb } = parseDts(Buffer.from(text, 'latin1'), opts(seed.name)));
-      } catch (e) {
-        if (e instanceof DtsError) {
-          if (!(typeof e.file === 'string' && e.file.length > 0 && Number.isInteger(e.line) && e.line >= 1 && Number.isInteger(e.column) && e.column >= 1))
-            throw new Error(`case ${i}: DtsError without a proper place: ${e.message}`);
-          rejected++;
-          reasons.add(e.reason.replace(/0x[0-9a-f]+|\d+|'[^']*'|"[^"]*"|<[^>]*>/g, '#').slice(0, 40));
-          continue;
+  for (let from = 0; from < CASES; from += CHUNK) {
+    const to = Math.min(CASES, from + CHUNK);
+    const name = `compiles or throws DtsError with file:line:col: mutated sources ${from}..${to - 1} of ${CASES} (seed 0x${SEED.toString(16)})`;
+    it(name, () => {
+      expect(seeds.length).toBeGreaterThan(0);
+      for (let i = from; i < to; i++) {
+        const seed = seeds[i % seeds.length]!;
+        let text = seed.text;
+        const rounds = 1 + Math.floor(r() * 3);
+        for (let k = 0; k < rounds; k++) text = mutate(text, r);
+        let tree: FdtTree | undefined;
+        let dtb: Uint8Array | undefined;
+        try {
+          ({ tree, dtb } = parseDts(Buffer.from(text, 'latin1'), opts(seed.name)));
+        } catch (e) {
+          if (e instanceof DtsError) {
+            if (!(typeof e.file === 'string' && e.file.length > 0 && Number.isInteger(e.line) && e.line >= 1 && Number.isInteger(e.column) && e.column >= 1))
+              throw new Error(`case ${i}: DtsError without a proper place: ${e.message}`);
+            rejected++;
+            reasons.add(e.reason.replace(/0x[0-9a-f]+|\d+|'[^']*'|"[^"]*"|<[^>]*>/g, '#').slice(0, 40));
+            continue;
+          }
+          if (e instanceof FdtError) {
+            rejected++;
+            reasons.add(`fdt: ${e.reason.slice(0, 30)}`);
+            continue;
+          }
+          throw new Error(`case ${i} (from ${seed.name}): ${e instanceof Error ? `${e.name}: ${e.message}\n${e.stack}` : String(e)}`);
         }
-        if (e instanceof FdtError) {
-          rejected++;
-          reasons.add(`fdt: ${e.reason.slice(0, 30)}`);
-          continue;
-        }
-        throw new Error(`case ${i} (from ${seed.name}): ${e instanceof Error ? `${e.name}: ${e.message}\n${e.stack}` : String(e)}`);
+        compiled++;
+        // what compiled is a blob the reader takes back to the same tree
+        const back = parseDtb(dtb);
+        if (back.root.children.length !== tree.root.children.length || Buffer.compare(writeDtb(back), dtb) !== 0)
+          throw new Error(`case ${i}: DTB round trip differs`);
       }
-      compiled++;
-      // what compiled is a blob the reader takes back to the same tree
-      const back = parseDtb(dtb);
-      if (back.root.children.length !== tree.root.children.length || Buffer.compare(writeDtb(back), dtb) !== 0)
-        throw new Error(`case ${i}: DTB round trip differs`);
-    }
-    // the mutator reaches both outcomes and many different checks
+    });
+  }
+
+  it('the mutator reached both outcomes and many different checks', () => {
+    expect(compiled + rejected).toBe(CASES);
     expect(compiled).toBeGreaterThan(CASES / 10);
     expect(rejected).toBeGreaterThan(CASES / 4);
     expect(reasons.size).toBeGreaterThan(25);

@@ -214,4 +214,63 @@ describe('iommu_map / iommu_unmap through a recording domain', () => {
     expect(outer.calls).toEqual(['unmap 1000 1000 x511', 'unmap 200000 200000 x1', 'unmap 400000 1000 x1', 'sync 1000-400fff']);
     expect(inner.calls.filter((c) => c.startsWith('sync'))).toEqual(Array(6).fill('sync 5000-7fff'));
   });
+
+  it('one-page calls nested in a one-page call (and ranges nested in them) keep each call its own count and gather', () => {
+    const inner = recorder(0x1000);
+    const outer = recorder(0x1000);
+    inner.hook = () => {
+      inner.hook = null;
+      expect(iommuMap(inner, 0x9000, 0xa000, 0x2000, IOMMU_READ)).toBe(0); // a range, nested twice
+      expect(iommuUnmap(inner, 0x9000, 0x2000)).toBe(0x2000);
+    };
+    outer.hook = () => {
+      expect(iommuMap(inner, 0x5000, 0x6000, 0x1000, IOMMU_READ)).toBe(0);
+      expect(iommuUnmap(inner, 0x5000, 0x1000)).toBe(0x1000);
+    };
+    expect(iommuMap(outer, 0x1000, 0x2000, 0x1000, IOMMU_READ)).toBe(0);
+    expect(iommuUnmap(outer, 0x1000, 0x1000)).toBe(0x1000);
+    expect(outer.calls).toEqual(['map 1000 2000 1000 x1', 'unmap 1000 1000 x1', 'sync 1000-1fff']);
+    expect(inner.calls).toEqual([
+      'map 9000 a000 1000 x2',
+      'unmap 9000 1000 x2',
+      'sync 9000-afff',
+      'map 5000 6000 1000 x1', // from the outer map's hook
+      'unmap 5000 1000 x1',
+      'sync 5000-5fff',
+      'map 5000 6000 1000 x1', // from the outer unmap's hook
+      'unmap 5000 1000 x1',
+      'sync 5000-5fff',
+    ]);
+    // one-page calls nested in a range: the range's count and gather are left alone
+    const ranged = recorder(0x1000 + 0x20_0000);
+    ranged.hook = outer.hook;
+    expect(iommuMap(ranged, 0x1000, 0x1000, 0x40_0000, IOMMU_READ)).toBe(0);
+    expect(ranged.calls).toEqual(['map 1000 1000 1000 x511', 'map 200000 200000 200000 x1', 'map 400000 400000 1000 x1']);
+    ranged.calls.length = 0;
+    expect(iommuUnmap(ranged, 0x1000, 0x40_0000)).toBe(0x40_0000);
+    expect(ranged.calls).toEqual(['unmap 1000 1000 x511', 'unmap 200000 200000 x1', 'unmap 400000 1000 x1', 'sync 1000-400fff']);
+  });
+
+  it('a driver op that throws leaves later calls with the same results', () => {
+    const d = recorder(0x1000 | 0x20_0000);
+    let throwing = true;
+    d.hook = () => {
+      if (throwing) throw new Error('driver bug');
+    };
+    expect(() => iommuMap(d, 0x1000, 0x1000, 0x1000, IOMMU_READ)).toThrow('driver bug');
+    expect(() => iommuUnmap(d, 0x1000, 0x1000)).toThrow('driver bug');
+    throwing = false;
+    d.calls.length = 0;
+    for (let round = 0; round < 3; round++) {
+      expect(iommuMap(d, 0x3000, 0x4000, 0x1000, IOMMU_READ)).toBe(0);
+      expect(iommuMap(d, 0x20_0000, 0x40_0000, 0x20_0000, IOMMU_READ)).toBe(0);
+      expect(iommuUnmap(d, 0x3000, 0x1000)).toBe(0x1000);
+      expect(iommuUnmap(d, 0x20_0000, 0x20_0000)).toBe(0x20_0000);
+    }
+    expect(d.calls).toEqual(
+      Array(3)
+        .fill(['map 3000 4000 1000 x1', 'map 200000 400000 200000 x1', 'unmap 3000 1000 x1', 'sync 3000-3fff', 'unmap 200000 200000 x1', 'sync 200000-3fffff'])
+        .flat(),
+    );
+  });
 });

@@ -113,6 +113,9 @@ interface DevDma {
   /** The last DMA domain looked up for the device and its IOVA allocator (a domain's never changes). */
   cookieDomain: IommuDomain | null;
   cookie: IovaDomain | null;
+  /** The IOMMU core's entry for the device and the core's devsEpoch when it was read (-1: never). */
+  entry: { readonly group: { readonly defaultDomain: IommuDomain | null } | null } | null;
+  entryEpoch: number;
 }
 
 const devDma = new WeakMap<Device, DevDma>();
@@ -125,7 +128,7 @@ function dma(dev: Device): DevDma {
   let d = devDma.get(dev);
   if (!d) {
     // platform devices start with 32-bit masks and 64 KiB segments (no dma_parms)
-    d = { mask: DMA_BIT_MASK(32), coherentMask: DMA_BIT_MASK(32), maxSegSize: 0x1_0000, maps: new DmaMappings(), sgLists: new Map(), coherent: null, cookieDomain: null, cookie: null };
+    d = { mask: DMA_BIT_MASK(32), coherentMask: DMA_BIT_MASK(32), maxSegSize: 0x1_0000, maps: new DmaMappings(), sgLists: new Map(), coherent: null, cookieDomain: null, cookie: null, entry: null, entryEpoch: -1 };
     devDma.set(dev, d);
   }
   lastDev = dev;
@@ -149,7 +152,10 @@ function validDir(dir: number): dir is DmaDataDirection {
 }
 
 function validRange(addr: number, size: number): boolean {
-  return Number.isSafeInteger(addr) && addr >= 0 && Number.isSafeInteger(size) && size > 0 && Number.isSafeInteger(addr + size);
+  // Number.isSafeInteger(addr) && addr >= 0 && Number.isSafeInteger(size) && size > 0 &&
+  // Number.isSafeInteger(addr + size), in cheaper terms: a sum above 2^53 - 1 rounds to at
+  // least 2^53, so the sum test also bounds both terms (and rejects infinities)
+  return addr >= 0 && size > 0 && addr + size <= Number.MAX_SAFE_INTEGER && Math.floor(addr) === addr && Math.floor(size) === size;
 }
 
 function isMask(mask: number): boolean {
@@ -197,7 +203,12 @@ export function dmaSetMaxSegSize(dev: Device, size: number): number {
  */
 function dmaDomain(dev: Device, d: DevDma): IommuDomain | null {
   const iommu = dev.core.kernel.iommu;
-  const domain = iommu.dmaDomainForDev(dev);
+  // iommu.dmaDomainForDev(dev), without its Map lookup on every call
+  if (d.entryEpoch !== iommu.devsEpoch) {
+    d.entry = iommu.devEntry(dev);
+    d.entryEpoch = iommu.devsEpoch;
+  }
+  const domain = d.entry?.group?.defaultDomain;
   if (!domain || domain.type !== 'dma') return null;
   if (domain !== d.cookieDomain) {
     d.cookieDomain = domain;
@@ -217,7 +228,8 @@ function coherentOf(dev: Device, d: DevDma): boolean {
 function allocIova(domain: IommuDomain, iovad: IovaDomain, len: number, mask: number): number {
   let limit = mask;
   if (domain.geometry.forceAperture) limit = Math.min(limit, domain.geometry.apertureEnd);
-  const pfn = iovad.allocIova(len / iovad.granule, Math.floor(limit / iovad.granule), true);
+  // (pfnOf multiplies by the granule's inverse: len is a multiple of the granule)
+  const pfn = iovad.allocIova(iovad.pfnOf(len), iovad.pfnOf(limit), true);
   return pfn < 0 ? pfn : pfn * iovad.granule;
 }
 
@@ -226,7 +238,7 @@ function releaseRun(dev: Device, d: DevDma, domain: IommuDomain, iovaStart: numb
   const iovad = domain === d.cookieDomain ? d.cookie : dev.core.kernel.iommu.dmaCookie(domain);
   const n = iommuUnmap(domain, iovaStart, iovaLen);
   if (n !== iovaLen) dev.warn(`DMA unmap of 0x${iovaStart.toString(16)}: ${n} of ${iovaLen} bytes unmapped`);
-  iovad?.freeIova(iovaStart / iovad.granule, iovaLen / iovad.granule);
+  iovad?.freeIova(iovad.pfnOf(iovaStart), iovad.pfnOf(iovaLen));
 }
 
 /**

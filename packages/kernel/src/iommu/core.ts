@@ -72,6 +72,11 @@ export class IommuCore {
   private readonly domains: IommuDomain[] = [];
   private nextGroupId = 0;
   private nextDomainId = 1;
+  /**
+   * @internal Changes whenever an entry of `devs` is added or removed, so that the DMA API can
+   * keep a device's entry (whose group it reads on every call) instead of looking it up.
+   */
+  devsEpoch = 0;
 
   constructor(readonly kernel: Kernel) {
     kernel.drivers.addLifecycleHooks({
@@ -237,6 +242,7 @@ export class IommuCore {
     if (!st) {
       st = { fwspec: null, rec: null, group: null, priv: undefined };
       this.devs.set(dev, st);
+      this.devsEpoch++;
     }
     return st;
   }
@@ -248,7 +254,10 @@ export class IommuCore {
 
   private dropFwspec(dev: Device): void {
     const st = this.devs.get(dev);
-    if (st && !st.rec) this.devs.delete(dev);
+    if (st && !st.rec) {
+      this.devs.delete(dev);
+      this.devsEpoch++;
+    }
   }
 
   /** dev_iommu_fwspec_get: the IOMMU and IDs recorded for `dev`, if any. */
@@ -339,6 +348,7 @@ export class IommuCore {
     const st = this.devs.get(dev);
     if (!st) return;
     this.devs.delete(dev);
+    this.devsEpoch++;
     const rec = st.rec;
     if (!rec) return;
     const g = st.group;
@@ -559,6 +569,11 @@ export class IommuCore {
   /** iommu_get_dma_domain: dev's default domain, which the DMA API uses. */
   dmaDomainForDev(dev: Device): IommuDomain | undefined {
     return this.devs.get(dev)?.group?.defaultDomain ?? undefined;
+  }
+
+  /** @internal The core's entry for `dev` (valid while `devsEpoch` does not change), or null. */
+  devEntry(dev: Device): { readonly group: IommuGroup | null } | null {
+    return this.devs.get(dev) ?? null;
   }
 
   /** @internal The IOVA allocator of a DMA domain (its iommu_dma_cookie). */

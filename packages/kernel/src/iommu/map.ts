@@ -199,11 +199,14 @@ export function iommuIotlbGatherAddRange(g: IommuIotlbGather, iova: number, size
  * one sync never invalidates a huge range for two distant pages.
  */
 export function iommuIotlbGatherAddPage(domain: IommuDomain, g: IommuIotlbGather, iova: number, size: number): void {
-  const empty = iommuIotlbGatherEmpty(g);
-  const disjoint = !empty && (iova + size < g.start || iova > g.end + 1);
-  if (!empty && (g.pgsize !== size || disjoint)) iommuIotlbSync(domain, g);
+  // written out (not through the helpers above) to stay small enough for V8 to inline it into
+  // the driver's tlb_add_page on iommu_unmap's one-page path: non-empty, and another page size
+  // or not adjacent to the gathered range
+  if (g.start <= g.end && (g.pgsize !== size || iova + size < g.start || iova > g.end + 1)) iommuIotlbSync(domain, g);
   g.pgsize = size;
-  iommuIotlbGatherAddRange(g, iova, size);
+  const end = iova + size - 1;
+  if (iova < g.start) g.start = iova;
+  if (end > g.end) g.end = end;
 }
 
 /**
@@ -236,12 +239,26 @@ function isIovaRange(domain: IommuDomain, iova: number, size: number): boolean {
  * re-enters the core while one is in use gets fresh objects instead (the busy flags).
  */
 const mapOut: IommuPgsizeOut = { pgsize: 0, count: 0 };
+/**
+ * The `mapped` out-parameter of the one-page map path, and of the general path while it is not
+ * busy. No busy flag on the one-page path: each use saves its value and restores it after the
+ * driver's call, so a call nested in a driver callback hands the outer call its count back.
+ */
 const mapMapped: IommuMappedOut = { mapped: 0 };
 let mapBusy = false;
 const unmapOut: IommuPgsizeOut = { pgsize: 0, count: 0 };
 let unmapBusy = false;
 const unmapGather: IommuIotlbGather = iommuIotlbGatherInit();
 let unmapGatherBusy = false;
+/**
+ * The gather of the one-page unmap path, and whether that path is using it (then a nested call,
+ * from a driver callback, takes the general path). Both without try/finally, which, inlined into
+ * the caller, costs about as much as the whole one-page unmap: a driver op that throws out of
+ * that path leaves `oneUnmapBusy` set, and every later unmap then takes the general path, which
+ * gives the same results (with a gather of its own per call).
+ */
+let oneUnmapBusy = false;
+const oneUnmapGather: IommuIotlbGather = iommuIotlbGatherInit();
 
 /**
  * Unmaps [iova, iova + size) in page-size runs, feeding `gather`; bytes unmapped (stops at
@@ -276,8 +293,11 @@ function unmapRange(domain: IommuDomain, iova: number, size: number, gather: Iom
  * fast path into the caller, as it inlines a format's mapPages called directly: each call that
  * is not inlined costs a few ns, boxes IOVAs and PAs at or above 2^31 into heap numbers, and
  * hides the loop-invariant parts of the chain from the compiler. Everything else (ranges,
- * misaligned or odd arguments, errors, a driver that maps less than asked, re-entry) takes the
- * general path, with the same results.
+ * misaligned or odd arguments, errors, a driver that maps less than asked, an unmap nested in a
+ * driver callback) takes the general path, with the same results. Neither path uses
+ * try/finally: inlined into the caller, a try block put around the driver's op cost about as
+ * much as the whole one-page map (V8 keeps every value the handler might need alive across the
+ * inlined code); see mapMapped and oneUnmapBusy for what an exception leaves behind.
  */
 
 /** Largest address the fast paths take: 52 bits (anything above goes the general way). */
@@ -306,6 +326,22 @@ function onePage(domain: IommuDomain, iova: number, paddr: number, size: number)
   );
 }
 
+/** onePage for an unmap (no PA): the same tests on `iova` alone, and smaller for inlining. */
+function oneUnmapPage(domain: IommuDomain, iova: number, size: number): boolean {
+  return (
+    (size | 0) === size &&
+    size > 0 &&
+    (((iova >>> 0) | size) & (size - 1)) === 0 &&
+    iova >= 0 &&
+    iova < FAST_MAX &&
+    Math.floor(iova) === iova &&
+    !!domain &&
+    ((domain.pgsizeBitmap >>> 0) & size) !== 0 &&
+    (domain.type === 'dma' || domain.type === 'unmanaged') &&
+    !!domain.ops
+  );
+}
+
 /**
  * iommu_map: maps [iova, iova + size) to [paddr, paddr + size) with `prot`, in the largest
  * page sizes the domain allows (see iommuPgsize), one mapPages call per run of equal pages.
@@ -314,28 +350,22 @@ function onePage(domain: IommuDomain, iova: number, paddr: number, size: number)
  * driver's error otherwise, after unmapping (and syncing) whatever this call had mapped.
  */
 export function iommuMap(domain: IommuDomain, iova: number, paddr: number, size: number, prot: number): number {
-  let ret = 1; // not tried
-  if (!mapBusy && (prot | 0) === prot && onePage(domain, iova, paddr, size)) {
+  if ((prot | 0) === prot && onePage(domain, iova, paddr, size)) {
     // one page: a single mapPages call
-    mapMapped.mapped = 0;
-    mapBusy = true;
-    try {
-      ret = domain.ops.mapPages(domain, iova, paddr, size, 1, prot, mapMapped);
-    } finally {
-      mapBusy = false;
-    }
-    if (ret === 0 && mapMapped.mapped === size) return 0;
+    const m = mapMapped;
+    const outer = m.mapped;
+    m.mapped = 0;
+    const ret = domain.ops.mapPages(domain, iova, paddr, size, 1, prot, m);
+    const got = m.mapped;
+    m.mapped = outer;
+    if (ret === 0 && got === size) return 0;
+    return mapRest(domain, iova, paddr, size, prot, ret, got);
   }
-  return mapRest(domain, iova, paddr, size, prot, ret);
+  return iommuMapSlow(domain, iova, paddr, size, prot);
 }
 
-/**
- * The rest of iommuMap: every case (ret = 1: the fast path did not apply), or what the general
- * loop does after the fast path's mapPages call returned `ret` having mapped `mapMapped.mapped`.
- */
-function mapRest(domain: IommuDomain, iova: number, paddr: number, size: number, prot: number, ret: number): number {
-  if (ret === 1) return iommuMapSlow(domain, iova, paddr, size, prot);
-  const got = mapMapped.mapped;
+/** What the general loop does after the one-page path's mapPages call returned `ret` having mapped `got`. */
+function mapRest(domain: IommuDomain, iova: number, paddr: number, size: number, prot: number, ret: number, got: number): number {
   if (ret >= 0 && got > 0) return got >= size ? 0 : mapFrom(domain, iova, paddr, size, prot, got);
   if (ret >= 0) return -EINVAL; // a driver making no progress without an error would loop forever
   if (got > 0) undoMap(domain, iova, got);
@@ -363,6 +393,8 @@ function mapFrom(domain: IommuDomain, iova: number, paddr: number, size: number,
   const own = !mapBusy;
   const out = own ? mapOut : { pgsize: 0, count: 0 };
   const mapped = own ? mapMapped : { mapped: 0 };
+  // the count of a one-page map this call is nested in (see mapMapped)
+  const outer = mapMapped.mapped;
   mapBusy = true;
   let ret = 0;
   try {
@@ -384,6 +416,7 @@ function mapFrom(domain: IommuDomain, iova: number, paddr: number, size: number,
     }
   } finally {
     if (own) mapBusy = false;
+    mapMapped.mapped = outer;
   }
   if (ret < 0) {
     if (done > 0) undoMap(domain, iova, done);
@@ -405,23 +438,20 @@ function undoMap(domain: IommuDomain, iova: number, done: number): void {
  * rejected call (misaligned, non-paging domain) or when nothing was mapped at `iova`.
  */
 export function iommuUnmap(domain: IommuDomain, iova: number, size: number): number {
-  if (unmapGatherBusy || !onePage(domain, iova, iova, size)) return iommuUnmapSlow(domain, iova, size);
-  // one page: a single unmapPages call into the shared gather (empty: every use leaves it so)
-  const g = unmapGather;
-  unmapGatherBusy = true;
-  let n: number;
-  try {
-    n = domain.ops.unmapPages(domain, iova, size, 1, g);
+  if (!oneUnmapBusy && oneUnmapPage(domain, iova, size)) {
+    // one page: a single unmapPages call into the one-page gather (empty: every use leaves it
+    // so); the ops read once
+    const ops = domain.ops;
+    const g = oneUnmapGather;
+    oneUnmapBusy = true;
+    let n = ops.unmapPages(domain, iova, size, 1, g);
     if (n !== size) n = unmapOneRest(domain, iova, size, n, g);
-    domain.ops.iotlbSync?.(domain, g);
-  } catch (e) {
+    ops.iotlbSync?.(domain, g);
+    oneUnmapBusy = false;
     resetGather(g);
-    throw e;
-  } finally {
-    unmapGatherBusy = false;
+    return n;
   }
-  resetGather(g);
-  return n;
+  return iommuUnmapSlow(domain, iova, size);
 }
 
 /** What the general loop does after a first unmapPages call that unmapped `n` bytes (not `size`). */

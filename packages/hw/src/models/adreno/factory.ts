@@ -12,6 +12,9 @@
  * "gmu_pdc_seq", are plain register windows), `interrupts` + `interrupt-names` ("hfi", "gmu"),
  * `iommus` (its own SMMU stream, for the HFI queues).
  *
+ * GMU wrapper (`qcom,adreno-gmu-wrapper`, sm6115 and qcm2290): `reg` + `reg-names` ("gmu", the
+ * GMU's register block without a microcontroller behind it; see `AdrenoGmuWrapper`).
+ *
  * Overrides: `gki,chip-id` (the GPU's, or the GMU's chip id), `gki,cp-execution`
  * ("immediate" or "manual"), `gki,va-bits` (32..52), `gki,gmu-legacy` / `gki,gmu-hfi-v2` (the
  * GMU flavour).
@@ -23,13 +26,15 @@ import { compatibleOf, findByPhandleWithPath, hasProp, propString, propStrings, 
 import { FdtError, type FdtNode, type FdtTree } from '../../fdt/types.js';
 import { SmmuV2 } from '../smmu-v2/smmu.js';
 import { AdrenoRegisterWindow } from './aux.js';
-import { AdrenoGmu } from './gmu.js';
+import { AdrenoGmu, AdrenoGmuWrapper } from './gmu.js';
 import { AdrenoGpu } from './gpu.js';
-import { adrenoChipIdFromCompatible, adrenoChipIdFromGmuCompatible, ADRENO_630_CHIP_ID } from './presets.js';
+import { adrenoChipIdFromCompatible, adrenoChipIdFromGmuCompatible, ADRENO_630_CHIP_ID, ADRENO_GMU_WRAPPER_COMPATIBLE } from './presets.js';
 import { A6XX_GMU_RSCC_OFFSET } from './regs.js';
 
 /** Smallest GPU register window: the RBBM and CP registers up to CP_ALWAYS_ON_COUNTER_HI. */
 const GPU_MIN_REG_SIZE = 0x2608;
+/** Smallest GMU wrapper window: up to GPU_CX_BUSY_STATUS (0x23b0c - 0x1a800 words). */
+const GMU_WRAPPER_MIN_REG_SIZE = 0x2_4c10;
 /** Smallest GMU register window: up to the RSCC and always-on blocks of an a630-family GMU. */
 const GMU_MIN_REG_SIZE = 0x27010;
 
@@ -142,7 +147,7 @@ export function linkAdrenoGpus(board: Board, tree: FdtTree): void {
       const target = findByPhandleWithPath(tree, ph);
       if (!target) throw new FdtError(-1, `qcom,gmu phandle ${ph} names no node`, path);
       const gmu = board.models.get(target.path);
-      if (gmu instanceof AdrenoGmu) gmu.attachGpu(gpu);
+      if (gmu instanceof AdrenoGmu || gmu instanceof AdrenoGmuWrapper) gmu.attachGpu(gpu);
     }
     return undefined;
   });
@@ -156,6 +161,13 @@ export const createAdrenoGmuModel: ModelFactory = (board, node, regs, irqs, ctx)
   if (regs.length === 0) throw new FdtError(-1, `${ctx.compatible} needs a CPU-addressable reg`, path);
   const named = regIndex(node, path, regs.length, 'gmu');
   const win = regs[named >= 0 ? named : 0]!;
+  if (compatibleOf(node, path).includes(ADRENO_GMU_WRAPPER_COMPATIBLE)) {
+    // the GMU's register block with no GMU behind it: no RSCC, no interrupts, no IOMMU stream
+    if (win.size < GMU_WRAPPER_MIN_REG_SIZE) throw new FdtError(-1, `${ctx.compatible} register window ${hex(win.size)} is below ${hex(GMU_WRAPPER_MIN_REG_SIZE)}`, path);
+    const wrapper = new AdrenoGmuWrapper({ name: node.name });
+    board.bus.map(win.address, win.size, wrapper);
+    return wrapper;
+  }
   const rsccIdx = regIndex(node, path, regs.length, 'rscc');
   // Without a separate "rscc" region the RSCC registers sit inside the "gmu" window.
   const min = rsccIdx >= 0 ? 0x13000 : GMU_MIN_REG_SIZE;

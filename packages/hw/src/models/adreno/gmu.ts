@@ -448,3 +448,70 @@ export class AdrenoGmu implements MmioDevice {
     if (answered > 0) this.g2hInfo = (this.g2hInfo | R.A6XX_GMU_GMU2HOST_INTR_INFO_MSGQ) >>> 0;
   }
 }
+
+/**
+ * A GMU wrapper (`qcom,adreno-gmu-wrapper`: sm6115's a610, qcm2290's a702): the GMU's register
+ * block on SoCs whose GPU has no GMU microcontroller. Nothing runs behind it, so nothing
+ * answers: a CM3 reset boots nothing, out-of-band requests in HOST2GMU_INTR_SET are never
+ * acknowledged, the HFI never comes up (each such attempt is logged in `events`). What the CX
+ * side still does: GPU_CX_BUSY_STATUS bit 23 follows the linked GPU's busy state, and the
+ * always-on counter counts. Every other register is plain storage.
+ */
+export class AdrenoGmuWrapper implements MmioDevice {
+  readonly name: string;
+  readonly events: string[] = [];
+  eventLogSize = 256;
+  /** Register writes received. */
+  writes = 0;
+  private gpu: AdrenoGmuGpuView | undefined;
+  private readonly storage = new Map<number, number>();
+  private ticks = 0;
+
+  constructor(opts: { readonly name?: string } = {}) {
+    this.name = opts.name ?? 'gmu-wrapper';
+  }
+
+  /** Links the GPU whose busy state the CX block reports. */
+  attachGpu(gpu: AdrenoGmuGpuView | undefined): void {
+    this.gpu = gpu;
+  }
+
+  get linkedGpu(): AdrenoGmuGpuView | undefined {
+    return this.gpu;
+  }
+
+  /** The value last written to register `reg` (a word offset in the GPU's numbering), 0 if none. */
+  register(reg: number): number {
+    return this.storage.get(reg) ?? 0;
+  }
+
+  private event(m: string): void {
+    if (this.events.length >= this.eventLogSize) this.events.shift();
+    this.events.push(m);
+  }
+
+  read32(offset: number): number {
+    if (offset % 4 !== 0) return 0;
+    this.ticks++;
+    const reg = offset / 4 + R.A6XX_GMU_BASE_WORD;
+    switch (reg) {
+      case R.A6XX_GPU_GMU_AO_GPU_CX_BUSY_STATUS: return this.gpu?.busy ? R.A6XX_GPU_GMU_AO_GPU_CX_BUSY_STATUS_GPUBUSYIGNAHB : 0;
+      case R.A6XX_GMU_ALWAYS_ON_COUNTER_L: return this.ticks % TWO32 >>> 0;
+      case R.A6XX_GMU_ALWAYS_ON_COUNTER_H: return Math.floor(this.ticks / TWO32) >>> 0;
+      default: return this.storage.get(reg) ?? 0;
+    }
+  }
+
+  write32(offset: number, value: number): void {
+    if (offset % 4 !== 0) return;
+    this.ticks++;
+    this.writes++;
+    const reg = offset / 4 + R.A6XX_GMU_BASE_WORD;
+    const v = value >>> 0;
+    if (reg === R.A6XX_GMU_HOST2GMU_INTR_SET && v !== 0) this.event(`HOST2GMU_INTR_SET 0x${v.toString(16)}: no GMU behind the wrapper, nothing will answer`);
+    else if (reg === R.A6XX_GMU_CM3_SYSRESET) this.event('CM3_SYSRESET written: a GMU wrapper has no CM3 to start');
+    else if (reg === R.A6XX_GMU_HFI_CTRL_INIT && (v & 1) !== 0) this.event('HFI_CTRL_INIT written: a GMU wrapper has no HFI');
+    if (reg === R.A6XX_GPU_GMU_AO_GPU_CX_BUSY_STATUS || reg === R.A6XX_GMU_ALWAYS_ON_COUNTER_L || reg === R.A6XX_GMU_ALWAYS_ON_COUNTER_H) return;
+    this.storage.set(reg, v);
+  }
+}

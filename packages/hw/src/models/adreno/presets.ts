@@ -9,8 +9,13 @@
 
 /** The compatibles the GPU model is instantiated for (chip-id compatibles match by pattern). */
 export const ADRENO_GPU_COMPATIBLES: readonly string[] = ['qcom,adreno'];
-/** The GMU compatibles (SoC-specific "qcom,adreno-gmu-XYZ.W" match by pattern). */
-export const ADRENO_GMU_COMPATIBLES: readonly string[] = ['qcom,adreno-gmu'];
+/**
+ * The GMU compatibles (SoC-specific "qcom,adreno-gmu-XYZ.W" match by pattern), and the GMU
+ * wrapper of the GPUs without a GMU microcontroller (a610, a702).
+ */
+export const ADRENO_GMU_COMPATIBLES: readonly string[] = ['qcom,adreno-gmu', 'qcom,adreno-gmu-wrapper'];
+/** The compatible of a GMU wrapper node. */
+export const ADRENO_GMU_WRAPPER_COMPATIBLE = 'qcom,adreno-gmu-wrapper';
 
 const GPU_DOTTED = /^qcom,adreno-(\d{3})\.(\d+)$/;
 const GPU_HEX = /^qcom,adreno-([0-9a-f]{8})$/;
@@ -25,9 +30,9 @@ export function isAdrenoGpuCompatible(compatible: string): boolean {
   return h !== null && (h[1]!.startsWith('06') || h[1]!.startsWith('07') || h[1]!.startsWith('43'));
 }
 
-/** True for a compatible the GMU model claims: "qcom,adreno-gmu" or "qcom,adreno-gmu-6xx.y". */
+/** True for a compatible the GMU model claims: "qcom,adreno-gmu", "qcom,adreno-gmu-6xx.y" or "qcom,adreno-gmu-wrapper". */
 export function isAdrenoGmuCompatible(compatible: string): boolean {
-  if (compatible === 'qcom,adreno-gmu') return true;
+  if (compatible === 'qcom,adreno-gmu' || compatible === ADRENO_GMU_WRAPPER_COMPATIBLE) return true;
   const d = GMU_DOTTED.exec(compatible);
   return d !== null && d[1]!.startsWith('6');
 }
