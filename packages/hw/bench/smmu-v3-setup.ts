@@ -61,11 +61,11 @@ export class SmmuRig {
   private cmdq = 0;
   private prod = 0;
 
-  constructor(ramSize: number, tlbCapacity?: number) {
+  constructor(ramSize: number, tlbCapacity?: number, walkCache = true) {
     this.board = new Board('smmu-bench', [{ base: RAM, size: ramSize }]);
     this.mem = this.board.mem;
     this.next = RAM + 0x10_0000;
-    this.smmu = new SmmuV3(this.mem, { preset: SMMUV3_PRESET_QEMU, tlbCapacity });
+    this.smmu = new SmmuV3(this.mem, { preset: SMMUV3_PRESET_QEMU, tlbCapacity, walkCache });
     this.board.bus.map(MMIO, SMMU_MMIO_SIZE, this.smmu);
     this.init();
   }

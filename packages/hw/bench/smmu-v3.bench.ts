@@ -35,6 +35,8 @@ const VMID_NESTED = 3;
 
 interface Setup {
   rig: SmmuRig;
+  /** Stage 1 only, on an SMMU without a walk cache (every miss walks every level). */
+  cold: SmmuRig;
 }
 
 function build(): Setup {
@@ -67,7 +69,14 @@ function build(): Setup {
   n2.mapRange(ttbIpa, n1.root, 1, S2_PAGE);
   writeCd(rig, cdPa, cdWords(ttbIpa, ASID, 48));
   rig.writeSte(SID_NESTED, steNested(cdIpa, VMID_NESTED, n2.root));
-  return { rig };
+
+  const cold = new SmmuRig(96 << 20, TLB_CAPACITY, false);
+  const c1 = new Tables(cold, 48);
+  c1.mapRange(IOVA, DATA, PAGES, S1_PAGE);
+  const ccd = cold.alloc(64, 64);
+  writeCd(cold, ccd, cdWords(c1.root, ASID, 48));
+  cold.writeSte(SID_S1, steS1(ccd));
+  return { rig, cold };
 }
 
 const READ: WalkAccess = { write: false, exec: false, priv: false };
@@ -75,6 +84,20 @@ const out: SmmuTranslation = { pa: -1 };
 
 /** One translation of each of `PAGES` pages from `base` (offset 0x10 into each page). */
 function sweep(rig: SmmuRig, sid: number, base: number): number {
+  const smmu = rig.smmu;
+  let acc = 0;
+  for (let i = 0; i < PAGES; i++) {
+    if (!smmu.translate(sid, -1, base + i * 4096 + 0x10, READ, out)) throw new Error(`translate failed at page ${i}`);
+    acc += out.pa;
+  }
+  return acc;
+}
+
+/**
+ * `sweep` for the rig without a walk cache: its own copy, so that each loop's call site sees
+ * one SMMU (a call site that sees two gets slower and boxes the address on other rows).
+ */
+function sweepCold(rig: SmmuRig, sid: number, base: number): number {
   const smmu = rig.smmu;
   let acc = 0;
   for (let i = 0; i < PAGES; i++) {
@@ -113,12 +136,15 @@ interface Case {
   hits: number;
   misses: number;
   walks: number;
+  /** The rig the case runs on (default: the main one). */
+  on?: SmmuRig;
 }
 
 export function smmuV3Bench(runs: number): BenchRow[] {
-  const { rig } = build();
+  const { rig, cold } = build();
   const smmu = rig.smmu;
   const flushS1 = () => rig.tlbiAsid(ASID);
+  const flushCold = () => cold.tlbiAsid(ASID);
   const flushS2 = () => rig.tlbiVmid(VMID_S2);
   const flushNested = () => rig.tlbiVmid(VMID_NESTED);
   // The yardsticks of the hit rows, same loop shape and keys: a bare Map.get of the page
@@ -154,7 +180,8 @@ export function smmuV3Bench(runs: number): BenchRow[] {
     { id: 'yardstick.tlb-lookup', group: 'yardsticks (same loop, same 64 keys)', name: 'Tlb.lookup + Tlb.output (the shared fast path alone)', ops: HIT_OPS, run: hotTlb, expectSum: sumHot, hits: 0, misses: 0, walks: 0, vs: 'yardstick.map-get', goal: 2 },
     { id: 's1.hit', group: S1, name: 'TLB hit, 64-page working set', ops: HIT_OPS, run: () => hot(rig, SID_S1, IOVA), expectSum: sumHot, hits: HIT_OPS, misses: 0, walks: 0, vs: 'yardstick.map-get', goal: 2 },
     { id: 's1.hit-16k', group: S1, name: 'TLB hit, 64 MiB working set (16384 entries)', ops: PAGES, run: () => sweep(rig, SID_S1, IOVA), expectSum: sumSweep, hits: PAGES, misses: 0, walks: 0 },
-    { id: 's1.miss', group: S1, name: 'TLB miss, 4-level walk (TLBI_NH_ASID before each sample)', ops: PAGES, run: () => sweep(rig, SID_S1, IOVA), before: flushS1, expectSum: sumSweep, hits: 0, misses: PAGES, walks: PAGES },
+    { id: 's1.miss', group: S1, name: 'TLB miss (TLBI_NH_ASID before each sample: one 4-level walk per 2 MiB, the rest resume at the cached level-3 table)', ops: PAGES, run: () => sweep(rig, SID_S1, IOVA), before: flushS1, expectSum: sumSweep, hits: 0, misses: PAGES, walks: PAGES },
+    { id: 's1.miss-cold', group: S1, name: 'TLB miss, no walk cache (a 4-level walk every time)', ops: PAGES, run: () => sweepCold(cold, SID_S1, IOVA), before: flushCold, expectSum: sumSweep, hits: 0, misses: PAGES, walks: PAGES, on: cold },
     { id: 's2.hit', group: 'stage 2 (39-bit IPA, 3 levels)', name: 'TLB hit, 64-page working set', ops: HIT_OPS, run: () => hot(rig, SID_S2, IPA), expectSum: sumHot, hits: HIT_OPS, misses: 0, walks: 0, vs: 'yardstick.map-get', goal: 2 },
     { id: 's2.miss', group: 'stage 2 (39-bit IPA, 3 levels)', name: 'TLB miss, 3-level walk (TLBI_S12_VMALL before each sample)', ops: PAGES, run: () => sweep(rig, SID_S2, IPA), before: flushS2, expectSum: sumSweep, hits: 0, misses: PAGES, walks: PAGES },
     { id: 'nested.hit', group: 'nested (S1 4 levels over S2 3 levels)', name: 'TLB hit, 64-page working set', ops: HIT_OPS, run: () => hot(rig, SID_NESTED, IOVA), expectSum: sumHot, hits: HIT_OPS, misses: 0, walks: 0, vs: 'yardstick.map-get', goal: 2 },
@@ -165,14 +192,15 @@ export function smmuV3Bench(runs: number): BenchRow[] {
   for (const c of cases) {
     c.before?.();
     if (c.hits > 0) c.run();
-    const st = smmu.stats;
+    const st = (c.on ?? rig).smmu.stats;
     const [h, m, w] = [st.tlbHits, st.tlbMisses, st.walks];
     const sum = c.run();
     if (sum !== c.expectSum) throw new Error(`${c.group} / ${c.name}: output addresses sum to ${sum}, expected ${c.expectSum}`);
     const got = [st.tlbHits - h, st.tlbMisses - m, st.walks - w];
     if (got.join() !== [c.hits, c.misses, c.walks].join()) throw new Error(`${c.group} / ${c.name}: hits/misses/walks ${got.join('/')}, expected ${c.hits}/${c.misses}/${c.walks}`);
-    if (smmu.stats.tlbFlushes !== 0) throw new Error('the TLB filled up and was emptied');
+    if (st.tlbFlushes !== 0) throw new Error('the TLB filled up and was emptied');
   }
+  if (smmu.walkCacheCounters()!.hits === 0 || cold.smmu.walkCacheEnabled) throw new Error('walk cache rows are not what they say');
 
   // DMA copies through stage 1: 1 MiB from IOVA to IOVA + 1 MiB, checked once.
   const dma = new DmaMaster(rig.mem, { streamId: SID_S1 });
@@ -194,14 +222,15 @@ export function smmuV3Bench(runs: number): BenchRow[] {
   const mark = [0, 0, 0];
   const bench = newBench(runs);
   for (const c of cases) {
+    const st = (c.on ?? rig).smmu.stats;
     bench.add(`${c.group}|${c.name}`, c.run, {
       beforeAll: () => void (c.hits > 0 && c.run()),
       beforeEach: () => {
         c.before?.();
-        mark.splice(0, 3, smmu.stats.tlbHits, smmu.stats.tlbMisses, smmu.stats.walks);
+        mark.splice(0, 3, st.tlbHits, st.tlbMisses, st.walks);
       },
       afterEach: () => {
-        const got = [smmu.stats.tlbHits - mark[0]!, smmu.stats.tlbMisses - mark[1]!, smmu.stats.walks - mark[2]!];
+        const got = [st.tlbHits - mark[0]!, st.tlbMisses - mark[1]!, st.walks - mark[2]!];
         if (got.join() !== [c.hits, c.misses, c.walks].join()) throw new Error(`${c.group} / ${c.name}: a sample saw hits/misses/walks ${got.join('/')}`);
       },
     });
