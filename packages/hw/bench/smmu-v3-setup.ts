@@ -152,6 +152,8 @@ export class SmmuRig {
 export class Tables {
   readonly root: number;
   readonly startLevel: number;
+  /** The next-level tables created so far (below the root), in creation order. */
+  readonly tables: number[] = [];
   constructor(
     private readonly rig: SmmuRig,
     readonly bits: number,
@@ -170,7 +172,9 @@ export class Tables {
       if (level === 3) return a;
       let desc = mem.read64(a);
       if ((desc & 3n) !== 3n) {
-        desc = BigInt(this.rig.alloc(4096)) | 3n;
+        const t = this.rig.alloc(4096);
+        this.tables.push(t);
+        desc = BigInt(t) | 3n;
         mem.write64(a, desc);
       }
       table = Number(desc & 0x0000_ffff_ffff_f000n);

@@ -56,12 +56,14 @@ function build(): Setup {
   s2.mapRange(IPA, DATA, PAGES, S2_PAGE);
   rig.writeSte(SID_S2, steS2(VMID_S2, s2.root));
 
-  // Nested: stage 1 IOVA -> IPA, stage 2 IPA -> DATA. The CD pointer and TTB0 are IPAs, so
-  // stage 2 also maps the pages holding the CD and the stage-1 root.
+  // Nested: stage 1 IOVA -> IPA, stage 2 IPA -> DATA. The CD pointer and every stage-1 table
+  // address are IPAs, so stage 2 also maps the CD page, the stage-1 root (at another IPA) and
+  // the stage-1 next-level tables (at their own addresses).
   const n2 = new Tables(rig, 39);
   const n1 = new Tables(rig, 48);
   n1.mapRange(IOVA, IPA, PAGES, S1_PAGE);
   n2.mapRange(IPA, DATA, PAGES, S2_PAGE);
+  for (const t of n1.tables) n2.mapRange(t, t, 1, S2_PAGE);
   const cdPa = rig.alloc(4096);
   const cdIpa = 0x70_0000_0000;
   const ttbIpa = cdIpa + 0x1_0000;
