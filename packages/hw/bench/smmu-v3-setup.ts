@@ -32,6 +32,7 @@ import {
   SMMUV3_PRESET_QEMU,
   SmmuV3,
   type PhysMem,
+  type SmmuV3Preset,
 } from '@gki/hw';
 
 export const RAM = 0x4000_0000;
@@ -61,11 +62,11 @@ export class SmmuRig {
   private cmdq = 0;
   private prod = 0;
 
-  constructor(ramSize: number, tlbCapacity?: number, walkCache = true) {
+  constructor(ramSize: number, tlbCapacity?: number, walkCache = true, preset: SmmuV3Preset = SMMUV3_PRESET_QEMU) {
     this.board = new Board('smmu-bench', [{ base: RAM, size: ramSize }]);
     this.mem = this.board.mem;
     this.next = RAM + 0x10_0000;
-    this.smmu = new SmmuV3(this.mem, { preset: SMMUV3_PRESET_QEMU, tlbCapacity, walkCache });
+    this.smmu = new SmmuV3(this.mem, { preset, tlbCapacity, walkCache });
     this.board.bus.map(MMIO, SMMU_MMIO_SIZE, this.smmu);
     this.init();
   }
