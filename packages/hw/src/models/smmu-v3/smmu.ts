@@ -11,12 +11,19 @@
  * Translation uses the hardware LPAE walker of this package (`walkLpaeParts`) for stage 1
  * and stage 2. Faults are reported as event records in the event queue.
  *
+ * Nested translation (STE.Config = 0b111): the CD pointer and L1CD descriptors are IPAs that
+ * stage 2 translates when a CD is fetched; every table access of a stage-1 walk (the TTB0 or
+ * TTB1 base and each next-level table address) is an IPA that stage 2 translates through the
+ * walker's `WalkTableTranslator` hook, using and filling the stage-2 TLB entries of the VMID,
+ * so TLBI_S2_IPA / TLBI_S12_VMALL reach them. A stage-2 fault on such a fetch is a stage-2
+ * event with CLASS = TT, the IPA of the fetch and TTRnW = read; hardware AF/dirty updates of
+ * stage-1 descriptors go to the translated PA. Nested stage-1 walks are not walk-cached (their
+ * stage-2 walks are).
+ *
  * Simplifications (documented in the README): no stalls (every fault terminates), no ATS/PRI
  * traffic (their commands are accepted and ignored), AArch64 tables only, little-endian only,
- * no secure state. In nested mode the CD pointer, the L1CD descriptors and TTB0 are translated
- * through stage 2, but the stage-1 walker reads the next-level table pointers of stage 1 as
- * physical addresses (the walker has no IPA hook), so stage-1 tables must be identity-mapped
- * by stage 2.
+ * no secure state; a hardware update of a nested stage-1 descriptor needs only stage-2 read
+ * permission on the table (the architecture's stage-2 write-permission check is not made).
  */
 import type { MmioDevice } from '../../bus.js';
 import type { IrqLine } from '../../irq.js';
@@ -43,7 +50,7 @@ import {
   walkLpaeParts,
   type LpaeWalkConfig,
 } from '../../walk/lpae.js';
-import { createWalkResult, PERM_ALL, permits, type WalkAccess, type WalkResult } from '../../walk/types.js';
+import { createWalkResult, PERM_ALL, permits, type WalkAccess, type WalkResult, type WalkTableTranslator } from '../../walk/types.js';
 import type { DmaMaster, DmaTranslation } from '../dma-master.js';
 import { Tlb, tlbSizeShift, WALK_CACHE_DEFAULT_CAPACITY, WALK_CACHE_TAGS, WalkCache } from '../tlb.js';
 import { decodeSmmuV3Caps, SMMUV3_PRESET_FVP, type SmmuV3Caps, type SmmuV3Preset } from './presets.js';
@@ -148,8 +155,9 @@ export interface SmmuV3Options {
   /** GBPA.ABORT at reset (default false: incoming traffic bypasses while SMMUEN = 0). */
   readonly abortAtReset?: boolean;
   /**
-   * Cache the last-level (and other non-start-level) tables that walks reach (default true),
-   * as real SMMUs do: a TLB miss in a block whose table is cached reads one descriptor. Only
+   * Cache the last-level (and other non-start-level) tables that walks reach (default true;
+   * stage-1 walks of nested streams excepted), as real SMMUs do: a TLB miss in a block whose
+   * table is cached reads one descriptor. Only
    * TLBI commands that invalidate walk entries drop them (by VA with Leaf = 0, by ASID, VMID,
    * ALL); a TLBI by VA with Leaf = 1 leaves them. False walks every level on every miss.
    */
@@ -339,6 +347,8 @@ export class SmmuV3 implements MmioDevice {
   /** Walk-cache contexts of the fast stream: stage 1 (VMID slot, ASID) and stage 2 (VMID, none). */
   private fastWctx1 = -1;
   private fastWctx2 = -1;
+  /** TLB context (VMID, no ASID) of the fast stream's stage 2 when it is nested, else −1. */
+  private fastCtx2 = -1;
   /**
    * The walk cache: same contexts as the TLB (stage 1 walks under (VMID slot, ASID), stage-2
    * walks under (VMID, SLOT_NONE)); an entry is used only by walks of a config with the same
@@ -386,6 +396,14 @@ export class SmmuV3 implements MmioDevice {
   private readonly dmaAccess: WalkAccess = { write: false, exec: false, priv: false };
   private readonly evWords = new Uint32Array(8);
   private readonly cmdWords = new Uint32Array(4);
+  /**
+   * Nested stage-1 walks: the stage-2 translation of each table fetch (`s1TableAddress`);
+   * `nestFaulted` / `nestIpa` say that stage 2 faulted on a fetch and at which IPA (the fault
+   * itself is in `wr2`).
+   */
+  private readonly s1Tables: WalkTableTranslator = { tableAddress: (ipa: number): number => this.s1TableAddress(ipa) };
+  private nestFaulted = false;
+  private nestIpa = 0;
   private inCmdq = false;
   /** Set when processCmdq was called again while it was running (see processCmdq). */
   private cmdqKicked = false;
@@ -1235,7 +1253,7 @@ export class SmmuV3 implements MmioDevice {
       this.evDw3 = addr;
       return undefined;
     }
-    const cd = this.decodeCd(ste, addr, w, evSsid, input, access);
+    const cd = this.decodeCd(ste, addr, w, evSsid);
     if (cd === undefined) return undefined;
     this.cdCache.set(key, cd);
     const tr = this.trackedCd.get(key);
@@ -1245,7 +1263,7 @@ export class SmmuV3 implements MmioDevice {
     return cd;
   }
 
-  private decodeCd(ste: SteCfg, addr: number, w: Uint32Array, evSsid: number, input: number, access: WalkAccess): CdCfg | undefined {
+  private decodeCd(ste: SteCfg, addr: number, w: Uint32Array, evSsid: number): CdCfg | undefined {
     const caps = this.caps;
     const bad = (): undefined => void this.ev(R.EVT_C_BAD_CD, ste.sid, evSsid);
     const lo = w[0]!;
@@ -1268,18 +1286,10 @@ export class SmmuV3 implements MmioDevice {
     if (!epd0 && !this.granuleOk(tg0)) return bad();
     // TG1 uses its own encoding: 1 16K, 2 4K, 3 64K.
     if (!epd1 && !this.granuleOk(tg1 === 1 ? 2 : tg1 === 2 ? 0 : tg1 === 3 ? 1 : -1)) return bad();
-    let ttb0 = addr52(w[2]!, w[3]!, 0xffff_fff0);
+    // Nested: TTB0 and TTB1 are IPAs, kept as such; each walk has stage 2 translate every
+    // table address it reads (`s1TableAddress`), so a stage-2 change reaches them after a TLBI.
+    const ttb0 = addr52(w[2]!, w[3]!, 0xffff_fff0);
     const ttb1 = addr52(w[4]!, w[5]!, 0xffff_fff0);
-    if (!epd0 && ste.s2cfg !== null) {
-      // Nested: TTB0 is an IPA.
-      this.stats.walks++;
-      if (!walkLpae52(this.mem, ste.s2cfg, ttb0, this.readAccess, this.wr2)) {
-        this.walkFaultEvent(this.wr2, ste.sid, evSsid, input, access, true, R.EVT_CLASS_TT, ttb0);
-        this.evTtrnw = true;
-        return undefined;
-      }
-      ttb0 = this.wr2.oa;
-    }
     let s1cfg: LpaeWalkConfig;
     try {
       s1cfg = lpaeS1Config({
@@ -1421,6 +1431,7 @@ export class SmmuV3 implements MmioDevice {
         }
         // S1DSS bypass without stage 2 passes through.
         ctx = cd === undefined && ste.s2cfg === null ? CTX_BYPASS : this.tlb.context(ste.vmidSlot, cd !== undefined ? cd.asid : SLOT_NONE);
+        this.fastCtx2 = cd !== undefined && ste.s2cfg !== null ? this.tlb.context(ste.vmidSlot, SLOT_NONE) : -1;
         if (this.wcOn) {
           const wc = this.wc;
           this.fastWctx1 = cd !== undefined ? wc.context(ste.vmidSlot, cd.asid) : -1;
@@ -1471,7 +1482,17 @@ export class SmmuV3 implements MmioDevice {
     if (cd !== undefined) {
       this.stats.walks++;
       const res = this.res1;
-      if (!this.walkStage(cd.s1cfg, cd.s1tag, this.fastWctx1, iovaHi, iovaLo, access, this.wr, this.cur1, res)) {
+      const ok = ste.s2cfg === null ? this.walkStage(cd.s1cfg, cd.s1tag, this.fastWctx1, iovaHi, iovaLo, access, this.wr, this.cur1, res) : this.walkNestedS1(cd.s1cfg, iovaHi, iovaLo, access, res);
+      if (!ok) {
+        if (ste.s2cfg !== null && this.nestFaulted) {
+          // Stage 2 faulted on a stage-1 table fetch: a stage-2 fault of class TT, a read of
+          // the table at the IPA of the fetch, recorded as stage-2 faults are (STE.S2R).
+          const r2 = this.wr2;
+          this.walkFaultEvent(r2, streamId, substreamId, iovaHi * TWO32 + (iovaLo >>> 0), access, true, R.EVT_CLASS_TT, this.nestIpa);
+          this.evTtrnw = true;
+          if (r2.fault === 'external' || ste.s2r) this.emitEvent();
+          return false;
+        }
         const r = this.wr;
         this.walkFaultEvent(r, streamId, substreamId, iovaHi * TWO32 + (iovaLo >>> 0), access, false, 0, 0);
         if (r.fault === 'external' || cd.record) this.emitEvent();
@@ -1553,6 +1574,51 @@ export class SmmuV3 implements MmioDevice {
       if (level > from && level > cfg.ranges[cur[CUR_RANGE]!]!.startLevel) this.walkCacheFill(cfg, tag, wctx, hi, lo, cur);
     }
     return ok;
+  }
+
+  /**
+   * The stage-1 walk of a nested stream (the fast stream): the full walker with every table
+   * address translated by stage 2 (`s1Tables`). Not walk-cached: a cached stage-1 table would
+   * hold a PA found through stage 2, which stage-2 invalidations by IPA could not find. On
+   * success `res` is filled as `walkStage` fills it; on failure `wr` holds a stage-1 fault, or
+   * `nestFaulted` is set and `wr2` holds the stage-2 fault of a table fetch.
+   */
+  private walkNestedS1(cfg: LpaeWalkConfig, hi: number, lo: number, access: WalkAccess, res: Int32Array): boolean {
+    this.nestFaulted = false;
+    const wr = this.wr;
+    if (!walkLpaeParts(this.mem, cfg, hi, lo, access, wr, this.s1Tables)) return false;
+    const oa = wr.oa;
+    const oaHi = Math.floor(oa * INV_TWO32);
+    res[FAST_OA_HI] = oaHi;
+    res[FAST_OA_LO] = (oa - oaHi * TWO32) | 0;
+    res[FAST_SHIFT] = tlbSizeShift(wr.size);
+    res[FAST_PERMS] = wr.perms;
+    return true;
+  }
+
+  /**
+   * Stage-2 translation of a table address `ipa` read by the fast stream's nested stage-1 walk
+   * (a read): the stage-2 TLB entries of the VMID first, else a stage-2 walk (walk cache
+   * included) whose result becomes such an entry, so that TLBI_S2_IPA and TLBI_S12_VMALL
+   * invalidate it. Returns the PA, or −1 with the stage-2 fault in `wr2` and `nestFaulted` set.
+   */
+  private s1TableAddress(ipa: number): number {
+    const hi = Math.floor(ipa * INV_TWO32) | 0;
+    const lo = (ipa - hi * TWO32) | 0;
+    const tlb = this.tlb;
+    const ctx = this.fastCtx2;
+    const e = tlb.lookupParts(ctx, hi, lo);
+    if (e >= 0 && permits(tlb.perms(e), this.readAccess)) return tlb.outputParts(e, hi, lo);
+    const ste = this.fastSte!;
+    this.stats.walks++;
+    const res = this.res2;
+    if (!this.walkStage(ste.s2cfg!, ste.s2tag, this.fastWctx2, hi, lo, this.readAccess, this.wr2, this.cur2, res)) {
+      this.nestFaulted = true;
+      this.nestIpa = ipa;
+      return -1;
+    }
+    tlb.insertHalves(ctx, hi, lo, res[FAST_SHIFT]!, res[FAST_OA_HI]!, res[FAST_OA_LO]!, res[FAST_PERMS]!, 0, hi, lo);
+    return (res[FAST_OA_HI]! >>> 0) * TWO32 + (res[FAST_OA_LO]! >>> 0);
   }
 
   /** Caches the table `cur` names for the input's block (tables covering more than 2^42 are not cached). */
