@@ -703,12 +703,12 @@ export function walkLpaeParts(
     const idx = (shift >= 32 ? vaHi >>> (shift - 32) : (vaLo >>> shift) | (vaHi << (32 - shift))) & ((1 << bits) - 1);
     let descAddr = table + idx * 8;
     if (tables !== undefined) {
-      const pa = tables.tableAddress(descAddr, level);
-      if (pa < 0) {
+      const aLo = descAddr >>> 0;
+      if (!tables.tableAddress((descAddr - aLo) / TWO32, aLo | 0, level)) {
         out.descAddr = descAddr;
         return setFault(out, 'translation', level);
       }
-      descAddr = pa;
+      descAddr = (tables.paHi >>> 0) * TWO32 + (tables.paLo >>> 0);
     }
     let chunk: Uint32Array;
     try {

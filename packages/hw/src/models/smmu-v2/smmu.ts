@@ -1361,12 +1361,20 @@ class NestedTables implements WalkTableTranslator {
     return this;
   }
 
-  tableAddress(ipa: number): number {
+  paHi = 0;
+  paLo = 0;
+
+  tableAddress(hi: number, lo: number): boolean {
+    const ipa = (hi >>> 0) * TWO32 + (lo >>> 0);
     const pa = this.lookup(ipa);
     if (pa < 0) {
       this.faulted = true;
       this.ipa = ipa;
+      return false;
     }
-    return pa;
+    const paLo = pa >>> 0;
+    this.paHi = (pa - paLo) / TWO32;
+    this.paLo = paLo | 0;
+    return true;
   }
 }

@@ -401,7 +401,7 @@ export class SmmuV3 implements MmioDevice {
    * `nestFaulted` / `nestIpa` say that stage 2 faulted on a fetch and at which IPA (the fault
    * itself is in `wr2`).
    */
-  private readonly s1Tables: WalkTableTranslator = { tableAddress: (ipa: number): number => this.s1TableAddress(ipa) };
+  private readonly s1Tables: WalkTableTranslator = { paHi: 0, paLo: 0, tableAddress: (hi: number, lo: number): boolean => this.s1TableAddress(hi, lo) };
   private nestFaulted = false;
   private nestIpa = 0;
   private inCmdq = false;
@@ -1600,25 +1600,33 @@ export class SmmuV3 implements MmioDevice {
    * Stage-2 translation of a table address `ipa` read by the fast stream's nested stage-1 walk
    * (a read): the stage-2 TLB entries of the VMID first, else a stage-2 walk (walk cache
    * included) whose result becomes such an entry, so that TLBI_S2_IPA and TLBI_S12_VMALL
-   * invalidate it. Returns the PA, or −1 with the stage-2 fault in `wr2` and `nestFaulted` set.
+   * invalidate it. True with the PA in `s1Tables.paHi`/`paLo`, or false with the stage-2 fault in
+   * `wr2` and `nestFaulted` set.
    */
-  private s1TableAddress(ipa: number): number {
-    const hi = Math.floor(ipa * INV_TWO32) | 0;
-    const lo = (ipa - hi * TWO32) | 0;
+  private s1TableAddress(hi: number, lo: number): boolean {
     const tlb = this.tlb;
     const ctx = this.fastCtx2;
+    const t = this.s1Tables;
     const e = tlb.lookupParts(ctx, hi, lo);
-    if (e >= 0 && permits(tlb.perms(e), this.readAccess)) return tlb.outputParts(e, hi, lo);
+    if (e >= 0 && permits(tlb.perms(e), this.readAccess)) {
+      const pa = tlb.outputParts(e, hi, lo);
+      const paLo = pa >>> 0;
+      t.paHi = (pa - paLo) / TWO32;
+      t.paLo = paLo | 0;
+      return true;
+    }
     const ste = this.fastSte!;
     this.stats.walks++;
     const res = this.res2;
     if (!this.walkStage(ste.s2cfg!, ste.s2tag, this.fastWctx2, hi, lo, this.readAccess, this.wr2, this.cur2, res)) {
       this.nestFaulted = true;
-      this.nestIpa = ipa;
-      return -1;
+      this.nestIpa = (hi >>> 0) * TWO32 + (lo >>> 0);
+      return false;
     }
     tlb.insertHalves(ctx, hi, lo, res[FAST_SHIFT]!, res[FAST_OA_HI]!, res[FAST_OA_LO]!, res[FAST_PERMS]!, 0, hi, lo);
-    return (res[FAST_OA_HI]! >>> 0) * TWO32 + (res[FAST_OA_LO]! >>> 0);
+    t.paHi = res[FAST_OA_HI]!;
+    t.paLo = res[FAST_OA_LO]!;
+    return true;
   }
 
   /** Caches the table `cur` names for the input's block (tables covering more than 2^42 are not cached). */
