@@ -128,9 +128,13 @@ describe('MMAP_BO and the CPU mapping', () => {
     // a heap cannot be mapped
     const h = createBo(f, SZ_2M, PANFROST_BO_NOEXEC | PANFROST_BO_HEAP);
     expect(f.mmapBo({ handle: h.handle })).toBe(-EINVAL);
+    // GEM_CLOSE frees the second buffer and its offset (drm_gem_object_release); its offset maps nothing now
+    expect(f.gemClose({ handle: b2.handle })).toBe(0);
+    expect(f.mmap(2 ** 32 + 0x3000, 0x1000)).toBe(-EINVAL);
     f.close();
-    // after the buffer is gone its CPU mapping faults
+    // after the buffer is gone its CPU mapping faults, and the device's offset space is empty again
     expect(() => cpu.read32(0)).toThrow(/SIGBUS/);
+    expect(pfdev.ddev.vmaOffsetManager!.clean).toBe(true);
   });
 });
 

@@ -4,3 +4,4 @@ export * from './device.js';
 export * from './time.js';
 export * from './gem.js';
 export * from './mm.js';
+export * from './vma-manager.js';
