@@ -1,6 +1,5 @@
-import { EBUSY, EINVAL } from '@gki/kernel';
+import { DRM_MM_INSERT_BEST, DrmMm, DrmMmNode, EBUSY, EINVAL } from '@gki/kernel';
 import type { Kernel } from '@gki/kernel';
-import { MsmDrmMm, type MsmMmNode } from './drm-mm.js';
 import { PAGE_SIZE, type MsmMmu, type PageRun } from './mmu.js';
 
 /**
@@ -10,7 +9,7 @@ import { PAGE_SIZE, type MsmMmu, type PageRun } from './mmu.js';
  * VMA and every submit in flight one more). The last reference destroys the page tables.
  */
 export class MsmGemAddressSpace {
-  readonly mm: MsmDrmMm;
+  readonly mm: DrmMm;
   refcount = 1;
   /** GPU hangs blamed on submits from this address space (MSM_PARAM_FAULTS adds them). */
   faults = 0;
@@ -26,7 +25,7 @@ export class MsmGemAddressSpace {
     readonly vaStart: number,
     readonly vaSize: number,
   ) {
-    this.mm = new MsmDrmMm(vaStart / PAGE_SIZE, vaSize / PAGE_SIZE);
+    this.mm = new DrmMm(vaStart / PAGE_SIZE, vaSize / PAGE_SIZE);
   }
 
   get(): this {
@@ -37,7 +36,9 @@ export class MsmGemAddressSpace {
   /** msm_gem_address_space_put: the last reference takes the allocator and the page tables down. */
   put(): void {
     if (--this.refcount > 0) return;
-    if (!this.mm.isClean) this.kernel.log.warn('msm', `address space "${this.name}" destroyed with ${this.mm.allocatedNodes().length} VMA(s) left`);
+    // the address space's destroy: drm_mm_takedown, which WARNs about VMAs left behind
+    const left = this.mm.nodes().length;
+    if (!this.mm.takedown(this.kernel.log)) this.kernel.log.warn('msm', `address space "${this.name}" destroyed with ${left} VMA(s) left`);
     this.destroyed = true;
     this.mmu.destroy();
   }
@@ -48,7 +49,7 @@ export class MsmGemAddressSpace {
  * its pages are in the page tables, and how many pins (submits in flight, kernel users) hold it.
  */
 export class MsmGemVma {
-  node: MsmMmNode | null = null;
+  node: DrmMmNode | null = null;
   mapped = false;
   inuse = 0;
 
@@ -63,11 +64,16 @@ export class MsmGemVma {
  * msm_gem_init_vma: a node of `size` bytes inside [rangeStart, rangeEnd) (bytes), taking a
  * reference on the address space. -EBUSY when the VMA already has an address, -ENOSPC when the
  * range is full.
+ *
+ * msm asks drm_mm_insert_node_in_range for mode 0 (DRM_MM_INSERT_BEST) with page alignment in a
+ * byte-unit allocator; this one counts pages, so the node must start at or above the first page
+ * boundary at or after rangeStart and end at or below rangeEnd.
  */
 export function msmGemInitVma(vma: MsmGemVma, size: number, rangeStart: number, rangeEnd: number): number {
   if (vma.node) return -EBUSY;
-  const node = vma.aspace.mm.insert(size / PAGE_SIZE, Math.floor(rangeStart / PAGE_SIZE), Math.floor(rangeEnd / PAGE_SIZE));
-  if (typeof node === 'number') return node;
+  const node = new DrmMmNode();
+  const r = vma.aspace.mm.insertNodeInRange(node, size / PAGE_SIZE, 0, 0, Math.ceil(rangeStart / PAGE_SIZE), Math.floor(rangeEnd / PAGE_SIZE), DRM_MM_INSERT_BEST);
+  if (r < 0) return r;
   vma.node = node;
   vma.mapped = false;
   vma.aspace.get();
@@ -107,7 +113,7 @@ export function msmGemCloseVma(vma: MsmGemVma): number {
     return -EBUSY;
   }
   if (!vma.node) return 0;
-  vma.aspace.mm.remove(vma.node);
+  vma.aspace.mm.removeNode(vma.node);
   vma.node = null;
   vma.aspace.put();
   return 0;

@@ -1,9 +1,8 @@
-import { DRIVER_GEM, DRIVER_RENDER, DRIVER_SYNCOBJ, DrmDevice, EINVAL, EIO, ENODEV, ENXIO, EPROBE_DEFER, NSEC_PER_MSEC, WorkQueue, delayNs, ktimeGetNs } from '@gki/kernel';
+import { DRIVER_GEM, DRIVER_RENDER, DRIVER_SYNCOBJ, DrmDevice, EINVAL, EIO, ENODEV, ENXIO, EPROBE_DEFER, NSEC_PER_MSEC, WorkQueue, delayNs, drmGemCreateMmapOffset, drmGemObjectRelease, drmVmaNodeOffsetAddr, ktimeGetNs } from '@gki/kernel';
 import type { Device, DrmDriver, Kernel, ModuleRef } from '@gki/kernel';
 import { MsmGemAddressSpace, msmGemCloseVma, msmGemPurgeVma, msmGemUnmapVma } from './aspace.js';
 import { adrenoInfo, chipIdString, findChipId } from './catalog.js';
 import { MsmContext, NR_SCHED_PRIORITIES, msmGpuConvertPriority, type MsmGemSubmit } from './context.js';
-import { MsmDrmMm, type MsmMmNode } from './drm-mm.js';
 import { MsmGemObject } from './gem.js';
 import { A6xxGpu, MSM_PRIVATE_VA_START, type MsmDebug } from './gpu.js';
 import { MsmIommuPagetable } from './mmu.js';
@@ -87,8 +86,6 @@ export class MsmDrmDevice {
   private probed = false;
   /** Deferred work (the driver's kthread worker / workqueue items). */
   private readonly wq = new WorkQueue();
-  /** Fake mmap offsets (pages from 4 GiB), as the DRM vma offset manager hands them out. */
-  readonly vmaManager = new MsmDrmMm(0x10_0000, 0xf_ffff * 256);
   private nextBoId = 1;
   private nextSubmitId = 1;
   private nextFileId = 1;
@@ -312,8 +309,8 @@ export class MsmDrmDevice {
   gemPut(obj: MsmGemObject): void {
     if (--obj.refcount > 0) return;
     obj.release();
-    if (obj.mmapNode) this.vmaManager.remove(obj.mmapNode);
-    obj.mmapNode = null;
+    // msm_gem_free_object -> drm_gem_object_release: the fake mmap offset goes back
+    drmGemObjectRelease(this.ddev, obj);
   }
 
   /** @internal msm_gem_close for a file's handle: its VMA in the file's space goes if unused. */
@@ -325,13 +322,13 @@ export class MsmDrmDevice {
     }
   }
 
-  /** @internal A fake mmap offset for an object (drm_gem_create_mmap_offset). */
-  mmapOffset(obj: MsmGemObject): MsmMmNode | number {
-    if (obj.mmapNode) return obj.mmapNode;
-    const n = this.vmaManager.insert(obj.size / 0x1000);
-    if (typeof n === 'number') return n;
-    obj.mmapNode = n;
-    return n;
+  /**
+   * @internal msm_gem_mmap_offset: the object's fake mmap offset in bytes, made on first use
+   * in the DRM device's offset space (drm_gem_create_mmap_offset, idempotent), or -ENOSPC.
+   */
+  mmapOffset(obj: MsmGemObject): number {
+    const r = drmGemCreateMmapOffset(this.ddev, obj);
+    return r < 0 ? r : drmVmaNodeOffsetAddr(obj.vmaNode);
   }
 
   /**

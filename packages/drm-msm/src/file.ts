@@ -1,4 +1,4 @@
-import { DrmHandleTable, EACCES, EBADF, EBUSY, EFAULT, EINVAL, ENOENT, ENOMEM, EOPNOTSUPP, EPERM, ETIMEDOUT, drmTimeoutAbsToNs } from '@gki/kernel';
+import { DrmHandleTable, EBADF, EBUSY, EFAULT, EINVAL, ENOENT, ENOMEM, EOPNOTSUPP, EPERM, ETIMEDOUT, drmGemHandleCreate, drmGemHandleDelete, drmGemMmap, drmTimeoutAbsToNs } from '@gki/kernel';
 import { msmGemCloseVma, msmGemInitVma, msmGemMapVma, msmGemPurgeVma, msmGemUnmapVma, type MsmGemVma } from './aspace.js';
 import { msmGpuConvertPriority, MsmGemSubmit, NR_SCHED_PRIORITIES, type MsmContext, type MsmSubmitBo, type MsmSubmitCmd } from './context.js';
 import type { MsmDrmDevice } from './device.js';
@@ -221,7 +221,7 @@ export class MsmFile {
       if (args.size > MAX_BO_SIZE) return -ENOMEM;
       const size = Math.ceil(args.size / PAGE_SIZE) * PAGE_SIZE;
       const obj = new MsmGemObject(this.drm.kernel, this.drm.newBoId(), size, flags >>> 0);
-      const handle = this.handles.alloc(obj);
+      const handle = drmGemHandleCreate(this, this.handles, obj);
       if (handle < 0) {
         this.drm.gemPut(obj);
         return handle;
@@ -234,7 +234,7 @@ export class MsmFile {
   gemClose(args: { handle: number }): number {
     if (this.closed) return -EBADF;
     if (args === null || typeof args !== 'object') return -EFAULT;
-    const obj = this.handles.remove(args.handle);
+    const obj = drmGemHandleDelete(this, this.handles, args.handle);
     if (typeof obj === 'number') return obj;
     if (!this.drm.hwAccessible) {
       this.drm.gemPut(obj);
@@ -293,9 +293,8 @@ export class MsmFile {
       if (!obj) return -ENOENT;
       switch (args.info) {
         case MSM_INFO_GET_OFFSET: {
-          const n = this.drm.mmapOffset(obj);
-          if (typeof n === 'number') return n;
-          return { value: n.start * PAGE_SIZE, len: 0 };
+          const off = this.drm.mmapOffset(obj);
+          return off < 0 ? off : { value: off, len: 0 };
         }
         case MSM_INFO_GET_IOVA: {
           const iova = this.getIova(obj);
@@ -382,16 +381,10 @@ export class MsmFile {
    */
   mmap(offset: number, length: number): MsmCpuMapping | number {
     return this.op(NO_ARGS, () => {
-      if (!Number.isSafeInteger(offset) || offset % PAGE_SIZE || !Number.isSafeInteger(length) || length <= 0) return -EINVAL;
-      const pg = offset / PAGE_SIZE;
-      const obj = [...this.handles.values()].find((o) => o.mmapNode?.start === pg);
-      if (!obj) {
-        const any = this.drm.vmaManager.allocatedNodes().some((n) => n.start === pg);
-        return any ? -EACCES : -EINVAL;
-      }
-      const bytes = Math.ceil(length / PAGE_SIZE) * PAGE_SIZE;
-      if (bytes > obj.size) return -EINVAL;
-      return new MsmCpuMapping(this.drm.kernel, obj, bytes);
+      // msm's file operations' mmap is drm_gem_mmap
+      const obj = drmGemMmap<MsmGemObject>(this.drm.ddev, this, offset, length);
+      if (typeof obj === 'number') return obj;
+      return new MsmCpuMapping(this.drm.kernel, obj, Math.ceil(length / PAGE_SIZE) * PAGE_SIZE);
     });
   }
 
@@ -607,7 +600,7 @@ export class MsmFile {
     const drm = this.drm;
     const live = drm.hwAccessible;
     for (const h of this.handles.handles()) {
-      const obj = this.handles.remove(h) as MsmGemObject;
+      const obj = drmGemHandleDelete(this, this.handles, h) as MsmGemObject;
       if (live) drm.gemCloseFor(obj, this.ctx.aspace);
       drm.gemPut(obj);
     }

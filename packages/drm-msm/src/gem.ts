@@ -5,6 +5,7 @@ import {
   IOMMU_PRIV,
   IOMMU_READ,
   IOMMU_WRITE,
+  DrmVmaOffsetNode,
   KernelError,
   drmGemAllocBlocks,
   drmGemBlocksToRuns,
@@ -16,7 +17,6 @@ import {
 } from '@gki/kernel';
 import type { DrmGemBlock, Kernel } from '@gki/kernel';
 import { MsmGemVma, msmGemCloseVma, msmGemPurgeVma, type MsmGemAddressSpace } from './aspace.js';
-import type { MsmMmNode } from './drm-mm.js';
 import { PAGE_SIZE, type PageRun } from './mmu.js';
 import { MSM_BO_CACHED_COHERENT, MSM_BO_GPU_READONLY } from './uapi.js';
 
@@ -68,8 +68,8 @@ export class MsmGemObject {
   /** The last submit that writes it (exclusive fence) and those that read it since. */
   writeFence: MsmFence | null = null;
   readFences: MsmFence[] = [];
-  /** Fake mmap offset (page units) once GEM_INFO GET_OFFSET asked for it. */
-  mmapNode: MsmMmNode | null = null;
+  /** The object's place in the DRM device's mmap offset space (obj->vma_node), once GEM_INFO GET_OFFSET asked for one, and the files allowed to map it. */
+  readonly vmaNode = new DrmVmaOffsetNode<MsmGemObject>(this);
   freed = false;
 
   constructor(

@@ -3,7 +3,6 @@ import { msmModule } from './module.js';
 export * from './regs.js';
 export * from './uapi.js';
 export * from './catalog.js';
-export * from './drm-mm.js';
 export * from './mmu.js';
 export * from './aspace.js';
 export * from './gem.js';

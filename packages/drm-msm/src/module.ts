@@ -17,7 +17,9 @@ const MSM_NEEDS: readonly string[] = [
   // DRM core
   'drm_dev_alloc', 'drm_dev_put', 'drm_dev_register', 'drm_dev_unplug', 'drm_dev_unregister',
   'drm_open', 'drm_release', 'drm_gem_get_pages', 'drm_gem_put_pages', 'drm_prime_pages_to_sg',
-  'drm_timeout_abs_to_jiffies',
+  'drm_timeout_abs_to_jiffies', 'drm_mm_init', 'drm_mm_insert_node_in_range', 'drm_mm_remove_node',
+  'drm_mm_takedown', 'drm_gem_create_mmap_offset', 'drm_gem_object_release', 'drm_gem_handle_create',
+  'drm_gem_handle_delete', 'drm_gem_mmap',
   // driver core, interrupts, device tree
   '__platform_driver_register', 'platform_driver_unregister', 'devm_request_threaded_irq',
   'devm_free_irq', '__of_parse_phandle_with_args', 'of_device_is_available', 'of_device_is_compatible',

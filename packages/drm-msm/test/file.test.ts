@@ -154,6 +154,53 @@ describe('GEM_NEW / GEM_INFO / GEM_CLOSE', () => {
     expect(f.gemInfo({ handle: h, info: MSM_INFO_SET_IOVA, value: 0 })).toEqual({ value: 0, len: 0 });
     expect(f.gemInfo({ handle: g, info: MSM_INFO_SET_IOVA, value: 0x1_2000_2000 })).toEqual({ value: 0x1_2000_2000, len: 0 });
   });
+
+  it('GET_OFFSET hands out the DRM core offsets (from 4 GiB, once per buffer) that mmap accepts as drm_gem_mmap does', () => {
+    const { r, f } = setup();
+    const g = r.drm.open({ pid: 78, comm: 'other' }) as MsmFile;
+    const h = (f.gemNew({ size: 0x3000, flags: MSM_BO_WC }) as { handle: number }).handle;
+    const k = (f.gemNew({ size: 0x1000, flags: MSM_BO_WC }) as { handle: number }).handle;
+    // DRM_FILE_PAGE_OFFSET_START << PAGE_SHIFT on a 64-bit kernel: the first offset is 4 GiB
+    expect(f.gemInfo({ handle: h, info: MSM_INFO_GET_OFFSET })).toEqual({ value: 2 ** 32, len: 0 });
+    expect(f.gemInfo({ handle: k, info: MSM_INFO_GET_OFFSET })).toEqual({ value: 2 ** 32 + 0x3000, len: 0 });
+    expect(f.gemInfo({ handle: h, info: MSM_INFO_GET_OFFSET })).toEqual({ value: 2 ** 32, len: 0 });
+    expect(typeof f.mmap(2 ** 32, 0x3000)).toBe('object');
+    expect(typeof f.mmap(2 ** 32, 1)).toBe('object');
+    expect(f.mmap(2 ** 32, 0x3001)).toBe(EINVAL); // longer than the buffer
+    expect(f.mmap(2 ** 32 + 0x1000, 0x1000)).toBe(EINVAL); // inside it: drm_gem_mmap's lookup is exact
+    expect(f.mmap(2 ** 32 + 0x4000, 0x1000)).toBe(EINVAL); // no buffer there
+    expect(f.mmap(2 ** 32 + 8, 0x1000)).toBe(EINVAL);
+    // another file holding no handle to the buffer
+    expect(g.mmap(2 ** 32, 0x1000)).toBe(-13);
+    // the last handle gone, the buffer and its offset go: best fit puts the next buffer in the freed hole
+    expect(f.gemClose({ handle: h })).toBe(0);
+    expect(f.mmap(2 ** 32, 0x1000)).toBe(EINVAL);
+    const n = (f.gemNew({ size: 0x1000, flags: MSM_BO_WC }) as { handle: number }).handle;
+    expect(f.gemInfo({ handle: n, info: MSM_INFO_GET_OFFSET })).toEqual({ value: 2 ** 32, len: 0 });
+    expect(f.close()).toBe(0);
+    expect(r.drm.ddev.vmaOffsetManager!.clean).toBe(true);
+    expect(g.close()).toBe(0);
+  });
+
+  it('places buffers as drm_mm best fit does: the newest of equal holes first; an unaligned SET_IOVA is -ENOSPC', () => {
+    const { f } = setup();
+    const newBo = () => (f.gemNew({ size: 0x1000, flags: MSM_BO_WC }) as { handle: number }).handle;
+    const iova = (h: number) => (f.gemInfo({ handle: h, info: MSM_INFO_GET_IOVA }) as { value: number }).value;
+    const [a, b, c, d] = [newBo(), newBo(), newBo(), newBo()];
+    const at = [iova(a), iova(b), iova(c), iova(d)];
+    // one free hole: each takes the bottom of what is left
+    expect(at).toEqual([at[0]!, at[0]! + 0x1000, at[0]! + 0x2000, at[0]! + 0x3000]);
+    // two one-page holes, c's made after a's
+    expect(f.gemInfo({ handle: a, info: MSM_INFO_SET_IOVA, value: 0 })).toEqual({ value: 0, len: 0 });
+    expect(f.gemInfo({ handle: c, info: MSM_INFO_SET_IOVA, value: 0 })).toEqual({ value: 0, len: 0 });
+    // msm inserts with DRM_MM_INSERT_BEST: the smallest holes that fit are the two pages, and
+    // among equal sizes drm_mm tries the newest first
+    expect(iova(newBo())).toBe(at[2]);
+    expect(iova(newBo())).toBe(at[0]);
+    // msm_gem_vma_init inserts page aligned inside [iova, iova + size): no page-aligned start
+    // lies in range for an address inside a page
+    expect(f.gemInfo({ handle: newBo(), info: MSM_INFO_SET_IOVA, value: 0x1_2000_0800 })).toBe(ENOSPC);
+  });
 });
 
 describe('SUBMIT', () => {

@@ -1,6 +1,5 @@
-import { DRIVER_GEM, DRIVER_RENDER, DRIVER_SYNCOBJ, DrmDevice, EINVAL, ENODEV, EPROBE_DEFER, NSEC_PER_MSEC, WorkQueue, delayNs, ktimeGetNs, requestIrq } from '@gki/kernel';
-import type { Device, DrmDriver, IoMem, Kernel, ModuleRef, OfNode } from '@gki/kernel';
-import { DrmMm, type DrmMmNode } from './drm-mm.js';
+import { DRIVER_GEM, DRIVER_RENDER, DRIVER_SYNCOBJ, DrmDevice, EINVAL, drmGemObjectRelease, ENODEV, EPROBE_DEFER, NSEC_PER_MSEC, WorkQueue, delayNs, ktimeGetNs, requestIrq } from '@gki/kernel';
+import type { Device, DrmDriver, DrmMmNode, IoMem, Kernel, ModuleRef, OfNode } from '@gki/kernel';
 import type { PanfrostFaultStatus } from './exception.js';
 import type { PanfrostFeatures } from './features.js';
 import type { PanfrostBo, PanfrostGemMapping } from './gem.js';
@@ -136,8 +135,6 @@ export class PanfrostDevice {
   /** Deferred work (the driver's kthread worker / workqueue items). */
   private readonly wq = new WorkQueue();
   private readonly nodeMappings = new WeakMap<DrmMmNode, PanfrostGemMapping>();
-  /** The DRM vma offset manager: fake mmap offsets, in pages from 4 GiB (64-bit layout). */
-  readonly vmaManager = new DrmMm(0x10_0000, 0xf_ffff * 256);
   /** Buffers marked DONTNEED, in the order they were marked (the shrinker's list). */
   readonly shrinkerList: PanfrostBo[] = [];
   private nextFileId = 1;
@@ -391,8 +388,8 @@ export class PanfrostDevice {
     if (i >= 0) this.shrinkerList.splice(i, 1);
     if (bo.mappings.length > 0) this.dev.warn(`BO ${bo.id} freed with ${bo.mappings.length} mapping(s) left`);
     bo.freePages();
-    if (bo.vmaNode) this.vmaManager.remove(bo.vmaNode);
-    bo.vmaNode = null;
+    // drm_gem_shmem_free -> drm_gem_object_release: the fake mmap offset goes back
+    drmGemObjectRelease(this.ddev, bo);
     bo.freed = true;
   }
 
@@ -416,7 +413,7 @@ export class PanfrostDevice {
   /** @internal panfrost_gem_teardown_mapping. */
   gemTeardownMapping(m: PanfrostGemMapping): void {
     if (m.active) this.mmu.unmap(m);
-    if (m.node.allocated) m.mmu.mm.remove(m.node);
+    if (m.node.allocated) m.mmu.mm.removeNode(m.node);
   }
 
   /** @internal drm_sched's free_job: the job's buffers, mappings and context go. */

@@ -1,4 +1,4 @@
-import { DrmHandleTable, EACCES, EBADF, EBUSY, EFAULT, EINVAL, ENODEV, ENOENT, ETIME, ETIMEDOUT, NSEC_PER_MSEC, drmTimeoutAbsDeadline, drmTimeoutAbsToNs, ktimeGetNs } from '@gki/kernel';
+import { DRM_MM_INSERT_BEST, DrmHandleTable, DrmMmNode, EBADF, EBUSY, EFAULT, EINVAL, ENODEV, ENOENT, ETIME, ETIMEDOUT, NSEC_PER_MSEC, drmGemCreateMmapOffset, drmGemHandleCreate, drmGemHandleDelete, drmGemMmap, drmTimeoutAbsDeadline, drmTimeoutAbsToNs, drmVmaNodeOffsetAddr, ktimeGetNs } from '@gki/kernel';
 import type { PanfrostDevice } from './device.js';
 import { PanfrostBo, PanfrostCpuMapping, PanfrostGemMapping } from './gem.js';
 import { PanfrostFence, PanfrostJob, panfrostJobSlot, type PanfrostEntity } from './job.js';
@@ -162,7 +162,7 @@ export class PanfrostFile {
         this.pfdev.boPut(bo);
         return r;
       }
-      const handle = this.handles.alloc(bo);
+      const handle = drmGemHandleCreate(this, this.handles, bo);
       if (handle < 0) {
         this.gemCloseObject(bo);
         return handle;
@@ -181,8 +181,10 @@ export class PanfrostFile {
     // executable buffers cannot cross a 16 MiB boundary (24-bit program counter): aligning
     // them to their own size keeps any buffer up to 16 MiB inside one such window
     const align = !bo.noexec ? pages : bo.size >= SZ_2M ? SZ_2M / PAGE_SIZE : 0;
-    const node = this.mmu.mm.insert(pages, align, bo.noexec ? PANFROST_BO_NOEXEC : 0);
-    if (typeof node === 'number') return node;
+    // drm_mm_insert_node_generic(..., DRM_MM_INSERT_BEST): best fit over the whole space
+    const node = new DrmMmNode();
+    const ins = this.mmu.mm.insertNodeGeneric(node, pages, align, bo.noexec ? PANFROST_BO_NOEXEC : 0, DRM_MM_INSERT_BEST);
+    if (ins < 0) return ins;
     pfdev.boGet(bo);
     const mapping = new PanfrostGemMapping(bo, pfdev.mmu.ctxGet(this.mmu), node);
     pfdev.registerMapping(mapping);
@@ -207,7 +209,7 @@ export class PanfrostFile {
   }
 
   private handleDelete(handle: number): number {
-    const bo = this.handles.remove(handle);
+    const bo = drmGemHandleDelete(this, this.handles, handle);
     if (typeof bo === 'number') return bo;
     this.gemCloseObject(bo);
     return 0;
@@ -247,12 +249,9 @@ export class PanfrostFile {
       const bo = this.lookup(args.handle);
       if (!bo) return -ENOENT;
       if (bo.isHeap) return -EINVAL;
-      if (!bo.vmaNode) {
-        const node = this.pfdev.vmaManager.insert(bo.size / PAGE_SIZE, 0, 0);
-        if (typeof node === 'number') return node;
-        bo.vmaNode = node;
-      }
-      return { offset: bo.vmaNode.start * PAGE_SIZE };
+      const r = drmGemCreateMmapOffset(this.pfdev.ddev, bo);
+      if (r < 0) return r;
+      return { offset: drmVmaNodeOffsetAddr(bo.vmaNode) };
     });
   }
 
@@ -263,15 +262,10 @@ export class PanfrostFile {
    */
   mmap(offset: number, length: number): PanfrostCpuMapping | number {
     return this.op(NO_ARGS, () => {
-      if (!Number.isSafeInteger(offset) || offset % PAGE_SIZE || !Number.isSafeInteger(length) || length <= 0) return -EINVAL;
-      const pgoff = offset / PAGE_SIZE;
-      const pages = Math.ceil(length / PAGE_SIZE);
-      const node = this.pfdev.vmaManager.find(pgoff);
-      if (!node || node.start !== pgoff || pages > node.size) return -EINVAL;
-      const bo = [...this.handles.values()].find((b) => b.vmaNode === node);
-      // the offset exists, but this file holds no handle to its buffer
-      if (!bo) return -EACCES;
-      return new PanfrostCpuMapping(this.pfdev.kernel, bo, pages * PAGE_SIZE);
+      // panfrost's file operations' mmap is drm_gem_mmap
+      const bo = drmGemMmap<PanfrostBo>(this.pfdev.ddev, this, offset, length);
+      if (typeof bo === 'number') return bo;
+      return new PanfrostCpuMapping(this.pfdev.kernel, bo, Math.ceil(length / PAGE_SIZE) * PAGE_SIZE);
     });
   }
 

@@ -3,6 +3,7 @@ import {
   EFAULT,
   EINVAL,
   ENOMEM,
+  DrmVmaOffsetNode,
   KernelError,
   drmGemAllocBlocks,
   drmGemBlocksToRuns,
@@ -12,8 +13,7 @@ import {
   drmGemRunsRead,
   drmGemRunsWrite,
 } from '@gki/kernel';
-import type { DrmGemBlock, DrmGemPageRun, Kernel } from '@gki/kernel';
-import type { DrmMmNode } from './drm-mm.js';
+import type { DrmGemBlock, DrmGemPageRun, DrmMmNode, Kernel } from '@gki/kernel';
 import type { PanfrostFence } from './job.js';
 import type { PanfrostMmu } from './mmu.js';
 
@@ -50,8 +50,8 @@ export class PanfrostBo {
   resvFence: PanfrostFence | null = null;
   /** The mappings of this buffer (one per file that has a handle). */
   readonly mappings: PanfrostGemMapping[] = [];
-  /** The DRM fake mmap offset node, once MMAP_BO asked for one. */
-  vmaNode: DrmMmNode | null = null;
+  /** The buffer's place in the DRM device's mmap offset space (obj->vma_node), once MMAP_BO asked for one, and the files allowed to map it. */
+  readonly vmaNode = new DrmVmaOffsetNode<PanfrostBo>(this);
   freed = false;
   readonly id: number;
 

@@ -5,7 +5,6 @@ export * from './uapi.js';
 export * from './exception.js';
 export * from './features.js';
 export * from './lock-region.js';
-export * from './drm-mm.js';
 export * from './gem.js';
 export * from './mmu.js';
 export * from './job.js';

@@ -1,7 +1,6 @@
 import { allocIoPgtableOps, freeIoPgtableOps, IOMMU_NOEXEC, IOMMU_READ, IOMMU_WRITE } from '@gki/io-pgtable-core';
 import type { IommuFlushOps, IoPgtableCfg, IoPgtableOps, MappedOut } from '@gki/io-pgtable-core';
-import { EINVAL, ENOENT, ENOMEM, KernelError, readxPollTimeout } from '@gki/kernel';
-import { DrmMm } from './drm-mm.js';
+import { DrmMm, EINVAL, ENOENT, ENOMEM, KernelError, readxPollTimeout } from '@gki/kernel';
 import { decodeFaultStatus, isTranslationFault } from './exception.js';
 import { HW_FEATURE_AARCH64_MMU, hasHwFeature, mmuPaBits, mmuVaBits } from './features.js';
 import { LOCK_ALL, lockRegionEncode } from './lock-region.js';
@@ -86,7 +85,9 @@ export class PanfrostMmu {
     id: number,
   ) {
     this.id = id;
-    this.mm = new DrmMm(SZ_32M >> PAGE_SHIFT, (SZ_4G - SZ_32M) / SZ_4K, panfrostColorAdjust);
+    // drm_mm_init with the colour callback (panfrost_drm_mm_color_adjust ignores the node the
+    // hole follows: only the colour of the buffer being placed matters)
+    this.mm = new DrmMm(SZ_32M >> PAGE_SHIFT, (SZ_4G - SZ_32M) / SZ_4K, (_node, color, range) => panfrostColorAdjust(color, range));
   }
 
   get transtab(): bigint {
@@ -364,7 +365,9 @@ export class PanfrostMmuManager {
       mmu.as = -1;
     }
     freeIoPgtableOps(this.pfdev.kernel, mmu.ops);
-    if (!mmu.mm.isClean) this.pfdev.dev.warn(`mmu ${mmu.id}: address space torn down with ${mmu.mm.allocatedNodes().length} nodes left`);
+    // panfrost_mmu_release_ctx: drm_mm_takedown, which WARNs about nodes left behind
+    const left = mmu.mm.nodes().length;
+    if (!mmu.mm.takedown(this.pfdev.kernel.log)) this.pfdev.dev.warn(`mmu ${mmu.id}: address space torn down with ${left} nodes left`);
   }
 
   // ------------------------------------------------------------------ map / unmap

@@ -33,7 +33,7 @@ describe('CREATE_BO and friends: bad input', () => {
     expect(f.createBo({ size: 1.5, flags: 0 })).toBe(-EINVAL);
     expect(f.handleList()).toEqual([]);
     expect(k.pages.stats().pagesInUse).toBe(before);
-    expect(f.mmu.mm.allocatedNodes()).toHaveLength(0);
+    expect(f.mmu.mm.nodes()).toHaveLength(0);
     // lookups of unknown handles
     expect(f.getBoOffset({ handle: 7 })).toBe(-ENOENT);
     expect(f.mmapBo({ handle: 7 })).toBe(-ENOENT);
@@ -90,7 +90,7 @@ describe('CREATE_BO and friends: bad input', () => {
     k.pages.clearFaults();
     expect(k.pages.snapshot()).toEqual(before);
     expect(f.handleList()).toEqual([]);
-    expect(f.mmu.mm.allocatedNodes()).toHaveLength(0);
+    expect(f.mmu.mm.nodes()).toHaveLength(0);
     f.close();
   });
 });
@@ -128,9 +128,13 @@ describe('MMAP_BO and the CPU mapping', () => {
     // a heap cannot be mapped
     const h = createBo(f, SZ_2M, PANFROST_BO_NOEXEC | PANFROST_BO_HEAP);
     expect(f.mmapBo({ handle: h.handle })).toBe(-EINVAL);
+    // GEM_CLOSE frees the second buffer and its offset (drm_gem_object_release); its offset maps nothing now
+    expect(f.gemClose({ handle: b2.handle })).toBe(0);
+    expect(f.mmap(2 ** 32 + 0x3000, 0x1000)).toBe(-EINVAL);
     f.close();
-    // after the buffer is gone its CPU mapping faults
+    // after the buffer is gone its CPU mapping faults, and the device's offset space is empty again
     expect(() => cpu.read32(0)).toThrow(/SIGBUS/);
+    expect(pfdev.ddev.vmaOffsetManager!.clean).toBe(true);
   });
 });
 

@@ -32,6 +32,7 @@ import {
   SMMUV3_PRESET_QEMU,
   SmmuV3,
   type PhysMem,
+  type SmmuV3Preset,
 } from '@gki/hw';
 
 export const RAM = 0x4000_0000;
@@ -61,11 +62,11 @@ export class SmmuRig {
   private cmdq = 0;
   private prod = 0;
 
-  constructor(ramSize: number, tlbCapacity?: number) {
+  constructor(ramSize: number, tlbCapacity?: number, walkCache = true, preset: SmmuV3Preset = SMMUV3_PRESET_QEMU) {
     this.board = new Board('smmu-bench', [{ base: RAM, size: ramSize }]);
     this.mem = this.board.mem;
     this.next = RAM + 0x10_0000;
-    this.smmu = new SmmuV3(this.mem, { preset: SMMUV3_PRESET_QEMU, tlbCapacity });
+    this.smmu = new SmmuV3(this.mem, { preset, tlbCapacity, walkCache });
     this.board.bus.map(MMIO, SMMU_MMIO_SIZE, this.smmu);
     this.init();
   }
@@ -152,6 +153,8 @@ export class SmmuRig {
 export class Tables {
   readonly root: number;
   readonly startLevel: number;
+  /** The next-level tables created so far (below the root), in creation order. */
+  readonly tables: number[] = [];
   constructor(
     private readonly rig: SmmuRig,
     readonly bits: number,
@@ -170,7 +173,9 @@ export class Tables {
       if (level === 3) return a;
       let desc = mem.read64(a);
       if ((desc & 3n) !== 3n) {
-        desc = BigInt(this.rig.alloc(4096)) | 3n;
+        const t = this.rig.alloc(4096);
+        this.tables.push(t);
+        desc = BigInt(t) | 3n;
         mem.write64(a, desc);
       }
       table = Number(desc & 0x0000_ffff_ffff_f000n);

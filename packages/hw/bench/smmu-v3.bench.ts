@@ -29,12 +29,19 @@ const DATA = RAM + 0x800_0000; // output PAs (above 2^31)
 const SID_S1 = 1;
 const SID_S2 = 2;
 const SID_NESTED = 3;
+/**
+ * Stage-1 tables a nested sweep reads (root, level 1, level 2 and one level-3 table per 2 MiB):
+ * each costs one stage-2 walk of its IPA per sample, later fetches hit that TLB entry.
+ */
+const NESTED_S1_TABLES = 3 + PAGES / 512;
 const ASID = 1;
 const VMID_S2 = 2;
 const VMID_NESTED = 3;
 
 interface Setup {
   rig: SmmuRig;
+  /** Stage 1 only, on an SMMU without a walk cache (every miss walks every level). */
+  cold: SmmuRig;
 }
 
 function build(): Setup {
@@ -54,12 +61,14 @@ function build(): Setup {
   s2.mapRange(IPA, DATA, PAGES, S2_PAGE);
   rig.writeSte(SID_S2, steS2(VMID_S2, s2.root));
 
-  // Nested: stage 1 IOVA -> IPA, stage 2 IPA -> DATA. The CD pointer and TTB0 are IPAs, so
-  // stage 2 also maps the pages holding the CD and the stage-1 root.
+  // Nested: stage 1 IOVA -> IPA, stage 2 IPA -> DATA. The CD pointer and every stage-1 table
+  // address are IPAs, so stage 2 also maps the CD page, the stage-1 root (at another IPA) and
+  // the stage-1 next-level tables (at their own addresses).
   const n2 = new Tables(rig, 39);
   const n1 = new Tables(rig, 48);
   n1.mapRange(IOVA, IPA, PAGES, S1_PAGE);
   n2.mapRange(IPA, DATA, PAGES, S2_PAGE);
+  for (const t of n1.tables) n2.mapRange(t, t, 1, S2_PAGE);
   const cdPa = rig.alloc(4096);
   const cdIpa = 0x70_0000_0000;
   const ttbIpa = cdIpa + 0x1_0000;
@@ -67,7 +76,14 @@ function build(): Setup {
   n2.mapRange(ttbIpa, n1.root, 1, S2_PAGE);
   writeCd(rig, cdPa, cdWords(ttbIpa, ASID, 48));
   rig.writeSte(SID_NESTED, steNested(cdIpa, VMID_NESTED, n2.root));
-  return { rig };
+
+  const cold = new SmmuRig(96 << 20, TLB_CAPACITY, false);
+  const c1 = new Tables(cold, 48);
+  c1.mapRange(IOVA, DATA, PAGES, S1_PAGE);
+  const ccd = cold.alloc(64, 64);
+  writeCd(cold, ccd, cdWords(c1.root, ASID, 48));
+  cold.writeSte(SID_S1, steS1(ccd));
+  return { rig, cold };
 }
 
 const READ: WalkAccess = { write: false, exec: false, priv: false };
@@ -75,6 +91,20 @@ const out: SmmuTranslation = { pa: -1 };
 
 /** One translation of each of `PAGES` pages from `base` (offset 0x10 into each page). */
 function sweep(rig: SmmuRig, sid: number, base: number): number {
+  const smmu = rig.smmu;
+  let acc = 0;
+  for (let i = 0; i < PAGES; i++) {
+    if (!smmu.translate(sid, -1, base + i * 4096 + 0x10, READ, out)) throw new Error(`translate failed at page ${i}`);
+    acc += out.pa;
+  }
+  return acc;
+}
+
+/**
+ * `sweep` for the rig without a walk cache: its own copy, so that each loop's call site sees
+ * one SMMU (a call site that sees two gets slower and boxes the address on other rows).
+ */
+function sweepCold(rig: SmmuRig, sid: number, base: number): number {
   const smmu = rig.smmu;
   let acc = 0;
   for (let i = 0; i < PAGES; i++) {
@@ -113,12 +143,15 @@ interface Case {
   hits: number;
   misses: number;
   walks: number;
+  /** The rig the case runs on (default: the main one). */
+  on?: SmmuRig;
 }
 
 export function smmuV3Bench(runs: number): BenchRow[] {
-  const { rig } = build();
+  const { rig, cold } = build();
   const smmu = rig.smmu;
   const flushS1 = () => rig.tlbiAsid(ASID);
+  const flushCold = () => cold.tlbiAsid(ASID);
   const flushS2 = () => rig.tlbiVmid(VMID_S2);
   const flushNested = () => rig.tlbiVmid(VMID_NESTED);
   // The yardsticks of the hit rows, same loop shape and keys: a bare Map.get of the page
@@ -154,25 +187,27 @@ export function smmuV3Bench(runs: number): BenchRow[] {
     { id: 'yardstick.tlb-lookup', group: 'yardsticks (same loop, same 64 keys)', name: 'Tlb.lookup + Tlb.output (the shared fast path alone)', ops: HIT_OPS, run: hotTlb, expectSum: sumHot, hits: 0, misses: 0, walks: 0, vs: 'yardstick.map-get', goal: 2 },
     { id: 's1.hit', group: S1, name: 'TLB hit, 64-page working set', ops: HIT_OPS, run: () => hot(rig, SID_S1, IOVA), expectSum: sumHot, hits: HIT_OPS, misses: 0, walks: 0, vs: 'yardstick.map-get', goal: 2 },
     { id: 's1.hit-16k', group: S1, name: 'TLB hit, 64 MiB working set (16384 entries)', ops: PAGES, run: () => sweep(rig, SID_S1, IOVA), expectSum: sumSweep, hits: PAGES, misses: 0, walks: 0 },
-    { id: 's1.miss', group: S1, name: 'TLB miss, 4-level walk (TLBI_NH_ASID before each sample)', ops: PAGES, run: () => sweep(rig, SID_S1, IOVA), before: flushS1, expectSum: sumSweep, hits: 0, misses: PAGES, walks: PAGES },
+    { id: 's1.miss', group: S1, name: 'TLB miss (TLBI_NH_ASID before each sample: one 4-level walk per 2 MiB, the rest resume at the cached level-3 table)', ops: PAGES, run: () => sweep(rig, SID_S1, IOVA), before: flushS1, expectSum: sumSweep, hits: 0, misses: PAGES, walks: PAGES },
+    { id: 's1.miss-cold', group: S1, name: 'TLB miss, no walk cache (a 4-level walk every time)', ops: PAGES, run: () => sweepCold(cold, SID_S1, IOVA), before: flushCold, expectSum: sumSweep, hits: 0, misses: PAGES, walks: PAGES, on: cold },
     { id: 's2.hit', group: 'stage 2 (39-bit IPA, 3 levels)', name: 'TLB hit, 64-page working set', ops: HIT_OPS, run: () => hot(rig, SID_S2, IPA), expectSum: sumHot, hits: HIT_OPS, misses: 0, walks: 0, vs: 'yardstick.map-get', goal: 2 },
     { id: 's2.miss', group: 'stage 2 (39-bit IPA, 3 levels)', name: 'TLB miss, 3-level walk (TLBI_S12_VMALL before each sample)', ops: PAGES, run: () => sweep(rig, SID_S2, IPA), before: flushS2, expectSum: sumSweep, hits: 0, misses: PAGES, walks: PAGES },
     { id: 'nested.hit', group: 'nested (S1 4 levels over S2 3 levels)', name: 'TLB hit, 64-page working set', ops: HIT_OPS, run: () => hot(rig, SID_NESTED, IOVA), expectSum: sumHot, hits: HIT_OPS, misses: 0, walks: 0, vs: 'yardstick.map-get', goal: 2 },
-    { id: 'nested.miss', group: 'nested (S1 4 levels over S2 3 levels)', name: 'TLB miss, S1 + S2 walk (TLBI_S12_VMALL before each sample)', ops: PAGES, run: () => sweep(rig, SID_NESTED, IOVA), before: flushNested, expectSum: sumSweep, hits: 0, misses: PAGES, walks: 2 * PAGES },
+    { id: 'nested.miss', group: 'nested (S1 4 levels over S2 3 levels)', name: 'TLB miss, S1 + S2 walk (TLBI_S12_VMALL before each sample; S1 tables fetched through S2, S1 walks not walk-cached)', ops: PAGES, run: () => sweep(rig, SID_NESTED, IOVA), before: flushNested, expectSum: sumSweep, hits: 0, misses: PAGES, walks: 2 * PAGES + NESTED_S1_TABLES },
   ];
 
   // Check every case once (warming the TLB for the hit rows), untimed.
   for (const c of cases) {
     c.before?.();
     if (c.hits > 0) c.run();
-    const st = smmu.stats;
+    const st = (c.on ?? rig).smmu.stats;
     const [h, m, w] = [st.tlbHits, st.tlbMisses, st.walks];
     const sum = c.run();
     if (sum !== c.expectSum) throw new Error(`${c.group} / ${c.name}: output addresses sum to ${sum}, expected ${c.expectSum}`);
     const got = [st.tlbHits - h, st.tlbMisses - m, st.walks - w];
     if (got.join() !== [c.hits, c.misses, c.walks].join()) throw new Error(`${c.group} / ${c.name}: hits/misses/walks ${got.join('/')}, expected ${c.hits}/${c.misses}/${c.walks}`);
-    if (smmu.stats.tlbFlushes !== 0) throw new Error('the TLB filled up and was emptied');
+    if (st.tlbFlushes !== 0) throw new Error('the TLB filled up and was emptied');
   }
+  if (smmu.walkCacheCounters()!.hits === 0 || cold.smmu.walkCacheEnabled) throw new Error('walk cache rows are not what they say');
 
   // DMA copies through stage 1: 1 MiB from IOVA to IOVA + 1 MiB, checked once.
   const dma = new DmaMaster(rig.mem, { streamId: SID_S1 });
@@ -194,14 +229,15 @@ export function smmuV3Bench(runs: number): BenchRow[] {
   const mark = [0, 0, 0];
   const bench = newBench(runs);
   for (const c of cases) {
+    const st = (c.on ?? rig).smmu.stats;
     bench.add(`${c.group}|${c.name}`, c.run, {
       beforeAll: () => void (c.hits > 0 && c.run()),
       beforeEach: () => {
         c.before?.();
-        mark.splice(0, 3, smmu.stats.tlbHits, smmu.stats.tlbMisses, smmu.stats.walks);
+        mark.splice(0, 3, st.tlbHits, st.tlbMisses, st.walks);
       },
       afterEach: () => {
-        const got = [smmu.stats.tlbHits - mark[0]!, smmu.stats.tlbMisses - mark[1]!, smmu.stats.walks - mark[2]!];
+        const got = [st.tlbHits - mark[0]!, st.tlbMisses - mark[1]!, st.walks - mark[2]!];
         if (got.join() !== [c.hits, c.misses, c.walks].join()) throw new Error(`${c.group} / ${c.name}: a sample saw hits/misses/walks ${got.join('/')}`);
       },
     });

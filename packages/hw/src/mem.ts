@@ -99,13 +99,24 @@ export class PhysMem {
   private check(pa: number, len: number, write: boolean): void {
     if (pa >= this.lastBase && pa + len <= this.lastEnd) return;
     if (!Number.isSafeInteger(pa) || pa < 0) throw new BusError(pa, len, write, 'not a physical address');
+    if (!this.findRegion(pa, len)) throw new BusError(pa, len, write, 'outside RAM');
+  }
+
+  /** True when `pa` is RAM (the last region hit, or any region: then remembered). */
+  private inRam(pa: number): boolean {
+    return (pa >= this.lastBase && pa + 1 <= this.lastEnd) || this.findRegion(pa);
+  }
+
+  /** True when [pa, pa+len) is RAM, remembering the region (`pa` a non-negative integer or not). */
+  private findRegion(pa: number, len = 1): boolean {
+    if (!Number.isSafeInteger(pa) || pa < 0) return false;
     for (const r of this.regions)
       if (pa >= r.base && pa + len <= r.base + r.size) {
         this.lastBase = r.base;
         this.lastEnd = r.base + r.size;
-        return;
+        return true;
       }
-    throw new BusError(pa, len, write, 'outside RAM');
+    return false;
   }
 
   /**
@@ -140,6 +151,32 @@ export class PhysMem {
     this.cacheKey[slot] = key;
     this.cacheArr[slot] = c;
     return c;
+  }
+
+  /**
+   * Like `peekChunk`, but returns null instead of throwing when `pa` is not RAM (for hot
+   * paths that treat a bus error as "take the slow path").
+   */
+  tryPeekChunk(pa: number): Uint32Array | null {
+    if (!this.inRam(pa)) return null;
+    const key = Math.floor(pa * INV_CHUNK);
+    const slot = key & (CHUNK_CACHE - 1);
+    if (this.cacheKey[slot] === key) return this.cacheArr[slot]!;
+    const c = this.chunks.get(key);
+    if (c === undefined) return ZERO_CHUNK;
+    this.cacheKey[slot] = key;
+    this.cacheArr[slot] = c;
+    return c;
+  }
+
+  /**
+   * The backing words of the chunk holding `pa` when that chunk has been written, else null
+   * (outside RAM, or never written: a later write would create a new array). Never allocates.
+   * Chunks are never dropped, so a caller may keep the array as long as it likes.
+   */
+  backedChunk(pa: number): Uint32Array | null {
+    const c = this.tryPeekChunk(pa);
+    return c === ZERO_CHUNK ? null : c;
   }
 
   /**

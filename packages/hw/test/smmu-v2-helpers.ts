@@ -56,7 +56,7 @@ export class V2Rig {
   readonly smmu: SmmuV2;
   private next = RAM + 0x10_0000;
 
-  constructor(preset: Partial<SmmuV2Preset> = {}, opts: { numPage?: number; syncLatencyReads?: number; tlbCapacity?: number } = {}) {
+  constructor(preset: Partial<SmmuV2Preset> = {}, opts: { numPage?: number; syncLatencyReads?: number; tlbCapacity?: number; walkCache?: boolean } = {}) {
     const config = smmuV2Config({ ...SMMUV2_PRESET_MMU500, ...preset }, opts.numPage);
     this.smmu = new SmmuV2(this.mem, {
       config,
@@ -64,6 +64,7 @@ export class V2Rig {
       contextIrqs: Array.from({ length: config.numCb }, (_, i) => this.irq.line(CTX_IRQ0 + i)),
       syncLatencyReads: opts.syncLatencyReads,
       tlbCapacity: opts.tlbCapacity,
+      walkCache: opts.walkCache,
     });
     this.bus.map(MMIO, this.smmu.mmioSize, this.smmu);
   }

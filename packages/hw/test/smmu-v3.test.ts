@@ -259,6 +259,8 @@ const S2_PAGE = 0x3n | (1n << 10n) | (3n << 8n) | (3n << 6n) | (0xfn << 2n); // 
 class Tables {
   readonly root: number;
   readonly startLevel: number;
+  /** The next-level tables created so far (below the root). */
+  readonly tables: number[] = [];
   constructor(
     private readonly d: Driver,
     readonly bits: number,
@@ -277,6 +279,7 @@ class Tables {
       let desc = this.d.mem.read64(a);
       if ((desc & 3n) !== 3n) {
         const t = this.d.alloc(4096);
+        this.tables.push(t);
         desc = BigInt(t) | 3n;
         this.d.mem.write64(a, desc);
       }
@@ -762,9 +765,11 @@ describe('SMMUv3 stage 2 and nesting', () => {
     s2.map(cdIpa, cdPa, S2_PAGE);
     const ttbIpa = 0x7_0001_0000;
     s2.map(ttbIpa, s1.root, S2_PAGE);
-    // Stage-1 next-level tables are read as PAs (walker limitation): identity-map them.
-    const leaf = s1.leafAddr(0x40_0000);
-    for (const t of [leaf - (leaf % 4096)]) s2.map(t, t, S2_PAGE);
+    // The stage-1 next-level table addresses are IPAs too: stage 2 maps them at their own
+    // addresses here (a non-identity layout is tested in smmu-v3-nested.test.ts).
+    s1.leafAddr(0x40_0000);
+    s1.leafAddr(0x40_1000);
+    for (const t of s1.tables) s2.map(t, t, S2_PAGE);
     s1.map(0x40_0000, 0x6_0000_0000, S1_PAGE); // VA -> IPA
     s2.map(0x6_0000_0000, RAM + 0xa0_0000, S2_PAGE); // IPA -> PA
     writeCd(d, cdPa, cdWords(ttbIpa, 5));

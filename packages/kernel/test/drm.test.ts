@@ -26,6 +26,20 @@ import {
   Kernel,
   NSEC_PER_MSEC,
   delayNs,
+  DRM_FILE_PAGE_OFFSET_SIZE,
+  DRM_FILE_PAGE_OFFSET_START,
+  DrmVmaOffsetNode,
+  EACCES,
+  ENOSPC,
+  drmGemCreateMmapOffset,
+  drmGemCreateMmapOffsetSize,
+  drmGemFreeMmapOffset,
+  drmGemHandleCreate,
+  drmGemHandleDelete,
+  drmGemMmap,
+  drmGemObjectRelease,
+  drmVmaNodeIsAllowed,
+  drmVmaNodeOffsetAddr,
   drmGemAllocBlocks,
   drmGemBlocksToRuns,
   drmGemFreeBlocks,
@@ -342,6 +356,99 @@ describe('GEM backing pages and CPU access', () => {
     expect([0xff8, 0xffc, 0x1000, 0x1004, 0x1008].map((o) => k.mem.read32(drmGemRunsPhys(runs, o)) >>> 0)).toEqual([
       0xdead_beef, 0xdead_beef, 0xdead_beef, 0xdead_beef, (data[0x808]! | (data[0x809]! << 8) | (data[0x80a]! << 16) | (data[0x80b]! << 24)) >>> 0,
     ]);
+  });
+});
+
+/** A GEM object as a driver embeds the core's parts: size and offset node. */
+class TestBo {
+  readonly vmaNode = new DrmVmaOffsetNode<TestBo>(this);
+  constructor(readonly size: number) {}
+}
+
+describe('GEM mmap offsets over the device offset manager (drm_gem.c)', () => {
+  it('drm_gem_init gives a DRIVER_GEM device one manager over DRM_FILE_PAGE_OFFSET_START/SIZE; a device without DRIVER_GEM has none', () => {
+    const k = boot([{ compatible: 'test,gpu' }]);
+    expect(k.modules.load(gpuModule('testgpu', 'test,gpu', TEST_DRM))).toBe(0);
+    const m = gpuAt(k, 0).ddev.vmaOffsetManager!;
+    expect([m.start, m.end]).toEqual([DRM_FILE_PAGE_OFFSET_START, DRM_FILE_PAGE_OFFSET_START + DRM_FILE_PAGE_OFFSET_SIZE]);
+    const nogem = new DrmDevice(gpuAt(k, 0).ddev.dev, { ...TEST_DRM, driverFeatures: DRIVER_RENDER }, null, null);
+    expect(nogem.vmaOffsetManager).toBeNull();
+    expect(() => drmGemCreateMmapOffset(nogem, new TestBo(0x1000))).toThrow(/no GEM offset manager/);
+  });
+
+  it('create_mmap_offset is idempotent; offsets are bytes from 4 GiB, page-sized per object; free gives them back', () => {
+    const k = boot([{ compatible: 'test,gpu' }]);
+    k.modules.load(gpuModule('testgpu', 'test,gpu', TEST_DRM));
+    const ddev = gpuAt(k, 0).ddev;
+    const a = new TestBo(0x3000);
+    const b = new TestBo(0x1000);
+    expect(drmVmaNodeOffsetAddr(a.vmaNode)).toBe(0);
+    expect(drmGemCreateMmapOffset(ddev, a)).toBe(0);
+    expect(drmGemCreateMmapOffset(ddev, b)).toBe(0);
+    expect(drmVmaNodeOffsetAddr(a.vmaNode)).toBe(0x1_0000_0000);
+    expect(drmVmaNodeOffsetAddr(b.vmaNode)).toBe(0x1_0000_3000);
+    expect(drmGemCreateMmapOffset(ddev, a)).toBe(0);
+    expect(drmVmaNodeOffsetAddr(a.vmaNode)).toBe(0x1_0000_0000);
+    drmGemFreeMmapOffset(ddev, a);
+    expect(drmVmaNodeOffsetAddr(a.vmaNode)).toBe(0);
+    drmGemObjectRelease(ddev, b);
+    expect(ddev.vmaOffsetManager!.clean).toBe(true);
+    // a size larger than the offset space: -ENOSPC, nothing kept
+    const huge = new TestBo(0x1000);
+    expect(drmGemCreateMmapOffsetSize(ddev, huge, (DRM_FILE_PAGE_OFFSET_SIZE + 1) * 0x1000)).toBe(-ENOSPC);
+    expect(ddev.vmaOffsetManager!.clean).toBe(true);
+  });
+
+  it('drm_gem_mmap: exact offset and length inside the object, only for files holding a handle (allow at handle create, revoke at delete)', () => {
+    const k = boot([{ compatible: 'test,gpu' }]);
+    k.modules.load(gpuModule('testgpu', 'test,gpu', TEST_DRM));
+    const gpu = gpuAt(k, 0);
+    const ddev = gpu.ddev;
+    const f1 = gpu.open() as TestFile;
+    const f2 = gpu.open() as TestFile;
+    const h1 = new DrmHandleTable<TestBo>();
+    const h2 = new DrmHandleTable<TestBo>();
+    const bo = new TestBo(0x2000);
+    const handle = drmGemHandleCreate(f1, h1, bo);
+    expect(handle).toBe(1);
+    expect(drmVmaNodeIsAllowed(bo.vmaNode, f1)).toBe(true);
+    expect(drmGemCreateMmapOffset(ddev, bo)).toBe(0);
+    const off = drmVmaNodeOffsetAddr(bo.vmaNode);
+    expect(drmGemMmap<TestBo>(ddev, f1, off, 0x2000)).toBe(bo);
+    expect(drmGemMmap<TestBo>(ddev, f1, off, 1)).toBe(bo); // one page, rounded up
+    expect(drmGemMmap(ddev, f1, off, 0x2001)).toBe(-EINVAL); // three pages: not covered
+    expect(drmGemMmap(ddev, f1, off + 0x1000, 0x1000)).toBe(-EINVAL); // inside, not at the start
+    expect(drmGemMmap(ddev, f1, off + 0x4000, 0x1000)).toBe(-EINVAL); // no object there
+    expect(drmGemMmap(ddev, f1, off + 1, 0x1000)).toBe(-EINVAL); // mmap(2): unaligned offset
+    expect(drmGemMmap(ddev, f1, off, 0)).toBe(-EINVAL);
+    expect(drmGemMmap(ddev, f2, off, 0x1000)).toBe(-EACCES);
+    // a second handle in f2 (flink/prime open): allowed; two handles in f1 need two deletes
+    expect(drmGemHandleCreate(f2, h2, bo)).toBe(1);
+    expect(drmGemMmap<TestBo>(ddev, f2, off, 0x1000)).toBe(bo);
+    expect(drmGemHandleCreate(f1, h1, bo)).toBe(2);
+    expect(drmGemHandleDelete(f1, h1, 1)).toBe(bo);
+    expect(drmGemMmap<TestBo>(ddev, f1, off, 0x1000)).toBe(bo);
+    expect(drmGemHandleDelete(f1, h1, 2)).toBe(bo);
+    expect(drmGemMmap(ddev, f1, off, 0x1000)).toBe(-EACCES);
+    expect(drmGemHandleDelete(f1, h1, 2)).toBe(-EINVAL);
+    expect(drmGemMmap<TestBo>(ddev, f2, off, 0x1000)).toBe(bo);
+    ddev.unplug();
+    expect(drmGemMmap(ddev, f2, off, 0x1000)).toBe(-ENODEV);
+  });
+
+  it("the device's last reference destroys the manager: an object still holding an offset is drm_mm_takedown's WARN", () => {
+    const k = boot([{ compatible: 'test,gpu' }, { compatible: 'test,gpu' }]);
+    k.modules.load(gpuModule('testgpu', 'test,gpu', TEST_DRM));
+    const [a, b] = [gpuAt(k, 0), gpuAt(k, 1)];
+    const leak = new TestBo(0x1000);
+    const fine = new TestBo(0x1000);
+    drmGemCreateMmapOffset(a.ddev, leak);
+    drmGemCreateMmapOffset(b.ddev, fine);
+    // each device has its own offset space: both objects sit at the first offset
+    expect(drmVmaNodeOffsetAddr(leak.vmaNode)).toBe(drmVmaNodeOffsetAddr(fine.vmaNode));
+    drmGemFreeMmapOffset(b.ddev, fine);
+    expect(k.modules.unload('testgpu')).toBe(0);
+    expect(k.log.grep('Memory manager not clean during takedown.')).toHaveLength(1);
   });
 });
 

@@ -30,7 +30,7 @@ describe("the core kernel's KMI table", () => {
       expect(s.source).toMatch(/^(drivers|kernel|lib|mm)\/[\w/-]+\.c$/);
       expect(typeof s.value, s.name).toBe('function');
     }
-    expect(names.length).toBe(76);
+    expect(names.length).toBe(97);
   });
 
   it('uses the symbols Linux modules actually link against (facts from the kernel tree)', () => {
@@ -54,6 +54,40 @@ describe("the core kernel's KMI table", () => {
     // kernel internals are not for modules at all
     expect(kmiSymbolsOf(table, 'Kernel')).toBeUndefined();
     expect(kmiSymbolsOf(table, 'iommuEnableNesting')).toBeUndefined();
+    // drm_mm.c exports its API with plain EXPORT_SYMBOL; drm_mm_insert_node_generic and
+    // drm_mm_insert_node are static inlines over drm_mm_insert_node_in_range, and
+    // drm_mm_reserve_node is referenced only by a module that reserves
+    for (const n of ['drm_mm_init', 'drm_mm_insert_node_in_range', 'drm_mm_reserve_node', 'drm_mm_remove_node', 'drm_mm_takedown'])
+      expect(by.get(n)?.gplOnly, n).toBe(false);
+    expect(kmiSymbolsOf(table, 'DrmMm')).toEqual(['drm_mm_init', 'drm_mm_insert_node_in_range', 'drm_mm_remove_node', 'drm_mm_takedown']);
+    expect(kmiSymbolsOf(table, 'drmMmReserveNode')).toEqual(['drm_mm_reserve_node']);
+    expect(kmiSymbolsOf(table, 'DrmMmNode')).toEqual([]);
+    // drm_vma_manager.c and drm_gem.c's mmap-offset and handle helpers are plain EXPORT_SYMBOL;
+    // drm_vma_node_offset_addr / _start / _size and the exact lookup are static inlines
+    for (const n of [
+      'drm_vma_offset_manager_init',
+      'drm_vma_offset_manager_destroy',
+      'drm_vma_offset_add',
+      'drm_vma_offset_remove',
+      'drm_vma_offset_lookup_locked',
+      'drm_vma_node_allow',
+      'drm_vma_node_allow_once',
+      'drm_vma_node_revoke',
+      'drm_vma_node_is_allowed',
+      'drm_gem_create_mmap_offset',
+      'drm_gem_create_mmap_offset_size',
+      'drm_gem_free_mmap_offset',
+      'drm_gem_object_release',
+      'drm_gem_handle_create',
+      'drm_gem_handle_delete',
+      'drm_gem_mmap',
+    ])
+      expect(by.get(n)?.gplOnly, n).toBe(false);
+    expect(by.get('drm_vma_offset_add')?.source).toBe('drivers/gpu/drm/drm_vma_manager.c');
+    expect(by.get('drm_gem_create_mmap_offset')?.source).toBe('drivers/gpu/drm/drm_gem.c');
+    expect(kmiSymbolsOf(table, 'drmVmaNodeOffsetAddr')).toEqual([]);
+    expect(by.has('drm_vma_node_offset_addr')).toBe(false);
+    expect(by.has('drm_vma_offset_exact_lookup_locked')).toBe(false);
     // none of these exports lives in a symbol namespace
     expect(table.symbols().filter((s) => s.namespace !== undefined)).toEqual([]);
   });

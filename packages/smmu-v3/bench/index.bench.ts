@@ -207,7 +207,10 @@ function s4k(label: string): string {
  * the model), then dma_map_single/dma_unmap_single (IOVA allocator + dma-debug records + the
  * above, compared with iommu_map + iommu_unmap: the DMA layer's own cost); and the
  * SMMU model's TLB miss (a walk of the driver's table) against io-pgtable's iova_to_phys of a
- * table holding the same mappings.
+ * table holding the same mappings: with the model's walk cache (each sample starts with
+ * TLBI_NH_ASID, which empties the walk cache too: one full walk per level-3 table, then walks
+ * that resume at the cached table: 8 + 4088 per sample), and without it (a second rig booted
+ * with `gki,no-walk-cache`: a full 4-level walk per translation).
  */
 function runStack(): Row[] {
   const r = boot({ preset: 'fvp' });
@@ -271,13 +274,33 @@ function runStack(): Row[] {
   const access: WalkAccess = { write: false, exec: false, priv: false };
   const out = { pa: 0 };
   let sink = 0;
-  const modelSweep = () => {
+  const sweepOf = (m: typeof model) => () => {
     let acc = 0;
     for (let i = 0; i < PAGES; i++) {
-      if (!model.translate(sid, -1, IOVA_BASE + i * SZ_4K + 0x10, access, out)) throw new Error('translate failed');
+      if (!m.translate(sid, -1, IOVA_BASE + i * SZ_4K + 0x10, access, out)) throw new Error('translate failed');
       acc += out.pa;
     }
     sink += acc;
+  };
+  const modelSweep = sweepOf(model);
+  // The same driver on a model without a walk cache: every miss walks all four levels. Booted
+  // when its row starts (the rows before it then run with one kernel and one format instance
+  // in the process, as they always did: a second one makes V8's code for them polymorphic).
+  let coldRig: { r: Rig; d: IommuDomain; sweep: () => void } | undefined;
+  const cold = () => {
+    if (coldRig !== undefined) return coldRig;
+    const c = boot({ preset: 'fvp', walkCache: false });
+    const dc = iommuDomainAlloc(c.masters[0]!);
+    if (typeof dc === 'number') throw new Error(`domain alloc: ${dc}`);
+    check(iommuAttachDevice(dc, c.masters[0]!) === 0, 'attach failed');
+    coldRig = { r: c, d: dc, sweep: sweepOf(c.model) };
+    mapRange(dc, shape, false);
+    iommuFlushIotlbAll(dc);
+    const coldWalks = c.model.stats.walks;
+    coldRig.sweep();
+    check(c.model.stats.walks - coldWalks === PAGES && !c.model.walkCacheEnabled && out.pa === PA_BASE + shape.paSkew + (PAGES - 1) * SZ_4K + 0x10, 'cold model misses walk every page');
+    unmapRange(dc, shape, false);
+    return coldRig;
   };
   const fmtWalk = () => {
     let acc = 0;
@@ -311,6 +334,17 @@ function runStack(): Row[] {
       vs: 'fmt.iova_to_phys',
       goal: 2,
     },
+    {
+      id: 'model.miss-cold',
+      name: 'SMMUv3 model translate, TLB miss, no walk cache (full 4-level walk of the driver\'s table)',
+      before: () => {
+        mapRange(cold().d, shape, false);
+        iommuFlushIotlbAll(cold().d);
+      },
+      run: () => cold().sweep(),
+      after: () => unmapRange(cold().d, shape, false),
+      vs: 'fmt.iova_to_phys',
+    },
   ];
   for (const c of cases) bench.add(c.id, c.run, { beforeEach: c.before, afterEach: c.after });
   // Check once, untimed, that each case does what it says.
@@ -320,11 +354,13 @@ function runStack(): Row[] {
   mapRange(d, shape, false);
   iommuFlushIotlbAll(d);
   const walks = model.stats.walks;
+  const wcHits = model.walkCacheCounters()!.hits;
   modelSweep();
   check(model.stats.walks - walks === PAGES && out.pa === PA_BASE + shape.paSkew + (PAGES - 1) * SZ_4K + 0x10, 'model misses walk every page');
+  check(model.walkCacheCounters()!.hits - wcHits === PAGES - PAGES / 512, 'all but the first miss per level-3 table resume at the cached table');
   unmapRange(d, shape, false);
   bench.runSync();
-  check(model.hitlessViolations.length === 0 && sink !== 0, 'hitless violations');
+  check(model.hitlessViolations.length === 0 && cold().r.model.hitlessViolations.length === 0 && sink !== 0, 'hitless violations');
   freeIoPgtableOps(k, fmt);
   const rows: Row[] = [];
   for (const t of bench.tasks) {

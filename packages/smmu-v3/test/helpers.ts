@@ -24,6 +24,8 @@ export interface BoardOptions {
   preset?: Preset;
   /** StreamIDs of the three masters (default SIDS). */
   sids?: readonly number[];
+  /** False adds `gki,no-walk-cache` to the SMMU node (every TLB miss walks every level). */
+  walkCache?: boolean;
 }
 
 export function smmuBoard(opts: BoardOptions = {}): Board {
@@ -42,6 +44,7 @@ export function smmuBoard(opts: BoardOptions = {}): Board {
       prop.strings('interrupt-names', ['eventq', 'gerror', 'cmdq-sync']),
       prop.u32('#iommu-cells', 1),
       prop.string('gki,smmu-preset', opts.preset ?? 'fvp'),
+      ...(opts.walkCache === false ? [prop.empty('gki,no-walk-cache')] : []),
     ]),
   );
   return Board.fromDtb(writeDtb(buildFdt(spec)));

@@ -224,6 +224,12 @@ export class Tlb {
     return this.ctxTag[ctx]!;
   }
 
+  /** log2 of the smallest block size context `ctx` holds entries of, or −1 when it holds none. */
+  smallestShift(ctx: number): number {
+    const m = this.ctxShifts[ctx]!;
+    return m === 0 ? NIL : 43 - Math.clz32(m & -m);
+  }
+
   /** Entries held for a context. */
   contextSize(ctx: number): number {
     return ctx >= 0 && ctx < this.ctxGroup.length ? this.ctxCount[ctx]! : 0;
@@ -385,10 +391,20 @@ export class Tlb {
     const aux = auxHi * TWO32 + (auxLo >>> 0);
     const base = hi * TWO32 + lo - off;
     this.inserts++;
-    const found = this.find(ctx, shift, bLo, bHi);
-    if (found >= 0) {
-      this.setPayload(found, base, oa, perms, attr, aux);
-      return found;
+    // One probe finds either the entry for this key (replaced in place) or the free slot the
+    // new entry takes (linear probing: the first empty slot from the home slot).
+    let index = this.index;
+    let mask = this.indexMask;
+    let home = hashKey(ctx, shift, bLo, bHi) & mask;
+    let i = home;
+    for (;;) {
+      const f = index[i]!;
+      if (f < 0) break;
+      if (this.eBLo[f] === bLo && this.eCtx[f] === ctx && this.eShift[f] === shift && this.eBHi[f] === bHi) {
+        this.setPayload(f, base, oa, perms, attr, aux);
+        return f;
+      }
+      i = (i + 1) & mask;
     }
     if (this.count >= this.capacity) {
       if (this.eviction === 'flush') {
@@ -398,6 +414,7 @@ export class Tlb {
       } else {
         this.evictOne();
       }
+      i = -1; // the index changed: probe again below
     }
     const e = this.allocEntry();
     this.eCtx[e] = ctx;
@@ -405,12 +422,16 @@ export class Tlb {
     this.eBLo[e] = bLo;
     this.eBHi[e] = bHi;
     this.setPayload(e, base, oa, perms, attr, aux);
-    // Hash index.
-    const mask = this.indexMask;
-    let i = hashKey(ctx, shift, bLo, bHi) & mask;
-    this.eHome[e] = i;
-    while (this.index[i]! >= 0) i = (i + 1) & mask;
-    this.index[i] = e;
+    // Hash index (allocEntry may have grown it: then probe again too).
+    if (i < 0 || index !== this.index) {
+      index = this.index;
+      mask = this.indexMask;
+      home = hashKey(ctx, shift, bLo, bHi) & mask;
+      i = home;
+      while (index[i]! >= 0) i = (i + 1) & mask;
+    }
+    this.eHome[e] = home;
+    index[i] = e;
     // Context list and size bookkeeping.
     const head = this.ctxHead[ctx]!;
     this.eNext[e] = head;
@@ -646,5 +667,270 @@ export class Tlb {
     for (let ctx = 0; ctx < n && this.count > 0; ctx++) {
       if (this.ctxCount[ctx]! > 0 && match(this.ctxGroup[ctx]!, this.ctxTag[ctx]!)) this.invalidateContext(ctx, start, end);
     }
+  }
+}
+
+/** Default capacity of a WalkCache (entries). */
+export const WALK_CACHE_DEFAULT_CAPACITY = 4096;
+/** Config tags of walk-cache entries are below this. */
+export const WALK_CACHE_TAGS = 2 ** 26;
+
+/**
+ * A walk cache, the companion of `Tlb` on the translation fast path: where a TLB caches leaf
+ * translations, a walk cache caches the table a walk reaches, so that a TLB miss in the same
+ * region reads one descriptor instead of walking every level (hardware caches table
+ * descriptors the same way, and the architecture lets it).
+ *
+ * An entry is keyed like a TLB entry by a context handle (`context(group, tag)`, the same
+ * pairs the model's TLB uses) and an aligned input block: the block of inputs for which a walk
+ * reaches the cached table (2 MiB for a level-3 table of the 4 KiB granule, 1 GiB for a
+ * level-2 one, ...). It holds the table's address (PA, or IPA when table addresses go through
+ * a nested stage), its level, the table range it belongs to (TTBR0/TTBR1), the table controls
+ * collected from the descriptors above it (APTable, XNTable, PXNTable, NSTable, as the stage-1
+ * walker's `tblHi`) and a config tag the model chooses (e.g. an id of the decoded translation
+ * controls): an entry is only used by a walk under the same tag. Resuming a walk from an entry
+ * gives exactly what a full walk gives as long as the tables above it did not change.
+ *
+ * A lookup returns the entry of the smallest block (the deepest table) holding the input.
+ * The last entry found is remembered, so a run of misses in one block costs one compare.
+ * Entries go only through the invalidate* calls (and capacity eviction): a driver that frees
+ * or replaces a table and invalidates only leaf entries keeps walking the old table, as on
+ * hardware. Allocation-free on lookups and (once grown) inserts.
+ */
+export class WalkCache {
+  private readonly t: Tlb;
+  // Two remembered entries (mE = −1: none) and their keys, most recent in slot 0: a nested
+  // translation alternates between a stage-1 and a stage-2 context.
+  private readonly mCtx = new Int32Array([NIL, NIL]);
+  private readonly mShift = new Int32Array(2);
+  private readonly mBLo = new Int32Array(2);
+  private readonly mBHi = new Int32Array(2);
+  private readonly mE = new Int32Array([NIL, NIL]);
+  /** Per entry: the backing words of its table, when the owner gave them (else null). */
+  private eWords: (Uint32Array | null)[] = [];
+  /** Per entry: the table descriptor that led to its table (low, high words). */
+  private eDesc = new Int32Array(64);
+
+  constructor(opts: TlbOptions = {}) {
+    this.t = new Tlb({ capacity: opts.capacity ?? WALK_CACHE_DEFAULT_CAPACITY, eviction: opts.eviction ?? 'flush' });
+  }
+
+  get capacity(): number {
+    return this.t.capacity;
+  }
+
+  /** Number of entries held. */
+  get size(): number {
+    return this.t.size;
+  }
+
+  /** Counters (hits, misses, inserts, evictions, invalidated, entries), as for a Tlb. */
+  counters(): TlbCounters {
+    return this.t.counters();
+  }
+
+  resetCounters(): void {
+    this.t.resetCounters();
+  }
+
+  /** The handle of context (`group`, `tag`); see `Tlb.context`. */
+  context(group: number, tag: number): number {
+    return this.t.context(group, tag);
+  }
+
+  findContext(group: number, tag: number): number {
+    return this.t.findContext(group, tag);
+  }
+
+  /** Entries held for a context. */
+  contextSize(ctx: number): number {
+    return this.t.contextSize(ctx);
+  }
+
+  /** True when remembered slot `m` holds the block of input (`hi`, `lo`) in `ctx`. */
+  private memoHolds(m: number, ctx: number, hi: number, lo: number): boolean {
+    if (this.mCtx[m] !== ctx) return false;
+    const shift = this.mShift[m]!;
+    if (shift < 32) return (((lo >>> shift) | (hi << (32 - shift))) | 0) === this.mBLo[m] && ((hi >>> shift) | 0) === this.mBHi[m];
+    return ((hi >>> (shift - 32)) | 0) === this.mBLo[m] && this.mBHi[m] === 0;
+  }
+
+  /**
+   * The entry of the deepest cached table on the walk of the input (u32 or int32 halves) in
+   * `ctx`, or −1. Counts a hit or a miss. Allocation-free.
+   */
+  lookupParts(ctx: number, hi: number, lo: number): number {
+    if (this.memoHolds(0, ctx, hi, lo)) {
+      this.t.hits++;
+      return this.mE[0]!;
+    }
+    if (this.memoHolds(1, ctx, hi, lo)) {
+      this.t.hits++;
+      const e = this.mE[1]!;
+      this.swapMemo();
+      return e;
+    }
+    const e = this.t.lookupParts(ctx, hi, lo);
+    if (e >= 0) this.remember(ctx, e, hi, lo);
+    return e;
+  }
+
+  private swapMemo(): void {
+    const a = this.mCtx, b = this.mShift, c = this.mBLo, d = this.mBHi, e = this.mE;
+    let x = a[0]!; a[0] = a[1]!; a[1] = x;
+    x = b[0]!; b[0] = b[1]!; b[1] = x;
+    x = c[0]!; c[0] = c[1]!; c[1] = x;
+    x = d[0]!; d[0] = d[1]!; d[1] = x;
+    x = e[0]!; e[0] = e[1]!; e[1] = x;
+  }
+
+  /**
+   * Remembers `e` (found or made for the input (`hi`, `lo`)) in slot 0, moving slot 0 to slot
+   * 1 — but only when no smaller block of its context can hold any input of its block: then
+   * it is what a lookup of any input in the block returns. A remembered entry of the same
+   * context is dropped (it may no longer be the deepest one).
+   */
+  private remember(ctx: number, e: number, hi: number, lo: number): void {
+    const t = this.t;
+    const shift = t.shift(e);
+    if (this.mCtx[1] === ctx) {
+      this.mCtx[1] = NIL;
+      this.mE[1] = NIL;
+    }
+    if (this.mCtx[0] !== ctx) this.swapMemo(); // keep the other context's entry in slot 1
+    if (shift !== t.smallestShift(ctx)) {
+      this.mCtx[0] = NIL;
+      this.mE[0] = NIL;
+      return;
+    }
+    this.mCtx[0] = ctx;
+    this.mShift[0] = shift;
+    if (shift < 32) {
+      this.mBLo[0] = ((lo >>> shift) | (hi << (32 - shift))) | 0;
+      this.mBHi[0] = (hi >>> shift) | 0;
+    } else {
+      this.mBLo[0] = (hi >>> (shift - 32)) | 0;
+      this.mBHi[0] = 0;
+    }
+    this.mE[0] = e;
+  }
+
+  private forget(): void {
+    this.mCtx.fill(NIL);
+    this.mE.fill(NIL);
+  }
+
+  /** Address of the entry's table. */
+  table(e: number): number {
+    return this.t.aux(e);
+  }
+
+  /** The backing words of the entry's table as given to `insertParts` (null if none were). */
+  words(e: number): Uint32Array | null {
+    return this.eWords[e]!;
+  }
+
+  /** Low word of the table descriptor that led to the entry's table (u32). */
+  descLo(e: number): number {
+    return this.eDesc[2 * e]! >>> 0;
+  }
+
+  /** High word of that descriptor (u32). */
+  descHi(e: number): number {
+    return this.eDesc[2 * e + 1]! >>> 0;
+  }
+
+  /** Level of the entry's table. */
+  level(e: number): number {
+    return this.t.attr(e) & 3;
+  }
+
+  /** Table range of the entry (0 = TTBR0/VTTBR, 1 = TTBR1). */
+  range(e: number): number {
+    return (this.t.attr(e) >>> 2) & 1;
+  }
+
+  /** Granule shift (12, 14 or 16) of the entry's table. */
+  granuleShift(e: number): number {
+    return 12 + (((this.t.attr(e) >>> 3) & 3) << 1);
+  }
+
+  /** Config tag of the entry. */
+  tag(e: number): number {
+    return this.t.attr(e) >>> 5;
+  }
+
+  /** Table controls collected above the entry's table (the stage-1 walker's descriptor bits 63:32, OR-ed). */
+  tableHi(e: number): number {
+    return this.t.perms(e);
+  }
+
+  /** log2 of the input block the entry covers. */
+  shift(e: number): number {
+    return this.t.shift(e);
+  }
+
+  /** Input address of the start of the entry's block. */
+  base(e: number): number {
+    return this.t.base(e);
+  }
+
+  /**
+   * Caches the table a walk of input (`hi`, `lo`) reached: it covers the aligned 2^`shift`
+   * block holding the input; its address is given as u32 halves; `level` 0..3, `range` 0..1,
+   * `granuleShift` 12, 14 or 16, `tag` 0..2^26 − 1 (config tag); `descLo`/`descHi` the table descriptor that led to the
+   * table; `words` optionally the table's backing words (e.g. `PhysMem.backedChunk`), handed
+   * back by `words(e)`. Replaces an entry for the same block. Returns the entry.
+   */
+  insertParts(ctx: number, hi: number, lo: number, shift: number, tableHi32: number, tableLo32: number, level: number, range: number, granuleShift: number, tblHi: number, tag: number, descLo = 0, descHi = 0, words: Uint32Array | null = null): number {
+    const g = granuleShift === 12 ? 0 : granuleShift === 14 ? 1 : granuleShift === 16 ? 2 : -1;
+    if (!(level >= 0 && level <= 3 && (range === 0 || range === 1) && g >= 0 && tag >= 0 && tag < WALK_CACHE_TAGS && (tag | 0) === tag)) {
+      throw new RangeError(`walk cache: bad level ${level}, range ${range}, granule shift ${granuleShift} or tag ${tag}`);
+    }
+    const evictions = this.t.evictions;
+    const e = this.t.insertHalves(ctx, hi, lo, shift, 0, 0, tblHi | 0, (tag << 5) | (g << 3) | (range << 2) | level, tableHi32 | 0, tableLo32 | 0);
+    if (this.t.evictions !== evictions) this.forget(); // a full cache dropped entries
+    const ew = this.eWords;
+    while (ew.length <= e) ew.push(null);
+    ew[e] = words;
+    if (2 * e + 1 >= this.eDesc.length) {
+      const d = new Int32Array(Math.max(this.eDesc.length * 2, 2 * e + 2));
+      d.set(this.eDesc);
+      this.eDesc = d;
+    }
+    this.eDesc[2 * e] = descLo | 0;
+    this.eDesc[2 * e + 1] = descHi | 0;
+    this.remember(ctx, e, hi, lo);
+    return e;
+  }
+
+  /** Removes every entry. */
+  invalidateAll(): void {
+    this.forget();
+    this.t.invalidateAll();
+  }
+
+  /** Removes the entries of context handle `ctx` whose block overlaps [start, end) (default all). */
+  invalidateContext(ctx: number, start = 0, end = Infinity): void {
+    this.forget();
+    this.t.invalidateContext(ctx, start, end);
+  }
+
+  /** Removes the entries of context (`group`, `tag`) overlapping [start, end). */
+  invalidateTag(group: number, tag: number, start = 0, end = Infinity): void {
+    this.forget();
+    this.t.invalidateTag(group, tag, start, end);
+  }
+
+  /** Removes the entries of every context of `group` overlapping [start, end). */
+  invalidateGroup(group: number, start = 0, end = Infinity): void {
+    this.forget();
+    this.t.invalidateGroup(group, start, end);
+  }
+
+  /** Removes the entries overlapping [start, end) of every context `match(group, tag)` selects. */
+  invalidateWhere(match: (group: number, tag: number) => boolean, start = 0, end = Infinity): void {
+    this.forget();
+    this.t.invalidateWhere(match, start, end);
   }
 }

@@ -78,6 +78,13 @@ export interface LpaeWalkConfig {
   readonly identity: boolean;
   /** Set when the programmed fields are architecturally inconsistent; every walk then faults. */
   readonly configError: string | null;
+  /**
+   * Derived: `walkLpaeFast` handles this config (VMSAv8-64 stage 1 or 2, consistent, no
+   * FEAT_LPA 52-bit descriptor layout).
+   */
+  readonly fastWalk: boolean;
+  /** Derived: 2^(oaBits − 32), the limit on an output address's high word. */
+  readonly oaHiLimit: number;
 }
 
 const TWO32 = 2 ** 32;
@@ -146,8 +153,14 @@ function makeRange(s: RangeSpec): LpaeTableRange {
   };
 }
 
-function withLimit(c: Omit<LpaeWalkConfig, 'oaLimit'>): LpaeWalkConfig {
-  return { ...c, oaLimit: 2 ** c.oaBits };
+function withLimit(c: Omit<LpaeWalkConfig, 'oaLimit' | 'fastWalk' | 'oaHiLimit'>): LpaeWalkConfig {
+  const fastWalk =
+    (c.regime === 'v8-s1' || c.regime === 'v8-s2') &&
+    c.configError === null &&
+    !c.identity &&
+    c.oaBits >= 32 &&
+    !(c.oaBits === 52 && c.ranges.some((r) => r.granuleShift === 16));
+  return { ...c, oaLimit: 2 ** c.oaBits, fastWalk, oaHiLimit: 2 ** Math.max(0, c.oaBits - 32) };
 }
 
 /** Stage-1 start level implied by an input size: enough levels to resolve every bit. */
@@ -524,6 +537,58 @@ function s2CacheNibble(x: number): number {
 // ---------------------------------------------------------------------------------------------
 // The walk
 
+// ---------------------------------------------------------------------------------------------
+// Walk cursor (the walk-cache hook of walkLpaeParts / walkLpaeFast)
+
+/** Cursor slot: address of the table (an IPA with a nested `tables` translator). */
+export const CUR_TABLE = 0;
+/** Cursor slot: level of that table, or −1 (start at the start-level table). */
+export const CUR_LEVEL = 1;
+/** Cursor slot: width of the index into that table (start level: with concatenation). */
+export const CUR_BITS = 2;
+/** Cursor slot: stage-1 table descriptor bits 63:59 OR-ed over the levels above (hi[31:27]). */
+export const CUR_TBLHI = 3;
+/** Cursor slot: the table range (0 = TTBR0/VTTBR/TRANSTAB, 1 = TTBR1). */
+export const CUR_RANGE = 4;
+/**
+ * Cursor slots: low and high words (u32) of the table descriptor that led to the table (0 at
+ * the start level), so that a resumed walk reports the same "last descriptor read" as a full
+ * walk when the table itself cannot be read.
+ */
+export const CUR_DESC_LO = 5;
+export const CUR_DESC_HI = 6;
+const CURSOR_SLOTS = 7;
+
+/** A walk cursor (allocate once per walker user; every slot is an exact integer). */
+export function createLpaeCursor(): Float64Array {
+  const c = new Float64Array(CURSOR_SLOTS);
+  c[CUR_LEVEL] = -1;
+  return c;
+}
+
+/**
+ * Points `cursor` at a table to resume from (`level` below the start level of its range),
+ * reached through the table descriptor (`descLo`, `descHi`).
+ */
+export function lpaeCursorResume(cfg: LpaeWalkConfig, cursor: Float64Array, range: number, table: number, level: number, tblHi: number, descLo: number, descHi: number): void {
+  cursor[CUR_RANGE] = range;
+  cursor[CUR_LEVEL] = level;
+  cursor[CUR_BITS] = cfg.ranges[range]!.granuleShift - 3;
+  cursor[CUR_TABLE] = table;
+  cursor[CUR_TBLHI] = tblHi;
+  cursor[CUR_DESC_LO] = descLo >>> 0;
+  cursor[CUR_DESC_HI] = descHi >>> 0;
+}
+
+/**
+ * log2 of the input span the cursor's table covers (its entries' span times its entries),
+ * i.e. the block of inputs for which a walk reaches this same table.
+ */
+export function lpaeCursorSpanShift(cfg: LpaeWalkConfig, cursor: Float64Array): number {
+  const g = cfg.ranges[cursor[CUR_RANGE]!]!.granuleShift;
+  return lpaeLevelShift(g, cursor[CUR_LEVEL]!) + cursor[CUR_BITS]!;
+}
+
 /**
  * Selects the table range for a 64-bit input address given as u32 halves; returns its index
  * or -1 (input outside every range).
@@ -556,6 +621,15 @@ function selectRange(cfg: LpaeWalkConfig, vaHi: number, vaLo: number): number {
  * Translates the input address (u32 halves of a 64-bit value) through a long-descriptor
  * config. Fills `out`; returns true on success. Allocation-free. With `tables` (nested
  * translation) every table address is an IPA that `tables` maps to a PA before the read.
+ *
+ * With a `cursor` (see `createLpaeCursor`), a walk-cache hook: when `cursor[CUR_LEVEL]` is
+ * −1 the walk starts at the start-level table as usual, otherwise it resumes at the table the
+ * cursor names (a table an earlier walk of the same config reached for an input in the same
+ * block; `lpaeCursorResume` fills it). Either way, on return the cursor holds the last table
+ * the walk read a descriptor from (its address, level, index width, the stage-1 table controls
+ * collected above it, the table range and the table descriptor that led to it), whatever the
+ * outcome; it is left at −1 when the walk stopped before reading any descriptor. A resumed
+ * walk gives exactly what the full walk gives as long as the tables above did not change.
  */
 export function walkLpaeParts(
   mem: PhysMem,
@@ -565,35 +639,63 @@ export function walkLpaeParts(
   access: WalkAccess,
   out: WalkResult,
   tables?: WalkTableTranslator,
+  cursor?: Float64Array,
 ): boolean {
   resetWalkResult(out);
   vaHi >>>= 0;
   vaLo >>>= 0;
-  if (cfg.configError !== null) return setFault(out, 'translation', 0);
-  const ri = selectRange(cfg, vaHi, vaLo);
-  if (ri < 0) return setFault(out, cfg.regime === 'mali' ? 'address-size' : 'translation', 0);
-  const r = cfg.ranges[ri]!;
-  out.ttbr = ri;
-  if (cfg.identity) {
-    const pa = vaHi * TWO32 + vaLo;
-    if (pa >= cfg.oaLimit) return setFault(out, 'address-size', 0);
-    out.oa = pa;
-    out.size = 4096;
-    out.perms = PERM_ALL;
-    return true;
+  let r: LpaeTableRange;
+  let level: number;
+  let bits: number;
+  let table: number;
+  // Hierarchical controls collected from stage-1 table descriptors (bits 63:59 are in hi[31:27]).
+  let tblHi: number;
+  if (cursor !== undefined && cursor[CUR_LEVEL]! >= 0) {
+    // Resume at a table a walk of this config reached before for an input in the same block
+    // (walk cache): every check above that table was made when it was reached.
+    const ri = cursor[CUR_RANGE]!;
+    r = cfg.ranges[ri]!;
+    out.ttbr = ri;
+    level = cursor[CUR_LEVEL]!;
+    bits = cursor[CUR_BITS]!;
+    table = cursor[CUR_TABLE]!;
+    tblHi = cursor[CUR_TBLHI]! | 0;
+    out.descLo = cursor[CUR_DESC_LO]!;
+    out.descHi = cursor[CUR_DESC_HI]!;
+  } else {
+    if (cfg.configError !== null) return setFault(out, 'translation', 0);
+    const ri = selectRange(cfg, vaHi, vaLo);
+    if (ri < 0) return setFault(out, cfg.regime === 'mali' ? 'address-size' : 'translation', 0);
+    r = cfg.ranges[ri]!;
+    out.ttbr = ri;
+    if (cfg.identity) {
+      const pa = vaHi * TWO32 + vaLo;
+      if (pa >= cfg.oaLimit) return setFault(out, 'address-size', 0);
+      out.oa = pa;
+      out.size = 4096;
+      out.perms = PERM_ALL;
+      return true;
+    }
+    if (!r.enabled) return setFault(out, 'translation', 0);
+    if (r.base >= cfg.oaLimit) return setFault(out, 'address-size', 0);
+    level = r.startLevel;
+    bits = r.startBits;
+    table = r.base;
+    tblHi = 0;
+    if (cursor !== undefined) {
+      cursor[CUR_RANGE] = ri;
+      cursor[CUR_LEVEL] = level;
+      cursor[CUR_BITS] = bits;
+      cursor[CUR_TABLE] = table;
+      cursor[CUR_TBLHI] = 0;
+      cursor[CUR_DESC_LO] = 0;
+      cursor[CUR_DESC_HI] = 0;
+    }
   }
-  if (!r.enabled) return setFault(out, 'translation', 0);
   const oaLimit = cfg.oaLimit;
-  if (r.base >= oaLimit) return setFault(out, 'address-size', 0);
-
   const g = r.granuleShift;
   const bpl = g - 3;
   const isS1 = cfg.stage === 1 && cfg.regime !== 'mali';
-  let level = r.startLevel;
-  let bits = r.startBits;
-  let table = r.base;
-  // Hierarchical controls collected from stage-1 table descriptors (bits 63:59 are in hi[31:27]).
-  let tblHi = 0;
 
   for (;;) {
     const shift = g + bpl * (3 - level);
@@ -601,12 +703,12 @@ export function walkLpaeParts(
     const idx = (shift >= 32 ? vaHi >>> (shift - 32) : (vaLo >>> shift) | (vaHi << (32 - shift))) & ((1 << bits) - 1);
     let descAddr = table + idx * 8;
     if (tables !== undefined) {
-      const pa = tables.tableAddress(descAddr, level);
-      if (pa < 0) {
+      const aLo = descAddr >>> 0;
+      if (!tables.tableAddress((descAddr - aLo) / TWO32, aLo | 0, level)) {
         out.descAddr = descAddr;
         return setFault(out, 'translation', level);
       }
-      descAddr = pa;
+      descAddr = (tables.paHi >>> 0) * TWO32 + (tables.paLo >>> 0);
     }
     let chunk: Uint32Array;
     try {
@@ -633,6 +735,14 @@ export function walkLpaeParts(
       table = next;
       level++;
       bits = bpl;
+      if (cursor !== undefined) {
+        cursor[CUR_LEVEL] = level;
+        cursor[CUR_BITS] = bits;
+        cursor[CUR_TABLE] = table;
+        cursor[CUR_TBLHI] = tblHi;
+        cursor[CUR_DESC_LO] = lo;
+        cursor[CUR_DESC_HI] = hi;
+      }
       continue;
     }
     // A leaf: level-3 pages are type 0b11 (0b01 on Mali); blocks are type 0b01 where allowed.
@@ -735,31 +845,164 @@ function leaf(
   return true;
 }
 
+/** `walkLpaeFast` result slots (an Int32Array of FAST_SLOTS). */
+export const FAST_OA_HI = 0;
+/** Low word of the output address of the input itself (int32 bit pattern). */
+export const FAST_OA_LO = 1;
+/** log2 of the leaf's size. */
+export const FAST_SHIFT = 2;
+/** The leaf's effective permissions (PERM_* mask). */
+export const FAST_PERMS = 3;
+export const FAST_SLOTS = 4;
+
+/**
+ * The common case of `walkLpaeParts`, for configs with `fastWalk` (VMSAv8-64 stage 1 and 2):
+ * a walk that ends in a valid leaf whose access flag is set, whose output address is in range
+ * and whose permissions grant `access`. Then it returns true with the output address of the
+ * input (as halves), the leaf's size shift and its permissions in `res`: exactly the `oa`,
+ * `size` and `perms` walkLpaeParts reports for that input. In every other case (a fault of any
+ * kind, a leaf the hardware would update for AF or dirty state, a block size of 4 GiB or more,
+ * a config without `fastWalk`) it returns false having only read descriptors, and leaves
+ * `cursor` at the table it stopped in (−1 if it read none): walkLpaeParts given the same cursor
+ * then resumes there and produces the exact outcome, fields, events and updates included.
+ *
+ * `cursor` is both input (where to start, as for walkLpaeParts) and output (the last table
+ * read). Allocation-free; no double crosses a call.
+ */
+export function walkLpaeFast(mem: PhysMem, cfg: LpaeWalkConfig, vaHi: number, vaLo: number, access: WalkAccess, cursor: Float64Array, res: Int32Array): boolean {
+  if (!cfg.fastWalk) return false;
+  vaHi >>>= 0;
+  vaLo >>>= 0;
+  // Cursor slots are exact small integers except the table address: read them as int32.
+  let level = cursor[CUR_LEVEL]! | 0;
+  let r: LpaeTableRange;
+  let bits: number;
+  let table: number;
+  let tblHi: number;
+  if (level < 0) {
+    const ri = selectRange(cfg, vaHi, vaLo);
+    if (ri < 0) return false;
+    r = cfg.ranges[ri]!;
+    if (!r.enabled || r.base >= cfg.oaLimit) return false;
+    level = r.startLevel;
+    bits = r.startBits;
+    table = r.base;
+    tblHi = 0;
+    cursor[CUR_RANGE] = ri;
+    cursor[CUR_LEVEL] = level;
+    cursor[CUR_BITS] = bits;
+    cursor[CUR_TABLE] = table;
+    cursor[CUR_TBLHI] = 0;
+    cursor[CUR_DESC_LO] = 0;
+    cursor[CUR_DESC_HI] = 0;
+  } else {
+    r = cfg.ranges[cursor[CUR_RANGE]! | 0]!;
+    bits = cursor[CUR_BITS]! | 0;
+    table = cursor[CUR_TABLE]!;
+    tblHi = cursor[CUR_TBLHI]! | 0;
+  }
+  const g = r.granuleShift;
+  const bpl = g - 3;
+  const s1 = cfg.stage === 1;
+  const oaHiLimit = cfg.oaHiLimit;
+  for (;;) {
+    const shift = g + bpl * (3 - level);
+    const idx = (shift >= 32 ? vaHi >>> (shift - 32) : (vaLo >>> shift) | (vaHi << (32 - shift))) & ((1 << bits) - 1);
+    const descAddr = table + idx * 8;
+    const chunk = mem.tryPeekChunk(descAddr);
+    if (chunk === null) return false;
+    const wi = PhysMem.wordIndex(descAddr);
+    const lo = chunk[wi]!;
+    const hi = chunk[wi + 1]!;
+    const type = lo & 3;
+    if ((type & 1) === 0) return false;
+    if (type === 3 && level < 3) {
+      // Table descriptor: next-level table address, granule aligned (no FEAT_LPA here).
+      const nHi = hi & 0xffff;
+      if (nHi >= oaHiLimit) return false;
+      if (s1) tblHi |= hi;
+      table = nHi * TWO32 + ((lo & ~((1 << g) - 1)) >>> 0);
+      level++;
+      bits = bpl;
+      cursor[CUR_LEVEL] = level;
+      cursor[CUR_BITS] = bits;
+      cursor[CUR_TABLE] = table;
+      cursor[CUR_TBLHI] = tblHi;
+      cursor[CUR_DESC_LO] = lo;
+      cursor[CUR_DESC_HI] = hi;
+      continue;
+    }
+    // Leaf: level-3 pages are type 0b11; blocks type 0b01 where the granule allows them.
+    if (level === 3 ? type !== 3 : !(g === 12 ? level === 1 || level === 2 : level === 2)) return false;
+    if ((lo & 0x400) === 0 || shift >= 32) return false; // AF clear (fault or hardware update); huge blocks
+    const oaHi = hi & 0xffff;
+    if (oaHi >= oaHiLimit) return false;
+    const perms = s1 ? s1Perms(true, lo, hi, tblHi) : s2Perms((lo >>> 6) & 3, hi);
+    if (!permits(perms, access)) return false;
+    const mask = (1 << shift) - 1;
+    res[FAST_OA_HI] = oaHi;
+    res[FAST_OA_LO] = (lo & ~mask) | (vaLo & mask);
+    res[FAST_SHIFT] = shift;
+    res[FAST_PERMS] = perms;
+    return true;
+  }
+}
+
+/**
+ * `walkLpaeFast` at a table below the start level whose backing words the caller holds (a
+ * walk cache keeps them; see `PhysMem.backedChunk`): `g` is the granule shift of the table's
+ * range, `wb` the table's word index in `words`, `tblHi` the table controls collected above it. Returns true, with `res` filled as
+ * walkLpaeFast does, when the descriptor for the input is a leaf the fast walk accepts; false
+ * otherwise (a table descriptor, a fault, an update): then walk from a cursor at this table.
+ */
+export function lpaeFastLeaf(cfg: LpaeWalkConfig, g: number, level: number, words: Uint32Array, wb: number, tblHi: number, vaHi: number, vaLo: number, access: WalkAccess, res: Int32Array): boolean {
+  if (!cfg.fastWalk) return false;
+  const bpl = g - 3;
+  const shift = g + bpl * (3 - level);
+  if (shift >= 32) return false;
+  const idx = ((vaLo >>> shift) | (vaHi << (32 - shift))) & ((1 << bpl) - 1);
+  const wi = wb + 2 * idx;
+  const lo = words[wi]!;
+  const hi = words[wi + 1]!;
+  const type = lo & 3;
+  // A leaf: a page at level 3, a block where the granule allows one; the access flag set.
+  if (level === 3 ? type !== 3 : type !== 1 || !(g === 12 ? level === 1 || level === 2 : level === 2)) return false;
+  if ((lo & 0x400) === 0) return false;
+  const oaHi = hi & 0xffff;
+  if (oaHi >= cfg.oaHiLimit) return false;
+  const perms = cfg.stage === 1 ? s1Perms(true, lo, hi, tblHi) : s2Perms((lo >>> 6) & 3, hi);
+  if (!permits(perms, access)) return false;
+  const mask = (1 << shift) - 1;
+  res[FAST_OA_HI] = oaHi;
+  res[FAST_OA_LO] = (lo & ~mask) | (vaLo & mask);
+  res[FAST_SHIFT] = shift;
+  res[FAST_PERMS] = perms;
+  return true;
+}
+
 function attrByte(cfg: LpaeWalkConfig, idx: number): number {
   return idx < 4 ? (cfg.mairLo >>> (idx * 8)) & 0xff : (cfg.mairHi >>> ((idx - 4) * 8)) & 0xff;
 }
 
-/** Stage-1 permissions from AP[2:1], UXN/PXN (or XN/PXN for VMSAv7) and table controls. */
+/**
+ * Stage-1 permissions from AP[2:1], UXN/PXN (or XN/PXN for VMSAv7) and table controls.
+ * Computed with bit operations only (each condition is a 0/1 bit): it runs on every walk.
+ */
 function s1Perms(v8: boolean, lo: number, hi: number, tblHi: number): number {
-  let ro = (lo & 0x80) !== 0;
-  let user = (lo & 0x40) !== 0;
-  if (tblHi & (1 << 29)) user = false; // APTable[0]: no unprivileged access below
-  if (tblHi & (1 << 30)) ro = true; // APTable[1]: no write access below
-  const xn = (hi & (1 << 22)) !== 0 || (tblHi & (1 << 28)) !== 0; // UXN/XN (+ UXNTable/XNTable)
-  const pxn = (hi & (1 << 21)) !== 0 || (tblHi & (1 << 27)) !== 0; // PXN (+ PXNTable)
-  let p = PERM_PRIV_R;
-  if (!ro) p |= PERM_PRIV_W;
-  if (user) p |= ro ? PERM_USER_R : PERM_USER_R | PERM_USER_W;
-  const userWritable = user && !ro;
+  const ro = ((lo >>> 7) | (tblHi >>> 30)) & 1; // AP[2], or APTable[1]: no write access below
+  const user = (lo >>> 6) & ~(tblHi >>> 29) & 1; // AP[1], unless APTable[0]: no unprivileged access
+  const xn = ((hi >>> 22) | (tblHi >>> 28)) & 1; // UXN/XN (+ UXNTable/XNTable)
+  const pxn = ((hi >>> 21) | (tblHi >>> 27)) & 1; // PXN (+ PXNTable)
+  const userWritable = user & (ro ^ 1);
+  // PERM_PRIV_R | PERM_PRIV_W (1 << 1) | PERM_USER_R (1 << 3) | PERM_USER_W (1 << 4)
+  let p = PERM_PRIV_R | ((ro ^ 1) << 1) | (user << 3) | (userWritable << 4);
   if (v8) {
     // AArch64: UXN alone controls unprivileged fetches (AP[1] = 0 with UXN = 0 is
     // execute-only memory), and memory writable at EL0 is never privileged-executable.
-    if (!pxn && !userWritable) p |= PERM_PRIV_X;
-    if (!xn) p |= PERM_USER_X;
+    p |= (((pxn | userWritable) ^ 1) << 2) | ((xn ^ 1) << 5);
   } else {
     // VMSAv7: a fetch needs read permission at that privilege; XN applies to both.
-    if (!pxn && !xn) p |= PERM_PRIV_X;
-    if (!xn && user) p |= PERM_USER_X;
+    p |= (((pxn | xn) ^ 1) << 2) | ((xn ^ 1) & user) << 5;
   }
   return p;
 }

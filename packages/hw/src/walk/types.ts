@@ -27,12 +27,18 @@ export interface WalkAccess {
 /**
  * Nested translation: the stage-2 translation of a stage-1 walk's own table accesses. The
  * stage-1 table base and every next-level table address are IPAs; the walker asks for the PA
- * of each descriptor it reads. Returns -1 when stage 2 faults: the walk then stops with a
- * 'translation' fault at that level and the translator keeps the stage-2 details.
+ * of each descriptor it reads, as u32 halves both ways (a double crossing a call that is not
+ * inlined is a heap number: the IPAs of a nested guest are above 2^31). Returns true with the PA
+ * in `paHi`/`paLo`, or false when stage 2 faults: the walk then stops with a 'translation'
+ * fault at that level and the translator keeps the stage-2 details.
  * Must not allocate (it runs on every descriptor fetch of a TLB miss).
  */
 export interface WalkTableTranslator {
-  tableAddress(ipa: number, level: number): number;
+  /** `ipaLo` is the low word as an int32 (`x | 0`), `ipaHi` the high word. */
+  tableAddress(ipaHi: number, ipaLo: number, level: number): boolean;
+  /** The PA of the last successful `tableAddress`: high word and low word (any 32-bit form). */
+  paHi: number;
+  paLo: number;
 }
 
 /** Permission bits in `WalkResult.perms`. Stage 2 and Mali set the priv and user bits alike. */

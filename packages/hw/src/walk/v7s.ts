@@ -247,12 +247,13 @@ export function v7sPerms(afe: boolean, ap: number, xn: boolean, pxn: boolean): n
 function readWord(mem: PhysMem, addr: number, level: number, out: WalkResult, tables: WalkTableTranslator | undefined): number {
   let pa = addr;
   if (tables !== undefined) {
-    pa = tables.tableAddress(addr, level);
-    if (pa < 0) {
+    const aLo = addr >>> 0;
+    if (!tables.tableAddress((addr - aLo) / TWO32, aLo | 0, level)) {
       out.descAddr = addr;
       setFault(out, 'translation', level);
       return -1;
     }
+    pa = (tables.paHi >>> 0) * TWO32 + (tables.paLo >>> 0);
   }
   out.descAddr = pa;
   let chunk: Uint32Array;

@@ -3,6 +3,7 @@ import type { Device } from '../driver/device.js';
 import type { Kernel } from '../kernel.js';
 import type { ModuleRef } from '../module/types.js';
 import { DRM_MINOR_PRIMARY, DRM_MINOR_RENDER, DrmMinorTable, type DrmMinor, type DrmMinorType } from './minor.js';
+import { DRM_FILE_PAGE_OFFSET_SIZE, DRM_FILE_PAGE_OFFSET_START, DrmVmaOffsetManager } from './vma-manager.js';
 
 /** enum drm_driver_feature bits (the ones the model's drivers state). */
 export const DRIVER_GEM = 1 << 0;
@@ -50,6 +51,12 @@ export class DrmDevice<F extends object = object> {
   private released = false;
   private refs = 1;
   private readonly openFiles = new Set<F>();
+  /**
+   * The device's mmap offset manager (dev->vma_offset_manager): made by drm_gem_init when the
+   * driver has DRIVER_GEM, over DRM_FILE_PAGE_OFFSET_START/SIZE; null otherwise. Destroyed
+   * (drm_vma_offset_manager_destroy, which WARNs when offsets are left) with the last reference.
+   */
+  readonly vmaOffsetManager: DrmVmaOffsetManager | null;
 
   constructor(
     /** The device the driver bound (drm->dev): the prefix of the core's log lines. */
@@ -61,6 +68,7 @@ export class DrmDevice<F extends object = object> {
     readonly priv: unknown,
   ) {
     this.kernel = dev.core.kernel;
+    this.vmaOffsetManager = driver.driverFeatures & DRIVER_GEM ? new DrmVmaOffsetManager(DRM_FILE_PAGE_OFFSET_START, DRM_FILE_PAGE_OFFSET_SIZE) : null;
   }
 
   /** Published and not unplugged: its nodes can be opened. */
@@ -142,11 +150,16 @@ export class DrmDevice<F extends object = object> {
     this.refs++;
   }
 
-  /** drm_dev_put: the last reference frees the minor numbers for reuse. */
+  /**
+   * drm_dev_put: the last reference frees the minor numbers for reuse and runs the managed
+   * release actions: drm_gem_init's destroys the offset manager (drm_mm_takedown's WARN,
+   * "Memory manager not clean during takedown.", when an object still has an offset).
+   */
   put(): void {
     if (this.released || --this.refs > 0) return;
     this.released = true;
     this.unregister();
+    this.vmaOffsetManager?.destroy(this.kernel.log);
     const table = this.kernel.drm.minors;
     if (this.primary) table.free(this.primary);
     if (this.render) table.free(this.render);

@@ -1,5 +1,8 @@
-import { ENOMEM } from '../errno.js';
+import { EACCES, EINVAL, ENODEV, ENOMEM, KernelError } from '../errno.js';
 import type { Kernel } from '../kernel.js';
+import type { DrmDevice } from './device.js';
+import type { DrmHandleTable } from './handles.js';
+import { drmVmaNodeAllow, drmVmaNodeIsAllowed, drmVmaNodeRevoke, type DrmVmaOffsetManager, type DrmVmaOffsetNode } from './vma-manager.js';
 
 const PAGE_SIZE = 0x1000;
 
@@ -109,4 +112,97 @@ export function drmGemRunsFill32(kernel: Kernel, runs: readonly DrmGemPageRun[],
     for (let o = from; o < to; o += 4) mem.write32(r.pa + (o - base), v);
     base += r.len;
   }
+}
+
+/*
+ * GEM objects' mmap offsets and handles (drivers/gpu/drm/drm_gem.c), over the device's offset
+ * manager (drm_vma_manager). A GEM object embeds its offset node (obj->vma_node); C reaches the
+ * device through obj->dev, the model's helpers take the DRM device as their first argument.
+ */
+
+/** What the GEM helpers use of an object: its size (bytes, a page multiple) and its offset node. */
+export interface DrmGemMmapObject {
+  readonly size: number;
+  readonly vmaNode: DrmVmaOffsetNode;
+}
+
+function managerOf(ddev: DrmDevice): DrmVmaOffsetManager {
+  const m = ddev.vmaOffsetManager;
+  if (!m) throw new KernelError(-EINVAL, `drm: ${ddev.driver.name} has no GEM offset manager (no DRIVER_GEM)`);
+  return m;
+}
+
+/**
+ * drm_gem_create_mmap_offset_size: gives the object `size` bytes (page multiple; rounded down
+ * to pages as C's size / PAGE_SIZE does) of offset space; idempotent: an object that has an
+ * offset keeps it. 0, or -ENOSPC when the offset space is full (nothing kept).
+ */
+export function drmGemCreateMmapOffsetSize(ddev: DrmDevice, obj: DrmGemMmapObject, size: number): number {
+  return managerOf(ddev).add(obj.vmaNode, Math.floor(size / PAGE_SIZE));
+}
+
+/** drm_gem_create_mmap_offset: drm_gem_create_mmap_offset_size over the object's whole size. */
+export function drmGemCreateMmapOffset(ddev: DrmDevice, obj: DrmGemMmapObject): number {
+  return drmGemCreateMmapOffsetSize(ddev, obj, obj.size);
+}
+
+/** drm_gem_free_mmap_offset: the object's offset goes back (nothing when it has none). */
+export function drmGemFreeMmapOffset(ddev: DrmDevice, obj: DrmGemMmapObject): void {
+  managerOf(ddev).remove(obj.vmaNode);
+}
+
+/**
+ * drm_gem_object_release, as far as the model's core keeps per-object state: the mmap offset
+ * goes (drm_gem_free_mmap_offset). The driver's free callback calls it before freeing its object.
+ */
+export function drmGemObjectRelease(ddev: DrmDevice, obj: DrmGemMmapObject): void {
+  drmGemFreeMmapOffset(ddev, obj);
+}
+
+/**
+ * drm_gem_handle_create (its tail): a new handle in the file's table naming `obj` (idr_alloc from
+ * 1), and the file allowed to mmap the object (drm_vma_node_allow, refcounted: one per handle).
+ * The handle, or -ENOSPC from the table with nothing kept. `file` is the open file (drm_file)
+ * the allow list records.
+ */
+export function drmGemHandleCreate<T extends DrmGemMmapObject>(file: object, handles: DrmHandleTable<T>, obj: T): number {
+  const handle = handles.alloc(obj);
+  if (handle < 0) return handle;
+  const r = drmVmaNodeAllow(obj.vmaNode, file);
+  if (r < 0) {
+    handles.remove(handle);
+    return r;
+  }
+  return handle;
+}
+
+/**
+ * drm_gem_handle_delete (DRM_IOCTL_GEM_CLOSE, and each handle at file close): the handle goes
+ * and one of the file's mmap permissions on its object with it (drm_vma_node_revoke). The
+ * object the handle named (the caller drops the handle's reference), or -EINVAL when the
+ * handle names nothing (nothing changed).
+ */
+export function drmGemHandleDelete<T extends DrmGemMmapObject>(file: object, handles: DrmHandleTable<T>, handle: unknown): T | number {
+  const obj = handles.remove(handle);
+  if (typeof obj === 'number') return obj;
+  drmVmaNodeRevoke(obj.vmaNode, file);
+  return obj;
+}
+
+/**
+ * drm_gem_mmap, with mmap(2)'s own checks first: `file` maps `length` bytes (rounded up to
+ * pages) at byte `offset` of the device's node. -EINVAL for an offset that is not a page
+ * multiple or a length of 0 (mmap(2)); -ENODEV when the device is unplugged; -EINVAL when no
+ * object's offset starts exactly at that page and covers the length
+ * (drm_vma_offset_exact_lookup_locked); -EACCES when the file may not map it (no handle to it:
+ * drm_vma_node_is_allowed). Otherwise the object (the node's owner).
+ */
+export function drmGemMmap<O>(ddev: DrmDevice, file: object, offset: number, length: number): O | number {
+  if (!Number.isSafeInteger(offset) || offset < 0 || offset % PAGE_SIZE !== 0) return -EINVAL;
+  if (!Number.isSafeInteger(length) || length <= 0) return -EINVAL;
+  if (ddev.isUnplugged) return -ENODEV;
+  const node = managerOf(ddev).exactLookup(offset / PAGE_SIZE, Math.ceil(length / PAGE_SIZE));
+  if (!node) return -EINVAL;
+  if (!drmVmaNodeIsAllowed(node, file)) return -EACCES;
+  return node.owner as O;
 }

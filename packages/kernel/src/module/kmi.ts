@@ -3,9 +3,22 @@ import type { Driver } from '../driver/types.js';
 import type { Device } from '../driver/device.js';
 import { devErrProbe, freeIrq, requestIrq } from '../driver/core.js';
 import { DrmDevice, type DrmDriver } from '../drm/device.js';
-import { drmGemAllocBlocks, drmGemBlocksToRuns, drmGemFreeBlocks } from '../drm/gem.js';
+import {
+  drmGemAllocBlocks,
+  drmGemBlocksToRuns,
+  drmGemCreateMmapOffset,
+  drmGemCreateMmapOffsetSize,
+  drmGemFreeBlocks,
+  drmGemFreeMmapOffset,
+  drmGemHandleCreate,
+  drmGemHandleDelete,
+  drmGemMmap,
+  drmGemObjectRelease,
+} from '../drm/gem.js';
 import { DrmHandleTable } from '../drm/handles.js';
+import { DrmMm, drmMmReserveNode, type DrmMmColorAdjust, type DrmMmNode } from '../drm/mm.js';
 import { drmTimeoutAbsToNs } from '../drm/time.js';
+import { DrmVmaOffsetManager, drmVmaNodeAllow, drmVmaNodeAllowOnce, drmVmaNodeIsAllowed, drmVmaNodeRevoke, type DrmVmaOffsetNode } from '../drm/vma-manager.js';
 import {
   dmaAllocCoherent,
   dmaFreeCoherent,
@@ -54,6 +67,7 @@ import {
 } from '../of/property.js';
 import { delayNs, ktimeGetNs, NSEC_PER_USEC } from '../time.js';
 import { WorkQueue } from '../workqueue.js';
+import { EINVAL, KernelError } from '../errno.js';
 import type { ModuleRef } from './types.js';
 
 /*
@@ -130,11 +144,18 @@ const DRM_DRV_C = 'drivers/gpu/drm/drm_drv.c';
 const DRM_FILE_C = 'drivers/gpu/drm/drm_file.c';
 const WORKQUEUE_C = 'kernel/workqueue.c';
 const IDR_C = 'lib/idr.c';
+const DRM_MM_C = 'drivers/gpu/drm/drm_mm.c';
+const DRM_GEM_C = 'drivers/gpu/drm/drm_gem.c';
+const DRM_VMA_C = 'drivers/gpu/drm/drm_vma_manager.c';
 
 // The values of exports the model implements as class methods or through another subsystem.
 const platformDriverRegister = (kernel: Kernel, drv: Driver): number => kernel.drivers.registerDriver(drv);
 const platformDriverUnregister = (kernel: Kernel, drv: Driver): number => kernel.drivers.unregisterDriver(drv);
 const drmDevAlloc = (dev: Device, driver: DrmDriver, owner: ModuleRef | null, priv: unknown): DrmDevice => new DrmDevice(dev, driver, owner, priv);
+const drmMmRemoveNode = (node: DrmMmNode): void => {
+  if (!node.mm) throw new KernelError(-EINVAL, 'drm_mm_remove_node: the node is not allocated');
+  node.mm.removeNode(node);
+};
 const usleepRangeState = (kernel: Kernel, minUs: number): void => delayNs(kernel, minUs * NSEC_PER_USEC);
 
 const ROWS: readonly Row[] = [
@@ -221,6 +242,38 @@ const ROWS: readonly Row[] = [
   ['drm_gem_put_pages', false, 'drivers/gpu/drm/drm_gem.c', () => drmGemFreeBlocks],
   ['drm_prime_pages_to_sg', false, 'drivers/gpu/drm/drm_prime.c', () => drmGemBlocksToRuns],
   ['drm_timeout_abs_to_jiffies', false, 'drivers/gpu/drm/drm_syncobj.c', () => drmTimeoutAbsToNs],
+  // drivers/gpu/drm/drm_mm.c: the range allocator (EXPORT_SYMBOL); drm_mm_init returns the
+  // allocator here where C initialises the caller's struct
+  ['drm_mm_init', false, DRM_MM_C, () => (start: number, size: number, colorAdjust?: DrmMmColorAdjust | null) => new DrmMm(start, size, colorAdjust ?? null)],
+  [
+    'drm_mm_insert_node_in_range',
+    false,
+    DRM_MM_C,
+    () => (mm: DrmMm, node: DrmMmNode, size: number, alignment: number, color: number, rangeStart: number, rangeEnd: number, mode: number) =>
+      mm.insertNodeInRange(node, size, alignment, color, rangeStart, rangeEnd, mode),
+  ],
+  ['drm_mm_reserve_node', false, DRM_MM_C, () => drmMmReserveNode],
+  ['drm_mm_remove_node', false, DRM_MM_C, () => drmMmRemoveNode],
+  ['drm_mm_takedown', false, DRM_MM_C, () => (mm: DrmMm) => mm.takedown()],
+  // drivers/gpu/drm/drm_vma_manager.c (EXPORT_SYMBOL): the mmap offset manager; init returns the
+  // manager here where C initialises the caller's struct
+  ['drm_vma_offset_manager_init', false, DRM_VMA_C, () => (pageOffset: number, size: number) => new DrmVmaOffsetManager(pageOffset, size)],
+  ['drm_vma_offset_manager_destroy', false, DRM_VMA_C, () => (mgr: DrmVmaOffsetManager) => mgr.destroy()],
+  ['drm_vma_offset_lookup_locked', false, DRM_VMA_C, () => (mgr: DrmVmaOffsetManager, start: number, pages: number) => mgr.lookup(start, pages)],
+  ['drm_vma_offset_add', false, DRM_VMA_C, () => (mgr: DrmVmaOffsetManager, node: DrmVmaOffsetNode, pages: number) => mgr.add(node, pages)],
+  ['drm_vma_offset_remove', false, DRM_VMA_C, () => (mgr: DrmVmaOffsetManager, node: DrmVmaOffsetNode) => mgr.remove(node)],
+  ['drm_vma_node_allow', false, DRM_VMA_C, () => drmVmaNodeAllow],
+  ['drm_vma_node_allow_once', false, DRM_VMA_C, () => drmVmaNodeAllowOnce],
+  ['drm_vma_node_revoke', false, DRM_VMA_C, () => drmVmaNodeRevoke],
+  ['drm_vma_node_is_allowed', false, DRM_VMA_C, () => drmVmaNodeIsAllowed],
+  // drivers/gpu/drm/drm_gem.c (EXPORT_SYMBOL): GEM mmap offsets, handles and the mmap entry
+  ['drm_gem_create_mmap_offset', false, DRM_GEM_C, () => drmGemCreateMmapOffset],
+  ['drm_gem_create_mmap_offset_size', false, DRM_GEM_C, () => drmGemCreateMmapOffsetSize],
+  ['drm_gem_free_mmap_offset', false, DRM_GEM_C, () => drmGemFreeMmapOffset],
+  ['drm_gem_object_release', false, DRM_GEM_C, () => drmGemObjectRelease],
+  ['drm_gem_handle_create', false, DRM_GEM_C, () => drmGemHandleCreate],
+  ['drm_gem_handle_delete', false, DRM_GEM_C, () => drmGemHandleDelete],
+  ['drm_gem_mmap', false, DRM_GEM_C, () => drmGemMmap],
 ];
 
 const sym = (...symbols: string[]): KmiUse => ({ kind: 'symbols', symbols });
@@ -360,10 +413,32 @@ const KERNEL_USES: Readonly<Record<string, KmiUse>> = {
   drmGemBlocksToRuns: sym('drm_prime_pages_to_sg'),
   drmTimeoutAbsToNs: sym('drm_timeout_abs_to_jiffies'),
   drmTimeoutAbsDeadline: sym('drm_timeout_abs_to_jiffies', 'ktime_get'),
+  DrmMm: sym('drm_mm_init', 'drm_mm_insert_node_in_range', 'drm_mm_remove_node', 'drm_mm_takedown'),
+  DrmMmNode: none('struct drm_mm_node: the caller embeds one (a zeroed struct), no call'),
+  drmMmReserveNode: sym('drm_mm_reserve_node'),
   drmGemRunsPhys: none(`walking a GEM object's sg_table (for_each_sgtable_dma_sg, sg_dma_address): ${INLINE}`),
   drmGemRunsRead: none('model-only: stands for user space reading the object through its mmap, not a kernel call'),
   drmGemRunsWrite: none('model-only: stands for user space writing the object through its mmap, not a kernel call'),
   drmGemRunsFill32: none('model-only: stands for user space filling the object through its mmap, not a kernel call'),
+  // DRM mmap offsets (drm_vma_manager.c) and the GEM helpers over them (drm_gem.c)
+  DrmVmaOffsetManager: sym('drm_vma_offset_manager_init', 'drm_vma_offset_add', 'drm_vma_offset_remove', 'drm_vma_offset_lookup_locked', 'drm_vma_offset_manager_destroy'),
+  DrmVmaOffsetNode: none('struct drm_vma_offset_node: embedded in a GEM object and reset by drm_vma_node_reset, a static inline'),
+  drmVmaNodeAllow: sym('drm_vma_node_allow'),
+  drmVmaNodeAllowOnce: sym('drm_vma_node_allow_once'),
+  drmVmaNodeRevoke: sym('drm_vma_node_revoke'),
+  drmVmaNodeIsAllowed: sym('drm_vma_node_is_allowed'),
+  drmVmaNodeVerifyAccess: sym('drm_vma_node_is_allowed'),
+  drmVmaNodeStart: none(`drm_vma_node_start: ${INLINE}`),
+  drmVmaNodeSize: none(`drm_vma_node_size: ${INLINE}`),
+  drmVmaNodeOffsetAddr: none(`drm_vma_node_offset_addr: ${INLINE}`),
+  drmVmaNodeHasOffset: none(`drm_vma_node_has_offset: ${INLINE}`),
+  drmGemCreateMmapOffset: sym('drm_gem_create_mmap_offset'),
+  drmGemCreateMmapOffsetSize: sym('drm_gem_create_mmap_offset_size'),
+  drmGemFreeMmapOffset: sym('drm_gem_free_mmap_offset'),
+  drmGemObjectRelease: sym('drm_gem_object_release'),
+  drmGemHandleCreate: sym('drm_gem_handle_create'),
+  drmGemHandleDelete: sym('drm_gem_handle_delete'),
+  drmGemMmap: sym('drm_gem_mmap'),
   DrmCore: internal('the DRM core\'s device and minor registry'),
   DrmMinorTable: internal('the DRM core\'s minor-number allocator'),
   // errors, logging, hosts

@@ -162,6 +162,7 @@ export const createSmmuV2Model: ModelFactory = (board, node, regs, irqs, ctx) =>
   }
   const tlbCapacity = propU32(node, 'gki,tlb-capacity', path);
   const syncLatencyReads = propU32(node, 'gki,sync-latency', path);
+  const walkCache = !hasProp(node, 'gki,no-walk-cache');
   const smmu = new SmmuV2(board.mem, {
     name: node.name,
     config,
@@ -169,6 +170,7 @@ export const createSmmuV2Model: ModelFactory = (board, node, regs, irqs, ctx) =>
     contextIrqs: ctxIrqs.map((n) => board.irq.line(n)),
     tlbCapacity,
     syncLatencyReads,
+    walkCache,
   });
   board.bus.map(win.address, smmu.mmioSize, smmu);
   // NVIDIA Tegra186/194/234: two or three MMU-500s behind one node, one `reg` window each,
@@ -176,7 +178,7 @@ export const createSmmuV2Model: ModelFactory = (board, node, regs, irqs, ctx) =>
   // are identical SMMUs that take the same programming (and see no traffic here).
   if (compatibles.some((c) => /^nvidia,tegra(186|194|234)-smmu$/.test(c)))
     for (let i = 1; i < Math.min(regs.length, 3); i++) {
-      const extra = new SmmuV2(board.mem, { name: `${node.name}#${i}`, config, tlbCapacity, syncLatencyReads });
+      const extra = new SmmuV2(board.mem, { name: `${node.name}#${i}`, config, tlbCapacity, syncLatencyReads, walkCache });
       board.bus.map(regs[i]!.address, extra.mmioSize, extra);
     }
   return smmu;

@@ -23,12 +23,30 @@
 import type { MmioDevice } from '../../bus.js';
 import type { IrqLine } from '../../irq.js';
 import type { PhysMem } from '../../mem.js';
-import { lpae32S1Config, lpae32S2Config, lpaeS1ConfigFromRegisters, lpaeS2ConfigFromRegisters, tg0GranuleShift, tg1GranuleShift, walkLpaeParts, type LpaeWalkConfig } from '../../walk/lpae.js';
+import {
+  createLpaeCursor,
+  CUR_DESC_HI,
+  CUR_DESC_LO,
+  CUR_LEVEL,
+  CUR_RANGE,
+  CUR_TABLE,
+  CUR_TBLHI,
+  lpae32S1Config,
+  lpae32S2Config,
+  lpaeCursorResume,
+  lpaeCursorSpanShift,
+  lpaeS1ConfigFromRegisters,
+  lpaeS2ConfigFromRegisters,
+  tg0GranuleShift,
+  tg1GranuleShift,
+  walkLpaeParts,
+  type LpaeWalkConfig,
+} from '../../walk/lpae.js';
 import { createWalkResult, permits, type WalkAccess, type WalkResult, type WalkTableTranslator } from '../../walk/types.js';
 import { v7sConfigFromRegisters, walkV7s, type V7sWalkConfig } from '../../walk/v7s.js';
 import { smmuV2Config, smmuV2IdRegs, SMMUV2_PRESET_MMU500, type SmmuV2Config } from './presets.js';
 import * as R from './regs.js';
-import { tlbSizeShift } from '../tlb.js';
+import { tlbSizeShift, WALK_CACHE_TAGS } from '../tlb.js';
 import { SLOT_GLOBAL, SLOT_S2, SmmuV2Tlb } from './tlb.js';
 
 const TWO32 = 2 ** 32;
@@ -94,6 +112,15 @@ export interface SmmuV2Options {
   readonly syncLatencyReads?: number;
   /** A TLB sync does not complete while a transaction is stalled (default true). */
   readonly syncWaitsForStalls?: boolean;
+  /**
+   * Cache the tables long-descriptor walks reach (default true), as MMU-500 and other SMMUs
+   * do: a TLB miss in a block whose table is cached reads one descriptor. TLBIVAL, TLBIVAAL
+   * and TLBIIPAS2L (leaf only) leave walk entries; every other invalidation drops them.
+   * Stage-1 walks of nested contexts and short-descriptor walks are never cached.
+   */
+  readonly walkCache?: boolean;
+  /** Walk cache capacity in entries (default 4096; a full walk cache is emptied on the next fill). */
+  readonly walkCacheCapacity?: number;
 }
 
 /** Decoded context format. */
@@ -105,7 +132,8 @@ interface Stalled {
   readonly requester: SmmuV2Requester;
 }
 
-// Kinds of outstanding TLB maintenance, queued as [kind, vmid, asid, key, hyp] until a sync.
+// Kinds of outstanding TLB maintenance, queued as [kind, vmid, asid, key, flags] until a sync;
+// flags: bit 0 hypervisor, bit 1 leaf only (TLBIVAL, TLBIVAAL, TLBIIPAS2L).
 const TLBI_ALL = 0;
 const TLBI_VMID = 1;
 const TLBI_S1_ALL = 2;
@@ -165,6 +193,11 @@ class Bank {
   ctxAsid = 0;
   ctxGlobal = 0;
   ctxS2 = 0;
+  /** Walk-cache context handles (stage-1 walks: this bank's ASID; stage-2 walks) and config tags. */
+  wctxS1 = 0;
+  wctxS2 = 0;
+  s1tag = 0;
+  s2tag = 0;
 
   constructor(readonly index: number) {}
 }
@@ -224,6 +257,10 @@ export class SmmuV2 implements MmioDevice {
   private readonly wr: WalkResult = createWalkResult();
   private readonly wr2: WalkResult = createWalkResult();
   private readonly nested: NestedTables;
+  private readonly cursor = createLpaeCursor();
+  /** Walk-cache tags: one per distinct decoded translation config (see SmmuV3). */
+  private readonly cfgTags = new Map<string, number>();
+  private nextCfgTag = 0;
   /** The stage-2 bank of the nested walk in progress. */
   private nestedS2: Bank | null = null;
   /** Block size (log2) and permissions of the last successful s2Lookup. */
@@ -244,7 +281,9 @@ export class SmmuV2 implements MmioDevice {
     this.syncLatencyReads = opts.syncLatencyReads ?? 0;
     this.syncWaitsForStalls = opts.syncWaitsForStalls ?? true;
     if (!Number.isInteger(this.syncLatencyReads) || this.syncLatencyReads < 0) throw new RangeError(`${this.name}: bad sync latency ${this.syncLatencyReads}`);
-    this.tlb = new SmmuV2Tlb(opts.tlbCapacity ?? 16384);
+    const wcCapacity = opts.walkCacheCapacity ?? 4096;
+    if (!Number.isInteger(wcCapacity) || wcCapacity < 1 || wcCapacity > 2 ** 24) throw new RangeError(`${this.name}: bad walk cache capacity ${wcCapacity}`);
+    this.tlb = new SmmuV2Tlb(opts.tlbCapacity ?? 16384, opts.walkCache !== false, wcCapacity);
     this.numS2cr = c.sms ? c.numSmr : 2 ** c.streamIdBits;
     if (!c.sms && R.SMMU2_S2CR + 4 * this.numS2cr > c.pageSize)
       throw new RangeError(`${this.name}: stream indexing with ${this.numS2cr} S2CRs does not fit a ${c.pageSize}-byte page`);
@@ -322,6 +361,16 @@ export class SmmuV2 implements MmioDevice {
   /** Cached translations (all context banks). */
   get tlbSize(): number {
     return this.tlb.size;
+  }
+
+  /** Whether this SMMU caches walks (SmmuV2Options.walkCache). */
+  get walkCacheEnabled(): boolean {
+    return this.tlb.walkCacheOn;
+  }
+
+  /** The walk cache's counters (hits: misses that resumed at a cached table), or null when disabled. */
+  walkCacheCounters(): ReturnType<SmmuV2Tlb['wc']['counters']> | null {
+    return this.tlb.walkCacheOn ? this.tlb.wc.counters() : null;
   }
 
   /** Transactions currently stalled in context bank `n`. */
@@ -627,13 +676,13 @@ export class SmmuV2 implements MmioDevice {
       case R.CB_TLBIVAL: {
         this.countTlbi(base === R.CB_TLBIVA ? 'TLBIVA' : 'TLBIVAL');
         const asid = wide ? (hiv >>> 16) & (b.asid16 ? 0xffff : 0xff) : lo & 0xff;
-        this.queueTlbi(b.pendingTlbi, TLBI_VA, b.vmid, hyp ? -1 : asid, this.tlbiVaKey(b, lo, hiv, wide), hyp ? 1 : 0);
+        this.queueTlbi(b.pendingTlbi, TLBI_VA, b.vmid, hyp ? -1 : asid, this.tlbiVaKey(b, lo, hiv, wide), (hyp ? 1 : 0) | (base === R.CB_TLBIVAL ? 2 : 0));
         return;
       }
       case R.CB_TLBIVAA:
       case R.CB_TLBIVAAL:
         this.countTlbi(base === R.CB_TLBIVAA ? 'TLBIVAA' : 'TLBIVAAL');
-        this.queueTlbi(b.pendingTlbi, TLBI_VA, b.vmid, -1, this.tlbiVaKey(b, lo, hiv, wide), hyp ? 1 : 0);
+        this.queueTlbi(b.pendingTlbi, TLBI_VA, b.vmid, -1, this.tlbiVaKey(b, lo, hiv, wide), (hyp ? 1 : 0) | (base === R.CB_TLBIVAAL ? 2 : 0));
         return;
       case R.CB_TLBIASID:
         this.countTlbi('TLBIASID');
@@ -648,7 +697,7 @@ export class SmmuV2 implements MmioDevice {
         this.countTlbi(base === R.CB_TLBIIPAS2 ? 'TLBIIPAS2' : 'TLBIIPAS2L');
         // IPA[47:12] in bits [35:0] (AArch64) or IPA[39:12] in bits [27:0] (AArch32).
         const page = wide ? (lo >>> 0) + (hiv & 0xf) * TWO32 : lo & 0x0fffffff;
-        this.queueTlbi(b.pendingTlbi, TLBI_IPA, b.vmid, 0, page * 4096, 0);
+        this.queueTlbi(b.pendingTlbi, TLBI_IPA, b.vmid, 0, page * 4096, base === R.CB_TLBIIPAS2L ? 2 : 0);
         return;
       }
       default:
@@ -676,14 +725,15 @@ export class SmmuV2 implements MmioDevice {
       const vmid = list[i + 1]!;
       const asid = list[i + 2]!;
       const key = list[i + 3]!;
-      const hyp = list[i + 4] === 1;
+      const hyp = (list[i + 4]! & 1) !== 0;
+      const leafOnly = (list[i + 4]! & 2) !== 0;
       switch (list[i]) {
         case TLBI_ALL: tlb.invalidateAll(hyp); break;
         case TLBI_VMID: tlb.invalidateVmid(vmid); break;
         case TLBI_S1_ALL: tlb.invalidateS1All(vmid, hyp); break;
         case TLBI_ASID: tlb.invalidateAsid(vmid, asid); break;
-        case TLBI_VA: tlb.invalidateVa(vmid, asid, key, hyp); break;
-        case TLBI_IPA: tlb.invalidateIpa(vmid, key); break;
+        case TLBI_VA: tlb.invalidateVa(vmid, asid, key, hyp, leafOnly); break;
+        case TLBI_IPA: tlb.invalidateIpa(vmid, key, leafOnly); break;
       }
     }
     list.length = 0;
@@ -721,6 +771,65 @@ export class SmmuV2 implements MmioDevice {
     b.ctxAsid = this.tlb.context(b.index, vmid, b.hyp, b.asid);
     b.ctxGlobal = this.tlb.context(b.index, vmid, b.hyp, SLOT_GLOBAL);
     b.ctxS2 = this.tlb.context(b.index, b.vmid, false, SLOT_S2);
+    if (this.tlb.walkCacheOn) {
+      b.wctxS1 = this.tlb.walkContext(b.index, vmid, b.hyp, b.asid);
+      b.wctxS2 = this.tlb.walkContext(b.index, b.vmid, false, SLOT_S2);
+      b.s1tag = b.s1 !== null && b.s1.kind === 'lpae' ? this.cfgTag(b.s1) : 0;
+      b.s2tag = b.s2 !== null ? this.cfgTag(b.s2) : 0;
+    }
+  }
+
+  /**
+   * The walk-cache tag of a decoded config: equal for the same tables and geometry, so that a
+   * walk only resumes in a table found under the same translation controls. Bounded as in
+   * SmmuV3 (after 2^26 tags the walk cache and every bank's decode start afresh).
+   */
+  private cfgTag(cfg: LpaeWalkConfig): number {
+    const key = JSON.stringify(cfg);
+    let tag = this.cfgTags.get(key);
+    if (tag === undefined) {
+      if (this.cfgTags.size >= 4096) this.cfgTags.clear();
+      if (this.nextCfgTag >= WALK_CACHE_TAGS) {
+        this.nextCfgTag = 0;
+        this.cfgTags.clear();
+        this.tlb.wc.invalidateAll();
+        this.epoch++;
+      }
+      tag = this.nextCfgTag++;
+      this.cfgTags.set(key, tag);
+    }
+    return tag;
+  }
+
+  /**
+   * A long-descriptor walk through the walk cache: resumes at the cached table for the input
+   * when there is one for this config, then caches the last table the walk reached. `key` is
+   * the input as the TLB keys it (below 2^49), `hi`/`lo` the input the walker sees.
+   */
+  private walkCached(cfg: LpaeWalkConfig, tag: number, wctx: number, key: number, hi: number, lo: number, access: WalkAccess, r: WalkResult): boolean {
+    const wc = this.tlb.wc;
+    const cur = this.cursor;
+    const kHi = Math.floor(key / TWO32);
+    const kLo = key - kHi * TWO32;
+    let from = -1;
+    cur[CUR_LEVEL] = -1;
+    const e = wc.lookupParts(wctx, kHi, kLo);
+    if (e >= 0 && wc.tag(e) === tag) {
+      from = wc.level(e);
+      lpaeCursorResume(cfg, cur, wc.range(e), wc.table(e), from, wc.tableHi(e), wc.descLo(e), wc.descHi(e));
+    }
+    const ok = walkLpaeParts(this.mem, cfg, hi, lo, access, r, undefined, cur);
+    const level = cur[CUR_LEVEL]!;
+    if (level > from && level > cfg.ranges[cur[CUR_RANGE]!]!.startLevel) {
+      const span = lpaeCursorSpanShift(cfg, cur);
+      if (span <= 42) {
+        const t = cur[CUR_TABLE]!;
+        const tHi = Math.floor(t / TWO32);
+        const range = cur[CUR_RANGE]!;
+        wc.insertParts(wctx, kHi, kLo, span, tHi, t - tHi * TWO32, level, range, cfg.ranges[range]!.granuleShift, cur[CUR_TBLHI]!, tag, cur[CUR_DESC_LO]!, cur[CUR_DESC_HI]!, this.mem.backedChunk(t));
+      }
+    }
+    return ok;
   }
 
   private decodeFormat(b: Bank): void {
@@ -1078,6 +1187,7 @@ export class SmmuV2 implements MmioDevice {
   private walkS2(b: Bank, ipa: number, access: WalkAccess, r: WalkResult): boolean {
     this.stats.walks++;
     const hi = Math.floor(ipa / TWO32);
+    if (this.tlb.walkCacheOn) return this.walkCached(b.s2!, b.s2tag, b.wctxS2, ipa, hi, ipa - hi * TWO32, access, r);
     return walkLpaeParts(this.mem, b.s2!, hi, ipa - hi * TWO32, access, r);
   }
 
@@ -1168,7 +1278,10 @@ export class SmmuV2 implements MmioDevice {
     } else {
       const hiPart = Math.floor(key / TWO32);
       const hi = key >= TWO48 ? (hiPart | 0xfffe0000) >>> 0 : hiPart;
-      ok = walkLpaeParts(this.mem, cfg, hi, key - hiPart * TWO32, access, r, tables);
+      ok =
+        tables === undefined && this.tlb.walkCacheOn
+          ? this.walkCached(cfg, b.s1tag, b.wctxS1, key, hi, key - hiPart * TWO32, access, r)
+          : walkLpaeParts(this.mem, cfg, hi, key - hiPart * TWO32, access, r, tables);
     }
     if (!ok) {
       if (tables !== undefined && this.nested.faulted) {
@@ -1248,12 +1361,20 @@ class NestedTables implements WalkTableTranslator {
     return this;
   }
 
-  tableAddress(ipa: number): number {
+  paHi = 0;
+  paLo = 0;
+
+  tableAddress(hi: number, lo: number): boolean {
+    const ipa = (hi >>> 0) * TWO32 + (lo >>> 0);
     const pa = this.lookup(ipa);
     if (pa < 0) {
       this.faulted = true;
       this.ipa = ipa;
+      return false;
     }
-    return pa;
+    const paLo = pa >>> 0;
+    this.paHi = (pa - paLo) / TWO32;
+    this.paLo = paLo | 0;
+    return true;
   }
 }

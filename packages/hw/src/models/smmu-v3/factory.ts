@@ -48,7 +48,8 @@ export function attachSmmuV3Masters(board: Board, tree?: FdtTree): number {
 /**
  * The `arm,smmu-v3` factory: maps the 128 KiB register window, takes the interrupt lines
  * named by `interrupt-names` ("eventq", "gerror", "cmdq-sync", "priq"; unnamed lines are
- * taken in that order) and selects the preset from `gki,smmu-preset` (default "fvp"); its
+ * taken in that order) and selects the preset from `gki,smmu-preset` (default "fvp");
+ * `gki,no-walk-cache` turns the walk cache off (every TLB miss walks every level); its
  * `link` pass attaches the DMA masters that point at this node.
  */
 export const createSmmuV3Model: ModelFactory = (board, node, regs, irqs, ctx) => {
@@ -71,6 +72,7 @@ export const createSmmuV3Model: ModelFactory = (board, node, regs, irqs, ctx) =>
     gerrorIrq: line('gerror'),
     cmdqSyncIrq: line('cmdq-sync'),
     priqIrq: line('priq'),
+    walkCache: !hasProp(node, 'gki,no-walk-cache'),
   });
   board.bus.map(win.address, SMMU_MMIO_SIZE, smmu);
   return smmu;

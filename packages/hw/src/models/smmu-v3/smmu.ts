@@ -3,27 +3,56 @@
  *
  * Software programs it the way the Linux driver does: registers over MMIO, and the stream
  * table, context descriptors, command and event queues and page tables in PhysMem. The model
- * keeps an explicit configuration cache (decoded STEs and CDs) and a TLB; both are filled on
- * demand and emptied only by the architected CFGI_* / TLBI_* commands, so a driver that skips
- * an invalidation keeps seeing the old configuration or translation, as on hardware.
+ * keeps an explicit configuration cache (decoded STEs and CDs), a TLB and a walk cache (the
+ * tables walks reach); all are filled on demand and emptied only by the architected CFGI_* /
+ * TLBI_* commands (a TLBI by address with Leaf = 1 leaves walk entries), so a driver that skips
+ * an invalidation keeps seeing the old configuration, translation or table, as on hardware.
  *
  * Translation uses the hardware LPAE walker of this package (`walkLpaeParts`) for stage 1
  * and stage 2. Faults are reported as event records in the event queue.
  *
+ * Nested translation (STE.Config = 0b111): the CD pointer and L1CD descriptors are IPAs that
+ * stage 2 translates when a CD is fetched; every table access of a stage-1 walk (the TTB0 or
+ * TTB1 base and each next-level table address) is an IPA that stage 2 translates through the
+ * walker's `WalkTableTranslator` hook, using and filling the stage-2 TLB entries of the VMID,
+ * so TLBI_S2_IPA / TLBI_S12_VMALL reach them. A stage-2 fault on such a fetch is a stage-2
+ * event with CLASS = TT, the IPA of the fetch and TTRnW = read; hardware AF/dirty updates of
+ * stage-1 descriptors go to the translated PA. Nested stage-1 walks are not walk-cached (their
+ * stage-2 walks are).
+ *
  * Simplifications (documented in the README): no stalls (every fault terminates), no ATS/PRI
  * traffic (their commands are accepted and ignored), AArch64 tables only, little-endian only,
- * no secure state. In nested mode the CD pointer, the L1CD descriptors and TTB0 are translated
- * through stage 2, but the stage-1 walker reads the next-level table pointers of stage 1 as
- * physical addresses (the walker has no IPA hook), so stage-1 tables must be identity-mapped
- * by stage 2.
+ * no secure state; a hardware update of a nested stage-1 descriptor needs only stage-2 read
+ * permission on the table (the architecture's stage-2 write-permission check is not made).
  */
 import type { MmioDevice } from '../../bus.js';
 import type { IrqLine } from '../../irq.js';
 import { BusError, PhysMem } from '../../mem.js';
-import { lpaeS1Config, lpaeS2Config, walkLpaeParts, type LpaeWalkConfig } from '../../walk/lpae.js';
-import { createWalkResult, PERM_ALL, permits, type WalkAccess, type WalkResult } from '../../walk/types.js';
+import {
+  createLpaeCursor,
+  CUR_DESC_HI,
+  CUR_DESC_LO,
+  CUR_LEVEL,
+  CUR_RANGE,
+  CUR_TABLE,
+  CUR_TBLHI,
+  FAST_OA_HI,
+  FAST_OA_LO,
+  FAST_PERMS,
+  FAST_SHIFT,
+  FAST_SLOTS,
+  lpaeCursorResume,
+  lpaeCursorSpanShift,
+  lpaeFastLeaf,
+  lpaeS1Config,
+  lpaeS2Config,
+  walkLpaeFast,
+  walkLpaeParts,
+  type LpaeWalkConfig,
+} from '../../walk/lpae.js';
+import { createWalkResult, PERM_ALL, permits, type WalkAccess, type WalkResult, type WalkTableTranslator } from '../../walk/types.js';
 import type { DmaMaster, DmaTranslation } from '../dma-master.js';
-import { Tlb, tlbSizeShift } from '../tlb.js';
+import { Tlb, tlbSizeShift, WALK_CACHE_DEFAULT_CAPACITY, WALK_CACHE_TAGS, WalkCache } from '../tlb.js';
 import { decodeSmmuV3Caps, SMMUV3_PRESET_FVP, type SmmuV3Caps, type SmmuV3Preset } from './presets.js';
 import * as R from './regs.js';
 
@@ -125,6 +154,16 @@ export interface SmmuV3Options {
   readonly tlbCapacity?: number;
   /** GBPA.ABORT at reset (default false: incoming traffic bypasses while SMMUEN = 0). */
   readonly abortAtReset?: boolean;
+  /**
+   * Cache the last-level (and other non-start-level) tables that walks reach (default true;
+   * stage-1 walks of nested streams excepted), as real SMMUs do: a TLB miss in a block whose
+   * table is cached reads one descriptor. Only
+   * TLBI commands that invalidate walk entries drop them (by VA with Leaf = 0, by ASID, VMID,
+   * ALL); a TLBI by VA with Leaf = 1 leaves them. False walks every level on every miss.
+   */
+  readonly walkCache?: boolean;
+  /** Walk cache capacity in entries (default 4096; a full walk cache is emptied on the next insert). */
+  readonly walkCacheCapacity?: number;
 }
 
 /** Decoded stream table entry (cached). */
@@ -140,6 +179,8 @@ interface SteCfg {
   readonly s1dss: number;
   readonly vmidSlot: number;
   readonly s2cfg: LpaeWalkConfig | null;
+  /** Walk-cache tag of `s2cfg` (same tables and geometry, same tag). */
+  readonly s2tag: number;
   readonly s2r: boolean;
 }
 
@@ -149,6 +190,8 @@ interface CdCfg {
   readonly asid: number;
   readonly record: boolean;
   readonly s1cfg: LpaeWalkConfig;
+  /** Walk-cache tag of `s1cfg`. */
+  readonly s1tag: number;
 }
 
 interface Tracked {
@@ -301,6 +344,22 @@ export class SmmuV3 implements MmioDevice {
   private fastCtx = CTX_ABORT;
   private fastSte: SteCfg | undefined = undefined;
   private fastCd: CdCfg | undefined = undefined;
+  /** Walk-cache contexts of the fast stream: stage 1 (VMID slot, ASID) and stage 2 (VMID, none). */
+  private fastWctx1 = -1;
+  private fastWctx2 = -1;
+  /** TLB context (VMID, no ASID) of the fast stream's stage 2 when it is nested, else −1. */
+  private fastCtx2 = -1;
+  /**
+   * The walk cache: same contexts as the TLB (stage 1 walks under (VMID slot, ASID), stage-2
+   * walks under (VMID, SLOT_NONE)); an entry is used only by walks of a config with the same
+   * tag (`cfgTag`). Always an object (so that every SmmuV3 has one shape); when disabled
+   * (`wcOn` false) nothing is ever looked up in it or put into it.
+   */
+  private readonly wc: WalkCache;
+  private readonly wcOn: boolean;
+  /** Walk-cache tags: one per distinct decoded translation config (tables and geometry). */
+  private readonly cfgTags = new Map<string, number>();
+  private nextCfgTag = 0;
   private readonly trackedSte = new Map<number, Tracked>();
   private readonly trackedCd = new Map<number, Tracked>();
   /** Guarded-register writes while enabled and misaligned bases (see SmmuProgrammingViolation). */
@@ -329,10 +388,22 @@ export class SmmuV3 implements MmioDevice {
   // ---- preallocated scratch ----
   private readonly wr: WalkResult = createWalkResult();
   private readonly wr2: WalkResult = createWalkResult();
+  private readonly cur1 = createLpaeCursor();
+  private readonly cur2 = createLpaeCursor();
+  private readonly res1 = new Int32Array(FAST_SLOTS);
+  private readonly res2 = new Int32Array(FAST_SLOTS);
   private readonly readAccess: WalkAccess = { write: false, exec: false, priv: true };
   private readonly dmaAccess: WalkAccess = { write: false, exec: false, priv: false };
   private readonly evWords = new Uint32Array(8);
   private readonly cmdWords = new Uint32Array(4);
+  /**
+   * Nested stage-1 walks: the stage-2 translation of each table fetch (`s1TableAddress`);
+   * `nestFaulted` / `nestIpa` say that stage 2 faulted on a fetch and at which IPA (the fault
+   * itself is in `wr2`).
+   */
+  private readonly s1Tables: WalkTableTranslator = { paHi: 0, paLo: 0, tableAddress: (hi: number, lo: number): boolean => this.s1TableAddress(hi, lo) };
+  private nestFaulted = false;
+  private nestIpa = 0;
   private inCmdq = false;
   /** Set when processCmdq was called again while it was running (see processCmdq). */
   private cmdqKicked = false;
@@ -355,6 +426,10 @@ export class SmmuV3 implements MmioDevice {
     const tlbCapacity = opts.tlbCapacity ?? 16384;
     if (!Number.isInteger(tlbCapacity) || tlbCapacity < 1 || tlbCapacity > 2 ** 24) throw new RangeError(`${this.name}: bad TLB capacity ${tlbCapacity}`);
     this.tlb = new Tlb({ capacity: tlbCapacity, eviction: 'flush' });
+    const wcCapacity = opts.walkCacheCapacity ?? WALK_CACHE_DEFAULT_CAPACITY;
+    if (!Number.isInteger(wcCapacity) || wcCapacity < 1 || wcCapacity > 2 ** 24) throw new RangeError(`${this.name}: bad walk cache capacity ${wcCapacity}`);
+    this.wcOn = opts.walkCache !== false;
+    this.wc = new WalkCache({ capacity: this.wcOn ? wcCapacity : 1, eviction: 'flush' });
   }
 
   // =========================================================================================
@@ -699,13 +774,19 @@ export class SmmuV3 implements MmioDevice {
       case R.CMD_CFGI_CD_ALL:
         this.invalidateCds(sid, sid + 1);
         break;
-      case R.CMD_TLBI_NH_ALL:
+      // Every TLBI drops the walk-cache entries of what it names too, except a TLBI by address
+      // with Leaf = 1, which only has to drop last-level (leaf) entries.
+      case R.CMD_TLBI_NH_ALL: {
         if (!caps.s1) return R.CERROR_ILL;
-        this.tlb.invalidateWhere((v, a) => v === vmid && a !== SLOT_NONE);
+        const match = (v: number, a: number): boolean => v === vmid && a !== SLOT_NONE;
+        this.tlb.invalidateWhere(match);
+        this.wc.invalidateWhere(match);
         break;
+      }
       case R.CMD_TLBI_NH_ASID:
         if (!caps.s1) return R.CERROR_ILL;
         this.tlb.invalidateTag(vmid, asid);
+        this.wc.invalidateTag(vmid, asid);
         break;
       case R.CMD_TLBI_NH_VA:
       case R.CMD_TLBI_NH_VAA:
@@ -718,26 +799,49 @@ export class SmmuV3 implements MmioDevice {
         const start = addr52(w[2]!, w[3]!, 0xffff_f000);
         const end = this.rangeEnd(w, start);
         if (end < 0) return R.CERROR_ILL;
-        if (op === R.CMD_TLBI_NH_VA) this.tlb.invalidateTag(vmid, asid, start, end);
-        else if (op === R.CMD_TLBI_NH_VAA) this.tlb.invalidateWhere((v, a) => v === vmid && a !== SLOT_NONE, start, end);
-        else if (op === R.CMD_TLBI_EL2_VA) this.tlb.invalidateTag(SLOT_NONE, asid, start, end);
-        else if (op === R.CMD_TLBI_EL2_VAA) this.tlb.invalidateGroup(SLOT_NONE, start, end);
-        else this.tlb.invalidateTag(vmid, SLOT_NONE, start, end);
+        // Leaf (dword 1 bit 0): only last-level entries changed, walk-cache entries may stay.
+        const wc = (w[2]! & 1) === 0 && this.wcOn ? this.wc : null;
+        if (op === R.CMD_TLBI_NH_VA) {
+          this.tlb.invalidateTag(vmid, asid, start, end);
+          wc?.invalidateTag(vmid, asid, start, end);
+        } else if (op === R.CMD_TLBI_NH_VAA) {
+          const match = (v: number, a: number): boolean => v === vmid && a !== SLOT_NONE;
+          this.tlb.invalidateWhere(match, start, end);
+          wc?.invalidateWhere(match, start, end);
+        } else if (op === R.CMD_TLBI_EL2_VA) {
+          this.tlb.invalidateTag(SLOT_NONE, asid, start, end);
+          wc?.invalidateTag(SLOT_NONE, asid, start, end);
+        } else if (op === R.CMD_TLBI_EL2_VAA) {
+          this.tlb.invalidateGroup(SLOT_NONE, start, end);
+          wc?.invalidateGroup(SLOT_NONE, start, end);
+        } else {
+          this.tlb.invalidateTag(vmid, SLOT_NONE, start, end);
+          wc?.invalidateTag(vmid, SLOT_NONE, start, end);
+        }
         break;
       }
       case R.CMD_TLBI_EL2_ALL:
       case R.CMD_TLBI_EL2_ASID:
         if (!caps.hyp) return R.CERROR_ILL;
-        if (op === R.CMD_TLBI_EL2_ALL) this.tlb.invalidateGroup(SLOT_NONE);
-        else this.tlb.invalidateTag(SLOT_NONE, asid);
+        if (op === R.CMD_TLBI_EL2_ALL) {
+          this.tlb.invalidateGroup(SLOT_NONE);
+          this.wc.invalidateGroup(SLOT_NONE);
+        } else {
+          this.tlb.invalidateTag(SLOT_NONE, asid);
+          this.wc.invalidateTag(SLOT_NONE, asid);
+        }
         break;
       case R.CMD_TLBI_S12_VMALL:
         if (!caps.s2) return R.CERROR_ILL;
         this.tlb.invalidateGroup(vmid);
+        this.wc.invalidateGroup(vmid);
         break;
-      case R.CMD_TLBI_NSNH_ALL:
-        this.tlb.invalidateWhere((v) => v !== SLOT_NONE);
+      case R.CMD_TLBI_NSNH_ALL: {
+        const match = (v: number): boolean => v !== SLOT_NONE;
+        this.tlb.invalidateWhere(match);
+        this.wc.invalidateWhere(match);
         break;
+      }
       case R.CMD_ATC_INV:
         if (!caps.ats) return R.CERROR_ILL;
         break; // no ATS traffic is modelled: nothing cached in endpoints
@@ -833,6 +937,21 @@ export class SmmuV3 implements MmioDevice {
   /** The TLB's own counters (lookups, inserts, evictions, invalidated entries). */
   tlbCounters(): ReturnType<Tlb['counters']> {
     return this.tlb.counters();
+  }
+
+  /** Whether this SMMU caches walks (SmmuV3Options.walkCache). */
+  get walkCacheEnabled(): boolean {
+    return this.wcOn;
+  }
+
+  /** Number of cached tables in the walk cache (0 when disabled). */
+  get walkCacheSize(): number {
+    return this.wc.size;
+  }
+
+  /** The walk cache's counters (hits: misses that resumed at a cached table), or null when disabled. */
+  walkCacheCounters(): ReturnType<WalkCache['counters']> | null {
+    return this.wcOn ? this.wc.counters() : null;
   }
 
   /** Number of cached STEs and CDs (for tests). */
@@ -1011,7 +1130,7 @@ export class SmmuV3 implements MmioDevice {
     const caps = this.caps;
     if ((w[0]! & 1) === 0) return undefined;
     const config = (w[0]! >>> 1) & 7;
-    const common = { sid, addr, s1fmt: 0, ctxPtr: 0, cdMax: 0, s1dss: 0, vmidSlot: 0, s2cfg: null, s2r: false };
+    const common = { sid, addr, s1fmt: 0, ctxPtr: 0, cdMax: 0, s1dss: 0, vmidSlot: 0, s2cfg: null, s2tag: 0, s2r: false };
     if ((config & 4) === 0) {
       if (config !== R.STE_CFG_ABORT) return undefined; // reserved Config encodings
       return { ...common, kind: 'abort', s1: false, s2: false };
@@ -1073,6 +1192,7 @@ export class SmmuV3 implements MmioDevice {
       s1dss,
       vmidSlot: strw === 2 ? SLOT_NONE : vmid,
       s2cfg,
+      s2tag: s2cfg === null ? 0 : this.cfgTag(s2cfg),
       s2r,
     };
   }
@@ -1133,7 +1253,7 @@ export class SmmuV3 implements MmioDevice {
       this.evDw3 = addr;
       return undefined;
     }
-    const cd = this.decodeCd(ste, addr, w, evSsid, input, access);
+    const cd = this.decodeCd(ste, addr, w, evSsid);
     if (cd === undefined) return undefined;
     this.cdCache.set(key, cd);
     const tr = this.trackedCd.get(key);
@@ -1143,7 +1263,7 @@ export class SmmuV3 implements MmioDevice {
     return cd;
   }
 
-  private decodeCd(ste: SteCfg, addr: number, w: Uint32Array, evSsid: number, input: number, access: WalkAccess): CdCfg | undefined {
+  private decodeCd(ste: SteCfg, addr: number, w: Uint32Array, evSsid: number): CdCfg | undefined {
     const caps = this.caps;
     const bad = (): undefined => void this.ev(R.EVT_C_BAD_CD, ste.sid, evSsid);
     const lo = w[0]!;
@@ -1166,18 +1286,10 @@ export class SmmuV3 implements MmioDevice {
     if (!epd0 && !this.granuleOk(tg0)) return bad();
     // TG1 uses its own encoding: 1 16K, 2 4K, 3 64K.
     if (!epd1 && !this.granuleOk(tg1 === 1 ? 2 : tg1 === 2 ? 0 : tg1 === 3 ? 1 : -1)) return bad();
-    let ttb0 = addr52(w[2]!, w[3]!, 0xffff_fff0);
+    // Nested: TTB0 and TTB1 are IPAs, kept as such; each walk has stage 2 translate every
+    // table address it reads (`s1TableAddress`), so a stage-2 change reaches them after a TLBI.
+    const ttb0 = addr52(w[2]!, w[3]!, 0xffff_fff0);
     const ttb1 = addr52(w[4]!, w[5]!, 0xffff_fff0);
-    if (!epd0 && ste.s2cfg !== null) {
-      // Nested: TTB0 is an IPA.
-      this.stats.walks++;
-      if (!walkLpae52(this.mem, ste.s2cfg, ttb0, this.readAccess, this.wr2)) {
-        this.walkFaultEvent(this.wr2, ste.sid, evSsid, input, access, true, R.EVT_CLASS_TT, ttb0);
-        this.evTtrnw = true;
-        return undefined;
-      }
-      ttb0 = this.wr2.oa;
-    }
     let s1cfg: LpaeWalkConfig;
     try {
       s1cfg = lpaeS1Config({
@@ -1199,7 +1311,33 @@ export class SmmuV3 implements MmioDevice {
       throw e;
     }
     if (s1cfg.configError !== null) return bad();
-    return { addr, asid, record, s1cfg };
+    return { addr, asid, record, s1cfg, s1tag: this.cfgTag(s1cfg) };
+  }
+
+  /**
+   * The walk-cache tag of a decoded translation config: equal for configs with the same
+   * tables and geometry (so streams sharing a VMID share stage-2 walk entries), different
+   * otherwise (a walk never resumes in a table found under other translation controls).
+   */
+  private cfgTag(cfg: LpaeWalkConfig): number {
+    const key = JSON.stringify(cfg);
+    let tag = this.cfgTags.get(key);
+    if (tag === undefined) {
+      // Bounded memory: past 4096 distinct configs the table restarts (configs seen before get
+      // new tags: only sharing is lost). Tags are not reused until 2^26 have been handed out;
+      // then the walk cache and the configuration caches start afresh.
+      if (this.cfgTags.size >= 4096) this.cfgTags.clear();
+      if (this.nextCfgTag >= WALK_CACHE_TAGS) {
+        this.nextCfgTag = 0;
+        this.wc.invalidateAll();
+        this.steCache.clear();
+        this.cdCache.clear();
+        this.dropFastStream();
+      }
+      tag = this.nextCfgTag++;
+      this.cfgTags.set(key, tag);
+    }
+    return tag;
   }
 
   // =========================================================================================
@@ -1293,6 +1431,12 @@ export class SmmuV3 implements MmioDevice {
         }
         // S1DSS bypass without stage 2 passes through.
         ctx = cd === undefined && ste.s2cfg === null ? CTX_BYPASS : this.tlb.context(ste.vmidSlot, cd !== undefined ? cd.asid : SLOT_NONE);
+        this.fastCtx2 = cd !== undefined && ste.s2cfg !== null ? this.tlb.context(ste.vmidSlot, SLOT_NONE) : -1;
+        if (this.wcOn) {
+          const wc = this.wc;
+          this.fastWctx1 = cd !== undefined ? wc.context(ste.vmidSlot, cd.asid) : -1;
+          this.fastWctx2 = ste.s2cfg !== null ? wc.context(ste.vmidSlot, SLOT_NONE) : -1;
+        }
       }
       this.fastSid = streamId;
       this.fastSsid = substreamId;
@@ -1323,49 +1467,176 @@ export class SmmuV3 implements MmioDevice {
 
   /**
    * A TLB miss (or a permission failure on a hit, which a fresh walk re-checks: hardware
-   * dirty-state updates and faults are the walker's business) for the fast stream.
+   * dirty-state updates and faults are the walker's business) for the fast stream. Each stage
+   * walks through `walkStage` (walk cache, then the fast walk, then the full walker for
+   * anything else); the combined entry goes into the TLB. Only int32 halves cross calls.
    */
   private translateMiss(ctx: number, streamId: number, substreamId: number, iovaHi: number, iovaLo: number, access: WalkAccess, out: SmmuTranslation): boolean {
-    const iova = iovaHi * TWO32 + (iovaLo >>> 0);
     const ste = this.fastSte!;
     const cd = this.fastCd;
     this.stats.tlbMisses++;
-    let ipa = iova;
+    let ipaHi = iovaHi | 0;
+    let ipaLo = iovaLo | 0;
     let shift = 64;
     let perms = PERM_ALL;
     if (cd !== undefined) {
       this.stats.walks++;
-      if (!walkLpaeParts(this.mem, cd.s1cfg, iovaHi, iovaLo, access, this.wr)) {
+      const res = this.res1;
+      const ok = ste.s2cfg === null ? this.walkStage(cd.s1cfg, cd.s1tag, this.fastWctx1, iovaHi, iovaLo, access, this.wr, this.cur1, res) : this.walkNestedS1(cd.s1cfg, iovaHi, iovaLo, access, res);
+      if (!ok) {
+        if (ste.s2cfg !== null && this.nestFaulted) {
+          // Stage 2 faulted on a stage-1 table fetch: a stage-2 fault of class TT, a read of
+          // the table at the IPA of the fetch, recorded as stage-2 faults are (STE.S2R).
+          const r2 = this.wr2;
+          this.walkFaultEvent(r2, streamId, substreamId, iovaHi * TWO32 + (iovaLo >>> 0), access, true, R.EVT_CLASS_TT, this.nestIpa);
+          this.evTtrnw = true;
+          if (r2.fault === 'external' || ste.s2r) this.emitEvent();
+          return false;
+        }
         const r = this.wr;
-        this.walkFaultEvent(r, streamId, substreamId, iova, access, false, 0, 0);
+        this.walkFaultEvent(r, streamId, substreamId, iovaHi * TWO32 + (iovaLo >>> 0), access, false, 0, 0);
         if (r.fault === 'external' || cd.record) this.emitEvent();
         return false;
       }
-      ipa = this.wr.oa;
-      shift = tlbSizeShift(this.wr.size);
-      perms = this.wr.perms;
+      ipaHi = res[FAST_OA_HI]!;
+      ipaLo = res[FAST_OA_LO]!;
+      shift = res[FAST_SHIFT]!;
+      perms = res[FAST_PERMS]!;
     }
-    let pa = ipa;
+    let paHi = ipaHi;
+    let paLo = ipaLo;
     if (ste.s2cfg !== null) {
       this.stats.walks++;
-      const ipaHi = Math.floor(ipa * INV_TWO32);
-      if (!walkLpaeParts(this.mem, ste.s2cfg, ipaHi | 0, (ipa - ipaHi * TWO32) | 0, access, this.wr2)) {
+      const res = this.res2;
+      if (!this.walkStage(ste.s2cfg, ste.s2tag, this.fastWctx2, ipaHi, ipaLo, access, this.wr2, this.cur2, res)) {
         const r = this.wr2;
-        this.walkFaultEvent(r, streamId, substreamId, iova, access, true, R.EVT_CLASS_IN, ipa);
+        this.walkFaultEvent(r, streamId, substreamId, iovaHi * TWO32 + (iovaLo >>> 0), access, true, R.EVT_CLASS_IN, (ipaHi >>> 0) * TWO32 + (ipaLo >>> 0));
         if (r.fault === 'external' || ste.s2r) this.emitEvent();
         return false;
       }
-      pa = this.wr2.oa;
-      shift = Math.min(shift, tlbSizeShift(this.wr2.size));
-      perms &= this.wr2.perms;
+      paHi = res[FAST_OA_HI]!;
+      paLo = res[FAST_OA_LO]!;
+      const s2 = res[FAST_SHIFT]!;
+      if (s2 < shift) shift = s2;
+      perms &= res[FAST_PERMS]!;
     }
-    const paHi = Math.floor(pa * INV_TWO32);
-    const ipaHi2 = Math.floor(ipa * INV_TWO32);
-    this.tlb.insertHalves(ctx, iovaHi, iovaLo, shift, paHi | 0, (pa - paHi * TWO32) | 0, perms, 0, ipaHi2 | 0, (ipa - ipaHi2 * TWO32) | 0);
+    this.tlb.insertHalves(ctx, iovaHi, iovaLo, shift, paHi, paLo, perms, 0, ipaHi, ipaLo);
     this.stats.tlbEntries = this.tlb.size;
     this.stats.tlbFlushes = this.tlb.flushes;
-    out.pa = pa;
+    out.pa = (paHi >>> 0) * TWO32 + (paLo >>> 0);
     return true;
+  }
+
+  /**
+   * One stage's walk of the input (halves) under `cfg`: resumes at the walk cache's table for
+   * the input when there is one for this config (`tag`) in walk-cache context `wctx`, tries
+   * the fast walk and falls back to the full walker where it stops; then caches the last table
+   * the walk reached (when it got below where it started). On success `res` holds the output
+   * (halves), the leaf's size shift and its permissions; on failure `wr` holds the fault.
+   */
+  private walkStage(cfg: LpaeWalkConfig, tag: number, wctx: number, hi: number, lo: number, access: WalkAccess, wr: WalkResult, cur: Float64Array, res: Int32Array): boolean {
+    // Kept small (inlinable): the common case, a leaf in the cached table for the input.
+    const wc = this.wc;
+    let e = -1;
+    if (this.wcOn) {
+      e = wc.lookupParts(wctx, hi, lo);
+      if (e >= 0) {
+        const words = wc.words(e);
+        if (words !== null && wc.tag(e) === tag && lpaeFastLeaf(cfg, wc.granuleShift(e), wc.level(e), words, PhysMem.wordIndex(wc.table(e)), wc.tableHi(e), hi, lo, access, res)) return true;
+      }
+    }
+    return this.walkStageFull(cfg, tag, wctx, hi, lo, access, wr, cur, res, e);
+  }
+
+  /** `walkStage` past its common case; `e` is the walk-cache entry found for the input, or −1. */
+  private walkStageFull(cfg: LpaeWalkConfig, tag: number, wctx: number, hi: number, lo: number, access: WalkAccess, wr: WalkResult, cur: Float64Array, res: Int32Array, e: number): boolean {
+    const wc = this.wc;
+    let from = -1;
+    cur[CUR_LEVEL] = -1;
+    if (e >= 0 && wc.tag(e) === tag) {
+      from = wc.level(e);
+      lpaeCursorResume(cfg, cur, wc.range(e), wc.table(e), from, wc.tableHi(e), wc.descLo(e), wc.descHi(e));
+    }
+    let ok = walkLpaeFast(this.mem, cfg, hi, lo, access, cur, res);
+    if (!ok) {
+      ok = walkLpaeParts(this.mem, cfg, hi, lo, access, wr, undefined, cur);
+      if (ok) {
+        const oa = wr.oa;
+        const oaHi = Math.floor(oa * INV_TWO32);
+        res[FAST_OA_HI] = oaHi;
+        res[FAST_OA_LO] = (oa - oaHi * TWO32) | 0;
+        res[FAST_SHIFT] = tlbSizeShift(wr.size);
+        res[FAST_PERMS] = wr.perms;
+      }
+    }
+    if (this.wcOn) {
+      const level = cur[CUR_LEVEL]!;
+      if (level > from && level > cfg.ranges[cur[CUR_RANGE]!]!.startLevel) this.walkCacheFill(cfg, tag, wctx, hi, lo, cur);
+    }
+    return ok;
+  }
+
+  /**
+   * The stage-1 walk of a nested stream (the fast stream): the full walker with every table
+   * address translated by stage 2 (`s1Tables`). Not walk-cached: a cached stage-1 table would
+   * hold a PA found through stage 2, which stage-2 invalidations by IPA could not find. On
+   * success `res` is filled as `walkStage` fills it; on failure `wr` holds a stage-1 fault, or
+   * `nestFaulted` is set and `wr2` holds the stage-2 fault of a table fetch.
+   */
+  private walkNestedS1(cfg: LpaeWalkConfig, hi: number, lo: number, access: WalkAccess, res: Int32Array): boolean {
+    this.nestFaulted = false;
+    const wr = this.wr;
+    if (!walkLpaeParts(this.mem, cfg, hi, lo, access, wr, this.s1Tables)) return false;
+    const oa = wr.oa;
+    const oaHi = Math.floor(oa * INV_TWO32);
+    res[FAST_OA_HI] = oaHi;
+    res[FAST_OA_LO] = (oa - oaHi * TWO32) | 0;
+    res[FAST_SHIFT] = tlbSizeShift(wr.size);
+    res[FAST_PERMS] = wr.perms;
+    return true;
+  }
+
+  /**
+   * Stage-2 translation of a table address `ipa` read by the fast stream's nested stage-1 walk
+   * (a read): the stage-2 TLB entries of the VMID first, else a stage-2 walk (walk cache
+   * included) whose result becomes such an entry, so that TLBI_S2_IPA and TLBI_S12_VMALL
+   * invalidate it. True with the PA in `s1Tables.paHi`/`paLo`, or false with the stage-2 fault in
+   * `wr2` and `nestFaulted` set.
+   */
+  private s1TableAddress(hi: number, lo: number): boolean {
+    const tlb = this.tlb;
+    const ctx = this.fastCtx2;
+    const t = this.s1Tables;
+    const e = tlb.lookupParts(ctx, hi, lo);
+    if (e >= 0 && permits(tlb.perms(e), this.readAccess)) {
+      const pa = tlb.outputParts(e, hi, lo);
+      const paLo = pa >>> 0;
+      t.paHi = (pa - paLo) / TWO32;
+      t.paLo = paLo | 0;
+      return true;
+    }
+    const ste = this.fastSte!;
+    this.stats.walks++;
+    const res = this.res2;
+    if (!this.walkStage(ste.s2cfg!, ste.s2tag, this.fastWctx2, hi, lo, this.readAccess, this.wr2, this.cur2, res)) {
+      this.nestFaulted = true;
+      this.nestIpa = (hi >>> 0) * TWO32 + (lo >>> 0);
+      return false;
+    }
+    tlb.insertHalves(ctx, hi, lo, res[FAST_SHIFT]!, res[FAST_OA_HI]!, res[FAST_OA_LO]!, res[FAST_PERMS]!, 0, hi, lo);
+    t.paHi = res[FAST_OA_HI]!;
+    t.paLo = res[FAST_OA_LO]!;
+    return true;
+  }
+
+  /** Caches the table `cur` names for the input's block (tables covering more than 2^42 are not cached). */
+  private walkCacheFill(cfg: LpaeWalkConfig, tag: number, wctx: number, hi: number, lo: number, cur: Float64Array): void {
+    const span = lpaeCursorSpanShift(cfg, cur);
+    if (span > 42) return;
+    const t = cur[CUR_TABLE]!;
+    const tHi = Math.floor(t * INV_TWO32);
+    const range = cur[CUR_RANGE]!;
+    this.wc.insertParts(wctx, hi, lo, span, tHi, (t - tHi * TWO32) | 0, cur[CUR_LEVEL]!, range, cfg.ranges[range]!.granuleShift, cur[CUR_TBLHI]!, tag, cur[CUR_DESC_LO]!, cur[CUR_DESC_HI]!, this.mem.backedChunk(t));
   }
 
   /** Installs this SMMU as the translator of a DMA master (its transactions carry `streamId`). */
