@@ -7,7 +7,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { MALI_FAULT_ACCESS_READ, MALI_JOB_TYPE_COPY, MALI_TR_OK, prop } from '@gki/hw';
-import { defaultGpuBoard, type ModelRig } from './boards.js';
+import { defaultGpuBoard, fragmentPages, type ModelRig } from './boards.js';
 import { GpuClient, type ClientBo } from './client.js';
 
 const SIZES = [0x1000, 0x3000, 0x1_0000, 0x10_0000, 0x20_0000, 0x20_0000, 0x40_0000];
@@ -21,25 +21,9 @@ interface Side {
   live: ClientBo[];
 }
 
-/**
- * Leaves only single 4 KiB pages free (about 16 MiB of them, every other page of 32 MiB), so
- * that no buffer gets a 2 MiB contiguous block: io-pgtable maps every buffer with level-3
- * tables, and panfrost's 2 MiB unmaps of 2 MiB-aligned buffers free those tables — the case a
- * walk cache must be flushed for.
- */
-function fragment(rig: ModelRig): void {
-  const pages = rig.k.pages;
-  const big: number[] = [];
-  for (let pa = pages.allocPages(9); pa >= 0; pa = pages.allocPages(9)) big.push(pa);
-  for (const pa of big.slice(0, 16)) pages.freePages(pa, 9);
-  const small: number[] = [];
-  for (let pa = pages.allocPages(0); pa >= 0; pa = pages.allocPages(0)) small.push(pa);
-  small.forEach((pa, i) => i % 2 === 0 && pages.freePages(pa, 0));
-}
-
 function side(extra: ReturnType<typeof prop.empty>[]): Side {
   const rig = defaultGpuBoard(extra);
-  fragment(rig);
+  fragmentPages(rig);
   const c = new GpuClient(rig.pfdev);
   const out = c.bo(0x1000);
   // one job so that the file owns an address space from here on
