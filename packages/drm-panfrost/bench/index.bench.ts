@@ -21,9 +21,9 @@
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { Bench } from 'tinybench';
-import { MALI_JOB_TYPE_COPY, MALI_JOB_TYPE_FILL, type MaliJobSpec } from '@gki/hw';
+import { MALI_FAULT_ACCESS_READ, MALI_JOB_TYPE_COPY, MALI_JOB_TYPE_FILL, MALI_TR_OK, prop, type MaliJobSpec } from '@gki/hw';
 import { PANFROST_BO_HEAP, PANFROST_BO_NOEXEC } from '../src/index.js';
-import { defaultGpuBoard } from '../test/boards.js';
+import { defaultGpuBoard, fragmentPages, type ModelRig } from '../test/boards.js';
 import { GpuClient, pattern, type ClientBo } from '../test/client.js';
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 11);
@@ -198,7 +198,77 @@ function measure(): Row[] {
     },
   );
 
+  // ---------------------------------------------------------------- GPU MMU: TLB miss vs iova_to_phys
+  // A 16 MiB buffer of scattered 4 KiB pages (4096 pages, eight level-3 tables) mapped by the
+  // driver; the model translates every page after a LOCK + FLUSH_PT of the whole VA range (TLB
+  // and walk cache emptied), against io-pgtable's iova_to_phys of the same table.
+  const MMU_PAGES = 4096;
+  const mmuRig = (extra: ReturnType<typeof prop.empty>[]): { r: ModelRig; va: number; as: number; file: GpuClient } => {
+    const r = defaultGpuBoard(extra);
+    fragmentPages(r, 40);
+    const cl = new GpuClient(r.pfdev);
+    const b = cl.bo(MMU_PAGES * SZ_4K);
+    check(cl.run([{ type: MALI_JOB_TYPE_FILL, dst: b.va, length: SZ_4K, value: 1 }], [b]).error === 0, 'mmu rig job failed');
+    const bo = cl.file.bo(b.handle)!;
+    check(bo.physAt(SZ_4K) !== bo.physAt(0) + SZ_4K, 'the buffer got contiguous pages');
+    return { r, va: b.va, as: cl.file.as, file: cl };
+  };
+  const mw = mmuRig([]);
+  const mc = mmuRig([prop.empty('gki,no-walk-cache')]);
+  const trOut = { pa: 0 };
+  const flushGpu = (m: ModelRig, asn: number): void => {
+    // LOCK the whole 48-bit VA range, then FLUSH_PT (AS registers at 0x2400 + 0x40 * AS)
+    const base = 0x2d00_0000 + 0x2400 + asn * 0x40;
+    m.board.bus.write32(base + 0x10, 47);
+    m.board.bus.write32(base + 0x14, 0);
+    m.board.bus.write32(base + 0x18, 2);
+    m.gpu.settle();
+    m.board.bus.write32(base + 0x18, 4);
+    m.gpu.settle();
+  };
+  const sweepModel = (m: { r: ModelRig; va: number; as: number }) => (): void => {
+    const mmu = m.r.gpu.mmu;
+    let acc = 0;
+    for (let i = 0; i < MMU_PAGES; i++) {
+      if (mmu.translate(m.as, m.va + i * SZ_4K + 0x10, MALI_FAULT_ACCESS_READ, 0, trOut) !== MALI_TR_OK) throw new Error('model translation failed');
+      acc += trOut.pa;
+    }
+    if (acc === 0) throw new Error('no translation');
+  };
+  const ops = mw.file.file.mmu.ops;
+  const fmtWalk = (): void => {
+    let acc = 0;
+    for (let i = 0; i < MMU_PAGES; i++) acc += ops.iovaToPhys(mw.va + i * SZ_4K + 0x10);
+    if (acc === 0) throw new Error('no translation');
+  };
+  // the three agree on every page
+  for (let i = 0; i < MMU_PAGES; i += 97) {
+    const va = mw.va + i * SZ_4K + 0x10;
+    check(mw.r.gpu.mmu.translate(mw.as, va, MALI_FAULT_ACCESS_READ, 0, trOut) === MALI_TR_OK && trOut.pa === ops.iovaToPhys(va), 'model and iova_to_phys disagree');
+  }
+  const mmuRows: [string, () => void, (() => void) | undefined, (() => void) | undefined][] = [
+    ['iova_to_phys, 4096 pages (io-pgtable ARM_MALI_LPAE)', fmtWalk, undefined, undefined],
+    ['model TLB miss, walk cache (FLUSH_PT before), 4096 pages', sweepModel(mw), () => flushGpu(mw.r, mw.as), () => check(mw.r.gpu.mmu.walkCacheCounters()!.hits > 0, 'no walk-cache hits')],
+    ['model TLB miss, no walk cache (4-level walks), 4096 pages', sweepModel(mc), () => flushGpu(mc.r, mc.as), () => check(!mc.r.gpu.mmu.walkCacheEnabled, 'cold rig has a walk cache')],
+  ];
+  for (const [name, run, before, after] of mmuRows) {
+    meta.set(name, { group: 'gpu mmu', per: MMU_PAGES, unit: 'ns/page' });
+    const walks = (): number => (name.startsWith('model') ? (name.includes('no walk') ? mc : mw).r.gpu.stats.mmu.walks : 0);
+    let w0 = 0;
+    bench.add(name, run, {
+      beforeEach: () => {
+        before?.();
+        w0 = walks();
+      },
+      afterEach: () => {
+        after?.();
+        if (name.startsWith('model')) check(walks() - w0 === MMU_PAGES, `${name}: not every page missed the TLB`);
+      },
+    });
+  }
+
   bench.runSync();
+  check(mw.r.gpu.events.length === 0 && mc.r.gpu.events.length === 0, 'mmu rigs: model protocol events');
   check(rig.gpu.events.length === 0, `model protocol events: ${rig.gpu.events.join('; ')}`);
 
   const rows: Row[] = [];

@@ -134,3 +134,20 @@ export function defaultGpuDtb(gpuExtra: DraftProp[] = []): Uint8Array {
 export const rk3399 = (extra: DraftProp[] = [], image?: KernelImage): ModelRig => boot(rk3399Dtb(extra), image);
 export const mt8186 = (extra: DraftProp[] = [], image?: KernelImage): ModelRig => boot(mt8186Dtb(extra), image);
 export const defaultGpuBoard = (extra: DraftProp[] = [], image?: KernelImage): ModelRig => boot(defaultGpuDtb(extra), image);
+
+/**
+ * Leaves only single 4 KiB pages free in the kernel's page allocator: every 2 MiB block is
+ * taken, `blocks` of them are given back, and every other page of those is held. Buffers then
+ * get scattered pages (no 2 MiB block mappings): io-pgtable maps them with level-3 tables, and
+ * panfrost's 2 MiB unmaps of 2 MiB-aligned buffers free those tables. About `blocks` MiB stay
+ * free.
+ */
+export function fragmentPages(rig: ModelRig, blocks = 16): void {
+  const pages = rig.k.pages;
+  const big: number[] = [];
+  for (let pa = pages.allocPages(9); pa >= 0; pa = pages.allocPages(9)) big.push(pa);
+  for (const pa of big.slice(0, blocks)) pages.freePages(pa, 9);
+  const small: number[] = [];
+  for (let pa = pages.allocPages(0); pa >= 0; pa = pages.allocPages(0)) small.push(pa);
+  small.forEach((pa, i) => i % 2 === 0 && pages.freePages(pa, 0));
+}

@@ -1,5 +1,6 @@
 /**
- * Mali model throughput: MMU translations (TLB hit, TLB miss with a 4-level ARM_MALI_LPAE walk)
+ * Mali model throughput: MMU translations (TLB hit; TLB miss through the walk cache, and without
+ * one: a 4-level ARM_MALI_LPAE walk each)
  * and a job's memory traffic through the MMU (a 1 MiB COPY job over 4 KiB pages with the TLB
  * warm and cold, over 2 MiB blocks, and in identity mode as the no-table baseline).
  *
@@ -27,16 +28,16 @@ const JOB_PA = 0x0010_0000;
 const TABLES = 0x0020_0000;
 const DATA = 0x0400_0000; // 64 MiB of data pages
 
-function rig(): MaliRig {
+function rig(walkCache = true): MaliRig {
   const board = new Board('mali-bench', [{ base: 0, size: RAM_SIZE }]);
-  const gpu = new MaliGpu(board.mem, { preset: MALI_PRESET_T860, tlbCapacity: 4 * PAGES });
+  const gpu = new MaliGpu(board.mem, { preset: MALI_PRESET_T860, tlbCapacity: 4 * PAGES, walkCache });
   board.bus.map(BASE, 0x1_0000, gpu);
   return { board, gpu, bus: board.bus, mem: board.mem, base: BASE, r32: (o) => board.bus.read32(BASE + o), w32: (o, v) => board.bus.write32(BASE + o, v) };
 }
 
-export function maliBench(runs: number): BenchRow[] {
-  const r = rig();
-  const { gpu } = r;
+/** A powered-up GPU with the bench's tables in AS 0 and AS 1 in identity mode. */
+function setup(walkCache: boolean): MaliRig {
+  const r = rig(walkCache);
   resetAndPowerUp(r);
   const t = new MaliTables(r.mem, TABLES, 0x80_0000);
   t.map(JOB_VA, JOB_PA, 0x1000);
@@ -46,10 +47,18 @@ export function maliBench(runs: number): BenchRow[] {
   // AS 1 in identity mode: VA = PA.
   r.w32(as(1, AS.TRANSTAB_LO), ADRMODE_IDENTITY);
   r.w32(as(1, AS.COMMAND), AS_CMD.UPDATE);
-  gpu.settle();
+  r.gpu.settle();
+  return r;
+}
 
+export function maliBench(runs: number): BenchRow[] {
+  const r = setup(true);
+  const { gpu } = r;
   const mmu = gpu.mmu;
   const st = mmu.stats;
+  // The same GPU without a walk cache (gki,no-walk-cache): every TLB miss walks 4 levels.
+  const rCold = setup(false);
+  const mmuCold = rCold.gpu.mmu;
   const out = { pa: 0 };
   const hot = (): number => {
     let sum = 0;
@@ -71,21 +80,42 @@ export function maliBench(runs: number): BenchRow[] {
   for (let i = 0; i < HIT_OPS; i++) sumHot += (i % HOT) * 4096 + 8;
   let sumSweep = 0;
   for (let i = 0; i < PAGES; i++) sumSweep += i * 4096 + 8;
+  const sweepCold = (): number => {
+    let sum = 0;
+    for (let i = 0; i < PAGES; i++) {
+      if (mmuCold.translate(0, VA + i * 4096 + 8, MALI_FAULT_ACCESS_READ, 0, out) !== MALI_TR_OK) throw new Error('translation failed');
+      sum += out.pa - DATA;
+    }
+    return sum;
+  };
   const flushAll = () => mmuOp(r, 0, 0, 2 ** 48, AS_CMD.FLUSH_PT);
+  const flushAllCold = () => mmuOp(rCold, 0, 0, 2 ** 48, AS_CMD.FLUSH_PT);
 
-  interface Case { group: string; name: string; ops: number; run: () => number; before?: () => void; expectSum: number; hits: number; walks: number }
+  interface Case { group: string; name: string; ops: number; run: () => number; before?: () => void; expectSum: number; hits: number; walks: number; stats?: typeof st }
   const cases: Case[] = [
     { group: 'Mali MMU translate (48-bit VA, 4 levels)', name: 'TLB hit, 64-page working set', ops: HIT_OPS, run: hot, expectSum: sumHot, hits: HIT_OPS, walks: 0 },
     { group: 'Mali MMU translate (48-bit VA, 4 levels)', name: 'TLB hit, 64 MiB working set (16384 entries)', ops: PAGES, run: sweep, expectSum: sumSweep, hits: PAGES, walks: 0 },
-    { group: 'Mali MMU translate (48-bit VA, 4 levels)', name: 'TLB miss, 4-level walk (LOCK + FLUSH_PT of the AS before each sample)', ops: PAGES, run: sweep, before: flushAll, expectSum: sumSweep, hits: 0, walks: PAGES },
+    { group: 'Mali MMU translate (48-bit VA, 4 levels)', name: 'TLB miss, walk cache (LOCK + FLUSH_PT of the AS before each sample)', ops: PAGES, run: sweep, before: flushAll, expectSum: sumSweep, hits: 0, walks: PAGES },
+    { group: 'Mali MMU translate (48-bit VA, 4 levels)', name: 'TLB miss, no walk cache: 4-level walk each (same flush)', ops: PAGES, run: sweepCold, before: flushAllCold, expectSum: sumSweep, hits: 0, walks: PAGES, stats: mmuCold.stats },
   ];
   for (const c of cases) {
+    const cs = c.stats ?? st;
     c.before?.();
     if (c.hits > 0) c.run();
-    const [h, w] = [st.tlbHits, st.walks];
+    const [h, w] = [cs.tlbHits, cs.walks];
     const sum = c.run();
     if (sum !== c.expectSum) throw new Error(`${c.name}: PAs sum to ${sum}, expected ${c.expectSum}`);
-    if (st.tlbHits - h !== c.hits || st.walks - w !== c.walks) throw new Error(`${c.name}: ${st.tlbHits - h} hits / ${st.walks - w} walks`);
+    if (cs.tlbHits - h !== c.hits || cs.walks - w !== c.walks) throw new Error(`${c.name}: ${cs.tlbHits - h} hits / ${cs.walks - w} walks`);
+  }
+  // The walk cache row resumes walks: one full walk per 2 MiB (8192 of 16384 pages: 32 tables).
+  {
+    const wc = mmu.walkCacheCounters()!;
+    const h0 = wc.hits;
+    flushAll();
+    sweep();
+    const hits = mmu.walkCacheCounters()!.hits - h0;
+    if (hits !== PAGES - PAGES / 512) throw new Error(`walk cache row: ${hits} walk-cache hits, expected ${PAGES - PAGES / 512}`);
+    if (mmuCold.walkCacheCounters() !== null) throw new Error('the cold rig has a walk cache');
   }
 
   // COPY jobs: 1 MiB from the first half of the data to the second, through AS 0 (pages or
@@ -112,17 +142,19 @@ export function maliBench(runs: number): BenchRow[] {
 
   const mark = [0, 0];
   const bench = newBench(runs);
-  for (const c of cases)
+  for (const c of cases) {
+    const cs = c.stats ?? st;
     bench.add(`${c.group}|${c.name}`, c.run, {
       beforeAll: () => void (c.hits > 0 && c.run()),
       beforeEach: () => {
         c.before?.();
-        mark.splice(0, 2, st.tlbHits, st.walks);
+        mark.splice(0, 2, cs.tlbHits, cs.walks);
       },
       afterEach: () => {
-        if (st.tlbHits - mark[0]! !== c.hits || st.walks - mark[1]! !== c.walks) throw new Error(`${c.name}: a sample saw ${st.tlbHits - mark[0]!} hits / ${st.walks - mark[1]!} walks`);
+        if (cs.tlbHits - mark[0]! !== c.hits || cs.walks - mark[1]! !== c.walks) throw new Error(`${c.name}: a sample saw ${cs.tlbHits - mark[0]!} hits / ${cs.walks - mark[1]!} walks`);
       },
     });
+  }
   for (const c of copies) bench.add(`copy|${c.name}`, c.run, c.before ? { beforeEach: c.before } : {});
   bench.runSync();
 

@@ -5,7 +5,7 @@
  * properties; the `job`, `mmu` and `gpu` interrupts are taken by `interrupt-names`.
  */
 import type { ModelFactory } from '../../board.js';
-import { compatibleOf, propString, propStrings, propU32 } from '../../fdt/read.js';
+import { compatibleOf, hasProp, propString, propStrings, propU32 } from '../../fdt/read.js';
 import { FdtError } from '../../fdt/types.js';
 import { MaliGpu } from './gpu.js';
 import { MALI_PRESETS, maliPresetForCompatibles } from './presets.js';
@@ -27,6 +27,7 @@ export const MALI_IRQ_NAMES = ['job', 'mmu', 'gpu'] as const;
  * | `gki,shader-present`, `gki,l2-present`, `gki,tiler-present` | core masks |
  * | `gki,mmu-latency`, `gki,power-latency`, `gki,reset-latency` | register accesses those operations take |
  * | `gki,job-execution` | `immediate` (default) or `manual` |
+ * | `gki,no-walk-cache` | turn the MMU's walk cache off (every TLB miss walks all levels) |
  */
 export const createMaliModel: ModelFactory = (board, node, regs, irqs, ctx) => {
   const path = ctx.path;
@@ -77,6 +78,7 @@ export const createMaliModel: ModelFactory = (board, node, regs, irqs, ctx) => {
     commandLatency: u32('gki,mmu-latency', 0, 1 << 20),
     powerLatency: u32('gki,power-latency', 0, 1 << 20),
     resetLatency: u32('gki,reset-latency', 0, 1 << 20),
+    walkCache: !hasProp(node, 'gki,no-walk-cache'),
     jobExecution: exec as 'immediate' | 'manual' | undefined,
     jobIrq: line('job'),
     mmuIrq: line('mmu'),

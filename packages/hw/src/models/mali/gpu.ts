@@ -65,6 +65,8 @@ export interface MaliGpuOptions {
   readonly maxChainJobs?: number;
   /** TLB entries (shared by the address spaces) before the TLB is emptied (default 65536). */
   readonly tlbCapacity?: number;
+  /** Cache the tables MMU walks reach (default true; false: every TLB miss walks all levels). */
+  readonly walkCache?: boolean;
 }
 
 /** Everything the model counts. */
@@ -161,6 +163,7 @@ export class MaliGpu implements MmioDevice {
         lockMinLog2: p.lockMinLog2,
         commandLatency: u32('command latency', opts.commandLatency, 2, 1 << 20),
         tlbCapacity: opts.tlbCapacity,
+        walkCache: opts.walkCache,
       },
       {
         get cycle() {

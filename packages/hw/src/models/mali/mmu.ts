@@ -12,18 +12,41 @@
  * package's Mali LPAE walker and emptied only by UPDATE (the whole AS) or by UNLOCK / FLUSH_PT /
  * FLUSH_MEM over the region the last LOCK locked (or by a reset, or when it is full).
  *
+ * Beside it a walk cache (the shared `WalkCache`, same contexts) remembers the last table each
+ * walk reached, so a TLB miss next to an earlier one reads one descriptor instead of four.
+ * It follows the same rules as the TLB, as the architecture's commands do: UNLOCK, FLUSH_PT and
+ * FLUSH_MEM each end in a "flush region" of the MMUs, which drops every cached walk whose block
+ * overlaps the locked region; UPDATE drops all of the AS's. So a driver that frees or replaces
+ * a table and does not flush the region (panfrost flushes with FLUSH_PT after every map and
+ * unmap) keeps walking the old table, as hardware may. `walkCache: false` (DT
+ * `gki,no-walk-cache`) turns it off.
+ *
  * A failing translation records the fault in AS_FAULTSTATUS / AS_FAULTADDRESS (unless one is
  * already pending for that AS), raises the AS's page-fault bit in MMU_IRQ_RAWSTAT, and the
  * access stalls: the job manager retries it whenever a flush-type command or UPDATE
  * completes. In an AS whose TRANSTAB mode is "unmapped" nothing stalls: the access fails.
  */
 import { PhysMem } from '../../mem.js';
-import { maliConfig, walkLpae, type LpaeWalkConfig } from '../../walk/lpae.js';
-import { createWalkResult, permits, PERM_USER_R, type WalkAccess } from '../../walk/types.js';
-import { Tlb } from '../tlb.js';
+import {
+  createLpaeCursor,
+  CUR_DESC_HI,
+  CUR_DESC_LO,
+  CUR_LEVEL,
+  CUR_RANGE,
+  CUR_TABLE,
+  CUR_TBLHI,
+  lpaeCursorResume,
+  lpaeCursorSpanShift,
+  maliConfig,
+  walkLpaeParts,
+  type LpaeWalkConfig,
+} from '../../walk/lpae.js';
+import { createWalkResult, permits, PERM_PRIV_R, PERM_PRIV_W, PERM_PRIV_X, PERM_USER_R, PERM_USER_W, PERM_USER_X, type WalkAccess, type WalkResult } from '../../walk/types.js';
+import { Tlb, WALK_CACHE_DEFAULT_CAPACITY, WalkCache, type TlbCounters } from '../tlb.js';
 import * as R from './regs.js';
 
 const TWO32 = 2 ** 32;
+const INV_TWO32 = 1 / TWO32;
 
 /** translate() results besides 0 (success) and positive exception codes (immediate failure). */
 export const MALI_TR_OK = 0;
@@ -87,6 +110,10 @@ export interface MaliMmuOptions {
   readonly commandLatency: number;
   /** Entries of the TLB all address spaces share (default 65536; emptied when full). */
   readonly tlbCapacity?: number;
+  /** Cache the tables walks reach (default true; see the file comment). */
+  readonly walkCache?: boolean;
+  /** Entries of the walk cache all address spaces share (default 4096; emptied when full). */
+  readonly walkCacheCapacity?: number;
 }
 
 const CMD_NAMES = ['NOP', 'UPDATE', 'LOCK', 'UNLOCK', 'FLUSH_PT', 'FLUSH_MEM'];
@@ -114,8 +141,11 @@ class AddressSpace {
   locked = false;
   lockStart = 0;
   lockEnd = 0;
-  /** This AS's context handle in the shared TLB. */
-  constructor(readonly ctx: number) {}
+  /** This AS's context handles in the shared TLB and in the walk cache (−1 without one). */
+  constructor(
+    readonly ctx: number,
+    readonly wctx: number,
+  ) {}
 }
 
 /** One reusable WalkAccess per access type, indexed by MALI_FAULT_ACCESS_*. */
@@ -130,6 +160,8 @@ export class MaliMmu {
   readonly spaces: readonly AddressSpace[];
   /** Cached translations of every AS (context (0, AS number)). */
   readonly tlb: Tlb;
+  /** Cached walks of every AS (context (0, AS number)); null when turned off. */
+  readonly wc: WalkCache | null;
   readonly asPresent: number;
   readonly vaBits: number;
   readonly paBits: number;
@@ -160,6 +192,7 @@ export class MaliMmu {
   readonly faultLog: MaliFaultRecord[] = [];
   faultLogSize = 256;
   private readonly wr = createWalkResult();
+  private readonly cursor = createLpaeCursor();
 
   constructor(
     private readonly mem: PhysMem,
@@ -173,8 +206,10 @@ export class MaliMmu {
     this.lockMinLog2 = opts.lockMinLog2;
     this.commandLatency = opts.commandLatency;
     this.tlb = new Tlb({ capacity: opts.tlbCapacity ?? 65536 });
+    const wc = opts.walkCache === false ? null : new WalkCache({ capacity: opts.walkCacheCapacity ?? WALK_CACHE_DEFAULT_CAPACITY });
+    this.wc = wc;
     const spaces: AddressSpace[] = [];
-    for (let i = 0; i < R.MALI_MAX_AS; i++) spaces.push(new AddressSpace(this.tlb.context(0, i)));
+    for (let i = 0; i < R.MALI_MAX_AS; i++) spaces.push(new AddressSpace(this.tlb.context(0, i), wc === null ? -1 : wc.context(0, i)));
     this.spaces = spaces;
   }
 
@@ -191,6 +226,21 @@ export class MaliMmu {
   /** Number of cached translations of an AS. */
   tlbSize(as: number): number {
     return this.tlb.contextSize(this.spaces[as]!.ctx);
+  }
+
+  /** Whether this MMU caches walks (MaliMmuOptions.walkCache). */
+  get walkCacheEnabled(): boolean {
+    return this.wc !== null;
+  }
+
+  /** The walk cache's counters (null when it is off). */
+  walkCacheCounters(): TlbCounters | null {
+    return this.wc === null ? null : this.wc.counters();
+  }
+
+  /** Number of cached walks of an AS (0 without a walk cache). */
+  walkCacheSize(as: number): number {
+    return this.wc === null ? 0 : this.wc.contextSize(this.spaces[as]!.wctx);
   }
 
   /** AS_STATUS.AS_ACTIVE of an AS. */
@@ -359,6 +409,8 @@ export class MaliMmu {
     const before = this.tlb.invalidated;
     this.tlb.invalidateContext(s.ctx, start, end);
     this.stats.tlbInvalidated += this.tlb.invalidated - before;
+    // The same flush region drops the walks cached over it (tables may have been freed).
+    if (this.wc !== null) this.wc.invalidateContext(s.wctx, start, end);
   }
 
   /** LOCK: decodes LOCKADDR (size code in [5:0], region start above it). */
@@ -420,8 +472,26 @@ export class MaliMmu {
     }
     this.stats.tlbMisses++;
     this.stats.walks++;
+    const vaHi = Math.floor(va * INV_TWO32);
+    const vaLo = (va - vaHi * TWO32) >>> 0;
+    const wc = this.wc;
+    let we = -1;
+    if (wc !== null) {
+      // The common case: a leaf in the table cached for the input's block.
+      we = wc.lookupParts(s.wctx, vaHi, vaLo);
+      if (we >= 0) {
+        const words = wc.words(we);
+        if (words !== null && this.cachedLeaf(s, wc.level(we), words, PhysMem.wordIndex(wc.table(we)), vaHi, vaLo, acc)) {
+          const perms = this.leafPerms;
+          if (access === R.MALI_FAULT_ACCESS_ATOMIC && (perms & PERM_USER_R) === 0)
+            return this.stall(as, va, R.MALI_EXC_PERMISSION_FAULT + wc.level(we), access, sourceId, record);
+          out.pa = (this.leafOaHi >>> 0) * TWO32 + (this.leafOaLo >>> 0);
+          return MALI_TR_OK;
+        }
+      }
+    }
     const wr = this.wr;
-    if (!walkLpae(this.mem, s.cfg, va, acc, wr)) {
+    if (!(wc === null ? walkLpaeParts(this.mem, s.cfg, vaHi, vaLo, acc, wr) : this.walkCached(s, wc, we, vaHi, vaLo, acc, wr))) {
       let code: number;
       switch (wr.fault) {
         case 'permission': code = R.MALI_EXC_PERMISSION_FAULT; break;
@@ -437,6 +507,73 @@ export class MaliMmu {
       return this.stall(as, va, R.MALI_EXC_PERMISSION_FAULT + wr.level, access, sourceId, record);
     out.pa = wr.oa;
     return MALI_TR_OK;
+  }
+
+  // Result of `cachedLeaf` (fields, so that nothing is boxed or allocated per walk).
+  private leafOaHi = 0;
+  private leafOaLo = 0;
+  private leafPerms = 0;
+
+  /**
+   * The descriptor for the input in a cached table of level `level` (its words at `wb` in
+   * `words`), when it is a leaf the access may use: then the translation goes into the TLB
+   * exactly as a full walk would put it (the leaf's block, permissions and level) and the
+   * output address is in `leafOaHi`/`leafOaLo`. Anything else (a table descriptor, an invalid
+   * one, a refused access, an output beyond the PA range) returns false for the full walker
+   * to resume at this table and report. Mali leaves: 0b01 at level 3 (a page) and at levels
+   * 1-2 (a block); bit 6 read, bit 7 write, bit 54 execute-never (execute needs read too); no
+   * access flag, so the walk never writes a descriptor.
+   */
+  private cachedLeaf(s: AddressSpace, level: number, words: Uint32Array, wb: number, vaHi: number, vaLo: number, acc: WalkAccess): boolean {
+    const cfg = s.cfg!;
+    if (cfg.oaBits < 32) return false;
+    const shift = 12 + 9 * (3 - level);
+    const idx = ((vaLo >>> shift) | (vaHi << (32 - shift))) & 511;
+    const wi = wb + 2 * idx;
+    const lo = words[wi]!;
+    const hi = words[wi + 1]!;
+    if ((lo & 3) !== 1 || level < 1) return false;
+    const oaHi = hi & 0xffff;
+    if (oaHi >= cfg.oaHiLimit) return false;
+    let perms = 0;
+    if (lo & 0x40) perms |= PERM_PRIV_R | PERM_USER_R;
+    if (lo & 0x80) perms |= PERM_PRIV_W | PERM_USER_W;
+    if ((hi & (1 << 22)) === 0 && (lo & 0x40) !== 0) perms |= PERM_PRIV_X | PERM_USER_X;
+    if (!permits(perms, acc)) return false;
+    const mask = (1 << shift) - 1;
+    const oaLo = (lo & ~mask) | (vaLo & mask);
+    this.tlb.insertHalves(s.ctx, vaHi, vaLo, shift, oaHi, oaLo, perms, level, 0, 0);
+    this.leafOaHi = oaHi;
+    this.leafOaLo = oaLo;
+    this.leafPerms = perms;
+    return true;
+  }
+
+  /**
+   * The full walk through the walk cache: resumes at the cached table `e` (−1: none) and
+   * caches the last table the walk reached when it got below where it started.
+   */
+  private walkCached(s: AddressSpace, wc: WalkCache, e: number, vaHi: number, vaLo: number, acc: WalkAccess, wr: WalkResult): boolean {
+    const cfg = s.cfg!;
+    const cur = this.cursor;
+    let from = -1;
+    cur[CUR_LEVEL] = -1;
+    if (e >= 0) {
+      from = wc.level(e);
+      lpaeCursorResume(cfg, cur, wc.range(e), wc.table(e), from, wc.tableHi(e), wc.descLo(e), wc.descHi(e));
+    }
+    const ok = walkLpaeParts(this.mem, cfg, vaHi, vaLo, acc, wr, undefined, cur);
+    const level = cur[CUR_LEVEL]!;
+    if (level > from && level > cfg.ranges[cur[CUR_RANGE]!]!.startLevel) {
+      const span = lpaeCursorSpanShift(cfg, cur);
+      if (span <= 42) {
+        const t = cur[CUR_TABLE]!;
+        const tHi = Math.floor(t * INV_TWO32);
+        const range = cur[CUR_RANGE]!;
+        wc.insertParts(s.wctx, vaHi, vaLo, span, tHi, (t - tHi * TWO32) | 0, level, range, 12, cur[CUR_TBLHI]!, 0, cur[CUR_DESC_LO]!, cur[CUR_DESC_HI]!, this.mem.backedChunk(t));
+      }
+    }
+    return ok;
   }
 
   private stall(as: number, va: number, code: number, access: number, sourceId: number, record: boolean): number {
@@ -494,6 +631,7 @@ export class MaliMmu {
       s.locked = false;
     }
     this.tlb.invalidateAll();
+    if (this.wc !== null) this.wc.invalidateAll();
     this.inFlight = 0;
     this.rawstat = 0;
     this.mask = 0;
