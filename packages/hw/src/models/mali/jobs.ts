@@ -24,6 +24,7 @@ import { MALI_TR_OK, MALI_TR_STALL, type MaliMmu } from './mmu.js';
 import * as R from './regs.js';
 
 const TWO32 = 2 ** 32;
+const INV_TWO32 = 1 / TWO32;
 const PAGE = 4096;
 const FNV_OFFSET = 0x811c9dc5;
 const FNV_PRIME = 0x01000193;
@@ -392,12 +393,16 @@ export class MaliJobManager {
     return false;
   }
 
-  /** Translates one piece of a job's access into `out.pa`; false when the chain stalled or ended. */
-  private access(js: number, va: number, n: number, access: number, unit: number, out: { pa: number }): boolean {
+  /**
+   * Translates one piece of a job's access into `out.pa`; false when the chain stalled or ended.
+   * The VA comes as its 32-bit halves (GPU VAs are above 2^31: as a double it would be boxed
+   * on every call that V8 does not inline); it is formed as a number only for a fault.
+   */
+  private access(js: number, vaHi: number, vaLo: number, n: number, access: number, unit: number, out: { pa: number }): boolean {
     const s = this.slots[js]!;
-    const r = this.mmu.translate(s.as, va, access, (js << 4) | unit, out);
-    if (r !== MALI_TR_OK) return this.blocked(js, r, va);
-    if (!this.mem.contains(out.pa, n)) return this.busFault(js, va, access);
+    const r = this.mmu.translateParts(s.as, vaHi, vaLo, access, (js << 4) | unit, out);
+    if (r !== MALI_TR_OK) return this.blocked(js, r, (vaHi >>> 0) * TWO32 + (vaLo >>> 0));
+    if (!this.mem.contains(out.pa, n)) return this.busFault(js, (vaHi >>> 0) * TWO32 + (vaLo >>> 0), access);
     return true;
   }
 
@@ -408,7 +413,9 @@ export class MaliJobManager {
     while (s.state === RUNNING) {
       switch (s.phase) {
         case FETCH: {
-          if (!this.access(js, s.jobVa, D.MALI_JOB_DESC_SIZE, R.MALI_FAULT_ACCESS_READ, 0, out)) return;
+          const va = s.jobVa;
+          const hi = Math.floor(va * INV_TWO32);
+          if (!this.access(js, hi | 0, (va - hi * TWO32) | 0, D.MALI_JOB_DESC_SIZE, R.MALI_FAULT_ACCESS_READ, 0, out)) return;
           if (!this.decode(js, out.pa)) return;
           s.phase = EXEC;
           break;
@@ -419,7 +426,9 @@ export class MaliJobManager {
           break;
         case WRITEBACK:
           if (!(s.config & R.MALI_JS_CONFIG_DISABLE_DESCRIPTOR_WR_BK)) {
-            if (!this.access(js, s.jobVa, 8, R.MALI_FAULT_ACCESS_WRITE, 0, out)) return;
+            const va = s.jobVa;
+            const hi = Math.floor(va * INV_TWO32);
+            if (!this.access(js, hi | 0, (va - hi * TWO32) | 0, 8, R.MALI_FAULT_ACCESS_WRITE, 0, out)) return;
             this.mem.write64parts(out.pa + D.MALI_JOB_EXCEPTION_STATUS, R.MALI_EXC_DONE, 0);
           }
           s.jobsDone++;
@@ -506,7 +515,8 @@ export class MaliJobManager {
       this.finish(js, R.MALI_EXC_JOB_CONFIG_FAULT);
       return false;
     }
-    if (!this.access(js, addr, 8, R.MALI_FAULT_ACCESS_WRITE, 1, this.out)) return false;
+    const hi = Math.floor(addr * INV_TWO32);
+    if (!this.access(js, hi | 0, (addr - hi * TWO32) | 0, 8, R.MALI_FAULT_ACCESS_WRITE, 1, this.out)) return false;
     const zero = s.kind === D.MALI_WRITE_VALUE_ZERO;
     this.mem.write64parts(this.out.pa, zero ? 0 : s.immLo, zero ? 0 : s.immHi);
     this.stats.bytesWritten += 8;
@@ -518,7 +528,8 @@ export class MaliJobManager {
       this.finish(js, R.MALI_EXC_JOB_CONFIG_FAULT);
       return false;
     }
-    if (!this.access(js, va, 4, R.MALI_FAULT_ACCESS_WRITE, 1, this.out)) return false;
+    const hi = Math.floor(va * INV_TWO32);
+    if (!this.access(js, hi | 0, (va - hi * TWO32) | 0, 4, R.MALI_FAULT_ACCESS_WRITE, 1, this.out)) return false;
     this.mem.write32(this.out.pa, v);
     this.stats.bytesWritten += 4;
     return true;
@@ -530,7 +541,9 @@ export class MaliJobManager {
       this.finish(js, R.MALI_EXC_JOB_CONFIG_FAULT);
       return false;
     }
-    if (!this.access(js, s.dst, 4, R.MALI_FAULT_ACCESS_ATOMIC, 1, this.out)) return false;
+    const va = s.dst;
+    const hi = Math.floor(va * INV_TWO32);
+    if (!this.access(js, hi | 0, (va - hi * TWO32) | 0, 4, R.MALI_FAULT_ACCESS_ATOMIC, 1, this.out)) return false;
     const pa = this.out.pa;
     this.mem.write32(pa, (this.mem.read32(pa) + s.value) >>> 0);
     this.stats.bytesRead += 4;
@@ -554,8 +567,15 @@ export class MaliJobManager {
       const dv = s.dst + done;
       if (reads) n = Math.min(n, PAGE - (sv % PAGE));
       if (writes) n = Math.min(n, PAGE - (dv % PAGE));
-      if (reads && !this.access(js, sv, n, readAccess, 1, src)) return false;
-      if (writes && !this.access(js, dv, n, R.MALI_FAULT_ACCESS_WRITE, 1, dst)) return false;
+      // VAs go to the MMU as halves (nothing boxed per piece).
+      if (reads) {
+        const hi = Math.floor(sv * INV_TWO32);
+        if (!this.access(js, hi | 0, (sv - hi * TWO32) | 0, n, readAccess, 1, src)) return false;
+      }
+      if (writes) {
+        const hi = Math.floor(dv * INV_TWO32);
+        if (!this.access(js, hi | 0, (dv - hi * TWO32) | 0, n, R.MALI_FAULT_ACCESS_WRITE, 1, dst)) return false;
+      }
       if (type === D.MALI_JOB_TYPE_COPY) copyPhys(this.mem, src.pa, dst.pa, n);
       else if (type === D.MALI_JOB_TYPE_FILL) fillPhys(this.mem, dst.pa, n, done, s.value);
       else if (type === D.MALI_JOB_TYPE_CHECKSUM) s.sum = sumPhys(this.mem, src.pa, n, s.sum);

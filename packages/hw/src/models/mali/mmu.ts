@@ -42,7 +42,7 @@ import {
   type LpaeWalkConfig,
 } from '../../walk/lpae.js';
 import { createWalkResult, permits, PERM_PRIV_R, PERM_PRIV_W, PERM_PRIV_X, PERM_USER_R, PERM_USER_W, PERM_USER_X, type WalkAccess, type WalkResult } from '../../walk/types.js';
-import { Tlb, WALK_CACHE_DEFAULT_CAPACITY, WalkCache, type TlbCounters } from '../tlb.js';
+import { Tlb, tlbSizeShift, WALK_CACHE_DEFAULT_CAPACITY, WalkCache, type TlbCounters } from '../tlb.js';
 import * as R from './regs.js';
 
 const TWO32 = 2 ** 32;
@@ -166,6 +166,9 @@ export class MaliMmu {
   readonly vaBits: number;
   readonly paBits: number;
   private readonly vaLimit: number;
+  /** `vaLimit` as u32 halves (the low one 0 unless vaBits < 32). */
+  private readonly vaLimitHi: number;
+  private readonly vaLimitLo: number;
   private readonly lockMinLog2: number;
   commandLatency: number;
   rawstat = 0;
@@ -203,6 +206,8 @@ export class MaliMmu {
     this.vaBits = opts.vaBits;
     this.paBits = opts.paBits;
     this.vaLimit = 2 ** opts.vaBits;
+    this.vaLimitHi = opts.vaBits >= 32 ? 2 ** (opts.vaBits - 32) : 0;
+    this.vaLimitLo = opts.vaBits >= 32 ? 0 : 2 ** opts.vaBits;
     this.lockMinLog2 = opts.lockMinLog2;
     this.commandLatency = opts.commandLatency;
     this.tlb = new Tlb({ capacity: opts.tlbCapacity ?? 65536 });
@@ -445,9 +450,24 @@ export class MaliMmu {
    * With `record` false (best-effort probes), nothing is recorded and faults return the code.
    */
   translate(as: number, va: number, access: number, sourceId: number, out: { pa: number }, record = true): number {
+    // Small enough for V8 to inline into its callers: the VA goes on as int32 halves, so the
+    // call into the (large, never inlined) body boxes no double. GPU VAs are above 2^31, and
+    // a double argument of a call that is not inlined becomes a heap number per access.
+    const hi = Math.floor(va * INV_TWO32);
+    return this.translateParts(as, hi | 0, (va - hi * TWO32) | 0, access, sourceId, out, record);
+  }
+
+  /**
+   * `translate` with the VA as its 32-bit halves (int32 or u32 bit patterns). The whole hit and
+   * miss path works on the halves; the VA as a number is formed only where a fault or a locked
+   * region needs it.
+   */
+  translateParts(as: number, vaHi: number, vaLo: number, access: number, sourceId: number, out: { pa: number }, record = true): number {
     const s = this.spaces[as]!;
     this.stats.translations++;
-    if (s.busy > 0 || (s.locked && va >= s.lockStart && va < s.lockEnd)) {
+    vaHi >>>= 0;
+    vaLo >>>= 0;
+    if (s.busy > 0 || (s.locked && vaHi * TWO32 + vaLo >= s.lockStart && vaHi * TWO32 + vaLo < s.lockEnd)) {
       if (!record) return R.MALI_EXC_TRANSLATION_FAULT;
       this.stats.stalls++;
       this.stallCode = 0;
@@ -455,25 +475,24 @@ export class MaliMmu {
     }
     if (s.cfg === null) {
       const code = R.MALI_EXC_TRANSLATION_FAULT;
-      if (record) this.fault(as, va, code, access, sourceId, false);
+      if (record) this.fault(as, vaHi * TWO32 + vaLo, code, access, sourceId, false);
       return code;
     }
-    if (va >= this.vaLimit) return this.stall(as, va, R.MALI_EXC_ADDRESS_SIZE_FAULT_IN, access, sourceId, record);
+    if (vaHi >= this.vaLimitHi && (vaHi > this.vaLimitHi || vaLo >= this.vaLimitLo))
+      return this.stall(as, vaHi * TWO32 + vaLo, R.MALI_EXC_ADDRESS_SIZE_FAULT_IN, access, sourceId, record);
     const acc = ACCESSES[access]!;
     const tlb = this.tlb;
-    const e = tlb.lookup(s.ctx, va);
+    const e = tlb.lookupParts(s.ctx, vaHi, vaLo);
     if (e >= 0) {
       this.stats.tlbHits++;
       const perms = tlb.perms(e);
       if (!permits(perms, acc) || (access === R.MALI_FAULT_ACCESS_ATOMIC && (perms & PERM_USER_R) === 0))
-        return this.stall(as, va, R.MALI_EXC_PERMISSION_FAULT + tlb.attr(e), access, sourceId, record);
-      out.pa = tlb.output(e, va);
+        return this.stall(as, vaHi * TWO32 + vaLo, R.MALI_EXC_PERMISSION_FAULT + tlb.attr(e), access, sourceId, record);
+      out.pa = tlb.outputParts(e, vaHi, vaLo);
       return MALI_TR_OK;
     }
     this.stats.tlbMisses++;
     this.stats.walks++;
-    const vaHi = Math.floor(va * INV_TWO32);
-    const vaLo = (va - vaHi * TWO32) >>> 0;
     const wc = this.wc;
     let we = -1;
     if (wc !== null) {
@@ -484,7 +503,7 @@ export class MaliMmu {
         if (words !== null && this.cachedLeaf(s, wc.level(we), words, PhysMem.wordIndex(wc.table(we)), vaHi, vaLo, acc)) {
           const perms = this.leafPerms;
           if (access === R.MALI_FAULT_ACCESS_ATOMIC && (perms & PERM_USER_R) === 0)
-            return this.stall(as, va, R.MALI_EXC_PERMISSION_FAULT + wc.level(we), access, sourceId, record);
+            return this.stall(as, vaHi * TWO32 + vaLo, R.MALI_EXC_PERMISSION_FAULT + wc.level(we), access, sourceId, record);
           out.pa = (this.leafOaHi >>> 0) * TWO32 + (this.leafOaLo >>> 0);
           return MALI_TR_OK;
         }
@@ -500,12 +519,17 @@ export class MaliMmu {
         case 'external': code = R.MALI_EXC_TRANSTAB_BUS_FAULT; break;
         default: code = R.MALI_EXC_TRANSLATION_FAULT; break;
       }
-      return this.stall(as, va, code + (wr.level & 3), access, sourceId, record);
+      return this.stall(as, vaHi * TWO32 + vaLo, code + (wr.level & 3), access, sourceId, record);
     }
-    tlb.insertBlock(s.ctx, va, wr.size, wr.oa, wr.perms, wr.level); // attr: the leaf's level
+    // Into the TLB as the leaf's block (attr: the leaf's level), every address as halves.
+    const shift = tlbSizeShift(wr.size);
+    if (shift < 0) throw new RangeError(`Mali MMU: walk returned a block of ${wr.size} bytes`);
+    const oa = wr.oa;
+    const oaHi = Math.floor(oa * INV_TWO32);
+    tlb.insertHalves(s.ctx, vaHi, vaLo, shift, oaHi | 0, (oa - oaHi * TWO32) | 0, wr.perms, wr.level, 0, 0);
     if (access === R.MALI_FAULT_ACCESS_ATOMIC && (wr.perms & PERM_USER_R) === 0)
-      return this.stall(as, va, R.MALI_EXC_PERMISSION_FAULT + wr.level, access, sourceId, record);
-    out.pa = wr.oa;
+      return this.stall(as, vaHi * TWO32 + vaLo, R.MALI_EXC_PERMISSION_FAULT + wr.level, access, sourceId, record);
+    out.pa = oa;
     return MALI_TR_OK;
   }
 
