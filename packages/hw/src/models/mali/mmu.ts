@@ -48,6 +48,17 @@ import * as R from './regs.js';
 const TWO32 = 2 ** 32;
 const INV_TWO32 = 1 / TWO32;
 
+/** The VA of u32/int32 halves as a number (exact below 2^53; for faults and lock checks). */
+function vaFrom(hi: number, lo: number): number {
+  return (hi >>> 0) * TWO32 + (lo >>> 0);
+}
+
+/** Whether the AS's locked region holds the VA (of halves). */
+function lockHolds(s: AddressSpace, hi: number, lo: number): boolean {
+  const va = (hi >>> 0) * TWO32 + (lo >>> 0);
+  return va >= s.lockStart && va < s.lockEnd;
+}
+
 /** translate() results besides 0 (success) and positive exception codes (immediate failure). */
 export const MALI_TR_OK = 0;
 export const MALI_TR_STALL = -1;
@@ -465,9 +476,11 @@ export class MaliMmu {
   translateParts(as: number, vaHi: number, vaLo: number, access: number, sourceId: number, out: { pa: number }, record = true): number {
     const s = this.spaces[as]!;
     this.stats.translations++;
-    vaHi >>>= 0;
-    vaLo >>>= 0;
-    if (s.busy > 0 || (s.locked && vaHi * TWO32 + vaLo >= s.lockStart && vaHi * TWO32 + vaLo < s.lockEnd)) {
+    // The halves stay int32 for the calls below (a u32 above 2^31 would be a double, boxed
+    // by every call V8 does not inline); `>>> 0` only inside comparisons and arithmetic.
+    vaHi |= 0;
+    vaLo |= 0;
+    if (s.busy > 0 || (s.locked && lockHolds(s, vaHi, vaLo))) {
       if (!record) return R.MALI_EXC_TRANSLATION_FAULT;
       this.stats.stalls++;
       this.stallCode = 0;
@@ -475,11 +488,11 @@ export class MaliMmu {
     }
     if (s.cfg === null) {
       const code = R.MALI_EXC_TRANSLATION_FAULT;
-      if (record) this.fault(as, vaHi * TWO32 + vaLo, code, access, sourceId, false);
+      if (record) this.fault(as, vaFrom(vaHi, vaLo), code, access, sourceId, false);
       return code;
     }
-    if (vaHi >= this.vaLimitHi && (vaHi > this.vaLimitHi || vaLo >= this.vaLimitLo))
-      return this.stall(as, vaHi * TWO32 + vaLo, R.MALI_EXC_ADDRESS_SIZE_FAULT_IN, access, sourceId, record);
+    if (vaHi >>> 0 >= this.vaLimitHi && (vaHi >>> 0 > this.vaLimitHi || vaLo >>> 0 >= this.vaLimitLo))
+      return this.stall(as, vaFrom(vaHi, vaLo), R.MALI_EXC_ADDRESS_SIZE_FAULT_IN, access, sourceId, record);
     const acc = ACCESSES[access]!;
     const tlb = this.tlb;
     const e = tlb.lookupParts(s.ctx, vaHi, vaLo);
@@ -487,7 +500,7 @@ export class MaliMmu {
       this.stats.tlbHits++;
       const perms = tlb.perms(e);
       if (!permits(perms, acc) || (access === R.MALI_FAULT_ACCESS_ATOMIC && (perms & PERM_USER_R) === 0))
-        return this.stall(as, vaHi * TWO32 + vaLo, R.MALI_EXC_PERMISSION_FAULT + tlb.attr(e), access, sourceId, record);
+        return this.stall(as, vaFrom(vaHi, vaLo), R.MALI_EXC_PERMISSION_FAULT + tlb.attr(e), access, sourceId, record);
       out.pa = tlb.outputParts(e, vaHi, vaLo);
       return MALI_TR_OK;
     }
@@ -503,7 +516,7 @@ export class MaliMmu {
         if (words !== null && this.cachedLeaf(s, wc.level(we), words, PhysMem.wordIndex(wc.table(we)), vaHi, vaLo, acc)) {
           const perms = this.leafPerms;
           if (access === R.MALI_FAULT_ACCESS_ATOMIC && (perms & PERM_USER_R) === 0)
-            return this.stall(as, vaHi * TWO32 + vaLo, R.MALI_EXC_PERMISSION_FAULT + wc.level(we), access, sourceId, record);
+            return this.stall(as, vaFrom(vaHi, vaLo), R.MALI_EXC_PERMISSION_FAULT + wc.level(we), access, sourceId, record);
           out.pa = (this.leafOaHi >>> 0) * TWO32 + (this.leafOaLo >>> 0);
           return MALI_TR_OK;
         }
@@ -519,7 +532,7 @@ export class MaliMmu {
         case 'external': code = R.MALI_EXC_TRANSTAB_BUS_FAULT; break;
         default: code = R.MALI_EXC_TRANSLATION_FAULT; break;
       }
-      return this.stall(as, vaHi * TWO32 + vaLo, code + (wr.level & 3), access, sourceId, record);
+      return this.stall(as, vaFrom(vaHi, vaLo), code + (wr.level & 3), access, sourceId, record);
     }
     // Into the TLB as the leaf's block (attr: the leaf's level), every address as halves.
     const shift = tlbSizeShift(wr.size);
@@ -528,7 +541,7 @@ export class MaliMmu {
     const oaHi = Math.floor(oa * INV_TWO32);
     tlb.insertHalves(s.ctx, vaHi, vaLo, shift, oaHi | 0, (oa - oaHi * TWO32) | 0, wr.perms, wr.level, 0, 0);
     if (access === R.MALI_FAULT_ACCESS_ATOMIC && (wr.perms & PERM_USER_R) === 0)
-      return this.stall(as, vaHi * TWO32 + vaLo, R.MALI_EXC_PERMISSION_FAULT + wr.level, access, sourceId, record);
+      return this.stall(as, vaFrom(vaHi, vaLo), R.MALI_EXC_PERMISSION_FAULT + wr.level, access, sourceId, record);
     out.pa = oa;
     return MALI_TR_OK;
   }
