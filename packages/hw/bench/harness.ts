@@ -87,20 +87,55 @@ function heapUsed(): number {
 }
 
 /**
+ * Heap bytes the probe below reports for `fn` (no subtraction); -1 if a GC ran meanwhile.
+ * The figure includes the probe's own allocation: the second `getHeapSpaceStatistics()` call
+ * builds its result (an array of per-space objects, ~2.7 KiB) between the two readings.
+ */
+function rawAlloc(fn: () => unknown, before?: () => void): number {
+  before?.();
+  gc();
+  const prof = new GCProfiler();
+  prof.start();
+  const used0 = heapUsed();
+  fn();
+  const used1 = heapUsed();
+  if ((prof.stop()?.statistics.length ?? 0) !== 0) return -1;
+  return Math.max(0, used1 - used0);
+}
+
+const nothing = (): void => {};
+let probeCost: number | undefined;
+
+/**
+ * What the probe reports for a function that allocates nothing: the smallest of several
+ * readings after a few warm-up ones (the first readings also count lazy set-up inside V8 and
+ * Node). Subtracting the smallest reading can only under-correct, never hide an allocation.
+ */
+function probeOverhead(): number {
+  if (probeCost === undefined) {
+    for (let i = 0; i < 3; i++) rawAlloc(nothing);
+    let best = Infinity;
+    for (let i = 0; i < 5; i++) {
+      const b = rawAlloc(nothing);
+      if (b >= 0 && b < best) best = b;
+    }
+    probeCost = best === Infinity ? 0 : best;
+  }
+  return probeCost;
+}
+
+/**
  * Heap bytes allocated per op by `fn` (which performs `ops` ops), after `before` (which puts
- * the model in the state the row measures: flushed for a miss row, warm for a hit row);
- * -1 if a GC ran meanwhile in three attempts.
+ * the model in the state the row measures: flushed for a miss row, warm for a hit row), less
+ * the probe's own allocation (measured once on an empty function); -1 if a GC ran meanwhile
+ * in three attempts. Without that subtraction a row of one op (a 1 MiB DMA copy) showed the
+ * probe's ~2.7 KiB as if the copy had allocated it.
  */
 export function allocPerOp(fn: () => unknown, ops: number, before?: () => void): number {
+  const overhead = probeOverhead();
   for (let attempt = 0; attempt < 3; attempt++) {
-    before?.();
-    gc();
-    const prof = new GCProfiler();
-    prof.start();
-    const used0 = heapUsed();
-    fn();
-    const used1 = heapUsed();
-    if ((prof.stop()?.statistics.length ?? 0) === 0) return Math.max(0, used1 - used0) / ops;
+    const b = rawAlloc(fn, before);
+    if (b >= 0) return Math.max(0, b - overhead) / ops;
   }
   return -1;
 }
