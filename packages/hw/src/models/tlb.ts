@@ -26,6 +26,9 @@
  */
 
 const NIL = -1;
+import type { PhysMem } from '../mem.js';
+import { CUR_DESC_HI, CUR_DESC_LO, CUR_LEVEL, CUR_RANGE, CUR_TABLE, CUR_TBLHI, lpaeCursorResume, lpaeCursorSpanShift, type LpaeWalkConfig } from '../walk/lpae.js';
+
 const TWO32 = 4294967296;
 const INV_TWO32 = 1 / TWO32;
 const MIN_SHIFT = 12;
@@ -856,6 +859,36 @@ export class WalkCache {
   }
 
   /** Config tag of the entry. */
+  /**
+   * Prepares cursor `cur` for a walk of `cfg` whose walk-cache lookup gave entry `e` (−1: none):
+   * when `e` holds a table found under `tag`, the walk resumes there and that table's level is
+   * returned; otherwise the walk starts at the top and −1 is returned.
+   */
+  resumeCursor(e: number, tag: number, cfg: LpaeWalkConfig, cur: Float64Array): number {
+    cur[CUR_LEVEL] = -1;
+    if (e < 0 || this.tag(e) !== tag) return -1;
+    const level = this.level(e);
+    lpaeCursorResume(cfg, cur, this.range(e), this.table(e), level, this.tableHi(e), this.descLo(e), this.descHi(e));
+    return level;
+  }
+
+  /**
+   * After a walk of `cfg` with cursor `cur` that began at level `from` (what `resumeCursor`
+   * returned): caches the last table the walk reached for the input block keyed `kHi:kLo`, when
+   * that table is below where the walk began and below the start level. Tables covering more
+   * than 2^42 are not cached.
+   */
+  fillFromCursor(ctx: number, kHi: number, kLo: number, tag: number, cfg: LpaeWalkConfig, cur: Float64Array, from: number, mem: PhysMem): void {
+    const level = cur[CUR_LEVEL]!;
+    const range = cur[CUR_RANGE]!;
+    if (!(level > from && level > cfg.ranges[range]!.startLevel)) return;
+    const span = lpaeCursorSpanShift(cfg, cur);
+    if (span > 42) return;
+    const t = cur[CUR_TABLE]!;
+    const tHi = Math.floor(t / TWO32);
+    this.insertParts(ctx, kHi, kLo, span, tHi, (t - tHi * TWO32) | 0, level, range, cfg.ranges[range]!.granuleShift, cur[CUR_TBLHI]!, tag, cur[CUR_DESC_LO]!, cur[CUR_DESC_HI]!, mem.backedChunk(t));
+  }
+
   tag(e: number): number {
     return this.t.attr(e) >>> 5;
   }

@@ -29,14 +29,6 @@
 import { PhysMem } from '../../mem.js';
 import {
   createLpaeCursor,
-  CUR_DESC_HI,
-  CUR_DESC_LO,
-  CUR_LEVEL,
-  CUR_RANGE,
-  CUR_TABLE,
-  CUR_TBLHI,
-  lpaeCursorResume,
-  lpaeCursorSpanShift,
   maliConfig,
   walkLpaeParts,
   type LpaeWalkConfig,
@@ -593,23 +585,9 @@ export class MaliMmu {
   private walkCached(s: AddressSpace, wc: WalkCache, e: number, vaHi: number, vaLo: number, acc: WalkAccess, wr: WalkResult): boolean {
     const cfg = s.cfg!;
     const cur = this.cursor;
-    let from = -1;
-    cur[CUR_LEVEL] = -1;
-    if (e >= 0) {
-      from = wc.level(e);
-      lpaeCursorResume(cfg, cur, wc.range(e), wc.table(e), from, wc.tableHi(e), wc.descLo(e), wc.descHi(e));
-    }
+    const from = wc.resumeCursor(e, 0, cfg, cur);
     const ok = walkLpaeParts(this.mem, cfg, vaHi, vaLo, acc, wr, undefined, cur);
-    const level = cur[CUR_LEVEL]!;
-    if (level > from && level > cfg.ranges[cur[CUR_RANGE]!]!.startLevel) {
-      const span = lpaeCursorSpanShift(cfg, cur);
-      if (span <= 42) {
-        const t = cur[CUR_TABLE]!;
-        const tHi = Math.floor(t * INV_TWO32);
-        const range = cur[CUR_RANGE]!;
-        wc.insertParts(s.wctx, vaHi, vaLo, span, tHi, (t - tHi * TWO32) | 0, level, range, 12, cur[CUR_TBLHI]!, 0, cur[CUR_DESC_LO]!, cur[CUR_DESC_HI]!, this.mem.backedChunk(t));
-      }
-    }
+    wc.fillFromCursor(s.wctx, vaHi, vaLo, 0, cfg, cur, from, this.mem);
     return ok;
   }
 

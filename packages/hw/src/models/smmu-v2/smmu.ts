@@ -25,16 +25,8 @@ import type { IrqLine } from '../../irq.js';
 import type { PhysMem } from '../../mem.js';
 import {
   createLpaeCursor,
-  CUR_DESC_HI,
-  CUR_DESC_LO,
-  CUR_LEVEL,
-  CUR_RANGE,
-  CUR_TABLE,
-  CUR_TBLHI,
   lpae32S1Config,
   lpae32S2Config,
-  lpaeCursorResume,
-  lpaeCursorSpanShift,
   lpaeS1ConfigFromRegisters,
   lpaeS2ConfigFromRegisters,
   tg0GranuleShift,
@@ -810,25 +802,10 @@ export class SmmuV2 implements MmioDevice {
     const wc = this.tlb.wc;
     const cur = this.cursor;
     const kHi = Math.floor(key / TWO32);
-    const kLo = key - kHi * TWO32;
-    let from = -1;
-    cur[CUR_LEVEL] = -1;
-    const e = wc.lookupParts(wctx, kHi, kLo);
-    if (e >= 0 && wc.tag(e) === tag) {
-      from = wc.level(e);
-      lpaeCursorResume(cfg, cur, wc.range(e), wc.table(e), from, wc.tableHi(e), wc.descLo(e), wc.descHi(e));
-    }
+    const kLo = (key - kHi * TWO32) | 0;
+    const from = wc.resumeCursor(wc.lookupParts(wctx, kHi, kLo), tag, cfg, cur);
     const ok = walkLpaeParts(this.mem, cfg, hi, lo, access, r, undefined, cur);
-    const level = cur[CUR_LEVEL]!;
-    if (level > from && level > cfg.ranges[cur[CUR_RANGE]!]!.startLevel) {
-      const span = lpaeCursorSpanShift(cfg, cur);
-      if (span <= 42) {
-        const t = cur[CUR_TABLE]!;
-        const tHi = Math.floor(t / TWO32);
-        const range = cur[CUR_RANGE]!;
-        wc.insertParts(wctx, kHi, kLo, span, tHi, t - tHi * TWO32, level, range, cfg.ranges[range]!.granuleShift, cur[CUR_TBLHI]!, tag, cur[CUR_DESC_LO]!, cur[CUR_DESC_HI]!, this.mem.backedChunk(t));
-      }
-    }
+    wc.fillFromCursor(wctx, kHi, kLo, tag, cfg, cur, from, this.mem);
     return ok;
   }
 

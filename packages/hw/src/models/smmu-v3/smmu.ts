@@ -30,19 +30,11 @@ import type { IrqLine } from '../../irq.js';
 import { BusError, PhysMem } from '../../mem.js';
 import {
   createLpaeCursor,
-  CUR_DESC_HI,
-  CUR_DESC_LO,
-  CUR_LEVEL,
-  CUR_RANGE,
-  CUR_TABLE,
-  CUR_TBLHI,
   FAST_OA_HI,
   FAST_OA_LO,
   FAST_PERMS,
   FAST_SHIFT,
   FAST_SLOTS,
-  lpaeCursorResume,
-  lpaeCursorSpanShift,
   lpaeFastLeaf,
   lpaeS1Config,
   lpaeS2Config,
@@ -1550,13 +1542,7 @@ export class SmmuV3 implements MmioDevice {
 
   /** `walkStage` past its common case; `e` is the walk-cache entry found for the input, or −1. */
   private walkStageFull(cfg: LpaeWalkConfig, tag: number, wctx: number, hi: number, lo: number, access: WalkAccess, wr: WalkResult, cur: Float64Array, res: Int32Array, e: number): boolean {
-    const wc = this.wc;
-    let from = -1;
-    cur[CUR_LEVEL] = -1;
-    if (e >= 0 && wc.tag(e) === tag) {
-      from = wc.level(e);
-      lpaeCursorResume(cfg, cur, wc.range(e), wc.table(e), from, wc.tableHi(e), wc.descLo(e), wc.descHi(e));
-    }
+    const from = this.wc.resumeCursor(e, tag, cfg, cur);
     let ok = walkLpaeFast(this.mem, cfg, hi, lo, access, cur, res);
     if (!ok) {
       ok = walkLpaeParts(this.mem, cfg, hi, lo, access, wr, undefined, cur);
@@ -1569,10 +1555,7 @@ export class SmmuV3 implements MmioDevice {
         res[FAST_PERMS] = wr.perms;
       }
     }
-    if (this.wcOn) {
-      const level = cur[CUR_LEVEL]!;
-      if (level > from && level > cfg.ranges[cur[CUR_RANGE]!]!.startLevel) this.walkCacheFill(cfg, tag, wctx, hi, lo, cur);
-    }
+    if (this.wcOn) this.wc.fillFromCursor(wctx, hi, lo, tag, cfg, cur, from, this.mem);
     return ok;
   }
 
@@ -1627,16 +1610,6 @@ export class SmmuV3 implements MmioDevice {
     t.paHi = res[FAST_OA_HI]!;
     t.paLo = res[FAST_OA_LO]!;
     return true;
-  }
-
-  /** Caches the table `cur` names for the input's block (tables covering more than 2^42 are not cached). */
-  private walkCacheFill(cfg: LpaeWalkConfig, tag: number, wctx: number, hi: number, lo: number, cur: Float64Array): void {
-    const span = lpaeCursorSpanShift(cfg, cur);
-    if (span > 42) return;
-    const t = cur[CUR_TABLE]!;
-    const tHi = Math.floor(t * INV_TWO32);
-    const range = cur[CUR_RANGE]!;
-    this.wc.insertParts(wctx, hi, lo, span, tHi, (t - tHi * TWO32) | 0, cur[CUR_LEVEL]!, range, cfg.ranges[range]!.granuleShift, cur[CUR_TBLHI]!, tag, cur[CUR_DESC_LO]!, cur[CUR_DESC_HI]!, this.mem.backedChunk(t));
   }
 
   /** Installs this SMMU as the translator of a DMA master (its transactions carry `streamId`). */
