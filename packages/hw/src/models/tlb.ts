@@ -26,8 +26,9 @@
  */
 
 const NIL = -1;
-import type { PhysMem } from '../mem.js';
-import { CUR_DESC_HI, CUR_DESC_LO, CUR_LEVEL, CUR_RANGE, CUR_TABLE, CUR_TBLHI, lpaeCursorResume, lpaeCursorSpanShift, type LpaeWalkConfig } from '../walk/lpae.js';
+import { PhysMem } from '../mem.js';
+import { CUR_DESC_HI, CUR_DESC_LO, CUR_LEVEL, CUR_RANGE, CUR_TABLE, CUR_TBLHI, lpaeCursorResume, lpaeCursorSpanShift, lpaeFastLeaf, type LpaeWalkConfig } from '../walk/lpae.js';
+import type { WalkAccess } from '../walk/types.js';
 
 const TWO32 = 4294967296;
 const INV_TWO32 = 1 / TWO32;
@@ -128,15 +129,31 @@ export class Tlb {
   private ePerms = new Int32Array(0);
   private eAttr = new Int32Array(0);
   private eAux = new Float64Array(0);
-  /** Home slot in the hash index; doubles as the free-list link while free. */
-  private eHome = new Int32Array(0);
-  /** Per-context doubly linked list of entries. */
+  /** The entry's full key hash (its home slot is `hash & indexMask`). */
+  private eHash = new Int32Array(0);
+  /** Per-context doubly linked list of entries; `eNext` is the free-list link while free. */
   private eNext = new Int32Array(0);
   private ePrev = new Int32Array(0);
 
   // ---- hash index ----
+  /**
+   * Slot i is the pair (index[2i], index[2i + 1]): an entry (−1: empty) and its key hash, so a
+   * probe passes over entries of other keys without reading the entry arrays.
+   */
   private index = new Int32Array(0);
   private indexMask = 0;
+  /** Bumped whenever an entry enters or leaves the index (or the index is rebuilt). */
+  private indexVersion = 0;
+  /**
+   * Where the last failed probe of `lookupParts` stopped: the empty slot `probeSlot`, reached
+   * from the home of key hash `probeHash` while the index was at version `probeVersion`, with
+   * no entry of that hash on the way. While the version is unchanged no key with that hash is
+   * in the TLB and `probeSlot` is where linear probing would put one: an insert of such a key
+   * goes there without probing again.
+   */
+  private probeHash = 0;
+  private probeSlot = 0;
+  private probeVersion = -1;
 
   // ---- contexts ----
   private readonly ctxIds = new Map<number, Map<number, number>>();
@@ -269,15 +286,25 @@ export class Tlb {
       bHi |= 0;
       const index = this.index;
       const mask = this.indexMask;
-      let i = hashKey(ctx, shift, bLo, bHi) & mask;
+      const h = hashKey(ctx, shift, bLo, bHi);
+      let i = h & mask;
+      let clean = true;
       for (;;) {
-        const e = index[i]!;
+        const e = index[2 * i]!;
         if (e < 0) break;
-        if (this.eBLo[e] === bLo && this.eCtx[e] === ctx && this.eShift[e] === shift && this.eBHi[e] === bHi) {
-          this.hits++;
-          return e;
+        if (index[2 * i + 1] === h) {
+          if (this.eBLo[e] === bLo && this.eCtx[e] === ctx && this.eShift[e] === shift && this.eBHi[e] === bHi) {
+            this.hits++;
+            return e;
+          }
+          clean = false;
         }
         i = (i + 1) & mask;
+      }
+      if (clean) {
+        this.probeHash = h;
+        this.probeSlot = i;
+        this.probeVersion = this.indexVersion;
       }
     }
     this.misses++;
@@ -395,19 +422,25 @@ export class Tlb {
     const base = hi * TWO32 + lo - off;
     this.inserts++;
     // One probe finds either the entry for this key (replaced in place) or the free slot the
-    // new entry takes (linear probing: the first empty slot from the home slot).
-    let index = this.index;
-    let mask = this.indexMask;
-    let home = hashKey(ctx, shift, bLo, bHi) & mask;
-    let i = home;
-    for (;;) {
-      const f = index[i]!;
-      if (f < 0) break;
-      if (this.eBLo[f] === bLo && this.eCtx[f] === ctx && this.eShift[f] === shift && this.eBHi[f] === bHi) {
-        this.setPayload(f, base, oa, perms, attr, aux);
-        return f;
+    // new entry takes (linear probing: the first empty slot from the home slot). After a
+    // failed lookup of the same key the probe already ran: its empty slot is the answer.
+    const h = hashKey(ctx, shift, bLo, bHi);
+    let i: number;
+    if (h === this.probeHash && this.probeVersion === this.indexVersion) {
+      i = this.probeSlot;
+    } else {
+      const index = this.index;
+      const mask = this.indexMask;
+      i = h & mask;
+      for (;;) {
+        const f = index[2 * i]!;
+        if (f < 0) break;
+        if (index[2 * i + 1] === h && this.eBLo[f] === bLo && this.eCtx[f] === ctx && this.eShift[f] === shift && this.eBHi[f] === bHi) {
+          this.setPayload(f, base, oa, perms, attr, aux);
+          return f;
+        }
+        i = (i + 1) & mask;
       }
-      i = (i + 1) & mask;
     }
     if (this.count >= this.capacity) {
       if (this.eviction === 'flush') {
@@ -419,6 +452,7 @@ export class Tlb {
       }
       i = -1; // the index changed: probe again below
     }
+    const allocated = this.indexVersion;
     const e = this.allocEntry();
     this.eCtx[e] = ctx;
     this.eShift[e] = shift;
@@ -426,15 +460,17 @@ export class Tlb {
     this.eBHi[e] = bHi;
     this.setPayload(e, base, oa, perms, attr, aux);
     // Hash index (allocEntry may have grown it: then probe again too).
-    if (i < 0 || index !== this.index) {
-      index = this.index;
-      mask = this.indexMask;
-      home = hashKey(ctx, shift, bLo, bHi) & mask;
-      i = home;
-      while (index[i]! >= 0) i = (i + 1) & mask;
+    const version = this.indexVersion;
+    const index = this.index;
+    if (i < 0 || allocated !== version) {
+      const mask = this.indexMask;
+      i = h & mask;
+      while (index[2 * i]! >= 0) i = (i + 1) & mask;
     }
-    this.eHome[e] = home;
-    index[i] = e;
+    this.indexVersion = version + 1;
+    this.eHash[e] = h;
+    index[2 * i] = e;
+    index[2 * i + 1] = h;
     // Context list and size bookkeeping.
     const head = this.ctxHead[ctx]!;
     this.eNext[e] = head;
@@ -469,11 +505,12 @@ export class Tlb {
   private find(ctx: number, shift: number, bLo: number, bHi: number): number {
     const index = this.index;
     const mask = this.indexMask;
-    let i = hashKey(ctx, shift, bLo, bHi) & mask;
+    const h = hashKey(ctx, shift, bLo, bHi);
+    let i = h & mask;
     for (;;) {
-      const e = index[i]!;
+      const e = index[2 * i]!;
       if (e < 0) return NIL;
-      if (this.eBLo[e] === bLo && this.eCtx[e] === ctx && this.eShift[e] === shift && this.eBHi[e] === bHi) return e;
+      if (index[2 * i + 1] === h && this.eBLo[e] === bLo && this.eCtx[e] === ctx && this.eShift[e] === shift && this.eBHi[e] === bHi) return e;
       i = (i + 1) & mask;
     }
   }
@@ -481,7 +518,7 @@ export class Tlb {
   private allocEntry(): number {
     if (this.freeHead >= 0) {
       const e = this.freeHead;
-      this.freeHead = this.eHome[e]!;
+      this.freeHead = this.eNext[e]!;
       return e;
     }
     if (this.fresh >= this.room) this.grow(Math.min(this.capacity, this.room * 2));
@@ -519,23 +556,26 @@ export class Tlb {
     this.ePerms = i32(this.ePerms);
     this.eAttr = i32(this.eAttr);
     this.eAux = f64(this.eAux);
-    this.eHome = i32(this.eHome);
+    this.eHash = i32(this.eHash);
     this.eNext = i32(this.eNext);
     this.ePrev = i32(this.ePrev);
     this.room = n;
     // Index at most half full.
     let slots = 2;
     while (slots < 2 * n) slots *= 2;
-    this.index = new Int32Array(slots).fill(NIL);
-    this.indexMask = slots - 1;
+    const index = new Int32Array(2 * slots).fill(NIL);
+    const mask = slots - 1;
     for (let e = 0; e < this.fresh; e++) {
-      const c = this.eCtx[e]!;
-      if (c < 0) continue;
-      let i = hashKey(c, this.eShift[e]!, this.eBLo[e]!, this.eBHi[e]!) & this.indexMask;
-      this.eHome[e] = i;
-      while (this.index[i]! >= 0) i = (i + 1) & this.indexMask;
-      this.index[i] = e;
+      if (this.eCtx[e]! < 0) continue;
+      const h = this.eHash[e]!;
+      let i = h & mask;
+      while (index[2 * i]! >= 0) i = (i + 1) & mask;
+      index[2 * i] = e;
+      index[2 * i + 1] = h;
     }
+    this.index = index;
+    this.indexMask = mask;
+    this.indexVersion++;
   }
 
   // =========================================================================================
@@ -546,20 +586,23 @@ export class Tlb {
     const index = this.index;
     const mask = this.indexMask;
     // Find its index slot, then close the gap (backward-shift deletion).
-    let i = this.eHome[e]!;
-    while (index[i] !== e) i = (i + 1) & mask;
+    let i = this.eHash[e]! & mask;
+    while (index[2 * i] !== e) i = (i + 1) & mask;
     let j = i;
     for (;;) {
       j = (j + 1) & mask;
-      const f = index[j]!;
+      const f = index[2 * j]!;
       if (f < 0) break;
-      const k = this.eHome[f]!;
+      const fh = index[2 * j + 1]!;
+      const k = fh & mask;
       // f may move back to i unless its home lies cyclically in (i, j].
       if (i <= j ? i < k && k <= j : i < k || k <= j) continue;
-      index[i] = f;
+      index[2 * i] = f;
+      index[2 * i + 1] = fh;
       i = j;
     }
-    index[i] = NIL;
+    index[2 * i] = NIL;
+    this.indexVersion++;
     const ctx = this.eCtx[e]!;
     const shift = this.eShift[e]!;
     const next = this.eNext[e]!;
@@ -570,7 +613,7 @@ export class Tlb {
     this.ctxCount[ctx]!--;
     if (--this.ctxSizeCount[ctx * 32 + shift - MIN_SHIFT]! === 0) this.ctxShifts[ctx]! &= ~(1 << (shift - MIN_SHIFT));
     this.eCtx[e] = NIL;
-    this.eHome[e] = this.freeHead;
+    this.eNext[e] = this.freeHead;
     this.freeHead = e;
     this.count--;
   }
@@ -579,6 +622,7 @@ export class Tlb {
   private clear(): void {
     if (this.fresh === 0) return;
     this.index.fill(NIL);
+    this.indexVersion++;
     this.eCtx.fill(NIL, 0, this.fresh);
     this.fresh = 0;
     this.freeHead = NIL;
@@ -713,6 +757,18 @@ export class WalkCache {
   private eWords: (Uint32Array | null)[] = [];
   /** Per entry: the table descriptor that led to its table (low, high words). */
   private eDesc = new Int32Array(64);
+  /**
+   * The fields `fastLeaf` needs of remembered entry `leafE` (−1: none), decoded once: the
+   * table's backing words and the index of its first word, its level, granule shift, table
+   * controls and config tag. Reset whenever an entry may have changed (insert, invalidation).
+   */
+  private leafE = NIL;
+  private leafWords: Uint32Array | null = null;
+  private leafWb = 0;
+  private leafLevel = 0;
+  private leafG = 12;
+  private leafTblHi = 0;
+  private leafTag = -1;
 
   constructor(opts: TlbOptions = {}) {
     this.t = new Tlb({ capacity: opts.capacity ?? WALK_CACHE_DEFAULT_CAPACITY, eviction: opts.eviction ?? 'flush' });
@@ -778,6 +834,34 @@ export class WalkCache {
     return e;
   }
 
+  /**
+   * The common TLB miss in one step: when the remembered entry of the last lookup holds the
+   * input (u32 or int32 halves) in `ctx`, was cached under config tag `tag` with its table's
+   * words, and the descriptor for the input there is a leaf the access may use
+   * (`lpaeFastLeaf`), fills `res` as `lpaeFastLeaf` does, counts a hit and returns true.
+   * Otherwise returns false and counts nothing: the caller goes on with `lookupParts` and the
+   * full walk, exactly as without this step.
+   */
+  fastLeaf(ctx: number, tag: number, cfg: LpaeWalkConfig, hi: number, lo: number, access: WalkAccess, res: Int32Array): boolean {
+    if (!this.memoHolds(0, ctx, hi, lo)) return false;
+    const e = this.mE[0]!;
+    if (e !== this.leafE) this.decodeLeaf(e);
+    const words = this.leafWords;
+    if (words === null || this.leafTag !== tag || !lpaeFastLeaf(cfg, this.leafG, this.leafLevel, words, this.leafWb, this.leafTblHi, hi, lo, access, res)) return false;
+    this.t.hits++;
+    return true;
+  }
+
+  private decodeLeaf(e: number): void {
+    this.leafE = e;
+    this.leafWords = this.eWords[e]!;
+    this.leafWb = PhysMem.wordIndex(this.table(e));
+    this.leafLevel = this.level(e);
+    this.leafG = this.granuleShift(e);
+    this.leafTblHi = this.tableHi(e);
+    this.leafTag = this.tag(e);
+  }
+
   private swapMemo(): void {
     const a = this.mCtx, b = this.mShift, c = this.mBLo, d = this.mBHi, e = this.mE;
     let x = a[0]!; a[0] = a[1]!; a[1] = x;
@@ -821,6 +905,7 @@ export class WalkCache {
   private forget(): void {
     this.mCtx.fill(NIL);
     this.mE.fill(NIL);
+    this.leafE = NIL;
   }
 
   /** Address of the entry's table. */
@@ -923,6 +1008,7 @@ export class WalkCache {
     const evictions = this.t.evictions;
     const e = this.t.insertHalves(ctx, hi, lo, shift, 0, 0, tblHi | 0, (tag << 5) | (g << 3) | (range << 2) | level, tableHi32 | 0, tableLo32 | 0);
     if (this.t.evictions !== evictions) this.forget(); // a full cache dropped entries
+    if (e === this.leafE) this.leafE = NIL; // replaced in place
     const ew = this.eWords;
     while (ew.length <= e) ew.push(null);
     ew[e] = words;

@@ -336,6 +336,12 @@ export class SmmuV3 implements MmioDevice {
   private fastCtx = CTX_ABORT;
   private fastSte: SteCfg | undefined = undefined;
   private fastCd: CdCfg | undefined = undefined;
+  /**
+   * The fast stream's stage-1 config when it translates by stage 1 alone with the walk cache
+   * on (the TLB-miss fast path in `translateParts` applies), else null; its walk-cache tag.
+   */
+  private fastS1: LpaeWalkConfig | null = null;
+  private fastS1Tag = 0;
   /** Walk-cache contexts of the fast stream: stage 1 (VMID slot, ASID) and stage 2 (VMID, none). */
   private fastWctx1 = -1;
   private fastWctx2 = -1;
@@ -901,6 +907,7 @@ export class SmmuV3 implements MmioDevice {
     this.fastCtx = CTX_ABORT;
     this.fastSte = undefined;
     this.fastCd = undefined;
+    this.fastS1 = null;
   }
 
   private invalidateSte(start: number, end: number): void {
@@ -1435,6 +1442,8 @@ export class SmmuV3 implements MmioDevice {
       this.fastCtx = ctx;
       this.fastSte = ste;
       this.fastCd = cd;
+      this.fastS1 = cd !== undefined && ste.s2cfg === null && this.wcOn ? cd.s1cfg : null;
+      this.fastS1Tag = cd !== undefined ? cd.s1tag : 0;
     }
     if (ctx < 0) {
       if (ctx !== CTX_BYPASS) return false;
@@ -1443,9 +1452,25 @@ export class SmmuV3 implements MmioDevice {
     }
     const tlb = this.tlb;
     const e = tlb.lookupParts(ctx, hi, lo);
-    if (e >= 0 && permits(tlb.perms(e), access)) {
-      this.stats.tlbHits++;
-      out.pa = tlb.outputParts(e, hi, lo);
+    if (e >= 0) {
+      if (permits(tlb.perms(e), access)) {
+        this.stats.tlbHits++;
+        out.pa = tlb.outputParts(e, hi, lo);
+        return true;
+      }
+    } else if (this.fastS1 !== null && this.wc.fastLeaf(this.fastWctx1, this.fastS1Tag, this.fastS1, hi, lo, access, this.res1)) {
+      // The common miss of a stage-1 stream: a leaf in the table the walk cache remembers,
+      // what `translateMiss` would do in that case, without its call and set-up.
+      const res = this.res1;
+      const st = this.stats;
+      st.tlbMisses++;
+      st.walks++;
+      const oaHi = res[FAST_OA_HI]!;
+      const oaLo = res[FAST_OA_LO]!;
+      tlb.insertHalves(ctx, hi, lo, res[FAST_SHIFT]!, oaHi, oaLo, res[FAST_PERMS]!, 0, oaHi, oaLo);
+      st.tlbEntries = tlb.size;
+      st.tlbFlushes = tlb.flushes;
+      out.pa = (oaHi >>> 0) * TWO32 + (oaLo >>> 0);
       return true;
     }
     return this.translateMiss(ctx, streamId, substreamId, hi, lo, access, out);
