@@ -853,7 +853,9 @@ export const FAST_OA_LO = 1;
 export const FAST_SHIFT = 2;
 /** The leaf's effective permissions (PERM_* mask). */
 export const FAST_PERMS = 3;
-export const FAST_SLOTS = 4;
+/** The leaf descriptor's low word (its lower attributes: nG, AF, SH, AP, AttrIndx...). */
+export const FAST_DESC_LO = 4;
+export const FAST_SLOTS = 5;
 
 /**
  * The common case of `walkLpaeParts`, for configs with `fastWalk` (VMSAv8-64 stage 1 and 2):
@@ -944,6 +946,7 @@ export function walkLpaeFast(mem: PhysMem, cfg: LpaeWalkConfig, vaHi: number, va
     res[FAST_OA_LO] = (lo & ~mask) | (vaLo & mask);
     res[FAST_SHIFT] = shift;
     res[FAST_PERMS] = perms;
+    res[FAST_DESC_LO] = lo;
     return true;
   }
 }
@@ -977,6 +980,7 @@ export function lpaeFastLeaf(cfg: LpaeWalkConfig, g: number, level: number, word
   res[FAST_OA_LO] = (lo & ~mask) | (vaLo & mask);
   res[FAST_SHIFT] = shift;
   res[FAST_PERMS] = perms;
+  res[FAST_DESC_LO] = lo;
   return true;
 }
 

@@ -25,6 +25,12 @@ import type { IrqLine } from '../../irq.js';
 import type { PhysMem } from '../../mem.js';
 import {
   createLpaeCursor,
+  FAST_DESC_LO,
+  FAST_OA_HI,
+  FAST_OA_LO,
+  FAST_PERMS,
+  FAST_SHIFT,
+  FAST_SLOTS,
   lpae32S1Config,
   lpae32S2Config,
   lpaeS1ConfigFromRegisters,
@@ -247,6 +253,8 @@ export class SmmuV2 implements MmioDevice {
   private readonly access: WalkAccess = { write: false, exec: false, priv: false };
   private readonly tableAccess: WalkAccess = { write: false, exec: false, priv: true };
   private readonly wr: WalkResult = createWalkResult();
+  /** Result of the walk cache's one-descriptor step (`WalkCache.fastLeaf`). */
+  private readonly fastRes = new Int32Array(FAST_SLOTS);
   private readonly wr2: WalkResult = createWalkResult();
   private readonly nested: NestedTables;
   private readonly cursor = createLpaeCursor();
@@ -1150,6 +1158,11 @@ export class SmmuV2 implements MmioDevice {
       return true;
     }
     st.tlbMisses++;
+    if (this.tlb.walkCacheOn) {
+      // The common miss first (only int32 halves cross the call).
+      const hi = Math.floor(ipa / TWO32);
+      if (this.s2CachedLeaf(b, hi, (ipa - hi * TWO32) | 0, out)) return true;
+    }
     if (!this.walkS2(b, ipa, this.access, this.wr2)) {
       const r = this.wr2;
       return this.contextFault(b, SmmuV2.fsrBit(r), ipa, this.fsynr0Of(r, false), ipa, sid, out, requester);
@@ -1242,14 +1255,20 @@ export class SmmuV2 implements MmioDevice {
     }
     st.tlbMisses++;
     st.walks++;
+    const cfg = b.s1!;
+    const nested = s2b !== undefined && (s2b.sctlr & R.SCTLR_M) !== 0;
+    if (!nested && b.type !== R.CBAR_TYPE_S1_S2FAULT && this.tlb.walkCacheOn && cfg.kind === 'lpae') {
+      // The common miss first (only int32 halves cross the call).
+      const kHi = Math.floor(key / TWO32);
+      if (this.s1CachedLeaf(b, cfg, kHi, (key - kHi * TWO32) | 0, out)) return true;
+    }
     const r = this.wr;
     let ok: boolean;
     let tables: WalkTableTranslator | undefined;
-    if (s2b !== undefined && (s2b.sctlr & R.SCTLR_M) !== 0) {
+    if (nested) {
       this.nestedS2 = s2b;
       tables = this.nested.reset();
     }
-    const cfg = b.s1!;
     if (cfg.kind === 'v7s') {
       ok = walkV7s(this.mem, cfg, key, access, r, tables);
     } else {
@@ -1282,6 +1301,39 @@ export class SmmuV2 implements MmioDevice {
     }
     tlb.insert(global ? b.ctxGlobal : b.ctxAsid, key, tlbSizeShift(size), pa, perms);
     out.pa = pa;
+    return true;
+  }
+
+  /**
+   * The common stage-1 miss of a bank that is not nested: a leaf in the table the walk cache
+   * remembers for the input (the TLB key as halves). Then it does what the walk would (walkCached
+   * resumes at that table and reads the same descriptor): the entry goes into the TLB (global
+   * when the leaf's nG is clear) and the PA into `out`. Otherwise it returns false having
+   * changed nothing, and the caller walks.
+   */
+  private s1CachedLeaf(b: Bank, cfg: LpaeWalkConfig, kHi: number, kLo: number, out: SmmuV2Translation): boolean {
+    const res = this.fastRes;
+    if (!this.tlb.wc.fastLeaf(b.wctxS1, b.s1tag, cfg, kHi, kLo, this.access, res)) return false;
+    const oaHi = res[FAST_OA_HI]!;
+    const oaLo = res[FAST_OA_LO]!;
+    const ctx = (res[FAST_DESC_LO]! & 0x800) === 0 ? b.ctxGlobal : b.ctxAsid;
+    this.tlb.tlb.insertHalves(ctx, kHi, kLo, res[FAST_SHIFT]!, oaHi, oaLo, res[FAST_PERMS]!, 0, 0, 0);
+    out.pa = (oaHi >>> 0) * TWO32 + (oaLo >>> 0);
+    return true;
+  }
+
+  /**
+   * `s1CachedLeaf` for a stage-2-only bank (input: the IPA as halves); counts the walk it
+   * stands for (`walkS2` counts it otherwise).
+   */
+  private s2CachedLeaf(b: Bank, hi: number, lo: number, out: SmmuV2Translation): boolean {
+    const res = this.fastRes;
+    if (!this.tlb.wc.fastLeaf(b.wctxS2, b.s2tag, b.s2!, hi, lo, this.access, res)) return false;
+    this.stats.walks++;
+    const oaHi = res[FAST_OA_HI]!;
+    const oaLo = res[FAST_OA_LO]!;
+    this.tlb.tlb.insertHalves(b.ctxS2, hi, lo, res[FAST_SHIFT]!, oaHi, oaLo, res[FAST_PERMS]!, 0, 0, 0);
+    out.pa = (oaHi >>> 0) * TWO32 + (oaLo >>> 0);
     return true;
   }
 
