@@ -337,11 +337,15 @@ export class SmmuV3 implements MmioDevice {
   private fastSte: SteCfg | undefined = undefined;
   private fastCd: CdCfg | undefined = undefined;
   /**
-   * The fast stream's stage-1 config when it translates by stage 1 alone with the walk cache
-   * on (the TLB-miss fast path in `translateParts` applies), else null; its walk-cache tag.
+   * The config of the fast stream's only stage when it translates by one stage (stage 1 alone,
+   * or stage 2 alone) with the walk cache on, so that the TLB-miss fast path in
+   * `translateParts` applies; else null. Its walk-cache tag and context, and whether it is
+   * stage 2 (then a TLB entry's `aux`, the IPA, is the input itself, else the output).
    */
-  private fastS1: LpaeWalkConfig | null = null;
-  private fastS1Tag = 0;
+  private fastOne: LpaeWalkConfig | null = null;
+  private fastOneTag = 0;
+  private fastOneWctx = -1;
+  private fastOneS2 = false;
   /** Walk-cache contexts of the fast stream: stage 1 (VMID slot, ASID) and stage 2 (VMID, none). */
   private fastWctx1 = -1;
   private fastWctx2 = -1;
@@ -907,7 +911,7 @@ export class SmmuV3 implements MmioDevice {
     this.fastCtx = CTX_ABORT;
     this.fastSte = undefined;
     this.fastCd = undefined;
-    this.fastS1 = null;
+    this.fastOne = null;
   }
 
   private invalidateSte(start: number, end: number): void {
@@ -1442,8 +1446,20 @@ export class SmmuV3 implements MmioDevice {
       this.fastCtx = ctx;
       this.fastSte = ste;
       this.fastCd = cd;
-      this.fastS1 = cd !== undefined && ste.s2cfg === null && this.wcOn ? cd.s1cfg : null;
-      this.fastS1Tag = cd !== undefined ? cd.s1tag : 0;
+      this.fastOne = null;
+      if (this.wcOn && ctx >= 0) {
+        if (cd !== undefined && ste.s2cfg === null) {
+          this.fastOne = cd.s1cfg;
+          this.fastOneTag = cd.s1tag;
+          this.fastOneWctx = this.fastWctx1;
+          this.fastOneS2 = false;
+        } else if (cd === undefined && ste.s2cfg !== null) {
+          this.fastOne = ste.s2cfg;
+          this.fastOneTag = ste.s2tag;
+          this.fastOneWctx = this.fastWctx2;
+          this.fastOneS2 = true;
+        }
+      }
     }
     if (ctx < 0) {
       if (ctx !== CTX_BYPASS) return false;
@@ -1452,28 +1468,12 @@ export class SmmuV3 implements MmioDevice {
     }
     const tlb = this.tlb;
     const e = tlb.lookupParts(ctx, hi, lo);
-    if (e >= 0) {
-      if (permits(tlb.perms(e), access)) {
-        this.stats.tlbHits++;
-        out.pa = tlb.outputParts(e, hi, lo);
-        return true;
-      }
-    } else if (this.fastS1 !== null && this.wc.fastLeaf(this.fastWctx1, this.fastS1Tag, this.fastS1, hi, lo, access, this.res1)) {
-      // The common miss of a stage-1 stream: a leaf in the table the walk cache remembers,
-      // what `translateMiss` would do in that case, without its call and set-up.
-      const res = this.res1;
-      const st = this.stats;
-      st.tlbMisses++;
-      st.walks++;
-      const oaHi = res[FAST_OA_HI]!;
-      const oaLo = res[FAST_OA_LO]!;
-      tlb.insertHalves(ctx, hi, lo, res[FAST_SHIFT]!, oaHi, oaLo, res[FAST_PERMS]!, 0, oaHi, oaLo);
-      st.tlbEntries = tlb.size;
-      st.tlbFlushes = tlb.flushes;
-      out.pa = (oaHi >>> 0) * TWO32 + (oaLo >>> 0);
+    if (e >= 0 && permits(tlb.perms(e), access)) {
+      this.stats.tlbHits++;
+      out.pa = tlb.outputParts(e, hi, lo);
       return true;
     }
-    return this.translateMiss(ctx, streamId, substreamId, hi, lo, access, out);
+    return this.translateMiss(ctx, streamId, substreamId, hi, lo, access, out, e);
   }
 
   private translateDisabled(iova: number, out: SmmuTranslation): boolean {
@@ -1488,7 +1488,25 @@ export class SmmuV3 implements MmioDevice {
    * walks through `walkStage` (walk cache, then the fast walk, then the full walker for
    * anything else); the combined entry goes into the TLB. Only int32 halves cross calls.
    */
-  private translateMiss(ctx: number, streamId: number, substreamId: number, iovaHi: number, iovaLo: number, access: WalkAccess, out: SmmuTranslation): boolean {
+  private translateMiss(ctx: number, streamId: number, substreamId: number, iovaHi: number, iovaLo: number, access: WalkAccess, out: SmmuTranslation, e: number): boolean {
+    if (e < 0 && this.fastOne !== null && this.wc.fastLeaf(this.fastOneWctx, this.fastOneTag, this.fastOne, iovaHi, iovaLo, access, this.res1)) {
+      // The common miss of a one-stage stream: a leaf in the table the walk cache remembers.
+      // What the code below does in that case, without its set-up (walkStage would look the
+      // same entry up and read the same descriptor).
+      const res = this.res1;
+      const st = this.stats;
+      st.tlbMisses++;
+      st.walks++;
+      const tlb = this.tlb;
+      const oaHi = res[FAST_OA_HI]!;
+      const oaLo = res[FAST_OA_LO]!;
+      const s2 = this.fastOneS2;
+      tlb.insertHalves(ctx, iovaHi, iovaLo, res[FAST_SHIFT]!, oaHi, oaLo, res[FAST_PERMS]!, 0, s2 ? iovaHi | 0 : oaHi, s2 ? iovaLo | 0 : oaLo);
+      st.tlbEntries = tlb.size;
+      st.tlbFlushes = tlb.flushes;
+      out.pa = (oaHi >>> 0) * TWO32 + (oaLo >>> 0);
+      return true;
+    }
     const ste = this.fastSte!;
     const cd = this.fastCd;
     this.stats.tlbMisses++;
