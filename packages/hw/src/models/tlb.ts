@@ -129,31 +129,15 @@ export class Tlb {
   private ePerms = new Int32Array(0);
   private eAttr = new Int32Array(0);
   private eAux = new Float64Array(0);
-  /** The entry's full key hash (its home slot is `hash & indexMask`). */
-  private eHash = new Int32Array(0);
-  /** Per-context doubly linked list of entries; `eNext` is the free-list link while free. */
+  /** Home slot in the hash index; doubles as the free-list link while free. */
+  private eHome = new Int32Array(0);
+  /** Per-context doubly linked list of entries. */
   private eNext = new Int32Array(0);
   private ePrev = new Int32Array(0);
 
   // ---- hash index ----
-  /**
-   * Slot i is the pair (index[2i], index[2i + 1]): an entry (−1: empty) and its key hash, so a
-   * probe passes over entries of other keys without reading the entry arrays.
-   */
   private index = new Int32Array(0);
   private indexMask = 0;
-  /** Bumped whenever an entry enters or leaves the index (or the index is rebuilt). */
-  private indexVersion = 0;
-  /**
-   * Where the last failed probe of `lookupParts` stopped: the empty slot `probeSlot`, reached
-   * from the home of key hash `probeHash` while the index was at version `probeVersion`, with
-   * no entry of that hash on the way. While the version is unchanged no key with that hash is
-   * in the TLB and `probeSlot` is where linear probing would put one: an insert of such a key
-   * goes there without probing again.
-   */
-  private probeHash = 0;
-  private probeSlot = 0;
-  private probeVersion = -1;
 
   // ---- contexts ----
   private readonly ctxIds = new Map<number, Map<number, number>>();
@@ -286,25 +270,15 @@ export class Tlb {
       bHi |= 0;
       const index = this.index;
       const mask = this.indexMask;
-      const h = hashKey(ctx, shift, bLo, bHi);
-      let i = h & mask;
-      let clean = true;
+      let i = hashKey(ctx, shift, bLo, bHi) & mask;
       for (;;) {
-        const e = index[2 * i]!;
+        const e = index[i]!;
         if (e < 0) break;
-        if (index[2 * i + 1] === h) {
-          if (this.eBLo[e] === bLo && this.eCtx[e] === ctx && this.eShift[e] === shift && this.eBHi[e] === bHi) {
-            this.hits++;
-            return e;
-          }
-          clean = false;
+        if (this.eBLo[e] === bLo && this.eCtx[e] === ctx && this.eShift[e] === shift && this.eBHi[e] === bHi) {
+          this.hits++;
+          return e;
         }
         i = (i + 1) & mask;
-      }
-      if (clean) {
-        this.probeHash = h;
-        this.probeSlot = i;
-        this.probeVersion = this.indexVersion;
       }
     }
     this.misses++;
@@ -422,25 +396,19 @@ export class Tlb {
     const base = hi * TWO32 + lo - off;
     this.inserts++;
     // One probe finds either the entry for this key (replaced in place) or the free slot the
-    // new entry takes (linear probing: the first empty slot from the home slot). After a
-    // failed lookup of the same key the probe already ran: its empty slot is the answer.
-    const h = hashKey(ctx, shift, bLo, bHi);
-    let i: number;
-    if (h === this.probeHash && this.probeVersion === this.indexVersion) {
-      i = this.probeSlot;
-    } else {
-      const index = this.index;
-      const mask = this.indexMask;
-      i = h & mask;
-      for (;;) {
-        const f = index[2 * i]!;
-        if (f < 0) break;
-        if (index[2 * i + 1] === h && this.eBLo[f] === bLo && this.eCtx[f] === ctx && this.eShift[f] === shift && this.eBHi[f] === bHi) {
-          this.setPayload(f, base, oa, perms, attr, aux);
-          return f;
-        }
-        i = (i + 1) & mask;
+    // new entry takes (linear probing: the first empty slot from the home slot).
+    let index = this.index;
+    let mask = this.indexMask;
+    let home = hashKey(ctx, shift, bLo, bHi) & mask;
+    let i = home;
+    for (;;) {
+      const f = index[i]!;
+      if (f < 0) break;
+      if (this.eBLo[f] === bLo && this.eCtx[f] === ctx && this.eShift[f] === shift && this.eBHi[f] === bHi) {
+        this.setPayload(f, base, oa, perms, attr, aux);
+        return f;
       }
+      i = (i + 1) & mask;
     }
     if (this.count >= this.capacity) {
       if (this.eviction === 'flush') {
@@ -452,7 +420,6 @@ export class Tlb {
       }
       i = -1; // the index changed: probe again below
     }
-    const allocated = this.indexVersion;
     const e = this.allocEntry();
     this.eCtx[e] = ctx;
     this.eShift[e] = shift;
@@ -460,17 +427,15 @@ export class Tlb {
     this.eBHi[e] = bHi;
     this.setPayload(e, base, oa, perms, attr, aux);
     // Hash index (allocEntry may have grown it: then probe again too).
-    const version = this.indexVersion;
-    const index = this.index;
-    if (i < 0 || allocated !== version) {
-      const mask = this.indexMask;
-      i = h & mask;
-      while (index[2 * i]! >= 0) i = (i + 1) & mask;
+    if (i < 0 || index !== this.index) {
+      index = this.index;
+      mask = this.indexMask;
+      home = hashKey(ctx, shift, bLo, bHi) & mask;
+      i = home;
+      while (index[i]! >= 0) i = (i + 1) & mask;
     }
-    this.indexVersion = version + 1;
-    this.eHash[e] = h;
-    index[2 * i] = e;
-    index[2 * i + 1] = h;
+    this.eHome[e] = home;
+    index[i] = e;
     // Context list and size bookkeeping.
     const head = this.ctxHead[ctx]!;
     this.eNext[e] = head;
@@ -505,12 +470,11 @@ export class Tlb {
   private find(ctx: number, shift: number, bLo: number, bHi: number): number {
     const index = this.index;
     const mask = this.indexMask;
-    const h = hashKey(ctx, shift, bLo, bHi);
-    let i = h & mask;
+    let i = hashKey(ctx, shift, bLo, bHi) & mask;
     for (;;) {
-      const e = index[2 * i]!;
+      const e = index[i]!;
       if (e < 0) return NIL;
-      if (index[2 * i + 1] === h && this.eBLo[e] === bLo && this.eCtx[e] === ctx && this.eShift[e] === shift && this.eBHi[e] === bHi) return e;
+      if (this.eBLo[e] === bLo && this.eCtx[e] === ctx && this.eShift[e] === shift && this.eBHi[e] === bHi) return e;
       i = (i + 1) & mask;
     }
   }
@@ -518,7 +482,7 @@ export class Tlb {
   private allocEntry(): number {
     if (this.freeHead >= 0) {
       const e = this.freeHead;
-      this.freeHead = this.eNext[e]!;
+      this.freeHead = this.eHome[e]!;
       return e;
     }
     if (this.fresh >= this.room) this.grow(Math.min(this.capacity, this.room * 2));
@@ -556,26 +520,23 @@ export class Tlb {
     this.ePerms = i32(this.ePerms);
     this.eAttr = i32(this.eAttr);
     this.eAux = f64(this.eAux);
-    this.eHash = i32(this.eHash);
+    this.eHome = i32(this.eHome);
     this.eNext = i32(this.eNext);
     this.ePrev = i32(this.ePrev);
     this.room = n;
     // Index at most half full.
     let slots = 2;
     while (slots < 2 * n) slots *= 2;
-    const index = new Int32Array(2 * slots).fill(NIL);
-    const mask = slots - 1;
+    this.index = new Int32Array(slots).fill(NIL);
+    this.indexMask = slots - 1;
     for (let e = 0; e < this.fresh; e++) {
-      if (this.eCtx[e]! < 0) continue;
-      const h = this.eHash[e]!;
-      let i = h & mask;
-      while (index[2 * i]! >= 0) i = (i + 1) & mask;
-      index[2 * i] = e;
-      index[2 * i + 1] = h;
+      const c = this.eCtx[e]!;
+      if (c < 0) continue;
+      let i = hashKey(c, this.eShift[e]!, this.eBLo[e]!, this.eBHi[e]!) & this.indexMask;
+      this.eHome[e] = i;
+      while (this.index[i]! >= 0) i = (i + 1) & this.indexMask;
+      this.index[i] = e;
     }
-    this.index = index;
-    this.indexMask = mask;
-    this.indexVersion++;
   }
 
   // =========================================================================================
@@ -586,23 +547,20 @@ export class Tlb {
     const index = this.index;
     const mask = this.indexMask;
     // Find its index slot, then close the gap (backward-shift deletion).
-    let i = this.eHash[e]! & mask;
-    while (index[2 * i] !== e) i = (i + 1) & mask;
+    let i = this.eHome[e]!;
+    while (index[i] !== e) i = (i + 1) & mask;
     let j = i;
     for (;;) {
       j = (j + 1) & mask;
-      const f = index[2 * j]!;
+      const f = index[j]!;
       if (f < 0) break;
-      const fh = index[2 * j + 1]!;
-      const k = fh & mask;
+      const k = this.eHome[f]!;
       // f may move back to i unless its home lies cyclically in (i, j].
       if (i <= j ? i < k && k <= j : i < k || k <= j) continue;
-      index[2 * i] = f;
-      index[2 * i + 1] = fh;
+      index[i] = f;
       i = j;
     }
-    index[2 * i] = NIL;
-    this.indexVersion++;
+    index[i] = NIL;
     const ctx = this.eCtx[e]!;
     const shift = this.eShift[e]!;
     const next = this.eNext[e]!;
@@ -613,7 +571,7 @@ export class Tlb {
     this.ctxCount[ctx]!--;
     if (--this.ctxSizeCount[ctx * 32 + shift - MIN_SHIFT]! === 0) this.ctxShifts[ctx]! &= ~(1 << (shift - MIN_SHIFT));
     this.eCtx[e] = NIL;
-    this.eNext[e] = this.freeHead;
+    this.eHome[e] = this.freeHead;
     this.freeHead = e;
     this.count--;
   }
@@ -622,7 +580,6 @@ export class Tlb {
   private clear(): void {
     if (this.fresh === 0) return;
     this.index.fill(NIL);
-    this.indexVersion++;
     this.eCtx.fill(NIL, 0, this.fresh);
     this.fresh = 0;
     this.freeHead = NIL;
