@@ -10,6 +10,7 @@ import {
   CUR_RANGE,
   CUR_TABLE,
   CUR_TBLHI,
+  FAST_DESC_LO,
   FAST_OA_HI,
   FAST_OA_LO,
   FAST_PERMS,
@@ -175,6 +176,9 @@ describe('walkLpaeFast and the walk cursor', () => {
             expect((res[FAST_OA_HI]! >>> 0) * TWO32 + (res[FAST_OA_LO]! >>> 0)).toBe(out.oa);
             expect(2 ** res[FAST_SHIFT]!).toBe(out.size);
             expect(res[FAST_PERMS]).toBe(out.perms);
+            // The leaf's low word: the descriptor the full walk ended at (nG for stage 1).
+            expect(res[FAST_DESC_LO]! >>> 0).toBe(Number(ref.mem.read64(out.descAddr) & 0xffff_ffffn));
+            if (stage === 1) expect((res[FAST_DESC_LO]! & 0x800) !== 0).toBe(out.nG);
           } else {
             // Resuming the full walk at the cursor gives every field of a full walk, and the
             // same hardware update of the leaf.
@@ -221,6 +225,8 @@ describe('walkLpaeFast and the walk cursor', () => {
             expect((res[FAST_OA_HI]! >>> 0) * TWO32 + (res[FAST_OA_LO]! >>> 0)).toBe(out.oa);
             expect(2 ** res[FAST_SHIFT]!).toBe(out.size);
             expect(res[FAST_PERMS]).toBe(out.perms);
+            expect(res[FAST_DESC_LO]! >>> 0).toBe(Number(b.mem.read64(out.descAddr) & 0xffff_ffffn));
+            expect((res[FAST_DESC_LO]! & 0x800) !== 0).toBe(out.nG);
           } else {
             expect(walkLpaeParts(a.mem, cfg, hi2, lo2, access, out2, undefined, cur2)).toBe(ok);
             expect(snapshot(out2)).toEqual(snapshot(out));
@@ -230,5 +236,116 @@ describe('walkLpaeFast and the walk cursor', () => {
       }),
       { numRuns: 150 },
     );
+  });
+});
+
+describe('WalkCache.fastLeaf', () => {
+  type Op =
+    | { op: 'fill'; i: number; tag: number }
+    | { op: 'leaf'; i: number; page: number; n: number; acc: number; tag: number }
+    | { op: 'inv'; i: number }
+    | { op: 'write'; i: number; page: number; v: number };
+
+  /**
+   * A regular tree over the first GiB: level-2 slots 0..7 point at level-3 tables of pages
+   * (random AP/UXN/PXN/nG or S2AP/XN bits, a few invalid or with AF clear), slot 8 is a 2 MiB
+   * block. Tables: root (level 0, stage 1 only), level 1, level 2, then the eight level-3 ones.
+   */
+  function tree(seed: number, stage: 1 | 2): { mem: PhysMem; cfg: LpaeWalkConfig; l3: (i: number) => number } {
+    const mem = new PhysMem([{ base: RAM, size: 8 << 20 }]);
+    let x = seed >>> 0 || 1;
+    const rnd = (): number => {
+      x ^= x << 13;
+      x ^= x >>> 17;
+      x ^= x << 5;
+      return x >>> 0;
+    };
+    const t = (n: number) => RAM + n * 4096;
+    let n = 0;
+    const root = t(n);
+    if (stage === 1) mem.write64parts(t(n++), (t(n) | 3) >>> 0, 0);
+    mem.write64parts(t(n++), (t(n) | 3) >>> 0, 0); // level 1 -> level 2
+    const l2 = t(n++);
+    const l3 = (i: number) => t(n + i);
+    for (let i = 0; i < 8; i++) {
+      mem.write64parts(l2 + i * 8, (l3(i) | 3) >>> 0, 0);
+      for (let p = 0; p < 512; p++) {
+        const r = rnd();
+        const kind = r & 15;
+        const lo = kind === 0 ? 0 : ((0x100_0000 + ((i * 512 + p) << 12)) | (r & 0x9c0) | (kind === 1 ? 0 : 0x400) | 3) >>> 0;
+        mem.write64parts(l3(i) + p * 8, lo, (r >>> 8) & 0x0060_0000);
+      }
+    }
+    mem.write64parts(l2 + 8 * 8, (0x20_0000 * 9 + 0x401 + 0xc0) >>> 0, 0); // 2 MiB block, AF, AP/S2AP bits
+    const cfg = stage === 1 ? lpaeS1Config({ ttbr0: root, t0sz: 16, ips: 2, mair: 0xff04n }) : lpaeS2Config({ vttbr: root, t0sz: 25, sl0: 1, ps: 2 });
+    return { mem, cfg, l3 };
+  }
+
+  it('answers exactly as lookupParts and lpaeFastLeaf on the entry found, counts as they do, and never uses an entry that was replaced or dropped', () => {
+    let fast = 0;
+    let refused = 0;
+    const opArb: fc.Arbitrary<Op> = fc.oneof(
+      { weight: 3, arbitrary: fc.record({ op: fc.constant('fill' as const), i: fc.nat(8), tag: fc.nat(1) }) },
+      { weight: 8, arbitrary: fc.record({ op: fc.constant('leaf' as const), i: fc.nat(8), page: fc.nat(511), n: fc.integer({ min: 1, max: 8 }), acc: fc.nat(3), tag: fc.nat(1) }) },
+      { weight: 1, arbitrary: fc.record({ op: fc.constant('inv' as const), i: fc.nat(8) }) },
+      { weight: 1, arbitrary: fc.record({ op: fc.constant('write' as const), i: fc.nat(7), page: fc.nat(511), v: fc.nat() }) },
+    );
+    fc.assert(
+      fc.property(fc.integer({ min: 1, max: 2 ** 31 }), fc.constantFrom(1 as const, 2 as const), fc.array(opArb, { minLength: 20, maxLength: 80 }), fc.integer({ min: 2, max: 12 }), (seed, stage, ops, capacity) => {
+        const { mem, cfg, l3 } = tree(seed, stage);
+        // `a` is used the way the models used it before fastLeaf (lookupParts, then the step on
+        // the entry found); `b` as they use it now: fastLeaf first, and only when that fails
+        // the old way (which the models then follow with the walk).
+        const a = new WalkCache({ capacity });
+        const b = new WalkCache({ capacity });
+        const ca = a.context(0, 1);
+        const cb = b.context(0, 1);
+        const out = createWalkResult();
+        const cur = createLpaeCursor();
+        const resA = new Int32Array(FAST_SLOTS);
+        const resB = new Int32Array(FAST_SLOTS);
+        for (const o of ops) {
+          const base = o.i * 0x20_0000;
+          if (o.op === 'fill') {
+            // A full walk from the top; the table it reached goes into both caches under `tag`.
+            cur[CUR_LEVEL] = -1;
+            walkLpaeParts(mem, cfg, 0, base, R, out, undefined, cur);
+            a.fillFromCursor(ca, 0, base, o.tag, cfg, cur, -1, mem);
+            b.fillFromCursor(cb, 0, base, o.tag, cfg, cur, -1, mem);
+          } else if (o.op === 'inv') {
+            a.invalidateContext(ca, base, base + 1);
+            b.invalidateContext(cb, base, base + 1);
+          } else if (o.op === 'write') {
+            // A descriptor rewritten behind the caches' back (they read live words).
+            mem.write64parts(l3(o.i) + o.page * 8, o.v >>> 0, 0);
+          } else {
+            // A run of pages, as a device sweeping a buffer asks for them.
+            for (let k = 0; k < o.n; k++) {
+            const lo = base + ((o.page + k) & 511) * 0x1000 + 0x18;
+            const access = ACCESSES[o.acc]!;
+            const e = a.lookupParts(ca, 0, lo);
+            const words = e >= 0 ? a.words(e) : null;
+            const okA = words !== null && a.tag(e) === o.tag && lpaeFastLeaf(cfg, a.granuleShift(e), a.level(e), words, PhysMem.wordIndex(a.table(e)), a.tableHi(e), 0, lo, access, resA);
+            let okB = b.fastLeaf(cb, o.tag, cfg, 0, lo, access, resB);
+            if (okB) fast++;
+            else {
+              const eb = b.lookupParts(cb, 0, lo);
+              const wb = eb >= 0 ? b.words(eb) : null;
+              okB = wb !== null && b.tag(eb) === o.tag && lpaeFastLeaf(cfg, b.granuleShift(eb), b.level(eb), wb, PhysMem.wordIndex(b.table(eb)), b.tableHi(eb), 0, lo, access, resB);
+            }
+            expect(okB).toBe(okA);
+            if (okA) expect([...resB]).toEqual([...resA]);
+            else if (e >= 0) refused++;
+            expect(b.counters()).toEqual(a.counters());
+            }
+          }
+        }
+      }),
+      { numRuns: 300 },
+    );
+    // Both outcomes were exercised: leaves served by fastLeaf, and cached tables that could not
+    // serve the input (another tag, not a leaf, a refused access).
+    expect(fast).toBeGreaterThan(100);
+    expect(refused).toBeGreaterThan(100);
   });
 });
