@@ -125,6 +125,8 @@ describe('SMMUv2 walk cache', () => {
         let n = 0;
         for (const o of ops) {
           const va = VA + o.block * SZ_2M + o.page * SZ_4K;
+          // The same new page for both rigs (counted once per op, not once per rig).
+          const remapPa = DATA + 0x200_0000 + (n++ % 64) * SZ_4K;
           const results: number[] = [];
           for (const { rig, t } of rigs) {
             if (o.kind === 'xlate') {
@@ -135,7 +137,7 @@ describe('SMMUv2 walk cache', () => {
               // A leaf change in a level-3 table that exists (a block is left alone).
               if (blockAt(rig, t, va)) continue;
               if (o.kind === 'unmap') t.unmap(va);
-              else t.remap(va, DATA + 0x200_0000 + (n++ % 64) * SZ_4K, S1_ATTR);
+              else t.remap(va, remapPa, S1_ATTR);
               tlbiVa(rig, CB.TLBIVAL, va);
             } else if (o.kind === 'block') {
               t.map(VA + o.block * SZ_2M, DATA + 0x100_0000 * (o.block + 2), S1_ATTR, 0, 2);
