@@ -1158,7 +1158,7 @@ export class SmmuV2 implements MmioDevice {
       return true;
     }
     st.tlbMisses++;
-    if (this.tlb.walkCacheOn) {
+    if (this.tlb.walkCacheOn && b.s2.fastWalk) {
       // The common miss first (only int32 halves cross the call).
       const hi = Math.floor(ipa / TWO32);
       if (this.s2CachedLeaf(b, hi, (ipa - hi * TWO32) | 0, out)) return true;
@@ -1257,7 +1257,7 @@ export class SmmuV2 implements MmioDevice {
     st.walks++;
     const cfg = b.s1!;
     const nested = s2b !== undefined && (s2b.sctlr & R.SCTLR_M) !== 0;
-    if (!nested && b.type !== R.CBAR_TYPE_S1_S2FAULT && this.tlb.walkCacheOn && cfg.kind === 'lpae') {
+    if (!nested && b.type !== R.CBAR_TYPE_S1_S2FAULT && this.tlb.walkCacheOn && cfg.kind === 'lpae' && cfg.fastWalk) {
       // The common miss first (only int32 halves cross the call).
       const kHi = Math.floor(key / TWO32);
       if (this.s1CachedLeaf(b, cfg, kHi, (key - kHi * TWO32) | 0, out)) return true;
