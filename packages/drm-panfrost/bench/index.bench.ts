@@ -300,7 +300,7 @@ function jsonRows(rows: Row[]): object[] {
     // The model's TLB misses against iova_to_phys of the same table, in the same process (issue
     // 9: a walk-cached miss within 2x of the format's own walk).
     const fmt = rows.find((x) => x.case.startsWith('iova_to_phys'));
-    const vs = fmt !== undefined && r.case.startsWith('model TLB miss') ? { vs: fmt.id, ...(r.case.includes('walk cache (') ? { goal: 2 } : {}) } : {};
+    const vs = fmt !== undefined && r.case.startsWith('model TLB miss') ? { vs: fmt.id, ...(r.case.startsWith('model TLB miss, walk cache') ? { goal: 2 } : {}) } : {};
     return { id: r.id, group: `drm-panfrost ${r.group}`, case: r.case, value: r.value, unit: r.valueUnit, min: r.min * scale, max: r.max * scale, ...vs };
   });
 }
