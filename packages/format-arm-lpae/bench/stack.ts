@@ -27,6 +27,7 @@ import {
   iommuAttachDevice,
   iommuDeviceRegister,
   iommuDomainAlloc,
+  iommuDomainSetPgtblOps,
   iommuFwspecAddIds,
   iommuIotlbGatherAddPage,
   iommuIovaToPhys,
@@ -58,6 +59,7 @@ class NoopDomain implements IommuDomain {
   pgsizeBitmap = 0;
   geometry: IommuDomainGeometry = { apertureStart: 0, apertureEnd: 2 ** 48 - 1, forceAperture: true };
   pgtbl: ArmLpaeIoPgtable | null = null;
+  pgtblOps: ArmLpaeIoPgtable | null = null;
   constructor(
     readonly type: IommuDomainType,
     readonly ops: IommuDomainOps,
@@ -102,6 +104,7 @@ const NOOP_DOMAIN_OPS: IommuDomainOps = {
   },
   free(domain) {
     const p = pgtblOf(domain);
+    iommuDomainSetPgtblOps(domain, null);
     if (p) p.free();
     if (NOOP_PROTO.isPrototypeOf(domain)) (domain as NoopDomain).pgtbl = null;
   },
@@ -127,6 +130,8 @@ function noopIommuModule(): KernelModule {
           d.pgtbl = createArmLpaeOps(kernel, 'ARM_64_LPAE_S1', cfg, d);
           if (!d.pgtbl) return -ENODEV;
           d.pgsizeBitmap = cfg.pgsizeBitmap;
+          // mapPages / unmapPages above forward to the table unchanged: publish it
+          iommuDomainSetPgtblOps(d, d.pgtbl);
           return d;
         },
       };
