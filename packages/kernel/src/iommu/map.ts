@@ -242,7 +242,8 @@ const mapOut: IommuPgsizeOut = { pgsize: 0, count: 0 };
 /**
  * The `mapped` out-parameter of the one-page map path, and of the general path while it is not
  * busy. No busy flag on the one-page path: each use saves its value and restores it after the
- * driver's call, so a call nested in a driver callback hands the outer call its count back.
+ * driver's call, so a call nested in a driver callback hands the outer call its count back (the
+ * path through a published page table takes what the call added to the saved value).
  */
 const mapMapped: IommuMappedOut = { mapped: 0 };
 let mapBusy = false;
@@ -347,27 +348,6 @@ function oneUnmapPage(domain: IommuDomain, iova: number, size: number): boolean 
 }
 
 /**
- * onePage's tests on the numbers alone, for a domain with a published page table (which is a
- * paging domain with ops: iommuDomainSetPgtblOps checked that): `size` a power of two below
- * 2^31 in the domain's bitmap, `iova` and `paddr` non-negative integers below 2^52 aligned to
- * it. Written as one integer test for the alignment and size, then the range and integer
- * tests, which V8 folds when it knows the values are integers in range.
- */
-function pageArgs(bitmap: number, iova: number, paddr: number, size: number): boolean {
-  return (
-    (size | 0) === size &&
-    size > 0 &&
-    ((((iova >>> 0) | (paddr >>> 0) | size) & (size - 1)) | (~(bitmap >>> 0) & size)) === 0 &&
-    iova >= 0 &&
-    paddr >= 0 &&
-    iova < FAST_MAX &&
-    paddr < FAST_MAX &&
-    Math.floor(iova) === iova &&
-    Math.floor(paddr) === paddr
-  );
-}
-
-/**
  * Publishes (or, with null, withdraws) the page table `domain`'s driver ops forward its
  * mapPages / unmapPages to (see IommuDomain.pgtblOps): the driver calls this once the table
  * exists (domain finalise) and with null before it frees it or the domain. 0, or -EINVAL
@@ -395,14 +375,25 @@ export function iommuDomainSetPgtblOps(domain: IommuDomain, ops: IommuPgtableOps
 export function iommuMap(domain: IommuDomain, iova: number, paddr: number, size: number, prot: number): number {
   const io = domain?.pgtblOps;
   if (io !== null && io !== undefined) {
-    if ((prot | 0) === prot && pageArgs(domain.pgsizeBitmap, iova, paddr, size)) {
-      // one page into the published table: a single map_pages call
+    if (
+      (prot | 0) === prot &&
+      (size | 0) === size &&
+      size > 0 &&
+      ((((iova >>> 0) | (paddr >>> 0) | size) & (size - 1)) | (~(domain.pgsizeBitmap >>> 0) & size)) === 0 &&
+      iova >= 0 &&
+      paddr >= 0 &&
+      iova < FAST_MAX &&
+      paddr < FAST_MAX &&
+      Math.floor(iova) === iova &&
+      Math.floor(paddr) === paddr
+    ) {
+      // one page into the published table: a single map_pages call; `mapped` is counted from
+      // what it holds (a call nested in a driver callback restores it before returning)
       const m = mapMapped;
-      const outer = m.mapped;
-      m.mapped = 0;
+      const before = m.mapped;
       const ret = io.mapPages(iova, paddr, size, 1, prot, m);
-      const got = m.mapped;
-      m.mapped = outer;
+      const got = m.mapped - before;
+      m.mapped = before;
       if (ret === 0 && got === size) return 0;
       return mapRest(domain, iova, paddr, size, prot, ret, got);
     }
@@ -559,11 +550,10 @@ export function iommuMapPage(domain: IommuDomain, iovaPfn: number, paPfn: number
   if (io !== null && io !== undefined && iova < FAST_MAX && paddr < FAST_MAX && (prot | 0) === prot && (~(domain.pgsizeBitmap >>> 0) & size) === 0) {
     // iommuMap's one-page path
     const m = mapMapped;
-    const outer = m.mapped;
-    m.mapped = 0;
+    const before = m.mapped;
     const ret = io.mapPages(iova, paddr, size, 1, prot, m);
-    const got = m.mapped;
-    m.mapped = outer;
+    const got = m.mapped - before;
+    m.mapped = before;
     if (ret === 0 && got === size) return 0;
     return mapRest(domain, iova, paddr, size, prot, ret, got);
   }
