@@ -265,6 +265,18 @@ const one = {
 const oneUnmapGather: IommuIotlbGather = iommuIotlbGatherInit();
 
 /**
+ * IOVA and PA of a call leaving a one-page path for the code that finishes it, written just
+ * before that code is called and read first thing by it. Passed through memory, not as
+ * arguments: when the one-page path is inlined into its caller, its IOVA and PA are unboxed
+ * doubles, and the format's own slow-path call needs them boxed; if the core passed the same
+ * values to a call of its own, V8 would box them once for both uses, ahead of the branch, on
+ * every call (two heap numbers per page, seen in a process whose earlier work had given these
+ * calls type feedback). A typed array, because V8 does not forward a typed-array store to the
+ * load that follows it as it does an object field (which would bring the shared value back).
+ */
+const AWAY = new Float64Array(2);
+
+/**
  * Unmaps [iova, iova + size) in page-size runs, feeding `gather`; bytes unmapped (stops at
  * the first run the driver cannot unmap).
  */
@@ -395,9 +407,32 @@ export function iommuMap(domain: IommuDomain, iova: number, paddr: number, size:
       const got = m.mapped - before;
       m.mapped = before;
       if (ret === 0 && got === size) return 0;
-      return mapRest(domain, iova, paddr, size, prot, ret, got);
+      AWAY[0] = iova;
+      AWAY[1] = paddr;
+      return mapRestAway(domain, size, prot, ret, got);
     }
-  } else if ((prot | 0) === prot && onePage(domain, iova, paddr, size)) return mapOneByOp(domain, iova, paddr, size, prot);
+  }
+  // (a number in AWAY; anything else, which the general path rejects, as it is)
+  if (typeof iova !== 'number' || typeof paddr !== 'number') return iommuMapSlow(domain, iova, paddr, size, prot);
+  AWAY[0] = iova;
+  AWAY[1] = paddr;
+  return iommuMapAway(domain, size, prot);
+}
+
+/** mapRest with the IOVA and PA in AWAY. */
+function mapRestAway(domain: IommuDomain, size: number, prot: number, ret: number, got: number): number {
+  return mapRest(domain, AWAY[0]!, AWAY[1]!, size, prot, ret, got);
+}
+
+/**
+ * iommuMap for a call its published-table path did not take, with the IOVA and PA in AWAY:
+ * the one-page path through the driver's op when the domain has no published table, else the
+ * general path.
+ */
+function iommuMapAway(domain: IommuDomain, size: number, prot: number): number {
+  const iova = AWAY[0]!;
+  const paddr = AWAY[1]!;
+  if ((domain?.pgtblOps ?? null) === null && (prot | 0) === prot && onePage(domain, iova, paddr, size)) return mapOneByOp(domain, iova, paddr, size, prot);
   return iommuMapSlow(domain, iova, paddr, size, prot);
 }
 
@@ -504,13 +539,34 @@ export function iommuUnmap(domain: IommuDomain, iova: number, size: number): num
       const g = oneUnmapGather;
       one.unmapBusy = true;
       let n = io.unmapPages(iova, size, 1, g);
-      if (n !== size) n = unmapOneRest(domain, iova, size, n, g);
+      if (n !== size) {
+        AWAY[0] = iova;
+        n = unmapOneRestAway(domain, size, n, g);
+      }
       ops.iotlbSync?.(domain, g);
       one.unmapBusy = false;
       resetGather(g);
       return n;
     }
-  } else if (one.unmapBusy === false && oneUnmapPage(domain, iova, size)) return unmapOneByOp(domain, iova, size);
+  }
+  if (typeof iova !== 'number') return iommuUnmapSlow(domain, iova, size);
+  AWAY[0] = iova;
+  return iommuUnmapAway(domain, size);
+}
+
+/** unmapOneRest with the IOVA in AWAY. */
+function unmapOneRestAway(domain: IommuDomain, size: number, n: number, g: IommuIotlbGather): number {
+  return unmapOneRest(domain, AWAY[0]!, size, n, g);
+}
+
+/**
+ * iommuUnmap for a call its published-table path did not take, with the IOVA in AWAY: the
+ * one-page path through the driver's op when the domain has no published table, else the
+ * general path.
+ */
+function iommuUnmapAway(domain: IommuDomain, size: number): number {
+  const iova = AWAY[0]!;
+  if ((domain?.pgtblOps ?? null) === null && one.unmapBusy === false && oneUnmapPage(domain, iova, size)) return unmapOneByOp(domain, iova, size);
   return iommuUnmapSlow(domain, iova, size);
 }
 
@@ -555,9 +611,18 @@ export function iommuMapPage(domain: IommuDomain, iovaPfn: number, paPfn: number
     const got = m.mapped - before;
     m.mapped = before;
     if (ret === 0 && got === size) return 0;
-    return mapRest(domain, iova, paddr, size, prot, ret, got);
+    AWAY[0] = iova;
+    AWAY[1] = paddr;
+    return mapRestAway(domain, size, prot, ret, got);
   }
-  return iommuMap(domain, iova, paddr, size, prot);
+  AWAY[0] = iova;
+  AWAY[1] = paddr;
+  return iommuMapPageAway(domain, size, prot);
+}
+
+/** iommuMap with the IOVA and PA in AWAY. */
+function iommuMapPageAway(domain: IommuDomain, size: number, prot: number): number {
+  return iommuMap(domain, AWAY[0]!, AWAY[1]!, size, prot);
 }
 
 /**
@@ -572,13 +637,22 @@ export function iommuUnmapPage(domain: IommuDomain, iovaPfn: number, size: numbe
     const g = oneUnmapGather;
     one.unmapBusy = true;
     let n = io.unmapPages(iova, size, 1, g);
-    if (n !== size) n = unmapOneRest(domain, iova, size, n, g);
+    if (n !== size) {
+      AWAY[0] = iova;
+      n = unmapOneRestAway(domain, size, n, g);
+    }
     domain.ops.iotlbSync?.(domain, g);
     one.unmapBusy = false;
     resetGather(g);
     return n;
   }
-  return iommuUnmap(domain, iova, size);
+  AWAY[0] = iova;
+  return iommuUnmapPageAway(domain, size);
+}
+
+/** iommuUnmap with the IOVA in AWAY. */
+function iommuUnmapPageAway(domain: IommuDomain, size: number): number {
+  return iommuUnmap(domain, AWAY[0]!, size);
 }
 
 /** What the general loop does after a first unmapPages call that unmapped `n` bytes (not `size`). */
