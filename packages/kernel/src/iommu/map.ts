@@ -306,10 +306,10 @@ function unmapRange(domain: IommuDomain, iova: number, size: number, gather: Iom
  * aligned to it: iommu_pgsize then always answers "one page of `size`", so the split loop, the
  * bitmap tables and the page-size search can be skipped. `iommuMap` and `iommuUnmap` keep this
  * case small enough (in bytecode) for V8 to inline them and the format's own fast path into the
- * caller (the page table the driver published, see IommuDomain.pgtblOps, called directly; the
- * driver's op for a driver that publishes none), as it inlines a format's mapPages called directly: each call that
- * is not inlined costs a few ns, boxes IOVAs and PAs at or above 2^31 into heap numbers, and
- * hides the loop-invariant parts of the chain from the compiler. Everything else (ranges,
+ * caller (the page table the driver published, see IommuDomain.pgtblOps, is called directly;
+ * for a driver that publishes none, its op), as it inlines a format's mapPages called
+ * directly: each call that is not inlined costs a few ns, boxes IOVAs and PAs at or above 2^31
+ * into heap numbers, and hides the loop-invariant parts of the chain from the compiler. Everything else (ranges,
  * misaligned or odd arguments, errors, a driver that maps less than asked, an unmap nested in a
  * driver callback) takes the general path, with the same results. Neither path uses
  * try/finally: inlined into the caller, a try block put around the driver's op cost about as
