@@ -192,6 +192,7 @@ describe('real boards (kernel trees, trimmed)', () => {
       'qcom/sc7280-idp.dts',
       'qcom/sdm845-mtp.dts',
       'qcom/sm8250-mtp.dts',
+      'qcom/sm8550-mtp.dts',
       'rockchip/rk3288-evb-rk808.dts',
       'rockchip/rk3328-evb.dts',
       'rockchip/rk3399-evb.dts',
