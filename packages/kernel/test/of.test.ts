@@ -469,6 +469,25 @@ describe('OfLayer.populate', () => {
     expect(k.drivers.listDevices().map((d) => d.name)).not.toContain('opp-table-bus');
   });
 
+  it('makes no device of a fixed clock (of_clk_init marks it populated), and its consumers do not wait for it', () => {
+    const clocks = node('', [prop.u32('#address-cells', 1), prop.u32('#size-cells', 1), prop.string('compatible', 'test,board')], [
+      node('xin24m: xin24m', [prop.string('compatible', 'fixed-clock'), prop.u32('#clock-cells', 0), prop.u32('clock-frequency', 24_000_000)]),
+      node('div: clock-12m', [prop.string('compatible', 'fixed-factor-clock'), prop.u32('#clock-cells', 0), prop.u32('clocks', ref('xin24m')), prop.u32('clock-div', 2), prop.u32('clock-mult', 1)]),
+      node('off: clock-off', [prop.string('compatible', 'fixed-clock'), prop.u32('#clock-cells', 0), prop.string('status', 'disabled')]),
+      node('cru: clock-controller@1000', [prop.string('compatible', 'x,cru'), prop.cells('reg', 0x1000, 0x1000), prop.u32('#clock-cells', 1)]),
+      node('uart@2000', [prop.string('compatible', 'x,uart'), prop.cells('reg', 0x2000, 0x100), prop.cells('clocks', ref('xin24m'), ref('div'))]),
+    ]);
+    const k = new Kernel(board(clocks));
+    k.of.populate();
+    expect(k.drivers.listDevices().map((d) => d.name)).toEqual(['1000.clock-controller', '2000.uart']);
+    const t = k.of.tree!;
+    expect([must(t, '/xin24m'), must(t, '/clock-12m'), must(t, '/clock-off')].map((n) => k.of.isEarlyNode(n))).toEqual([true, true, false]);
+    let probed = 0;
+    k.drivers.registerDriver({ name: 'uart', ofMatchTable: [{ compatible: 'x,uart' }], probe: () => (probed++, 0) });
+    expect(probed).toBe(1);
+    expect(k.drivers.findDevice('2000.uart')!.state).toBe('bound');
+  });
+
   it('logs and ignores a malformed DTB, and copes with none', () => {
     const b = new Board('bad', [{ base: 0x4000_0000, size: 1 << 20 }]);
     b.dtb = new Uint8Array([0xd0, 0x0d, 0xfe, 0xed, 0, 0, 0, 8]);

@@ -768,7 +768,7 @@ export class DriverCore {
     if (!n || !n.parent) return null; // the root never becomes a device
     if (!ofDeviceIsAvailable(n)) return null;
     if (n.isDescendantOf(consumer)) return null; // itself or one of its own children
-    if (this.kernel.of.isEarlyNode(n)) return null; // set up before devices exist (irqchips)
+    if (this.kernel.of.isEarlyNode(n)) return null; // set up before devices exist (irqchips, fixed clocks)
     return n;
   }
 
