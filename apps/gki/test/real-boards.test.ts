@@ -204,6 +204,25 @@ const CASES: readonly Expect[] = [
     gpu: { device: '5900000.gpu', translatedBy: '/soc@0/iommu@59a0000' },
   },
   {
+    file: 'qcom/qrb2210-rb1.dts',
+    name: 'Qualcomm Technologies, Inc. Robotics RB1',
+    ram: [{ base: 0x4000_0000, size: 4 * GiB }],
+    noMap: ['/reserved-memory/hyp@45700000', '/reserved-memory/modem@4ab00000', '/reserved-memory/zap@53615000', '/reserved-memory/reserved@60000000'],
+    models: ['/soc@0/gpu@5900000', '/soc@0/gmu@596a000', '/soc@0/iommu@59a0000', '/soc@0/iommu@c600000'],
+    devices: ['5900000.gpu', '596a000.gmu', '4744000.mmc', '5e00000.display-subsystem', 'c800000.wifi', '4ef8800.usb', 'remoteproc'],
+    // Adreno 702 (chip id 0x07000200, listed by its hex compatible: an a6xx-gen1 part despite
+    // the number) behind a GMU wrapper; qcom,qcm2290-smmu-500 Adreno SMMU and apps SMMU
+    bound: { '5900000.gpu': 'adreno', '59a0000.iommu': 'arm-smmu', 'c600000.iommu': 'arm-smmu', 'soc@0': 'simple-pm-bus' },
+    groups: ['5900000.gpu', '4744000.mmc', '4784000.mmc', '5e00000.display-subsystem', 'c800000.wifi'],
+    log: [
+      /memory@40000000: reg gives size 0 .*using 4 GiB/,
+      /Initialized msm .* for 5900000.gpu/,
+      // the MPM (under the RPM processor node) hands its mapped pins on to the GIC
+      /interrupt controller \/remoteproc\/interrupt-controller -> \/soc@0\/interrupt-controller@f200000 \(stacked\)/,
+    ],
+    gpu: { device: '5900000.gpu', translatedBy: '/soc@0/iommu@59a0000' },
+  },
+  {
     file: 'rockchip/rk3568-evb1-v10.dts',
     name: 'Rockchip RK3568 EVB1 DDR4 V10 Board',
     // no /memory node: RAM from 0 up to the first device window

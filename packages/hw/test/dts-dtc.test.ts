@@ -188,6 +188,7 @@ describe('real boards (kernel trees, trimmed)', () => {
       'mediatek/mt8183-evb.dts',
       'nvidia/tegra194-p2972-0000.dts',
       'qcom/apq8096-db820c.dts',
+      'qcom/qrb2210-rb1.dts',
       'qcom/qrb4210-rb2.dts',
       'qcom/sc7180-idp.dts',
       'qcom/sc7280-idp.dts',
