@@ -226,7 +226,8 @@ const opts = parseArgs(process.argv.slice(2));
 const texts = opts.files.map((f) => readFileSync(f, 'latin1'));
 const removed = new Set();
 for (const f of opts.exclude) for (const m of readFileSync(f, 'latin1').matchAll(/([A-Za-z_][A-Za-z0-9_]*):\s*[A-Za-z0-9_,.+@-]+\s*\{/g)) removed.add(m[1]);
-const excludedIncludes = new RegExp(`^[ \\t]*#include\\s+"(${opts.exclude.map((f) => basename(f).replace(/[.+]/g, '\\$&')).join('|') || '$^'})"[^\\n]*\\n`, 'gm');
+// "file.dtsi", or <dir/file.dtsi> through the kernel's include prefixes (<arm/cros-ec-keyboard.dtsi>)
+const excludedIncludes = new RegExp(`^[ \\t]*#include\\s+(?:"|<(?:[^>\\n]*/)?)(${opts.exclude.map((f) => basename(f).replace(/[.+]/g, '\\$&')).join('|') || '$^'})[">][^\\n]*\\n`, 'gm');
 // pass 1 finds the dropped nodes' labels everywhere; pass 2 also drops what references them
 // (repeated until no new label is found: an override in one file may drop labels another file uses)
 for (let n = -1; n !== removed.size; ) {

@@ -265,6 +265,23 @@ const CASES: readonly Expect[] = [
     bound: { '13040000.gpu': 'panfrost' },
   },
   {
+    file: 'mediatek/mt8192-asurada-spherion-r0.dts',
+    name: 'Google Spherion (rev0 - 3)',
+    ram: [{ base: GiB, size: 2 * GiB }],
+    noMap: ['/reserved-memory/scp@50000000'],
+    models: ['/soc/gpu@13000000'],
+    // the display and codec masters name the M4U (no driver here): no IOMMU group for them
+    devices: ['13000000.gpu', '1401d000.m4u', '14005000.ovl', '16000000.video-codec'],
+    // Mali-G57 MC5 (Valhall JM, product id 0x9093): panfrost names it a g57 and binds it
+    bound: { '13000000.gpu': 'panfrost', soc: 'simple-pm-bus' },
+    log: [
+      /panfrost 13000000.gpu: mali-g57 id 0x9093 major 0x0 minor 0x0 status 0x0/,
+      /panfrost 13000000.gpu: shader_present=0x50045 l2_present=0x1/,
+      /wifi@c0000000: 0xc0000000\+0x4000000 is outside RAM/,
+    ],
+    gpu: { device: '13000000.gpu', translatedBy: '/soc/gpu@13000000' },
+  },
+  {
     file: 'allwinner/sun50i-h6-pine-h64.dts',
     name: 'Pine64 PINE H64 Model A',
     // no /memory node: devices fill the first GiB, RAM goes at 1 GiB

@@ -186,6 +186,7 @@ describe('real boards (kernel trees, trimmed)', () => {
       'freescale/imx8mp-evk.dts',
       'hisilicon/hi3660-hikey960.dts',
       'mediatek/mt8183-evb.dts',
+      'mediatek/mt8192-asurada-spherion-r0.dts',
       'nvidia/tegra194-p2972-0000.dts',
       'qcom/apq8096-db820c.dts',
       'qcom/qrb2210-rb1.dts',
