@@ -234,6 +234,20 @@ const CASES: readonly Expect[] = [
     log: [/no \/memory node \(the bootloader adds it\): assuming 3840 MiB of RAM at 0x0/],
   },
   {
+    file: 'rockchip/rk3588-evb1-v10.dts',
+    name: 'Rockchip RK3588 EVB1 V10 Board',
+    // no /memory node: RAM from 0 up to the first device window
+    ram: [{ base: 0, size: 0xf000_0000 }],
+    noMap: [],
+    // the Mali-G610 is a CSF part (arm,mali-valhall-csf: panthor, not modelled); the two
+    // MMU-600s (arm,smmu-v3) are disabled in the SoC file and no board file enables them
+    models: [],
+    devices: ['fb000000.gpu', 'fdb50800.iommu', 'a40000000.pcie', 'a40c00000.pcie'],
+    absent: ['fc900000.iommu', 'fcb00000.iommu'],
+    bound: { 'fd8d8000.power-management': 'simple-pm-bus' },
+    log: [/no \/memory node \(the bootloader adds it\): assuming 3840 MiB of RAM at 0x0/],
+  },
+  {
     file: 'rockchip/rk3328-evb.dts',
     name: 'Rockchip RK3328 EVB',
     ram: [{ base: 0, size: 0xff00_0000 }],
@@ -490,6 +504,25 @@ describe('real kernel device trees boot on the default image', () => {
         for (const b of blocks) k.pages.freePages(b.pa, Math.log2(b.size / 4096));
       });
     });
+
+  it("rk3588-evb1-v10.dts with its MMU-600s enabled: the SMMUv3 driver probes them on the tree's own properties", () => {
+    // what a board enabling them would write; the tree itself is the kernel's
+    const wrapper = join(work, 'rk3588-mmu600.dts');
+    writeFileSync(wrapper, `#include "${join(boards, 'rockchip/rk3588-evb1-v10.dts')}"\n&mmu600_pcie { status = "okay"; };\n&mmu600_php { status = "okay"; };\n`);
+    const board = Board.fromDtb(compileDtsFile(wrapper).dtb);
+    expect([...board.models.keys()].sort()).toEqual(['/iommu@fc900000', '/iommu@fcb00000']);
+    const k = Kernel.boot(board, defaultImage());
+    for (const name of ['fc900000.iommu', 'fcb00000.iommu']) {
+      const d = k.drivers.findDevice(name);
+      expect({ name, state: d?.state, driver: d?.driver?.name }).toEqual({ name, state: 'bound', driver: 'arm-smmu-v3' });
+    }
+    // the event queue and global error lines are found by interrupt-names among the four
+    // edge-triggered 4-cell GIC specifiers (eventq, gerror, priq, cmdq-sync)
+    expect(k.log.grep(/no evtq irq|no gerr irq/)).toEqual([]);
+    expect(k.log.all().filter((l) => l.level === 'err' || l.level === 'crit')).toEqual([]);
+    // the GPU stays an unmatched device, with nothing half-bound
+    expect(k.drivers.findDevice('fb000000.gpu')).toMatchObject({ state: 'unbound', driver: null });
+  });
 
   it('leaves the page allocator whole: what boot took plus what the test drained is all usable RAM', () => {
     const r = compileDtsFile(join(boards, 'amlogic/meson-g12a-sei510.dts'));

@@ -199,6 +199,7 @@ describe('real boards (kernel trees, trimmed)', () => {
       'rockchip/rk3328-evb.dts',
       'rockchip/rk3399-evb.dts',
       'rockchip/rk3568-evb1-v10.dts',
+      'rockchip/rk3588-evb1-v10.dts',
     ]);
   });
 
