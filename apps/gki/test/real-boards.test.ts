@@ -157,6 +157,20 @@ const CASES: readonly Expect[] = [
     log: [/Initialized msm .* for 3d00000.gpu/, /\/smp2p-adsp: interrupt\(s\) left unresolved: 0 -> \/soc@0\/mailbox@408000 \(no interrupt domain\)/],
   },
   {
+    file: 'qcom/sm8150-mtp.dts',
+    name: 'Qualcomm Technologies, Inc. SM8150 MTP',
+    ram: [{ base: 0x8000_0000, size: 4 * GiB }],
+    noMap: ['/reserved-memory/memory@85700000', '/reserved-memory/memory@8d800000', '/reserved-memory/memory@98715000', '/reserved-memory/memory@9e400000'],
+    models: ['/soc@0/gpu@2c00000', '/soc@0/gmu@2c6a000', '/soc@0/iommu@2ca0000', '/soc@0/iommu@15000000'],
+    devices: ['2c00000.gpu', '2c6a000.gmu', '1d84000.ufshc', '18800000.wifi'],
+    // Adreno 640 (a6xx gen2): the first non-legacy GMU (qcom,adreno-gmu-640.1), behind an
+    // MMU-500 Adreno SMMU (qcom,sm8150-smmu-500)
+    bound: { '2c00000.gpu': 'adreno', '2ca0000.iommu': 'arm-smmu', '15000000.iommu': 'arm-smmu', 'soc@0': 'simple-pm-bus' },
+    groups: ['2c00000.gpu', '2c6a000.gmu', '1d84000.ufshc', '1dc4000.dma-controller', '18800000.wifi'],
+    log: [/memory@80000000: reg gives size 0 .*using 4 GiB/, /Initialized msm .* for 2c00000.gpu/],
+    gpu: { device: '2c00000.gpu', translatedBy: '/soc@0/iommu@2ca0000' },
+  },
+  {
     file: 'qcom/sc7280-idp.dts',
     name: 'Qualcomm Technologies, Inc. sc7280 IDP SKU1 platform',
     ram: [{ base: 0x8000_0000, size: 4 * GiB }],

@@ -194,6 +194,7 @@ describe('real boards (kernel trees, trimmed)', () => {
       'qcom/sc7180-idp.dts',
       'qcom/sc7280-idp.dts',
       'qcom/sdm845-mtp.dts',
+      'qcom/sm8150-mtp.dts',
       'qcom/sm8250-mtp.dts',
       'rockchip/rk3288-evb-rk808.dts',
       'rockchip/rk3328-evb.dts',
