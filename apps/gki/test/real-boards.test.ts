@@ -171,6 +171,24 @@ const CASES: readonly Expect[] = [
     gpu: { device: '2c00000.gpu', translatedBy: '/soc@0/iommu@2ca0000' },
   },
   {
+    file: 'qcom/sc8280xp-crd.dts',
+    name: 'Qualcomm SC8280XP CRD',
+    ram: [{ base: 0x8000_0000, size: 4 * GiB }],
+    noMap: ['/reserved-memory/reserved-region@80000000', '/reserved-memory/smem-region@80900000', '/reserved-memory/gpu-mem@8bf00000', '/reserved-memory/reserved-region@aeb00000'],
+    models: ['/soc@0/gpu@3d00000', '/soc@0/gmu@3d6a000', '/soc@0/iommu@3da0000', '/soc@0/iommu@15000000'],
+    devices: ['3d00000.gpu', '3d6a000.gmu', '1d84000.ufs', '8804000.mmc', 'ae00000.display-subsystem'],
+    // Adreno 690 (chip id 6.9.0.0, an a660-family part: non-legacy GMU) behind an MMU-500
+    // Adreno SMMU (qcom,sc8280xp-smmu-500)
+    bound: { '3d00000.gpu': 'adreno', '3da0000.iommu': 'arm-smmu', '15000000.iommu': 'arm-smmu', 'soc@0': 'simple-pm-bus' },
+    groups: ['3d00000.gpu', '3d6a000.gmu', '1d84000.ufs', '8804000.mmc', 'ae00000.display-subsystem'],
+    log: [
+      /memory@80000000: reg gives size 0 .*using 4 GiB/,
+      /Initialized msm .* for 3d00000.gpu/,
+      /reserved mem: \/reserved-memory\/linux,cma: placed 128 MiB at 0x178000000 \(reusable\)/,
+    ],
+    gpu: { device: '3d00000.gpu', translatedBy: '/soc@0/iommu@3da0000' },
+  },
+  {
     file: 'qcom/sc7280-idp.dts',
     name: 'Qualcomm Technologies, Inc. sc7280 IDP SKU1 platform',
     ram: [{ base: 0x8000_0000, size: 4 * GiB }],

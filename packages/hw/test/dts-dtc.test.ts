@@ -193,6 +193,7 @@ describe('real boards (kernel trees, trimmed)', () => {
       'qcom/qrb4210-rb2.dts',
       'qcom/sc7180-idp.dts',
       'qcom/sc7280-idp.dts',
+      'qcom/sc8280xp-crd.dts',
       'qcom/sdm845-mtp.dts',
       'qcom/sm8150-mtp.dts',
       'qcom/sm8250-mtp.dts',
