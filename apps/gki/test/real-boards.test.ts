@@ -5,7 +5,9 @@
  * regions are never handed out by the page allocator; every device some driver of the image
  * matches is bound, or refused by that driver as Linux refuses it (an Adreno it does not know),
  * and every other one is left unbound; every master that names a bound SMMU in `iommus` has
- * an IOMMU group; the device models the project has for the tree's hardware are instantiated.
+ * an IOMMU group; the device models the project has for the tree's hardware are instantiated;
+ * where a GPU has both a model and a driver, the workload client runs a fill/copy/checksum job
+ * on it and the model in front of its DMA (the SMMU, or the Mali's own MMU) translates it.
  * Where dtc is installed, the blob dtc makes of the same source boots the same way.
  */
 import { spawnSync } from 'node:child_process';
@@ -66,6 +68,7 @@ const CASES: readonly Expect[] = [
     // msm is in the default image too: its adreno driver binds the GPU behind the Adreno SMMU
     bound: { 'soc@0': 'simple-pm-bus', '146bf000.imem': 'simple-pm-bus', '15000000.iommu': 'arm-smmu', '5040000.iommu': 'arm-smmu', '5000000.gpu': 'adreno' },
     log: [/memory@80000000: reg gives size 0 .*using 4 GiB/, /remoteproc-adsp: interrupt\(s\) left unresolved: 1 -> \/smp2p-lpass\/slave-kernel/],
+    gpu: { device: '5000000.gpu', translatedBy: '/soc@0/iommu@5040000' },
   },
   {
     file: 'rockchip/rk3399-evb.dts',
@@ -75,6 +78,7 @@ const CASES: readonly Expect[] = [
     models: ['/gpu@ff9a0000'],
     devices: ['ff9a0000.gpu', 'ff900000.vop', 'ff903f00.iommu', 'ff660000.video-codec', 'ff660480.iommu', 'ff770000.syscon:phy@f780', 'keys', 'pmu_a53'],
     bound: { 'ff770000.syscon': 'simple-pm-bus', 'ff320000.syscon': 'simple-pm-bus', 'ff9a0000.gpu': 'panfrost' },
+    gpu: { device: 'ff9a0000.gpu', translatedBy: '/gpu@ff9a0000' },
   },
   {
     file: 'amlogic/meson-g12a-sei510.dts',
@@ -92,6 +96,7 @@ const CASES: readonly Expect[] = [
       'ffe40000.gpu': 'panfrost',
     },
     log: [/reserved mem: \/reserved-memory\/linux,cma: placed 256 MiB at 0x30000000 \(reusable\)/],
+    gpu: { device: 'ffe40000.gpu', translatedBy: '/soc/gpu@ffe40000' },
   },
   {
     file: 'arm/fvp-base-revc.dts',
@@ -142,6 +147,7 @@ const CASES: readonly Expect[] = [
     bound: { '5000000.gpu': 'adreno', '5040000.iommu': 'arm-smmu', '15000000.iommu': 'arm-smmu' },
     groups: ['5000000.gpu', '506a000.gmu', '7c4000.mmc', '8804000.mmc', 'aa00000.video-codec', 'ae00000.display-subsystem', '18800000.wifi'],
     log: [/memory@80000000: reg gives size 0 .*using 4 GiB/, /Initialized msm .* for 5000000.gpu/],
+    gpu: { device: '5000000.gpu', translatedBy: '/soc@0/iommu@5040000' },
   },
   {
     file: 'qcom/sm8250-mtp.dts',
@@ -155,6 +161,7 @@ const CASES: readonly Expect[] = [
     groups: ['3d00000.gpu', '3d6a000.gmu', '1d84000.ufshc', '1dc4000.dma-controller'],
     // the IPCC mailbox is an interrupt controller nothing here decodes (its macros read 0)
     log: [/Initialized msm .* for 3d00000.gpu/, /\/smp2p-adsp: interrupt\(s\) left unresolved: 0 -> \/soc@0\/mailbox@408000 \(no interrupt domain\)/],
+    gpu: { device: '3d00000.gpu', translatedBy: '/soc@0/iommu@3da0000' },
   },
   {
     file: 'qcom/sm8150-mtp.dts',
@@ -200,6 +207,7 @@ const CASES: readonly Expect[] = [
     bound: { '3d00000.gpu': 'adreno', '3da0000.iommu': 'arm-smmu', '15000000.iommu': 'arm-smmu' },
     groups: ['3d00000.gpu', '3d6a000.gmu', '7c4000.mmc', '17a10040.wifi'],
     log: [/memory@80000000: reg gives size 0 .*using 4 GiB/, /Initialized msm .* for 3d00000.gpu/],
+    gpu: { device: '3d00000.gpu', translatedBy: '/soc@0/iommu@3da0000' },
   },
   {
     file: 'qcom/apq8096-db820c.dts',
@@ -264,6 +272,7 @@ const CASES: readonly Expect[] = [
     devices: ['fde60000.gpu', 'fe040000.vop', 'fe043e00.iommu', 'firmware:scmi', '10f000.sram'],
     bound: { 'fde60000.gpu': 'panfrost', 'fdd90000.power-management': 'simple-pm-bus' },
     log: [/no \/memory node \(the bootloader adds it\): assuming 3840 MiB of RAM at 0x0/],
+    gpu: { device: 'fde60000.gpu', translatedBy: '/gpu@fde60000' },
   },
   {
     file: 'rockchip/rk3588-evb1-v10.dts',
@@ -298,6 +307,7 @@ const CASES: readonly Expect[] = [
     models: ['/gpu@ffa30000'],
     devices: ['ffa30000.gpu', 'ff930300.iommu', 'ff180000.serial'],
     bound: { 'ffa30000.gpu': 'panfrost', 'ff770000.syscon': 'simple-pm-bus' },
+    gpu: { device: 'ffa30000.gpu', translatedBy: '/gpu@ffa30000' },
   },
   {
     file: 'mediatek/mt8183-evb.dts',
@@ -309,6 +319,7 @@ const CASES: readonly Expect[] = [
     devices: ['13040000.gpu', '10205000.iommu'],
     absent: ['c530a80.interrupt-controller'],
     bound: { '13040000.gpu': 'panfrost' },
+    gpu: { device: '13040000.gpu', translatedBy: '/soc/gpu@13040000' },
   },
   {
     file: 'mediatek/mt8192-asurada-spherion-r0.dts',
@@ -337,6 +348,7 @@ const CASES: readonly Expect[] = [
     devices: ['1800000.gpu', '1c0e000.video-codec', '3002000.dma-controller'],
     bound: { '1800000.gpu': 'panfrost', soc: 'simple-pm-bus' },
     log: [/no \/memory node \(the bootloader adds it\): assuming 4 GiB of RAM at 0x40000000/],
+    gpu: { device: '1800000.gpu', translatedBy: '/soc/gpu@1800000' },
   },
   {
     file: 'amlogic/meson-gxm-khadas-vim2.dts',
@@ -347,6 +359,7 @@ const CASES: readonly Expect[] = [
     models: ['/soc/apb@d0000000/gpu@c0000'],
     devices: ['d00c0000.gpu', 'c11084c0.serial'],
     bound: { 'd00c0000.gpu': 'panfrost', 'd0000000.apb': 'simple-pm-bus', 'c8834000.bus': 'simple-pm-bus' },
+    gpu: { device: 'd00c0000.gpu', translatedBy: '/soc/apb@d0000000/gpu@c0000' },
   },
   {
     file: 'freescale/fsl-ls1028a-rdb.dts',
