@@ -322,6 +322,17 @@ const CASES: readonly Expect[] = [
     gpu: { device: '13040000.gpu', translatedBy: '/soc/gpu@13040000' },
   },
   {
+    file: 'mediatek/mt8192-evb.dts',
+    name: 'MediaTek MT8192 evaluation board',
+    ram: [{ base: GiB, size: 2 * GiB }],
+    noMap: [],
+    // the EVB leaves the SoC file's GPU disabled: no Mali model, no device
+    models: [],
+    devices: ['11002000.serial', '1401d000.m4u', '14005000.ovl'],
+    absent: ['13000000.gpu'],
+    bound: { soc: 'simple-pm-bus' },
+  },
+  {
     file: 'mediatek/mt8192-asurada-spherion-r0.dts',
     name: 'Google Spherion (rev0 - 3)',
     ram: [{ base: GiB, size: 2 * GiB }],

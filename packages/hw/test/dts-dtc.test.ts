@@ -187,6 +187,7 @@ describe('real boards (kernel trees, trimmed)', () => {
       'hisilicon/hi3660-hikey960.dts',
       'mediatek/mt8183-evb.dts',
       'mediatek/mt8192-asurada-spherion-r0.dts',
+      'mediatek/mt8192-evb.dts',
       'nvidia/tegra194-p2972-0000.dts',
       'qcom/apq8096-db820c.dts',
       'qcom/qrb2210-rb1.dts',
