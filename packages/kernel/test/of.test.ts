@@ -477,6 +477,21 @@ describe('OfLayer.populate', () => {
     expect(k.drivers.listDevices()).toHaveLength(4);
   });
 
+  it('makes no device of an OPP table (operating-points-v2), at the root or on a bus, as of_skipped_node_table', () => {
+    // the shape of rk3588-base.dtsi and sm8150.dtsi: /opp-table-gpu next to the GPU
+    const tree = node('', [prop.u32('#address-cells', 1), prop.u32('#size-cells', 1)], [
+      node('opp-table-gpu', [prop.string('compatible', 'operating-points-v2')], [node('opp-300000000', [prop.u32('opp-hz', 300_000_000)])]),
+      node('soc', [prop.string('compatible', 'simple-bus'), prop.u32('#address-cells', 1), prop.u32('#size-cells', 1), prop.empty('ranges')], [
+        node('gpu@1000', [prop.string('compatible', 'x,gpu'), prop.cells('reg', 0x1000, 0x100)], []),
+        node('gpu-opp-table', [prop.strings('compatible', ['operating-points-v2-adreno', 'operating-points-v2'])]),
+      ]),
+      node('dvfs', [prop.string('compatible', 'x,dvfs')]),
+    ]);
+    const k = new Kernel(board(tree));
+    k.of.populate();
+    expect(k.drivers.listDevices().map((d) => d.name)).toEqual(['soc', '1000.gpu', 'dvfs']);
+  });
+
   it('logs and ignores a malformed DTB, and copes with none', () => {
     const b = new Board('bad', [{ base: 0x4000_0000, size: 1 << 20 }]);
     b.dtb = new Uint8Array([0xd0, 0x0d, 0xfe, 0xed, 0, 0, 0, 8]);

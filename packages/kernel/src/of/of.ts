@@ -16,6 +16,13 @@ export const OF_DEFAULT_BUS_MATCH_TABLE: readonly OfDeviceId[] = [
   { compatible: 'arm,amba-bus' },
 ];
 
+/**
+ * Nodes of_platform_populate never makes a device of, even with a `compatible` (Linux's
+ * of_skipped_node_table): OPP tables (`operating-points-v2`), which real trees often put at
+ * the root (`opp-table-gpu`).
+ */
+export const OF_SKIPPED_NODE_TABLE: readonly OfDeviceId[] = [{ compatible: 'operating-points-v2' }];
+
 /** /reserved-memory children that become platform devices at boot (drivers bind to those regions). */
 export const RESERVED_MEM_MATCHES: readonly OfDeviceId[] = [
   { compatible: 'phram' },
@@ -143,8 +150,9 @@ export class OfLayer {
   }
 
   /**
-   * of_platform_populate: devices for `root`'s enabled children with a `compatible`,
-   * recursing into those matching `busMatches`, with `parent` as their parent device.
+   * of_platform_populate: devices for `root`'s enabled children with a `compatible` (OPP
+   * tables skipped), recursing into those matching `busMatches`, with `parent` as their
+   * parent device.
    * Returns 0 or -EINVAL without a tree.
    */
   platformPopulate(root: OfNode, parent: Device | null, busMatches: readonly OfDeviceId[] = OF_DEFAULT_BUS_MATCH_TABLE): number {
@@ -154,7 +162,7 @@ export class OfLayer {
     for (let i = root.children.length - 1; i >= 0; i--) stack.push({ node: root.children[i]!, parent });
     while (stack.length > 0) {
       const { node, parent: p } = stack.pop()!;
-      if (!node.hasProperty('compatible') || !ofDeviceIsAvailable(node)) continue;
+      if (!node.hasProperty('compatible') || ofMatchNode(OF_SKIPPED_NODE_TABLE, node) || !ofDeviceIsAvailable(node)) continue;
       if (this.early.has(node)) continue;
       let dev = this.populated.has(node) ? this.kernel.drivers.deviceForNode(node) : this.createPlatformDevice(node, p);
       if (typeof dev === 'number') dev = undefined;
