@@ -19,6 +19,7 @@ import { Board, compileDtsFile, preprocessDts, type DtsCompileResult, type MemRe
 import { Kernel } from '@gki/kernel';
 import { defaultImage } from '../src/image.js';
 import { gpuTargets } from '../src/runtime/gpu.js';
+import { shutdown } from '../src/runtime/system.js';
 
 const boards = join(dirname(new URL(import.meta.url).pathname), '..', '..', '..', 'boards');
 const GiB = 2 ** 30;
@@ -558,6 +559,15 @@ describe('real kernel device trees boot on the default image', () => {
         }
         for (const b of blocks) expect(board.mem.contains(b.pa, b.size)).toBe(true);
         for (const b of blocks) k.pages.freePages(b.pa, Math.log2(b.size / 4096));
+      });
+
+      // last: it takes the machine apart
+      it('shuts down: every device unregistered, every module unloaded, every page given back', () => {
+        const sd = shutdown(k);
+        expect(sd.steps.filter((s) => s.err !== 0)).toEqual([]);
+        expect(sd.pagesInUse).toBe(0);
+        expect(k.drivers.allDevices().filter((d) => d.ofNode !== null)).toEqual([]);
+        expect(sd.ok).toBe(true);
       });
     });
 
