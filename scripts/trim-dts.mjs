@@ -21,6 +21,11 @@
  *   --exclude FILE    leave an included file out (a PMIC or firmware .dtsi): its #include line
  *                     goes, and so does what references the labels it defines
  *   --origin TEXT     where the files come from ("Linux v6.12"), for the note each output starts with
+ *   --only-clocks-and-power
+ *                     trim lightly instead: remove only clocks, clock-names, assigned-clock*,
+ *                     power-domains and power-domain-names, and nothing else (no nodes, no other
+ *                     properties, no includes), so pinctrl, regulators, OPP tables, interconnects,
+ *                     thermal zones and PMIC includes stay as the kernel writes them
  */
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
@@ -38,6 +43,9 @@ const DROP_PROPS = [
   'thermal-sensors', '#thermal-sensor-cells', 'cooling-maps', 'polling-delay', 'polling-delay-passive',
 ];
 
+/** What --only-clocks-and-power removes: the clock and power-domain wiring, nothing else. */
+const LIGHT_DROP_PROPS = ['clocks', 'clock-names', /^assigned-clock/, 'power-domains', 'power-domain-names'];
+
 const DROP_NODES = [
   /^opp-table/, /-opp-table$/, /^opp_table/, /^thermal-zones$/, /^regulators?(-[0-9]+)?$/, /-regulators?$/, /^regulator-/,
   // power-domain providers' domain lists (Rockchip PMU, MediaTek SCPSYS, i.MX GPC)
@@ -45,7 +53,7 @@ const DROP_NODES = [
 ];
 
 function parseArgs(argv) {
-  const o = { keep: [], drop: [], dropNode: [], keepNode: [], exclude: [], out: null, origin: 'the Linux kernel', files: [] };
+  const o = { keep: [], drop: [], dropNode: [], keepNode: [], exclude: [], out: null, origin: 'the Linux kernel', light: false, files: [] };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     if (a === '--keep') o.keep.push(argv[++i]);
@@ -55,10 +63,15 @@ function parseArgs(argv) {
     else if (a === '--out') o.out = argv[++i];
     else if (a === '--exclude') o.exclude.push(argv[++i]);
     else if (a === '--origin') o.origin = argv[++i];
+    else if (a === '--only-clocks-and-power') o.light = true;
     else o.files.push(a);
   }
   if (!o.out || o.files.length === 0) {
-    console.error('usage: trim-dts.mjs [--keep PROP]... [--drop PROP]... [--drop-node RE]... [--keep-node RE]... --out DIR FILE...');
+    console.error('usage: trim-dts.mjs [--only-clocks-and-power] [--keep PROP]... [--drop PROP]... [--drop-node RE]... [--keep-node RE]... --out DIR FILE...');
+    process.exit(2);
+  }
+  if (o.light && (o.dropNode.length || o.keepNode.length || o.exclude.length)) {
+    console.error('trim-dts.mjs: --only-clocks-and-power removes properties only (no --drop-node, --keep-node or --exclude)');
     process.exit(2);
   }
   return o;
@@ -171,12 +184,12 @@ function trimText(text, opts, removed, pass) {
       let drop = false;
       if (c.kind === 'prop') {
         const keep = opts.keep.includes(c.name);
-        drop = !keep && (matches(DROP_PROPS, c.name) || opts.drop.includes(c.name));
+        drop = !keep && (matches(opts.light ? LIGHT_DROP_PROPS : DROP_PROPS, c.name) || opts.drop.includes(c.name));
         if (!drop && pass === 2) for (const l of referencedLabels(text.slice(s.start, s.end))) if (removed.has(l)) drop = true;
       } else if (c.kind === 'node') {
         const base = c.name.split('@')[0];
         const kept = opts.keepNode.some((r) => r.test(base));
-        drop = !kept && (matches(DROP_NODES, base) || opts.dropNode.some((r) => r.test(base)) || isPinState(body));
+        drop = !opts.light && !kept && (matches(DROP_NODES, base) || opts.dropNode.some((r) => r.test(base)) || isPinState(body));
         if (drop) {
           for (const l of c.labels) removed.add(l);
           // and the labels of every node inside it
@@ -241,8 +254,9 @@ for (let i = 0; i < texts.length; i++) {
   trimmed = trimmed.replace(excludedIncludes, '');
   const kernelPath = opts.files[i].replace(/^.*?\/(arch\/)/, '$1');
   const left = gone.length ? `\n * Includes left out: ${gone.join(', ')}.` : '';
-  const note =
-    `/*\n * Trimmed for the GKI model (scripts/trim-dts.mjs) from ${opts.origin}'s\n * ${kernelPath}: node structure, labels, compatible, reg, ranges,\n` +
+  const note = opts.light
+    ? `/*\n * Trimmed for the GKI model (scripts/trim-dts.mjs --only-clocks-and-power) from ${opts.origin}'s\n * ${kernelPath}: only clocks, clock-names, assigned-clock*, power-domains and\n * power-domain-names removed; everything else as the kernel writes it.\n */\n`
+    : `/*\n * Trimmed for the GKI model (scripts/trim-dts.mjs) from ${opts.origin}'s\n * ${kernelPath}: node structure, labels, compatible, reg, ranges,\n` +
     ` * interrupts, iommus, memory, reserved memory and status as the kernel writes them; clocks,\n` +
     ` * power domains, resets, pinctrl, regulators, interconnects, OPP and thermal tables removed.${left}\n */\n`;
   const spdx = /^\/\/ SPDX[^\n]*\n|^\/\* SPDX[^\n]*\*\/\n/.exec(trimmed);

@@ -2,13 +2,14 @@ import { EINVAL, ENOENT, ofPropertyReadStringArray, ofPropertyReadU32 } from '@g
 import type { OfNode } from '@gki/kernel';
 
 /**
- * The GPUs this driver knows (adreno_device.c's gpulist, the a6xx part): the chip ids each
+ * The GPUs this driver knows (adreno_device.c's gpulist, the a6xx and a7xx parts): the chip ids each
  * entry matches, the marketing revision Mesa reads as GPU_ID, the family, GMEM size, the
  * firmware names and the per-process address-space size. Chip ids are
  * core << 24 | major << 16 | minor << 8 | patch.
  */
 
-export type AdrenoFamily = 'a6xx-gen1' | 'a6xx-gen2' | 'a6xx-gen3' | 'a6xx-gen4';
+/** Linux's ADRENO_6XX_GEN1..4 and ADRENO_7XX_GEN1..3. */
+export type AdrenoFamily = 'a6xx-gen1' | 'a6xx-gen2' | 'a6xx-gen3' | 'a6xx-gen4' | 'a7xx-gen1' | 'a7xx-gen2' | 'a7xx-gen3';
 
 export interface AdrenoInfo {
   readonly chipIds: readonly number[];
@@ -38,6 +39,13 @@ export interface AdrenoInfo {
    * `qcom,adreno-gmu-wrapper`, the GMU's register block without its microcontroller).
    */
   readonly gmuWrapperOnly?: boolean;
+  /**
+   * The identity the GMU firmware wants instead of the massaged chip id (a6xx_info.gmu_chipid:
+   * the a740's 7.2.1.0, the a750's 7.9.1.0).
+   */
+  readonly gmuChipId?: number;
+  /** The name msm's messages give a part Linux lists by chip id only ("a740" for 0x43050a01). */
+  readonly name?: string;
 }
 
 const SZ_4K = 0x1000;
@@ -46,7 +54,16 @@ const SZ_512K = 0x8_0000;
 const SZ_1M = 0x10_0000;
 const SZ_2M = 0x20_0000;
 const SZ_4M = 0x40_0000;
+const SZ_3M = 0x30_0000;
 const SZ_16G = 2 ** 34;
+/**
+ * The a7xx OPP tops of the trees that added these GPUs: sm8450's a730 runs to 818 MHz; the
+ * sm8550 and sm8650 tables keep only the lower frequencies ("Speedbin needs more work on
+ * A740+") and top out at 680 MHz.
+ */
+const A730_MAX_FREQ = 818_000_000;
+const A740_MAX_FREQ = 680_000_000;
+const A750_MAX_FREQ = 680_000_000;
 
 /**
  * The a6xx entries of Linux's catalog (a6xx_catalog.c; adreno_device.c's gpulist before v6.10)
@@ -73,6 +90,12 @@ export const ADRENO_GPULIST: readonly AdrenoInfo[] = [
   { chipIds: [0x0609_0000], family: 'a6xx-gen4', revn: 0, gmem: SZ_4M, fw: { sqe: 'a660_sqe.fw', gmu: 'a660_gmu.bin' }, zapfw: 'a690_zap.mdt', addressSpaceSize: SZ_16G, defaultMaxFreq: 690_000_000, highestBankBit: 16 },
   // qcm2290: a7xx numbering, a6xx gen1 hardware ("NOT a mistake" in Linux's catalog), GMU wrapper only
   { chipIds: [0x0700_0200, 0x0700_0400], family: 'a6xx-gen1', revn: 0, gmem: SZ_128K, fw: { sqe: 'a702_sqe.fw' }, zapfw: 'a702_zap.mbn', addressSpaceSize: 0, defaultMaxFreq: 1_123_200_000, highestBankBit: 14, gmuWrapperOnly: true },
+  // sm8450: Adreno 730, the first a7xx (gen1); no gmu_chipid: the GMU gets the massaged chip id
+  { chipIds: [0x0703_0001], family: 'a7xx-gen1', revn: 0, name: 'a730', gmem: SZ_2M, fw: { sqe: 'a730_sqe.fw', gmu: 'gmu_gen70000.bin' }, zapfw: 'a730_zap.mdt', addressSpaceSize: SZ_16G, defaultMaxFreq: A730_MAX_FREQ, highestBankBit: 16 },
+  // sm8550: Adreno 740 ("C510v2"), gen2
+  { chipIds: [0x4305_0a01], family: 'a7xx-gen2', revn: 0, name: 'a740', gmem: SZ_3M, fw: { sqe: 'a740_sqe.fw', gmu: 'gmu_gen70200.bin' }, zapfw: 'a740_zap.mdt', addressSpaceSize: SZ_16G, defaultMaxFreq: A740_MAX_FREQ, highestBankBit: 16, gmuChipId: 0x0702_0100 },
+  // sm8650: Adreno 750 ("C520v2"), gen3
+  { chipIds: [0x4305_1401], family: 'a7xx-gen3', revn: 0, name: 'a750', gmem: SZ_3M, fw: { sqe: 'gen70900_sqe.fw', gmu: 'gmu_gen70900.bin' }, zapfw: 'gen70900_zap.mbn', addressSpaceSize: SZ_16G, defaultMaxFreq: A750_MAX_FREQ, highestBankBit: 16, gmuChipId: 0x0709_0100 },
 ];
 
 /** adreno_info: the gpulist entry for a chip id, if any. */
@@ -86,9 +109,24 @@ export function chipIdString(chipId: number): string {
   return `${(c >>> 24) & 0xff}.${(c >>> 16) & 0xff}.${(c >>> 8) & 0xff}.${c & 0xff}`;
 }
 
-/** The a650 family (gen3 and later) places GMEM at GPU address 0. */
+/** The a650 family (a6xx gen3 and gen4). */
 export function adrenoIsA650Family(info: AdrenoInfo): boolean {
   return info.family === 'a6xx-gen3' || info.family === 'a6xx-gen4';
+}
+
+/** adreno_is_a7xx: the a7xx families (the a702, a6xx hardware, is not one). */
+export function adrenoIsA7xx(info: AdrenoInfo): boolean {
+  return info.family === 'a7xx-gen1' || info.family === 'a7xx-gen2' || info.family === 'a7xx-gen3';
+}
+
+/** adreno_is_a740_family: a7xx gen2 and gen3 (a740, a750). */
+export function adrenoIsA740Family(info: AdrenoInfo): boolean {
+  return info.family === 'a7xx-gen2' || info.family === 'a7xx-gen3';
+}
+
+/** MSM_PARAM_GMEM_BASE: GMEM at GPU address 0 on the a650 and a740 families, at 1 MiB otherwise (a730 too). */
+export function adrenoGmemBase(info: AdrenoInfo): number {
+  return adrenoIsA650Family(info) || adrenoIsA740Family(info) ? 0 : 0x10_0000;
 }
 
 /**
@@ -107,6 +145,7 @@ export function adrenoGmuIsLegacy(info: AdrenoInfo): boolean {
  */
 export function adrenoGpuName(info: AdrenoInfo, chipId: number): string {
   if (info.revn !== 0) return `a${info.revn}`;
+  if (info.name !== undefined) return info.name;
   const c = chipId >>> 0;
   return `a${(c >>> 24) & 0xff}${(c >>> 16) & 0xff}${(c >>> 8) & 0xff}`;
 }

@@ -279,25 +279,31 @@ export class A6xxGmu {
 
   /**
    * a6xx_gmu_resume / a6xx_gmu_fw_start (cold boot): register retention on, the boot
-   * configuration and the HFI table address, the power configuration, then the CM3 start, the
-   * boot OOB and the HFI start handshakes. 0 or -ETIMEDOUT (logged as the kernel logs it).
+   * configuration and the HFI table address, the AHB fence range, the chip id, the power
+   * configuration, then the CM3 start, the boot OOB and the HFI start handshakes. An a7xx GMU
+   * gets the a7xx fence range (0x8a0 up 0x32 words) and the chip id in GMU_GENERAL_10 (the
+   * catalog's gmu_chipid where the part has one); its TCM retention lives in the GPU's CX_MISC
+   * block, which needs the LLCC slices the model has no driver for, so it is left alone.
+   * 0 or -ETIMEDOUT (logged as the kernel logs it).
    */
-  start(chipId: number): number {
+  start(chipId: number, opts: { a7xx?: boolean; gmuChipId?: number } = {}): number {
+    const a7xx = opts.a7xx === true;
     this.write(R.A6XX_GMU_AO_HOST_INTERRUPT_CLR, 0xffff_ffff);
     this.write(R.A6XX_GMU_GMU2HOST_INTR_CLR, 0xffff_ffff);
-    this.write(R.A6XX_GMU_GENERAL_7, 1);
+    if (!a7xx) this.write(R.A6XX_GMU_GENERAL_7, 1);
     this.write(R.A6XX_GMU_CM3_FW_INIT_RESULT, 0);
     this.write(R.A6XX_GMU_CM3_BOOT_CONFIG, 0x02);
     this.write(R.A6XX_GMU_HFI_QTBL_ADDR, GMU_UNCACHED_IOVA_BASE);
     this.write(R.A6XX_GMU_HFI_QTBL_INFO, 1);
-    this.write(R.A6XX_GMU_AHB_FENCE_RANGE_0, ((1 << 31) | (0xa << 18) | 0xa0) >>> 0);
+    const [upper, lower] = a7xx ? [0x32, 0x8a0] : [0xa, 0xa0];
+    this.write(R.A6XX_GMU_AHB_FENCE_RANGE_0, ((1 << 31) | (upper << 18) | lower) >>> 0);
     // the chip id as the GMU firmware wants it: core and major bytes as they are, the minor
-    // and patch nibbles in [15:12] and [11:8]
+    // and patch nibbles in [15:12] and [11:8] (or the firmware's own id from the catalog)
     const c = chipId >>> 0;
-    const gmuChip = (c & 0xffff_0000) | (((c >>> 8) & 0xf) << 12) | ((c & 0xf) << 8);
-    this.write(R.A6XX_GMU_HFI_SFR_ADDR, gmuChip >>> 0);
+    const gmuChip = opts.gmuChipId ?? (c & 0xffff_0000) | (((c >>> 8) & 0xf) << 12) | ((c & 0xf) << 8);
+    this.write(a7xx ? R.A7XX_GMU_GENERAL_10 : R.A6XX_GMU_HFI_SFR_ADDR, gmuChip >>> 0);
     this.powerConfig();
-    let ret = this.cm3Start();
+    let ret = this.cm3Start(a7xx);
     // only the legacy (a630-family) firmware is told about the boot by an OOB request
     if (ret === 0 && this.legacy) ret = this.gfxRailOn();
     if (ret === 0) ret = this.hfiStart();
@@ -325,12 +331,14 @@ export class A6xxGmu {
   }
 
   /** a6xx_gmu_start: pulse the CM3 reset and wait (100 us steps, 10 ms) for the firmware's init value. */
-  private cm3Start(): number {
+  private cm3Start(a7xx = false): number {
     const version = this.read(R.A6XX_GMU_CM3_DTCM_START + 0xff8);
     const legacy = version <= 0x2001_0004;
     const mask = legacy ? 0xffff_ffff : 0x1ff;
     const want = legacy ? R.GMU_FW_INIT_DONE_LEGACY : R.GMU_FW_INIT_DONE;
     this.write(R.A6XX_GMU_CM3_SYSRESET, 1);
+    // a7xx firmware keeps its log write index in GMU_GENERAL_9: start it at 0
+    if (a7xx) this.write(R.A7XX_GMU_GENERAL_9, 0);
     this.write(R.A6XX_GMU_CM3_SYSRESET, 0);
     const ret = this.poll(R.A6XX_GMU_CM3_FW_INIT_RESULT, (v) => (v & mask) >>> 0 === want, 100, 10_000);
     if (ret < 0) this.dev.err('GMU firmware initialization timed out');

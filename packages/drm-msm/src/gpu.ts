@@ -1,7 +1,7 @@
 import { EINVAL, ENODEV, IOMMU_FAULT_WRITE, NSEC_PER_MSEC, ktimeGetNs, readxPollTimeout, requestIrq } from '@gki/kernel';
 import type { AdrenoSmmuFaultInfo, Device, IoMem, Kernel } from '@gki/kernel';
 import { MsmGemAddressSpace, msmGemCloseVma, msmGemInitVma, msmGemMapVma, msmGemUnmapVma } from './aspace.js';
-import { adrenoGmuIsLegacy, adrenoGpuName, adrenoIsA650Family, chipIdString, type AdrenoInfo } from './catalog.js';
+import { adrenoGmemBase, adrenoGmuIsLegacy, adrenoGpuName, adrenoIsA7xx, chipIdString, type AdrenoInfo } from './catalog.js';
 import type { MsmContext, MsmGemSubmit } from './context.js';
 import { MsmFence, MsmGemObject } from './gem.js';
 import { A6xxGmu } from './gmu.js';
@@ -17,13 +17,15 @@ const MSM_GPU_RINGBUFFER_BLKSIZE = 32;
 export const MSM_GPU_RB_CNTL_DEFAULT = (R.AXXX_CP_RB_CNTL_BUFSZ(Math.log2(MSM_GPU_RINGBUFFER_SZ / 8)) | R.AXXX_CP_RB_CNTL_BLKSZ(Math.log2(MSM_GPU_RINGBUFFER_BLKSIZE / 8))) >>> 0;
 
 /**
- * The ring's memptrs (struct msm_rbmemptrs), written by the CP: rptr, the completed fence,
- * per-submit statistics (64 slots of 4 x u64: CP cycles and always-on ticks at start/end),
- * and the TTBR0 the CP switched to last (for debugging and crash dumps).
+ * The ring's memptrs (struct msm_rbmemptrs), written by the CP: rptr, the completed fence, the
+ * fence the a7xx BV thread writes (bv_fence), per-submit statistics (64 slots of 4 x u64: CP
+ * cycles and always-on ticks at start/end, 8-byte aligned), and the TTBR0 the CP switched to
+ * last (for debugging and crash dumps).
  */
 export const MEMPTRS_RPTR = 0;
 export const MEMPTRS_FENCE = 4;
-export const MEMPTRS_STATS = 8;
+export const MEMPTRS_BV_FENCE = 8;
+export const MEMPTRS_STATS = 16;
 const MSM_GPU_SUBMIT_STATS_COUNT = 64;
 const STATS_SIZE = 32;
 export const MEMPTRS_TTBR0 = MEMPTRS_STATS + MSM_GPU_SUBMIT_STATS_COUNT * STATS_SIZE;
@@ -182,6 +184,10 @@ export class A6xxGpu {
   private readonly kernelBos: KernelBo[] = [];
   private memptrs: KernelBo | null = null;
   private sqe: KernelBo | null = null;
+  /** The CP's read-pointer shadow (a7xx: hardware APRIV lets the CP write it), one word per ring. */
+  private shadow: KernelBo | null = null;
+  /** An a7xx part (a730, a740, a750): the a7xx init, submit and interrupt paths. */
+  readonly a7xx: boolean;
   private readonly rl: RateLimit;
   private initialised = false;
   private hwReady = false;
@@ -194,6 +200,7 @@ export class A6xxGpu {
     this.kernel = host.kernel;
     this.dev = host.dev;
     this.rl = new RateLimit(host.kernel);
+    this.a7xx = adrenoIsA7xx(info);
   }
 
   /** "a630": the name msm gives the GPU in its messages ("a635" for a part listed by chip id). */
@@ -348,6 +355,12 @@ export class A6xxGpu {
     if (typeof sqe === 'number') return sqe;
     this.sqe = sqe;
     this.kernel.mem.write32(sqe.obj.physAt(0), 0x190);
+    // parts with hardware APRIV (every a7xx) let the CP write its read pointer to memory
+    if (this.a7xx) {
+      const shadow = this.kernelBoNew(4 * this.nrRings, MSM_BO_WC, 'shadow');
+      if (typeof shadow === 'number') return shadow;
+      this.shadow = shadow;
+    }
     return 0;
   }
 
@@ -361,7 +374,7 @@ export class A6xxGpu {
   hwInit(): number {
     const wrapper = this.gmu.wrapper;
     if (!this.gmu.isStarted) {
-      const r = this.gmu.start(this.chipId);
+      const r = this.gmu.start(this.chipId, { a7xx: this.a7xx, gmuChipId: this.info.gmuChipId });
       if (r < 0) return r;
     }
     // a GMU wrapper has nobody to ask: the GPU's power is the CPU's business
@@ -371,34 +384,59 @@ export class A6xxGpu {
       this.write(R.A6XX_RBBM_SECVID_TSB_CNTL, 0);
       this.write64(R.A6XX_RBBM_SECVID_TSB_TRUSTED_BASE, 0);
       this.write(R.A6XX_RBBM_SECVID_TSB_TRUSTED_SIZE, 0);
-      this.write(R.A6XX_CP_ADDR_MODE_CNTL, 1);
-      this.write(R.A6XX_VSC_ADDR_MODE_CNTL, 1);
-      this.write(R.A6XX_RBBM_SECVID_TSB_ADDR_MODE_CNTL, 1);
-      this.write(R.A6XX_RBBM_VBIF_CLIENT_QOS_CNTL, 0x3);
+      if (!this.a7xx) {
+        // 64-bit addressing is the only mode on a7xx; a6xx turns it on block by block
+        this.write(R.A6XX_CP_ADDR_MODE_CNTL, 1);
+        this.write(R.A6XX_VSC_ADDR_MODE_CNTL, 1);
+        this.write(R.A6XX_RBBM_SECVID_TSB_ADDR_MODE_CNTL, 1);
+        this.write(R.A6XX_RBBM_VBIF_CLIENT_QOS_CNTL, 0x3);
+      } else {
+        this.write(R.A6XX_RBBM_GBIF_CLIENT_QOS_CNTL, 0x0212_0212);
+        this.write(R.A6XX_UCHE_GBIF_GX_CONFIG, 0x0102_40e0);
+      }
       this.write(R.A6XX_RBBM_PERFCTR_GPU_BUSY_MASKED, 0xffff_ffff);
       this.write(R.A6XX_CP_AHB_CNTL, 0x1);
       this.write(R.A6XX_RBBM_PERFCTR_CNTL, 0x1);
+      // a7xx: the GMU's IFPC counter (countable 4 on XOCLK4)
+      if (this.a7xx) this.gmu.write(R.A6XX_GMU_CX_GMU_POWER_COUNTER_SELECT_1, 0x4);
       this.write(R.A6XX_CP_PERFCTR_CP_SEL(0), 0); // PERF_CP_ALWAYS_COUNT
-      this.write(R.A6XX_RBBM_INTERFACE_HANG_INT_CNTL, ((1 << 30) | 0x1f_ffff) >>> 0);
-      this.write(R.A6XX_UCHE_CLIENT_PF, 1);
+      // the hang detector: a730 and the a740 family watch more blocks
+      this.write(R.A6XX_RBBM_INTERFACE_HANG_INT_CNTL, ((1 << 30) | (this.a7xx ? 0xcf_ffff : 0x1f_ffff)) >>> 0);
+      this.write(R.A6XX_UCHE_CLIENT_PF, this.a7xx ? 0x81 : 1);
       this.gmu.write(R.A6XX_GPU_GMU_AO_GPU_CX_BUSY_MASK, 0xff00_0000);
       this.gmu.rmw(R.A6XX_GMU_CX_GMU_POWER_COUNTER_SELECT_0, 0xff, 1 << 5);
       this.gmu.write(R.A6XX_GMU_CX_GMU_POWER_COUNTER_ENABLE, 1);
-      this.write(R.A6XX_RBBM_INT_0_MASK, R.A6XX_INT_MASK);
+      if (this.a7xx) {
+        // every a7xx has hardware APRIV: BR with the crash dumper's accesses, BV and LPAC without
+        this.write(R.A6XX_CP_APRIV_CNTL, R.A7XX_BR_APRIVMASK);
+        this.write(R.A7XX_CP_BV_APRIV_CNTL, R.A7XX_APRIV_MASK);
+        this.write(R.A7XX_CP_LPAC_APRIV_CNTL, R.A7XX_APRIV_MASK);
+      }
+      this.write(R.A6XX_RBBM_INT_0_MASK, this.a7xx ? R.A7XX_INT_MASK : R.A6XX_INT_MASK);
       // adreno_hw_init: rings back to their start, rptr cleared, fences kept
       for (const ring of this.rings) {
         ring.next = 0;
         ring.cur = 0;
         this.memWrite32(ring.memptrs, ring.memptrsOffset + MEMPTRS_RPTR, 0);
+        this.memWrite32(ring.memptrs, ring.memptrsOffset + MEMPTRS_BV_FENCE, ring.completedFence);
         const f = this.memRead32(ring.memptrs, ring.memptrsOffset + MEMPTRS_FENCE);
         if (!fenceAfterEq(ring.seqno, f)) this.memWrite32(ring.memptrs, ring.memptrsOffset + MEMPTRS_FENCE, ring.seqno);
+        if (this.shadow) this.memWrite32(this.shadow.obj, 4 * ring.id, 0);
       }
       this.write64(R.A6XX_CP_SQE_INSTR_BASE, this.sqe!.iova);
       this.write64(R.A6XX_CP_RB_BASE, this.rings[0]!.iova);
-      this.write(R.A6XX_CP_RB_CNTL, (MSM_GPU_RB_CNTL_DEFAULT | R.AXXX_CP_RB_CNTL_NO_UPDATE) >>> 0);
+      // with hardware APRIV the CP keeps the RPTR shadow itself; the others have it disabled
+      if (this.shadow) {
+        this.write(R.A6XX_CP_RB_CNTL, MSM_GPU_RB_CNTL_DEFAULT);
+        this.write64(R.A6XX_CP_RB_RPTR_ADDR, this.shadow.iova);
+        // ...and the BV thread's, pointed at the BV fence as v6.12 does
+        this.write64(R.A7XX_CP_BV_RB_RPTR_ADDR, this.rings[0]!.memptrsIova + MEMPTRS_BV_FENCE);
+      } else {
+        this.write(R.A6XX_CP_RB_CNTL, (MSM_GPU_RB_CNTL_DEFAULT | R.AXXX_CP_RB_CNTL_NO_UPDATE) >>> 0);
+      }
       this.curCtxSeqno = 0;
       this.write(R.A6XX_CP_SQE_CNTL, R.A6XX_CP_SQE_CNTL_START);
-      ret = this.cpInit();
+      ret = this.a7xx ? this.a7xxCpInit() : this.cpInit();
       if (ret === 0) {
         // no zap shader in the model (it needs the secure world): leave secure mode by hand
         this.dev.warn('Zap shader not enabled - using SECVID_TRUST_CNTL instead');
@@ -425,6 +463,24 @@ export class A6xxGpu {
     return this.idle(ring) ? 0 : -EINVAL;
   }
 
+  /**
+   * a7xx_cp_init: concurrent binning off (CP_THREAD_CONTROL), then a 7-dword CP_ME_INIT (multiple
+   * hardware contexts, error detection, default reset state, no perf-counter save/restore, the
+   * register init list enabled but none given), then wait for the CP to go idle.
+   */
+  private a7xxCpInit(): number {
+    const ring = this.rings[0]!;
+    let r = this.outPkt7(ring, R.CP_THREAD_CONTROL, 1);
+    if (r < 0) return r;
+    this.outRing(ring, R.CP_THREAD_CONTROL_0_CONCURRENT_BIN_DISABLE);
+    r = this.outPkt7(ring, R.CP_ME_INIT, 7);
+    if (r < 0) return r;
+    const mask = (1 << 0) | (1 << 1) | (1 << 3) | (1 << 6) | (1 << 8);
+    for (const v of [mask, 0x3, 0x2000_0000, 0x2, 0, 0, 0]) this.outRing(ring, v);
+    this.flush(ring);
+    return this.idle(ring) ? 0 : -EINVAL;
+  }
+
   // ------------------------------------------------------------------ ring
 
   private memRead32(obj: MsmGemObject, off: number): number {
@@ -447,8 +503,9 @@ export class A6xxGpu {
     return (BigInt(hi) << 32n) | BigInt(lo);
   }
 
-  /** get_rptr: the CP's read pointer (no RPTR shadow: read from the register). */
-  rptr(_ring: MsmRingbuffer): number {
+  /** get_rptr: the CP's read pointer, from its shadow where the CP keeps one, else from the register. */
+  rptr(ring: MsmRingbuffer): number {
+    if (this.shadow) return this.memRead32(this.shadow.obj, 4 * ring.id) % RB_DWORDS;
     return this.read(R.A6XX_CP_RB_RPTR) % RB_DWORDS;
   }
 
@@ -540,7 +597,7 @@ export class A6xxGpu {
     const start = ring.next;
     const seqno = ring.seqno + 1;
     submit.seqno = seqno;
-    const r = this.a6xxSubmit(ring, submit);
+    const r = this.emitSubmit(ring, submit);
     if (r < 0) {
       ring.next = start;
       return r;
@@ -563,6 +620,7 @@ export class A6xxGpu {
    */
   private setPagetable(ring: MsmRingbuffer, ctx: MsmContext): number {
     if (ctx.seqno === this.curCtxSeqno) return 0;
+    if (this.a7xx) return this.a7xxSetPagetable(ring, ctx);
     const mmu = ctx.aspace.mmu;
     if (!(mmu instanceof MsmIommuPagetable)) return 0;
     if (this.host.debug.skipTtbrSwitches > 0) {
@@ -593,6 +651,52 @@ export class A6xxGpu {
     return 0;
   }
 
+  /**
+   * a6xx_set_pagetable as v6.12 runs it on a7xx (BR is selected by the caller): the SRAM clear
+   * started with RBBM_PERFCTR_SRAM_INIT_CMD (no protected-mode toggle: a7xx needs none),
+   * CP_SMMU_TABLE_UPDATE, the TTBR0 (with the ASID) written to the memptrs, both threads synced
+   * with BR alone going on, the UCHE invalidate, and the wait for the SRAM clear.
+   */
+  private a7xxSetPagetable(ring: MsmRingbuffer, ctx: MsmContext): number {
+    const mmu = ctx.aspace.mmu;
+    if (!(mmu instanceof MsmIommuPagetable)) return 0;
+    if (this.host.debug.skipTtbrSwitches > 0) {
+      this.host.debug.skipTtbrSwitches--;
+      return 0;
+    }
+    const ttbr = BigInt.asUintN(64, mmu.ttbr);
+    const lo = Number(ttbr & 0xffff_ffffn);
+    const hi = Number(ttbr >> 32n);
+    const asid = mmu.asid;
+    const memptr = ring.memptrsIova + MEMPTRS_TTBR0;
+    let r = this.outPkt4(ring, R.A6XX_RBBM_PERFCTR_SRAM_INIT_CMD, 1);
+    if (r < 0) return r;
+    this.outRing(ring, 1);
+    r = this.outPkt7(ring, R.CP_SMMU_TABLE_UPDATE, 4);
+    if (r < 0) return r;
+    this.outRing(ring, lo);
+    this.outRing(ring, (R.CP_SMMU_TABLE_UPDATE_1_TTBR0_HI(hi) | R.CP_SMMU_TABLE_UPDATE_1_ASID(asid)) >>> 0);
+    this.outRing(ring, 0); // CONTEXTIDR
+    this.outRing(ring, R.CP_SMMU_TABLE_UPDATE_3_CONTEXTBANK(0));
+    r = this.outPkt7(ring, R.CP_MEM_WRITE, 4);
+    if (r < 0) return r;
+    this.outRing(ring, memptr % 2 ** 32);
+    this.outRing(ring, Math.floor(memptr / 2 ** 32));
+    this.outRing(ring, lo);
+    this.outRing(ring, ((asid << 16) | hi) >>> 0);
+    r = this.outPkt7(ring, R.CP_THREAD_CONTROL, 1);
+    if (r < 0) return r;
+    this.outRing(ring, (R.CP_THREAD_CONTROL_0_SYNC_THREADS | R.CP_SET_THREAD_BR) >>> 0);
+    r = this.outPkt7(ring, R.CP_EVENT_WRITE, 1);
+    if (r < 0) return r;
+    this.outRing(ring, R.CACHE_INVALIDATE);
+    r = this.outPkt7(ring, R.CP_WAIT_REG_MEM, 6);
+    if (r < 0) return r;
+    for (const v of [R.WRITE_EQ, R.A6XX_RBBM_PERFCTR_SRAM_INIT_STATUS, 0, 1, 1, 0]) this.outRing(ring, v);
+    this.stats.ttbrSwitches++;
+    return 0;
+  }
+
   /** get_stats_counter: CP_REG_TO_MEM of a 64-bit counter into a stats slot. */
   private statsCounter(ring: MsmRingbuffer, reg: number, iova: number): number {
     const r = this.outPkt7(ring, R.CP_REG_TO_MEM, 3);
@@ -610,6 +714,79 @@ export class A6xxGpu {
    * number in CP_SCRATCH_REG(2), and the CACHE_FLUSH_TS event that writes the fence to the
    * memptrs and raises the interrupt.
    */
+  private emitSubmit(ring: MsmRingbuffer, submit: MsmGemSubmit): number {
+    return this.a7xx ? this.a7xxSubmit(ring, submit) : this.a6xxSubmit(ring, submit);
+  }
+
+  /** One CP_INDIRECT_BUFFER_PFE per command buffer that runs (a6xx_submit/a7xx_submit's loop). */
+  private emitIbs(ring: MsmRingbuffer, submit: MsmGemSubmit): number {
+    for (const cmd of submit.cmds) {
+      if (cmd.type === MSM_SUBMIT_CMD_IB_TARGET_BUF) continue;
+      if (cmd.type === MSM_SUBMIT_CMD_CTX_RESTORE_BUF && this.curCtxSeqno === submit.ctx.seqno) continue;
+      const r = this.outPkt7(ring, R.CP_INDIRECT_BUFFER_PFE, 3);
+      if (r < 0) return r;
+      this.outRing(ring, cmd.iova % 2 ** 32);
+      this.outRing(ring, Math.floor(cmd.iova / 2 ** 32));
+      this.outRing(ring, cmd.dwords);
+    }
+    return 0;
+  }
+
+  private pkt7(ring: MsmRingbuffer, opcode: number, ...payload: number[]): number {
+    const r = this.outPkt7(ring, opcode, payload.length);
+    if (r < 0) return r;
+    for (const v of payload) this.outRing(ring, v >>> 0);
+    return 0;
+  }
+
+  /**
+   * a7xx_submit: BR alone (threads synced) for the page-table switch and the start counters
+   * (the CP cycle counter is RBBM_PERFCTR_CP(0) at its a7xx place), both threads with IFPC off
+   * around the IB list, the end counters and the sequence number in CP_SCRATCH_REG(2); then BR
+   * invalidates the CCU, BV writes the BV fence (CACHE_CLEAN with WRITE_ENABLED), BR waits
+   * (CP_WAIT_TIMESTAMP) until BV got that far and writes the ring's fence with the interrupt,
+   * and both threads go on with IFPC allowed again.
+   */
+  private a7xxSubmit(ring: MsmRingbuffer, submit: MsmGemSubmit): number {
+    const seqno = submit.seqno;
+    const stats = ring.memptrsIova + MEMPTRS_STATS + (seqno % MSM_GPU_SUBMIT_STATS_COUNT) * STATS_SIZE;
+    const lo = (a: number): number => a % 2 ** 32;
+    const hi = (a: number): number => Math.floor(a / 2 ** 32);
+    const bvFence = ring.memptrsIova + MEMPTRS_BV_FENCE;
+    const fence = ring.memptrsIova + MEMPTRS_FENCE;
+    const steps: (() => number)[] = [
+      () => this.pkt7(ring, R.CP_THREAD_CONTROL, R.CP_THREAD_CONTROL_0_SYNC_THREADS | R.CP_SET_THREAD_BR),
+      () => this.setPagetable(ring, submit.ctx),
+      () => this.statsCounter(ring, R.A7XX_RBBM_PERFCTR_CP(0), stats),
+      () => this.statsCounter(ring, R.A6XX_CP_ALWAYS_ON_COUNTER, stats + 16),
+      () => this.pkt7(ring, R.CP_THREAD_CONTROL, R.CP_SET_THREAD_BOTH),
+      () => this.pkt7(ring, R.CP_SET_MARKER, 0x101), // IFPC disable
+      () => this.pkt7(ring, R.CP_SET_MARKER, 0x00d), // IB1LIST start
+      () => this.emitIbs(ring, submit),
+      () => this.pkt7(ring, R.CP_SET_MARKER, 0x00e), // IB1LIST end
+      () => this.statsCounter(ring, R.A7XX_RBBM_PERFCTR_CP(0), stats + 8),
+      () => this.statsCounter(ring, R.A6XX_CP_ALWAYS_ON_COUNTER, stats + 24),
+      () => this.outPkt4(ring, R.A6XX_CP_SCRATCH_REG(2), 1),
+      () => (this.outRing(ring, seqno), 0),
+      () => this.pkt7(ring, R.CP_THREAD_CONTROL, R.CP_SET_THREAD_BR),
+      () => this.pkt7(ring, R.CP_EVENT_WRITE, R.CCU_INVALIDATE_DEPTH),
+      () => this.pkt7(ring, R.CP_EVENT_WRITE, R.CCU_INVALIDATE_COLOR),
+      () => this.pkt7(ring, R.CP_THREAD_CONTROL, R.CP_SET_THREAD_BV),
+      () => this.pkt7(ring, R.CP_EVENT_WRITE, R.CACHE_CLEAN | R.CP_EVENT_WRITE7_0_WRITE_ENABLED, lo(bvFence), hi(bvFence), seqno),
+      () => this.pkt7(ring, R.CP_THREAD_CONTROL, R.CP_SET_THREAD_BR),
+      () => this.pkt7(ring, R.CP_WAIT_TIMESTAMP, 0, lo(bvFence), hi(bvFence), seqno),
+      () => this.pkt7(ring, R.CP_EVENT_WRITE, R.CACHE_CLEAN | R.CP_EVENT_WRITE_0_IRQ | R.CP_EVENT_WRITE7_0_WRITE_ENABLED, lo(fence), hi(fence), seqno),
+      () => this.pkt7(ring, R.CP_THREAD_CONTROL, R.CP_SET_THREAD_BOTH),
+      () => this.pkt7(ring, R.CP_SET_MARKER, 0x100), // IFPC enable
+    ];
+    for (const step of steps) {
+      const r = step();
+      if (r < 0) return r;
+    }
+    this.curCtxSeqno = submit.ctx.seqno;
+    return 0;
+  }
+
   private a6xxSubmit(ring: MsmRingbuffer, submit: MsmGemSubmit): number {
     const seqno = submit.seqno;
     const stats = ring.memptrsIova + MEMPTRS_STATS + (seqno % MSM_GPU_SUBMIT_STATS_COUNT) * STATS_SIZE;
@@ -677,6 +854,19 @@ export class A6xxGpu {
     if (status & R.A6XX_CP_INT_CP_AHB_ERROR) this.dev.err('CP AHB error interrupt');
     if (status & R.A6XX_CP_INT_CP_VSD_PARITY_ERROR) this.dev.err('CP VSD decoder parity error');
     if (status & R.A6XX_CP_INT_CP_ILLEGAL_INSTR_ERROR) this.dev.err('CP illegal instruction error');
+    if (!this.a7xx) return;
+    // a7xx: the same errors of the BV thread, with its own status registers
+    if (status & R.A7XX_CP_INT_CP_OPCODE_ERROR_BV) {
+      this.write(R.A7XX_CP_BV_SQE_STAT_ADDR, 1);
+      this.dev.err(`CP | BV opcode error | possible opcode=0x${hex8(this.read(R.A7XX_CP_BV_SQE_STAT_DATA))}`);
+    }
+    if (status & R.A7XX_CP_INT_CP_UCODE_ERROR_BV) this.dev.err('CP | BV ucode error');
+    if (status & R.A7XX_CP_INT_CP_HW_FAULT_ERROR_BV) this.dev.err(`CP | BV HW fault | status=0x${hex8(this.read(R.A7XX_CP_BV_HW_FAULT))}`);
+    if (status & R.A7XX_CP_INT_CP_REGISTER_PROTECTION_ERROR_BV) {
+      const v = this.read(R.A7XX_CP_BV_PROTECT_STATUS);
+      this.dev.err(`CP | BV protected mode error | ${v & (1 << 20) ? 'READ' : 'WRITE'} | addr=0x${hex8(v & 0x3ffff)} | status=0x${hex8(v)}`);
+    }
+    if (status & R.A7XX_CP_INT_CP_ILLEGAL_INSTR_ERROR_BV) this.dev.err('CP | BV illegal instruction error');
   }
 
   /** a6xx_fault_detect_irq: the RBBM hang detector fired (unless the SMMU stalled us on purpose). */
@@ -903,7 +1093,7 @@ export class A6xxGpu {
     }
     for (const s of ring.submits) {
       const start = ring.next;
-      if (this.a6xxSubmit(ring, s) < 0) {
+      if (this.emitSubmit(ring, s) < 0) {
         ring.next = start;
         break;
       }
@@ -930,7 +1120,7 @@ export class A6xxGpu {
   }
 
   get gmemBase(): number {
-    return adrenoIsA650Family(this.info) ? 0 : 0x10_0000;
+    return adrenoGmemBase(this.info);
   }
 
   get chipIdString(): string {
@@ -959,6 +1149,7 @@ export class A6xxGpu {
     this.rings.length = 0;
     this.memptrs = null;
     this.sqe = null;
+    this.shadow = null;
     if (this.aspace && !this.aspace.destroyed) this.aspace.put();
     else if (this.mmu) this.mmu.destroy();
     this.gmu?.teardown();

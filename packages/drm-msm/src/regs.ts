@@ -262,3 +262,91 @@ export function pkt7(opcode: number, cnt: number): number {
 export const ARM_SMMU_FSR_TF = 1 << 1;
 export const ARM_SMMU_FSR_PF = 1 << 3;
 export const ARM_SMMU_FSR_EF = 1 << 4;
+
+// ---------------------------------------------------------------------------- a7xx (gen7)
+// What msm programs differently on a730/a740/a750, from the a7xx variants of a6xx.xml,
+// a6xx_gmu.xml and adreno_pm4.xml (word offsets, as above).
+
+export const A6XX_RBBM_GBIF_CLIENT_QOS_CNTL = 0x0011;
+/** RBBM_PERFCTR_CP_n on a7xx: counter n at 0x300 + 2n. */
+export const A7XX_RBBM_PERFCTR_CP = (n: number): number => 0x0300 + 2 * n;
+export const A6XX_RBBM_PERFCTR_SRAM_INIT_CMD = 0x050e;
+export const A6XX_RBBM_PERFCTR_SRAM_INIT_STATUS = 0x050f;
+export const A6XX_CP_RB_RPTR_ADDR_HI = 0x0805;
+export const A6XX_CP_APRIV_CNTL = 0x0844;
+export const A7XX_CP_BV_PROTECT_STATUS = 0x0a61;
+export const A7XX_CP_BV_HW_FAULT = 0x0a64;
+export const A7XX_CP_BV_SQE_STAT_ADDR = 0x0a87;
+export const A7XX_CP_BV_SQE_STAT_DATA = 0x0a88;
+export const A7XX_CP_BV_RB_RPTR_ADDR = 0x0a98;
+export const A7XX_CP_BV_APRIV_CNTL = 0x0ad0;
+export const A7XX_CP_LPAC_APRIV_CNTL = 0x0b31;
+export const A6XX_UCHE_GBIF_GX_CONFIG = 0x0e3a;
+
+/** RBBM_INT_0 bits a7xx enables besides the a6xx ones. */
+export const A6XX_RBBM_INT_0_MASK_RBBM_GPC_ERROR = 1 << 7;
+export const A6XX_RBBM_INT_0_MASK_CP_SW = 1 << 8;
+/** Bit 15 is CP_RB on a6xx, PM4CPINTERRUPT on a7xx. */
+export const A6XX_RBBM_INT_0_MASK_PM4CPINTERRUPT = 1 << 15;
+export const A6XX_RBBM_INT_0_MASK_CP_RB_DONE_TS = 1 << 17;
+export const A6XX_RBBM_INT_0_MASK_TSBWRITEERROR = 1 << 28;
+export const A6XX_RBBM_INT_0_MASK_SWFUSEVIOLATION = 1 << 29;
+
+/** The interrupts a7xx enables (A7XX_INT_MASK). */
+export const A7XX_INT_MASK =
+  (A6XX_RBBM_INT_0_MASK_CP_AHB_ERROR |
+    A6XX_RBBM_INT_0_MASK_RBBM_ATB_ASYNCFIFO_OVERFLOW |
+    A6XX_RBBM_INT_0_MASK_RBBM_GPC_ERROR |
+    A6XX_RBBM_INT_0_MASK_CP_SW |
+    A6XX_RBBM_INT_0_MASK_CP_HW_ERROR |
+    A6XX_RBBM_INT_0_MASK_PM4CPINTERRUPT |
+    A6XX_RBBM_INT_0_MASK_CP_RB_DONE_TS |
+    A6XX_RBBM_INT_0_MASK_CP_CACHE_FLUSH_TS |
+    A6XX_RBBM_INT_0_MASK_RBBM_ATB_BUS_OVERFLOW |
+    A6XX_RBBM_INT_0_MASK_RBBM_HANG_DETECT |
+    A6XX_RBBM_INT_0_MASK_UCHE_OOB_ACCESS |
+    A6XX_RBBM_INT_0_MASK_UCHE_TRAP_INTR |
+    A6XX_RBBM_INT_0_MASK_TSBWRITEERROR |
+    A6XX_RBBM_INT_0_MASK_SWFUSEVIOLATION) >>>
+  0;
+
+/** CP_APRIV_CNTL bits: which CP transactions are privileged by default. */
+export const A6XX_CP_APRIV_CNTL_ICACHE = 1 << 0;
+export const A6XX_CP_APRIV_CNTL_RBFETCH = 1 << 1;
+export const A6XX_CP_APRIV_CNTL_RBPRIVLEVEL = 1 << 2;
+export const A6XX_CP_APRIV_CNTL_RBRPWB = 1 << 3;
+export const A6XX_CP_APRIV_CNTL_CDREAD = 1 << 5;
+export const A6XX_CP_APRIV_CNTL_CDWRITE = 1 << 6;
+export const A7XX_APRIV_MASK = A6XX_CP_APRIV_CNTL_ICACHE | A6XX_CP_APRIV_CNTL_RBFETCH | A6XX_CP_APRIV_CNTL_RBPRIVLEVEL | A6XX_CP_APRIV_CNTL_RBRPWB;
+export const A7XX_BR_APRIVMASK = A7XX_APRIV_MASK | A6XX_CP_APRIV_CNTL_CDREAD | A6XX_CP_APRIV_CNTL_CDWRITE;
+
+/** CP_INTERRUPT_STATUS bits of the BV thread (a7xx). */
+export const A7XX_CP_INT_CP_OPCODE_ERROR_BV = 1 << 13;
+export const A7XX_CP_INT_CP_UCODE_ERROR_BV = 1 << 14;
+export const A7XX_CP_INT_CP_HW_FAULT_ERROR_BV = 1 << 15;
+export const A7XX_CP_INT_CP_REGISTER_PROTECTION_ERROR_BV = 1 << 16;
+export const A7XX_CP_INT_CP_ILLEGAL_INSTR_ERROR_BV = 1 << 17;
+
+/** a7xx GMU registers (window-relative words): the GMU firmware's log, its write index, the chip id. */
+export const A6XX_GMU_CX_GMU_POWER_COUNTER_SELECT_1 = 0x5042;
+export const A7XX_GMU_GENERAL_8 = 0x51cd;
+export const A7XX_GMU_GENERAL_9 = 0x51ce;
+export const A7XX_GMU_GENERAL_10 = 0x51cf;
+
+/** a7xx type-7 opcodes and fields. */
+export const CP_WAIT_TIMESTAMP = 0x14;
+export const CP_THREAD_CONTROL = 0x17;
+export const CP_SET_MARKER = 0x65;
+export const CP_SET_THREAD_BR = 1;
+export const CP_SET_THREAD_BV = 2;
+export const CP_SET_THREAD_BOTH = 3;
+export const CP_THREAD_CONTROL_0_CONCURRENT_BIN_DISABLE = 1 << 27;
+export const CP_THREAD_CONTROL_0_SYNC_THREADS = 0x8000_0000;
+/** a7xx event numbers (vgt_event_type, A7XX variants). */
+export const CCU_INVALIDATE_DEPTH = 24;
+export const CCU_INVALIDATE_COLOR = 25;
+export const CACHE_CLEAN = 0x31;
+/** CP_EVENT_WRITE7 dword 0: WRITE_ENABLED (write the payload to the address). */
+export const CP_EVENT_WRITE7_0_WRITE_ENABLED = 1 << 27;
+/** CP_WAIT_REG_MEM dword 0: the compare function (WRITE_EQ). */
+export const WRITE_EQ = 3;

@@ -73,6 +73,11 @@ const PARTS: readonly Part[] = [
   { gpu: 'qcom,adreno-690.0', gmu: ['qcom,adreno-gmu-690.0', 'qcom,adreno-gmu'], name: 'a690', chipId: 0x06090000, revn: 0, gmem: 4 * MiB, gmemBase: 0, vaSize: G16, hbb: 16, maxFreq: 690_000_000 },
   // qcm2290: a702, chip id in hex, a6xx gen1 hardware behind a GMU wrapper
   { gpu: 'qcom,adreno-07000200', name: 'a702', chipId: 0x07000200, revn: 0, gmem: 128 * KiB, gmemBase: 0x100000, vaSize: G4, hbb: 14, maxFreq: 1_123_200_000 },
+  // a7xx: sm8450's a730 (dotted compatible, GMEM at 1 MiB), sm8550's a740 and sm8650's a750
+  // (hex chip ids, the a740 family: GMEM at 0); 16 GiB per process, UBWC bank bit 16
+  { gpu: 'qcom,adreno-730.1', gmu: ['qcom,adreno-gmu-730.1', 'qcom,adreno-gmu'], name: 'a730', chipId: 0x07030001, revn: 0, gmem: 2 * MiB, gmemBase: 0x100000, vaSize: G16, hbb: 16, maxFreq: 818_000_000 },
+  { gpu: 'qcom,adreno-43050a01', gmu: ['qcom,adreno-gmu-740.1', 'qcom,adreno-gmu'], name: 'a740', chipId: 0x43050a01, revn: 0, gmem: 3 * MiB, gmemBase: 0, vaSize: G16, hbb: 16, maxFreq: 680_000_000 },
+  { gpu: 'qcom,adreno-43051401', gmu: ['qcom,adreno-gmu-750.1', 'qcom,adreno-gmu'], name: 'a750', chipId: 0x43051401, revn: 0, gmem: 3 * MiB, gmemBase: 0, vaSize: G16, hbb: 16, maxFreq: 680_000_000 },
 ];
 
 const p = (param: number) => ({ pipe: MSM_PIPE_3D0, param });

@@ -148,9 +148,9 @@ describe('probe on the sdm845 GPU subtree', () => {
     expect(r.drm).toBeUndefined();
     expect(r.k.log.grep('adreno 5000000.gpu: Unknown GPU revision: 6.9.9.0')).toHaveLength(1);
     expect(r.k.drivers.findDevice(GPU_NAME)!.state).toBe('unbound');
-    // a5xx and a7xx parts: the chip id written dotted (msm8996's a530) or in hex, as
-    // sm8450.dtsi (Adreno 730) and sm8550.dtsi (Adreno 740) do
-    for (const [compat, rev] of [['qcom,adreno-530.2', '5.3.0.2'], ['qcom,adreno-07030001', '7.3.0.1'], ['qcom,adreno-43050a01', '67.5.10.1']] as const) {
+    // an a5xx part and ids Linux v6.12 has no entry for: the chip id written dotted (msm8996's
+    // a530), or in hex (an a7xx id between the a730 and the a740, an a8xx id)
+    for (const [compat, rev] of [['qcom,adreno-530.2', '5.3.0.2'], ['qcom,adreno-07040001', '7.4.0.1'], ['qcom,adreno-44050001', '68.5.0.1']] as const) {
       const h = bootFake(sdm845GpuDtb({ gpuCompat: [compat, 'qcom,adreno'] }));
       expect(h.drm).toBeUndefined();
       expect(h.k.log.grep(`adreno 5000000.gpu: Unknown GPU revision: ${rev}`), compat).toHaveLength(1);

@@ -193,6 +193,8 @@ export interface AdrenoRigOptions {
   readonly rbCntl?: number;
   /** Skip programming the SMMU (the GPU translates nothing: bypass). */
   readonly noSmmu?: boolean;
+  /** The GPU's chip id (default: the model's, an Adreno 630). */
+  readonly chipId?: number;
 }
 
 export class AdrenoRig {
@@ -211,7 +213,7 @@ export class AdrenoRig {
   irqs = 0;
 
   constructor(opts: AdrenoRigOptions = {}) {
-    this.gpu = new AdrenoGpu(this.mem, { irq: this.v2.irq.line(GPU_IRQ), execution: opts.execution });
+    this.gpu = new AdrenoGpu(this.mem, { irq: this.v2.irq.line(GPU_IRQ), execution: opts.execution, chipId: opts.chipId });
     this.v2.bus.map(GPU_BASE, 0x40000, this.gpu);
     this.smmu.attachMaster(this.gpu, [0]);
     this.gpu.attachSmmu(this.smmu);

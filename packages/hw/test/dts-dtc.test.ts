@@ -171,6 +171,37 @@ function gccPreprocess(file: string, includeDirs: string[], missing: readonly st
   return writeTemp('gcc-pp.dts', r.stdout);
 }
 
+/**
+ * A kernel-style tree (with #include and macros of missing headers) gives the blob of cpp +
+ * dtc, with the macros the compiler read as 0 defined as 0 for cpp.
+ */
+function expectCppDtcBlob(file: string, ctx: TestContext): void {
+  const r = compileDtsFile(file);
+  const prelude = standIns(r);
+  // the same source with the stand-in definitions read first
+  const wrapper = writeTemp('wrapper.dts', `#include "${writeTemp('prelude.h', prelude)}"\n#include "${file}"\n`);
+  const withDefs = compileDtsFile(wrapper);
+  expect(withDefs.undefinedMacros).toEqual([]);
+  // reading an undefined macro as 0 is defining it as 0, except in node names, where an
+  // unexpanded macro stays text (endpoint@ROCKCHIP_VOP2_EP_HDMI0) as cpp leaves it
+  const names = new Set(r.undefinedMacros.map((m) => m.name));
+  const rename = (n: FdtNode): FdtNode => ({
+    name: n.name.replace(/[A-Za-z_][A-Za-z0-9_]*/g, (w) => (names.has(w) ? '0' : w)),
+    props: n.props,
+    children: n.children.map(rename),
+  });
+  expectSameBlob(writeDtb({ ...r.tree, root: rename(r.tree.root) }), withDefs.dtb, 'undefined macros read as 0');
+  const tool = needDtc(ctx);
+  const viaOurs = writeTemp('board-ours.dts', preprocessDts(readFileSync(wrapper), { filename: wrapper }));
+  expectSameBlob(withDefs.dtb, runDtc(tool, viaOurs, dirname(file)), 'our preprocessor + dtc');
+  if (cpp)
+    expectSameBlob(
+      withDefs.dtb,
+      runDtc(tool, gccPreprocess(file, [], r.missingHeaders.filter((m) => !m.partial).map((m) => m.header), prelude), dirname(file)),
+      'gcc cpp + dtc',
+    );
+}
+
 describe('real boards (kernel trees, trimmed)', () => {
   const boards = filesIn(boardsDir, '.dts').filter((f) => !f.endsWith('gki-virt.dts'));
 
@@ -198,6 +229,7 @@ describe('real boards (kernel trees, trimmed)', () => {
       'qcom/sdm845-mtp.dts',
       'qcom/sm8150-mtp.dts',
       'qcom/sm8250-mtp.dts',
+      'qcom/sm8550-mtp.dts',
       'rockchip/rk3288-evb-rk808.dts',
       'rockchip/rk3328-evb.dts',
       'rockchip/rk3399-evb.dts',
@@ -208,29 +240,14 @@ describe('real boards (kernel trees, trimmed)', () => {
 
   for (const file of boards)
     it(`${relative(boardsDir, file)} gives the blob of cpp + dtc (macros of missing headers defined as what the compiler read)`, (ctx) => {
-      const r = compileDtsFile(file);
-      const prelude = standIns(r);
-      // the same source with the stand-in definitions read first
-      const wrapper = writeTemp('wrapper.dts', `#include "${writeTemp('prelude.h', prelude)}"\n#include "${file}"\n`);
-      const withDefs = compileDtsFile(wrapper);
-      expect(withDefs.undefinedMacros).toEqual([]);
-      // reading an undefined macro as 0 is defining it as 0, except in node names, where an
-      // unexpanded macro stays text (endpoint@ROCKCHIP_VOP2_EP_HDMI0) as cpp leaves it
-      const names = new Set(r.undefinedMacros.map((m) => m.name));
-      const rename = (n: FdtNode): FdtNode => ({
-        name: n.name.replace(/[A-Za-z_][A-Za-z0-9_]*/g, (w) => (names.has(w) ? '0' : w)),
-        props: n.props,
-        children: n.children.map(rename),
-      });
-      expectSameBlob(writeDtb({ ...r.tree, root: rename(r.tree.root) }), withDefs.dtb, 'undefined macros read as 0');
-      const tool = needDtc(ctx);
-      const viaOurs = writeTemp('board-ours.dts', preprocessDts(readFileSync(wrapper), { filename: wrapper }));
-      expectSameBlob(withDefs.dtb, runDtc(tool, viaOurs, dirname(file)), 'our preprocessor + dtc');
-      if (cpp)
-        expectSameBlob(
-          withDefs.dtb,
-          runDtc(tool, gccPreprocess(file, [], r.missingHeaders.filter((m) => !m.partial).map((m) => m.header), prelude), dirname(file)),
-          'gcc cpp + dtc',
-        );
+      expectCppDtcBlob(file, ctx);
     });
+});
+
+describe('trees trimmed only of clocks and power domains (test fixtures)', () => {
+  // pinctrl, regulators, OPP tables (/bits/ 64), interconnects, thermal zones, an SPMI PMIC
+  // include, /omit-if-no-ref/, /delete-property/, &{/path}: see fixtures/light-trim
+  it('fixtures/light-trim/light-board.dts gives the blob of cpp + dtc', (ctx) => {
+    expectCppDtcBlob(join(here, 'fixtures', 'light-trim', 'light-board.dts'), ctx);
+  });
 });

@@ -301,6 +301,24 @@ describe('deferred probe', () => {
     expect(k.drivers.findDevice('a100000.iommu')!.state).toBe('bound');
   });
 
+  it('probes a consumer queued in the same retry pass as its supplier once, not again when the supplier binds', () => {
+    // driver_deferred_probe_add skips a device already on a deferred list (active or
+    // pending): a consumer retried in the pass its supplier binds in is not queued twice
+    const k = boot(soc(), { late: false });
+    const ev: string[] = [];
+    let iommuReady = false;
+    k.drivers.registerDriver(drv('iommu', ['gki,test-iommu'], ev, () => (iommuReady ? 0 : -EPROBE_DEFER)));
+    k.drivers.registerDriver(drv('clk', ['gki,test-clk'], ev));
+    // the consumer's driver rejects it once it may probe (as msm does a GPU whose GMU is disabled)
+    k.drivers.registerDriver(drv('dma', ['gki,test-dma'], ev, () => -ENODEV));
+    expect(k.drivers.devicesDeferred().map((d) => d.name)).toEqual(['a100000.iommu', 'a300000.dma']);
+    iommuReady = true;
+    k.drivers.deferredProbeInitcall();
+    expect(ev.filter((e) => e.startsWith('probe a300000.dma'))).toEqual([`probe a300000.dma -${ENODEV}`]);
+    expect(k.drivers.findDevice('a300000.dma')!.state).toBe('unbound');
+    expect(k.drivers.devicesDeferred()).toEqual([]);
+  });
+
   it('keeps waiting for a supplier that has a driver which defers', () => {
     const k = boot(soc(), { late: false });
     k.drivers.deferredProbeTimeoutSecs = 0;

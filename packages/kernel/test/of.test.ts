@@ -477,19 +477,50 @@ describe('OfLayer.populate', () => {
     expect(k.drivers.listDevices()).toHaveLength(4);
   });
 
-  it('makes no device of an OPP table (operating-points-v2), at the root or on a bus, as of_skipped_node_table', () => {
-    // the shape of rk3588-base.dtsi and sm8150.dtsi: /opp-table-gpu next to the GPU
-    const tree = node('', [prop.u32('#address-cells', 1), prop.u32('#size-cells', 1)], [
-      node('opp-table-gpu', [prop.string('compatible', 'operating-points-v2')], [node('opp-300000000', [prop.u32('opp-hz', 300_000_000)])]),
-      node('soc', [prop.string('compatible', 'simple-bus'), prop.u32('#address-cells', 1), prop.u32('#size-cells', 1), prop.empty('ranges')], [
-        node('gpu@1000', [prop.string('compatible', 'x,gpu'), prop.cells('reg', 0x1000, 0x100)], []),
-        node('gpu-opp-table', [prop.strings('compatible', ['operating-points-v2-adreno', 'operating-points-v2'])]),
+  it('makes no device of an OPP table (compatible "operating-points-v2"), at the root or on a bus', () => {
+    // of_platform_bus_create skips of_skipped_node_table's nodes: the OPP tables real trees
+    // carry (gpu_opp_table, cpu0_opp_table) describe operating points for their consumers
+    const opp = (label: string, name: string) =>
+      node(`${label}: ${name}`, [prop.string('compatible', 'operating-points-v2'), prop.empty('opp-shared')], [
+        node('opp-200000000', [prop.cells('opp-hz', 0, 200_000_000), prop.u32('required-opps', ref('rpmpd_opp'))]),
+      ]);
+    const withOpp = node('', [prop.u32('#address-cells', 1), prop.u32('#size-cells', 1), prop.string('compatible', 'test,board')], [
+      opp('cpu_opp', 'opp-table-cpu0'),
+      node('rpmpd: power-controller', [prop.string('compatible', 'qcom,rpmhpd'), prop.u32('#power-domain-cells', 1), prop.u32('operating-points-v2', ref('rpmpd_opp_table'))], [
+        node('rpmpd_opp_table: opp-table', [prop.string('compatible', 'operating-points-v2')], [node('rpmpd_opp: opp1', [prop.u32('opp-level', 16)])]),
       ]),
-      node('dvfs', [prop.string('compatible', 'x,dvfs')]),
+      node('soc', [prop.string('compatible', 'simple-bus'), prop.u32('#address-cells', 1), prop.u32('#size-cells', 1), prop.empty('ranges')], [
+        node('gpu@a000000', [prop.string('compatible', 'x,gpu'), prop.cells('reg', 0x0a00_0000, 0x1000), prop.u32('operating-points-v2', ref('gpu_opp'))], [opp('gpu_opp', 'opp-table')]),
+        opp('bus_opp', 'opp-table-bus'),
+      ]),
     ]);
-    const k = new Kernel(board(tree));
+    const k = new Kernel(board(withOpp));
     k.of.populate();
-    expect(k.drivers.listDevices().map((d) => d.name)).toEqual(['soc', '1000.gpu', 'dvfs']);
+    expect(k.drivers.listDevices().map((d) => d.name)).toEqual(['power-controller', 'soc', 'a000000.gpu']);
+    expect(k.of.isPopulated(must(k.of.tree!, '/opp-table-cpu0'))).toBe(false);
+    // populating the bus again (as simple-pm-bus does) still skips its OPP table
+    const soc = k.drivers.findDevice('soc')!;
+    expect(k.of.platformPopulate(must(k.of.tree!, '/soc'), soc)).toBe(0);
+    expect(k.drivers.listDevices().map((d) => d.name)).not.toContain('opp-table-bus');
+  });
+
+  it('makes no device of a fixed clock (of_clk_init marks it populated), and its consumers do not wait for it', () => {
+    const clocks = node('', [prop.u32('#address-cells', 1), prop.u32('#size-cells', 1), prop.string('compatible', 'test,board')], [
+      node('xin24m: xin24m', [prop.string('compatible', 'fixed-clock'), prop.u32('#clock-cells', 0), prop.u32('clock-frequency', 24_000_000)]),
+      node('div: clock-12m', [prop.string('compatible', 'fixed-factor-clock'), prop.u32('#clock-cells', 0), prop.u32('clocks', ref('xin24m')), prop.u32('clock-div', 2), prop.u32('clock-mult', 1)]),
+      node('off: clock-off', [prop.string('compatible', 'fixed-clock'), prop.u32('#clock-cells', 0), prop.string('status', 'disabled')]),
+      node('cru: clock-controller@1000', [prop.string('compatible', 'x,cru'), prop.cells('reg', 0x1000, 0x1000), prop.u32('#clock-cells', 1)]),
+      node('uart@2000', [prop.string('compatible', 'x,uart'), prop.cells('reg', 0x2000, 0x100), prop.cells('clocks', ref('xin24m'), ref('div'))]),
+    ]);
+    const k = new Kernel(board(clocks));
+    k.of.populate();
+    expect(k.drivers.listDevices().map((d) => d.name)).toEqual(['1000.clock-controller', '2000.uart']);
+    const t = k.of.tree!;
+    expect([must(t, '/xin24m'), must(t, '/clock-12m'), must(t, '/clock-off')].map((n) => k.of.isEarlyNode(n))).toEqual([true, true, false]);
+    let probed = 0;
+    k.drivers.registerDriver({ name: 'uart', ofMatchTable: [{ compatible: 'x,uart' }], probe: () => (probed++, 0) });
+    expect(probed).toBe(1);
+    expect(k.drivers.findDevice('2000.uart')!.state).toBe('bound');
   });
 
   it('logs and ignores a malformed DTB, and copes with none', () => {

@@ -145,6 +145,8 @@ export class DriverCore {
   private readonly byNode = new Map<OfNode, Device>();
   private readonly drivers: { drv: Driver; bus: BusType; bound: Device[] }[] = [];
   private readonly deferred: Device[] = [];
+  /** The devices the running trigger has still to retry (deferred_probe_active_list). */
+  private readonly active: Device[] = [];
   private readonly links: DeviceLink[] = [];
   private readonly fwLinks: FwnodeLink[] = [];
   private readonly parsedNodes = new Set<OfNode>();
@@ -437,8 +439,9 @@ export class DriverCore {
       let passes = 0;
       do {
         this.rerun = false;
-        const active = this.deferred.splice(0);
-        for (const dev of active) {
+        // the active list: a device stays on it (and off the pending list) until its turn
+        this.active.push(...this.deferred.splice(0));
+        for (let dev = this.active.shift(); dev; dev = this.active.shift()) {
           if (!dev.p.registered || dev.p.driver || dev.p.state === 'probing' || dev.p.state === 'removing') continue;
           dev.p.state = 'unbound';
           this.deviceAttach(dev);
@@ -446,6 +449,8 @@ export class DriverCore {
       } while (this.rerun && ++passes < MAX_TRIGGER_PASSES);
       if (this.rerun) this.kernel.log.warn('driver core', 'deferred probe: giving up after too many retry passes');
     } finally {
+      // a probe that threw leaves the rest of the active list: back onto the pending one
+      this.deferred.push(...this.active.splice(0).filter((d) => !this.deferred.includes(d)));
       this.inTrigger = false;
       this.rerun = false;
     }
@@ -726,15 +731,19 @@ export class DriverCore {
     for (let i = list.length - 1; i >= 0; i--) list[i]!.release();
   }
 
+  /** driver_deferred_probe_add: onto the pending list, unless already on it or on the active one. */
   private addDeferred(dev: Device): void {
     if (!dev.p.canMatch) return;
     dev.p.state = 'deferred';
-    if (!this.deferred.includes(dev)) this.deferred.push(dev);
+    if (!this.deferred.includes(dev) && !this.active.includes(dev)) this.deferred.push(dev);
   }
 
+  /** driver_deferred_probe_del: off whichever deferred list it is on. */
   private delDeferred(dev: Device): void {
     const i = this.deferred.indexOf(dev);
     if (i >= 0) this.deferred.splice(i, 1);
+    const j = this.active.indexOf(dev);
+    if (j >= 0) this.active.splice(j, 1);
   }
 
   /** True when `a` depends on `b` through managed links or by being one of its descendants. */
@@ -759,7 +768,7 @@ export class DriverCore {
     if (!n || !n.parent) return null; // the root never becomes a device
     if (!ofDeviceIsAvailable(n)) return null;
     if (n.isDescendantOf(consumer)) return null; // itself or one of its own children
-    if (this.kernel.of.isEarlyNode(n)) return null; // set up before devices exist (irqchips)
+    if (this.kernel.of.isEarlyNode(n)) return null; // set up before devices exist (irqchips, fixed clocks)
     return n;
   }
 

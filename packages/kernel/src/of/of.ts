@@ -17,11 +17,18 @@ export const OF_DEFAULT_BUS_MATCH_TABLE: readonly OfDeviceId[] = [
 ];
 
 /**
- * Nodes of_platform_populate never makes a device of, even with a `compatible` (Linux's
- * of_skipped_node_table): OPP tables (`operating-points-v2`), which real trees often put at
- * the root (`opp-table-gpu`).
+ * Nodes of_platform_populate never makes a device of, whatever their parent
+ * (of_skipped_node_table): OPP tables, which carry a `compatible` but describe operating
+ * points for the devices that point at them with `operating-points-v2`.
  */
 export const OF_SKIPPED_NODE_TABLE: readonly OfDeviceId[] = [{ compatible: 'operating-points-v2' }];
+
+/**
+ * The clock providers of_clk_init sets up at time_init (CLK_OF_DECLARE, built into every
+ * arm64 kernel): it marks each OF_POPULATED, so of_platform_populate makes no device of them,
+ * and consumers never wait for them.
+ */
+export const OF_CLK_DECLARE_TABLE: readonly OfDeviceId[] = [{ compatible: 'fixed-clock' }, { compatible: 'fixed-factor-clock' }];
 
 /** /reserved-memory children that become platform devices at boot (drivers bind to those regions). */
 export const RESERVED_MEM_MATCHES: readonly OfDeviceId[] = [
@@ -79,7 +86,8 @@ export class OfLayer {
 
   /**
    * Installs `fdt` as the kernel's device tree and initialises the interrupt controllers it
-   * describes (GICs become the domain of the board's interrupt controller). Throws
+   * describes (GICs become the domain of the board's interrupt controller) and its fixed
+   * clocks (OF_CLK_DECLARE_TABLE), none of which become platform devices. Throws
    * KernelError(-EBUSY) when a tree with populated devices is already installed.
    */
   loadTree(fdt: FdtTree): OfTree {
@@ -109,6 +117,8 @@ export class OfLayer {
       this.irqDomains.set(n, stackedXlate(n, up));
       this.kernel.log.info('OF', `interrupt controller ${n.fullName} -> ${parent.fullName} (stacked)`);
     }
+    // of_clk_init: the fixed clocks, initialised without a device
+    for (const n of tree.nodes()) if (ofMatchNode(OF_CLK_DECLARE_TABLE, n) && ofDeviceIsAvailable(n)) this.early.add(n);
     return tree;
   }
 
@@ -150,9 +160,9 @@ export class OfLayer {
   }
 
   /**
-   * of_platform_populate: devices for `root`'s enabled children with a `compatible` (OPP
-   * tables skipped), recursing into those matching `busMatches`, with `parent` as their
-   * parent device.
+   * of_platform_populate: devices for `root`'s enabled children with a `compatible`
+   * (except OF_SKIPPED_NODE_TABLE's OPP tables), recursing into those matching `busMatches`,
+   * with `parent` as their parent device.
    * Returns 0 or -EINVAL without a tree.
    */
   platformPopulate(root: OfNode, parent: Device | null, busMatches: readonly OfDeviceId[] = OF_DEFAULT_BUS_MATCH_TABLE): number {
@@ -162,7 +172,8 @@ export class OfLayer {
     for (let i = root.children.length - 1; i >= 0; i--) stack.push({ node: root.children[i]!, parent });
     while (stack.length > 0) {
       const { node, parent: p } = stack.pop()!;
-      if (!node.hasProperty('compatible') || ofMatchNode(OF_SKIPPED_NODE_TABLE, node) || !ofDeviceIsAvailable(node)) continue;
+      if (!node.hasProperty('compatible') || !ofDeviceIsAvailable(node)) continue;
+      if (ofMatchNode(OF_SKIPPED_NODE_TABLE, node)) continue;
       if (this.early.has(node)) continue;
       let dev = this.populated.has(node) ? this.kernel.drivers.deviceForNode(node) : this.createPlatformDevice(node, p);
       if (typeof dev === 'number') dev = undefined;
@@ -223,7 +234,7 @@ export class OfLayer {
     return dev;
   }
 
-  /** True for nodes initialised without a device (interrupt controllers). */
+  /** True for nodes initialised without a device (interrupt controllers, fixed clocks). */
   isEarlyNode(node: OfNode): boolean {
     return this.early.has(node);
   }

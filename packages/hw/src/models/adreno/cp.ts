@@ -16,6 +16,15 @@
  * The read pointer (CP_RB_RPTR, and the shadow at CP_RB_RPTR_ADDR) advances past a packet
  * once it has executed, and past a CP_INDIRECT_BUFFER once the IB has returned, so it says how
  * far the ring has executed.
+ *
+ * A gen7 CP (a730, a740, a750; `gen7` option) reads the packets whose layout changed with that
+ * generation in their gen7 form: CP_EVENT_WRITE7 (the write is governed by WRITE_ENABLED and
+ * WRITE_SRC, and CACHE_CLEAN raises the CACHE_CLEAN_TS interrupt), CP_WAIT_TIMESTAMP (0x14,
+ * CP_WAIT_MEM_GTE on a6xx), CP_THREAD_CONTROL and CP_RESET_CONTEXT_STATE. Gen7 hardware has two
+ * command-processor threads, BR (render) and BV (visibility), fed from the same ring; the model
+ * runs one interpreter that executes every packet once, in ring order, whichever thread
+ * CP_THREAD_CONTROL selects, and records the selection (`thread`) so that what only BR may do
+ * (the page-table switch) can be checked.
  */
 import { PAGE_SIZE, PhysMem } from '../../mem.js';
 import type { SmmuV2Translation } from '../smmu-v2/smmu.js';
@@ -63,6 +72,8 @@ export interface AdrenoTableUpdateRecord {
   readonly invalidated: boolean;
   /** 0, or the CP_HW_FAULT code the update ended with. */
   readonly fault: number;
+  /** Gen7: the CP threads selected when the update executed (1 BR, 2 BV, 3 both); 0 on a6xx. */
+  readonly thread: number;
 }
 
 export interface AdrenoCpStats {
@@ -82,6 +93,8 @@ export interface AdrenoCpStats {
   busErrors: number;
   fences: number;
   tableUpdates: number;
+  /** Gen7: CP_SMMU_TABLE_UPDATE executed while the BV thread was selected too (it may run ahead on the old table). */
+  bvTableUpdates: number;
   opcodeErrors: number;
   protectionErrors: number;
   hwFaults: number;
@@ -130,12 +143,23 @@ const OPCODE_NAMES: Record<number, string> = {
   [R.CP_GKI_CHECKSUM]: 'GKI_CHECKSUM',
 };
 
+/** Gen7 names of the opcodes whose meaning changed or that gen7 added and the model executes. */
+const GEN7_OPCODE_NAMES: Record<number, string> = {
+  ...OPCODE_NAMES,
+  [R.CP_EVENT_WRITE]: 'CP_EVENT_WRITE7',
+  [R.A7XX_CP_WAIT_TIMESTAMP]: 'CP_WAIT_TIMESTAMP',
+  [R.A7XX_CP_THREAD_CONTROL]: 'CP_THREAD_CONTROL',
+  [R.A7XX_CP_RESET_CONTEXT_STATE]: 'CP_RESET_CONTEXT_STATE',
+};
+
 const SKIPPED = new Uint8Array(128);
 for (const op of R.A6XX_SKIPPED_OPCODES) SKIPPED[op] = 1;
+const GEN7_SKIPPED = new Uint8Array(SKIPPED);
+for (const op of R.A7XX_SKIPPED_OPCODES) GEN7_SKIPPED[op] = 1;
 
-/** The name of a type-7 opcode the model knows ("CP_MEMCPY"), or its number in hex. */
-export function adrenoOpcodeName(opcode: number): string {
-  return OPCODE_NAMES[opcode] ?? `opcode 0x${opcode.toString(16)}`;
+/** The name of a type-7 opcode the model knows ("CP_MEMCPY"), or its number in hex; `gen7` for the gen7 meaning. */
+export function adrenoOpcodeName(opcode: number, gen7 = false): string {
+  return (gen7 ? GEN7_OPCODE_NAMES : OPCODE_NAMES)[opcode] ?? `opcode 0x${opcode.toString(16)}`;
 }
 
 function pageRemainder(va: number): number {
@@ -152,6 +176,8 @@ export interface AdrenoCpOptions {
    * a chain that loops would otherwise never return.
    */
   readonly maxChain?: number;
+  /** A gen7 CP (a730, a740, a750): gen7 packet layouts and the BR/BV thread selection (default false). */
+  readonly gen7?: boolean;
 }
 
 export class AdrenoCp {
@@ -167,6 +193,14 @@ export class AdrenoCp {
   skipTableUpdateInvalidate = false;
 
   readonly vaBits: number;
+  /** Gen7 packet layouts and thread selection. */
+  readonly gen7: boolean;
+  /** Gen7: the CP threads CP_THREAD_CONTROL selected (1 BR, 2 BV, 3 both); both after reset. */
+  thread: number = R.A7XX_CP_SET_THREAD_BOTH;
+  /** Gen7: CP_THREAD_CONTROL.CONCURRENT_BIN_DISABLE as last written. */
+  concurrentBinDisabled = false;
+  private readonly names: Record<number, string>;
+  private readonly skipped: Uint8Array;
   private readonly vaSpan: number;
   private readonly logSize: number;
   private readonly maxChain: number;
@@ -242,6 +276,9 @@ export class AdrenoCp {
     opts: AdrenoCpOptions = {},
   ) {
     this.vaBits = opts.vaBits ?? 49;
+    this.gen7 = opts.gen7 ?? false;
+    this.names = this.gen7 ? GEN7_OPCODE_NAMES : OPCODE_NAMES;
+    this.skipped = this.gen7 ? GEN7_SKIPPED : SKIPPED;
     if (!Number.isInteger(this.vaBits) || this.vaBits < 32 || this.vaBits > 52) throw new RangeError(`bad GPU VA width ${this.vaBits}`);
     this.vaSpan = 2 ** this.vaBits;
     this.logSize = opts.logSize ?? 256;
@@ -267,6 +304,7 @@ export class AdrenoCp {
       busErrors: 0,
       fences: 0,
       tableUpdates: 0,
+      bvTableUpdates: 0,
       opcodeErrors: 0,
       protectionErrors: 0,
       hwFaults: 0,
@@ -378,6 +416,8 @@ export class AdrenoCp {
     this.protectStatus = 0;
     this.badHeader = 0;
     this.protectedMode = true;
+    this.thread = R.A7XX_CP_SET_THREAD_BOTH;
+    this.concurrentBinDisabled = false;
   }
 
   // ===========================================================================================
@@ -739,13 +779,13 @@ export class AdrenoCp {
     if (this.opcode < 0) return this.execType4();
     const op = this.opcode;
     const st = this.stats;
-    const name = OPCODE_NAMES[op];
+    const name = this.names[op];
     if (name === undefined) {
-      if (SKIPPED[op]) {
+      if (this.skipped[op]) {
         st.skipped++;
         return EX_DONE;
       }
-      this.opcodeError(this.hdr, `opcode 0x${op.toString(16)} is not an a6xx packet`);
+      this.opcodeError(this.hdr, `opcode 0x${op.toString(16)} is not an ${this.gen7 ? 'a7xx' : 'a6xx'} packet`);
       return EX_STOP;
     }
     this.what = name;
@@ -770,13 +810,14 @@ export class AdrenoCp {
       case R.CP_GKI_CHECKSUM: r = this.exChecksum(); break;
       case R.CP_MEM_TO_MEM: r = this.exMemToMem(); break;
       case R.CP_REG_TO_MEM: r = this.exRegToMem(); break;
-      case R.CP_EVENT_WRITE: r = this.exEventWrite(); break;
+      case R.CP_EVENT_WRITE: r = this.gen7 ? this.exEventWrite7() : this.exEventWrite(); break;
       case R.CP_WHERE_AM_I: r = this.exWhereAmI(); break;
       case R.CP_INDIRECT_BUFFER: r = this.exIndirectBuffer(false); break;
       case R.CP_INDIRECT_BUFFER_CHAIN: r = this.exIndirectBuffer(true); break;
       case R.CP_SMMU_TABLE_UPDATE: r = this.exTableUpdate(); break;
       case R.CP_WAIT_REG_MEM: r = this.exWaitRegMem(); break;
-      case R.CP_WAIT_MEM_GTE: r = this.exWaitMemGte(); break;
+      case R.CP_WAIT_MEM_GTE: r = this.gen7 ? this.exWaitTimestamp() : this.exWaitMemGte(); break;
+      case R.A7XX_CP_THREAD_CONTROL: r = this.exThreadControl(); break;
       case R.CP_REG_RMW: r = this.exRegRmw(); break;
       case R.CP_REG_WRITE:
         if (this.count < 3) return this.shortPacket(3);
@@ -794,7 +835,7 @@ export class AdrenoCp {
   }
 
   private shortPacket(need: number): number {
-    this.opcodeError(this.hdr, `${adrenoOpcodeName(this.opcode)} needs ${need} payload words, has ${this.count}`);
+    this.opcodeError(this.hdr, `${adrenoOpcodeName(this.opcode, this.gen7)} needs ${need} payload words, has ${this.count}`);
     return EX_STOP;
   }
 
@@ -1131,6 +1172,12 @@ export class AdrenoCp {
     const lo = p[0]! >>> 0;
     const hi16 = p[1]! & R.CP_SMMU_TABLE_UPDATE_1_TTBR0_HI_MASK;
     const asid = p[1]! >>> R.CP_SMMU_TABLE_UPDATE_1_ASID_SHIFT;
+    const thread = this.gen7 ? this.thread : 0;
+    if (this.gen7 && (thread & R.A7XX_CP_SET_THREAD_BV) !== 0) {
+      // Only BR executes the table switch: with BV selected too, BV runs on under the old table.
+      this.stats.bvTableUpdates++;
+      this.host.event(`CP_SMMU_TABLE_UPDATE at ${this.where()} with the BV thread selected (CP_THREAD_CONTROL ${thread}): BV may run ahead on the previous table`);
+    }
     const fault = this.host.smmuTableUpdate(lo, hi16, asid, p[2]! >>> 0, p[3]! >>> 0);
     this.stats.tableUpdates++;
     const log = this.tableUpdates;
@@ -1142,11 +1189,102 @@ export class AdrenoCp {
       contextBank: p[3]! >>> 0,
       invalidated: !this.skipTableUpdateInvalidate && fault === 0,
       fault,
+      thread,
     });
     if (fault !== 0) {
       this.hwError(fault, fault === R.A6XX_CP_HW_FAULT_SMMU_SYNC_TIMEOUT ? 'the SMMU TLB sync did not complete' : 'SMMU table update failed');
       return EX_STOP;
     }
+    return EX_DONE;
+  }
+
+  /**
+   * Gen7 CP_EVENT_WRITE7: with WRITE_ENABLED the value WRITE_SRC names (the payload's 32 or 64
+   * bits, or the always-on counter) goes to the address; with IRQ the event's interrupt is
+   * raised (CACHE_CLEAN and CACHE_FLUSH_TS: CACHE_CLEAN_TS; RB_DONE_TS; the CCU clean events).
+   * On-chip destinations and the timestamp-sum and register sources have no memory effect here.
+   */
+  private exEventWrite7(): number {
+    if (this.count < 1) return this.shortPacket(1);
+    const p = this.payload;
+    const f = p[0]!;
+    const ev = f & R.CP_EVENT_WRITE_EVENT_MASK;
+    if ((f & R.A7XX_CP_EVENT_WRITE7_WRITE_ENABLED) !== 0) {
+      const src = (f >>> R.A7XX_CP_EVENT_WRITE7_WRITE_SRC_SHIFT) & R.A7XX_CP_EVENT_WRITE7_WRITE_SRC_MASK;
+      if ((f & R.A7XX_CP_EVENT_WRITE7_WRITE_DST_ONCHIP) !== 0) {
+        if (this.progress === 0) this.host.event(`CP_EVENT_WRITE7 event 0x${ev.toString(16)} to on-chip memory: not modelled, nothing is written`);
+        this.progress = 2;
+      } else if (src === R.A7XX_EV_WRITE_USER_32B || src === R.A7XX_EV_WRITE_USER_64B || src === R.A7XX_EV_WRITE_ALWAYSON) {
+        const words = src === R.A7XX_EV_WRITE_USER_32B ? 1 : 2;
+        const need = src === R.A7XX_EV_WRITE_ALWAYSON ? 3 : 3 + words;
+        if (this.count < need) return this.shortPacket(need);
+        if (src === R.A7XX_EV_WRITE_ALWAYSON && !this.sampled) {
+          this.host.alwaysOn(this.ts);
+          this.sampled = true;
+        }
+        const va = this.addr(p[1]! & ~3, p[2]!);
+        while (this.progress < words) {
+          const pa = this.xlate(va + 4 * this.progress, 4, true);
+          if (pa === STALL) return EX_STOP;
+          const v = src === R.A7XX_EV_WRITE_ALWAYSON ? (this.progress === 0 ? this.ts.lo : this.ts.hi) : p[3 + this.progress]!;
+          if (pa >= 0) this.write32(pa, v);
+          this.progress++;
+        }
+        if (ev === R.A7XX_EV_CACHE_CLEAN || ev === R.EV_CACHE_FLUSH_TS) this.stats.fences++;
+      } else if (this.progress === 0) {
+        this.host.event(`CP_EVENT_WRITE7 WRITE_SRC ${src} is not modelled: nothing is written`);
+        this.progress = 2;
+      }
+    }
+    if ((f & R.A7XX_CP_EVENT_WRITE7_IRQ) !== 0) {
+      let irq = 0;
+      switch (ev) {
+        case R.A7XX_EV_CACHE_CLEAN:
+        case R.EV_CACHE_FLUSH_TS: irq = R.A7XX_INT_CACHE_CLEAN_TS; break;
+        case R.EV_RB_DONE_TS: irq = R.A7XX_INT_RB_DONE_TS; break;
+        case R.A7XX_EV_CCU_CLEAN_DEPTH: irq = R.A7XX_INT_CCU_CLEAN_DEPTH_TS; break;
+        case R.A7XX_EV_CCU_CLEAN_COLOR: irq = R.A7XX_INT_CCU_CLEAN_COLOR_TS; break;
+        case R.A7XX_EV_CCU_RESOLVE_CLEAN: irq = R.A7XX_INT_CCU_RESOLVE_CLEAN_TS; break;
+        default: irq = 0;
+      }
+      if (irq !== 0) this.host.raiseInt(irq);
+      else this.host.event(`CP_EVENT_WRITE7 event 0x${ev.toString(16)} with IRQ set: the model has no interrupt for it`);
+    }
+    return EX_DONE;
+  }
+
+  /**
+   * Gen7 CP_WAIT_TIMESTAMP: waits until the 32-bit value at ADDR is >= SRC_0 (signed), or the
+   * 64-bit value there is >= SRC_1:SRC_0 (unsigned). Waits on on-chip memory or the timestamp
+   * sum are not modelled and count as satisfied.
+   */
+  private exWaitTimestamp(): number {
+    if (this.count < 4) return this.shortPacket(4);
+    const p = this.payload;
+    const src = p[0]! & 3;
+    if ((p[0]! & R.A7XX_TS_WAIT_ONCHIP) !== 0 || src === R.A7XX_TS_WAIT_GE_TIMESTAMP_SUM || src === 3) {
+      this.host.event(`CP_WAIT_TIMESTAMP on ${(p[0]! & R.A7XX_TS_WAIT_ONCHIP) !== 0 ? 'on-chip memory' : `source ${src}`} is not modelled: treated as satisfied`);
+      return EX_DONE;
+    }
+    const wide = src === R.A7XX_TS_WAIT_GE_64B;
+    if (wide && this.count < 5) return this.shortPacket(5);
+    const va = this.addr(p[1]! & (wide ? ~7 : ~3), p[2]!);
+    const pa = this.xlate(va, wide ? 8 : 4, false);
+    if (pa === STALL) return EX_STOP;
+    const lo = pa >= 0 ? this.mem.read32(pa) >>> 0 : 0;
+    if (!wide) return this.waitFor((lo | 0) >= (p[3]! | 0));
+    const hi = pa >= 0 ? this.mem.read32(pa + 4) >>> 0 : 0;
+    const refHi = p[4]! >>> 0;
+    return this.waitFor(hi > refHi || (hi === refHi && lo >= p[3]! >>> 0));
+  }
+
+  /** Gen7 CP_THREAD_CONTROL: the thread selection (THREAD 0 keeps it) and the binning mode. */
+  private exThreadControl(): number {
+    if (this.count < 1) return this.shortPacket(1);
+    const v = this.payload[0]!;
+    const t = v & R.A7XX_CP_THREAD_MASK;
+    if (t !== 0) this.thread = t;
+    this.concurrentBinDisabled = (v & R.A7XX_CP_THREAD_CONTROL_CONCURRENT_BIN_DISABLE) !== 0;
     return EX_DONE;
   }
 

@@ -5,6 +5,8 @@
  * driver written from the kernel's behaviour neither hangs nor times out:
  *
  * - CM3_SYSRESET written 1 then 0 boots the "firmware": CM3_FW_INIT_RESULT reads 0xbabeface.
+ *   The firmware takes the host's chip id from HFI_SFR_ADDR, or from GMU_GENERAL_10 on a gen7
+ *   GMU (a730, a740, a750), and logs an event when it is not the one it expects.
  * - HFI_CTRL_INIT = 1 (after boot) sets HFI_CTRL_STATUS bit 0.
  * - HOST2GMU_INTR_SET bit 0 makes the GMU read the HFI command queue (at the queue table named
  *   by HFI_QTBL_ADDR, through the GMU's own SMMU context) and answer every message with an ACK
@@ -27,7 +29,7 @@ import type { IrqLine } from '../../irq.js';
 import type { PhysMem } from '../../mem.js';
 import type { SmmuV2Translation } from '../smmu-v2/smmu.js';
 import type { AdrenoTranslator } from './cp.js';
-import { ADRENO_630_CHIP_ID, adrenoGmuChipId, adrenoGmuLegacy } from './presets.js';
+import { ADRENO_630_CHIP_ID, adrenoGmuChipId, adrenoGmuLegacy, adrenoIsGen7 } from './presets.js';
 import * as R from './regs.js';
 
 const TWO32 = 2 ** 32;
@@ -172,7 +174,15 @@ export class AdrenoGmu implements MmioDevice {
     return this.gpu;
   }
 
-  /** The chip id in the form the driver is expected to write to HFI_SFR_ADDR. */
+  /**
+   * A gen7 GMU (that of an a730, a740 or a750: the linked GPU's chip id decides, else the
+   * GMU's own): it reads the host's chip id from GMU_GENERAL_10 instead of HFI_SFR_ADDR.
+   */
+  get gen7(): boolean {
+    return adrenoIsGen7(this.gpu?.chipId ?? this.chipId);
+  }
+
+  /** The chip id in the form the driver is expected to write (HFI_SFR_ADDR, GMU_GENERAL_10 on gen7). */
   get expectedHostChipId(): number {
     return adrenoGmuChipId(this.gpu?.chipId ?? this.chipId);
   }
@@ -283,11 +293,13 @@ export class AdrenoGmu implements MmioDevice {
     this.hfiReady = false;
     this.powerState = 0;
     this.storage.set(R.A6XX_GMU_CM3_FW_INIT_RESULT, R.A6XX_GMU_FW_INIT_DONE);
-    const sfr = this.storage.get(R.A6XX_GMU_HFI_SFR_ADDR);
+    // gen7 firmware takes the host's chip id from GMU_GENERAL_10, a6xx firmware from HFI_SFR_ADDR
+    const reg = this.gen7 ? R.A7XX_GMU_GENERAL_10 : R.A6XX_GMU_HFI_SFR_ADDR;
+    const sfr = this.storage.get(reg);
     this.hostChipId = sfr;
     const want = this.expectedHostChipId;
     if (sfr !== want)
-      this.event(`GMU started with HFI_SFR_ADDR 0x${(sfr ?? 0).toString(16)}; the chip id in the GMU's form is 0x${want.toString(16)}`);
+      this.event(`GMU started with ${this.gen7 ? 'GMU_GENERAL_10' : 'HFI_SFR_ADDR'} 0x${(sfr ?? 0).toString(16)}; the chip id in the GMU's form is 0x${want.toString(16)}`);
   }
 
   private host2gmu(v: number): void {

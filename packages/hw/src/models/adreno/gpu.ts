@@ -9,12 +9,18 @@
  * The interrupt line is driven at the end of every register access and after the CP stops,
  * never while the CP is part-way through a packet. Register offsets are regs.ts's (words; the
  * bus offset is 4x).
+ *
+ * A gen7 part (a730, a740, a750: `adrenoIsGen7` of its chip id) runs the CP in its gen7 form
+ * (see cp.ts) and has the gen7 register moves on these paths: the CP cycle counter
+ * RBBM_PERFCTR_CP(0) at 0x300, and the BV thread's status registers (CP_BV_HW_FAULT,
+ * CP_BV_PROTECT_STATUS, CP_BV_SQE_STAT_DATA), which read 0 because the model's single CP
+ * interpreter reports its errors in the BR registers.
  */
 import type { MmioDevice } from '../../bus.js';
 import type { IrqLine } from '../../irq.js';
 import type { PhysMem } from '../../mem.js';
 import { AdrenoCp, type AdrenoCpHost, type AdrenoCpState, type AdrenoTranslator } from './cp.js';
-import { ADRENO_630_CHIP_ID, adrenoName } from './presets.js';
+import { ADRENO_630_CHIP_ID, adrenoIsGen7, adrenoName } from './presets.js';
 import * as R from './regs.js';
 
 const TWO32 = 2 ** 32;
@@ -65,6 +71,8 @@ export interface AdrenoGpuStats {
 export class AdrenoGpu implements MmioDevice {
   readonly name: string;
   readonly chipId: number;
+  /** A gen7 part (a730, a740, a750). */
+  readonly gen7: boolean;
   readonly cp: AdrenoCp;
   readonly execution: 'immediate' | 'manual';
   /** Protocol events (ignored writes, CP errors, wptr wrap, ...), newest last. */
@@ -91,6 +99,8 @@ export class AdrenoGpu implements MmioDevice {
   private sqeStatAddr = 0;
   private sqeCntl = 0;
   private readonly storage = new Map<number, number>();
+  /** RBBM_PERFCTR_CP(0): 0x400 on a6xx, 0x300 on gen7. */
+  private readonly perfctrCp0: number;
 
   constructor(
     readonly mem: PhysMem,
@@ -98,6 +108,8 @@ export class AdrenoGpu implements MmioDevice {
   ) {
     this.chipId = (opts.chipId ?? ADRENO_630_CHIP_ID) >>> 0;
     this.name = opts.name ?? adrenoName(this.chipId);
+    this.gen7 = adrenoIsGen7(this.chipId);
+    this.perfctrCp0 = this.gen7 ? R.A7XX_RBBM_PERFCTR_CP_0 : R.A6XX_RBBM_PERFCTR_CP_0;
     this.irq = opts.irq;
     this.execution = opts.execution ?? 'immediate';
     const host: AdrenoCpHost = {
@@ -113,7 +125,7 @@ export class AdrenoGpu implements MmioDevice {
       },
       event: (m) => this.event(m),
     };
-    this.cp = new AdrenoCp(mem, host, opts.streamId ?? 0, { vaBits: opts.vaBits, maxChain: opts.maxChain });
+    this.cp = new AdrenoCp(mem, host, opts.streamId ?? 0, { vaBits: opts.vaBits, maxChain: opts.maxChain, gen7: this.gen7 });
   }
 
   // ------------------------------------------------------------------------------- links
@@ -258,8 +270,7 @@ export class AdrenoGpu implements MmioDevice {
       case R.A6XX_VBIF_XIN_HALT_CTRL1: return this.vbifHalt;
       case R.A6XX_RBBM_PERFCTR_SRAM_INIT_CMD: return this.sramInit;
       case R.A6XX_RBBM_PERFCTR_SRAM_INIT_STATUS: return this.sramInit & 1;
-      case R.A6XX_RBBM_PERFCTR_CP_0: return cp.stats.packets % TWO32 >>> 0;
-      case R.A6XX_RBBM_PERFCTR_CP_0 + 1: return Math.floor(cp.stats.packets / TWO32) >>> 0;
+
       case R.A6XX_CP_RB_BASE: return cp.rbBase % TWO32 >>> 0;
       case R.A6XX_CP_RB_BASE_HI: return Math.floor(cp.rbBase / TWO32) >>> 0;
       case R.A6XX_CP_RB_CNTL: return cp.rbCntl;
@@ -283,7 +294,10 @@ export class AdrenoGpu implements MmioDevice {
       case R.A6XX_CP_ALWAYS_ON_COUNTER: return this.ticks % TWO32 >>> 0;
       case R.A6XX_CP_ALWAYS_ON_COUNTER_HI: return Math.floor(this.ticks / TWO32) >>> 0;
       default:
+        if (reg === this.perfctrCp0) return cp.stats.packets % TWO32 >>> 0;
+        if (reg === this.perfctrCp0 + 1) return Math.floor(cp.stats.packets / TWO32) >>> 0;
         if (reg >= R.A6XX_CP_PROTECT_0 && reg < R.A6XX_CP_PROTECT_0 + R.A6XX_CP_PROTECT_COUNT) return cp.protect[reg - R.A6XX_CP_PROTECT_0]!;
+        if (this.gen7 && this.isGen7Status(reg)) return 0;
         return this.storage.get(reg) ?? 0;
     }
   }
@@ -346,8 +360,16 @@ export class AdrenoGpu implements MmioDevice {
           cp.protect[reg - R.A6XX_CP_PROTECT_0] = v;
           return;
         }
+        // the CP cycle counter and the BV status registers are read-only
+        if (reg === this.perfctrCp0 || reg === this.perfctrCp0 + 1) return;
+        if (this.gen7 && this.isGen7Status(reg)) return;
         this.storage.set(reg, v);
     }
+  }
+
+  /** The gen7 BV status registers (read-only, 0: the model reports errors in the BR registers). */
+  private isGen7Status(reg: number): boolean {
+    return reg === R.A7XX_CP_BV_HW_FAULT || reg === R.A7XX_CP_BV_PROTECT_STATUS || reg === R.A7XX_CP_BV_SQE_STAT_DATA;
   }
 
   /** RBBM_SW_RESET_CMD: the CP and the interrupt block return to their reset state. */

@@ -30,11 +30,15 @@ export function isAdrenoGpuCompatible(compatible: string): boolean {
   return h !== null && (h[1]!.startsWith('06') || h[1]!.startsWith('07') || h[1]!.startsWith('43'));
 }
 
-/** True for a compatible the GMU model claims: "qcom,adreno-gmu", "qcom,adreno-gmu-6xx.y" or "qcom,adreno-gmu-wrapper". */
+/**
+ * True for a compatible the GMU model claims: "qcom,adreno-gmu", "qcom,adreno-gmu-6xx.y",
+ * "qcom,adreno-gmu-7xx.y" (sm8450 and later name their GMU "qcom,adreno-gmu-730.1",
+ * "-740.1", "-750.1") or "qcom,adreno-gmu-wrapper".
+ */
 export function isAdrenoGmuCompatible(compatible: string): boolean {
   if (compatible === 'qcom,adreno-gmu' || compatible === ADRENO_GMU_WRAPPER_COMPATIBLE) return true;
   const d = GMU_DOTTED.exec(compatible);
-  return d !== null && d[1]!.startsWith('6');
+  return d !== null && (d[1]!.startsWith('6') || d[1]!.startsWith('7'));
 }
 
 /**
@@ -69,16 +73,50 @@ export function adrenoChipFields(chipId: number): { core: number; major: number;
 }
 
 /**
- * The chip id as the a6xx driver writes it to GMU_HFI_SFR_ADDR before starting the GMU:
- * core [31:24], major [23:16], minor [15:12], patch [11:8].
+ * Whether a chip is of the second Adreno 7 generation ("gen7": a730 of sm8450, a740 of sm8550,
+ * a750 of sm8650 and their relatives): the parts with two command-processor threads (BR, the
+ * render pipe, and BV, the visibility pipe), the a7xx CP_EVENT_WRITE7/CP_WAIT_TIMESTAMP packet
+ * layouts and the a7xx register moves. Those are chip ids with core 7 and a major digit of 1 or
+ * more (0x0703xxxx, a730), and the hex-numbered ids with core byte 0x43 (0x43050a01 a740,
+ * 0x43051401 a750). The a702 (0x070002xx) carries an Adreno 7 number but is a6xx hardware.
+ */
+export function adrenoIsGen7(chipId: number): boolean {
+  const f = adrenoChipFields(chipId);
+  return (f.core === 7 && f.major >= 1) || f.core === 0x43;
+}
+
+/**
+ * The identity the GMU firmware of each gen7 part expects from the host before it starts
+ * (the "gen7" numbering its firmware files carry: gmu_gen70200.bin for the a740, 7.2.1.0;
+ * gmu_gen70900.bin for the a750, 7.9.1.0). Parts not listed use the massaged chip id.
+ */
+const GEN7_GMU_IDS: ReadonlyMap<number, number> = new Map([
+  [0x43050a01, 0x07020100],
+  [0x43051401, 0x07090100],
+]);
+
+/**
+ * The chip id as the host hands it to the GMU before starting it (GMU_HFI_SFR_ADDR on a6xx,
+ * GMU_GENERAL_10 on gen7): core [31:24], major [23:16], minor [15:12], patch [11:8]; the gen7
+ * parts with a firmware identity of their own (a740, a750) expect that instead.
  */
 export function adrenoGmuChipId(chipId: number): number {
+  const own = GEN7_GMU_IDS.get(chipId >>> 0);
+  if (own !== undefined) return own;
   const f = adrenoChipFields(chipId);
   return ((f.core << 24) | (f.major << 16) | ((f.minor & 0xf) << 12) | ((f.patch & 0xf) << 8)) >>> 0;
 }
 
-/** A short name for a chip id: "a630" for 0x06030002, "a7xx 0x43050a01" for the hex-numbered parts. */
+/** The hex-numbered gen7 parts' marketing names. */
+const HEX_NAMES: ReadonlyMap<number, string> = new Map([
+  [0x43050a01, 'a740'],
+  [0x43051401, 'a750'],
+]);
+
+/** A short name for a chip id: "a630" for 0x06030002, "a740" for 0x43050a01, else "adreno 0x...". */
 export function adrenoName(chipId: number): string {
+  const named = HEX_NAMES.get(chipId >>> 0);
+  if (named !== undefined) return named;
   const f = adrenoChipFields(chipId);
   if (f.core >= 6 && f.core <= 7 && f.major <= 9 && f.minor <= 9) return `a${f.core}${f.major}${f.minor}`;
   return `adreno 0x${chipId.toString(16).padStart(8, '0')}`;
@@ -95,3 +133,7 @@ export function adrenoGmuLegacy(chipId: number): boolean {
 
 /** The identity of the part on sdm845 (Adreno 630 v2). */
 export const ADRENO_630_CHIP_ID = 0x06030002;
+/** The gen7 parts: a730 (sm8450), a740 (sm8550, "qcom,adreno-43050a01"), a750 (sm8650). */
+export const ADRENO_730_CHIP_ID = 0x07030001;
+export const ADRENO_740_CHIP_ID = 0x43050a01;
+export const ADRENO_750_CHIP_ID = 0x43051401;

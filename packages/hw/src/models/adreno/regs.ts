@@ -402,3 +402,82 @@ export const HFI_QHDR_DROPPED = 5;
 export const HFI_QHDR_RX_REQUEST = 8;
 export const HFI_QHDR_READ_INDEX = 10;
 export const HFI_QHDR_WRITE_INDEX = 11;
+
+// =============================================================================================
+// Gen7 (a730, a740, a750): what differs from a6xx on the paths the model covers. Word offsets
+// and fields from the register database's a7xx variants (a6xx.xml, a6xx_gmu.xml,
+// adreno_pm4.xml).
+
+/** RBBM_PERFCTR_CP(n) moved: 64-bit counters at 0x300 + 2n on gen7 (0x400 holds other counters). */
+export const A7XX_RBBM_PERFCTR_CP_0 = 0x0300;
+/** BV (visibility thread) copies of the CP status registers. */
+export const A7XX_CP_BV_PROTECT_STATUS = 0x0a61;
+export const A7XX_CP_BV_HW_FAULT = 0x0a64;
+export const A7XX_CP_BV_SQE_STAT_ADDR = 0x0a87;
+export const A7XX_CP_BV_SQE_STAT_DATA = 0x0a88;
+/** The BV thread's read-pointer shadow address (64-bit, LO then HI). */
+export const A7XX_CP_BV_RB_RPTR_ADDR = 0x0a98;
+export const A7XX_CP_BV_APRIV_CNTL = 0x0ad0;
+export const A7XX_CP_LPAC_APRIV_CNTL = 0x0b31;
+
+/** Gen7 RBBM_INT_0 names for bits the a6xx names differently (same positions). */
+export const A7XX_INT_CCU_CLEAN_DEPTH_TS = 1 << 10;
+export const A7XX_INT_CCU_CLEAN_COLOR_TS = 1 << 11;
+export const A7XX_INT_CCU_RESOLVE_CLEAN_TS = 1 << 12;
+/** PM4CPINTERRUPT: CP_INTERRUPT from the command stream (bit 15, a6xx's CP_RB). */
+export const A7XX_INT_PM4CPINTERRUPT = 1 << 15;
+export const A7XX_INT_RB_DONE_TS = 1 << 17;
+/** CACHE_CLEAN_TS: a CACHE_CLEAN (or CACHE_FLUSH_TS) event with IRQ completed (bit 20). */
+export const A7XX_INT_CACHE_CLEAN_TS = 1 << 20;
+export const A7XX_INT_TSBWRITEERROR = 1 << 28;
+export const A7XX_INT_SWFUSEVIOLATION = 1 << 29;
+
+/** Gen7 type-7 opcodes that reuse or add numbers. */
+export const A7XX_CP_WAIT_TIMESTAMP = 0x14;
+export const A7XX_CP_THREAD_CONTROL = 0x17;
+export const A7XX_CP_RESET_CONTEXT_STATE = 0x1f;
+/** Gen7 opcodes accepted and skipped (timestamps, resource lists, BV/BR counters, draw tables). */
+export const A7XX_SKIPPED_OPCODES: readonly number[] = [0x15, 0x16, 0x18, 0x1b, 0x7f];
+
+/** CP_THREAD_CONTROL dword 0: THREAD [1:0] (1 BR, 2 BV, 3 both), CONCURRENT_BIN_DISABLE [27], SYNC_THREADS [31]. */
+export const A7XX_CP_THREAD_MASK = 0x3;
+export const A7XX_CP_SET_THREAD_BR = 1;
+export const A7XX_CP_SET_THREAD_BV = 2;
+export const A7XX_CP_SET_THREAD_BOTH = 3;
+export const A7XX_CP_THREAD_CONTROL_CONCURRENT_BIN_DISABLE = 1 << 27;
+export const A7XX_CP_THREAD_CONTROL_SYNC_THREADS = 1 << 31;
+
+/**
+ * CP_EVENT_WRITE7 dword 0: EVENT [7:0], WRITE_SRC [22:20], WRITE_DST [24] (0 memory, 1
+ * on-chip), WRITE_ENABLED [27], IRQ [31]; dwords 1-2 the address, 3-4 the payload.
+ */
+export const A7XX_CP_EVENT_WRITE7_WRITE_SRC_SHIFT = 20;
+export const A7XX_CP_EVENT_WRITE7_WRITE_SRC_MASK = 0x7;
+export const A7XX_CP_EVENT_WRITE7_WRITE_DST_ONCHIP = 1 << 24;
+export const A7XX_CP_EVENT_WRITE7_WRITE_ENABLED = 1 << 27;
+export const A7XX_CP_EVENT_WRITE7_IRQ = 1 << 31;
+export const A7XX_EV_WRITE_USER_32B = 0;
+export const A7XX_EV_WRITE_USER_64B = 1;
+export const A7XX_EV_WRITE_TIMESTAMP_SUM = 2;
+export const A7XX_EV_WRITE_ALWAYSON = 3;
+export const A7XX_EV_WRITE_REGS_CONTENT = 4;
+/** Gen7 event numbers with an interrupt of their own. */
+export const A7XX_EV_CCU_RESOLVE_CLEAN = 0x1a;
+export const A7XX_EV_CCU_CLEAN_DEPTH = 0x20;
+export const A7XX_EV_CCU_CLEAN_COLOR = 0x21;
+export const A7XX_EV_CACHE_CLEAN = 0x31;
+
+/**
+ * CP_WAIT_TIMESTAMP dword 0: WAIT_VALUE_SRC [1:0] (0: the 32-bit value at ADDR >= SRC_0,
+ * signed; 1: the 64-bit value >= SRC_1:SRC_0, unsigned; 2: the on-chip timestamp sum),
+ * WAIT_DST [4] (0 memory, 1 on-chip); dwords 1-2 ADDR, 3 SRC_0, 4 SRC_1.
+ */
+export const A7XX_TS_WAIT_GE_32B = 0;
+export const A7XX_TS_WAIT_GE_64B = 1;
+export const A7XX_TS_WAIT_GE_TIMESTAMP_SUM = 2;
+export const A7XX_TS_WAIT_ONCHIP = 1 << 4;
+
+/** GMU_GENERAL_8..10 (gen7): the log buffer, the log write index, the chip id for the firmware. */
+export const A7XX_GMU_GENERAL_8 = 0x1f9cd;
+export const A7XX_GMU_GENERAL_9 = 0x1f9ce;
+export const A7XX_GMU_GENERAL_10 = 0x1f9cf;
