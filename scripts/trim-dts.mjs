@@ -196,7 +196,9 @@ function trimText(text, opts, removed, pass) {
           for (const m of body.matchAll(/([A-Za-z_][A-Za-z0-9_]*):\s*[A-Za-z0-9_,.+@-]+\s*\{/g)) removed.add(m[1]);
         }
       } else if (c.kind === 'override') {
-        drop = pass === 2 && removed.has(c.ref);
+        drop = removed.has(c.ref);
+        // the labels an override of a dropped node defines inside it go with it
+        if (drop) for (const m of body.matchAll(/([A-Za-z_][A-Za-z0-9_]*):\s*[A-Za-z0-9_,.+@-]+\s*\{/g)) removed.add(m[1]);
       }
       if (drop) {
         // the whole line(s), with the indentation before and the newline after
@@ -237,9 +239,14 @@ const opts = parseArgs(process.argv.slice(2));
 const texts = opts.files.map((f) => readFileSync(f, 'latin1'));
 const removed = new Set();
 for (const f of opts.exclude) for (const m of readFileSync(f, 'latin1').matchAll(/([A-Za-z_][A-Za-z0-9_]*):\s*[A-Za-z0-9_,.+@-]+\s*\{/g)) removed.add(m[1]);
-const excludedIncludes = new RegExp(`^[ \\t]*#include\\s+"(${opts.exclude.map((f) => basename(f).replace(/[.+]/g, '\\$&')).join('|') || '$^'})"[^\\n]*\\n`, 'gm');
+// "file.dtsi", or <dir/file.dtsi> through the kernel's include prefixes (<arm/cros-ec-keyboard.dtsi>)
+const excludedIncludes = new RegExp(`^[ \\t]*#include\\s+(?:"|<(?:[^>\\n]*/)?)(${opts.exclude.map((f) => basename(f).replace(/[.+]/g, '\\$&')).join('|') || '$^'})[">][^\\n]*\\n`, 'gm');
 // pass 1 finds the dropped nodes' labels everywhere; pass 2 also drops what references them
-for (const t of texts) trimText(t, opts, removed, 1);
+// (repeated until no new label is found: an override in one file may drop labels another file uses)
+for (let n = -1; n !== removed.size; ) {
+  n = removed.size;
+  for (const t of texts) trimText(t, opts, removed, 1);
+}
 mkdirSync(opts.out, { recursive: true });
 for (let i = 0; i < texts.length; i++) {
   let trimmed = applyCuts(texts[i], trimText(texts[i], opts, removed, 2));

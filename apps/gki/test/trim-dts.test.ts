@@ -159,6 +159,54 @@ describe('trim-dts.mjs', () => {
     expect(findNode(trimmed, '/soc/gpu@300000')!.props.map((p) => p.name)).toEqual(['compatible', 'reg', 'status']);
   });
 
+  it('--exclude drops a PMIC include, "file" or <prefix/file>, with the overrides of its nodes and the labels those overrides define', () => {
+    // the shape of qrb4210-rb2.dts (pmi632_ss_in, defined inside an override of a pmi632 node,
+    // referenced by a kept SoC node) and mt8192-asurada.dtsi (<arm/cros-ec-keyboard.dtsi>)
+    const src = join(work, 'excl');
+    mkdirSync(join(src, 'arm'), { recursive: true });
+    writeFileSync(join(src, 'pmic.dtsi'), `/ { pmic { pmic_typec: typec { compatible = "x,typec"; }; }; };\n`);
+    writeFileSync(join(src, 'arm', 'keyboard.dtsi'), `/ { kbd: keyboard { compatible = "x,kbd"; }; };\n`);
+    writeFileSync(
+      join(src, 'board.dts'),
+      `// SPDX-License-Identifier: MIT
+/dts-v1/;
+#include "pmic.dtsi"
+#include <arm/keyboard.dtsi>
+/ {
+	model = "exclude test";
+	usb: usb@1000 {
+		compatible = "x,usb";
+		reg = <0x1000 0x100>;
+		port { usb_ss_out: endpoint { remote-endpoint = <&pmic_ss_in>; }; };
+	};
+};
+
+&pmic_typec {
+	status = "okay";
+	connector { port { pmic_ss_in: endpoint { remote-endpoint = <&usb_ss_out>; }; }; };
+};
+
+&kbd {
+	status = "okay";
+};
+`,
+    );
+    const out = join(work, 'excl-out');
+    const r = spawnSync(
+      process.execPath,
+      [script, '--exclude', join(src, 'pmic.dtsi'), '--exclude', join(src, 'arm', 'keyboard.dtsi'), '--origin', 'a test', '--out', out, join(src, 'board.dts')],
+      { encoding: 'utf8' },
+    );
+    expect(r.status, r.stderr).toBe(0);
+    const text = readFileSync(join(out, 'board.dts'), 'utf8');
+    expect(text).not.toMatch(/#include|pmic_ss_in|&pmic_typec|&kbd/);
+    expect(text).toMatch(/Includes left out: pmic\.dtsi, keyboard\.dtsi\./);
+    // it compiles on its own, the SoC node kept with what did not point into the PMIC
+    const t = compileDtsFile(join(out, 'board.dts')).tree;
+    expect(findNode(t, '/usb@1000')!.props.map((p) => p.name)).toEqual(['compatible', 'reg']);
+    expect(findNode(t, '/usb@1000/port/endpoint')).toBeDefined();
+  });
+
   it('refuses node options with --only-clocks-and-power, naming them', () => {
     const r = trim(join(work, 'bad'), '--only-clocks-and-power', '--drop-node', 'thermal');
     expect(r.status).toBe(2);

@@ -62,6 +62,9 @@ export const PANFROST_GPU_MODELS: readonly { readonly name: string; readonly id:
   { name: 'g52', id: 0x7002, features: G52 },
   { name: 'g31', id: 0x7003, features: G31 },
   { name: 'g57', id: 0x9001, features: G57 },
+  // MediaTek's G57s (MT8192 MC5, MT8188 MC3) report product id 0x9093: 0x9003 once masked,
+  // which Linux lists as a second G57 so they get the G57 features, not "unknown"
+  { name: 'g57', id: 0x9003, features: G57 },
 ];
 
 /**

@@ -79,6 +79,17 @@ describe('panfrost probe', () => {
     expect(pfdev.features.name).toBe('t600');
   });
 
+  it("names MediaTek's Mali-G57 (product id 0x9093, as the MT8192 and MT8188 report) a g57 with the G57 features", () => {
+    const { pfdev, k } = fakeRig({ gpuId: 0x9093_0000 });
+    expect(pfdev.features.id).toBe(0x9093);
+    expect(pfdev.features.name).toBe('g57');
+    const arm = fakeRig({ gpuId: 0x9001_0000 }).pfdev;
+    expect(arm.features.name).toBe('g57');
+    expect(pfdev.features.hwFeatures).toBe(arm.features.hwFeatures);
+    expect(pfdev.features.hwFeatures).not.toBe(0);
+    expect(k.log.grep(/mali-g57 id 0x9093 major 0x0 minor 0x0 status 0x0/)).toHaveLength(1);
+  });
+
   it('fails the probe without the named interrupts, with the interrupt error', () => {
     const { k, pfdev } = fakeRig({ interruptNames: ['job', 'mmu', 'irq'], allowUnbound: true });
     expect(pfdev).toBeUndefined();

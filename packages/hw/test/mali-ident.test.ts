@@ -83,6 +83,28 @@ describe('Mali identity', () => {
     expect(r.r32(REG.TEXTURE_FEATURES0)).not.toBe(0);
   });
 
+  it("reports what panfrost reads on the MT8192 (Google Spherion): the G57 MC5's id, L2 and memory features and five cores", () => {
+    // panfrost 13000000.gpu: mali-g57 id 0x9093 major 0x0 minor 0x0 status 0x0; L2:0x07130206
+    // Shader:0x00000000 Tiler:0x00000809 Mem:0x101 MMU:0x00002830 AS:0xff JS:0x7;
+    // shader_present=0x50045 l2_present=0x1
+    const r = maliRig({ compatible: ['mediatek,mt8192-mali', 'arm,mali-valhall-jm'], gicCells: 4 });
+    expect([REG.GPU_ID, REG.L2_FEATURES, REG.CORE_FEATURES, REG.TILER_FEATURES, REG.MEM_FEATURES, REG.MMU_FEATURES, REG.AS_PRESENT, REG.JS_PRESENT].map((o) => r.r32(o))).toEqual([
+      0x9093_0000, 0x0713_0206, 0, 0x809, 0x101, 0x2830, 0xff, 0x7,
+    ]);
+    expect([r.r32(REG.SHADER_PRESENT_LO), r.r32(REG.L2_PRESENT_LO), r.r32(REG.TILER_PRESENT_LO)]).toEqual([0x50045, 1, 1]);
+  });
+
+  it("reports what panfrost reads on the MT8195 family (MT8395 Genio 1200 EVK): G57 r0p1, before the MT8192 string its node also lists", () => {
+    // panfrost 13000000.gpu: mali-g57 id 0x9093 major 0x0 minor 0x1 status 0x0; L2:0x07120206
+    // Shader:0x00000000 Tiler:0x00000809 Mem:0x301 MMU:0x00002830 AS:0xff JS:0x7;
+    // shader_present=0x50045 l2_present=0x1
+    const r = maliRig({ compatible: ['mediatek,mt8195-mali', 'mediatek,mt8192-mali', 'arm,mali-valhall-jm'], gicCells: 4 });
+    expect([REG.GPU_ID, REG.L2_FEATURES, REG.CORE_FEATURES, REG.TILER_FEATURES, REG.MEM_FEATURES, REG.MMU_FEATURES, REG.AS_PRESENT, REG.JS_PRESENT].map((o) => r.r32(o))).toEqual([
+      0x9093_0010, 0x0712_0206, 0, 0x809, 0x301, 0x2830, 0xff, 0x7,
+    ]);
+    expect([r.r32(REG.SHADER_PRESENT_LO), r.r32(REG.L2_PRESENT_LO), r.r32(REG.TILER_PRESENT_LO)]).toEqual([0x50045, 1, 1]);
+  });
+
   it('chooses by the first compatible it knows, so the SoC string wins over the generic one', () => {
     // A T860 SoC string with a (wrong) generic Bifrost fallback: the SoC's preset is used.
     expect(maliRig({ compatible: ['rockchip,rk3399-mali', 'arm,mali-bifrost'] }).r32(REG.GPU_ID)).toBe(0x0860_2000);

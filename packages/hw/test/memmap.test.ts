@@ -230,6 +230,32 @@ describe('interrupts on real trees', () => {
   });
 });
 
+describe("the MPM (qcom,mpm) of qcm2290.dtsi", () => {
+  // under the RPM processor node, <pin flags> specifiers, pins mapped to SPIs by qcom,mpm-pin-map
+  const dtb = compileDts(`/dts-v1/;
+    #include <dt-bindings/interrupt-controller/arm-gic.h>
+    / {
+      #address-cells = <2>; #size-cells = <2>;
+      interrupt-parent = <&intc>;
+      memory@40000000 { device_type = "memory"; reg = <0 0x40000000 0 0x10000000>; };
+      intc: interrupt-controller@f200000 { compatible = "arm,gic-v3"; interrupt-controller; #interrupt-cells = <3>; reg = <0 0xf200000 0 0x10000>; };
+      remoteproc { compatible = "qcom,qcm2290-rpm-proc", "qcom,rpm-proc";
+        mpm: interrupt-controller { compatible = "qcom,mpm"; interrupts = <GIC_SPI 197 IRQ_TYPE_EDGE_RISING>; interrupt-controller; #interrupt-cells = <2>;
+          interrupt-parent = <&intc>; qcom,mpm-pin-count = <96>; qcom,mpm-pin-map = <2 275>, <12 422>, <86 183>; };
+      };
+      usb@4ef8800 { compatible = "t,dev"; reg = <0 0x4ef8800 0 0x400>;
+        interrupts-extended = <&intc GIC_SPI 260 IRQ_TYPE_LEVEL_HIGH>, <&mpm 12 IRQ_TYPE_LEVEL_HIGH>, <&mpm 40 IRQ_TYPE_LEVEL_HIGH>; };
+    };`);
+
+  it('hands a mapped pin on as its SPI and names an unmapped one', () => {
+    const t = parseDtb(dtb);
+    const idx = new FdtIndex(t);
+    const usb = boardInterrupts(idx, findNode(t, '/usb@4ef8800')!);
+    expect(usb.lines).toEqual([32 + 260, 32 + 422, -1]);
+    expect(usb.unresolved).toEqual([{ index: 2, reason: 'MPM pin 40 of /remoteproc/interrupt-controller is not in its qcom,mpm-pin-map (a wake-up source only, no GIC line)' }]);
+  });
+});
+
 describe('interrupt controllers stacked on the GIC', () => {
   // the shapes of mt8183.dtsi (SYSIRQ as the root interrupt parent), sc7180.dtsi (PDC with
   // qcom,pdc-ranges) and imx8mq.dtsi (GPC)

@@ -376,6 +376,41 @@ describe('interrupt controllers stacked on the GIC', () => {
   });
 });
 
+describe("the MPM (qcom,mpm), QCM2290's wake-up controller stacked on the GIC", () => {
+  // the shape of qcm2290.dtsi: the MPM sits under the RPM processor node, takes <pin flags>
+  // and maps the pins of its qcom,mpm-pin-map to GIC SPIs; the USB controller, SPMI and TSENS
+  // reach it through interrupts-extended
+  const t = treeOf(
+    node('', [prop.u32('#address-cells', 1), prop.u32('#size-cells', 1), prop.u32('interrupt-parent', ref('gic'))], [
+      node('gic: interrupt-controller@1000', [prop.string('compatible', 'arm,gic-v3'), prop.empty('interrupt-controller'), prop.u32('#interrupt-cells', 3)]),
+      node('remoteproc', [prop.strings('compatible', ['qcom,qcm2290-rpm-proc', 'qcom,rpm-proc'])], [
+        node('mpm: interrupt-controller', [
+          prop.string('compatible', 'qcom,mpm'),
+          prop.cells('interrupts', 0, 197, 1),
+          prop.empty('interrupt-controller'),
+          prop.u32('#interrupt-cells', 2),
+          prop.u32('interrupt-parent', ref('gic')),
+          prop.u32('qcom,mpm-pin-count', 96),
+          prop.cells('qcom,mpm-pin-map', 2, 275, 5, 296, 12, 422, 86, 183),
+        ]),
+      ]),
+      node('usb@4ef8800', [prop.string('compatible', 'x,usb'), prop.cells('interrupts-extended', ref('gic'), 0, 260, 4, ref('mpm'), 12, 4, ref('mpm'), 40, 4)]),
+    ]),
+  );
+
+  it("hands a mapped pin on as its SPI; an unmapped pin reaches no line", () => {
+    const k = new Kernel(new Board('t', [{ base: 0x4000_0000, size: 1 << 20 }]));
+    const tree = k.of.loadTree(t.fdt);
+    const usb = tree.findByPath('/usb@4ef8800')!;
+    expect(k.of.irqGet(usb, 0)).toBe(32 + 260);
+    expect(k.of.irqGet(usb, 1)).toBe(32 + 422); // pin 12 -> SPI 422
+    expect(k.of.irqGet(usb, 2)).toBe(-EINVAL); // pin 40 only wakes the SoC
+    expect(k.log.grep(/interrupt controller \/remoteproc/).map((r) => r.msg)).toEqual(['interrupt controller /remoteproc/interrupt-controller -> /interrupt-controller@1000 (stacked)']);
+    // a platform driver in Linux: not taken early
+    expect(k.of.isEarlyNode(tree.findByPath('/remoteproc/interrupt-controller')!)).toBe(false);
+  });
+});
+
 describe('fw_devlink supplier properties', () => {
   it('finds iommus, clocks, power-domains, -supply and -gpios suppliers but not interrupt parents', () => {
     const t = treeOf(

@@ -231,7 +231,10 @@ const GIC_PPI = 1;
  * Interrupt controllers stacked on the GIC that hand a specifier on to it (hierarchical irq
  * domains): MediaTek's SYSIRQ (polarity inversion), the i.MX GPC and Tegra's legacy
  * controller take <GIC_SPI n flags> and pass SPI n on; Qualcomm's PDC takes <pin flags> and
- * passes the SPI its `qcom,pdc-ranges` (<pin base, SPI base, count>...) give that pin.
+ * passes the SPI its `qcom,pdc-ranges` (<pin base, SPI base, count>...) give that pin; the
+ * MPM of RPM-based Qualcomm SoCs (QCM2290, SM6375) takes <pin flags> and passes the SPI its
+ * `qcom,mpm-pin-map` pairs (<pin SPI>...) give the pin (a pin not in the map only wakes the
+ * SoC: no line reaches the GIC).
  */
 export const GIC_STACKED_COMPATIBLES: readonly string[] = [
   'mediatek,mt6577-sysirq',
@@ -240,6 +243,7 @@ export const GIC_STACKED_COMPATIBLES: readonly string[] = [
   'nvidia,tegra30-ictlr',
   'nvidia,tegra210-ictlr',
   'qcom,pdc',
+  'qcom,mpm',
 ];
 
 function isStackedNode(n: FdtNode): boolean {
@@ -258,10 +262,18 @@ function stackedToGic(idx: FdtIndex, spec: FdtIrqSpec): FdtIrqSpec | string {
   if (!parent || !isGicNode(parent)) return `interrupt controller ${spec.ctrlPath} does not report to a GIC`;
   const gic = { ctrl: parent, ctrlPath: idx.path(parent) };
   let pdc = false;
+  let mpm = false;
   try {
     pdc = compatibleOf(spec.ctrl).includes('qcom,pdc');
+    mpm = compatibleOf(spec.ctrl).includes('qcom,mpm');
   } catch {
     pdc = false;
+  }
+  if (mpm) {
+    if (spec.args.length !== 2) return `${spec.ctrlPath} takes <pin flags>, not <${spec.args.join(' ')}>`;
+    const map = cellsOf(spec.ctrl, 'qcom,mpm-pin-map') ?? [];
+    for (let i = 0; i + 2 <= map.length; i += 2) if (map[i] === spec.args[0]) return { ...gic, args: [GIC_SPI, map[i + 1]!, spec.args[1]!] };
+    return `MPM pin ${spec.args[0]} of ${spec.ctrlPath} is not in its qcom,mpm-pin-map (a wake-up source only, no GIC line)`;
   }
   if (!pdc) {
     if (spec.args.length !== 3 || spec.args[0] !== GIC_SPI) return `${spec.ctrlPath} takes <GIC_SPI n flags>, not <${spec.args.join(' ')}>`;

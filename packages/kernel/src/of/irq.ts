@@ -206,7 +206,10 @@ export function ofIsGic(node: OfNode): boolean {
  * right after it, IRQCHIP_DECLARE): each hands a specifier on to its parent GIC. MediaTek's
  * SYSIRQ (mtk-sysirq), the i.MX GPC (irq-imx-gpcv2) and Tegra's legacy controller take
  * <GIC_SPI n flags> and pass SPI n; Qualcomm's PDC (qcom-pdc) takes <pin flags> and passes
- * the SPI its `qcom,pdc-ranges` triplets (pin base, SPI base, count) map the pin to.
+ * the SPI its `qcom,pdc-ranges` triplets (pin base, SPI base, count) map the pin to; the MPM
+ * (irq-qcom-mpm, QCM2290 and SM6375) takes <pin flags> and passes the SPI its
+ * `qcom,mpm-pin-map` pairs (pin, SPI) give the pin. A pin with no pair only wakes the SoC
+ * (Linux disconnects it from the GIC's hierarchy): no line of the board carries it, -EINVAL.
  */
 export const OF_GIC_STACKED_IRQCHIPS: readonly { readonly compatible: string; readonly device: boolean }[] = [
   // `device`: the node still becomes a platform device (the PDC's irqchip is a platform
@@ -217,6 +220,8 @@ export const OF_GIC_STACKED_IRQCHIPS: readonly { readonly compatible: string; re
   { compatible: 'nvidia,tegra30-ictlr', device: false },
   { compatible: 'nvidia,tegra210-ictlr', device: false },
   { compatible: 'qcom,pdc', device: true },
+  // a platform driver too (IRQCHIP_PLATFORM_DRIVER); its node sits under the RPM processor
+  { compatible: 'qcom,mpm', device: true },
 ];
 
 /** The OF_GIC_STACKED_IRQCHIPS entry `node` matches, if it is an interrupt controller. */
@@ -241,6 +246,16 @@ export function stackedXlate(node: OfNode, parent: IrqXlate): IrqXlate {
         if (pin >= base && pin < base + ranges[i + 2]!) return parent({ np: spec.np, args: [GIC_SPI, ranges[i + 1]! + pin - base, spec.args[1]!] });
       }
       return -EINVAL;
+    };
+  }
+  if (ofDeviceIsCompatible(node, 'qcom,mpm') > 0) {
+    const pairs = cellsOf(node, 'qcom,mpm-pin-map') ?? [];
+    const spiOfPin = new Map<number, number>();
+    for (let i = 0; i + 1 < pairs.length; i += 2) spiOfPin.set(pairs[i]!, pairs[i + 1]!);
+    return (spec) => {
+      if (spec.args.length !== 2) return -EINVAL;
+      const spi = spiOfPin.get(spec.args[0]!);
+      return spi === undefined ? -EINVAL : parent({ np: spec.np, args: [GIC_SPI, spi, spec.args[1]!] });
     };
   }
   return (spec) => (spec.args.length === 3 && spec.args[0] === GIC_SPI ? parent({ np: spec.np, args: [GIC_SPI, spec.args[1]!, spec.args[2]!] }) : -EINVAL);

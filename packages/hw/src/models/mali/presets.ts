@@ -178,6 +178,24 @@ export const MALI_PRESET_G57 = bifrost({
   measured: 'MT8188 (panfrost probe log)',
 });
 
+/**
+ * Mali-G57 MC5 (Valhall, job manager) of the MediaTek MT8192: the same product id 0x9093 (r0p0)
+ * as the MT8188's, five cores, its own L2 and memory features.
+ */
+export const MALI_PRESET_G57_MC5 = bifrost({
+  name: 'mali-g57-mc5', arch: 'valhall', gpuId: 0x90930000, l2Features: 0x07130206, tilerFeatures: 0x809, mmuFeatures: 0x2830, memFeatures: 0x101, shaderPresent: 0x50045,
+  measured: 'MT8192 Google Spherion (panfrost probe log, Linux 6.12)',
+});
+
+/**
+ * Mali-G57 MC5 r0p1 of the MediaTek MT8195 (and its MT8395 variant): product id 0x9093 as on
+ * the MT8192, revision r0p1, five cores, its own L2 and memory features.
+ */
+export const MALI_PRESET_G57_R0P1 = bifrost({
+  name: 'mali-g57-r0p1', arch: 'valhall', gpuId: 0x90930010, l2Features: 0x07120206, tilerFeatures: 0x809, mmuFeatures: 0x2830, memFeatures: 0x301, shaderPresent: 0x50045,
+  measured: 'MT8395 Genio 1200 EVK (panfrost probe log)',
+});
+
 /** Every preset by name (what `gki,mali-preset` accepts). */
 export const MALI_PRESETS: Readonly<Record<string, MaliPreset>> = Object.fromEntries(
   [
@@ -193,6 +211,8 @@ export const MALI_PRESETS: Readonly<Record<string, MaliPreset>> = Object.fromEnt
     MALI_PRESET_G52,
     MALI_PRESET_G52_R1,
     MALI_PRESET_G57,
+    MALI_PRESET_G57_MC5,
+    MALI_PRESET_G57_R0P1,
     MALI_PRESET_G72,
   ].map((p) => [p.name, p]),
 );
@@ -233,9 +253,9 @@ export const MALI_COMPATIBLE_PRESETS: Readonly<Record<string, string>> = {
   'mediatek,mt8183-mali': 'mali-g72',
   'mediatek,mt8183b-mali': 'mali-g72',
   'mediatek,mt8188-mali': 'mali-g57',
-  'mediatek,mt8192-mali': 'mali-g57',
+  'mediatek,mt8192-mali': 'mali-g57-mc5',
   'mediatek,mt8370-mali': 'mali-g57',
-  'mediatek,mt8195-mali': 'mali-g57',
+  'mediatek,mt8195-mali': 'mali-g57-r0p1',
 };
 
 /** Every compatible string the model is instantiated for. */
