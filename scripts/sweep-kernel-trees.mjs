@@ -237,6 +237,12 @@ function summarize(results, seconds, jsonFile) {
     for (const r of rs.slice(0, 8)) console.log(`    ${r.rel}${r.detail?.[0] ? `: ${r.detail[0]}` : ''}`);
     if (rs.length > 8) console.log(`    ... and ${rs.length - 8} more`);
   }
+  // boards that ran clean but whose GPU a driver refused (a part the catalog does not list, say)
+  const refused = swept.filter((r) => (r.gpus ?? []).some((g) => !g.endsWith(':bound')));
+  const gpusBound = swept.filter((r) => (r.gpus ?? []).some((g) => g.endsWith(':bound'))).length;
+  console.log(`\nGPU bound and run on ${gpusBound} board(s); a GPU left unbound or refused on ${refused.length}:`);
+  for (const r of refused.slice(0, 20)) console.log(`    ${r.rel}: ${r.gpus.filter((g) => !g.endsWith(':bound')).join(', ')} (${r.compat.filter((c) => /adreno-[0-9]|mali/.test(c)).join(', ')})`);
+  if (refused.length > 20) console.log(`    ... and ${refused.length - 20} more`);
   if (jsonFile) writeFileSync(jsonFile, JSON.stringify({ seconds, boards: results.length, run: swept.length, ok: ok.length, causes: causes.map(([c, rs]) => ({ cause: c, boards: rs.map((r) => r.rel) })), results }, null, 2));
 }
 
