@@ -1,6 +1,6 @@
 import { allocIoPgtableOps, freeIoPgtableOps } from '@gki/io-pgtable-core';
 import type { IommuFlushOps, IoPgtableCfg, IoPgtableFmt, IoPgtableOps } from '@gki/io-pgtable-core';
-import { EINVAL, ENODEV, iommuIotlbGatherAddPage, lowestBit, reportIommuFault } from '@gki/kernel';
+import { EINVAL, ENODEV, iommuDomainSetPgtblOps, iommuIotlbGatherAddPage, lowestBit, reportIommuFault } from '@gki/kernel';
 import type { Device, IommuDomain, IommuDomainGeometry, IommuDomainOps, IommuDomainType, IommuIotlbGather } from '@gki/kernel';
 import type { ArmSmmuV3, ArmSmmuV3Master } from './smmu.js';
 import {
@@ -103,6 +103,8 @@ export class ArmSmmuV3DomainImpl implements ArmSmmuV3Domain {
   pgsizeBitmap = 0;
   geometry: IommuDomainGeometry = { apertureStart: 0, apertureEnd: 0, forceAperture: true };
   pgtbl: IoPgtableOps | null = null;
+  /** The published page table (IommuDomain.pgtblOps): `pgtbl` while the domain is live. */
+  pgtblOps: IoPgtableOps | null = null;
   asid = 0;
   vmid = 0;
   s1: S1Ctx | null = null;
@@ -184,6 +186,8 @@ export class ArmSmmuV3DomainImpl implements ArmSmmuV3Domain {
     this.pgtbl = ops;
     this.pgsizeBitmap = cfg.pgsizeBitmap;
     this.geometry = { apertureStart: 0, apertureEnd: 2 ** cfg.ias - 1, forceAperture: true };
+    // mapPages / unmapPages (createDomainOps) forward to this table and do nothing else
+    iommuDomainSetPgtblOps(this, ops);
     return 0;
   }
 
@@ -274,6 +278,7 @@ export class ArmSmmuV3DomainImpl implements ArmSmmuV3Domain {
    */
   destroy(): void {
     if (this.freed) return;
+    iommuDomainSetPgtblOps(this, null);
     for (const m of [...this.masters]) this.smmu.blockMaster(m);
     if (this.pgtbl) freeIoPgtableOps(this.smmu.kernel, this.pgtbl);
     this.pgtbl = null;

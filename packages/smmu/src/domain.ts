@@ -13,6 +13,7 @@ import {
   IOMMU_FAULT_WRITE,
   errnoName,
   freeIrq,
+  iommuDomainSetPgtblOps,
   reportIommuFault,
   requestIrq,
 } from '@gki/kernel';
@@ -141,6 +142,8 @@ export class ArmSmmuDomainImpl implements ArmSmmuDomain {
   };
   fmt: IoPgtableFmt | null = null;
   pgtbl: IoPgtableOps | null = null;
+  /** The published page table (IommuDomain.pgtblOps): `pgtbl` while the domain is live. */
+  pgtblOps: IoPgtableOps | null = null;
   /** The io-pgtable configuration as the format completed it (TTBR, TCR, MAIR). */
   pgtblCfg: IoPgtableCfg | null = null;
   /** iommu_set_pgtable_quirks before the first attach. */
@@ -284,6 +287,8 @@ export class ArmSmmuDomainImpl implements ArmSmmuDomain {
       this.irq = irq!;
     }
     this.pgtbl = ops;
+    // mapPages / unmapPages (createDomainOps) forward to this table and do nothing else
+    iommuDomainSetPgtblOps(this, ops);
     return 0;
   }
 
@@ -349,6 +354,7 @@ export class ArmSmmuDomainImpl implements ArmSmmuDomain {
   destroy(): void {
     if (this.freed) return;
     this.freed = true;
+    iommuDomainSetPgtblOps(this, null);
     const smmu = this.smmu;
     if (!smmu || this.stage === 'bypass') return;
     const cbndx = this.cfg.cbndx;

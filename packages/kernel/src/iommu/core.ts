@@ -6,7 +6,7 @@ import { ofParsePhandleWithArgs } from '../of/phandle.js';
 import { ofDeviceIsAvailable } from '../of/property.js';
 import { IovaDomain } from '../dma/iova.js';
 import { IommuGroup } from './group.js';
-import { iommuMinPageSize } from './map.js';
+import { iommuDomainSetPgtblOps, iommuMinPageSize } from './map.js';
 import {
   iommuIsPagingDomain,
   type IommuDevice,
@@ -480,6 +480,8 @@ export class IommuCore {
     domainStates.delete(dom);
     this.domains.splice(this.domains.indexOf(dom), 1);
     dom.ops.free(dom);
+    // the driver withdraws its published page table in free; a freed domain never keeps one
+    iommuDomainSetPgtblOps(dom, null);
     this.kernel.modules.modulePut(st.rec.iommu.ops.owner);
   }
 

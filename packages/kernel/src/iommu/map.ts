@@ -1,5 +1,5 @@
 import { EINVAL, ENODEV } from '../errno.js';
-import { iommuIsPagingDomain, type IommuDomain, type IommuIotlbGather, type IommuMappedOut } from './types.js';
+import { iommuIsPagingDomain, type IommuDomain, type IommuIotlbGather, type IommuMappedOut, type IommuPgtableOps } from './types.js';
 
 /*
  * Address arithmetic on plain numbers: IOVAs, PAs and page-size bitmaps go up to 2^52, so the
@@ -242,7 +242,8 @@ const mapOut: IommuPgsizeOut = { pgsize: 0, count: 0 };
 /**
  * The `mapped` out-parameter of the one-page map path, and of the general path while it is not
  * busy. No busy flag on the one-page path: each use saves its value and restores it after the
- * driver's call, so a call nested in a driver callback hands the outer call its count back.
+ * driver's call, so a call nested in a driver callback hands the outer call its count back (the
+ * path through a published page table takes what the call added to the saved value).
  */
 const mapMapped: IommuMappedOut = { mapped: 0 };
 let mapBusy = false;
@@ -254,11 +255,26 @@ let unmapGatherBusy = false;
  * The gather of the one-page unmap path, and whether that path is using it (then a nested call,
  * from a driver callback, takes the general path). Both without try/finally, which, inlined into
  * the caller, costs about as much as the whole one-page unmap: a driver op that throws out of
- * that path leaves `oneUnmapBusy` set, and every later unmap then takes the general path, which
+ * that path leaves `one.unmapBusy` set, and every later unmap then takes the general path, which
  * gives the same results (with a gather of its own per call).
  */
-let oneUnmapBusy = false;
+const one = {
+  /** True while the one-page unmap path uses oneUnmapGather. */
+  unmapBusy: false,
+};
 const oneUnmapGather: IommuIotlbGather = iommuIotlbGatherInit();
+
+/**
+ * IOVA and PA of a call leaving a one-page path for the code that finishes it, written just
+ * before that code is called and read first thing by it. Passed through memory, not as
+ * arguments: when the one-page path is inlined into its caller, its IOVA and PA are unboxed
+ * doubles, and the format's own slow-path call needs them boxed; if the core passed the same
+ * values to a call of its own, V8 would box them once for both uses, ahead of the branch, on
+ * every call (two heap numbers per page, seen in a process whose earlier work had given these
+ * calls type feedback). A typed array, because V8 does not forward a typed-array store to the
+ * load that follows it as it does an object field (which would bring the shared value back).
+ */
+const AWAY = new Float64Array(2);
 
 /**
  * Unmaps [iova, iova + size) in page-size runs, feeding `gather`; bytes unmapped (stops at
@@ -289,15 +305,16 @@ function unmapRange(domain: IommuDomain, iova: number, size: number, gather: Iom
  * Fast paths. Most calls map or unmap one page of a size the domain supports, at addresses
  * aligned to it: iommu_pgsize then always answers "one page of `size`", so the split loop, the
  * bitmap tables and the page-size search can be skipped. `iommuMap` and `iommuUnmap` keep this
- * case small enough (in bytecode) for V8 to inline them, the driver's op and the format's own
- * fast path into the caller, as it inlines a format's mapPages called directly: each call that
- * is not inlined costs a few ns, boxes IOVAs and PAs at or above 2^31 into heap numbers, and
- * hides the loop-invariant parts of the chain from the compiler. Everything else (ranges,
+ * case small enough (in bytecode) for V8 to inline them and the format's own fast path into the
+ * caller (the page table the driver published, see IommuDomain.pgtblOps, is called directly;
+ * for a driver that publishes none, its op), as it inlines a format's mapPages called
+ * directly: each call that is not inlined costs a few ns, boxes IOVAs and PAs at or above 2^31
+ * into heap numbers, and hides the loop-invariant parts of the chain from the compiler. Everything else (ranges,
  * misaligned or odd arguments, errors, a driver that maps less than asked, an unmap nested in a
  * driver callback) takes the general path, with the same results. Neither path uses
  * try/finally: inlined into the caller, a try block put around the driver's op cost about as
  * much as the whole one-page map (V8 keeps every value the handler might need alive across the
- * inlined code); see mapMapped and oneUnmapBusy for what an exception leaves behind.
+ * inlined code); see mapMapped and one.unmapBusy for what an exception leaves behind.
  */
 
 /** Largest address the fast paths take: 52 bits (anything above goes the general way). */
@@ -343,6 +360,24 @@ function oneUnmapPage(domain: IommuDomain, iova: number, size: number): boolean 
 }
 
 /**
+ * Publishes (or, with null, withdraws) the page table `domain`'s driver ops forward its
+ * mapPages / unmapPages to (see IommuDomain.pgtblOps): the driver calls this once the table
+ * exists (domain finalise) and with null before it frees it or the domain. 0, or -EINVAL
+ * (nothing changes) for a domain that is not a paging domain with ops, or for `ops` that lack
+ * either entry point.
+ */
+export function iommuDomainSetPgtblOps(domain: IommuDomain, ops: IommuPgtableOps | null): number {
+  if (ops === null) {
+    if (domain && domain.pgtblOps != null) (domain as { pgtblOps: IommuPgtableOps | null }).pgtblOps = null;
+    return 0;
+  }
+  if (!domain || !domain.ops || !iommuIsPagingDomain(domain.type)) return -EINVAL;
+  if (typeof ops !== 'object' || typeof ops.mapPages !== 'function' || typeof ops.unmapPages !== 'function') return -EINVAL;
+  (domain as { pgtblOps: IommuPgtableOps | null }).pgtblOps = ops;
+  return 0;
+}
+
+/**
  * iommu_map: maps [iova, iova + size) to [paddr, paddr + size) with `prot`, in the largest
  * page sizes the domain allows (see iommuPgsize), one mapPages call per run of equal pages.
  * 0, or -EINVAL for an identity/blocked domain, addresses or size not aligned to the
@@ -350,18 +385,67 @@ function oneUnmapPage(domain: IommuDomain, iova: number, size: number): boolean 
  * driver's error otherwise, after unmapping (and syncing) whatever this call had mapped.
  */
 export function iommuMap(domain: IommuDomain, iova: number, paddr: number, size: number, prot: number): number {
-  if ((prot | 0) === prot && onePage(domain, iova, paddr, size)) {
-    // one page: a single mapPages call
-    const m = mapMapped;
-    const outer = m.mapped;
-    m.mapped = 0;
-    const ret = domain.ops.mapPages(domain, iova, paddr, size, 1, prot, m);
-    const got = m.mapped;
-    m.mapped = outer;
-    if (ret === 0 && got === size) return 0;
-    return mapRest(domain, iova, paddr, size, prot, ret, got);
+  const io = domain?.pgtblOps;
+  if (io !== null && io !== undefined) {
+    if (
+      (prot | 0) === prot &&
+      (size | 0) === size &&
+      size > 0 &&
+      ((((iova >>> 0) | (paddr >>> 0) | size) & (size - 1)) | (~(domain.pgsizeBitmap >>> 0) & size)) === 0 &&
+      iova >= 0 &&
+      paddr >= 0 &&
+      iova < FAST_MAX &&
+      paddr < FAST_MAX &&
+      Math.floor(iova) === iova &&
+      Math.floor(paddr) === paddr
+    ) {
+      // one page into the published table: a single map_pages call; `mapped` is counted from
+      // what it holds (a call nested in a driver callback restores it before returning)
+      const m = mapMapped;
+      const before = m.mapped;
+      const ret = io.mapPages(iova, paddr, size, 1, prot, m);
+      const got = m.mapped - before;
+      m.mapped = before;
+      if (ret === 0 && got === size) return 0;
+      AWAY[0] = iova;
+      AWAY[1] = paddr;
+      return mapRestAway(domain, size, prot, ret, got);
+    }
   }
+  // (a number in AWAY; anything else, which the general path rejects, as it is)
+  if (typeof iova !== 'number' || typeof paddr !== 'number') return iommuMapSlow(domain, iova, paddr, size, prot);
+  AWAY[0] = iova;
+  AWAY[1] = paddr;
+  return iommuMapAway(domain, size, prot);
+}
+
+/** mapRest with the IOVA and PA in AWAY. */
+function mapRestAway(domain: IommuDomain, size: number, prot: number, ret: number, got: number): number {
+  return mapRest(domain, AWAY[0]!, AWAY[1]!, size, prot, ret, got);
+}
+
+/**
+ * iommuMap for a call its published-table path did not take, with the IOVA and PA in AWAY:
+ * the one-page path through the driver's op when the domain has no published table, else the
+ * general path.
+ */
+function iommuMapAway(domain: IommuDomain, size: number, prot: number): number {
+  const iova = AWAY[0]!;
+  const paddr = AWAY[1]!;
+  if ((domain?.pgtblOps ?? null) === null && (prot | 0) === prot && onePage(domain, iova, paddr, size)) return mapOneByOp(domain, iova, paddr, size, prot);
   return iommuMapSlow(domain, iova, paddr, size, prot);
+}
+
+/** iommuMap's one-page path through the driver's mapPages op (no published table). */
+function mapOneByOp(domain: IommuDomain, iova: number, paddr: number, size: number, prot: number): number {
+  const m = mapMapped;
+  const outer = m.mapped;
+  m.mapped = 0;
+  const ret = domain.ops.mapPages(domain, iova, paddr, size, 1, prot, m);
+  const got = m.mapped;
+  m.mapped = outer;
+  if (ret === 0 && got === size) return 0;
+  return mapRest(domain, iova, paddr, size, prot, ret, got);
 }
 
 /** What the general loop does after the one-page path's mapPages call returned `ret` having mapped `got`. */
@@ -438,20 +522,66 @@ function undoMap(domain: IommuDomain, iova: number, done: number): void {
  * rejected call (misaligned, non-paging domain) or when nothing was mapped at `iova`.
  */
 export function iommuUnmap(domain: IommuDomain, iova: number, size: number): number {
-  if (!oneUnmapBusy && oneUnmapPage(domain, iova, size)) {
-    // one page: a single unmapPages call into the one-page gather (empty: every use leaves it
-    // so); the ops read once
-    const ops = domain.ops;
-    const g = oneUnmapGather;
-    oneUnmapBusy = true;
-    let n = ops.unmapPages(domain, iova, size, 1, g);
-    if (n !== size) n = unmapOneRest(domain, iova, size, n, g);
-    ops.iotlbSync?.(domain, g);
-    oneUnmapBusy = false;
-    resetGather(g);
-    return n;
+  const io = domain?.pgtblOps;
+  if (io !== null && io !== undefined) {
+    if (
+      one.unmapBusy === false &&
+      (size | 0) === size &&
+      size > 0 &&
+      ((((iova >>> 0) | size) & (size - 1)) | (~(domain.pgsizeBitmap >>> 0) & size)) === 0 &&
+      iova >= 0 &&
+      iova < FAST_MAX &&
+      Math.floor(iova) === iova
+    ) {
+      // one page from the published table: a single unmap_pages call into the one-page gather
+      // (empty: every use leaves it so), then the driver's iotlb_sync
+      const ops = domain.ops;
+      const g = oneUnmapGather;
+      one.unmapBusy = true;
+      let n = io.unmapPages(iova, size, 1, g);
+      if (n !== size) {
+        AWAY[0] = iova;
+        n = unmapOneRestAway(domain, size, n, g);
+      }
+      ops.iotlbSync?.(domain, g);
+      one.unmapBusy = false;
+      resetGather(g);
+      return n;
+    }
   }
+  if (typeof iova !== 'number') return iommuUnmapSlow(domain, iova, size);
+  AWAY[0] = iova;
+  return iommuUnmapAway(domain, size);
+}
+
+/** unmapOneRest with the IOVA in AWAY. */
+function unmapOneRestAway(domain: IommuDomain, size: number, n: number, g: IommuIotlbGather): number {
+  return unmapOneRest(domain, AWAY[0]!, size, n, g);
+}
+
+/**
+ * iommuUnmap for a call its published-table path did not take, with the IOVA in AWAY: the
+ * one-page path through the driver's op when the domain has no published table, else the
+ * general path.
+ */
+function iommuUnmapAway(domain: IommuDomain, size: number): number {
+  const iova = AWAY[0]!;
+  if ((domain?.pgtblOps ?? null) === null && one.unmapBusy === false && oneUnmapPage(domain, iova, size)) return unmapOneByOp(domain, iova, size);
   return iommuUnmapSlow(domain, iova, size);
+}
+
+/** iommuUnmap's one-page path through the driver's unmapPages op (no published table). */
+function unmapOneByOp(domain: IommuDomain, iova: number, size: number): number {
+  // the ops read once
+  const ops = domain.ops;
+  const g = oneUnmapGather;
+  one.unmapBusy = true;
+  let n = ops.unmapPages(domain, iova, size, 1, g);
+  if (n !== size) n = unmapOneRest(domain, iova, size, n, g);
+  ops.iotlbSync?.(domain, g);
+  one.unmapBusy = false;
+  resetGather(g);
+  return n;
 }
 
 /*
@@ -472,18 +602,27 @@ export function iommuUnmap(domain: IommuDomain, iova: number, size: number): num
 export function iommuMapPage(domain: IommuDomain, iovaPfn: number, paPfn: number, size: number, prot: number): number {
   const iova = iovaPfn * size;
   const paddr = paPfn * size;
-  if (iova < FAST_MAX && paddr < FAST_MAX && (prot | 0) === prot && ((domain.pgsizeBitmap >>> 0) & size) !== 0 && domain.type === 'dma') {
+  const io = domain.pgtblOps;
+  if (io !== null && io !== undefined && iova < FAST_MAX && paddr < FAST_MAX && (prot | 0) === prot && (~(domain.pgsizeBitmap >>> 0) & size) === 0) {
     // iommuMap's one-page path
     const m = mapMapped;
-    const outer = m.mapped;
-    m.mapped = 0;
-    const ret = domain.ops.mapPages(domain, iova, paddr, size, 1, prot, m);
-    const got = m.mapped;
-    m.mapped = outer;
+    const before = m.mapped;
+    const ret = io.mapPages(iova, paddr, size, 1, prot, m);
+    const got = m.mapped - before;
+    m.mapped = before;
     if (ret === 0 && got === size) return 0;
-    return mapRest(domain, iova, paddr, size, prot, ret, got);
+    AWAY[0] = iova;
+    AWAY[1] = paddr;
+    return mapRestAway(domain, size, prot, ret, got);
   }
-  return iommuMap(domain, iova, paddr, size, prot);
+  AWAY[0] = iova;
+  AWAY[1] = paddr;
+  return iommuMapPageAway(domain, size, prot);
+}
+
+/** iommuMap with the IOVA and PA in AWAY. */
+function iommuMapPageAway(domain: IommuDomain, size: number, prot: number): number {
+  return iommuMap(domain, AWAY[0]!, AWAY[1]!, size, prot);
 }
 
 /**
@@ -492,19 +631,28 @@ export function iommuMapPage(domain: IommuDomain, iovaPfn: number, paPfn: number
  */
 export function iommuUnmapPage(domain: IommuDomain, iovaPfn: number, size: number): number {
   const iova = iovaPfn * size;
-  if (!oneUnmapBusy && iova < FAST_MAX && ((domain.pgsizeBitmap >>> 0) & size) !== 0 && domain.type === 'dma') {
+  const io = domain.pgtblOps;
+  if (io !== null && io !== undefined && one.unmapBusy === false && iova < FAST_MAX && (~(domain.pgsizeBitmap >>> 0) & size) === 0) {
     // iommuUnmap's one-page path
-    const ops = domain.ops;
     const g = oneUnmapGather;
-    oneUnmapBusy = true;
-    let n = ops.unmapPages(domain, iova, size, 1, g);
-    if (n !== size) n = unmapOneRest(domain, iova, size, n, g);
-    ops.iotlbSync?.(domain, g);
-    oneUnmapBusy = false;
+    one.unmapBusy = true;
+    let n = io.unmapPages(iova, size, 1, g);
+    if (n !== size) {
+      AWAY[0] = iova;
+      n = unmapOneRestAway(domain, size, n, g);
+    }
+    domain.ops.iotlbSync?.(domain, g);
+    one.unmapBusy = false;
     resetGather(g);
     return n;
   }
-  return iommuUnmap(domain, iova, size);
+  AWAY[0] = iova;
+  return iommuUnmapPageAway(domain, size);
+}
+
+/** iommuUnmap with the IOVA in AWAY. */
+function iommuUnmapPageAway(domain: IommuDomain, size: number): number {
+  return iommuUnmap(domain, AWAY[0]!, size);
 }
 
 /** What the general loop does after a first unmapPages call that unmapped `n` bytes (not `size`). */

@@ -59,6 +59,16 @@ export interface IommuMappedOut {
   mapped: number;
 }
 
+/**
+ * The one-page entry points of a domain's page table (the io_pgtable_ops map_pages and
+ * unmap_pages a driver's own mapPages/unmapPages forward to): same arguments as the driver's
+ * ops without the domain, same results.
+ */
+export interface IommuPgtableOps {
+  mapPages(iova: number, paddr: number, pgsize: number, pgcount: number, prot: number, mapped: IommuMappedOut): number;
+  unmapPages(iova: number, pgsize: number, pgcount: number, gather: IommuIotlbGather): number;
+}
+
 /** struct iommu_domain_ops: what the driver does for one domain. */
 export interface IommuDomainOps {
   /** Attaches `dev` to `domain` (replacing its previous domain): 0 or -errno. */
@@ -100,6 +110,17 @@ export interface IommuDomain {
   readonly ops: IommuDomainOps;
   pgsizeBitmap: number;
   geometry: IommuDomainGeometry;
+  /**
+   * The page table the driver's `ops.mapPages` / `ops.unmapPages` forward to unchanged (as
+   * Linux's arm_smmu_map_pages forwards to its io_pgtable_ops->map_pages and does nothing
+   * else), published by the driver with `iommuDomainSetPgtblOps` once that table exists and
+   * withdrawn (null) before it goes. While it is set, iommu_map / iommu_unmap of one page call
+   * it directly instead of the driver's op, with the same results. Absent or null: the core
+   * always calls the driver's ops. Written only through `iommuDomainSetPgtblOps`, which
+   * accepts it for paging domains with ops only; a driver whose ops do more than forward (a
+   * runtime-PM reference, a lock, a different table per call) must not publish.
+   */
+  readonly pgtblOps?: IommuPgtableOps | null;
 }
 
 /** struct iommu_fwspec: the IOMMU a master sits behind and its IDs (stream IDs) there. */

@@ -313,6 +313,9 @@ const KERNEL_USES: Readonly<Record<string, KmiUse>> = {
   iommuIovaToPhys: sym('iommu_iova_to_phys'),
   iommuMapPage: internal('iommu_map of one page with frame-number arguments: the DMA API\'s one-page path (dma-iommu.c calls iommu_map directly)'),
   iommuUnmapPage: internal('iommu_unmap of one page with a frame-number argument: the DMA API\'s one-page path'),
+  iommuDomainSetPgtblOps: none(
+    'model-only: a driver records in its domain the io_pgtable_ops its map_pages/unmap_pages forward to, so that the core\'s one-page iommu_map/iommu_unmap call them directly; a store into the domain, no symbol (in C the extra indirect call through the driver\'s op is not worth avoiding)',
+  ),
   devIommuFwspecGet: none(`dev_iommu_fwspec_get: ${INLINE}`),
   devIommuPrivGet: none(`dev_iommu_priv_get: ${INLINE}`),
   iommuFlushIotlbAll: none(`iommu_flush_iotlb_all: ${INLINE} (it calls the domain's own op)`),
