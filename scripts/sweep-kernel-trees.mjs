@@ -243,6 +243,10 @@ function summarize(results, seconds, jsonFile) {
   console.log(`\nGPU bound and run on ${gpusBound} board(s); a GPU left unbound or refused on ${refused.length}:`);
   for (const r of refused.slice(0, 20)) console.log(`    ${r.rel}: ${r.gpus.filter((g) => !g.endsWith(':bound')).join(', ')} (${r.compat.filter((c) => /adreno-[0-9]|mali/.test(c)).join(', ')})`);
   if (refused.length > 20) console.log(`    ... and ${refused.length - 20} more`);
+  const smmuLeft = swept.filter((r) => (r.smmus ?? []).length > 0);
+  console.log(`\nan SMMU left unbound on ${smmuLeft.length} board(s):`);
+  for (const r of smmuLeft.slice(0, 20)) console.log(`    ${r.rel}: ${r.smmus.join(', ')}`);
+  if (smmuLeft.length > 20) console.log(`    ... and ${smmuLeft.length - 20} more`);
   if (jsonFile) writeFileSync(jsonFile, JSON.stringify({ seconds, boards: results.length, run: swept.length, ok: ok.length, causes: causes.map(([c, rs]) => ({ cause: c, boards: rs.map((r) => r.rel) })), results }, null, 2));
 }
 
@@ -309,8 +313,10 @@ async function worker(a) {
           ];
           const times = Object.fromEntries(r.workloads.map((w) => [w.name, Math.round(w.wallMs)]));
           const gpus = r.boot.devices.filter((d) => d.driver === 'adreno' || d.driver === 'panfrost').map((d) => `${d.name}:${d.state}`);
-          if (r.ok) res = { status: 'ok', compat, times, bootMs: Math.round(r.boot.wallMs), gpus, counts: r.boot.counts };
-          else res = { status: 'fail', cause: normalize(problems[0] ?? 'not ok'), detail: problems.slice(0, 6), compat, times, gpus };
+          // SMMUs of the tree that no driver bound (a compatible the image does not match, a refused instance)
+          const smmus = r.boot.devices.filter((d) => d.compatible && /(^|[,-])smmu|mmu-40[01]|mmu-500/.test(d.compatible) && d.state !== 'bound').map((d) => `${d.name}:${d.compatible}:${d.state}`);
+          if (r.ok) res = { status: 'ok', compat, times, bootMs: Math.round(r.boot.wallMs), gpus, smmus, counts: r.boot.counts };
+          else res = { status: 'fail', cause: normalize(problems[0] ?? 'not ok'), detail: problems.slice(0, 6), compat, times, gpus, smmus };
         }
       }
     } catch (e) {
