@@ -8,6 +8,7 @@ import { FdtError, type FdtNode, type FdtReservation, type FdtTree } from './fdt
 import { InterruptController } from './irq.js';
 import { PhysMem, type MemRegion } from './mem.js';
 import { readMemoryMap, reservationPairs, usableRam, type BoardNote, type ReservedRegion } from './memmap.js';
+import { BusMasterPort, createBusMasterPort, createBusMasterPortForRid } from './models/bus-master-port.js';
 import { BUILTIN_MODELS, descriptorMatches, type ModelDescriptor } from './models/registry.js';
 
 /** What a model factory learns about the node it is instantiated for, besides its resources. */
@@ -76,6 +77,10 @@ export class Board {
    */
   readonly notes: BoardNote[] = [];
 
+  /** Bus master ports made so far, by device path (or host path and requester ID). */
+  private readonly ports = new Map<string, BusMasterPort>();
+  private parsedTree: { dtb: Uint8Array; tree: FdtTree } | undefined;
+
   constructor(
     readonly name: string,
     ram: readonly MemRegion[],
@@ -91,6 +96,39 @@ export class Board {
    */
   usableRam(): MemRegion[] {
     return usableRam(this.mem.regions, this.reservedMemory.length > 0 ? this.reservedMemory : this.reserved.map((r) => ({ name: '?', ...r, noMap: false, reusable: false, dynamic: false })));
+  }
+
+  private tree(): FdtTree {
+    if (this.parsedTree?.dtb !== this.dtb) this.parsedTree = { dtb: this.dtb, tree: parseDtb(this.dtb) };
+    return this.parsedTree.tree;
+  }
+
+  /**
+   * The board's test probe for the device at DT `path` (see BusMasterPort): made on first use
+   * and attached to the IOMMU model its `iommus` names, with that specifier's stream ID(s).
+   * Undefined when the node names no modelled IOMMU. Throws FdtError for a path not in the
+   * tree, a node with a device model of its own, or a malformed specifier. Not in
+   * `board.models`: a port is no device.
+   */
+  masterPort(path: string): BusMasterPort | undefined {
+    const have = this.ports.get(path);
+    if (have) return have;
+    const port = createBusMasterPort(this, this.tree(), path);
+    if (port) this.ports.set(path, port);
+    return port;
+  }
+
+  /**
+   * The test probe for PCI requester ID `rid` (bus << 8 | devfn) below the host bridge at
+   * `hostPath`, reached through the bridge's `iommu-map` (and `iommu-map-mask`).
+   */
+  masterPortForRid(hostPath: string, rid: number): BusMasterPort | undefined {
+    const key = `${hostPath}#rid-${rid}`;
+    const have = this.ports.get(key);
+    if (have) return have;
+    const port = createBusMasterPortForRid(this, this.tree(), hostPath, rid);
+    if (port) this.ports.set(key, port);
+    return port;
   }
 
   /** The models that are instances of `type`, in the order they were created. */

@@ -6,6 +6,7 @@ export * from './board.js';
 export * from './fdt/types.js';
 export * from './fdt/index.js';
 export * from './models/dma-master.js';
+export * from './models/bus-master-port.js';
 export * from './models/tlb.js';
 export * from './boards/default.js';
 export * from './boards/index.js';

@@ -43,7 +43,7 @@ import {
   type LpaeWalkConfig,
 } from '../../walk/lpae.js';
 import { createWalkResult, PERM_ALL, permits, type WalkAccess, type WalkResult, type WalkTableTranslator } from '../../walk/types.js';
-import type { DmaMaster, DmaTranslation } from '../dma-master.js';
+import type { DmaTranslation, DmaTranslator, DmaTranslatorParts } from '../dma-master.js';
 import { Tlb, tlbSizeShift, WALK_CACHE_DEFAULT_CAPACITY, WALK_CACHE_TAGS, WalkCache } from '../tlb.js';
 import { decodeSmmuV3Caps, SMMUV3_PRESET_FVP, type SmmuV3Caps, type SmmuV3Preset } from './presets.js';
 import * as R from './regs.js';
@@ -62,6 +62,12 @@ const CTX_FAULT = -3;
 const SSID_MUL = 2 ** 20;
 
 /** The result slot of `translate` (compatible with DmaTranslation). */
+/** What an SMMUv3 attaches: a master with a translation hook and a default stream ID (DmaMaster, BusMasterPort). */
+export interface SmmuV3Master {
+  readonly streamId: number;
+  setTranslator(fn: DmaTranslator | undefined, parts?: DmaTranslatorParts): void;
+}
+
 export interface SmmuTranslation {
   pa: number;
 }
@@ -1655,8 +1661,11 @@ export class SmmuV3 implements MmioDevice {
     return true;
   }
 
-  /** Installs this SMMU as the translator of a DMA master (its transactions carry `streamId`). */
-  attachMaster(master: DmaMaster, streamId: number = master.streamId): void {
+  /**
+   * Installs this SMMU as the translator of a DMA master (its transactions carry `streamId`):
+   * a DmaMaster, or any master with the same `setTranslator` hook (a BusMasterPort).
+   */
+  attachMaster(master: SmmuV3Master, streamId: number = master.streamId): void {
     if (!Number.isInteger(streamId) || streamId < 0 || streamId >= TWO32) throw new RangeError(`${this.name}: bad stream ID ${streamId}`);
     const access = this.dmaAccess;
     master.setTranslator(
@@ -1673,15 +1682,15 @@ export class SmmuV3 implements MmioDevice {
   }
 
   /** Removes this SMMU from a master's path (its bus addresses become physical again). */
-  detachMaster(master: DmaMaster): void {
+  detachMaster(master: SmmuV3Master): void {
     if (!this.masters.delete(master)) return;
     master.setTranslator(undefined);
   }
 
-  private readonly masters = new Set<DmaMaster>();
+  private readonly masters = new Set<SmmuV3Master>();
 
   /** The masters attached to this SMMU. */
-  get attachedMasters(): readonly DmaMaster[] {
+  get attachedMasters(): readonly SmmuV3Master[] {
     return [...this.masters];
   }
 

@@ -1,0 +1,298 @@
+/**
+ * A bus master port: the board's test probe for a device that has an IOMMU specifier (`iommus`,
+ * or a requester ID reached through a host bridge's `iommu-map`) but no device model of its
+ * own (a UFS host, a USB controller, a display engine, a PCIe function...). It has no MMIO
+ * registers, no interrupt and no driver: the board (or a test, or the CLI's workloads) issues
+ * reads and writes on the device's behalf, and they go through the IOMMU model in front of it
+ * with that device's stream ID, exactly as a DmaMaster's transfers do. Whatever stream table,
+ * SMR/S2CR or context bank the IOMMU driver programmed for the real device decides where the
+ * bytes land, or that the access faults.
+ *
+ * Accesses are split at 4 KiB boundaries and each piece is translated on its own. The port
+ * keeps no kernel state and reads nothing but the device tree and the IOMMU model.
+ */
+import type { Board } from '../board.js';
+import { phandleArgsList } from '../fdt/address.js';
+import { findByPhandleWithPath, findNode, hasProp, propCells, propU32 } from '../fdt/read.js';
+import { FdtError, type FdtTree } from '../fdt/types.js';
+import { PAGE_SIZE, PhysMem } from '../mem.js';
+import type { DmaTranslation, DmaTranslator, DmaTranslatorParts } from './dma-master.js';
+import { SmmuV2 } from './smmu-v2/smmu.js';
+import { SmmuV3 } from './smmu-v3/smmu.js';
+
+/** Result of a port access: every byte moved. */
+export const PORT_OK = 0;
+/** The IOMMU aborted a piece (a translation, permission or configuration fault). */
+export const PORT_FAULT = 1;
+/** The address (or what it translated to) is outside RAM. */
+export const PORT_BUS_ERROR = 2;
+/** The IOMMU stalled a piece and nobody resolved it during the access; the access stopped there. */
+export const PORT_STALLED = 3;
+/** The IOMMU terminated a piece without an abort (reads gave zeros, writes were dropped). */
+export const PORT_TERMINATED = 4;
+
+export type PortStatus = typeof PORT_OK | typeof PORT_FAULT | typeof PORT_BUS_ERROR | typeof PORT_STALLED | typeof PORT_TERMINATED;
+
+/** The last access that did not complete normally. */
+export interface PortFault {
+  readonly status: PortStatus;
+  /** The bus address (IOVA) of the piece. */
+  readonly address: number;
+  readonly write: boolean;
+}
+
+const TWO_POW_32 = 2 ** 32;
+const MAX_BUS_ADDR = 2 ** 52;
+
+export interface BusMasterPortOptions {
+  /** The device-tree path of the device the port stands for. */
+  readonly path: string;
+  /** The stream IDs the device's specifier names for its IOMMU (the first is the one its transactions carry). */
+  readonly streamIds: readonly number[];
+  /** The IOMMU node the specifier names. */
+  readonly iommu: string;
+}
+
+export class BusMasterPort {
+  readonly name: string;
+  readonly path: string;
+  readonly iommu: string;
+  readonly streamIds: readonly number[];
+  private translator: DmaTranslator | undefined;
+  private translatorParts: DmaTranslatorParts | undefined;
+  private readonly out: Required<DmaTranslation> = { pa: 0, stalled: false, sink: false };
+  private running = false;
+  private pendingResume = 0;
+
+  /** Counters for tests and reports. */
+  reads = 0;
+  writes = 0;
+  bytesRead = 0;
+  bytesWritten = 0;
+  faults = 0;
+  lastFault: PortFault | undefined;
+
+  constructor(
+    private readonly mem: PhysMem,
+    opts: BusMasterPortOptions,
+  ) {
+    if (opts.streamIds.length === 0) throw new RangeError(`${opts.path}: a bus master port needs a stream ID`);
+    this.path = opts.path;
+    this.name = opts.path;
+    this.iommu = opts.iommu;
+    this.streamIds = [...opts.streamIds];
+  }
+
+  get streamId(): number {
+    return this.streamIds[0]!;
+  }
+
+  /** Installed by the IOMMU model the port is attached to (as for a DmaMaster). */
+  setTranslator(fn: DmaTranslator | undefined, parts?: DmaTranslatorParts): void {
+    this.translator = fn;
+    this.translatorParts = fn === undefined ? undefined : parts;
+  }
+
+  get translated(): boolean {
+    return this.translator !== undefined;
+  }
+
+  /**
+   * Called by an IOMMU that stalled one of the port's transactions. Only a resolution that
+   * arrives while the translation is still running (the IOMMU's fault interrupt handled at
+   * once) continues the access; a later one finds the access already ended as PORT_STALLED.
+   */
+  stallResolved(terminate: boolean): void {
+    if (this.running) this.pendingResume = terminate ? 2 : 1;
+  }
+
+  /** Reads `dst.length` bytes at bus address `iova` into `dst`. */
+  read(iova: number, dst: Uint8Array): PortStatus {
+    this.reads++;
+    return this.access(iova, dst, false);
+  }
+
+  /** Writes `src` at bus address `iova`. */
+  write(iova: number, src: Uint8Array): PortStatus {
+    this.writes++;
+    return this.access(iova, src, true);
+  }
+
+  private access(iova: number, buf: Uint8Array, write: boolean): PortStatus {
+    if (!Number.isSafeInteger(iova) || iova < 0) throw new RangeError(`${this.name}: ${iova} is not a bus address`);
+    const len = buf.length;
+    let done = 0;
+    let result: PortStatus = PORT_OK;
+    while (done < len) {
+      const a = iova + done;
+      const n = Math.min(len - done, PAGE_SIZE - (a % PAGE_SIZE));
+      const st = this.resolve(a, n, write);
+      if (st === PORT_TERMINATED) {
+        if (!write) buf.fill(0, done, done + n);
+        result = PORT_TERMINATED;
+      } else if (st !== PORT_OK) {
+        this.faults++;
+        this.lastFault = { status: st, address: a, write };
+        return st;
+      } else {
+        const pa = this.out.pa;
+        if (write) this.writePhys(pa, buf, done, n);
+        else this.readPhys(pa, buf, done, n);
+      }
+      done += n;
+    }
+    if (write) this.bytesWritten += len;
+    else this.bytesRead += len;
+    if (result === PORT_TERMINATED) this.lastFault = { status: result, address: iova, write };
+    return result;
+  }
+
+  private resolve(addr: number, n: number, write: boolean): PortStatus {
+    const out = this.out;
+    out.sink = false;
+    if (addr + n > MAX_BUS_ADDR) return PORT_BUS_ERROR;
+    const tr = this.translator;
+    if (tr) {
+      const parts = this.translatorParts;
+      const hi = Math.floor(addr / TWO_POW_32);
+      const lo = (addr - hi * TWO_POW_32) | 0;
+      for (;;) {
+        out.stalled = false;
+        this.pendingResume = 0;
+        this.running = true;
+        let ok: boolean;
+        try {
+          ok = parts !== undefined ? parts(this.streamId, hi, lo, write, out) : tr(this.streamId, addr, write, out);
+        } finally {
+          this.running = false;
+        }
+        if (ok) break;
+        if (!out.stalled) return PORT_FAULT;
+        const p = this.pendingResume;
+        this.pendingResume = 0;
+        if (p === 1) continue;
+        if (p === 2) return PORT_FAULT;
+        return PORT_STALLED;
+      }
+      if (out.sink) return PORT_TERMINATED;
+    } else {
+      out.pa = addr;
+    }
+    const pa = out.pa;
+    if (!Number.isSafeInteger(pa) || pa < 0 || !this.mem.contains(pa, n)) return PORT_BUS_ERROR;
+    return PORT_OK;
+  }
+
+  private readPhys(pa: number, dst: Uint8Array, at: number, n: number): void {
+    const c = this.mem.peekChunk(pa - (pa % PAGE_SIZE));
+    for (let i = 0; i < n; i++) {
+      const b = pa + i;
+      dst[at + i] = (c[PhysMem.wordIndex(b)]! >>> ((b & 3) * 8)) & 0xff;
+    }
+  }
+
+  private writePhys(pa: number, src: Uint8Array, at: number, n: number): void {
+    const c = this.mem.chunk(pa - (pa % PAGE_SIZE));
+    for (let i = 0; i < n; i++) {
+      const b = pa + i;
+      const wi = PhysMem.wordIndex(b);
+      const sh = (b & 3) * 8;
+      c[wi] = ((c[wi]! & ~(0xff << sh)) | (src[at + i]! << sh)) >>> 0;
+    }
+    this.mem.touch(pa, n);
+  }
+}
+
+/** An IOMMU model a port can be attached to, with the stream IDs of the specifier. */
+function attach(board: Board, port: BusMasterPort, iommu: unknown): boolean {
+  if (iommu instanceof SmmuV2) {
+    iommu.attachMaster(port, port.streamIds);
+    return true;
+  }
+  if (iommu instanceof SmmuV3) {
+    iommu.attachMaster(port, port.streamId);
+    return true;
+  }
+  void board;
+  return false;
+}
+
+/**
+ * The port for the device at `path`: its first `iommus` entry that names an IOMMU model of the
+ * board (SMMUv2 or SMMUv3) gives the IOMMU and the stream ID (the first specifier cell; with
+ * two cells the second is an SMR mask, not part of the ID the transactions carry; further
+ * entries for the same IOMMU are recorded). Undefined when the node has no such entry. Throws
+ * FdtError for a path that is not in the tree, a node that has a device model of its own (it
+ * is its own master), or a malformed specifier.
+ */
+export function createBusMasterPort(board: Board, tree: FdtTree, path: string): BusMasterPort | undefined {
+  const node = findNode(tree, path);
+  if (!node) throw new FdtError(-1, 'no such node for a bus master port', path);
+  if (board.models.has(path)) throw new FdtError(-1, 'the node has a device model of its own; it is its own bus master', path);
+  if (!hasProp(node, 'iommus')) return undefined;
+  const refs = phandleArgsList(tree, node, path, 'iommus', '#iommu-cells');
+  for (const ref of refs) {
+    const model = board.models.get(ref.path);
+    if (!(model instanceof SmmuV2) && !(model instanceof SmmuV3)) continue;
+    const sids: number[] = [];
+    for (const r of refs) {
+      if (r.path !== ref.path) continue;
+      if (r.args.length < 1) throw new FdtError(-1, `iommus entry for ${ref.path} has no stream ID cell`, path);
+      sids.push(r.args[0]!);
+    }
+    const port = new BusMasterPort(board.mem, { path, streamIds: sids, iommu: ref.path });
+    try {
+      attach(board, port, model);
+    } catch (e) {
+      if (e instanceof RangeError) throw new FdtError(-1, e.message, path);
+      throw e;
+    }
+    return port;
+  }
+  return undefined;
+}
+
+/**
+ * The port for requester ID `rid` below the host bridge at `hostPath` (a PCIe function): the
+ * bridge's `iommu-map` (entries of rid-base, IOMMU phandle and its specifier, length) after
+ * `iommu-map-mask` gives the IOMMU and the stream ID, rid - rid-base + the specifier's first
+ * cell. Undefined when no entry covers the ID or its IOMMU is not a modelled SMMU.
+ */
+export function createBusMasterPortForRid(board: Board, tree: FdtTree, hostPath: string, rid: number): BusMasterPort | undefined {
+  const node = findNode(tree, hostPath);
+  if (!node) throw new FdtError(-1, 'no such node for a bus master port', hostPath);
+  if (!Number.isInteger(rid) || rid < 0 || rid > 0xffff) throw new FdtError(-1, `requester ID ${rid} is not a 16-bit value`, hostPath);
+  const cells = propCells(node, 'iommu-map', hostPath);
+  if (!cells) return undefined;
+  const mask = propU32(node, 'iommu-map-mask', hostPath) ?? 0xffffffff;
+  const id = (rid & mask) >>> 0;
+  let i = 0;
+  while (i < cells.length) {
+    if (i + 2 > cells.length) throw new FdtError(-1, 'iommu-map is truncated', hostPath);
+    const ridBase = cells[i]!;
+    const ph = cells[i + 1]!;
+    const target = findByPhandleWithPath(tree, ph);
+    if (!target) throw new FdtError(-1, `iommu-map refers to unknown phandle 0x${ph.toString(16)}`, hostPath);
+    const nargs = propU32(target.node, '#iommu-cells', target.path);
+    if (nargs === undefined) throw new FdtError(-1, `iommu-map: target ${target.path} has no '#iommu-cells'`, hostPath);
+    const args = cells.slice(i + 2, i + 2 + nargs);
+    const length = cells[i + 2 + nargs];
+    if (length === undefined) throw new FdtError(-1, 'iommu-map is truncated', hostPath);
+    if (nargs < 1) throw new FdtError(-1, `iommu-map entry for ${target.path} has no stream ID cell`, hostPath);
+    if (id >= ridBase && id - ridBase < length) {
+      const model = board.models.get(target.path);
+      if (!(model instanceof SmmuV2) && !(model instanceof SmmuV3)) return undefined;
+      const sid = args[0]! + (id - ridBase);
+      const port = new BusMasterPort(board.mem, { path: `${hostPath}#rid-${rid.toString(16)}`, streamIds: [sid], iommu: target.path });
+      try {
+        attach(board, port, model);
+      } catch (e) {
+        if (e instanceof RangeError) throw new FdtError(-1, e.message, hostPath);
+        throw e;
+      }
+      return port;
+    }
+    i += 3 + nargs;
+  }
+  return undefined;
+}
