@@ -16,6 +16,7 @@ import {
 } from '@gki/kernel';
 import { dmaTestChannel, dmaTestRun, DMA_TEST_STATUS_FAULT_BUS, DMA_TEST_STATUS_FAULT_WRITE, type DmaTestResult } from '../drivers/dma-test.js';
 import { gpuTargets, type GpuContext, type GpuFault } from './gpu.js';
+import { runRealMasters } from './real-dma.js';
 
 export const WORKLOADS = ['dma', 'gpu', 'stress', 'all'] as const;
 export type WorkloadName = (typeof WORKLOADS)[number];
@@ -107,6 +108,8 @@ export interface DmaOptions {
   readonly copies?: number;
   /** Bytes per copy (default 64 KiB + 0x123, so copies cross pages). */
   readonly len?: number;
+  /** At most this many real masters (devices without a model of their own behind an SMMU model; default all). */
+  readonly realMasters?: number;
 }
 
 /**
@@ -125,7 +128,7 @@ export function runDma(kernel: Kernel, opts: DmaOptions = {}): WorkloadResult {
   let ops = 0;
   let bytes = 0;
   const masters = dmaMasters(kernel);
-  if (masters.length === 0) lines.push('no DMA master is bound to the dma-test driver: nothing to do');
+  if (masters.length === 0) lines.push('no DMA master is bound to the dma-test driver');
   for (const dev of masters) {
     let okCopies = 0;
     let translated = false;
@@ -148,7 +151,31 @@ export function runDma(kernel: Kernel, opts: DmaOptions = {}): WorkloadResult {
       `${dev.name}: ${okCopies}/${copies} ${translated ? 'translated' : 'direct'} copies of ${len} bytes ok (${translated ? 'via IOVAs' : 'physical addresses'}); deliberate fault ${r.faultOk ? `seen (${f?.type})` : 'NOT seen'}`,
     );
   }
-  return { name: 'dma', ok: problems.length === 0, ops, bytes, ...m.done(), lines, faults, problems, expectedErrorWindows: windows };
+  // the tree's real masters (no model of their own) through the board's bus master ports
+  const real = runRealMasters(kernel, kernel.board, 'dma', opts.realMasters !== undefined ? { maxMasters: opts.realMasters } : {});
+  lines.push(...real.lines);
+  problems.push(...real.problems);
+  faults.push(...real.faults);
+  windows.push(...real.windows);
+  ops += real.ops;
+  bytes += real.bytes;
+  const exercised = real.translated + real.bypass;
+  lines.push(
+    exercised + real.failed + real.skipped === 0
+      ? 'no real master (a device with an IOMMU group on a bound SMMU model and no model of its own) on this board'
+      : `real masters: ${exercised} exercised (${real.translated} translated, ${real.bypass} in bypass), ${real.failed} failed, ${real.skipped} skipped; ${real.bytes} bytes through the SMMU models; ${real.faultsSeen} after-unmap fault(s) seen`,
+  );
+  const counts = {
+    'dma-test masters': masters.length,
+    'real masters exercised': exercised,
+    'real masters translated': real.translated,
+    'real masters bypass': real.bypass,
+    'real masters failed': real.failed,
+    'real masters skipped': real.skipped,
+    'real bytes translated': real.bytes,
+    'real faults seen': real.faultsSeen,
+  };
+  return { name: 'dma', ok: problems.length === 0, ops, bytes, ...m.done(), lines, faults, problems, expectedErrorWindows: windows, counts };
 }
 
 export interface GpuOptions {

@@ -1,0 +1,268 @@
+/**
+ * DMA on behalf of the real masters of a tree (UFS, USB, SDHCI, display, video, ...): devices
+ * with an IOMMU group on a bound SMMU but no device model of their own. For each, the kernel's
+ * DMA API maps two buffers for the device as its driver would; the CPU fills the first; the
+ * board's bus master port for the device (packages/hw BusMasterPort: the device's stream ID
+ * through the SMMU model) reads it at the returned IOVA and writes a transformed copy to the
+ * second; the CPU checks the bytes; after the unmap, a read at the old IOVA must fault in the
+ * SMMU model (and the SMMU driver logs it as Linux does). A device whose default domain is an
+ * identity (bypass) domain is checked the same way with physical addresses and counted as
+ * bypass; devices in a blocking group or without a domain are skipped with the reason.
+ */
+import { SmmuV2, SmmuV3, type Board, type BusMasterPort } from '@gki/hw';
+import {
+  DMA_FROM_DEVICE,
+  DMA_TO_DEVICE,
+  dmaMapSingle,
+  dmaMappingError,
+  dmaUnmapSingle,
+  type Device,
+  type Kernel,
+} from '@gki/kernel';
+import type { FaultRecord } from './workloads.js';
+
+/** Port status values (BusMasterPort), spelled out for messages. */
+const PORT_STATUS = ['ok', 'fault', 'bus error', 'stalled', 'terminated without abort'] as const;
+
+export interface RealDmaOptions {
+  /** At most this many masters (default: all). */
+  readonly maxMasters?: number;
+  /** Bytes per buffer (default 0x1340: the buffers cross a page boundary). */
+  readonly len?: number;
+}
+
+export interface RealDmaResult {
+  /** Masters whose DMA went through a translating domain and checked out. */
+  readonly translated: number;
+  /** Masters the driver left in an identity (bypass) domain, checked with physical addresses. */
+  readonly bypass: number;
+  readonly skipped: number;
+  readonly failed: number;
+  /** Bytes the ports read and wrote through the SMMU models. */
+  readonly bytes: number;
+  /** After-unmap accesses that faulted as they must. */
+  readonly faultsSeen: number;
+  readonly ops: number;
+  readonly lines: string[];
+  readonly problems: string[];
+  readonly faults: FaultRecord[];
+  readonly windows: [number, number][];
+}
+
+function hex(n: number): string {
+  return '0x' + n.toString(16);
+}
+
+/** The number of faults an SMMU model has recorded (context + global for v2, events for v3). */
+function modelFaults(m: unknown): number {
+  if (m instanceof SmmuV2) return m.stats.contextFaults + m.stats.globalFaults + m.stats.multiFaults;
+  if (m instanceof SmmuV3) return m.stats.events + m.stats.eventsLost + m.stats.eventsDropped;
+  return 0;
+}
+
+interface Candidate {
+  readonly dev: Device;
+  readonly iommu: string;
+  readonly domainType: string | null;
+}
+
+/** Devices with an IOMMU group on a bound IOMMU, without a model of their own, in registration order. */
+function candidates(kernel: Kernel, board: Board): Candidate[] {
+  const snap = kernel.iommu.snapshot();
+  const devs = new Map(kernel.drivers.allDevices().map((d) => [d.name, d]));
+  const out: Candidate[] = [];
+  for (const m of snap.masters) {
+    const dev = devs.get(m.dev);
+    if (!dev?.ofNode || m.group === null || m.iommu === null) continue;
+    if (board.models.has(dev.ofNode.fullName)) continue; // a modelled device is its own master (DMA engines, GPUs)
+    if (devs.get(m.iommu)?.state !== 'bound') continue;
+    const g = snap.groups.find((x) => x.id === m.group);
+    const d = snap.domains.find((x) => x.id === g?.domain);
+    out.push({ dev, iommu: m.iommu, domainType: d?.type ?? null });
+  }
+  return out;
+}
+
+/** Fills `b` with a pattern that differs per device and position. */
+function pattern(b: Uint8Array, seed: number): void {
+  let x = (seed * 2654435761) >>> 0;
+  for (let i = 0; i < b.length; i++) {
+    x = (Math.imul(x, 1103515245) + 12345) >>> 0;
+    b[i] = x >>> 24;
+  }
+}
+
+/** What the device "does" to the data: each byte complemented and rotated, so a plain copy would not pass. */
+function transform(b: Uint8Array): void {
+  for (let i = 0; i < b.length; i++) {
+    const v = ~b[i]! & 0xff;
+    b[i] = ((v << 3) | (v >>> 5)) & 0xff;
+  }
+}
+
+export function runRealMasters(kernel: Kernel, board: Board, workload: string, opts: RealDmaOptions = {}): RealDmaResult {
+  const len = opts.len ?? 0x1340;
+  const max = opts.maxMasters ?? Infinity;
+  const lines: string[] = [];
+  const problems: string[] = [];
+  const faults: FaultRecord[] = [];
+  const windows: [number, number][] = [];
+  let translated = 0;
+  let bypass = 0;
+  let skipped = 0;
+  let failed = 0;
+  let bytes = 0;
+  let faultsSeen = 0;
+  let ops = 0;
+  const mem = board.mem;
+  const src = new Uint8Array(len);
+  const got = new Uint8Array(len);
+  const back = new Uint8Array(len);
+  let n = 0;
+  for (const c of candidates(kernel, board)) {
+    if (n >= max) break;
+    const dev = c.dev;
+    const path = dev.ofNode!.fullName;
+    if (c.domainType === null || c.domainType === 'blocked') {
+      skipped++;
+      lines.push(`${dev.name}: skipped: its group is ${c.domainType === null ? 'attached to no domain' : 'in a blocking domain'} (no DMA allowed)`);
+      continue;
+    }
+    if (c.domainType !== 'dma' && c.domainType !== 'identity') {
+      skipped++;
+      lines.push(`${dev.name}: skipped: its group is attached to a ${c.domainType} domain a driver manages (not the DMA API's)`);
+      continue;
+    }
+    let port: BusMasterPort | undefined;
+    try {
+      port = board.masterPort(path);
+    } catch (e) {
+      problems.push(`${dev.name}: no bus master port: ${e instanceof Error ? e.message : String(e)}`);
+      failed++;
+      continue;
+    }
+    if (!port) {
+      skipped++;
+      lines.push(`${dev.name}: skipped: its IOMMU ${c.iommu} has no model on this board`);
+      continue;
+    }
+    n++;
+    const order = 1;
+    const srcPa = kernel.pages.allocPages(order);
+    const dstPa = kernel.pages.allocPages(order);
+    if (srcPa < 0 || dstPa < 0) {
+      if (srcPa >= 0) kernel.pages.freePages(srcPa, order);
+      if (dstPa >= 0) kernel.pages.freePages(dstPa, order);
+      problems.push(`${dev.name}: alloc_pages(${order}) failed`);
+      failed++;
+      continue;
+    }
+    // offsets inside the pages, so the buffers cross a page boundary and keep their granule offset
+    const sp = srcPa + 0x2c0;
+    const dp = dstPa + 0x180;
+    const fail = (why: string) => {
+      problems.push(`${dev.name} (${path}, stream ${hex(port!.streamId)} on ${c.iommu}): ${why}`);
+      failed++;
+    };
+    pattern(src, n + dev.name.length);
+    mem.writeBytes(sp, src);
+    mem.zero(dp, len);
+    const sDma = dmaMapSingle(dev, sp, len, DMA_TO_DEVICE);
+    const dDma = dmaMapSingle(dev, dp, len, DMA_FROM_DEVICE);
+    ops += 2;
+    const done = () => {
+      kernel.pages.freePages(srcPa, order);
+      kernel.pages.freePages(dstPa, order);
+    };
+    if (dmaMappingError(dev, sDma) || dmaMappingError(dev, dDma)) {
+      if (!dmaMappingError(dev, sDma)) dmaUnmapSingle(dev, sDma, len, DMA_TO_DEVICE);
+      if (!dmaMappingError(dev, dDma)) dmaUnmapSingle(dev, dDma, len, DMA_FROM_DEVICE);
+      done();
+      fail('dma_map_single failed');
+      continue;
+    }
+    const identity = c.domainType === 'identity';
+    let ok = true;
+    const rs = port.read(sDma, got);
+    ops++;
+    if (rs !== 0) {
+      ok = false;
+      fail(`device read of ${len} bytes at DMA address ${hex(sDma)}: ${PORT_STATUS[rs]} at ${hex(port.lastFault?.address ?? sDma)}`);
+    } else {
+      bytes += len;
+      let bad = -1;
+      for (let i = 0; i < len; i++) if (got[i] !== src[i]) { bad = i; break; }
+      if (bad >= 0) {
+        ok = false;
+        fail(`device read at DMA address ${hex(sDma)} gave other bytes than the CPU wrote (first at +${hex(bad)})`);
+      } else {
+        transform(got);
+        const ws = port.write(dDma, got);
+        ops++;
+        if (ws !== 0) {
+          ok = false;
+          fail(`device write of ${len} bytes at DMA address ${hex(dDma)}: ${PORT_STATUS[ws]} at ${hex(port.lastFault?.address ?? dDma)}`);
+        } else {
+          bytes += len;
+          const cpu = mem.readBytes(dp, len);
+          back.set(src);
+          transform(back);
+          let bad2 = -1;
+          for (let i = 0; i < len; i++) if (cpu[i] !== back[i]) { bad2 = i; break; }
+          if (bad2 >= 0) {
+            ok = false;
+            fail(`the CPU does not see the device's write at ${hex(dp)} (first difference at +${hex(bad2)})`);
+          }
+        }
+      }
+    }
+    const u1 = dmaUnmapSingle(dev, sDma, len, DMA_TO_DEVICE);
+    const u2 = dmaUnmapSingle(dev, dDma, len, DMA_FROM_DEVICE);
+    ops += 2;
+    if (u1 !== 0 || u2 !== 0) {
+      ok = false;
+      fail(`dma_unmap_single: ${u1}, ${u2}`);
+    }
+    let faultNote = '';
+    if (!identity && ok) {
+      // the IOVA is gone: the device's next access there must fault in the SMMU model
+      const model = board.models.get(port.iommu);
+      const before = modelFaults(model);
+      const from = kernel.log.all().length;
+      const rs2 = port.read(sDma, got.subarray(0, 64));
+      ops++;
+      windows.push([from, kernel.log.all().length]);
+      const recorded = modelFaults(model) - before;
+      const logged = kernel.log.all().slice(from).some((r) => /fault/i.test(r.msg));
+      if (rs2 === 0) {
+        ok = false;
+        fail(`a device read at ${hex(sDma)} after dma_unmap_single still translated (stale TLB or mapping)`);
+      } else if (recorded === 0) {
+        ok = false;
+        fail(`a device read at ${hex(sDma)} after the unmap ended as "${PORT_STATUS[rs2]}" but the SMMU model recorded no fault`);
+      } else {
+        faultsSeen++;
+        faultNote = `; read after unmap: ${PORT_STATUS[rs2]}, recorded by the SMMU model${logged ? ' and logged by its driver' : ''}`;
+        faults.push({
+          workload,
+          device: dev.name,
+          source: 'iommu',
+          address: sDma,
+          access: 'read',
+          type: rs2 === 2 ? 'bus error' : 'translation fault',
+          deliberate: true,
+          handled: false,
+          decoded: `bus master port read at IOVA ${hex(sDma)} after dma_unmap_single: ${PORT_STATUS[rs2]} (stream ${hex(port.streamId)} on ${c.iommu})`,
+        });
+      }
+    }
+    done();
+    if (!ok) continue;
+    if (identity) bypass++;
+    else translated++;
+    lines.push(
+      `${dev.name}: stream ${hex(port.streamId)} on ${c.iommu}, ${identity ? 'identity (bypass) domain: physical addresses' : 'DMA domain: IOVAs'} ${hex(sDma)} -> ${hex(dDma)}, ${len} bytes read and ${len} written through the SMMU model, checked${faultNote}`,
+    );
+  }
+  return { translated, bypass, skipped, failed, bytes, faultsSeen, ops, lines, problems, faults, windows };
+}
