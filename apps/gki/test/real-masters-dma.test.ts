@@ -9,7 +9,7 @@
  */
 import { dirname, join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { PORT_FAULT, PORT_OK, SmmuV2, type Board } from '@gki/hw';
+import { PORT_FAULT, PORT_OK, SmmuV2, SmmuV3, type Board } from '@gki/hw';
 import { DMA_BIDIRECTIONAL, dmaMapSingle, dmaUnmapSingle, type Kernel } from '@gki/kernel';
 import { loadBoard, loadImage } from '../src/runtime/inputs.js';
 import { bootSystem, shutdown } from '../src/runtime/system.js';
@@ -94,6 +94,33 @@ describe('gki run --workload dma on the real masters of real trees', () => {
     expect(board.masterPort('/soc@0/pinctrl@3400000')).toBeUndefined();
     expect(() => board.masterPort('/soc@0/nothing@0')).toThrow(/no such node/);
     expect(shutdown(k).pagesInUse).toBe(0);
+  });
+
+  it('PCI requester IDs reach their SMMU through the host bridge iommu-map (FVP: SMMUv3; LS1028A: MMU-500, one-cell iommus); a function the kernel never configured is aborted by what the driver programmed', () => {
+    for (const c of [
+      // iommu-map = <0x0 &iommu 0x0 0x10000>: StreamID = RID
+      { file: 'arm/fvp-base-revc.dts', host: '/pci@40000000', rid: 0x3, sid: 0x3, smmu: '/iommu@2b400000', log: /C_BAD_STREAMID.*sid 0x3/ },
+      // iommu-map = <0 &smmu 0x17 0xe>: StreamID = 0x17 + RID
+      { file: 'freescale/fsl-ls1028a-rdb.dts', host: '/soc/pcie@1f0000000', rid: 0x3, sid: 0x1a, smmu: '/soc/iommu@5000000', log: /Blocked unknown Stream ID 0x1a/ },
+    ]) {
+      const { k, board } = boot(c.file);
+      // the workload has nothing to exercise there: the kernel enumerates no PCI function
+      const r = runDma(k, { copies: 1 });
+      expect(r.ok).toBe(true);
+      expect(r.counts!['real masters exercised']).toBe(0);
+      expect(r.lines).toContain('no real master (a device with an IOMMU group on a bound SMMU model and no model of its own) on this board');
+      const port = board.masterPortForRid(c.host, c.rid)!;
+      expect([port.streamId, port.iommu]).toEqual([c.sid, c.smmu]);
+      // a requester ID outside the map has no path (LS1028A maps 14 IDs), inside it has
+      expect(board.masterPortForRid(c.host, 0x2e)?.streamId ?? -1).toBe(c.file.includes('fvp') ? 0x2e : -1);
+      const m = board.models.get(c.smmu);
+      const before = m instanceof SmmuV3 ? m.stats.events : (m as SmmuV2).stats.globalFaults;
+      const from = k.log.all().length;
+      expect(port.read(0x1000, new Uint8Array(16))).toBe(PORT_FAULT);
+      expect((m instanceof SmmuV3 ? m.stats.events : (m as SmmuV2).stats.globalFaults) - before).toBe(1);
+      expect(k.log.all().slice(from).some((x) => x.level === 'err' && c.log.test(x.msg))).toBe(true);
+      expect(shutdown(k).pagesInUse).toBe(0);
+    }
   });
 
   it('fails naming the device when the model no longer matches its stream (an SMR invalidated behind the driver)', () => {
