@@ -11,6 +11,7 @@
  */
 import { SmmuV2, SmmuV3, type Board, type BusMasterPort } from '@gki/hw';
 import {
+  DMA_BIDIRECTIONAL,
   DMA_FROM_DEVICE,
   DMA_TO_DEVICE,
   dmaMapSingle,
@@ -265,4 +266,65 @@ export function runRealMasters(kernel: Kernel, board: Board, workload: string, o
     );
   }
   return { translated, bypass, skipped, failed, bytes, faultsSeen, ops, lines, problems, faults, windows };
+}
+
+/** A real master the stress workload may use: a device on a DMA or identity domain and its port. */
+export interface RealMasterTarget {
+  readonly dev: Device;
+  readonly port: BusMasterPort;
+  readonly identity: boolean;
+}
+
+/** The real masters whose DMA the DMA API and the board's ports can drive now. */
+export function realMasterTargets(kernel: Kernel, board: Board): RealMasterTarget[] {
+  const out: RealMasterTarget[] = [];
+  for (const c of candidates(kernel, board)) {
+    if (c.domainType !== 'dma' && c.domainType !== 'identity') continue;
+    let port: BusMasterPort | undefined;
+    try {
+      port = board.masterPort(c.dev.ofNode!.fullName);
+    } catch {
+      continue;
+    }
+    if (port) out.push({ dev: c.dev, port, identity: c.domainType === 'identity' });
+  }
+  return out;
+}
+
+/**
+ * One streaming DMA operation of the stress mix on a real master: `size` bytes at offset `off`
+ * of a fresh block of 2^order pages mapped BIDIRECTIONAL; the CPU writes a pattern, the device
+ * (its port) reads it and writes it back transformed, the CPU checks, the mapping goes. Returns
+ * the bytes moved, or a problem.
+ */
+export function realStreamingOp(kernel: Kernel, t: RealMasterTarget, order: number, off: number, size: number, seed: number): number | string {
+  const pa = kernel.pages.allocPages(order);
+  if (pa < 0) return `alloc_pages(${order}): ${pa}`;
+  const mem = kernel.board.mem;
+  const buf = new Uint8Array(size);
+  pattern(buf, seed);
+  mem.writeBytes(pa + off, buf);
+  const dma = dmaMapSingle(t.dev, pa + off, size, DMA_BIDIRECTIONAL);
+  let res: number | string;
+  if (dmaMappingError(t.dev, dma)) res = `${t.dev.name}: dma_map_single of ${size} bytes failed`;
+  else {
+    const got = new Uint8Array(size);
+    const rs = t.port.read(dma, got);
+    if (rs !== 0) res = `${t.dev.name}: device read of ${size} bytes at ${hex(dma)} (stream ${hex(t.port.streamId)}): ${PORT_STATUS[rs]}`;
+    else if (got.some((b, i) => b !== buf[i])) res = `${t.dev.name}: device read at ${hex(dma)} gave other bytes than the CPU wrote`;
+    else {
+      transform(got);
+      const ws = t.port.write(dma, got);
+      if (ws !== 0) res = `${t.dev.name}: device write of ${size} bytes at ${hex(dma)}: ${PORT_STATUS[ws]}`;
+      else {
+        transform(buf);
+        const cpu = mem.readBytes(pa + off, size);
+        res = cpu.every((b, i) => b === buf[i]) ? 2 * size : `${t.dev.name}: the CPU does not see the device's write at ${hex(pa + off)}`;
+      }
+    }
+    const u = dmaUnmapSingle(t.dev, dma, size, DMA_BIDIRECTIONAL);
+    if (u !== 0 && typeof res === 'number') res = `${t.dev.name}: dma_unmap_single: ${u}`;
+  }
+  kernel.pages.freePages(pa, order);
+  return res;
 }

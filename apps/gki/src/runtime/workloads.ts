@@ -16,7 +16,7 @@ import {
 } from '@gki/kernel';
 import { dmaTestChannel, dmaTestRun, DMA_TEST_STATUS_FAULT_BUS, DMA_TEST_STATUS_FAULT_WRITE, type DmaTestResult } from '../drivers/dma-test.js';
 import { gpuTargets, type GpuContext, type GpuFault } from './gpu.js';
-import { runRealMasters } from './real-dma.js';
+import { realMasterTargets, realStreamingOp, runRealMasters } from './real-dma.js';
 
 export const WORKLOADS = ['dma', 'gpu', 'stress', 'all'] as const;
 export type WorkloadName = (typeof WORKLOADS)[number];
@@ -283,10 +283,14 @@ export function runStress(kernel: Kernel, opts: StressOptions): WorkloadResult {
   const liveAtStart = kernel.modules.list().filter((x) => !x.builtin && x.state === 'live').map((x) => x.name);
   const contexts = new Map<string, GpuContext[]>();
   const pendingReload: { name: string; at: number }[] = [];
+  // the real masters the DMA steps use when no DMA-test device exists: looked up again after
+  // every module unload or reload (an SMMU driver going takes its groups and domains with it)
+  let realTargets: ReturnType<typeof realMasterTargets> | null = null;
   let ops = 0;
   let bytes = 0;
 
   const reload = (name: string) => {
+    realTargets = null;
     const r = kernel.modules.modprobe(name);
     count(r === 0 ? 'modprobe ok' : 'modprobe failed');
     if (r !== 0) problems.push(`modprobe ${name} after its unload: ${r} (${errnoName(r)})`);
@@ -305,7 +309,20 @@ export function runStress(kernel: Kernel, opts: StressOptions): WorkloadResult {
       // a streaming mapping: map a few pages, let the engine read them, unmap
       const devs = kernel.drivers.allDevices().filter((d) => dmaTestChannel(d) !== undefined);
       if (devs.length === 0) {
-        count('dma-map skipped');
+        // a real tree: the same streaming mapping on a real master, driven through its bus master port
+        realTargets ??= realMasterTargets(kernel, kernel.board);
+        const real = realTargets;
+        if (real.length === 0) {
+          count('dma-map skipped');
+          continue;
+        }
+        const t = pick(real);
+        const order = Math.floor(rnd() * 3);
+        const off = Math.floor(rnd() * 16) * 0x100;
+        const res = realStreamingOp(kernel, t, order, off, Math.min(256, (0x1000 << order) - off), Math.floor(rnd() * 1e9));
+        if (typeof res === 'string') problems.push(res);
+        else bytes += res;
+        count('dma-map real master');
         continue;
       }
       const dev = pick(devs);
@@ -382,6 +399,7 @@ export function runStress(kernel: Kernel, opts: StressOptions): WorkloadResult {
         }
       }
       const r = kernel.modules.unload(name);
+      realTargets = null;
       count(r === 0 ? 'rmmod ok' : `rmmod ${errnoName(r)}`);
       // a GPU module only goes once its files are closed, so no context of its GPUs is left
       if (r === 0) pendingReload.push({ name, at: ops + 1 + Math.floor(rnd() * 8) });
