@@ -17,6 +17,7 @@ const DTS = `/dts-v1/;
     #iommu-cells = <2>; #global-interrupts = <1>;
   };
   ufs@1d84000 { compatible = "vendor,ufs"; reg = <0 0x1d84000 0 0x3000>; iommus = <&smmu 0xe0 0x0>, <&smmu 0x4e0 0x0>; };
+  sdhci@8804000 { compatible = "vendor,sdhci"; reg = <0 0x8804000 0 0x1000>; iommus = <&smmu 0xa0 0xf>; };
   plain@1000 { compatible = "vendor,plain"; reg = <0 0x1000 0 0x100>; };
   pcie@40000000 {
     compatible = "pci-host-ecam-generic"; device_type = "pci"; reg = <0 0x40000000 0 0x1000000>;
@@ -38,6 +39,11 @@ describe('BusMasterPort', () => {
     expect(board.models.has('/ufs@1d84000')).toBe(false); // a probe, not a device model
     expect((board.models.get('/iommu@15000000') as SmmuV2).attachedMasters).toContain(port);
     expect(board.masterPort('/plain@1000')).toBeUndefined();
+    // a 2-cell specifier's mask: the ID with the masked bits set is a stream the device may issue too
+    const sd = board.masterPort('/sdhci@8804000')!;
+    expect([[...sd.streamIds], [...sd.maskVariants]]).toEqual([[0xa0, 0xaf], [0xaf]]);
+    expect(sd.useStream(1).activeStreamId).toBe(0xaf);
+    expect(() => sd.useStream(2)).toThrow(RangeError);
     expect(() => board.masterPort('/iommu@15000000')).toThrow(/device model of its own/);
     expect(() => board.masterPort('/nope')).toThrow(/no such node/);
   });

@@ -43,6 +43,8 @@ export interface RealDmaResult {
   readonly bytes: number;
   /** After-unmap accesses that faulted as they must. */
   readonly faultsSeen: number;
+  /** Further stream IDs (more iommus entries, SMR-mask variants) checked to reach the same mapping. */
+  readonly streams: number;
   readonly ops: number;
   readonly lines: string[];
   readonly problems: string[];
@@ -114,6 +116,7 @@ export function runRealMasters(kernel: Kernel, board: Board, workload: string, o
   let failed = 0;
   let bytes = 0;
   let faultsSeen = 0;
+  let streams = 0;
   let ops = 0;
   const mem = board.mem;
   const src = new Uint8Array(len);
@@ -197,10 +200,31 @@ export function runRealMasters(kernel: Kernel, board: Board, workload: string, o
         ok = false;
         fail(`device read at DMA address ${hex(sDma)} gave other bytes than the CPU wrote (first at +${hex(bad)})`);
       } else {
+        // every other stream ID of the device (further iommus entries, and IDs its SMR masks
+        // also match) must reach the same mapping: the driver programmed them all into its group
+        for (let i = 1; i < port.streamIds.length && ok; i++) {
+          const probe = back.subarray(0, 64);
+          const r2 = port.useStream(i).read(sDma, probe);
+          port.useStream(0);
+          ops++;
+          const what = port.maskVariants.includes(port.streamIds[i]!) ? 'SMR-mask variant' : 'stream';
+          if (r2 !== 0) {
+            ok = false;
+            fail(`device read through its ${what} ${hex(port.streamIds[i]!)} at ${hex(sDma)}: ${PORT_STATUS[r2]}`);
+          } else if (probe.some((b, j) => b !== src[j])) {
+            ok = false;
+            fail(`device read through its ${what} ${hex(port.streamIds[i]!)} at ${hex(sDma)} gave other bytes than the CPU wrote`);
+          } else {
+            streams++;
+            bytes += probe.length;
+          }
+        }
         transform(got);
-        const ws = port.write(dDma, got);
+        const ws = ok ? port.write(dDma, got) : -1;
         ops++;
-        if (ws !== 0) {
+        if (ws === -1) {
+          // a stream check failed above
+        } else if (ws !== 0) {
           ok = false;
           fail(`device write of ${len} bytes at DMA address ${hex(dDma)}: ${PORT_STATUS[ws]} at ${hex(port.lastFault?.address ?? dDma)}`);
         } else {
@@ -261,11 +285,12 @@ export function runRealMasters(kernel: Kernel, board: Board, workload: string, o
     if (!ok) continue;
     if (identity) bypass++;
     else translated++;
+    const more = port.streamIds.length > 1 ? ` (and ${port.streamIds.slice(1).map(hex).join(', ')} read back)` : '';
     lines.push(
-      `${dev.name}: stream ${hex(port.streamId)} on ${c.iommu}, ${identity ? 'identity (bypass) domain: physical addresses' : 'DMA domain: IOVAs'} ${hex(sDma)} -> ${hex(dDma)}, ${len} bytes read and ${len} written through the SMMU model, checked${faultNote}`,
+      `${dev.name}: stream ${hex(port.streamId)}${more} on ${c.iommu}, ${identity ? 'identity (bypass) domain: physical addresses' : 'DMA domain: IOVAs'} ${hex(sDma)} -> ${hex(dDma)}, ${len} bytes read and ${len} written through the SMMU model, checked${faultNote}`,
     );
   }
-  return { translated, bypass, skipped, failed, bytes, faultsSeen, ops, lines, problems, faults, windows };
+  return { translated, bypass, skipped, failed, bytes, faultsSeen, streams, ops, lines, problems, faults, windows };
 }
 
 /** A real master the stress workload may use: a device on a DMA or identity domain and its port. */

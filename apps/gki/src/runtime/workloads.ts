@@ -163,7 +163,7 @@ export function runDma(kernel: Kernel, opts: DmaOptions = {}): WorkloadResult {
   lines.push(
     exercised + real.failed + real.skipped === 0
       ? 'no real master (a device with an IOMMU group on a bound SMMU model and no model of its own) on this board'
-      : `real masters: ${exercised} exercised (${real.translated} translated, ${real.bypass} in bypass), ${real.failed} failed, ${real.skipped} skipped; ${real.bytes} bytes through the SMMU models; ${real.faultsSeen} after-unmap fault(s) seen`,
+      : `real masters: ${exercised} exercised (${real.translated} translated, ${real.bypass} in bypass), ${real.failed} failed, ${real.skipped} skipped; ${real.bytes} bytes through the SMMU models; ${real.streams} further stream ID(s) checked; ${real.faultsSeen} after-unmap fault(s) seen`,
   );
   const counts = {
     'dma-test masters': masters.length,
@@ -174,6 +174,7 @@ export function runDma(kernel: Kernel, opts: DmaOptions = {}): WorkloadResult {
     'real masters skipped': real.skipped,
     'real bytes translated': real.bytes,
     'real faults seen': real.faultsSeen,
+    'real extra streams checked': real.streams,
   };
   return { name: 'dma', ok: problems.length === 0, ops, bytes, ...m.done(), lines, faults, problems, expectedErrorWindows: windows, counts };
 }

@@ -51,6 +51,8 @@ export interface BusMasterPortOptions {
   readonly streamIds: readonly number[];
   /** The IOMMU node the specifier names. */
   readonly iommu: string;
+  /** Which of `streamIds` are SMR-mask variants. */
+  readonly maskVariants?: readonly number[];
 }
 
 export class BusMasterPort {
@@ -58,6 +60,11 @@ export class BusMasterPort {
   readonly path: string;
   readonly iommu: string;
   readonly streamIds: readonly number[];
+  /** Stream IDs added as SMR-mask variants of a specifier's ID (not named by the tree itself). */
+  readonly maskVariants: readonly number[];
+  /** One translation hook per stream ID (the IOMMU installs them); `active` picks the one used. */
+  private readonly lanes: { fn: DmaTranslator | undefined; parts: DmaTranslatorParts | undefined }[];
+  private active = 0;
   private translator: DmaTranslator | undefined;
   private translatorParts: DmaTranslatorParts | undefined;
   private readonly out: Required<DmaTranslation> = { pa: 0, stalled: false, sink: false };
@@ -81,16 +88,51 @@ export class BusMasterPort {
     this.name = opts.path;
     this.iommu = opts.iommu;
     this.streamIds = [...opts.streamIds];
+    this.maskVariants = [...(opts.maskVariants ?? [])];
+    this.lanes = this.streamIds.map(() => ({ fn: undefined, parts: undefined }));
   }
 
+  /** The stream ID the device's transactions carry by default (the specifier's first). */
   get streamId(): number {
     return this.streamIds[0]!;
   }
 
-  /** Installed by the IOMMU model the port is attached to (as for a DmaMaster). */
+  /** The stream ID the next accesses carry. */
+  get activeStreamId(): number {
+    return this.streamIds[this.active]!;
+  }
+
+  /**
+   * Makes the next accesses carry `streamIds[i]` (a device with several stream IDs, or an ID an
+   * SMR mask also matches). Throws RangeError for an index the port does not have.
+   */
+  useStream(i: number): this {
+    if (!Number.isInteger(i) || i < 0 || i >= this.streamIds.length) throw new RangeError(`${this.name}: no stream index ${i}`);
+    this.active = i;
+    const l = this.lanes[i]!;
+    this.translator = l.fn;
+    this.translatorParts = l.parts;
+    return this;
+  }
+
+  /** Installed by the IOMMU model the port is attached to (as for a DmaMaster): the hook of the first stream ID. */
   setTranslator(fn: DmaTranslator | undefined, parts?: DmaTranslatorParts): void {
-    this.translator = fn;
-    this.translatorParts = fn === undefined ? undefined : parts;
+    this.setLane(0, fn, parts);
+  }
+
+  /** @internal The attachment of stream `i` (what an IOMMU model sees as a master of its own). */
+  lane(i: number): { readonly name: string; readonly streamId: number; setTranslator(fn: DmaTranslator | undefined, parts?: DmaTranslatorParts): void } {
+    return { name: `${this.name}#sid-${this.streamIds[i]!.toString(16)}`, streamId: this.streamIds[i]!, setTranslator: (fn, parts) => this.setLane(i, fn, parts) };
+  }
+
+  private setLane(i: number, fn: DmaTranslator | undefined, parts: DmaTranslatorParts | undefined): void {
+    const l = this.lanes[i]!;
+    l.fn = fn;
+    l.parts = fn === undefined ? undefined : parts;
+    if (i === this.active) {
+      this.translator = l.fn;
+      this.translatorParts = l.parts;
+    }
   }
 
   get translated(): boolean {
@@ -162,7 +204,7 @@ export class BusMasterPort {
         this.running = true;
         let ok: boolean;
         try {
-          ok = parts !== undefined ? parts(this.streamId, hi, lo, write, out) : tr(this.streamId, addr, write, out);
+          ok = parts !== undefined ? parts(this.activeStreamId, hi, lo, write, out) : tr(this.activeStreamId, addr, write, out);
         } finally {
           this.running = false;
         }
@@ -207,10 +249,12 @@ export class BusMasterPort {
 function attach(board: Board, port: BusMasterPort, iommu: unknown): boolean {
   if (iommu instanceof SmmuV2) {
     iommu.attachMaster(port, port.streamIds);
+    for (let i = 1; i < port.streamIds.length; i++) iommu.attachMaster(port.lane(i), [port.streamIds[i]!]);
     return true;
   }
   if (iommu instanceof SmmuV3) {
     iommu.attachMaster(port, port.streamId);
+    for (let i = 1; i < port.streamIds.length; i++) iommu.attachMaster(port.lane(i), port.streamIds[i]!);
     return true;
   }
   void board;
@@ -235,12 +279,21 @@ export function createBusMasterPort(board: Board, tree: FdtTree, path: string): 
     const model = board.models.get(ref.path);
     if (!(model instanceof SmmuV2) && !(model instanceof SmmuV3)) continue;
     const sids: number[] = [];
+    const variants: number[] = [];
     for (const r of refs) {
       if (r.path !== ref.path) continue;
       if (r.args.length < 1) throw new FdtError(-1, `iommus entry for ${ref.path} has no stream ID cell`, path);
-      sids.push(r.args[0]!);
+      if (!sids.includes(r.args[0]!)) sids.push(r.args[0]!);
     }
-    const port = new BusMasterPort(board.mem, { path, streamIds: sids, iommu: ref.path });
+    if (model instanceof SmmuV2) {
+      // a second cell is an SMR mask: the device may also issue the ID with the masked bits set
+      for (const r of refs) {
+        if (r.path !== ref.path || r.args.length < 2) continue;
+        const v = (r.args[0]! | r.args[1]!) >>> 0;
+        if (v !== r.args[0]! && v < 2 ** model.config.streamIdBits && !sids.includes(v) && !variants.includes(v)) variants.push(v);
+      }
+    }
+    const port = new BusMasterPort(board.mem, { path, streamIds: [...sids, ...variants], iommu: ref.path, maskVariants: variants });
     try {
       attach(board, port, model);
     } catch (e) {
