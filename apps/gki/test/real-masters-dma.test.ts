@@ -152,4 +152,24 @@ describe('gki run --workload dma on the real masters of real trees', () => {
     expect(r.counts!['real masters translated']).toBeGreaterThanOrEqual(2);
     expect(shutdown(k).pagesInUse).toBe(0);
   });
+
+  it('fails naming the stream when an SMR mask is narrowed behind the driver: 0xa0 still matches, 0xaf no longer does', () => {
+    const { k, board } = boot('qcom/sdm845-mtp.dts');
+    const smmu = board.models.get('/soc@0/iommu@15000000') as SmmuV2;
+    let hit = -1;
+    for (let i = 0; i < smmu.config.numSmr; i++) {
+      const smr = smmu.read32(0x800 + 4 * i);
+      if (smr >>> 31 === 1 && (smr & 0x7fff) === 0xa0) hit = i;
+    }
+    expect(hit).toBeGreaterThanOrEqual(0);
+    // the driver wrote MASK (bits 30:16) = 0xf from iommus = <&apps_smmu 0xa0 0xf>
+    expect((smmu.read32(0x800 + 4 * hit) >>> 16) & 0x7fff).toBe(0xf);
+    smmu.write32(0x800 + 4 * hit, (0x8000_0000 | 0xa0) >>> 0);
+    const r = runDma(k, { copies: 1 });
+    expect(r.ok).toBe(false);
+    expect(r.problems.filter((p) => p.startsWith('8804000.sdhci ')).map((p) => p.replace(/^.*: device read/, 'device read'))).toEqual([
+      expect.stringMatching(/^device read through its SMR-mask variant 0xaf at 0x[0-9a-f]+: (fault|terminated without abort)$/),
+    ]);
+    expect(shutdown(k).pagesInUse).toBe(0);
+  });
 });
