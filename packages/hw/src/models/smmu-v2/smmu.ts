@@ -1248,9 +1248,10 @@ export class SmmuV2 implements MmioDevice {
     if ((b.sctlr & R.SCTLR_M) === 0 || b.configError !== null || (s2b !== undefined && s2b.configError !== null && (s2b.sctlr & R.SCTLR_M) !== 0))
       return this.translateS1Special(b, s2b, sid, hi, lo, out, requester);
     // The TLB key: VA[48:0] of the sign-extended input (halves), or a fault when out of range.
-    let kHi = hi >>> 0;
+    // (int32 values throughout: a u32 here would make V8 box the key's high half on the calls below.)
+    let kHi = hi | 0;
     const sb = b.signBit;
-    if (sb < 0 ? kHi !== 0 : kHi >= 0x20000) return this.contextFault(b, R.FSR_TF, addrOf(hi, lo), this.fsynr0Of(null, false), 0, sid, out, requester);
+    if (sb < 0 ? kHi !== 0 : kHi >>> 17 !== 0) return this.contextFault(b, R.FSR_TF, addrOf(hi, lo), this.fsynr0Of(null, false), 0, sid, out, requester);
     if (sb >= 0 && sb < 48) {
       if (sb === 31) kHi = lo < 0 ? 0x1ffff : 0;
       else {
