@@ -308,6 +308,17 @@ export class Tlb {
     return this.eOa[e]! + off;
   }
 
+  /**
+   * `outputParts` as int32 halves in `res[0]` (high) and `res[1]` (low), for callers that go
+   * on with halves: a double result of a call V8 does not inline is a heap number per call.
+   */
+  outputHalves(e: number, hi: number, lo: number, res: Int32Array): void {
+    const pa = this.outputParts(e, hi, lo);
+    const pHi = Math.floor(pa * INV_TWO32);
+    res[0] = pHi;
+    res[1] = (pa - pHi * TWO32) | 0;
+  }
+
   /** The entry's `perms` payload. */
   perms(e: number): number {
     return this.ePerms[e]!;

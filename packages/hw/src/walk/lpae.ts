@@ -702,17 +702,22 @@ export function walkLpaeParts(
     // Index = input bits [shift+bits−1 : shift], taken from the u32 halves with integer ops.
     const idx = (shift >= 32 ? vaHi >>> (shift - 32) : (vaLo >>> shift) | (vaHi << (32 - shift))) & ((1 << bits) - 1);
     let descAddr = table + idx * 8;
+    // The descriptor's address goes to the memory as int32 halves (a double argument of a call
+    // V8 does not inline would be a heap number per level).
+    let dHi = Math.floor(descAddr / TWO32) | 0;
+    let dLo = descAddr | 0;
     if (tables !== undefined) {
-      const aLo = descAddr >>> 0;
-      if (!tables.tableAddress((descAddr - aLo) / TWO32, aLo | 0, level)) {
+      if (!tables.tableAddress(dHi, dLo, level)) {
         out.descAddr = descAddr;
         return setFault(out, 'translation', level);
       }
-      descAddr = (tables.paHi >>> 0) * TWO32 + (tables.paLo >>> 0);
+      dHi = tables.paHi | 0;
+      dLo = tables.paLo | 0;
+      descAddr = (dHi >>> 0) * TWO32 + (dLo >>> 0);
     }
     let chunk: Uint32Array;
     try {
-      chunk = mem.peekChunk(descAddr);
+      chunk = mem.peekChunkParts(dHi, dLo);
     } catch (e) {
       if (e instanceof BusError) {
         out.descAddr = descAddr;

@@ -272,9 +272,8 @@ export class SmmuV2 implements MmioDevice {
   /** Block size (log2) and permissions of the last successful s2Lookup. */
   private s2Shift = 12;
   private s2Perms = 0;
-  /** Output address (int32 halves) of the last successful s2Lookup. */
-  private s2PaHi = 0;
-  private s2PaLo = 0;
+  /** Output address (int32 halves: high, low) of the last successful s2Lookup. */
+  private readonly s2Pa = new Int32Array(2);
 
   private readonly masters = new Map<SmmuV2Master, number[]>();
 
@@ -301,8 +300,8 @@ export class SmmuV2 implements MmioDevice {
     for (let i = 0; i < c.numCb; i++) this.banks.push(new Bank(i));
     this.nested = new NestedTables((hi, lo, t) => {
       if (!this.s2Lookup(this.nestedS2!, hi, lo, this.tableAccess)) return false;
-      t.paHi = this.s2PaHi;
-      t.paLo = this.s2PaLo;
+      t.paHi = this.s2Pa[0]!;
+      t.paLo = this.s2Pa[1]!;
       return true;
     });
     this.reset();
@@ -1187,7 +1186,7 @@ export class SmmuV2 implements MmioDevice {
       const ipa = addrOf(hi, lo);
       return this.contextFault(b, SmmuV2.fsrBit(r), ipa, this.fsynr0Of(r, false), ipa, sid, out, requester);
     }
-    this.insertWalk(b.ctxS2, hi, lo, tlbSizeShift(r.size), r, r.perms);
+    this.insertWalk(b.ctxS2, hi, lo, (r.size === 4096 ? 12 : tlbSizeShift(r.size)), r, r.perms);
     out.pa = r.oa;
     return true;
   }
@@ -1211,7 +1210,7 @@ export class SmmuV2 implements MmioDevice {
 
   /**
    * Stage-2 translation of the IPA `hi:lo` for a nested context, through the TLB (stage-2
-   * entries of the stage-2 bank). Returns true with the PA in `s2PaHi`/`s2PaLo` (and the block
+   * entries of the stage-2 bank). Returns true with the PA in `s2Pa` (and the block
    * size and permissions in `s2Shift`/`s2Perms`), or false with the walk result in `wr2`.
    */
   private s2Lookup(s2b: Bank, hi: number, lo: number, access: WalkAccess): boolean {
@@ -1220,10 +1219,7 @@ export class SmmuV2 implements MmioDevice {
     if (e >= 0 && permits(tlb.perms(e), access)) {
       this.s2Shift = tlb.shift(e);
       this.s2Perms = tlb.perms(e);
-      const pa = tlb.outputParts(e, hi, lo);
-      const pHi = Math.floor(pa * INV_TWO32);
-      this.s2PaHi = pHi | 0;
-      this.s2PaLo = (pa - pHi * TWO32) | 0;
+      tlb.outputHalves(e, hi, lo, this.s2Pa);
       return true;
     }
     if (s2b.configError !== null || s2b.s2 === null) {
@@ -1233,14 +1229,14 @@ export class SmmuV2 implements MmioDevice {
     }
     const r = this.wr2;
     if (!this.walkS2(s2b, hi, lo, access, r)) return false;
-    const shift = tlbSizeShift(r.size);
+    const shift = r.size === 4096 ? 12 : tlbSizeShift(r.size);
     this.insertWalk(s2b.ctxS2, hi, lo, shift, r, r.perms);
     this.s2Shift = shift;
     this.s2Perms = r.perms;
     const oa = r.oa;
     const oHi = Math.floor(oa * INV_TWO32);
-    this.s2PaHi = oHi | 0;
-    this.s2PaLo = (oa - oHi * TWO32) | 0;
+    this.s2Pa[0] = oHi;
+    this.s2Pa[1] = (oa - oHi * TWO32) | 0;
     return true;
   }
 
@@ -1281,7 +1277,7 @@ export class SmmuV2 implements MmioDevice {
     if (b.type === R.CBAR_TYPE_S1_S2FAULT) return this.contextFault(b, R.FSR_TF, iova, this.fsynr0Of(null, false), iova, sid, out, requester);
     if (s2b === undefined || (s2b.sctlr & R.SCTLR_M) === 0) return this.bypass(hi, lo, out);
     if (!this.s2Lookup(s2b, hi, lo, this.access)) return this.s2Fault(b, s2b, iova, iova, false, sid, out, requester);
-    out.pa = (this.s2PaHi >>> 0) * TWO32 + (this.s2PaLo >>> 0);
+    out.pa = (this.s2Pa[0]! >>> 0) * TWO32 + (this.s2Pa[1]! >>> 0);
     return true;
   }
 
@@ -1321,7 +1317,9 @@ export class SmmuV2 implements MmioDevice {
     }
     if (b.type === R.CBAR_TYPE_S1_S2FAULT) return this.contextFault(b, R.FSR_TF, addrOf(hi, lo), this.fsynr0Of(null, false), r.oa, sid, out, requester);
     const ctx = r.nG ? b.ctxAsid : b.ctxGlobal;
-    let shift = tlbSizeShift(r.size);
+    // (The 4 KiB page decided here: r.size is a double, and as the argument of a call V8 does
+    // not inline it would be a heap number per walk.)
+    let shift = r.size === 4096 ? 12 : tlbSizeShift(r.size);
     if (!nested) {
       this.insertWalk(ctx, kHi, kLo, shift, r, r.perms);
       out.pa = r.oa;
@@ -1332,8 +1330,8 @@ export class SmmuV2 implements MmioDevice {
     if (!this.s2Lookup(s2b!, iHi | 0, (ipa - iHi * TWO32) | 0, access)) return this.s2Fault(b, s2b!, addrOf(hi, lo), ipa, false, sid, out, requester);
     // The stage-2 block size bounds the combined entry; the permissions come from both stages.
     if (this.s2Shift < shift) shift = this.s2Shift;
-    const paHi = this.s2PaHi;
-    const paLo = this.s2PaLo;
+    const paHi = this.s2Pa[0]!;
+    const paLo = this.s2Pa[1]!;
     this.tlb.tlb.insertHalves(ctx, kHi, kLo, shift, paHi, paLo, r.perms & this.s2Perms, 0, 0, 0);
     out.pa = (paHi >>> 0) * TWO32 + (paLo >>> 0);
     return true;
