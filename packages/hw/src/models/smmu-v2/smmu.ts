@@ -1081,8 +1081,8 @@ export class SmmuV2 implements MmioDevice {
     // A wrapper small enough for V8 to inline into its callers: the address goes on as int32
     // halves, so no call on the translation path boxes a double (a double argument of a call V8
     // does not inline is a fresh heap number per translation).
-    const hi = Math.floor(iova * INV_TWO32);
-    return this.translateParts(streamId, hi | 0, (iova - hi * TWO32) | 0, write, out, requester);
+    // (`iova | 0` is the low word of an integer below 2^53: ToInt32 is modulo 2^32.)
+    return this.translateParts(streamId, Math.floor(iova * INV_TWO32) | 0, iova | 0, write, out, requester);
   }
 
   /**
