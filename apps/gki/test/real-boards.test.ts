@@ -225,6 +225,29 @@ const CASES: readonly Expect[] = [
     log: [/memory@a0000000: reg gives size 0 .*using 4 GiB/, /Initialized msm .* for 3d00000.gpu/],
   },
   {
+    file: 'qcom/sm8450-hdk.dts',
+    name: 'Qualcomm Technologies, Inc. SM8450 HDK',
+    // RAM starts at 2.5 GiB (size left to the bootloader); the firmware regions below it are
+    // outside what the tree gives, the ones above it are kept from the page allocator
+    ram: [{ base: 0xa000_0000, size: 4 * GiB }],
+    noMap: ['/reserved-memory/memory@a6e00000', '/reserved-memory/memory@c0000000', '/reserved-memory/memory@e8900000'],
+    models: ['/soc@0/gpu@3d00000', '/soc@0/gmu@3d6a000', '/soc@0/iommu@3da0000', '/soc@0/iommu@15000000'],
+    devices: ['3d00000.gpu', '3d6a000.gmu', '1d84000.ufshc', '8804000.mmc', 'ae00000.display-subsystem'],
+    // Adreno 730 ("qcom,adreno-730.1", an a7xx gen1 part: BR/BV command processor) and its GMU
+    // ("qcom,adreno-gmu-730.1", cx_mem inside the GMU's registers) behind an MMU-500 Adreno
+    // SMMU ("qcom,sm8450-smmu-500", stream mask 0x400); MMU-500 apps SMMU
+    bound: { '3d00000.gpu': 'adreno', '3da0000.iommu': 'arm-smmu', '15000000.iommu': 'arm-smmu' },
+    groups: ['3d00000.gpu', '3d6a000.gmu', '1d84000.ufshc', '8804000.mmc', 'ae00000.display-subsystem'],
+    log: [
+      /memory@a0000000: reg gives size 0 .*using 4 GiB/,
+      /Initialized msm .* for 3d00000.gpu/,
+      /memory@80000000: 0x80000000\+0x600000 is outside RAM/,
+      // the IPCC mailbox is an interrupt controller nothing here decodes
+      /\/smp2p-adsp: interrupt\(s\) left unresolved: 0 -> \/soc@0\/mailbox@ed18000 \(no interrupt domain\)/,
+    ],
+    gpu: { device: '3d00000.gpu', translatedBy: '/soc@0/iommu@3da0000' },
+  },
+  {
     file: 'qcom/apq8096-db820c.dts',
     name: 'Qualcomm Technologies, Inc. DB820c',
     ram: [{ base: 0x8000_0000, size: 4 * GiB }],

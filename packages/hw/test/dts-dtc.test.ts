@@ -229,6 +229,7 @@ describe('real boards (kernel trees, trimmed)', () => {
       'qcom/sdm845-mtp.dts',
       'qcom/sm8150-mtp.dts',
       'qcom/sm8250-mtp.dts',
+      'qcom/sm8450-hdk.dts',
       'qcom/sm8550-mtp.dts',
       'rockchip/rk3288-evb-rk808.dts',
       'rockchip/rk3328-evb.dts',
