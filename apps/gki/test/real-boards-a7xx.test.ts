@@ -84,6 +84,7 @@ describe('the SM8550 layout with an a730 or an a750 in it (compatibles overridde
 describe('the a7xx parts on their own SoC trees', () => {
   for (const part of [
     { file: 'qcom/sm8450-hdk.dts', name: 'a730' },
+    { file: 'qcom/sm8650-hdk.dts', name: 'a750' },
   ])
     it(`${part.file}: the ${part.name} is a gen7 model, bound by msm, and copies through the Adreno SMMU`, () => {
       const board = Board.fromDtb(compileDtsFile(join(boards, part.file)).dtb);

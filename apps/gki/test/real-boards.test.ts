@@ -248,6 +248,28 @@ const CASES: readonly Expect[] = [
     gpu: { device: '3d00000.gpu', translatedBy: '/soc@0/iommu@3da0000' },
   },
   {
+    file: 'qcom/sm8650-hdk.dts',
+    name: 'Qualcomm Technologies, Inc. SM8650 HDK',
+    // RAM at 2.5 GiB (size left to the bootloader); hypervisor and firmware regions below it
+    ram: [{ base: 0xa000_0000, size: 4 * GiB }],
+    noMap: ['/reserved-memory/rmtfs@d7c00000', '/reserved-memory/tz-merged@d8000000', '/reserved-memory/oem-vm@f7c00000', '/reserved-memory/llcc-lpi@ff800000'],
+    models: ['/soc@0/gpu@3d00000', '/soc@0/gmu@3d6a000', '/soc@0/iommu@3da0000', '/soc@0/iommu@15000000'],
+    devices: ['3d00000.gpu', '3d6a000.gmu', '1d84000.ufs', '8804000.mmc', 'ae00000.display-subsystem'],
+    // Adreno 750 ("qcom,adreno-43051401": chip id 0x43051401, an a7xx gen3 part) and its GMU
+    // ("qcom,adreno-gmu-750.1", an 8 KiB cx_mem inside the GMU's registers) behind an MMU-500
+    // Adreno SMMU ("qcom,sm8650-smmu-500"); MMU-500 apps SMMU
+    bound: { '3d00000.gpu': 'adreno', '3da0000.iommu': 'arm-smmu', '15000000.iommu': 'arm-smmu' },
+    groups: ['3d00000.gpu', '3d6a000.gmu', '1d84000.ufs', '8804000.mmc', 'ae00000.display-subsystem'],
+    log: [
+      /memory@a0000000: reg gives size 0 .*using 4 GiB/,
+      /Initialized msm .* for 3d00000.gpu/,
+      /\/reserved-memory\/hyp@80000000: 0x80000000\+0xe00000 is outside RAM/,
+      // the IPCC mailbox is an interrupt controller nothing here decodes
+      /\/smp2p-adsp: interrupt\(s\) left unresolved: 0 -> \/soc@0\/mailbox@406000 \(no interrupt domain\)/,
+    ],
+    gpu: { device: '3d00000.gpu', translatedBy: '/soc@0/iommu@3da0000' },
+  },
+  {
     file: 'qcom/apq8096-db820c.dts',
     name: 'Qualcomm Technologies, Inc. DB820c',
     ram: [{ base: 0x8000_0000, size: 4 * GiB }],

@@ -231,6 +231,7 @@ describe('real boards (kernel trees, trimmed)', () => {
       'qcom/sm8250-mtp.dts',
       'qcom/sm8450-hdk.dts',
       'qcom/sm8550-mtp.dts',
+      'qcom/sm8650-hdk.dts',
       'rockchip/rk3288-evb-rk808.dts',
       'rockchip/rk3328-evb.dts',
       'rockchip/rk3399-evb.dts',
