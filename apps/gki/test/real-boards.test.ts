@@ -217,11 +217,12 @@ const CASES: readonly Expect[] = [
     ram: [{ base: 0xa000_0000, size: 4 * GiB }],
     noMap: ['/reserved-memory/rmtfs-region@d4a80000', '/reserved-memory/tz-reserved-region@d8000000', '/reserved-memory/qtee-region@d8300000'],
     models: ['/soc@0/gpu@3d00000', '/soc@0/gmu@3d6a000', '/soc@0/iommu@3da0000', '/soc@0/iommu@15000000'],
-    devices: ['3d00000.gpu', '3d6a000.gmu', '1d84000.ufshc'],
+    devices: ['3d00000.gpu', '3d6a000.gmu', '1d84000.ufs'],
     // Adreno 740 (chip id 0x43050a01, an a7xx gen2 part): BR/BV command processor, its GMU
     // takes the chip id in GENERAL_10; MMU-500 Adreno SMMU ("qcom,sm8550-smmu-500")
     bound: { '3d00000.gpu': 'adreno', '3da0000.iommu': 'arm-smmu', '15000000.iommu': 'arm-smmu' },
-    groups: ['3d00000.gpu', '3d6a000.gmu', '1d84000.ufshc'],
+    // v6.12 names the UFS host node ufs@1d84000 (later kernels: ufshc@1d84000)
+    groups: ['3d00000.gpu', '3d6a000.gmu', '1d84000.ufs'],
     log: [/memory@a0000000: reg gives size 0 .*using 4 GiB/, /Initialized msm .* for 3d00000.gpu/],
   },
   {
