@@ -3,9 +3,9 @@
  * image) is usable, not just bound: msm opens a file, allocates GEM buffers mapped through the
  * Adreno SMMU, and a submit of CP_MEM_TO_MEM packets runs on the model's gen7 command processor,
  * which really reads and writes memory through the SMMU (the translations are counted there),
- * without a fault; the ring's fence comes back done. The a730 (gen1) and a750 (gen3) run on
- * their own SoC trees (listed below) too, and in the SM8550 layout with the GPU's and
- * GMU's compatibles overridden to theirs.
+ * without a fault; the ring's fence comes back done. The a730 (gen1), the a750 (gen3) and the
+ * X1-85 (gen2, x1e80100) run on their own SoC trees (listed below) too; the a730 and a750 also
+ * run in the SM8550 layout with the GPU's and GMU's compatibles overridden to theirs.
  */
 import { dirname, join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -85,6 +85,7 @@ describe('the a7xx parts on their own SoC trees', () => {
   for (const part of [
     { file: 'qcom/sm8450-hdk.dts', name: 'a730' },
     { file: 'qcom/sm8650-hdk.dts', name: 'a750' },
+    { file: 'qcom/x1e80100-crd.dts', name: 'x185' },
   ])
     it(`${part.file}: the ${part.name} is a gen7 model, bound by msm, and copies through the Adreno SMMU`, () => {
       const board = Board.fromDtb(compileDtsFile(join(boards, part.file)).dtb);

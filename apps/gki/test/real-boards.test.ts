@@ -271,6 +271,27 @@ const CASES: readonly Expect[] = [
     gpu: { device: '3d00000.gpu', translatedBy: '/soc@0/iommu@3da0000' },
   },
   {
+    file: 'qcom/x1e80100-crd.dts',
+    name: 'Qualcomm Technologies, Inc. X1E80100 CRD',
+    ram: [{ base: 0x8000_0000, size: 4 * GiB }],
+    noMap: ['/reserved-memory/gunyah-hyp@80000000', '/reserved-memory/gpu-prr@81f00000', '/reserved-memory/pld-gmu@81f36000', '/reserved-memory/gpu-microcode@8d9fe000'],
+    models: ['/soc@0/gpu@3d00000', '/soc@0/gmu@3d6a000', '/soc@0/iommu@3da0000', '/soc@0/iommu@15000000'],
+    devices: ['3d00000.gpu', '3d6a000.gmu', 'ae00000.display-subsystem', '1c08000.pci'],
+    // Adreno X1-85 ("qcom,adreno-43050c01", in Linux v6.12's catalog: an a740-family gen7 part,
+    // 256 GiB per process) with its GMU named "qcom,adreno-gmu-x185.1" (firmware id 7.5.0.1),
+    // behind an MMU-500 Adreno SMMU ("qcom,x1e80100-smmu-500"); MMU-500 apps SMMU
+    bound: { '3d00000.gpu': 'adreno', '3da0000.iommu': 'arm-smmu', '15000000.iommu': 'arm-smmu' },
+    groups: ['3d00000.gpu', '3d6a000.gmu', 'ae00000.display-subsystem'],
+    log: [
+      /memory@80000000: reg gives size 0 .*using 4 GiB/,
+      /Initialized msm .* for 3d00000.gpu/,
+      /reserved mem: \/reserved-memory\/linux,cma: placed 128 MiB at 0x178000000 \(reusable\)/,
+      // the IPCC mailbox is an interrupt controller nothing here decodes
+      /\/smp2p-adsp: interrupt\(s\) left unresolved: 0 -> \/soc@0\/mailbox@408000 \(no interrupt domain\)/,
+    ],
+    gpu: { device: '3d00000.gpu', translatedBy: '/soc@0/iommu@3da0000' },
+  },
+  {
     file: 'qcom/apq8096-db820c.dts',
     name: 'Qualcomm Technologies, Inc. DB820c',
     ram: [{ base: 0x8000_0000, size: 4 * GiB }],

@@ -41,7 +41,7 @@ export interface AdrenoInfo {
   readonly gmuWrapperOnly?: boolean;
   /**
    * The identity the GMU firmware wants instead of the massaged chip id (a6xx_info.gmu_chipid:
-   * the a740's 7.2.1.0, the a750's 7.9.1.0).
+   * the a740's 7.2.1.0, the X1-85's 7.5.0.1, the a750's 7.9.1.0).
    */
   readonly gmuChipId?: number;
   /** The name msm's messages give a part Linux lists by chip id only ("a740" for 0x43050a01). */
@@ -56,6 +56,7 @@ const SZ_2M = 0x20_0000;
 const SZ_4M = 0x40_0000;
 const SZ_3M = 0x30_0000;
 const SZ_16G = 2 ** 34;
+const SZ_256G = 2 ** 38;
 /**
  * The a7xx OPP tops of the trees that added these GPUs: sm8450's a730 runs to 818 MHz; the
  * sm8550 and sm8650 tables keep only the lower frequencies ("Speedbin needs more work on
@@ -64,6 +65,8 @@ const SZ_16G = 2 ** 34;
 const A730_MAX_FREQ = 818_000_000;
 const A740_MAX_FREQ = 680_000_000;
 const A750_MAX_FREQ = 680_000_000;
+/** x1e80100's X1-85: its OPP table (no speed bins in v6.12's tree) tops out at 1.1 GHz. */
+const X185_MAX_FREQ = 1_100_000_000;
 
 /**
  * The a6xx entries of Linux's catalog (a6xx_catalog.c; adreno_device.c's gpulist before v6.10)
@@ -94,6 +97,9 @@ export const ADRENO_GPULIST: readonly AdrenoInfo[] = [
   { chipIds: [0x0703_0001], family: 'a7xx-gen1', revn: 0, name: 'a730', gmem: SZ_2M, fw: { sqe: 'a730_sqe.fw', gmu: 'gmu_gen70000.bin' }, zapfw: 'a730_zap.mdt', addressSpaceSize: SZ_16G, defaultMaxFreq: A730_MAX_FREQ, highestBankBit: 16 },
   // sm8550: Adreno 740 ("C510v2"), gen2
   { chipIds: [0x4305_0a01], family: 'a7xx-gen2', revn: 0, name: 'a740', gmem: SZ_3M, fw: { sqe: 'a740_sqe.fw', gmu: 'gmu_gen70200.bin' }, zapfw: 'a740_zap.mdt', addressSpaceSize: SZ_16G, defaultMaxFreq: A740_MAX_FREQ, highestBankBit: 16, gmuChipId: 0x0702_0100 },
+  // x1e80100: Adreno X1-85 ("C512v2"), an a7xx gen2 part like the a740 with its own firmware
+  // (gen70500), GMU identity 7.5.0.1, no zap shader, and 256 GiB per process
+  { chipIds: [0x4305_0c01], family: 'a7xx-gen2', revn: 0, name: 'x185', gmem: SZ_3M, fw: { sqe: 'gen70500_sqe.fw', gmu: 'gen70500_gmu.bin' }, addressSpaceSize: SZ_256G, defaultMaxFreq: X185_MAX_FREQ, highestBankBit: 16, gmuChipId: 0x0705_0001 },
   // sm8650: Adreno 750 ("C520v2"), gen3
   { chipIds: [0x4305_1401], family: 'a7xx-gen3', revn: 0, name: 'a750', gmem: SZ_3M, fw: { sqe: 'gen70900_sqe.fw', gmu: 'gmu_gen70900.bin' }, zapfw: 'gen70900_zap.mbn', addressSpaceSize: SZ_16G, defaultMaxFreq: A750_MAX_FREQ, highestBankBit: 16, gmuChipId: 0x0709_0100 },
 ];
@@ -119,7 +125,7 @@ export function adrenoIsA7xx(info: AdrenoInfo): boolean {
   return info.family === 'a7xx-gen1' || info.family === 'a7xx-gen2' || info.family === 'a7xx-gen3';
 }
 
-/** adreno_is_a740_family: a7xx gen2 and gen3 (a740, a750). */
+/** adreno_is_a740_family: a7xx gen2 and gen3 (a740, X1-85, a750). */
 export function adrenoIsA740Family(info: AdrenoInfo): boolean {
   return info.family === 'a7xx-gen2' || info.family === 'a7xx-gen3';
 }

@@ -232,6 +232,7 @@ describe('real boards (kernel trees, trimmed)', () => {
       'qcom/sm8450-hdk.dts',
       'qcom/sm8550-mtp.dts',
       'qcom/sm8650-hdk.dts',
+      'qcom/x1e80100-crd.dts',
       'rockchip/rk3288-evb-rk808.dts',
       'rockchip/rk3328-evb.dts',
       'rockchip/rk3399-evb.dts',
