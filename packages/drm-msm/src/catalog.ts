@@ -44,7 +44,7 @@ export interface AdrenoInfo {
    * the a740's 7.2.1.0, the X1-85's 7.5.0.1, the a750's 7.9.1.0).
    */
   readonly gmuChipId?: number;
-  /** The name msm's messages give a part Linux lists by chip id only ("a740" for 0x43050a01). */
+  /** The name msm's messages give a part Linux lists by chip id only ("a740" for 0x43050a01, "x185" for 0x43050c01). */
   readonly name?: string;
 }
 
@@ -97,8 +97,9 @@ export const ADRENO_GPULIST: readonly AdrenoInfo[] = [
   { chipIds: [0x0703_0001], family: 'a7xx-gen1', revn: 0, name: 'a730', gmem: SZ_2M, fw: { sqe: 'a730_sqe.fw', gmu: 'gmu_gen70000.bin' }, zapfw: 'a730_zap.mdt', addressSpaceSize: SZ_16G, defaultMaxFreq: A730_MAX_FREQ, highestBankBit: 16 },
   // sm8550: Adreno 740 ("C510v2"), gen2
   { chipIds: [0x4305_0a01], family: 'a7xx-gen2', revn: 0, name: 'a740', gmem: SZ_3M, fw: { sqe: 'a740_sqe.fw', gmu: 'gmu_gen70200.bin' }, zapfw: 'a740_zap.mdt', addressSpaceSize: SZ_16G, defaultMaxFreq: A740_MAX_FREQ, highestBankBit: 16, gmuChipId: 0x0702_0100 },
-  // x1e80100: Adreno X1-85 ("C512v2"), an a7xx gen2 part like the a740 with its own firmware
-  // (gen70500), GMU identity 7.5.0.1, no zap shader, and 256 GiB per process
+  // x1e80100 (Snapdragon X1 Elite): Adreno X1-85 ("C512v2"), gen2 like the a740 (its UBWC
+  // setup follows the a740 family: bank bit 16); its own firmware names, no zap shader in the
+  // catalog, a 256 GiB per-process address space, the GMU identity 7.5.0.1
   { chipIds: [0x4305_0c01], family: 'a7xx-gen2', revn: 0, name: 'x185', gmem: SZ_3M, fw: { sqe: 'gen70500_sqe.fw', gmu: 'gen70500_gmu.bin' }, addressSpaceSize: SZ_256G, defaultMaxFreq: X185_MAX_FREQ, highestBankBit: 16, gmuChipId: 0x0705_0001 },
   // sm8650: Adreno 750 ("C520v2"), gen3
   { chipIds: [0x4305_1401], family: 'a7xx-gen3', revn: 0, name: 'a750', gmem: SZ_3M, fw: { sqe: 'gen70900_sqe.fw', gmu: 'gmu_gen70900.bin' }, zapfw: 'gen70900_zap.mbn', addressSpaceSize: SZ_16G, defaultMaxFreq: A750_MAX_FREQ, highestBankBit: 16, gmuChipId: 0x0709_0100 },

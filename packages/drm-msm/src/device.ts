@@ -146,7 +146,8 @@ export class MsmDrmDevice {
     this.gpu = gpu;
     let r = gpu.init();
     if (r < 0) {
-      if (r !== -EPROBE_DEFER) dev.err(`failed to load adreno gpu: ${r}`);
+      // adreno_bind warns (dev_warn), whatever the reason the GPU could not be set up
+      if (r !== -EPROBE_DEFER) dev.warn(`failed to load adreno gpu: ${r}`);
       return r;
     }
     gpu.onRetire = (s) => this.retireSubmit(s);

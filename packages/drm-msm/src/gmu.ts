@@ -93,7 +93,9 @@ export class A6xxGmu {
     }
     const dev = ofDeviceIsAvailable(np) ? kernel.drivers.deviceForNode(np) : undefined;
     if (!dev) {
-      gpuDev.err(`GMU ${np.fullName} is not available`);
+      // a tree that enables the GPU but leaves its GMU disabled (sdm845-lg-common.dtsi): Linux
+      // finds no platform device and fails quietly with -ENODEV; the caller warns
+      gpuDev.warn(`GMU ${np.fullName} is not available`);
       return -ENODEV;
     }
     const wrapper = A6xxGmu.isWrapperNode(np);

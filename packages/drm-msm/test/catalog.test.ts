@@ -48,7 +48,6 @@ const KiB = 1024;
 const MiB = 1024 * KiB;
 const G4 = 2 ** 32;
 const G16 = 2 ** 34;
-const G256 = 2 ** 38;
 
 const PARTS: readonly Part[] = [
   // sm6115 / sm4250: a610 behind a GMU wrapper
@@ -78,9 +77,9 @@ const PARTS: readonly Part[] = [
   // (hex chip ids, the a740 family: GMEM at 0); 16 GiB per process, UBWC bank bit 16
   { gpu: 'qcom,adreno-730.1', gmu: ['qcom,adreno-gmu-730.1', 'qcom,adreno-gmu'], name: 'a730', chipId: 0x07030001, revn: 0, gmem: 2 * MiB, gmemBase: 0x100000, vaSize: G16, hbb: 16, maxFreq: 818_000_000 },
   { gpu: 'qcom,adreno-43050a01', gmu: ['qcom,adreno-gmu-740.1', 'qcom,adreno-gmu'], name: 'a740', chipId: 0x43050a01, revn: 0, gmem: 3 * MiB, gmemBase: 0, vaSize: G16, hbb: 16, maxFreq: 680_000_000 },
-  // x1e80100's X1-85 (0x43050c01): a740 family, 256 GiB per process, a GMU compatible with no
-  // chip number in it ("qcom,adreno-gmu-x185.1"), OPP top 1.1 GHz
-  { gpu: 'qcom,adreno-43050c01', gmu: ['qcom,adreno-gmu-x185.1', 'qcom,adreno-gmu'], name: 'x185', chipId: 0x43050c01, revn: 0, gmem: 3 * MiB, gmemBase: 0, vaSize: G256, hbb: 16, maxFreq: 1_100_000_000 },
+  // x1e80100: the Snapdragon X1 Elite's X1-85 (hex chip id, a7xx gen2 like the a740: GMEM at 0,
+  // bank bit 16), 256 GiB per process, the 1.1 GHz OPP top of v6.12's x1e80100.dtsi
+  { gpu: 'qcom,adreno-43050c01', gmu: ['qcom,adreno-gmu-x185.1', 'qcom,adreno-gmu'], name: 'x185', chipId: 0x43050c01, revn: 0, gmem: 3 * MiB, gmemBase: 0, vaSize: 2 ** 38, hbb: 16, maxFreq: 1_100_000_000 },
   { gpu: 'qcom,adreno-43051401', gmu: ['qcom,adreno-gmu-750.1', 'qcom,adreno-gmu'], name: 'a750', chipId: 0x43051401, revn: 0, gmem: 3 * MiB, gmemBase: 0, vaSize: G16, hbb: 16, maxFreq: 680_000_000 },
 ];
 

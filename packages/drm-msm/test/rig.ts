@@ -45,6 +45,8 @@ export interface TreeOptions {
   gmuWrapperRegNames?: string[];
   /** The SMMU's compatible list (default: sdm845's Adreno SMMU). */
   smmuCompat?: string[];
+  /** The GMU node's status property (default: none, i.e. enabled). */
+  gmuStatus?: string;
   ramSize?: number;
 }
 
@@ -84,6 +86,7 @@ export function sdm845GpuDtb(o: TreeOptions = {}): Uint8Array {
             prop.cells('interrupts', ...spis([304, 305])),
             prop.strings('interrupt-names', ['hfi', 'gmu']),
             prop.cells('iommus', ref('adreno_smmu'), 5),
+            ...(o.gmuStatus !== undefined ? [prop.string('status', o.gmuStatus)] : []),
           ]),
       node('intc: interrupt-controller@17a00000', [
         prop.string('compatible', 'arm,gic-v3'),

@@ -8,14 +8,12 @@
  * The offsets and encodings below are this test's own copy of those facts.
  */
 import { describe, expect, it } from 'vitest';
-import { AdrenoGmu, AdrenoGpu, PhysMem, adrenoChipIdFromGmuCompatible, adrenoGmuChipId, adrenoIsGen7, adrenoName, isAdrenoGmuCompatible, isAdrenoGpuCompatible } from '../src/index.js';
+import { AdrenoGmu, AdrenoGpu, PhysMem, adrenoGmuChipId, adrenoIsGen7, isAdrenoGmuCompatible, isAdrenoGpuCompatible } from '../src/index.js';
 import { AdrenoRig, hi32, INT, lo32, OP, Pm4, REG } from './adreno-helpers.js';
 
 const A730 = 0x07030001;
 const A740 = 0x43050a01;
 const A750 = 0x43051401;
-/** x1e80100's Adreno X1-85. */
-const X185 = 0x43050c01;
 
 /** adreno_pm4.xml, a7xx variants. */
 const CP_WAIT_TIMESTAMP = 0x14;
@@ -68,22 +66,6 @@ describe('gen7 identities', () => {
     expect(adrenoGmuChipId(A750)).toBe(0x07090100);
     // no gmu_chipid in the catalog: core and major as they are, minor and patch nibbles at [15:8]
     expect(adrenoGmuChipId(A730)).toBe(0x07030100);
-  });
-
-  it('knows the X1-85 (x1e80100): a gen7 part, its GMU named "x185.1", firmware id 7.5.0.1 (Linux v6.12 gmu_chipid)', () => {
-    expect(adrenoIsGen7(X185)).toBe(true);
-    expect(isAdrenoGpuCompatible('qcom,adreno-43050c01')).toBe(true);
-    expect(isAdrenoGmuCompatible('qcom,adreno-gmu-x185.1')).toBe(true);
-    expect(isAdrenoGmuCompatible('qcom,adreno-gmu-x999.1')).toBe(false);
-    expect(adrenoChipIdFromGmuCompatible('qcom,adreno-gmu-x185.1')).toBe(X185);
-    // patch in the low byte, unlike the a740's and a750's ids
-    expect(adrenoGmuChipId(X185)).toBe(0x07050001);
-    expect(adrenoName(X185)).toBe('x185');
-    // a GMU built from the X1 compatible's chip id is a non-legacy gen7 GMU
-    const mem = new PhysMem([{ base: 0x8000_0000, size: 0x10_0000 }]);
-    const gmu = new AdrenoGmu(mem, { chipId: adrenoChipIdFromGmuCompatible('qcom,adreno-gmu-x185.1')! });
-    expect(gmu.legacy).toBe(false);
-    expect(gmu.gen7).toBe(true);
   });
 });
 

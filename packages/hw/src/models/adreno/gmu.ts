@@ -109,7 +109,7 @@ export class AdrenoGmuRscc implements MmioDevice {
 export class AdrenoGmu implements MmioDevice {
   readonly name: string;
   readonly chipId: number;
-  readonly legacy: boolean;
+  private readonly legacyOverride: boolean | undefined;
   readonly rscc: AdrenoGmuRscc;
   /** Protocol events, newest last. */
   readonly events: string[] = [];
@@ -149,7 +149,7 @@ export class AdrenoGmu implements MmioDevice {
     opts: AdrenoGmuOptions = {},
   ) {
     this.chipId = (opts.chipId ?? ADRENO_630_CHIP_ID) >>> 0;
-    this.legacy = opts.legacy ?? adrenoGmuLegacy(this.chipId);
+    this.legacyOverride = opts.legacy;
     this.name = opts.name ?? 'gmu';
     this.hfiIrq = opts.hfiIrq;
     this.gmuIrq = opts.gmuIrq;
@@ -172,6 +172,15 @@ export class AdrenoGmu implements MmioDevice {
 
   get linkedGpu(): AdrenoGmuGpuView | undefined {
     return this.gpu;
+  }
+
+  /**
+   * The a630-family flavour (HFI v1, the first OOB bit assignment): the override if one was
+   * given, else decided like `gen7` by the linked GPU's chip id, else the GMU's own. A GMU whose
+   * compatible names no number ("qcom,adreno-gmu-x185.1" on x1e80100) thus follows its GPU.
+   */
+  get legacy(): boolean {
+    return this.legacyOverride ?? adrenoGmuLegacy(this.gpu?.chipId ?? this.chipId);
   }
 
   /**

@@ -20,11 +20,6 @@ export const ADRENO_GMU_WRAPPER_COMPATIBLE = 'qcom,adreno-gmu-wrapper';
 const GPU_DOTTED = /^qcom,adreno-(\d{3})\.(\d+)$/;
 const GPU_HEX = /^qcom,adreno-([0-9a-f]{8})$/;
 const GMU_DOTTED = /^qcom,adreno-gmu-(\d{3})\.(\d+)$/;
-/**
- * GMU compatibles named after a marketing name instead of a chip number: the Snapdragon X1
- * Elite's "qcom,adreno-gmu-x185.1" (x1e80100), the GMU of the Adreno X1-85, chip id 0x43050c01.
- */
-const GMU_NAMED: ReadonlyMap<string, number> = new Map([['qcom,adreno-gmu-x185.1', 0x43050c01]]);
 
 /** True for a compatible the GPU model claims: "qcom,adreno", "qcom,adreno-6xx.y", "qcom,adreno-7xx.y", "qcom,adreno-XXXXXXXX". */
 export function isAdrenoGpuCompatible(compatible: string): boolean {
@@ -38,11 +33,10 @@ export function isAdrenoGpuCompatible(compatible: string): boolean {
 /**
  * True for a compatible the GMU model claims: "qcom,adreno-gmu", "qcom,adreno-gmu-6xx.y",
  * "qcom,adreno-gmu-7xx.y" (sm8450 and later name their GMU "qcom,adreno-gmu-730.1",
- * "-740.1", "-750.1"), the X1 Elite's "qcom,adreno-gmu-x185.1" or "qcom,adreno-gmu-wrapper".
+ * "-740.1", "-750.1") or "qcom,adreno-gmu-wrapper".
  */
 export function isAdrenoGmuCompatible(compatible: string): boolean {
   if (compatible === 'qcom,adreno-gmu' || compatible === ADRENO_GMU_WRAPPER_COMPATIBLE) return true;
-  if (GMU_NAMED.has(compatible)) return true;
   const d = GMU_DOTTED.exec(compatible);
   return d !== null && (d[1]!.startsWith('6') || d[1]!.startsWith('7'));
 }
@@ -67,10 +61,8 @@ export function adrenoChipIdFromCompatible(compatible: string): number | undefin
   return undefined;
 }
 
-/** The chip id of a GMU compatible ("qcom,adreno-gmu-630.2" -> 0x06030002, "qcom,adreno-gmu-x185.1" -> 0x43050c01). */
+/** The chip id of a GMU compatible ("qcom,adreno-gmu-630.2" -> 0x06030002). */
 export function adrenoChipIdFromGmuCompatible(compatible: string): number | undefined {
-  const named = GMU_NAMED.get(compatible);
-  if (named !== undefined) return named;
   const d = GMU_DOTTED.exec(compatible);
   return d ? adrenoChipIdFromCompatible(`qcom,adreno-${d[1]}.${d[2]}`) : undefined;
 }
@@ -86,7 +78,7 @@ export function adrenoChipFields(chipId: number): { core: number; major: number;
  * render pipe, and BV, the visibility pipe), the a7xx CP_EVENT_WRITE7/CP_WAIT_TIMESTAMP packet
  * layouts and the a7xx register moves. Those are chip ids with core 7 and a major digit of 1 or
  * more (0x0703xxxx, a730), and the hex-numbered ids with core byte 0x43 (0x43050a01 a740,
- * 0x43050c01 X1-85, 0x43051401 a750). The a702 (0x070002xx) carries an Adreno 7 number but is a6xx hardware.
+ * 0x43051401 a750). The a702 (0x070002xx) carries an Adreno 7 number but is a6xx hardware.
  */
 export function adrenoIsGen7(chipId: number): boolean {
   const f = adrenoChipFields(chipId);
@@ -96,8 +88,8 @@ export function adrenoIsGen7(chipId: number): boolean {
 /**
  * The identity the GMU firmware of each gen7 part expects from the host before it starts
  * (the "gen7" numbering its firmware files carry: gmu_gen70200.bin for the a740, 7.2.1.0;
- * gen70500_gmu.bin for the X1-85, 7.5.0.1, patch in the low byte; gmu_gen70900.bin for the a750,
- * 7.9.1.0). Parts not listed use the massaged chip id.
+ * gmu_gen70900.bin for the a750, 7.9.1.0; gen70500_gmu.bin for x1e80100's X1-85, 7.5.0.1).
+ * Parts not listed use the massaged chip id.
  */
 const GEN7_GMU_IDS: ReadonlyMap<number, number> = new Map([
   [0x43050a01, 0x07020100],
@@ -148,3 +140,5 @@ export const ADRENO_630_CHIP_ID = 0x06030002;
 export const ADRENO_730_CHIP_ID = 0x07030001;
 export const ADRENO_740_CHIP_ID = 0x43050a01;
 export const ADRENO_750_CHIP_ID = 0x43051401;
+/** x1e80100's Adreno X1-85 ("qcom,adreno-43050c01"), a gen7 part of the a740's generation. */
+export const ADRENO_X185_CHIP_ID = 0x43050c01;
