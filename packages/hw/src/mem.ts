@@ -154,6 +154,15 @@ export class PhysMem {
   }
 
   /**
+   * `peekChunk` of the address given as 32-bit halves (int32 or u32 bit patterns), for hot
+   * callers: a double argument of a call V8 does not inline is a heap number per call, int32
+   * halves are not.
+   */
+  peekChunkParts(hi: number, lo: number): Uint32Array {
+    return this.peekChunk((hi >>> 0) * 4294967296 + (lo >>> 0));
+  }
+
+  /**
    * Like `peekChunk`, but returns null instead of throwing when `pa` is not RAM (for hot
    * paths that treat a bus error as "take the slow path").
    */

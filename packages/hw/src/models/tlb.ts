@@ -27,7 +27,7 @@
 
 const NIL = -1;
 import { PhysMem } from '../mem.js';
-import { CUR_DESC_HI, CUR_DESC_LO, CUR_LEVEL, CUR_RANGE, CUR_TABLE, CUR_TBLHI, lpaeCursorResume, lpaeCursorSpanShift, lpaeFastLeaf, type LpaeWalkConfig } from '../walk/lpae.js';
+import { CUR_BITS, CUR_DESC_HI, CUR_DESC_LO, CUR_LEVEL, CUR_RANGE, CUR_TABLE, CUR_TBLHI, lpaeCursorSpanShift, lpaeFastLeaf, type LpaeWalkConfig } from '../walk/lpae.js';
 import type { WalkAccess } from '../walk/types.js';
 
 const TWO32 = 4294967296;
@@ -306,6 +306,17 @@ export class Tlb {
     const s = this.eShift[e]!;
     const off = s < 32 ? (lo & ((1 << s) - 1)) >>> 0 : (hi & ((1 << (s - 32)) - 1)) * TWO32 + (lo >>> 0);
     return this.eOa[e]! + off;
+  }
+
+  /**
+   * `outputParts` as int32 halves in `res[0]` (high) and `res[1]` (low), for callers that go
+   * on with halves: a double result of a call V8 does not inline is a heap number per call.
+   */
+  outputHalves(e: number, hi: number, lo: number, res: Int32Array): void {
+    const pa = this.outputParts(e, hi, lo);
+    const pHi = Math.floor(pa * INV_TWO32);
+    res[0] = pHi;
+    res[1] = (pa - pHi * TWO32) | 0;
   }
 
   /** The entry's `perms` payload. */
@@ -910,7 +921,16 @@ export class WalkCache {
     cur[CUR_LEVEL] = -1;
     if (e < 0 || this.tag(e) !== tag) return -1;
     const level = this.level(e);
-    lpaeCursorResume(cfg, cur, this.range(e), this.table(e), level, this.tableHi(e), this.descLo(e), this.descHi(e));
+    // What lpaeCursorResume does, written here: as arguments of a call V8 does not inline, the
+    // table address and the descriptor words (above 2^31) would be heap numbers per walk.
+    const range = this.range(e);
+    cur[CUR_RANGE] = range;
+    cur[CUR_LEVEL] = level;
+    cur[CUR_BITS] = cfg.ranges[range]!.granuleShift - 3;
+    cur[CUR_TABLE] = this.table(e);
+    cur[CUR_TBLHI] = this.tableHi(e);
+    cur[CUR_DESC_LO] = this.descLo(e);
+    cur[CUR_DESC_HI] = this.descHi(e);
     return level;
   }
 

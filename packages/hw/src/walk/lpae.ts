@@ -702,17 +702,22 @@ export function walkLpaeParts(
     // Index = input bits [shift+bits−1 : shift], taken from the u32 halves with integer ops.
     const idx = (shift >= 32 ? vaHi >>> (shift - 32) : (vaLo >>> shift) | (vaHi << (32 - shift))) & ((1 << bits) - 1);
     let descAddr = table + idx * 8;
+    // The descriptor's address goes to the memory as int32 halves (a double argument of a call
+    // V8 does not inline would be a heap number per level).
+    let dHi = Math.floor(descAddr / TWO32) | 0;
+    let dLo = descAddr | 0;
     if (tables !== undefined) {
-      const aLo = descAddr >>> 0;
-      if (!tables.tableAddress((descAddr - aLo) / TWO32, aLo | 0, level)) {
+      if (!tables.tableAddress(dHi, dLo, level)) {
         out.descAddr = descAddr;
         return setFault(out, 'translation', level);
       }
-      descAddr = (tables.paHi >>> 0) * TWO32 + (tables.paLo >>> 0);
+      dHi = tables.paHi | 0;
+      dLo = tables.paLo | 0;
+      descAddr = (dHi >>> 0) * TWO32 + (dLo >>> 0);
     }
     let chunk: Uint32Array;
     try {
-      chunk = mem.peekChunk(descAddr);
+      chunk = mem.peekChunkParts(dHi, dLo);
     } catch (e) {
       if (e instanceof BusError) {
         out.descAddr = descAddr;
@@ -729,7 +734,7 @@ export function walkLpaeParts(
     const type = lo & 3;
     if ((type & 1) === 0) return setFault(out, 'translation', level);
     if (type === 3 && level < 3) {
-      const next = lpaeDescOa(lo, hi, g, g, cfg.oaBits);
+      const next = lpaeDescOa(lo | 0, hi | 0, g, g, cfg.oaBits);
       if (next >= oaLimit) return setFault(out, 'address-size', level);
       if (isS1) tblHi |= hi;
       table = next;
@@ -754,7 +759,8 @@ export function walkLpaeParts(
     out.level = level;
     // The output address is computed in `leaf` from the descriptor: passing it as a double to
     // a call V8 may not inline would allocate a heap number per walk.
-    return leaf(mem, cfg, r, level, shift, lo, hi, tblHi, vaHi, vaLo, access, out);
+    // The descriptor words go as int32 for the same reason (a u32 above 2^31 would be boxed).
+    return leaf(mem, cfg, r, level, shift, lo | 0, hi | 0, tblHi, vaHi, vaLo, access, out);
   }
 }
 
@@ -791,18 +797,18 @@ function leaf(
   let perms: number;
   let dirtyable = false;
   if (cfg.regime === 'mali') {
-    perms = maliPerms(lo, hi);
+    perms = maliPerms(lo | 0, hi | 0);
     out.attrIndx = (lo >>> 2) & 7;
     out.memAttr = attrByte(cfg, out.attrIndx);
   } else if (cfg.stage === 2) {
     const s2ap = (lo >>> 6) & 3;
     out.s2ap = s2ap;
-    perms = s2Perms(s2ap, hi);
+    perms = s2Perms(s2ap, hi | 0);
     dirtyable = cfg.hd && dbm && (s2ap & 2) === 0;
     out.attrIndx = (lo >>> 2) & 0xf;
     out.memAttr = s2MemAttrToMair(out.attrIndx, cfg.fwb);
   } else {
-    perms = s1Perms(cfg.regime === 'v8-s1', lo, hi, tblHi);
+    perms = s1Perms(cfg.regime === 'v8-s1', lo | 0, hi | 0, tblHi);
     // Dirty-state update: a DBM leaf marked read-only (AP[2]) becomes writable on a write,
     // unless a table descriptor above forbids writes (APTable[1]).
     dirtyable = cfg.hd && dbm && (lo & 0x80) !== 0 && (tblHi & (1 << 30)) === 0;
@@ -815,7 +821,7 @@ function leaf(
   if (!permits(perms, access)) {
     let ok = false;
     if (dirtyable && access.write && !access.exec) {
-      const p2 = cfg.stage === 2 ? s2Perms(((lo >>> 6) & 3) | 2, hi) : s1Perms(cfg.regime === 'v8-s1', lo & ~0x80, hi, tblHi);
+      const p2 = cfg.stage === 2 ? s2Perms(((lo >>> 6) & 3) | 2, hi | 0) : s1Perms(cfg.regime === 'v8-s1', lo & ~0x80, hi | 0, tblHi);
       if (permits(p2, access)) {
         perms = p2;
         newLo = cfg.stage === 2 ? newLo | 0x80 : newLo & ~0x80;
@@ -939,7 +945,7 @@ export function walkLpaeFast(mem: PhysMem, cfg: LpaeWalkConfig, vaHi: number, va
     if ((lo & 0x400) === 0 || shift >= 32) return false; // AF clear (fault or hardware update); huge blocks
     const oaHi = hi & 0xffff;
     if (oaHi >= oaHiLimit) return false;
-    const perms = s1 ? s1Perms(true, lo, hi, tblHi) : s2Perms((lo >>> 6) & 3, hi);
+    const perms = s1 ? s1Perms(true, lo | 0, hi | 0, tblHi) : s2Perms((lo >>> 6) & 3, hi | 0);
     if (!permits(perms, access)) return false;
     const mask = (1 << shift) - 1;
     res[FAST_OA_HI] = oaHi;
@@ -973,7 +979,8 @@ export function lpaeFastLeaf(cfg: LpaeWalkConfig, g: number, level: number, word
   if ((lo & 0x400) === 0) return false;
   const oaHi = hi & 0xffff;
   if (oaHi >= cfg.oaHiLimit) return false;
-  const perms = cfg.stage === 1 ? s1Perms(true, lo, hi, tblHi) : s2Perms((lo >>> 6) & 3, hi);
+  // (int32 arguments: the descriptor words are u32 and V8 boxes a u32 above 2^31 on a call it does not inline.)
+  const perms = cfg.stage === 1 ? s1Perms(true, lo | 0, hi | 0, tblHi) : s2Perms((lo >>> 6) & 3, hi | 0);
   if (!permits(perms, access)) return false;
   const mask = (1 << shift) - 1;
   res[FAST_OA_HI] = oaHi;

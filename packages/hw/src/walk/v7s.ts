@@ -244,31 +244,38 @@ export function v7sPerms(afe: boolean, ap: number, xn: boolean, pxn: boolean): n
   return p;
 }
 
-function readWord(mem: PhysMem, addr: number, level: number, out: WalkResult, tables: WalkTableTranslator | undefined): number {
-  let pa = addr;
+/**
+ * Reads the descriptor at table address `addrHi:addrLo` (int32 halves; an IPA with `tables`)
+ * into `out.descLo` (and its PA into `out.descAddr`); false with the fault recorded. The
+ * address goes in as int32 halves and the word comes back in `out`: as a double argument or a
+ * u32 result above 2^31 of a call V8 does not inline, either would be a heap number per walk.
+ */
+function readWord(mem: PhysMem, addrHi: number, addrLo: number, level: number, out: WalkResult, tables: WalkTableTranslator | undefined): boolean {
+  let hi = addrHi;
+  let lo = addrLo;
   if (tables !== undefined) {
-    const aLo = addr >>> 0;
-    if (!tables.tableAddress((addr - aLo) / TWO32, aLo | 0, level)) {
-      out.descAddr = addr;
+    if (!tables.tableAddress(addrHi, addrLo, level)) {
+      out.descAddr = (addrHi >>> 0) * TWO32 + (addrLo >>> 0);
       setFault(out, 'translation', level);
-      return -1;
+      return false;
     }
-    pa = (tables.paHi >>> 0) * TWO32 + (tables.paLo >>> 0);
+    hi = tables.paHi | 0;
+    lo = tables.paLo | 0;
   }
+  const pa = (hi >>> 0) * TWO32 + (lo >>> 0);
   out.descAddr = pa;
   let chunk: Uint32Array;
   try {
-    chunk = mem.peekChunk(pa);
+    chunk = mem.peekChunkParts(hi, lo);
   } catch (e) {
     if (e instanceof BusError) {
       setFault(out, 'external', level);
-      return -1;
+      return false;
     }
     throw e;
   }
-  const d = chunk[PhysMem.wordIndex(pa)]!;
-  out.descLo = d;
-  return d;
+  out.descLo = chunk[PhysMem.wordIndex(pa)]!;
+  return true;
 }
 
 /**
@@ -293,8 +300,10 @@ export function walkV7s(mem: PhysMem, cfg: V7sWalkConfig, va: number, access: Wa
     base = cfg.ttbr1;
     out.ttbr = 1;
   }
-  const d1 = readWord(mem, base + mb * 4, 1, out, tables);
-  if (d1 < 0) return false;
+  const a1 = base + mb * 4;
+  const a1Hi = Math.floor(a1 / TWO32);
+  if (!readWord(mem, a1Hi | 0, (a1 - a1Hi * TWO32) | 0, 1, out, tables)) return false;
+  const d1 = out.descLo >>> 0;
   const t1 = d1 & 3;
   if (t1 === 0) return setFault(out, 'translation', 1);
 
@@ -314,9 +323,12 @@ export function walkV7s(mem: PhysMem, cfg: V7sWalkConfig, va: number, access: Wa
     pxn = (d1 & 4) !== 0;
     ns = (d1 & 8) !== 0;
     domain = (d1 >>> 5) & 15;
-    const l2 = v7sTableAddr(cfg, d1);
-    d = readWord(mem, l2 + ((vaLo >>> 12) & 0xff) * 4, 2, out, tables);
-    if (d < 0) return false;
+    // (The common table address computed here: a call returning it would box it above 2^31.)
+    const l2 = cfg.mtkTtbrExt ? v7sTableAddr(cfg, d1 | 0) : (d1 & 0xfffffc00) >>> 0;
+    const a2 = l2 + ((vaLo >>> 12) & 0xff) * 4;
+    const a2Hi = Math.floor(a2 / TWO32);
+    if (!readWord(mem, a2Hi | 0, (a2 - a2Hi * TWO32) | 0, 2, out, tables)) return false;
+    d = out.descLo >>> 0;
     out.descHi = 0;
     const t2 = d & 3;
     if (t2 === 0) return setFault(out, 'translation', 2);

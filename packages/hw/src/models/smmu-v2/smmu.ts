@@ -48,8 +48,7 @@ import { tlbSizeShift, WALK_CACHE_TAGS } from '../tlb.js';
 import { SLOT_GLOBAL, SLOT_S2, SmmuV2Tlb } from './tlb.js';
 
 const TWO32 = 2 ** 32;
-const TWO48 = 2 ** 48;
-const TWO49 = 2 ** 49;
+const INV_TWO32 = 1 / TWO32;
 
 /** The result slot of `translate` (compatible with DmaTranslation). */
 export interface SmmuV2Translation {
@@ -68,7 +67,14 @@ export interface SmmuV2Requester {
 /** What a bus master needs to be attached: a translation hook (DmaMaster, GPU models). */
 export interface SmmuV2Master {
   readonly name?: string;
-  setTranslator(fn: ((streamId: number, iova: number, write: boolean, out: SmmuV2Translation) => boolean) | undefined): void;
+  /**
+   * `parts`, when the master accepts it (DmaMaster does), is the same translation taking the
+   * address as int32 halves: no call on the way boxes a double (see DmaTranslatorParts).
+   */
+  setTranslator(
+    fn: ((streamId: number, iova: number, write: boolean, out: SmmuV2Translation) => boolean) | undefined,
+    parts?: (streamId: number, iovaHi: number, iovaLo: number, write: boolean, out: SmmuV2Translation) => boolean,
+  ): void;
   stallResolved?(terminate: boolean): void;
 }
 
@@ -266,6 +272,8 @@ export class SmmuV2 implements MmioDevice {
   /** Block size (log2) and permissions of the last successful s2Lookup. */
   private s2Shift = 12;
   private s2Perms = 0;
+  /** Output address (int32 halves: high, low) of the last successful s2Lookup. */
+  private readonly s2Pa = new Int32Array(2);
 
   private readonly masters = new Map<SmmuV2Master, number[]>();
 
@@ -290,7 +298,12 @@ export class SmmuV2 implements MmioDevice {
     this.smr = new Uint32Array(c.sms ? c.numSmr : 0);
     this.s2cr = new Uint32Array(this.numS2cr);
     for (let i = 0; i < c.numCb; i++) this.banks.push(new Bank(i));
-    this.nested = new NestedTables((ipa) => this.s2Lookup(this.nestedS2!, ipa, this.tableAccess));
+    this.nested = new NestedTables((hi, lo, t) => {
+      if (!this.s2Lookup(this.nestedS2!, hi, lo, this.tableAccess)) return false;
+      t.paHi = this.s2Pa[0]!;
+      t.paLo = this.s2Pa[1]!;
+      return true;
+    });
     this.reset();
   }
 
@@ -803,14 +816,12 @@ export class SmmuV2 implements MmioDevice {
 
   /**
    * A long-descriptor walk through the walk cache: resumes at the cached table for the input
-   * when there is one for this config, then caches the last table the walk reached. `key` is
-   * the input as the TLB keys it (below 2^49), `hi`/`lo` the input the walker sees.
+   * when there is one for this config, then caches the last table the walk reached. `kHi:kLo`
+   * is the input as the TLB keys it (below 2^49), `hi:lo` the input the walker sees.
    */
-  private walkCached(cfg: LpaeWalkConfig, tag: number, wctx: number, key: number, hi: number, lo: number, access: WalkAccess, r: WalkResult): boolean {
+  private walkCached(cfg: LpaeWalkConfig, tag: number, wctx: number, kHi: number, kLo: number, hi: number, lo: number, access: WalkAccess, r: WalkResult): boolean {
     const wc = this.tlb.wc;
     const cur = this.cursor;
-    const kHi = Math.floor(key / TWO32);
-    const kLo = (key - kHi * TWO32) | 0;
     const from = wc.resumeCursor(wc.lookupParts(wctx, kHi, kLo), tag, cfg, cur);
     const ok = walkLpaeParts(this.mem, cfg, hi, lo, access, r, undefined, cur);
     wc.fillFromCursor(wctx, kHi, kLo, tag, cfg, cur, from, this.mem);
@@ -1064,63 +1075,74 @@ export class SmmuV2 implements MmioDevice {
    * Translates one transaction of StreamID `streamId` at upstream address `iova`. Writes the PA
    * to `out.pa` and returns true; returns false for an aborted transaction (or, with
    * `out.stalled`, a stalled one that `requester` will be told about). A true return with
-   * `out.sink` means terminated without an abort. Allocation-free on a TLB hit.
+   * `out.sink` means terminated without an abort. Allocation-free on TLB hits and on misses.
    */
   translate(streamId: number, iova: number, write: boolean, out: SmmuV2Translation, requester?: SmmuV2Requester): boolean {
+    // A wrapper small enough for V8 to inline into its callers: the address goes on as int32
+    // halves, so no call on the translation path boxes a double (a double argument of a call V8
+    // does not inline is a fresh heap number per translation).
+    // (`iova | 0` is the low word of an integer below 2^53: ToInt32 is modulo 2^32.)
+    return this.translateParts(streamId, Math.floor(iova * INV_TWO32) | 0, iova | 0, write, out, requester);
+  }
+
+  /**
+   * `translate` with the upstream address as its 32-bit halves (int32 or u32 bit patterns), for
+   * callers that hold halves (DmaMaster's parts translator, register pairs).
+   */
+  translateParts(streamId: number, hi: number, lo: number, write: boolean, out: SmmuV2Translation, requester?: SmmuV2Requester): boolean {
     const st = this.stats;
     st.translations++;
     const access = this.access;
     access.write = write;
     access.exec = false;
     access.priv = false;
-    if ((this.scr0 & R.SCR0_CLIENTPD) !== 0) {
-      st.bypassed++;
-      out.pa = iova;
-      return true;
-    }
+    if ((this.scr0 & R.SCR0_CLIENTPD) !== 0) return this.bypass(hi, lo, out);
     const idx = this.streamMatch(streamId);
     if (idx < 0) {
-      if (idx === -2) return this.globalTerminate(R.GFSR_SMCF, streamId, iova, write, out);
-      if ((this.scr0 & R.SCR0_USFCFG) !== 0) return this.globalTerminate(R.GFSR_USF, streamId, iova, write, out);
-      st.bypassed++;
-      out.pa = iova;
-      return true;
+      if (idx === -2) return this.globalTerminate(R.GFSR_SMCF, streamId, addrOf(hi, lo), write, out);
+      if ((this.scr0 & R.SCR0_USFCFG) !== 0) return this.globalTerminate(R.GFSR_USF, streamId, addrOf(hi, lo), write, out);
+      return this.bypass(hi, lo, out);
     }
     const s2cr = this.s2cr[idx]!;
     const type = (s2cr & R.S2CR_TYPE_MASK) >>> R.S2CR_TYPE_SHIFT;
     const privcfg = (s2cr & R.S2CR_PRIVCFG_MASK) >>> R.S2CR_PRIVCFG_SHIFT;
     access.priv = privcfg === R.S2CR_PRIVCFG_PRIV;
     access.exec = (s2cr & R.S2CR_INSTCFG_MASK) >>> R.S2CR_INSTCFG_SHIFT === 3;
-    if (type === R.S2CR_TYPE_BYPASS) {
-      st.bypassed++;
-      out.pa = iova;
-      return true;
-    }
+    if (type === R.S2CR_TYPE_BYPASS) return this.bypass(hi, lo, out);
     if (type !== R.S2CR_TYPE_TRANS) {
       // S2CR fault type (or the reserved encoding): the transaction is terminated with an abort.
       return false;
     }
     const cbndx = s2cr & R.S2CR_CBNDX_MASK;
-    if (cbndx >= this.banks.length) return this.globalTerminate(R.GFSR_UCBF, streamId, iova, write, out);
+    if (cbndx >= this.banks.length) return this.globalTerminate(R.GFSR_UCBF, streamId, addrOf(hi, lo), write, out);
     const b = this.banks[cbndx]!;
     this.decode(b);
     let s2b: Bank | undefined;
     if (b.type === R.CBAR_TYPE_S1_S2NESTED) {
       s2b = this.banks[b.s2Index];
-      if (s2b === undefined) return this.globalTerminate(R.GFSR_ICF, streamId, iova, write, out);
+      if (s2b === undefined) return this.globalTerminate(R.GFSR_ICF, streamId, addrOf(hi, lo), write, out);
       this.decode(s2b);
-      if (s2b.type !== R.CBAR_TYPE_S2) return this.globalTerminate(R.GFSR_ICF, streamId, iova, write, out);
+      if (s2b.type !== R.CBAR_TYPE_S2) return this.globalTerminate(R.GFSR_ICF, streamId, addrOf(hi, lo), write, out);
     }
     // Hit under previous context fault: without HUPCF an outstanding fault holds the context.
-    if (this.faultOutstanding(b) || (s2b !== undefined && this.faultOutstanding(s2b))) {
-      const hb = this.faultOutstanding(b) ? b : s2b!;
-      st.hupcfTerminated++;
-      // Terminated under an outstanding fault: another error while FSR is non-zero.
-      if ((hb.fsr & R.FSR_FAULTS) !== 0 && (hb.fsr & R.FSR_MULTI) === 0) hb.fsr = (hb.fsr | R.FSR_MULTI) >>> 0;
-      return this.finish(hb, out, requester);
-    }
-    if (b.type === R.CBAR_TYPE_S2) return this.translateS2Only(b, streamId, iova, out, requester);
-    return this.translateS1(b, s2b, streamId, iova, out, requester);
+    if (this.faultOutstanding(b) || (s2b !== undefined && this.faultOutstanding(s2b))) return this.hupcfTerminate(b, s2b, out, requester);
+    if (b.type === R.CBAR_TYPE_S2) return this.translateS2Only(b, streamId, hi, lo, out, requester);
+    return this.translateS1(b, s2b, streamId, hi, lo, out, requester);
+  }
+
+  /** A transaction that passes untranslated. */
+  private bypass(hi: number, lo: number, out: SmmuV2Translation): boolean {
+    this.stats.bypassed++;
+    out.pa = (hi >>> 0) * TWO32 + (lo >>> 0);
+    return true;
+  }
+
+  private hupcfTerminate(b: Bank, s2b: Bank | undefined, out: SmmuV2Translation, requester: SmmuV2Requester | undefined): boolean {
+    const hb = this.faultOutstanding(b) ? b : s2b!;
+    this.stats.hupcfTerminated++;
+    // Terminated under an outstanding fault: another error while FSR is non-zero.
+    if ((hb.fsr & R.FSR_FAULTS) !== 0 && (hb.fsr & R.FSR_MULTI) === 0) hb.fsr = (hb.fsr | R.FSR_MULTI) >>> 0;
+    return this.finish(hb, out, requester);
   }
 
   private faultOutstanding(b: Bank): boolean {
@@ -1141,128 +1163,135 @@ export class SmmuV2 implements MmioDevice {
     return v;
   }
 
-  /** Stage-2-only context: the upstream address is the IPA. */
-  private translateS2Only(b: Bank, sid: number, ipa: number, out: SmmuV2Translation, requester: SmmuV2Requester | undefined): boolean {
-    const st = this.stats;
-    if ((b.sctlr & R.SCTLR_M) === 0) {
-      st.bypassed++;
-      out.pa = ipa;
-      return true;
-    }
-    if (b.configError !== null || b.s2 === null) return this.contextFault(b, R.FSR_TF, ipa, this.fsynr0Of(null, false), ipa, sid, out, requester);
+  /** Stage-2-only context: the upstream address (halves) is the IPA. */
+  private translateS2Only(b: Bank, sid: number, hi: number, lo: number, out: SmmuV2Translation, requester: SmmuV2Requester | undefined): boolean {
+    if ((b.sctlr & R.SCTLR_M) === 0) return this.bypass(hi, lo, out);
+    if (b.configError !== null || b.s2 === null) return this.contextFault(b, R.FSR_TF, addrOf(hi, lo), this.fsynr0Of(null, false), addrOf(hi, lo), sid, out, requester);
     const tlb = this.tlb.tlb;
-    const e = tlb.lookup(b.ctxS2, ipa);
+    const e = tlb.lookupParts(b.ctxS2, hi, lo);
     if (e >= 0 && permits(tlb.perms(e), this.access)) {
-      st.tlbHits++;
-      out.pa = tlb.output(e, ipa);
+      this.stats.tlbHits++;
+      out.pa = tlb.outputParts(e, hi, lo);
       return true;
     }
-    st.tlbMisses++;
-    if (this.tlb.walkCacheOn && b.s2.fastWalk) {
-      // The common miss first (only int32 halves cross the call).
-      const hi = Math.floor(ipa / TWO32);
-      if (this.s2CachedLeaf(b, hi, (ipa - hi * TWO32) | 0, out)) return true;
-    }
-    if (!this.walkS2(b, ipa, this.access, this.wr2)) {
-      const r = this.wr2;
+    return this.s2OnlyMiss(b, sid, hi, lo, out, requester);
+  }
+
+  private s2OnlyMiss(b: Bank, sid: number, hi: number, lo: number, out: SmmuV2Translation, requester: SmmuV2Requester | undefined): boolean {
+    this.stats.tlbMisses++;
+    // The common miss first (only int32 halves cross the call).
+    if (this.tlb.walkCacheOn && b.s2!.fastWalk && this.s2CachedLeaf(b, hi, lo, out)) return true;
+    const r = this.wr2;
+    if (!this.walkS2(b, hi, lo, this.access, r)) {
+      const ipa = addrOf(hi, lo);
       return this.contextFault(b, SmmuV2.fsrBit(r), ipa, this.fsynr0Of(r, false), ipa, sid, out, requester);
     }
-    const r = this.wr2;
-    tlb.insert(b.ctxS2, ipa, tlbSizeShift(r.size), r.oa, r.perms);
+    this.insertWalk(b.ctxS2, hi, lo, (r.size === 4096 ? 12 : tlbSizeShift(r.size)), r, r.perms);
     out.pa = r.oa;
     return true;
   }
 
-  /** Walks stage 2 of bank `b` (VTTBR, never nested): fills `r`. */
-  private walkS2(b: Bank, ipa: number, access: WalkAccess, r: WalkResult): boolean {
+  /**
+   * Caches the walk result `r` for the input block holding `hi:lo` (its output address split
+   * here, so that no double crosses a call).
+   */
+  private insertWalk(ctx: number, hi: number, lo: number, shift: number, r: WalkResult, perms: number): void {
+    const oa = r.oa;
+    const oHi = Math.floor(oa * INV_TWO32);
+    this.tlb.tlb.insertHalves(ctx, hi, lo, shift, oHi | 0, (oa - oHi * TWO32) | 0, perms, 0, 0, 0);
+  }
+
+  /** Walks stage 2 of bank `b` (VTTBR, never nested) for the IPA `hi:lo`: fills `r`. */
+  private walkS2(b: Bank, hi: number, lo: number, access: WalkAccess, r: WalkResult): boolean {
     this.stats.walks++;
-    const hi = Math.floor(ipa / TWO32);
-    if (this.tlb.walkCacheOn) return this.walkCached(b.s2!, b.s2tag, b.wctxS2, ipa, hi, ipa - hi * TWO32, access, r);
-    return walkLpaeParts(this.mem, b.s2!, hi, ipa - hi * TWO32, access, r);
+    if (this.tlb.walkCacheOn) return this.walkCached(b.s2!, b.s2tag, b.wctxS2, hi, lo, hi, lo, access, r);
+    return walkLpaeParts(this.mem, b.s2!, hi, lo, access, r);
   }
 
   /**
-   * Stage-2 translation of an IPA for a nested context, through the TLB (stage-2 entries of
-   * the stage-2 bank). Returns the PA or -1 with the walk result in `wr2`.
+   * Stage-2 translation of the IPA `hi:lo` for a nested context, through the TLB (stage-2
+   * entries of the stage-2 bank). Returns true with the PA in `s2Pa` (and the block
+   * size and permissions in `s2Shift`/`s2Perms`), or false with the walk result in `wr2`.
    */
-  private s2Lookup(s2b: Bank, ipa: number, access: WalkAccess): number {
+  private s2Lookup(s2b: Bank, hi: number, lo: number, access: WalkAccess): boolean {
     const tlb = this.tlb.tlb;
-    const e = tlb.lookup(s2b.ctxS2, ipa);
+    const e = tlb.lookupParts(s2b.ctxS2, hi, lo);
     if (e >= 0 && permits(tlb.perms(e), access)) {
       this.s2Shift = tlb.shift(e);
       this.s2Perms = tlb.perms(e);
-      return tlb.output(e, ipa);
+      tlb.outputHalves(e, hi, lo, this.s2Pa);
+      return true;
     }
     if (s2b.configError !== null || s2b.s2 === null) {
       this.wr2.fault = 'translation';
       this.wr2.level = 0;
-      return -1;
+      return false;
     }
-    if (!this.walkS2(s2b, ipa, access, this.wr2)) return -1;
     const r = this.wr2;
-    const shift = tlbSizeShift(r.size);
-    tlb.insert(s2b.ctxS2, ipa, shift, r.oa, r.perms);
+    if (!this.walkS2(s2b, hi, lo, access, r)) return false;
+    const shift = r.size === 4096 ? 12 : tlbSizeShift(r.size);
+    this.insertWalk(s2b.ctxS2, hi, lo, shift, r, r.perms);
     this.s2Shift = shift;
     this.s2Perms = r.perms;
-    return r.oa;
+    const oa = r.oa;
+    const oHi = Math.floor(oa * INV_TWO32);
+    this.s2Pa[0] = oHi;
+    this.s2Pa[1] = (oa - oHi * TWO32) | 0;
+    return true;
   }
 
-  /** Stage-1 input address -> TLB key (VA[48:0] of the sign-extended address), or -1 if out of range. */
-  private s1Key(b: Bank, iova: number): number {
-    if (b.signBit < 0) return iova < TWO32 ? iova : -1;
-    if (iova >= TWO49) return -1;
+  private translateS1(b: Bank, s2b: Bank | undefined, sid: number, hi: number, lo: number, out: SmmuV2Translation, requester: SmmuV2Requester | undefined): boolean {
+    if ((b.sctlr & R.SCTLR_M) === 0 || b.configError !== null || (s2b !== undefined && s2b.configError !== null && (s2b.sctlr & R.SCTLR_M) !== 0))
+      return this.translateS1Special(b, s2b, sid, hi, lo, out, requester);
+    // The TLB key: VA[48:0] of the sign-extended input (halves), or a fault when out of range.
+    // (int32 values throughout: a u32 here would make V8 box the key's high half on the calls below.)
+    let kHi = hi | 0;
     const sb = b.signBit;
-    if (sb === 48) return iova;
-    const span = 2 ** (sb + 1);
-    const low = iova % span;
-    return low >= span / 2 ? low + (TWO49 - span) : low;
+    if (sb < 0 ? kHi !== 0 : kHi >>> 17 !== 0) return this.contextFault(b, R.FSR_TF, addrOf(hi, lo), this.fsynr0Of(null, false), 0, sid, out, requester);
+    if (sb >= 0 && sb < 48) {
+      if (sb === 31) kHi = lo < 0 ? 0x1ffff : 0;
+      else {
+        const m = (1 << (sb - 31)) - 1;
+        kHi = (kHi & m) | ((kHi >>> (sb - 32)) & 1 ? 0x1ffff & ~m : 0);
+      }
+    }
+    const tlb = this.tlb.tlb;
+    let e = tlb.lookupParts(b.ctxAsid, kHi, lo);
+    if (e < 0) e = tlb.lookupParts(b.ctxGlobal, kHi, lo);
+    if (e >= 0 && permits(tlb.perms(e), this.access)) {
+      this.stats.tlbHits++;
+      out.pa = tlb.outputParts(e, kHi, lo);
+      return true;
+    }
+    return this.s1Miss(b, s2b, sid, hi, lo, kHi, lo | 0, out, requester);
   }
 
-  private translateS1(b: Bank, s2b: Bank | undefined, sid: number, iova: number, out: SmmuV2Translation, requester: SmmuV2Requester | undefined): boolean {
-    const st = this.stats;
-    const access = this.access;
+  /** Stage 1 disabled, or a configuration error in either stage. */
+  private translateS1Special(b: Bank, s2b: Bank | undefined, sid: number, hi: number, lo: number, out: SmmuV2Translation, requester: SmmuV2Requester | undefined): boolean {
     const s1on = (b.sctlr & R.SCTLR_M) !== 0;
+    const iova = addrOf(hi, lo);
     if (b.configError !== null && s1on) return this.contextFault(b, R.FSR_TF, iova, this.fsynr0Of(null, false), 0, sid, out, requester);
     if (s2b !== undefined && s2b.configError !== null && (s2b.sctlr & R.SCTLR_M) !== 0)
       return this.contextFault(s2b, R.FSR_TF, iova, this.fsynr0Of(null, false) | (b.index << R.FSYNR0_S1CBNDX_SHIFT), iova, sid, out, requester);
-    if (!s1on) {
-      // Stage 1 disabled: the input address is the IPA.
-      if (b.type === R.CBAR_TYPE_S1_S2FAULT) return this.contextFault(b, R.FSR_TF, iova, this.fsynr0Of(null, false), iova, sid, out, requester);
-      if (s2b === undefined) {
-        st.bypassed++;
-        out.pa = iova;
-        return true;
-      }
-      if ((s2b.sctlr & R.SCTLR_M) === 0) {
-        st.bypassed++;
-        out.pa = iova;
-        return true;
-      }
-      const pa = this.s2Lookup(s2b, iova, access);
-      if (pa < 0) return this.s2Fault(b, s2b, iova, iova, false, sid, out, requester);
-      out.pa = pa;
-      return true;
-    }
-    const key = this.s1Key(b, iova);
-    if (key < 0) return this.contextFault(b, R.FSR_TF, iova, this.fsynr0Of(null, false), 0, sid, out, requester);
-    const tlb = this.tlb.tlb;
-    let e = tlb.lookup(b.ctxAsid, key);
-    if (e < 0) e = tlb.lookup(b.ctxGlobal, key);
-    if (e >= 0 && permits(tlb.perms(e), access)) {
-      st.tlbHits++;
-      out.pa = tlb.output(e, key);
-      return true;
-    }
+    // Stage 1 disabled: the input address is the IPA.
+    if (b.type === R.CBAR_TYPE_S1_S2FAULT) return this.contextFault(b, R.FSR_TF, iova, this.fsynr0Of(null, false), iova, sid, out, requester);
+    if (s2b === undefined || (s2b.sctlr & R.SCTLR_M) === 0) return this.bypass(hi, lo, out);
+    if (!this.s2Lookup(s2b, hi, lo, this.access)) return this.s2Fault(b, s2b, iova, iova, false, sid, out, requester);
+    out.pa = (this.s2Pa[0]! >>> 0) * TWO32 + (this.s2Pa[1]! >>> 0);
+    return true;
+  }
+
+  /** A stage-1 TLB miss: the input `hi:lo`, the TLB key `kHi:kLo`. */
+  private s1Miss(b: Bank, s2b: Bank | undefined, sid: number, hi: number, lo: number, kHi: number, kLo: number, out: SmmuV2Translation, requester: SmmuV2Requester | undefined): boolean {
+    const st = this.stats;
     st.tlbMisses++;
     st.walks++;
     const cfg = b.s1!;
     const nested = s2b !== undefined && (s2b.sctlr & R.SCTLR_M) !== 0;
-    if (!nested && b.type !== R.CBAR_TYPE_S1_S2FAULT && this.tlb.walkCacheOn && cfg.kind === 'lpae' && cfg.fastWalk) {
-      // The common miss first (only int32 halves cross the call).
-      const kHi = Math.floor(key / TWO32);
-      if (this.s1CachedLeaf(b, cfg, kHi, (key - kHi * TWO32) | 0, out)) return true;
-    }
+    // The common miss first (only int32 halves cross the call).
+    if (!nested && b.type !== R.CBAR_TYPE_S1_S2FAULT && this.tlb.walkCacheOn && cfg.kind === 'lpae' && cfg.fastWalk && this.s1CachedLeaf(b, cfg, kHi, kLo, out)) return true;
     const r = this.wr;
+    const access = this.access;
     let ok: boolean;
     let tables: WalkTableTranslator | undefined;
     if (nested) {
@@ -1270,40 +1299,43 @@ export class SmmuV2 implements MmioDevice {
       tables = this.nested.reset();
     }
     if (cfg.kind === 'v7s') {
-      ok = walkV7s(this.mem, cfg, key, access, r, tables);
+      ok = walkV7s(this.mem, cfg, kLo >>> 0, access, r, tables);
     } else {
-      const hiPart = Math.floor(key / TWO32);
-      const hi = key >= TWO48 ? (hiPart | 0xfffe0000) >>> 0 : hiPart;
+      // The walker sees the key sign-extended again from bit 48.
+      const wHi = kHi >= 0x10000 ? kHi | 0xfffe0000 : kHi;
       ok =
         tables === undefined && this.tlb.walkCacheOn
-          ? this.walkCached(cfg, b.s1tag, b.wctxS1, key, hi, key - hiPart * TWO32, access, r)
-          : walkLpaeParts(this.mem, cfg, hi, key - hiPart * TWO32, access, r, tables);
+          ? this.walkCached(cfg, b.s1tag, b.wctxS1, kHi, kLo, wHi, kLo, access, r)
+          : walkLpaeParts(this.mem, cfg, wHi, kLo, access, r, tables);
     }
     if (!ok) {
       if (tables !== undefined && this.nested.faulted) {
         // Stage 2 faulted on a stage-1 table fetch.
-        return this.s2Fault(b, s2b!, iova, this.nested.ipa, true, sid, out, requester);
+        return this.s2Fault(b, s2b!, addrOf(hi, lo), this.nested.ipa, true, sid, out, requester);
       }
-      return this.contextFault(b, SmmuV2.fsrBit(r), iova, this.fsynr0Of(r, false), 0, sid, out, requester);
+      return this.contextFault(b, SmmuV2.fsrBit(r), addrOf(hi, lo), this.fsynr0Of(r, false), 0, sid, out, requester);
+    }
+    if (b.type === R.CBAR_TYPE_S1_S2FAULT) return this.contextFault(b, R.FSR_TF, addrOf(hi, lo), this.fsynr0Of(null, false), r.oa, sid, out, requester);
+    const ctx = r.nG ? b.ctxAsid : b.ctxGlobal;
+    // (The 4 KiB page decided here: r.size is a double, and as the argument of a call V8 does
+    // not inline it would be a heap number per walk.)
+    let shift = r.size === 4096 ? 12 : tlbSizeShift(r.size);
+    if (!nested) {
+      this.insertWalk(ctx, kHi, kLo, shift, r, r.perms);
+      out.pa = r.oa;
+      return true;
     }
     const ipa = r.oa;
-    let size = r.size;
-    let perms = r.perms;
-    const global = !r.nG;
-    let pa = ipa;
-    if (b.type === R.CBAR_TYPE_S1_S2FAULT) return this.contextFault(b, R.FSR_TF, iova, this.fsynr0Of(null, false), ipa, sid, out, requester);
-    if (s2b !== undefined && (s2b.sctlr & R.SCTLR_M) !== 0) {
-      pa = this.s2Lookup(s2b, ipa, access);
-      if (pa < 0) return this.s2Fault(b, s2b, iova, ipa, false, sid, out, requester);
-      // The stage-2 block size bounds the combined entry; the permissions come from both stages.
-      size = Math.min(size, 2 ** this.s2Shift);
-      perms &= this.s2Perms;
-    }
-    tlb.insert(global ? b.ctxGlobal : b.ctxAsid, key, tlbSizeShift(size), pa, perms);
-    out.pa = pa;
+    const iHi = Math.floor(ipa * INV_TWO32);
+    if (!this.s2Lookup(s2b!, iHi | 0, (ipa - iHi * TWO32) | 0, access)) return this.s2Fault(b, s2b!, addrOf(hi, lo), ipa, false, sid, out, requester);
+    // The stage-2 block size bounds the combined entry; the permissions come from both stages.
+    if (this.s2Shift < shift) shift = this.s2Shift;
+    const paHi = this.s2Pa[0]!;
+    const paLo = this.s2Pa[1]!;
+    this.tlb.tlb.insertHalves(ctx, kHi, kLo, shift, paHi, paLo, r.perms & this.s2Perms, 0, 0, 0);
+    out.pa = (paHi >>> 0) * TWO32 + (paLo >>> 0);
     return true;
   }
-
   /**
    * The common stage-1 miss of a bank that is not nested: a leaf in the table the walk cache
    * remembers for the input (the TLB key as halves). Then it does what the walk would (walkCached
@@ -1359,7 +1391,10 @@ export class SmmuV2 implements MmioDevice {
         throw new RangeError(`${this.name}: StreamID ${hex(sid)} is outside the ${this.config.streamIdBits}-bit StreamID space`);
     const sid = streamIds[0]!;
     const requester: SmmuV2Requester | undefined = typeof master.stallResolved === 'function' ? (master as SmmuV2Requester) : undefined;
-    master.setTranslator((_sid, iova, write, out) => this.translate(sid, iova, write, out, requester));
+    master.setTranslator(
+      (_sid, iova, write, out) => this.translate(sid, iova, write, out, requester),
+      (_sid, hi, lo, write, out) => this.translateParts(sid, hi, lo, write, out, requester),
+    );
     this.masters.set(master, [...streamIds]);
   }
 
@@ -1381,29 +1416,28 @@ export class SmmuV2 implements MmioDevice {
 /** Stage-2 translation of a nested stage-1 walk's table fetches (allocation-free, reused). */
 class NestedTables implements WalkTableTranslator {
   faulted = false;
+  /** The IPA whose stage-2 translation faulted. */
   ipa = 0;
+  paHi = 0;
+  paLo = 0;
 
-  constructor(private readonly lookup: (ipa: number) => number) {}
+  /** `lookup` translates the IPA `hi:lo` into `t.paHi`/`t.paLo`, or returns false. */
+  constructor(private readonly lookup: (hi: number, lo: number, t: NestedTables) => boolean) {}
 
   reset(): this {
     this.faulted = false;
     return this;
   }
 
-  paHi = 0;
-  paLo = 0;
-
   tableAddress(hi: number, lo: number): boolean {
-    const ipa = (hi >>> 0) * TWO32 + (lo >>> 0);
-    const pa = this.lookup(ipa);
-    if (pa < 0) {
-      this.faulted = true;
-      this.ipa = ipa;
-      return false;
-    }
-    const paLo = pa >>> 0;
-    this.paHi = (pa - paLo) / TWO32;
-    this.paLo = paLo | 0;
-    return true;
+    if (this.lookup(hi | 0, lo | 0, this)) return true;
+    this.faulted = true;
+    this.ipa = addrOf(hi, lo);
+    return false;
   }
+}
+
+/** The address of int32 (or u32) halves. */
+function addrOf(hi: number, lo: number): number {
+  return (hi >>> 0) * TWO32 + (lo >>> 0);
 }
