@@ -3,9 +3,9 @@
  * image) is usable, not just bound: msm opens a file, allocates GEM buffers mapped through the
  * Adreno SMMU, and a submit of CP_MEM_TO_MEM packets runs on the model's gen7 command processor,
  * which really reads and writes memory through the SMMU (the translations are counted there),
- * without a fault; the ring's fence comes back done. The repository has no sm8450 or sm8650
- * tree, so the a730 (gen1) and a750 (gen3) run in the same SoC layout with the GPU's and GMU's
- * compatibles overridden to theirs.
+ * without a fault; the ring's fence comes back done. The a730 (gen1), the a750 (gen3) and the
+ * X1-85 (gen2, x1e80100) run on their own SoC trees (listed below) too; the a730 and a750 also
+ * run in the SM8550 layout with the GPU's and GMU's compatibles overridden to theirs.
  */
 import { dirname, join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -77,6 +77,34 @@ describe('the SM8550 layout with an a730 or an a750 in it (compatibles overridde
       expect(ctx.copy(0x1000, 0x730)).toBe(0x1000);
       expect(ctx.close()).toBe(0);
       expect(target.faultCount()).toBe(0);
+      expect(gpu.cp.stats.opcodes['CP_EVENT_WRITE7'] ?? 0).toBeGreaterThan(0);
+    });
+});
+
+describe('the a7xx parts on their own SoC trees', () => {
+  for (const part of [
+    { file: 'qcom/sm8450-hdk.dts', name: 'a730' },
+    { file: 'qcom/sm8650-hdk.dts', name: 'a750' },
+    { file: 'qcom/x1e80100-crd.dts', name: 'x185' },
+  ])
+    it(`${part.file}: the ${part.name} is a gen7 model, bound by msm, and copies through the Adreno SMMU`, () => {
+      const board = Board.fromDtb(compileDtsFile(join(boards, part.file)).dtb);
+      const k = Kernel.boot(board, defaultImage());
+      const gpu = board.models.get('/soc@0/gpu@3d00000') as AdrenoGpu;
+      const smmu = board.models.get('/soc@0/iommu@3da0000') as SmmuV2;
+      expect(gpu).toBeInstanceOf(AdrenoGpu);
+      expect(gpu.gen7).toBe(true);
+      const target = gpuTargets(k).find((t) => t.device === '3d00000.gpu')!;
+      expect(target.driver).toBe('msm');
+      expect(target.name).toMatch(new RegExp(`^Adreno ${part.name} `));
+      const translations = smmu.stats.translations;
+      const ctx = target.open();
+      if (typeof ctx === 'number') throw new Error(`open: ${ctx}`);
+      expect(ctx.copy(0x1000, 0x8450)).toBe(0x1000);
+      expect(ctx.close()).toBe(0);
+      expect(target.faultCount()).toBe(0);
+      expect(smmu.stats.contextFaults).toBe(0);
+      expect(smmu.stats.translations - translations).toBeGreaterThanOrEqual(0x1000 / 4);
       expect(gpu.cp.stats.opcodes['CP_EVENT_WRITE7'] ?? 0).toBeGreaterThan(0);
     });
 });

@@ -217,12 +217,79 @@ const CASES: readonly Expect[] = [
     ram: [{ base: 0xa000_0000, size: 4 * GiB }],
     noMap: ['/reserved-memory/rmtfs-region@d4a80000', '/reserved-memory/tz-reserved-region@d8000000', '/reserved-memory/qtee-region@d8300000'],
     models: ['/soc@0/gpu@3d00000', '/soc@0/gmu@3d6a000', '/soc@0/iommu@3da0000', '/soc@0/iommu@15000000'],
-    devices: ['3d00000.gpu', '3d6a000.gmu', '1d84000.ufshc'],
+    devices: ['3d00000.gpu', '3d6a000.gmu', '1d84000.ufs'],
     // Adreno 740 (chip id 0x43050a01, an a7xx gen2 part): BR/BV command processor, its GMU
     // takes the chip id in GENERAL_10; MMU-500 Adreno SMMU ("qcom,sm8550-smmu-500")
     bound: { '3d00000.gpu': 'adreno', '3da0000.iommu': 'arm-smmu', '15000000.iommu': 'arm-smmu' },
-    groups: ['3d00000.gpu', '3d6a000.gmu', '1d84000.ufshc'],
+    // v6.12 names the UFS host node ufs@1d84000 (later kernels: ufshc@1d84000)
+    groups: ['3d00000.gpu', '3d6a000.gmu', '1d84000.ufs'],
     log: [/memory@a0000000: reg gives size 0 .*using 4 GiB/, /Initialized msm .* for 3d00000.gpu/],
+  },
+  {
+    file: 'qcom/sm8450-hdk.dts',
+    name: 'Qualcomm Technologies, Inc. SM8450 HDK',
+    // RAM starts at 2.5 GiB (size left to the bootloader); the firmware regions below it are
+    // outside what the tree gives, the ones above it are kept from the page allocator
+    ram: [{ base: 0xa000_0000, size: 4 * GiB }],
+    noMap: ['/reserved-memory/memory@a6e00000', '/reserved-memory/memory@c0000000', '/reserved-memory/memory@e8900000'],
+    models: ['/soc@0/gpu@3d00000', '/soc@0/gmu@3d6a000', '/soc@0/iommu@3da0000', '/soc@0/iommu@15000000'],
+    devices: ['3d00000.gpu', '3d6a000.gmu', '1d84000.ufshc', '8804000.mmc', 'ae00000.display-subsystem'],
+    // Adreno 730 ("qcom,adreno-730.1", an a7xx gen1 part: BR/BV command processor) and its GMU
+    // ("qcom,adreno-gmu-730.1", cx_mem inside the GMU's registers) behind an MMU-500 Adreno
+    // SMMU ("qcom,sm8450-smmu-500", stream mask 0x400); MMU-500 apps SMMU
+    bound: { '3d00000.gpu': 'adreno', '3da0000.iommu': 'arm-smmu', '15000000.iommu': 'arm-smmu' },
+    groups: ['3d00000.gpu', '3d6a000.gmu', '1d84000.ufshc', '8804000.mmc', 'ae00000.display-subsystem'],
+    log: [
+      /memory@a0000000: reg gives size 0 .*using 4 GiB/,
+      /Initialized msm .* for 3d00000.gpu/,
+      /memory@80000000: 0x80000000\+0x600000 is outside RAM/,
+      // the IPCC mailbox is an interrupt controller nothing here decodes
+      /\/smp2p-adsp: interrupt\(s\) left unresolved: 0 -> \/soc@0\/mailbox@ed18000 \(no interrupt domain\)/,
+    ],
+    gpu: { device: '3d00000.gpu', translatedBy: '/soc@0/iommu@3da0000' },
+  },
+  {
+    file: 'qcom/sm8650-hdk.dts',
+    name: 'Qualcomm Technologies, Inc. SM8650 HDK',
+    // RAM at 2.5 GiB (size left to the bootloader); hypervisor and firmware regions below it
+    ram: [{ base: 0xa000_0000, size: 4 * GiB }],
+    noMap: ['/reserved-memory/rmtfs@d7c00000', '/reserved-memory/tz-merged@d8000000', '/reserved-memory/oem-vm@f7c00000', '/reserved-memory/llcc-lpi@ff800000'],
+    models: ['/soc@0/gpu@3d00000', '/soc@0/gmu@3d6a000', '/soc@0/iommu@3da0000', '/soc@0/iommu@15000000'],
+    devices: ['3d00000.gpu', '3d6a000.gmu', '1d84000.ufs', '8804000.mmc', 'ae00000.display-subsystem'],
+    // Adreno 750 ("qcom,adreno-43051401": chip id 0x43051401, an a7xx gen3 part) and its GMU
+    // ("qcom,adreno-gmu-750.1", an 8 KiB cx_mem inside the GMU's registers) behind an MMU-500
+    // Adreno SMMU ("qcom,sm8650-smmu-500"); MMU-500 apps SMMU
+    bound: { '3d00000.gpu': 'adreno', '3da0000.iommu': 'arm-smmu', '15000000.iommu': 'arm-smmu' },
+    groups: ['3d00000.gpu', '3d6a000.gmu', '1d84000.ufs', '8804000.mmc', 'ae00000.display-subsystem'],
+    log: [
+      /memory@a0000000: reg gives size 0 .*using 4 GiB/,
+      /Initialized msm .* for 3d00000.gpu/,
+      /\/reserved-memory\/hyp@80000000: 0x80000000\+0xe00000 is outside RAM/,
+      // the IPCC mailbox is an interrupt controller nothing here decodes
+      /\/smp2p-adsp: interrupt\(s\) left unresolved: 0 -> \/soc@0\/mailbox@406000 \(no interrupt domain\)/,
+    ],
+    gpu: { device: '3d00000.gpu', translatedBy: '/soc@0/iommu@3da0000' },
+  },
+  {
+    file: 'qcom/x1e80100-crd.dts',
+    name: 'Qualcomm Technologies, Inc. X1E80100 CRD',
+    ram: [{ base: 0x8000_0000, size: 4 * GiB }],
+    noMap: ['/reserved-memory/gunyah-hyp@80000000', '/reserved-memory/gpu-prr@81f00000', '/reserved-memory/pld-gmu@81f36000', '/reserved-memory/gpu-microcode@8d9fe000'],
+    models: ['/soc@0/gpu@3d00000', '/soc@0/gmu@3d6a000', '/soc@0/iommu@3da0000', '/soc@0/iommu@15000000'],
+    devices: ['3d00000.gpu', '3d6a000.gmu', 'ae00000.display-subsystem', '1c08000.pci'],
+    // Adreno X1-85 ("qcom,adreno-43050c01", in Linux v6.12's catalog: an a740-family gen7 part,
+    // 256 GiB per process) with its GMU named "qcom,adreno-gmu-x185.1" (firmware id 7.5.0.1),
+    // behind an MMU-500 Adreno SMMU ("qcom,x1e80100-smmu-500"); MMU-500 apps SMMU
+    bound: { '3d00000.gpu': 'adreno', '3da0000.iommu': 'arm-smmu', '15000000.iommu': 'arm-smmu' },
+    groups: ['3d00000.gpu', '3d6a000.gmu', 'ae00000.display-subsystem'],
+    log: [
+      /memory@80000000: reg gives size 0 .*using 4 GiB/,
+      /Initialized msm .* for 3d00000.gpu/,
+      /reserved mem: \/reserved-memory\/linux,cma: placed 128 MiB at 0x178000000 \(reusable\)/,
+      // the IPCC mailbox is an interrupt controller nothing here decodes
+      /\/smp2p-adsp: interrupt\(s\) left unresolved: 0 -> \/soc@0\/mailbox@408000 \(no interrupt domain\)/,
+    ],
+    gpu: { device: '3d00000.gpu', translatedBy: '/soc@0/iommu@3da0000' },
   },
   {
     file: 'qcom/apq8096-db820c.dts',

@@ -126,7 +126,7 @@ export function adrenoIsA7xx(info: AdrenoInfo): boolean {
   return info.family === 'a7xx-gen1' || info.family === 'a7xx-gen2' || info.family === 'a7xx-gen3';
 }
 
-/** adreno_is_a740_family: a7xx gen2 and gen3 (a740, a750). */
+/** adreno_is_a740_family: a7xx gen2 and gen3 (a740, X1-85, a750). */
 export function adrenoIsA740Family(info: AdrenoInfo): boolean {
   return info.family === 'a7xx-gen2' || info.family === 'a7xx-gen3';
 }
