@@ -10,7 +10,7 @@
 import { dirname, join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { PORT_FAULT, PORT_OK, SmmuV2, SmmuV3, type Board } from '@gki/hw';
-import { DMA_BIDIRECTIONAL, dmaMapSingle, dmaUnmapSingle, type Kernel } from '@gki/kernel';
+import { DMA_BIDIRECTIONAL, dmaMapSingle, dmaUnmapSingle, iommuIovaToPhys, type Kernel } from '@gki/kernel';
 import { loadBoard, loadImage } from '../src/runtime/inputs.js';
 import { bootSystem, shutdown } from '../src/runtime/system.js';
 import { runDma } from '../src/runtime/workloads.js';
@@ -73,6 +73,33 @@ describe('gki run --workload dma on the real masters of real trees', () => {
       expect(sd.pagesInUse).toBe(0);
       expect(sd.ok).toBe(true);
     });
+
+  it('arm/juno.dts: the masters behind the MMU-401s (SMMUv1 with the 64 KiB supplement) translate through the AArch64 4 KiB-granule contexts Linux programs there (CBA2R.VA64 and TCR2 written, as for version > SMMUv1), and iommu_iova_to_phys answers through the address translation operations SMMUv1 always has', () => {
+    const { k, board } = boot('arm/juno.dts');
+    const r = runDma(k, { copies: 1 });
+    expect(r.problems).toEqual([]);
+    expect(r.ok).toBe(true);
+    const n = r.counts!;
+    expect(n['real masters translated']).toBeGreaterThanOrEqual(5);
+    expect(n['real masters failed']).toBe(0);
+    expect(n['real faults seen']).toBe(n['real masters translated']);
+    // SMMU architecture: CBA2Rn at GR1 + 0x800 + 4n, VA64 in bit 0 (GR1 is the second 4 KiB page)
+    const smmu = board.models.get('/iommu@7fb00000') as SmmuV2;
+    expect(smmu.read32(0x1000 + 0x800) & 1).toBe(1);
+    const dma = k.drivers.allDevices().find((d) => d.name === '7ff00000.dma')!;
+    const pa = k.pages.allocPages(0);
+    const iova = dmaMapSingle(dma, pa + 0x123, 64, DMA_BIDIRECTIONAL);
+    const dom = k.iommu.dmaDomainForDev(dma)!;
+    const writes = smmu.stats.translations;
+    expect(iommuIovaToPhys(dom, iova)).toBe(pa + 0x123);
+    expect(smmu.stats.translations).toBe(writes); // ATS1PR walks the tables; it is no DMA translation
+    expect(dmaUnmapSingle(dma, iova, 64, DMA_BIDIRECTIONAL)).toBe(0);
+    const from = k.log.all().length;
+    expect(iommuIovaToPhys(dom, iova)).toBe(0); // PAR.F: Linux logs it and answers 0
+    expect(k.log.all().slice(from).some((x) => x.level === 'err' && /translation fault!/.test(x.msg))).toBe(true);
+    k.pages.freePages(pa, 0);
+    expect(shutdown(k).pagesInUse).toBe(0);
+  });
 
   it('the port really goes through the driver-programmed stream: a live mapping reads back, an unmapped IOVA faults, a bypassed stream uses physical addresses', () => {
     const { k, board } = boot('qcom/sdm845-mtp.dts');

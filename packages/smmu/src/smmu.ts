@@ -903,7 +903,9 @@ export class ArmSmmu {
       return;
     }
     const stage1 = cfg.cbar !== R.CBAR_TYPE_S2_TRANS;
-    if (this.version !== 'v1' && this.version !== 'v1-64k') {
+    // CBA2R and TCR2 exist from the 64 KiB supplement on (Linux: version > ARM_SMMU_V1), so an
+    // MMU-401's AArch64 contexts get VA64 and their TCR2.
+    if (this.version !== 'v1') {
       let reg = cfg.fmt === 'aarch64' ? R.CBA2R_VA64 : 0;
       if (this.features & FEAT_VMID16) reg |= (cfg.vmid & 0xffff) << R.CBA2R_VMID16_SHIFT;
       this.gr1Write(R.gr1Cba2r(idx), reg >>> 0);
@@ -913,7 +915,7 @@ export class ArmSmmu {
     if (stage1) reg |= (R.CBAR_S1_BPSHCFG_NSH << R.CBAR_S1_BPSHCFG_SHIFT) | (R.CBAR_S1_MEMATTR_WB << R.CBAR_S1_MEMATTR_SHIFT);
     else if (!(this.features & FEAT_VMID16)) reg |= cfg.vmid & R.CBAR_VMID_MASK;
     this.gr1Write(R.gr1Cbar(idx), reg >>> 0);
-    if (stage1 && this.version === 'v2') this.cbWrite(idx, R.CB_TCR2, cb.tcr[1]);
+    if (stage1 && this.version !== 'v1') this.cbWrite(idx, R.CB_TCR2, cb.tcr[1]);
     this.cbWrite(idx, R.CB_TCR, cb.tcr[0]);
     if (cfg.fmt === 'aarch32-s') {
       this.cbWrite(idx, R.CB_CONTEXTIDR, cfg.asid);

@@ -149,10 +149,14 @@ export const SMMUV2_PRESET_V1: SmmuV2Preset = {
 export const SMMUV2_PRESET_MMU400: SmmuV2Preset = { ...SMMUV2_PRESET_V1, name: 'mmu-400', numCb: 4, numSmr: 8 };
 
 /**
- * Arm CoreLink MMU-401: SMMUv1 with the 64 KiB translation granule supplement (AArch64
- * contexts with the 64 KiB granule and 40-bit addresses, through CBA2R.VA64).
+ * Arm CoreLink MMU-401: SMMUv1 with the 64 KiB translation granule supplement: AArch64
+ * (VMSAv8-64) contexts with 40-bit addresses through CBA2R.VA64. The supplement is named for
+ * its 64 KiB granule, but the 4 KiB granule of the same format is accepted too: on an arm64
+ * host Linux selects the AArch64 format for these SMMUs with a page-size bitmap that holds
+ * the long-descriptor sizes, so io-pgtable builds 4 KiB-granule tables, and that is how the
+ * MMU-401s of Arm's Juno boards are driven.
  */
-export const SMMUV2_PRESET_MMU401: SmmuV2Preset = { ...SMMUV2_PRESET_V1, name: 'mmu-401', aarch64_64k: true, cba2r: true };
+export const SMMUV2_PRESET_MMU401: SmmuV2Preset = { ...SMMUV2_PRESET_V1, name: 'mmu-401', aarch64_4k: true, aarch64_64k: true, cba2r: true };
 
 /** Presets selectable with `gki,smmu-preset`. */
 export const SMMUV2_PRESETS: Readonly<Record<string, SmmuV2Preset>> = {

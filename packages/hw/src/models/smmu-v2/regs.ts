@@ -236,6 +236,15 @@ export const CB_MAIR0 = 0x038;
 /** MAIR1 (long descriptors) or NMRR (short descriptor). */
 export const CB_MAIR1 = 0x03c;
 export const CB_PAR = 0x050;
+/** PAR.F: the address translation operation faulted (long-descriptor PAR format). */
+export const PAR_F = 1 << 0;
+/** ATS1PR, ATS1PW, ATS1UR, ATS1UW: stage-1 address translation operations (64-bit registers). */
+export const CB_ATS1PR = 0x800;
+export const CB_ATS1PW = 0x808;
+export const CB_ATS1UR = 0x810;
+export const CB_ATS1UW = 0x818;
+/** ATSR.ACTIVE: an address translation operation is in progress (never seen set here). */
+export const CB_ATSR = 0x8f0;
 export const CB_FSR = 0x058;
 export const CB_FSRRESTORE = 0x05c;
 export const CB_FAR = 0x060;

@@ -16,8 +16,8 @@
  * RESUME retries or terminates it. Global faults (unidentified stream, stream match conflict,
  * unimplemented or invalid context) go to sGFSR/sGFSYNRn/sGFAR and the global interrupt.
  *
- * Not modelled (see the README): secure state and the secure register aliases, address
- * translation operations (ID0.ATOSNS reads 1), extended StreamIDs, big-endian tables,
+ * Not modelled (see the README): secure state and the secure register aliases, SMMUv2's
+ * address translation operations (ID0.ATOSNS reads 1; SMMUv1's are), extended StreamIDs, big-endian tables,
  * memory attributes and shareability overrides, the performance monitors, walk caches.
  */
 import type { MmioDevice } from '../../bus.js';
@@ -171,6 +171,10 @@ class Bank {
   fsynr1 = 0;
   ipafarLo = 0;
   ipafarHi = 0;
+  /** PAR: the result of the last address translation operation (ATOS), and its VA's low word. */
+  atsLo = 0;
+  parLo = 0;
+  parHi = 0;
   /** Low halves of 64-bit TLB maintenance registers written 32 bits at a time, by offset. */
   latch = new Map<number, number>();
   stalled: Stalled[] = [];
@@ -607,7 +611,9 @@ export class SmmuV2 implements MmioDevice {
       case R.CB_IPAFAR: return b.ipafarLo;
       case R.CB_IPAFAR + 4: return b.ipafarHi;
       case R.CB_TLBSTATUS: return this.readContextSyncStatus(b);
-      default: return 0; // PAR (no ATOS), write-only and reserved registers
+      case R.CB_PAR: return this.atos() ? b.parLo : 0;
+      case R.CB_PAR + 4: return this.atos() ? b.parHi : 0;
+      default: return 0; // ATSR (operations complete at once), write-only and reserved registers
     }
   }
 
@@ -654,10 +660,59 @@ export class SmmuV2 implements MmioDevice {
       case R.CB_FSYNR1: b.fsynr1 = v; return;
       case R.CB_IPAFAR: b.ipafarLo = v; if (hi >= 0) b.ipafarHi = hi >>> 0; return;
       case R.CB_IPAFAR + 4: b.ipafarHi = v; return;
+      case R.CB_ATS1PR: case R.CB_ATS1PW: case R.CB_ATS1UR: case R.CB_ATS1UW:
+        if (this.atos()) this.ats1(b, off, v, hi >= 0 ? hi : 0);
+        return;
+      case R.CB_ATS1PR + 4: case R.CB_ATS1PW + 4: case R.CB_ATS1UR + 4: case R.CB_ATS1UW + 4:
+        // the high word of a 64-bit operation written as two 32-bit halves: run it again on the whole VA
+        if (this.atos()) this.ats1(b, off - 4, b.atsLo, v);
+        return;
       case R.CB_TLBSYNC: this.countTlbi('TLBSYNC'); this.completeTlbi(b.pendingTlbi); b.syncReads = this.syncLatencyReads; return;
       default: return;
     }
     this.epoch++; // a translation-control register changed
+  }
+
+  // =========================================================================================
+  // Address translation operations (ATOS)
+
+  /**
+   * Whether this SMMU implements the stage-1 address translation operations: SMMUv2 says so in
+   * ID0.ATOSNS (0 = implemented; the presets here set it, so they have none); SMMUv1 has no such
+   * bit and always implements them.
+   */
+  private atos(): boolean {
+    return this.config.version !== 2;
+  }
+
+  /**
+   * ATS1PR/PW/UR/UW of a stage-1 context: a table walk of the bank's stage 1 for the VA (no TLB
+   * lookup and no fill, and never a context fault: the outcome goes to PAR, not FSR). PAR in
+   * the long-descriptor format: on success the PA of the page (bits above 12) with F = 0; on a
+   * fault F = 1 with the fault status in bits [6:1] (translation 0b0001LL, access flag 0b0010LL,
+   * permission 0b0011LL, LL the level; 0b010000 for an external abort on the walk). A bank that
+   * is off, misconfigured, stage-2-only or nested reports a translation fault at level 0.
+   */
+  private ats1(b: Bank, off: number, lo: number, hi: number): void {
+    b.atsLo = lo;
+    this.decode(b);
+    const fail = (fst: number): void => {
+      b.parLo = (R.PAR_F | ((fst & 0x3f) << 1)) >>> 0;
+      b.parHi = 0;
+    };
+    const cfg = b.s1;
+    if ((b.sctlr & R.SCTLR_M) === 0 || b.configError !== null || cfg === null || b.type !== R.CBAR_TYPE_S1_S2BYPASS) return fail(0b000100);
+    const access: WalkAccess = { write: off === R.CB_ATS1PW || off === R.CB_ATS1UW, exec: false, priv: off === R.CB_ATS1PR || off === R.CB_ATS1PW };
+    const r = createWalkResult();
+    const ok = cfg.kind === 'v7s' ? walkV7s(this.mem, cfg, lo >>> 0, access, r) : walkLpaeParts(this.mem, cfg, hi | 0, lo | 0, access, r);
+    if (!ok) {
+      const lvl = r.level & 3;
+      const f = r.fault;
+      return fail(f === 'access-flag' ? 0b001000 | lvl : f === 'permission' ? 0b001100 | lvl : f === 'external' ? 0b010000 : 0b000100 | lvl);
+    }
+    const paHi = Math.floor(r.oa * INV_TWO32);
+    b.parLo = (r.oa - paHi * TWO32) & 0xfffff000;
+    b.parHi = paHi & 0xffff;
   }
 
   // =========================================================================================
