@@ -620,7 +620,6 @@ export class A6xxGpu {
    */
   private setPagetable(ring: MsmRingbuffer, ctx: MsmContext): number {
     if (ctx.seqno === this.curCtxSeqno) return 0;
-    if (this.a7xx) return this.a7xxSetPagetable(ring, ctx);
     const mmu = ctx.aspace.mmu;
     if (!(mmu instanceof MsmIommuPagetable)) return 0;
     if (this.host.debug.skipTtbrSwitches > 0) {
@@ -631,68 +630,41 @@ export class A6xxGpu {
     const lo = Number(ttbr & 0xffff_ffffn);
     const hi = Number(ttbr >> 32n);
     const asid = mmu.asid;
-    let r = this.outPkt7(ring, R.CP_SMMU_TABLE_UPDATE, 4);
-    if (r < 0) return r;
-    this.outRing(ring, lo);
-    this.outRing(ring, (R.CP_SMMU_TABLE_UPDATE_1_TTBR0_HI(hi) | R.CP_SMMU_TABLE_UPDATE_1_ASID(asid)) >>> 0);
-    this.outRing(ring, 0); // CONTEXTIDR
-    this.outRing(ring, R.CP_SMMU_TABLE_UPDATE_3_CONTEXTBANK(0));
-    const memptr = ring.memptrsIova + MEMPTRS_TTBR0;
-    r = this.outPkt7(ring, R.CP_MEM_WRITE, 4);
-    if (r < 0) return r;
-    this.outRing(ring, memptr % 2 ** 32);
-    this.outRing(ring, Math.floor(memptr / 2 ** 32));
-    this.outRing(ring, lo);
-    this.outRing(ring, ((asid << 16) | hi) >>> 0);
-    r = this.outPkt7(ring, R.CP_EVENT_WRITE, 1);
-    if (r < 0) return r;
-    this.outRing(ring, R.CACHE_INVALIDATE);
-    this.stats.ttbrSwitches++;
-    return 0;
-  }
-
-  /**
-   * a6xx_set_pagetable as v6.12 runs it on a7xx (BR is selected by the caller): the SRAM clear
-   * started with RBBM_PERFCTR_SRAM_INIT_CMD (no protected-mode toggle: a7xx needs none),
-   * CP_SMMU_TABLE_UPDATE, the TTBR0 (with the ASID) written to the memptrs, both threads synced
-   * with BR alone going on, the UCHE invalidate, and the wait for the SRAM clear.
-   */
-  private a7xxSetPagetable(ring: MsmRingbuffer, ctx: MsmContext): number {
-    const mmu = ctx.aspace.mmu;
-    if (!(mmu instanceof MsmIommuPagetable)) return 0;
-    if (this.host.debug.skipTtbrSwitches > 0) {
-      this.host.debug.skipTtbrSwitches--;
-      return 0;
+    let r: number;
+    // a7xx (BR selected by the caller): the SRAM clear starts first (no protected-mode toggle:
+    // a7xx needs none), both threads sync after the memptrs write with BR alone going on, and
+    // the switch ends waiting for the SRAM clear.
+    if (this.a7xx) {
+      r = this.outPkt4(ring, R.A6XX_RBBM_PERFCTR_SRAM_INIT_CMD, 1);
+      if (r < 0) return r;
+      this.outRing(ring, 1);
     }
-    const ttbr = BigInt.asUintN(64, mmu.ttbr);
-    const lo = Number(ttbr & 0xffff_ffffn);
-    const hi = Number(ttbr >> 32n);
-    const asid = mmu.asid;
-    const memptr = ring.memptrsIova + MEMPTRS_TTBR0;
-    let r = this.outPkt4(ring, R.A6XX_RBBM_PERFCTR_SRAM_INIT_CMD, 1);
-    if (r < 0) return r;
-    this.outRing(ring, 1);
     r = this.outPkt7(ring, R.CP_SMMU_TABLE_UPDATE, 4);
     if (r < 0) return r;
     this.outRing(ring, lo);
     this.outRing(ring, (R.CP_SMMU_TABLE_UPDATE_1_TTBR0_HI(hi) | R.CP_SMMU_TABLE_UPDATE_1_ASID(asid)) >>> 0);
     this.outRing(ring, 0); // CONTEXTIDR
     this.outRing(ring, R.CP_SMMU_TABLE_UPDATE_3_CONTEXTBANK(0));
+    const memptr = ring.memptrsIova + MEMPTRS_TTBR0;
     r = this.outPkt7(ring, R.CP_MEM_WRITE, 4);
     if (r < 0) return r;
     this.outRing(ring, memptr % 2 ** 32);
     this.outRing(ring, Math.floor(memptr / 2 ** 32));
     this.outRing(ring, lo);
     this.outRing(ring, ((asid << 16) | hi) >>> 0);
-    r = this.outPkt7(ring, R.CP_THREAD_CONTROL, 1);
-    if (r < 0) return r;
-    this.outRing(ring, (R.CP_THREAD_CONTROL_0_SYNC_THREADS | R.CP_SET_THREAD_BR) >>> 0);
+    if (this.a7xx) {
+      r = this.outPkt7(ring, R.CP_THREAD_CONTROL, 1);
+      if (r < 0) return r;
+      this.outRing(ring, (R.CP_THREAD_CONTROL_0_SYNC_THREADS | R.CP_SET_THREAD_BR) >>> 0);
+    }
     r = this.outPkt7(ring, R.CP_EVENT_WRITE, 1);
     if (r < 0) return r;
     this.outRing(ring, R.CACHE_INVALIDATE);
-    r = this.outPkt7(ring, R.CP_WAIT_REG_MEM, 6);
-    if (r < 0) return r;
-    for (const v of [R.WRITE_EQ, R.A6XX_RBBM_PERFCTR_SRAM_INIT_STATUS, 0, 1, 1, 0]) this.outRing(ring, v);
+    if (this.a7xx) {
+      r = this.outPkt7(ring, R.CP_WAIT_REG_MEM, 6);
+      if (r < 0) return r;
+      for (const v of [R.WRITE_EQ, R.A6XX_RBBM_PERFCTR_SRAM_INIT_STATUS, 0, 1, 1, 0]) this.outRing(ring, v);
+    }
     this.stats.ttbrSwitches++;
     return 0;
   }
