@@ -296,14 +296,14 @@ const CASES: readonly Expect[] = [
     name: 'Qualcomm Technologies, Inc. DB820c',
     ram: [{ base: 0x8000_0000, size: 4 * GiB }],
     noMap: ['/reserved-memory/gpu@90f00000', '/reserved-memory/smem-mem@86000000', '/reserved-memory/rmtfs'],
-    // no Adreno model for an a5xx: the GPU stays a plain device
-    models: ['/soc@0/iommu@b40000', '/soc@0/iommu@d00000', '/soc@0/iommu@d40000', '/soc@0/iommu@da0000', '/soc@0/iommu@1600000'],
+    models: ['/soc@0/gpu@b00000', '/soc@0/iommu@b40000', '/soc@0/iommu@d00000', '/soc@0/iommu@d40000', '/soc@0/iommu@da0000', '/soc@0/iommu@1600000'],
     devices: ['b00000.gpu', 'c00000.video-codec'],
-    bound: { 'b40000.iommu': 'arm-smmu', 'd00000.iommu': 'arm-smmu', 'd40000.iommu': 'arm-smmu', 'da0000.iommu': 'arm-smmu', '1600000.iommu': 'arm-smmu' },
-    // msm here drives a6xx parts only: the Adreno 530 is an unknown revision, -ENXIO, unbound
-    refused: { 'b00000.gpu': 'adreno' },
+    // Adreno 530 (a5xx: no GMU, no per-process tables) behind qcom,msm8996-smmu-v2, which Linux
+    // keeps out of split tables: the GPU's one domain is a TTBR0 space
+    bound: { 'b00000.gpu': 'adreno', 'b40000.iommu': 'arm-smmu', 'd00000.iommu': 'arm-smmu', 'd40000.iommu': 'arm-smmu', 'da0000.iommu': 'arm-smmu', '1600000.iommu': 'arm-smmu' },
     groups: ['b00000.gpu', 'c00000.video-codec'],
-    log: [/adreno b00000.gpu: Unknown GPU revision: 5.3.0.2/],
+    log: [/Initialized msm .* for b00000.gpu/],
+    gpu: { device: 'b00000.gpu', translatedBy: '/soc@0/iommu@b40000' },
   },
   {
     file: 'qcom/qrb4210-rb2.dts',
