@@ -958,6 +958,12 @@ export class A6xxGpu {
     const rec: MsmFaultRecord = { iova, write, type, source, ttbr0: info?.ttbr0 ?? 0n, fsr: info?.fsr ?? 0, comm: null, pid: 0, fenceId: 0, t: ktimeGetNs(this.kernel) };
     this.faults.push(rec);
     if (this.faults.length > 256) this.faults.shift();
+    if (!info) {
+      // without the SMMU's fault registers (an SMMU without the Adreno interface, such as
+      // msm8998's) Linux only logs: the transaction is let go now, nobody is blamed, no dump
+      this.mmu.resumeTranslation();
+      return 0;
+    }
     this.hangcheckAt = Number.POSITIVE_INFINITY;
     this.host.queueWork(() => this.faultWorker(rec));
     return 0;
