@@ -146,6 +146,7 @@ export class A5xxGpu extends A6xxGpu {
 
   /** a5xx_hw_init (preceded by the first runtime resume): 0 or -errno. */
   override hwInit(): number {
+    this.hwReady = false;
     let ret = this.pmResume();
     if (ret < 0) return ret;
     const info = this.info;
@@ -479,17 +480,29 @@ export class A5xxGpu extends A6xxGpu {
     return (info.fsynr1 >>> 0).toString(16);
   }
 
-  /** a5xx_recover's register part: the scratch registers logged, then a software reset of the GPU. */
+  /**
+   * a5xx_recover's register part: the scratch registers logged, a software reset of the GPU
+   * (written, read back, released), then adreno_recover's suspend (the resume is hwInit's).
+   */
   protected override recoverHw(): void {
     for (let i = 0; i < 8; i++) this.dev.info(`CP_SCRATCH_REG${i}: ${this.read(F.A5XX_CP_SCRATCH_REG(i))}`);
     this.write(F.A5XX_RBBM_SW_RESET_CMD, 1);
     this.read(F.A5XX_RBBM_SW_RESET_CMD);
     this.write(F.A5XX_RBBM_SW_RESET_CMD, 0);
+    this.pmSuspend();
   }
 
-  /** Interrupts masked, then a5xx_pm_suspend's VBIF drain and (a510, a530) VBIF reset: the teardown's register part. */
+  /** Interrupts masked, then the suspend: the teardown's register part. */
   protected override haltHw(): void {
     this.write(F.A5XX_RBBM_INT_0_MASK, 0);
+    this.pmSuspend();
+  }
+
+  /**
+   * a5xx_pm_suspend's register part: the VBIF's ports halted (3 on a505/a506/a508/a510, 4 on
+   * the rest) and released, then on the a510 and a530 the VBIF reset before power collapse.
+   */
+  pmSuspend(): void {
     const mask = this.is(505, 506, 508, 510) ? 0x7 : 0xf;
     this.write(F.A5XX_VBIF_XIN_HALT_CTRL0, mask);
     readxPollTimeout(this.kernel, () => this.read(F.A5XX_VBIF_XIN_HALT_CTRL1) & mask, (v) => v === mask, 1, ADRENO_IDLE_TIMEOUT_US);
