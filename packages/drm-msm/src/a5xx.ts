@@ -286,10 +286,13 @@ export class A5xxGpu extends A6xxGpu {
   }
 
   /**
-   * a5xx_power_init for the a530/a540: limits-management setup, SP/TP power collapse, and the
-   * GPMU start, which needs the GPMU firmware: none is loaded here (as in Linux when the
-   * firmware has no usable command stream), so the GPMU is not started and no limits
-   * management is enabled. The other parts have no GPMU.
+   * a5xx_power_init for the a530/a540: the limits-management registers outside the GPMU's
+   * message RAM (voltage level, power threshold; on the a530 the temperature sensor, base
+   * leakage and BEC/GDPM setup; the a530's sequence-register block and the AGC messages to the
+   * GPMU firmware are left out), SP/TP power collapse, and the GPMU start, which needs the GPMU
+   * firmware: none is loaded here (as in Linux when the firmware has no usable command stream,
+   * gpmu_dwords 0), so the GPMU is not started and limits management is not enabled. The other
+   * parts have no GPMU.
    */
   private powerInit(): number {
     if (!this.hasGpmu) return 0;

@@ -6,7 +6,7 @@
  * Adreno SMMU by stream ID with the faults that brings.
  */
 import { describe, expect, it } from 'vitest';
-import { Adreno5xxGpu, AdrenoGpu, Board, buildFdt, node, prop, ref, SmmuV2, writeDtb, type PhysMem } from '../src/index.js';
+import { Adreno5xxGpu, ADRENO_GPU_MODEL, AdrenoGpu, Board, buildFdt, descriptorMatches, node, prop, ref, SMMU_V2_MODEL, SmmuV2, writeDtb, type PhysMem } from '../src/index.js';
 import { CACHE_FLUSH_TS, EVENT_IRQ, GPU_BASE, GPU_IRQ, hi32, KVA, lo32, Pm4, RB_CNTL_32K, RB_NO_UPDATE, RING_WORDS, SCTLR_CFCFG, SCTLR_DEFAULT } from './adreno-helpers.js';
 import { CB, LpaeTables, S1_ATTR, V2Rig } from './smmu-v2-helpers.js';
 
@@ -260,6 +260,11 @@ describe('Adreno a5xx (Adreno5xxGpu)', () => {
     expect((gpu as Adreno5xxGpu).chipId).toBe(0x05030002);
     expect((gpu as Adreno5xxGpu).name).toBe('gpu@b00000');
     expect(b.models.get('/soc@0/iommu@b40000')).toBeInstanceOf(SmmuV2);
+    // the compatibles of the a5xx SoCs' trees: every a5xx GPU, and their GPU SMMUs
+    for (const c of ['qcom,adreno-505.0', 'qcom,adreno-506.0', 'qcom,adreno-508.0', 'qcom,adreno-509.0', 'qcom,adreno-510.0', 'qcom,adreno-512.0', 'qcom,adreno-530.2', 'qcom,adreno-540.1'])
+      expect(descriptorMatches(ADRENO_GPU_MODEL, c), c).toBe(true);
+    for (const c of ['qcom,msm8996-smmu-v2', 'qcom,msm8998-smmu-v2', 'qcom,sdm630-smmu-v2', 'qcom,adreno-smmu', 'qcom,smmu-v2'])
+      expect(descriptorMatches(SMMU_V2_MODEL, c), c).toBe(true);
     // an a6xx chip id is not an a5xx part
     expect(() => new Adreno5xxGpu(b.mem, { chipId: 0x06030002 })).toThrow(/not an a5xx part/);
   });
