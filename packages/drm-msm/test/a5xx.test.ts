@@ -273,6 +273,22 @@ describe('the a5xx catalog on GPU subtrees shaped like the kernel trees', () => 
     expect(f.close()).toBe(0);
   });
 
+  it("reports a user IB's write to a protected register (the SMMU's) as a5xx_cp_err_irq logs it", () => {
+    const { k, drm } = boot({ gpu: 'qcom,adreno-508.0', smmu: ADRENO_SMMU_630 });
+    const f = drm.open({ pid: 11 }) as MsmFile;
+    const cmd = newBuf(f, 0x1000);
+    // a type-4 write of register 0x10000 (the GPU's view of its SMMU, CP_PROTECT(17)):
+    // count in [6:0] with odd parity at 7, register in [25:8] with odd parity at 27
+    const odd = (v: number): number => (v.toString(2).split('1').length - 1) % 2 === 0 ? 1 : 0;
+    const pkt4 = (reg: number, n: number): number => (0x4000_0000 | n | (odd(n) << 7) | (reg << 8) | (odd(reg) << 27)) >>> 0;
+    const bad = submitStream(f, cmd, [pkt4(0x10000, 1), 0]);
+    drm.waitUntil(() => drm.gpu.stats.recoveries > 0, k.board.clock.now() + 5e9);
+    // WRITE from bit 24, the register from (status & 0xfffff) >> 2, the raw status
+    expect(k.log.grep('CP | protected mode error | WRITE | addr=0x00010000 | status=0x01040000')).toHaveLength(1);
+    expect(f.fenceStatus(0, bad)).toBe(-5);
+    expect(f.close()).toBe(0);
+  });
+
   it('recovers from a CP error with a software reset and runs the next submit', () => {
     const { k, drm, model } = boot({ gpu: 'qcom,adreno-512.0', smmu: ADRENO_SMMU_630 });
     const f = drm.open({ pid: 9 }) as MsmFile;
