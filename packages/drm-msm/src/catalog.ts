@@ -93,7 +93,7 @@ export const ADRENO_GPULIST: readonly AdrenoInfo[] = [
   // a508 775 MHz, sdm636's a509 shares sdm660's a512 table (750 MHz), msm8976's a510 600 MHz,
   // msm8996's a530 624 MHz, msm8998's a540 710 MHz; no tree carries an a505, which gets Linux's
   // default when no clock rate is found (200 MHz).
-  ...A5XX_GPULIST(),
+  ...a5xxGpulist(),
   // sm6115/sm4250 (bengal): no GMU, only a GMU wrapper; hbb 13, the 4 GiB VA quirk
   { chipIds: [0x0601_0000], family: 'a6xx-gen1', revn: 610, gmem: SZ_128K + SZ_4K, fw: { sqe: 'a630_sqe.fw' }, zapfw: 'a610_zap.mdt', addressSpaceSize: 0, defaultMaxFreq: 980_000_000, highestBankBit: 13, gmuWrapperOnly: true },
   { chipIds: [0x0601_0500], family: 'a6xx-gen1', revn: 615, gmem: SZ_512K, fw: { sqe: 'a630_sqe.fw', gmu: 'a630_gmu.bin' }, zapfw: 'a615_zap.mdt', addressSpaceSize: 0, defaultMaxFreq: 700_000_000, highestBankBit: 15 },
@@ -124,7 +124,7 @@ export const ADRENO_GPULIST: readonly AdrenoInfo[] = [
 ];
 
 /** The a5xx rows of Linux v6.12's catalog (a5xx_catalog.c), in its order. */
-function A5XX_GPULIST(): AdrenoInfo[] {
+function a5xxGpulist(): AdrenoInfo[] {
   const fw = { pm4: 'a530_pm4.fw', pfp: 'a530_pfp.fw' };
   const SZ_8K = 0x2000;
   const SZ_16K = 0x4000;
