@@ -36,7 +36,6 @@ export const DRM_MSM_HANGCHECK_PERIOD_MS = 500;
 export const ADRENO_IDLE_TIMEOUT_US = 1_000_000;
 /** The global address space starts at 16 MiB or at the aperture, whichever is higher. */
 const SZ_16M = 0x100_0000;
-
 const TWO49 = 2 ** 49;
 /** The start of every process's private address space (a6xx_create_private_address_space). */
 export const MSM_PRIVATE_VA_START = 2 ** 32;
@@ -151,7 +150,7 @@ class RateLimit {
 }
 
 /** (int32)(a - b) >= 0: sequence number a is at or after b (fence_after_eq). */
-export function fenceAfterEq(a: number, b: number): boolean {
+function fenceAfterEq(a: number, b: number): boolean {
   return ((a - b) | 0) >= 0;
 }
 
@@ -161,6 +160,10 @@ export function fenceAfterEq(a: number, b: number): boolean {
  * ringbuffer with its memptrs, the command-stream emission of a submit (the TTBR0 switch for
  * the submitting process's page table, the IBs, the fence), retirement on the CACHE_FLUSH_TS
  * interrupt, SMMU fault reports with stall and resume, and hang detection and recovery.
+ * A5xxGpu (a5xx.ts) builds on it: the ring, fences, retirement, fault worker, hang check and
+ * recovery are msm_gpu/adreno_gpu code shared by every generation; the hooks it overrides
+ * (init, hwInit, emitSubmit, irqHandler, idle, rptr/flush, scratchReg, faultSource,
+ * recoverHw, haltHw, perProcessPagetables) are the generation's own.
  */
 export class A6xxGpu {
   readonly kernel: Kernel;
