@@ -1,25 +1,24 @@
 /**
  * A TLB built the way hardware builds one: a fixed number of sets of a few ways each, held in
- * two flat typed arrays, where a lookup computes the set from the input block and compares the
+ * one flat Int32Array, where a lookup computes the set from the input block and compares the
  * tags of its ways, and a fill writes a handful of int32 slots of one way of that set. There is
  * no hash index, no per-context list and no object per entry; nothing is allocated after
  * construction.
  *
  * It has the interface of `Tlb` (./tlb.ts) that the models use (contexts, `lookupParts`,
  * `outputParts`/`outputHalves`, `perms`/`attr`, `insertHalves`, the invalidate* calls and the
- * counters; no `aux` payload: no model reads one back), and the same meaning with one difference, which the architecture allows
- * (a TLB may drop an entry at any time): an entry can be evicted when its *set* is full, not
+ * counters; no `aux` payload: no model reads one back), and the same meaning with one
+ * difference, which the architecture allows (a TLB may drop an entry at any time): an entry can be evicted when its *set* is full, not
  * only when the whole TLB is. Entries otherwise stay until an invalidation removes them, so a
  * driver that forgets one keeps seeing the old translation.
  *
  * Geometry. `capacity` entries (at most; default 16384) in `ways`-way sets (default 4; a power
  * of two from 1 to 16): sets = the largest power of two with sets × ways ≤ capacity (a TLB of
- * fewer entries than `ways` is one fully associative set). The set of the block of 2^shift
- * bytes numbered b in a context is ((b_lo ^ (b_lo >>> setBits)) ^ mix(context, shift, b_hi))
- * masked to the set bits: the low bits of the block number index the set as in hardware, so a
- * contiguous range of up to sets × ways blocks of one context and size never conflicts (the
- * folded upper bits permute whole windows of `sets` blocks), and different contexts and block
- * sizes are spread over the sets by the mix.
+ * `ways` entries or fewer is one fully associative set). The block of 2^shift bytes numbered b
+ * in a context goes to set (b_lo + mix(context, shift, b_hi)) mod sets: the low bits of the
+ * block number index the set as in hardware, so any contiguous range of n blocks of one
+ * context and size puts at most ⌈n / sets⌉ entries in a set (a range of up to `capacity`
+ * pages never conflicts with itself), and contexts and block sizes start at different sets.
  *
  * Eviction, when a fill finds every way of its set holding a live entry: `flush` empties the
  * set (counted in `flushes`; a TLB of one set behaves exactly like `Tlb`'s full flush),
@@ -35,8 +34,8 @@
  *
  * An entry is eight int32 in one record (two per cache line): the input block number (low
  * word; high word and block size), the context's stamp and handle, the output address of the
- * block start as two halves, `perms` and `attr`. No 64-bit value passes
- * through a float on a lookup or a fill; `outputParts` forms the output as an exact number.
+ * block start as two halves, `perms` and `attr`. No 64-bit value passes through a float on a
+ * lookup or a fill; `outputParts` forms the output as an exact number.
  */
 
 import type { TlbCounters, TlbEviction } from './tlb.js';
@@ -108,7 +107,6 @@ export class SetTlb {
 
   private count = 0;
   private readonly wayBits: number;
-  private readonly setBits: number;
   private readonly setMask: number;
   private readonly stampLimit: number;
   private nextStamp = 0;
@@ -153,7 +151,6 @@ export class SetTlb {
     this.capacity = sets * ways;
     this.eviction = ev;
     this.stampLimit = limit;
-    this.setBits = 31 - Math.clz32(sets);
     this.setMask = sets - 1;
     // Ways are addressed as set * wayStride + way; a non-power-of-two way count (only with one
     // set) still works since the set index is then 0.
@@ -251,7 +248,7 @@ export class SetTlb {
         bHi = 0;
       }
       const key = (bHi << 6) | shift;
-      let r = (((bLo ^ (bLo >>> this.setBits) ^ mix(ctx, shift, bHi)) & this.setMask) << this.wayBits) << 3;
+      let r = (((bLo + mix(ctx, shift, bHi)) & this.setMask) << this.wayBits) << 3;
       for (let w = this.ways; w > 0; w--, r += 8) {
         if (rec[r] === bLo && rec[r + 1] === key && rec[r + 2] === stamp) {
           this.hits++;
@@ -366,7 +363,7 @@ export class SetTlb {
     if (ctx >= 0 && ctx < this.nCtx && shift >= 12 && shift < 32) {
       const bLo = (lo >>> shift) | (hi << (32 - shift));
       const bHi = hi >>> shift;
-      const first = ((bLo ^ (bLo >>> this.setBits) ^ mix(ctx, shift, bHi)) & this.setMask) << this.wayBits;
+      const first = ((bLo + mix(ctx, shift, bHi)) & this.setMask) << this.wayBits;
       const rec = this.rec;
       const r = first << 3;
       const s0 = rec[r + 2]!;
@@ -427,7 +424,7 @@ export class SetTlb {
     }
     const key = (bHi << 6) | shift;
     const stamp = this.ci[4 * ctx]!;
-    const set = (bLo ^ (bLo >>> this.setBits) ^ mix(ctx, shift, bHi)) & this.setMask;
+    const set = (bLo + mix(ctx, shift, bHi)) & this.setMask;
     const rec = this.rec;
     const first = set << this.wayBits;
     this.inserts++;
@@ -495,13 +492,28 @@ export class SetTlb {
   private find(ctx: number, shift: number, bLo: number, bHi: number): number {
     const key = (bHi << 6) | shift;
     const stamp = this.ci[4 * ctx]!;
-    const first = ((bLo ^ (bLo >>> this.setBits) ^ mix(ctx, shift, bHi)) & this.setMask) << this.wayBits;
+    const first = ((bLo + mix(ctx, shift, bHi)) & this.setMask) << this.wayBits;
     bLo |= 0;
     for (let w = 0; w < this.ways; w++) {
       const r = (first + w) * R_STRIDE;
       if (this.rec[r + R_BLO] === bLo && this.rec[r + R_KEY] === key && this.rec[r + R_STAMP] === stamp) return first + w;
     }
     return NIL;
+  }
+
+  /** Drops the live entries of `ctx` for block (`bLo`, `bHi`) of size 2^shift (a range invalidation's probe). */
+  private dropBlock(ctx: number, shift: number, bLo: number, bHi: number): void {
+    const key = (bHi << 6) | shift;
+    const stamp = this.ci[4 * ctx]!;
+    const rec = this.rec;
+    let r = (((bLo + mix(ctx, shift, bHi)) & this.setMask) << this.wayBits) << 3;
+    for (let w = this.ways; w > 0; w--, r += 8) {
+      if (rec[r] === bLo && rec[r + 1] === key && rec[r + 2] === stamp) {
+        rec[r + 2] = NIL;
+        this.ci[4 * ctx + 2]!--;
+        this.count--;
+      }
+    }
   }
 
   private newStamp(): number {
@@ -573,11 +585,16 @@ export class SetTlb {
         m ^= bit;
         const shift = 43 - Math.clz32(bit);
         const size = 2 ** shift;
-        const last = Math.ceil(end / size);
-        for (let b = Math.floor(Math.max(0, start) / size); b < last; b++) {
-          const bHi = Math.floor(b / TWO32);
-          const e = this.find(ctx, shift, (b - bHi * TWO32) | 0, bHi | 0);
-          if (e >= 0) this.drop(e);
+        const b0 = Math.floor(Math.max(0, start) / size);
+        let n = Math.ceil(end / size) - b0;
+        // Block numbers as int32 halves, stepped with the carry (no float per probe).
+        let bHi = Math.floor(b0 / TWO32);
+        let bLo = (b0 - bHi * TWO32) | 0;
+        bHi |= 0;
+        for (; n > 0; n--) {
+          this.dropBlock(ctx, shift, bLo, bHi);
+          bLo = (bLo + 1) | 0;
+          if (bLo === 0) bHi++;
         }
       }
     } else {
