@@ -15,7 +15,7 @@
  * Geometry. `capacity` entries (at most; default 16384) in `ways`-way sets (default 4; a power
  * of two from 1 to 16): sets = the largest power of two with sets × ways ≤ capacity (a TLB of
  * `ways` entries or fewer is one fully associative set). The block of 2^shift bytes numbered b
- * in a context goes to set (b_lo + mix(context, shift, b_hi)) mod sets: the low bits of the
+ * in a context goes to set (b_lo + start(context, shift, b_hi)) mod sets: the low bits of the
  * block number index the set as in hardware, so any contiguous range of n blocks of one
  * context and size puts at most ⌈n / sets⌉ entries in a set (a range of up to `capacity`
  * pages never conflicts with itself), and contexts and block sizes start at different sets.
@@ -86,9 +86,15 @@ function checkU(name: string, v: number): void {
 }
 
 /** The per-context part of the set index (context, block size, high half of the block number). */
-function mix(ctx: number, shift: number, bHi: number): number {
-  const h = Math.imul((ctx << 5) ^ shift ^ Math.imul(bHi, 0x27d4eb2f), 0x9e3779b1);
-  return h ^ (h >>> 15);
+/**
+ * The set a context's block size starts at (added to the block number): Fibonacci hashing of
+ * (context, shift, high half of the block number), the top `32 − o` bits of the product. For
+ * the small consecutive handles contexts get, the starts are spread evenly over the sets (the
+ * golden-ratio sequence), so the runs of several contexts' working sets overlap as little as
+ * they can.
+ */
+function mix(ctx: number, shift: number, bHi: number, o: number): number {
+  return Math.imul(((ctx << 6) + shift) ^ Math.imul(bHi, 0x27d4eb2f), 0x9e3779b9) >>> o;
 }
 
 export class SetTlb {
@@ -108,6 +114,8 @@ export class SetTlb {
   private count = 0;
   private readonly wayBits: number;
   private readonly setMask: number;
+  /** 32 − log2(sets): `mix` keeps the top bits of its product. */
+  private readonly offShift: number;
   private readonly stampLimit: number;
   private nextStamp = 0;
   /** Per set: next way to replace (round-robin). */
@@ -152,6 +160,7 @@ export class SetTlb {
     this.eviction = ev;
     this.stampLimit = limit;
     this.setMask = sets - 1;
+    this.offShift = 32 - (31 - Math.clz32(sets)); // 32 for one set: `>>> 32` shifts by 0, the mask clears it
     // Ways are addressed as set * wayStride + way; a non-power-of-two way count (only with one
     // set) still works since the set index is then 0.
     this.wayBits = ways === 1 ? 0 : 32 - Math.clz32(ways - 1);
@@ -248,7 +257,7 @@ export class SetTlb {
         bHi = 0;
       }
       const key = (bHi << 6) | shift;
-      let r = (((bLo + mix(ctx, shift, bHi)) & this.setMask) << this.wayBits) << 3;
+      let r = (((bLo + mix(ctx, shift, bHi, this.offShift)) & this.setMask) << this.wayBits) << 3;
       for (let w = this.ways; w > 0; w--, r += 8) {
         if (rec[r] === bLo && rec[r + 1] === key && rec[r + 2] === stamp) {
           this.hits++;
@@ -363,7 +372,7 @@ export class SetTlb {
     if (ctx >= 0 && ctx < this.nCtx && shift >= 12 && shift < 32) {
       const bLo = (lo >>> shift) | (hi << (32 - shift));
       const bHi = hi >>> shift;
-      const first = ((bLo + mix(ctx, shift, bHi)) & this.setMask) << this.wayBits;
+      const first = ((bLo + mix(ctx, shift, bHi, this.offShift)) & this.setMask) << this.wayBits;
       const rec = this.rec;
       const r = first << 3;
       const s0 = rec[r + 2]!;
@@ -424,7 +433,7 @@ export class SetTlb {
     }
     const key = (bHi << 6) | shift;
     const stamp = this.ci[4 * ctx]!;
-    const set = (bLo + mix(ctx, shift, bHi)) & this.setMask;
+    const set = (bLo + mix(ctx, shift, bHi, this.offShift)) & this.setMask;
     const rec = this.rec;
     const first = set << this.wayBits;
     this.inserts++;
@@ -492,7 +501,7 @@ export class SetTlb {
   private find(ctx: number, shift: number, bLo: number, bHi: number): number {
     const key = (bHi << 6) | shift;
     const stamp = this.ci[4 * ctx]!;
-    const first = ((bLo + mix(ctx, shift, bHi)) & this.setMask) << this.wayBits;
+    const first = ((bLo + mix(ctx, shift, bHi, this.offShift)) & this.setMask) << this.wayBits;
     bLo |= 0;
     for (let w = 0; w < this.ways; w++) {
       const r = (first + w) * R_STRIDE;
@@ -506,7 +515,7 @@ export class SetTlb {
     const key = (bHi << 6) | shift;
     const stamp = this.ci[4 * ctx]!;
     const rec = this.rec;
-    let r = (((bLo + mix(ctx, shift, bHi)) & this.setMask) << this.wayBits) << 3;
+    let r = (((bLo + mix(ctx, shift, bHi, this.offShift)) & this.setMask) << this.wayBits) << 3;
     for (let w = this.ways; w > 0; w--, r += 8) {
       if (rec[r] === bLo && rec[r + 1] === key && rec[r + 2] === stamp) {
         rec[r + 2] = NIL;
