@@ -405,6 +405,8 @@ export class SmmuV3 implements MmioDevice {
   private readonly cur2 = createLpaeCursor();
   private readonly res1 = new Int32Array(FAST_SLOTS);
   private readonly res2 = new Int32Array(FAST_SLOTS);
+  /** The PA of a nested stage-1 table fetch that hit the TLB, as int32 halves. */
+  private readonly s1TableHalves = new Int32Array(2);
   private readonly readAccess: WalkAccess = { write: false, exec: false, priv: true };
   private readonly dmaAccess: WalkAccess = { write: false, exec: false, priv: false };
   private readonly evWords = new Uint32Array(8);
@@ -1643,10 +1645,11 @@ export class SmmuV3 implements MmioDevice {
     const t = this.s1Tables;
     const e = tlb.lookupParts(ctx, hi, lo);
     if (e >= 0 && permits(tlb.perms(e), this.readAccess)) {
-      const pa = tlb.outputParts(e, hi, lo);
-      const paLo = pa >>> 0;
-      t.paHi = (pa - paLo) / TWO32;
-      t.paLo = paLo | 0;
+      // As halves: a double result of a call V8 does not inline is a heap number per fetch.
+      const h = this.s1TableHalves;
+      tlb.outputHalves(e, hi, lo, h);
+      t.paHi = h[0]!;
+      t.paLo = h[1]!;
       return true;
     }
     const ste = this.fastSte!;
