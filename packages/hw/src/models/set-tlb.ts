@@ -62,6 +62,9 @@ const R_PERMS = 6;
 const R_ATTR = 7;
 const R_STRIDE = 8;
 
+/** 2^s for s = 0..63 (a table: `2 ** s` with a variable s is a call to pow). */
+const POW2 = new Float64Array(64).map((_, s) => 2 ** s);
+
 /** Default number of entries. */
 export const SET_TLB_DEFAULT_CAPACITY = 16384;
 /** Default associativity. */
@@ -329,7 +332,7 @@ export class SetTlb {
   base(e: number): number {
     const r = e * R_STRIDE;
     const k = this.rec[r + R_KEY]!;
-    return ((k >>> 6) * TWO32 + (this.rec[r + R_BLO]! >>> 0)) * 2 ** (k & 63);
+    return ((k >>> 6) * TWO32 + (this.rec[r + R_BLO]! >>> 0)) * POW2[k & 63]!;
   }
 
   /** Output address of the entry's block start. */
@@ -567,7 +570,8 @@ export class SetTlb {
   /**
    * Removes the entries of `ctx` whose input block overlaps [start, end) (default: all). A
    * whole context is O(1); a range probes each block of each size the context may hold that
-   * overlaps it, or scans the table when that is fewer steps.
+   * overlaps it, or scans the table when that is fewer steps (either stops once the context
+   * holds nothing).
    */
   invalidateContext(ctx: number, start = 0, end = Infinity): void {
     if (!(ctx >= 0 && ctx < this.nCtx) || !(end > start)) return;
@@ -584,7 +588,7 @@ export class SetTlb {
     for (let m = this.ci[4 * ctx + 1]!; m !== 0 && probes <= limit; ) {
       const bit = m & -m;
       m ^= bit;
-      const size = 2 ** (43 - Math.clz32(bit));
+      const size = POW2[43 - Math.clz32(bit)]!;
       probes += Math.ceil(end / size) - Math.floor(Math.max(0, start) / size);
     }
     const before = this.count;
@@ -593,14 +597,14 @@ export class SetTlb {
         const bit = m & -m;
         m ^= bit;
         const shift = 43 - Math.clz32(bit);
-        const size = 2 ** shift;
+        const size = POW2[shift]!;
         const b0 = Math.floor(Math.max(0, start) / size);
         let n = Math.ceil(end / size) - b0;
         // Block numbers as int32 halves, stepped with the carry (no float per probe).
         let bHi = Math.floor(b0 / TWO32);
         let bLo = (b0 - bHi * TWO32) | 0;
         bHi |= 0;
-        for (; n > 0; n--) {
+        for (; n > 0 && this.ci[4 * ctx + 2]! > 0; n--) {
           this.dropBlock(ctx, shift, bLo, bHi);
           bLo = (bLo + 1) | 0;
           if (bLo === 0) bHi++;
@@ -610,10 +614,11 @@ export class SetTlb {
       const stamp = this.ci[4 * ctx]!;
       const rec = this.rec;
       const n = rec.length / R_STRIDE;
-      for (let e = 0; e < n; e++) {
+      const ci = this.ci;
+      for (let e = 0; e < n && ci[4 * ctx + 2]! > 0; e++) {
         if (rec[e * R_STRIDE + R_STAMP] !== stamp) continue;
         const base = this.base(e);
-        if (base < end && base + 2 ** (rec[e * R_STRIDE + R_KEY]! & 63) > start) this.drop(e);
+        if (base < end && base + POW2[rec[e * R_STRIDE + R_KEY]! & 63]! > start) this.drop(e);
       }
     }
     this.invalidated += before - this.count;
