@@ -440,7 +440,9 @@ export class SmmuV3 implements MmioDevice {
     this.gbpa = opts.abortAtReset ? R.GBPA_ABORT : 0;
     const tlbCapacity = opts.tlbCapacity ?? 16384;
     if (!Number.isInteger(tlbCapacity) || tlbCapacity < 1 || tlbCapacity > 2 ** 24) throw new RangeError(`${this.name}: bad TLB capacity ${tlbCapacity}`);
-    this.tlb = new SetTlb({ capacity: tlbCapacity, ways: opts.tlbWays ?? SET_TLB_DEFAULT_WAYS, eviction: 'flush' });
+    const tlbWays = opts.tlbWays ?? SET_TLB_DEFAULT_WAYS;
+    if (!Number.isInteger(tlbWays) || tlbWays < 1 || tlbWays > 16 || (tlbWays & (tlbWays - 1)) !== 0) throw new RangeError(`${this.name}: bad TLB ways ${tlbWays} (a power of two from 1 to 16)`);
+    this.tlb = new SetTlb({ capacity: tlbCapacity, ways: tlbWays, eviction: 'flush' });
     const wcCapacity = opts.walkCacheCapacity ?? WALK_CACHE_DEFAULT_CAPACITY;
     if (!Number.isInteger(wcCapacity) || wcCapacity < 1 || wcCapacity > 2 ** 24) throw new RangeError(`${this.name}: bad walk cache capacity ${wcCapacity}`);
     this.wcOn = opts.walkCache !== false;
