@@ -941,9 +941,10 @@ export class WalkCache {
    * After a walk of `cfg` with cursor `cur` that began at level `from` (what `resumeCursor`
    * returned): caches the last table the walk reached for the input block keyed `kHi:kLo`, when
    * that table is below where the walk began and below the start level. Tables covering more
-   * than 2^42 are not cached.
+   * than 2^42 are not cached. `mem` gives the table's backing words (`words(e)`); null when the
+   * table address is not a PA (an IPA of a nested stage-1 walk): the entry then has none.
    */
-  fillFromCursor(ctx: number, kHi: number, kLo: number, tag: number, cfg: LpaeWalkConfig, cur: Float64Array, from: number, mem: PhysMem): void {
+  fillFromCursor(ctx: number, kHi: number, kLo: number, tag: number, cfg: LpaeWalkConfig, cur: Float64Array, from: number, mem: PhysMem | null): void {
     const level = cur[CUR_LEVEL]!;
     const range = cur[CUR_RANGE]!;
     if (!(level > from && level > cfg.ranges[range]!.startLevel)) return;
@@ -951,7 +952,7 @@ export class WalkCache {
     if (span > 42) return;
     const t = cur[CUR_TABLE]!;
     const tHi = Math.floor(t / TWO32);
-    this.insertParts(ctx, kHi, kLo, span, tHi, (t - tHi * TWO32) | 0, level, range, cfg.ranges[range]!.granuleShift, cur[CUR_TBLHI]!, tag, cur[CUR_DESC_LO]!, cur[CUR_DESC_HI]!, mem.backedChunk(t));
+    this.insertParts(ctx, kHi, kLo, span, tHi, (t - tHi * TWO32) | 0, level, range, cfg.ranges[range]!.granuleShift, cur[CUR_TBLHI]!, tag, cur[CUR_DESC_LO]!, cur[CUR_DESC_HI]!, mem === null ? null : mem.backedChunk(t));
   }
 
   tag(e: number): number {

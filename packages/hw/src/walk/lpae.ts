@@ -706,6 +706,9 @@ export function walkLpaeParts(
     // V8 does not inline would be a heap number per level).
     let dHi = Math.floor(descAddr / TWO32) | 0;
     let dLo = descAddr | 0;
+    // The descriptor's IPA (nested): a hardware update of the leaf is a write there.
+    const ipaHi = dHi;
+    const ipaLo = dLo;
     if (tables !== undefined) {
       if (!tables.tableAddress(dHi, dLo, level)) {
         out.descAddr = descAddr;
@@ -760,7 +763,7 @@ export function walkLpaeParts(
     // The output address is computed in `leaf` from the descriptor: passing it as a double to
     // a call V8 may not inline would allocate a heap number per walk.
     // The descriptor words go as int32 for the same reason (a u32 above 2^31 would be boxed).
-    return leaf(mem, cfg, r, level, shift, lo | 0, hi | 0, tblHi, vaHi, vaLo, access, out);
+    return leaf(mem, cfg, r, level, shift, lo | 0, hi | 0, tblHi, vaHi, vaLo, access, out, tables, ipaHi, ipaLo);
   }
 }
 
@@ -777,6 +780,9 @@ function leaf(
   vaLo: number,
   access: WalkAccess,
   out: WalkResult,
+  tables: WalkTableTranslator | undefined,
+  ipaHi: number,
+  ipaLo: number,
 ): boolean {
   const oaBase = lpaeDescOa(lo, hi, shift, r.granuleShift, cfg.oaBits);
   if (oaBase >= cfg.oaLimit) return setFault(out, 'address-size', level);
@@ -836,6 +842,10 @@ function leaf(
 
   if (newLo !== lo) {
     // Hardware update of the leaf (AF and/or dirty state); bits 10 and 7 live in the low word.
+    // Nested: the update writes the stage-1 table, which stage 2 must permit as a write.
+    if (tables !== undefined && tables.tableWrite !== undefined && !tables.tableWrite(ipaHi, ipaLo, level)) {
+      return setFault(out, 'translation', level);
+    }
     mem.write32(out.descAddr, newLo >>> 0);
     out.updated = true;
   }

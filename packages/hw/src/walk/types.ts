@@ -36,6 +36,16 @@ export interface WalkAccess {
 export interface WalkTableTranslator {
   /** `ipaLo` is the low word as an int32 (`x | 0`), `ipaHi` the high word. */
   tableAddress(ipaHi: number, ipaLo: number, level: number): boolean;
+  /**
+   * Optional: called before the walker writes a descriptor it read from the table at IPA
+   * (`ipaHi`, `ipaLo`) (a hardware access-flag or dirty-state update of the leaf). The update is
+   * a write of the stage-1 table, so it is a stage-2 translated access that stage 2 must permit
+   * as a write (and a stage 2 with HTTU updates its own descriptor's AF/dirty state for it).
+   * Returns true to let the update go to the PA the read used, or false when stage 2 faults:
+   * the walk then stops with a 'translation' fault at that level, the descriptor unchanged, and
+   * the translator keeps the stage-2 details. Without it, updates need no further check.
+   */
+  tableWrite?(ipaHi: number, ipaLo: number, level: number): boolean;
   /** The PA of the last successful `tableAddress`: high word and low word (any 32-bit form). */
   paHi: number;
   paLo: number;

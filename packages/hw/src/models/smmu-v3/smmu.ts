@@ -16,14 +16,18 @@
  * TTB1 base and each next-level table address) is an IPA that stage 2 translates through the
  * walker's `WalkTableTranslator` hook, using and filling the stage-2 TLB entries of the VMID,
  * so TLBI_S2_IPA / TLBI_S12_VMALL reach them. A stage-2 fault on such a fetch is a stage-2
- * event with CLASS = TT, the IPA of the fetch and TTRnW = read; hardware AF/dirty updates of
- * stage-1 descriptors go to the translated PA. Nested stage-1 walks are not walk-cached (their
- * stage-2 walks are).
+ * event with CLASS = TT, the IPA of the fetch and TTRnW = 1 (read). A hardware AF/dirty update
+ * of a stage-1 descriptor (CD.HA/HD) is a write of the stage-1 table: stage 2 must permit it as a
+ * write (updating its own descriptor's AF/dirty state when STE.S2HA/S2HD allow), else the
+ * transaction takes a stage-2 fault of CLASS = TT with TTRnW = 0 (write) and the stage-1
+ * descriptor stays unchanged. Nested stage-1 walks are walk-cached like stage-1-only ones, under
+ * the same (VMID, ASID) context: an entry holds the IPA of the table the walk reached (its PA
+ * comes from stage 2 at each use), so the TLBI_NH_* commands and TLBI_S12_VMALL drop them and a
+ * forgotten one leaves the old stage-1 table in use, as on hardware.
  *
  * Simplifications (documented in the README): no stalls (every fault terminates), no ATS/PRI
  * traffic (their commands are accepted and ignored), AArch64 tables only, little-endian only,
- * no secure state; a hardware update of a nested stage-1 descriptor needs only stage-2 read
- * permission on the table (the architecture's stage-2 write-permission check is not made).
+ * no secure state.
  */
 import type { MmioDevice } from '../../bus.js';
 import type { IrqLine } from '../../irq.js';
@@ -416,8 +420,17 @@ export class SmmuV3 implements MmioDevice {
    * `nestFaulted` / `nestIpa` say that stage 2 faulted on a fetch and at which IPA (the fault
    * itself is in `wr2`).
    */
-  private readonly s1Tables: WalkTableTranslator = { paHi: 0, paLo: 0, tableAddress: (hi: number, lo: number): boolean => this.s1TableAddress(hi, lo) };
+  private readonly s1Tables: WalkTableTranslator = {
+    paHi: 0,
+    paLo: 0,
+    tableAddress: (hi: number, lo: number): boolean => this.s1TableAddress(hi, lo),
+    tableWrite: (hi: number, lo: number): boolean => this.s1TableWrite(hi, lo),
+  };
+  /** The access stage 2 checks for a hardware update of a nested stage-1 descriptor. */
+  private readonly tableWriteAccess: WalkAccess = { write: true, exec: false, priv: true };
   private nestFaulted = false;
+  /** With `nestFaulted`: the stage-2 fault was on a write of the table (an HTTU update). */
+  private nestWrite = false;
   private nestIpa = 0;
   private inCmdq = false;
   /** Set when processCmdq was called again while it was running (see processCmdq). */
@@ -1329,16 +1342,17 @@ export class SmmuV3 implements MmioDevice {
       throw e;
     }
     if (s1cfg.configError !== null) return bad();
-    return { addr, asid, record, s1cfg, s1tag: this.cfgTag(s1cfg) };
+    return { addr, asid, record, s1cfg, s1tag: this.cfgTag(s1cfg, ste.s2cfg !== null) };
   }
 
   /**
    * The walk-cache tag of a decoded translation config: equal for configs with the same
    * tables and geometry (so streams sharing a VMID share stage-2 walk entries), different
-   * otherwise (a walk never resumes in a table found under other translation controls).
+   * otherwise (a walk never resumes in a table found under other translation controls). A
+   * nested stage-1 config gets its own tag: its table addresses are IPAs, not PAs.
    */
-  private cfgTag(cfg: LpaeWalkConfig): number {
-    const key = JSON.stringify(cfg);
+  private cfgTag(cfg: LpaeWalkConfig, nested = false): number {
+    const key = (nested ? 'nested:' : '') + JSON.stringify(cfg);
     let tag = this.cfgTags.get(key);
     if (tag === undefined) {
       // Bounded memory: past 4096 distinct configs the table restarts (configs seen before get
@@ -1529,14 +1543,16 @@ export class SmmuV3 implements MmioDevice {
     if (cd !== undefined) {
       this.stats.walks++;
       const res = this.res1;
-      const ok = ste.s2cfg === null ? this.walkStage(cd.s1cfg, cd.s1tag, this.fastWctx1, iovaHi, iovaLo, access, this.wr, this.cur1, res) : this.walkNestedS1(cd.s1cfg, iovaHi, iovaLo, access, res);
+      const ok = ste.s2cfg === null ? this.walkStage(cd.s1cfg, cd.s1tag, this.fastWctx1, iovaHi, iovaLo, access, this.wr, this.cur1, res) : this.walkNestedS1(cd.s1cfg, cd.s1tag, iovaHi, iovaLo, access, res);
       if (!ok) {
         if (ste.s2cfg !== null && this.nestFaulted) {
-          // Stage 2 faulted on a stage-1 table fetch: a stage-2 fault of class TT, a read of
-          // the table at the IPA of the fetch, recorded as stage-2 faults are (STE.S2R).
+          // Stage 2 faulted on a stage-1 table access: a stage-2 fault of class TT at the IPA of
+          // the access, TTRnW saying whether it was a read (a fetch) or a write (a hardware
+          // AF/dirty update of the descriptor); RnW/InD/PnU stay those of the transaction.
+          // Recorded as stage-2 faults are (STE.S2R).
           const r2 = this.wr2;
           this.walkFaultEvent(r2, streamId, substreamId, iovaHi * TWO32 + (iovaLo >>> 0), access, true, R.EVT_CLASS_TT, this.nestIpa);
-          this.evTtrnw = true;
+          this.evTtrnw = !this.nestWrite;
           if (r2.fault === 'external' || ste.s2r) this.emitEvent();
           return false;
         }
@@ -1616,15 +1632,30 @@ export class SmmuV3 implements MmioDevice {
 
   /**
    * The stage-1 walk of a nested stream (the fast stream): the full walker with every table
-   * address translated by stage 2 (`s1Tables`). Not walk-cached: a cached stage-1 table would
-   * hold a PA found through stage 2, which stage-2 invalidations by IPA could not find. On
-   * success `res` is filled as `walkStage` fills it; on failure `wr` holds a stage-1 fault, or
-   * `nestFaulted` is set and `wr2` holds the stage-2 fault of a table fetch.
+   * address translated by stage 2 (`s1Tables`). Walk-cached (when the walk cache is on) in the
+   * stream's stage-1 context under the nested config's `tag`: the walk resumes at the cached
+   * table, whose address is an IPA that stage 2 translates again at each use (through the
+   * VMID's stage-2 TLB entries), so stage-2 invalidations keep their effect; then the last table
+   * reached is cached (without backing words: they would be a PA's). On success `res` is filled
+   * as `walkStage` fills it; on failure `wr` holds a stage-1 fault, or `nestFaulted` is set and
+   * `wr2` holds the stage-2 fault of a table access (`nestWrite`: of a descriptor update).
    */
-  private walkNestedS1(cfg: LpaeWalkConfig, hi: number, lo: number, access: WalkAccess, res: Int32Array): boolean {
+  private walkNestedS1(cfg: LpaeWalkConfig, tag: number, hi: number, lo: number, access: WalkAccess, res: Int32Array): boolean {
     this.nestFaulted = false;
+    this.nestWrite = false;
     const wr = this.wr;
-    if (!walkLpaeParts(this.mem, cfg, hi, lo, access, wr, this.s1Tables)) return false;
+    let ok: boolean;
+    if (this.wcOn) {
+      const wc = this.wc;
+      const wctx = this.fastWctx1;
+      const cur = this.cur1;
+      const from = wc.resumeCursor(wc.lookupParts(wctx, hi, lo), tag, cfg, cur);
+      ok = walkLpaeParts(this.mem, cfg, hi, lo, access, wr, this.s1Tables, cur);
+      wc.fillFromCursor(wctx, hi, lo, tag, cfg, cur, from, null);
+    } else {
+      ok = walkLpaeParts(this.mem, cfg, hi, lo, access, wr, this.s1Tables);
+    }
+    if (!ok) return false;
     const oa = wr.oa;
     const oaHi = Math.floor(oa * INV_TWO32);
     res[FAST_OA_HI] = oaHi;
@@ -1665,6 +1696,33 @@ export class SmmuV3 implements MmioDevice {
     tlb.insertHalves(ctx, hi, lo, res[FAST_SHIFT]!, res[FAST_OA_HI]!, res[FAST_OA_LO]!, res[FAST_PERMS]!, 0);
     t.paHi = res[FAST_OA_HI]!;
     t.paLo = res[FAST_OA_LO]!;
+    return true;
+  }
+
+  /**
+   * Stage-2 check of a hardware update (AF or dirty state) of a descriptor in the stage-1 table
+   * at `ipa`, made by the fast stream's nested stage-1 walk: the update is a write of that table,
+   * so stage 2 must permit a write there. A stage-2 TLB entry of the VMID that grants it is
+   * enough; otherwise stage 2 is walked for a write (which, with STE.S2HA/S2HD, sets the stage-2
+   * descriptor's AF or marks it dirty) and the result replaces the entry. True to let the update
+   * go ahead, or false with the stage-2 fault in `wr2` and `nestFaulted`/`nestWrite` set.
+   */
+  private s1TableWrite(hi: number, lo: number): boolean {
+    const tlb = this.tlb;
+    const ctx = this.fastCtx2;
+    const access = this.tableWriteAccess;
+    const e = tlb.lookupParts(ctx, hi, lo);
+    if (e >= 0 && permits(tlb.perms(e), access)) return true;
+    const ste = this.fastSte!;
+    this.stats.walks++;
+    const res = this.res2;
+    if (!this.walkStage(ste.s2cfg!, ste.s2tag, this.fastWctx2, hi, lo, access, this.wr2, this.cur2, res)) {
+      this.nestFaulted = true;
+      this.nestWrite = true;
+      this.nestIpa = (hi >>> 0) * TWO32 + (lo >>> 0);
+      return false;
+    }
+    tlb.insertHalves(ctx, hi, lo, res[FAST_SHIFT]!, res[FAST_OA_HI]!, res[FAST_OA_LO]!, res[FAST_PERMS]!, 0);
     return true;
   }
 
