@@ -1649,7 +1649,9 @@ export class SmmuV3 implements MmioDevice {
       const wc = this.wc;
       const wctx = this.fastWctx1;
       const cur = this.cur1;
-      const from = wc.resumeCursor(wc.lookupParts(wctx, hi, lo), tag, cfg, cur);
+      const e = wc.lookupParts(wctx, hi, lo);
+      if (e >= 0 && this.nestedLeaf(cfg, tag, e, hi, lo, access, res)) return true;
+      const from = wc.resumeCursor(e, tag, cfg, cur);
       ok = walkLpaeParts(this.mem, cfg, hi, lo, access, wr, this.s1Tables, cur);
       wc.fillFromCursor(wctx, hi, lo, tag, cfg, cur, from, null);
     } else {
@@ -1697,6 +1699,43 @@ export class SmmuV3 implements MmioDevice {
     t.paHi = res[FAST_OA_HI]!;
     t.paLo = res[FAST_OA_LO]!;
     return true;
+  }
+
+  /**
+   * The common nested stage-1 miss: walk-cache entry `e` (found for the input) holds a table of
+   * this config whose descriptor for the input is a leaf the fast walk accepts, and the IPA of
+   * that descriptor hits a stage-2 TLB entry of the VMID granting read. Then `res` is filled
+   * exactly as the full walk resuming at `e` would fill it (it would make the same TLB lookup,
+   * read the same descriptor and need no update) and true is returned; otherwise false, with
+   * nothing changed.
+   */
+  private nestedLeaf(cfg: LpaeWalkConfig, tag: number, e: number, hi: number, lo: number, access: WalkAccess, res: Int32Array): boolean {
+    const wc = this.wc;
+    if (wc.tag(e) !== tag) return false;
+    const g = wc.granuleShift(e);
+    const level = wc.level(e);
+    const bpl = g - 3;
+    const shift = g + bpl * (3 - level);
+    if (shift >= 32) return false;
+    const idx = ((lo >>> shift) | (hi << (32 - shift))) & ((1 << bpl) - 1);
+    // The descriptor's IPA as halves (the table is aligned to its size, at least 4 KiB).
+    const t = wc.table(e);
+    const dHi = Math.floor(t * INV_TWO32) | 0;
+    const dLo = (t | 0) | (idx << 3);
+    const tlb = this.tlb;
+    const s = tlb.lookupParts(this.fastCtx2, dHi, dLo);
+    if (s < 0 || !permits(tlb.perms(s), this.readAccess)) return false;
+    const h = this.s1TableHalves;
+    tlb.outputHalves(s, dHi, dLo, h);
+    let words: Uint32Array;
+    try {
+      words = this.mem.peekChunkParts(h[0]!, h[1]!);
+    } catch (err) {
+      if (err instanceof BusError) return false; // the full walk reports the external abort
+      throw err;
+    }
+    const wi = PhysMem.wordIndex(h[1]! >>> 0); // the low word alone fixes the index in a chunk
+    return lpaeFastLeaf(cfg, g, level, words, wi - 2 * idx, wc.tableHi(e), hi, lo, access, res);
   }
 
   /**
