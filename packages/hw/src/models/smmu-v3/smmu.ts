@@ -164,8 +164,8 @@ export interface SmmuV3Options {
   readonly abortAtReset?: boolean;
   /**
    * Cache the last-level (and other non-start-level) tables that walks reach (default true;
-   * stage-1 walks of nested streams excepted), as real SMMUs do: a TLB miss in a block whose
-   * table is cached reads one descriptor. Only
+   * stage 1, stage 2 and both stages of nested streams), as real SMMUs do: a TLB miss in a
+   * block whose table is cached reads one descriptor. Only
    * TLBI commands that invalidate walk entries drop them (by VA with Leaf = 0, by ASID, VMID,
    * ALL); a TLBI by VA with Leaf = 1 leaves them. False walks every level on every miss.
    */
