@@ -417,7 +417,7 @@ export class PciCore {
     for (let slot = 0; slot < 32; slot++) {
       for (let fn = 0; fn < 8; fn++) {
         const devfn = P.PCI_DEVFN(slot, fn);
-        const pdev = this.scanDevice(host, bus, devfn);
+        const pdev = this.scanDevice(host, bus, devfn, fn > 0);
         if (!pdev) {
           if (fn === 0) break; // function 0 is required
           continue;
@@ -430,7 +430,7 @@ export class PciCore {
   }
 
   /** pci_scan_device + pci_setup_device: the function at bus/devfn, or null when none answers. */
-  private scanDevice(host: PciHostBridge, bus: number, devfn: number): PciDev | null {
+  private scanDevice(host: PciHostBridge, bus: number, devfn: number, laterFunction: boolean): PciDev | null {
     const id = host.readConfig(bus, devfn, P.PCI_VENDOR_ID);
     if (!vendorPresent(id)) return null;
     const hdr = (host.readConfig(bus, devfn, P.PCI_HEADER_TYPE & ~3) >>> 16) & 0xff;
@@ -457,7 +457,8 @@ export class PciCore {
       classCode: classRev >>> 8,
       revision: classRev & 0xff,
       hdrType: type,
-      multifunction: (hdr & P.PCI_HEADER_TYPE_MFD) !== 0,
+      // pci_scan_slot marks every function after 0 multi-function, whatever its own header says
+      multifunction: (hdr & P.PCI_HEADER_TYPE_MFD) !== 0 || laterFunction,
       matchDriver: node ? ofDeviceIsAvailable(node) : true,
     });
     this.kernel.log.info(who, `[${vendor.toString(16).padStart(4, '0')}:${device.toString(16).padStart(4, '0')}] type ${type.toString(16).padStart(2, '0')} class ${hexw(classRev >>> 8, 6)} ${typeStr(type)}`);
