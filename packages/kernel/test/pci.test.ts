@@ -15,6 +15,9 @@ import {
   EINVAL,
   ENODEV,
   Kernel,
+  PCI_ANY_ID,
+  type Device,
+  type KernelModule,
   KernelLog,
   OfTree,
   PciDev,
@@ -297,6 +300,44 @@ describe('of_iommu for PCI functions', () => {
     expect(dmaUnmapSingle(a, ia, 64, DMA_BIDIRECTIONAL)).toBe(0);
     expect(dmaUnmapSingle(b, ib, 64, DMA_BIDIRECTIONAL)).toBe(0);
     k.pages.freePages(pa, 0);
+  });
+
+  it('a PCI driver defers until the IOMMU registers, then probes with the function in its group; a disabled node is never matched', () => {
+    const host = `bus-range = <0 0>; iommu-map = <0x0 &smmu 0x40 0x100>;
+      ep@2,0 { reg = <0x1000 0 0 0 0>; status = "disabled"; };`;
+    const board = Board.fromDtb(compileDts(ECAM_DTS(host)), { models: false });
+    const ecam = new FakeEcam();
+    two(ecam);
+    board.bus.map(0x4000_0000, 0x20_0000, ecam);
+    const st = newFakeState();
+    const probes: string[] = [];
+    const pciDrv = {
+      name: 'test-pci',
+      idTable: [{ vendor: 0x1af4, device: PCI_ANY_ID }],
+      probe(d: Device): number {
+        probes.push(`${d.name} group=${d.core.kernel.iommu.groupOf(d) ? 'yes' : 'no'}`);
+        return 0;
+      },
+    };
+    const mod: KernelModule = {
+      name: 'test_pci',
+      version: '0.0.1',
+      license: 'GPL v2',
+      init: (ctx) => ctx.kernel.pci.registerDriver(pciDrv),
+      exit: (ctx) => void ctx.kernel.drivers.unregisterDriver(pciDrv),
+    };
+    // the PCI driver loads before the IOMMU driver: its probe of 01.0 must wait
+    const k = Kernel.boot(board, { builtin: [], modules: [mod, fakeIommuModule(st)], load: ['test_pci', 'fake_iommu'] });
+    const a = k.drivers.findDevice('0000:00:01.0')!;
+    const b = k.drivers.findDevice('0000:00:02.0') as PciDev;
+    expect(b.ofNode?.fullName).toBe('/pcie@40000000/ep@2,0');
+    expect(b.matchDriver).toBe(false);
+    expect(probes).toEqual(['0000:00:01.0 group=yes']);
+    expect([a.state, a.driver?.name, b.state, b.driver]).toEqual(['bound', 'test-pci', 'unbound', null]);
+    // the disabled function is enumerated and behind its IOMMU all the same
+    expect(k.iommu.fwspec(b)?.ids).toEqual([0x50]);
+    // before the IOMMU registered the probe was deferred for it
+    expect(k.log.all().some((r) => r.who === 'test-pci 0000:00:01.0' && /waiting for its IOMMU driver/.test(r.msg))).toBe(true);
   });
 
   it('an IOMMU that never registers leaves the functions without one', () => {
