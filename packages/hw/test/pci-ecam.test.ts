@@ -161,4 +161,15 @@ describe('pci-host-ecam-generic model', () => {
     // a requester ID on a bus the window does not decode
     expect(() => Board.fromDtb(compileDts(dts('gki,pci-endpoints = <0x2000 0x00011af4 0>;')))).toThrow(/outside the bus range/);
   });
+
+  it('a window over RAM leaves the bridge unmodelled with a note; a bus-range it cannot parse means 0-255', () => {
+    const over = dts('').replace('reg = <0 0x40000000 0 0x1000000>;', 'reg = <0 0x80000000 0 0x100000>;');
+    const b1 = Board.fromDtb(compileDts(over));
+    expect(b1.models.has('/pci@40000000')).toBe(false);
+    expect(b1.notes.some((n) => n.level === 'warn' && /pci@40000000: ECAM window not modelled/.test(n.message))).toBe(true);
+    const b2 = Board.fromDtb(compileDts(dts('bus-range = <0x5 0x2>;')));
+    const host = b2.models.get('/pci@40000000') as PciEcamHost;
+    expect([host.busStart, host.busEnd]).toEqual([0, 15]);
+    expect(b2.notes.some((n) => /bus-range is not/.test(n.message))).toBe(true);
+  });
 });

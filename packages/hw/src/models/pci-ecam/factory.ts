@@ -87,8 +87,12 @@ export function pciFunctionSpecs(node: FdtNode, path: string): PciFunctionSpec[]
 export const createPciEcamModel: ModelFactory = (board, node, regs, _irqs, ctx) => {
   const win = regs[0];
   if (!win) throw new FdtError(-1, 'pci-host-ecam-generic needs a CPU-addressable reg (the ECAM window)', ctx.path);
-  const range = propCells(node, 'bus-range', ctx.path);
-  if (range && (range.length !== 2 || range[0]! > range[1]! || range[1]! > 0xff)) throw new FdtError(-1, 'bus-range must be <first last> with first <= last <= 0xff', ctx.path);
+  let range = propCells(node, 'bus-range', ctx.path);
+  if (range && (range.length !== 2 || range[0]! > range[1]! || range[1]! > 0xff)) {
+    // as the kernel does with a bus-range it cannot parse: buses 0-255
+    board.notes.push({ level: 'warn', source: 'PCI', message: `${ctx.path}: bus-range is not <first last> with first <= last <= 0xff; buses 0-255 assumed` });
+    range = undefined;
+  }
   const busStart = range?.[0] ?? 0;
   let busEnd = range?.[1] ?? 0xff;
   const buses = Math.floor(win.size / (1 << ECAM_BUS_SHIFT));
@@ -103,7 +107,14 @@ export const createPciEcamModel: ModelFactory = (board, node, regs, _irqs, ctx) 
       board.notes.push({ level: 'warn', source: 'PCI', message: `${ctx.path}: ${e instanceof Error ? e.message : String(e)}; function left out` });
     }
   }
-  board.bus.map(win.address, host.windowSize, host);
+  try {
+    board.bus.map(win.address, host.windowSize, host);
+  } catch (e) {
+    // a window over RAM or another device's registers: the bridge is left unmodelled, the board still boots
+    if (!(e instanceof RangeError)) throw e;
+    board.notes.push({ level: 'warn', source: 'PCI', message: `${ctx.path}: ECAM window not modelled: ${e.message}` });
+    return undefined;
+  }
   return host;
 };
 
