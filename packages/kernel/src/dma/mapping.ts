@@ -1,3 +1,4 @@
+import { PciDev } from '../pci/device.js';
 import { PAGE_SIZE } from '@gki/hw';
 import { EINVAL, EIO, ENOMEM } from '../errno.js';
 import { Device } from '../driver/device.js';
@@ -53,7 +54,8 @@ export function dmaDirectionToProt(dir: DmaDataDirection, coherent: boolean): nu
  * `dma-noncoherent` on the node or its ancestors decides; neither means non-coherent.
  */
 export function devIsDmaCoherent(dev: Device): boolean {
-  for (let n = dev.ofNode; n; n = n.parent) {
+  // a PCI function without a node of its own is configured from its host bridge's (pci_dma_configure)
+  for (let n = dev.ofNode ?? (dev instanceof PciDev ? dev.host.node : null); n; n = n.parent) {
     if (n.hasProperty('dma-coherent')) return true;
     if (n.hasProperty('dma-noncoherent')) return false;
   }
