@@ -214,7 +214,7 @@ describe('gki shell (spawned, scripted on stdin)', () => {
     expect(answer(r.stdout, 'sysctl kernel.modprobe=')).toContain('kernel.modprobe =    (module autoloading disabled)');
     expect(answer(r.stdout, 'modprobe gki_dma_test')).toMatch(/device a000000\.dma: unbound -> deferred: waits: supplier 2b400000\.iommu not ready/);
     const insmod = answer(r.stdout, 'insmod arm_smmu_v3');
-    expect(insmod).toContain('io-pgtable: format ARM_64_LPAE_S1: loading io-pgtable-fmt-ARM_64_LPAE_S1 failed with -2 (EPROBE_DEFER)');
+    expect(insmod).toContain('io-pgtable: format ARM_64_LPAE_S1: loading io-pgtable-fmt-ARM_64_LPAE_S1 failed with -2 (ENOENT), deferring (EPROBE_DEFER)');
     expect(insmod).toMatch(/device a000000\.dma: deferred: .* -> deferred: waits: dma-test: waiting for its IOMMU driver/);
     const first = r.stdout.indexOf('gki> devices');
     expect(r.stdout.slice(first)).toMatch(/^a000000\.dma +gki,dma-master +deferred +- +waits: dma-test: waiting for its IOMMU driver$/m);
