@@ -163,6 +163,10 @@ describe('compose with a synthetic catalogue', () => {
     const soft = compose(ALL_M, { omit: ['helper'], overrides: { mid: { importNamespaces: ['T_NS'] } } });
     expect(soft.ok).toBe(true);
     expect(soft.plan!.omitted.map((p) => p.module.name)).toEqual(['helper']);
+    // the same module named twice is left out once (it was refused as 'not a module' the second time)
+    const twice = compose(ALL_M, { omit: ['helper', 'helper'], overrides: { mid: { importNamespaces: ['T_NS'] } } });
+    expect(twice.ok).toBe(true);
+    expect(twice.plan!.omitted.map((p) => p.module.name)).toEqual(['helper']);
     expect(soft.plan!.load.map((p) => p.module.name)).toEqual(['base-lib', 'mid', 'fmt-x', 'top']);
     expect(soft.text).toContain('warning: softdep: top lists helper (post:), which is not in the image\n  helper is left out with --omit\n  softdeps are optional: modprobe loads top without it');
     const notModule = compose(ALL_M, { omit: ['core-lib', 'nothing'], overrides: { mid: { importNamespaces: ['T_NS'] } } });

@@ -98,7 +98,7 @@ async function run(args: string[], io: Io): Promise<number> {
   const basePath = optString(p, 'base');
   const base = basePath ? readConfigFile(basePath) : gkiBase();
   const config = cfgPath ? readConfigFile(cfgPath) : defaultConfig(rules, catalogue);
-  const omit = optList(p, 'omit');
+  const omit = [...new Set(optList(p, 'omit'))];
   const r = composeImage({ base, config, rules, omit, catalogue });
   printDiagnostics(r.diagnostics, io, werror);
   const errors = r.diagnostics.filter((d) => d.severity === 'error' || (werror && d.severity === 'warning')).length;
