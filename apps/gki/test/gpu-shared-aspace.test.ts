@@ -39,12 +39,14 @@ describe('the GPU workload when the Adreno SMMU has no Adreno implementation (sd
     expect(r.problems).toEqual([]);
     expect(r.ok).toBe(true);
     expect(r.lines.some((l) => /deliberate write at GPU address 0x10000000: submit completed after the SMMU terminated the write/.test(l))).toBe(true);
+    expect(r.lines.some((l) => /copy jobs ok in 3 contexts \(sharing the GPU's one address space\)/.test(l))).toBe(true);
     expect(r.faults.filter((x) => x.address === 0x1000_0000 && x.access === 'write')).toHaveLength(1);
   });
 
   it('still requires the submit to fail behind the Adreno SMMU (process page tables, stall and recovery)', () => {
     const r = runGpu(boot(false));
     expect(r.ok).toBe(true);
+    expect(r.lines.some((l) => /copy jobs ok in 3 contexts \(each its own GPU address space\)/.test(l))).toBe(true);
     expect(r.lines.some((l) => /deliberate write at GPU address 0x10000000: submit ended with -\d+/.test(l))).toBe(true);
   });
 });

@@ -50,6 +50,12 @@ interface Expect {
    * that translates its DMA (the SMMU in front of it, or the GPU itself for a Mali's own MMU).
    */
   readonly gpu?: { readonly device: string; readonly translatedBy: string };
+  /**
+   * Nodes the board enables on top of the kernel's tree (`&label` or `&{/path}`), as a board
+   * file would with `status = "okay"`: every MSM8998 and SDM630 board of Linux v6.12 leaves the
+   * Adreno (and on SDM630 its SMMU) disabled, so the test boots the tree with them enabled.
+   */
+  readonly enable?: readonly string[];
 }
 
 /** Translations a model (an SMMU, or a Mali's MMU) has performed so far; NaN if it counts none. */
@@ -296,14 +302,44 @@ const CASES: readonly Expect[] = [
     name: 'Qualcomm Technologies, Inc. DB820c',
     ram: [{ base: 0x8000_0000, size: 4 * GiB }],
     noMap: ['/reserved-memory/gpu@90f00000', '/reserved-memory/smem-mem@86000000', '/reserved-memory/rmtfs'],
-    // no Adreno model for an a5xx: the GPU stays a plain device
-    models: ['/soc@0/iommu@b40000', '/soc@0/iommu@d00000', '/soc@0/iommu@d40000', '/soc@0/iommu@da0000', '/soc@0/iommu@1600000'],
+    models: ['/soc@0/gpu@b00000', '/soc@0/iommu@b40000', '/soc@0/iommu@d00000', '/soc@0/iommu@d40000', '/soc@0/iommu@da0000', '/soc@0/iommu@1600000'],
     devices: ['b00000.gpu', 'c00000.video-codec'],
-    bound: { 'b40000.iommu': 'arm-smmu', 'd00000.iommu': 'arm-smmu', 'd40000.iommu': 'arm-smmu', 'da0000.iommu': 'arm-smmu', '1600000.iommu': 'arm-smmu' },
-    // msm here drives a6xx parts only: the Adreno 530 is an unknown revision, -ENXIO, unbound
-    refused: { 'b00000.gpu': 'adreno' },
+    // Adreno 530 (a5xx: no GMU, no per-process tables) behind qcom,msm8996-smmu-v2, which Linux
+    // keeps out of split tables: the GPU's one domain is a TTBR0 space
+    bound: { 'b00000.gpu': 'adreno', 'b40000.iommu': 'arm-smmu', 'd00000.iommu': 'arm-smmu', 'd40000.iommu': 'arm-smmu', 'da0000.iommu': 'arm-smmu', '1600000.iommu': 'arm-smmu' },
     groups: ['b00000.gpu', 'c00000.video-codec'],
-    log: [/adreno b00000.gpu: Unknown GPU revision: 5.3.0.2/],
+    log: [/Initialized msm .* for b00000.gpu/],
+    gpu: { device: 'b00000.gpu', translatedBy: '/soc@0/iommu@b40000' },
+  },
+  {
+    file: 'qcom/msm8998-mtp.dts',
+    name: 'Qualcomm Technologies, Inc. MSM8998 v1 MTP',
+    enable: ['&{/soc@0/gpu@5000000}'],
+    ram: [{ base: 0x8000_0000, size: 4 * GiB }],
+    noMap: ['/reserved-memory/memory@85800000', '/reserved-memory/smem-mem@86000000', '/reserved-memory/mpss-metadata'],
+    models: ['/soc@0/iommu@1680000', '/soc@0/iommu@16c0000', '/soc@0/gpu@5000000', '/soc@0/iommu@5040000', '/soc@0/iommu@cd00000'],
+    devices: ['5000000.gpu', '18800000.wifi'],
+    // Adreno 540 behind qcom,msm8998-smmu-v2, which this tree does not mark qcom,adreno-smmu:
+    // Linux's plain Qualcomm SMMU-v2 implementation, no split tables, no Adreno interface
+    bound: { '5000000.gpu': 'adreno', '1680000.iommu': 'arm-smmu', '16c0000.iommu': 'arm-smmu', '5040000.iommu': 'arm-smmu', 'cd00000.iommu': 'arm-smmu' },
+    groups: ['5000000.gpu', '18800000.wifi'],
+    log: [/memory@80000000: reg gives size 0 .*using 4 GiB/, /Initialized msm .* for 5000000.gpu/],
+    gpu: { device: '5000000.gpu', translatedBy: '/soc@0/iommu@5040000' },
+  },
+  {
+    file: 'qcom/sdm630-sony-xperia-nile-pioneer.dts',
+    name: 'Sony Xperia XA2',
+    enable: ['&adreno_gpu', '&kgsl_smmu'],
+    ram: [{ base: 0x8000_0000, size: 4 * GiB }],
+    noMap: ['/reserved-memory/gpu@fed00000', '/reserved-memory/smem-mem@86000000', '/reserved-memory/splash@9d400000'],
+    models: ['/soc@0/gpu@5000000', '/soc@0/iommu@5040000'],
+    devices: ['5000000.gpu', '5040000.iommu'],
+    // Adreno 508 behind qcom,sdm630-smmu-v2 + qcom,adreno-smmu: split tables, the GPU's one
+    // domain in the TTBR1 half
+    bound: { '5000000.gpu': 'adreno', '5040000.iommu': 'arm-smmu', 'soc@0': 'simple-pm-bus' },
+    groups: ['5000000.gpu'],
+    log: [/memory@80000000: reg gives size 0 .*using 4 GiB/, /Initialized msm .* for 5000000.gpu/],
+    gpu: { device: '5000000.gpu', translatedBy: '/soc@0/iommu@5040000' },
   },
   {
     file: 'qcom/qrb4210-rb2.dts',
@@ -551,10 +587,18 @@ function dtcBlob(dtc: string, file: string, r: DtsCompileResult): Uint8Array {
   return new Uint8Array(readFileSync(out));
 }
 
+/** A board file including the case's tree and enabling the nodes it lists. */
+function enabledWrapper(c: Expect): string {
+  const f = join(work, `${c.file.replace(/[/.]/g, '_')}-enabled.dts`);
+  writeFileSync(f, [`#include "${join(boards, c.file)}"`, ...c.enable!.map((n) => `${n} { status = "okay"; };`), ''].join('\n'));
+  return f;
+}
+
 describe('real kernel device trees boot on the default image', () => {
   for (const c of CASES)
     describe(c.file, () => {
-      const r = compileDtsFile(join(boards, c.file));
+      const src = c.enable ? enabledWrapper(c) : join(boards, c.file);
+      const r = compileDtsFile(src);
       const board = Board.fromDtb(r.dtb);
       const k = Kernel.boot(board, defaultImage());
 
@@ -617,7 +661,7 @@ describe('real kernel device trees boot on the default image', () => {
 
       it("boots the same from dtc's blob of the same source", (ctx) => {
         if (!DTC) ctx.skip('dtc is not installed (apt-get install device-tree-compiler)');
-        const theirs = Board.fromDtb(dtcBlob(DTC!, join(boards, c.file), r));
+        const theirs = Board.fromDtb(dtcBlob(DTC!, src, r));
         const k2 = Kernel.boot(theirs, defaultImage());
         const boundOf = (kk: Kernel) => Object.fromEntries(kk.drivers.allDevices().filter((d) => d.state === 'bound').map((d) => [d.name, d.driver!.name]));
         expect([...theirs.models.keys()]).toEqual([...board.models.keys()]);

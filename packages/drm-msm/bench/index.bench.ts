@@ -12,7 +12,11 @@
  *    in one block;
  *  - the GPU's memory traffic through the SMMU: a 1 MiB CP_MEMCPY between two buffers of a
  *    process, every 4 KiB piece translated by the SMMU model (TLB warm), mapped in 4 KiB pages
- *    and in 2 MiB blocks.
+ *    and in 2 MiB blocks;
+ *  - a5xx submits: the same SUBMIT-to-retirement batches on an Adreno 530 (msm8996's SMMU,
+ *    no split tables) and an Adreno 508 (sdm630's, the shared space in the TTBR1 half), from
+ *    one file and from two alternating files (which share the GPU's one address space on a5xx:
+ *    no table switch either way).
  *
  * Every sample is checked (the data arrived, fences without error). Setup is not timed.
  *
@@ -23,7 +27,10 @@ import { performance } from 'node:perf_hooks';
 import { IOMMU_READ, IOMMU_WRITE } from '@gki/kernel';
 import { MsmIommuPagetable, type MsmFile } from '../src/index.js';
 import { memWrite, newBuf, pkt7, submitStream, wait, type Buf } from '../test/client.js';
-import { bootModelOk } from '../test/rig.js';
+import { Board } from '@gki/hw';
+import { Kernel } from '@gki/kernel';
+import { msmDevices } from '../src/index.js';
+import { bootModelOk, defaultImage, sdm845GpuDtb } from '../test/rig.js';
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 15);
 const JSON_OUT = process.argv.includes('--json');
@@ -106,6 +113,45 @@ function switches(): Row[] {
   ];
 }
 
+// ---------------------------------------------------------------- a5xx submits
+
+function a5xx(): Row[] {
+  const rows: Row[] = [];
+  for (const [id, gpu, smmu, label] of [
+    ['a530', 'qcom,adreno-530.2', ['qcom,msm8996-smmu-v2', 'qcom,adreno-smmu', 'qcom,smmu-v2'], 'a530 (msm8996 SMMU, TTBR0 space)'],
+    ['a508', 'qcom,adreno-508.0', ['qcom,sdm630-smmu-v2', 'qcom,adreno-smmu', 'qcom,smmu-v2'], 'a508 (sdm630 SMMU, TTBR1 half)'],
+  ] as const) {
+    const k = Kernel.boot(Board.fromDtb(sdm845GpuDtb({ gpuCompat: [gpu, 'qcom,adreno'], noGmu: true, noGmuNode: true, smmuCompat: [...smmu] })), defaultImage());
+    const drm = msmDevices(k)[0];
+    check(drm !== undefined, `msm did not bind the ${id}`);
+    const files = [1, 2].map((pid) => {
+      const f = drm!.open({ pid, comm: `bench${pid}` });
+      if (typeof f === 'number') throw new Error(`open: ${f}`);
+      return f;
+    });
+    const bufs = files.map((f) => ({ out: newBuf(f, SZ_4K), cmds: Array.from({ length: 8 }, () => newBuf(f, SZ_4K)) }));
+    const BATCH = 32;
+    let n = 0;
+    const run = (alternate: boolean) => () => {
+      const fences: [MsmFile, number][] = [];
+      for (let i = 0; i < BATCH; i++) {
+        const which = alternate ? i % 2 : 0;
+        const f = files[which]!;
+        const b = bufs[which]!;
+        n++;
+        fences.push([f, submitStream(f, b.cmds[i % 8]!, memWrite(b.out.iova, [n]), [{ buf: b.out, write: true }])]);
+      }
+      for (const [f, fence] of fences) check(wait(f, fence) === 0 && f.fenceStatus(0, fence) === 1, 'an a5xx submit did not complete');
+    };
+    const same = sample(run(false));
+    const alt = sample(run(true));
+    check(drm!.gpu.stats.ttbrSwitches === 0, 'an a5xx submit switched tables');
+    rows.push(row(`a5xx-${id}-same`, 'a5xx submits (one shared address space)', `${label}: SUBMIT + retire, one process`, same, BATCH, 'us/op', 0, 'submit-same'));
+    rows.push(row(`a5xx-${id}-alt`, 'a5xx submits (one shared address space)', `${label}: SUBMIT + retire, two processes alternating`, alt, BATCH, 'us/op', 0, 'submit-same'));
+  }
+  return rows;
+}
+
 // ---------------------------------------------------------------- map / unmap
 
 function mapUnmap(): Row[] {
@@ -179,10 +225,10 @@ function traffic(): Row[] {
   return rows;
 }
 
-const rows = [...switches(), ...mapUnmap(), ...traffic()];
+const rows = [...switches(), ...a5xx(), ...mapUnmap(), ...traffic()];
 if (JSON_OUT) console.log(JSON.stringify({ runs: RUNS, node: process.version, rows }, null, 2));
 else {
-  console.log(`msm on the Adreno a6xx model behind the SMMUv2 model (${RUNS} samples per case, median and min-max)`);
+  console.log(`msm on the Adreno a6xx and a5xx models behind the SMMUv2 model (${RUNS} samples per case, median and min-max)`);
   let g = '';
   for (const x of rows) {
     if (x.group !== g) console.log(`\n${(g = x.group)}`);

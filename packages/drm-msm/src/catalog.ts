@@ -2,14 +2,14 @@ import { EINVAL, ENOENT, ofPropertyReadStringArray, ofPropertyReadU32 } from '@g
 import type { OfNode } from '@gki/kernel';
 
 /**
- * The GPUs this driver knows (adreno_device.c's gpulist, the a6xx and a7xx parts): the chip ids each
+ * The GPUs this driver knows (adreno_device.c's gpulist, the a5xx, a6xx and a7xx parts): the chip ids each
  * entry matches, the marketing revision Mesa reads as GPU_ID, the family, GMEM size, the
  * firmware names and the per-process address-space size. Chip ids are
  * core << 24 | major << 16 | minor << 8 | patch.
  */
 
-/** Linux's ADRENO_6XX_GEN1..4 and ADRENO_7XX_GEN1..3. */
-export type AdrenoFamily = 'a6xx-gen1' | 'a6xx-gen2' | 'a6xx-gen3' | 'a6xx-gen4' | 'a7xx-gen1' | 'a7xx-gen2' | 'a7xx-gen3';
+/** Linux's ADRENO_5XX, ADRENO_6XX_GEN1..4 and ADRENO_7XX_GEN1..3. */
+export type AdrenoFamily = 'a5xx' | 'a6xx-gen1' | 'a6xx-gen2' | 'a6xx-gen3' | 'a6xx-gen4' | 'a7xx-gen1' | 'a7xx-gen2' | 'a7xx-gen3';
 
 export interface AdrenoInfo {
   readonly chipIds: readonly number[];
@@ -17,8 +17,18 @@ export interface AdrenoInfo {
   /** The marketing revision Mesa reads as GPU_ID; 0 for the parts Linux lists by chip id only. */
   readonly revn: number;
   readonly gmem: number;
-  /** Firmware names; no GMU firmware for the parts driven through a GMU wrapper. */
-  readonly fw: { readonly sqe: string; readonly gmu?: string };
+  /**
+   * Firmware names: the SQE (and GMU, except for the parts driven through a GMU wrapper) on
+   * a6xx/a7xx; the PM4 (micro engine) and PFP (prefetch parser) microcode, and the GPMU's on
+   * the a530 and a540, on a5xx.
+   */
+  readonly fw: { readonly sqe?: string; readonly gmu?: string; readonly pm4?: string; readonly pfp?: string; readonly gpmu?: string };
+  /**
+   * a5xx quirks of Linux's catalog: ADRENO_QUIRK_TWO_PASS_USE_WFI (PC_DBG_ECO_CNTL bit 8),
+   * ADRENO_QUIRK_LMLOADKILL_DISABLE (VPC/HLSQ ECO bits), ADRENO_QUIRK_FAULT_DETECT_MASK (RB1-3
+   * left out of the hang detector).
+   */
+  readonly quirks?: { readonly twoPassUseWfi?: boolean; readonly lmloadkillDisable?: boolean; readonly faultDetectMask?: boolean };
   readonly zapfw?: string;
   /**
    * Size of each process's GPU address space (0: the 4 GiB default). Linux v6.12 gives the
@@ -76,6 +86,14 @@ const X185_MAX_FREQ = 1_100_000_000;
  * sm4350, sm6375: same family, different zap firmware names only).
  */
 export const ADRENO_GPULIST: readonly AdrenoInfo[] = [
+  // a5xx_catalog.c. No per-process address space on a5xx (Linux gives the family no
+  // create_private_address_space: every process maps into the GPU's one domain), so
+  // addressSpaceSize stays 0. UBWC highest bank bit: 15 on a530/a540, 14 on the rest
+  // (a5xx_gpu_init). Top frequencies from v6.12's OPP tables: msm8953's a506 650 MHz, sdm630's
+  // a508 775 MHz, sdm636's a509 shares sdm660's a512 table (750 MHz), msm8976's a510 600 MHz,
+  // msm8996's a530 624 MHz, msm8998's a540 710 MHz; no tree carries an a505, which gets Linux's
+  // default when no clock rate is found (200 MHz).
+  ...a5xxGpulist(),
   // sm6115/sm4250 (bengal): no GMU, only a GMU wrapper; hbb 13, the 4 GiB VA quirk
   { chipIds: [0x0601_0000], family: 'a6xx-gen1', revn: 610, gmem: SZ_128K + SZ_4K, fw: { sqe: 'a630_sqe.fw' }, zapfw: 'a610_zap.mdt', addressSpaceSize: 0, defaultMaxFreq: 980_000_000, highestBankBit: 13, gmuWrapperOnly: true },
   { chipIds: [0x0601_0500], family: 'a6xx-gen1', revn: 615, gmem: SZ_512K, fw: { sqe: 'a630_sqe.fw', gmu: 'a630_gmu.bin' }, zapfw: 'a615_zap.mdt', addressSpaceSize: 0, defaultMaxFreq: 700_000_000, highestBankBit: 15 },
@@ -104,6 +122,30 @@ export const ADRENO_GPULIST: readonly AdrenoInfo[] = [
   // sm8650: Adreno 750 ("C520v2"), gen3
   { chipIds: [0x4305_1401], family: 'a7xx-gen3', revn: 0, name: 'a750', gmem: SZ_3M, fw: { sqe: 'gen70900_sqe.fw', gmu: 'gmu_gen70900.bin' }, zapfw: 'gen70900_zap.mbn', addressSpaceSize: SZ_16G, defaultMaxFreq: A750_MAX_FREQ, highestBankBit: 16, gmuChipId: 0x0709_0100 },
 ];
+
+/** The a5xx rows of Linux v6.12's catalog (a5xx_catalog.c), in its order. */
+function a5xxGpulist(): AdrenoInfo[] {
+  const fw = { pm4: 'a530_pm4.fw', pfp: 'a530_pfp.fw' };
+  const SZ_8K = 0x2000;
+  const SZ_16K = 0x4000;
+  const SZ_256K = 0x4_0000;
+  const base = { family: 'a5xx' as const, addressSpaceSize: 0 };
+  return [
+    { ...base, chipIds: [0x0500_0500], revn: 505, gmem: SZ_128K + SZ_8K, fw, defaultMaxFreq: 200_000_000, highestBankBit: 14, quirks: { twoPassUseWfi: true, lmloadkillDisable: true } },
+    { ...base, chipIds: [0x0500_0600], revn: 506, gmem: SZ_128K + SZ_8K, fw, zapfw: 'a506_zap.mdt', defaultMaxFreq: 650_000_000, highestBankBit: 14, quirks: { twoPassUseWfi: true, lmloadkillDisable: true } },
+    { ...base, chipIds: [0x0500_0800], revn: 508, gmem: SZ_128K + SZ_8K, fw, zapfw: 'a508_zap.mdt', defaultMaxFreq: 775_000_000, highestBankBit: 14, quirks: { lmloadkillDisable: true } },
+    { ...base, chipIds: [0x0500_0900], revn: 509, gmem: SZ_256K + SZ_16K, fw, zapfw: 'a512_zap.mdt', defaultMaxFreq: 750_000_000, highestBankBit: 14, quirks: { lmloadkillDisable: true } },
+    { ...base, chipIds: [0x0501_0000], revn: 510, gmem: SZ_256K, fw, defaultMaxFreq: 600_000_000, highestBankBit: 14 },
+    { ...base, chipIds: [0x0501_0200], revn: 512, gmem: SZ_256K + SZ_16K, fw, zapfw: 'a512_zap.mdt', defaultMaxFreq: 750_000_000, highestBankBit: 14, quirks: { lmloadkillDisable: true } },
+    { ...base, chipIds: [0x0503_0002, 0x0503_0004], revn: 530, gmem: SZ_1M, fw: { ...fw, gpmu: 'a530v3_gpmu.fw2' }, zapfw: 'a530_zap.mdt', defaultMaxFreq: 624_000_000, highestBankBit: 15, quirks: { twoPassUseWfi: true, faultDetectMask: true } },
+    { ...base, chipIds: [0x0504_0001], revn: 540, gmem: SZ_1M, fw: { ...fw, gpmu: 'a540_gpmu.fw2' }, zapfw: 'a540_zap.mdt', defaultMaxFreq: 710_000_097, highestBankBit: 15, quirks: { lmloadkillDisable: true } },
+  ];
+}
+
+/** adreno_is_a5xx: the a5xx family (a505..a540). */
+export function adrenoIsA5xx(info: AdrenoInfo): boolean {
+  return info.family === 'a5xx';
+}
 
 /** adreno_info: the gpulist entry for a chip id, if any. */
 export function adrenoInfo(chipId: number): AdrenoInfo | undefined {

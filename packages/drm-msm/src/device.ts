@@ -1,7 +1,8 @@
 import { DRIVER_GEM, DRIVER_RENDER, DRIVER_SYNCOBJ, DrmDevice, EINVAL, EIO, ENODEV, ENXIO, EPROBE_DEFER, NSEC_PER_MSEC, WorkQueue, delayNs, drmGemCreateMmapOffset, drmGemObjectRelease, drmVmaNodeOffsetAddr, ktimeGetNs } from '@gki/kernel';
 import type { Device, DrmDriver, Kernel, ModuleRef } from '@gki/kernel';
 import { MsmGemAddressSpace, msmGemCloseVma, msmGemPurgeVma, msmGemUnmapVma } from './aspace.js';
-import { adrenoInfo, chipIdString, findChipId } from './catalog.js';
+import { A5xxGpu } from './a5xx.js';
+import { adrenoInfo, adrenoIsA5xx, chipIdString, findChipId } from './catalog.js';
 import { MsmContext, NR_SCHED_PRIORITIES, msmGpuConvertPriority, type MsmGemSubmit } from './context.js';
 import { MsmGemObject } from './gem.js';
 import { A6xxGpu, MSM_PRIVATE_VA_START, type MsmDebug } from './gpu.js';
@@ -142,7 +143,8 @@ export class MsmDrmDevice {
       dev.warn(`Unknown GPU revision: ${chipIdString(chipId)}`);
       return -ENXIO;
     }
-    const gpu = new A6xxGpu(this, info, chipId);
+    // a5xx_gpu_init for the a5xx family, a6xx_gpu_init for the rest
+    const gpu = adrenoIsA5xx(info) ? new A5xxGpu(this, info, chipId) : new A6xxGpu(this, info, chipId);
     this.gpu = gpu;
     let r = gpu.init();
     if (r < 0) {
@@ -282,11 +284,14 @@ export class MsmDrmDevice {
 
   /**
    * msm_gpu_create_private_address_space: a page table of the process's own from the SMMU's
-   * TTBR1 configuration, covering [4 GiB, 4 GiB + size); any failure (no Adreno interface, the
-   * format module missing) falls back to a reference on the global address space.
+   * TTBR1 configuration, covering [4 GiB, 4 GiB + size); a GPU generation without per-process
+   * tables (a5xx) or any failure (no Adreno interface, the format module missing) falls back to
+   * a reference on the global address space.
    */
   private createPrivateAddressSpace(pid: number): MsmGemAddressSpace {
     const gpu = this.gpu;
+    // no create_private_address_space (a5xx): every process shares the GPU's domain
+    if (!gpu.perProcessPagetables) return gpu.aspace.get();
     const pt = MsmIommuPagetable.create(gpu.mmu);
     if (typeof pt === 'number') return gpu.aspace.get();
     const aspace = new MsmGemAddressSpace(this.kernel, 'gpu', pt, MSM_PRIVATE_VA_START, gpu.privateAddressSpaceSize);

@@ -11,7 +11,7 @@ import { MSM_BO_GPU_READONLY, MSM_BO_WC, MSM_SUBMIT_CMD_CTX_RESTORE_BUF, MSM_SUB
 
 /** Ringbuffer size (MSM_GPU_RINGBUFFER_SZ) and the CP fetch block size. */
 export const MSM_GPU_RINGBUFFER_SZ = 0x8000;
-const RB_DWORDS = MSM_GPU_RINGBUFFER_SZ / 4;
+export const RB_DWORDS = MSM_GPU_RINGBUFFER_SZ / 4;
 const MSM_GPU_RINGBUFFER_BLKSIZE = 32;
 /** CP_RB_CNTL: ring and block sizes as log2 of quadwords. */
 export const MSM_GPU_RB_CNTL_DEFAULT = (R.AXXX_CP_RB_CNTL_BUFSZ(Math.log2(MSM_GPU_RINGBUFFER_SZ / 8)) | R.AXXX_CP_RB_CNTL_BLKSZ(Math.log2(MSM_GPU_RINGBUFFER_BLKSIZE / 8))) >>> 0;
@@ -33,7 +33,7 @@ const MEMPTRS_SIZE = MEMPTRS_TTBR0 + 8;
 
 /** drm/msm's hang check period and how long the idle waits spin (ADRENO_IDLE_TIMEOUT). */
 export const DRM_MSM_HANGCHECK_PERIOD_MS = 500;
-const ADRENO_IDLE_TIMEOUT_US = 1_000_000;
+export const ADRENO_IDLE_TIMEOUT_US = 1_000_000;
 /** The global address space starts at 16 MiB or at the aperture, whichever is higher. */
 const SZ_16M = 0x100_0000;
 const TWO49 = 2 ** 49;
@@ -160,6 +160,10 @@ function fenceAfterEq(a: number, b: number): boolean {
  * ringbuffer with its memptrs, the command-stream emission of a submit (the TTBR0 switch for
  * the submitting process's page table, the IBs, the fence), retirement on the CACHE_FLUSH_TS
  * interrupt, SMMU fault reports with stall and resume, and hang detection and recovery.
+ * A5xxGpu (a5xx.ts) builds on it: the ring, fences, retirement, fault worker, hang check and
+ * recovery are msm_gpu/adreno_gpu code shared by every generation; the hooks it overrides
+ * (init, hwInit, emitSubmit, irqHandler, idle, rptr/flush, scratchReg, faultSource,
+ * recoverHw, haltHw, perProcessPagetables) are the generation's own.
  */
 export class A6xxGpu {
   readonly kernel: Kernel;
@@ -181,16 +185,16 @@ export class A6xxGpu {
   irq = -1;
   /** Board time of the next hang check (Infinity: timer off). */
   hangcheckAt = Number.POSITIVE_INFINITY;
-  private readonly kernelBos: KernelBo[] = [];
-  private memptrs: KernelBo | null = null;
-  private sqe: KernelBo | null = null;
+  protected readonly kernelBos: KernelBo[] = [];
+  protected memptrs: KernelBo | null = null;
+  protected sqe: KernelBo | null = null;
   /** The CP's read-pointer shadow (a7xx: hardware APRIV lets the CP write it), one word per ring. */
-  private shadow: KernelBo | null = null;
+  protected shadow: KernelBo | null = null;
   /** An a7xx part (a730, a740, a750): the a7xx init, submit and interrupt paths. */
   readonly a7xx: boolean;
-  private readonly rl: RateLimit;
-  private initialised = false;
-  private hwReady = false;
+  protected readonly rl: RateLimit;
+  protected initialised = false;
+  protected hwReady = false;
 
   constructor(
     readonly host: MsmGpuHost,
@@ -288,7 +292,7 @@ export class A6xxGpu {
    * its aperture: from 16 MiB or the aperture start, whichever is higher (masked to 49 bits, the
    * GPU's address width), to the aperture end. With split tables that is the TTBR1 half.
    */
-  private createAddressSpace(): number {
+  protected createAddressSpace(): number {
     const mmu = MsmIommu.createGpu(this.kernel, this.dev, this.host.debug);
     if (typeof mmu === 'number') {
       if (mmu === -ENODEV) this.dev.err('No memory protection without IOMMU');
@@ -323,7 +327,7 @@ export class A6xxGpu {
     return bo;
   }
 
-  private kernelBoFree(bo: KernelBo): void {
+  protected kernelBoFree(bo: KernelBo): void {
     const vma = bo.obj.vmaIn(this.aspace);
     if (vma) msmGemUnmapVma(vma);
     bo.obj.release();
@@ -332,7 +336,7 @@ export class A6xxGpu {
   }
 
   /** msm_ringbuffer_new for each ring, with the shared memptrs buffer. */
-  private createRings(): number {
+  protected createRings(): number {
     const mp = this.kernelBoNew(MEMPTRS_SIZE * this.nrRings, MSM_BO_WC, 'memptrs');
     if (typeof mp === 'number') return mp;
     this.memptrs = mp;
@@ -350,7 +354,7 @@ export class A6xxGpu {
    * holds a header with the version word the a630 check wants (0x190: WHERE_AM_I support not
    * used here) and nothing else.
    */
-  private ucodeLoad(): number {
+  protected ucodeLoad(): number {
     const sqe = this.kernelBoNew(PAGE_SIZE, MSM_BO_WC | MSM_BO_GPU_READONLY, 'sqefw');
     if (typeof sqe === 'number') return sqe;
     this.sqe = sqe;
@@ -413,16 +417,7 @@ export class A6xxGpu {
         this.write(R.A7XX_CP_LPAC_APRIV_CNTL, R.A7XX_APRIV_MASK);
       }
       this.write(R.A6XX_RBBM_INT_0_MASK, this.a7xx ? R.A7XX_INT_MASK : R.A6XX_INT_MASK);
-      // adreno_hw_init: rings back to their start, rptr cleared, fences kept
-      for (const ring of this.rings) {
-        ring.next = 0;
-        ring.cur = 0;
-        this.memWrite32(ring.memptrs, ring.memptrsOffset + MEMPTRS_RPTR, 0);
-        this.memWrite32(ring.memptrs, ring.memptrsOffset + MEMPTRS_BV_FENCE, ring.completedFence);
-        const f = this.memRead32(ring.memptrs, ring.memptrsOffset + MEMPTRS_FENCE);
-        if (!fenceAfterEq(ring.seqno, f)) this.memWrite32(ring.memptrs, ring.memptrsOffset + MEMPTRS_FENCE, ring.seqno);
-        if (this.shadow) this.memWrite32(this.shadow.obj, 4 * ring.id, 0);
-      }
+      this.adrenoHwInit();
       this.write64(R.A6XX_CP_SQE_INSTR_BASE, this.sqe!.iova);
       this.write64(R.A6XX_CP_RB_BASE, this.rings[0]!.iova);
       // with hardware APRIV the CP keeps the RPTR shadow itself; the others have it disabled
@@ -453,8 +448,24 @@ export class A6xxGpu {
     return ret;
   }
 
+  /**
+   * adreno_hw_init: rings back to their start, rptr cleared, the BV fence set to the completed
+   * one, and a completed fence beyond the last one handed out (scribbled) put back; fences kept.
+   */
+  protected adrenoHwInit(): void {
+    for (const ring of this.rings) {
+      ring.next = 0;
+      ring.cur = 0;
+      this.memWrite32(ring.memptrs, ring.memptrsOffset + MEMPTRS_RPTR, 0);
+      this.memWrite32(ring.memptrs, ring.memptrsOffset + MEMPTRS_BV_FENCE, ring.completedFence);
+      const f = this.memRead32(ring.memptrs, ring.memptrsOffset + MEMPTRS_FENCE);
+      if (!fenceAfterEq(ring.seqno, f)) this.memWrite32(ring.memptrs, ring.memptrsOffset + MEMPTRS_FENCE, ring.seqno);
+      if (this.shadow) this.memWrite32(this.shadow.obj, 4 * ring.id, 0);
+    }
+  }
+
   /** a6xx_cp_init: CP_ME_INIT with msm's settings, then wait for the CP to go idle. */
-  private cpInit(): number {
+  protected cpInit(): number {
     const ring = this.rings[0]!;
     const r = this.outPkt7(ring, R.CP_ME_INIT, 8);
     if (r < 0) return r;
@@ -468,7 +479,7 @@ export class A6xxGpu {
    * hardware contexts, error detection, default reset state, no perf-counter save/restore, the
    * register init list enabled but none given), then wait for the CP to go idle.
    */
-  private a7xxCpInit(): number {
+  protected a7xxCpInit(): number {
     const ring = this.rings[0]!;
     let r = this.outPkt7(ring, R.CP_THREAD_CONTROL, 1);
     if (r < 0) return r;
@@ -483,11 +494,11 @@ export class A6xxGpu {
 
   // ------------------------------------------------------------------ ring
 
-  private memRead32(obj: MsmGemObject, off: number): number {
+  protected memRead32(obj: MsmGemObject, off: number): number {
     return this.kernel.mem.read32(obj.physAt(off)) >>> 0;
   }
 
-  private memWrite32(obj: MsmGemObject, off: number, v: number): void {
+  protected memWrite32(obj: MsmGemObject, off: number, v: number): void {
     this.kernel.mem.write32(obj.physAt(off), v >>> 0);
   }
 
@@ -509,7 +520,7 @@ export class A6xxGpu {
     return this.read(R.A6XX_CP_RB_RPTR) % RB_DWORDS;
   }
 
-  private freeWords(ring: MsmRingbuffer): number {
+  protected freeWords(ring: MsmRingbuffer): number {
     const rptr = this.rptr(ring);
     return (rptr + (RB_DWORDS - 1) - ring.next) % RB_DWORDS;
   }
@@ -518,7 +529,7 @@ export class A6xxGpu {
    * adreno_wait_ring: waits (up to the idle timeout) until `dwords` fit between our write
    * position and the CP's read pointer. 0 or -ETIMEDOUT.
    */
-  private waitRing(ring: MsmRingbuffer, dwords: number): number {
+  protected waitRing(ring: MsmRingbuffer, dwords: number): number {
     if (this.freeWords(ring) >= dwords) return 0;
     this.stats.ringWaits++;
     const r = readxPollTimeout(this.kernel, () => this.freeWords(ring), (v) => v >= dwords, 1, ADRENO_IDLE_TIMEOUT_US);
@@ -526,19 +537,19 @@ export class A6xxGpu {
     return r;
   }
 
-  private outRing(ring: MsmRingbuffer, v: number): void {
+  protected outRing(ring: MsmRingbuffer, v: number): void {
     this.memWrite32(ring.bo, ring.next * 4, v);
     ring.next = (ring.next + 1) % RB_DWORDS;
   }
 
-  private outPkt7(ring: MsmRingbuffer, opcode: number, cnt: number): number {
+  protected outPkt7(ring: MsmRingbuffer, opcode: number, cnt: number): number {
     const r = this.waitRing(ring, cnt + 1);
     if (r < 0) return r;
     this.outRing(ring, R.pkt7(opcode, cnt));
     return 0;
   }
 
-  private outPkt4(ring: MsmRingbuffer, reg: number, cnt: number): number {
+  protected outPkt4(ring: MsmRingbuffer, reg: number, cnt: number): number {
     const r = this.waitRing(ring, cnt + 1);
     if (r < 0) return r;
     this.outRing(ring, R.pkt4(reg, cnt));
@@ -546,7 +557,7 @@ export class A6xxGpu {
   }
 
   /** a6xx_flush: publish what was written (WPTR). */
-  private flush(ring: MsmRingbuffer): void {
+  protected flush(ring: MsmRingbuffer): void {
     ring.cur = ring.next;
     this.write(R.A6XX_CP_RB_WPTR, ring.cur % RB_DWORDS);
   }
@@ -618,7 +629,7 @@ export class A6xxGpu {
    * context bank 0: the CP reprograms the SMMU itself), a CP_MEM_WRITE of the new TTBR0 to the
    * memptrs, and a cache invalidate so that nothing of the previous process lingers.
    */
-  private setPagetable(ring: MsmRingbuffer, ctx: MsmContext): number {
+  protected setPagetable(ring: MsmRingbuffer, ctx: MsmContext): number {
     if (ctx.seqno === this.curCtxSeqno) return 0;
     const mmu = ctx.aspace.mmu;
     if (!(mmu instanceof MsmIommuPagetable)) return 0;
@@ -670,7 +681,7 @@ export class A6xxGpu {
   }
 
   /** get_stats_counter: CP_REG_TO_MEM of a 64-bit counter into a stats slot. */
-  private statsCounter(ring: MsmRingbuffer, reg: number, iova: number): number {
+  protected statsCounter(ring: MsmRingbuffer, reg: number, iova: number): number {
     const r = this.outPkt7(ring, R.CP_REG_TO_MEM, 3);
     if (r < 0) return r;
     this.outRing(ring, (R.CP_REG_TO_MEM_0_REG(reg) | R.CP_REG_TO_MEM_0_CNT(2) | R.CP_REG_TO_MEM_0_64B) >>> 0);
@@ -686,12 +697,12 @@ export class A6xxGpu {
    * number in CP_SCRATCH_REG(2), and the CACHE_FLUSH_TS event that writes the fence to the
    * memptrs and raises the interrupt.
    */
-  private emitSubmit(ring: MsmRingbuffer, submit: MsmGemSubmit): number {
+  protected emitSubmit(ring: MsmRingbuffer, submit: MsmGemSubmit): number {
     return this.a7xx ? this.a7xxSubmit(ring, submit) : this.a6xxSubmit(ring, submit);
   }
 
   /** One CP_INDIRECT_BUFFER_PFE per command buffer that runs (a6xx_submit/a7xx_submit's loop). */
-  private emitIbs(ring: MsmRingbuffer, submit: MsmGemSubmit): number {
+  protected emitIbs(ring: MsmRingbuffer, submit: MsmGemSubmit): number {
     for (const cmd of submit.cmds) {
       if (cmd.type === MSM_SUBMIT_CMD_IB_TARGET_BUF) continue;
       if (cmd.type === MSM_SUBMIT_CMD_CTX_RESTORE_BUF && this.curCtxSeqno === submit.ctx.seqno) continue;
@@ -704,7 +715,7 @@ export class A6xxGpu {
     return 0;
   }
 
-  private pkt7(ring: MsmRingbuffer, opcode: number, ...payload: number[]): number {
+  protected pkt7(ring: MsmRingbuffer, opcode: number, ...payload: number[]): number {
     const r = this.outPkt7(ring, opcode, payload.length);
     if (r < 0) return r;
     for (const v of payload) this.outRing(ring, v >>> 0);
@@ -719,7 +730,7 @@ export class A6xxGpu {
    * (CP_WAIT_TIMESTAMP) until BV got that far and writes the ring's fence with the interrupt,
    * and both threads go on with IFPC allowed again.
    */
-  private a7xxSubmit(ring: MsmRingbuffer, submit: MsmGemSubmit): number {
+  protected a7xxSubmit(ring: MsmRingbuffer, submit: MsmGemSubmit): number {
     const seqno = submit.seqno;
     const stats = ring.memptrsIova + MEMPTRS_STATS + (seqno % MSM_GPU_SUBMIT_STATS_COUNT) * STATS_SIZE;
     const lo = (a: number): number => a % 2 ** 32;
@@ -759,7 +770,7 @@ export class A6xxGpu {
     return 0;
   }
 
-  private a6xxSubmit(ring: MsmRingbuffer, submit: MsmGemSubmit): number {
+  protected a6xxSubmit(ring: MsmRingbuffer, submit: MsmGemSubmit): number {
     const seqno = submit.seqno;
     const stats = ring.memptrsIova + MEMPTRS_STATS + (seqno % MSM_GPU_SUBMIT_STATS_COUNT) * STATS_SIZE;
     let r = this.setPagetable(ring, submit.ctx);
@@ -797,7 +808,7 @@ export class A6xxGpu {
   // ------------------------------------------------------------------ interrupts and retirement
 
   /** a6xx_irq: read and clear RBBM_INT_0_STATUS, report errors, retire on CACHE_FLUSH_TS. */
-  private irqHandler(): void {
+  protected irqHandler(): void {
     if (!this.regs?.mapped) return;
     this.stats.irqs++;
     const status = this.read(R.A6XX_RBBM_INT_0_STATUS);
@@ -811,7 +822,7 @@ export class A6xxGpu {
     if (status & R.A6XX_RBBM_INT_0_MASK_CP_CACHE_FLUSH_TS) this.retire();
   }
 
-  private cpHwErrIrq(): void {
+  protected cpHwErrIrq(): void {
     const status = this.read(R.A6XX_CP_INTERRUPT_STATUS);
     if (status & R.A6XX_CP_INT_CP_OPCODE_ERROR) {
       this.write(R.A6XX_CP_SQE_STAT_ADDR, 1);
@@ -842,7 +853,7 @@ export class A6xxGpu {
   }
 
   /** a6xx_fault_detect_irq: the RBBM hang detector fired (unless the SMMU stalled us on purpose). */
-  private faultDetectIrq(): void {
+  protected faultDetectIrq(): void {
     if (this.read(R.A6XX_RBBM_STATUS3) & R.A6XX_RBBM_STATUS3_SMMU_STALLED_ON_FAULT) return;
     const ring = this.rings[0]!;
     this.dev.err(
@@ -861,7 +872,7 @@ export class A6xxGpu {
     this.host.queueWork(() => this.retireSubmits());
   }
 
-  private updateFences(ring: MsmRingbuffer): void {
+  protected updateFences(ring: MsmRingbuffer): void {
     const fence = this.memptrsFence(ring);
     if (fenceAfterEq(ring.completedFence, fence)) return;
     ring.completedFence = fence;
@@ -886,7 +897,7 @@ export class A6xxGpu {
   }
 
   /** retire_submit's accounting: CP cycles and always-on ticks (19.2 MHz) between the stats writes. */
-  private accountStats(ring: MsmRingbuffer, s: MsmGemSubmit): void {
+  protected accountStats(ring: MsmRingbuffer, s: MsmGemSubmit): void {
     const base = ring.memptrsOffset + MEMPTRS_STATS + (s.seqno % MSM_GPU_SUBMIT_STATS_COUNT) * STATS_SIZE;
     const rd64 = (o: number): number => this.memRead32(ring.memptrs, base + o) + this.memRead32(ring.memptrs, base + o + 4) * 2 ** 32;
     const cycles = rd64(8) - rd64(0);
@@ -898,7 +909,7 @@ export class A6xxGpu {
   // ------------------------------------------------------------------ faults
 
   /** a6xx_fault_block: the GPU block of the faulting transaction, from FSYNR1's low byte. */
-  private faultBlock(id: number): string {
+  protected faultBlock(id: number): string {
     if (id === 0) return 'CP';
     if (id === 4) return 'CCU';
     if (id === 6) return 'CDP Prefetch';
@@ -910,6 +921,16 @@ export class A6xxGpu {
     return 'UCHE';
   }
 
+  /** CP_SCRATCH_REG(n) of this generation. */
+  protected scratchReg(n: number): number {
+    return R.A6XX_CP_SCRATCH_REG(n);
+  }
+
+  /** The "source" a fault report names: a6xx decodes the GPU block from FSYNR1's low byte. */
+  protected faultSource(info: AdrenoSmmuFaultInfo): string {
+    return this.faultBlock(info.fsynr1 & 0xff);
+  }
+
   /**
    * a6xx_fault_handler / adreno_fault_handler, called from the SMMU's context-fault interrupt
    * through the IOMMU core: classifies the fault (FSR: translation, permission, external), names
@@ -919,12 +940,12 @@ export class A6xxGpu {
    */
   faultHandler(iova: number, flags: number, info: AdrenoSmmuFaultInfo | null): number {
     this.stats.faults++;
-    const scratch = [4, 5, 6, 7].map((n) => this.read(R.A6XX_CP_SCRATCH_REG(n)));
+    const scratch = [4, 5, 6, 7].map((n) => this.read(this.scratchReg(n)));
     const write = (flags & IOMMU_FAULT_WRITE) !== 0;
     let type = 'UNKNOWN';
     let source = 'unknown';
     if (info) {
-      source = this.faultBlock(info.fsynr1 & 0xff);
+      source = this.faultSource(info);
       if (info.fsr & R.ARM_SMMU_FSR_TF) type = 'TRANSLATION';
       else if (info.fsr & R.ARM_SMMU_FSR_PF) type = 'PERMISSION';
       else if (info.fsr & R.ARM_SMMU_FSR_EF) type = 'EXTERNAL';
@@ -940,6 +961,12 @@ export class A6xxGpu {
     const rec: MsmFaultRecord = { iova, write, type, source, ttbr0: info?.ttbr0 ?? 0n, fsr: info?.fsr ?? 0, comm: null, pid: 0, fenceId: 0, t: ktimeGetNs(this.kernel) };
     this.faults.push(rec);
     if (this.faults.length > 256) this.faults.shift();
+    if (!info) {
+      // without the SMMU's fault registers (an SMMU without the Adreno interface, such as
+      // msm8998's) Linux only logs: the transaction is let go now, nobody is blamed, no dump
+      this.mmu.resumeTranslation();
+      return 0;
+    }
     this.hangcheckAt = Number.POSITIVE_INFINITY;
     this.host.queueWork(() => this.faultWorker(rec));
     return 0;
@@ -953,7 +980,7 @@ export class A6xxGpu {
    * fence will carry -EIO) and captures the crash state; then the SMMU is told to terminate the
    * stalled transaction, and the GPU carries on with the rest of the ring.
    */
-  private faultWorker(rec: MsmFaultRecord): void {
+  protected faultWorker(rec: MsmFaultRecord): void {
     const ring = this.rings[0]!;
     if (this.regs.mapped) {
       const fence = this.memptrsFence(ring);
@@ -975,7 +1002,7 @@ export class A6xxGpu {
   }
 
   /** The fault/hang accounting of a submit's queue and address space (once per submit). */
-  private blame(submit: MsmGemSubmit): void {
+  protected blame(submit: MsmGemSubmit): void {
     if (submit.blamed) return;
     submit.blamed = true;
     submit.queue.faults++;
@@ -983,7 +1010,7 @@ export class A6xxGpu {
   }
 
   /** msm_gpu_crashstate_capture: one crash state at a time, until someone reads it. */
-  private crashstateCapture(reason: 'fault' | 'hang', submit: MsmGemSubmit | null, rec: MsmFaultRecord | null): void {
+  protected crashstateCapture(reason: 'fault' | 'hang', submit: MsmGemSubmit | null, rec: MsmFaultRecord | null): void {
     if (this.crashstate) return;
     const ring = this.rings[0]!;
     const mmu = submit?.ctx.aspace.mmu;
@@ -1021,7 +1048,7 @@ export class A6xxGpu {
    * means a lockup (logged, recovery queued); otherwise the timer rearms while work is left.
    * Also retires whatever completed (the kernel's "workaround for missing irq").
    */
-  private hangcheckHandler(): void {
+  protected hangcheckHandler(): void {
     const ring = this.rings[0]!;
     const fence = this.memptrsFence(ring);
     this.hangcheckAt = Number.POSITIVE_INFINITY;
@@ -1056,8 +1083,7 @@ export class A6xxGpu {
     this.memWrite32(ring.memptrs, ring.memptrsOffset + MEMPTRS_FENCE, submit.seqno);
     this.updateFences(ring);
     this.retireSubmits();
-    for (let i = 0; i < 8; i++) this.dev.info(`CP_SCRATCH_REG${i}: ${this.read(R.A6XX_CP_SCRATCH_REG(i))}`);
-    this.write(R.A6XX_CP_SQE_CNTL, R.A6XX_CP_SQE_CNTL_HALT);
+    this.recoverHw();
     this.mmu.resumeTranslation();
     if (this.hwInit() < 0) {
       this.dev.err('gpu hw init failed during recovery');
@@ -1072,6 +1098,12 @@ export class A6xxGpu {
       this.flush(ring);
     }
     if (ring.submits.length > 0) this.hangcheckAt = ktimeGetNs(this.kernel) + DRM_MSM_HANGCHECK_PERIOD_MS * NSEC_PER_MSEC;
+  }
+
+  /** a6xx_recover's register part: the CP scratch registers logged, then the SQE halted. */
+  protected recoverHw(): void {
+    for (let i = 0; i < 8; i++) this.dev.info(`CP_SCRATCH_REG${i}: ${this.read(R.A6XX_CP_SCRATCH_REG(i))}`);
+    this.write(R.A6XX_CP_SQE_CNTL, R.A6XX_CP_SQE_CNTL_HALT);
   }
 
   /** Gives the GPU (the model) a chance to run: one read of the CP's read pointer. */
@@ -1112,10 +1144,7 @@ export class A6xxGpu {
    * resources. Submits still on the ring are the caller's to end first.
    */
   fini(): void {
-    if (this.regs?.mapped && this.hwReady) {
-      this.write(R.A6XX_RBBM_INT_0_MASK, 0);
-      this.write(R.A6XX_CP_SQE_CNTL, 0);
-    }
+    if (this.regs?.mapped && this.hwReady) this.haltHw();
     this.hwReady = false;
     for (const bo of [...this.kernelBos]) this.kernelBoFree(bo);
     this.rings.length = 0;
@@ -1126,6 +1155,17 @@ export class A6xxGpu {
     else if (this.mmu) this.mmu.destroy();
     this.gmu?.teardown();
     this.initialised = false;
+  }
+
+  /** Interrupts masked and the CP stopped (the teardown's register part). */
+  protected haltHw(): void {
+    this.write(R.A6XX_RBBM_INT_0_MASK, 0);
+    this.write(R.A6XX_CP_SQE_CNTL, 0);
+  }
+
+  /** msm_gpu_create_private_address_space is possible: the GPU switches per-process page tables (a6xx, a7xx). */
+  get perProcessPagetables(): boolean {
+    return true;
   }
 
   /** Ends a submit that will never run (device going away): its fences carry `err`. */
@@ -1141,7 +1181,7 @@ export class A6xxGpu {
   }
 }
 
-function hex8(v: number): string {
+export function hex8(v: number): string {
   return (v >>> 0).toString(16).padStart(8, '0').toUpperCase();
 }
 

@@ -148,9 +148,10 @@ describe('probe on the sdm845 GPU subtree', () => {
     expect(r.drm).toBeUndefined();
     expect(r.k.log.grep('adreno 5000000.gpu: Unknown GPU revision: 6.9.9.0')).toHaveLength(1);
     expect(r.k.drivers.findDevice(GPU_NAME)!.state).toBe('unbound');
-    // an a5xx part and ids Linux v6.12 has no entry for: the chip id written dotted (msm8996's
-    // a530), or in hex (an a7xx id between the a730 and the a740, an a8xx id)
-    for (const [compat, rev] of [['qcom,adreno-530.2', '5.3.0.2'], ['qcom,adreno-07040001', '7.4.0.1'], ['qcom,adreno-44050001', '68.5.0.1']] as const) {
+    // ids Linux v6.12 has no entry for: a5xx patch levels its a5xx list does not name (it has
+    // 5.3.0.2 and 5.3.0.4 for the a530, 5.4.0.1 for the a540; the match is exact), written
+    // dotted, or in hex (an a7xx id between the a730 and the a740, an a8xx id)
+    for (const [compat, rev] of [['qcom,adreno-530.1', '5.3.0.1'], ['qcom,adreno-540.0', '5.4.0.0'], ['qcom,adreno-07040001', '7.4.0.1'], ['qcom,adreno-44050001', '68.5.0.1']] as const) {
       const h = bootFake(sdm845GpuDtb({ gpuCompat: [compat, 'qcom,adreno'] }));
       expect(h.drm).toBeUndefined();
       expect(h.k.log.grep(`adreno 5000000.gpu: Unknown GPU revision: ${rev}`), compat).toHaveLength(1);

@@ -45,6 +45,8 @@ export interface TreeOptions {
   gmuWrapperRegNames?: string[];
   /** The SMMU's compatible list (default: sdm845's Adreno SMMU). */
   smmuCompat?: string[];
+  /** No GMU node at all (the a5xx trees: msm8996, msm8998, sdm630 have none). */
+  noGmuNode?: boolean;
   /** The GMU node's status property (default: none, i.e. enabled). */
   gmuStatus?: string;
   ramSize?: number;
@@ -77,7 +79,7 @@ export function sdm845GpuDtb(o: TreeOptions = {}): Uint8Array {
         prop.u32('#global-interrupts', 2),
         prop.cells('interrupts', ...spis([229, 231]), ...spis([364, 365, 366, 367, 368, 369, 370, 371], EDGE_RISING)),
       ]),
-      o.gmuWrapper
+      ...(o.noGmuNode ? [] : [o.gmuWrapper
         ? node('gmu: gmu@596a000', [prop.strings('compatible', o.gmuCompat ?? ['qcom,adreno-gmu-wrapper']), reg([0x0596_a000, 0x30000]), prop.strings('reg-names', o.gmuWrapperRegNames ?? ['gmu'])])
         : node('gmu: gmu@506a000', [
             prop.strings('compatible', o.gmuCompat ?? ['qcom,adreno-gmu-630.2', 'qcom,adreno-gmu']),
@@ -87,7 +89,7 @@ export function sdm845GpuDtb(o: TreeOptions = {}): Uint8Array {
             prop.strings('interrupt-names', ['hfi', 'gmu']),
             prop.cells('iommus', ref('adreno_smmu'), 5),
             ...(o.gmuStatus !== undefined ? [prop.string('status', o.gmuStatus)] : []),
-          ]),
+          ])]),
       node('intc: interrupt-controller@17a00000', [
         prop.string('compatible', 'arm,gic-v3'),
         prop.u32('#address-cells', 2),

@@ -8,6 +8,7 @@ export * from './fdt/index.js';
 export * from './models/dma-master.js';
 export * from './models/bus-master-port.js';
 export * from './models/tlb.js';
+export * from './models/set-tlb.js';
 export * from './boards/default.js';
 export * from './boards/index.js';
 export * from './walk/index.js';

@@ -104,7 +104,7 @@ const SEED = Number(process.env.DTS_FUZZ_SEED ?? 0xd75f022);
 describe('DTS compiler fuzzing', () => {
   // the cases run in chunks of their own test (each with the whole timeout), continuing one
   // random sequence, so a loaded machine slows the run down without failing it
-  const CHUNK = 500;
+  const CHUNK = 250;
   const r = rng(SEED);
   let compiled = 0;
   let rejected = 0;

@@ -93,6 +93,7 @@ interface InitOpts {
   cmdqLog2?: number;
   evtqLog2?: number;
   tlbCapacity?: number;
+  tlbWays?: number;
 }
 
 class Driver {
@@ -119,6 +120,7 @@ class Driver {
       gerrorIrq: irq.line(IRQ_GERROR),
       cmdqSyncIrq: irq.line(IRQ_SYNC),
       tlbCapacity: opts.tlbCapacity,
+      tlbWays: opts.tlbWays,
     });
     this.board.bus.map(MMIO, SMMU_MMIO_SIZE, this.smmu);
     irq.onIrq(IRQ_GERROR, () => this.gerrors++);
@@ -913,6 +915,19 @@ describe('SMMUv3 invalidation scope and limits', () => {
     // The evicted page is walked again (and sees the current table).
     pt.map(0x1000, RAM + 0x90_0000, S1_PAGE);
     expect(tr(d.smmu, sid, 0x1000)).toBe(RAM + 0x90_0000);
+  });
+
+  it('keeps a stale entry in a direct-mapped TLB (tlbWays 1) until a TLBI, and refuses bad ways', () => {
+    expect(() => new SmmuV3(new Board('x', [{ base: RAM, size: 1 << 20 }]).mem, { tlbWays: 3 })).toThrow(/bad TLB ways 3/);
+    const { d, pt, sid } = s1Setup({ tlbCapacity: 64, tlbWays: 1 });
+    for (let i = 0; i < 8; i++) pt.map(0x1000 * (i + 1), RAM + 0x80_0000 + i * 4096, S1_PAGE);
+    for (let i = 0; i < 8; i++) expect(tr(d.smmu, sid, 0x1000 * (i + 1))).toBe(RAM + 0x80_0000 + i * 4096);
+    expect(d.smmu.tlbSize).toBe(8); // eight consecutive pages: eight different sets
+    pt.map(0x3000, RAM + 0x90_0000, S1_PAGE); // remapped without invalidation
+    expect(tr(d.smmu, sid, 0x3000)).toBe(RAM + 0x80_2000);
+    d.cmd(CMD_TLBI_NSNH_ALL);
+    d.sync();
+    expect(tr(d.smmu, sid, 0x3000)).toBe(RAM + 0x90_0000);
   });
 
   it('terminates untagged traffic with S1DSS = 0 and drops events while EVTQEN = 0', () => {

@@ -14,7 +14,7 @@ import {
 import type { AdrenoSmmuFaultInfo, AdrenoSmmuPgtableCfg, Device, IoMem, IommuDomainType, OfDeviceId } from '@gki/kernel';
 import { ArmSmmuDomainImpl, lpaeTcr } from './domain.js';
 import * as R from './regs.js';
-import { FEAT_FMT_AARCH64, type ArmSmmu } from './smmu.js';
+import { FEAT_FMT_AARCH64, FEAT_FMT_AARCH64_16K, type ArmSmmu } from './smmu.js';
 
 /**
  * Implementation hooks (struct arm_smmu_impl), chosen by compatible as Linux's
@@ -163,8 +163,45 @@ function qcomInitContext(domain: ArmSmmuDomainImpl): number {
  * for a BYPASS S2CR (then reserves the last context bank to emulate bypass); keeps SMRs the
  * boot firmware left valid, as bypass entries.
  */
+/** Hides the context banks past `n` (banks the secure world keeps, or that crash when touched). */
+function limitContextBanks(smmu: ArmSmmu, n: number): void {
+  smmu.numContextBanks = n;
+  smmu.cbs.length = n;
+  smmu.contextMap.length = n;
+}
+
+function isCompatible(smmu: ArmSmmu, compatible: string): boolean {
+  const np = smmu.dev.ofNode;
+  return np !== null && np !== undefined && ofDeviceIsCompatible(np, compatible) > 0;
+}
+
+/**
+ * qcom_smmu_cfg_probe's per-SoC bank counts: msm8998's LPASS SMMU reports 13 banks but the last
+ * one crashes the system when touched (12 are used); sdm630/sdm660's A2NOC SMMU reports 21 of
+ * which 7 are usable, their LPASS SMMU 14 of which 13.
+ */
+function qcomLimitContextBanks(smmu: ArmSmmu): void {
+  if (isCompatible(smmu, 'qcom,msm8998-smmu-v2') && smmu.numContextBanks === 13) limitContextBanks(smmu, 12);
+  else if (isCompatible(smmu, 'qcom,sdm630-smmu-v2')) {
+    if (smmu.numContextBanks === 21) limitContextBanks(smmu, 7);
+    else if (smmu.numContextBanks === 14) limitContextBanks(smmu, 13);
+  }
+}
+
+/**
+ * qcom_adreno_smmuv2_cfg_probe: the 16 KiB AArch64 granule some of these SMMUs advertise does not
+ * work, so it is withdrawn; on sdm630/sdm660 the secure world keeps the last 3 of the GPU SMMU's
+ * 5 context banks (2 are left).
+ */
+function qcomAdrenoSmmuV2CfgProbe(smmu: ArmSmmu): number {
+  smmu.features &= ~FEAT_FMT_AARCH64_16K;
+  if (isCompatible(smmu, 'qcom,sdm630-smmu-v2') && smmu.numContextBanks === 5) limitContextBanks(smmu, 2);
+  return 0;
+}
+
 function qcomCfgProbe(smmu: ArmSmmu): number {
   const q = qcom(smmu);
+  qcomLimitContextBanks(smmu);
   if (smmu.numMappingGroups > 128) {
     smmu.dev.info('\tLimiting the stream matching groups to 128');
     smmu.numMappingGroups = 128;
@@ -376,13 +413,15 @@ const stallEnabled = (smmu: ArmSmmu, idx: number) => qcom(smmu).stallEnabled.has
 const QCOM_ADRENO_SMMU_V2_IMPL: ArmSmmuImpl = {
   name: 'qcom-adreno-smmu-v2',
   initContext: adrenoInitContext,
+  cfgProbe: qcomAdrenoSmmuV2CfgProbe,
   defDomainType: qcomDefDomainType,
   allocContextBank: adrenoAllocContextBank,
   writeSctlr: adrenoWriteSctlr,
   stallEnabled,
 };
 
-const QCOM_ADRENO_SMMU_500_IMPL: ArmSmmuImpl = { ...QCOM_ADRENO_SMMU_V2_IMPL, name: 'qcom-adreno-smmu-500', reset: armMmu500Reset };
+/** The MMU-500 flavour has no cfg_probe of its own (Linux: no qcom_adreno_smmuv2_cfg_probe there). */
+const QCOM_ADRENO_SMMU_500_IMPL: ArmSmmuImpl = { ...QCOM_ADRENO_SMMU_V2_IMPL, name: 'qcom-adreno-smmu-500', reset: armMmu500Reset, cfgProbe: undefined };
 
 interface QcomMatchData {
   readonly impl: ArmSmmuImpl | null;

@@ -3,8 +3,8 @@ import { prop, ref, SmmuV2 } from '@gki/hw';
 import { ioPgtableCoreModule } from '@gki/io-pgtable-core';
 import ioPgtableArm from '@gki/format-arm-lpae';
 import { ENODEV, IOMMU_READ, IOMMU_WRITE, Kernel, iommuAttachDevice, iommuDetachDevice, iommuDomainAlloc, iommuDomainFree, iommuGetDomainForDev, iommuGroupGet, iommuMap, iommuUnmap } from '@gki/kernel';
-import armSmmu, { ARM_SMMU_ALIASES, armSmmuConfigFromKconfig, armSmmuModuleFromKconfig, FEAT_FMT_AARCH32_L, FEAT_FMT_AARCH32_S, FEAT_FMT_AARCH64_4K, FEAT_FMT_AARCH64_64K, FEAT_STREAM_MATCH, FEAT_TRANS_NESTED, FEAT_TRANS_OPS, FEAT_TRANS_S1, FEAT_TRANS_S2, FEAT_VMID16, armSmmuFromDevice, armSmmuMasterOf, asArmSmmuDomain } from '../src/index.js';
-import { bootFake, dmaTestModule, fakeBoard, id1, mmu500Id0, SMMU_NAME } from './fake-regs.js';
+import armSmmu, { ARM_SMMU_ALIASES, armSmmuConfigFromKconfig, armSmmuModuleFromKconfig, FEAT_FMT_AARCH32_L, FEAT_FMT_AARCH32_S, FEAT_FMT_AARCH64_4K, FEAT_FMT_AARCH64_16K, FEAT_FMT_AARCH64_64K, FEAT_STREAM_MATCH, FEAT_TRANS_NESTED, FEAT_TRANS_OPS, FEAT_TRANS_S1, FEAT_TRANS_S2, FEAT_VMID16, armSmmuFromDevice, armSmmuMasterOf, asArmSmmuDomain } from '../src/index.js';
+import { bootFake, dmaTestModule, fakeBoard, ID2_DEFAULT, id1, mmu500Id0, SMMU_NAME } from './fake-regs.js';
 import { boot, buffer, domain, SMMU_BASE } from './rig.js';
 
 describe('module arm_smmu', () => {
@@ -235,6 +235,35 @@ describe('the legacy mmu-masters binding', () => {
 });
 
 describe('implementation quirks chosen by compatible', () => {
+  it('hides the context banks Linux hides on msm8998 and sdm630 (qcom_smmu_cfg_probe), and only there', () => {
+    const banks = (compatible: string[], ncb: number): number => {
+      const r = bootFake({ compatible, id1: id1(ncb, 0, 4), regSize: 0x4_0000 });
+      expect(r.smmu, compatible.join(',')).toBeDefined();
+      expect(r.k.log.grep(`${ncb} context banks (0 stage-2 only)`), compatible.join(',')).toHaveLength(1);
+      return r.smmu!.numContextBanks;
+    };
+    // msm8998's LPASS SMMU: 13 reported, the last one crashes the system when touched
+    expect(banks(['qcom,msm8998-smmu-v2', 'qcom,smmu-v2'], 13)).toBe(12);
+    expect(banks(['qcom,msm8998-smmu-v2', 'qcom,smmu-v2'], 8)).toBe(8);
+    // sdm630/sdm660: the A2NOC SMMU keeps 7 of 21, LPASS 13 of 14
+    expect(banks(['qcom,sdm630-smmu-v2', 'qcom,smmu-v2'], 21)).toBe(7);
+    expect(banks(['qcom,sdm630-smmu-v2', 'qcom,smmu-v2'], 14)).toBe(13);
+    expect(banks(['qcom,sdm845-smmu-v2', 'qcom,smmu-v2'], 14)).toBe(14);
+  });
+
+  it("the Adreno SMMU-v2 withdraws the 16 KiB granule and leaves sdm630's GPU 2 of its 5 banks (qcom_adreno_smmuv2_cfg_probe)", () => {
+    const id2 = (ID2_DEFAULT | (1 << 13)) >>> 0; // PTFS_16K advertised
+    const gpu = bootFake({ compatible: ['qcom,sdm630-smmu-v2', 'qcom,adreno-smmu', 'qcom,smmu-v2'], id1: id1(5), id2 });
+    expect(gpu.smmu!.impl?.name).toBe('qcom-adreno-smmu-v2');
+    expect(gpu.smmu!.numContextBanks).toBe(2);
+    expect(gpu.smmu!.features & FEAT_FMT_AARCH64_16K).toBe(0);
+    expect(gpu.k.log.grep(/Supported page sizes: 0x([0-9a-f]+)/)[0]!.msg).not.toMatch(/0x[0-9a-f]*[4567cdef][0-9a-f]{3}$/);
+    // the plain Qualcomm SMMU-v2 keeps what the hardware reports
+    const plain = bootFake({ compatible: ['qcom,sdm630-smmu-v2', 'qcom,smmu-v2'], id1: id1(5), id2 });
+    expect(plain.smmu!.numContextBanks).toBe(5);
+    expect(plain.smmu!.features & FEAT_FMT_AARCH64_16K).toBe(FEAT_FMT_AARCH64_16K);
+  });
+
   it('Qualcomm firmware that turns bypass S2CRs into fault: bypass goes through a reserved context bank', () => {
     const r = bootFake({ compatible: ['qcom,sm8150-smmu-500', 'qcom,smmu-500', 'arm,mmu-500'], s2crBypassBecomesFault: true });
     const s = r.smmu!;

@@ -23,7 +23,8 @@ Boots as gki boot does (the same progress, kernel log and device table), then ru
   dma     every DMA master bound to the DMA test driver copies through the DMA API (coherent
           buffers, IOVAs behind an IOMMU, physical addresses otherwise), 16 copies of 65827
           bytes each, checked byte for byte, then takes one deliberate fault
-  gpu     on every GPU: 3 contexts (open files, each its own GPU address space), 8 fill + copy
+  gpu     on every GPU: 3 contexts (open files, each its own GPU address space where the
+          driver gives one: not msm on a5xx or behind a plain SMMU), 8 fill + copy
           + checksum job chains each, checked; then a growable heap the driver extends on a
           GPU fault, and a deliberate write that nothing maps
   stress  a seeded random mix of streaming DMA mappings, DMA copies, GPU jobs in a changing

@@ -49,6 +49,12 @@ export interface GpuContext {
   /** Copies `len` random bytes through the GPU (COPY then CHECKSUM) and checks both; bytes moved, or -errno. */
   copy(len: number, seed: number): number;
   close(): number;
+  /**
+   * Whether the context has a GPU address space of its own (a Mali address space, an msm
+   * per-process table) or shares the GPU's one (msm on a5xx, or behind an SMMU without the
+   * Adreno interface).
+   */
+  readonly ownAddressSpace: boolean;
 }
 
 /** A GPU of the board as the workloads drive it. */
@@ -95,6 +101,8 @@ interface Bo {
 
 class PanfrostContext implements GpuContext {
   private desc: Bo | null = null;
+  /** Every panfrost file gets a Mali address space of its own. */
+  readonly ownAddressSpace = true;
 
   constructor(
     readonly pfdev: PanfrostDevice,
@@ -260,6 +268,11 @@ class MsmContext implements GpuContext {
     readonly drm: MsmDrmDevice,
     readonly file: MsmFile,
   ) {}
+
+  /** MSM_PARAM_VA_START answers only for a file with a per-process table (-EINVAL otherwise). */
+  get ownAddressSpace(): boolean {
+    return typeof this.file.getParam({ pipe: MSM_PIPE_3D0, param: MSM_PARAM_VA_START }) !== 'number';
+  }
 
   bo(size: number): MsmBo | number {
     const n = this.file.gemNew({ size, flags: MSM_BO_WC });

@@ -43,7 +43,7 @@ export const SMMU_V2_MODEL: ModelDescriptor = {
 /** Arm Mali Midgard / Bifrost / Valhall-JM GPU: the generic `arm,mali-*` and the SoC compatibles. */
 export const MALI_MODEL: ModelDescriptor = { name: 'mali', compatibles: MALI_COMPATIBLES, factory: createMaliModel };
 
-/** Qualcomm Adreno a6xx GPU (`qcom,adreno-6xx.y`, `qcom,adreno-7xx.y`, chip-id compatibles, `qcom,adreno`). */
+/** Qualcomm Adreno a5xx/a6xx/a7xx GPU (`qcom,adreno-5xx.y`, `qcom,adreno-6xx.y`, `qcom,adreno-7xx.y`, chip-id compatibles, `qcom,adreno`). */
 export const ADRENO_GPU_MODEL: ModelDescriptor = {
   name: 'adreno',
   compatibles: ADRENO_GPU_COMPATIBLES,

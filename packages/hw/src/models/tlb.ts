@@ -1,6 +1,9 @@
 /**
- * The translation fast path every IOMMU and GPU-MMU model of this package shares: a TLB of
- * leaf translations keyed by a translation context and an input page or block.
+ * A hashed, fully associative TLB of leaf translations keyed by a translation context and an
+ * input page or block, and (below) the walk cache built on it. The models' own TLBs are
+ * `SetTlb` (./set-tlb.ts), the set-associative form with the same interface whose fill is a
+ * few int32 stores; this one keeps per-context entry lists and an `aux` payload, which the walk
+ * cache uses.
  *
  * A *context* is a pair of non-negative integers (`group`, `tag`) the model chooses: for the
  * SMMUv3 (VMID slot, ASID slot); for an SMMUv2 context bank (VMID or bank, ASID); for a Mali

@@ -152,6 +152,11 @@ const GEN7_OPCODE_NAMES: Record<number, string> = {
   [R.A7XX_CP_RESET_CONTEXT_STATE]: 'CP_RESET_CONTEXT_STATE',
 };
 
+/** The a5xx names: the a6xx ones without the packets a5xx does not have. */
+const A5XX_OPCODE_NAMES: Record<number, string> = Object.fromEntries(
+  Object.entries(OPCODE_NAMES).filter(([op]) => !R.A5XX_MISSING_OPCODES.includes(Number(op))),
+);
+
 const SKIPPED = new Uint8Array(128);
 for (const op of R.A6XX_SKIPPED_OPCODES) SKIPPED[op] = 1;
 const GEN7_SKIPPED = new Uint8Array(SKIPPED);
@@ -178,6 +183,11 @@ export interface AdrenoCpOptions {
   readonly maxChain?: number;
   /** A gen7 CP (a730, a740, a750): gen7 packet layouts and the BR/BV thread selection (default false). */
   readonly gen7?: boolean;
+  /**
+   * An a5xx CP (a505..a540): the a5xx CP_PROTECT layout and CP_PROTECT_STATUS encoding, and no
+   * a6xx-only packets (CP_MEMCPY, CP_REG_WRITE, CP_SET_MARKER, CP_WAIT_MEM_GTE: opcode errors).
+   */
+  readonly a5xx?: boolean;
 }
 
 export class AdrenoCp {
@@ -195,6 +205,8 @@ export class AdrenoCp {
   readonly vaBits: number;
   /** Gen7 packet layouts and thread selection. */
   readonly gen7: boolean;
+  /** The a5xx protection layout and packet set. */
+  readonly a5xx: boolean;
   /** Gen7: the CP threads CP_THREAD_CONTROL selected (1 BR, 2 BV, 3 both); both after reset. */
   thread: number = R.A7XX_CP_SET_THREAD_BOTH;
   /** Gen7: CP_THREAD_CONTROL.CONCURRENT_BIN_DISABLE as last written. */
@@ -277,7 +289,9 @@ export class AdrenoCp {
   ) {
     this.vaBits = opts.vaBits ?? 49;
     this.gen7 = opts.gen7 ?? false;
-    this.names = this.gen7 ? GEN7_OPCODE_NAMES : OPCODE_NAMES;
+    this.a5xx = opts.a5xx ?? false;
+    if (this.gen7 && this.a5xx) throw new RangeError('a CP is either gen7 or a5xx');
+    this.names = this.gen7 ? GEN7_OPCODE_NAMES : this.a5xx ? A5XX_OPCODE_NAMES : OPCODE_NAMES;
     this.skipped = this.gen7 ? GEN7_SKIPPED : SKIPPED;
     if (!Number.isInteger(this.vaBits) || this.vaBits < 32 || this.vaBits > 52) throw new RangeError(`bad GPU VA width ${this.vaBits}`);
     this.vaSpan = 2 ** this.vaBits;
@@ -610,6 +624,7 @@ export class AdrenoCp {
 
   /** Whether register `reg` is protected for this access in the current mode. */
   private isProtected(reg: number, write: boolean): boolean {
+    if (this.a5xx) return this.isProtectedA5xx(reg, write);
     if (!this.protectedMode || (this.protectCntl & R.A6XX_CP_PROTECT_CNTL_ACCESS_PROT_EN) === 0) return false;
     const last = R.A6XX_CP_PROTECT_COUNT - 1;
     for (let i = 0; i <= last; i++) {
@@ -624,15 +639,34 @@ export class AdrenoCp {
     return false;
   }
 
+  /**
+   * a5xx: each CP_PROTECT entry traps writes (and reads with TRAP_READ) of the 2^MASK_LEN
+   * registers from BASE_ADDR (a byte address); CP_PROTECT_CNTL.ENABLE turns checking on.
+   */
+  private isProtectedA5xx(reg: number, write: boolean): boolean {
+    if (!this.protectedMode || (this.protectCntl & R.A5XX_CP_PROTECT_CNTL_ENABLE) === 0) return false;
+    for (let i = 0; i < R.A5XX_CP_PROTECT_COUNT; i++) {
+      const v = this.protect[i]!;
+      if ((v & (write ? R.A5XX_CP_PROTECT_TRAP_WRITE : R.A5XX_CP_PROTECT_TRAP_READ)) === 0) continue;
+      const base = (v & R.A5XX_CP_PROTECT_BASE_MASK) >>> 2;
+      const len = 2 ** ((v >>> R.A5XX_CP_PROTECT_MASK_LEN_SHIFT) & R.A5XX_CP_PROTECT_MASK_LEN_MASK);
+      if (reg >= base && reg < base + len) return true;
+    }
+    return false;
+  }
+
   /** Returns false (and stops the CP when FAULT_ON_VIOL_EN) for a protected register access. */
   private protectionCheck(reg: number, write: boolean): boolean {
     if (!this.isProtected(reg, write)) return true;
     this.stats.protectionErrors++;
-    this.protectStatus = ((reg & 0x3ffff) | (write ? 0 : R.A6XX_CP_PROTECT_STATUS_READ)) >>> 0;
+    this.protectStatus = this.a5xx
+      ? (((reg << 2) & R.A5XX_CP_PROTECT_BASE_MASK) | (write ? R.A5XX_CP_PROTECT_STATUS_WRITE : 0)) >>> 0
+      : ((reg & 0x3ffff) | (write ? 0 : R.A6XX_CP_PROTECT_STATUS_READ)) >>> 0;
     this.interruptStatus |= R.A6XX_CP_INT_REGISTER_PROTECTION_ERROR;
     this.host.event(`CP protected-mode ${write ? 'write' : 'read'} of register 0x${reg.toString(16)} at ${this.where()}`);
     this.host.raiseInt(R.A6XX_INT_CP_HW_ERROR);
-    if ((this.protectCntl & R.A6XX_CP_PROTECT_CNTL_ACCESS_FAULT_ON_VIOL_EN) !== 0) this.state = 'halted';
+    const stop = this.a5xx ? R.A5XX_CP_PROTECT_CNTL_FAULT_ON_VIOL : R.A6XX_CP_PROTECT_CNTL_ACCESS_FAULT_ON_VIOL_EN;
+    if ((this.protectCntl & stop) !== 0) this.state = 'halted';
     return false;
   }
 
@@ -785,7 +819,7 @@ export class AdrenoCp {
         st.skipped++;
         return EX_DONE;
       }
-      this.opcodeError(this.hdr, `opcode 0x${op.toString(16)} is not an ${this.gen7 ? 'a7xx' : 'a6xx'} packet`);
+      this.opcodeError(this.hdr, `opcode 0x${op.toString(16)} is not an ${this.gen7 ? 'a7xx' : this.a5xx ? 'a5xx' : 'a6xx'} packet`);
       return EX_STOP;
     }
     this.what = name;

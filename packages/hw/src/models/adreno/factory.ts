@@ -28,11 +28,14 @@ import { SmmuV2 } from '../smmu-v2/smmu.js';
 import { AdrenoRegisterWindow } from './aux.js';
 import { AdrenoGmu, AdrenoGmuWrapper } from './gmu.js';
 import { AdrenoGpu } from './gpu.js';
-import { adrenoChipIdFromCompatible, adrenoChipIdFromGmuCompatible, ADRENO_630_CHIP_ID, ADRENO_GMU_WRAPPER_COMPATIBLE } from './presets.js';
-import { A6XX_GMU_RSCC_OFFSET } from './regs.js';
+import { Adreno5xxGpu } from './gpu5.js';
+import { adrenoChipIdFromCompatible, adrenoChipIdFromGmuCompatible, adrenoIsA5xx, ADRENO_630_CHIP_ID, ADRENO_GMU_WRAPPER_COMPATIBLE } from './presets.js';
+import { A5XX_GPMU_RBCCU_PWR_CLK_STATUS, A6XX_GMU_RSCC_OFFSET } from './regs.js';
 
 /** Smallest GPU register window: the RBBM and CP registers up to CP_ALWAYS_ON_COUNTER_HI. */
 const GPU_MIN_REG_SIZE = 0x2608;
+/** Smallest a5xx GPU register window: up to the GPMU's power status registers. */
+const A5XX_GPU_MIN_REG_SIZE = (A5XX_GPMU_RBCCU_PWR_CLK_STATUS + 1) * 4;
 /** Smallest GMU wrapper window: up to GPU_CX_BUSY_STATUS (0x23b0c - 0x1a800 words). */
 const GMU_WRAPPER_MIN_REG_SIZE = 0x2_4c10;
 /** Smallest GMU register window: up to the RSCC and always-on blocks of an a630-family GMU. */
@@ -105,25 +108,28 @@ export const createAdrenoGpuModel: ModelFactory = (board, node, regs, irqs, ctx)
   const win = regs[named >= 0 ? named : 0]!;
   if (win.size < GPU_MIN_REG_SIZE) throw new FdtError(-1, `${ctx.compatible} register window ${hex(win.size)} is below ${hex(GPU_MIN_REG_SIZE)}`, path);
   const chipId = gpuChipId(node, path, compatibleOf(node, path));
-  if (chipId >>> 24 < 6) {
-    // An older Adreno behind the generic "qcom,adreno" (a3xx..a5xx trees list it too): not this model.
-    board.notes.push({ level: 'info', source: 'adreno', message: `${path}: Adreno chip id 0x${chipId.toString(16)} is not an a6xx/a7xx part; no GPU model` });
+  if (chipId >>> 24 < 5) {
+    // An older Adreno behind the generic "qcom,adreno" (a3xx and a4xx trees list it too): not this model.
+    board.notes.push({ level: 'info', source: 'adreno', message: `${path}: Adreno chip id 0x${chipId.toString(16)} is not an a5xx/a6xx/a7xx part; no GPU model` });
     return undefined;
   }
+  const a5xx = adrenoIsA5xx(chipId);
+  if (a5xx && win.size < A5XX_GPU_MIN_REG_SIZE) throw new FdtError(-1, `${ctx.compatible} register window ${hex(win.size)} is below ${hex(A5XX_GPU_MIN_REG_SIZE)} (an a5xx part)`, path);
   const exec = propString(node, 'gki,cp-execution', path);
   if (exec !== undefined && exec !== 'immediate' && exec !== 'manual')
     throw new FdtError(-1, `property 'gki,cp-execution' must be "immediate" or "manual", not "${exec}"`, path);
   const vaBits = propU32(node, 'gki,va-bits', path);
   if (vaBits !== undefined && (vaBits < 32 || vaBits > 52)) throw new FdtError(-1, `property 'gki,va-bits' = ${vaBits} is outside 32..52`, path);
   const first = hasProp(node, 'iommus') ? phandleArgsList(ctx.tree, node, path, 'iommus', '#iommu-cells')[0] : undefined;
-  const gpu = new AdrenoGpu(board.mem, {
+  const opts = {
     name: node.name,
     chipId,
     streamId: first?.args[0],
     irq: irqs[0] === undefined || irqs[0] < 0 ? undefined : board.irq.line(irqs[0]),
     execution: exec as 'immediate' | 'manual' | undefined,
     vaBits,
-  });
+  };
+  const gpu = a5xx ? new Adreno5xxGpu(board.mem, opts) : new AdrenoGpu(board.mem, opts);
   board.bus.map(win.address, win.size, gpu);
   mapWindows(board, node, path, regs, ['kgsl_3d0_reg_memory'], gpu.windows, node.name);
   return gpu;

@@ -83,22 +83,22 @@ export class AdrenoGpu implements MmioDevice {
 
   private readonly irq: IrqLine | undefined;
   private smmu: AdrenoSmmuPort | undefined;
-  private depth = 0;
-  private ticks = 0;
+  protected depth = 0;
+  protected ticks = 0;
   private accesses = 0;
-  private softResets = 0;
+  protected softResets = 0;
   private interrupts = 0;
 
-  private intRaw = 0;
-  private intMask = 0;
-  private swReset = 0;
+  protected intRaw = 0;
+  protected intMask = 0;
+  protected swReset = 0;
   private gbifHalt = 0;
   private rbbmGbifHalt = 0;
-  private vbifHalt = 0;
+  protected vbifHalt = 0;
   private sramInit = 0;
-  private sqeStatAddr = 0;
-  private sqeCntl = 0;
-  private readonly storage = new Map<number, number>();
+  protected sqeStatAddr = 0;
+  protected sqeCntl = 0;
+  protected readonly storage = new Map<number, number>();
   /** RBBM_PERFCTR_CP(0): 0x400 on a6xx, 0x300 on gen7. */
   private readonly perfctrCp0: number;
 
@@ -125,7 +125,7 @@ export class AdrenoGpu implements MmioDevice {
       },
       event: (m) => this.event(m),
     };
-    this.cp = new AdrenoCp(mem, host, opts.streamId ?? 0, { vaBits: opts.vaBits, maxChain: opts.maxChain, gen7: this.gen7 });
+    this.cp = new AdrenoCp(mem, host, opts.streamId ?? 0, { vaBits: opts.vaBits, maxChain: opts.maxChain, gen7: this.gen7, a5xx: this.chipId >>> 24 === 5 });
   }
 
   // ------------------------------------------------------------------------------- links
@@ -199,7 +199,7 @@ export class AdrenoGpu implements MmioDevice {
     if (this.depth === 0) this.updateIrq();
   }
 
-  private event(m: string): void {
+  protected event(m: string): void {
     if (this.events.length >= this.eventLogSize) this.events.shift();
     this.events.push(m);
   }
@@ -252,7 +252,7 @@ export class AdrenoGpu implements MmioDevice {
   }
 
   /** The value of register `reg` (a word offset), with no side effect. */
-  private regValue(reg: number): number {
+  protected regValue(reg: number): number {
     const cp = this.cp;
     switch (reg) {
       case R.A6XX_RBBM_INT_0_MASK: return this.intMask;
@@ -303,7 +303,7 @@ export class AdrenoGpu implements MmioDevice {
   }
 
   /** A register write from the bus or from the command stream. */
-  private writeReg(reg: number, v: number): void {
+  protected writeReg(reg: number, v: number): void {
     const cp = this.cp;
     switch (reg) {
       case R.A6XX_RBBM_INT_0_MASK: this.intMask = v; return;
@@ -373,7 +373,7 @@ export class AdrenoGpu implements MmioDevice {
   }
 
   /** RBBM_SW_RESET_CMD: the CP and the interrupt block return to their reset state. */
-  private softReset(): void {
+  protected softReset(): void {
     this.softResets++;
     this.cp.softReset();
     this.sqeCntl = 0;

@@ -21,13 +21,13 @@ const GPU_DOTTED = /^qcom,adreno-(\d{3})\.(\d+)$/;
 const GPU_HEX = /^qcom,adreno-([0-9a-f]{8})$/;
 const GMU_DOTTED = /^qcom,adreno-gmu-(\d{3})\.(\d+)$/;
 
-/** True for a compatible the GPU model claims: "qcom,adreno", "qcom,adreno-6xx.y", "qcom,adreno-7xx.y", "qcom,adreno-XXXXXXXX". */
+/** True for a compatible the GPU model claims: "qcom,adreno", "qcom,adreno-5xx.y", "qcom,adreno-6xx.y", "qcom,adreno-7xx.y", "qcom,adreno-XXXXXXXX". */
 export function isAdrenoGpuCompatible(compatible: string): boolean {
   if (compatible === 'qcom,adreno') return true;
   const d = GPU_DOTTED.exec(compatible);
-  if (d) return d[1]!.startsWith('6') || d[1]!.startsWith('7');
+  if (d) return d[1]!.startsWith('5') || d[1]!.startsWith('6') || d[1]!.startsWith('7');
   const h = GPU_HEX.exec(compatible);
-  return h !== null && (h[1]!.startsWith('06') || h[1]!.startsWith('07') || h[1]!.startsWith('43'));
+  return h !== null && (h[1]!.startsWith('05') || h[1]!.startsWith('06') || h[1]!.startsWith('07') || h[1]!.startsWith('43'));
 }
 
 /**
@@ -116,12 +116,12 @@ const HEX_NAMES: ReadonlyMap<number, string> = new Map([
   [0x43051401, 'a750'],
 ]);
 
-/** A short name for a chip id: "a630" for 0x06030002, "a740" for 0x43050a01, else "adreno 0x...". */
+/** A short name for a chip id: "a530" for 0x05030002, "a630" for 0x06030002, "a740" for 0x43050a01, else "adreno 0x...". */
 export function adrenoName(chipId: number): string {
   const named = HEX_NAMES.get(chipId >>> 0);
   if (named !== undefined) return named;
   const f = adrenoChipFields(chipId);
-  if (f.core >= 6 && f.core <= 7 && f.major <= 9 && f.minor <= 9) return `a${f.core}${f.major}${f.minor}`;
+  if (f.core >= 5 && f.core <= 7 && f.major <= 9 && f.minor <= 9) return `a${f.core}${f.major}${f.minor}`;
   return `adreno 0x${chipId.toString(16).padStart(8, '0')}`;
 }
 
@@ -142,3 +142,14 @@ export const ADRENO_740_CHIP_ID = 0x43050a01;
 export const ADRENO_750_CHIP_ID = 0x43051401;
 /** x1e80100's Adreno X1-85 ("qcom,adreno-43050c01"), a gen7 part of the a740's generation. */
 export const ADRENO_X185_CHIP_ID = 0x43050c01;
+
+/** The a5xx parts of the device trees: a530 (msm8996), a540 (msm8998), a508 (sdm630), a512 (sdm660). */
+export const ADRENO_530_CHIP_ID = 0x05030002;
+export const ADRENO_540_CHIP_ID = 0x05040001;
+export const ADRENO_508_CHIP_ID = 0x05000800;
+export const ADRENO_512_CHIP_ID = 0x05010200;
+
+/** Whether a chip id is an a5xx part (core 5): the a5xx register interface, no GMU. */
+export function adrenoIsA5xx(chipId: number): boolean {
+  return chipId >>> 24 === 5;
+}

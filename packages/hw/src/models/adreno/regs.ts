@@ -481,3 +481,100 @@ export const A7XX_TS_WAIT_ONCHIP = 1 << 4;
 export const A7XX_GMU_GENERAL_8 = 0x1f9cd;
 export const A7XX_GMU_GENERAL_9 = 0x1f9ce;
 export const A7XX_GMU_GENERAL_10 = 0x1f9cf;
+
+// =============================================================================================
+// Adreno a5xx (a505..a540): the register interface as the freedreno register database's
+// a5xx.xml documents it. The PM4 packet formats are the a6xx ones above (type 4 and type 7);
+// the RBBM_INT_0 and CP_INTERRUPT_STATUS bits the CP raises sit where the a6xx ones do.
+
+export const A5XX_RBBM_INTERFACE_HANG_INT_CNTL = 0x002f;
+export const A5XX_RBBM_INT_CLEAR_CMD = 0x0037;
+export const A5XX_RBBM_INT_0_MASK = 0x0038;
+export const A5XX_RBBM_SW_RESET_CMD = 0x0043;
+export const A5XX_RBBM_BLOCK_SW_RESET_CMD = 0x0045;
+export const A5XX_RBBM_CLOCK_CNTL = 0x0067;
+export const A5XX_RBBM_AHB_CMD = 0x0096;
+/** RBBM_PERFCTR_CP_0 (LO, HI): counts CP cycles; the model counts executed packets. */
+export const A5XX_RBBM_PERFCTR_CP_0_LO = 0x03a0;
+export const A5XX_RBBM_PERFCTR_CP_0_HI = 0x03a1;
+export const A5XX_RBBM_ALWAYSON_COUNTER_LO = 0x04d2;
+export const A5XX_RBBM_ALWAYSON_COUNTER_HI = 0x04d3;
+export const A5XX_RBBM_INT_0_STATUS = 0x04e1;
+export const A5XX_RBBM_AHB_ERROR_STATUS = 0x04f4;
+export const A5XX_RBBM_STATUS = 0x04f5;
+export const A5XX_RBBM_STATUS3 = 0x0530;
+export const A5XX_RBBM_SECVID_TRUST_CNTL = 0xf400;
+
+export const A5XX_CP_RB_BASE = 0x0800;
+export const A5XX_CP_RB_BASE_HI = 0x0801;
+export const A5XX_CP_RB_CNTL = 0x0802;
+export const A5XX_CP_RB_RPTR_ADDR = 0x0804;
+export const A5XX_CP_RB_RPTR_ADDR_HI = 0x0805;
+export const A5XX_CP_RB_RPTR = 0x0806;
+export const A5XX_CP_RB_WPTR = 0x0807;
+/** The PFP's debug read-out: an index written to ADDR, then DATA reads walk the entries. */
+export const A5XX_CP_PFP_STAT_ADDR = 0x0808;
+export const A5XX_CP_PFP_STAT_DATA = 0x0809;
+export const A5XX_CP_PFP_ME_CNTL = 0x0832;
+export const A5XX_CP_PFP_INSTR_BASE_LO = 0x0835;
+export const A5XX_CP_ME_INSTR_BASE_LO = 0x0838;
+/** CP_PROTECT(n), n = 0..31, and the control word. */
+export const A5XX_CP_PROTECT_0 = 0x0880;
+export const A5XX_CP_PROTECT_COUNT = 32;
+export const A5XX_CP_PROTECT_CNTL = 0x08a0;
+export const A5XX_CP_INTERRUPT_STATUS = 0x0b18;
+export const A5XX_CP_HW_FAULT = 0x0b1a;
+export const A5XX_CP_AHB_FAULT = 0x0b1b;
+export const A5XX_CP_PROTECT_STATUS = 0x0b1c;
+export const A5XX_CP_IB1_BASE = 0x0b1f;
+export const A5XX_CP_IB1_BASE_HI = 0x0b20;
+export const A5XX_CP_IB1_BUFSZ = 0x0b21;
+export const A5XX_CP_IB2_BASE = 0x0b22;
+export const A5XX_CP_IB2_BASE_HI = 0x0b23;
+export const A5XX_CP_IB2_BUFSZ = 0x0b24;
+/** CP_SCRATCH(n), n = 0..7. */
+export const A5XX_CP_SCRATCH_0 = 0x0b78;
+export const A5XX_VBIF_XIN_HALT_CTRL0 = 0x3080;
+export const A5XX_VBIF_XIN_HALT_CTRL1 = 0x3081;
+/** The GPMU's power switches of the SP and RB/CCU domains (a530, a540) and their status. */
+export const A5XX_GPMU_SP_POWER_CNTL = 0xa881;
+export const A5XX_GPMU_RBCCU_POWER_CNTL = 0xa887;
+export const A5XX_GPMU_SP_PWR_CLK_STATUS = 0xa88b;
+export const A5XX_GPMU_RBCCU_PWR_CLK_STATUS = 0xa88d;
+
+/** Registers of the a5xx GPU block (kgsl_3d0_reg_memory is 0x3f000 bytes on msm8996, 0x40000 on msm8998). */
+export const A5XX_GPU_REG_WORDS = 0xfc00;
+
+// ---- RBBM_INT_0 bits of a5xx that differ in name or exist only there ----
+export const A5XX_INT_RBBM_AHB_ERROR = 1 << 1;
+export const A5XX_INT_MISC_HANG_DETECT = 1 << 23;
+export const A5XX_INT_GPMU_VOLTAGE_DROOP = 1 << 28;
+
+// ---- RBBM_STATUS bits ----
+export const A5XX_RBBM_STATUS_HI_BUSY = 1 << 0;
+export const A5XX_RBBM_STATUS_CP_ME_BUSY = 1 << 1;
+export const A5XX_RBBM_STATUS_CP_PFP_BUSY = 1 << 2;
+export const A5XX_RBBM_STATUS_CP_BUSY = 1 << 6;
+export const A5XX_RBBM_STATUS_GPU_BUSY_IGN_AHB_CP = 1 << 30;
+export const A5XX_RBBM_STATUS_GPU_BUSY_IGN_AHB = 1 << 31;
+export const A5XX_RBBM_STATUS3_SMMU_STALLED_ON_FAULT = 1 << 24;
+
+// ---- CP_PFP_ME_CNTL: its value out of reset (the micro engine and the prefetch parser halted) ----
+export const A5XX_CP_PFP_ME_CNTL_PFP_HALT = 1 << 26;
+export const A5XX_CP_PFP_ME_CNTL_ME_HALT = 1 << 28;
+
+// ---- CP_PROTECT(n) (adreno_cp_protect): a span of 2^MASK_LEN registers from BASE_ADDR ----
+/** BASE_ADDR: the first register's byte address (register << 2). */
+export const A5XX_CP_PROTECT_BASE_MASK = 0xfffff;
+export const A5XX_CP_PROTECT_MASK_LEN_SHIFT = 24;
+export const A5XX_CP_PROTECT_MASK_LEN_MASK = 0x1f;
+export const A5XX_CP_PROTECT_TRAP_WRITE = 1 << 29;
+export const A5XX_CP_PROTECT_TRAP_READ = 1 << 30;
+/** CP_PROTECT_CNTL: protection on; a violation stops the CP. */
+export const A5XX_CP_PROTECT_CNTL_ENABLE = 1 << 0;
+export const A5XX_CP_PROTECT_CNTL_FAULT_ON_VIOL = 1 << 1;
+/** CP_PROTECT_STATUS: the byte address [19:0] of the register, WRITE [24] for a write. */
+export const A5XX_CP_PROTECT_STATUS_WRITE = 1 << 24;
+
+/** Type-7 opcodes of a6xx and later that an a5xx CP does not have (an opcode error there). */
+export const A5XX_MISSING_OPCODES: readonly number[] = [CP_WAIT_MEM_GTE, CP_SET_MARKER, CP_REG_WRITE, CP_MEMCPY];

@@ -63,7 +63,7 @@ export interface MaliGpuOptions {
   readonly jobExecution?: 'immediate' | 'manual';
   /** Jobs one chain may run before its slot counts as hung (default 65536). */
   readonly maxChainJobs?: number;
-  /** TLB entries (shared by the address spaces) before the TLB is emptied (default 65536). */
+  /** TLB entries shared by the address spaces (default 65536, 4-way sets; a full set is emptied on the next fill into it). */
   readonly tlbCapacity?: number;
   /** Cache the tables MMU walks reach (default true; false: every TLB miss walks all levels). */
   readonly walkCache?: boolean;

@@ -8,9 +8,10 @@
  * while another one is still active is ignored (the register is a doorbell with no queue);
  * `events` records it, so a driver that does not wait for AS_ACTIVE to clear is caught.
  *
- * The TLB (the package's shared `Tlb`, one context per AS) is filled on demand from this
- * package's Mali LPAE walker and emptied only by UPDATE (the whole AS) or by UNLOCK / FLUSH_PT /
- * FLUSH_MEM over the region the last LOCK locked (or by a reset, or when it is full).
+ * The TLB (the package's shared set-associative `SetTlb`, one context per AS) is filled on
+ * demand from this package's Mali LPAE walker and emptied only by UPDATE (the whole AS) or by
+ * UNLOCK / FLUSH_PT / FLUSH_MEM over the region the last LOCK locked (or by a reset, or, one
+ * set at a time, when a fill finds its set full).
  *
  * Beside it a walk cache (the shared `WalkCache`, same contexts) remembers the last table each
  * walk reached, so a TLB miss next to an earlier one reads one descriptor instead of four.
@@ -34,7 +35,8 @@ import {
   type LpaeWalkConfig,
 } from '../../walk/lpae.js';
 import { createWalkResult, permits, PERM_PRIV_R, PERM_PRIV_W, PERM_PRIV_X, PERM_USER_R, PERM_USER_W, PERM_USER_X, type WalkAccess, type WalkResult } from '../../walk/types.js';
-import { Tlb, tlbSizeShift, WALK_CACHE_DEFAULT_CAPACITY, WalkCache, type TlbCounters } from '../tlb.js';
+import { tlbSizeShift, WALK_CACHE_DEFAULT_CAPACITY, WalkCache, type TlbCounters } from '../tlb.js';
+import { SetTlb } from '../set-tlb.js';
 import * as R from './regs.js';
 
 const TWO32 = 2 ** 32;
@@ -111,7 +113,7 @@ export interface MaliMmuOptions {
   readonly lockMinLog2: number;
   /** Register accesses an AS command takes to complete (>= 0; 0 = at once). */
   readonly commandLatency: number;
-  /** Entries of the TLB all address spaces share (default 65536; emptied when full). */
+  /** Entries of the TLB all address spaces share (default 65536, in 4-way sets; a full set is emptied on the next fill into it). */
   readonly tlbCapacity?: number;
   /** Cache the tables walks reach (default true; see the file comment). */
   readonly walkCache?: boolean;
@@ -162,7 +164,7 @@ const ACCESSES: readonly WalkAccess[] = [
 export class MaliMmu {
   readonly spaces: readonly AddressSpace[];
   /** Cached translations of every AS (context (0, AS number)). */
-  readonly tlb: Tlb;
+  readonly tlb: SetTlb;
   /** Cached walks of every AS (context (0, AS number)); null when turned off. */
   readonly wc: WalkCache | null;
   readonly asPresent: number;
@@ -213,7 +215,7 @@ export class MaliMmu {
     this.vaLimitLo = opts.vaBits >= 32 ? 0 : 2 ** opts.vaBits;
     this.lockMinLog2 = opts.lockMinLog2;
     this.commandLatency = opts.commandLatency;
-    this.tlb = new Tlb({ capacity: opts.tlbCapacity ?? 65536 });
+    this.tlb = new SetTlb({ capacity: opts.tlbCapacity ?? 65536 });
     const wc = opts.walkCache === false ? null : new WalkCache({ capacity: opts.walkCacheCapacity ?? WALK_CACHE_DEFAULT_CAPACITY });
     this.wc = wc;
     const spaces: AddressSpace[] = [];
@@ -531,7 +533,7 @@ export class MaliMmu {
     if (shift < 0) throw new RangeError(`Mali MMU: walk returned a block of ${wr.size} bytes`);
     const oa = wr.oa;
     const oaHi = Math.floor(oa * INV_TWO32);
-    tlb.insertHalves(s.ctx, vaHi, vaLo, shift, oaHi | 0, (oa - oaHi * TWO32) | 0, wr.perms, wr.level, 0, 0);
+    tlb.insertHalves(s.ctx, vaHi, vaLo, shift, oaHi | 0, (oa - oaHi * TWO32) | 0, wr.perms, wr.level);
     if (access === R.MALI_FAULT_ACCESS_ATOMIC && (wr.perms & PERM_USER_R) === 0)
       return this.stall(as, vaFrom(vaHi, vaLo), R.MALI_EXC_PERMISSION_FAULT + wr.level, access, sourceId, record);
     out.pa = oa;
@@ -571,7 +573,7 @@ export class MaliMmu {
     if (!permits(perms, acc)) return false;
     const mask = (1 << shift) - 1;
     const oaLo = (lo & ~mask) | (vaLo & mask);
-    this.tlb.insertHalves(s.ctx, vaHi, vaLo, shift, oaHi, oaLo, perms, level, 0, 0);
+    this.tlb.insertHalves(s.ctx, vaHi, vaLo, shift, oaHi, oaLo, perms, level);
     this.leafOaHi = oaHi;
     this.leafOaLo = oaLo;
     this.leafPerms = perms;

@@ -110,7 +110,7 @@ export interface SmmuV2Options {
   readonly globalIrqs?: readonly IrqLine[];
   /** Context interrupt lines in order (v2: one per bank; v1: indexed by CBAR.IRPTNDX). */
   readonly contextIrqs?: readonly IrqLine[];
-  /** TLB capacity in entries (default 16384); a full TLB is emptied on the next fill. */
+  /** TLB capacity in entries (default 16384, in 4-way sets: a full set is emptied on the next fill into it). */
   readonly tlbCapacity?: number;
   /** Reads of TLBSTATUS/TLBGSTATUS that still show a started sync active (default 0). */
   readonly syncLatencyReads?: number;
@@ -1253,7 +1253,7 @@ export class SmmuV2 implements MmioDevice {
   private insertWalk(ctx: number, hi: number, lo: number, shift: number, r: WalkResult, perms: number): void {
     const oa = r.oa;
     const oHi = Math.floor(oa * INV_TWO32);
-    this.tlb.tlb.insertHalves(ctx, hi, lo, shift, oHi | 0, (oa - oHi * TWO32) | 0, perms, 0, 0, 0);
+    this.tlb.tlb.insertHalves(ctx, hi, lo, shift, oHi | 0, (oa - oHi * TWO32) | 0, perms, 0);
   }
 
   /** Walks stage 2 of bank `b` (VTTBR, never nested) for the IPA `hi:lo`: fills `r`. */
@@ -1387,7 +1387,7 @@ export class SmmuV2 implements MmioDevice {
     if (this.s2Shift < shift) shift = this.s2Shift;
     const paHi = this.s2Pa[0]!;
     const paLo = this.s2Pa[1]!;
-    this.tlb.tlb.insertHalves(ctx, kHi, kLo, shift, paHi, paLo, r.perms & this.s2Perms, 0, 0, 0);
+    this.tlb.tlb.insertHalves(ctx, kHi, kLo, shift, paHi, paLo, r.perms & this.s2Perms, 0);
     out.pa = (paHi >>> 0) * TWO32 + (paLo >>> 0);
     return true;
   }
@@ -1404,7 +1404,7 @@ export class SmmuV2 implements MmioDevice {
     const oaHi = res[FAST_OA_HI]!;
     const oaLo = res[FAST_OA_LO]!;
     const ctx = (res[FAST_DESC_LO]! & 0x800) === 0 ? b.ctxGlobal : b.ctxAsid;
-    this.tlb.tlb.insertHalves(ctx, kHi, kLo, res[FAST_SHIFT]!, oaHi, oaLo, res[FAST_PERMS]!, 0, 0, 0);
+    this.tlb.tlb.insertHalves(ctx, kHi, kLo, res[FAST_SHIFT]!, oaHi, oaLo, res[FAST_PERMS]!, 0);
     out.pa = (oaHi >>> 0) * TWO32 + (oaLo >>> 0);
     return true;
   }
@@ -1419,7 +1419,7 @@ export class SmmuV2 implements MmioDevice {
     this.stats.walks++;
     const oaHi = res[FAST_OA_HI]!;
     const oaLo = res[FAST_OA_LO]!;
-    this.tlb.tlb.insertHalves(b.ctxS2, hi, lo, res[FAST_SHIFT]!, oaHi, oaLo, res[FAST_PERMS]!, 0, 0, 0);
+    this.tlb.tlb.insertHalves(b.ctxS2, hi, lo, res[FAST_SHIFT]!, oaHi, oaLo, res[FAST_PERMS]!, 0);
     out.pa = (oaHi >>> 0) * TWO32 + (oaLo >>> 0);
     return true;
   }

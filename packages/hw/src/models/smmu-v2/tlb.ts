@@ -1,21 +1,22 @@
 /**
- * How the SMMUv1/v2 model uses the shared translation fast path (`Tlb`, ../tlb.ts): the
+ * How the SMMUv1/v2 model uses the shared translation fast path (`SetTlb`, ../set-tlb.ts): the
  * architected TLB tags of a context bank's entries, and the invalidations of the TLB
  * maintenance registers expressed on them.
  *
- * A `Tlb` context is (group, tag) with group = the context bank that filled the entry (lookups
+ * A TLB context is (group, tag) with group = the context bank that filled the entry (lookups
  * are per bank) and tag = VMID, hypervisor flag and ASID slot: the ASID of a non-global
  * stage-1 (or nested, combined) entry, SLOT_GLOBAL for global (nG = 0) entries, which match
  * every ASID, and SLOT_S2 for stage-2-only entries. Invalidations match these tags across every
  * bank, as a TLB indexed by VMID/ASID does.
  *
- * Beside it a walk cache (`WalkCache`, same file as Tlb) holds the tables walks reach, under the
+ * Beside it a walk cache (`WalkCache`, ../tlb.ts) holds the tables walks reach, under the
  * same (bank, tag) contexts: stage-1 walks under the context's ASID slot (table descriptors
  * have no nG: walk entries are per ASID), stage-2 walks under SLOT_S2. Every invalidation drops
  * the walk entries its TLB form drops, except the leaf-only forms (TLBIVAL, TLBIVAAL,
  * TLBIIPAS2L), which the architecture lets keep them.
  */
-import { Tlb, WALK_CACHE_DEFAULT_CAPACITY, WalkCache } from '../tlb.js';
+import { WALK_CACHE_DEFAULT_CAPACITY, WalkCache } from '../tlb.js';
+import { SetTlb } from '../set-tlb.js';
 
 /** ASID slot of global (nG = 0) stage-1 entries. */
 export const SLOT_GLOBAL = 0x10000;
@@ -36,13 +37,13 @@ const hypOf = (tag: number): boolean => tag % VMID_MUL >= HYP;
 const vmidOf = (tag: number): number => Math.floor(tag / VMID_MUL);
 
 export class SmmuV2Tlb {
-  readonly tlb: Tlb;
+  readonly tlb: SetTlb;
   /** The walk cache (always an object; unused when `walkCacheOn` is false). */
   readonly wc: WalkCache;
   readonly walkCacheOn: boolean;
 
   constructor(capacity: number, walkCache = true, walkCacheCapacity = WALK_CACHE_DEFAULT_CAPACITY) {
-    this.tlb = new Tlb({ capacity });
+    this.tlb = new SetTlb({ capacity });
     this.walkCacheOn = walkCache;
     this.wc = new WalkCache({ capacity: walkCache ? walkCacheCapacity : 1 });
   }
@@ -53,7 +54,7 @@ export class SmmuV2Tlb {
   }
 
   /** Runs `f` on the TLB and, unless `leafOnly`, on the walk cache. */
-  private both(leafOnly: boolean, f: (t: Tlb | WalkCache) => void): void {
+  private both(leafOnly: boolean, f: (t: SetTlb | WalkCache) => void): void {
     f(this.tlb);
     if (!leafOnly && this.walkCacheOn) f(this.wc);
   }

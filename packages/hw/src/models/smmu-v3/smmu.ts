@@ -44,7 +44,8 @@ import {
 } from '../../walk/lpae.js';
 import { createWalkResult, PERM_ALL, permits, type WalkAccess, type WalkResult, type WalkTableTranslator } from '../../walk/types.js';
 import type { DmaTranslation, DmaTranslator, DmaTranslatorParts } from '../dma-master.js';
-import { Tlb, tlbSizeShift, WALK_CACHE_DEFAULT_CAPACITY, WALK_CACHE_TAGS, WalkCache } from '../tlb.js';
+import { tlbSizeShift, WALK_CACHE_DEFAULT_CAPACITY, WALK_CACHE_TAGS, WalkCache, type TlbCounters } from '../tlb.js';
+import { SetTlb, SET_TLB_DEFAULT_WAYS } from '../set-tlb.js';
 import { decodeSmmuV3Caps, SMMUV3_PRESET_FVP, type SmmuV3Caps, type SmmuV3Preset } from './presets.js';
 import * as R from './regs.js';
 
@@ -146,10 +147,15 @@ export interface SmmuV3Options {
   /** Accepted for completeness; the PRI queue is not modelled, so it is never raised. */
   readonly priqIrq?: IrqLine;
   /**
-   * TLB capacity in entries (default 16384). Inserting into a full TLB first empties it, as
-   * hardware may evict at any time; keep it large so that stale entries stay visible.
+   * TLB capacity in entries (default 16384), held as a set-associative table of `tlbWays`-way
+   * sets (`SetTlb`): a fill into a set whose ways all hold entries first empties that set, as
+   * hardware may evict at any time (a TLB of `tlbWays` entries or fewer is one set, emptied
+   * when full). Keep it large so that stale entries stay visible; a contiguous range of up to
+   * `tlbCapacity` pages of one context never conflicts.
    */
   readonly tlbCapacity?: number;
+  /** Ways per TLB set: a power of two from 1 to 16 (default 4). */
+  readonly tlbWays?: number;
   /** GBPA.ABORT at reset (default false: incoming traffic bypasses while SMMUEN = 0). */
   readonly abortAtReset?: boolean;
   /**
@@ -329,9 +335,9 @@ export class SmmuV3 implements MmioDevice {
   /**
    * The TLB (the package's shared fast path): contexts are (VMID slot, ASID slot), SLOT_NONE
    * standing for "no stage 1" (ASID) or the EL2 regime (VMID). An entry's `perms` is the
-   * intersection of the stage-1 and stage-2 permissions, `aux` the IPA (nested entries).
+   * intersection of the stage-1 and stage-2 permissions.
    */
-  private readonly tlb: Tlb;
+  private readonly tlb: SetTlb;
   /**
    * The last stream resolved to a translation context (or to bypass / silent abort), so that
    * back-to-back transactions of one stream skip the STE/CD lookups. Dropped whenever the
@@ -351,7 +357,6 @@ export class SmmuV3 implements MmioDevice {
   private fastOne: LpaeWalkConfig | null = null;
   private fastOneTag = 0;
   private fastOneWctx = -1;
-  private fastOneS2 = false;
   /** Walk-cache contexts of the fast stream: stage 1 (VMID slot, ASID) and stage 2 (VMID, none). */
   private fastWctx1 = -1;
   private fastWctx2 = -1;
@@ -400,6 +405,8 @@ export class SmmuV3 implements MmioDevice {
   private readonly cur2 = createLpaeCursor();
   private readonly res1 = new Int32Array(FAST_SLOTS);
   private readonly res2 = new Int32Array(FAST_SLOTS);
+  /** The PA of a nested stage-1 table fetch that hit the TLB, as int32 halves. */
+  private readonly s1TableHalves = new Int32Array(2);
   private readonly readAccess: WalkAccess = { write: false, exec: false, priv: true };
   private readonly dmaAccess: WalkAccess = { write: false, exec: false, priv: false };
   private readonly evWords = new Uint32Array(8);
@@ -433,7 +440,9 @@ export class SmmuV3 implements MmioDevice {
     this.gbpa = opts.abortAtReset ? R.GBPA_ABORT : 0;
     const tlbCapacity = opts.tlbCapacity ?? 16384;
     if (!Number.isInteger(tlbCapacity) || tlbCapacity < 1 || tlbCapacity > 2 ** 24) throw new RangeError(`${this.name}: bad TLB capacity ${tlbCapacity}`);
-    this.tlb = new Tlb({ capacity: tlbCapacity, eviction: 'flush' });
+    const tlbWays = opts.tlbWays ?? SET_TLB_DEFAULT_WAYS;
+    if (!Number.isInteger(tlbWays) || tlbWays < 1 || tlbWays > 16 || (tlbWays & (tlbWays - 1)) !== 0) throw new RangeError(`${this.name}: bad TLB ways ${tlbWays} (a power of two from 1 to 16)`);
+    this.tlb = new SetTlb({ capacity: tlbCapacity, ways: tlbWays, eviction: 'flush' });
     const wcCapacity = opts.walkCacheCapacity ?? WALK_CACHE_DEFAULT_CAPACITY;
     if (!Number.isInteger(wcCapacity) || wcCapacity < 1 || wcCapacity > 2 ** 24) throw new RangeError(`${this.name}: bad walk cache capacity ${wcCapacity}`);
     this.wcOn = opts.walkCache !== false;
@@ -944,7 +953,7 @@ export class SmmuV3 implements MmioDevice {
   }
 
   /** The TLB's own counters (lookups, inserts, evictions, invalidated entries). */
-  tlbCounters(): ReturnType<Tlb['counters']> {
+  tlbCounters(): TlbCounters {
     return this.tlb.counters();
   }
 
@@ -1458,12 +1467,10 @@ export class SmmuV3 implements MmioDevice {
           this.fastOne = cd.s1cfg;
           this.fastOneTag = cd.s1tag;
           this.fastOneWctx = this.fastWctx1;
-          this.fastOneS2 = false;
         } else if (cd === undefined && ste.s2cfg !== null) {
           this.fastOne = ste.s2cfg;
           this.fastOneTag = ste.s2tag;
           this.fastOneWctx = this.fastWctx2;
-          this.fastOneS2 = true;
         }
       }
     }
@@ -1506,8 +1513,7 @@ export class SmmuV3 implements MmioDevice {
       const tlb = this.tlb;
       const oaHi = res[FAST_OA_HI]!;
       const oaLo = res[FAST_OA_LO]!;
-      const s2 = this.fastOneS2;
-      tlb.insertHalves(ctx, iovaHi, iovaLo, res[FAST_SHIFT]!, oaHi, oaLo, res[FAST_PERMS]!, 0, s2 ? iovaHi | 0 : oaHi, s2 ? iovaLo | 0 : oaLo);
+      tlb.insertHalves(ctx, iovaHi, iovaLo, res[FAST_SHIFT]!, oaHi, oaLo, res[FAST_PERMS]!, 0);
       st.tlbEntries = tlb.size;
       st.tlbFlushes = tlb.flushes;
       out.pa = (oaHi >>> 0) * TWO32 + (oaLo >>> 0);
@@ -1561,7 +1567,7 @@ export class SmmuV3 implements MmioDevice {
       if (s2 < shift) shift = s2;
       perms &= res[FAST_PERMS]!;
     }
-    this.tlb.insertHalves(ctx, iovaHi, iovaLo, shift, paHi, paLo, perms, 0, ipaHi, ipaLo);
+    this.tlb.insertHalves(ctx, iovaHi, iovaLo, shift, paHi, paLo, perms, 0);
     this.stats.tlbEntries = this.tlb.size;
     this.stats.tlbFlushes = this.tlb.flushes;
     out.pa = (paHi >>> 0) * TWO32 + (paLo >>> 0);
@@ -1641,10 +1647,11 @@ export class SmmuV3 implements MmioDevice {
     const t = this.s1Tables;
     const e = tlb.lookupParts(ctx, hi, lo);
     if (e >= 0 && permits(tlb.perms(e), this.readAccess)) {
-      const pa = tlb.outputParts(e, hi, lo);
-      const paLo = pa >>> 0;
-      t.paHi = (pa - paLo) / TWO32;
-      t.paLo = paLo | 0;
+      // As halves: a double result of a call V8 does not inline is a heap number per fetch.
+      const h = this.s1TableHalves;
+      tlb.outputHalves(e, hi, lo, h);
+      t.paHi = h[0]!;
+      t.paLo = h[1]!;
       return true;
     }
     const ste = this.fastSte!;
@@ -1655,7 +1662,7 @@ export class SmmuV3 implements MmioDevice {
       this.nestIpa = (hi >>> 0) * TWO32 + (lo >>> 0);
       return false;
     }
-    tlb.insertHalves(ctx, hi, lo, res[FAST_SHIFT]!, res[FAST_OA_HI]!, res[FAST_OA_LO]!, res[FAST_PERMS]!, 0, hi, lo);
+    tlb.insertHalves(ctx, hi, lo, res[FAST_SHIFT]!, res[FAST_OA_HI]!, res[FAST_OA_LO]!, res[FAST_PERMS]!, 0);
     t.paHi = res[FAST_OA_HI]!;
     t.paLo = res[FAST_OA_LO]!;
     return true;
