@@ -263,6 +263,7 @@ describe('gki compose (spawned, real files)', { timeout: SPAWN_TIMEOUT }, () => 
   it('usage errors exit 2 and failures 1, each with one clear line and no stack trace', () => {
     mkdirSync(join(wd, 'not-an-image'), { recursive: true });
     writeFileSync(join(wd, 'not-an-image', 'precious.txt'), 'keep me');
+    writeFileSync(join(wd, 'a-file'), 'x');
     const cases: [string[], number, string][] = [
       [['compose', '-o', 'x', '--frobnicate'], 2, "gki compose: unknown option '--frobnicate' (see 'gki compose --help')"],
       [['compose'], 2, "gki compose: -o DIR is required (the image directory to write) (see 'gki compose --help')"],
@@ -271,6 +272,7 @@ describe('gki compose (spawned, real files)', { timeout: SPAWN_TIMEOUT }, () => 
       [['compose', '--config', 'nope.config', '-o', 'x'], 1, 'gki compose: cannot read nope.config: no such file'],
       [['compose', '--base', '.', '-o', 'x'], 1, 'gki compose: .: is a directory, not a Kconfig file'],
       [['compose', '-o', 'not-an-image'], 1, 'gki compose: refusing to replace not-an-image: it is not empty and holds no gki image (manifest.json)'],
+      [['compose', '-o', 'a-file/img'], 1, `gki compose: cannot write a-file/img: ${join(wd, 'a-file')} is not a directory`],
       [['boot', '--dmesg-debug'], 2, "gki boot: unknown option '--dmesg-debug' (see 'gki boot --help')"],
       [['config'], 2, "gki config: which subcommand? default, base, resolve or symbols (see 'gki config --help')"],
       [['frobnicate'], 2, "gki: unknown command 'frobnicate' (see 'gki --help')"],

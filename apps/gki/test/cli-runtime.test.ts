@@ -187,11 +187,12 @@ describe('gki run (spawned)', () => {
 
 describe('gki shell (spawned, scripted on stdin)', () => {
   it('answers as the kernel does: lsmod, rmmod -EBUSY with rmmod\'s message, a driver unbinding when its module goes, help, unknown commands', () => {
-    const r = shell([], ['lsmod', 'rmmod arm_smmu_v3', 'rmmod panfrost', 'devices', 'modprobe panfrost', 'domains', 'pgtable dump 0', 'dma a003000.dma', 'dmesg -n 3', 'frobnicate', 'help', 'exit', 'lsmod'].join('\n') + '\n');
+    const r = shell([], ['lsmod', 'rmmod arm_smmu_v3', 'modprobe -r io-pgtable-arm', 'rmmod panfrost', 'devices', 'modprobe panfrost', 'domains', 'pgtable dump 0', 'dma a003000.dma', 'dmesg -n 3', 'frobnicate', 'help', 'exit', 'lsmod'].join('\n') + '\n');
     noStack(r);
     expect(r.status).toBe(1); // frobnicate failed
     expect(answer(r.stdout, 'lsmod')).toMatch(/^arm_smmu_v3 +live +4 *$/m);
     expect(answer(r.stdout, 'rmmod arm_smmu_v3')).toBe('rmmod: ERROR: Module arm_smmu_v3 is in use\nrmmod arm_smmu_v3: -16 (EBUSY)\n');
+    expect(answer(r.stdout, 'modprobe -r io-pgtable-arm')).toBe('modprobe: ERROR: Module io-pgtable-arm is in use\nmodprobe -r io-pgtable-arm: -16 (EBUSY)\n');
     expect(answer(r.stdout, 'rmmod panfrost')).toMatch(/panfrost: module unloaded\ndevice e000000\.gpu: bound \(panfrost\) -> unbound\n/);
     expect(answer(r.stdout, 'devices')).toMatch(/^e000000\.gpu +arm,mali-t860 +unbound +- +no driver$/m);
     expect(answer(r.stdout, 'modprobe panfrost')).toMatch(/device e000000\.gpu: unbound -> bound \(panfrost\)/);
@@ -214,7 +215,7 @@ describe('gki shell (spawned, scripted on stdin)', () => {
     expect(answer(r.stdout, 'sysctl kernel.modprobe=')).toContain('kernel.modprobe =    (module autoloading disabled)');
     expect(answer(r.stdout, 'modprobe gki_dma_test')).toMatch(/device a000000\.dma: unbound -> deferred: waits: supplier 2b400000\.iommu not ready/);
     const insmod = answer(r.stdout, 'insmod arm_smmu_v3');
-    expect(insmod).toContain('io-pgtable: format ARM_64_LPAE_S1: loading io-pgtable-fmt-ARM_64_LPAE_S1 failed with -2 (EPROBE_DEFER)');
+    expect(insmod).toContain('io-pgtable: format ARM_64_LPAE_S1: loading io-pgtable-fmt-ARM_64_LPAE_S1 failed with -2 (ENOENT), deferring (EPROBE_DEFER)');
     expect(insmod).toMatch(/device a000000\.dma: deferred: .* -> deferred: waits: dma-test: waiting for its IOMMU driver/);
     const first = r.stdout.indexOf('gki> devices');
     expect(r.stdout.slice(first)).toMatch(/^a000000\.dma +gki,dma-master +deferred +- +waits: dma-test: waiting for its IOMMU driver$/m);

@@ -1,4 +1,4 @@
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -6,7 +6,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { kernelKmi, type KernelModule } from '@gki/kernel';
 import { defaultCatalogue, KBUILD_MODULES, makeCatalogue, MODULE_PACKAGES, packageVersion, type KbuildModule, type ModulePackage } from '../src/compose/catalogue.js';
 import { composeImage, type ComposeResult } from '../src/compose/compose.js';
-import { imageFiles, readImageDir, writeImageDir } from '../src/compose/image-dir.js';
+import { ImageDirError, imageFiles, readImageDir, writeImageDir } from '../src/compose/image-dir.js';
 import { composeDefault, gkiBase } from '../src/compose/inputs.js';
 import { defaultFragment } from '../src/config/default.js';
 import { formatDiagnostic } from '../src/kconfig/diagnostics.js';
@@ -106,6 +106,19 @@ describe('compose with a synthetic catalogue', () => {
     expect(back.image.load).toEqual(['base-lib', 'mid', 'fmt-x', 'top', 'helper']);
   });
 
+  it('refuses an output directory it cannot create with ImageDirError, and returns (procfs: mkdir answers ENOENT)', () => {
+    const r = compose(ALL_M, { overrides: { mid: { importNamespaces: ['T_NS'] } } });
+    const files = imageFiles(r.plan!, { base: 'b', config: 'c', omit: [] }, synthetic());
+    writeFileSync(join(tmp, 'a-file'), 'x');
+    expect(() => writeImageDir(join(tmp, 'a-file', 'deeper', 'img'), files)).toThrow(
+      new ImageDirError(`cannot write ${join(tmp, 'a-file', 'deeper', 'img')}: ${join(tmp, 'a-file')} is not a directory`),
+    );
+    // Node's recursive mkdir loops forever there; the image writer must not
+    expect(() => writeImageDir('/proc/gki-no-such-dir/img', files)).toThrow(ImageDirError);
+    writeImageDir(join(tmp, 'new', 'deep', 'img'), files);
+    expect(readImageDir(join(tmp, 'new', 'deep', 'img'), synthetic({ mid: { importNamespaces: ['T_NS'] } })).image.load).toHaveLength(5);
+  });
+
   it('rejects namespace, GPL-only and undefined-symbol problems with modpost wording, and writes nothing', () => {
     const ns = compose(ALL_M);
     expect(ns.ok).toBe(false);
@@ -150,6 +163,10 @@ describe('compose with a synthetic catalogue', () => {
     const soft = compose(ALL_M, { omit: ['helper'], overrides: { mid: { importNamespaces: ['T_NS'] } } });
     expect(soft.ok).toBe(true);
     expect(soft.plan!.omitted.map((p) => p.module.name)).toEqual(['helper']);
+    // the same module named twice is left out once (it was refused as 'not a module' the second time)
+    const twice = compose(ALL_M, { omit: ['helper', 'helper'], overrides: { mid: { importNamespaces: ['T_NS'] } } });
+    expect(twice.ok).toBe(true);
+    expect(twice.plan!.omitted.map((p) => p.module.name)).toEqual(['helper']);
     expect(soft.plan!.load.map((p) => p.module.name)).toEqual(['base-lib', 'mid', 'fmt-x', 'top']);
     expect(soft.text).toContain('warning: softdep: top lists helper (post:), which is not in the image\n  helper is left out with --omit\n  softdeps are optional: modprobe loads top without it');
     const notModule = compose(ALL_M, { omit: ['core-lib', 'nothing'], overrides: { mid: { importNamespaces: ['T_NS'] } } });

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { GKI_BASE_CONFIG } from '../src/config/gki-base.js';
-import { formatDiagnostic, type Diagnostic } from '../src/kconfig/diagnostics.js';
+import { foldUnknownSymbols, formatDiagnostic, type Diagnostic } from '../src/kconfig/diagnostics.js';
 import { evalExpr, exprSymbols, parseExpr, printExpr, type Tristate } from '../src/kconfig/expr.js';
 import { mergeConfigs, parseConfigText } from '../src/kconfig/parse.js';
 import { resolveConfig } from '../src/kconfig/resolve.js';
@@ -186,6 +186,22 @@ describe('config input: values, unknown symbols, malformed lines', () => {
       'frag.config:2: warning: unknown symbol: ARM (not an arm64 symbol)',
       'frag.config:3: warning: unknown symbol: TOTALLY_UNRELATED_OPTION',
     ]);
+  });
+
+  it('folds the plain unknown symbols of a full kernel .config past the first ten into one warning, keeping likely typos', () => {
+    const lines = Array.from({ length: 3000 }, (_, i) => `CONFIG_VENDOR_DRIVER_${i + 1}=y`);
+    const r = resolveConfig(kconfigRules('seed'), parseConfigText([...lines, 'CONFIG_ARM_SMMU_V4=m', ''].join('\n'), 'full.config').assignments);
+    expect(r.diagnostics).toHaveLength(3001); // every line is still a warning (--werror counts them all)
+    const shown = foldUnknownSymbols(r.diagnostics).map(formatDiagnostic);
+    expect(shown.slice(0, 10)).toEqual(lines.slice(0, 10).map((l, i) => `full.config:${i + 1}: warning: unknown symbol: ${l.slice(7, -2)}`));
+    expect(shown.slice(10)).toEqual([
+      'full.config:3001: warning: unknown symbol: ARM_SMMU_V4 (did you mean ARM_SMMU_V3?)',
+      'full.config: warning: 2990 more unknown symbol(s) not listed one by one: VENDOR_DRIVER_11, VENDOR_DRIVER_12, VENDOR_DRIVER_13, VENDOR_DRIVER_14, VENDOR_DRIVER_15, ...\n' +
+        '  the model knows only the symbols of the IOMMU and GPU stack (gki config symbols); the lines are ignored',
+    ]);
+    // a fragment with a few unknown symbols prints them all
+    const few = resolveConfig(kconfigRules('seed'), parseConfigText(lines.slice(0, 10).join('\n'), 'f').assignments).diagnostics;
+    expect(foldUnknownSymbols(few)).toEqual(few);
   });
 
   it('warns about values the type rejects and ignores the line', () => {

@@ -113,10 +113,12 @@ const CASES: readonly Expect[] = [
       { base: 0x8_8000_0000, size: 2 * GiB },
     ],
     noMap: [],
-    models: ['/iommu@2b400000'],
-    devices: ['2b400000.iommu', '40000000.pci', '1c090000.serial', '1c1f0000.clcd'],
+    // the ECAM host bridge model, with its default test endpoint at 00:01.0 (the tree lists none)
+    models: ['/iommu@2b400000', '/pci@40000000'],
+    devices: ['2b400000.iommu', '40000000.pci', '1c090000.serial', '1c1f0000.clcd', '0000:00:01.0'],
     bound: {
       '2b400000.iommu': 'arm-smmu-v3',
+      '40000000.pci': 'pci-host-generic',
       'bus@8000000': 'simple-pm-bus',
       'bus@8000000:motherboard-bus': 'simple-pm-bus',
       'bus@8000000:motherboard-bus:iofpga-bus@300000000': 'simple-pm-bus',
@@ -496,9 +498,10 @@ const CASES: readonly Expect[] = [
     ram: [{ base: 0x8000_0000, size: 4 * GiB }],
     noMap: [],
     // MMU-500 with #iommu-cells = <1>, stream-match-mask 0x7c00 and an 8 MiB window (64 KiB pages)
-    models: ['/soc/iommu@5000000'],
-    devices: ['5000000.iommu'],
-    bound: { '5000000.iommu': 'arm-smmu', soc: 'simple-pm-bus' },
+    // and the ENETC integrated-endpoint ECAM bus, with the functions the tree lists
+    models: ['/soc/iommu@5000000', '/soc/pcie@1f0000000'],
+    devices: ['5000000.iommu', '1f0000000.pcie', '0000:00:00.0', '0000:00:00.2', '0000:00:1f.0'],
+    bound: { '5000000.iommu': 'arm-smmu', soc: 'simple-pm-bus', '1f0000000.pcie': 'pci-host-generic' },
   },
   {
     file: 'freescale/imx8mp-evk.dts',

@@ -133,19 +133,18 @@ describe('gki run --workload dma on the real masters of real trees', () => {
     expect(shutdown(k).pagesInUse).toBe(0);
   });
 
-  it('PCI requester IDs reach their SMMU through the host bridge iommu-map (FVP: SMMUv3; LS1028A: MMU-500, one-cell iommus); a function the kernel never configured is aborted by what the driver programmed', () => {
+  it('PCI requester IDs reach their SMMU through the host bridge iommu-map (FVP: SMMUv3; LS1028A: MMU-500, one-cell iommus); a requester ID no enumerated function uses is aborted by what the driver programmed', () => {
     for (const c of [
-      // iommu-map = <0x0 &iommu 0x0 0x10000>: StreamID = RID
-      { file: 'arm/fvp-base-revc.dts', host: '/pci@40000000', rid: 0x3, sid: 0x3, smmu: '/iommu@2b400000', log: /C_BAD_STREAMID.*sid 0x3/ },
-      // iommu-map = <0 &smmu 0x17 0xe>: StreamID = 0x17 + RID
-      { file: 'freescale/fsl-ls1028a-rdb.dts', host: '/soc/pcie@1f0000000', rid: 0x3, sid: 0x1a, smmu: '/soc/iommu@5000000', log: /Blocked unknown Stream ID 0x1a/ },
+      // iommu-map = <0x0 &iommu 0x0 0x10000>: StreamID = RID; bus 1 has no function, so no STE
+      { file: 'arm/fvp-base-revc.dts', host: '/pci@40000000', rid: 0x100, sid: 0x100, smmu: '/iommu@2b400000', log: /sid 0x100/ },
+      // iommu-map = <0 &smmu 0x17 0xe>: StreamID = 0x17 + RID; 00:01.0 is not a function of the tree
+      { file: 'freescale/fsl-ls1028a-rdb.dts', host: '/soc/pcie@1f0000000', rid: 0x8, sid: 0x1f, smmu: '/soc/iommu@5000000', log: /Blocked unknown Stream ID 0x1f/ },
     ]) {
       const { k, board } = boot(c.file);
-      // the workload has nothing to exercise there: the kernel enumerates no PCI function
+      // the workload exercises the enumerated functions (see pci-boards.test.ts)
       const r = runDma(k, { copies: 1 });
       expect(r.ok).toBe(true);
-      expect(r.counts!['real masters exercised']).toBe(0);
-      expect(r.lines).toContain('no real master (a device with an IOMMU group on a bound SMMU model and no model of its own) on this board');
+      expect(r.counts!['real masters exercised']).toBeGreaterThan(0);
       const port = board.masterPortForRid(c.host, c.rid)!;
       expect([port.streamId, port.iommu]).toEqual([c.sid, c.smmu]);
       // a requester ID outside the map has no path (LS1028A maps 14 IDs), inside it has

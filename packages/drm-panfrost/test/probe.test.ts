@@ -98,7 +98,7 @@ describe('panfrost probe', () => {
     const dev = k.drivers.findDevice(GPU_NAME)!;
     expect(dev.state).toBe('unbound');
     expect(dev.driver).toBeNull();
-    expect(k.log.dmesg()).toContain(`panfrost ${GPU_NAME}: IRQ gpu not found`);
+    expect(k.log.dmesg()).toContain(`panfrost ${GPU_NAME}: error -ENXIO: IRQ gpu not found`);
     expect(k.log.dmesg()).toContain(`panfrost ${GPU_NAME}: Fatal error during GPU init`);
     // what probe requested before failing was released (devres)
     expect(k.drivers.snapshot().irqs).toEqual([]);

@@ -407,6 +407,7 @@ export class ArmLpaeIoPgtable implements IoPgtableOps {
       iova < this.fastEnd &&
       iova === Math.floor(iova) &&
       (prot & 3) !== 0 && // IOMMU_READ | IOMMU_WRITE
+      typeof paddr === 'number' && // (Math.floor below throws on a bigint; the full path says -EINVAL)
       paddr >= 0 &&
       paddr < this.oasLimit &&
       paddr === Math.floor(paddr)

@@ -65,6 +65,7 @@ describe('rejected map_pages calls return the kernel errno and change nothing', 
     ['non-integer iova (model check)', (o, m) => o.mapPages(4096.5, 0x1000, SZ_4K, 1, RW, m), -EINVAL],
     ['non-integer paddr (model check)', (o, m) => o.mapPages(0x80_0000, 0.5, SZ_4K, 1, RW, m), -EINVAL],
     ['negative pgcount (model check)', (o, m) => o.mapPages(0x80_0000, 0x1000, SZ_4K, -1, RW, m), -EINVAL],
+    ['bigint paddr (model check)', (o, m) => o.mapPages(0x80_0000, 0x1000n as unknown as number, SZ_4K, 1, RW, m), -EINVAL],
   ];
   for (const [name, call, want] of cases) {
     it(name, () => {
@@ -78,6 +79,19 @@ describe('rejected map_pages calls return the kernel errno and change nothing', 
       expect(kernel.pages.stats().pagesInUse).toBe(0);
     });
   }
+
+  it('a bigint paddr where the single-page fast path applies: -EINVAL as on the full path (model check)', () => {
+    // an emulator author's easy slip; Math.floor on the fast path threw a bare TypeError
+    const kernel = makeKernel();
+    const ops = s1(kernel);
+    expect(ops.mapPages(0x1000, 0x8000_1000, SZ_4K, 1, RW, { mapped: 0 })).toBe(0);
+    const before = state(kernel, ops);
+    const m: MappedOut = { mapped: 0 };
+    expect(ops.mapPages(0x2000, 0x8000_2000n as unknown as number, SZ_4K, 1, RW, m)).toBe(-EINVAL);
+    expect(m.mapped).toBe(0);
+    expect(state(kernel, ops)).toEqual(before);
+    ops.free();
+  });
 
   it('WARNs on -EEXIST unless NO_WARN', () => {
     for (const quirks of [0, IO_PGTABLE_QUIRK_NO_WARN]) {

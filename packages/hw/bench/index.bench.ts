@@ -1,8 +1,8 @@
 /**
  * @gki/hw benchmarks (tinybench): the shared TLB and the SMMUv3 model (bench/smmu-v3.bench.ts),
  * the SMMUv2 model (bench/smmu-v2.bench.ts), the Mali GPU model (bench/mali.bench.ts), the
- * Adreno GPU model (bench/adreno.bench.ts), the DTS compiler (bench/dts.bench.ts);
- * `-- --only=smmu-v2` (or smmu-v3, mali, adreno, dts) runs one of them.
+ * Adreno GPU model (bench/adreno.bench.ts), the DTS compiler (bench/dts.bench.ts), the PCI ECAM
+ * model (bench/pci.bench.ts); `-- --only=smmu-v2` (or smmu-v3, mali, adreno, dts, pci) runs one of them.
  * Rows with a "vs" compare with another row of the same process (a TLB hit against a bare
  * Map.get of the same keys, DMA through the SMMU against DMA without it); `pnpm bench --only=hw`
  * from the root prints those ratios.
@@ -21,6 +21,7 @@ import { fileURLToPath } from 'node:url';
 import { adrenoBench } from './adreno.bench.js';
 import { dtsBench } from './dts.bench.js';
 import { maliBench } from './mali.bench.js';
+import { pciBench } from './pci.bench.js';
 import { smmuV2Bench } from './smmu-v2.bench.js';
 import type { BenchRow } from './harness.js';
 import { smmuV3Bench } from './smmu-v3.bench.js';
@@ -37,6 +38,7 @@ function allRows(runs: number): BenchRow[] {
   if (ONLY === undefined || ONLY === 'mali') rows.push(...maliBench(runs));
   if (ONLY === undefined || ONLY === 'adreno') rows.push(...adrenoBench(runs));
   if (ONLY === undefined || ONLY === 'dts') rows.push(...dtsBench(runs));
+  if (ONLY === undefined || ONLY === 'pci') rows.push(...pciBench(runs));
   return rows;
 }
 

@@ -9,6 +9,7 @@ import { InterruptController } from './irq.js';
 import { PhysMem, type MemRegion } from './mem.js';
 import { readMemoryMap, reservationPairs, usableRam, type BoardNote, type ReservedRegion } from './memmap.js';
 import { BusMasterPort, createBusMasterPort, createBusMasterPortForRid } from './models/bus-master-port.js';
+import { PciEcamHost } from './models/pci-ecam/host.js';
 import { BUILTIN_MODELS, descriptorMatches, type ModelDescriptor } from './models/registry.js';
 
 /** What a model factory learns about the node it is instantiated for, besides its resources. */
@@ -120,9 +121,17 @@ export class Board {
 
   /**
    * The test probe for PCI requester ID `rid` (bus << 8 | devfn) below the host bridge at
-   * `hostPath`, reached through the bridge's `iommu-map` (and `iommu-map-mask`).
+   * `hostPath`, reached through the bridge's `iommu-map` (and `iommu-map-mask`). When the
+   * bridge is modelled and has a function at `rid`, that function's own port (gated by its bus
+   * master enable bit; untranslated when no map entry covers the ID); otherwise a port made
+   * from the map alone (undefined when no entry covers the ID or its IOMMU has no model).
    */
   masterPortForRid(hostPath: string, rid: number): BusMasterPort | undefined {
+    const host = this.models.get(hostPath);
+    if (host instanceof PciEcamHost) {
+      const fn = host.functionAt(rid);
+      if (fn) return fn.port;
+    }
     const key = `${hostPath}#rid-${rid}`;
     const have = this.ports.get(key);
     if (have) return have;

@@ -34,7 +34,7 @@ export class BusError extends Error {
     readonly write: boolean,
     readonly reason: string,
   ) {
-    super(`bus error: ${write ? 'write' : 'read'} of ${size} byte(s) at 0x${addr.toString(16)}: ${reason}`);
+    super(`bus error: ${write ? 'write' : 'read'} of ${size} byte(s) at ${showAddr(addr)}: ${reason}`);
   }
 }
 
@@ -50,8 +50,19 @@ const INV_PAGE = 1 / PAGE_SIZE;
  * integer below 2^53 come from `& (align - 1)`, so no float remainder (a library call) is
  * needed; a fractional address stays misaligned, as with `%`.
  */
+/** An address as the bus error shows it: hex when it is one, as given otherwise (-4, 4096n, NaN). */
+function showAddr(addr: unknown): string {
+  if (typeof addr === 'number' && Number.isSafeInteger(addr) && addr >= 0) return '0x' + addr.toString(16);
+  return typeof addr === 'bigint' ? `${addr}n` : String(addr);
+}
+
 function misaligned(pa: number, align: number): boolean {
-  return (pa & (align - 1)) !== 0 || (pa !== Math.floor(pa) && !Number.isNaN(pa));
+  return typeof pa !== 'number' || (pa & (align - 1)) !== 0 || (pa !== Math.floor(pa) && !Number.isNaN(pa));
+}
+
+/** Why `misaligned` refused `pa` (off the hot path). */
+function alignReason(pa: unknown, bits: number): string {
+  return typeof pa === 'number' ? `misaligned ${bits}-bit access` : `not a physical address (a ${typeof pa}; addresses are numbers)`;
 }
 
 function hex(n: number): string {
@@ -218,29 +229,29 @@ export class PhysMem {
   }
 
   read32(pa: number): number {
-    if (misaligned(pa, 4)) throw new BusError(pa, 4, false, 'misaligned 32-bit access');
+    if (misaligned(pa, 4)) throw new BusError(pa, 4, false, alignReason(pa, 32));
     return this.peekChunk(pa)[PhysMem.wordIndex(pa)]!;
   }
 
   write32(pa: number, v: number): void {
-    if (misaligned(pa, 4)) throw new BusError(pa, 4, true, 'misaligned 32-bit access');
+    if (misaligned(pa, 4)) throw new BusError(pa, 4, true, alignReason(pa, 32));
     this.chunk(pa)[PhysMem.wordIndex(pa)] = v >>> 0;
     this.touchFrame(Math.floor(pa * INV_PAGE));
   }
 
   /** Low and high halves of the 64-bit little-endian word at `pa` (8-byte aligned). */
   read64lo(pa: number): number {
-    if (misaligned(pa, 8)) throw new BusError(pa, 8, false, 'misaligned 64-bit access');
+    if (misaligned(pa, 8)) throw new BusError(pa, 8, false, alignReason(pa, 64));
     return this.peekChunk(pa)[PhysMem.wordIndex(pa)]!;
   }
 
   read64hi(pa: number): number {
-    if (misaligned(pa, 8)) throw new BusError(pa, 8, false, 'misaligned 64-bit access');
+    if (misaligned(pa, 8)) throw new BusError(pa, 8, false, alignReason(pa, 64));
     return this.peekChunk(pa)[PhysMem.wordIndex(pa) + 1]!;
   }
 
   write64parts(pa: number, lo: number, hi: number): void {
-    if (misaligned(pa, 8)) throw new BusError(pa, 8, true, 'misaligned 64-bit access');
+    if (misaligned(pa, 8)) throw new BusError(pa, 8, true, alignReason(pa, 64));
     const c = this.chunk(pa);
     const i = PhysMem.wordIndex(pa);
     c[i] = lo >>> 0;
@@ -254,10 +265,12 @@ export class PhysMem {
   }
 
   write64(pa: number, v: bigint): void {
+    if (typeof v !== 'bigint') throw new TypeError(`write64: the value must be a bigint (got ${typeof v}); write64parts(pa, lo, hi) takes two 32-bit halves`);
     this.write64parts(pa, Number(v & 0xffffffffn), Number((v >> 32n) & 0xffffffffn));
   }
 
   readBytes(pa: number, len: number): Uint8Array {
+    if (!Number.isSafeInteger(len) || len < 0) throw new RangeError(`readBytes: bad length ${String(len)}`);
     this.check(pa, Math.max(len, 1), false);
     const out = new Uint8Array(len);
     for (let i = 0; i < len; i++) {

@@ -190,6 +190,8 @@ describe('syntax errors name the file, line and column', () => {
     [`${V1}/ {\n\tx = "open;\n};`, 3, 6, /unterminated string/],
     [`${V1}/ {\n\tx = <(1 / 0)>;\n};`, 3, 10, /division by zero/],
     [`${V1}/ {\n\tnode {\n\t\tx = <1>\n\t};\n};`, 5, 2, /';' after property 'x'/],
+    // a missing ';' before the next property: a syntax error at that property, not a "macro"
+    [`${V1}/ {\n\tx = <1>\n\tinterrupt-parent = <1>;\n};`, 4, 2, /^syntax error: expected ';' after property 'x', found 'interrupt'$/],
     [`${V1}/ {\n\tx = <08>;\n};`, 3, 7, /bad integer literal '08'/],
     [`${V1}/ {\n\tx = /bits/ 7 <1>;\n};`, 3, 13, /8, 16, 32 or 64/],
     [`${V1}/ {\n\tx = /bits/ 8 <&r>;\n\tr: r { };\n};`, 3, 16, /32-bit elements/],
@@ -353,6 +355,9 @@ describe('preprocessor', () => {
     const e = dtsError(`${V1}\n#include "soc.dtsi"\n`, { filename: 'board.dts', fs: memoryFileSystem({}) });
     expect([e.file, e.line, e.column]).toEqual(['board.dts', 3, 10]);
     expect(e.reason).toMatch(/soc.dtsi: no such file/);
+    // the file's own directory given again with -I (as the CLI does) is listed once
+    const again = dtsError(`${V1}#include "soc.dtsi"\n`, { filename: 'b/board.dts', fs: memoryFileSystem({}), includeDirs: ['b', 'inc'] });
+    expect(again.reason).toBe('soc.dtsi: no such file (searched: b, inc)');
   });
 });
 

@@ -55,6 +55,23 @@ describe('PhysMem', () => {
   });
 });
 
+describe('PhysMem: an emulator author\'s slips get clear errors and change nothing', () => {
+  it('a bigint address, a number for write64, a negative length', () => {
+    const m = new PhysMem([{ base: 0x4000_0000, size: 1 << 20 }]);
+    const big = 0x4000_0000n as unknown as number;
+    expect(() => m.read32(big)).toThrow(new BusError(big, 4, false, 'not a physical address (a bigint; addresses are numbers)'));
+    expect(() => m.read32(big)).toThrow('bus error: read of 4 byte(s) at 1073741824n: not a physical address (a bigint; addresses are numbers)');
+    expect(() => m.write64parts(big, 1, 2)).toThrow(BusError);
+    expect(() => m.read64(big)).toThrow(BusError);
+    expect(() => m.write64(0x4000_0000, 5 as unknown as bigint)).toThrow(
+      new TypeError('write64: the value must be a bigint (got number); write64parts(pa, lo, hi) takes two 32-bit halves'),
+    );
+    expect(() => m.readBytes(0x4000_0000, -1)).toThrow(new RangeError('readBytes: bad length -1'));
+    expect(() => m.read32(-4)).toThrow('bus error: read of 1 byte(s) at -4: not a physical address');
+    expect(m.framesTouched()).toBe(0);
+  });
+});
+
 describe('MmioBus and interrupts', () => {
   class Regs implements MmioDevice {
     readonly name = 'regs';

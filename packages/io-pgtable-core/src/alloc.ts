@@ -72,7 +72,7 @@ function findOrLoad(kernel: Kernel, fmt: IoPgtableFmt): IoPgtableInitFns | numbe
     return -ENODEV;
   }
   if (err < 0) {
-    kernel.log.err(IO_PGTABLE_LOG, `format ${fmt}: loading ${alias} failed with ${err} (${errnoName(EPROBE_DEFER)})`);
+    kernel.log.err(IO_PGTABLE_LOG, `format ${fmt}: loading ${alias} failed with ${err} (${errnoName(err)}), deferring (${errnoName(EPROBE_DEFER)})`);
     return -EPROBE_DEFER;
   }
   const fns = ioPgtableInitFns(kernel, fmt);

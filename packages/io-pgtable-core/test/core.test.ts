@@ -231,6 +231,10 @@ describe('allocIoPgtableOps / freeIoPgtableOps', () => {
       expect(stateOf(k)).toEqual(before);
       expect(ioPgtableRegistered(k, 'ARM_64_LPAE_S1')).toBe(false);
     }
+    // the log names the load's own errno, then the deferral (not "-12 (EPROBE_DEFER)")
+    const k = bootImage(imageWith([fakeFormatModule({ initError: -ENOMEM })]));
+    allocIoPgtableOps(k, 'ARM_64_LPAE_S1', baseCfg(), null);
+    expect(msgs(k, 'loading io-pgtable-fmt-ARM_64_LPAE_S1 failed with -12 (ENOMEM), deferring (EPROBE_DEFER)')).toHaveLength(1);
   });
 
   it('returns -EPROBE_DEFER when the module loads but does not register the format', () => {

@@ -8,6 +8,7 @@ import { ModuleLoader } from './module/loader.js';
 import { kernelArch, type InitcallLevel, type KernelArch, type KernelImage } from './module/types.js';
 import { OfLayer } from './of/of.js';
 import { MAX_MANAGED_BYTES, PageAllocator } from './page-alloc.js';
+import { PciCore } from './pci/host.js';
 
 export { KERNEL_COSTS } from './costs.js';
 
@@ -41,6 +42,8 @@ export class Kernel {
   readonly iommu: IommuCore;
   /** The DRM core: minor numbers and registered DRM devices. */
   readonly drm: DrmCore;
+  /** The PCI core: host bridges and the functions enumerated below them. */
+  readonly pci: PciCore;
   /** The build architecture (KernelImage.arch; 'arm64' unless the image says otherwise). */
   arch: KernelArch = kernelArch('arm64');
 
@@ -57,6 +60,7 @@ export class Kernel {
     this.of = new OfLayer(this);
     this.iommu = new IommuCore(this);
     this.drm = new DrmCore(this);
+    this.pci = new PciCore(this);
   }
 
   /**
@@ -99,6 +103,8 @@ export class Kernel {
     k.modules.setImage(image);
     for (const level of INITCALL_LEVELS) {
       k.modules.runBuiltinInitcalls(level);
+      // pci-host-generic is builtin_platform_driver: a device initcall of vmlinux
+      if (level === 'device') k.pci.registerHostDriver();
       step({ kind: 'initcalls', level });
       if (level === 'arch') {
         k.of.populate();

@@ -191,6 +191,10 @@ describe('a published page table (iommuDomainSetPgtblOps)', () => {
       expect(iommuMap(d, 0x1000, 0x2000, 0x1000, 1.5)).toBe(-EINVAL); // prot not an integer
       expect(iommuMap(d, 2 ** 53, 0x2000, 0x1000, IOMMU_READ)).toBe(-EINVAL); // past 2^53
       expect(iommuMap(d, 0x1000, 0x2000, 0x1000, 0)).toBe(-EINVAL); // the table refuses no R/W
+      // bigint addresses: -EINVAL / nothing unmapped, not a TypeError from the one-page path
+      expect(iommuMap(d, 0x1000n as unknown as number, 0x2000, 0x1000, IOMMU_READ)).toBe(-EINVAL);
+      expect(iommuMap(d, 0x1000, 0x2000n as unknown as number, 0x1000, IOMMU_READ)).toBe(-EINVAL);
+      expect(iommuUnmap(d, 0x1000n as unknown as number, 0x1000)).toBe(0);
       expect(iommuMap(d, 0x1000, 0x2000, 0x1000, IOMMU_READ)).toBe(0);
       expect(iommuMap(d, 0x1000, 0x3000, 0x1000, IOMMU_READ)).toBe(-EEXIST);
       expect(iommuUnmap(d, 0x1800, 0x1000)).toBe(0);

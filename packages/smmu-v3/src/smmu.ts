@@ -355,7 +355,9 @@ export class ArmSmmuV3 {
     const names = dev.ofNode ? this.kernel.of.stringList(dev.ofNode, 'interrupt-names') : [];
     const lookup = (name: string): number => {
       const i = names.indexOf(name);
-      return i >= 0 ? dev.irq(i) : -ENXIO;
+      // platform_get_irq_byname_optional: a named line that does not resolve is not an error
+      // here (the caller warns that events or errors will not be reported).
+      return i >= 0 ? dev.irqOptional(i) : -ENXIO;
     };
     let irqen = 0;
     const evtq = lookup('eventq');

@@ -26,6 +26,8 @@ export interface BoardOptions {
   sids?: readonly number[];
   /** False adds `gki,no-walk-cache` to the SMMU node (every TLB miss walks every level). */
   walkCache?: boolean;
+  /** False leaves the `interrupts` property out (keeping `interrupt-names`): no line resolves. */
+  interrupts?: boolean;
 }
 
 export function smmuBoard(opts: BoardOptions = {}): Board {
@@ -40,7 +42,7 @@ export function smmuBoard(opts: BoardOptions = {}): Board {
       prop.string('compatible', 'arm,smmu-v3'),
       prop.reg(1, 1, [SMMU_BASE, 0x2_0000]),
       prop.u32('interrupt-parent', ref('gic')),
-      prop.cells('interrupts', 0, 74, 4, 0, 75, 4, 0, 77, 4),
+      ...(opts.interrupts === false ? [] : [prop.cells('interrupts', 0, 74, 4, 0, 75, 4, 0, 77, 4)]),
       prop.strings('interrupt-names', ['eventq', 'gerror', 'cmdq-sync']),
       prop.u32('#iommu-cells', 1),
       prop.string('gki,smmu-preset', opts.preset ?? 'fvp'),

@@ -7,7 +7,7 @@
 import { describe, expect, it } from 'vitest';
 import { iommuDomainAlloc } from '@gki/kernel';
 import { IDR0_S1P, IDR0_S2P, IDR0_SEV, IDR0_TTF_AARCH64, applyIidrErrata, decodeIdRegs, type ArmSmmuV3Features } from '../src/index.js';
-import { boot } from './helpers.js';
+import { SMMU_NAME, boot } from './helpers.js';
 
 const IDR1 = (19 << 21) | (19 << 16) | 16;
 const IDR5_4K_OAS44 = (1 << 4) | 4;
@@ -58,5 +58,18 @@ describe('input and output sizes, as arm_smmu_device_hw_probe and arm_smmu_domai
     expect(d.ops.attachDev(d, r.masters[0]!)).toBe(0);
     expect(d.geometry.apertureEnd).toBe(2 ** 48 - 1);
     expect(r.model.programmingViolations).toEqual([]);
+  });
+});
+
+describe('interrupt lines, as arm_smmu_device_probe (platform_get_irq_byname_optional)', () => {
+  it('named lines that do not resolve only warn: no error is logged and the SMMU still binds', () => {
+    const r = boot({ interrupts: false });
+    const msgs = r.k.log.all().filter((x) => x.who.includes(SMMU_NAME));
+    expect(msgs.filter((x) => x.level === 'err')).toEqual([]);
+    expect(msgs.filter((x) => x.level === 'warn').map((x) => x.msg)).toEqual([
+      'no evtq irq - events will not be reported!',
+      'no gerr irq - errors will not be reported!',
+    ]);
+    expect(r.masters.every((m) => m.driver !== undefined)).toBe(true);
   });
 });

@@ -12,7 +12,7 @@ const ARM_SMMU_NEEDS: readonly string[] = [
   // io-pgtable
   'alloc_io_pgtable_ops', 'free_io_pgtable_ops',
   // IOMMU core
-  'dev_iommu_priv_set', 'generic_device_group', 'iommu_device_register',
+  'dev_iommu_priv_set', 'generic_device_group', 'pci_device_group', 'iommu_device_register',
   'iommu_device_unregister', 'iommu_fwspec_add_ids', 'iommu_fwspec_init', 'report_iommu_fault',
   // driver core, interrupts, device tree
   '__platform_driver_register', 'platform_driver_unregister', 'devm_request_threaded_irq',

@@ -7,6 +7,7 @@ import {
   devIommuFwspecGet,
   devIommuPrivGet,
   devIommuPrivSet,
+  devIsPci,
   genericDeviceGroup,
   iommuDeviceRegister,
   iommuDeviceUnregister,
@@ -15,6 +16,7 @@ import {
   iommuProbeDevice,
   ofParsePhandleWithArgs,
   ofPropertyReadU32,
+  pciDeviceGroup,
   requestIrq,
 } from '@gki/kernel';
 import type { Device, IoMem, IommuDevice, IommuDomain, IommuDomainType, IommuGroup, IommuOps, Kernel, ModuleRef, OfNode } from '@gki/kernel';
@@ -811,7 +813,8 @@ export class ArmSmmu {
       if (g) group = g;
     }
     if (group) return group;
-    group = genericDeviceGroup(dev);
+    // arm_smmu_device_group: PCI functions are grouped by the PCI rules (aliases, ACS)
+    group = devIsPci(dev) ? pciDeviceGroup(dev) : genericDeviceGroup(dev);
     for (const idx of cfg.smendx) this.s2crs[idx]!.group = group;
     return group;
   }

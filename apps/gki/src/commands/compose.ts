@@ -4,7 +4,7 @@ import { composeImage, type ComposeResult } from '../compose/compose.js';
 import { checkImageDirTarget, imageFiles, writeImageDir } from '../compose/image-dir.js';
 import { DEFAULT_CONFIG_NAME, defaultConfig, gkiBase, readConfigFile } from '../compose/inputs.js';
 import { coreExports, kmiUsage } from '../compose/kmi.js';
-import { formatDiagnostic, type Diagnostic } from '../kconfig/diagnostics.js';
+import { foldUnknownSymbols, formatDiagnostic, type Diagnostic } from '../kconfig/diagnostics.js';
 import { KCONFIG_RULES, type KconfigRulesName } from '../kconfig/symbols.js';
 
 const OPTIONS: OptionSpec[] = [
@@ -83,7 +83,7 @@ export function printReport(r: ComposeResult, io: Io): void {
 }
 
 function printDiagnostics(ds: readonly Diagnostic[], io: Io, werror: boolean): void {
-  for (const d of ds) io.err(formatDiagnostic(werror && d.severity === 'warning' ? { ...d, severity: 'error' } : d));
+  for (const d of foldUnknownSymbols(ds)) io.err(formatDiagnostic(werror && d.severity === 'warning' ? { ...d, severity: 'error' } : d));
 }
 
 async function run(args: string[], io: Io): Promise<number> {
@@ -98,7 +98,7 @@ async function run(args: string[], io: Io): Promise<number> {
   const basePath = optString(p, 'base');
   const base = basePath ? readConfigFile(basePath) : gkiBase();
   const config = cfgPath ? readConfigFile(cfgPath) : defaultConfig(rules, catalogue);
-  const omit = optList(p, 'omit');
+  const omit = [...new Set(optList(p, 'omit'))];
   const r = composeImage({ base, config, rules, omit, catalogue });
   printDiagnostics(r.diagnostics, io, werror);
   const errors = r.diagnostics.filter((d) => d.severity === 'error' || (werror && d.severity === 'warning')).length;

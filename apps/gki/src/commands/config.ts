@@ -4,7 +4,7 @@ import { resolveInputs } from '../compose/compose.js';
 import { defaultConfig, gkiBase, readConfigFile } from '../compose/inputs.js';
 import { defaultFragment } from '../config/default.js';
 import { GKI_BASE_CONFIG } from '../config/gki-base.js';
-import { formatDiagnostic } from '../kconfig/diagnostics.js';
+import { foldUnknownSymbols, formatDiagnostic } from '../kconfig/diagnostics.js';
 import { KCONFIG_RULES, kconfigRules, type KconfigRulesName } from '../kconfig/symbols.js';
 import { writeDotConfig } from '../kconfig/write.js';
 
@@ -77,7 +77,7 @@ async function run(args: string[], io: Io): Promise<number> {
       const base = optString(p, 'base') ? readConfigFile(optString(p, 'base')!) : gkiBase();
       const config = optString(p, 'config') ? readConfigFile(optString(p, 'config')!) : defaultConfig(rules);
       const r = resolveInputs(base, config, rules);
-      for (const d of r.diagnostics) io.err(formatDiagnostic(werror && d.severity === 'warning' ? { ...d, severity: 'error' } : d));
+      for (const d of foldUnknownSymbols(r.diagnostics)) io.err(formatDiagnostic(werror && d.severity === 'warning' ? { ...d, severity: 'error' } : d));
       const errors = r.diagnostics.filter((d) => d.severity === 'error' || (werror && d.severity === 'warning')).length;
       if (!r.config || errors > 0) {
         io.err(`gki config resolve: ${errors} error(s)`);

@@ -158,6 +158,7 @@ export function planImage(config: ResolvedConfig, catalogue: Catalogue, omit: re
 
   const omitted: PlannedModule[] = [];
   for (const name of omit) {
+    if (omitted.some((p) => modKey(p.module.name) === modKey(name))) continue; // named twice
     const i = modules.findIndex((p) => modKey(p.module.name) === modKey(name));
     if (i < 0) {
       const b = builtin.find((p) => modKey(p.module.name) === modKey(name));

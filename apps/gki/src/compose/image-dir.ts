@@ -124,14 +124,18 @@ export class ImageDirError extends Error {}
 export function writeImageDir(dir: string, files: ImageFiles): void {
   const target = resolve(dir);
   checkImageDirTarget(dir);
-  mkdirSync(dirname(target), { recursive: true });
   const tmp = `${target}.gki-tmp-${process.pid}`;
   const old = `${target}.gki-old-${process.pid}`;
+  try {
+    makeDirs(dirname(target));
+  } catch (e) {
+    throw new ImageDirError(`cannot write ${dir}: ${(e as Error).message}`);
+  }
   rmSync(tmp, { recursive: true, force: true });
   try {
     for (const [rel, content] of files) {
       const f = join(tmp, rel);
-      mkdirSync(dirname(f), { recursive: true });
+      makeDirs(dirname(f));
       writeFileSync(f, content);
     }
     if (existsSync(target)) renameSync(target, old);
@@ -151,10 +155,28 @@ export function writeImageDir(dir: string, files: ImageFiles): void {
  */
 export function checkImageDirTarget(dir: string): void {
   const target = resolve(dir);
-  if (!existsSync(target)) return;
+  if (!existsSync(target)) {
+    // the directories to create under the nearest existing ancestor, which must be one
+    let up = dirname(target);
+    while (!existsSync(up) && dirname(up) !== up) up = dirname(up);
+    if (!statSync(up).isDirectory()) throw new ImageDirError(`cannot write ${dir}: ${up} is not a directory`);
+    return;
+  }
   if (!statSync(target).isDirectory()) throw new ImageDirError(`${dir} exists and is not a directory`);
   if (readdirSync(target).length > 0 && !isImageManifest(join(target, 'manifest.json')))
     throw new ImageDirError(`refusing to replace ${dir}: it is not empty and holds no gki image (manifest.json)`);
+}
+
+/**
+ * mkdir -p one component at a time. Node's `mkdirSync(p, { recursive: true })` never returns
+ * where mkdir(2) keeps answering ENOENT under an existing parent (procfs, sysfs): here that
+ * is the ENOENT error it is.
+ */
+function makeDirs(path: string): void {
+  if (existsSync(path)) return;
+  const parent = dirname(path);
+  if (parent !== path) makeDirs(parent);
+  mkdirSync(path);
 }
 
 function isImageManifest(file: string): boolean {

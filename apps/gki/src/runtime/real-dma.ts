@@ -9,9 +9,15 @@
  * identity (bypass) domain is checked the same way with physical addresses and counted as
  * bypass; devices in a blocking group or without a domain are skipped with the reason.
  */
-import { SmmuV2, SmmuV3, type Board, type BusMasterPort } from '@gki/hw';
+import { PciEcamHost, SmmuV2, SmmuV3, type Board, type BusMasterPort } from '@gki/hw';
 import {
   DMA_BIDIRECTIONAL,
+  PCI_COMMAND,
+  PCI_COMMAND_MASTER,
+  PciDev,
+  pciClearMaster,
+  pciReadConfigWord,
+  pciSetMaster,
   DMA_FROM_DEVICE,
   DMA_TO_DEVICE,
   dmaMapSingle,
@@ -23,7 +29,7 @@ import {
 import type { FaultRecord } from './workloads.js';
 
 /** Port status values (BusMasterPort), spelled out for messages. */
-const PORT_STATUS = ['ok', 'fault', 'bus error', 'stalled', 'terminated without abort'] as const;
+const PORT_STATUS = ['ok', 'fault', 'bus error', 'stalled', 'terminated without abort', 'not issued (bus mastering disabled)'] as const;
 
 export interface RealDmaOptions {
   /** At most this many masters (default: all). */
@@ -37,6 +43,8 @@ export interface RealDmaResult {
   readonly translated: number;
   /** Masters the driver left in an identity (bypass) domain, checked with physical addresses. */
   readonly bypass: number;
+  /** PCI functions with no IOMMU (their requester ID outside every iommu-map entry): dma-direct, checked with physical addresses. */
+  readonly untranslated: number;
   readonly skipped: number;
   readonly failed: number;
   /** Bytes the ports read and wrote through the SMMU models. */
@@ -65,25 +73,63 @@ function modelFaults(m: unknown): number {
 
 interface Candidate {
   readonly dev: Device;
-  readonly iommu: string;
+  /** The IOMMU device's name; null for a PCI function that has none (dma-direct). */
+  readonly iommu: string | null;
+  /** Its group's domain type; 'none' for a PCI function without an IOMMU. */
   readonly domainType: string | null;
+  /** The device-tree path (a PCI function without a node of its own: host path / bus:dev.fn). */
+  readonly path: string;
 }
 
-/** Devices with an IOMMU group on a bound IOMMU, without a model of their own, in registration order. */
+function pciPath(dev: PciDev): string {
+  const b = (n: number) => n.toString(16).padStart(2, '0');
+  return dev.ofNode?.fullName ?? `${dev.host.node.fullName}/${b(dev.busNr)}:${b(dev.devfn >>> 3)}.${dev.devfn & 7}`;
+}
+
+/**
+ * Devices with an IOMMU group on a bound IOMMU, without a model of their own, in registration
+ * order; then the enumerated PCI functions of modelled host bridges that have no IOMMU at all.
+ */
 function candidates(kernel: Kernel, board: Board): Candidate[] {
   const snap = kernel.iommu.snapshot();
   const devs = new Map(kernel.drivers.allDevices().map((d) => [d.name, d]));
   const out: Candidate[] = [];
   for (const m of snap.masters) {
     const dev = devs.get(m.dev);
-    if (!dev?.ofNode || m.group === null || m.iommu === null) continue;
-    if (board.models.has(dev.ofNode.fullName)) continue; // a modelled device is its own master (DMA engines, GPUs)
+    if (!dev || m.group === null || m.iommu === null) continue;
+    if (!(dev instanceof PciDev)) {
+      if (!dev.ofNode) continue;
+      if (board.models.has(dev.ofNode.fullName)) continue; // a modelled device is its own master (DMA engines, GPUs)
+    }
     if (devs.get(m.iommu)?.state !== 'bound') continue;
     const g = snap.groups.find((x) => x.id === m.group);
     const d = snap.domains.find((x) => x.id === g?.domain);
-    out.push({ dev, iommu: m.iommu, domainType: d?.type ?? null });
+    out.push({ dev, iommu: m.iommu, domainType: d?.type ?? null, path: dev instanceof PciDev ? pciPath(dev) : dev.ofNode!.fullName });
+  }
+  for (const dev of kernel.drivers.allDevices()) {
+    if (!(dev instanceof PciDev) || kernel.iommu.groupOf(dev) || kernel.iommu.fwspec(dev)) continue;
+    const host = board.models.get(dev.host.node.fullName);
+    if (!(host instanceof PciEcamHost) || host.functionAt(dev.rid)?.iommu !== '') continue; // a path through an IOMMU the kernel does not use
+    out.push({ dev, iommu: null, domainType: 'none', path: pciPath(dev) });
   }
   return out;
+}
+
+/** The board's port for a candidate: a PCI function's own (through its host's iommu-map), else the node's. */
+function portOf(board: Board, c: Candidate): BusMasterPort | undefined {
+  if (c.dev instanceof PciDev) return board.masterPortForRid(c.dev.host.node.fullName, c.dev.rid);
+  return board.masterPort(c.path);
+}
+
+/**
+ * What a PCI driver does before DMA (pci_set_master); returns the undo (pci_clear_master when
+ * the bit was clear before), a no-op for other devices.
+ */
+function enableMastering(dev: Device): () => void {
+  if (!(dev instanceof PciDev)) return () => {};
+  const was = (pciReadConfigWord(dev, PCI_COMMAND) & PCI_COMMAND_MASTER) !== 0;
+  pciSetMaster(dev);
+  return was ? () => {} : () => pciClearMaster(dev);
 }
 
 /** Fills `b` with a pattern that differs per device and position. */
@@ -112,6 +158,7 @@ export function runRealMasters(kernel: Kernel, board: Board, workload: string, o
   const windows: [number, number][] = [];
   let translated = 0;
   let bypass = 0;
+  let untranslated = 0;
   let skipped = 0;
   let failed = 0;
   let bytes = 0;
@@ -126,20 +173,20 @@ export function runRealMasters(kernel: Kernel, board: Board, workload: string, o
   for (const c of candidates(kernel, board)) {
     if (n >= max) break;
     const dev = c.dev;
-    const path = dev.ofNode!.fullName;
+    const path = c.path;
     if (c.domainType === null || c.domainType === 'blocked') {
       skipped++;
       lines.push(`${dev.name}: skipped: its group is ${c.domainType === null ? 'attached to no domain' : 'in a blocking domain'} (no DMA allowed)`);
       continue;
     }
-    if (c.domainType !== 'dma' && c.domainType !== 'identity') {
+    if (c.domainType !== 'dma' && c.domainType !== 'identity' && c.domainType !== 'none') {
       skipped++;
       lines.push(`${dev.name}: skipped: its group is attached to a ${c.domainType} domain a driver manages (not the DMA API's)`);
       continue;
     }
     let port: BusMasterPort | undefined;
     try {
-      port = board.masterPort(path);
+      port = portOf(board, c);
     } catch (e) {
       problems.push(`${dev.name}: no bus master port: ${e instanceof Error ? e.message : String(e)}`);
       failed++;
@@ -147,10 +194,11 @@ export function runRealMasters(kernel: Kernel, board: Board, workload: string, o
     }
     if (!port) {
       skipped++;
-      lines.push(`${dev.name}: skipped: its IOMMU ${c.iommu} has no model on this board`);
+      lines.push(`${dev.name}: skipped: its IOMMU ${c.iommu ?? '(none)'} has no model on this board`);
       continue;
     }
     n++;
+    const iommuName = c.iommu ?? 'no IOMMU';
     const order = 1;
     const srcPa = kernel.pages.allocPages(order);
     const dstPa = kernel.pages.allocPages(order);
@@ -165,7 +213,7 @@ export function runRealMasters(kernel: Kernel, board: Board, workload: string, o
     const sp = srcPa + 0x2c0;
     const dp = dstPa + 0x180;
     const fail = (why: string) => {
-      problems.push(`${dev.name} (${path}, stream ${hex(port!.streamId)} on ${c.iommu}): ${why}`);
+      problems.push(`${dev.name} (${path}, ${c.iommu ? `stream ${hex(port!.streamId)} on ${c.iommu}` : 'no IOMMU'}): ${why}`);
       failed++;
     };
     pattern(src, n + dev.name.length);
@@ -185,8 +233,9 @@ export function runRealMasters(kernel: Kernel, board: Board, workload: string, o
       fail('dma_map_single failed');
       continue;
     }
-    const identity = c.domainType === 'identity';
+    const identity = c.domainType === 'identity' || c.domainType === 'none';
     let ok = true;
+    const restoreMaster = enableMastering(dev);
     const rs = port.read(sDma, got);
     ops++;
     if (rs !== 0) {
@@ -244,6 +293,7 @@ export function runRealMasters(kernel: Kernel, board: Board, workload: string, o
     const u1 = dmaUnmapSingle(dev, sDma, len, DMA_TO_DEVICE);
     const u2 = dmaUnmapSingle(dev, dDma, len, DMA_FROM_DEVICE);
     ops += 2;
+    if (identity) restoreMaster();
     if (u1 !== 0 || u2 !== 0) {
       ok = false;
       fail(`dma_unmap_single: ${u1}, ${u2}`);
@@ -277,20 +327,26 @@ export function runRealMasters(kernel: Kernel, board: Board, workload: string, o
           type: rs2 === 2 ? 'bus error' : 'translation fault',
           deliberate: true,
           handled: false,
-          decoded: `bus master port read at IOVA ${hex(sDma)} after dma_unmap_single: ${PORT_STATUS[rs2]} (stream ${hex(port.streamId)} on ${c.iommu})`,
+          decoded: `bus master port read at IOVA ${hex(sDma)} after dma_unmap_single: ${PORT_STATUS[rs2]} (stream ${hex(port.streamId)} on ${iommuName})`,
         });
       }
     }
+    if (!identity) restoreMaster();
     done();
     if (!ok) continue;
+    if (c.domainType === 'none') {
+      untranslated++;
+      lines.push(`${dev.name}: no IOMMU (requester ID outside the host bridge's iommu-map): dma-direct, physical addresses ${hex(sDma)} -> ${hex(dDma)}, ${len} bytes read and ${len} written, checked`);
+      continue;
+    }
     if (identity) bypass++;
     else translated++;
     const more = port.streamIds.length > 1 ? ` (and ${port.streamIds.slice(1).map(hex).join(', ')} read back)` : '';
     lines.push(
-      `${dev.name}: stream ${hex(port.streamId)}${more} on ${c.iommu}, ${identity ? 'identity (bypass) domain: physical addresses' : 'DMA domain: IOVAs'} ${hex(sDma)} -> ${hex(dDma)}, ${len} bytes read and ${len} written through the SMMU model, checked${faultNote}`,
+      `${dev.name}: stream ${hex(port.streamId)}${more} on ${iommuName}, ${identity ? 'identity (bypass) domain: physical addresses' : 'DMA domain: IOVAs'} ${hex(sDma)} -> ${hex(dDma)}, ${len} bytes read and ${len} written through the SMMU model, checked${faultNote}`,
     );
   }
-  return { translated, bypass, skipped, failed, bytes, faultsSeen, streams, ops, lines, problems, faults, windows };
+  return { translated, bypass, untranslated, skipped, failed, bytes, faultsSeen, streams, ops, lines, problems, faults, windows };
 }
 
 /** A real master the stress workload may use: a device on a DMA or identity domain and its port. */
@@ -304,14 +360,14 @@ export interface RealMasterTarget {
 export function realMasterTargets(kernel: Kernel, board: Board): RealMasterTarget[] {
   const out: RealMasterTarget[] = [];
   for (const c of candidates(kernel, board)) {
-    if (c.domainType !== 'dma' && c.domainType !== 'identity') continue;
+    if (c.domainType !== 'dma' && c.domainType !== 'identity' && c.domainType !== 'none') continue;
     let port: BusMasterPort | undefined;
     try {
-      port = board.masterPort(c.dev.ofNode!.fullName);
+      port = portOf(board, c);
     } catch {
       continue;
     }
-    if (port) out.push({ dev: c.dev, port, identity: c.domainType === 'identity' });
+    if (port) out.push({ dev: c.dev, port, identity: c.domainType !== 'dma' });
   }
   return out;
 }
@@ -330,6 +386,7 @@ export function realStreamingOp(kernel: Kernel, t: RealMasterTarget, order: numb
   pattern(buf, seed);
   mem.writeBytes(pa + off, buf);
   const dma = dmaMapSingle(t.dev, pa + off, size, DMA_BIDIRECTIONAL);
+  const restoreMaster = enableMastering(t.dev);
   let res: number | string;
   if (dmaMappingError(t.dev, dma)) res = `${t.dev.name}: dma_map_single of ${size} bytes failed`;
   else {
@@ -350,6 +407,7 @@ export function realStreamingOp(kernel: Kernel, t: RealMasterTarget, order: numb
     const u = dmaUnmapSingle(t.dev, dma, size, DMA_BIDIRECTIONAL);
     if (u !== 0 && typeof res === 'number') res = `${t.dev.name}: dma_unmap_single: ${u}`;
   }
+  restoreMaster();
   kernel.pages.freePages(pa, order);
   return res;
 }

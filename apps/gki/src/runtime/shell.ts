@@ -133,7 +133,7 @@ export class ShellSession {
     const remove = args[0] === '-r';
     const name = remove ? args[1] : args[0];
     if (!name || args.length > (remove ? 2 : 1)) return { lines: ['usage: modprobe [-r] NAME|ALIAS'], failed: true };
-    return this.withLog('modprobe', name, () => (remove ? this.kernel.modules.modprobeRemove(name) : this.kernel.modules.modprobe(name)));
+    return this.withLog(remove ? 'modprobe -r' : 'modprobe', name, () => (remove ? this.kernel.modules.modprobeRemove(name) : this.kernel.modules.modprobe(name)));
   }
 
   private insmod(args: string[]): ShellResult {

@@ -159,17 +159,18 @@ export function runDma(kernel: Kernel, opts: DmaOptions = {}): WorkloadResult {
   windows.push(...real.windows);
   ops += real.ops;
   bytes += real.bytes;
-  const exercised = real.translated + real.bypass;
+  const exercised = real.translated + real.bypass + real.untranslated;
   lines.push(
     exercised + real.failed + real.skipped === 0
       ? 'no real master (a device with an IOMMU group on a bound SMMU model and no model of its own) on this board'
-      : `real masters: ${exercised} exercised (${real.translated} translated, ${real.bypass} in bypass), ${real.failed} failed, ${real.skipped} skipped; ${real.bytes} bytes through the SMMU models; ${real.streams} further stream ID(s) checked; ${real.faultsSeen} after-unmap fault(s) seen`,
+      : `real masters: ${exercised} exercised (${real.translated} translated, ${real.bypass} in bypass${real.untranslated ? `, ${real.untranslated} without an IOMMU` : ''}), ${real.failed} failed, ${real.skipped} skipped; ${real.bytes} bytes through the SMMU models; ${real.streams} further stream ID(s) checked; ${real.faultsSeen} after-unmap fault(s) seen`,
   );
   const counts = {
     'dma-test masters': masters.length,
     'real masters exercised': exercised,
     'real masters translated': real.translated,
     'real masters bypass': real.bypass,
+    'real masters untranslated': real.untranslated,
     'real masters failed': real.failed,
     'real masters skipped': real.skipped,
     'real bytes translated': real.bytes,

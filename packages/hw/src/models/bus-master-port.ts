@@ -30,8 +30,10 @@ export const PORT_BUS_ERROR = 2;
 export const PORT_STALLED = 3;
 /** The IOMMU terminated a piece without an abort (reads gave zeros, writes were dropped). */
 export const PORT_TERMINATED = 4;
+/** The device may not master the bus now (a PCI function whose bus master enable bit is clear): nothing was issued. */
+export const PORT_DISABLED = 5;
 
-export type PortStatus = typeof PORT_OK | typeof PORT_FAULT | typeof PORT_BUS_ERROR | typeof PORT_STALLED | typeof PORT_TERMINATED;
+export type PortStatus = typeof PORT_OK | typeof PORT_FAULT | typeof PORT_BUS_ERROR | typeof PORT_STALLED | typeof PORT_TERMINATED | typeof PORT_DISABLED;
 
 /** The last access that did not complete normally. */
 export interface PortFault {
@@ -49,7 +51,7 @@ export interface BusMasterPortOptions {
   readonly path: string;
   /** The stream IDs the device's specifier names for its IOMMU (the first is the one its transactions carry). */
   readonly streamIds: readonly number[];
-  /** The IOMMU node the specifier names. */
+  /** The IOMMU node the specifier names ('' for a device with no IOMMU in its path: untranslated). */
   readonly iommu: string;
   /** Which of `streamIds` are SMR-mask variants. */
   readonly maskVariants?: readonly number[];
@@ -70,6 +72,9 @@ export class BusMasterPort {
   private readonly out: Required<DmaTranslation> = { pa: 0, stalled: false, sink: false };
   private running = false;
   private pendingResume = 0;
+  /** The RAM region the last piece landed in (checked inline before asking PhysMem). */
+  private ramBase = 0;
+  private ramEnd = 0;
 
   /** Counters for tests and reports. */
   reads = 0;
@@ -78,6 +83,11 @@ export class BusMasterPort {
   bytesWritten = 0;
   faults = 0;
   lastFault: PortFault | undefined;
+  /**
+   * Whether the device may master the bus. A PCI function clears it while its command
+   * register's bus master enable bit is clear; accesses then end as PORT_DISABLED at once.
+   */
+  enabled = true;
 
   constructor(
     private readonly mem: PhysMem,
@@ -162,6 +172,10 @@ export class BusMasterPort {
 
   private access(iova: number, buf: Uint8Array, write: boolean): PortStatus {
     if (!Number.isSafeInteger(iova) || iova < 0) throw new RangeError(`${this.name}: ${iova} is not a bus address`);
+    if (!this.enabled) {
+      this.lastFault = { status: PORT_DISABLED, address: iova, write };
+      return PORT_DISABLED;
+    }
     const len = buf.length;
     let done = 0;
     let result: PortStatus = PORT_OK;
@@ -221,24 +235,38 @@ export class BusMasterPort {
       out.pa = addr;
     }
     const pa = out.pa;
-    if (!Number.isSafeInteger(pa) || pa < 0 || !this.mem.contains(pa, n)) return PORT_BUS_ERROR;
-    return PORT_OK;
+    if (!Number.isSafeInteger(pa) || pa < 0) return PORT_BUS_ERROR;
+    if (pa >= this.ramBase && pa + n <= this.ramEnd) return PORT_OK;
+    for (const r of this.mem.regions) {
+      if (pa >= r.base && pa + n <= r.base + r.size) {
+        this.ramBase = r.base;
+        this.ramEnd = r.base + r.size;
+        return PORT_OK;
+      }
+    }
+    return PORT_BUS_ERROR;
   }
 
+  // The byte loops run on the piece's offset in its chunk (an int): a per-byte address above
+  // 2^31 would be a double, boxed wherever V8 does not inline the index helper.
   private readPhys(pa: number, dst: Uint8Array, at: number, n: number): void {
-    const c = this.mem.peekChunk(pa - (pa % PAGE_SIZE));
+    const base = pa - (pa % PAGE_SIZE);
+    const hi = Math.floor(base / TWO_POW_32);
+    const c = this.mem.peekChunkParts(hi, (base - hi * TWO_POW_32) | 0);
+    const start = PhysMem.wordIndex(pa) * 4 + (pa & 3);
     for (let i = 0; i < n; i++) {
-      const b = pa + i;
-      dst[at + i] = (c[PhysMem.wordIndex(b)]! >>> ((b & 3) * 8)) & 0xff;
+      const o = start + i;
+      dst[at + i] = (c[o >>> 2]! >>> ((o & 3) * 8)) & 0xff;
     }
   }
 
   private writePhys(pa: number, src: Uint8Array, at: number, n: number): void {
     const c = this.mem.chunk(pa - (pa % PAGE_SIZE));
+    const start = PhysMem.wordIndex(pa) * 4 + (pa & 3);
     for (let i = 0; i < n; i++) {
-      const b = pa + i;
-      const wi = PhysMem.wordIndex(b);
-      const sh = (b & 3) * 8;
+      const o = start + i;
+      const wi = o >>> 2;
+      const sh = (o & 3) * 8;
       c[wi] = ((c[wi]! & ~(0xff << sh)) | (src[at + i]! << sh)) >>> 0;
     }
     this.mem.touch(pa, n);
@@ -305,15 +333,25 @@ export function createBusMasterPort(board: Board, tree: FdtTree, path: string): 
   return undefined;
 }
 
+/** Where a requester ID goes according to a host bridge's `iommu-map`. */
+export interface RidMapping {
+  /** The IOMMU node the matching entry names. */
+  readonly iommu: string;
+  /** The stream ID: the ID after `iommu-map-mask`, minus the entry's rid-base, plus its first specifier cell. */
+  readonly streamId: number;
+}
+
 /**
- * The port for requester ID `rid` below the host bridge at `hostPath` (a PCIe function): the
- * bridge's `iommu-map` (entries of rid-base, IOMMU phandle and its specifier, length) after
- * `iommu-map-mask` gives the IOMMU and the stream ID, rid - rid-base + the specifier's first
- * cell. Undefined when no entry covers the ID or its IOMMU is not a modelled SMMU.
+ * Reads the host bridge's `iommu-map` (entries of rid-base, IOMMU phandle with as many
+ * specifier cells as the target's `#iommu-cells`, and length) and `iommu-map-mask` (default
+ * all ones) for requester ID `rid`, as the PCI IOMMU binding describes them. Returns the first
+ * entry that covers the masked ID, null when the bridge has an `iommu-map` but no entry covers
+ * it, undefined when it has no `iommu-map`. Throws FdtError for a malformed map or a RID that
+ * is not 16 bits.
  */
-export function createBusMasterPortForRid(board: Board, tree: FdtTree, hostPath: string, rid: number): BusMasterPort | undefined {
+export function mapRequesterId(tree: FdtTree, hostPath: string, rid: number): RidMapping | null | undefined {
   const node = findNode(tree, hostPath);
-  if (!node) throw new FdtError(-1, 'no such node for a bus master port', hostPath);
+  if (!node) throw new FdtError(-1, 'no such host bridge node', hostPath);
   if (!Number.isInteger(rid) || rid < 0 || rid > 0xffff) throw new FdtError(-1, `requester ID ${rid} is not a 16-bit value`, hostPath);
   const cells = propCells(node, 'iommu-map', hostPath);
   if (!cells) return undefined;
@@ -328,24 +366,40 @@ export function createBusMasterPortForRid(board: Board, tree: FdtTree, hostPath:
     if (!target) throw new FdtError(-1, `iommu-map refers to unknown phandle 0x${ph.toString(16)}`, hostPath);
     const nargs = propU32(target.node, '#iommu-cells', target.path);
     if (nargs === undefined) throw new FdtError(-1, `iommu-map: target ${target.path} has no '#iommu-cells'`, hostPath);
-    const args = cells.slice(i + 2, i + 2 + nargs);
     const length = cells[i + 2 + nargs];
     if (length === undefined) throw new FdtError(-1, 'iommu-map is truncated', hostPath);
     if (nargs < 1) throw new FdtError(-1, `iommu-map entry for ${target.path} has no stream ID cell`, hostPath);
-    if (id >= ridBase && id - ridBase < length) {
-      const model = board.models.get(target.path);
-      if (!(model instanceof SmmuV2) && !(model instanceof SmmuV3)) return undefined;
-      const sid = args[0]! + (id - ridBase);
-      const port = new BusMasterPort(board.mem, { path: `${hostPath}#rid-${rid.toString(16)}`, streamIds: [sid], iommu: target.path });
-      try {
-        attach(board, port, model);
-      } catch (e) {
-        if (e instanceof RangeError) throw new FdtError(-1, e.message, hostPath);
-        throw e;
-      }
-      return port;
-    }
+    if (id >= ridBase && id - ridBase < length) return { iommu: target.path, streamId: (cells[i + 2]! + (id - ridBase)) >>> 0 };
     i += 3 + nargs;
   }
-  return undefined;
+  return null;
+}
+
+/**
+ * A port for stream ID `streamId` on the IOMMU model at `iommu`, named `path`. Undefined when
+ * that node has no SMMU model on the board. Throws FdtError when the model refuses the ID.
+ */
+export function createBusMasterPortForStream(board: Board, path: string, iommu: string, streamId: number): BusMasterPort | undefined {
+  const model = board.models.get(iommu);
+  if (!(model instanceof SmmuV2) && !(model instanceof SmmuV3)) return undefined;
+  const port = new BusMasterPort(board.mem, { path, streamIds: [streamId], iommu });
+  try {
+    attach(board, port, model);
+  } catch (e) {
+    if (e instanceof RangeError) throw new FdtError(-1, e.message, path);
+    throw e;
+  }
+  return port;
+}
+
+/**
+ * The port for requester ID `rid` below the host bridge at `hostPath` (a PCIe function): the
+ * bridge's `iommu-map` (entries of rid-base, IOMMU phandle and its specifier, length) after
+ * `iommu-map-mask` gives the IOMMU and the stream ID, rid - rid-base + the specifier's first
+ * cell. Undefined when no entry covers the ID or its IOMMU is not a modelled SMMU.
+ */
+export function createBusMasterPortForRid(board: Board, tree: FdtTree, hostPath: string, rid: number): BusMasterPort | undefined {
+  const m = mapRequesterId(tree, hostPath, rid);
+  if (!m) return undefined;
+  return createBusMasterPortForStream(board, `${hostPath}#rid-${rid.toString(16)}`, m.iommu, m.streamId);
 }

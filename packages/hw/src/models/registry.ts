@@ -8,6 +8,7 @@ import type { ModelFactory } from '../board.js';
 import { createAdrenoGmuModel, createAdrenoGpuModel } from './adreno/factory.js';
 import { ADRENO_GMU_COMPATIBLES, ADRENO_GPU_COMPATIBLES, isAdrenoGmuCompatible, isAdrenoGpuCompatible } from './adreno/presets.js';
 import { createDmaMasterModel } from './dma-master.js';
+import { createPciEcamModel } from './pci-ecam/factory.js';
 import { createMaliModel } from './mali/factory.js';
 import { MALI_COMPATIBLES } from './mali/presets.js';
 import { createSmmuV2Model, isSmmuV2Compatible, SMMUV2_COMPATIBLES } from './smmu-v2/factory.js';
@@ -59,5 +60,8 @@ export const ADRENO_GMU_MODEL: ModelDescriptor = {
   factory: createAdrenoGmuModel,
 };
 
+/** A PCI host bridge with an ECAM window and its endpoint functions (DMA through the IOMMU its `iommu-map` names). */
+export const PCI_ECAM_MODEL: ModelDescriptor = { name: 'pci-ecam', compatibles: ['pci-host-ecam-generic'], factory: createPciEcamModel };
+
 /** Every model of the package, the table `Board.fromDtb` uses unless told otherwise. */
-export const BUILTIN_MODELS: readonly ModelDescriptor[] = [DMA_MASTER_MODEL, SMMU_V3_MODEL, SMMU_V2_MODEL, MALI_MODEL, ADRENO_GPU_MODEL, ADRENO_GMU_MODEL];
+export const BUILTIN_MODELS: readonly ModelDescriptor[] = [DMA_MASTER_MODEL, SMMU_V3_MODEL, SMMU_V2_MODEL, MALI_MODEL, ADRENO_GPU_MODEL, ADRENO_GMU_MODEL, PCI_ECAM_MODEL];

@@ -1,3 +1,4 @@
+import { PciDev } from '../pci/device.js';
 import { PAGE_SIZE } from '@gki/hw';
 import { EINVAL, EIO, ENOMEM } from '../errno.js';
 import { Device } from '../driver/device.js';
@@ -53,7 +54,8 @@ export function dmaDirectionToProt(dir: DmaDataDirection, coherent: boolean): nu
  * `dma-noncoherent` on the node or its ancestors decides; neither means non-coherent.
  */
 export function devIsDmaCoherent(dev: Device): boolean {
-  for (let n = dev.ofNode; n; n = n.parent) {
+  // a PCI function without a node of its own is configured from its host bridge's (pci_dma_configure)
+  for (let n = dev.ofNode ?? (dev instanceof PciDev ? dev.host.node : null); n; n = n.parent) {
     if (n.hasProperty('dma-coherent')) return true;
     if (n.hasProperty('dma-noncoherent')) return false;
   }
@@ -157,7 +159,7 @@ function validRange(addr: number, size: number): boolean {
   // Number.isSafeInteger(addr) && addr >= 0 && Number.isSafeInteger(size) && size > 0 &&
   // Number.isSafeInteger(addr + size), in cheaper terms: a sum above 2^53 - 1 rounds to at
   // least 2^53, so the sum test also bounds both terms (and rejects infinities)
-  return addr >= 0 && size > 0 && addr + size <= Number.MAX_SAFE_INTEGER && Math.floor(addr) === addr && Math.floor(size) === size;
+  return typeof addr === 'number' && typeof size === 'number' && addr >= 0 && size > 0 && addr + size <= Number.MAX_SAFE_INTEGER && Math.floor(addr) === addr && Math.floor(size) === size;
 }
 
 function isMask(mask: number): boolean {
@@ -286,6 +288,7 @@ export function dmaMapSingle(dev: Device, paddr: number, size: number, dir: DmaD
       domain != null &&
       (size | 0) === size &&
       size > 0 &&
+      typeof paddr === 'number' &&
       paddr >= 0 &&
       paddr < ONE_PAGE_MAX &&
       Math.floor(paddr) === paddr &&
@@ -342,7 +345,7 @@ export function dmaUnmapSingle(dev: Device, dmaAddr: number, size: number, dir: 
   if (dev === lastDev) {
     const d = lastDma!;
     const iovad = d.cookie;
-    if (iovad !== null && dmaAddr >= 0 && dmaAddr < ONE_PAGE_MAX && Math.floor(dmaAddr) === dmaAddr && iovad.granule <= 0x4000_0000) {
+    if (iovad !== null && typeof dmaAddr === 'number' && dmaAddr >= 0 && dmaAddr < ONE_PAGE_MAX && Math.floor(dmaAddr) === dmaAddr && iovad.granule <= 0x4000_0000) {
       const gran = iovad.granule;
       const pfn = Math.floor(dmaAddr * iovad.invGranule);
       const maps = d.maps;
@@ -370,7 +373,7 @@ export function dmaUnmapSingle(dev: Device, dmaAddr: number, size: number, dir: 
       }
     }
   }
-  if (!validDevice(dev)) return -EINVAL;
+  if (!validDevice(dev) || typeof dmaAddr !== 'number') return -EINVAL;
   const d = dma(dev);
   const slot = d.maps.find(dmaAddr, DMA_KIND_SINGLE, size, dir);
   if (slot < 0) return -EINVAL;
@@ -519,7 +522,7 @@ export function dmaAllocCoherent(dev: Device, size: number): DmaCoherentBuffer |
 
 /** dma_free_coherent: 0, or -EINVAL (nothing changes) unless it matches a live buffer of `dev`. */
 export function dmaFreeCoherent(dev: Device, size: number, cpuPa: number, dmaAddr: number): number {
-  if (!validDevice(dev)) return -EINVAL;
+  if (!validDevice(dev) || typeof dmaAddr !== 'number') return -EINVAL;
   const d = dma(dev);
   const slot = d.maps.find(dmaAddr, DMA_KIND_COHERENT, size, cpuPa);
   if (slot < 0) return -EINVAL;

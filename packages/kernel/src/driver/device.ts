@@ -218,7 +218,8 @@ export class Device {
    */
   irq(index: number): number {
     const n = this.irqOptional(index);
-    if (n < 0 && n !== -EPROBE_DEFER) this.err(`IRQ index ${index} not found`);
+    // dev_err_probe, as platform_get_irq: "error -ENXIO: IRQ index 0 not found"
+    if (n < 0 && n !== -EPROBE_DEFER) this.errProbe(n, `IRQ index ${index} not found`);
     return n;
   }
 
@@ -240,8 +241,7 @@ export class Device {
     if (i >= 0) return this.irq(i);
     const r = this.resourceByName('irq', name);
     if (r) return r.start;
-    this.err(`IRQ ${name} not found`);
-    return -ENXIO;
+    return this.errProbe(-ENXIO, `IRQ ${name} not found`);
   }
 
   /** platform_irq_count: how many interrupts this device describes. */

@@ -2,7 +2,9 @@ import { EBUSY, EEXIST, EINVAL, ENODEV, ENOENT, ENOSYS, EPROBE_DEFER, ETIMEDOUT,
 import { Device } from '../driver/device.js';
 import type { Kernel } from '../kernel.js';
 import type { OfNode } from '../of/node.js';
+import { ofMapIommuId } from '../of/map-id.js';
 import { ofParsePhandleWithArgs } from '../of/phandle.js';
+import { PciDev } from '../pci/device.js';
 import { ofDeviceIsAvailable } from '../of/property.js';
 import { IovaDomain } from '../dma/iova.js';
 import { IommuGroup } from './group.js';
@@ -123,8 +125,12 @@ export class IommuCore {
     }
   }
 
-  /** True when one of dev's `iommus` entries names `np`. */
+  /** True when one of dev's `iommus` entries names `np` (for a PCI function: its requester ID's iommu-map entry). */
   private pointsAt(dev: Device, np: OfNode): boolean {
+    if (dev instanceof PciDev) {
+      const m = ofMapIommuId(dev.host.node, dev.rid);
+      return typeof m !== 'number' && m.target === np;
+    }
     const node = dev.ofNode;
     if (!node?.hasProperty('iommus')) return false;
     for (let i = 0; ; i++) {
@@ -167,7 +173,8 @@ export class IommuCore {
    * holds the probe back; any other failure is logged and the device probes untranslated.
    */
   dmaConfigure(dev: Device): number {
-    if (!dev.ofNode?.hasProperty('iommus')) return 0; // not behind an IOMMU: nothing to say
+    // not behind an IOMMU: nothing to say (a PCI function asks its host bridge's iommu-map)
+    if (!(dev instanceof PciDev) && !dev.ofNode?.hasProperty('iommus')) return 0;
     const r = this.ofIommuConfigure(dev);
     if (r === -EPROBE_DEFER) return dev.errProbe(r, 'waiting for its IOMMU driver');
     if (r === -ENODEV) dev.dbg('device is not behind an iommu');
@@ -185,6 +192,7 @@ export class IommuCore {
    * or another -errno. On failure dev's fwspec is dropped again.
    */
   ofIommuConfigure(dev: Device): number {
+    if (dev instanceof PciDev) return this.ofPciIommuConfigure(dev);
     const node = dev.ofNode;
     if (!node || !node.hasProperty('iommus')) return -ENODEV;
     if (this.devs.get(dev)?.rec) return 0;
@@ -206,6 +214,40 @@ export class IommuCore {
     const r = this.probeDevice(dev);
     if (r < 0) this.dropFwspec(dev);
     return r;
+  }
+
+  /**
+   * of_iommu_configure for a PCI function (of_pci_iommu_init over its DMA aliases, here its
+   * own requester ID): of_map_id through the host bridge's `iommu-map` / `iommu-map-mask`
+   * gives the IOMMU node and the stream ID, which the IOMMU's ofXlate records; then the
+   * function is probed by that IOMMU. A bridge without `iommu-map` means no IOMMU (-ENODEV);
+   * a requester ID outside every entry is logged by of_map_id ("no iommu-map translation for
+   * id ...") and also means no IOMMU: the function's DMA is untranslated (dma-direct), as in
+   * Linux. A malformed map gives of_map_id's error.
+   */
+  private ofPciIommuConfigure(dev: PciDev): number {
+    if (this.devs.get(dev)?.rec) return 0;
+    this.dropFwspec(dev);
+    const m = ofMapIommuId(dev.host.node, dev.rid, this.kernel.log);
+    if (typeof m === 'number') return m;
+    if (!m.target) return -ENODEV;
+    let err = this.ofIommuXlate(dev, m.target, [m.id]);
+    if (err === 0) err = this.probeDevice(dev);
+    if (err < 0) this.dropFwspec(dev);
+    return err;
+  }
+
+  /**
+   * BUS_NOTIFY_ADD_DEVICE for a PCI function (iommu_probe_device from the bus notifier):
+   * configures its IOMMU as soon as it exists, whether or not a driver will bind it. An IOMMU
+   * whose driver has not registered yet picks the function up when it registers.
+   */
+  deviceAdded(dev: Device): void {
+    if (this.devs.get(dev)?.rec) return;
+    const r = this.ofIommuConfigure(dev);
+    if (r === 0 || r === -ENODEV) return;
+    if (r === -EPROBE_DEFER) dev.dbg('IOMMU probe deferred: its IOMMU has no driver yet');
+    else dev.dbg(`Adding to IOMMU failed: ${errnoName(r)}`);
   }
 
   private ofIommuXlate(dev: Device, np: OfNode, args: readonly number[]): number {
@@ -325,7 +367,7 @@ export class IommuCore {
       return r;
     }
     st.rec = rec;
-    const g = ops.deviceGroup ? ops.deviceGroup(dev) : this.genericDeviceGroup(dev);
+    const g = ops.deviceGroup ? ops.deviceGroup(dev) : dev instanceof PciDev ? this.pciDeviceGroup(dev) : this.genericDeviceGroup(dev);
     if (typeof g === 'number' || !(g instanceof IommuGroup)) r = typeof g === 'number' && g < 0 ? g : -EINVAL;
     else r = this.groupAddDevice(g, dev, rec);
     if (r < 0) {
@@ -369,6 +411,22 @@ export class IommuCore {
 
   /** generic_device_group: a new group holding only `dev`. */
   genericDeviceGroup(_dev: Device): IommuGroup {
+    return this.groupAlloc();
+  }
+
+  /**
+   * pci_device_group for functions on a root bus: a function of a multi-function device
+   * without ACS (the model's functions have no ACS capability) shares the group of the other
+   * functions of its slot that already have one (get_pci_function_alias_group); otherwise it
+   * gets a group of its own.
+   */
+  pciDeviceGroup(dev: Device): IommuGroup {
+    if (dev instanceof PciDev && dev.multifunction) {
+      for (const [other, st] of this.devs) {
+        if (other === dev || !(other instanceof PciDev) || !st.group || !other.multifunction) continue;
+        if (other.host === dev.host && other.busNr === dev.busNr && other.devfn >>> 3 === dev.devfn >>> 3) return st.group;
+      }
+    }
     return this.groupAlloc();
   }
 
@@ -668,6 +726,11 @@ export function devIommuPrivSet(dev: Device, priv: unknown): number {
 /** generic_device_group, for a driver's deviceGroup. */
 export function genericDeviceGroup(dev: Device): IommuGroup {
   return dev.core.kernel.iommu.genericDeviceGroup(dev);
+}
+
+/** pci_device_group, for a driver's deviceGroup (a PCI function; other devices get a group of their own). */
+export function pciDeviceGroup(dev: Device): IommuGroup {
+  return dev.core.kernel.iommu.pciDeviceGroup(dev);
 }
 
 /** iommu_group_get. */

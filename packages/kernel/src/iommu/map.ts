@@ -391,6 +391,8 @@ export function iommuMap(domain: IommuDomain, iova: number, paddr: number, size:
       (prot | 0) === prot &&
       (size | 0) === size &&
       size > 0 &&
+      typeof iova === 'number' && // (a bigint would throw in >>> below; the general path rejects it)
+      typeof paddr === 'number' &&
       ((((iova >>> 0) | (paddr >>> 0) | size) & (size - 1)) | (~(domain.pgsizeBitmap >>> 0) & size)) === 0 &&
       iova >= 0 &&
       paddr >= 0 &&
@@ -528,6 +530,7 @@ export function iommuUnmap(domain: IommuDomain, iova: number, size: number): num
       one.unmapBusy === false &&
       (size | 0) === size &&
       size > 0 &&
+      typeof iova === 'number' &&
       ((((iova >>> 0) | size) & (size - 1)) | (~(domain.pgsizeBitmap >>> 0) & size)) === 0 &&
       iova >= 0 &&
       iova < FAST_MAX &&

@@ -32,6 +32,7 @@ import {
 import {
   devIommuPrivSet,
   genericDeviceGroup,
+  pciDeviceGroup,
   iommuAttachDevice,
   iommuAttachGroup,
   iommuDetachDevice,
@@ -52,6 +53,17 @@ import { iommuIovaToPhys, iommuMap, iommuUnmap, iommuUnmapFast } from '../iommu/
 import { ofAddressToResource, ofGetAddress, ofNAddrCells, ofNSizeCells, ofTranslateAddress } from '../of/address.js';
 import { ofIrqFindParent, ofIrqParse, ofIrqParseRaw } from '../of/irq.js';
 import { ofCountPhandleWithArgs, ofFindNodeByPhandle, ofParsePhandleWithArgs } from '../of/phandle.js';
+import { ofMapId } from '../of/map-id.js';
+import {
+  pciClearMaster,
+  pciEnableDeviceMem,
+  pciReadConfigByte,
+  pciReadConfigDword,
+  pciReadConfigWord,
+  pciSetMaster,
+  pciWriteConfigDword,
+  pciWriteConfigWord,
+} from '../pci/host.js';
 import {
   ofDeviceIsAvailable,
   ofDeviceIsCompatible,
@@ -137,6 +149,8 @@ type Row = readonly [name: string, gplOnly: boolean, source: string, value: () =
 const IOMMU_C = 'drivers/iommu/iommu.c';
 const MAPPING_C = 'kernel/dma/mapping.c';
 const OF_BASE_C = 'drivers/of/base.c';
+const PCI_ACCESS_C = 'drivers/pci/access.c';
+const PCI_C = 'drivers/pci/pci.c';
 const OF_PROPERTY_C = 'drivers/of/property.c';
 const OF_ADDRESS_C = 'drivers/of/address.c';
 const OF_IRQ_C = 'drivers/of/irq.c';
@@ -166,6 +180,7 @@ const ROWS: readonly Row[] = [
   ['iommu_fwspec_add_ids', true, IOMMU_C, () => iommuFwspecAddIds],
   ['dev_iommu_priv_set', true, IOMMU_C, () => devIommuPrivSet],
   ['generic_device_group', true, IOMMU_C, () => genericDeviceGroup],
+  ['pci_device_group', true, IOMMU_C, () => pciDeviceGroup],
   ['iommu_group_get', true, IOMMU_C, () => iommuGroupGet],
   ['iommu_paging_domain_alloc_flags', true, IOMMU_C, () => iommuDomainAlloc],
   ['iommu_domain_free', true, IOMMU_C, () => iommuDomainFree],
@@ -201,6 +216,16 @@ const ROWS: readonly Row[] = [
   ['of_device_is_available', false, OF_BASE_C, () => ofDeviceIsAvailable],
   ['of_match_node', false, OF_BASE_C, () => ofMatchNode],
   ['__of_parse_phandle_with_args', false, OF_BASE_C, () => ofParsePhandleWithArgs],
+  ['of_map_id', true, OF_BASE_C, () => ofMapId],
+  // drivers/pci: config accessors and the command-register helpers PCI drivers call
+  ['pci_read_config_byte', false, PCI_ACCESS_C, () => pciReadConfigByte],
+  ['pci_read_config_word', false, PCI_ACCESS_C, () => pciReadConfigWord],
+  ['pci_read_config_dword', false, PCI_ACCESS_C, () => pciReadConfigDword],
+  ['pci_write_config_word', false, PCI_ACCESS_C, () => pciWriteConfigWord],
+  ['pci_write_config_dword', false, PCI_ACCESS_C, () => pciWriteConfigDword],
+  ['pci_enable_device_mem', false, PCI_C, () => pciEnableDeviceMem],
+  ['pci_set_master', false, PCI_C, () => pciSetMaster],
+  ['pci_clear_master', false, PCI_C, () => pciClearMaster],
   ['of_count_phandle_with_args', false, OF_BASE_C, () => ofCountPhandleWithArgs],
   ['of_find_node_by_phandle', false, OF_BASE_C, () => ofFindNodeByPhandle],
   ['of_find_property', false, OF_BASE_C, () => ofPropertyReadBool],
@@ -296,6 +321,7 @@ const KERNEL_USES: Readonly<Record<string, KmiUse>> = {
   iommuFwspecAddIds: sym('iommu_fwspec_add_ids'),
   devIommuPrivSet: sym('dev_iommu_priv_set'),
   genericDeviceGroup: sym('generic_device_group'),
+  pciDeviceGroup: sym('pci_device_group'),
   iommuGroupGet: sym('iommu_group_get'),
   iommuDomainAlloc: sym('iommu_paging_domain_alloc_flags'),
   iommuDomainFree: sym('iommu_domain_free'),
@@ -370,6 +396,27 @@ const KERNEL_USES: Readonly<Record<string, KmiUse>> = {
   ofParsePhandleWithFixedArgs: sym('__of_parse_phandle_with_args'),
   ofParsePhandle: sym('__of_parse_phandle_with_args'),
   ofCountPhandleWithArgs: sym('of_count_phandle_with_args'),
+  ofMapId: sym('of_map_id'),
+  ofMapIommuId: sym('of_map_id'),
+  // PCI
+  pciReadConfigByte: sym('pci_read_config_byte'),
+  pciReadConfigWord: sym('pci_read_config_word'),
+  pciReadConfigDword: sym('pci_read_config_dword'),
+  pciWriteConfigWord: sym('pci_write_config_word'),
+  pciWriteConfigDword: sym('pci_write_config_dword'),
+  pciEnableDeviceMem: sym('pci_enable_device_mem'),
+  pciSetMaster: sym('pci_set_master'),
+  pciClearMaster: sym('pci_clear_master'),
+  pciName: none(`pci_name: ${INLINE}`),
+  devIsPci: none(`dev_is_pci: a macro comparing dev->bus with pci_bus_type, no call`),
+  PCI_SLOT: none('PCI_SLOT: a macro'),
+  PCI_FUNC: none('PCI_FUNC: a macro'),
+  PCI_DEVFN: none('PCI_DEVFN: a macro'),
+  fmtMem: none('the text printk prints for %pR: a format specifier, no call'),
+  fmtBus: none('the text printk prints for %pR of a bus range: a format specifier, no call'),
+  PciDev: internal(`struct pci_dev: ${CORE_OBJECT}`),
+  PciCore: internal('the PCI core itself (drivers/pci)'),
+  PciHostBridge: internal('a probed host bridge (struct pci_host_bridge): the PCI core\'s own'),
   ofFindNodeByPhandle: sym('of_find_node_by_phandle'),
   ofPropertyReadBool: sym('of_find_property'),
   ofNAddrCells: sym('of_n_addr_cells'),

@@ -403,7 +403,9 @@ export class DtsParser {
   }
   private expectOp(v: string, what = `'${v}'`): Tok {
     const t = this.next();
-    if (!this.isOp(t, v)) this.unexpected(t, what);
+    // punctuation was expected, not a value: an identifier here is a syntax error (a missing
+    // ';' before the next property, say), not an undefined macro
+    if (!this.isOp(t, v)) this.fail(t, `syntax error: expected ${what}, found ${describe(t)}`);
     return t;
   }
 

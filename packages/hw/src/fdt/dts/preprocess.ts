@@ -626,7 +626,7 @@ class Preprocessor {
     const here = this.files[fi]!.name;
     const dirs: string[] = [];
     if (quoted && !next) dirs.push(dirnameOf(here));
-    dirs.push(...this.opts.includeDirs);
+    for (const d of this.opts.includeDirs) if (!dirs.includes(d)) dirs.push(d);
     for (const d of dirs) {
       const path = name.startsWith('/') ? normalizePath(name) : joinPath(d, name);
       if (next && path === here) continue;

@@ -1,0 +1,3 @@
+export * from './function.js';
+export * from './host.js';
+export * from './factory.js';
