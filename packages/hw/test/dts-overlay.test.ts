@@ -104,6 +104,11 @@ describe('overlays applied to a base tree', () => {
     expect(ph.get(u32(find(root, '/soc@0/display-controller@3000000/port/endpoint'), 'remote-endpoint')!)).toBe('/panel/port/endpoint');
     expect(ph.get(u32(find(root, '/panel/port/endpoint'), 'remote-endpoint')!)).toBe('/soc@0/display-controller@3000000/port/endpoint');
     expect(ph.get(u32(find(root, '/connector/eeprom'), 'wakeup-source')!)).toBe('/soc@0/i2c@2000000/sensor@48');
+    // a label of a node that is not applied (ov-b's 'extra'): a phandle, but of no node
+    const dangling = u32(find(root, '/connector/eeprom'), 'remote-endpoint')!;
+    expect(dangling).not.toBe(0);
+    expect(ph.has(dangling)).toBe(false);
+    expect(withBoth.labels.extra_ep).toBeUndefined();
   });
 
   it('a /delete-property/ inside a fragment edits only the fragment (the base keeps the property)', () => {

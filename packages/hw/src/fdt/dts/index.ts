@@ -13,7 +13,7 @@ import { writeDtb } from '../write.js';
 import type { FdtTree } from '../types.js';
 import { DtsError, type DtsSourcePos, type DtsWarning } from './error.js';
 import { bytesToBinary, dirnameOf, joinPath, nodeFileSystem, normalizePath, textToBinary, type DtsFileSystem } from './files.js';
-import { getNodeByLabel, resolveTree, toFdt, type LNode } from './livetree.js';
+import { deleteNode, getNodeByLabel, resolveTree, toFdt, type LNode } from './livetree.js';
 import { judgeMacroUses } from './interpreted.js';
 import { DtsParser, scan } from './parser.js';
 import { preprocess, type MissingHeader, type PreprocessResult } from './preprocess.js';
@@ -152,16 +152,18 @@ export function parseDts(source: string | Uint8Array, opts: DtsCompileOptions = 
   const info = new DtsParser(main.toks, main.ctx).parse();
   const files = [...pp.files];
   const missingHeaders = [...pp.missingHeaders];
+  const unapplied: LNode[] = [];
   for (const ov of opts.overlays ?? []) {
     const bytes = fs.readFile(ov);
     if (bytes === undefined) throw new DtsError({ file: ov, line: 1, column: 1 }, `${ov}: no such file (an overlay)`);
     const opp = runPreprocessor(bytesToBinary(bytes), { ...opts, filename: ov, includeDirs: [dirnameOf(ov), ...(opts.includeDirs ?? [])] });
     const o = tokensOf(opp);
-    new DtsParser(o.toks, o.ctx).applyOverlay(info.root);
+    unapplied.push(...new DtsParser(o.toks, o.ctx).applyOverlay(info.root));
     files.push(...opp.files);
     missingHeaders.push(...opp.missingHeaders);
   }
   resolveTree(info.root);
+  for (const n of unapplied) deleteNode(n);
   const undefinedMacros: { file: string; line: number; column: number; name: string; property: string; call: boolean; string: boolean }[] = [];
   judgeMacroUses(info.root, (use, prop, reason) => {
     const upp = unitAt(use.at).pp;

@@ -505,12 +505,16 @@ export class DtsParser {
    * overlays applied before it), each explicit fragment (`fragment@N { target = <&label>; or
    * target-path = "/path"; __overlay__ { ... }; }`) into its target; the overlay's own labels
    * join the base's (fdtoverlay adds them to __symbols__), and references in its values
-   * resolve against the merged tree when the caller resolves it. fdtoverlay ignores whatever is
-   * not a fragment, and so does this (with a warning). An overlay cannot delete base nodes or
+   * resolve against the merged tree when the caller resolves it. fdtoverlay does not apply what
+   * is not a fragment (a plain node in the overlay's root), and neither does this (with a
+   * warning): such nodes are returned, hung under the base's root for the caller to delete once
+   * references are resolved, so that a reference to one of their labels names a phandle no
+   * node of the result has, as in the blob fdtoverlay writes. An overlay cannot delete base nodes or
    * properties: a /delete-property/ or /delete-node/ inside a fragment only edits the
    * fragment, as it does for dtc, and a top-level /delete-node/ is an error.
    */
-  applyOverlay(base: LNode): void {
+  applyOverlay(base: LNode): LNode[] {
+    const unapplied: LNode[] = [];
     if (!this.isKw(this.peek(), '/dts-v1/')) this.unexpected(this.peek(), "'/dts-v1/;' (an overlay starts with '/dts-v1/;' and '/plugin/;')");
     this.next();
     this.expectOp(';', "';' after /dts-v1/");
@@ -542,7 +546,16 @@ export class DtsParser {
           if (frag.deleted) continue;
           const body = frag.children.find((c) => !c.deleted && c.name === '__overlay__');
           if (!body) {
-            this.ctx.warnings.push({ ...frag.pos, message: `${frag.name}: not a fragment (no __overlay__ node): ignored, as fdtoverlay ignores it` });
+            this.ctx.warnings.push({ ...frag.pos, message: `${frag.name}: not a fragment (no __overlay__ node): not applied, as fdtoverlay does not apply it` });
+            // its labels stay referable, as they are in the overlay dtc writes: a reference to
+            // one ends up naming a phandle no node of the result has (see parseDts)
+            const holder = new LNode(frag.pos);
+            holder.name = `__gki_unapplied_${unapplied.length}__`;
+            holder.parent = base;
+            frag.parent = holder;
+            holder.children.push(frag);
+            base.children.push(holder);
+            unapplied.push(holder);
             continue;
           }
           const tp = frag.getProp('target');
@@ -579,6 +592,7 @@ export class DtsParser {
       if (this.isKw(t, '/dts-v1/') || this.isKw(t, '/plugin/')) this.fail(t, `'${t.v}' must come first`);
       this.unexpected(t, "a fragment ('&label {', '&{/path} {' or '/ {') or the end of input");
     }
+    return unapplied;
   }
 
   /** `{ props subnodes };` */
