@@ -7,7 +7,7 @@
  * unexpected error or exception of each board, with addresses, numbers and device names
  * blanked out).
  *
- *   node scripts/sweep-kernel-trees.mjs KSRC [--all] [--jobs N] [--batch N] [--only RE] [--ops N]
+ *   node scripts/sweep-kernel-trees.mjs KSRC [--all] [--kernel-headers] [--arch arm64|arm] [--jobs N] [--batch N] [--only RE] [--ops N]
  *        [--timeout S] [--work DIR] [--json FILE] [--list]
  *
  * KSRC is a kernel source directory (arch/arm64/boot/dts, and arch/arm/boot/dts for the
@@ -20,6 +20,11 @@
  * Adreno (qcom,adreno*) or a Mali compatible panfrost matches. Options:
  *   --all         run every board, also those with no modelled IOMMU or GPU (their workloads
  *                 that need one report that there is nothing to do)
+ *   --kernel-headers
+ *                 also give KSRC/include as an include directory, so <dt-bindings/...> headers
+ *                 come from the kernel (by default only the ones @gki/hw ships are there, as
+ *                 for a user with the board's files alone; the rest read as 0 where harmless)
+ *   --arch arm    sweep the 32-bit boards of arch/arm/boot/dts instead (default arm64)
  *   --jobs N      worker processes (default 1; the machine is shared)
  *   --batch N     boards per worker process before it is replaced (default 40)
  *   --only RE     only boards whose name (relative to arch/arm64/boot/dts) matches RE
@@ -45,12 +50,12 @@ const argv = process.argv.slice(2);
 
 function usage(msg) {
   if (msg) console.error(`sweep-kernel-trees: ${msg}`);
-  console.error('usage: sweep-kernel-trees.mjs KSRC [--all] [--jobs N] [--batch N] [--only RE] [--ops N] [--timeout S] [--work DIR] [--json FILE] [--list]');
+  console.error('usage: sweep-kernel-trees.mjs KSRC [--all] [--kernel-headers] [--arch arm64|arm] [--jobs N] [--batch N] [--only RE] [--ops N] [--timeout S] [--work DIR] [--json FILE] [--list]');
   process.exit(2);
 }
 
 function parseMainArgs(a) {
-  const o = { ksrc: null, jobs: 1, batch: 40, only: null, ops: null, timeout: 300, work: null, json: null, list: false, all: false };
+  const o = { ksrc: null, jobs: 1, batch: 40, only: null, ops: null, timeout: 300, work: null, json: null, list: false, all: false, kernelHeaders: false, arch: 'arm64' };
   const int = (v, name) => {
     if (!/^\d+$/.test(v ?? '') || Number(v) < 1) usage(`--${name} needs a positive integer, got '${v}'`);
     return Number(v);
@@ -66,6 +71,11 @@ function parseMainArgs(a) {
     else if (x === '--json') o.json = a[++i];
     else if (x === '--list') o.list = true;
     else if (x === '--all') o.all = true;
+    else if (x === '--kernel-headers') o.kernelHeaders = true;
+    else if (x === '--arch') {
+      o.arch = a[++i];
+      if (o.arch !== 'arm64' && o.arch !== 'arm') usage(`--arch takes arm64 or arm, got '${o.arch}'`);
+    }
     else if (x.startsWith('-')) usage(`unknown option '${x}'`);
     else if (o.ksrc === null) o.ksrc = x;
     else usage(`one kernel source directory, got '${o.ksrc}' and '${x}'`);
@@ -170,10 +180,12 @@ const CANDIDATE_RE = /arm,smmu-v3|arm,mmu-500|arm,smmu-v2|arm,mmu-40[01]|qcom,[a
 async function main(a) {
   const o = parseMainArgs(a);
   const ksrc = resolve(o.ksrc);
-  const arm64 = join(ksrc, 'arch/arm64/boot/dts');
-  const arm = join(ksrc, 'arch/arm/boot/dts');
-  if (!existsSync(arm64)) usage(`${o.ksrc}: no arch/arm64/boot/dts here`);
-  const prefixes = { arm64, ...(existsSync(arm) ? { arm } : {}) };
+  const arm64Dir = join(ksrc, 'arch/arm64/boot/dts');
+  const armDir = join(ksrc, 'arch/arm/boot/dts');
+  // the directory whose boards are swept (named arm64 below, whichever it is)
+  const arm64 = o.arch === 'arm' ? armDir : arm64Dir;
+  if (!existsSync(arm64)) usage(`${o.ksrc}: no arch/${o.arch}/boot/dts here`);
+  const prefixes = { ...(existsSync(arm64Dir) ? { arm64: arm64Dir } : {}), ...(existsSync(armDir) ? { arm: armDir } : {}) };
   const sources = walk(arm64).filter((f) => f.endsWith('.dts'));
   // an overlay is no board: v6.1 and older name overlays .dts (with /plugin/), later ones .dtso
   const isOverlay = (f) => PLUGIN_RE.test(readFileSync(f, 'latin1'));
@@ -188,7 +200,7 @@ async function main(a) {
     const files = [...new Set([b.board, ...b.overlays].flatMap((f) => closure(f, prefixes)))];
     if (o.all || files.some((f) => CANDIDATE_RE.test(readFileSync(f, 'latin1')))) plan.push({ ...b, files });
   }
-  const what = `${plain.length} arm64 board files and ${composite.boards.length} composite boards (a base and overlays, from the Makefiles; ${overlaySources.length} overlays named .dts are no boards)`;
+  const what = `${plain.length} ${o.arch} board files and ${composite.boards.length} composite boards (a base and overlays, from the Makefiles; ${overlaySources.length} overlays named .dts are no boards)`;
   console.error(o.all ? `sweep: ${what}, all ${plan.length} run (--all)` : `sweep: ${what}, ${plan.length} mention an SMMU, an Adreno or a Mali`);
   if (o.list) {
     for (const p of plan) console.log(p.overlays.length ? `${p.rel} = ${[p.board, ...p.overlays].map((f) => relative(arm64, f)).join(' + ')}` : p.rel);
@@ -237,7 +249,7 @@ async function main(a) {
       const batch = [];
       while (batch.length < o.batch && next < queue.length) batch.push(queue[next++]);
       if (batch.length === 0) return done(false);
-      const args = [...workerCmd.slice(1), 'run', image, String(o.ops ?? 0), o.all ? 'all' : 'modelled', join(work, 'dts/prefixes'), JSON.stringify(batch.map((b) => ({ board: b.board, overlays: b.overlays })))];
+      const args = [...workerCmd.slice(1), 'run', image, String(o.ops ?? 0), o.all ? 'all' : 'modelled', JSON.stringify([join(work, 'dts/prefixes'), ...(o.kernelHeaders ? [join(ksrc, 'include')] : [])]), JSON.stringify(batch.map((b) => ({ board: b.board, overlays: b.overlays })))];
       const child = spawn(workerCmd[0], args, { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
       let current = 0;
       let timer;
@@ -341,14 +353,15 @@ async function worker(a) {
   const hw = await import(join(root, 'packages/hw/src/index.ts'));
   const { PANFROST_OF_MATCH } = await import(join(root, 'packages/drm-panfrost/src/device.ts'));
   const mali = new Set(PANFROST_OF_MATCH.map((m) => m.compatible));
-  const [image, opsArg, which, prefixDir, batchJson] = rest;
+  const [image, opsArg, which, includesJson, batchJson] = rest;
+  const includes = JSON.parse(includesJson);
   const ops = Number(opsArg);
   const wanted = (c) => SMMU_RE.test(c) || ADRENO_RE.test(c) || mali.has(c);
   for (const { board: file, overlays } of JSON.parse(batchJson)) {
     const t0 = Date.now();
     let res;
     try {
-      const compiled = hw.compileDtsFile(file, { includeDirs: [dirname(file), prefixDir], overlays });
+      const compiled = hw.compileDtsFile(file, { includeDirs: [dirname(file), ...includes], overlays });
       const tree = hw.parseDtb(compiled.dtb);
       const found = new Set();
       const visit = (n) => {
@@ -362,7 +375,7 @@ async function worker(a) {
       } else {
         let out = '';
         const errs = [];
-        const args = ['run', image, '--board', file, ...overlays.flatMap((f) => ['--overlay', f]), '-I', prefixDir, '--workload', 'all', '--json', ...(ops > 0 ? ['--ops', String(ops)] : [])];
+        const args = ['run', image, '--board', file, ...overlays.flatMap((f) => ['--overlay', f]), ...includes.flatMap((d) => ['-I', d]), '--workload', 'all', '--json', ...(ops > 0 ? ['--ops', String(ops)] : [])];
         const code = await gki.main(args, { out: (s) => (out += s), err: (s) => errs.push(s) });
         const compat = [...found].sort();
         if (!out.startsWith('{')) {
