@@ -185,7 +185,14 @@ async function main(a) {
   // the directory whose boards are swept (named arm64 below, whichever it is)
   const arm64 = o.arch === 'arm' ? armDir : arm64Dir;
   if (!existsSync(arm64)) usage(`${o.ksrc}: no arch/${o.arch}/boot/dts here`);
-  const prefixes = { ...(existsSync(arm64Dir) ? { arm64: arm64Dir } : {}), ...(existsSync(armDir) ? { arm: armDir } : {}) };
+  // the kernel's include prefixes name each architecture's dts directory (`<arm/...>`,
+  // `<arm64/...>`, and `<riscv/...>` in the arm boards of SoCs shared with RISC-V)
+  const archRoot = join(ksrc, 'arch');
+  const prefixes = Object.fromEntries(
+    readdirSync(archRoot, { withFileTypes: true })
+      .filter((e) => e.isDirectory() && existsSync(join(archRoot, e.name, 'boot/dts')))
+      .map((e) => [e.name, join(archRoot, e.name, 'boot/dts')]),
+  );
   const sources = walk(arm64).filter((f) => f.endsWith('.dts'));
   // an overlay is no board: v6.1 and older name overlays .dts (with /plugin/), later ones .dtso
   const isOverlay = (f) => PLUGIN_RE.test(readFileSync(f, 'latin1'));
@@ -210,7 +217,7 @@ async function main(a) {
   mkdirSync(work, { recursive: true });
   // mirror the needed files, trimmed of clocks and power domains, directory by directory
   // (the light trim removes properties only, so each file trims on its own)
-  const mirror = { arm64: join(work, 'dts/arm64'), arm: join(work, 'dts/arm') };
+  const mirror = Object.fromEntries(Object.keys(prefixes).map((p) => [p, join(work, 'dts', p)]));
   const byDir = new Map();
   for (const p of plan) {
     for (const f of p.files) {
