@@ -7,7 +7,7 @@
  * unexpected error or exception of each board, with addresses, numbers and device names
  * blanked out).
  *
- *   node scripts/sweep-kernel-trees.mjs KSRC [--all] [--kernel-headers] [--arch arm64|arm] [--jobs N] [--batch N] [--only RE] [--ops N]
+ *   node scripts/sweep-kernel-trees.mjs KSRC [--all] [--kernel-headers] [--compare-dtc] [--arch arm64|arm] [--jobs N] [--batch N] [--only RE] [--ops N]
  *        [--timeout S] [--work DIR] [--json FILE] [--list]
  *
  * KSRC is a kernel source directory (arch/arm64/boot/dts, and arch/arm/boot/dts for the
@@ -24,6 +24,11 @@
  *                 also give KSRC/include as an include directory, so <dt-bindings/...> headers
  *                 come from the kernel (by default only the ones @gki/hw ships are there, as
  *                 for a user with the board's files alone; the rest read as 0 where harmless)
+ *   --compare-dtc also compile each board with the kernel's tools (cpp, dtc; dtc -@ and
+ *                 fdtoverlay for a composite) and count a board whose blob differs from the
+ *                 project's as failed (byte for byte; a composite by its nodes and their
+ *                 properties, a cell differing only where both hold a phandle of the same
+ *                 node); implies --kernel-headers
  *   --arch arm    sweep the 32-bit boards of arch/arm/boot/dts instead (default arm64)
  *   --jobs N      worker processes (default 1; the machine is shared)
  *   --batch N     boards per worker process before it is replaced (default 40)
@@ -40,7 +45,7 @@
  * no build is needed.
  */
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, relative, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -50,12 +55,12 @@ const argv = process.argv.slice(2);
 
 function usage(msg) {
   if (msg) console.error(`sweep-kernel-trees: ${msg}`);
-  console.error('usage: sweep-kernel-trees.mjs KSRC [--all] [--kernel-headers] [--arch arm64|arm] [--jobs N] [--batch N] [--only RE] [--ops N] [--timeout S] [--work DIR] [--json FILE] [--list]');
+  console.error('usage: sweep-kernel-trees.mjs KSRC [--all] [--kernel-headers] [--compare-dtc] [--arch arm64|arm] [--jobs N] [--batch N] [--only RE] [--ops N] [--timeout S] [--work DIR] [--json FILE] [--list]');
   process.exit(2);
 }
 
 function parseMainArgs(a) {
-  const o = { ksrc: null, jobs: 1, batch: 40, only: null, ops: null, timeout: 300, work: null, json: null, list: false, all: false, kernelHeaders: false, arch: 'arm64' };
+  const o = { ksrc: null, jobs: 1, batch: 40, only: null, ops: null, timeout: 300, work: null, json: null, list: false, all: false, kernelHeaders: false, compareDtc: false, arch: 'arm64' };
   const int = (v, name) => {
     if (!/^\d+$/.test(v ?? '') || Number(v) < 1) usage(`--${name} needs a positive integer, got '${v}'`);
     return Number(v);
@@ -72,6 +77,7 @@ function parseMainArgs(a) {
     else if (x === '--list') o.list = true;
     else if (x === '--all') o.all = true;
     else if (x === '--kernel-headers') o.kernelHeaders = true;
+    else if (x === '--compare-dtc') o.compareDtc = o.kernelHeaders = true;
     else if (x === '--arch') {
       o.arch = a[++i];
       if (o.arch !== 'arm64' && o.arch !== 'arm') usage(`--arch takes arm64 or arm, got '${o.arch}'`);
@@ -256,7 +262,7 @@ async function main(a) {
       const batch = [];
       while (batch.length < o.batch && next < queue.length) batch.push(queue[next++]);
       if (batch.length === 0) return done(false);
-      const args = [...workerCmd.slice(1), 'run', image, String(o.ops ?? 0), o.all ? 'all' : 'modelled', JSON.stringify([join(work, 'dts/prefixes'), ...(o.kernelHeaders ? [join(ksrc, 'include')] : [])]), JSON.stringify(batch.map((b) => ({ board: b.board, overlays: b.overlays })))];
+      const args = [...workerCmd.slice(1), 'run', image, String(o.ops ?? 0), `${o.all ? 'all' : 'modelled'}${o.compareDtc ? ',dtc' : ''}`, JSON.stringify([join(work, 'dts/prefixes'), ...(o.kernelHeaders ? [join(ksrc, 'include')] : [])]), JSON.stringify(batch.map((b) => ({ board: b.board, overlays: b.overlays })))];
       const child = spawn(workerCmd[0], args, { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
       let current = 0;
       let timer;
@@ -350,6 +356,94 @@ function normalize(msg) {
 const SMMU_RE = /^(arm,smmu-v3|arm,mmu-500|arm,smmu-v2|arm,mmu-40[01]|qcom,[a-z0-9]+-smmu-(v2|500)|nvidia,[a-z0-9-]*smmu[a-z0-9-]*)$/;
 const ADRENO_RE = /^qcom,adreno/;
 
+/**
+ * The blob the kernel's tools make of a board (cpp with the kernel's flags, then dtc; dtc -@ and
+ * fdtoverlay with overlays) against `compiled`, the project's: null when they agree, else what
+ * differs. Without overlays the blobs must be byte-identical; with overlays (phandle numbers,
+ * the order fdtoverlay inserts in and -@'s __symbols__ differ by design) every node path and
+ * property must be in both with the same value, but for cells that hold phandles of the same
+ * node in each tree.
+ */
+function compareWithDtc(hw, file, overlays, includes, compiled) {
+  const tmp = mkdtempSync(join(tmpdir(), 'gki-sweep-dtc-'));
+  try {
+    const blob = (src, at, plugin) => {
+      const cpp = spawnSync('cpp', ['-nostdinc', '-undef', '-D__DTS__', '-x', 'assembler-with-cpp', '-I', dirname(src), ...includes.flatMap((d) => ['-I', d]), src], { encoding: 'latin1', maxBuffer: 1 << 28 });
+      if (cpp.status !== 0) throw new Error(`cpp ${src}: ${cpp.stderr.trim().split('\n').slice(-2).join(' | ')}`);
+      writeFileSync(join(tmp, `${at}.dts`), cpp.stdout, 'latin1');
+      const r = spawnSync('dtc', ['-q', ...(plugin ? ['-@'] : []), '-i', dirname(src), '-I', 'dts', '-O', 'dtb', '-o', join(tmp, `${at}.dtb`), join(tmp, `${at}.dts`)], { encoding: 'utf8' });
+      if (r.status !== 0) throw new Error(`dtc ${src}: ${r.stderr.trim().split('\n').slice(-2).join(' | ')}`);
+      return join(tmp, `${at}.dtb`);
+    };
+    if (overlays.length === 0) {
+      const theirs = readFileSync(blob(file, 'base', false));
+      const mine = compiled.dtb;
+      if (theirs.length === mine.length && theirs.every((b, i) => b === mine[i])) return null;
+      let i = 0;
+      while (i < Math.min(theirs.length, mine.length) && theirs[i] === mine[i]) i++;
+      return `blob differs at byte ${i} (sizes ${mine.length} and dtc's ${theirs.length})`;
+    }
+    const base = blob(file, 'base', true);
+    const ovs = overlays.map((f, i) => blob(f, `ov${i}`, true));
+    const r = spawnSync('fdtoverlay', ['-i', base, '-o', join(tmp, 'out.dtb'), ...ovs], { encoding: 'utf8' });
+    if (r.status !== 0) return `fdtoverlay failed: ${r.stderr.trim().split('\n').pop()}`;
+    // every node path and property, with each tree's phandle -> path map to compare cells that
+    // hold phandles: a cell may differ only where both hold a phandle of the same node
+    const flat = (tree) => {
+      const props = new Map();
+      const ph = new Map();
+      const byPath = new Map();
+      const walk = (n, path) => {
+        if (['__symbols__', '__fixups__', '__local_fixups__'].includes(n.name)) return;
+        props.set(path, null);
+        for (const p of n.props) {
+          if (p.name === 'phandle' || p.name === 'linux,phandle') {
+            if (p.value.length === 4) {
+              ph.set(Buffer.from(p.value).readUInt32BE(0), path || '/');
+              byPath.set(path || '/', Buffer.from(p.value).readUInt32BE(0));
+            }
+          } else props.set(`${path}:${p.name}`, Buffer.from(p.value));
+        }
+        for (const c of n.children) walk(c, `${path}/${c.name}`);
+      };
+      walk(tree.root, '');
+      return { props, ph, byPath };
+    };
+    const theirs = flat(hw.parseDtb(new Uint8Array(readFileSync(join(tmp, 'out.dtb')))));
+    const mine = flat(compiled.tree);
+    const sameValue = (a, b) => {
+      if (a.equals(b)) return true;
+      if (a.length !== b.length || a.length % 4 !== 0) return false;
+      for (let i = 0; i < a.length; i += 4) {
+        const x = a.readUInt32BE(i);
+        const y = b.readUInt32BE(i);
+        if (x === y) continue;
+        const px = mine.ph.get(x);
+        const py = theirs.ph.get(y);
+        // fdtoverlay before libfdt 1.7.1 lets an overlay's `phandle` replace the one of the
+        // node it merges into (both label it), leaving the base's references to that node
+        // dangling; the project keeps one number per node, as later libfdt does
+        if (px !== py && !(py === undefined && px !== undefined && theirs.byPath.has(px) && theirs.byPath.get(px) !== y)) return false;
+        // both dangling (a reference to an overlay node fdtoverlay does not apply): fine only
+        // when neither number is a phandle of the tree
+        if (px === undefined && (x === 0 || y === 0)) return false;
+      }
+      return true;
+    };
+    for (const [k, v] of theirs.props) {
+      if (!mine.props.has(k)) return `${v === null ? 'node' : 'property'} ${k || '/'} only in dtc+fdtoverlay's tree`;
+      const w = mine.props.get(k);
+      if ((v === null) !== (w === null) || (v !== null && !sameValue(w, v))) return `${k} differs`;
+    }
+    for (const [k, w] of mine.props) if (!theirs.props.has(k)) return `${w === null ? 'node' : 'property'} ${k || '/'} only in the project's tree`;
+    return null;
+  } catch (e) {
+    return e.message;
+  } finally {
+    rmSync(tmp, { recursive: true, force: true });
+  }
+}
+
 async function worker(a) {
   const [cmd, ...rest] = a;
   const gki = await import(join(root, 'apps/gki/src/index.ts'));
@@ -377,7 +471,10 @@ async function worker(a) {
         for (const ch of n.children) visit(ch);
       };
       visit(tree.root);
-      if (found.size === 0 && which !== 'all') {
+      const dtcDiff = which.endsWith(',dtc') ? compareWithDtc(hw, file, overlays, includes, compiled) : null;
+      if (dtcDiff !== null) {
+        res = { status: 'fail', cause: `differs from dtc: ${normalize(dtcDiff)}`, detail: [dtcDiff] };
+      } else if (found.size === 0 && !which.startsWith('all')) {
         res = { status: 'skip' };
       } else {
         let out = '';
