@@ -7,6 +7,7 @@ import { gki, SPAWN_TIMEOUT, workdir, write } from './cli-helpers.js';
 
 const wd = workdir('gki-help-');
 const VECTORS = fileURLToPath(new URL('../../../vectors/', import.meta.url));
+const VIRT_DTS = fileURLToPath(new URL('../../../boards/gki-virt.dts', import.meta.url));
 
 function capture(): Io & { lines: string[]; errs: string[] } {
   const lines: string[] = [];
@@ -45,6 +46,7 @@ describe('help', { timeout: SPAWN_TIMEOUT }, () => {
   it('every option a help text names is one the command accepts, and nothing else (help and behaviour agree)', async () => {
     const frag = write(wd, 'frag.config', 'CONFIG_ARM_SMMU_V3=m\nCONFIG_GKI_DMA_TEST=m\n');
     const base = write(wd, 'base.config', 'CONFIG_MODULES=y\nCONFIG_IOMMU_SUPPORT=y\n');
+    const ov = write(wd, 'note.dtso', '/dts-v1/;\n/plugin/;\n&{/} { gki-note { compatible = "gki,note"; }; };\n');
     const cwd = process.cwd();
     const runs: Record<string, string[][]> = {
       compose: [
@@ -52,12 +54,12 @@ describe('help', { timeout: SPAWN_TIMEOUT }, () => {
         ['--config', join(wd, frag), '--omit', 'gki_dma_test', '--output', join(wd, 'img2')],
       ],
       config: [['default', '--rules', 'mainline'], ['base'], ['symbols', '--rules', 'seed'], ['resolve', '--config', join(wd, frag), '--base', join(wd, base), '--rules', 'seed', '--werror']],
-      boot: [[join(wd, 'img2'), '--debug', '--board', 'gki-virt', '-I', wd], [join(wd, 'img2'), '--include', wd]],
+      boot: [[join(wd, 'img2'), '--debug', '--board', 'gki-virt', '-I', wd], [join(wd, 'img2'), '--include', wd, '--board', VIRT_DTS, '--overlay', join(wd, ov)]],
       run: [
         [join(wd, 'img2'), '--workload', 'stress', '--ops', '20', '--seed', '3', '--json', '--board', 'gki-virt', '-I', wd, '--debug'],
-        ['-w', 'stress', '--seconds', '1', '--include', wd, '--brief'],
+        ['-w', 'stress', '--seconds', '1', '--include', wd, '--brief', '--board', VIRT_DTS, '--overlay', join(wd, ov)],
       ],
-      shell: [[join(wd, 'img2'), '--no-load', '--board', 'gki-virt', '-I', wd, '--include', wd]],
+      shell: [[join(wd, 'img2'), '--no-load', '--board', VIRT_DTS, '--overlay', join(wd, ov), '-I', wd, '--include', wd]],
       board: [['list'], ['export', 'gki-virt']],
       pgtable: [
         ['replay', join(VECTORS, 'config.jsonl'), '--quiet', '--case', 'config_s1_4k_ias32_oas32'],

@@ -174,13 +174,13 @@ describe('header, reservations and boot CPU', () => {
     expect(t.bootCpuid).toBe(2);
   });
 
-  it('reads a source without /dts-v1/ (a .dtsi) with a warning, and refuses overlays clearly', () => {
+  it('reads a source without /dts-v1/ (a .dtsi) with a warning, and refuses an overlay compiled as a whole tree clearly', () => {
     const r = parseDts('/ { x = <10>; };\n&{/} { y; };');
     expect(r.warnings.map((w) => w.message)).toEqual([expect.stringMatching(/no '\/dts-v1\/;' header/)]);
     expect(r.tree.root.props.map((p) => p.name)).toEqual(['x', 'y']);
     const e = dtsError(`${V1}/plugin/;\n&foo { };`);
     expect(e.line).toBe(2);
-    expect(e.reason).toMatch(/overlay.*not supported/);
+    expect(e.reason).toMatch(/a device-tree overlay, not a whole tree: apply it to the tree it is for/);
   });
 });
 

@@ -11,6 +11,7 @@ import { bootSystem, deviceTable, errorRecords, formatDeviceTable, moduleLines, 
 export const BOARD_OPTIONS: OptionSpec[] = [
   { name: 'board', value: 'FILE', help: 'the board: a .dts or .dtb file, or a built-in board name (default gki-virt)' },
   { name: 'include', short: 'I', value: 'DIR', repeat: true, help: 'an include directory for the .dts (after the file\'s own; repeatable)' },
+  { name: 'overlay', value: 'FILE', repeat: true, help: 'an overlay source (/plugin/, a .dtso) applied to the .dts board, in order (repeatable)' },
   { name: 'debug', help: 'include debug-level records in the kernel log' },
 ];
 
@@ -19,12 +20,14 @@ with the file and line at fault); without DIR the default configuration is compo
 --board takes device-tree source (compiled by the project's DTS compiler: #include and
 /include/ relative to the file, then the -I directories; the dt-bindings headers for
 interrupts and GPIO flags are built in), a DTB, or the name of a built-in board (gki board
-list). Without --board: gki-virt.`;
+list). Without --board: gki-virt. --overlay applies device-tree overlays (/plugin/ sources, the
+kernel's .dtso files) to a .dts board in order, as fdtoverlay would: the kernel's composite
+boards (board-dtbs := base.dtb extra.dtbo).`;
 
 /** Loads the image and the board the arguments name (InputError, exit 1, on any problem). */
 export function loadSystemInputs(p: ParsedArgs) {
   const image = loadImage(p.positionals[0]);
-  const board = loadBoard(optString(p, 'board'), { includeDirs: optList(p, 'include') });
+  const board = loadBoard(optString(p, 'board'), { includeDirs: optList(p, 'include'), overlays: optList(p, 'overlay') });
   return { image, board };
 }
 

@@ -6,7 +6,7 @@ import { BOARD_HELP, BOARD_OPTIONS, bootWithStory } from './boot-common.js';
 
 const OPTIONS = BOARD_OPTIONS;
 
-const USAGE = 'usage: gki boot [DIR] [--board FILE] [-I DIR]... [--debug]';
+const USAGE = 'usage: gki boot [DIR] [--board FILE [--overlay FILE]...] [-I DIR]... [--debug]';
 
 const HELP = `${USAGE}
 

@@ -14,7 +14,7 @@ const OPTIONS: OptionSpec[] = [
   ...BOARD_OPTIONS,
 ];
 
-const USAGE = 'usage: gki run [DIR] --workload dma|gpu|stress|all [--json | --brief] [--ops N | --seconds N] [--seed N] [--board FILE] [-I DIR]... [--debug]';
+const USAGE = 'usage: gki run [DIR] --workload dma|gpu|stress|all [--json | --brief] [--ops N | --seconds N] [--seed N] [--board FILE [--overlay FILE]...] [-I DIR]... [--debug]';
 
 const HELP = `${USAGE}
 

@@ -12,7 +12,7 @@ const OPTIONS: OptionSpec[] = [
   ...BOARD_OPTIONS.filter((o) => o.name !== 'debug'),
 ];
 
-const USAGE = 'usage: gki shell [DIR] [--no-load] [--board FILE] [-I DIR]...';
+const USAGE = 'usage: gki shell [DIR] [--no-load] [--board FILE [--overlay FILE]...] [-I DIR]...';
 
 const HELP = `${USAGE}
 

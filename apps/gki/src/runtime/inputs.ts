@@ -78,6 +78,11 @@ function fromDtb(dtb: Uint8Array, source: string): Board {
 export interface LoadBoardOptions {
   /** Extra include directories for `#include` / `/include/` in a DTS (after the file's own directory). */
   readonly includeDirs?: readonly string[];
+  /**
+   * Overlay sources (`/dts-v1/; /plugin/;`, the kernel's `.dtso`) applied in order to a `.dts`
+   * board, as the kernel's composite boards (`board-dtbs := base.dtb x.dtbo`) are built.
+   */
+  readonly overlays?: readonly string[];
 }
 
 /**
@@ -96,6 +101,16 @@ export function loadBoard(arg: string | undefined, opts: LoadBoardOptions = {}):
   } catch (e) {
     if (e instanceof InputError) throw e;
   }
+  const overlays = opts.overlays ?? [];
+  for (const ov of overlays) {
+    try {
+      if (!statSync(ov).isFile()) throw new InputError(`overlay ${ov}: not a file`);
+    } catch (e) {
+      if (e instanceof InputError) throw e;
+      throw new InputError(`cannot read overlay ${ov}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+    }
+  }
+  if (overlays.length > 0 && !isFile) throw new InputError(`--overlay needs a .dts board to apply to, not the built-in board ${arg}`);
   if (!isFile) {
     const b = builtinBoard(arg);
     if (b) {
@@ -112,6 +127,7 @@ export function loadBoard(arg: string | undefined, opts: LoadBoardOptions = {}):
     throw new InputError(`cannot read board ${arg}: ${code ?? (e as Error).message}`);
   }
   if (arg.endsWith('.dtb') || isDtb(bytes)) {
+    if (overlays.length > 0) throw new InputError(`${arg}: --overlay applies overlay sources to a .dts board; for a .dtb, apply compiled overlays with fdtoverlay first`);
     const board = fromDtb(bytes, arg);
     return { board, name: board.name, source: arg, kind: 'dtb', warnings: [], allWarnings: [] };
   }
@@ -119,7 +135,7 @@ export function loadBoard(arg: string | undefined, opts: LoadBoardOptions = {}):
   let warnings: string[];
   let allWarnings: string[];
   try {
-    const r = compileDtsFile(arg, { includeDirs: [dirname(arg), ...(opts.includeDirs ?? [])] });
+    const r = compileDtsFile(arg, { includeDirs: [dirname(arg), ...(opts.includeDirs ?? [])], overlays });
     dtb = r.dtb;
     allWarnings = r.warnings.map((w) => `${w.file}:${w.line}:${w.column}: warning: ${w.message}`);
     warnings = summarizeDtsWarnings(r);

@@ -13,7 +13,7 @@ import { writeDtb } from '../write.js';
 import type { FdtTree } from '../types.js';
 import { DtsError, type DtsSourcePos, type DtsWarning } from './error.js';
 import { bytesToBinary, dirnameOf, joinPath, nodeFileSystem, normalizePath, textToBinary, type DtsFileSystem } from './files.js';
-import { getNodeByLabel, resolveTree, toFdt, type LNode } from './livetree.js';
+import { deleteNode, getNodeByLabel, resolveTree, toFdt, type LNode } from './livetree.js';
 import { judgeMacroUses } from './interpreted.js';
 import { DtsParser, scan } from './parser.js';
 import { preprocess, type MissingHeader, type PreprocessResult } from './preprocess.js';
@@ -38,6 +38,13 @@ export interface DtsCompileOptions {
   readonly cpp?: boolean;
   /** Offer the shipped dt-bindings headers for interrupts and GPIOs (default true). */
   readonly builtinBindings?: boolean;
+  /**
+   * Overlay sources (`/dts-v1/; /plugin/;`, the kernel's `.dtso` files) applied in order to the
+   * compiled source, as `dtc -@` and `fdtoverlay` do: the kernel's composite boards
+   * (`board-dtbs := base.dtb extra.dtbo` in its Makefiles). Each is a file path, preprocessed
+   * like the source with its own directory first in the include path.
+   */
+  readonly overlays?: readonly string[];
 }
 
 export interface DtsCompileResult {
@@ -102,12 +109,23 @@ function explainIdentifier(name: string, pp: PreprocessResult, prop: string | nu
  */
 export function parseDts(source: string | Uint8Array, opts: DtsCompileOptions = {}): DtsCompileResult {
   const fs = opts.fs ?? nodeFileSystem;
-  const pp = runPreprocessor(sourceText(source), opts);
-  const warnings: DtsWarning[] = [...pp.warnings];
+  const warnings: DtsWarning[] = [];
   const includeDirs = (opts.includeDirs ?? []).map(normalizePath);
-  const pos = (at: number): DtsSourcePos => pp.map.pos(at);
-  const ctx = {
-    pos,
+  // the source and each overlay are preprocessed apart; their token offsets are kept apart by
+  // a per-unit base, so a position (and the headers an undefined macro may come from) is found
+  // from the offset alone, also after the overlays were merged into the base tree
+  const units: { start: number; pp: PreprocessResult }[] = [];
+  const unitAt = (at: number) => {
+    let u = units[0]!;
+    for (const x of units) if (x.start <= at) u = x;
+    return u;
+  };
+  const pos = (at: number): DtsSourcePos => {
+    const u = unitAt(at);
+    return u.pp.map.pos(at - u.start);
+  };
+  const context = (pp: PreprocessResult, start: number) => ({
+    pos: (at: number) => pp.map.pos(at - start),
     warnings,
     explainIdentifier: (name: string, prop?: string | null) => explainIdentifier(name, pp, prop),
     // only a macro a missing header may have defined, inside a property; judged once the tree is final
@@ -120,22 +138,45 @@ export function parseDts(source: string | Uint8Array, opts: DtsCompileOptions = 
       }
       return undefined;
     },
+  });
+  const tokensOf = (pp: PreprocessResult) => {
+    const start = units.length === 0 ? 0 : units[units.length - 1]!.start + units[units.length - 1]!.pp.text.length + 1;
+    units.push({ start, pp });
+    warnings.push(...pp.warnings);
+    const ctx = context(pp, 0);
+    const toks = scan(pp.text, ctx).map((t) => (start === 0 ? t : { ...t, at: t.at + start }));
+    return { toks, ctx: context(pp, start) };
   };
-  const toks = scan(pp.text, ctx);
-  const info = new DtsParser(toks, ctx).parse();
+  const pp = runPreprocessor(sourceText(source), opts);
+  const main = tokensOf(pp);
+  const info = new DtsParser(main.toks, main.ctx).parse();
+  const files = [...pp.files];
+  const missingHeaders = [...pp.missingHeaders];
+  const unapplied: LNode[] = [];
+  for (const ov of opts.overlays ?? []) {
+    const bytes = fs.readFile(ov);
+    if (bytes === undefined) throw new DtsError({ file: ov, line: 1, column: 1 }, `${ov}: no such file (an overlay)`);
+    const opp = runPreprocessor(bytesToBinary(bytes), { ...opts, filename: ov, includeDirs: [dirnameOf(ov), ...(opts.includeDirs ?? [])] });
+    const o = tokensOf(opp);
+    unapplied.push(...new DtsParser(o.toks, o.ctx).applyOverlay(info.root));
+    files.push(...opp.files);
+    missingHeaders.push(...opp.missingHeaders);
+  }
   resolveTree(info.root);
+  for (const n of unapplied) deleteNode(n);
   const undefinedMacros: { file: string; line: number; column: number; name: string; property: string; call: boolean; string: boolean }[] = [];
   judgeMacroUses(info.root, (use, prop, reason) => {
-    if (reason === null) throw new DtsError(pos(use.at), explainIdentifier(use.name, pp, prop));
+    const upp = unitAt(use.at).pp;
+    if (reason === null) throw new DtsError(pos(use.at), explainIdentifier(use.name, upp, prop));
     undefinedMacros.push({ ...pos(use.at), name: use.name, property: prop, call: use.call, string: use.string });
     warnings.push({
       ...pos(use.at),
-      message: `'${use.name}' is not defined (it probably comes from ${missingList(pp)}, which was not found); ${reason}, so ${use.name} compiles to ${use.string ? '""' : '0'} there`,
+      message: `'${use.name}' is not defined (it probably comes from ${missingList(upp)}, which was not found); ${reason}, so ${use.name} compiles to ${use.string ? '""' : '0'} there`,
     });
   });
   const tree = toFdt(info);
   const dtb = writeDtb(tree);
-  return { tree, dtb, warnings, files: pp.files, labels: labelsOf(info.root), missingHeaders: pp.missingHeaders, undefinedMacros };
+  return { tree, dtb, warnings, files, labels: labelsOf(info.root), missingHeaders, undefinedMacros };
 }
 
 function labelsOf(root: LNode): Record<string, string> {

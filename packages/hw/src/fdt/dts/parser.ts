@@ -364,6 +364,16 @@ function describe(t: Tok): string {
 
 const MAX_DEPTH = 200;
 
+/**
+ * What a /delete-property/ or /delete-node/ inside an overlay's fragment leaves: the fragment
+ * without them (dtc applies them to the overlay tree; the base never sees them).
+ */
+function dropDeletions(n: LNode): void {
+  n.props = n.props.filter((p) => !p.deleted);
+  n.children = n.children.filter((c) => !c.deleted);
+  for (const c of n.children) dropDeletions(c);
+}
+
 /** Parses the tokens of a whole DTS source into a live tree. Throws DtsError. */
 export class DtsParser {
   private i = 0;
@@ -420,9 +430,9 @@ export class DtsParser {
       this.next();
       this.expectOp(';', "';' after /dts-v1/");
       if (this.isKw(this.peek(), '/plugin/'))
-        this.fail(this.peek(), '/plugin/ (a device-tree overlay) is not supported: compile overlays with dtc -@ and apply them to the base blob with fdtoverlay');
+        this.fail(this.peek(), '/plugin/: this is a device-tree overlay, not a whole tree: apply it to the tree it is for (the compile option `overlays`, gki --overlay)');
     }
-    if (this.isKw(this.peek(), '/plugin/')) this.fail(this.peek(), "/plugin/ must follow '/dts-v1/;' (and overlays are not supported)");
+    if (this.isKw(this.peek(), '/plugin/')) this.fail(this.peek(), "/plugin/ must follow '/dts-v1/;' (and an overlay is applied to the tree it is for, not compiled alone)");
     // memory reservations, optionally labelled
     for (;;) {
       let k = 0;
@@ -488,6 +498,103 @@ export class DtsParser {
       this.unexpected(t, "a node ('/ {' or '&label {'), '/delete-node/ &label;' or the end of input");
     }
     return { root, reservations: this.reservations, bootCpuid: guessBootCpuid(root) };
+  }
+
+  /**
+   * Parses an overlay source (`/dts-v1/; /plugin/;`) and applies it to `base`, the live tree of
+   * the board it is for, as `dtc -@` then `fdtoverlay` would: each `&label { ... }` or
+   * `&{/path} { ... }` is merged into that node of the base (labels of the base and of
+   * overlays applied before it), each explicit fragment (`fragment@N { target = <&label>; or
+   * target-path = "/path"; __overlay__ { ... }; }`) into its target; the overlay's own labels
+   * join the base's (fdtoverlay adds them to __symbols__), and references in its values
+   * resolve against the merged tree when the caller resolves it. fdtoverlay does not apply what
+   * is not a fragment (a plain node in the overlay's root), and neither does this (with a
+   * warning): such nodes are returned, hung under the base's root for the caller to delete once
+   * references are resolved, so that a reference to one of their labels names a phandle no
+   * node of the result has, as in the blob fdtoverlay writes. An overlay cannot delete base nodes or
+   * properties: a /delete-property/ or /delete-node/ inside a fragment only edits the
+   * fragment, as it does for dtc, and a top-level /delete-node/ is an error.
+   */
+  applyOverlay(base: LNode): LNode[] {
+    const unapplied: LNode[] = [];
+    if (!this.isKw(this.peek(), '/dts-v1/')) this.unexpected(this.peek(), "'/dts-v1/;' (an overlay starts with '/dts-v1/;' and '/plugin/;')");
+    this.next();
+    this.expectOp(';', "';' after /dts-v1/");
+    if (!this.isKw(this.peek(), '/plugin/')) this.unexpected(this.peek(), "'/plugin/;' (this is not an overlay: it has no '/plugin/;' after '/dts-v1/;')");
+    this.next();
+    this.expectOp(';', "';' after /plugin/");
+    for (;;) {
+      let k = 0;
+      while (this.peek(k).k === 'label') k++;
+      if (!this.isKw(this.peek(k), '/memreserve/')) break;
+      const t = this.peek(k);
+      this.i += k + 1;
+      this.prim();
+      this.prim();
+      this.expectOp(';', "';' after /memreserve/ address and size");
+      this.ctx.warnings.push({ ...this.ctx.pos(t.at), message: '/memreserve/ in an overlay: ignored (fdtoverlay does not apply reservations)' });
+    }
+    const into = (target: LNode, body: LNode): void => {
+      dropDeletions(body);
+      mergeNodes(target, body);
+    };
+    for (;;) {
+      const t = this.peek();
+      if (t.k === 'eof') break;
+      if (this.isOp(t, '/')) {
+        this.next();
+        const root = this.nodedef(this.ctx.pos(t.at));
+        for (const frag of root.children) {
+          if (frag.deleted) continue;
+          const body = frag.children.find((c) => !c.deleted && c.name === '__overlay__');
+          if (!body) {
+            this.ctx.warnings.push({ ...frag.pos, message: `${frag.name}: not a fragment (no __overlay__ node): not applied, as fdtoverlay does not apply it` });
+            // its labels stay referable, as they are in the overlay dtc writes: a reference to
+            // one ends up naming a phandle no node of the result has (see parseDts)
+            const holder = new LNode(frag.pos);
+            holder.name = `__gki_unapplied_${unapplied.length}__`;
+            holder.parent = base;
+            frag.parent = holder;
+            holder.children.push(frag);
+            base.children.push(holder);
+            unapplied.push(holder);
+            continue;
+          }
+          const tp = frag.getProp('target');
+          const tpath = frag.getProp('target-path');
+          let target: LNode | undefined;
+          let what: string;
+          if (tp) {
+            const m = tp.data.markers.find((x) => x.kind === 'phandle' && x.offset === 0);
+            if (!m || tp.data.bytes.length !== 4) throw new DtsError(tp.pos, `${frag.name}: 'target' must be one reference (<&label>)`);
+            what = `&${m.ref}`;
+            target = getNodeByRef(base, m.ref);
+          } else if (tpath) {
+            const b = tpath.data.bytes;
+            if (b.length === 0 || b[b.length - 1] !== 0 || b.indexOf(0) !== b.length - 1) throw new DtsError(tpath.pos, `${frag.name}: 'target-path' must be one string`);
+            what = String.fromCharCode(...b.slice(0, -1));
+            target = getNodeByRef(base, what);
+          } else throw new DtsError(frag.pos, `${frag.name}: a fragment needs 'target' or 'target-path'`);
+          if (!target) throw new DtsError((tp ?? tpath)!.pos, `${frag.name}: target ${what} not found in the base tree`);
+          body.labels = [];
+          into(target, body);
+        }
+        continue;
+      }
+      if ((t.k === 'label' && this.peek(1).k === 'ref') || t.k === 'ref') {
+        const label = t.k === 'label' ? this.next().v : null;
+        const r = this.next();
+        const target = getNodeByRef(base, r.v);
+        if (!target) this.fail(r, `label or path '${r.v}' not found in the base tree (or an overlay applied before this one)`);
+        if (label !== null) addLabel(target.labels, label);
+        into(target, this.nodedef(this.ctx.pos(r.at)));
+        continue;
+      }
+      if (this.isKw(t, '/delete-node/') || this.isKw(t, '/omit-if-no-ref/')) this.fail(t, `${t.v} at the top level of an overlay: an overlay can add and change nodes, not delete them`);
+      if (this.isKw(t, '/dts-v1/') || this.isKw(t, '/plugin/')) this.fail(t, `'${t.v}' must come first`);
+      this.unexpected(t, "a fragment ('&label {', '&{/path} {' or '/ {') or the end of input");
+    }
+    return unapplied;
   }
 
   /** `{ props subnodes };` */
