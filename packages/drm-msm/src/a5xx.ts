@@ -1,4 +1,4 @@
-import { EINVAL, readxPollTimeout, requestIrq } from '@gki/kernel';
+import { EINVAL, readxPollTimeout } from '@gki/kernel';
 import type { AdrenoSmmuFaultInfo } from '@gki/kernel';
 import * as F from './a5xx-regs.js';
 import { A6xxGpu, ADRENO_IDLE_TIMEOUT_US, MEMPTRS_FENCE, MSM_GPU_RB_CNTL_DEFAULT, RB_DWORDS, hex8, type MsmRingbuffer } from './gpu.js';
@@ -44,21 +44,8 @@ export class A5xxGpu extends A6xxGpu {
 
   /** a5xx_gpu_init + adreno_gpu_init: registers, interrupt, the GPU's domain and address space, the ring, the microcode. */
   override init(): number {
-    const dev = this.dev;
-    const regs = dev.resourceByName('mem', 'kgsl_3d0_reg_memory') ? dev.ioremapByName('kgsl_3d0_reg_memory') : dev.ioremap(0);
-    if (typeof regs === 'number') {
-      dev.err('failed to ioremap kgsl_3d0_reg_memory');
-      return regs;
-    }
-    this.regs = regs;
-    const irq = dev.irq(0);
-    if (irq < 0) return irq;
-    let r = requestIrq(dev, irq, () => this.irqHandler());
-    if (r < 0) {
-      dev.err(`failed to request IRQ${irq}: ${r}`);
-      return r;
-    }
-    this.irq = irq;
+    let r = this.mapRegsAndIrq();
+    if (r < 0) return r;
     r = this.createAddressSpace();
     if (r < 0) return r;
     r = this.createRings();

@@ -241,11 +241,10 @@ export class A6xxGpu {
   // ------------------------------------------------------------------ init
 
   /**
-   * a6xx_gpu_init + adreno_gpu_init + msm_gpu_init: registers and interrupt, the GMU, the
-   * GPU's SMMU domain and the global address space in it, the ringbuffer and memptrs, the
-   * (placeholder) SQE firmware buffer. -errno with everything undone on failure.
+   * The part of adreno_gpu_init every family shares: map the `kgsl_3d0_reg_memory` registers
+   * (or the first `reg`) and request the GPU's interrupt. 0, or -errno with a Linux-like message.
    */
-  init(): number {
+  protected mapRegsAndIrq(): number {
     const dev = this.dev;
     const regs = dev.resourceByName('mem', 'kgsl_3d0_reg_memory') ? dev.ioremapByName('kgsl_3d0_reg_memory') : dev.ioremap(0);
     if (typeof regs === 'number') {
@@ -255,12 +254,24 @@ export class A6xxGpu {
     this.regs = regs;
     const irq = dev.irq(0);
     if (irq < 0) return irq;
-    let r = requestIrq(dev, irq, () => this.irqHandler());
+    const r = requestIrq(dev, irq, () => this.irqHandler());
     if (r < 0) {
       dev.err(`failed to request IRQ${irq}: ${r}`);
       return r;
     }
     this.irq = irq;
+    return 0;
+  }
+
+  /**
+   * a6xx_gpu_init + adreno_gpu_init + msm_gpu_init: registers and interrupt, the GMU, the
+   * GPU's SMMU domain and the global address space in it, the ringbuffer and memptrs, the
+   * (placeholder) SQE firmware buffer. -errno with everything undone on failure.
+   */
+  init(): number {
+    const dev = this.dev;
+    let r = this.mapRegsAndIrq();
+    if (r < 0) return r;
     // a6xx_gmu_init, or a6xx_gmu_wrapper_init when `qcom,gmu` names a GMU wrapper; the a630
     // family (a615, a618, a619, a630) runs the legacy GMU firmware
     const gmu = A6xxGmu.init(this.kernel, dev, adrenoGmuIsLegacy(this.info));

@@ -85,7 +85,7 @@ describe('pci-host-ecam-generic model', () => {
     expect(bus.read32(bar0)).toBe(0x5000_0004);
     const fn = (board.models.get('/pci@40000000') as PciEcamHost).functionAt(0x08)!;
     expect(fn.bar0Address).toBe(0x1_5000_0000);
-    // BAR2..5 are not implemented: they read zero whatever is written
+    // BAR2..5 are absent (hardwired to zero): they read zero whatever is written
     bus.write32(ecam(0, 1, 0, 0x18), 0xffffffff);
     expect(bus.read32(ecam(0, 1, 0, 0x18))).toBe(0);
   });
