@@ -39,6 +39,7 @@
  */
 
 import type { TlbCounters, TlbEviction } from './tlb.js';
+import { TlbContextIds } from './tlb-contexts.js';
 
 const NIL = -1;
 const TWO32 = 4294967296;
@@ -84,10 +85,6 @@ export interface SetTlbOptions {
   readonly stampLimit?: number;
 }
 
-function checkU(name: string, v: number): void {
-  if (!Number.isSafeInteger(v) || v < 0) throw new RangeError(`TLB: ${name} ${v} is not a non-negative integer`);
-}
-
 /** The per-context part of the set index (context, block size, high half of the block number). */
 /**
  * The set a context's block size starts at (added to the block number): Fibonacci hashing of
@@ -127,9 +124,7 @@ export class SetTlb {
   private readonly rec: Int32Array;
 
   // ---- contexts ----
-  private readonly ctxIds = new Map<number, Map<number, number>>();
-  private ctxGroup: number[] = [];
-  private ctxTag: number[] = [];
+  private readonly ids = new TlbContextIds();
   private nCtx = 0;
   /**
    * Per context, 4 int32 at 4 × ctx: its stamp; a mask with bit (shift − 12) set when an entry
@@ -191,41 +186,29 @@ export class SetTlb {
 
   /** The handle of context (`group`, `tag`), created on first use; see `Tlb.context`. */
   context(group: number, tag: number): number {
-    checkU('group', group);
-    checkU('tag', tag);
-    let byTag = this.ctxIds.get(group);
-    if (byTag === undefined) {
-      byTag = new Map();
-      this.ctxIds.set(group, byTag);
-    }
-    let id = byTag.get(tag);
-    if (id === undefined) {
-      id = this.nCtx;
-      if (id >= 1 << 24) throw new RangeError('TLB: too many contexts');
+    const id = this.ids.intern(group, tag);
+    if (id === this.nCtx) {
       if (4 * id >= this.ci.length) {
         const b = new Int32Array(this.ci.length * 2);
         b.set(this.ci);
         this.ci = b;
       }
-      this.ctxGroup.push(group);
-      this.ctxTag.push(tag);
       this.ci[4 * id] = this.newStamp();
       this.nCtx = id + 1;
-      byTag.set(tag, id);
     }
     return id;
   }
 
   findContext(group: number, tag: number): number {
-    return this.ctxIds.get(group)?.get(tag) ?? NIL;
+    return this.ids.find(group, tag);
   }
 
   contextGroup(ctx: number): number {
-    return this.ctxGroup[ctx]!;
+    return this.ids.group(ctx);
   }
 
   contextTag(ctx: number): number {
-    return this.ctxTag[ctx]!;
+    return this.ids.tag(ctx);
   }
 
   /** Entries held for a context. */
@@ -633,15 +616,13 @@ export class SetTlb {
 
   /** Removes the entries of every context of `group` overlapping [start, end). */
   invalidateGroup(group: number, start = 0, end = Infinity): void {
-    const byTag = this.ctxIds.get(group);
-    if (byTag === undefined) return;
-    for (const ctx of byTag.values()) this.invalidateContext(ctx, start, end);
+    for (const ctx of this.ids.ofGroup(group)) this.invalidateContext(ctx, start, end);
   }
 
   /** Removes the entries overlapping [start, end) of every context `match(group, tag)` selects. */
   invalidateWhere(match: (group: number, tag: number) => boolean, start = 0, end = Infinity): void {
     for (let ctx = 0; ctx < this.nCtx && this.count > 0; ctx++) {
-      if (this.ci[4 * ctx + 2]! > 0 && match(this.ctxGroup[ctx]!, this.ctxTag[ctx]!)) this.invalidateContext(ctx, start, end);
+      if (this.ci[4 * ctx + 2]! > 0 && match(this.ids.group(ctx), this.ids.tag(ctx))) this.invalidateContext(ctx, start, end);
     }
   }
 }

@@ -32,6 +32,7 @@ const NIL = -1;
 import { PhysMem } from '../mem.js';
 import { CUR_BITS, CUR_DESC_HI, CUR_DESC_LO, CUR_LEVEL, CUR_RANGE, CUR_TABLE, CUR_TBLHI, lpaeCursorSpanShift, lpaeFastLeaf, type LpaeWalkConfig } from '../walk/lpae.js';
 import type { WalkAccess } from '../walk/types.js';
+import { TlbContextIds } from './tlb-contexts.js';
 
 const TWO32 = 4294967296;
 const INV_TWO32 = 1 / TWO32;
@@ -84,10 +85,6 @@ export function tlbSizeShift(size: number): number {
     s = 63 - Math.clz32(v);
   }
   return s >= MIN_SHIFT && s <= MAX_SHIFT ? s : -1;
-}
-
-function checkU(name: string, v: number): void {
-  if (!Number.isSafeInteger(v) || v < 0) throw new RangeError(`TLB: ${name} ${v} is not a non-negative integer`);
 }
 
 /** Hash of (context, size, block number as u32 halves). */
@@ -143,9 +140,9 @@ export class Tlb {
   private indexMask = 0;
 
   // ---- contexts ----
-  private readonly ctxIds = new Map<number, Map<number, number>>();
-  private ctxGroup: number[] = [];
-  private ctxTag: number[] = [];
+  private readonly ids = new TlbContextIds();
+  /** Contexts created (the valid handles are 0 .. nCtx − 1). */
+  private nCtx = 0;
   /** Per context: bit (shift − 12) set when an entry of that size exists. */
   private ctxShifts = new Int32Array(8);
   /** Per context: number of entries of each size (32 counters per context). */
@@ -187,19 +184,8 @@ export class Tlb {
    * configuration is decoded and keep the handle.
    */
   context(group: number, tag: number): number {
-    checkU('group', group);
-    checkU('tag', tag);
-    let byTag = this.ctxIds.get(group);
-    if (byTag === undefined) {
-      byTag = new Map();
-      this.ctxIds.set(group, byTag);
-    }
-    let id = byTag.get(tag);
-    if (id === undefined) {
-      id = this.ctxGroup.length;
-      if (id >= 1 << 24) throw new RangeError('TLB: too many contexts');
-      this.ctxGroup.push(group);
-      this.ctxTag.push(tag);
+    const id = this.ids.intern(group, tag);
+    if (id === this.nCtx) {
       if (id >= this.ctxShifts.length) {
         const n = this.ctxShifts.length * 2;
         const grow = (a: Int32Array, len: number, fill = 0): Int32Array<ArrayBuffer> => {
@@ -212,23 +198,23 @@ export class Tlb {
         this.ctxCount = grow(this.ctxCount, n);
         this.ctxHead = grow(this.ctxHead, n, NIL);
       }
-      byTag.set(tag, id);
+      this.nCtx = id + 1;
     }
     return id;
   }
 
   /** The handle of (`group`, `tag`) if it was ever created, else −1 (creates nothing). */
   findContext(group: number, tag: number): number {
-    return this.ctxIds.get(group)?.get(tag) ?? NIL;
+    return this.ids.find(group, tag);
   }
 
   /** Group and tag of a handle. */
   contextGroup(ctx: number): number {
-    return this.ctxGroup[ctx]!;
+    return this.ids.group(ctx);
   }
 
   contextTag(ctx: number): number {
-    return this.ctxTag[ctx]!;
+    return this.ids.tag(ctx);
   }
 
   /** log2 of the smallest block size context `ctx` holds entries of, or −1 when it holds none. */
@@ -239,7 +225,7 @@ export class Tlb {
 
   /** Entries held for a context. */
   contextSize(ctx: number): number {
-    return ctx >= 0 && ctx < this.ctxGroup.length ? this.ctxCount[ctx]! : 0;
+    return ctx >= 0 && ctx < this.nCtx ? this.ctxCount[ctx]! : 0;
   }
 
   // =========================================================================================
@@ -293,7 +279,7 @@ export class Tlb {
    * `lookup` it ignores other block sizes and counts nothing (for tests and model checks).
    */
   peek(ctx: number, addr: number, shift: number): number {
-    if (!(ctx >= 0 && ctx < this.ctxGroup.length) || !(shift >= MIN_SHIFT && shift <= MAX_SHIFT)) return NIL;
+    if (!(ctx >= 0 && ctx < this.nCtx) || !(shift >= MIN_SHIFT && shift <= MAX_SHIFT)) return NIL;
     const b = Math.floor(addr / 2 ** shift);
     const bHi = Math.floor(b / TWO32);
     return this.find(ctx, shift, (b - bHi * TWO32) | 0, bHi | 0);
@@ -387,7 +373,7 @@ export class Tlb {
    * nothing is boxed whether or not V8 inlines the call.
    */
   insertHalves(ctx: number, hi: number, lo: number, shift: number, paHi: number, paLo: number, perms: number, attr: number, auxHi: number, auxLo: number): number {
-    if (!(ctx >= 0 && ctx < this.ctxGroup.length && (ctx | 0) === ctx)) throw new RangeError(`TLB: unknown context ${ctx}`);
+    if (!(ctx >= 0 && ctx < this.nCtx && (ctx | 0) === ctx)) throw new RangeError(`TLB: unknown context ${ctx}`);
     if (!(shift >= MIN_SHIFT && shift <= MAX_SHIFT && (shift | 0) === shift)) throw new RangeError(`TLB: block shift ${shift} outside ${MIN_SHIFT}..${MAX_SHIFT}`);
     hi >>>= 0;
     lo >>>= 0;
@@ -617,7 +603,7 @@ export class Tlb {
    * context's entry list, so the cost is bounded by the smaller of the two.
    */
   invalidateContext(ctx: number, start = 0, end = Infinity): void {
-    if (!(ctx >= 0 && ctx < this.ctxGroup.length)) return;
+    if (!(ctx >= 0 && ctx < this.nCtx)) return;
     const n = this.ctxCount[ctx]!;
     if (n === 0 || !(end > start)) return;
     if (start <= 0 && end === Infinity) {
@@ -670,9 +656,7 @@ export class Tlb {
 
   /** Removes the entries of every context of `group` overlapping [start, end) (TLBIVMID, ...). */
   invalidateGroup(group: number, start = 0, end = Infinity): void {
-    const byTag = this.ctxIds.get(group);
-    if (byTag === undefined) return;
-    for (const ctx of byTag.values()) this.invalidateContext(ctx, start, end);
+    for (const ctx of this.ids.ofGroup(group)) this.invalidateContext(ctx, start, end);
   }
 
   /**
@@ -681,9 +665,9 @@ export class Tlb {
    * VMID but the stage-2-only one"). Called once per context holding entries.
    */
   invalidateWhere(match: (group: number, tag: number) => boolean, start = 0, end = Infinity): void {
-    const n = this.ctxGroup.length;
+    const n = this.nCtx;
     for (let ctx = 0; ctx < n && this.count > 0; ctx++) {
-      if (this.ctxCount[ctx]! > 0 && match(this.ctxGroup[ctx]!, this.ctxTag[ctx]!)) this.invalidateContext(ctx, start, end);
+      if (this.ctxCount[ctx]! > 0 && match(this.ids.group(ctx), this.ids.tag(ctx))) this.invalidateContext(ctx, start, end);
     }
   }
 }
