@@ -140,7 +140,12 @@ export class MsmDrmDevice {
     }
     const info = adrenoInfo(chipId);
     if (!info) {
-      dev.warn(`Unknown GPU revision: ${chipIdString(chipId)}`);
+      const major = (chipId >>> 24) & 0xff;
+      // Linux's msm also drives the a2xx, a3xx and a4xx families (adreno_device.c's other
+      // gpulists); this driver has the a5xx, a6xx and a7xx ones only. Saying "unknown" for a
+      // GPU the kernel supports would mislead, so those get a line of their own.
+      if (major >= 2 && major <= 4) dev.warn(`Adreno ${major}xx GPU (revision ${chipIdString(chipId)}): Linux's msm drives this family, this model of it does not (a5xx, a6xx and a7xx only)`);
+      else dev.warn(`Unknown GPU revision: ${chipIdString(chipId)}`);
       return -ENXIO;
     }
     // a5xx_gpu_init for the a5xx family, a6xx_gpu_init for the rest

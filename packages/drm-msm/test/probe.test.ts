@@ -159,6 +159,21 @@ describe('probe on the sdm845 GPU subtree', () => {
     }
   });
 
+  it('names the a2xx/a3xx/a4xx families Linux drives but this msm does not, instead of calling them unknown', () => {
+    // the DragonBoard 410c's Adreno 306 (msm8916) and the MSM8939's Adreno 405, as their trees
+    // name them; Linux v6.12 lists both in its a3xx/a4xx gpulists
+    for (const [compat, line] of [
+      ['qcom,adreno-306.0', 'Adreno 3xx GPU (revision 3.0.6.0)'],
+      ['qcom,adreno-405.0', 'Adreno 4xx GPU (revision 4.0.5.0)'],
+    ] as const) {
+      const h = bootFake(sdm845GpuDtb({ gpuCompat: [compat, 'qcom,adreno'] }));
+      expect(h.drm).toBeUndefined();
+      expect(h.k.log.grep(`adreno 5000000.gpu: ${line}: Linux's msm drives this family, this model of it does not (a5xx, a6xx and a7xx only)`), compat).toHaveLength(1);
+      expect(h.k.log.grep(/Unknown GPU revision/)).toEqual([]);
+      expect(h.k.drivers.findDevice(GPU_NAME)!.state).toBe('unbound');
+    }
+  });
+
   it('needs the GMU named by qcom,gmu', () => {
     const r = bootFake(sdm845GpuDtb({ noGmu: true }));
     expect(r.drm).toBeUndefined();
