@@ -95,6 +95,8 @@ export class ArmLpaeIoPgtable implements IoPgtableOps {
   private readonly is64k: boolean;
   private readonly iasSize: number;
   private readonly oasLimit: number;
+  /** min(oasLimit, 2^48): the PAs mapOne takes. */
+  private readonly oneLimit: number;
   /** Bitmap halves for the pgsize subset test. */
   private readonly bmLo: number;
   private readonly bmHi: number;
@@ -177,6 +179,7 @@ export class ArmLpaeIoPgtable implements IoPgtableOps {
     this.is64k = geo.granule === 0x10000;
     this.iasSize = 2 ** geo.ias;
     this.oasLimit = 2 ** geo.oas;
+    this.oneLimit = Math.min(this.oasLimit, 2 ** 48);
     this.bmLo = geo.pgsizeBitmap >>> 0;
     this.bmHi = hi32(geo.pgsizeBitmap);
     for (let l = 0; l < ARM_LPAE_MAX_LEVELS; l++) {
@@ -427,6 +430,61 @@ export class ArmLpaeIoPgtable implements IoPgtableOps {
       }
     }
     return this.mapPagesFull(iova, paddr, pgsize, pgcount, prot, mapped);
+  }
+
+  /**
+   * The IOMMU core's one-page entry (IommuPgtableOps.mapOne): `mapPages`' fast path alone, for
+   * one page of `pgsize` at `iova` -> `paddr`: 0 when it mapped the page, else 1 with nothing
+   * changed. Declines PAs at or above 2^48 (the 52-bit PA layout is left to mapPages). The
+   * tests are written for bytecode size (which decides whether V8 inlines the IOMMU core's
+   * chain into its caller) and need no int32 arithmetic on `pgsize`: `k`, the slot of `iova`
+   * in the window, is an integer exactly when `iova` is an integer aligned to `pgsize` (the
+   * window starts at a multiple of it), and `paddr / pgsize` likewise for `paddr`; the window
+   * test makes `iova` non-negative (TTBR1 tables have no window).
+   */
+  mapOne(iova: number, paddr: number, pgsize: number, prot: number): number {
+    if (pgsize === this.okPgsize && typeof iova === 'number' && typeof paddr === 'number' && (prot & 3) !== 0) {
+      const k = (iova - this.fastStart) * this.fastInv;
+      const pn = paddr * this.fastInv;
+      if (k >= 0 && iova < this.fastEnd && k === (k | 0) && paddr >= 0 && paddr < this.oneLimit && pn === Math.floor(pn)) {
+        const w = this.fastWords;
+        const wi = this.fastBase + 2 * k;
+        if ((w[wi]! | w[wi + 1]!) === 0) {
+          // as in mapPages; below 2^48 and aligned to the page, the PA's halves are the
+          // descriptor's address bits as they are
+          const t = 2 * (prot & 63);
+          w[wi] = this.tmpl[t]! | this.fastLeaf | (paddr >>> 0);
+          w[wi + 1] = this.tmpl[t + 1]! | ((paddr * 2.3283064365386963e-10) | 0);
+          return 0;
+        }
+      }
+    }
+    return 1;
+  }
+
+  /**
+   * The IOMMU core's one-page unmap entry (IommuPgtableOps.unmapOne): `unmapPages`' fast path
+   * alone, for one leaf of `pgsize` at `iova`: `pgsize` when it unmapped it, else 0 with
+   * nothing changed. Same tests on `iova` as mapOne.
+   */
+  unmapOne(iova: number, pgsize: number, gather: IommuIotlbGather): number {
+    if (pgsize === this.okPgsize && typeof iova === 'number') {
+      const k = (iova - this.fastStart) * this.fastInv;
+      if (k >= 0 && iova < this.fastEnd && k === (k | 0)) {
+        const w = this.fastWords;
+        const wi = this.fastBase + 2 * k;
+        if ((w[wi]! & 3) === this.fastLeaf) {
+          w[wi] = 0;
+          w[wi + 1] = 0;
+          if (!gather.queued) {
+            const tlb = this.tlb;
+            if (tlb && tlb.tlbAddPage) tlb.tlbAddPage(gather, iova, pgsize, this.cookie);
+          }
+          return pgsize;
+        }
+      }
+    }
+    return 0;
   }
 
   /** map_pages with every check; `mapPages` forwards here whenever its fast path does not apply. */

@@ -252,17 +252,16 @@ let unmapBusy = false;
 const unmapGather: IommuIotlbGather = iommuIotlbGatherInit();
 let unmapGatherBusy = false;
 /**
- * The gather of the one-page unmap path, and whether that path is using it (then a nested call,
- * from a driver callback, takes the general path). Both without try/finally, which, inlined into
- * the caller, costs about as much as the whole one-page unmap: a driver op that throws out of
- * that path leaves `one.unmapBusy` set, and every later unmap then takes the general path, which
- * gives the same results (with a gather of its own per call).
+ * The gather of the one-page unmap paths, with whether one of them is using it (`busy`: then a
+ * nested call, from a driver callback, takes the general path). The flag is a field of the
+ * gather, which those paths load anyway, rather than a module variable: fewer bytecodes (their
+ * size decides whether V8 inlines the whole chain into the caller). Neither flag nor gather
+ * is handled with try/finally, which, inlined into the caller, costs about as much as the
+ * whole one-page unmap: a driver op that throws out of that path leaves `busy` set, and every
+ * later unmap then takes the general path, which gives the same results (with a gather of its
+ * own per call). Drivers see an ordinary gather (the extra field is the core's).
  */
-const one = {
-  /** True while the one-page unmap path uses oneUnmapGather. */
-  unmapBusy: false,
-};
-const oneUnmapGather: IommuIotlbGather = iommuIotlbGatherInit();
+const oneUnmapGather: IommuIotlbGather & { busy: boolean } = { ...iommuIotlbGatherInit(), busy: false };
 
 /**
  * IOVA and PA of a call leaving a one-page path for the code that finishes it, written just
@@ -314,7 +313,7 @@ function unmapRange(domain: IommuDomain, iova: number, size: number, gather: Iom
  * driver callback) takes the general path, with the same results. Neither path uses
  * try/finally: inlined into the caller, a try block put around the driver's op cost about as
  * much as the whole one-page map (V8 keeps every value the handler might need alive across the
- * inlined code); see mapMapped and one.unmapBusy for what an exception leaves behind.
+ * inlined code); see mapMapped and oneUnmapGather.busy for what an exception leaves behind.
  */
 
 /** Largest address the fast paths take: 52 bits (anything above goes the general way). */
@@ -385,40 +384,62 @@ export function iommuDomainSetPgtblOps(domain: IommuDomain, ops: IommuPgtableOps
  * driver's error otherwise, after unmapping (and syncing) whatever this call had mapped.
  */
 export function iommuMap(domain: IommuDomain, iova: number, paddr: number, size: number, prot: number): number {
+  // The common case in as few bytecodes as possible (their number decides whether V8 inlines
+  // the whole chain, table included, into the caller): one page of a size of the domain into
+  // a published table that has a one-page entry, which tests the addresses itself.
   const io = domain?.pgtblOps;
-  if (io !== null && io !== undefined) {
-    if (
-      (prot | 0) === prot &&
-      (size | 0) === size &&
-      size > 0 &&
-      typeof iova === 'number' && // (a bigint would throw in >>> below; the general path rejects it)
-      typeof paddr === 'number' &&
-      ((((iova >>> 0) | (paddr >>> 0) | size) & (size - 1)) | (~(domain.pgsizeBitmap >>> 0) & size)) === 0 &&
-      iova >= 0 &&
-      paddr >= 0 &&
-      iova < FAST_MAX &&
-      paddr < FAST_MAX &&
-      Math.floor(iova) === iova &&
-      Math.floor(paddr) === paddr
-    ) {
-      // one page into the published table: a single map_pages call; `mapped` is counted from
-      // what it holds (a call nested in a driver callback restores it before returning)
-      const m = mapMapped;
-      const before = m.mapped;
-      const ret = io.mapPages(iova, paddr, size, 1, prot, m);
-      const got = m.mapped - before;
-      m.mapped = before;
-      if (ret === 0 && got === size) return 0;
-      AWAY[0] = iova;
-      AWAY[1] = paddr;
-      return mapRestAway(domain, size, prot, ret, got);
-    }
+  if (
+    io != null &&
+    io.mapOne !== undefined &&
+    (prot | 0) === prot &&
+    (size & -size) === size && // a power of two below 2^31, 0 or -2^31 (no table's page size)
+    (~domain.pgsizeBitmap & size) === 0 &&
+    io.mapOne(iova, paddr, size, prot) === 0
+  )
+    return 0;
+  return mapPublished(domain, iova, paddr, size, prot);
+}
+
+/**
+ * iommuMap for every call its first test did not take: the one-page path through the
+ * published table's mapPages (the same tests as the general path, made here), else through
+ * the driver's op, else the general path.
+ */
+function mapPublished(domain: IommuDomain, iova: number, paddr: number, size: number, prot: number): number {
+  const io = domain?.pgtblOps;
+  let tried = false;
+  let ret = 0;
+  let got = 0;
+  if (
+    io != null &&
+    typeof iova === 'number' && // (a bigint would throw in >>> below; the general path rejects it)
+    typeof paddr === 'number' &&
+    (prot | 0) === prot &&
+    size > 0 &&
+    (size & -size) === size && // a power of two below 2^31
+    (((iova | paddr) & (size - 1)) | (~domain.pgsizeBitmap & size)) === 0 &&
+    iova >= 0 &&
+    paddr >= 0 &&
+    iova < 4503599627370496 && // 2^52 (FAST_MAX: a literal, as a module constant costs bytecode)
+    paddr < 4503599627370496 &&
+    Math.floor(iova) === iova &&
+    Math.floor(paddr) === paddr
+  ) {
+    // one page into the published table: a single map_pages call; `mapped` is counted from
+    // what it holds (a call nested in a driver callback restores it before returning)
+    const m = mapMapped;
+    const before = m.mapped;
+    ret = io.mapPages(iova, paddr, size, 1, prot, m);
+    got = m.mapped - before;
+    m.mapped = before;
+    if (ret === 0 && got === size) return 0;
+    tried = true;
   }
-  // (a number in AWAY; anything else, which the general path rejects, as it is)
+  // (a number goes through AWAY; anything else, which the general path rejects, as it is)
   if (typeof iova !== 'number' || typeof paddr !== 'number') return iommuMapSlow(domain, iova, paddr, size, prot);
   AWAY[0] = iova;
   AWAY[1] = paddr;
-  return iommuMapAway(domain, size, prot);
+  return tried ? mapRestAway(domain, size, prot, ret, got) : iommuMapAway(domain, size, prot);
 }
 
 /** mapRest with the IOVA and PA in AWAY. */
@@ -524,31 +545,55 @@ function undoMap(domain: IommuDomain, iova: number, done: number): void {
  * rejected call (misaligned, non-paging domain) or when nothing was mapped at `iova`.
  */
 export function iommuUnmap(domain: IommuDomain, iova: number, size: number): number {
+  // as iommuMap: the common case first, in as few bytecodes as possible; the one-page gather
+  // is empty whenever it is not busy (every use leaves it so)
   const io = domain?.pgtblOps;
-  if (io !== null && io !== undefined) {
-    if (
-      one.unmapBusy === false &&
-      (size | 0) === size &&
-      size > 0 &&
-      typeof iova === 'number' &&
-      ((((iova >>> 0) | size) & (size - 1)) | (~(domain.pgsizeBitmap >>> 0) & size)) === 0 &&
-      iova >= 0 &&
-      iova < FAST_MAX &&
-      Math.floor(iova) === iova
-    ) {
-      // one page from the published table: a single unmap_pages call into the one-page gather
-      // (empty: every use leaves it so), then the driver's iotlb_sync
-      const ops = domain.ops;
-      const g = oneUnmapGather;
-      one.unmapBusy = true;
+  const g = oneUnmapGather;
+  if (io != null && io.unmapOne !== undefined && g.busy === false && (size & -size) === size && (~domain.pgsizeBitmap & size) === 0) {
+    g.busy = true;
+    if (io.unmapOne(iova, size, g) !== 0) {
+      domain.ops.iotlbSync?.(domain, g);
+      g.start = 9007199254740991; // resetGather, written out
+      g.end = -9007199254740991;
+      g.pgsize = 0;
+      g.queued = false;
+      g.busy = false;
+      return size;
+    }
+    g.busy = false;
+  }
+  return unmapPublished(domain, iova, size);
+}
+
+/** iommuUnmap for every call its first test did not take (see mapPublished). */
+function unmapPublished(domain: IommuDomain, iova: number, size: number): number {
+  const io = domain?.pgtblOps;
+  if (
+    io != null &&
+    typeof iova === 'number' &&
+    size > 0 &&
+    (size & -size) === size && // a power of two below 2^31
+    ((iova & (size - 1)) | (~domain.pgsizeBitmap & size)) === 0 &&
+    iova >= 0 &&
+    iova < 4503599627370496 && // 2^52
+    Math.floor(iova) === iova
+  ) {
+    // one page from the published table: a single unmap_pages call into the one-page gather
+    // (empty: every use leaves it so), then the driver's iotlb_sync and the gather's re-init
+    const g = oneUnmapGather;
+    if (g.busy === false) {
+      g.busy = true;
       let n = io.unmapPages(iova, size, 1, g);
       if (n !== size) {
         AWAY[0] = iova;
         n = unmapOneRestAway(domain, size, n, g);
       }
-      ops.iotlbSync?.(domain, g);
-      one.unmapBusy = false;
-      resetGather(g);
+      domain.ops.iotlbSync?.(domain, g);
+      g.start = 9007199254740991; // Number.MAX_SAFE_INTEGER (resetGather, written out)
+      g.end = -9007199254740991;
+      g.pgsize = 0;
+      g.queued = false;
+      g.busy = false;
       return n;
     }
   }
@@ -569,7 +614,7 @@ function unmapOneRestAway(domain: IommuDomain, size: number, n: number, g: Iommu
  */
 function iommuUnmapAway(domain: IommuDomain, size: number): number {
   const iova = AWAY[0]!;
-  if ((domain?.pgtblOps ?? null) === null && one.unmapBusy === false && oneUnmapPage(domain, iova, size)) return unmapOneByOp(domain, iova, size);
+  if ((domain?.pgtblOps ?? null) === null && oneUnmapGather.busy === false && oneUnmapPage(domain, iova, size)) return unmapOneByOp(domain, iova, size);
   return iommuUnmapSlow(domain, iova, size);
 }
 
@@ -578,11 +623,11 @@ function unmapOneByOp(domain: IommuDomain, iova: number, size: number): number {
   // the ops read once
   const ops = domain.ops;
   const g = oneUnmapGather;
-  one.unmapBusy = true;
+  g.busy = true;
   let n = ops.unmapPages(domain, iova, size, 1, g);
   if (n !== size) n = unmapOneRest(domain, iova, size, n, g);
   ops.iotlbSync?.(domain, g);
-  one.unmapBusy = false;
+  g.busy = false;
   resetGather(g);
   return n;
 }
@@ -635,17 +680,17 @@ function iommuMapPageAway(domain: IommuDomain, size: number, prot: number): numb
 export function iommuUnmapPage(domain: IommuDomain, iovaPfn: number, size: number): number {
   const iova = iovaPfn * size;
   const io = domain.pgtblOps;
-  if (io !== null && io !== undefined && one.unmapBusy === false && iova < FAST_MAX && (~(domain.pgsizeBitmap >>> 0) & size) === 0) {
+  const g = oneUnmapGather;
+  if (io !== null && io !== undefined && g.busy === false && iova < FAST_MAX && (~(domain.pgsizeBitmap >>> 0) & size) === 0) {
     // iommuUnmap's one-page path
-    const g = oneUnmapGather;
-    one.unmapBusy = true;
+    g.busy = true;
     let n = io.unmapPages(iova, size, 1, g);
     if (n !== size) {
       AWAY[0] = iova;
       n = unmapOneRestAway(domain, size, n, g);
     }
     domain.ops.iotlbSync?.(domain, g);
-    one.unmapBusy = false;
+    g.busy = false;
     resetGather(g);
     return n;
   }

@@ -67,6 +67,25 @@ export interface IommuMappedOut {
 export interface IommuPgtableOps {
   mapPages(iova: number, paddr: number, pgsize: number, pgcount: number, prot: number, mapped: IommuMappedOut): number;
   unmapPages(iova: number, pgsize: number, pgcount: number, gather: IommuIotlbGather): number;
+  /**
+   * Optional one-page fast entry: when the table can take this call on its own fast path (one
+   * page of `pgsize` at a non-negative integer `iova` into an empty slot, integer `paddr` in
+   * range, `iova` and `paddr` aligned to `pgsize`, `prot` with READ or WRITE), does exactly what
+   * `mapPages(iova, paddr, pgsize, 1, prot, mapped)` would (adding `pgsize` to `mapped`
+   * excepted: there is none) and returns 0; otherwise changes nothing, reports nothing and
+   * returns 1 (the caller then makes its ordinary call). The caller guarantees that `pgsize` is
+   * a power of two below 2^31 and `prot` an int32; any other argument may be anything. Lets
+   * iommu_map's one-page path leave the range and integer tests to the table, which makes
+   * them anyway, so that the whole chain stays small enough for V8 to inline into the caller.
+   */
+  mapOne?(iova: number, paddr: number, pgsize: number, prot: number): number;
+  /**
+   * Optional one-page fast entry of unmap: when the table can take the call on its own fast
+   * path (one leaf of `pgsize` at a non-negative integer `iova` aligned to it), does exactly
+   * what `unmapPages(iova, pgsize, 1, gather)` would and returns `pgsize`; otherwise changes
+   * nothing, reports nothing and returns 0. Same guarantee on `pgsize` as `mapOne`.
+   */
+  unmapOne?(iova: number, pgsize: number, gather: IommuIotlbGather): number;
 }
 
 /** struct iommu_domain_ops: what the driver does for one domain. */
