@@ -648,6 +648,14 @@ function unmapOneByOp(domain: IommuDomain, iova: number, size: number): number {
  * power of two below 2^31. Same results.
  */
 export function iommuMapPage(domain: IommuDomain, iovaPfn: number, paPfn: number, size: number, prot: number): number {
+  // iommuMap's first test (its power-of-two test is this function's precondition)
+  const io = domain.pgtblOps;
+  if (io != null && io.mapOne !== undefined && (prot | 0) === prot && (~domain.pgsizeBitmap & size) === 0 && io.mapOne(iovaPfn * size, paPfn * size, size, prot) === 0) return 0;
+  return mapPagePublished(domain, iovaPfn, paPfn, size, prot);
+}
+
+/** iommuMapPage for every call its first test did not take. */
+function mapPagePublished(domain: IommuDomain, iovaPfn: number, paPfn: number, size: number, prot: number): number {
   const iova = iovaPfn * size;
   const paddr = paPfn * size;
   const io = domain.pgtblOps;
@@ -678,6 +686,27 @@ function iommuMapPageAway(domain: IommuDomain, size: number, prot: number): numb
  * same conditions on its arguments as iommuMapPage. Same results.
  */
 export function iommuUnmapPage(domain: IommuDomain, iovaPfn: number, size: number): number {
+  // iommuUnmap's first test
+  const io = domain.pgtblOps;
+  const g = oneUnmapGather;
+  if (io != null && io.unmapOne !== undefined && g.busy === false && (~domain.pgsizeBitmap & size) === 0) {
+    g.busy = true;
+    if (io.unmapOne(iovaPfn * size, size, g) !== 0) {
+      domain.ops.iotlbSync?.(domain, g);
+      g.start = 9007199254740991; // resetGather, written out
+      g.end = -9007199254740991;
+      g.pgsize = 0;
+      g.queued = false;
+      g.busy = false;
+      return size;
+    }
+    g.busy = false;
+  }
+  return unmapPagePublished(domain, iovaPfn, size);
+}
+
+/** iommuUnmapPage for every call its first test did not take. */
+function unmapPagePublished(domain: IommuDomain, iovaPfn: number, size: number): number {
   const iova = iovaPfn * size;
   const io = domain.pgtblOps;
   const g = oneUnmapGather;

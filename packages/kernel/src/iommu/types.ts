@@ -73,8 +73,8 @@ export interface IommuPgtableOps {
    * range, `iova` and `paddr` aligned to `pgsize`, `prot` with READ or WRITE), does exactly what
    * `mapPages(iova, paddr, pgsize, 1, prot, mapped)` would (adding `pgsize` to `mapped`
    * excepted: there is none) and returns 0; otherwise changes nothing, reports nothing and
-   * returns 1 (the caller then makes its ordinary call). The caller guarantees that `pgsize` is
-   * a power of two below 2^31 and `prot` an int32; any other argument may be anything. Lets
+   * returns 1 (the caller then makes its ordinary call). The caller guarantees that `prot` is
+   * an int32; any other argument may be anything (a table takes only its own page size). Lets
    * iommu_map's one-page path leave the range and integer tests to the table, which makes
    * them anyway, so that the whole chain stays small enough for V8 to inline into the caller.
    */
@@ -83,7 +83,7 @@ export interface IommuPgtableOps {
    * Optional one-page fast entry of unmap: when the table can take the call on its own fast
    * path (one leaf of `pgsize` at a non-negative integer `iova` aligned to it), does exactly
    * what `unmapPages(iova, pgsize, 1, gather)` would and returns `pgsize`; otherwise changes
-   * nothing, reports nothing and returns 0. Same guarantee on `pgsize` as `mapOne`.
+   * nothing, reports nothing and returns 0. Any argument may be anything.
    */
   unmapOne?(iova: number, pgsize: number, gather: IommuIotlbGather): number;
 }
