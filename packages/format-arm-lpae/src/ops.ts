@@ -95,7 +95,7 @@ export class ArmLpaeIoPgtable implements IoPgtableOps {
   private readonly is64k: boolean;
   private readonly iasSize: number;
   private readonly oasLimit: number;
-  /** min(oasLimit, 2^48): the PAs mapOne takes. */
+  /** min(oasLimit, 2^48): the PAs tryMapPage takes. */
   private readonly oneLimit: number;
   /** Bitmap halves for the pgsize subset test. */
   private readonly bmLo: number;
@@ -433,7 +433,7 @@ export class ArmLpaeIoPgtable implements IoPgtableOps {
   }
 
   /**
-   * The IOMMU core's one-page entry (IommuPgtableOps.mapOne): `mapPages`' fast path alone, for
+   * The IOMMU core's one-page entry (IommuPgtableOps.tryMapPage): `mapPages`' fast path alone, for
    * one page of `pgsize` at `iova` -> `paddr`: 0 when it mapped the page, else 1 with nothing
    * changed. Declines PAs at or above 2^48 (the 52-bit PA layout is left to mapPages). The
    * tests are written for bytecode size (which decides whether V8 inlines the IOMMU core's
@@ -442,7 +442,7 @@ export class ArmLpaeIoPgtable implements IoPgtableOps {
    * window starts at a multiple of it), and `paddr / pgsize` likewise for `paddr`; the window
    * test makes `iova` non-negative (TTBR1 tables have no window).
    */
-  mapOne(iova: number, paddr: number, pgsize: number, prot: number): number {
+  tryMapPage(iova: number, paddr: number, pgsize: number, prot: number): number {
     if (pgsize === this.okPgsize && typeof iova === 'number' && typeof paddr === 'number' && (prot & 3) !== 0) {
       const k = (iova - this.fastStart) * this.fastInv;
       const pn = paddr * this.fastInv;
@@ -463,11 +463,11 @@ export class ArmLpaeIoPgtable implements IoPgtableOps {
   }
 
   /**
-   * The IOMMU core's one-page unmap entry (IommuPgtableOps.unmapOne): `unmapPages`' fast path
+   * The IOMMU core's one-page unmap entry (IommuPgtableOps.tryUnmapPage): `unmapPages`' fast path
    * alone, for one leaf of `pgsize` at `iova`: `pgsize` when it unmapped it, else 0 with
-   * nothing changed. Same tests on `iova` as mapOne.
+   * nothing changed. Same tests on `iova` as tryMapPage.
    */
-  unmapOne(iova: number, pgsize: number, gather: IommuIotlbGather): number {
+  tryUnmapPage(iova: number, pgsize: number, gather: IommuIotlbGather): number {
     if (pgsize === this.okPgsize && typeof iova === 'number') {
       const k = (iova - this.fastStart) * this.fastInv;
       if (k >= 0 && iova < this.fastEnd && k === (k | 0)) {

@@ -1,9 +1,9 @@
 /**
- * The one-page entries the IOMMU core calls on a published table (IommuPgtableOps.mapOne /
- * unmapOne): each is the table's own fast path alone, which declines (changing nothing) where
- * map_pages / unmap_pages would take their general path. So "mapOne, else mapPages" must be
+ * The one-page entries the IOMMU core calls on a published table (IommuPgtableOps.tryMapPage /
+ * tryUnmapPage): each is the table's own fast path alone, which declines (changing nothing) where
+ * map_pages / unmap_pages would take their general path. So "tryMapPage, else mapPages" must be
  * exactly mapPages, and iommu_map / iommu_unmap must give the same results whichever way the
- * call went: through mapOne / unmapOne, through the published table's mapPages / unmapPages,
+ * call went: through tryMapPage / tryUnmapPage, through the published table's mapPages / unmapPages,
  * or through the driver's ops with nothing published.
  */
 import { describe, expect, it } from 'vitest';
@@ -47,7 +47,7 @@ const CONFIGS: Config[] = [
   { fmt: 'ARM_64_LPAE_S1', bitmap: SZ_4K | SZ_2M | SZ_1G, ias: 39, oas: 40, sizes: [SZ_4K, SZ_2M] },
   { fmt: 'ARM_64_LPAE_S2', bitmap: SZ_4K | SZ_2M | SZ_1G, ias: 40, oas: 44, sizes: [SZ_4K, SZ_2M] },
   { fmt: 'ARM_32_LPAE_S1', bitmap: SZ_4K | SZ_2M | SZ_1G, ias: 32, oas: 40, sizes: [SZ_4K, SZ_2M] },
-  // 52-bit PAs: mapOne declines PAs at or above 2^48 (their descriptor layout differs)
+  // 52-bit PAs: tryMapPage declines PAs at or above 2^48 (their descriptor layout differs)
   { fmt: 'ARM_64_LPAE_S1', bitmap: SZ_64K | SZ_512M, ias: 48, oas: 52, sizes: [SZ_64K, SZ_512M, SZ_4K] },
 ];
 
@@ -104,9 +104,9 @@ function logged(events: string[]): IommuFlushOps {
   };
 }
 
-describe('mapOne / unmapOne: the fast path alone, or nothing', () => {
+describe('tryMapPage / tryUnmapPage: the fast path alone, or nothing', () => {
   for (const c of CONFIGS) {
-    it(`${c.fmt} ias ${c.ias} oas ${c.oas}: mapOne-else-mapPages is mapPages, unmapOne-else-unmapPages is unmapPages (property)`, () => {
+    it(`${c.fmt} ias ${c.ias} oas ${c.oas}: tryMapPage-else-mapPages is mapPages, tryUnmapPage-else-unmapPages is unmapPages (property)`, () => {
       let taken = 0;
       fc.assert(
         fc.property(fc.array(tableOpArb(c), { minLength: 20, maxLength: 60 }), (ops) => {
@@ -132,7 +132,7 @@ describe('mapOne / unmapOne: the fast path alone, or nothing', () => {
             } else if (o.kind === 'map') {
               const before = ea.length;
               const leaves = leavesOf(a);
-              const one = a.mapOne(o.iova, o.pa, o.size, o.prot);
+              const one = a.tryMapPage(o.iova, o.pa, o.size, o.prot);
               let ra: number;
               if (one === 0) {
                 taken++;
@@ -149,7 +149,7 @@ describe('mapOne / unmapOne: the fast path alone, or nothing', () => {
             } else {
               const before = ea.length;
               const leaves = leavesOf(a);
-              let ra = a.unmapOne(o.iova, o.size, ga);
+              let ra = a.tryUnmapPage(o.iova, o.size, ga);
               if (ra !== 0) {
                 taken++;
                 expect(ra, what).toBe(o.size);
@@ -182,8 +182,8 @@ describe('mapOne / unmapOne: the fast path alone, or nothing', () => {
     const t = createArmLpaeOps(k, 'ARM_64_LPAE_S1', { quirks: 0, pgsizeBitmap: SZ_64K | SZ_512M, ias: 48, oas: 52, coherentWalk: true }, null)!;
     const m = { mapped: 0 };
     expect(t.mapPages(0x10_0000, 0x20_0000, SZ_64K, 1, IOMMU_READ, m)).toBe(0); // the window is on that table now
-    expect(t.mapOne(0x11_0000, 2 ** 48 + SZ_64K, SZ_64K, IOMMU_READ)).toBe(1);
-    expect(t.mapOne(0x11_0000, 2 ** 47, SZ_64K, IOMMU_READ)).toBe(0);
+    expect(t.tryMapPage(0x11_0000, 2 ** 48 + SZ_64K, SZ_64K, IOMMU_READ)).toBe(1);
+    expect(t.tryMapPage(0x11_0000, 2 ** 47, SZ_64K, IOMMU_READ)).toBe(0);
     expect(t.mapPages(0x12_0000, 2 ** 48 + SZ_64K, SZ_64K, 1, IOMMU_READ, m)).toBe(0);
     expect(t.iovaToPhys(0x12_0010)).toBe(2 ** 48 + SZ_64K + 0x10);
     expect(t.iovaToPhys(0x11_0010)).toBe(2 ** 47 + 0x10);
@@ -193,7 +193,7 @@ describe('mapOne / unmapOne: the fast path alone, or nothing', () => {
 
 /*
  * Through the IOMMU core. Three domains of one minimal driver, each with its own table of the
- * same format: one publishes the table itself (iommu_map's first test calls mapOne/unmapOne),
+ * same format: one publishes the table itself (iommu_map's first test calls tryMapPage/tryUnmapPage),
  * one publishes only its mapPages/unmapPages (the published path without the one-page entries),
  * one publishes nothing (the driver's ops). The driver's tlb_add_page feeds the core's gather
  * (iommu_iotlb_gather_add_page, which may sync on its own); iotlb_sync records the gather.
@@ -240,13 +240,13 @@ function testDomain(way: Way, bitmap: number, counts: { one: number }): TestDoma
     const published: IommuPgtableOps = {
       mapPages: (iova, paddr, pgsize, pgcount, prot, mapped) => t.mapPages(iova, paddr, pgsize, pgcount, prot, mapped),
       unmapPages: (iova, pgsize, pgcount, gather) => t.unmapPages(iova, pgsize, pgcount, gather),
-      mapOne: (iova, paddr, pgsize, prot) => {
-        const r = t.mapOne(iova, paddr, pgsize, prot);
+      tryMapPage: (iova, paddr, pgsize, prot) => {
+        const r = t.tryMapPage(iova, paddr, pgsize, prot);
         if (r === 0) counts.one++;
         return r;
       },
-      unmapOne: (iova, pgsize, gather: IommuIotlbGather) => {
-        const r = t.unmapOne(iova, pgsize, gather);
+      tryUnmapPage: (iova, pgsize, gather: IommuIotlbGather) => {
+        const r = t.tryUnmapPage(iova, pgsize, gather);
         if (r !== 0) counts.one++;
         return r;
       },
@@ -304,7 +304,7 @@ function run(d: TestDomain, o: CoreOp): number {
   }
 }
 
-describe('iommu_map / iommu_unmap through mapOne / unmapOne', () => {
+describe('iommu_map / iommu_unmap through tryMapPage / tryUnmapPage', () => {
   // the table's page sizes, and narrower domains (a 2M map must then be split into 4K pages)
   for (const bitmap of [SZ_4K | SZ_2M | SZ_1G, SZ_4K, SZ_4K | SZ_1G, SZ_2M | SZ_1G]) {
     it(`domain bitmap ${bitmap.toString(16)}: same results, table calls, syncs, gathers and tables all three ways (property)`, () => {

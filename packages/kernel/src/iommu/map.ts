@@ -390,11 +390,11 @@ export function iommuMap(domain: IommuDomain, iova: number, paddr: number, size:
   const io = domain?.pgtblOps;
   if (
     io != null &&
-    io.mapOne !== undefined &&
+    io.tryMapPage !== undefined &&
     (prot | 0) === prot &&
     (size & -size) === size && // a power of two below 2^31, 0 or -2^31 (no table's page size)
     (~domain.pgsizeBitmap & size) === 0 &&
-    io.mapOne(iova, paddr, size, prot) === 0
+    io.tryMapPage(iova, paddr, size, prot) === 0
   )
     return 0;
   return mapPublished(domain, iova, paddr, size, prot);
@@ -549,9 +549,9 @@ export function iommuUnmap(domain: IommuDomain, iova: number, size: number): num
   // is empty whenever it is not busy (every use leaves it so)
   const io = domain?.pgtblOps;
   const g = oneUnmapGather;
-  if (io != null && io.unmapOne !== undefined && g.busy === false && (size & -size) === size && (~domain.pgsizeBitmap & size) === 0) {
+  if (io != null && io.tryUnmapPage !== undefined && g.busy === false && (size & -size) === size && (~domain.pgsizeBitmap & size) === 0) {
     g.busy = true;
-    if (io.unmapOne(iova, size, g) !== 0) {
+    if (io.tryUnmapPage(iova, size, g) !== 0) {
       domain.ops.iotlbSync?.(domain, g);
       g.start = 9007199254740991; // resetGather, written out
       g.end = -9007199254740991;
@@ -650,7 +650,7 @@ function unmapOneByOp(domain: IommuDomain, iova: number, size: number): number {
 export function iommuMapPage(domain: IommuDomain, iovaPfn: number, paPfn: number, size: number, prot: number): number {
   // iommuMap's first test (its power-of-two test is this function's precondition)
   const io = domain.pgtblOps;
-  if (io != null && io.mapOne !== undefined && (prot | 0) === prot && (~domain.pgsizeBitmap & size) === 0 && io.mapOne(iovaPfn * size, paPfn * size, size, prot) === 0) return 0;
+  if (io != null && io.tryMapPage !== undefined && (prot | 0) === prot && (~domain.pgsizeBitmap & size) === 0 && io.tryMapPage(iovaPfn * size, paPfn * size, size, prot) === 0) return 0;
   return mapPagePublished(domain, iovaPfn, paPfn, size, prot);
 }
 
@@ -689,9 +689,9 @@ export function iommuUnmapPage(domain: IommuDomain, iovaPfn: number, size: numbe
   // iommuUnmap's first test
   const io = domain.pgtblOps;
   const g = oneUnmapGather;
-  if (io != null && io.unmapOne !== undefined && g.busy === false && (~domain.pgsizeBitmap & size) === 0) {
+  if (io != null && io.tryUnmapPage !== undefined && g.busy === false && (~domain.pgsizeBitmap & size) === 0) {
     g.busy = true;
-    if (io.unmapOne(iovaPfn * size, size, g) !== 0) {
+    if (io.tryUnmapPage(iovaPfn * size, size, g) !== 0) {
       domain.ops.iotlbSync?.(domain, g);
       g.start = 9007199254740991; // resetGather, written out
       g.end = -9007199254740991;

@@ -78,14 +78,14 @@ export interface IommuPgtableOps {
    * iommu_map's one-page path leave the range and integer tests to the table, which makes
    * them anyway, so that the whole chain stays small enough for V8 to inline into the caller.
    */
-  mapOne?(iova: number, paddr: number, pgsize: number, prot: number): number;
+  tryMapPage?(iova: number, paddr: number, pgsize: number, prot: number): number;
   /**
    * Optional one-page fast entry of unmap: when the table can take the call on its own fast
    * path (one leaf of `pgsize` at a non-negative integer `iova` aligned to it), does exactly
    * what `unmapPages(iova, pgsize, 1, gather)` would and returns `pgsize`; otherwise changes
    * nothing, reports nothing and returns 0. Any argument may be anything.
    */
-  unmapOne?(iova: number, pgsize: number, gather: IommuIotlbGather): number;
+  tryUnmapPage?(iova: number, pgsize: number, gather: IommuIotlbGather): number;
 }
 
 /** struct iommu_domain_ops: what the driver does for one domain. */
