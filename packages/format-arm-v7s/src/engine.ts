@@ -175,6 +175,28 @@ export class ArmV7sIoPgtable implements IoPgtableOps {
     return this.mapPagesSlow(iova, paddr, pgsize, pgcount, prot, mapped);
   }
 
+  /**
+   * The IOMMU core's one-page entry (IommuPgtableOps.tryMapPage): `mapPages`' fast path alone,
+   * for one small page at `iova` -> `paddr` aligned to it: 0 when it mapped the page, else 1
+   * with nothing changed (the caller then calls mapPages).
+   */
+  tryMapPage(iova: number, paddr: number, pgsize: number, prot: number): number {
+    if (pgsize === V7S_L2_SLOT && typeof iova === 'number' && typeof paddr === 'number' && (prot & (IOMMU_READ | IOMMU_WRITE)) !== 0 && !this.freed &&
+        iova >= 0 && iova < this.iovaLimit && paddr >= 0 && paddr < this.paLimit && !this.mtk &&
+        ((iova | paddr) & 0xfff) === 0 && Number.isInteger(iova) && Number.isInteger(paddr)) {
+      const pte1 = this.pgd[this.pgdBase + ((iova * INV_L1_SLOT) & this.l1Mask)]!;
+      if ((pte1 & V7S_TYPE_MASK) === V7S_TYPE_TABLE) {
+        const w = this.l2Base(pte1) + ((iova >>> 12) & 0xff);
+        const arr = this.l2Arr;
+        if (arr[w] === 0) {
+          arr[w] = this.tplL2[prot & 63]! | (paddr & V7S_L2_ADDR_MASK);
+          return 0;
+        }
+      }
+    }
+    return 1;
+  }
+
   private mapPagesSlow(iova: number, paddr: number, pgsize: number, pgcount: number, prot: number, mapped: MappedOut): number {
     if (this.freed) throw this.useAfterFree();
     if (!(iova >= 0 && iova < this.iovaLimit && paddr >= 0 && paddr < this.paLimit)) {
@@ -320,6 +342,27 @@ export class ArmV7sIoPgtable implements IoPgtableOps {
       }
     }
     return this.unmapPagesSlow(iova, pgsize, pgcount, gather);
+  }
+
+  /**
+   * The IOMMU core's one-page unmap entry (IommuPgtableOps.tryUnmapPage): `unmapPages`' fast
+   * path alone, for one small page at `iova` aligned to it: 4096 when it unmapped it, else 0
+   * with nothing changed.
+   */
+  tryUnmapPage(iova: number, pgsize: number, gather: IommuIotlbGather): number {
+    if (pgsize === V7S_L2_SLOT && typeof iova === 'number' && !this.freed && iova >= 0 && iova < this.iovaLimit && (iova & 0xfff) === 0 && Number.isInteger(iova)) {
+      const pte1 = this.pgd[this.pgdBase + ((iova * INV_L1_SLOT) & this.l1Mask)]!;
+      if ((pte1 & V7S_TYPE_MASK) === V7S_TYPE_TABLE) {
+        const w = this.l2Base(pte1) + ((iova >>> 12) & 0xff);
+        const arr = this.l2Arr;
+        if ((arr[w]! & V7S_TYPE_PAGE) !== 0) {
+          arr[w] = 0;
+          if (!gather.queued) this.addPage(gather, iova, V7S_L2_SLOT);
+          return V7S_L2_SLOT;
+        }
+      }
+    }
+    return 0;
   }
 
   private unmapPagesSlow(iova: number, pgsize: number, pgcount: number, gather: IommuIotlbGather | null): number {
