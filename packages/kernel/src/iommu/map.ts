@@ -314,6 +314,16 @@ function unmapRange(domain: IommuDomain, iova: number, size: number, gather: Iom
  * try/finally: inlined into the caller, a try block put around the driver's op cost about as
  * much as the whole one-page map (V8 keeps every value the handler might need alive across the
  * inlined code); see mapMapped and oneUnmapGather.busy for what an exception leaves behind.
+ *
+ * The first tier, in iommuMap / iommuUnmap themselves, is a published table's one-page entries
+ * (IommuPgtableOps.tryMapPage / tryUnmapPage, the format's fast path alone): they make the
+ * range and integer tests the format makes anyway, so the core tests only `prot`, the size and
+ * the bitmap, and the chain (core + entry + the format's TLB callback + the gather) is about
+ * 400 bytes of bytecode a direction. V8 inlines at most 920 bytes into one function (and
+ * counts a callee's earlier inlining 1.2 times when deciding), so a loop that both maps and
+ * unmaps a page gets both chains inlined only at that size. Their fallback call takes the IOVA
+ * and PA as arguments: the entries make no call with them, so that call is their only boxed
+ * use and V8 boxes them on the fallback branch alone (no AWAY needed there).
  */
 
 /** Largest address the fast paths take: 52 bits (anything above goes the general way). */
