@@ -9,6 +9,7 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import {
+  EINVAL,
   iommuDomainSetPgtblOps,
   iommuIotlbGatherAddPage,
   iommuIotlbGatherInit,
@@ -337,6 +338,19 @@ describe('iommu_map / iommu_unmap through tryMapPage / tryUnmapPage', () => {
       expect(counts.one).toBeGreaterThan(bitmap & SZ_4K ? 400 : 10);
     });
   }
+
+  it('refuses to publish a table whose one-page entries are not functions', () => {
+    const d = testDomain('ops', SZ_4K, { one: 0 });
+    const t = d.table;
+    const base = { mapPages: t.mapPages.bind(t), unmapPages: t.unmapPages.bind(t) };
+    expect(iommuDomainSetPgtblOps(d, { ...base, tryMapPage: 1 } as unknown as IommuPgtableOps)).toBe(-EINVAL);
+    expect(iommuDomainSetPgtblOps(d, { ...base, tryUnmapPage: 'x' } as unknown as IommuPgtableOps)).toBe(-EINVAL);
+    expect(d.pgtblOps).toBe(null);
+    expect(iommuDomainSetPgtblOps(d, { ...base, tryMapPage: t.tryMapPage.bind(t) })).toBe(0);
+    expect(iommuMap(d, 2 ** 32, 2 ** 33, SZ_4K, IOMMU_READ)).toBe(0);
+    expect(iommuUnmap(d, 2 ** 32, SZ_4K)).toBe(SZ_4K);
+    t.free();
+  });
 
   it('every iotlb_sync sees a gather holding only its own call\'s pages', () => {
     const d = testDomain('one', SZ_4K | SZ_2M, { one: 0 });

@@ -373,7 +373,8 @@ function oneUnmapPage(domain: IommuDomain, iova: number, size: number): boolean 
  * mapPages / unmapPages to (see IommuDomain.pgtblOps): the driver calls this once the table
  * exists (domain finalise) and with null before it frees it or the domain. 0, or -EINVAL
  * (nothing changes) for a domain that is not a paging domain with ops, or for `ops` that lack
- * either entry point.
+ * either entry point or have a one-page entry (tryMapPage / tryUnmapPage) that is not a
+ * function.
  */
 export function iommuDomainSetPgtblOps(domain: IommuDomain, ops: IommuPgtableOps | null): number {
   if (ops === null) {
@@ -382,6 +383,9 @@ export function iommuDomainSetPgtblOps(domain: IommuDomain, ops: IommuPgtableOps
   }
   if (!domain || !domain.ops || !iommuIsPagingDomain(domain.type)) return -EINVAL;
   if (typeof ops !== 'object' || typeof ops.mapPages !== 'function' || typeof ops.unmapPages !== 'function') return -EINVAL;
+  // the one-page entries are optional, but if present they must be callable (iommuMap tests
+  // only for their presence)
+  if ((ops.tryMapPage !== undefined && typeof ops.tryMapPage !== 'function') || (ops.tryUnmapPage !== undefined && typeof ops.tryUnmapPage !== 'function')) return -EINVAL;
   (domain as { pgtblOps: IommuPgtableOps | null }).pgtblOps = ops;
   return 0;
 }
