@@ -132,9 +132,11 @@ export const ADRENO_GPULIST: readonly AdrenoInfo[] = [
   // catalog, a 256 GiB per-process address space, the GMU identity 7.5.0.1
   { chipIds: [0x4305_0c01], family: 'a7xx-gen2', revn: 0, name: 'x185', gmem: SZ_3M, fw: { sqe: 'gen70500_sqe.fw', gmu: 'gen70500_gmu.bin' }, addressSpaceSize: SZ_256G, defaultMaxFreq: X185_MAX_FREQ, highestBankBit: 16, gmuChipId: 0x0705_0001 },
   // x1p42100 (Snapdragon X Plus 8-core): Adreno X1-45, a smaller X1-85 (gen2): 1.5 MiB of GMEM,
-  // gen71500 firmware, no zap shader in the catalog, GMU identity 7.15.0.0; no address-space
-  // size in its entry (16 GiB, the a7xx size); bank bit 16 (the a740 family); 1.4 GHz tops
-  // speed bin 0 of x1p42100.dtsi's OPP table
+  // gen71500 firmware, no zap shader in the catalog, GMU identity 7.15.0.0; bank bit 16 (the
+  // a740 family); 1.4 GHz tops speed bin 0 of x1p42100.dtsi's OPP table. Its entry gives no
+  // address-space size: the kernels that list it size a process's space from the SMMU's TTBR1
+  // input size, a rule this v6.12-shaped catalog does not have; 16 GiB here, the size of the
+  // other a7xx parts except the X1-85
   { chipIds: [0x4303_0c00], family: 'a7xx-gen2', revn: 0, name: 'x145', gmem: SZ_1M + SZ_512K, fw: { sqe: 'gen71500_sqe.fw', gmu: 'gen71500_gmu.bin' }, addressSpaceSize: SZ_16G, defaultMaxFreq: 1_400_000_000, highestBankBit: 16, gmuChipId: 0x070f_0000 },
   // sm8650: Adreno 750 ("C520v2"), gen3
   { chipIds: [0x4305_1401], family: 'a7xx-gen3', revn: 0, name: 'a750', gmem: SZ_3M, fw: { sqe: 'gen70900_sqe.fw', gmu: 'gmu_gen70900.bin' }, zapfw: 'gen70900_zap.mbn', addressSpaceSize: SZ_16G, defaultMaxFreq: A750_MAX_FREQ, highestBankBit: 16, gmuChipId: 0x0709_0100 },
