@@ -67,6 +67,12 @@ const PROBE_LOGS: { soc: string; opts: MaliBoardOptions; id: number; l2: number;
     opts: { compatible: ['mediatek,mt8188-mali', 'arm,mali-valhall-jm'], gicCells: 4 },
     id: 0x9093_0000, l2: 0x0813_0206, tiler: 0x809, mmu: 0x2830, as: 0xff, shader: 0x10005, core: 0,
   },
+  {
+    // mt8370.dtsi (after v6.12) overrides the MT8188 GPU's compatible: one core fused out
+    soc: 'MT8370 (Mali-G57 MC2)',
+    opts: { compatible: ['mediatek,mt8370-mali', 'arm,mali-valhall-jm'], gicCells: 4 },
+    id: 0x9093_0000, l2: 0x0813_0206, tiler: 0x809, mmu: 0x2830, as: 0xff, shader: 0x5, core: 0,
+  },
 ];
 
 describe('Mali identity', () => {

@@ -187,6 +187,12 @@ export const MALI_PRESET_G57 = bifrost({
   measured: 'MT8188 (panfrost probe log)',
 });
 
+/** The MT8188's Mali-G57 with one core fused out, as the MediaTek MT8370 (Genio 510) has it. */
+export const MALI_PRESET_G57_MC2 = bifrost({
+  name: 'mali-g57-mc2', arch: 'valhall', gpuId: 0x90930000, l2Features: 0x08130206, tilerFeatures: 0x809, mmuFeatures: 0x2830, shaderPresent: 0x5,
+  measured: 'MT8370 Genio 510 (panfrost probe log)',
+});
+
 /**
  * Mali-G57 MC5 (Valhall, job manager) of the MediaTek MT8192: the same product id 0x9093 (r0p0)
  * as the MT8188's, five cores, its own L2 and memory features.
@@ -221,6 +227,7 @@ export const MALI_PRESETS: Readonly<Record<string, MaliPreset>> = Object.fromEnt
     MALI_PRESET_G52_R1,
     MALI_PRESET_G52_R1_MC3,
     MALI_PRESET_G57,
+    MALI_PRESET_G57_MC2,
     MALI_PRESET_G57_MC5,
     MALI_PRESET_G57_R0P1,
     MALI_PRESET_G72,
@@ -265,7 +272,7 @@ export const MALI_COMPATIBLE_PRESETS: Readonly<Record<string, string>> = {
   'mediatek,mt8183b-mali': 'mali-g72',
   'mediatek,mt8188-mali': 'mali-g57',
   'mediatek,mt8192-mali': 'mali-g57-mc5',
-  'mediatek,mt8370-mali': 'mali-g57',
+  'mediatek,mt8370-mali': 'mali-g57-mc2',
   'mediatek,mt8195-mali': 'mali-g57-r0p1',
 };
 
