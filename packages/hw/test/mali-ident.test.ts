@@ -73,6 +73,12 @@ const PROBE_LOGS: { soc: string; opts: MaliBoardOptions; id: number; l2: number;
     opts: { compatible: ['mediatek,mt8370-mali', 'arm,mali-valhall-jm'], gicCells: 4 },
     id: 0x9093_0000, l2: 0x0813_0206, tiler: 0x809, mmu: 0x2830, as: 0xff, shader: 0x5, core: 0,
   },
+  {
+    // sun55i-a523.dtsi (after v6.12): "mali-g57 id 0x9091 major 0x0 minor 0x1", one core
+    soc: 'Allwinner A523 (Mali-G57 MC1 r0p1)',
+    opts: { compatible: ['allwinner,sun55i-a523-mali', 'arm,mali-valhall-jm'] },
+    id: 0x9091_0010, l2: 0x0711_0206, tiler: 0x809, mmu: 0x2830, as: 0xff, shader: 0x1, core: 0,
+  },
 ];
 
 describe('Mali identity', () => {

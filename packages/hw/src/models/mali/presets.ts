@@ -187,6 +187,12 @@ export const MALI_PRESET_G57 = bifrost({
   measured: 'MT8188 (panfrost probe log)',
 });
 
+/** Mali-G57 MC1 r0p1 of the Allwinner A523/A527/T527 (sun55i, a tree newer than v6.12): product id 0x9091. */
+export const MALI_PRESET_G57_MC1 = bifrost({
+  name: 'mali-g57-mc1', arch: 'valhall', gpuId: 0x90910010, l2Features: 0x07110206, tilerFeatures: 0x809, mmuFeatures: 0x2830, shaderPresent: 0x1,
+  measured: 'Allwinner A523 (panfrost probe log)',
+});
+
 /** The MT8188's Mali-G57 with one core fused out, as the MediaTek MT8370 (Genio 510) has it. */
 export const MALI_PRESET_G57_MC2 = bifrost({
   name: 'mali-g57-mc2', arch: 'valhall', gpuId: 0x90930000, l2Features: 0x08130206, tilerFeatures: 0x809, mmuFeatures: 0x2830, shaderPresent: 0x5,
@@ -227,6 +233,7 @@ export const MALI_PRESETS: Readonly<Record<string, MaliPreset>> = Object.fromEnt
     MALI_PRESET_G52_R1,
     MALI_PRESET_G52_R1_MC3,
     MALI_PRESET_G57,
+    MALI_PRESET_G57_MC1,
     MALI_PRESET_G57_MC2,
     MALI_PRESET_G57_MC5,
     MALI_PRESET_G57_R0P1,
@@ -273,6 +280,7 @@ export const MALI_COMPATIBLE_PRESETS: Readonly<Record<string, string>> = {
   'mediatek,mt8188-mali': 'mali-g57',
   'mediatek,mt8192-mali': 'mali-g57-mc5',
   'mediatek,mt8370-mali': 'mali-g57-mc2',
+  'allwinner,sun55i-a523-mali': 'mali-g57-mc1',
   'mediatek,mt8195-mali': 'mali-g57-r0p1',
 };
 
