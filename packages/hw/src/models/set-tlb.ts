@@ -114,10 +114,12 @@ export class SetTlb {
 
   private count = 0;
   /**
-   * The input of the last `lookupParts` that missed (context, halves as given), until the next
-   * fill: then no way holds any block of that input in that context (the lookup compared every
-   * way of the block's set for each size the context may hold), which `fillLeaf` relies on to
-   * skip the same-block check. −1: none.
+   * The input of the last `lookupParts` that missed (context, halves as given): no way holds a
+   * block of that input in that context (the lookup compared every way of the block's set for
+   * each size the context may hold), which lets `fillLeaf` skip the same-block check. Only
+   * `insertSlow` can break that and resets it (−1: none): the fast fills write way 0, so a block
+   * they filled is either still in way 0, live (a later fill of it goes to `insertSlow`), or
+   * gone (invalidated or evicted with it).
    */
   private missCtx = -1;
   private missHi = 0;
@@ -396,7 +398,6 @@ export class SetTlb {
         ci[c + 2]!++;
         this.count++;
         this.inserts++;
-        this.missCtx = -1;
         return first;
       }
     }
@@ -468,7 +469,6 @@ export class SetTlb {
         ci[c + 2]!++;
         this.count++;
         this.inserts++;
-        this.missCtx = -1;
         return first;
       }
     }
