@@ -46,7 +46,7 @@ import {
   walkLpaeParts,
   type LpaeWalkConfig,
 } from '../../walk/lpae.js';
-import { createWalkResult, PERM_ALL, permBit, permits, type WalkAccess, type WalkResult, type WalkTableTranslator } from '../../walk/types.js';
+import { createWalkResult, PERM_ALL, PERM_PRIV_R, PERM_PRIV_W, PERM_PRIV_X, PERM_USER_R, PERM_USER_W, PERM_USER_X, permits, type WalkAccess, type WalkResult, type WalkTableTranslator } from '../../walk/types.js';
 import type { DmaTranslation, DmaTranslator, DmaTranslatorParts } from '../dma-master.js';
 import { tlbSizeShift, WALK_CACHE_DEFAULT_CAPACITY, WALK_CACHE_TAGS, WalkCache, type TlbCounters } from '../tlb.js';
 import { SetTlb, SET_TLB_DEFAULT_WAYS } from '../set-tlb.js';
@@ -1502,7 +1502,10 @@ export class SmmuV3 implements MmioDevice {
         return true;
       }
     } else if (this.fastOne !== null) {
-      const f = tlb.fillLeaf(ctx, ctx, this.fastOneWctx, this.fastOneTag, this.fastOne, hi, lo, permBit(access), this.wc.leaf);
+      // The permission bit `permits` tests (`permBit`, written out: a call here would take
+      // V8's inlining budget from the hit path above, and was not inlined).
+      const need = access.exec ? (access.priv ? PERM_PRIV_X : PERM_USER_X) : access.write ? (access.priv ? PERM_PRIV_W : PERM_USER_W) : access.priv ? PERM_PRIV_R : PERM_USER_R;
+      const f = tlb.fillLeaf(ctx, ctx, this.fastOneWctx, this.fastOneTag, this.fastOne, hi, lo, need, this.wc.leaf);
       if (f >= 0) {
         const st = this.stats;
         st.tlbMisses++;
