@@ -139,14 +139,14 @@ function entry(t: SetTlb, e: number, hi: number, lo: number): number[] {
 describe('SetTlb.fillLeaf', () => {
   type Op =
     | { op: 'walk'; i: number; tag: number }
-    | { op: 'run'; i: number; page: number; n: number; acc: number; tag: number; two: boolean }
+    | { op: 'run'; i: number; page: number; n: number; acc: number; tag: number; two: boolean; missed: boolean }
     | { op: 'tlbi'; i: number; all: boolean; g: boolean }
     | { op: 'wci'; i: number }
     | { op: 'write'; i: number; page: number; v: number; w: number };
 
   const opArb: fc.Arbitrary<Op> = fc.oneof(
     { weight: 3, arbitrary: fc.record({ op: fc.constant('walk' as const), i: fc.nat(8), tag: fc.nat(1) }) },
-    { weight: 10, arbitrary: fc.record({ op: fc.constant('run' as const), i: fc.nat(8), page: fc.nat(511), n: fc.integer({ min: 1, max: 64 }), acc: fc.nat(7), tag: fc.nat(1), two: fc.boolean() }) },
+    { weight: 10, arbitrary: fc.record({ op: fc.constant('run' as const), i: fc.nat(8), page: fc.nat(511), n: fc.integer({ min: 1, max: 64 }), acc: fc.nat(7), tag: fc.nat(1), two: fc.boolean(), missed: fc.boolean() }) },
     { weight: 2, arbitrary: fc.record({ op: fc.constant('tlbi' as const), i: fc.nat(8), all: fc.boolean(), g: fc.boolean() }) },
     { weight: 1, arbitrary: fc.record({ op: fc.constant('wci' as const), i: fc.nat(8) }) },
     { weight: 1, arbitrary: fc.record({ op: fc.constant('write' as const), i: fc.nat(8), page: fc.nat(511), v: fc.nat(), w: fc.nat() }) },
@@ -216,7 +216,8 @@ describe('SetTlb.fillLeaf', () => {
                   fa = a.tlb.insertHalves(ctx, hi, lo, res[FAST_SHIFT]!, res[FAST_OA_HI]!, res[FAST_OA_LO]!, res[FAST_PERMS]!, 0);
                 }
                 // b: fillLeaf; when it declines, the same as a, then primed for the next.
-                let fb = b.tlb.fillLeaf(b.ctxNg, ctxG(b), b.wctx, o.tag, cfg, hi, lo, permBit(access), b.wc.leaf);
+                // (Both contexts were looked up and missed: `missed` may be true; false checks the ways.)
+                let fb = b.tlb.fillLeaf(b.ctxNg, ctxG(b), b.wctx, o.tag, cfg, hi, lo, permBit(access), b.wc.leaf, o.missed);
                 if (fb >= 0) {
                   served++;
                   if (b.tlb.shift(fb) === 21) blockServed++;
@@ -287,7 +288,7 @@ describe('SetTlb.fillLeaf', () => {
             // serving a miss there), then ask it.
             s.wc.lookupParts(s.wctx, hi, lo);
             s.wc.primeLeaf(s.wctx, 0, cfg, hi, lo);
-            const f = s.tlb.fillLeaf(s.ctxNg, s.ctxNg, s.wctx, 0, cfg, hi, lo, need, s.wc.leaf);
+            const f = s.tlb.fillLeaf(s.ctxNg, s.ctxNg, s.wctx, 0, cfg, hi, lo, need, s.wc.leaf, true);
             if (f < 0) continue;
             served++;
             expect(walked).toBe(true);
@@ -300,7 +301,7 @@ describe('SetTlb.fillLeaf', () => {
     expect(served).toBeGreaterThan(1000);
   });
 
-  it('a fill whose block another way of its set holds replaces that entry in place, also right after the input\'s lookup missed', () => {
+  it('a fill whose block another way of its set holds replaces that entry in place (unless the caller says its lookup just missed)', () => {
     const { mem, cfg, slot } = tree(7, 's1', false);
     // One set of four ways: every block meets every other.
     const s = sys(64, 4, 4, 'flush');
@@ -333,7 +334,8 @@ describe('SetTlb.fillLeaf', () => {
       s.tlb.invalidateContext(other);
       if (afterMiss) expect(s.tlb.lookupParts(ctx === s.ctxNg ? s.ctxG : s.ctxNg, hi, lo)).toBe(-1);
       const before = s.tlb.counters();
-      const f = s.tlb.fillLeaf(s.ctxNg, s.ctxG, s.wctx, 0, cfg, hi, lo, permBit(read), s.wc.leaf);
+      // Not `missed`: the block was filled after the input's lookup.
+      const f = s.tlb.fillLeaf(s.ctxNg, s.ctxG, s.wctx, 0, cfg, hi, lo, permBit(read), s.wc.leaf, false);
       expect(f).toBe(1); // replaced in place, not a second entry in way 0
       expect(s.tlb.contextSize(ctx)).toBe(1);
       expect(s.tlb.size).toBe(1);

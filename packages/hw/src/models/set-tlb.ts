@@ -113,17 +113,6 @@ export class SetTlb {
   invalidated = 0;
 
   private count = 0;
-  /**
-   * The input of the last `lookupParts` that missed (context, halves as given): no way holds a
-   * block of that input in that context (the lookup compared every way of the block's set for
-   * each size the context may hold), which lets `fillLeaf` skip the same-block check. Only
-   * `insertSlow` can break that and resets it (−1: none): the fast fills write way 0, so a block
-   * they filled is either still in way 0, live (a later fill of it goes to `insertSlow`), or
-   * gone (invalidated or evicted with it).
-   */
-  private missCtx = -1;
-  private missHi = 0;
-  private missLo = 0;
   private readonly wayBits: number;
   private readonly setMask: number;
   /** 32 − log2(sets): `mix` keeps the top bits of its product. */
@@ -256,19 +245,14 @@ export class SetTlb {
       }
       const key = (bHi << 6) | shift;
       let r = (((bLo + mix(ctx, shift, bHi, this.offShift)) & this.setMask) << this.wayBits) << 3;
-      const end = r + (this.ways << 3);
-      do {
-        if (rec[r + 2] === stamp && rec[r] === bLo && rec[r + 1] === key) {
+      for (let w = this.ways; w > 0; w--, r += 8) {
+        if (rec[r] === bLo && rec[r + 1] === key && rec[r + 2] === stamp) {
           this.hits++;
           return r >> 3;
         }
-        r += 8;
-      } while (r < end);
+      }
     }
     this.misses++;
-    this.missCtx = ctx;
-    this.missHi = hi;
-    this.missLo = lo;
     return NIL;
   }
 
@@ -406,7 +390,7 @@ export class SetTlb {
 
   /**
    * The common TLB miss in one step, for a model whose lookup of the input (u32 or int32
-   * halves) just missed: when walk-cache leaf `m` is armed for walk-cache context `wctx`,
+   * halves) missed: when walk-cache leaf `m` is armed for walk-cache context `wctx`,
    * config tag `tag` and config `cfg` and its table covers the input, reads the input's
    * descriptor there; when that is a leaf (`m.leafMask`/`m.leafVal`) whose output is in range
    * and whose permissions (`m.perms`) include every bit of `need` (see `permBit`), counts a
@@ -416,12 +400,17 @@ export class SetTlb {
    * Otherwise returns −1 having changed and counted nothing: the caller then goes on with its
    * general miss path, which finds the same answer (`WalkCache.fastLeaf`, the walker).
    *
+   * `missed`: the caller's `lookupParts` of this same input in `ctxNg` and `ctxG` has just
+   * missed, with nothing filled since. Then no way holds a block of the input in either
+   * context (the lookup compared every way of the block's set for every size the context may
+   * hold), and the fill skips the same-block check; pass false otherwise.
+   *
    * One function with no call on its common path (fields read once, offsets literal, the set
    * index computed in place) so that V8 compiles the miss as one unit; a fill that does not
    * find way 0 of its set free or dead, or finds the block in another way, goes to
    * `insertSlow` as `insertHalves` does.
    */
-  fillLeaf(ctxNg: number, ctxG: number, wctx: number, tag: number, cfg: LpaeWalkConfig, hi: number, lo: number, need: number, m: WalkLeaf): number {
+  fillLeaf(ctxNg: number, ctxG: number, wctx: number, tag: number, cfg: LpaeWalkConfig, hi: number, lo: number, need: number, m: WalkLeaf, missed: boolean): number {
     if (m.wctx !== wctx || m.tag !== tag || m.cfg !== cfg) return NIL;
     const sp = m.span;
     if (((lo >>> sp) | (hi << (32 - sp))) !== m.bLo || (hi >>> sp) !== m.bHi) return NIL;
@@ -452,8 +441,8 @@ export class SetTlb {
       const stamp = ci[c]!;
       let w = this.ways - 1;
       // Another way holding the block would be replaced in place (insertSlow); none can when
-      // this input's lookup in `ctx` just missed (see `missCtx`).
-      if (this.missCtx !== ctx || this.missLo !== lo || this.missHi !== hi) {
+      // the caller's lookup of this input just missed (`missed`).
+      if (!missed) {
         for (let q = r + 8; w > 0; w--, q += 8) if (rec[q] === bLo && rec[q + 1] === key && rec[q + 2] === stamp) break;
       } else w = 0;
       if (w === 0) {
@@ -511,7 +500,6 @@ export class SetTlb {
     const rec = this.rec;
     const first = set << this.wayBits;
     this.inserts++;
-    this.missCtx = -1;
     let e = NIL;
     for (let w = 0; w < this.ways; w++) {
       const r = (first + w) * R_STRIDE;

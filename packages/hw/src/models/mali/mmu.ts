@@ -512,7 +512,7 @@ export class MaliMmu {
     if (wc !== null) {
       // The common case, in one step: a leaf in the table the walk cache remembers, decoded
       // (SetTlb.fillLeaf); it declines whatever the code below would handle otherwise.
-      const f = tlb.fillLeaf(s.ctx, s.ctx, s.wctx, 0, s.cfg, vaHi, vaLo, ACCESS_NEED[access]!, wc.leaf);
+      const f = tlb.fillLeaf(s.ctx, s.ctx, s.wctx, 0, s.cfg, vaHi, vaLo, ACCESS_NEED[access]!, wc.leaf, true);
       if (f >= 0) {
         out.pa = tlb.outputParts(f, vaHi, vaLo);
         return MALI_TR_OK;

@@ -1403,7 +1403,8 @@ export class SmmuV2 implements MmioDevice {
     // leaf, entry, context and counts as below); else as below, then decoded for the next.
     const tlb = this.tlb.tlb;
     const wc = this.tlb.wc;
-    const f = tlb.fillLeaf(b.ctxAsid, b.ctxGlobal, b.wctxS1, b.s1tag, cfg, kHi, kLo, permBit(this.access), wc.leaf);
+    // (Also reached after a hit the access may not use: not `missed`.)
+    const f = tlb.fillLeaf(b.ctxAsid, b.ctxGlobal, b.wctxS1, b.s1tag, cfg, kHi, kLo, permBit(this.access), wc.leaf, false);
     if (f >= 0) {
       out.pa = tlb.outputParts(f, kHi, kLo);
       return true;
@@ -1426,7 +1427,7 @@ export class SmmuV2 implements MmioDevice {
   private s2CachedLeaf(b: Bank, hi: number, lo: number, out: SmmuV2Translation): boolean {
     const tlb = this.tlb.tlb;
     const wc = this.tlb.wc;
-    const f = tlb.fillLeaf(b.ctxS2, b.ctxS2, b.wctxS2, b.s2tag, b.s2!, hi, lo, permBit(this.access), wc.leaf);
+    const f = tlb.fillLeaf(b.ctxS2, b.ctxS2, b.wctxS2, b.s2tag, b.s2!, hi, lo, permBit(this.access), wc.leaf, false);
     if (f >= 0) {
       this.stats.walks++;
       out.pa = tlb.outputParts(f, hi, lo);

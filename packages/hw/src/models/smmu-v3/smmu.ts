@@ -1505,7 +1505,7 @@ export class SmmuV3 implements MmioDevice {
       // The permission bit `permits` tests (`permBit`, written out: a call here would take
       // V8's inlining budget from the hit path above, and was not inlined).
       const need = access.exec ? (access.priv ? PERM_PRIV_X : PERM_USER_X) : access.write ? (access.priv ? PERM_PRIV_W : PERM_USER_W) : access.priv ? PERM_PRIV_R : PERM_USER_R;
-      const f = tlb.fillLeaf(ctx, ctx, this.fastOneWctx, this.fastOneTag, this.fastOne, hi, lo, need, this.wc.leaf);
+      const f = tlb.fillLeaf(ctx, ctx, this.fastOneWctx, this.fastOneTag, this.fastOne, hi, lo, need, this.wc.leaf, true);
       if (f >= 0) {
         const st = this.stats;
         st.tlbMisses++;
