@@ -17,6 +17,7 @@ import { runDma, runStress } from '../src/runtime/workloads.js';
 const BOARDS = join(dirname(new URL(import.meta.url).pathname), '..', '..', '..', 'boards');
 const FVP = join(BOARDS, 'arm/fvp-base-revc.dts');
 const LS1028A = join(BOARDS, 'freescale/fsl-ls1028a-rdb.dts');
+const MORELLO = join(BOARDS, 'arm/morello-sdp.dts');
 
 function boot(lb: LoadedBoard): { k: Kernel; board: Board } {
   const sys = bootSystem(lb, loadImage(undefined));
@@ -187,6 +188,43 @@ describe('PCI on the NXP LS1028A RDB: the ENETC integrated endpoints behind the 
     expect(r.counts!['real masters untranslated']).toBe(1);
     expect(r.counts!['real faults seen']).toBe(r.counts!['real masters translated']);
     for (let f = 0; f < 7; f++) expect(r.lines.some((l) => l.startsWith(`0000:00:00.${f}: stream 0x${(0x17 + f).toString(16)} on 5000000.iommu, DMA domain`))).toBe(true);
+    expect(shutdown(k).pagesInUse).toBe(0);
+  });
+});
+
+describe('the Arm Morello SDP (a tree newer than v6.12): three SMMUv3s, two ECAM hosts, the display processor', () => {
+  it('puts each host\'s function behind its own SMMUv3 (StreamID = RID), the DPU on five streams of a third, and drives all three', () => {
+    // morello-sdp.dts: pcie@28c0000000 (domain 0) has iommu-map = <0 &smmu_pcie 0 0x10000>,
+    // pcie@4fc0000000 (domain 1) <0 &smmu_ccix 0 0x10000>; display@2cc00000 lists
+    // <&smmu_dp 0>, <&smmu_dp 1>, <&smmu_dp 2>, <&smmu_dp 3>, <&smmu_dp 8>. Each SMMUv3 has a
+    // 256 KiB window (pages 0 and 1) and named eventq/gerror/(priq)/cmdq-sync interrupts.
+    const { k, board } = boot(loadBoard(MORELLO));
+    for (const name of ['2ce00000.iommu', '4f000000.iommu', '4f400000.iommu']) expect(k.drivers.findDevice(name), name).toMatchObject({ state: 'bound' });
+    const devs = new Map(pciDevs(k).map((d) => [d.name, d]));
+    expect([...devs.keys()].sort()).toEqual(['0000:00:01.0', '0001:00:01.0']);
+    const on = (name: string) => {
+      const dev = devs.get(name) ?? k.drivers.findDevice(name)!;
+      const f = k.iommu.fwspec(dev)!;
+      return { iommu: f.iommuFwnode.fullName, ids: [...f.ids] };
+    };
+    expect(on('0000:00:01.0')).toEqual({ iommu: '/iommu@4f400000', ids: [0x8] });
+    expect(on('0001:00:01.0')).toEqual({ iommu: '/iommu@4f000000', ids: [0x8] });
+    expect(on('2cc00000.display')).toEqual({ iommu: '/soc/iommu@2ce00000', ids: [0, 1, 2, 3, 8] });
+    const smmuPcie = board.models.get('/iommu@4f400000') as SmmuV3;
+    const smmuCcix = board.models.get('/iommu@4f000000') as SmmuV3;
+    const smmuDp = board.models.get('/soc/iommu@2ce00000') as SmmuV3;
+    expect(ste(board, smmuPcie, 0x8)).toEqual({ valid: true, config: 0b101 });
+    expect(ste(board, smmuCcix, 0x8)).toEqual({ valid: true, config: 0b101 });
+    for (const sid of [0, 1, 2, 3, 8]) expect(ste(board, smmuDp, sid), `DPU stream ${sid}`).toEqual({ valid: true, config: 0b101 });
+    // a clean boot (the workload's deliberate after-unmap reads are logged as SMMU events later)
+    expect(k.log.all().filter((l) => l.level === 'err' || l.level === 'crit')).toEqual([]);
+    const r = runDma(k, { copies: 1 });
+    expect(r.problems).toEqual([]);
+    expect(r.counts!['real masters translated']).toBe(3);
+    expect(r.counts!['real faults seen']).toBe(3);
+    expect(r.lines.some((l) => l.startsWith('0000:00:01.0: stream 0x8 on 4f400000.iommu, DMA domain'))).toBe(true);
+    expect(r.lines.some((l) => l.startsWith('0001:00:01.0: stream 0x8 on 4f000000.iommu, DMA domain'))).toBe(true);
+    expect(r.lines.some((l) => l.startsWith('2cc00000.display: stream 0x0 (and 0x1, 0x2, 0x3, 0x8 read back) on 2ce00000.iommu'))).toBe(true);
     expect(shutdown(k).pagesInUse).toBe(0);
   });
 });

@@ -80,10 +80,13 @@ const X185_MAX_FREQ = 1_100_000_000;
 
 /**
  * The a6xx entries of Linux's catalog (a6xx_catalog.c; adreno_device.c's gpulist before v6.10)
- * that Qualcomm trees carry, plus the a702 (a7xx numbering, a6xx gen1 hardware). Left out:
- * a612 (an RGMU part: its own firmware and clocks), a621, a623 and a663 (no v6.12 tree gives
- * their OPP table), and the a618/a619 entries Linux keys on the machine compatible (sm7150,
- * sm4350, sm6375: same family, different zap firmware names only).
+ * that Qualcomm trees carry, plus the a702 (a7xx numbering, a6xx gen1 hardware). The a621
+ * (sar2130p), a623 (qcs8300), a663 (sa8775p) and X1-45 (x1p42100) are in the catalogs of the
+ * kernels whose trees first describe those GPUs (after v6.12); their top frequencies come from
+ * those trees' OPP tables. Left out: a612 (an RGMU part: its own GMU flavour, which msm refuses
+ * with a line of its own), the a8xx family (a8xx_gpu.c, likewise refused), and the a618/a619
+ * entries Linux keys on the machine compatible (sm7150, sm4350, sm6375: same family, different
+ * zap firmware names only).
  */
 export const ADRENO_GPULIST: readonly AdrenoInfo[] = [
   // a5xx_catalog.c. No per-process address space on a5xx (Linux gives the family no
@@ -101,8 +104,17 @@ export const ADRENO_GPULIST: readonly AdrenoInfo[] = [
   { chipIds: [0x0601_0900], family: 'a6xx-gen1', revn: 619, gmem: SZ_512K, fw: { sqe: 'a630_sqe.fw', gmu: 'a619_gmu.bin' }, zapfw: 'a615_zap.mdt', addressSpaceSize: 0, defaultMaxFreq: 850_000_000, highestBankBit: 13 },
   { chipIds: [0x0603_0001, 0x0603_0002], family: 'a6xx-gen1', revn: 630, gmem: SZ_1M, fw: { sqe: 'a630_sqe.fw', gmu: 'a630_gmu.bin' }, zapfw: 'a630_zap.mdt', addressSpaceSize: 0, defaultMaxFreq: 710_000_000, highestBankBit: 15 },
   { chipIds: [0x0604_0001], family: 'a6xx-gen2', revn: 640, gmem: SZ_1M, fw: { sqe: 'a630_sqe.fw', gmu: 'a640_gmu.bin' }, zapfw: 'a640_zap.mdt', addressSpaceSize: 0, defaultMaxFreq: 675_000_000, highestBankBit: 15 },
+  // sar2130p: Adreno 621, an a650-family (gen3) part with 512 KiB of GMEM; the a650 SQE, its own
+  // GMU firmware, the a620 zap shader; UBWC highest bank bit 13; 843 MHz tops speed bin 0
+  { chipIds: [0x0602_0100], family: 'a6xx-gen3', revn: 0, gmem: SZ_512K, fw: { sqe: 'a650_sqe.fw', gmu: 'a621_gmu.bin' }, zapfw: 'a620_zap.mbn', addressSpaceSize: SZ_16G, defaultMaxFreq: 843_000_000, highestBankBit: 13 },
+  // qcs8300: Adreno 623, gen3 with 512 KiB of GMEM, no zap shader in the catalog; bank bit 16;
+  // 877 MHz tops speed bin 0
+  { chipIds: [0x0602_0300], family: 'a6xx-gen3', revn: 0, gmem: SZ_512K, fw: { sqe: 'a650_sqe.fw', gmu: 'a623_gmu.bin' }, addressSpaceSize: SZ_16G, defaultMaxFreq: 877_000_000, highestBankBit: 16 },
   { chipIds: [0x0605_0002], family: 'a6xx-gen3', revn: 650, gmem: SZ_1M + SZ_128K, fw: { sqe: 'a650_sqe.fw', gmu: 'a650_gmu.bin' }, zapfw: 'a650_zap.mdt', addressSpaceSize: SZ_16G, defaultMaxFreq: 587_000_000, highestBankBit: 16 },
   { chipIds: [0x0606_0001], family: 'a6xx-gen4', revn: 660, gmem: SZ_1M + SZ_512K, fw: { sqe: 'a660_sqe.fw', gmu: 'a660_gmu.bin' }, zapfw: 'a660_zap.mdt', addressSpaceSize: SZ_16G, defaultMaxFreq: 840_000_000, highestBankBit: 16 },
+  // sa8775p: Adreno 663, an a660-family (gen4) part with 1.5 MiB of GMEM, no zap shader in the
+  // catalog; bank bit 13; 800 MHz tops speed bin 0
+  { chipIds: [0x0606_0300], family: 'a6xx-gen4', revn: 0, gmem: SZ_1M + SZ_512K, fw: { sqe: 'a660_sqe.fw', gmu: 'a663_gmu.bin' }, addressSpaceSize: SZ_16G, defaultMaxFreq: 800_000_000, highestBankBit: 13 },
   // sc7280 ("7c gen 3"): listed by chip id (no revn), an a660-family part with 512 KiB of GMEM
   { chipIds: [0x0603_0500], family: 'a6xx-gen4', revn: 0, gmem: SZ_512K, fw: { sqe: 'a660_sqe.fw', gmu: 'a660_gmu.bin' }, zapfw: 'a660_zap.mbn', addressSpaceSize: SZ_16G, defaultMaxFreq: 550_000_000, highestBankBit: 14 },
   // sc8180x: an a640-family part with 2 MiB of GMEM
@@ -119,6 +131,13 @@ export const ADRENO_GPULIST: readonly AdrenoInfo[] = [
   // setup follows the a740 family: bank bit 16); its own firmware names, no zap shader in the
   // catalog, a 256 GiB per-process address space, the GMU identity 7.5.0.1
   { chipIds: [0x4305_0c01], family: 'a7xx-gen2', revn: 0, name: 'x185', gmem: SZ_3M, fw: { sqe: 'gen70500_sqe.fw', gmu: 'gen70500_gmu.bin' }, addressSpaceSize: SZ_256G, defaultMaxFreq: X185_MAX_FREQ, highestBankBit: 16, gmuChipId: 0x0705_0001 },
+  // x1p42100 (Snapdragon X Plus 8-core): Adreno X1-45, a smaller X1-85 (gen2): 1.5 MiB of GMEM,
+  // gen71500 firmware, no zap shader in the catalog, GMU identity 7.15.0.0; bank bit 16 (the
+  // a740 family); 1.4 GHz tops speed bin 0 of x1p42100.dtsi's OPP table. Its entry gives no
+  // address-space size: the kernels that list it size a process's space from the SMMU's TTBR1
+  // input size, a rule this v6.12-shaped catalog does not have; 16 GiB here, the size of the
+  // other a7xx parts except the X1-85
+  { chipIds: [0x4303_0c00], family: 'a7xx-gen2', revn: 0, name: 'x145', gmem: SZ_1M + SZ_512K, fw: { sqe: 'gen71500_sqe.fw', gmu: 'gen71500_gmu.bin' }, addressSpaceSize: SZ_16G, defaultMaxFreq: 1_400_000_000, highestBankBit: 16, gmuChipId: 0x070f_0000 },
   // sm8650: Adreno 750 ("C520v2"), gen3
   { chipIds: [0x4305_1401], family: 'a7xx-gen3', revn: 0, name: 'a750', gmem: SZ_3M, fw: { sqe: 'gen70900_sqe.fw', gmu: 'gmu_gen70900.bin' }, zapfw: 'gen70900_zap.mbn', addressSpaceSize: SZ_16G, defaultMaxFreq: A750_MAX_FREQ, highestBankBit: 16, gmuChipId: 0x0709_0100 },
 ];

@@ -57,6 +57,11 @@ const PARTS: readonly Part[] = [
   { gpu: 'qcom,adreno-618.0', gmu: ['qcom,adreno-gmu-618.0', 'qcom,adreno-gmu'], name: 'a618', chipId: 0x06010800, revn: 618, gmem: 512 * KiB, gmemBase: 0x100000, vaSize: G4, hbb: 14, maxFreq: 800_000_000, legacy: true },
   // sm6350
   { gpu: 'qcom,adreno-619.0', gmu: ['qcom,adreno-gmu-619.0', 'qcom,adreno-gmu'], name: 'a619', chipId: 0x06010900, revn: 619, gmem: 512 * KiB, gmemBase: 0x100000, vaSize: G4, hbb: 13, maxFreq: 850_000_000, legacy: true },
+  // sar2130p (after v6.12): a621, an a650-family part listed by chip id; the 843 MHz top of
+  // speed bin 0 in sar2130p.dtsi's OPP table; a6xx_calc_ubwc_config's bank bit 13
+  { gpu: 'qcom,adreno-621.0', gmu: ['qcom,adreno-gmu-621.0', 'qcom,adreno-gmu'], name: 'a621', chipId: 0x06020100, revn: 0, gmem: 512 * KiB, gmemBase: 0, vaSize: G16, hbb: 13, maxFreq: 843_000_000 },
+  // qcs8300 (monaco, after v6.12): a623; 877 MHz tops bin 0; bank bit 16
+  { gpu: 'qcom,adreno-623.0', gmu: ['qcom,adreno-gmu-623.0', 'qcom,adreno-gmu'], name: 'a623', chipId: 0x06020300, revn: 0, gmem: 512 * KiB, gmemBase: 0, vaSize: G16, hbb: 16, maxFreq: 877_000_000 },
   // sdm845
   { gpu: 'qcom,adreno-630.2', gmu: ['qcom,adreno-gmu-630.2', 'qcom,adreno-gmu'], name: 'a630', chipId: 0x06030002, revn: 630, gmem: MiB, gmemBase: 0x100000, vaSize: G4, hbb: 15, maxFreq: 710_000_000, legacy: true },
   // sc7280: a635, listed by chip id; an a660-family part (GMEM at 0, 16 GiB per process)
@@ -67,6 +72,8 @@ const PARTS: readonly Part[] = [
   { gpu: 'qcom,adreno-650.2', gmu: ['qcom,adreno-gmu-650.2', 'qcom,adreno-gmu'], name: 'a650', chipId: 0x06050002, revn: 650, gmem: MiB + 128 * KiB, gmemBase: 0, vaSize: G16, hbb: 16, maxFreq: 587_000_000 },
   // sm8350
   { gpu: 'qcom,adreno-660.1', gmu: ['qcom,adreno-gmu-660.1', 'qcom,adreno-gmu'], name: 'a660', chipId: 0x06060001, revn: 660, gmem: MiB + 512 * KiB, gmemBase: 0, vaSize: G16, hbb: 16, maxFreq: 840_000_000 },
+  // sa8775p (lemans, after v6.12): a663, an a660-family part; 800 MHz tops bin 0; bank bit 13
+  { gpu: 'qcom,adreno-663.0', gmu: ['qcom,adreno-gmu-663.0', 'qcom,adreno-gmu'], name: 'a663', chipId: 0x06060300, revn: 0, gmem: MiB + 512 * KiB, gmemBase: 0, vaSize: G16, hbb: 13, maxFreq: 800_000_000 },
   // sc8180x: an a640-family part
   { gpu: 'qcom,adreno-680.1', gmu: ['qcom,adreno-gmu-680.1', 'qcom,adreno-gmu'], name: 'a680', chipId: 0x06080001, revn: 680, gmem: 2 * MiB, gmemBase: 0x100000, vaSize: G4, hbb: 15, maxFreq: 514_000_000 },
   // sc8280xp
@@ -80,6 +87,10 @@ const PARTS: readonly Part[] = [
   // x1e80100: the Snapdragon X1 Elite's X1-85 (hex chip id, a7xx gen2 like the a740: GMEM at 0,
   // bank bit 16), 256 GiB per process, the 1.1 GHz OPP top of v6.12's x1e80100.dtsi
   { gpu: 'qcom,adreno-43050c01', gmu: ['qcom,adreno-gmu-x185.1', 'qcom,adreno-gmu'], name: 'x185', chipId: 0x43050c01, revn: 0, gmem: 3 * MiB, gmemBase: 0, vaSize: 2 ** 38, hbb: 16, maxFreq: 1_100_000_000 },
+  // x1p42100 (after v6.12): the X1-45, a smaller X1-85 (a7xx gen2, GMEM at 0, bank bit 16)
+  // with 1.5 MiB of GMEM, no address-space size of its own (16 GiB), GMU identity 7.15.0.0
+  // and the 1.4 GHz top of bin 0 in x1p42100.dtsi; its GMU compatible is "x145.0"
+  { gpu: 'qcom,adreno-43030c00', gmu: ['qcom,adreno-gmu-x145.0', 'qcom,adreno-gmu'], name: 'x145', chipId: 0x43030c00, revn: 0, gmem: MiB + 512 * KiB, gmemBase: 0, vaSize: G16, hbb: 16, maxFreq: 1_400_000_000 },
   { gpu: 'qcom,adreno-43051401', gmu: ['qcom,adreno-gmu-750.1', 'qcom,adreno-gmu'], name: 'a750', chipId: 0x43051401, revn: 0, gmem: 3 * MiB, gmemBase: 0, vaSize: G16, hbb: 16, maxFreq: 680_000_000 },
 ];
 

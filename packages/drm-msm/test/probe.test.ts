@@ -150,8 +150,9 @@ describe('probe on the sdm845 GPU subtree', () => {
     expect(r.k.drivers.findDevice(GPU_NAME)!.state).toBe('unbound');
     // ids Linux v6.12 has no entry for: a5xx patch levels its a5xx list does not name (it has
     // 5.3.0.2 and 5.3.0.4 for the a530, 5.4.0.1 for the a540; the match is exact), written
-    // dotted, or in hex (an a7xx id between the a730 and the a740, an a8xx id)
-    for (const [compat, rev] of [['qcom,adreno-530.1', '5.3.0.1'], ['qcom,adreno-540.0', '5.4.0.0'], ['qcom,adreno-07040001', '7.4.0.1'], ['qcom,adreno-44050001', '68.5.0.1']] as const) {
+    // dotted, or in hex (an a7xx id between the a730 and the a740; a8xx ids get a line of
+    // their own, see below)
+    for (const [compat, rev] of [['qcom,adreno-530.1', '5.3.0.1'], ['qcom,adreno-540.0', '5.4.0.0'], ['qcom,adreno-07040001', '7.4.0.1']] as const) {
       const h = bootFake(sdm845GpuDtb({ gpuCompat: [compat, 'qcom,adreno'] }));
       expect(h.drm).toBeUndefined();
       expect(h.k.log.grep(`adreno 5000000.gpu: Unknown GPU revision: ${rev}`), compat).toHaveLength(1);
@@ -169,6 +170,21 @@ describe('probe on the sdm845 GPU subtree', () => {
       const h = bootFake(sdm845GpuDtb({ gpuCompat: [compat, 'qcom,adreno'] }));
       expect(h.drm).toBeUndefined();
       expect(h.k.log.grep(`adreno 5000000.gpu: ${line}: Linux's msm drives this family, this model of it does not (a5xx, a6xx and a7xx only)`), compat).toHaveLength(1);
+      expect(h.k.log.grep(/Unknown GPU revision/)).toEqual([]);
+      expect(h.k.drivers.findDevice(GPU_NAME)!.state).toBe('unbound');
+    }
+  });
+
+  it('names the a8xx family and the RGMU-driven a612 of newer trees instead of calling them unknown', () => {
+    // the GPU compatibles of kaanapali's a840 and sm8750's a830 (a8xx: hex ids with core byte
+    // 0x44, a8xx_gpu in the kernels that carry them) and of qcs615/talos's a612 (an RGMU part)
+    for (const [compat, line] of [
+      ['qcom,adreno-44050a01', "Adreno 8xx GPU (revision 68.5.10.1): Linux's msm drives this family (a8xx_gpu), this model of it does not (a5xx, a6xx and a7xx only)"],
+      ['qcom,adreno-612.0', "Adreno 612 GPU (revision 6.1.2.0): Linux's msm drives it through its RGMU (qcom,adreno-rgmu), which this model does not have"],
+    ] as const) {
+      const h = bootFake(sdm845GpuDtb({ gpuCompat: [compat, 'qcom,adreno'] }));
+      expect(h.drm).toBeUndefined();
+      expect(h.k.log.grep(`adreno 5000000.gpu: ${line}`), compat).toHaveLength(1);
       expect(h.k.log.grep(/Unknown GPU revision/)).toEqual([]);
       expect(h.k.drivers.findDevice(GPU_NAME)!.state).toBe('unbound');
     }

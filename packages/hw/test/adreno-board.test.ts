@@ -256,6 +256,13 @@ describe('Adreno models on a board', () => {
     expect(b.modelsOfType(AdrenoGmu)).toHaveLength(1);
   });
 
+  it('leave an a8xx (sm8750, kaanapali, glymur: hex ids with core byte 0x44) unmodelled, with a note', () => {
+    // kaanapali's a840 as its tree names it; the a8xx register map is not the a6xx/a7xx one
+    const b = sdm845({ gpuCompat: ['qcom,adreno-44050a01', 'qcom,adreno'] });
+    expect(b.modelsOfType(AdrenoGpu)).toHaveLength(0);
+    expect(b.notes.some((n) => n.source === 'adreno' && n.message.includes('0x44050a01') && n.message.includes('not an a5xx/a6xx/a7xx part'))).toBe(true);
+  });
+
   it('reject nodes that do not describe a usable GPU or GMU', () => {
     expect(() => sdm845({ gpuCompat: ['qcom,adreno'] })).toThrow(FdtError);
     expect(() => sdm845({ gpuCompat: ['qcom,adreno'] })).toThrow(/no chip id/);

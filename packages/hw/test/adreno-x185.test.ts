@@ -44,3 +44,32 @@ describe('Adreno X1-85 (x1e80100)', () => {
     expect(wrong.events.some((e) => /GMU_GENERAL_10 0x7020100; the chip id in the GMU's form is 0x7050001/.test(e))).toBe(true);
   });
 });
+
+describe('Adreno X1-45 (x1p42100, after v6.12)', () => {
+  // a6xx_catalog.c of the kernels with x1p42100.dtsi: chip id 0x43030c00, ADRENO_7XX_GEN2,
+  // gen71500_gmu.bin, gmu_chipid 0x70f0000 (7.15.0.0); the GMU node is "qcom,adreno-gmu-x145.0"
+  const X145 = 0x43030c00;
+  it('is a gen7 part named x145 whose GMU expects 7.15.0.0', () => {
+    expect(adrenoIsGen7(X145)).toBe(true);
+    expect(adrenoName(X145)).toBe('x145');
+    expect(adrenoGmuChipId(X145)).toBe(0x070f0000);
+    expect(isAdrenoGpuCompatible('qcom,adreno-43030c00')).toBe(true);
+  });
+
+  it('starts its GMU with 7.15.0.0 from GMU_GENERAL_10, and logs the massaged chip id as wrong', () => {
+    const mem = new PhysMem([{ base: 0x8000_0000, size: 0x10_0000 }]);
+    const gmu = new AdrenoGmu(mem, {});
+    gmu.attachGpu(new AdrenoGpu(mem, { chipId: X145 }));
+    gmu.write32(off(GENERAL_10), 0x070f0000);
+    gmu.write32(off(CM3_SYSRESET), 1);
+    gmu.write32(off(CM3_SYSRESET), 0);
+    expect(gmu.hostChipId).toBe(0x070f0000);
+    expect(gmu.events).toEqual([]);
+    const wrong = new AdrenoGmu(mem, {});
+    wrong.attachGpu(new AdrenoGpu(mem, { chipId: X145 }));
+    wrong.write32(off(GENERAL_10), 0x43030c00);
+    wrong.write32(off(CM3_SYSRESET), 1);
+    wrong.write32(off(CM3_SYSRESET), 0);
+    expect(wrong.events.some((e) => /the chip id in the GMU's form is 0x70f0000/.test(e))).toBe(true);
+  });
+});

@@ -213,6 +213,7 @@ describe('real boards (kernel trees, trimmed)', () => {
       'arm/foundation-v8.dts',
       'arm/fvp-base-revc.dts',
       'arm/juno.dts',
+      'arm/morello-sdp.dts',
       'freescale/fsl-ls1028a-rdb.dts',
       'freescale/imx8mp-evk.dts',
       'hisilicon/hi3660-hikey960.dts',

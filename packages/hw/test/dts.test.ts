@@ -274,6 +274,21 @@ describe('preprocessor', () => {
     ]);
   });
 
+  it('ships the Tegra264 SMMU stream IDs (client index << 8, newer than v6.12), so a Tegra264 master compiles without the kernel headers', () => {
+    // tegra264.dtsi's HDA: iommus = <&smmu3 TEGRA264_SID_HDA>; the kernel header defines the
+    // HDA stream as TEGRA264_SID(0x0a), i.e. 0x0a << 8; its interconnect paths name memory
+    // clients, which are not shipped and read 0 with a warning
+    const r = parseDts(
+      `${V1}#include <dt-bindings/memory/nvidia,tegra264.h>\n/ {\n\tsmmu3: iommu@6000000 { compatible = "nvidia,tegra264-smmu", "arm,smmu-v3"; #iommu-cells = <1>; };\n` +
+        `\thda { iommus = <&smmu3 TEGRA264_SID_HDA>; interconnects = <&mc TEGRA264_MEMORY_CLIENT_HDAR &emc>; };\n\tufs { iommus = <&smmu3 TEGRA264_SID_UFS>; };\n\tmc: mc { }; emc: emc { };\n};`,
+      { filename: 't.dts' },
+    );
+    expect(cells(r.tree, '/hda', 'iommus')).toEqual([1, 0xa00]);
+    expect(cells(r.tree, '/ufs', 'iommus')).toEqual([1, 0x2a00]);
+    expect(r.missingHeaders).toEqual([{ header: 'dt-bindings/memory/nvidia,tegra264.h', pos: { file: 't.dts', line: 2, column: 10 }, partial: true }]);
+    expect(r.warnings.map((w) => w.message)).toEqual([expect.stringMatching(/^'TEGRA264_MEMORY_CLIENT_HDAR' is not defined/)]);
+  });
+
   it('tolerates an unknown dt-bindings header; its macros read 0 in properties nothing here reads, with a warning', () => {
     const ok = parseDts(`${V1}#include <dt-bindings/clock/soc-clk.h>\n/ { x = <1>; };`, { filename: 'b.dts' });
     expect(ok.missingHeaders.map((m) => m.header)).toEqual(['dt-bindings/clock/soc-clk.h']);

@@ -46,6 +46,13 @@ const PROBE_LOGS: { soc: string; opts: MaliBoardOptions; id: number; l2: number;
     id: 0x7402_1000, l2: 0x0711_0206, tiler: 0x209, mmu: 0x2823, as: 0xff, shader: 0x1, core: 0x2,
   },
   {
+    // a tree newer than v6.12: panfrost prints "mali-g52 id 0x7402 major 0x1 minor 0x0" and
+    // shader_present=0x7 l2_present=0x1 there (the feature words below are the RK3568's)
+    soc: 'RK3576 (Mali-G52 r1p0 MC3)',
+    opts: { compatible: ['rockchip,rk3576-mali', 'arm,mali-bifrost'] },
+    id: 0x7402_1000, l2: 0x0711_0206, tiler: 0x209, mmu: 0x2823, as: 0xff, shader: 0x7, core: 0x2,
+  },
+  {
     soc: 'Amlogic SM1 (Mali-G31)',
     opts: { compatible: ['amlogic,meson-g12a-mali', 'arm,mali-bifrost'], rootCompatible: ['khadas,vim3l', 'amlogic,sm1'] },
     id: 0x7093_0000, l2: 0x0710_0206, tiler: 0x209, mmu: 0x2821, as: 0xff, shader: 0x1, core: 0,
@@ -59,6 +66,18 @@ const PROBE_LOGS: { soc: string; opts: MaliBoardOptions; id: number; l2: number;
     soc: 'MT8188 (Mali-G57, Valhall JM)',
     opts: { compatible: ['mediatek,mt8188-mali', 'arm,mali-valhall-jm'], gicCells: 4 },
     id: 0x9093_0000, l2: 0x0813_0206, tiler: 0x809, mmu: 0x2830, as: 0xff, shader: 0x10005, core: 0,
+  },
+  {
+    // mt8370.dtsi (after v6.12) overrides the MT8188 GPU's compatible: one core fused out
+    soc: 'MT8370 (Mali-G57 MC2)',
+    opts: { compatible: ['mediatek,mt8370-mali', 'arm,mali-valhall-jm'], gicCells: 4 },
+    id: 0x9093_0000, l2: 0x0813_0206, tiler: 0x809, mmu: 0x2830, as: 0xff, shader: 0x5, core: 0,
+  },
+  {
+    // sun55i-a523.dtsi (after v6.12): "mali-g57 id 0x9091 major 0x0 minor 0x1", one core
+    soc: 'Allwinner A523 (Mali-G57 MC1 r0p1)',
+    opts: { compatible: ['allwinner,sun55i-a523-mali', 'arm,mali-valhall-jm'] },
+    id: 0x9091_0010, l2: 0x0711_0206, tiler: 0x809, mmu: 0x2830, as: 0xff, shader: 0x1, core: 0,
   },
 ];
 

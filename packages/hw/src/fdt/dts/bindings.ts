@@ -491,6 +491,59 @@ export const BUILTIN_DT_BINDINGS: Readonly<Record<string, string>> = {
 #define TEGRA234_SID_HOST1X_CTX7 0x3c
 #endif
 `,
+  'dt-bindings/memory/nvidia,tegra264.h': `/*
+ * NVIDIA Tegra264 memory controller: the SMMU stream IDs (the cell after the SMMU phandle in
+ * \`iommus\`), each a client index shifted left by 8. Memory-client IDs (interconnect
+ * endpoints) are not shipped; the DTS compiler reads them as 0 in properties nothing here
+ * interprets.
+ */
+#ifndef GKI_DT_BINDINGS_TEGRA264_MC_H
+#define GKI_DT_BINDINGS_TEGRA264_MC_H
+#define TEGRA264_SID_AON 0x0100
+#define TEGRA264_SID_APE 0x0200
+#define TEGRA264_SID_ETR 0x0300
+#define TEGRA264_SID_BPMP 0x0400
+#define TEGRA264_SID_DCE 0x0500
+#define TEGRA264_SID_EQOS 0x0600
+#define TEGRA264_SID_GPCDMA 0x0800
+#define TEGRA264_SID_DISP 0x0900
+#define TEGRA264_SID_HDA 0x0a00
+#define TEGRA264_SID_HOST1X 0x0b00
+#define TEGRA264_SID_ISP0 0x0c00
+#define TEGRA264_SID_ISP1 0x0d00
+#define TEGRA264_SID_PMA0 0x0e00
+#define TEGRA264_SID_FSI0 0x0f00
+#define TEGRA264_SID_FSI1 0x1000
+#define TEGRA264_SID_PVA 0x1100
+#define TEGRA264_SID_SDMMC0 0x1200
+#define TEGRA264_SID_MGBE0 0x1300
+#define TEGRA264_SID_MGBE1 0x1400
+#define TEGRA264_SID_MGBE2 0x1500
+#define TEGRA264_SID_MGBE3 0x1600
+#define TEGRA264_SID_MSSSEQ 0x1700
+#define TEGRA264_SID_SE 0x1800
+#define TEGRA264_SID_SEU1 0x1900
+#define TEGRA264_SID_SEU2 0x1a00
+#define TEGRA264_SID_SEU3 0x1b00
+#define TEGRA264_SID_PSC 0x1c00
+#define TEGRA264_SID_OESP 0x2300
+#define TEGRA264_SID_SB 0x2400
+#define TEGRA264_SID_XSPI0 0x2500
+#define TEGRA264_SID_TSEC 0x2900
+#define TEGRA264_SID_UFS 0x2a00
+#define TEGRA264_SID_RCE 0x2b00
+#define TEGRA264_SID_RCE1 0x2c00
+#define TEGRA264_SID_VI 0x2e00
+#define TEGRA264_SID_VI1 0x2f00
+#define TEGRA264_SID_VIC 0x3000
+#define TEGRA264_SID_XUSB_DEV 0x3200
+#define TEGRA264_SID_XUSB_DEV1 0x3300
+#define TEGRA264_SID_XUSB_DEV2 0x3400
+#define TEGRA264_SID_XUSB_DEV3 0x3500
+#define TEGRA264_SID_XUSB_DEV4 0x3600
+#define TEGRA264_SID_XUSB_DEV5 0x3700
+#endif
+`,
 };
 
 /**
@@ -502,4 +555,5 @@ export const PARTIAL_DT_BINDINGS: ReadonlySet<string> = new Set([
   'dt-bindings/memory/tegra186-mc.h',
   'dt-bindings/memory/tegra194-mc.h',
   'dt-bindings/memory/tegra234-mc.h',
+  'dt-bindings/memory/nvidia,tegra264.h',
 ]);

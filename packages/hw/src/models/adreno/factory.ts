@@ -108,8 +108,11 @@ export const createAdrenoGpuModel: ModelFactory = (board, node, regs, irqs, ctx)
   const win = regs[named >= 0 ? named : 0]!;
   if (win.size < GPU_MIN_REG_SIZE) throw new FdtError(-1, `${ctx.compatible} register window ${hex(win.size)} is below ${hex(GPU_MIN_REG_SIZE)}`, path);
   const chipId = gpuChipId(node, path, compatibleOf(node, path));
-  if (chipId >>> 24 < 5) {
-    // An older Adreno behind the generic "qcom,adreno" (a3xx and a4xx trees list it too): not this model.
+  const core = chipId >>> 24;
+  if (core < 5 || (core > 7 && core !== 0x43)) {
+    // An older Adreno behind the generic "qcom,adreno" (a3xx and a4xx trees list it too), or
+    // an a8xx (core 8, or the hex-numbered 0x44xxxxxx ids of sm8750, kaanapali, glymur), whose
+    // register map differs: not this model.
     board.notes.push({ level: 'info', source: 'adreno', message: `${path}: Adreno chip id 0x${chipId.toString(16)} is not an a5xx/a6xx/a7xx part; no GPU model` });
     return undefined;
   }

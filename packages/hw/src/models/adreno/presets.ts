@@ -88,10 +88,12 @@ export function adrenoIsGen7(chipId: number): boolean {
 /**
  * The identity the GMU firmware of each gen7 part expects from the host before it starts
  * (the "gen7" numbering its firmware files carry: gmu_gen70200.bin for the a740, 7.2.1.0;
- * gmu_gen70900.bin for the a750, 7.9.1.0; gen70500_gmu.bin for x1e80100's X1-85, 7.5.0.1).
+ * gmu_gen70900.bin for the a750, 7.9.1.0; gen70500_gmu.bin for x1e80100's X1-85, 7.5.0.1;
+ * gen71500_gmu.bin for x1p42100's X1-45, 7.15.0.0).
  * Parts not listed use the massaged chip id.
  */
 const GEN7_GMU_IDS: ReadonlyMap<number, number> = new Map([
+  [0x43030c00, 0x070f0000],
   [0x43050a01, 0x07020100],
   [0x43050c01, 0x07050001],
   [0x43051401, 0x07090100],
@@ -111,6 +113,7 @@ export function adrenoGmuChipId(chipId: number): number {
 
 /** The hex-numbered gen7 parts' marketing names. */
 const HEX_NAMES: ReadonlyMap<number, string> = new Map([
+  [0x43030c00, 'x145'],
   [0x43050a01, 'a740'],
   [0x43050c01, 'x185'],
   [0x43051401, 'a750'],

@@ -167,6 +167,15 @@ export const MALI_PRESET_G52_R1 = bifrost({
   name: 'mali-g52-r1', gpuId: 0x74021000, l2Features: 0x07110206, coreFeatures: 0x2, tilerFeatures: 0x209, mmuFeatures: 0x2823, shaderPresent: 0x1,
   measured: 'RK3568 (panfrost probe log)',
 });
+/**
+ * Mali-G52 r1p0 MC3 of the Rockchip RK3576 (a tree newer than v6.12): GPU_ID 0x7402 r1p0 and
+ * three shader cores behind one L2 (panfrost's probe lines on that SoC); the feature words are
+ * assumed to be those of the RK3568's G52 r1p0.
+ */
+export const MALI_PRESET_G52_R1_MC3 = bifrost({
+  name: 'mali-g52-r1-mc3', gpuId: 0x74021000, l2Features: 0x07110206, coreFeatures: 0x2, tilerFeatures: 0x209, mmuFeatures: 0x2823, shaderPresent: 0x7,
+  measured: 'RK3576 (panfrost probe log: GPU_ID, shader and L2 masks; feature words as the RK3568 G52 r1p0, assumed)',
+});
 /** Mali-G31 of the Amlogic G12A/SM1, Rockchip PX30, Allwinner H616, Renesas RZ/G2L: 33-bit VA. */
 export const MALI_PRESET_G31 = bifrost({
   name: 'mali-g31', gpuId: 0x70930000, l2Features: 0x07100206, tilerFeatures: 0x209, mmuFeatures: 0x2821, shaderPresent: 0x1,
@@ -176,6 +185,18 @@ export const MALI_PRESET_G31 = bifrost({
 export const MALI_PRESET_G57 = bifrost({
   name: 'mali-g57', arch: 'valhall', gpuId: 0x90930000, l2Features: 0x08130206, tilerFeatures: 0x809, mmuFeatures: 0x2830, shaderPresent: 0x10005,
   measured: 'MT8188 (panfrost probe log)',
+});
+
+/** Mali-G57 MC1 r0p1 of the Allwinner A523/A527/T527 (sun55i, a tree newer than v6.12): product id 0x9091. */
+export const MALI_PRESET_G57_MC1 = bifrost({
+  name: 'mali-g57-mc1', arch: 'valhall', gpuId: 0x90910010, l2Features: 0x07110206, tilerFeatures: 0x809, mmuFeatures: 0x2830, shaderPresent: 0x1,
+  measured: 'Allwinner A523 (panfrost probe log)',
+});
+
+/** The MT8188's Mali-G57 with one core fused out, as the MediaTek MT8370 (Genio 510) has it. */
+export const MALI_PRESET_G57_MC2 = bifrost({
+  name: 'mali-g57-mc2', arch: 'valhall', gpuId: 0x90930000, l2Features: 0x08130206, tilerFeatures: 0x809, mmuFeatures: 0x2830, shaderPresent: 0x5,
+  measured: 'MT8370 Genio 510 (panfrost probe log)',
 });
 
 /**
@@ -210,7 +231,10 @@ export const MALI_PRESETS: Readonly<Record<string, MaliPreset>> = Object.fromEnt
     MALI_PRESET_G31,
     MALI_PRESET_G52,
     MALI_PRESET_G52_R1,
+    MALI_PRESET_G52_R1_MC3,
     MALI_PRESET_G57,
+    MALI_PRESET_G57_MC1,
+    MALI_PRESET_G57_MC2,
     MALI_PRESET_G57_MC5,
     MALI_PRESET_G57_R0P1,
     MALI_PRESET_G72,
@@ -244,6 +268,7 @@ export const MALI_COMPATIBLE_PRESETS: Readonly<Record<string, string>> = {
   'amlogic,meson-g12a-mali': 'mali-g52',
   'rockchip,rk3562-mali': 'mali-g52-r1',
   'rockchip,rk3568-mali': 'mali-g52-r1',
+  'rockchip,rk3576-mali': 'mali-g52-r1-mc3',
   'mediatek,mt8186-mali': 'mali-g52-r1',
   'mediatek,mt8365-mali': 'mali-g52-r1',
   'rockchip,px30-mali': 'mali-g31',
@@ -254,7 +279,8 @@ export const MALI_COMPATIBLE_PRESETS: Readonly<Record<string, string>> = {
   'mediatek,mt8183b-mali': 'mali-g72',
   'mediatek,mt8188-mali': 'mali-g57',
   'mediatek,mt8192-mali': 'mali-g57-mc5',
-  'mediatek,mt8370-mali': 'mali-g57',
+  'mediatek,mt8370-mali': 'mali-g57-mc2',
+  'allwinner,sun55i-a523-mali': 'mali-g57-mc1',
   'mediatek,mt8195-mali': 'mali-g57-r0p1',
 };
 
