@@ -38,7 +38,8 @@
  * lookup or a fill; `outputParts` forms the output as an exact number.
  */
 
-import type { TlbCounters, TlbEviction } from './tlb.js';
+import type { LpaeWalkConfig } from '../walk/lpae.js';
+import type { TlbCounters, TlbEviction, WalkLeaf } from './tlb.js';
 import { TlbContextIds } from './tlb-contexts.js';
 
 const NIL = -1;
@@ -385,6 +386,82 @@ export class SetTlb {
       }
     }
     return this.insertSlow(ctx, hi, lo, shift, paHi, paLo, perms, attr);
+  }
+
+  /**
+   * The common TLB miss in one step, for a model whose lookup of the input (u32 or int32
+   * halves) missed: when walk-cache leaf `m` is armed for walk-cache context `wctx`,
+   * config tag `tag` and config `cfg` and its table covers the input, reads the input's
+   * descriptor there; when that is a leaf (`m.leafMask`/`m.leafVal`) whose output is in range
+   * and whose permissions (`m.perms`) include every bit of `need` (see `permBit`), counts a
+   * walk-cache hit (`m.hits`), fills the TLB with the leaf's block in context `ctxNg` when the
+   * descriptor's bit 11 (nG) is set, else `ctxG` (the same handle for models without global
+   * entries), with `attr` `m.attr`, and returns the entry (`outputParts` gives the output).
+   * Otherwise returns −1 having changed and counted nothing: the caller then goes on with its
+   * general miss path, which finds the same answer (`WalkCache.fastLeaf`, the walker).
+   *
+   * `missed`: the caller's `lookupParts` of this same input in `ctxNg` and `ctxG` has just
+   * missed, with nothing filled since. Then no way holds a block of the input in either
+   * context (the lookup compared every way of the block's set for every size the context may
+   * hold), and the fill skips the same-block check; pass false otherwise.
+   *
+   * One function with no call on its common path (fields read once, offsets literal, the set
+   * index computed in place) so that V8 compiles the miss as one unit; a fill that does not
+   * find way 0 of its set free or dead, or finds the block in another way, goes to
+   * `insertSlow` as `insertHalves` does.
+   */
+  fillLeaf(ctxNg: number, ctxG: number, wctx: number, tag: number, cfg: LpaeWalkConfig, hi: number, lo: number, need: number, m: WalkLeaf, missed: boolean): number {
+    if (m.wctx !== wctx || m.tag !== tag || m.cfg !== cfg) return NIL;
+    const sp = m.span;
+    if (((lo >>> sp) | (hi << (32 - sp))) !== m.bLo || (hi >>> sp) !== m.bHi) return NIL;
+    const s = m.shift;
+    const wi = m.wb + (((lo >>> s) & m.idxMask) << 1);
+    const words = m.words;
+    const dlo = words[wi]! | 0;
+    const dhi = words[wi + 1]! | 0;
+    if ((dlo & m.leafMask) !== m.leafVal) return NIL;
+    const oaHi = dhi & 0xffff;
+    if (oaHi >= m.oaHiLimit) return NIL;
+    const perms = m.perms[((dlo >>> 6) & 3) | ((dhi >>> 19) & 12)]!;
+    if ((perms & need) !== need) return NIL;
+    m.hits++;
+    const ctx = (dlo & 0x800) === 0 ? ctxG : ctxNg;
+    const oaLo = dlo & ~((1 << s) - 1); // the output of the block start (the leaf's address bits)
+    // The TLB entry: block number, set (as in `insertHalves`, `mix` written out).
+    const bLo = (lo >>> s) | (hi << (32 - s));
+    const bHi = hi >>> s;
+    const key = (bHi << 6) | s;
+    const first = ((bLo + (Math.imul(((ctx << 6) + s) ^ Math.imul(bHi, 0x27d4eb2f), 0x9e3779b9) >>> this.offShift)) & this.setMask) << this.wayBits;
+    const rec = this.rec;
+    const ci = this.ci;
+    const c = ctx << 2;
+    const r = first << 3;
+    const s0 = rec[r + 2]!;
+    if (ctx >= 0 && ctx < this.nCtx && (s0 < 0 || s0 !== ci[rec[r + 3]! << 2])) {
+      const stamp = ci[c]!;
+      let w = this.ways - 1;
+      // Another way holding the block would be replaced in place (insertSlow); none can when
+      // the caller's lookup of this input just missed (`missed`).
+      if (!missed) {
+        for (let q = r + 8; w > 0; w--, q += 8) if (rec[q] === bLo && rec[q + 1] === key && rec[q + 2] === stamp) break;
+      } else w = 0;
+      if (w === 0) {
+        rec[r] = bLo;
+        rec[r + 1] = key;
+        rec[r + 2] = stamp;
+        rec[r + 3] = ctx;
+        rec[r + 4] = oaHi;
+        rec[r + 5] = oaLo;
+        rec[r + 6] = perms;
+        rec[r + 7] = m.attr;
+        ci[c + 1]! |= 1 << (s - 12);
+        ci[c + 2]!++;
+        this.count++;
+        this.inserts++;
+        return first;
+      }
+    }
+    return this.insertSlow(ctx, hi, lo, s, oaHi, oaLo | (lo & ((1 << s) - 1)), perms, m.attr);
   }
 
   /** True when a way after the first of the set at record offset `r` holds block `bLo`/`key` under `stamp`. */

@@ -30,7 +30,7 @@
 
 const NIL = -1;
 import { PhysMem } from '../mem.js';
-import { CUR_BITS, CUR_DESC_HI, CUR_DESC_LO, CUR_LEVEL, CUR_RANGE, CUR_TABLE, CUR_TBLHI, lpaeCursorSpanShift, lpaeFastLeaf, type LpaeWalkConfig } from '../walk/lpae.js';
+import { CUR_BITS, CUR_DESC_HI, CUR_DESC_LO, CUR_LEVEL, CUR_RANGE, CUR_TABLE, CUR_TBLHI, lpaeCursorSpanShift, lpaeFastLeaf, lpaeLeafPermTable, type LpaeWalkConfig } from '../walk/lpae.js';
 import type { WalkAccess } from '../walk/types.js';
 import { TlbContextIds } from './tlb-contexts.js';
 
@@ -699,6 +699,44 @@ export const WALK_CACHE_TAGS = 2 ** 26;
  * or replaces a table and invalidates only leaf entries keeps walking the old table, as on
  * hardware. Allocation-free on lookups and (once grown) inserts.
  */
+/**
+ * The walk cache's remembered table decoded for `SetTlb.fillLeaf`, the common TLB miss in one
+ * step: everything that step needs about the table and the config, as plain int32 fields, so
+ * that it reads the input's leaf descriptor and fills the TLB without a call. Owned by a
+ * `WalkCache` (`wc.leaf`), which primes it (`primeLeaf`) and disarms it (`wctx` = −1) whenever
+ * its remembered entry (slot 0) changes: it is armed only while it stands for that entry, so
+ * `fillLeaf` succeeds exactly when `WalkCache.fastLeaf` would (same leaf, same answer, same
+ * counters).
+ */
+export class WalkLeaf {
+  /** Walk-cache context of the remembered entry; −1: disarmed. */
+  wctx = NIL;
+  /** Config tag of the entry and the config it was decoded for. */
+  tag = -1;
+  cfg: LpaeWalkConfig | null = null;
+  /** The input block the table covers: 2^span bytes (span < 32), block number as int32 halves. */
+  span = 21;
+  bLo = 0;
+  bHi = 0;
+  /** The table's backing words and the index of its first word. */
+  words: Uint32Array = new Uint32Array(0);
+  wb = 0;
+  /** log2 of a leaf's block at this level (< 32) and the index mask (entries per table − 1). */
+  shift = 12;
+  idxMask = 511;
+  /** A descriptor is a usable leaf when (lo & leafMask) === leafVal (type, and AF where it exists). */
+  leafMask = 0;
+  leafVal = 1;
+  /** Limit on the output's high word (`cfg.oaHiLimit`). */
+  oaHiLimit = 0;
+  /** The `attr` of the TLB entries the step fills (Mali: the leaf's level; else 0). */
+  attr = 0;
+  /** Permissions by `lpaeLeafPermIndex(lo, hi)` (see `lpaeLeafPermTable`). */
+  readonly perms = new Int32Array(16);
+  /** Walk-cache hits the step counted (`WalkCache.counters` adds them). */
+  hits = 0;
+}
+
 export class WalkCache {
   private readonly t: Tlb;
   // Two remembered entries (mE = −1: none) and their keys, most recent in slot 0: a nested
@@ -724,6 +762,8 @@ export class WalkCache {
   private leafG = 12;
   private leafTblHi = 0;
   private leafTag = -1;
+  /** The remembered entry decoded for `SetTlb.fillLeaf` (armed by `primeLeaf`). */
+  readonly leaf = new WalkLeaf();
 
   constructor(opts: TlbOptions = {}) {
     this.t = new Tlb({ capacity: opts.capacity ?? WALK_CACHE_DEFAULT_CAPACITY, eviction: opts.eviction ?? 'flush' });
@@ -740,11 +780,14 @@ export class WalkCache {
 
   /** Counters (hits, misses, inserts, evictions, invalidated, entries), as for a Tlb. */
   counters(): TlbCounters {
-    return this.t.counters();
+    const c = this.t.counters();
+    c.hits += this.leaf.hits;
+    return c;
   }
 
   resetCounters(): void {
     this.t.resetCounters();
+    this.leaf.hits = 0;
   }
 
   /** The handle of context (`group`, `tag`); see `Tlb.context`. */
@@ -807,6 +850,55 @@ export class WalkCache {
     return true;
   }
 
+  /**
+   * Arms `leaf` for `SetTlb.fillLeaf` with the remembered entry (slot 0), when it holds the
+   * input (halves) in `ctx`, was cached under `tag` with its table's words, and `cfg` is one
+   * the step handles: a VMSAv8-64 stage 1 or 2 config with the fast walk (leaves as
+   * `lpaeFastLeaf` takes them) or a Mali config (leaves as the Mali model takes them: type
+   * 0b01 at levels 1-3, no access flag, `attr` the level), the table below the start level
+   * and covering less than 4 GiB. Otherwise leaves it disarmed. Counts nothing.
+   */
+  primeLeaf(ctx: number, tag: number, cfg: LpaeWalkConfig, hi: number, lo: number): void {
+    const m = this.leaf;
+    m.wctx = NIL;
+    if (!this.memoHolds(0, ctx, hi, lo)) return;
+    const e = this.mE[0]!;
+    const words = this.eWords[e]!;
+    if (words === null || this.tag(e) !== tag) return;
+    const mali = cfg.regime === 'mali';
+    if (!(mali ? cfg.oaBits >= 32 && !cfg.identity && cfg.configError === null : cfg.fastWalk)) return;
+    const level = this.level(e);
+    const g = this.granuleShift(e);
+    const bpl = g - 3;
+    const shift = g + bpl * (3 - level);
+    const span = this.mShift[0]!;
+    if (level < 1 || span !== shift + bpl || span >= 32) return;
+    if (mali) {
+      if (g !== 12) return;
+      m.leafMask = 3;
+      m.leafVal = 1;
+      m.attr = level;
+    } else {
+      // lpaeFastLeaf: a page at level 3, a block where the granule allows one; AF set.
+      if (level !== 3 && !(g === 12 ? level === 1 || level === 2 : level === 2)) return;
+      m.leafMask = 0x403;
+      m.leafVal = level === 3 ? 0x403 : 0x401;
+      m.attr = 0;
+    }
+    lpaeLeafPermTable(cfg, this.tableHi(e), m.perms);
+    m.tag = tag;
+    m.cfg = cfg;
+    m.span = span;
+    m.bLo = this.mBLo[0]!;
+    m.bHi = this.mBHi[0]!;
+    m.words = words;
+    m.wb = PhysMem.wordIndex(this.table(e));
+    m.shift = shift;
+    m.idxMask = (1 << bpl) - 1;
+    m.oaHiLimit = cfg.oaHiLimit;
+    m.wctx = ctx;
+  }
+
   private decodeLeaf(e: number): void {
     this.leafE = e;
     this.leafWords = this.eWords[e]!;
@@ -818,6 +910,7 @@ export class WalkCache {
   }
 
   private swapMemo(): void {
+    this.leaf.wctx = NIL;
     const a = this.mCtx, b = this.mShift, c = this.mBLo, d = this.mBHi, e = this.mE;
     let x = a[0]!; a[0] = a[1]!; a[1] = x;
     x = b[0]!; b[0] = b[1]!; b[1] = x;
@@ -833,6 +926,7 @@ export class WalkCache {
    * context is dropped (it may no longer be the deepest one).
    */
   private remember(ctx: number, e: number, hi: number, lo: number): void {
+    this.leaf.wctx = NIL;
     const t = this.t;
     const shift = t.shift(e);
     if (this.mCtx[1] === ctx) {
@@ -858,6 +952,7 @@ export class WalkCache {
   }
 
   private forget(): void {
+    this.leaf.wctx = NIL;
     this.mCtx.fill(NIL);
     this.mE.fill(NIL);
     this.leafE = NIL;

@@ -1001,6 +1001,28 @@ export function lpaeFastLeaf(cfg: LpaeWalkConfig, g: number, level: number, word
   return true;
 }
 
+/**
+ * The permissions of every leaf of `cfg` under table controls `tblHi` (the stage-1 walker's
+ * collected APTable/XNTable/PXNTable bits; ignored by stage 2 and Mali), indexed by the only
+ * descriptor bits they depend on: `((lo >>> 6) & 3) | ((hi >>> 19) & 12)` — lo bits 7:6
+ * (AP[2:1], S2AP, or Mali's write/read) and hi bits 22:21 (UXN/XN, PXN). Written into `out`
+ * (16 entries) by the same functions the walkers use, so a table lookup gives exactly what
+ * they compute. For a one-descriptor step that reads many leaves of one table
+ * (`SetTlb.fillLeaf`).
+ */
+export function lpaeLeafPermTable(cfg: LpaeWalkConfig, tblHi: number, out: Int32Array): void {
+  for (let i = 0; i < 16; i++) {
+    const lo = (i & 3) << 6;
+    const hi = ((i >>> 2) & 3) << 21;
+    out[i] = cfg.regime === 'mali' ? maliPerms(lo, hi) : cfg.stage === 2 ? s2Perms((lo >>> 6) & 3, hi) : s1Perms(cfg.regime === 'v8-s1', lo, hi, tblHi | 0);
+  }
+}
+
+/** Index into an `lpaeLeafPermTable` of a leaf descriptor's words. */
+export function lpaeLeafPermIndex(lo: number, hi: number): number {
+  return ((lo >>> 6) & 3) | ((hi >>> 19) & 12);
+}
+
 function attrByte(cfg: LpaeWalkConfig, idx: number): number {
   return idx < 4 ? (cfg.mairLo >>> (idx * 8)) & 0xff : (cfg.mairHi >>> ((idx - 4) * 8)) & 0xff;
 }

@@ -178,6 +178,16 @@ export function permits(perms: number, access: WalkAccess): boolean {
   return (perms & (access.priv ? PERM_PRIV_R : PERM_USER_R)) !== 0;
 }
 
+/**
+ * The one PERM_* bit `permits` tests for `access`: `permits(p, access)` is
+ * `(p & permBit(access)) !== 0`.
+ */
+export function permBit(access: WalkAccess): number {
+  if (access.exec) return access.priv ? PERM_PRIV_X : PERM_USER_X;
+  if (access.write) return access.priv ? PERM_PRIV_W : PERM_USER_W;
+  return access.priv ? PERM_PRIV_R : PERM_USER_R;
+}
+
 /** Renders a PERM_* mask as "priv:rwx user:r--". */
 export function formatPerms(perms: number): string {
   const f = (r: number, w: number, x: number): string =>

@@ -34,7 +34,7 @@ import {
   walkLpaeParts,
   type LpaeWalkConfig,
 } from '../../walk/lpae.js';
-import { createWalkResult, permits, PERM_PRIV_R, PERM_PRIV_W, PERM_PRIV_X, PERM_USER_R, PERM_USER_W, PERM_USER_X, type WalkAccess, type WalkResult } from '../../walk/types.js';
+import { createWalkResult, permBit, permits, PERM_PRIV_R, PERM_PRIV_W, PERM_PRIV_X, PERM_USER_R, PERM_USER_W, PERM_USER_X, type WalkAccess, type WalkResult } from '../../walk/types.js';
 import { tlbSizeShift, WALK_CACHE_DEFAULT_CAPACITY, WalkCache, type TlbCounters } from '../tlb.js';
 import { SetTlb } from '../set-tlb.js';
 import * as R from './regs.js';
@@ -160,6 +160,13 @@ const ACCESSES: readonly WalkAccess[] = [
   { write: false, exec: false, priv: false },
   { write: true, exec: false, priv: false },
 ];
+
+/**
+ * Per access type, the permission bits a leaf must grant for the miss to be served in one step
+ * (`SetTlb.fillLeaf`): what `permits` checks, plus read for an atomic (else the general path
+ * takes the miss and reports the fault).
+ */
+const ACCESS_NEED: readonly number[] = ACCESSES.map((a, i) => permBit(a) | (i === R.MALI_FAULT_ACCESS_ATOMIC ? PERM_USER_R : 0));
 
 export class MaliMmu {
   readonly spaces: readonly AddressSpace[];
@@ -503,11 +510,19 @@ export class MaliMmu {
     const wc = this.wc;
     let we = -1;
     if (wc !== null) {
-      // The common case: a leaf in the table cached for the input's block.
+      // The common case, in one step: a leaf in the table the walk cache remembers, decoded
+      // (SetTlb.fillLeaf); it declines whatever the code below would handle otherwise.
+      const f = tlb.fillLeaf(s.ctx, s.ctx, s.wctx, 0, s.cfg, vaHi, vaLo, ACCESS_NEED[access]!, wc.leaf, true);
+      if (f >= 0) {
+        out.pa = tlb.outputParts(f, vaHi, vaLo);
+        return MALI_TR_OK;
+      }
+      // The same through the walk cache's lookup: a leaf in the table cached for the input's block.
       we = wc.lookupParts(s.wctx, vaHi, vaLo);
       if (we >= 0) {
         const words = wc.words(we);
         if (words !== null && this.cachedLeaf(s, wc.level(we), words, PhysMem.wordIndex(wc.table(we)), vaHi, vaLo, acc)) {
+          wc.primeLeaf(s.wctx, 0, s.cfg, vaHi, vaLo);
           const perms = this.leafPerms;
           if (access === R.MALI_FAULT_ACCESS_ATOMIC && (perms & PERM_USER_R) === 0)
             return this.stall(as, vaFrom(vaHi, vaLo), R.MALI_EXC_PERMISSION_FAULT + wc.level(we), access, sourceId, record);

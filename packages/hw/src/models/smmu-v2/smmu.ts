@@ -40,7 +40,7 @@ import {
   walkLpaeParts,
   type LpaeWalkConfig,
 } from '../../walk/lpae.js';
-import { createWalkResult, permits, type WalkAccess, type WalkResult, type WalkTableTranslator } from '../../walk/types.js';
+import { createWalkResult, permBit, permits, type WalkAccess, type WalkResult, type WalkTableTranslator } from '../../walk/types.js';
 import { v7sConfigFromRegisters, walkV7s, type V7sWalkConfig } from '../../walk/v7s.js';
 import { smmuV2Config, smmuV2IdRegs, SMMUV2_PRESET_MMU500, type SmmuV2Config } from './presets.js';
 import * as R from './regs.js';
@@ -1399,8 +1399,19 @@ export class SmmuV2 implements MmioDevice {
    * changed nothing, and the caller walks.
    */
   private s1CachedLeaf(b: Bank, cfg: LpaeWalkConfig, kHi: number, kLo: number, out: SmmuV2Translation): boolean {
+    // In one step when the walk cache's remembered table is decoded (SetTlb.fillLeaf: the same
+    // leaf, entry, context and counts as below); else as below, then decoded for the next.
+    const tlb = this.tlb.tlb;
+    const wc = this.tlb.wc;
+    // (Also reached after a hit the access may not use: not `missed`.)
+    const f = tlb.fillLeaf(b.ctxAsid, b.ctxGlobal, b.wctxS1, b.s1tag, cfg, kHi, kLo, permBit(this.access), wc.leaf, false);
+    if (f >= 0) {
+      out.pa = tlb.outputParts(f, kHi, kLo);
+      return true;
+    }
     const res = this.fastRes;
-    if (!this.tlb.wc.fastLeaf(b.wctxS1, b.s1tag, cfg, kHi, kLo, this.access, res)) return false;
+    if (!wc.fastLeaf(b.wctxS1, b.s1tag, cfg, kHi, kLo, this.access, res)) return false;
+    wc.primeLeaf(b.wctxS1, b.s1tag, cfg, kHi, kLo);
     const oaHi = res[FAST_OA_HI]!;
     const oaLo = res[FAST_OA_LO]!;
     const ctx = (res[FAST_DESC_LO]! & 0x800) === 0 ? b.ctxGlobal : b.ctxAsid;
@@ -1414,8 +1425,17 @@ export class SmmuV2 implements MmioDevice {
    * stands for (`walkS2` counts it otherwise).
    */
   private s2CachedLeaf(b: Bank, hi: number, lo: number, out: SmmuV2Translation): boolean {
+    const tlb = this.tlb.tlb;
+    const wc = this.tlb.wc;
+    const f = tlb.fillLeaf(b.ctxS2, b.ctxS2, b.wctxS2, b.s2tag, b.s2!, hi, lo, permBit(this.access), wc.leaf, false);
+    if (f >= 0) {
+      this.stats.walks++;
+      out.pa = tlb.outputParts(f, hi, lo);
+      return true;
+    }
     const res = this.fastRes;
-    if (!this.tlb.wc.fastLeaf(b.wctxS2, b.s2tag, b.s2!, hi, lo, this.access, res)) return false;
+    if (!wc.fastLeaf(b.wctxS2, b.s2tag, b.s2!, hi, lo, this.access, res)) return false;
+    wc.primeLeaf(b.wctxS2, b.s2tag, b.s2!, hi, lo);
     this.stats.walks++;
     const oaHi = res[FAST_OA_HI]!;
     const oaLo = res[FAST_OA_LO]!;

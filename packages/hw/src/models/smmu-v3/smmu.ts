@@ -46,7 +46,7 @@ import {
   walkLpaeParts,
   type LpaeWalkConfig,
 } from '../../walk/lpae.js';
-import { createWalkResult, PERM_ALL, permits, type WalkAccess, type WalkResult, type WalkTableTranslator } from '../../walk/types.js';
+import { createWalkResult, PERM_ALL, PERM_PRIV_R, PERM_PRIV_W, PERM_PRIV_X, PERM_USER_R, PERM_USER_W, PERM_USER_X, permits, type WalkAccess, type WalkResult, type WalkTableTranslator } from '../../walk/types.js';
 import type { DmaTranslation, DmaTranslator, DmaTranslatorParts } from '../dma-master.js';
 import { tlbSizeShift, WALK_CACHE_DEFAULT_CAPACITY, WALK_CACHE_TAGS, WalkCache, type TlbCounters } from '../tlb.js';
 import { SetTlb, SET_TLB_DEFAULT_WAYS } from '../set-tlb.js';
@@ -1495,10 +1495,26 @@ export class SmmuV3 implements MmioDevice {
     }
     const tlb = this.tlb;
     const e = tlb.lookupParts(ctx, hi, lo);
-    if (e >= 0 && permits(tlb.perms(e), access)) {
-      this.stats.tlbHits++;
-      out.pa = tlb.outputParts(e, hi, lo);
-      return true;
+    if (e >= 0) {
+      if (permits(tlb.perms(e), access)) {
+        this.stats.tlbHits++;
+        out.pa = tlb.outputParts(e, hi, lo);
+        return true;
+      }
+    } else if (this.fastOne !== null) {
+      // The permission bit `permits` tests (`permBit`, written out: a call here would take
+      // V8's inlining budget from the hit path above, and was not inlined).
+      const need = access.exec ? (access.priv ? PERM_PRIV_X : PERM_USER_X) : access.write ? (access.priv ? PERM_PRIV_W : PERM_USER_W) : access.priv ? PERM_PRIV_R : PERM_USER_R;
+      const f = tlb.fillLeaf(ctx, ctx, this.fastOneWctx, this.fastOneTag, this.fastOne, hi, lo, need, this.wc.leaf, true);
+      if (f >= 0) {
+        const st = this.stats;
+        st.tlbMisses++;
+        st.walks++;
+        st.tlbEntries = tlb.size;
+        st.tlbFlushes = tlb.flushes;
+        out.pa = tlb.outputParts(f, hi, lo);
+        return true;
+      }
     }
     return this.translateMiss(ctx, streamId, substreamId, hi, lo, access, out, e);
   }
@@ -1516,10 +1532,12 @@ export class SmmuV3 implements MmioDevice {
    * anything else); the combined entry goes into the TLB. Only int32 halves cross calls.
    */
   private translateMiss(ctx: number, streamId: number, substreamId: number, iovaHi: number, iovaLo: number, access: WalkAccess, out: SmmuTranslation, e: number): boolean {
-    if (e < 0 && this.fastOne !== null && this.wc.fastLeaf(this.fastOneWctx, this.fastOneTag, this.fastOne, iovaHi, iovaLo, access, this.res1)) {
-      // The common miss of a one-stage stream: a leaf in the table the walk cache remembers.
-      // What the code below does in that case, without its set-up (walkStage would look the
-      // same entry up and read the same descriptor).
+    const one = this.fastOne;
+    if (e < 0 && one !== null && this.wc.fastLeaf(this.fastOneWctx, this.fastOneTag, one, iovaHi, iovaLo, access, this.res1)) {
+      // The same when the walk cache's remembered table is not decoded for fillLeaf yet:
+      // what the code below does in that case, without its set-up (walkStage would look the
+      // same entry up and read the same descriptor); then decoded for the next misses.
+      this.wc.primeLeaf(this.fastOneWctx, this.fastOneTag, one, iovaHi, iovaLo);
       const res = this.res1;
       const st = this.stats;
       st.tlbMisses++;
