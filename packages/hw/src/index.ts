@@ -17,5 +17,6 @@ export * from './models/smmu-v2/index.js';
 export * from './models/mali/index.js';
 export * from './models/adreno/index.js';
 export * from './models/pci-ecam/index.js';
+export * from './models/qcom-iommu/index.js';
 export * from './models/registry.js';
 export * from './memmap.js';
