@@ -12,7 +12,7 @@
  * - modelled: the project has (or will have) the code behind them: the IOMMU core and
  *   io-pgtable, the format modules, the SMMU drivers and their sub-options, the GPU drivers.
  * - core (not modelled): kernel symbols the stack's dependencies mention (MMU, OF, PM,
- *   COMMON_CLK, DRM, QCOM_SCM, ...). They resolve with the same rules and appear in the
+ *   COMMON_CLK, DRM, ...). They resolve with the same rules and appear in the
  *   resolved .config, but nothing in the image corresponds to them.
  *
  * Only selects and dependencies between symbols listed here are kept; a select of a symbol
@@ -76,7 +76,7 @@ const MAINLINE: readonly KconfigSymbol[] = [
   { name: 'MODVERSIONS', type: 'bool', prompt: 'Module versioning support', parents: ['MODULES'], menu: '', source: 'kernel/module/Kconfig', help: 'Symbol CRCs checked at load (the model writes CRC 0).', modelled: false },
   { name: 'MODULE_SIG', type: 'bool', prompt: 'Module signature verification', parents: ['MODULES'], menu: '', source: 'kernel/module/Kconfig', help: 'Signature checking of modules at load.', modelled: false },
   { name: 'MODPROBE_PATH', type: 'string', prompt: 'Path to modprobe binary', parents: ['MODULES'], defaults: [{ value: '"/sbin/modprobe"' }], menu: '', source: 'kernel/module/Kconfig', help: 'The program request_module runs.', modelled: false },
-  { name: 'QCOM_SCM', type: 'tristate', menu: 'Device Drivers/Firmware Drivers', source: 'drivers/firmware/qcom/Kconfig', help: 'Qualcomm secure channel manager (qcom_scm.ko; not modelled).', modelled: false },
+  { name: 'QCOM_SCM', type: 'tristate', menu: 'Device Drivers/Firmware Drivers', source: 'drivers/firmware/qcom/Kconfig', help: 'Qualcomm secure channel manager: the interface to the TrustZone firmware (restore_sec_cfg, the IOMMU secure page table). Modelled in the kernel core, always built in whatever this symbol resolves to.', modelled: true },
   { name: 'OF', type: 'bool', prompt: 'Device Tree and Open Firmware support', menu: 'Device Drivers', source: 'drivers/of/Kconfig', help: 'Device tree support (selected by ARM64).', modelled: false },
   { name: 'DRM', type: 'tristate', prompt: 'Direct Rendering Manager (XFree86 4.1.0 and higher DRI support)', menu: 'Device Drivers/Graphics support', source: 'drivers/gpu/drm/Kconfig', help: 'The DRM core (GKI: built in; not modelled).', modelled: false },
   { name: 'DRM_SCHED', type: 'tristate', parents: ['DRM'], depends: 'DRM', menu: 'Device Drivers/Graphics support', source: 'drivers/gpu/drm/Kconfig', help: 'The GPU scheduler (not modelled).', modelled: false },
