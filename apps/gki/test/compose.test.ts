@@ -252,7 +252,9 @@ describe('the real catalogue', () => {
     for (const s of ['__platform_driver_register', 'platform_driver_unregister', 'devm_request_threaded_irq', 'alloc_io_pgtable_ops', 'io_pgtable_ops_register'])
       expect(group.get(s), s).toBe('# commonly used symbols');
     expect(group.get('iommu_device_register')).toBe('# commonly used symbols'); // arm_smmu and arm_smmu_v3
-    expect(group.get('dma_alloc_attrs')).toBe('# required by gki_dma_test.ko');
+    // gki_dma_test and qcom_iommu (the secure page table it hands to the firmware)
+    expect(group.get('dma_alloc_attrs')).toBe('# commonly used symbols');
+    expect(group.get('qcom_scm_restore_sec_cfg')).toBe('# required by qcom_iommu.ko');
     expect(group.get('of_property_read_string_helper')).toBe('# required by msm.ko');
     // within a group, sorted
     const blocks = files.get('abi_symbol_list')!.split('\n\n');

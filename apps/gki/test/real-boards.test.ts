@@ -634,8 +634,8 @@ describe('real kernel device trees boot on the default image', () => {
         }
       });
 
-      it('gives every master of a bound SMMU its IOMMU group', () => {
-        const smmus = new Set(k.drivers.allDevices().filter((d) => d.state === 'bound' && /^arm-smmu/.test(d.driver!.name)).map((d) => d.ofNode));
+      it('gives every master of a bound SMMU (or Qualcomm secure IOMMU) its IOMMU group', () => {
+        const smmus = new Set(k.drivers.allDevices().filter((d) => d.state === 'bound' && /^(arm-smmu|qcom-iommu$)/.test(d.driver!.name)).map((d) => d.ofNode));
         const masters = k.drivers.allDevices().filter((d) => {
           const v = d.ofNode?.property('iommus');
           if (!v || v.length < 4) return false;

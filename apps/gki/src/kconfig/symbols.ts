@@ -95,6 +95,7 @@ const MAINLINE: readonly KconfigSymbol[] = [
   { name: 'ARM_SMMU_LEGACY_DT_BINDINGS', type: 'bool', prompt: 'Support the legacy "mmu-masters" devicetree bindings', parents: ['IOMMU_SUPPORT', 'ARM_SMMU'], depends: 'ARM_SMMU=y && OF', menu: 'Device Drivers', source: IOMMU_ARM, help: 'The deprecated mmu-masters binding (only with arm_smmu built in).', modelled: true },
   { name: 'ARM_SMMU_DISABLE_BYPASS_BY_DEFAULT', type: 'bool', prompt: 'Disable unmatched stream bypass by default', promptIf: 'EXPERT', parents: ['IOMMU_SUPPORT', 'ARM_SMMU'], defaults: [{ value: 'y' }], menu: 'Device Drivers', source: IOMMU_ARM, help: 'Streams the SMMU does not know fault instead of bypassing.', modelled: true },
   { name: 'ARM_SMMU_QCOM', type: 'tristate', parents: ['IOMMU_SUPPORT', 'ARM_SMMU'], depends: 'ARCH_QCOM', defaults: [{ value: 'y' }], selects: [{ symbol: 'QCOM_SCM' }], menu: 'Device Drivers', source: IOMMU_ARM, help: 'The Qualcomm SMMU implementation, built into arm_smmu.', modelled: true },
+  { name: 'QCOM_IOMMU', type: 'bool', prompt: 'Qualcomm IOMMU Support', parents: ['IOMMU_SUPPORT'], depends: '(ARCH_QCOM || COMPILE_TEST) && !GENERIC_ATOMIC64', selects: [{ symbol: 'QCOM_SCM' }, { symbol: 'IOMMU_API' }, { symbol: 'IOMMU_IO_PGTABLE_LPAE' }], menu: 'Device Drivers', source: IOMMU, help: 'The Qualcomm secure IOMMU driver of MSM8916/MSM8939/MSM8953 (qcom_iommu): context banks only, the rest through the TrustZone firmware.', modelled: true },
   { name: 'ARM_SMMU_V3', type: 'tristate', prompt: 'ARM Ltd. System MMU Version 3 (SMMUv3) Support', parents: ['IOMMU_SUPPORT'], depends: 'ARM64', selects: [{ symbol: 'IOMMU_API' }, { symbol: 'IOMMU_IO_PGTABLE_LPAE' }, { symbol: 'GENERIC_MSI_IRQ' }], menu: 'Device Drivers', source: IOMMU_ARM, help: 'SMMUv3 driver (arm_smmu_v3).', modelled: true },
   { name: 'GKI_DMA_TEST', type: 'tristate', prompt: 'DMA engine test driver for gki,dma-master engines', depends: 'OF', menu: 'Device Drivers/gki model test drivers', source: 'apps/gki (this project)', help: "The model's DMA test driver (gki_dma_test) for the board's DMA masters.", modelled: true },
   { name: 'GENERIC_ATOMIC64', type: 'bool', menu: 'Library routines', source: 'lib/Kconfig', help: 'Selected by architectures without native 64-bit atomics (never on arm64).', modelled: false },
@@ -114,9 +115,14 @@ export interface KconfigRules {
  * The seed series (Isaac Manjarres, Dec 2020) makes both io-pgtable formats tristate, so a
  * vendor ships only the format it uses as a module, and makes IOMMU_IO_PGTABLE a
  * user-visible bool so the framework can be built with no format in it (as a GKI would).
+ * QCOM_IOMMU, a bool in mainline, is tristate here (see below).
  */
 function seedPatch(s: KconfigSymbol): KconfigSymbol {
   if (s.name === 'IOMMU_IO_PGTABLE_LPAE' || s.name === 'IOMMU_IO_PGTABLE_ARMV7S') return { ...s, type: 'tristate' };
+  // mainline v6.12 keeps QCOM_IOMMU a bool ("iommu drivers cannot (yet?) be built as
+  // modules"); under the seed rules it is a module like arm_smmu, which is how a GKI vendor
+  // would ship it (the model's qcom_iommu loads and unloads as one)
+  if (s.name === 'QCOM_IOMMU') return { ...s, type: 'tristate' };
   if (s.name === 'IOMMU_IO_PGTABLE') return { ...s, prompt: 'IOMMU page table allocator framework' };
   return s;
 }

@@ -44,6 +44,8 @@ interface ScmState {
   driver: Driver | null;
   /** The convention answered the probe's availability query. */
   convention: 'smc arm 64' | null;
+  /** Memory handed to the secure world (secure page tables): never the kernel's again. */
+  readonly lent: { readonly address: number; readonly size: number }[];
 }
 
 const states = new WeakMap<Kernel, ScmState>();
@@ -51,7 +53,7 @@ const states = new WeakMap<Kernel, ScmState>();
 function state(kernel: Kernel): ScmState {
   let s = states.get(kernel);
   if (!s) {
-    s = { dev: null, driver: null, convention: null };
+    s = { dev: null, driver: null, convention: null, lent: [] };
     states.set(kernel, s);
   }
   return s;
@@ -140,7 +142,17 @@ export function qcomScmIommuSecurePtblInit(kernel: Kernel, addr: number, size: n
   if (!qcomScmIsAvailable(kernel)) return -ENODEV;
   const res = createSmcResult();
   const r = scmCall(kernel, SVC_MP, MP_IOMMU_SECURE_PTBL_INIT, [SCM_RW, SCM_VAL, SCM_VAL], [addr, size >>> 0, spare >>> 0], res);
+  if (r === 0) state(kernel).lent.push({ address: addr, size: size >>> 0 });
   return r === -EPERM ? 0 : r;
+}
+
+/**
+ * The memory the kernel handed to the secure world through qcom_scm (the IOMMU secure page
+ * table): allocated from the kernel and never freed, as in Linux, because the firmware owns
+ * it. Accounting (a shutdown that finds these pages in use has leaked nothing), not a Linux API.
+ */
+export function qcomScmLentMemory(kernel: Kernel): readonly { readonly address: number; readonly size: number }[] {
+  return state(kernel).lent;
 }
 
 function scmProbe(dev: Device): number {

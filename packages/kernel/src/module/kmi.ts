@@ -471,6 +471,7 @@ const KERNEL_USES: Readonly<Record<string, KmiUse>> = {
   qcomScmRestoreSecCfg: sym('qcom_scm_restore_sec_cfg'),
   qcomScmIommuSecurePtblSize: sym('qcom_scm_iommu_secure_ptbl_size'),
   qcomScmIommuSecurePtblInit: sym('qcom_scm_iommu_secure_ptbl_init'),
+  qcomScmLentMemory: internal('the model\'s record of memory lent to the secure world, for shutdown accounting'),
   qcomScmRegisterDriver: internal('the built-in qcom_scm driver\'s subsys initcall'),
   armSmcccSmc: internal('arm_smccc_smc: the SMC instruction itself, used by the built-in firmware drivers'),
   armSmcccCallVal: none('ARM_SMCCC_CALL_VAL: a macro'),

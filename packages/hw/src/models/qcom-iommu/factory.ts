@@ -91,7 +91,11 @@ export function attachQcomIommuMasters(board: Board, tree: FdtTree): number {
       const m = board.models.get(ref.path);
       if (!(m instanceof QcomIommu)) continue;
       if (target && m !== target) continue;
-      if (ref.args.length !== 1) throw new FdtError(-1, `iommus entry for ${ref.path} has ${ref.args.length} cells; a Qualcomm IOMMU takes one (the context bank)`, path);
+      if (ref.args.length !== 1) {
+        // Linux's driver refuses such a master too; the board keeps going without attaching it
+        board.notes.push({ level: 'warn', source: 'OF', message: `${path}: iommus entry for ${ref.path} has ${ref.args.length} cells; a Qualcomm IOMMU takes one (the context bank); not attached` });
+        return undefined;
+      }
       target = m;
       banks.push(ref.args[0]!);
     }
@@ -99,8 +103,10 @@ export function attachQcomIommuMasters(board: Board, tree: FdtTree): number {
     try {
       target.attachMaster(master, banks);
     } catch (e) {
-      if (e instanceof RangeError) throw new FdtError(-1, e.message, path);
-      throw e;
+      if (!(e instanceof RangeError)) throw e;
+      // a bank the IOMMU lacks: Linux's of_xlate refuses the master as well
+      board.notes.push({ level: 'warn', source: 'OF', message: `${path}: ${e.message}; not attached` });
+      return undefined;
     }
     n++;
     return undefined;
