@@ -300,6 +300,30 @@ const CASES: readonly Expect[] = [
     gpu: { device: '3d00000.gpu', translatedBy: '/soc@0/iommu@3da0000' },
   },
   {
+    file: 'qcom/apq8016-sbc.dts',
+    name: 'Qualcomm Technologies, Inc. APQ 8016 SBC',
+    ram: [{ base: 0x8000_0000, size: 4 * GiB }],
+    noMap: [],
+    // MSM8916's secure IOMMUs: the global space is the TrustZone's (qcom,scm), the context
+    // banks are the children of each IOMMU node
+    models: ['/firmware/scm', '/soc@0/iommu@1ef0000', '/soc@0/iommu@1f08000'],
+    devices: ['1c00000.gpu', '1d00000.video-codec', '1b0ac00.camss', '1ef0000.iommu', 'soc@0:iommu@1f08000', 'firmware:scm'],
+    bound: {
+      'firmware:scm': 'qcom_scm',
+      '1ef0000.iommu': 'qcom-iommu',
+      'soc@0:iommu@1f08000': 'qcom-iommu',
+      '1e23000.iommu-ctx': 'qcom-iommu-ctx',
+      '1e24000.iommu-ctx': 'qcom-iommu-ctx',
+      '1e25000.iommu-ctx': 'qcom-iommu-ctx',
+      '1f09000.iommu-ctx': 'qcom-iommu-ctx',
+      '1f0a000.iommu-ctx': 'qcom-iommu-ctx',
+    },
+    // the Adreno 306 (a3xx): Linux's msm drives it, this model's msm does not
+    refused: { '1c00000.gpu': 'msm (a3xx)' },
+    groups: ['1c00000.gpu', '1d00000.video-codec', '1b0ac00.camss'],
+    log: [/Adreno 3xx GPU \(revision 3\.0\.6\.0\): Linux's msm drives this family, this model of it does not/, /qcom-iommu 1ef0000\.iommu: iommu sec: pgtable size: \d+/],
+  },
+  {
     file: 'qcom/apq8096-db820c.dts',
     name: 'Qualcomm Technologies, Inc. DB820c',
     ram: [{ base: 0x8000_0000, size: 4 * GiB }],
