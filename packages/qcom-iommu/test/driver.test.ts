@@ -72,8 +72,9 @@ function dmaTest(): KernelModule {
   return { name: 'dma_test', version: '0', license: 'GPL v2', init: (c) => c.kernel.drivers.registerDriver(drv), exit: (c) => void c.kernel.drivers.unregisterDriver(drv) };
 }
 
-function boot(o: Parameters<typeof dts>[0] = {}) {
+function boot(o: Parameters<typeof dts>[0] = {}, tweak?: (board: Board) => void) {
   const board = Board.fromDtb(compileDts(dts(o)));
+  tweak?.(board);
   const k = Kernel.boot(board, { builtin: [ioPgtableCoreModule], modules: [ioPgtableArm, qcomIommu, dmaTest()], load: ['dma_test', 'qcom_iommu'] });
   const dev = (n: string) => k.drivers.findDevice(n)!;
   const dma = (name: string) => board.modelsOfType(DmaMaster).find((d) => d.name === name)!;
@@ -173,6 +174,38 @@ describe('qcom_iommu', () => {
     expect(iommuGroupGet(dev('1a01000.dma'))).toBeUndefined();
     expect(apps.secureConfigured).toBe(false);
     expect(k.log.grep(/1ef0000.iommu.*deferred/).length + k.log.grep(/probe deferral/).length).toBeGreaterThan(0);
+  });
+
+  it('a firmware refusing restore_sec_cfg fails the attach with Linux\'s message, and the page table goes', () => {
+    const { k, dev, apps } = boot({}, (board) => {
+      const tz = board.secureMonitor!;
+      board.secureMonitor = {
+        name: 'refusing',
+        smc(args, res) {
+          if (((args[0] ?? 0) & 0xffff) === 0x0c02) {
+            res.a0 = -2; // EINVAL_ARG
+            res.a1 = res.a2 = res.a3 = 0;
+            return;
+          }
+          tz.smc(args, res);
+        },
+      };
+    });
+    expect(k.log.grep('qcom-iommu 1ef0000.iommu: secure init failed: -22').length).toBeGreaterThan(0);
+    expect(apps.secureConfigured).toBe(false);
+    expect(iommuGetDomainForDev(dev('1a01000.dma'))).toBeUndefined();
+    // what is left allocated: the secure page table the firmware took (64 pages), nothing else
+    expect(k.pages.stats().pagesInUse).toBe(64);
+  });
+
+  it('without qcom,iommu-secure-id the IOMMU does not probe', () => {
+    const board = Board.fromDtb(compileDts(dts().replace('qcom,iommu-secure-id = <17>;', '')));
+    const k = Kernel.boot(board, { builtin: [ioPgtableCoreModule], modules: [ioPgtableArm, qcomIommu, dmaTest()], load: ['dma_test', 'qcom_iommu'] });
+    expect(k.log.grep('qcom-iommu 1ef0000.iommu: missing qcom,iommu-secure-id property').length).toBe(1);
+    expect(qcomIommuFromDevice(k.drivers.findDevice('1ef0000.iommu')!)).toBeUndefined();
+    expect(iommuGroupGet(k.drivers.findDevice('1a01000.dma')!)).toBeUndefined();
+    // the other IOMMU is unaffected
+    expect(iommuGroupGet(k.drivers.findDevice('1c00000.dma')!)).toBeDefined();
   });
 
   it('rmmod is refused while masters use it', () => {
