@@ -39,6 +39,7 @@
  */
 
 import type { LpaeWalkConfig } from '../walk/lpae.js';
+import { PERM_PRIV_R, PERM_PRIV_W, PERM_PRIV_X, PERM_USER_R, PERM_USER_W, PERM_USER_X, type WalkAccess } from '../walk/types.js';
 import type { TlbCounters, TlbEviction, WalkLeaf } from './tlb.js';
 import { TlbContextIds } from './tlb-contexts.js';
 
@@ -462,6 +463,92 @@ export class SetTlb {
       }
     }
     return this.insertSlow(ctx, hi, lo, s, oaHi, oaLo | (lo & ((1 << s) - 1)), perms, m.attr);
+  }
+
+  /**
+   * A whole translation's TLB part in one call, for a model with one TLB context per
+   * translation: `lookupParts(ctx, hi, lo)`, and when that misses and `cfg` is not null,
+   * `fillLeaf(ctx, ctx, wctx, tag, cfg, hi, lo, permBit(access), m, true)`. Returns the entry found
+   * (≥ 0: a hit, counted as `lookupParts` counts it; the caller checks its permissions), or
+   * −2 − the entry the step filled (the miss counted, the walk-cache hit counted by the step),
+   * or −1 for a miss the step declined or was not asked to serve (counted; nothing filled).
+   *
+   * Saves a model the second call and the caller's own branch between the two (the model's
+   * translate path is then small enough to be inlined into its callers, leaving this the one
+   * call of a hit and of the common miss). Same answers, entries and counters as the two
+   * calls in sequence (test/fill-leaf.test.ts).
+   */
+  lookupFill(ctx: number, hi: number, lo: number, wctx: number, tag: number, cfg: LpaeWalkConfig | null, access: WalkAccess, m: WalkLeaf): number {
+    // `lookupParts` and then `fillLeaf`'s body, written out in one function: V8 inlines neither
+    // `fillLeaf` (over its 460-byte limit) nor this, so a call of either would be a second call.
+    let mask = this.ci[4 * ctx + 1]!;
+    const stamp = this.ci[4 * ctx]!;
+    const rec = this.rec;
+    while (mask !== 0) {
+      const bit = mask & -mask;
+      mask ^= bit;
+      const shift = 43 - Math.clz32(bit);
+      let bLo: number;
+      let bHi: number;
+      if (shift < 32) {
+        bLo = (lo >>> shift) | (hi << (32 - shift));
+        bHi = hi >>> shift;
+      } else {
+        bLo = (hi >>> (shift - 32)) | 0;
+        bHi = 0;
+      }
+      const key = (bHi << 6) | shift;
+      let r = (((bLo + (Math.imul(((ctx << 6) + shift) ^ Math.imul(bHi, 0x27d4eb2f), 0x9e3779b9) >>> this.offShift)) & this.setMask) << this.wayBits) << 3;
+      for (let w = this.ways; w > 0; w--, r += 8) {
+        if (rec[r] === bLo && rec[r + 1] === key && rec[r + 2] === stamp) {
+          this.hits++;
+          return r >> 3;
+        }
+      }
+    }
+    this.misses++;
+    // The step (as `fillLeaf(ctx, ctx, wctx, tag, cfg, hi, lo, permBit(access), m, true)`).
+    if (cfg === null || m.wctx !== wctx || m.tag !== tag || m.cfg !== cfg) return NIL;
+    const sp = m.span;
+    if (((lo >>> sp) | (hi << (32 - sp))) !== m.bLo || (hi >>> sp) !== m.bHi) return NIL;
+    const s = m.shift;
+    const wi = m.wb + (((lo >>> s) & m.idxMask) << 1);
+    const words = m.words;
+    const dlo = words[wi]! | 0;
+    const dhi = words[wi + 1]! | 0;
+    if ((dlo & m.leafMask) !== m.leafVal) return NIL;
+    const oaHi = dhi & 0xffff;
+    if (oaHi >= m.oaHiLimit) return NIL;
+    const perms = m.perms[((dlo >>> 6) & 3) | ((dhi >>> 19) & 12)]!;
+    // The one PERM_* bit `permits` tests for the access (`permBit`, written out).
+    const need = access.exec ? (access.priv ? PERM_PRIV_X : PERM_USER_X) : access.write ? (access.priv ? PERM_PRIV_W : PERM_USER_W) : access.priv ? PERM_PRIV_R : PERM_USER_R;
+    if ((perms & need) === 0) return NIL;
+    m.hits++;
+    const oaLo = dlo & ~((1 << s) - 1);
+    const bLo = (lo >>> s) | (hi << (32 - s));
+    const bHi = hi >>> s;
+    const first = ((bLo + (Math.imul(((ctx << 6) + s) ^ Math.imul(bHi, 0x27d4eb2f), 0x9e3779b9) >>> this.offShift)) & this.setMask) << this.wayBits;
+    const ci = this.ci;
+    const c = ctx << 2;
+    const r = first << 3;
+    const s0 = rec[r + 2]!;
+    // The lookup above compared every way of this set: none holds the block.
+    if (ctx >= 0 && ctx < this.nCtx && (s0 < 0 || s0 !== ci[rec[r + 3]! << 2])) {
+      rec[r] = bLo;
+      rec[r + 1] = (bHi << 6) | s;
+      rec[r + 2] = stamp;
+      rec[r + 3] = ctx;
+      rec[r + 4] = oaHi;
+      rec[r + 5] = oaLo;
+      rec[r + 6] = perms;
+      rec[r + 7] = m.attr;
+      ci[c + 1]! |= 1 << (s - 12);
+      ci[c + 2]!++;
+      this.count++;
+      this.inserts++;
+      return -2 - first;
+    }
+    return -2 - this.insertSlow(ctx, hi, lo, s, oaHi, oaLo | (lo & ((1 << s) - 1)), perms, m.attr);
   }
 
   /** True when a way after the first of the set at record offset `r` holds block `bLo`/`key` under `stamp`. */
