@@ -39,7 +39,7 @@
  */
 
 import type { LpaeWalkConfig } from '../walk/lpae.js';
-import { PERM_PRIV_R, PERM_PRIV_W, PERM_PRIV_X, PERM_USER_R, PERM_USER_W, PERM_USER_X, type WalkAccess } from '../walk/types.js';
+import { PERM_PRIV_R, PERM_PRIV_W, PERM_PRIV_X, PERM_USER_R, PERM_USER_W, PERM_USER_X, permits, type WalkAccess } from '../walk/types.js';
 import type { TlbCounters, TlbEviction, WalkLeaf } from './tlb.js';
 import { TlbContextIds } from './tlb-contexts.js';
 
@@ -67,6 +67,11 @@ const R_STRIDE = 8;
 
 /** 2^s for s = 0..63 (a table: `2 ** s` with a variable s is a call to pow). */
 const POW2 = new Float64Array(64).map((_, s) => 2 ** s);
+
+/** `SetTlb.lookupFill`: a hit served (the output written). */
+export const SERVED_HIT = 0;
+/** `SetTlb.lookupFill`: a miss served by the one-step fill (the output written). */
+export const SERVED_FILL = 1;
 
 /** Default number of entries. */
 export const SET_TLB_DEFAULT_CAPACITY = 16384;
@@ -467,18 +472,21 @@ export class SetTlb {
 
   /**
    * A whole translation's TLB part in one call, for a model with one TLB context per
-   * translation: `lookupParts(ctx, hi, lo)`, and when that misses and `cfg` is not null,
-   * `fillLeaf(ctx, ctx, wctx, tag, cfg, hi, lo, permBit(access), m, true)`. Returns the entry found
-   * (≥ 0: a hit, counted as `lookupParts` counts it; the caller checks its permissions), or
-   * −2 − the entry the step filled (the miss counted, the walk-cache hit counted by the step),
-   * or −1 for a miss the step declined or was not asked to serve (counted; nothing filled).
+   * translation: `lookupParts(ctx, hi, lo)`; on a hit whose `perms` permit `access`, writes
+   * the output to `out.pa` and returns 0 (`SERVED_HIT`); on a miss, when `cfg` is not null,
+   * `fillLeaf(ctx, ctx, wctx, tag, cfg, hi, lo, permBit(access), m, true)`, and when that
+   * fills an entry, writes its output to `out.pa` and returns 1 (`SERVED_FILL`). Otherwise
+   * writes nothing and returns −1 (a miss the step declined or was not asked to serve) or
+   * −2 − e (a hit on entry e that does not permit the access). Counts exactly what those calls
+   * count.
    *
-   * Saves a model the second call and the caller's own branch between the two (the model's
-   * translate path is then small enough to be inlined into its callers, leaving this the one
-   * call of a hit and of the common miss). Same answers, entries and counters as the two
-   * calls in sequence (test/fill-leaf.test.ts).
+   * Saves a model the second call, the caller's branches between the calls, and the output's
+   * store in its own code (so the model's translate path is small enough for V8 to inline
+   * into its callers, leaving this the one call of a hit and of the common miss; and the
+   * double stored into `out.pa` never crosses a call or is boxed by an inlined store).
+   * Tested against the calls in sequence (test/fill-leaf.test.ts).
    */
-  lookupFill(ctx: number, hi: number, lo: number, wctx: number, tag: number, cfg: LpaeWalkConfig | null, access: WalkAccess, m: WalkLeaf): number {
+  lookupFill(ctx: number, hi: number, lo: number, wctx: number, tag: number, cfg: LpaeWalkConfig | null, access: WalkAccess, m: WalkLeaf, out: { pa: number }): number {
     // `lookupParts` and then `fillLeaf`'s body, written out in one function: V8 inlines neither
     // `fillLeaf` (over its 460-byte limit) nor this, so a call of either would be a second call.
     let mask = this.ci[4 * ctx + 1]!;
@@ -502,7 +510,10 @@ export class SetTlb {
       for (let w = this.ways; w > 0; w--, r += 8) {
         if (rec[r] === bLo && rec[r + 1] === key && rec[r + 2] === stamp) {
           this.hits++;
-          return r >> 3;
+          const e = r >> 3;
+          if (!permits(rec[r + 6]!, access)) return -2 - e;
+          out.pa = this.outputParts(e, hi, lo);
+          return SERVED_HIT;
         }
       }
     }
@@ -546,9 +557,11 @@ export class SetTlb {
       ci[c + 2]!++;
       this.count++;
       this.inserts++;
-      return -2 - first;
+      out.pa = this.outputParts(first, hi, lo);
+      return SERVED_FILL;
     }
-    return -2 - this.insertSlow(ctx, hi, lo, s, oaHi, oaLo | (lo & ((1 << s) - 1)), perms, m.attr);
+    out.pa = this.outputParts(this.insertSlow(ctx, hi, lo, s, oaHi, oaLo | (lo & ((1 << s) - 1)), perms, m.attr), hi, lo);
+    return SERVED_FILL;
   }
 
   /** True when a way after the first of the set at record offset `r` holds block `bLo`/`key` under `stamp`. */

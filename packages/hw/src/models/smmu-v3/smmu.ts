@@ -49,7 +49,7 @@ import {
 import { createWalkResult, PERM_ALL, PERM_PRIV_R, PERM_PRIV_W, PERM_PRIV_X, PERM_USER_R, PERM_USER_W, PERM_USER_X, permits, type WalkAccess, type WalkResult, type WalkTableTranslator } from '../../walk/types.js';
 import type { DmaTranslation, DmaTranslator, DmaTranslatorParts } from '../dma-master.js';
 import { tlbSizeShift, WALK_CACHE_DEFAULT_CAPACITY, WALK_CACHE_TAGS, WalkCache, type TlbCounters } from '../tlb.js';
-import { SetTlb, SET_TLB_DEFAULT_WAYS } from '../set-tlb.js';
+import { SERVED_FILL, SERVED_HIT, SetTlb, SET_TLB_DEFAULT_WAYS } from '../set-tlb.js';
 import { decodeSmmuV3Caps, SMMUV3_PRESET_FVP, type SmmuV3Caps, type SmmuV3Preset } from './presets.js';
 import * as R from './regs.js';
 
@@ -1432,26 +1432,23 @@ export class SmmuV3 implements MmioDevice {
       out.pa = hi * TWO32 + (lo >>> 0);
       return true;
     }
-    const tlb = this.tlb;
     // A hit, or a miss the walk cache's decoded table serves in the same call (`fastOne`:
     // the stream translates by one stage with the walk cache on; else null, no step).
-    const e = tlb.lookupFill(ctx, hi, lo, this.fastOneWctx, this.fastOneTag, this.fastOne, access, this.wc.leaf);
-    if (e >= 0) {
-      if (permits(tlb.perms(e), access)) {
-        this.stats.tlbHits++;
-        out.pa = tlb.outputParts(e, hi, lo);
-        return true;
-      }
-    } else if (e < -1) {
-      const f = -2 - e;
+    const r = this.tlb.lookupFill(ctx, hi, lo, this.fastOneWctx, this.fastOneTag, this.fastOne, access, this.wc.leaf, out);
+    if (r === SERVED_HIT) {
+      this.stats.tlbHits++;
+      return true;
+    }
+    if (r === SERVED_FILL) {
       const st = this.stats;
       st.tlbMisses++;
       st.walks++;
-      st.tlbEntries = tlb.size;
-      st.tlbFlushes = tlb.flushes;
-      out.pa = tlb.outputParts(f, hi, lo);
+      st.tlbEntries = this.tlb.size;
+      st.tlbFlushes = this.tlb.flushes;
       return true;
     }
+    // A miss the step did not serve, or a hit (entry −2 − r) that does not permit the access.
+    const e = r < -1 ? -2 - r : -1;
     return this.translateMiss(ctx, streamId, substreamId, hi, lo, access, out, e);
   }
 
