@@ -39,7 +39,6 @@
  */
 
 import type { LpaeWalkConfig } from '../walk/lpae.js';
-import { PERM_PRIV_R, PERM_PRIV_W, PERM_PRIV_X, PERM_USER_R, PERM_USER_W, PERM_USER_X, permits, type WalkAccess } from '../walk/types.js';
 import type { TlbCounters, TlbEviction, WalkLeaf } from './tlb.js';
 import { TlbContextIds } from './tlb-contexts.js';
 
@@ -67,11 +66,6 @@ const R_STRIDE = 8;
 
 /** 2^s for s = 0..63 (a table: `2 ** s` with a variable s is a call to pow). */
 const POW2 = new Float64Array(64).map((_, s) => 2 ** s);
-
-/** `SetTlb.lookupFill`: a hit served (the output written). */
-export const SERVED_HIT = 0;
-/** `SetTlb.lookupFill`: a miss served by the one-step fill (the output written). */
-export const SERVED_FILL = 1;
 
 /** Default number of entries. */
 export const SET_TLB_DEFAULT_CAPACITY = 16384;
@@ -468,100 +462,6 @@ export class SetTlb {
       }
     }
     return this.insertSlow(ctx, hi, lo, s, oaHi, oaLo | (lo & ((1 << s) - 1)), perms, m.attr);
-  }
-
-  /**
-   * A whole translation's TLB part in one call, for a model with one TLB context per
-   * translation: `lookupParts(ctx, hi, lo)`; on a hit whose `perms` permit `access`, writes
-   * the output to `out.pa` and returns 0 (`SERVED_HIT`); on a miss, when `cfg` is not null,
-   * `fillLeaf(ctx, ctx, wctx, tag, cfg, hi, lo, permBit(access), m, true)`, and when that
-   * fills an entry, writes its output to `out.pa` and returns 1 (`SERVED_FILL`). Otherwise
-   * writes nothing and returns −1 (a miss the step declined or was not asked to serve) or
-   * −2 − e (a hit on entry e that does not permit the access). Counts exactly what those calls
-   * count.
-   *
-   * Saves a model the second call, the caller's branches between the calls, and the output's
-   * store in its own code (so the model's translate path is small enough for V8 to inline
-   * into its callers, leaving this the one call of a hit and of the common miss; and the
-   * double stored into `out.pa` never crosses a call or is boxed by an inlined store).
-   * Tested against the calls in sequence (test/fill-leaf.test.ts).
-   */
-  lookupFill(ctx: number, hi: number, lo: number, wctx: number, tag: number, cfg: LpaeWalkConfig | null, access: WalkAccess, m: WalkLeaf, out: { pa: number }): number {
-    // `lookupParts` and then `fillLeaf`'s body, written out in one function: V8 inlines neither
-    // `fillLeaf` (over its 460-byte limit) nor this, so a call of either would be a second call.
-    let mask = this.ci[4 * ctx + 1]!;
-    const stamp = this.ci[4 * ctx]!;
-    const rec = this.rec;
-    while (mask !== 0) {
-      const bit = mask & -mask;
-      mask ^= bit;
-      const shift = 43 - Math.clz32(bit);
-      let bLo: number;
-      let bHi: number;
-      if (shift < 32) {
-        bLo = (lo >>> shift) | (hi << (32 - shift));
-        bHi = hi >>> shift;
-      } else {
-        bLo = (hi >>> (shift - 32)) | 0;
-        bHi = 0;
-      }
-      const key = (bHi << 6) | shift;
-      let r = (((bLo + (Math.imul(((ctx << 6) + shift) ^ Math.imul(bHi, 0x27d4eb2f), 0x9e3779b9) >>> this.offShift)) & this.setMask) << this.wayBits) << 3;
-      for (let w = this.ways; w > 0; w--, r += 8) {
-        if (rec[r] === bLo && rec[r + 1] === key && rec[r + 2] === stamp) {
-          this.hits++;
-          const e = r >> 3;
-          if (!permits(rec[r + 6]!, access)) return -2 - e;
-          out.pa = this.outputParts(e, hi, lo);
-          return SERVED_HIT;
-        }
-      }
-    }
-    this.misses++;
-    // The step (as `fillLeaf(ctx, ctx, wctx, tag, cfg, hi, lo, permBit(access), m, true)`).
-    if (cfg === null || m.wctx !== wctx || m.tag !== tag || m.cfg !== cfg) return NIL;
-    const sp = m.span;
-    if (((lo >>> sp) | (hi << (32 - sp))) !== m.bLo || (hi >>> sp) !== m.bHi) return NIL;
-    const s = m.shift;
-    const wi = m.wb + (((lo >>> s) & m.idxMask) << 1);
-    const words = m.words;
-    const dlo = words[wi]! | 0;
-    const dhi = words[wi + 1]! | 0;
-    if ((dlo & m.leafMask) !== m.leafVal) return NIL;
-    const oaHi = dhi & 0xffff;
-    if (oaHi >= m.oaHiLimit) return NIL;
-    const perms = m.perms[((dlo >>> 6) & 3) | ((dhi >>> 19) & 12)]!;
-    // The one PERM_* bit `permits` tests for the access (`permBit`, written out).
-    const need = access.exec ? (access.priv ? PERM_PRIV_X : PERM_USER_X) : access.write ? (access.priv ? PERM_PRIV_W : PERM_USER_W) : access.priv ? PERM_PRIV_R : PERM_USER_R;
-    if ((perms & need) === 0) return NIL;
-    m.hits++;
-    const oaLo = dlo & ~((1 << s) - 1);
-    const bLo = (lo >>> s) | (hi << (32 - s));
-    const bHi = hi >>> s;
-    const first = ((bLo + (Math.imul(((ctx << 6) + s) ^ Math.imul(bHi, 0x27d4eb2f), 0x9e3779b9) >>> this.offShift)) & this.setMask) << this.wayBits;
-    const ci = this.ci;
-    const c = ctx << 2;
-    const r = first << 3;
-    const s0 = rec[r + 2]!;
-    // The lookup above compared every way of this set: none holds the block.
-    if (ctx >= 0 && ctx < this.nCtx && (s0 < 0 || s0 !== ci[rec[r + 3]! << 2])) {
-      rec[r] = bLo;
-      rec[r + 1] = (bHi << 6) | s;
-      rec[r + 2] = stamp;
-      rec[r + 3] = ctx;
-      rec[r + 4] = oaHi;
-      rec[r + 5] = oaLo;
-      rec[r + 6] = perms;
-      rec[r + 7] = m.attr;
-      ci[c + 1]! |= 1 << (s - 12);
-      ci[c + 2]!++;
-      this.count++;
-      this.inserts++;
-      out.pa = this.outputParts(first, hi, lo);
-      return SERVED_FILL;
-    }
-    out.pa = this.outputParts(this.insertSlow(ctx, hi, lo, s, oaHi, oaLo | (lo & ((1 << s) - 1)), perms, m.attr), hi, lo);
-    return SERVED_FILL;
   }
 
   /** True when a way after the first of the set at record offset `r` holds block `bLo`/`key` under `stamp`. */

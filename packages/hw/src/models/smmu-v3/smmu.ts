@@ -49,7 +49,7 @@ import {
 import { createWalkResult, PERM_ALL, PERM_PRIV_R, PERM_PRIV_W, PERM_PRIV_X, PERM_USER_R, PERM_USER_W, PERM_USER_X, permits, type WalkAccess, type WalkResult, type WalkTableTranslator } from '../../walk/types.js';
 import type { DmaTranslation, DmaTranslator, DmaTranslatorParts } from '../dma-master.js';
 import { tlbSizeShift, WALK_CACHE_DEFAULT_CAPACITY, WALK_CACHE_TAGS, WalkCache, type TlbCounters } from '../tlb.js';
-import { SERVED_FILL, SERVED_HIT, SetTlb, SET_TLB_DEFAULT_WAYS } from '../set-tlb.js';
+import { SetTlb, SET_TLB_DEFAULT_WAYS } from '../set-tlb.js';
 import { decodeSmmuV3Caps, SMMUV3_PRESET_FVP, type SmmuV3Caps, type SmmuV3Preset } from './presets.js';
 import * as R from './regs.js';
 
@@ -1417,112 +1417,106 @@ export class SmmuV3 implements MmioDevice {
    * high half below 2^21). Callers holding the halves (register pairs) can use it directly.
    */
   translateParts(streamId: number, substreamId: number, hi: number, lo: number, access: WalkAccess, out: SmmuTranslation): boolean {
-    // Kept small, so that V8 inlines it (with `translate`) into its callers: the stream change
-    // (`switchStream`) and every miss the TLB's one-step fill does not serve (`translateMiss`)
-    // are calls of their own; a hit and the common miss make one call, `SetTlb.lookupFill`.
     this.stats.translations++;
     if ((this.cr0 & R.CR0_SMMUEN) === 0) return this.translateDisabled(hi * TWO32 + (lo >>> 0), out);
     let ctx = this.fastCtx;
     if (streamId !== this.fastSid || substreamId !== this.fastSsid) {
-      ctx = this.switchStream(streamId, substreamId, hi, lo, access);
-      if (ctx === CTX_FAULT) return false;
+      // Another stream than the last one: find its configuration through the STE and CD
+      // caches and remember it (CTX_FAULT results, which wrote an event, are not remembered).
+      // Kept in this function on purpose: the whole entry is then too big for V8 to inline,
+      // so the small `translate` wrapper stays inlinable and only int32 halves cross calls.
+      const iova = hi * TWO32 + (lo >>> 0);
+      const ste = this.getSte(streamId, substreamId);
+      if (ste === undefined) {
+        this.emitEvent();
+        return false;
+      }
+      let cd: CdCfg | undefined;
+      if (ste.kind === 'abort') ctx = CTX_ABORT;
+      else if (ste.kind === 'bypass') ctx = CTX_BYPASS;
+      else {
+        if (ste.s1) {
+          let ssid = substreamId;
+          let useS1 = true;
+          if (substreamId >= 0) {
+            if (ste.cdMax === 0 || substreamId >= 2 ** ste.cdMax) {
+              this.ev(R.EVT_C_BAD_SUBSTREAMID, streamId, substreamId);
+              this.emitEvent();
+              return false;
+            }
+          } else if (ste.cdMax === 0 || ste.s1dss === R.S1DSS_SSID0) {
+            ssid = 0;
+          } else if (ste.s1dss === R.S1DSS_BYPASS) {
+            useS1 = false;
+          } else {
+            this.ev(R.EVT_F_STREAM_DISABLED, streamId, -1);
+            this.emitEvent();
+            return false;
+          }
+          if (useS1) {
+            cd = this.getCd(ste, ssid, substreamId, iova, access);
+            if (cd === undefined) {
+              this.emitEvent();
+              return false;
+            }
+          }
+        }
+        // S1DSS bypass without stage 2 passes through.
+        ctx = cd === undefined && ste.s2cfg === null ? CTX_BYPASS : this.tlb.context(ste.vmidSlot, cd !== undefined ? cd.asid : SLOT_NONE);
+        this.fastCtx2 = cd !== undefined && ste.s2cfg !== null ? this.tlb.context(ste.vmidSlot, SLOT_NONE) : -1;
+        if (this.wcOn) {
+          const wc = this.wc;
+          this.fastWctx1 = cd !== undefined ? wc.context(ste.vmidSlot, cd.asid) : -1;
+          this.fastWctx2 = ste.s2cfg !== null ? wc.context(ste.vmidSlot, SLOT_NONE) : -1;
+        }
+      }
+      this.fastSid = streamId;
+      this.fastSsid = substreamId;
+      this.fastCtx = ctx;
+      this.fastSte = ste;
+      this.fastCd = cd;
+      this.fastOne = null;
+      if (this.wcOn && ctx >= 0) {
+        if (cd !== undefined && ste.s2cfg === null) {
+          this.fastOne = cd.s1cfg;
+          this.fastOneTag = cd.s1tag;
+          this.fastOneWctx = this.fastWctx1;
+        } else if (cd === undefined && ste.s2cfg !== null) {
+          this.fastOne = ste.s2cfg;
+          this.fastOneTag = ste.s2tag;
+          this.fastOneWctx = this.fastWctx2;
+        }
+      }
     }
     if (ctx < 0) {
       if (ctx !== CTX_BYPASS) return false;
       out.pa = hi * TWO32 + (lo >>> 0);
       return true;
     }
-    // A hit, or a miss the walk cache's decoded table serves in the same call (`fastOne`:
-    // the stream translates by one stage with the walk cache on; else null, no step).
-    const r = this.tlb.lookupFill(ctx, hi, lo, this.fastOneWctx, this.fastOneTag, this.fastOne, access, this.wc.leaf, out);
-    if (r === SERVED_HIT) {
-      this.stats.tlbHits++;
-      return true;
+    const tlb = this.tlb;
+    const e = tlb.lookupParts(ctx, hi, lo);
+    if (e >= 0) {
+      if (permits(tlb.perms(e), access)) {
+        this.stats.tlbHits++;
+        out.pa = tlb.outputParts(e, hi, lo);
+        return true;
+      }
+    } else if (this.fastOne !== null) {
+      // The permission bit `permits` tests (`permBit`, written out: a call here would take
+      // V8's inlining budget from the hit path above, and was not inlined).
+      const need = access.exec ? (access.priv ? PERM_PRIV_X : PERM_USER_X) : access.write ? (access.priv ? PERM_PRIV_W : PERM_USER_W) : access.priv ? PERM_PRIV_R : PERM_USER_R;
+      const f = tlb.fillLeaf(ctx, ctx, this.fastOneWctx, this.fastOneTag, this.fastOne, hi, lo, need, this.wc.leaf, true);
+      if (f >= 0) {
+        const st = this.stats;
+        st.tlbMisses++;
+        st.walks++;
+        st.tlbEntries = tlb.size;
+        st.tlbFlushes = tlb.flushes;
+        out.pa = tlb.outputParts(f, hi, lo);
+        return true;
+      }
     }
-    if (r === SERVED_FILL) {
-      const st = this.stats;
-      st.tlbMisses++;
-      st.walks++;
-      st.tlbEntries = this.tlb.size;
-      st.tlbFlushes = this.tlb.flushes;
-      return true;
-    }
-    // A miss the step did not serve, or a hit (entry −2 − r) that does not permit the access.
-    const e = r < -1 ? -2 - r : -1;
     return this.translateMiss(ctx, streamId, substreamId, hi, lo, access, out, e);
-  }
-
-  /**
-   * Another stream than the last one: finds its configuration through the STE and CD caches
-   * and remembers it as the fast stream; returns its TLB context (or CTX_BYPASS / CTX_ABORT),
-   * or CTX_FAULT when the lookup faulted (an event was written; not remembered). Out of line:
-   * back-to-back transactions of one stream never come here.
-   */
-  private switchStream(streamId: number, substreamId: number, hi: number, lo: number, access: WalkAccess): number {
-    let ctx: number;
-    const iova = hi * TWO32 + (lo >>> 0);
-    const ste = this.getSte(streamId, substreamId);
-    if (ste === undefined) {
-      this.emitEvent();
-      return CTX_FAULT;
-    }
-    let cd: CdCfg | undefined;
-    if (ste.kind === 'abort') ctx = CTX_ABORT;
-    else if (ste.kind === 'bypass') ctx = CTX_BYPASS;
-    else {
-      if (ste.s1) {
-        let ssid = substreamId;
-        let useS1 = true;
-        if (substreamId >= 0) {
-          if (ste.cdMax === 0 || substreamId >= 2 ** ste.cdMax) {
-            this.ev(R.EVT_C_BAD_SUBSTREAMID, streamId, substreamId);
-            this.emitEvent();
-            return CTX_FAULT;
-          }
-        } else if (ste.cdMax === 0 || ste.s1dss === R.S1DSS_SSID0) {
-          ssid = 0;
-        } else if (ste.s1dss === R.S1DSS_BYPASS) {
-          useS1 = false;
-        } else {
-          this.ev(R.EVT_F_STREAM_DISABLED, streamId, -1);
-          this.emitEvent();
-          return CTX_FAULT;
-        }
-        if (useS1) {
-          cd = this.getCd(ste, ssid, substreamId, iova, access);
-          if (cd === undefined) {
-            this.emitEvent();
-            return CTX_FAULT;
-          }
-        }
-      }
-      // S1DSS bypass without stage 2 passes through.
-      ctx = cd === undefined && ste.s2cfg === null ? CTX_BYPASS : this.tlb.context(ste.vmidSlot, cd !== undefined ? cd.asid : SLOT_NONE);
-      this.fastCtx2 = cd !== undefined && ste.s2cfg !== null ? this.tlb.context(ste.vmidSlot, SLOT_NONE) : -1;
-      if (this.wcOn) {
-        const wc = this.wc;
-        this.fastWctx1 = cd !== undefined ? wc.context(ste.vmidSlot, cd.asid) : -1;
-        this.fastWctx2 = ste.s2cfg !== null ? wc.context(ste.vmidSlot, SLOT_NONE) : -1;
-      }
-    }
-    this.fastSid = streamId;
-    this.fastSsid = substreamId;
-    this.fastCtx = ctx;
-    this.fastSte = ste;
-    this.fastCd = cd;
-    this.fastOne = null;
-    if (this.wcOn && ctx >= 0) {
-      if (cd !== undefined && ste.s2cfg === null) {
-        this.fastOne = cd.s1cfg;
-        this.fastOneTag = cd.s1tag;
-        this.fastOneWctx = this.fastWctx1;
-      } else if (cd === undefined && ste.s2cfg !== null) {
-        this.fastOne = ste.s2cfg;
-        this.fastOneTag = ste.s2tag;
-        this.fastOneWctx = this.fastWctx2;
-      }
-    }
-    return ctx;
   }
 
   private translateDisabled(iova: number, out: SmmuTranslation): boolean {
