@@ -59,7 +59,7 @@ interface Tree {
  * output beyond the PA size; slot 8 is a 2 MiB block. With `blocks`, slots 0..8 are all 2 MiB
  * blocks with random bits (then the walk cache remembers the level-2 table).
  */
-function tree(seed: number, kind: Kind, blocks: boolean): Tree {
+function tree(seed: number, kind: Kind, blocks: boolean, ctl = false): Tree {
   const mem = new PhysMem([{ base: RAM, size: 8 << 20 }]);
   let x = seed >>> 0 || 1;
   const rnd = (): number => {
@@ -100,7 +100,8 @@ function tree(seed: number, kind: Kind, blocks: boolean): Tree {
       mem.write64parts(l2 + i * 8, ((0x20_0000 * (16 + i)) | lo2) >>> 0, hi2);
       continue;
     }
-    mem.write64parts(l2 + i * 8, tableLo(l3(i)), 0);
+    // With `ctl` (stage 1): random table controls (APTable, XNTable, PXNTable) per level-3 table.
+    mem.write64parts(l2 + i * 8, tableLo(l3(i)), ctl && kind === 's1' ? (rnd() & 0xf) << 27 : 0);
     for (let p = 0; p < 512; p++) {
       const [lo, hi] = attrs(rnd(), true);
       mem.write64parts(l3(i) + p * 8, (lo === 0 ? 0 : (0x100_0000 + ((i * 512 + p) << 12)) | lo) >>> 0, hi);
@@ -168,13 +169,14 @@ describe('SetTlb.fillLeaf', () => {
         fc.integer({ min: 1, max: 2 ** 31 }),
         fc.constantFrom<Kind>('s1', 's2'),
         fc.boolean(),
+        fc.boolean(),
         fc.array(opArb, { minLength: 20, maxLength: 70 }),
         fc.constantFrom(2, 8, 64),
         fc.constantFrom(4, 64, 4096),
         fc.constantFrom(1, 2, 4),
         fc.constantFrom<'flush' | 'round-robin'>('flush', 'round-robin'),
-        (seed, kind, blocks, ops, wcCap, tlbCap, ways, eviction) => {
-          const { mem, cfg, slot, l3 } = tree(seed, kind, blocks);
+        (seed, kind, blocks, ctl, ops, wcCap, tlbCap, ways, eviction) => {
+          const { mem, cfg, slot, l3 } = tree(seed, kind, blocks, ctl);
           // `a` as the models missed before fillLeaf; `b` as they miss now.
           const a = sys(wcCap, tlbCap, ways, eviction);
           const b = sys(wcCap, tlbCap, ways, eviction);

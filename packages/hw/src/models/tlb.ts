@@ -733,6 +733,9 @@ export class WalkLeaf {
   attr = 0;
   /** Permissions by `lpaeLeafPermIndex(lo, hi)` (see `lpaeLeafPermTable`). */
   readonly perms = new Int32Array(16);
+  /** The config and table controls `perms` was built for (null: not built). */
+  permCfg: LpaeWalkConfig | null = null;
+  permTblHi = 0;
   /** Walk-cache hits the step counted (`WalkCache.counters` adds them). */
   hits = 0;
 }
@@ -885,7 +888,16 @@ export class WalkCache {
       m.leafVal = level === 3 ? 0x403 : 0x401;
       m.attr = 0;
     }
-    lpaeLeafPermTable(cfg, this.tableHi(e), m.perms);
+    // The permission table depends only on the config and the table controls above the table:
+    // rebuilt only when they differ from the last prime's (every level-3 table of a
+    // translation regime normally shares them; the rebuild is 16 permission decodes, and
+    // primes are rare enough that V8 runs them unoptimized for many samples of a bench).
+    const tblHi = this.tableHi(e);
+    if (m.permCfg !== cfg || m.permTblHi !== tblHi) {
+      lpaeLeafPermTable(cfg, tblHi, m.perms);
+      m.permCfg = cfg;
+      m.permTblHi = tblHi;
+    }
     m.tag = tag;
     m.cfg = cfg;
     m.span = span;
