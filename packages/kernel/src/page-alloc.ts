@@ -179,17 +179,13 @@ export class PageAllocator {
   /**
    * Allocates 2^order zeroed, naturally aligned pages. Returns the PA or -ENOMEM / -EINVAL.
    *
-   * One page (io-pgtable's tables, the commonest call) takes `allocPage`, the same algorithm
+   * One page (io-pgtable's tables, the commonest call) takes the path below, the same algorithm
    * written out without helper calls: every first map into a new 2 MiB region of a domain
    * allocates a table, often before V8 has optimised anything, where each call costs.
    */
   allocPages(order = 0): number {
-    if (order === 0 && this.fault === null) return this.allocPage();
-    return this.allocOrder(order);
-  }
-
-  /** allocPages(0) without fault injection: the lowest block of the smallest non-empty order, split down. */
-  private allocPage(): number {
+    if (order !== 0 || this.fault !== null) return this.allocOrder(order);
+    // one page, no fault injection: the lowest block of the smallest non-empty order, split down
     this.allocCalls++;
     const counts = this.freeCount;
     let o = 0;
@@ -298,7 +294,7 @@ export class PageAllocator {
 
   /** Frees a block. A double free or a wrong order is a kernel bug: throws KernelError(-EINVAL). */
   freePages(pa: number, order = 0): void {
-    // one allocated page in the span used last (`freeBlock`'s checks passed): written out, as allocPage
+    // one allocated page in the span used last (what `freeBlock` checks first): written out, as allocPages' one-page path
     const pfn = pa / PAGE_SIZE;
     const s = this.spans[this.lastSpan];
     if (order === 0 && s !== undefined && pfn >= s.start && pfn < s.end && pfn === Math.floor(pfn)) {
