@@ -3,7 +3,7 @@
  * Tests and benchmarks may import any package; src/ keeps the layer arrows.
  *
  *   hw <- kernel <- io-pgtable-core <- format-arm-lpae, format-arm-v7s
- *                         ^---------- smmu, smmu-v3, drm-msm, drm-panfrost
+ *                         ^---------- smmu, smmu-v3, qcom-iommu, drm-msm, drm-panfrost
  *   apps/gki -> everything
  */
 const fs = require('node:fs');
@@ -29,6 +29,7 @@ const allowed = {
   'format-arm-v7s': ['io-pgtable-core', 'kernel', 'hw'],
   smmu: ['io-pgtable-core', 'kernel'],
   'smmu-v3': ['io-pgtable-core', 'kernel'],
+  'qcom-iommu': ['io-pgtable-core', 'kernel'],
   'drm-msm': ['io-pgtable-core', 'kernel'],
   'drm-panfrost': ['io-pgtable-core', 'kernel'],
 };

@@ -16,7 +16,8 @@
  * name overlays `.dts` too, with /plugin/), plus the composite boards of the Makefiles
  * (`NAME-dtbs := base.dtb extra.dtbo`: the base with its overlays applied, `gki run
  * --overlay`), named `dir/NAME.dtb`. By default a board is run when its compiled tree has an
- * SMMU (arm,smmu-v3, arm,mmu-500, arm,smmu-v2, arm,mmu-40x, qcom,*-smmu-*, nvidia,*smmu*), an
+ * SMMU (arm,smmu-v3, arm,mmu-500, arm,smmu-v2, arm,mmu-40x, qcom,*-smmu-*, nvidia,*smmu*) or a
+ * Qualcomm secure IOMMU (qcom,msm-iommu-v1/v2), an
  * Adreno (qcom,adreno*) or a Mali compatible panfrost matches. Options:
  *   --all         run every board, also those with no modelled IOMMU or GPU (their workloads
  *                 that need one report that there is nothing to do)
@@ -181,7 +182,7 @@ function compositeBoards(arm64) {
   return { boards, warnings };
 }
 
-const CANDIDATE_RE = /arm,smmu-v3|arm,mmu-500|arm,smmu-v2|arm,mmu-40[01]|qcom,[a-z0-9]+-smmu-|nvidia,[a-z0-9-]*smmu|qcom,adreno|mali/;
+const CANDIDATE_RE = /arm,smmu-v3|arm,mmu-500|arm,smmu-v2|arm,mmu-40[01]|qcom,[a-z0-9]+-smmu-|nvidia,[a-z0-9-]*smmu|qcom,msm-iommu-v[12]|qcom,adreno|mali/;
 
 async function main(a) {
   const o = parseMainArgs(a);
@@ -353,7 +354,7 @@ function normalize(msg) {
     .slice(0, 200);
 }
 
-const SMMU_RE = /^(arm,smmu-v3|arm,mmu-500|arm,smmu-v2|arm,mmu-40[01]|qcom,[a-z0-9]+-smmu-(v2|500)|nvidia,[a-z0-9-]*smmu[a-z0-9-]*)$/;
+const SMMU_RE = /^(arm,smmu-v3|arm,mmu-500|arm,smmu-v2|arm,mmu-40[01]|qcom,[a-z0-9]+-smmu-(v2|500)|nvidia,[a-z0-9-]*smmu[a-z0-9-]*|qcom,msm-iommu-v[12])$/;
 const ADRENO_RE = /^qcom,adreno/;
 
 /**
@@ -496,7 +497,7 @@ async function worker(a) {
           const times = Object.fromEntries(r.workloads.map((w) => [w.name, Math.round(w.wallMs)]));
           const gpus = r.boot.devices.filter((d) => d.driver === 'adreno' || d.driver === 'panfrost').map((d) => `${d.name}:${d.state}`);
           // SMMUs of the tree that no driver bound (a compatible the image does not match, a refused instance)
-          const smmus = r.boot.devices.filter((d) => d.compatible && /(^|[,-])smmu|mmu-40[01]|mmu-500/.test(d.compatible) && d.state !== 'bound').map((d) => `${d.name}:${d.compatible}:${d.state}`);
+          const smmus = r.boot.devices.filter((d) => d.compatible && /(^|[,-])smmu|mmu-40[01]|mmu-500|msm-iommu-v[12]$/.test(d.compatible) && d.state !== 'bound').map((d) => `${d.name}:${d.compatible}:${d.state}`);
           if (r.ok) res = { status: 'ok', compat, times, bootMs: Math.round(r.boot.wallMs), gpus, smmus, counts: r.boot.counts };
           else res = { status: 'fail', cause: normalize(problems[0] ?? 'not ok'), detail: problems.slice(0, 6), compat, times, gpus, smmus };
         }

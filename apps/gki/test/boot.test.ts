@@ -15,8 +15,8 @@ describe('gki boot (in process)', () => {
     expect(status).toBe(0);
     const text = io.lines.join('\n');
     // progress: one line per boot step, on the board clock
-    expect(text).toMatch(/^\[ +0\.\d{6}\] \[1\/7\] modprobe gki_dma_test: ok/m);
-    expect(text).toMatch(/^\[ +0\.\d{6}\] \[7\/7\] modprobe panfrost: ok/m);
+    expect(text).toMatch(/^\[ +0\.\d{6}\] \[1\/8\] modprobe gki_dma_test: ok/m);
+    expect(text).toMatch(/^\[ +0\.\d{6}\] \[8\/8\] modprobe panfrost: ok/m);
     expect(text).toMatch(/deferred probe done.*: 11 bound, 0 deferred, 0 failed, 1 without a driver/);
     // dmesg timestamps advance (not all zero)
     const stamps = [...text.matchAll(/^\[ *(\d+\.\d+)\] /gm)].map((m) => Number(m[1]));

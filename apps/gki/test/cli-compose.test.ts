@@ -110,7 +110,7 @@ describe('gki compose (spawned, real files)', { timeout: SPAWN_TIMEOUT }, () => 
     const symvers = fileLines(wd, 'default-img', 'vmlinux.symvers');
     expect(symvers.length).toBe(exported.length + 4); // and io-pgtable's alloc/free/register/unregister
     expect(r.stdout).toContain(`KMI: vmlinux exports ${symvers.length} symbol(s) (${symvers.filter((l) => l.includes('EXPORT_SYMBOL_GPL')).length} GPL-only); the modules use ${needed.size} of them (abi_symbol_list)\n`);
-    expect(r.stdout).toMatch(/^  per module: gki_dma_test 8, arm_smmu \d+, arm_smmu_v3 \d+, io-pgtable-arm-v7s 2, io-pgtable-arm 2, msm \d+, panfrost \d+$/m);
+    expect(r.stdout).toMatch(/^  per module: gki_dma_test 8, arm_smmu \d+, qcom_iommu \d+, arm_smmu_v3 \d+, io-pgtable-arm-v7s 2, io-pgtable-arm 2, msm \d+, panfrost \d+$/m);
     const config = read(wd, 'default-img', '.config');
     expect(config).toContain('\nCONFIG_IOMMU_IO_PGTABLE_LPAE=m\nCONFIG_IOMMU_IO_PGTABLE_ARMV7S=m\n');
     for (const e of defaultCatalogue().entries) {

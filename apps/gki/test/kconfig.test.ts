@@ -62,7 +62,9 @@ describe('the symbol data', () => {
     const seed = kconfigRules('seed');
     const main = kconfigRules('mainline');
     const changed = seed.symbols.filter((s) => JSON.stringify(s) !== JSON.stringify(main.byName.get(s.name))).map((s) => s.name);
-    expect(changed).toEqual(['IOMMU_IO_PGTABLE', 'IOMMU_IO_PGTABLE_LPAE', 'IOMMU_IO_PGTABLE_ARMV7S']);
+    expect(changed).toEqual(['IOMMU_IO_PGTABLE', 'IOMMU_IO_PGTABLE_LPAE', 'IOMMU_IO_PGTABLE_ARMV7S', 'QCOM_IOMMU']);
+    // Linux v6.12 declares QCOM_IOMMU bool; the seed rules build it as a module like arm_smmu
+    expect([main.byName.get('QCOM_IOMMU')!.type, seed.byName.get('QCOM_IOMMU')!.type]).toEqual(['bool', 'tristate']);
     expect(seed.byName.get('IOMMU_IO_PGTABLE_LPAE')!.type).toBe('tristate');
     expect(main.byName.get('IOMMU_IO_PGTABLE_LPAE')!.type).toBe('bool');
     expect(main.byName.get('IOMMU_IO_PGTABLE')!.prompt).toBeUndefined();

@@ -59,7 +59,7 @@ const CASES: readonly Case[] = [
     name: 'Qualcomm Technologies, Inc. SM8250 MTP',
     ram: [{ base: 0x8000_0000, size: 4 * GiB }],
     noMap: ['/reserved-memory/memory@80000000', '/reserved-memory/memory@86200000', '/reserved-memory/memory@8bf00000'],
-    models: ['/soc@0/gpu@3d00000', '/soc@0/gmu@3d6a000', '/soc@0/iommu@3da0000', '/soc@0/iommu@15000000'],
+    models: ['/soc@0/gpu@3d00000', '/soc@0/gmu@3d6a000', '/soc@0/iommu@3da0000', '/soc@0/iommu@15000000', '/firmware/scm'],
     // the PMICs sit on the SPMI bus (no platform devices); the TLMM, the interconnects and the
     // RPMh regulators' parent are devices without a driver here
     devices: ['3d00000.gpu', '3d6a000.gmu', 'c440000.spmi', 'f100000.pinctrl', '9100000.interconnect', '18200000.rsc', 'vph-pwr-regulator'],
@@ -73,7 +73,7 @@ const CASES: readonly Case[] = [
     name: 'Qualcomm Technologies, Inc. SC7180 IDP',
     ram: [{ base: 0x8000_0000, size: 4 * GiB }],
     noMap: ['/reserved-memory/memory@80900000', '/reserved-memory/memory@86000000', '/reserved-memory/memory@8b700000', '/reserved-memory/mpss-metadata'],
-    models: ['/soc@0/gpu@5000000', '/soc@0/gmu@506a000', '/soc@0/iommu@5040000', '/soc@0/iommu@15000000'],
+    models: ['/soc@0/gpu@5000000', '/soc@0/gmu@506a000', '/soc@0/iommu@5040000', '/soc@0/iommu@15000000', '/firmware/scm'],
     devices: ['5000000.gpu', '506a000.gmu', '7c4000.mmc', 'c440000.spmi', '18800000.wifi'],
     bound: { '5000000.gpu': 'adreno', '5040000.iommu': 'arm-smmu', '15000000.iommu': 'arm-smmu' },
     groups: ['5000000.gpu', '506a000.gmu', '7c4000.mmc', '8804000.mmc', 'aa00000.video-codec', 'ae00000.display-subsystem', '18800000.wifi'],

@@ -70,10 +70,10 @@ const CASES: readonly Expect[] = [
     name: 'Qualcomm Technologies, Inc. SDM845 MTP',
     ram: [{ base: 0x8000_0000, size: 4 * GiB }],
     noMap: ['/reserved-memory/memory@85700000', '/reserved-memory/memory@8c415000', '/reserved-memory/smem@86000000', '/reserved-memory/memory@97b00000'],
-    models: ['/soc@0/gpu@5000000', '/soc@0/gmu@506a000', '/soc@0/iommu@5040000', '/soc@0/iommu@15000000'],
+    models: ['/soc@0/gpu@5000000', '/soc@0/gmu@506a000', '/soc@0/iommu@5040000', '/soc@0/iommu@15000000', '/firmware/scm'],
     devices: ['5000000.gpu', '5040000.iommu', '506a000.gmu', '15000000.iommu', '8804000.sdhci', 'ae00000.mdss', 'b220000.interrupt-controller', '86000000.smem', 'firmware:scm', 'remoteproc-adsp'],
     // msm is in the default image too: its adreno driver binds the GPU behind the Adreno SMMU
-    bound: { 'soc@0': 'simple-pm-bus', '146bf000.imem': 'simple-pm-bus', '15000000.iommu': 'arm-smmu', '5040000.iommu': 'arm-smmu', '5000000.gpu': 'adreno' },
+    bound: { 'soc@0': 'simple-pm-bus', '146bf000.imem': 'simple-pm-bus', '15000000.iommu': 'arm-smmu', '5040000.iommu': 'arm-smmu', '5000000.gpu': 'adreno', 'firmware:scm': 'qcom_scm' },
     log: [/memory@80000000: reg gives size 0 .*using 4 GiB/, /remoteproc-adsp: interrupt\(s\) left unresolved: 1 -> \/smp2p-lpass\/slave-kernel/],
     gpu: { device: '5000000.gpu', translatedBy: '/soc@0/iommu@5040000' },
   },
@@ -150,7 +150,7 @@ const CASES: readonly Expect[] = [
     name: 'Qualcomm Technologies, Inc. SC7180 IDP',
     ram: [{ base: 0x8000_0000, size: 4 * GiB }],
     noMap: ['/reserved-memory/memory@80900000', '/reserved-memory/memory@86000000', '/reserved-memory/memory@8b700000', '/reserved-memory/mpss-metadata'],
-    models: ['/soc@0/gpu@5000000', '/soc@0/gmu@506a000', '/soc@0/iommu@5040000', '/soc@0/iommu@15000000'],
+    models: ['/soc@0/gpu@5000000', '/soc@0/gmu@506a000', '/soc@0/iommu@5040000', '/soc@0/iommu@15000000', '/firmware/scm'],
     devices: ['5000000.gpu', '506a000.gmu', '7c4000.mmc', 'ae00000.display-subsystem', 'b220000.interrupt-controller', '18800000.wifi'],
     // Adreno 618 (a630 family: legacy GMU) behind qcom,sc7180-smmu-v2; MMU-500 apps SMMU
     bound: { '5000000.gpu': 'adreno', '5040000.iommu': 'arm-smmu', '15000000.iommu': 'arm-smmu' },
@@ -163,7 +163,7 @@ const CASES: readonly Expect[] = [
     name: 'Qualcomm Technologies, Inc. SM8250 MTP',
     ram: [{ base: 0x8000_0000, size: 4 * GiB }],
     noMap: ['/reserved-memory/memory@80000000', '/reserved-memory/memory@86200000', '/reserved-memory/memory@8bf00000'],
-    models: ['/soc@0/gpu@3d00000', '/soc@0/gmu@3d6a000', '/soc@0/iommu@3da0000', '/soc@0/iommu@15000000'],
+    models: ['/soc@0/gpu@3d00000', '/soc@0/gmu@3d6a000', '/soc@0/iommu@3da0000', '/soc@0/iommu@15000000', '/firmware/scm'],
     devices: ['3d00000.gpu', '3d6a000.gmu', '408000.mailbox', '1d84000.ufshc'],
     // Adreno 650: the non-legacy GMU (new out-of-band bits, no boot request); MMU-500 Adreno SMMU
     bound: { '3d00000.gpu': 'adreno', '3da0000.iommu': 'arm-smmu', '15000000.iommu': 'arm-smmu' },
@@ -177,7 +177,7 @@ const CASES: readonly Expect[] = [
     name: 'Qualcomm Technologies, Inc. SM8150 MTP',
     ram: [{ base: 0x8000_0000, size: 4 * GiB }],
     noMap: ['/reserved-memory/memory@85700000', '/reserved-memory/memory@8d800000', '/reserved-memory/memory@98715000', '/reserved-memory/memory@9e400000'],
-    models: ['/soc@0/gpu@2c00000', '/soc@0/gmu@2c6a000', '/soc@0/iommu@2ca0000', '/soc@0/iommu@15000000'],
+    models: ['/soc@0/gpu@2c00000', '/soc@0/gmu@2c6a000', '/soc@0/iommu@2ca0000', '/soc@0/iommu@15000000', '/firmware/scm'],
     devices: ['2c00000.gpu', '2c6a000.gmu', '1d84000.ufshc', '18800000.wifi'],
     // Adreno 640 (a6xx gen2): the first non-legacy GMU (qcom,adreno-gmu-640.1), behind an
     // MMU-500 Adreno SMMU (qcom,sm8150-smmu-500)
@@ -191,7 +191,7 @@ const CASES: readonly Expect[] = [
     name: 'Qualcomm SC8280XP CRD',
     ram: [{ base: 0x8000_0000, size: 4 * GiB }],
     noMap: ['/reserved-memory/reserved-region@80000000', '/reserved-memory/smem-region@80900000', '/reserved-memory/gpu-mem@8bf00000', '/reserved-memory/reserved-region@aeb00000'],
-    models: ['/soc@0/gpu@3d00000', '/soc@0/gmu@3d6a000', '/soc@0/iommu@3da0000', '/soc@0/iommu@15000000'],
+    models: ['/soc@0/gpu@3d00000', '/soc@0/gmu@3d6a000', '/soc@0/iommu@3da0000', '/soc@0/iommu@15000000', '/firmware/scm'],
     devices: ['3d00000.gpu', '3d6a000.gmu', '1d84000.ufs', '8804000.mmc', 'ae00000.display-subsystem'],
     // Adreno 690 (chip id 6.9.0.0, an a660-family part: non-legacy GMU) behind an MMU-500
     // Adreno SMMU (qcom,sc8280xp-smmu-500)
@@ -209,7 +209,7 @@ const CASES: readonly Expect[] = [
     name: 'Qualcomm Technologies, Inc. sc7280 IDP SKU1 platform',
     ram: [{ base: 0x8000_0000, size: 4 * GiB }],
     noMap: ['/reserved-memory/smem@80900000', '/reserved-memory/mpss@8b800000', '/reserved-memory/wpss@9ae00000', '/reserved-memory/mpss-metadata'],
-    models: ['/soc@0/gpu@3d00000', '/soc@0/gmu@3d6a000', '/soc@0/iommu@3da0000', '/soc@0/iommu@15000000'],
+    models: ['/soc@0/gpu@3d00000', '/soc@0/gmu@3d6a000', '/soc@0/iommu@3da0000', '/soc@0/iommu@15000000', '/firmware/scm'],
     devices: ['3d00000.gpu', '3d6a000.gmu', '7c4000.mmc', '17a10040.wifi', 'aa00000.video-codec'],
     // Adreno 635 (6.3.5.0, listed by chip id): an a660-family part, non-legacy GMU with its
     // own "rscc" window; MMU-500 Adreno SMMU with 2-cell iommus (two GPU streams)
@@ -224,7 +224,7 @@ const CASES: readonly Expect[] = [
     // RAM starts at 2.5 GiB here; the reserved regions below it lie outside what the tree gives
     ram: [{ base: 0xa000_0000, size: 4 * GiB }],
     noMap: ['/reserved-memory/rmtfs-region@d4a80000', '/reserved-memory/tz-reserved-region@d8000000', '/reserved-memory/qtee-region@d8300000'],
-    models: ['/soc@0/gpu@3d00000', '/soc@0/gmu@3d6a000', '/soc@0/iommu@3da0000', '/soc@0/iommu@15000000'],
+    models: ['/soc@0/gpu@3d00000', '/soc@0/gmu@3d6a000', '/soc@0/iommu@3da0000', '/soc@0/iommu@15000000', '/firmware/scm'],
     devices: ['3d00000.gpu', '3d6a000.gmu', '1d84000.ufs'],
     // Adreno 740 (chip id 0x43050a01, an a7xx gen2 part): BR/BV command processor, its GMU
     // takes the chip id in GENERAL_10; MMU-500 Adreno SMMU ("qcom,sm8550-smmu-500")
@@ -240,7 +240,7 @@ const CASES: readonly Expect[] = [
     // outside what the tree gives, the ones above it are kept from the page allocator
     ram: [{ base: 0xa000_0000, size: 4 * GiB }],
     noMap: ['/reserved-memory/memory@a6e00000', '/reserved-memory/memory@c0000000', '/reserved-memory/memory@e8900000'],
-    models: ['/soc@0/gpu@3d00000', '/soc@0/gmu@3d6a000', '/soc@0/iommu@3da0000', '/soc@0/iommu@15000000'],
+    models: ['/soc@0/gpu@3d00000', '/soc@0/gmu@3d6a000', '/soc@0/iommu@3da0000', '/soc@0/iommu@15000000', '/firmware/scm'],
     devices: ['3d00000.gpu', '3d6a000.gmu', '1d84000.ufshc', '8804000.mmc', 'ae00000.display-subsystem'],
     // Adreno 730 ("qcom,adreno-730.1", an a7xx gen1 part: BR/BV command processor) and its GMU
     // ("qcom,adreno-gmu-730.1", cx_mem inside the GMU's registers) behind an MMU-500 Adreno
@@ -262,7 +262,7 @@ const CASES: readonly Expect[] = [
     // RAM at 2.5 GiB (size left to the bootloader); hypervisor and firmware regions below it
     ram: [{ base: 0xa000_0000, size: 4 * GiB }],
     noMap: ['/reserved-memory/rmtfs@d7c00000', '/reserved-memory/tz-merged@d8000000', '/reserved-memory/oem-vm@f7c00000', '/reserved-memory/llcc-lpi@ff800000'],
-    models: ['/soc@0/gpu@3d00000', '/soc@0/gmu@3d6a000', '/soc@0/iommu@3da0000', '/soc@0/iommu@15000000'],
+    models: ['/soc@0/gpu@3d00000', '/soc@0/gmu@3d6a000', '/soc@0/iommu@3da0000', '/soc@0/iommu@15000000', '/firmware/scm'],
     devices: ['3d00000.gpu', '3d6a000.gmu', '1d84000.ufs', '8804000.mmc', 'ae00000.display-subsystem'],
     // Adreno 750 ("qcom,adreno-43051401": chip id 0x43051401, an a7xx gen3 part) and its GMU
     // ("qcom,adreno-gmu-750.1", an 8 KiB cx_mem inside the GMU's registers) behind an MMU-500
@@ -283,7 +283,7 @@ const CASES: readonly Expect[] = [
     name: 'Qualcomm Technologies, Inc. X1E80100 CRD',
     ram: [{ base: 0x8000_0000, size: 4 * GiB }],
     noMap: ['/reserved-memory/gunyah-hyp@80000000', '/reserved-memory/gpu-prr@81f00000', '/reserved-memory/pld-gmu@81f36000', '/reserved-memory/gpu-microcode@8d9fe000'],
-    models: ['/soc@0/gpu@3d00000', '/soc@0/gmu@3d6a000', '/soc@0/iommu@3da0000', '/soc@0/iommu@15000000'],
+    models: ['/soc@0/gpu@3d00000', '/soc@0/gmu@3d6a000', '/soc@0/iommu@3da0000', '/soc@0/iommu@15000000', '/firmware/scm'],
     devices: ['3d00000.gpu', '3d6a000.gmu', 'ae00000.display-subsystem', '1c08000.pci'],
     // Adreno X1-85 ("qcom,adreno-43050c01", in Linux v6.12's catalog: an a740-family gen7 part,
     // 256 GiB per process) with its GMU named "qcom,adreno-gmu-x185.1" (firmware id 7.5.0.1),
@@ -300,11 +300,35 @@ const CASES: readonly Expect[] = [
     gpu: { device: '3d00000.gpu', translatedBy: '/soc@0/iommu@3da0000' },
   },
   {
+    file: 'qcom/apq8016-sbc.dts',
+    name: 'Qualcomm Technologies, Inc. APQ 8016 SBC',
+    ram: [{ base: 0x8000_0000, size: 4 * GiB }],
+    noMap: [],
+    // MSM8916's secure IOMMUs: the global space is the TrustZone's (qcom,scm), the context
+    // banks are the children of each IOMMU node
+    models: ['/firmware/scm', '/soc@0/iommu@1ef0000', '/soc@0/iommu@1f08000'],
+    devices: ['1c00000.gpu', '1d00000.video-codec', '1b0ac00.camss', '1ef0000.iommu', 'soc@0:iommu@1f08000', 'firmware:scm'],
+    bound: {
+      'firmware:scm': 'qcom_scm',
+      '1ef0000.iommu': 'qcom-iommu',
+      'soc@0:iommu@1f08000': 'qcom-iommu',
+      '1e23000.iommu-ctx': 'qcom-iommu-ctx',
+      '1e24000.iommu-ctx': 'qcom-iommu-ctx',
+      '1e25000.iommu-ctx': 'qcom-iommu-ctx',
+      '1f09000.iommu-ctx': 'qcom-iommu-ctx',
+      '1f0a000.iommu-ctx': 'qcom-iommu-ctx',
+    },
+    // the Adreno 306 (a3xx): Linux's msm drives it, this model's msm does not
+    refused: { '1c00000.gpu': 'msm (a3xx)' },
+    groups: ['1c00000.gpu', '1d00000.video-codec', '1b0ac00.camss'],
+    log: [/Adreno 3xx GPU \(revision 3\.0\.6\.0\): Linux's msm drives this family, this model of it does not/, /qcom-iommu 1ef0000\.iommu: iommu sec: pgtable size: \d+/],
+  },
+  {
     file: 'qcom/apq8096-db820c.dts',
     name: 'Qualcomm Technologies, Inc. DB820c',
     ram: [{ base: 0x8000_0000, size: 4 * GiB }],
     noMap: ['/reserved-memory/gpu@90f00000', '/reserved-memory/smem-mem@86000000', '/reserved-memory/rmtfs'],
-    models: ['/soc@0/gpu@b00000', '/soc@0/iommu@b40000', '/soc@0/iommu@d00000', '/soc@0/iommu@d40000', '/soc@0/iommu@da0000', '/soc@0/iommu@1600000'],
+    models: ['/soc@0/gpu@b00000', '/soc@0/iommu@b40000', '/soc@0/iommu@d00000', '/soc@0/iommu@d40000', '/soc@0/iommu@da0000', '/soc@0/iommu@1600000', '/firmware/scm'],
     devices: ['b00000.gpu', 'c00000.video-codec'],
     // Adreno 530 (a5xx: no GMU, no per-process tables) behind qcom,msm8996-smmu-v2, which Linux
     // keeps out of split tables: the GPU's one domain is a TTBR0 space
@@ -319,7 +343,7 @@ const CASES: readonly Expect[] = [
     enable: ['&{/soc@0/gpu@5000000}'],
     ram: [{ base: 0x8000_0000, size: 4 * GiB }],
     noMap: ['/reserved-memory/memory@85800000', '/reserved-memory/smem-mem@86000000', '/reserved-memory/mpss-metadata'],
-    models: ['/soc@0/iommu@1680000', '/soc@0/iommu@16c0000', '/soc@0/gpu@5000000', '/soc@0/iommu@5040000', '/soc@0/iommu@cd00000'],
+    models: ['/soc@0/iommu@1680000', '/soc@0/iommu@16c0000', '/soc@0/gpu@5000000', '/soc@0/iommu@5040000', '/soc@0/iommu@cd00000', '/firmware/scm'],
     devices: ['5000000.gpu', '18800000.wifi'],
     // Adreno 540 behind qcom,msm8998-smmu-v2, which this tree does not mark qcom,adreno-smmu:
     // Linux's plain Qualcomm SMMU-v2 implementation, no split tables, no Adreno interface
@@ -334,7 +358,7 @@ const CASES: readonly Expect[] = [
     enable: ['&adreno_gpu', '&kgsl_smmu'],
     ram: [{ base: 0x8000_0000, size: 4 * GiB }],
     noMap: ['/reserved-memory/gpu@fed00000', '/reserved-memory/smem-mem@86000000', '/reserved-memory/splash@9d400000'],
-    models: ['/soc@0/gpu@5000000', '/soc@0/iommu@5040000'],
+    models: ['/soc@0/gpu@5000000', '/soc@0/iommu@5040000', '/firmware/scm'],
     devices: ['5000000.gpu', '5040000.iommu'],
     // Adreno 508 behind qcom,sdm630-smmu-v2 + qcom,adreno-smmu: split tables, the GPU's one
     // domain in the TTBR1 half
@@ -350,7 +374,7 @@ const CASES: readonly Expect[] = [
     // carve-outs below it are outside that RAM (logged), rmtfs is inside
     ram: [{ base: 0x8000_0000, size: 4 * GiB }],
     noMap: ['/reserved-memory/memory@89b01000'],
-    models: ['/soc@0/gpu@5900000', '/soc@0/gmu@596a000', '/soc@0/iommu@59a0000', '/soc@0/iommu@c600000'],
+    models: ['/soc@0/gpu@5900000', '/soc@0/gmu@596a000', '/soc@0/iommu@59a0000', '/soc@0/iommu@c600000', '/firmware/scm'],
     devices: ['5900000.gpu', '596a000.gmu', '4744000.mmc', '5e00000.display-subsystem', 'c800000.wifi'],
     // Adreno 610 (SM6115 family) with no real GMU: the qcom,adreno-gmu-wrapper node holds only
     // the GX register window; MMU-500 Adreno SMMU (qcom,sm6115-smmu-500) and apps SMMU
@@ -368,7 +392,7 @@ const CASES: readonly Expect[] = [
     name: 'Qualcomm Technologies, Inc. Robotics RB1',
     ram: [{ base: 0x4000_0000, size: 4 * GiB }],
     noMap: ['/reserved-memory/hyp@45700000', '/reserved-memory/modem@4ab00000', '/reserved-memory/zap@53615000', '/reserved-memory/reserved@60000000'],
-    models: ['/soc@0/gpu@5900000', '/soc@0/gmu@596a000', '/soc@0/iommu@59a0000', '/soc@0/iommu@c600000'],
+    models: ['/soc@0/gpu@5900000', '/soc@0/gmu@596a000', '/soc@0/iommu@59a0000', '/soc@0/iommu@c600000', '/firmware/scm'],
     devices: ['5900000.gpu', '596a000.gmu', '4744000.mmc', '5e00000.display-subsystem', 'c800000.wifi', '4ef8800.usb', 'remoteproc'],
     // Adreno 702 (chip id 0x07000200, listed by its hex compatible: an a6xx-gen1 part despite
     // the number) behind a GMU wrapper; qcom,qcm2290-smmu-500 Adreno SMMU and apps SMMU
@@ -634,8 +658,8 @@ describe('real kernel device trees boot on the default image', () => {
         }
       });
 
-      it('gives every master of a bound SMMU its IOMMU group', () => {
-        const smmus = new Set(k.drivers.allDevices().filter((d) => d.state === 'bound' && /^arm-smmu/.test(d.driver!.name)).map((d) => d.ofNode));
+      it('gives every master of a bound SMMU (or Qualcomm secure IOMMU) its IOMMU group', () => {
+        const smmus = new Set(k.drivers.allDevices().filter((d) => d.state === 'bound' && /^(arm-smmu|qcom-iommu$)/.test(d.driver!.name)).map((d) => d.ofNode));
         const masters = k.drivers.allDevices().filter((d) => {
           const v = d.ofNode?.property('iommus');
           if (!v || v.length < 4) return false;

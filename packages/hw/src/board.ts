@@ -11,6 +11,7 @@ import { readMemoryMap, reservationPairs, usableRam, type BoardNote, type Reserv
 import { BusMasterPort, createBusMasterPort, createBusMasterPortForRid } from './models/bus-master-port.js';
 import { PciEcamHost } from './models/pci-ecam/host.js';
 import { BUILTIN_MODELS, descriptorMatches, type ModelDescriptor } from './models/registry.js';
+import { SMCCC_RET_NOT_SUPPORTED, type SecureMonitor, type SmcResult } from './smc.js';
 
 /** What a model factory learns about the node it is instantiated for, besides its resources. */
 export interface ModelContext {
@@ -77,6 +78,22 @@ export class Board {
    * dynamic reservation went, interrupts of modelled devices it could not wire), for the log.
    */
   readonly notes: BoardNote[] = [];
+
+  /**
+   * The secure firmware an SMC reaches (set by the model of the firmware node, e.g. Qualcomm's
+   * TrustZone for `qcom,scm`), or null: every SMC answers NOT_SUPPORTED.
+   */
+  secureMonitor: SecureMonitor | null = null;
+
+  /** An SMC from the normal world: the secure monitor handles it (see smc.ts). */
+  smc(args: readonly number[], res: SmcResult): void {
+    if (this.secureMonitor) {
+      this.secureMonitor.smc(args, res);
+      return;
+    }
+    res.a0 = SMCCC_RET_NOT_SUPPORTED;
+    res.a1 = res.a2 = res.a3 = 0;
+  }
 
   /** Bus master ports made so far, by device path (or host path and requester ID). */
   private readonly ports = new Map<string, BusMasterPort>();

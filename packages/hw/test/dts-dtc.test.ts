@@ -221,6 +221,7 @@ describe('real boards (kernel trees, trimmed)', () => {
       'mediatek/mt8192-asurada-spherion-r0.dts',
       'mediatek/mt8192-evb.dts',
       'nvidia/tegra194-p2972-0000.dts',
+      'qcom/apq8016-sbc.dts',
       'qcom/apq8096-db820c.dts',
       'qcom/msm8998-mtp.dts',
       'qcom/qrb2210-rb1.dts',

@@ -33,3 +33,4 @@ export * from './workqueue.js';
 export * from './pci/regs.js';
 export * from './pci/device.js';
 export * from './pci/host.js';
+export * from './firmware/index.js';

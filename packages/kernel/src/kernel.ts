@@ -9,6 +9,7 @@ import { kernelArch, type InitcallLevel, type KernelArch, type KernelImage } fro
 import { OfLayer } from './of/of.js';
 import { MAX_MANAGED_BYTES, PageAllocator } from './page-alloc.js';
 import { PciCore } from './pci/host.js';
+import { qcomScmRegisterDriver } from './firmware/qcom-scm.js';
 
 export { KERNEL_COSTS } from './costs.js';
 
@@ -103,6 +104,8 @@ export class Kernel {
     k.modules.setImage(image);
     for (const level of INITCALL_LEVELS) {
       k.modules.runBuiltinInitcalls(level);
+      // qcom_scm is built into vmlinux (a subsys initcall): the firmware interface drivers call
+      if (level === 'subsys') qcomScmRegisterDriver(k);
       // pci-host-generic is builtin_platform_driver: a device initcall of vmlinux
       if (level === 'device') k.pci.registerHostDriver();
       step({ kind: 'initcalls', level });

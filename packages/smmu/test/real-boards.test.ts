@@ -30,7 +30,8 @@ describe('arm_smmu on real kernel trees', () => {
   it('SDM845 MTP: apps_smmu (MMU-500) and adreno_smmu bind', () => {
     const { board, k } = boot('qcom/sdm845-mtp.dts');
     // the two SMMUs, and the Adreno GPU and GMU behind the Adreno SMMU
-    expect([...board.models.keys()].sort()).toEqual(['/soc@0/gmu@506a000', '/soc@0/gpu@5000000', '/soc@0/iommu@15000000', '/soc@0/iommu@5040000']);
+    // and the TrustZone behind qcom,scm (the board's secure monitor)
+    expect([...board.models.keys()].sort()).toEqual(['/firmware/scm', '/soc@0/gmu@506a000', '/soc@0/gpu@5000000', '/soc@0/iommu@15000000', '/soc@0/iommu@5040000']);
     expect(boundTo(k, 'arm-smmu').sort()).toEqual(['15000000.iommu', '5040000.iommu']);
     expect(k.log.all().filter((l) => l.level === 'crit')).toEqual([]);
   });

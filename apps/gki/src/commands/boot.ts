@@ -51,6 +51,7 @@ async function run(args: string[], io: Io): Promise<number> {
   io.out(`${unregistered} top-level device(s) unregistered`);
   for (const r of k.log.all().slice(from)) if (isErrorRecord(r)) io.out(formatRecord(r));
   io.out(`pages in use: ${sd.pagesInUse}${sd.pagesInUse === 0 ? ' (the allocator ends where it began)' : ': page(s) leaked'}`);
+  if (sd.securePages > 0) io.out(`pages lent to the secure firmware (qcom_scm, kept by design): ${sd.securePages}`);
 
   const st = k.pages.stats();
   io.out('');

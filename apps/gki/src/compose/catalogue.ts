@@ -6,6 +6,7 @@ import ioPgtableArm from '@gki/format-arm-lpae';
 import ioPgtableArmV7s from '@gki/format-arm-v7s';
 import { armSmmuModuleFromKconfig } from '@gki/smmu';
 import armSmmuV3 from '@gki/smmu-v3';
+import qcomIommu from '@gki/qcom-iommu';
 import msm from '@gki/drm-msm';
 import panfrost from '@gki/drm-panfrost';
 import { dmaTestModule } from '../drivers/dma-test.js';
@@ -29,6 +30,7 @@ export interface KbuildModule {
 export const KBUILD_MODULES: readonly KbuildModule[] = [
   { module: 'gki_dma_test', symbol: 'GKI_DMA_TEST', object: 'drivers/dma/gki_dma_test' },
   { module: 'arm_smmu', symbol: 'ARM_SMMU', object: 'drivers/iommu/arm/arm-smmu/arm_smmu', options: ['ARM_SMMU_LEGACY_DT_BINDINGS', 'ARM_SMMU_DISABLE_BYPASS_BY_DEFAULT', 'ARM_SMMU_QCOM'] },
+  { module: 'qcom_iommu', symbol: 'QCOM_IOMMU', object: 'drivers/iommu/arm/arm-smmu/qcom_iommu' },
   { module: 'arm_smmu_v3', symbol: 'ARM_SMMU_V3', object: 'drivers/iommu/arm/arm-smmu-v3/arm_smmu_v3' },
   { module: 'io-pgtable', symbol: 'IOMMU_IO_PGTABLE', object: 'drivers/iommu/io-pgtable' },
   { module: 'io-pgtable-arm-v7s', symbol: 'IOMMU_IO_PGTABLE_ARMV7S', object: 'drivers/iommu/io-pgtable-arm-v7s' },
@@ -61,6 +63,7 @@ export const MODULE_PACKAGES: readonly ModulePackage[] = [
   { package: '@gki/format-arm-v7s', module: ioPgtableArmV7s },
   { package: '@gki/smmu', module: armSmmuModuleFromKconfig },
   { package: '@gki/smmu-v3', module: armSmmuV3 },
+  { package: '@gki/qcom-iommu', module: qcomIommu },
   { package: '@gki/drm-msm', module: msm },
   { package: '@gki/drm-panfrost', module: panfrost },
   { package: 'gki', module: dmaTestModule },

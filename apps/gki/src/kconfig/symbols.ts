@@ -12,7 +12,7 @@
  * - modelled: the project has (or will have) the code behind them: the IOMMU core and
  *   io-pgtable, the format modules, the SMMU drivers and their sub-options, the GPU drivers.
  * - core (not modelled): kernel symbols the stack's dependencies mention (MMU, OF, PM,
- *   COMMON_CLK, DRM, QCOM_SCM, ...). They resolve with the same rules and appear in the
+ *   COMMON_CLK, DRM, ...). They resolve with the same rules and appear in the
  *   resolved .config, but nothing in the image corresponds to them.
  *
  * Only selects and dependencies between symbols listed here are kept; a select of a symbol
@@ -76,7 +76,7 @@ const MAINLINE: readonly KconfigSymbol[] = [
   { name: 'MODVERSIONS', type: 'bool', prompt: 'Module versioning support', parents: ['MODULES'], menu: '', source: 'kernel/module/Kconfig', help: 'Symbol CRCs checked at load (the model writes CRC 0).', modelled: false },
   { name: 'MODULE_SIG', type: 'bool', prompt: 'Module signature verification', parents: ['MODULES'], menu: '', source: 'kernel/module/Kconfig', help: 'Signature checking of modules at load.', modelled: false },
   { name: 'MODPROBE_PATH', type: 'string', prompt: 'Path to modprobe binary', parents: ['MODULES'], defaults: [{ value: '"/sbin/modprobe"' }], menu: '', source: 'kernel/module/Kconfig', help: 'The program request_module runs.', modelled: false },
-  { name: 'QCOM_SCM', type: 'tristate', menu: 'Device Drivers/Firmware Drivers', source: 'drivers/firmware/qcom/Kconfig', help: 'Qualcomm secure channel manager (qcom_scm.ko; not modelled).', modelled: false },
+  { name: 'QCOM_SCM', type: 'tristate', menu: 'Device Drivers/Firmware Drivers', source: 'drivers/firmware/qcom/Kconfig', help: 'Qualcomm secure channel manager: the interface to the TrustZone firmware (restore_sec_cfg, the IOMMU secure page table). Modelled in the kernel core, always built in whatever this symbol resolves to.', modelled: true },
   { name: 'OF', type: 'bool', prompt: 'Device Tree and Open Firmware support', menu: 'Device Drivers', source: 'drivers/of/Kconfig', help: 'Device tree support (selected by ARM64).', modelled: false },
   { name: 'DRM', type: 'tristate', prompt: 'Direct Rendering Manager (XFree86 4.1.0 and higher DRI support)', menu: 'Device Drivers/Graphics support', source: 'drivers/gpu/drm/Kconfig', help: 'The DRM core (GKI: built in; not modelled).', modelled: false },
   { name: 'DRM_SCHED', type: 'tristate', parents: ['DRM'], depends: 'DRM', menu: 'Device Drivers/Graphics support', source: 'drivers/gpu/drm/Kconfig', help: 'The GPU scheduler (not modelled).', modelled: false },
@@ -95,6 +95,7 @@ const MAINLINE: readonly KconfigSymbol[] = [
   { name: 'ARM_SMMU_LEGACY_DT_BINDINGS', type: 'bool', prompt: 'Support the legacy "mmu-masters" devicetree bindings', parents: ['IOMMU_SUPPORT', 'ARM_SMMU'], depends: 'ARM_SMMU=y && OF', menu: 'Device Drivers', source: IOMMU_ARM, help: 'The deprecated mmu-masters binding (only with arm_smmu built in).', modelled: true },
   { name: 'ARM_SMMU_DISABLE_BYPASS_BY_DEFAULT', type: 'bool', prompt: 'Disable unmatched stream bypass by default', promptIf: 'EXPERT', parents: ['IOMMU_SUPPORT', 'ARM_SMMU'], defaults: [{ value: 'y' }], menu: 'Device Drivers', source: IOMMU_ARM, help: 'Streams the SMMU does not know fault instead of bypassing.', modelled: true },
   { name: 'ARM_SMMU_QCOM', type: 'tristate', parents: ['IOMMU_SUPPORT', 'ARM_SMMU'], depends: 'ARCH_QCOM', defaults: [{ value: 'y' }], selects: [{ symbol: 'QCOM_SCM' }], menu: 'Device Drivers', source: IOMMU_ARM, help: 'The Qualcomm SMMU implementation, built into arm_smmu.', modelled: true },
+  { name: 'QCOM_IOMMU', type: 'bool', prompt: 'Qualcomm IOMMU Support', parents: ['IOMMU_SUPPORT'], depends: '(ARCH_QCOM || COMPILE_TEST) && !GENERIC_ATOMIC64', selects: [{ symbol: 'QCOM_SCM' }, { symbol: 'IOMMU_API' }, { symbol: 'IOMMU_IO_PGTABLE_LPAE' }], menu: 'Device Drivers', source: IOMMU, help: 'The Qualcomm secure IOMMU driver of MSM8916/MSM8939/MSM8953 (qcom_iommu): context banks only, the rest through the TrustZone firmware.', modelled: true },
   { name: 'ARM_SMMU_V3', type: 'tristate', prompt: 'ARM Ltd. System MMU Version 3 (SMMUv3) Support', parents: ['IOMMU_SUPPORT'], depends: 'ARM64', selects: [{ symbol: 'IOMMU_API' }, { symbol: 'IOMMU_IO_PGTABLE_LPAE' }, { symbol: 'GENERIC_MSI_IRQ' }], menu: 'Device Drivers', source: IOMMU_ARM, help: 'SMMUv3 driver (arm_smmu_v3).', modelled: true },
   { name: 'GKI_DMA_TEST', type: 'tristate', prompt: 'DMA engine test driver for gki,dma-master engines', depends: 'OF', menu: 'Device Drivers/gki model test drivers', source: 'apps/gki (this project)', help: "The model's DMA test driver (gki_dma_test) for the board's DMA masters.", modelled: true },
   { name: 'GENERIC_ATOMIC64', type: 'bool', menu: 'Library routines', source: 'lib/Kconfig', help: 'Selected by architectures without native 64-bit atomics (never on arm64).', modelled: false },
@@ -114,9 +115,14 @@ export interface KconfigRules {
  * The seed series (Isaac Manjarres, Dec 2020) makes both io-pgtable formats tristate, so a
  * vendor ships only the format it uses as a module, and makes IOMMU_IO_PGTABLE a
  * user-visible bool so the framework can be built with no format in it (as a GKI would).
+ * QCOM_IOMMU, a bool in mainline, is tristate here (see below).
  */
 function seedPatch(s: KconfigSymbol): KconfigSymbol {
   if (s.name === 'IOMMU_IO_PGTABLE_LPAE' || s.name === 'IOMMU_IO_PGTABLE_ARMV7S') return { ...s, type: 'tristate' };
+  // mainline v6.12 keeps QCOM_IOMMU a bool ("iommu drivers cannot (yet?) be built as
+  // modules"); under the seed rules it is a module like arm_smmu, which is how a GKI vendor
+  // would ship it (the model's qcom_iommu loads and unloads as one)
+  if (s.name === 'QCOM_IOMMU') return { ...s, type: 'tristate' };
   if (s.name === 'IOMMU_IO_PGTABLE') return { ...s, prompt: 'IOMMU page table allocator framework' };
   return s;
 }

@@ -2,12 +2,12 @@
  * What the hardware models count, read through the board (the only place besides tests where
  * the CLI looks at models): TLB invalidations per IOMMU / GPU MMU, by command.
  */
-import { MaliGpu, SmmuV2, SmmuV3, type Board } from '@gki/hw';
+import { MaliGpu, QcomIommu, SmmuV2, SmmuV3, type Board } from '@gki/hw';
 
 export interface TlbCounter {
   /** The model's device-tree path. */
   readonly path: string;
-  readonly model: 'smmu-v3' | 'smmu-v2' | 'mali-mmu';
+  readonly model: 'smmu-v3' | 'smmu-v2' | 'qcom-iommu' | 'mali-mmu';
   /** Invalidation commands by name (SMMUv3 CMD_TLBI_*, SMMUv2 TLBI* registers, Mali FLUSH_PT/FLUSH_MEM). */
   readonly invalidations: Readonly<Record<string, number>>;
   readonly total: number;
@@ -35,6 +35,9 @@ export function tlbCounters(board: Board): TlbCounter[] {
     } else if (m instanceof SmmuV2) {
       const inv = pick(m.stats.tlbi, (n) => n.startsWith('TLBI'));
       out.push({ path, model: 'smmu-v2', invalidations: inv, total: sum(inv), translations: m.stats.translations });
+    } else if (m instanceof QcomIommu) {
+      const inv = pick(m.stats.tlbi, (n) => n.startsWith('TLBI'));
+      out.push({ path, model: 'qcom-iommu', invalidations: inv, total: sum(inv), translations: m.stats.translations });
     } else if (m instanceof MaliGpu) {
       const inv = pick(m.stats.mmu.commands, (n) => n === 'FLUSH_PT' || n === 'FLUSH_MEM');
       out.push({ path, model: 'mali-mmu', invalidations: inv, total: sum(inv), translations: m.stats.mmu.translations });

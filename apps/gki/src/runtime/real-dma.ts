@@ -9,7 +9,7 @@
  * identity (bypass) domain is checked the same way with physical addresses and counted as
  * bypass; devices in a blocking group or without a domain are skipped with the reason.
  */
-import { PciEcamHost, SmmuV2, SmmuV3, type Board, type BusMasterPort } from '@gki/hw';
+import { PciEcamHost, QcomIommu, SmmuV2, SmmuV3, type Board, type BusMasterPort } from '@gki/hw';
 import {
   DMA_BIDIRECTIONAL,
   PCI_COMMAND,
@@ -68,6 +68,7 @@ function hex(n: number): string {
 function modelFaults(m: unknown): number {
   if (m instanceof SmmuV2) return m.stats.contextFaults + m.stats.globalFaults + m.stats.multiFaults;
   if (m instanceof SmmuV3) return m.stats.events + m.stats.eventsLost + m.stats.eventsDropped;
+  if (m instanceof QcomIommu) return m.stats.contextFaults + m.stats.globalFaults + m.stats.multiFaults;
   return 0;
 }
 

@@ -6,7 +6,7 @@
  * spawning anything.
  */
 import type { Board } from '@gki/hw';
-import { errnoName, formatRecord, Kernel, type Device, type KernelBootStep, type KernelImage, type LogRecord } from '@gki/kernel';
+import { errnoName, formatRecord, Kernel, qcomScmLentMemory, type Device, type KernelBootStep, type KernelImage, type LogRecord } from '@gki/kernel';
 import { panfrostDevices } from '@gki/drm-panfrost';
 import { msmDevices } from '@gki/drm-msm';
 import type { LoadedBoard, LoadedImage } from './inputs.js';
@@ -223,7 +223,10 @@ export { formatRecord };
 /** What shutdown did. */
 export interface ShutdownResult {
   readonly steps: readonly { readonly what: string; readonly err: number }[];
+  /** Pages in use once the pages lent to the secure firmware (`securePages`) are left out. */
   readonly pagesInUse: number;
+  /** Pages the kernel lent to the secure firmware (qcom_scm), never given back by design. */
+  readonly securePages: number;
   readonly ok: boolean;
 }
 
@@ -246,6 +249,13 @@ export function shutdown(kernel: Kernel): ShutdownResult {
     for (const m of ready) steps.push({ what: `rmmod ${m.name}`, err: kernel.modules.unload(m.name) });
   }
   for (const m of loaded().reverse()) steps.push({ what: `rmmod ${m.name}`, err: kernel.modules.unload(m.name) });
-  const pagesInUse = kernel.pages.stats().pagesInUse;
-  return { steps, pagesInUse, ok: steps.every((s) => s.err === 0) && pagesInUse === 0 && loaded().length === 0 };
+  // memory the kernel lent to the secure world (qcom_scm's secure page table) stays allocated
+  // for good, as in Linux: the firmware owns it; it is counted apart, not as a leak
+  let securePages = 0;
+  for (const r of qcomScmLentMemory(kernel)) {
+    const order = kernel.pages.orderOf(r.address);
+    if (order !== undefined) securePages += 2 ** order;
+  }
+  const pagesInUse = kernel.pages.stats().pagesInUse - securePages;
+  return { steps, pagesInUse, securePages, ok: steps.every((s) => s.err === 0) && pagesInUse === 0 && loaded().length === 0 };
 }

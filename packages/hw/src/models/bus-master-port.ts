@@ -19,6 +19,7 @@ import { PAGE_SIZE, PhysMem } from '../mem.js';
 import type { DmaTranslation, DmaTranslator, DmaTranslatorParts } from './dma-master.js';
 import { SmmuV2 } from './smmu-v2/smmu.js';
 import { SmmuV3 } from './smmu-v3/smmu.js';
+import { QcomIommu } from './qcom-iommu/iommu.js';
 
 /** Result of a port access: every byte moved. */
 export const PORT_OK = 0;
@@ -280,6 +281,12 @@ function attach(board: Board, port: BusMasterPort, iommu: unknown): boolean {
     for (let i = 1; i < port.streamIds.length; i++) iommu.attachMaster(port.lane(i), [port.streamIds[i]!]);
     return true;
   }
+  if (iommu instanceof QcomIommu) {
+    // the specifier's cell is a context bank: the stream the firmware routes to it
+    iommu.attachMaster(port, port.streamIds);
+    for (let i = 1; i < port.streamIds.length; i++) iommu.attachMaster(port.lane(i), [port.streamIds[i]!]);
+    return true;
+  }
   if (iommu instanceof SmmuV3) {
     iommu.attachMaster(port, port.streamId);
     for (let i = 1; i < port.streamIds.length; i++) iommu.attachMaster(port.lane(i), port.streamIds[i]!);
@@ -305,7 +312,7 @@ export function createBusMasterPort(board: Board, tree: FdtTree, path: string): 
   const refs = phandleArgsList(tree, node, path, 'iommus', '#iommu-cells');
   for (const ref of refs) {
     const model = board.models.get(ref.path);
-    if (!(model instanceof SmmuV2) && !(model instanceof SmmuV3)) continue;
+    if (!(model instanceof SmmuV2) && !(model instanceof SmmuV3) && !(model instanceof QcomIommu)) continue;
     const sids: number[] = [];
     const variants: number[] = [];
     for (const r of refs) {
@@ -381,7 +388,7 @@ export function mapRequesterId(tree: FdtTree, hostPath: string, rid: number): Ri
  */
 export function createBusMasterPortForStream(board: Board, path: string, iommu: string, streamId: number): BusMasterPort | undefined {
   const model = board.models.get(iommu);
-  if (!(model instanceof SmmuV2) && !(model instanceof SmmuV3)) return undefined;
+  if (!(model instanceof SmmuV2) && !(model instanceof SmmuV3) && !(model instanceof QcomIommu)) return undefined;
   const port = new BusMasterPort(board.mem, { path, streamIds: [streamId], iommu });
   try {
     attach(board, port, model);

@@ -13,6 +13,8 @@ import { createMaliModel } from './mali/factory.js';
 import { MALI_COMPATIBLES } from './mali/presets.js';
 import { createSmmuV2Model, isSmmuV2Compatible, SMMUV2_COMPATIBLES } from './smmu-v2/factory.js';
 import { createSmmuV3Model } from './smmu-v3/factory.js';
+import { createQcomIommuModel, QCOM_IOMMU_COMPATIBLES } from './qcom-iommu/factory.js';
+import { createQcomTrustZoneModel, QCOM_TZ_COMPATIBLES } from './qcom-tz/factory.js';
 
 /** A device model and the compatible strings it is instantiated for. */
 export interface ModelDescriptor {
@@ -63,5 +65,11 @@ export const ADRENO_GMU_MODEL: ModelDescriptor = {
 /** A PCI host bridge with an ECAM window and its endpoint functions (DMA through the IOMMU its `iommu-map` names). */
 export const PCI_ECAM_MODEL: ModelDescriptor = { name: 'pci-ecam', compatibles: ['pci-host-ecam-generic'], factory: createPciEcamModel };
 
+/** Qualcomm's secure IOMMU (MSM8916/MSM8939/MSM8953): context banks only, the global space owned by the firmware. */
+export const QCOM_IOMMU_MODEL: ModelDescriptor = { name: 'qcom-iommu', compatibles: QCOM_IOMMU_COMPATIBLES, factory: createQcomIommuModel };
+
+/** Qualcomm's TrustZone behind `qcom,scm`: the board's secure monitor (restore_sec_cfg, the IOMMU secure page table). */
+export const QCOM_TZ_MODEL: ModelDescriptor = { name: 'qcom-tz', compatibles: QCOM_TZ_COMPATIBLES, factory: createQcomTrustZoneModel };
+
 /** Every model of the package, the table `Board.fromDtb` uses unless told otherwise. */
-export const BUILTIN_MODELS: readonly ModelDescriptor[] = [DMA_MASTER_MODEL, SMMU_V3_MODEL, SMMU_V2_MODEL, MALI_MODEL, ADRENO_GPU_MODEL, ADRENO_GMU_MODEL, PCI_ECAM_MODEL];
+export const BUILTIN_MODELS: readonly ModelDescriptor[] = [DMA_MASTER_MODEL, SMMU_V3_MODEL, SMMU_V2_MODEL, MALI_MODEL, ADRENO_GPU_MODEL, ADRENO_GMU_MODEL, PCI_ECAM_MODEL, QCOM_IOMMU_MODEL, QCOM_TZ_MODEL];

@@ -54,6 +54,14 @@ import { ofAddressToResource, ofGetAddress, ofNAddrCells, ofNSizeCells, ofTransl
 import { ofIrqFindParent, ofIrqParse, ofIrqParseRaw } from '../of/irq.js';
 import { ofCountPhandleWithArgs, ofFindNodeByPhandle, ofParsePhandleWithArgs } from '../of/phandle.js';
 import { ofMapId } from '../of/map-id.js';
+import { devmOfPlatformPopulate } from '../of/of.js';
+import {
+  qcomScmIommuSecurePtblInit,
+  qcomScmIommuSecurePtblSize,
+  qcomScmIsAvailable,
+  qcomScmRestoreSecCfg,
+  qcomScmRestoreSecCfgAvailable,
+} from '../firmware/qcom-scm.js';
 import {
   pciClearMaster,
   pciEnableDeviceMem,
@@ -161,6 +169,7 @@ const IDR_C = 'lib/idr.c';
 const DRM_MM_C = 'drivers/gpu/drm/drm_mm.c';
 const DRM_GEM_C = 'drivers/gpu/drm/drm_gem.c';
 const DRM_VMA_C = 'drivers/gpu/drm/drm_vma_manager.c';
+const QCOM_SCM_C = 'drivers/firmware/qcom/qcom_scm.c';
 
 // The values of exports the model implements as class methods or through another subsystem.
 const platformDriverRegister = (kernel: Kernel, drv: Driver): number => kernel.drivers.registerDriver(drv);
@@ -244,6 +253,13 @@ const ROWS: readonly Row[] = [
   ['of_irq_find_parent', true, OF_IRQ_C, () => ofIrqFindParent],
   ['of_irq_parse_one', true, OF_IRQ_C, () => ofIrqParse],
   ['of_irq_parse_raw', true, OF_IRQ_C, () => ofIrqParseRaw],
+  ['devm_of_platform_populate', true, 'drivers/of/platform.c', () => devmOfPlatformPopulate],
+  // drivers/firmware/qcom/qcom_scm.c (built in; EXPORT_SYMBOL_GPL)
+  ['qcom_scm_is_available', true, QCOM_SCM_C, () => qcomScmIsAvailable],
+  ['qcom_scm_restore_sec_cfg_available', true, QCOM_SCM_C, () => qcomScmRestoreSecCfgAvailable],
+  ['qcom_scm_restore_sec_cfg', true, QCOM_SCM_C, () => qcomScmRestoreSecCfg],
+  ['qcom_scm_iommu_secure_ptbl_size', true, QCOM_SCM_C, () => qcomScmIommuSecurePtblSize],
+  ['qcom_scm_iommu_secure_ptbl_init', true, QCOM_SCM_C, () => qcomScmIommuSecurePtblInit],
   // time
   ['ktime_get', true, 'kernel/time/timekeeping.c', () => ktimeGetNs],
   ['usleep_range_state', false, 'kernel/time/sleep_timeout.c', () => usleepRangeState],
@@ -448,6 +464,18 @@ const KERNEL_USES: Readonly<Record<string, KmiUse>> = {
   onecellXlate: internal('an irq_domain xlate of the model\'s irqchip layer'),
   stackedXlate: internal('an irq_domain xlate of the model\'s irqchip layer'),
   OfLayer: internal('the OF core itself (drivers/of)'),
+  devmOfPlatformPopulate: sym('devm_of_platform_populate'),
+  // firmware: qcom_scm and the SMC conduit
+  qcomScmIsAvailable: sym('qcom_scm_is_available'),
+  qcomScmRestoreSecCfgAvailable: sym('qcom_scm_restore_sec_cfg_available'),
+  qcomScmRestoreSecCfg: sym('qcom_scm_restore_sec_cfg'),
+  qcomScmIommuSecurePtblSize: sym('qcom_scm_iommu_secure_ptbl_size'),
+  qcomScmIommuSecurePtblInit: sym('qcom_scm_iommu_secure_ptbl_init'),
+  qcomScmLentMemory: internal('the model\'s record of memory lent to the secure world, for shutdown accounting'),
+  qcomScmRegisterDriver: internal('the built-in qcom_scm driver\'s subsys initcall'),
+  armSmcccSmc: internal('arm_smccc_smc: the SMC instruction itself, used by the built-in firmware drivers'),
+  armSmcccCallVal: none('ARM_SMCCC_CALL_VAL: a macro'),
+  createSmcResult: none('a zeroed struct arm_smccc_res, no call'),
   OfNode: internal(`struct device_node: ${CORE_OBJECT}`),
   OfTree: internal('the unflattened device tree'),
   // time, workqueues, IDs

@@ -314,3 +314,18 @@ export class OfLayer {
     this.kernel.drivers.registerDriver(drv);
   }
 }
+
+/**
+ * devm_of_platform_populate: platform devices for the children of `dev`'s node (as
+ * of_platform_populate with `dev` as their parent), depopulated again when `dev` is unbound.
+ * 0, or -EINVAL for a device without a node.
+ */
+export function devmOfPlatformPopulate(dev: Device): number {
+  const node = dev.ofNode;
+  if (!node) return -EINVAL;
+  const of = dev.core.kernel.of;
+  const r = of.platformPopulate(node, dev);
+  if (r < 0) return r;
+  dev.devmAdd('of_platform_populate', () => of.platformDepopulate(dev));
+  return 0;
+}

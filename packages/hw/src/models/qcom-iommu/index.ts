@@ -1,0 +1,2 @@
+export * from './iommu.js';
+export * from './factory.js';

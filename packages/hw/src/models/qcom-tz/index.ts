@@ -1,0 +1,2 @@
+export * from './tz.js';
+export * from './factory.js';
