@@ -176,8 +176,76 @@ export class PageAllocator {
     this.total = total;
   }
 
-  /** Allocates 2^order zeroed, naturally aligned pages. Returns the PA or -ENOMEM / -EINVAL. */
+  /**
+   * Allocates 2^order zeroed, naturally aligned pages. Returns the PA or -ENOMEM / -EINVAL.
+   *
+   * One page (io-pgtable's tables, the commonest call) takes the path below, the same algorithm
+   * written out without helper calls: every first map into a new 2 MiB region of a domain
+   * allocates a table, often before V8 has optimised anything, where each call costs.
+   */
   allocPages(order = 0): number {
+    if (order !== 0 || this.fault !== null) return this.allocOrder(order);
+    // one page, no fault injection: the lowest block of the smallest non-empty order, split down
+    this.allocCalls++;
+    const counts = this.freeCount;
+    let o = 0;
+    while (counts[o] === 0)
+      if (++o > MAX_ORDER) {
+        this.failed++;
+        return -ENOMEM;
+      }
+    const spans = this.spans;
+    let si = 0;
+    let s = spans[0]!;
+    while (s.count[o] === 0) s = spans[++si]!;
+    // takeLowest + removeFree
+    const sum = s.sum[o]!;
+    let sw = s.hint[o]!;
+    while (sum[sw] === 0) sw++;
+    s.hint[o] = sw;
+    const sv = sum[sw]!;
+    const w = (sw << 5) + (31 - Math.clz32(sv & -sv));
+    const bits = s.bits[o]!;
+    const bv = bits[w]!;
+    const bit = bv & -bv;
+    const rel = ((w << 5) + (31 - Math.clz32(bit))) << o;
+    const nw = bv ^ bit;
+    bits[w] = nw;
+    if (nw === 0) sum[sw] = sv & ~(1 << (w & 31));
+    s.count[o]--;
+    counts[o]--;
+    const state = s.state;
+    // split down to one page, returning upper halves to the free lists (addFree)
+    while (o > 0) {
+      o--;
+      const r = rel + (1 << o);
+      state[r] = o + 1;
+      const idx = r >>> o;
+      const bw = idx >>> 5;
+      const b = s.bits[o]!;
+      b[bw] = b[bw]! | (1 << (idx & 31));
+      const sm = s.sum[o]!;
+      const smw = bw >>> 5;
+      sm[smw] = sm[smw]! | (1 << (bw & 31));
+      if (smw < s.hint[o]!) s.hint[o] = smw;
+      s.count[o]++;
+      counts[o]++;
+    }
+    state[rel] = ST_ALLOC;
+    this.allocatedBlocks++;
+    if (++this.inUse > this.high) this.high = this.inUse;
+    const pa = (s.base + rel) * PAGE_SIZE;
+    // one page lies in one pool: no seam to zero across
+    this.mem.zero(pa, PAGE_SIZE);
+    const seen = this.touchedByUs[si]!;
+    if (seen[rel] === 0) {
+      this.mem.touch(pa, PAGE_SIZE);
+      seen[rel] = 1;
+    }
+    return pa;
+  }
+
+  private allocOrder(order: number): number {
     this.allocCalls++;
     if (!Number.isInteger(order) || order < 0 || order > MAX_ORDER) {
       this.failed++;
@@ -226,6 +294,50 @@ export class PageAllocator {
 
   /** Frees a block. A double free or a wrong order is a kernel bug: throws KernelError(-EINVAL). */
   freePages(pa: number, order = 0): void {
+    // one allocated page in the span used last (what `freeBlock` checks first): written out, as allocPages' one-page path
+    const pfn = pa / PAGE_SIZE;
+    const s = this.spans[this.lastSpan];
+    if (order === 0 && s !== undefined && pfn >= s.start && pfn < s.end && pfn === Math.floor(pfn)) {
+      const state = s.state;
+      let rel = pfn - s.base;
+      if (state[rel] === ST_ALLOC) {
+        this.freeCalls++;
+        state[rel] = ST_NONE;
+        this.allocatedBlocks--;
+        this.inUse--;
+        const counts = this.freeCount;
+        const lo = s.start - s.base;
+        const hi = s.end - s.base;
+        let o = 0;
+        while (o < MAX_ORDER) {
+          const size = 1 << o;
+          const buddy = rel ^ size;
+          if (buddy < lo || buddy >= hi || state[buddy] !== o + 1) break;
+          // removeFree
+          state[buddy] = ST_NONE;
+          const idx = buddy >>> o;
+          const w = idx >>> 5;
+          const bits = s.bits[o]!;
+          const nw = bits[w]! & ~(1 << (idx & 31));
+          bits[w] = nw;
+          if (nw === 0) {
+            const sum = s.sum[o]!;
+            const sw = w >>> 5;
+            sum[sw] = sum[sw]! & ~(1 << (w & 31));
+          }
+          s.count[o]--;
+          counts[o]--;
+          rel &= ~size;
+          o++;
+        }
+        this.addFree(s, rel, o);
+        return;
+      }
+    }
+    this.freeBlock(pa, order);
+  }
+
+  private freeBlock(pa: number, order: number): void {
     const pfn = pa / PAGE_SIZE;
     const si = this.spanIndex(pfn);
     const s = si >= 0 ? this.spans[si]! : undefined;

@@ -134,11 +134,26 @@ describe('PageAllocator against a naive model', () => {
     };
     const live: { pa: number; order: number }[] = [];
     const everUsed = new Set<number>();
+    // the statistics, counted here (order-0 calls take the allocator's written-out path)
+    let calls = 0;
+    let failed = 0;
+    let frees = 0;
+    let inUse = 0;
+    let high = 0;
     for (let step = 0; step < 4000; step++) {
       if (live.length === 0 || rnd() < 0.55) {
         const order = rnd() < 0.7 ? 0 : Math.floor(rnd() * 11);
         const got = pa.allocPages(order);
         expect(got).toBe(model.alloc(order));
+        calls++;
+        if (got < 0) failed++;
+        else {
+          inUse += 2 ** order;
+          high = Math.max(high, inUse);
+          // zeroed, then dirtied, so that a later allocation of this page must zero it again
+          expect(mem.read32(got + 0x100)).toBe(0);
+          mem.write32(got + 0x100, 0xdead);
+        }
         if (got >= 0) {
           live.push({ pa: got, order });
           for (let f = 0; f < 2 ** order; f++) everUsed.add(got / 4096 + f);
@@ -149,8 +164,12 @@ describe('PageAllocator against a naive model', () => {
         pa.freePages(b!.pa, b!.order);
         model.release(b!.pa, b!.order);
         expect(pa.isAllocated(b!.pa)).toBe(false);
+        frees++;
+        inUse -= 2 ** b!.order;
       }
     }
+    expect(pa.stats()).toMatchObject({ allocCalls: calls, failedAllocs: failed, freeCalls: frees, pagesInUse: inUse, highWater: high });
+    expect(failed).toBeGreaterThan(0);
     const expected = [...model.allocated].map(([pfn, order]) => ({ pa: pfn * 4096, order })).sort((a, b) => a.pa - b.pa);
     expect(pa.snapshot()).toEqual(expected);
     expect(pa.stats().pagesInUse).toBe(live.reduce((n, b) => n + 2 ** b.order, 0));
