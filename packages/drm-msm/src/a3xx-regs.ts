@@ -112,3 +112,57 @@ export function pkt3(opcode: number, cnt: number): number {
 export const CP_INDIRECT_BUFFER_PFD = 0x37;
 /** The CP_EVENT_WRITE event that flushes the HLSQ's lazy state. */
 export const HLSQ_FLUSH = 7;
+
+// ---------------------------------------------------------------------------- a4xx (a4xx.xml)
+
+export const A4XX_RBBM_SP_HYST_CNT = 0x0021;
+export const A4XX_RBBM_SW_RESET_CMD = 0x0022;
+export const A4XX_RBBM_AHB_CTL0 = 0x0023;
+export const A4XX_RBBM_AHB_CTL1 = 0x0024;
+export const A4XX_RBBM_WAIT_IDLE_CLOCKS_CTL = 0x002b;
+export const A4XX_RBBM_INTERFACE_HANG_INT_CTL = 0x002f;
+export const A4XX_RBBM_INT_CLEAR_CMD = 0x0036;
+export const A4XX_RBBM_INT_0_MASK = 0x0037;
+export const A4XX_RBBM_RBBM_CTL = 0x003e;
+export const A4XX_RBBM_SP_REGFILE_SLEEP_CNTL_0 = 0x0099;
+export const A4XX_RBBM_SP_REGFILE_SLEEP_CNTL_1 = 0x009a;
+export const A4XX_RBBM_PERFCTR_CP_0_LO = 0x009c;
+export const A4XX_RBBM_PERFCTR_CTL = 0x0170;
+export const A4XX_RBBM_GPU_BUSY_MASKED = 0x017a;
+export const A4XX_RBBM_INT_0_STATUS = 0x017d;
+export const A4XX_RBBM_STATUS = 0x0191;
+export const A4XX_RBBM_WAIT_IDLE_CLOCKS_CTL2 = 0x01b8;
+/** RBBM_STATUS.GPU_BUSY (bit 31, as on a3xx). */
+export const A4XX_RBBM_STATUS_GPU_BUSY = 0x8000_0000;
+
+export const A4XX_CP_RB_BASE = 0x0200;
+export const A4XX_CP_RB_CNTL = 0x0201;
+export const A4XX_CP_RB_RPTR = 0x0204;
+export const A4XX_CP_RB_WPTR = 0x0205;
+export const A4XX_CP_PFP_UCODE_ADDR = 0x0223;
+export const A4XX_CP_PFP_UCODE_DATA = 0x0224;
+export const A4XX_CP_ME_RAM_WADDR = 0x0225;
+export const A4XX_CP_ME_RAM_DATA = 0x0227;
+export const A4XX_CP_ME_CNTL = 0x022d;
+export const A4XX_CP_DEBUG = 0x022e;
+/** CP_PROTECT(0..15). */
+export const A4XX_CP_PROTECT = (n: number): number => 0x0240 + n;
+export const A4XX_CP_PROTECT_CTRL = 0x0250;
+export const A4XX_CP_PROTECT_STATUS = 0x04da;
+export const A4XX_CP_PERFCTR_CP_SEL_0 = 0x0500;
+export const A4XX_RB_GMEM_BASE_ADDR = 0x0cc0;
+export const A4XX_UCHE_TRAP_BASE_LO = 0x0e83;
+export const A4XX_UCHE_TRAP_BASE_HI = 0x0e84;
+export const A4XX_UCHE_CACHE_WAYS_VFD = 0x0e8c;
+export const A4XX_VBIF_ABIT_SORT = 0x301c;
+export const A4XX_VBIF_ABIT_SORT_CONF = 0x301d;
+export const A4XX_VBIF_GATE_OFF_WRREQ_EN = 0x302a;
+export const A4XX_VBIF_IN_RD_LIM_CONF0 = 0x302c;
+export const A4XX_VBIF_IN_RD_LIM_CONF1 = 0x302d;
+export const A4XX_VBIF_IN_WR_LIM_CONF0 = 0x3030;
+export const A4XX_VBIF_IN_WR_LIM_CONF1 = 0x3031;
+export const A4XX_VBIF_ROUND_ROBIN_QOS_ARB = 0x3049;
+
+/** A4XX_INT0: the same bit positions as a3xx's; msm unmasks the same set. */
+export const A4XX_INT0_CP_REG_PROTECT_FAULT = 1 << 16;
+export const A4XX_INT0_MASK = A3XX_INT0_MASK;

@@ -26,10 +26,25 @@ const UCODE_WORDS = 8;
  * Linux finds no OCMEM. Performance counters: Linux's a3xx list (one CP select) is left out.
  */
 export class A3xxGpu extends A6xxGpu {
-  private pm4: Uint32Array | null = null;
-  private pfp: Uint32Array | null = null;
+  protected pm4: Uint32Array | null = null;
+  protected pfp: Uint32Array | null = null;
+  /** The registers the shared ring, idle, interrupt and reset paths use (a3xx's; A4xxGpu's own). */
+  protected readonly G = {
+    rbbmStatus: F.A3XX_RBBM_STATUS,
+    int0Status: F.A3XX_RBBM_INT_0_STATUS,
+    intClear: F.A3XX_RBBM_INT_CLEAR_CMD,
+    int0Mask: F.A3XX_RBBM_INT_0_MASK,
+    swReset: F.A3XX_RBBM_SW_RESET_CMD,
+    rbRptr: F.AXXX_CP_RB_RPTR,
+    rbWptr: F.AXXX_CP_RB_WPTR,
+    meCntl: F.AXXX_CP_ME_CNTL,
+  };
+  /** The IB call of the family's submit (a3xx: through the prefetch parser, PFD). */
+  protected ibOpcode = F.CP_INDIRECT_BUFFER_PFD;
+  /** The function name idle's timeout message carries. */
+  protected idleFn = 'a3xx_idle';
 
-  private is(...revns: number[]): boolean {
+  protected is(...revns: number[]): boolean {
     return revns.includes(this.info.revn);
   }
 
@@ -166,7 +181,7 @@ export class A3xxGpu extends A6xxGpu {
   }
 
   /** a3xx_me_init: CP_ME_INIT with the 17 words msm gives the a3xx micro engine, then wait for idle. */
-  private meInit(): number {
+  protected meInit(): number {
     const ring = this.rings[0]!;
     const words = [0x3f7, 0, 0, 0, 0x80, 0x100, 0x180, 0x6600, 0x150, 0x14e, 0x154, 0x1, 0, 0, 0, 0, 0];
     const r = this.pkt3(ring, R.CP_ME_INIT, ...words);
@@ -179,17 +194,17 @@ export class A3xxGpu extends A6xxGpu {
 
   /** a3xx_get_rptr: the CP's read pointer register (no shadow). */
   override rptr(ring: MsmRingbuffer): number {
-    return this.read(F.AXXX_CP_RB_RPTR) % RB_DWORDS;
+    return this.read(this.G.rbRptr) % RB_DWORDS;
   }
 
   /** adreno_flush with the a3xx write-pointer register. */
   protected override flush(ring: MsmRingbuffer): void {
     ring.cur = ring.next;
-    this.write(F.AXXX_CP_RB_WPTR, ring.cur % RB_DWORDS);
+    this.write(this.G.rbWptr, ring.cur % RB_DWORDS);
   }
 
   override poke(): void {
-    if (this.regs?.mapped) this.read(F.AXXX_CP_RB_RPTR);
+    if (this.regs?.mapped) this.read(this.G.rbRptr);
   }
 
   /** a3xx_idle: the ring drained (adreno_idle), then RBBM_STATUS.GPU_BUSY clear. */
@@ -199,14 +214,15 @@ export class A3xxGpu extends A6xxGpu {
       this.kernel.log.err('', `[drm:adreno_idle] *ERROR* ${this.name}: timeout waiting to drain ringbuffer ${ring.id} rptr/wptr = ${this.rptr(ring).toString(16).toUpperCase()}/${wptr.toString(16).toUpperCase()}`);
       return false;
     }
-    if (readxPollTimeout(this.kernel, () => this.read(F.A3XX_RBBM_STATUS) & F.A3XX_RBBM_STATUS_GPU_BUSY, (v) => v === 0, 10, ADRENO_IDLE_TIMEOUT_US) < 0) {
-      this.kernel.log.err('', `[drm:a3xx_idle] *ERROR* ${this.name}: timeout waiting for GPU to idle!`);
+    // GPU_BUSY is bit 31 of RBBM_STATUS on a3xx and a4xx alike
+    if (readxPollTimeout(this.kernel, () => this.read(this.G.rbbmStatus) & F.A3XX_RBBM_STATUS_GPU_BUSY, (v) => v === 0, 10, ADRENO_IDLE_TIMEOUT_US) < 0) {
+      this.kernel.log.err('', `[drm:${this.idleFn}] *ERROR* ${this.name}: timeout waiting for GPU to idle!`);
       return false;
     }
     return true;
   }
 
-  private pkt3(ring: MsmRingbuffer, opcode: number, ...payload: number[]): number {
+  protected pkt3(ring: MsmRingbuffer, opcode: number, ...payload: number[]): number {
     const r = this.waitRing(ring, payload.length + 1);
     if (r < 0) return r;
     this.outRing(ring, F.pkt3(opcode, payload.length));
@@ -226,7 +242,7 @@ export class A3xxGpu extends A6xxGpu {
     for (const cmd of submit.cmds) {
       if (cmd.type === MSM_SUBMIT_CMD_IB_TARGET_BUF) continue;
       if (cmd.type === MSM_SUBMIT_CMD_CTX_RESTORE_BUF && this.curCtxSeqno === submit.ctx.seqno) continue;
-      r = this.pkt3(ring, F.CP_INDIRECT_BUFFER_PFD, cmd.iova % 2 ** 32, cmd.dwords);
+      r = this.pkt3(ring, this.ibOpcode, cmd.iova % 2 ** 32, cmd.dwords);
       if (r < 0) return r;
       r = this.waitRing(ring, 1);
       if (r < 0) return r;
@@ -250,9 +266,15 @@ export class A3xxGpu extends A6xxGpu {
   protected override irqHandler(): void {
     if (!this.regs?.mapped) return;
     this.stats.irqs++;
-    const status = this.read(F.A3XX_RBBM_INT_0_STATUS);
-    this.write(F.A3XX_RBBM_INT_CLEAR_CMD, status);
+    const status = this.read(this.G.int0Status);
+    this.reportIrq(status);
+    this.write(this.G.intClear, status);
     this.retire();
+  }
+
+  /** What the family's handler reports before clearing: nothing on a3xx. */
+  protected reportIrq(_status: number): void {
+    // a3xx_irq decodes nothing
   }
 
   // ------------------------------------------------------------------ recovery and teardown
@@ -264,19 +286,114 @@ export class A3xxGpu extends A6xxGpu {
   /** a3xx_recover's register part: the scratch registers printed, a software reset (written, read back, released). */
   protected override recoverHw(): void {
     for (let i = 0; i < 8; i++) this.kernel.log.info('', `CP_SCRATCH_REG${i}: ${this.read(F.AXXX_CP_SCRATCH_REG(i))}`);
-    this.write(F.A3XX_RBBM_SW_RESET_CMD, 1);
-    this.read(F.A3XX_RBBM_SW_RESET_CMD);
-    this.write(F.A3XX_RBBM_SW_RESET_CMD, 0);
+    this.write(this.G.swReset, 1);
+    this.read(this.G.swReset);
+    this.write(this.G.swReset, 0);
   }
 
   /** Interrupts masked and the micro engine halted: the teardown's register part. */
   protected override haltHw(): void {
-    this.write(F.A3XX_RBBM_INT_0_MASK, 0);
-    this.write(F.AXXX_CP_ME_CNTL, 1 << 28);
+    this.write(this.G.int0Mask, 0);
+    this.write(this.G.meCntl, 1 << 28);
   }
 
   /** a3xx has no get_timestamp: MSM_PARAM_TIMESTAMP answers -EINVAL. */
   override timestamp(): number {
     return -EINVAL;
+  }
+}
+
+/**
+ * The a4xx GPU as msm drives it (struct a4xx_gpu): a3xx's ring, submit (with
+ * CP_INDIRECT_BUFFER_PFE), idle and recovery over the a4xx register places; the a4xx hardware
+ * init (the part's VBIF setup, RBBM, the hang detector, the always-count CP counter, UCHE trap
+ * base, CP_DEBUG, SP register-file sleep, the 12 CP_PROTECT ranges, the interrupt mask, the
+ * ring, the microcode, the micro engine's release, CP_ME_INIT); an interrupt handler that
+ * reports register-protection faults as Linux prints them; the timestamp from RBBM_PERFCTR_CP_0.
+ *
+ * Left out: the per-block clock-gating table of a4xx_enable_hwcg (the model has no clocks), the
+ * a430's SP/TP power switch (RBBM_POWER_CNTL_IP: no a430 in the arm64 trees), the a420's
+ * OCMEM (RB_GMEM_BASE_ADDR is written 0, as Linux does with no OCMEM).
+ */
+export class A4xxGpu extends A3xxGpu {
+  protected override readonly G = {
+    rbbmStatus: F.A4XX_RBBM_STATUS,
+    int0Status: F.A4XX_RBBM_INT_0_STATUS,
+    intClear: F.A4XX_RBBM_INT_CLEAR_CMD,
+    int0Mask: F.A4XX_RBBM_INT_0_MASK,
+    swReset: F.A4XX_RBBM_SW_RESET_CMD,
+    rbRptr: F.A4XX_CP_RB_RPTR,
+    rbWptr: F.A4XX_CP_RB_WPTR,
+    meCntl: F.A4XX_CP_ME_CNTL,
+  };
+  protected override ibOpcode = R.CP_INDIRECT_BUFFER_PFE;
+  protected override idleFn = 'a4xx_idle';
+
+  /** a4xx_hw_init: 0 or -errno. */
+  override hwInit(): number {
+    this.hwReady = false;
+    if (this.is(405)) {
+      this.write(F.A4XX_VBIF_ROUND_ROBIN_QOS_ARB, 0x3);
+    } else {
+      // a420 (sort settings first) and a430
+      if (this.is(420)) {
+        this.write(F.A4XX_VBIF_ABIT_SORT, 0x0001_001f);
+        this.write(F.A4XX_VBIF_ABIT_SORT_CONF, 0xa4);
+      }
+      this.write(F.A4XX_VBIF_GATE_OFF_WRREQ_EN, 0x1);
+      this.write(F.A4XX_VBIF_IN_RD_LIM_CONF0, 0x1818_1818);
+      this.write(F.A4XX_VBIF_IN_RD_LIM_CONF1, 0x18);
+      this.write(F.A4XX_VBIF_IN_WR_LIM_CONF0, 0x1818_1818);
+      this.write(F.A4XX_VBIF_IN_WR_LIM_CONF1, 0x18);
+      this.write(F.A4XX_VBIF_ROUND_ROBIN_QOS_ARB, 0x3);
+    }
+    this.write(F.A4XX_RBBM_GPU_BUSY_MASKED, 0xffff_ffff);
+    this.write(F.A4XX_RBBM_SP_HYST_CNT, 0x10);
+    this.write(F.A4XX_RBBM_WAIT_IDLE_CLOCKS_CTL, 0x10);
+    if (this.is(430)) this.write(F.A4XX_RBBM_WAIT_IDLE_CLOCKS_CTL2, 0x30);
+    this.write(F.A4XX_RBBM_AHB_CTL0, 0x1);
+    this.write(F.A4XX_RBBM_AHB_CTL1, 0xa6ff_ffff);
+    this.write(F.A4XX_RBBM_RBBM_CTL, 0x30);
+    this.write(F.A4XX_RBBM_INTERFACE_HANG_INT_CTL, ((1 << 30) | 0xffff) >>> 0);
+    this.write(F.A4XX_RB_GMEM_BASE_ADDR, 0);
+    this.write(F.A4XX_RBBM_PERFCTR_CTL, 0x1);
+    this.write(F.A4XX_CP_PERFCTR_CP_SEL_0, 0); // CP_ALWAYS_COUNT
+    if (this.is(430)) this.write(F.A4XX_UCHE_CACHE_WAYS_VFD, 0x7);
+    this.write(F.A4XX_UCHE_TRAP_BASE_LO, 0xffff_0000);
+    this.write(F.A4XX_UCHE_TRAP_BASE_HI, 0xffff_0000);
+    this.write(F.A4XX_CP_DEBUG, ((1 << 25) | (this.is(420) ? 1 << 29 : 0)) >>> 0);
+    if (!this.is(420)) {
+      this.write(F.A4XX_RBBM_SP_REGFILE_SLEEP_CNTL_0, 0x441);
+      this.write(F.A4XX_RBBM_SP_REGFILE_SLEEP_CNTL_1, 0x441);
+    }
+    this.write(F.A4XX_CP_PROTECT_CTRL, 0x7);
+    const ranges = [0x6200_0010, 0x6300_0020, 0x6400_0040, 0x6500_0080, 0x6600_0100, 0x6400_0200, 0x6700_0800, 0x6400_1600, 0x6000_3300, 0x6000_3800, 0x6100_3980, 0x6e01_0000];
+    ranges.forEach((v, i) => this.write(F.A4XX_CP_PROTECT(i), v));
+    this.write(F.A4XX_RBBM_INT_0_MASK, F.A4XX_INT0_MASK);
+    this.adrenoHwInit();
+    this.curCtxSeqno = 0;
+    this.write(F.A4XX_CP_RB_CNTL, (MSM_GPU_RB_CNTL_DEFAULT | R.AXXX_CP_RB_CNTL_NO_UPDATE) >>> 0);
+    this.write(F.A4XX_CP_RB_BASE, this.rings[0]!.iova % 2 ** 32);
+    this.write(F.A4XX_CP_ME_RAM_WADDR, 0);
+    for (let i = 1; i < this.pm4!.length; i++) this.write(F.A4XX_CP_ME_RAM_DATA, this.pm4![i]!);
+    this.write(F.A4XX_CP_PFP_UCODE_ADDR, 0);
+    for (let i = 1; i < this.pfp!.length; i++) this.write(F.A4XX_CP_PFP_UCODE_DATA, this.pfp![i]!);
+    this.write(F.A4XX_CP_ME_CNTL, 0);
+    const ret = this.meInit();
+    this.hwReady = ret === 0;
+    return ret;
+  }
+
+  /** a4xx_irq: a register-protection fault is printed (the register, not its byte address). */
+  protected override reportIrq(status: number): void {
+    if (status & F.A4XX_INT0_CP_REG_PROTECT_FAULT) {
+      const reg = this.read(F.A4XX_CP_PROTECT_STATUS);
+      this.kernel.log.info('', `CP | Protected mode error| ${reg & (1 << 24) ? 'WRITE' : 'READ'} | addr=${((reg & 0xfffff) >>> 2).toString(16)}`);
+    }
+  }
+
+  /** a4xx_get_timestamp: RBBM_PERFCTR_CP_0, which hw_init set to count always. */
+  override timestamp(): number {
+    return this.read64(F.A4XX_RBBM_PERFCTR_CP_0_LO);
   }
 }

@@ -8,8 +8,8 @@ import type { OfNode } from '@gki/kernel';
  * core << 24 | major << 16 | minor << 8 | patch.
  */
 
-/** Linux's ADRENO_3XX, ADRENO_5XX, ADRENO_6XX_GEN1..4 and ADRENO_7XX_GEN1..3. */
-export type AdrenoFamily = 'a3xx' | 'a5xx' | 'a6xx-gen1' | 'a6xx-gen2' | 'a6xx-gen3' | 'a6xx-gen4' | 'a7xx-gen1' | 'a7xx-gen2' | 'a7xx-gen3';
+/** Linux's ADRENO_3XX, ADRENO_4XX, ADRENO_5XX, ADRENO_6XX_GEN1..4 and ADRENO_7XX_GEN1..3. */
+export type AdrenoFamily = 'a3xx' | 'a4xx' | 'a5xx' | 'a6xx-gen1' | 'a6xx-gen2' | 'a6xx-gen3' | 'a6xx-gen4' | 'a7xx-gen1' | 'a7xx-gen2' | 'a7xx-gen3';
 
 export interface AdrenoInfo {
   readonly chipIds: readonly number[];
@@ -94,6 +94,9 @@ export const ADRENO_GPULIST: readonly AdrenoInfo[] = [
   // OPP table at 400 MHz; the other parts are in no arm64 tree and get Linux's default (no
   // clock rate found: 200 MHz). No UBWC on a3xx: highest bank bit 0.
   ...a3xxGpulist(),
+  // a4xx_catalog.c: the same shape as a3xx. msm8939's a405 tops its OPP table at 550 MHz; the
+  // a420 (apq8084) and a430 (msm8994) are in no arm64 tree with a GPU node: Linux's default.
+  ...a4xxGpulist(),
   // a5xx_catalog.c. No per-process address space on a5xx (Linux gives the family no
   // create_private_address_space: every process maps into the GPU's one domain), so
   // addressSpaceSize stays 0. UBWC highest bank bit: 15 on a530/a540, 14 on the rest
@@ -161,6 +164,22 @@ function a3xxGpulist(): AdrenoInfo[] {
     { ...base, chipIds: [0x0302_0000, 0x0302_0001, 0x0302_0002], revn: 320, gmem: SZ_512K, fw: a300 },
     { ...base, chipIds: [0x0303_0000, 0x0303_0001, 0x0303_0002], revn: 330, gmem: SZ_1M, fw: a330 },
   ];
+}
+
+/** The a4xx rows of Linux v6.12's catalog (a4xx_catalog.c), in its order. */
+function a4xxGpulist(): AdrenoInfo[] {
+  const fw = { pm4: 'a420_pm4.fw', pfp: 'a420_pfp.fw' };
+  const base = { family: 'a4xx' as const, addressSpaceSize: 0, highestBankBit: 0, defaultMaxFreq: 200_000_000, fw };
+  return [
+    { ...base, chipIds: [0x0400_0500], revn: 405, gmem: 0x4_0000, defaultMaxFreq: 550_000_000 },
+    { ...base, chipIds: [0x0402_0000], revn: 420, gmem: SZ_1M + SZ_512K },
+    { ...base, chipIds: [0x0403_0002], revn: 430, gmem: SZ_1M + SZ_512K },
+  ];
+}
+
+/** adreno_is_a4xx: the a4xx family (a405..a430). */
+export function adrenoIsA4xx(info: AdrenoInfo): boolean {
+  return info.family === 'a4xx';
 }
 
 /** adreno_is_a3xx: the a3xx family (a305..a330). */

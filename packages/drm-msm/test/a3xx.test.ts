@@ -1,5 +1,7 @@
 /**
- * msm on the a3xx parts of Linux v6.12's catalog (a3xx_catalog.c): the catalog rows, and the
+ * msm on the a3xx and a4xx parts of Linux v6.12's catalogs (a3xx_catalog.c, a4xx_catalog.c): the
+ * catalog rows, the MSM8939's Adreno 405 (a4xx register map, CP_INDIRECT_BUFFER_PFE, the
+ * protection-fault print, the always-counting CP counter as timestamp), and the
  * DragonBoard 410c's Adreno 306 ("qcom,adreno-306.0", chip id 3.0.6.0, which Linux lists as
  * revn 307) on a GPU subtree behind a plain SMMUv2 with no GMU (the board test in apps/gki runs
  * it behind msm8916's qcom_iommu), booted on the board's own models:
@@ -146,7 +148,7 @@ describe('msm on the Adreno 306 (a3xx)', () => {
     f.close();
   });
 
-  it('recovers a hung CP by a software reset and runs again', () => {
+  it('recovers a hung CP by a software reset and runs again (a3xx)', () => {
     const { k, drm, model } = boot();
     const f = drm.open({ pid: 703, comm: 'hang' }) as MsmFile;
     const cmd = newBuf(f, 0x1000);
@@ -165,6 +167,62 @@ describe('msm on the Adreno 306 (a3xx)', () => {
     const ok = submitStream(f, cmd2, [pkt3(CP_MEM_WRITE, 2), out.iova, 0x600d], [{ buf: out, write: true }]);
     expect(wait(f, ok)).toBe(0);
     expect(out.map.read32(0)).toBe(0x600d);
+    f.close();
+  });
+});
+
+describe('msm on the Adreno 405 (a4xx)', () => {
+  /** a4xx register offsets (words), from a4xx.xml. */
+  const R4 = { INT_0_MASK: 0x37, CP_RB_BASE: 0x200, CP_RB_CNTL: 0x201, CP_ME_CNTL: 0x22d, CP_PROTECT_CTRL: 0x250, CP_PROTECT_0: 0x240, VBIF_ROUND_ROBIN_QOS_ARB: 0x3049, SP_REGFILE_SLEEP_CNTL_0: 0x99 };
+
+  it('has the a4xx catalog rows', () => {
+    const rows = ADRENO_GPULIST.filter((g) => g.family === 'a4xx').map((g) => [g.chipIds, g.revn, g.gmem, g.fw.pm4, g.fw.pfp]);
+    expect(rows).toEqual([
+      [[0x0400_0500], 405, 256 * KiB, 'a420_pm4.fw', 'a420_pfp.fw'],
+      [[0x0402_0000], 420, 1536 * KiB, 'a420_pm4.fw', 'a420_pfp.fw'],
+      [[0x0403_0002], 430, 1536 * KiB, 'a420_pm4.fw', 'a420_pfp.fw'],
+    ]);
+  });
+
+  it('binds, leaves a4xx_hw_init\'s registers set, runs a submit through CP_INDIRECT_BUFFER_PFE, and reads the timestamp', () => {
+    const { k, drm, model, reg } = boot('qcom,adreno-405.0');
+    expect(k.drivers.findDevice(GPU_NAME)).toMatchObject({ state: 'bound' });
+    expect(drm.gpu.name).toBe('a405');
+    expect(model.generation).toBe(4);
+    const f = drm.open({ pid: 800, comm: 'glmark2' }) as MsmFile;
+    expect(f.getParam(p(MSM_PARAM_GPU_ID))).toEqual({ value: 405n });
+    expect(f.getParam(p(MSM_PARAM_GMEM_SIZE))).toEqual({ value: BigInt(256 * KiB) });
+    expect(f.getParam(p(MSM_PARAM_MAX_FREQ))).toEqual({ value: 550_000_000n });
+    expect(reg(R4.VBIF_ROUND_ROBIN_QOS_ARB)).toBe(0x3);
+    expect(reg(R4.SP_REGFILE_SLEEP_CNTL_0)).toBe(0x441);
+    expect(reg(R4.INT_0_MASK)).toBe(0x0231_ef22);
+    expect(reg(R4.CP_RB_CNTL)).toBe((12 | (2 << 8) | (1 << 27)) >>> 0);
+    expect(reg(R4.CP_RB_BASE)).toBe(drm.gpu.rings[0]!.iova);
+    expect(reg(R4.CP_PROTECT_CTRL)).toBe(0x7);
+    expect(reg(R4.CP_PROTECT_0)).toBe(0x6200_0010);
+    expect(reg(R4.CP_PROTECT_0 + 11)).toBe(0x6e01_0000);
+    expect(reg(R4.CP_ME_CNTL)).toBe(0);
+    const out = newBuf(f, 0x1000);
+    const cmd = newBuf(f, 0x1000);
+    const fence = submitStream(f, cmd, [pkt3(CP_MEM_WRITE, 2), out.iova, 0x405], [{ buf: out, write: true }]);
+    expect(wait(f, fence)).toBe(0);
+    expect(out.map.read32(0)).toBe(0x405);
+    expect(model.cp.stats.opcodes.CP_INDIRECT_BUFFER_PFE).toBe(1);
+    expect(model.cp.stats.opcodes.CP_INDIRECT_BUFFER_PFD).toBeUndefined();
+    const t1 = f.getParam(p(MSM_PARAM_TIMESTAMP)) as { value: bigint };
+    const t2 = f.getParam(p(MSM_PARAM_TIMESTAMP)) as { value: bigint };
+    expect(t2.value).toBeGreaterThan(t1.value);
+    f.close();
+  });
+
+  it('prints a register-protection fault as a4xx_irq does', () => {
+    const { k, drm } = boot('qcom,adreno-405.0');
+    const f = drm.open({ pid: 801, comm: 'prot' }) as MsmFile;
+    const cmd = newBuf(f, 0x1000);
+    // a type-0 write of RBBM register 0x20: CP_PROTECT(3) (0x65000080) guards 32 registers from 0x20
+    submitStream(f, cmd, [0x0000_0020, 1]);
+    drm.waitUntil(() => k.log.grep(/Protected mode error/).length > 0, k.board.clock.now() + 1e9);
+    expect(k.log.grep('CP | Protected mode error| WRITE | addr=20')).toHaveLength(1);
     f.close();
   });
 });

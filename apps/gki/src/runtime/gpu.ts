@@ -275,7 +275,7 @@ class MsmContext implements GpuContext {
    * a3xx/a4xx (GPU_ID below 500), type-7 packets with 64-bit addresses from a5xx on.
    */
   get legacyPm4(): boolean {
-    return this.drm.gpu.info.family === 'a3xx';
+    return this.drm.gpu.info.family === 'a3xx' || this.drm.gpu.info.family === 'a4xx';
   }
 
   /** A CP_MEM_TO_MEM copying one dword from `src` to `dst` in this GPU's packet form. */

@@ -11,7 +11,8 @@
  *
  * The GPU has no per-process page tables and no CP_SMMU_TABLE_UPDATE; it reaches memory through
  * the translator its IOMMU gives it (qcom_iommu's context banks on msm8916/msm8939). There is
- * no always-on counter and no CP interrupt-status register: CP errors latch their own
+ * no always-on counter (a4xx's RBBM_PERFCTR_CP_0, which Linux sets to count always, reads the
+ * model's tick count) and no CP interrupt-status register: CP errors latch their own
  * RBBM_INT_0 bits (CP_OPCODE_ERROR, CP_HW_FAULT, CP_REG_PROTECT_FAULT).
  */
 import type { PhysMem } from '../../mem.js';
@@ -65,6 +66,8 @@ export class Adreno3xxGpu extends AdrenoGpu {
       case g.cpIb1Bufsz: return cp.ibRemaining(1);
       case g.cpIb2Base: return cp.depth >= 2 ? cp.ibBase[2]! >>> 0 : 0;
       case g.cpIb2Bufsz: return cp.ibRemaining(2);
+      case g.perfctrCp0Lo: return this.ticks % 2 ** 32 >>> 0;
+      case g.perfctrCp0Hi: return Math.floor(this.ticks / 2 ** 32) >>> 0;
       default:
         if (reg >= g.cpProtect0 && reg < g.cpProtect0 + R.AXXX_CP_PROTECT_COUNT) return cp.protect[reg - g.cpProtect0]!;
         return this.storage.get(reg) ?? 0;

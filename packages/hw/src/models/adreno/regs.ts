@@ -642,6 +642,9 @@ export interface AdrenoLegacyRegs {
   readonly cpHwFault: number;
   /** CP_SCRATCH_REG0 (the common AXXX place on both). */
   readonly cpScratch0: number;
+  /** RBBM_PERFCTR_CP_0 LO/HI where the generation has it as a 64-bit counter (a4xx); -1: none modelled. */
+  readonly perfctrCp0Lo: number;
+  readonly perfctrCp0Hi: number;
 }
 
 export const A3XX_REGS: AdrenoLegacyRegs = {
@@ -670,6 +673,8 @@ export const A3XX_REGS: AdrenoLegacyRegs = {
   cpProtectStatus: 0x045f,
   cpHwFault: 0x045c,
   cpScratch0: 0x0578,
+  perfctrCp0Lo: -1,
+  perfctrCp0Hi: -1,
 };
 
 export const A4XX_REGS: AdrenoLegacyRegs = {
@@ -698,6 +703,8 @@ export const A4XX_REGS: AdrenoLegacyRegs = {
   cpProtectStatus: 0x04da,
   cpHwFault: 0x04d8,
   cpScratch0: 0x0578,
+  perfctrCp0Lo: 0x009c,
+  perfctrCp0Hi: 0x009d,
 };
 
 /** CP_PROTECT entries on a3xx/a4xx. */
