@@ -8,8 +8,9 @@
  * copy jobs and deliberate fault run through it, and shutdown gives back every page except the
  * secure page table the firmware keeps.
  */
+import { readFileSync } from 'node:fs';
 import { join, dirname } from 'node:path';
-import { Adreno3xxGpu, Board, QcomIommu, QcomTrustZone, compileDtsFile } from '@gki/hw';
+import { Adreno3xxGpu, Board, QcomIommu, QcomTrustZone, compileDts, compileDtsFile } from '@gki/hw';
 import { msmDevices } from '@gki/drm-msm';
 import { Kernel, iommuGetDomainForDev, iommuGroupGet } from '@gki/kernel';
 import { QcomIommuDomain } from '@gki/qcom-iommu';
@@ -123,5 +124,29 @@ describe('DragonBoard 410c (apq8016-sbc) with qcom_iommu', () => {
     expect(k.pages.stats().pagesInUse).toBe(sd.securePages);
     expect(k.pages.isAllocated(tz.securePtbl!.address)).toBe(true);
     expect(sd.ok).toBe(true);
+  });
+});
+
+describe('an a4xx behind qcom_iommu: the DragonBoard 410c tree with its GPU named as msm8939 names its Adreno 405', () => {
+  const file = join(boards, 'qcom/apq8016-sbc.dts');
+  const src = readFileSync(file, 'utf8') + '\n&{/soc@0/gpu@1c00000} {\n\tcompatible = "qcom,adreno-405.0", "qcom,adreno";\n};\n';
+  const board = Board.fromDtb(compileDts(src, { filename: file }));
+  const k = Kernel.boot(board, defaultImage());
+
+  it('binds the a405 with msm and runs the GPU workload through the GPU IOMMU; shutdown leaks nothing', () => {
+    const drm = msmDevices(k)[0]!;
+    expect(drm.gpu.name).toBe('a405');
+    expect(board.modelsOfType(Adreno3xxGpu)[0]!.generation).toBe(4);
+    const gpuIommu = board.models.get('/soc@0/iommu@1f08000') as QcomIommu;
+    const before = gpuIommu.stats.translations;
+    const r = runGpu(k);
+    expect(r.problems).toEqual([]);
+    expect(r.ok).toBe(true);
+    expect(r.lines.some((l) => /Adreno a405 \(renderD128\)\): 24\/24 copy jobs ok/.test(l))).toBe(true);
+    expect(gpuIommu.stats.translations).toBeGreaterThan(before);
+    expect(k.log.grep('*** fault: iova=        10000000, flags=0')).toHaveLength(1);
+    const sd = shutdown(k);
+    expect(sd.ok).toBe(true);
+    expect(sd.pagesInUse).toBe(0);
   });
 });
