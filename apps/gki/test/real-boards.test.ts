@@ -306,9 +306,11 @@ const CASES: readonly Expect[] = [
     noMap: [],
     // MSM8916's secure IOMMUs: the global space is the TrustZone's (qcom,scm), the context
     // banks are the children of each IOMMU node
-    models: ['/firmware/scm', '/soc@0/iommu@1ef0000', '/soc@0/iommu@1f08000'],
+    models: ['/firmware/scm', '/soc@0/iommu@1ef0000', '/soc@0/iommu@1f08000', '/soc@0/gpu@1c00000'],
     devices: ['1c00000.gpu', '1d00000.video-codec', '1b0ac00.camss', '1ef0000.iommu', 'soc@0:iommu@1f08000', 'firmware:scm'],
     bound: {
+      // the Adreno 306 (a3xx), on msm's own domain over gpu_iommu's banks 1 and 2
+      '1c00000.gpu': 'adreno',
       'firmware:scm': 'qcom_scm',
       '1ef0000.iommu': 'qcom-iommu',
       'soc@0:iommu@1f08000': 'qcom-iommu',
@@ -318,10 +320,8 @@ const CASES: readonly Expect[] = [
       '1f09000.iommu-ctx': 'qcom-iommu-ctx',
       '1f0a000.iommu-ctx': 'qcom-iommu-ctx',
     },
-    // the Adreno 306 (a3xx): Linux's msm drives it, this model's msm does not
-    refused: { '1c00000.gpu': 'msm (a3xx)' },
     groups: ['1c00000.gpu', '1d00000.video-codec', '1b0ac00.camss'],
-    log: [/Adreno 3xx GPU \(revision 3\.0\.6\.0\): Linux's msm drives this family, this model of it does not/, /qcom-iommu 1ef0000\.iommu: iommu sec: pgtable size: \d+/],
+    log: [/\[drm\] Initialized msm 1\.12\.0 20130625 for 1c00000\.gpu on minor 0/, /qcom-iommu 1ef0000\.iommu: iommu sec: pgtable size: \d+/],
   },
   {
     file: 'qcom/apq8096-db820c.dts',

@@ -8,8 +8,8 @@ import type { OfNode } from '@gki/kernel';
  * core << 24 | major << 16 | minor << 8 | patch.
  */
 
-/** Linux's ADRENO_5XX, ADRENO_6XX_GEN1..4 and ADRENO_7XX_GEN1..3. */
-export type AdrenoFamily = 'a5xx' | 'a6xx-gen1' | 'a6xx-gen2' | 'a6xx-gen3' | 'a6xx-gen4' | 'a7xx-gen1' | 'a7xx-gen2' | 'a7xx-gen3';
+/** Linux's ADRENO_3XX, ADRENO_4XX, ADRENO_5XX, ADRENO_6XX_GEN1..4 and ADRENO_7XX_GEN1..3. */
+export type AdrenoFamily = 'a3xx' | 'a4xx' | 'a5xx' | 'a6xx-gen1' | 'a6xx-gen2' | 'a6xx-gen3' | 'a6xx-gen4' | 'a7xx-gen1' | 'a7xx-gen2' | 'a7xx-gen3';
 
 export interface AdrenoInfo {
   readonly chipIds: readonly number[];
@@ -89,6 +89,14 @@ const X185_MAX_FREQ = 1_100_000_000;
  * zap firmware names only).
  */
 export const ADRENO_GPULIST: readonly AdrenoInfo[] = [
+  // a3xx_catalog.c. No per-process address space (one GPU domain, as a5xx), 32-bit GPU
+  // addresses. Top frequencies: msm8916's a306 (listed as revn 307: "a305c" took 306) tops its
+  // OPP table at 400 MHz; the other parts are in no arm64 tree and get Linux's default (no
+  // clock rate found: 200 MHz). No UBWC on a3xx: highest bank bit 0.
+  ...a3xxGpulist(),
+  // a4xx_catalog.c: the same shape as a3xx. msm8939's a405 tops its OPP table at 550 MHz; the
+  // a420 (apq8084) and a430 (msm8994) are in no arm64 tree with a GPU node: Linux's default.
+  ...a4xxGpulist(),
   // a5xx_catalog.c. No per-process address space on a5xx (Linux gives the family no
   // create_private_address_space: every process maps into the GPU's one domain), so
   // addressSpaceSize stays 0. UBWC highest bank bit: 15 on a530/a540, 14 on the rest
@@ -141,6 +149,43 @@ export const ADRENO_GPULIST: readonly AdrenoInfo[] = [
   // sm8650: Adreno 750 ("C520v2"), gen3
   { chipIds: [0x4305_1401], family: 'a7xx-gen3', revn: 0, name: 'a750', gmem: SZ_3M, fw: { sqe: 'gen70900_sqe.fw', gmu: 'gmu_gen70900.bin' }, zapfw: 'gen70900_zap.mbn', addressSpaceSize: SZ_16G, defaultMaxFreq: A750_MAX_FREQ, highestBankBit: 16, gmuChipId: 0x0709_0100 },
 ];
+
+/** The a3xx rows of Linux v6.12's catalog (a3xx_catalog.c), in its order. */
+function a3xxGpulist(): AdrenoInfo[] {
+  const a300 = { pm4: 'a300_pm4.fw', pfp: 'a300_pfp.fw' };
+  const a330 = { pm4: 'a330_pm4.fw', pfp: 'a330_pfp.fw' };
+  const SZ_256K = 0x4_0000;
+  const base = { family: 'a3xx' as const, addressSpaceSize: 0, highestBankBit: 0, defaultMaxFreq: 200_000_000 };
+  return [
+    { ...base, chipIds: [0x0300_0512], revn: 0, name: 'a305b', gmem: SZ_128K, fw: a330 },
+    { ...base, chipIds: [0x0300_0520], revn: 305, gmem: SZ_256K, fw: a300 },
+    { ...base, chipIds: [0x0300_0600], revn: 307, gmem: SZ_128K, fw: a300, defaultMaxFreq: 400_000_000 },
+    { ...base, chipIds: [0x0300_0620], revn: 308, gmem: SZ_128K, fw: a300 },
+    { ...base, chipIds: [0x0302_0000, 0x0302_0001, 0x0302_0002], revn: 320, gmem: SZ_512K, fw: a300 },
+    { ...base, chipIds: [0x0303_0000, 0x0303_0001, 0x0303_0002], revn: 330, gmem: SZ_1M, fw: a330 },
+  ];
+}
+
+/** The a4xx rows of Linux v6.12's catalog (a4xx_catalog.c), in its order. */
+function a4xxGpulist(): AdrenoInfo[] {
+  const fw = { pm4: 'a420_pm4.fw', pfp: 'a420_pfp.fw' };
+  const base = { family: 'a4xx' as const, addressSpaceSize: 0, highestBankBit: 0, defaultMaxFreq: 200_000_000, fw };
+  return [
+    { ...base, chipIds: [0x0400_0500], revn: 405, gmem: 0x4_0000, defaultMaxFreq: 550_000_000 },
+    { ...base, chipIds: [0x0402_0000], revn: 420, gmem: SZ_1M + SZ_512K },
+    { ...base, chipIds: [0x0403_0002], revn: 430, gmem: SZ_1M + SZ_512K },
+  ];
+}
+
+/** adreno_is_a4xx: the a4xx family (a405..a430). */
+export function adrenoIsA4xx(info: AdrenoInfo): boolean {
+  return info.family === 'a4xx';
+}
+
+/** adreno_is_a3xx: the a3xx family (a305..a330). */
+export function adrenoIsA3xx(info: AdrenoInfo): boolean {
+  return info.family === 'a3xx';
+}
 
 /** The a5xx rows of Linux v6.12's catalog (a5xx_catalog.c), in its order. */
 function a5xxGpulist(): AdrenoInfo[] {

@@ -1,8 +1,9 @@
 import { DRIVER_GEM, DRIVER_RENDER, DRIVER_SYNCOBJ, DrmDevice, EINVAL, EIO, ENODEV, ENXIO, EPROBE_DEFER, NSEC_PER_MSEC, WorkQueue, delayNs, drmGemCreateMmapOffset, drmGemObjectRelease, drmVmaNodeOffsetAddr, ktimeGetNs } from '@gki/kernel';
 import type { Device, DrmDriver, Kernel, ModuleRef } from '@gki/kernel';
 import { MsmGemAddressSpace, msmGemCloseVma, msmGemPurgeVma, msmGemUnmapVma } from './aspace.js';
+import { A3xxGpu, A4xxGpu } from './a3xx.js';
 import { A5xxGpu } from './a5xx.js';
-import { adrenoInfo, adrenoIsA5xx, chipIdString, findChipId } from './catalog.js';
+import { adrenoInfo, adrenoIsA3xx, adrenoIsA4xx, adrenoIsA5xx, chipIdString, findChipId } from './catalog.js';
 import { MsmContext, NR_SCHED_PRIORITIES, msmGpuConvertPriority, type MsmGemSubmit } from './context.js';
 import { MsmGemObject } from './gem.js';
 import { A6xxGpu, MSM_PRIVATE_VA_START, type MsmDebug } from './gpu.js';
@@ -141,10 +142,11 @@ export class MsmDrmDevice {
     const info = adrenoInfo(chipId);
     if (!info) {
       const major = (chipId >>> 24) & 0xff;
-      // Linux's msm also drives the a2xx, a3xx and a4xx families (adreno_device.c's other
-      // gpulists); this driver has the a5xx, a6xx and a7xx ones only. Saying "unknown" for a
-      // GPU the kernel supports would mislead, so those get a line of their own.
-      if (major >= 2 && major <= 4) dev.warn(`Adreno ${major}xx GPU (revision ${chipIdString(chipId)}): Linux's msm drives this family, this model of it does not (a5xx, a6xx and a7xx only)`);
+      // Linux's msm also drives the a2xx family (adreno_device.c's other gpulist, with its own
+      // GPU MMU); this driver has the a3xx..a7xx ones. Saying "unknown" for a GPU the kernel
+      // supports would mislead, so it gets a line of its own (its wording, which names the
+      // families this model drove first, is kept: tools match it).
+      if (major === 2) dev.warn(`Adreno ${major}xx GPU (revision ${chipIdString(chipId)}): Linux's msm drives this family, this model of it does not (a5xx, a6xx and a7xx only)`);
       // The a8xx family (sm8750's a830, kaanapali's a840, glymur's X2-85: chip ids with core 8
       // or the hex-numbered 0x44xxxxxx) has a gpulist and a GPU backend of its own in the
       // kernels whose trees carry it (a8xx_gpu.c); likewise not an unknown revision.
@@ -154,8 +156,8 @@ export class MsmDrmDevice {
       else dev.warn(`Unknown GPU revision: ${chipIdString(chipId)}`);
       return -ENXIO;
     }
-    // a5xx_gpu_init for the a5xx family, a6xx_gpu_init for the rest
-    const gpu = adrenoIsA5xx(info) ? new A5xxGpu(this, info, chipId) : new A6xxGpu(this, info, chipId);
+    // a3xx_gpu_init / a4xx_gpu_init / a5xx_gpu_init for those families, a6xx_gpu_init for the rest
+    const gpu = adrenoIsA3xx(info) ? new A3xxGpu(this, info, chipId) : adrenoIsA4xx(info) ? new A4xxGpu(this, info, chipId) : adrenoIsA5xx(info) ? new A5xxGpu(this, info, chipId) : new A6xxGpu(this, info, chipId);
     this.gpu = gpu;
     let r = gpu.init();
     if (r < 0) {

@@ -146,8 +146,11 @@ export class MsmFile {
           return { value: BigInt(gpu.chipId >>> 0) };
         case MSM_PARAM_MAX_FREQ:
           return { value: BigInt(gpu.info.defaultMaxFreq) };
-        case MSM_PARAM_TIMESTAMP:
-          return { value: BigInt(gpu.timestamp()) };
+        case MSM_PARAM_TIMESTAMP: {
+          // a family without a timestamp source (a3xx: no get_timestamp) answers -EINVAL
+          const t = gpu.timestamp();
+          return t < 0 ? t : { value: BigInt(t) };
+        }
         case MSM_PARAM_PRIORITIES:
           return { value: BigInt(gpu.nrRings * NR_SCHED_PRIORITIES) };
         case MSM_PARAM_PP_PGTABLE:

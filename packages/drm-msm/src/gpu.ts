@@ -315,8 +315,16 @@ export class A6xxGpu {
     const size = iommuToGpuIova(geo.apertureEnd) - start + 1;
     this.mmu = mmu;
     this.aspace = new MsmGemAddressSpace(this.kernel, 'gpu', mmu, start, size);
-    mmu.handler = (iova, flags, info) => this.faultHandler(iova, flags, info);
+    if (this.installsFaultHandler) mmu.handler = (iova, flags, info) => this.faultHandler(iova, flags, info);
     return 0;
+  }
+
+  /**
+   * Whether the family installs its fault handler on the GPU's MMU (msm_mmu_set_fault_handler:
+   * a5xx and later); without one msm's IOMMU fault callback only logs the fault.
+   */
+  protected get installsFaultHandler(): boolean {
+    return true;
   }
 
   /** msm_gem_kernel_new: a pinned buffer in the global address space. */

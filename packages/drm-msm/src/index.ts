@@ -9,6 +9,8 @@ export * from './gem.js';
 export * from './gmu.js';
 export * from './context.js';
 export * from './gpu.js';
+export * from './a3xx.js';
+export * from './a3xx-regs.js';
 export * from './a5xx.js';
 export * from './a5xx-regs.js';
 export * from './file.js';

@@ -82,6 +82,8 @@ export class MsmIommu implements MsmMmu {
   /** Per-process page tables alive on this domain (msm_iommu->pagetables). */
   pagetables = 0;
   handler: MsmFaultHandler | null = null;
+  /** Faults no GPU handler took (a3xx installs none): only logged, as msm_fault_handler does. */
+  readonly unhandledFaults: { iova: number; flags: number }[] = [];
   /** Set once the domain has been freed (the device went away before every file closed). */
   destroyed = false;
 
@@ -127,7 +129,11 @@ export class MsmIommu implements MsmMmu {
       this.priv.getFaultInfo(this.priv.cookie, info);
     }
     if (this.handler) return this.handler(iova, flags, info);
-    this.kernel.log.warn('msm', `*** fault: iova=${hex64(iova)}, flags=${flags}`);
+    // "%16lx": space-padded to 16 columns
+    this.kernel.log.warn('msm', `*** fault: iova=${BigInt.asUintN(64, BigInt(iova)).toString(16).padStart(16, ' ')}, flags=${flags}`);
+    // what that line said, kept for inspection (the last 256)
+    this.unhandledFaults.push({ iova, flags });
+    if (this.unhandledFaults.length > 256) this.unhandledFaults.shift();
     return 0;
   }
 

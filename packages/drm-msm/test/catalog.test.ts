@@ -106,7 +106,7 @@ function boot(part: Part) {
 
 describe('the a6xx catalog on GPU subtrees shaped like the kernel trees', () => {
   it('covers exactly the parts listed here (a new entry needs its row)', () => {
-    expect(ADRENO_GPULIST.filter((g) => g.family !== 'a5xx').flatMap((g) => g.chipIds).sort()).toEqual([...PARTS.map((x) => x.chipId), 0x06030001, 0x07000400].sort());
+    expect(ADRENO_GPULIST.filter((g) => g.family !== 'a5xx' && g.family !== 'a3xx' && g.family !== 'a4xx').flatMap((g) => g.chipIds).sort()).toEqual([...PARTS.map((x) => x.chipId), 0x06030001, 0x07000400].sort());
   });
 
   for (const part of PARTS)

@@ -160,12 +160,13 @@ describe('probe on the sdm845 GPU subtree', () => {
     }
   });
 
-  it('names the a2xx/a3xx/a4xx families Linux drives but this msm does not, instead of calling them unknown', () => {
-    // the DragonBoard 410c's Adreno 306 (msm8916) and the MSM8939's Adreno 405, as their trees
-    // name them; Linux v6.12 lists both in its a3xx/a4xx gpulists
+  it('names the a2xx family Linux drives but this msm does not, instead of calling it unknown', () => {
+    // an a2xx (imx5's Adreno 200, 2.0.0.0, as i.MX trees name it, and an a220), which Linux
+    // v6.12 lists in its a2xx gpulist. (The a3xx and a4xx families, the DragonBoard 410c's
+    // Adreno 306 and the MSM8939's Adreno 405, bind: a3xx.test.ts.)
     for (const [compat, line] of [
-      ['qcom,adreno-306.0', 'Adreno 3xx GPU (revision 3.0.6.0)'],
-      ['qcom,adreno-405.0', 'Adreno 4xx GPU (revision 4.0.5.0)'],
+      ['amd,imageon-200.0', 'Adreno 2xx GPU (revision 2.0.0.0)'],
+      ['qcom,adreno-220.0', 'Adreno 2xx GPU (revision 2.2.0.0)'],
     ] as const) {
       const h = bootFake(sdm845GpuDtb({ gpuCompat: [compat, 'qcom,adreno'] }));
       expect(h.drm).toBeUndefined();

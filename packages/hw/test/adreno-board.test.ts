@@ -9,6 +9,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import {
+  Adreno3xxGpu,
   ADRENO_GMU_MODEL,
   ADRENO_GPU_MODEL,
   AdrenoGmu,
@@ -230,9 +231,10 @@ describe('Adreno models on a board', () => {
     expect(adrenoGmuChipId(0x06030002)).toBe(0x06030200);
     for (const c of ['qcom,adreno-630.2', 'qcom,adreno-640.1', 'qcom,adreno-730.1', 'qcom,adreno-43050a01', 'qcom,adreno'])
       expect(descriptorMatches(ADRENO_GPU_MODEL, c), c).toBe(true);
-    // a5xx parts are claimed too (Adreno5xxGpu); a4xx and older are not
-    expect(descriptorMatches(ADRENO_GPU_MODEL, 'qcom,adreno-530.2')).toBe(true);
-    for (const c of ['qcom,adreno-gmu-630.2', 'qcom,adreno-smmu', 'qcom,adreno-430.0', 'qcom,adreno-gmu-wrapper', 'amd,imageon-200.0'])
+    // a5xx parts are claimed too (Adreno5xxGpu), and a3xx/a4xx (Adreno3xxGpu); a2xx is not
+    for (const c of ['qcom,adreno-530.2', 'qcom,adreno-306.0', 'qcom,adreno-405.0', 'qcom,adreno-430.0'])
+      expect(descriptorMatches(ADRENO_GPU_MODEL, c), c).toBe(true);
+    for (const c of ['qcom,adreno-gmu-630.2', 'qcom,adreno-smmu', 'qcom,adreno-220.0', 'qcom,adreno-gmu-wrapper', 'amd,imageon-200.0'])
       expect(descriptorMatches(ADRENO_GPU_MODEL, c), c).toBe(false);
     // the GMU wrapper of sm6115/qcm2290 is a GMU register block too (AdrenoGmuWrapper)
     for (const c of ['qcom,adreno-gmu-630.2', 'qcom,adreno-gmu-640.1', 'qcom,adreno-gmu', 'qcom,adreno-gmu-wrapper'])
@@ -247,11 +249,14 @@ describe('Adreno models on a board', () => {
     expect(c.modelsOfType(AdrenoGpu)[0]!.chipId).toBe(0x06040001);
   });
 
-  it('leave an older Adreno that lists the generic compatible unmodelled, with a note', () => {
-    // msm8974's a330 lists the generic compatible after its own
-    const b = sdm845({ gpuCompat: ['qcom,adreno-330.2', 'qcom,adreno'] });
+  it('model an a3xx that lists the generic compatible, and leave an a2xx unmodelled, with a note', () => {
+    // msm8974's a330 lists the generic compatible after its own: the a3xx personality
+    const a330 = sdm845({ gpuCompat: ['qcom,adreno-330.2', 'qcom,adreno'] });
+    expect(a330.modelsOfType(Adreno3xxGpu).map((g) => [g.chipId, g.generation])).toEqual([[0x03030002, 3]]);
+    // an a2xx (its own MMU and register map) is not this model
+    const b = sdm845({ gpuCompat: ['qcom,adreno-220.0', 'qcom,adreno'] });
     expect(b.modelsOfType(AdrenoGpu)).toHaveLength(0);
-    expect(b.notes.some((n) => n.source === 'adreno' && n.message.includes('0x3030002'))).toBe(true);
+    expect(b.notes.some((n) => n.source === 'adreno' && n.message.includes('0x2020000') && n.message.includes('not an a3xx/a4xx/a5xx/a6xx/a7xx part'))).toBe(true);
     // The GMU of the tree is still there (it names a 630 GPU).
     expect(b.modelsOfType(AdrenoGmu)).toHaveLength(1);
   });
@@ -260,7 +265,7 @@ describe('Adreno models on a board', () => {
     // kaanapali's a840 as its tree names it; the a8xx register map is not the a6xx/a7xx one
     const b = sdm845({ gpuCompat: ['qcom,adreno-44050a01', 'qcom,adreno'] });
     expect(b.modelsOfType(AdrenoGpu)).toHaveLength(0);
-    expect(b.notes.some((n) => n.source === 'adreno' && n.message.includes('0x44050a01') && n.message.includes('not an a5xx/a6xx/a7xx part'))).toBe(true);
+    expect(b.notes.some((n) => n.source === 'adreno' && n.message.includes('0x44050a01') && n.message.includes('not an a3xx/a4xx/a5xx/a6xx/a7xx part'))).toBe(true);
   });
 
   it('reject nodes that do not describe a usable GPU or GMU', () => {

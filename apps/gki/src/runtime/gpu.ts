@@ -26,6 +26,7 @@ import {
   MSM_SUBMIT_CMD_BUF,
   msmDevices,
   msmTimeoutAfter,
+  pkt3,
   pkt7,
   type MsmCpuMapping,
   type MsmDrmDevice,
@@ -269,6 +270,26 @@ class MsmContext implements GpuContext {
     readonly file: MsmFile,
   ) {}
 
+  /**
+   * The PM4 generation Mesa would emit for the GPU: type-3 packets with 32-bit addresses on
+   * a3xx/a4xx (GPU_ID below 500), type-7 packets with 64-bit addresses from a5xx on.
+   */
+  get legacyPm4(): boolean {
+    return this.drm.gpu.info.family === 'a3xx' || this.drm.gpu.info.family === 'a4xx';
+  }
+
+  /** A CP_MEM_TO_MEM copying one dword from `src` to `dst` in this GPU's packet form. */
+  memToMem(dst: number, src: number): number[] {
+    if (this.legacyPm4) return [pkt3(CP_MEM_TO_MEM, 3), 0, lo32(dst), lo32(src)];
+    return [pkt7(CP_MEM_TO_MEM, 5), 0, lo32(dst), hi32(dst), lo32(src), hi32(src)];
+  }
+
+  /** A CP_MEM_WRITE of `words` at `addr` in this GPU's packet form. */
+  memWrite(addr: number, ...words: number[]): number[] {
+    if (this.legacyPm4) return [pkt3(CP_MEM_WRITE, 1 + words.length), lo32(addr), ...words];
+    return [pkt7(CP_MEM_WRITE, 2 + words.length), lo32(addr), hi32(addr), ...words];
+  }
+
   /** MSM_PARAM_VA_START answers only for a file with a per-process table (-EINVAL otherwise). */
   get ownAddressSpace(): boolean {
     return typeof this.file.getParam({ pipe: MSM_PIPE_3D0, param: MSM_PARAM_VA_START }) !== 'number';
@@ -309,7 +330,7 @@ class MsmContext implements GpuContext {
       const data = bytes(n, seed);
       src.map.write(0, data);
       const stream: number[] = [];
-      for (let o = 0; o < n; o += 4) stream.push(pkt7(CP_MEM_TO_MEM, 5), 0, lo32(dst.iova + o), hi32(dst.iova + o), lo32(src.iova + o), hi32(src.iova + o));
+      for (let o = 0; o < n; o += 4) stream.push(...this.memToMem(dst.iova + o, src.iova + o));
       const st = this.submit(cmd, stream, [{ bo: src, write: false }, { bo: dst, write: true }]);
       if (st < 0) return st;
       if (st !== 1) return -5;
@@ -355,6 +376,7 @@ class MsmTarget implements GpuTarget {
     if (typeof ctx === 'number') return { ok: false, faults: [], lines: [`open: ${ctx}`] };
     const c = ctx as MsmContext;
     const before = this.drm.gpu.faults.length;
+    const unhandledBefore = this.drm.gpu.mmu.unhandledFaults.length;
     // A process page table exists only behind an Adreno SMMU implementation (qcom,adreno-smmu):
     // then the SMMU stalls on the fault and msm recovers the GPU, failing the submit. Without it
     // (sdm845-cheza.dtsi names its GPU SMMU plain "qcom,sdm845-smmu-v2") every file shares the
@@ -364,10 +386,12 @@ class MsmTarget implements GpuTarget {
     const cmd = c.bo(0x1000);
     let st = -1;
     if (typeof cmd !== 'number') {
-      st = c.submit(cmd, [pkt7(CP_MEM_WRITE, 3), lo32(MSM_FAULT_VA), hi32(MSM_FAULT_VA), 0xdead], []);
+      st = c.submit(cmd, c.memWrite(MSM_FAULT_VA, 0xdead), []);
       c.file.gemClose({ handle: cmd.handle });
     }
-    const faulted = this.drm.gpu.faults.slice(before).some((f) => f.iova === MSM_FAULT_VA);
+    // a3xx installs no GPU fault handler: msm only logs the IOMMU's report ("*** fault")
+    const unhandled = this.drm.gpu.mmu.unhandledFaults.slice(unhandledBefore);
+    const faulted = this.drm.gpu.faults.slice(before).some((f) => f.iova === MSM_FAULT_VA) || unhandled.some((f) => f.iova === MSM_FAULT_VA);
     const outcome =
       st !== 1 ? `ended with ${st}` : !faulted ? 'COMPLETED (no fault!)' : ownTable ? 'COMPLETED (no recovery!)' : 'completed after the SMMU terminated the write (shared GPU address space: no recovery, as in Linux)';
     lines.push(`deliberate write at GPU address 0x${MSM_FAULT_VA.toString(16)}: submit ${outcome}`);
@@ -379,6 +403,15 @@ class MsmTarget implements GpuTarget {
       handled: false,
       decoded: `SMMU context fault: ${f.type} on ${f.write ? 'write' : 'read'} at IOVA 0x${f.iova.toString(16)} from ${f.source}, fsr 0x${f.fsr.toString(16)}${f.comm ? `, blamed on ${f.comm} (pid ${f.pid})` : ''}`,
     }));
+    for (const f of unhandled)
+      out.push({
+        device: this.device,
+        address: f.iova,
+        access: f.flags & 1 ? 'write' : 'read',
+        type: 'UNKNOWN',
+        handled: false,
+        decoded: `IOMMU fault at IOVA 0x${f.iova.toString(16)}, flags ${f.flags} (no GPU fault handler: msm only logs it)`,
+      });
     c.close();
     return { ok: (st < 0 || (st === 1 && !ownTable)) && faulted, faults: out, lines };
   }

@@ -25,6 +25,18 @@
  * runs one interpreter that executes every packet once, in ring order, whichever thread
  * CP_THREAD_CONTROL selects, and records the selection (`thread`) so that what only BR may do
  * (the page-table switch) can be checked.
+ *
+ * An a3xx/a4xx CP (`legacy` option) reads the PM4 packets of that generation: type-0 headers
+ * (register writes: the first register in [14:0], count - 1 in [29:16], bit 15 writing every
+ * word to the one register), type-2 fillers, and type-3 packets (opcode in [15:8], count - 1 in
+ * [29:16]) with the opcode numbers of type 7. Its GPU addresses are 32 bits wide, so every
+ * address in a payload is one word: CP_MEM_WRITE [addr, data...], CP_EVENT_WRITE [event, addr,
+ * data], CP_INDIRECT_BUFFER_PFE/PFD [addr, size], CP_REG_TO_MEM [reg|cnt, addr],
+ * CP_MEM_TO_MEM [flags, dst, src...], CP_WAIT_REG_MEM [function, addr or register, ref, mask,
+ * delay], and the model's own GKI_FILL [dst, bytes, pattern] and GKI_CHECKSUM [src, bytes,
+ * dst]. The payload is widened to the 64-bit layouts once fetched, so the same executors run
+ * it. The a5xx CP_PROTECT entry layout applies (16 entries), and errors latch the a3xx
+ * RBBM_INT_0 bits (CP_OPCODE_ERROR, CP_HW_FAULT, CP_REG_PROTECT_FAULT).
  */
 import { PAGE_SIZE, PhysMem } from '../../mem.js';
 import type { SmmuV2Translation } from '../smmu-v2/smmu.js';
@@ -162,6 +174,15 @@ for (const op of R.A6XX_SKIPPED_OPCODES) SKIPPED[op] = 1;
 const GEN7_SKIPPED = new Uint8Array(SKIPPED);
 for (const op of R.A7XX_SKIPPED_OPCODES) GEN7_SKIPPED[op] = 1;
 
+/** The a3xx/a4xx names: no packet a5xx or later added, and the prefetch-parser IB call. */
+const LEGACY_OPCODE_NAMES: Record<number, string> = {
+  ...Object.fromEntries(Object.entries(OPCODE_NAMES).filter(([op]) => !R.AXXX_MISSING_OPCODES.includes(Number(op)))),
+  [R.CP_INDIRECT_BUFFER]: 'CP_INDIRECT_BUFFER_PFE',
+  [R.CP_INDIRECT_BUFFER_PFD]: 'CP_INDIRECT_BUFFER_PFD',
+};
+const LEGACY_SKIPPED = new Uint8Array(256);
+for (const op of R.A6XX_SKIPPED_OPCODES) if (op !== R.CP_INDIRECT_BUFFER_PFD) LEGACY_SKIPPED[op] = 1;
+
 /** The name of a type-7 opcode the model knows ("CP_MEMCPY"), or its number in hex; `gen7` for the gen7 meaning. */
 export function adrenoOpcodeName(opcode: number, gen7 = false): string {
   return (gen7 ? GEN7_OPCODE_NAMES : OPCODE_NAMES)[opcode] ?? `opcode 0x${opcode.toString(16)}`;
@@ -188,6 +209,8 @@ export interface AdrenoCpOptions {
    * a6xx-only packets (CP_MEMCPY, CP_REG_WRITE, CP_SET_MARKER, CP_WAIT_MEM_GTE: opcode errors).
    */
   readonly a5xx?: boolean;
+  /** An a3xx/a4xx CP: type-0/2/3 packets, 32-bit payload addresses, the a3xx interrupt bits. */
+  readonly legacy?: boolean;
 }
 
 export class AdrenoCp {
@@ -207,6 +230,8 @@ export class AdrenoCp {
   readonly gen7: boolean;
   /** The a5xx protection layout and packet set. */
   readonly a5xx: boolean;
+  /** The a3xx/a4xx packet format and error bits. */
+  readonly legacy: boolean;
   /** Gen7: the CP threads CP_THREAD_CONTROL selected (1 BR, 2 BV, 3 both); both after reset. */
   thread: number = R.A7XX_CP_SET_THREAD_BOTH;
   /** Gen7: CP_THREAD_CONTROL.CONCURRENT_BIN_DISABLE as last written. */
@@ -258,8 +283,11 @@ export class AdrenoCp {
   private count = 0;
   private opcode = -1;
   private reg = 0;
+  /** Type-0 with bit 15: every word goes to the one register. */
+  private oneReg = false;
   private got = 0;
-  private readonly payload = new Uint32Array(MAX_PAYLOAD + 1);
+  /** Room for the largest payload and the words widening a legacy packet's addresses adds. */
+  private readonly payload = new Uint32Array(MAX_PAYLOAD + 1 + 16);
   private readonly one = new Uint32Array(1);
   /** Per-packet progress (bytes, words or operands done) and scratch state. */
   private progress = 0;
@@ -290,9 +318,10 @@ export class AdrenoCp {
     this.vaBits = opts.vaBits ?? 49;
     this.gen7 = opts.gen7 ?? false;
     this.a5xx = opts.a5xx ?? false;
-    if (this.gen7 && this.a5xx) throw new RangeError('a CP is either gen7 or a5xx');
-    this.names = this.gen7 ? GEN7_OPCODE_NAMES : this.a5xx ? A5XX_OPCODE_NAMES : OPCODE_NAMES;
-    this.skipped = this.gen7 ? GEN7_SKIPPED : SKIPPED;
+    this.legacy = opts.legacy ?? false;
+    if (Number(this.gen7) + Number(this.a5xx) + Number(this.legacy) > 1) throw new RangeError('a CP is one of gen7, a5xx or legacy (a3xx/a4xx)');
+    this.names = this.gen7 ? GEN7_OPCODE_NAMES : this.a5xx ? A5XX_OPCODE_NAMES : this.legacy ? LEGACY_OPCODE_NAMES : OPCODE_NAMES;
+    this.skipped = this.gen7 ? GEN7_SKIPPED : this.legacy ? LEGACY_SKIPPED : SKIPPED;
     if (!Number.isInteger(this.vaBits) || this.vaBits < 32 || this.vaBits > 52) throw new RangeError(`bad GPU VA width ${this.vaBits}`);
     this.vaSpan = 2 ** this.vaBits;
     this.logSize = opts.logSize ?? 256;
@@ -520,7 +549,24 @@ export class AdrenoCp {
       const h = this.one[0]!;
       const type = h >>> 28;
       let count: number;
-      if (type === 4) {
+      this.oneReg = false;
+      if (this.legacy) {
+        const t = h >>> 30;
+        if (t === 0) {
+          count = ((h >>> 16) & 0x3fff) + 1;
+          this.opcode = -1;
+          this.reg = h & 0x7fff;
+          this.oneReg = (h & R.CP_TYPE0_ONE_REG) !== 0;
+        } else if (t === 3) {
+          count = ((h >>> 16) & 0x3fff) + 1;
+          this.opcode = (h >>> 8) & 0xff;
+        } else if (h >>> 0 === R.CP_TYPE2_PKT) {
+          count = 0;
+          this.opcode = -2;
+        } else {
+          return this.opcodeError(h, `packet type ${t} is not a3xx/a4xx PM4`);
+        }
+      } else if (type === 4) {
         count = h & 0x7f;
         const reg = (h >>> 8) & 0x3ffff;
         if (((h >>> 7) & 1) !== R.pm4Parity(count) || ((h >>> 27) & 1) !== R.pm4Parity(reg) || (h & 0x04000000) !== 0)
@@ -558,6 +604,7 @@ export class AdrenoCp {
         const r = this.fetchPayload(base);
         if (r === STALL) return STEP_STOP;
       }
+      if (this.legacy && this.opcode >= 0) this.widenLegacy();
       this.phase = 2;
       this.progress = 0;
       this.sampled = false;
@@ -602,7 +649,7 @@ export class AdrenoCp {
     this.badHeader = h >>> 0;
     this.interruptStatus |= R.A6XX_CP_INT_OPCODE_ERROR;
     this.host.event(`CP opcode error at ${this.where()}: header 0x${(h >>> 0).toString(16).padStart(8, '0')} (${why})`);
-    this.host.raiseInt(R.A6XX_INT_CP_HW_ERROR);
+    this.host.raiseInt(this.legacy ? R.A3XX_INT_CP_OPCODE_ERROR : R.A6XX_INT_CP_HW_ERROR);
     this.state = 'halted';
     return STEP_STOP;
   }
@@ -612,7 +659,7 @@ export class AdrenoCp {
     this.hwFault = code;
     this.interruptStatus |= R.A6XX_CP_INT_HW_FAULT_ERROR;
     this.host.event(`CP hardware fault 0x${code.toString(16)} at ${this.where()}: ${why}`);
-    this.host.raiseInt(R.A6XX_INT_CP_HW_ERROR);
+    this.host.raiseInt(this.legacy ? R.A3XX_INT_CP_HW_FAULT : R.A6XX_INT_CP_HW_ERROR);
     this.state = 'halted';
   }
 
@@ -624,7 +671,7 @@ export class AdrenoCp {
 
   /** Whether register `reg` is protected for this access in the current mode. */
   private isProtected(reg: number, write: boolean): boolean {
-    if (this.a5xx) return this.isProtectedA5xx(reg, write);
+    if (this.a5xx || this.legacy) return this.isProtectedA5xx(reg, write);
     if (!this.protectedMode || (this.protectCntl & R.A6XX_CP_PROTECT_CNTL_ACCESS_PROT_EN) === 0) return false;
     const last = R.A6XX_CP_PROTECT_COUNT - 1;
     for (let i = 0; i <= last; i++) {
@@ -645,7 +692,8 @@ export class AdrenoCp {
    */
   private isProtectedA5xx(reg: number, write: boolean): boolean {
     if (!this.protectedMode || (this.protectCntl & R.A5XX_CP_PROTECT_CNTL_ENABLE) === 0) return false;
-    for (let i = 0; i < R.A5XX_CP_PROTECT_COUNT; i++) {
+    const entries = this.legacy ? R.AXXX_CP_PROTECT_COUNT : R.A5XX_CP_PROTECT_COUNT;
+    for (let i = 0; i < entries; i++) {
       const v = this.protect[i]!;
       if ((v & (write ? R.A5XX_CP_PROTECT_TRAP_WRITE : R.A5XX_CP_PROTECT_TRAP_READ)) === 0) continue;
       const base = (v & R.A5XX_CP_PROTECT_BASE_MASK) >>> 2;
@@ -659,13 +707,13 @@ export class AdrenoCp {
   private protectionCheck(reg: number, write: boolean): boolean {
     if (!this.isProtected(reg, write)) return true;
     this.stats.protectionErrors++;
-    this.protectStatus = this.a5xx
+    this.protectStatus = this.a5xx || this.legacy
       ? (((reg << 2) & R.A5XX_CP_PROTECT_BASE_MASK) | (write ? R.A5XX_CP_PROTECT_STATUS_WRITE : 0)) >>> 0
       : ((reg & 0x3ffff) | (write ? 0 : R.A6XX_CP_PROTECT_STATUS_READ)) >>> 0;
     this.interruptStatus |= R.A6XX_CP_INT_REGISTER_PROTECTION_ERROR;
     this.host.event(`CP protected-mode ${write ? 'write' : 'read'} of register 0x${reg.toString(16)} at ${this.where()}`);
-    this.host.raiseInt(R.A6XX_INT_CP_HW_ERROR);
-    const stop = this.a5xx ? R.A5XX_CP_PROTECT_CNTL_FAULT_ON_VIOL : R.A6XX_CP_PROTECT_CNTL_ACCESS_FAULT_ON_VIOL_EN;
+    this.host.raiseInt(this.legacy ? R.A3XX_INT_CP_REG_PROTECT_FAULT : R.A6XX_INT_CP_HW_ERROR);
+    const stop = this.a5xx || this.legacy ? R.A5XX_CP_PROTECT_CNTL_FAULT_ON_VIOL : R.A6XX_CP_PROTECT_CNTL_ACCESS_FAULT_ON_VIOL_EN;
     if ((this.protectCntl & stop) !== 0) this.state = 'halted';
     return false;
   }
@@ -809,7 +857,64 @@ export class AdrenoCp {
   // ===========================================================================================
   // Packets
 
+  /**
+   * A legacy type-3 payload in the 64-bit layout the executors read: a zero high word after
+   * each 32-bit address (count grows accordingly). Runs once per packet, after the fetch.
+   */
+  private widenLegacy(): void {
+    const p = this.payload;
+    const n = this.count;
+    // positions (in the legacy payload) of the address words, in increasing order
+    let a0 = -1;
+    let a1 = -1;
+    switch (this.opcode) {
+      case R.CP_MEM_WRITE:
+      case R.CP_GKI_FILL:
+      case R.CP_INDIRECT_BUFFER:
+      case R.CP_INDIRECT_BUFFER_PFD:
+        a0 = 0;
+        break;
+      case R.CP_EVENT_WRITE:
+      case R.CP_REG_TO_MEM:
+      case R.CP_WAIT_REG_MEM:
+        // (a register poll names the register in the address word: widening it is harmless)
+        a0 = 1;
+        break;
+      case R.CP_GKI_CHECKSUM:
+        a0 = 0;
+        a1 = 2;
+        break;
+      case R.CP_MEM_TO_MEM: {
+        // [flags, dst, src...]: every word from 1 on is an address (at most 8 sources kept)
+        const words = Math.min(n, 2 + this.operandLo.length);
+        for (let i = words - 1; i >= 1; i--) {
+          p[2 * i] = 0;
+          p[2 * i - 1] = p[i]!;
+        }
+        this.count = words > 1 ? 2 * words - 1 : words;
+        return;
+      }
+      default:
+        return;
+    }
+    if (a1 >= 0 && a1 < n) {
+      for (let i = n - 1; i > a1; i--) p[i + 2] = p[i]!;
+      p[a1 + 2] = 0;
+      p[a1 + 1] = p[a1]!;
+      for (let i = a1 - 1; i > a0; i--) p[i + 1] = p[i]!;
+      p[a0 + 1] = 0;
+      this.count = n + 2;
+      return;
+    }
+    if (a0 < n) {
+      for (let i = n - 1; i > a0; i--) p[i + 1] = p[i]!;
+      p[a0 + 1] = 0;
+      this.count = n + 1;
+    }
+  }
+
   private execute(): number {
+    if (this.opcode === -2) return EX_DONE;
     if (this.opcode < 0) return this.execType4();
     const op = this.opcode;
     const st = this.stats;
@@ -819,7 +924,7 @@ export class AdrenoCp {
         st.skipped++;
         return EX_DONE;
       }
-      this.opcodeError(this.hdr, `opcode 0x${op.toString(16)} is not an ${this.gen7 ? 'a7xx' : this.a5xx ? 'a5xx' : 'a6xx'} packet`);
+      this.opcodeError(this.hdr, `opcode 0x${op.toString(16)} is not an ${this.gen7 ? 'a7xx' : this.a5xx ? 'a5xx' : this.legacy ? 'a3xx/a4xx' : 'a6xx'} packet`);
       return EX_STOP;
     }
     this.what = name;
@@ -846,7 +951,8 @@ export class AdrenoCp {
       case R.CP_REG_TO_MEM: r = this.exRegToMem(); break;
       case R.CP_EVENT_WRITE: r = this.gen7 ? this.exEventWrite7() : this.exEventWrite(); break;
       case R.CP_WHERE_AM_I: r = this.exWhereAmI(); break;
-      case R.CP_INDIRECT_BUFFER: r = this.exIndirectBuffer(false); break;
+      case R.CP_INDIRECT_BUFFER:
+      case R.CP_INDIRECT_BUFFER_PFD: r = this.exIndirectBuffer(false); break;
       case R.CP_INDIRECT_BUFFER_CHAIN: r = this.exIndirectBuffer(true); break;
       case R.CP_SMMU_TABLE_UPDATE: r = this.exTableUpdate(); break;
       case R.CP_WAIT_REG_MEM: r = this.exWaitRegMem(); break;
@@ -878,7 +984,7 @@ export class AdrenoCp {
     this.what = 'type-4 register write';
     for (let i = this.progress; i < this.count; i++) {
       this.progress = i + 1;
-      if (!this.writeReg(this.reg + i, this.payload[i]!) && this.isHalted()) return EX_STOP;
+      if (!this.writeReg(this.oneReg ? this.reg : this.reg + i, this.payload[i]!) && this.isHalted()) return EX_STOP;
     }
     return EX_DONE;
   }

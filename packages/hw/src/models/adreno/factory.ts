@@ -28,6 +28,7 @@ import { SmmuV2 } from '../smmu-v2/smmu.js';
 import { AdrenoRegisterWindow } from './aux.js';
 import { AdrenoGmu, AdrenoGmuWrapper } from './gmu.js';
 import { AdrenoGpu } from './gpu.js';
+import { Adreno3xxGpu } from './gpu3.js';
 import { Adreno5xxGpu } from './gpu5.js';
 import { adrenoChipIdFromCompatible, adrenoChipIdFromGmuCompatible, adrenoIsA5xx, ADRENO_630_CHIP_ID, ADRENO_GMU_WRAPPER_COMPATIBLE } from './presets.js';
 import { A5XX_GPMU_RBCCU_PWR_CLK_STATUS, A6XX_GMU_RSCC_OFFSET } from './regs.js';
@@ -109,11 +110,11 @@ export const createAdrenoGpuModel: ModelFactory = (board, node, regs, irqs, ctx)
   if (win.size < GPU_MIN_REG_SIZE) throw new FdtError(-1, `${ctx.compatible} register window ${hex(win.size)} is below ${hex(GPU_MIN_REG_SIZE)}`, path);
   const chipId = gpuChipId(node, path, compatibleOf(node, path));
   const core = chipId >>> 24;
-  if (core < 5 || (core > 7 && core !== 0x43)) {
-    // An older Adreno behind the generic "qcom,adreno" (a3xx and a4xx trees list it too), or
-    // an a8xx (core 8, or the hex-numbered 0x44xxxxxx ids of sm8750, kaanapali, glymur), whose
+  if (core < 3 || (core > 7 && core !== 0x43)) {
+    // An a2xx behind the generic "qcom,adreno" (its own MMU and register map), or an a8xx
+    // (core 8, or the hex-numbered 0x44xxxxxx ids of sm8750, kaanapali, glymur), whose
     // register map differs: not this model.
-    board.notes.push({ level: 'info', source: 'adreno', message: `${path}: Adreno chip id 0x${chipId.toString(16)} is not an a5xx/a6xx/a7xx part; no GPU model` });
+    board.notes.push({ level: 'info', source: 'adreno', message: `${path}: Adreno chip id 0x${chipId.toString(16)} is not an a3xx/a4xx/a5xx/a6xx/a7xx part; no GPU model` });
     return undefined;
   }
   const a5xx = adrenoIsA5xx(chipId);
@@ -132,7 +133,7 @@ export const createAdrenoGpuModel: ModelFactory = (board, node, regs, irqs, ctx)
     execution: exec as 'immediate' | 'manual' | undefined,
     vaBits,
   };
-  const gpu = a5xx ? new Adreno5xxGpu(board.mem, opts) : new AdrenoGpu(board.mem, opts);
+  const gpu = core === 3 || core === 4 ? new Adreno3xxGpu(board.mem, opts) : a5xx ? new Adreno5xxGpu(board.mem, opts) : new AdrenoGpu(board.mem, opts);
   board.bus.map(win.address, win.size, gpu);
   mapWindows(board, node, path, regs, ['kgsl_3d0_reg_memory'], gpu.windows, node.name);
   return gpu;

@@ -125,7 +125,7 @@ export class AdrenoGpu implements MmioDevice {
       },
       event: (m) => this.event(m),
     };
-    this.cp = new AdrenoCp(mem, host, opts.streamId ?? 0, { vaBits: opts.vaBits, maxChain: opts.maxChain, gen7: this.gen7, a5xx: this.chipId >>> 24 === 5 });
+    this.cp = new AdrenoCp(mem, host, opts.streamId ?? 0, { vaBits: opts.vaBits, maxChain: opts.maxChain, gen7: this.gen7, a5xx: this.chipId >>> 24 === 5, legacy: this.chipId >>> 24 === 3 || this.chipId >>> 24 === 4 });
   }
 
   // ------------------------------------------------------------------------------- links

@@ -6,3 +6,4 @@ export * from './gpu.js';
 export * from './gpu5.js';
 export * from './gmu.js';
 export * from './factory.js';
+export * from './gpu3.js';

@@ -21,11 +21,11 @@ const GPU_DOTTED = /^qcom,adreno-(\d{3})\.(\d+)$/;
 const GPU_HEX = /^qcom,adreno-([0-9a-f]{8})$/;
 const GMU_DOTTED = /^qcom,adreno-gmu-(\d{3})\.(\d+)$/;
 
-/** True for a compatible the GPU model claims: "qcom,adreno", "qcom,adreno-5xx.y", "qcom,adreno-6xx.y", "qcom,adreno-7xx.y", "qcom,adreno-XXXXXXXX". */
+/** True for a compatible the GPU model claims: "qcom,adreno", "qcom,adreno-3xx.y" .. "qcom,adreno-7xx.y", "qcom,adreno-XXXXXXXX". */
 export function isAdrenoGpuCompatible(compatible: string): boolean {
   if (compatible === 'qcom,adreno') return true;
   const d = GPU_DOTTED.exec(compatible);
-  if (d) return d[1]!.startsWith('5') || d[1]!.startsWith('6') || d[1]!.startsWith('7');
+  if (d) return /^[3-7]/.test(d[1]!);
   const h = GPU_HEX.exec(compatible);
   return h !== null && (h[1]!.startsWith('05') || h[1]!.startsWith('06') || h[1]!.startsWith('07') || h[1]!.startsWith('43'));
 }
@@ -124,7 +124,7 @@ export function adrenoName(chipId: number): string {
   const named = HEX_NAMES.get(chipId >>> 0);
   if (named !== undefined) return named;
   const f = adrenoChipFields(chipId);
-  if (f.core >= 5 && f.core <= 7 && f.major <= 9 && f.minor <= 9) return `a${f.core}${f.major}${f.minor}`;
+  if (f.core >= 3 && f.core <= 7 && f.major <= 9 && f.minor <= 9) return `a${f.core}${f.major}${f.minor}`;
   return `adreno 0x${chipId.toString(16).padStart(8, '0')}`;
 }
 

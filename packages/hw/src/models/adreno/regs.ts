@@ -578,3 +578,162 @@ export const A5XX_CP_PROTECT_STATUS_WRITE = 1 << 24;
 
 /** Type-7 opcodes of a6xx and later that an a5xx CP does not have (an opcode error there). */
 export const A5XX_MISSING_OPCODES: readonly number[] = [CP_WAIT_MEM_GTE, CP_SET_MARKER, CP_REG_WRITE, CP_MEMCPY];
+
+// =============================================================================================
+// a3xx and a4xx (a305..a330, a405..a430): the PM4 generation before type-4/type-7 packets
+
+/**
+ * Type-0 header: 0 in [31:30]; count - 1 in [29:16]; the first register in [14:0] (bit 15:
+ * write every word to that one register).
+ */
+export const CP_TYPE0_PKT = 0x0000_0000;
+/** Type-2 header: a one-word filler (0x8 in [31:28], nothing else). */
+export const CP_TYPE2_PKT = 0x8000_0000;
+/** Type-3 header: 3 in [31:30]; count - 1 in [29:16]; opcode in [15:8]; bit 0 predicates it. */
+export const CP_TYPE3_PKT = 0xc000_0000;
+export const CP_TYPE0_ONE_REG = 1 << 15;
+
+/** A type-0 header writing `count` (1..0x4000) consecutive registers from `reg` (0..0x7fff). */
+export function pm4Type0(reg: number, count: number): number {
+  if (!Number.isInteger(reg) || reg < 0 || reg > 0x7fff) throw new RangeError(`PM4 type-0 register 0x${reg.toString(16)} is outside 0..0x7fff`);
+  if (!Number.isInteger(count) || count < 1 || count > 0x4000) throw new RangeError(`PM4 type-0 count ${count} is outside 1..0x4000`);
+  return (CP_TYPE0_PKT | ((count - 1) << 16) | reg) >>> 0;
+}
+
+/** A type-3 header of `opcode` (0..0xff) followed by `count` (1..0x4000) payload words. */
+export function pm4Type3(opcode: number, count: number): number {
+  if (!Number.isInteger(opcode) || opcode < 0 || opcode > 0xff) throw new RangeError(`PM4 type-3 opcode 0x${opcode.toString(16)} is outside 0..0xff`);
+  if (!Number.isInteger(count) || count < 1 || count > 0x4000) throw new RangeError(`PM4 type-3 count ${count} is outside 1..0x4000`);
+  return (CP_TYPE3_PKT | ((count - 1) << 16) | (opcode << 8)) >>> 0;
+}
+
+/** CP_INDIRECT_BUFFER_PFD: the pre-a5xx IB call through the prefetch parser (a3xx_submit's). */
+export const CP_INDIRECT_BUFFER_PFD = 0x37;
+
+/**
+ * The register places the a3xx/a4xx model uses. The two generations share the CP's packet
+ * set and the CP_PROTECT entry layout (that of a5xx: base byte address, 2^len registers,
+ * trap bits 29/30) and the RBBM_INT_0 bit positions, but not the register offsets.
+ */
+export interface AdrenoLegacyRegs {
+  readonly rbbmSwResetCmd: number;
+  readonly rbbmIntClearCmd: number;
+  readonly rbbmInt0Mask: number;
+  readonly rbbmInt0Status: number;
+  readonly rbbmStatus: number;
+  readonly rbbmAhbErrorStatus: number;
+  readonly cpRbBase: number;
+  readonly cpRbCntl: number;
+  readonly cpRbRptrAddr: number;
+  readonly cpRbRptr: number;
+  readonly cpRbWptr: number;
+  readonly cpIb1Base: number;
+  readonly cpIb1Bufsz: number;
+  readonly cpIb2Base: number;
+  readonly cpIb2Bufsz: number;
+  readonly cpMeCntl: number;
+  readonly cpMeRamWaddr: number;
+  readonly cpMeRamData: number;
+  readonly cpPfpUcodeAddr: number;
+  readonly cpPfpUcodeData: number;
+  readonly cpProtect0: number;
+  readonly cpProtectCtrl: number;
+  readonly cpProtectStatus: number;
+  readonly cpHwFault: number;
+  /** CP_SCRATCH_REG0 (the common AXXX place on both). */
+  readonly cpScratch0: number;
+  /** RBBM_PERFCTR_CP_0 LO/HI where the generation has it as a 64-bit counter (a4xx); -1: none modelled. */
+  readonly perfctrCp0Lo: number;
+  readonly perfctrCp0Hi: number;
+}
+
+export const A3XX_REGS: AdrenoLegacyRegs = {
+  rbbmSwResetCmd: 0x0018,
+  rbbmIntClearCmd: 0x0061,
+  rbbmInt0Mask: 0x0063,
+  rbbmInt0Status: 0x0064,
+  rbbmStatus: 0x0030,
+  rbbmAhbErrorStatus: 0x0027,
+  cpRbBase: 0x01c0,
+  cpRbCntl: 0x01c1,
+  cpRbRptrAddr: 0x01c3,
+  cpRbRptr: 0x01c4,
+  cpRbWptr: 0x01c5,
+  cpIb1Base: 0x0458,
+  cpIb1Bufsz: 0x0459,
+  cpIb2Base: 0x045a,
+  cpIb2Bufsz: 0x045b,
+  cpMeCntl: 0x01f6,
+  cpMeRamWaddr: 0x01f8,
+  cpMeRamData: 0x01fa,
+  cpPfpUcodeAddr: 0x01c9,
+  cpPfpUcodeData: 0x01ca,
+  cpProtect0: 0x0460,
+  cpProtectCtrl: 0x045e,
+  cpProtectStatus: 0x045f,
+  cpHwFault: 0x045c,
+  cpScratch0: 0x0578,
+  perfctrCp0Lo: -1,
+  perfctrCp0Hi: -1,
+};
+
+export const A4XX_REGS: AdrenoLegacyRegs = {
+  rbbmSwResetCmd: 0x0022,
+  rbbmIntClearCmd: 0x0036,
+  rbbmInt0Mask: 0x0037,
+  rbbmInt0Status: 0x017d,
+  rbbmStatus: 0x0191,
+  rbbmAhbErrorStatus: 0x018f,
+  cpRbBase: 0x0200,
+  cpRbCntl: 0x0201,
+  cpRbRptrAddr: 0x0203,
+  cpRbRptr: 0x0204,
+  cpRbWptr: 0x0205,
+  cpIb1Base: 0x0206,
+  cpIb1Bufsz: 0x0207,
+  cpIb2Base: 0x0208,
+  cpIb2Bufsz: 0x0209,
+  cpMeCntl: 0x022d,
+  cpMeRamWaddr: 0x0225,
+  cpMeRamData: 0x0227,
+  cpPfpUcodeAddr: 0x0223,
+  cpPfpUcodeData: 0x0224,
+  cpProtect0: 0x0240,
+  cpProtectCtrl: 0x0250,
+  cpProtectStatus: 0x04da,
+  cpHwFault: 0x04d8,
+  cpScratch0: 0x0578,
+  perfctrCp0Lo: 0x009c,
+  perfctrCp0Hi: 0x009d,
+};
+
+/** CP_PROTECT entries on a3xx/a4xx. */
+export const AXXX_CP_PROTECT_COUNT = 16;
+/** CP_ME_CNTL.HALT: the micro engine is stopped (its state out of reset). */
+export const AXXX_CP_ME_CNTL_HALT = 1 << 28;
+
+// ---- RBBM_INT_0 bits (the same positions on a3xx and a4xx) ----
+export const A3XX_INT_CP_OPCODE_ERROR = 1 << 9;
+export const A3XX_INT_CP_HW_FAULT = 1 << 11;
+export const A3XX_INT_CP_REG_PROTECT_FAULT = 1 << 16;
+export const A3XX_INT_CACHE_FLUSH_TS = 1 << 20;
+
+// ---- RBBM_STATUS bits ----
+export const A3XX_RBBM_STATUS_HI_BUSY = 1 << 0;
+export const A3XX_RBBM_STATUS_CP_ME_BUSY = 1 << 1;
+export const A3XX_RBBM_STATUS_CP_PFP_BUSY = 1 << 2;
+export const A3XX_RBBM_STATUS_GPU_BUSY = 1 << 31;
+
+/** Type-3 opcodes of a5xx and later that an a3xx/a4xx CP does not have (an opcode error there). */
+export const AXXX_MISSING_OPCODES: readonly number[] = [
+  CP_WAIT_MEM_GTE,
+  CP_SET_MARKER,
+  CP_REG_WRITE,
+  CP_MEMCPY,
+  CP_SMMU_TABLE_UPDATE,
+  CP_INDIRECT_BUFFER_CHAIN,
+  CP_WHERE_AM_I,
+  CP_SET_SECURE_MODE,
+  CP_WAIT_MEM_WRITES,
+  CP_WAIT_FOR_ME,
+];
