@@ -2,7 +2,7 @@ import { EINVAL, ENOENT, ofPropertyReadStringArray, ofPropertyReadU32 } from '@g
 import type { OfNode } from '@gki/kernel';
 
 /**
- * The GPUs this driver knows (adreno_device.c's gpulist, the a5xx, a6xx and a7xx parts): the chip ids each
+ * The GPUs this driver knows (adreno_device.c's gpulist, the a3xx, a4xx, a5xx, a6xx and a7xx parts): the chip ids each
  * entry matches, the marketing revision Mesa reads as GPU_ID, the family, GMEM size, the
  * firmware names and the per-process address-space size. Chip ids are
  * core << 24 | major << 16 | minor << 8 | patch.

@@ -146,11 +146,11 @@ export class MsmDrmDevice {
       // GPU MMU); this driver has the a3xx..a7xx ones. Saying "unknown" for a GPU the kernel
       // supports would mislead, so it gets a line of its own (its wording, which names the
       // families this model drove first, is kept: tools match it).
-      if (major === 2) dev.warn(`Adreno ${major}xx GPU (revision ${chipIdString(chipId)}): Linux's msm drives this family, this model of it does not (a5xx, a6xx and a7xx only)`);
+      if (major === 2) dev.warn(`Adreno ${major}xx GPU (revision ${chipIdString(chipId)}): Linux's msm drives this family, this model of it does not (a3xx to a7xx only)`);
       // The a8xx family (sm8750's a830, kaanapali's a840, glymur's X2-85: chip ids with core 8
       // or the hex-numbered 0x44xxxxxx) has a gpulist and a GPU backend of its own in the
       // kernels whose trees carry it (a8xx_gpu.c); likewise not an unknown revision.
-      else if (major === 8 || major === 0x44) dev.warn(`Adreno 8xx GPU (revision ${chipIdString(chipId)}): Linux's msm drives this family (a8xx_gpu), this model of it does not (a5xx, a6xx and a7xx only)`);
+      else if (major === 8 || major === 0x44) dev.warn(`Adreno 8xx GPU (revision ${chipIdString(chipId)}): Linux's msm drives this family (a8xx_gpu), this model of it does not (a3xx to a7xx only)`);
       // The a612 (qcs615/talos) is driven through an RGMU, a reduced GMU msm handles apart.
       else if ((chipId >>> 0) === 0x0601_0200) dev.warn(`Adreno 612 GPU (revision ${chipIdString(chipId)}): Linux's msm drives it through its RGMU (qcom,adreno-rgmu), which this model does not have`);
       else dev.warn(`Unknown GPU revision: ${chipIdString(chipId)}`);
