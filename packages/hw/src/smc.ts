@@ -7,7 +7,7 @@
  * function does.
  */
 
-/** SMCCC: the function is not implemented (-1 in w0). */
+/** SMCCC NOT_SUPPORTED: no service at this exception level answers the function ID (-1 in w0). */
 export const SMCCC_RET_NOT_SUPPORTED = -1;
 
 /** The result registers x0..x3 of a call (x0 signed, as the caller reads it as a long). */
