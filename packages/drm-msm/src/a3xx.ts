@@ -44,9 +44,6 @@ export class A3xxGpu extends A6xxGpu {
   /** The function name idle's timeout message carries. */
   protected idleFn = 'a3xx_idle';
 
-  protected is(...revns: number[]): boolean {
-    return revns.includes(this.info.revn);
-  }
 
   /** adreno_is_a305b: the chip listed by chip id only (3.0.5.18). */
   private get isA305b(): boolean {
@@ -60,18 +57,7 @@ export class A3xxGpu extends A6xxGpu {
 
   /** a3xx_gpu_init + adreno_gpu_init: registers, interrupt, the GPU's domain and address space, the ring, the microcode. */
   override init(): number {
-    let r = this.mapRegsAndIrq();
-    if (r < 0) return r;
-    r = this.createAddressSpace();
-    if (r < 0) return r;
-    r = this.createRings();
-    if (r === 0) r = this.ucodeLoad();
-    if (r < 0) {
-      this.fini();
-      return r;
-    }
-    this.initialised = true;
-    return 0;
+    return this.initWithoutGmu();
   }
 
   /** a3xx installs no fault handler (msm_mmu_set_fault_handler is an a5xx-and-later call). */

@@ -38,24 +38,10 @@ export class A5xxGpu extends A6xxGpu {
     return this.info.revn === 530 || this.info.revn === 540;
   }
 
-  private is(...revns: number[]): boolean {
-    return revns.includes(this.info.revn);
-  }
 
   /** a5xx_gpu_init + adreno_gpu_init: registers, interrupt, the GPU's domain and address space, the ring, the microcode. */
   override init(): number {
-    let r = this.mapRegsAndIrq();
-    if (r < 0) return r;
-    r = this.createAddressSpace();
-    if (r < 0) return r;
-    r = this.createRings();
-    if (r === 0) r = this.ucodeLoad();
-    if (r < 0) {
-      this.fini();
-      return r;
-    }
-    this.initialised = true;
-    return 0;
+    return this.initWithoutGmu();
   }
 
   /**

@@ -299,6 +299,31 @@ export class A6xxGpu {
   }
 
   /**
+   * adreno_gpu_init for the families without a GMU (a3xx, a4xx, a5xx): registers and interrupt,
+   * the GPU's domain and address space, the ringbuffer, the microcode. -errno with everything
+   * undone on failure.
+   */
+  protected initWithoutGmu(): number {
+    let r = this.mapRegsAndIrq();
+    if (r < 0) return r;
+    r = this.createAddressSpace();
+    if (r < 0) return r;
+    r = this.createRings();
+    if (r === 0) r = this.ucodeLoad();
+    if (r < 0) {
+      this.fini();
+      return r;
+    }
+    this.initialised = true;
+    return 0;
+  }
+
+  /** Whether this part is one of the catalog revisions `revns` (adreno_is_aNNN). */
+  protected is(...revns: number[]): boolean {
+    return revns.includes(this.info.revn);
+  }
+
+  /**
    * adreno_iommu_create_address_space: the GPU's paging domain and the "gpu" address space over
    * its aperture: from 16 MiB or the aperture start, whichever is higher (masked to 49 bits, the
    * GPU's address width), to the aperture end. With split tables that is the TTBR1 half.
