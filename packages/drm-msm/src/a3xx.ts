@@ -44,7 +44,6 @@ export class A3xxGpu extends A6xxGpu {
   /** The function name idle's timeout message carries. */
   protected idleFn = 'a3xx_idle';
 
-
   /** adreno_is_a305b: the chip listed by chip id only (3.0.5.18). */
   private get isA305b(): boolean {
     return this.chipId >>> 0 === 0x0300_0512;

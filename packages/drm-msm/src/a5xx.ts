@@ -38,7 +38,6 @@ export class A5xxGpu extends A6xxGpu {
     return this.info.revn === 530 || this.info.revn === 540;
   }
 
-
   /** a5xx_gpu_init + adreno_gpu_init: registers, interrupt, the GPU's domain and address space, the ring, the microcode. */
   override init(): number {
     return this.initWithoutGmu();
