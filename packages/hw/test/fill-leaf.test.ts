@@ -14,7 +14,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { PhysMem } from '../src/mem.js';
 import { SetTlb } from '../src/models/set-tlb.js';
-import { WalkCache } from '../src/models/tlb.js';
+import { WalkCache, type WalkLeaf } from '../src/models/tlb.js';
 import {
   createLpaeCursor,
   CUR_LEVEL,
@@ -35,6 +35,20 @@ import {
 import { createWalkResult, permBit, PERM_USER_R, type WalkAccess } from '../src/walk/types.js';
 
 const RAM = 0x4000_0000;
+
+/** Small ids for objects, so that `toEqual` compares them by identity. */
+const objIds = new WeakMap<object, number>();
+let nextObjId = 1;
+const objId = (o: object | null): number => {
+  if (o === null) return 0;
+  if (!objIds.has(o)) objIds.set(o, nextObjId++);
+  return objIds.get(o)!;
+};
+/** Every field of a WalkLeaf that `SetTlb.fillLeaf` reads (words and config by identity), or only `wctx` when it is disarmed. */
+function leafState(m: WalkLeaf): unknown {
+  if (m.wctx < 0) return { wctx: m.wctx };
+  return { wctx: m.wctx, tag: m.tag, cfg: objId(m.cfg), span: m.span, bLo: m.bLo, bHi: m.bHi, words: objId(m.words), wb: m.wb, shift: m.shift, idxMask: m.idxMask, leafMask: m.leafMask, leafVal: m.leafVal, oaHiLimit: m.oaHiLimit, attr: m.attr, perms: [...m.perms] };
+}
 const TWO32 = 2 ** 32;
 
 /** Every combination of the three access flags. */
@@ -164,6 +178,7 @@ describe('SetTlb.fillLeaf', () => {
     let served = 0;
     let declined = 0;
     let blockServed = 0;
+    let armedByWalk = 0;
     fc.assert(
       fc.property(
         fc.integer({ min: 1, max: 2 ** 31 }),
@@ -192,6 +207,12 @@ describe('SetTlb.fillLeaf', () => {
               walkLpaeParts(mem, cfg, hi, base, ACCESSES[4]!, out, undefined, cur);
               a.wc.fillFromCursor(a.wctx, hi, base, o.tag, cfg, cur, -1, mem);
               b.wc.fillFromCursor(b.wctx, hi, base, o.tag, cfg, cur, -1, mem);
+              // The insert arms the step on the table it cached exactly as primeLeaf of the
+              // input does (or leaves it disarmed where primeLeaf would).
+              const armed = leafState(b.wc.leaf);
+              b.wc.primeLeaf(b.wctx, o.tag, cfg, hi, base);
+              expect(armed).toEqual(leafState(b.wc.leaf));
+              if (b.wc.leaf.wctx >= 0) armedByWalk++;
             } else if (o.op === 'tlbi') {
               for (const s of [a, b]) s.tlb.invalidateContext(o.g ? s.ctxG : s.ctxNg, o.all ? 0 : hi * TWO32 + (base >>> 0), o.all ? Infinity : hi * TWO32 + (base >>> 0) + 0x20_0000);
             } else if (o.op === 'wci') {
@@ -272,6 +293,7 @@ describe('SetTlb.fillLeaf', () => {
     expect(served).toBeGreaterThan(3000);
     expect(declined).toBeGreaterThan(3000);
     expect(blockServed).toBeGreaterThan(300);
+    expect(armedByWalk).toBeGreaterThan(300);
   }, 150_000); // ~1.5 s alone; the shared 2-core machine runs it beside every other suite
 
   it('serves Mali leaves (0b01 at level 3, no access flag, attr = level) exactly as a full walk from the top gives them, and declines the others', () => {
