@@ -14,7 +14,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { PhysMem } from '../src/mem.js';
 import { SetTlb } from '../src/models/set-tlb.js';
-import { WalkCache, type WalkLeaf } from '../src/models/tlb.js';
+import { WalkCache } from '../src/models/tlb.js';
 import {
   createLpaeCursor,
   CUR_LEVEL,
@@ -36,19 +36,6 @@ import { createWalkResult, permBit, PERM_USER_R, type WalkAccess } from '../src/
 
 const RAM = 0x4000_0000;
 
-/** Small ids for objects, so that `toEqual` compares them by identity. */
-const objIds = new WeakMap<object, number>();
-let nextObjId = 1;
-const objId = (o: object | null): number => {
-  if (o === null) return 0;
-  if (!objIds.has(o)) objIds.set(o, nextObjId++);
-  return objIds.get(o)!;
-};
-/** Every field of a WalkLeaf that `SetTlb.fillLeaf` reads (words and config by identity), or only `wctx` when it is disarmed. */
-function leafState(m: WalkLeaf): unknown {
-  if (m.wctx < 0) return { wctx: m.wctx };
-  return { wctx: m.wctx, tag: m.tag, cfg: objId(m.cfg), span: m.span, bLo: m.bLo, bHi: m.bHi, words: objId(m.words), wb: m.wb, shift: m.shift, idxMask: m.idxMask, leafMask: m.leafMask, leafVal: m.leafVal, oaHiLimit: m.oaHiLimit, attr: m.attr, perms: [...m.perms] };
-}
 const TWO32 = 2 ** 32;
 
 /** Every combination of the three access flags. */
@@ -207,11 +194,8 @@ describe('SetTlb.fillLeaf', () => {
               walkLpaeParts(mem, cfg, hi, base, ACCESSES[4]!, out, undefined, cur);
               a.wc.fillFromCursor(a.wctx, hi, base, o.tag, cfg, cur, -1, mem);
               b.wc.fillFromCursor(b.wctx, hi, base, o.tag, cfg, cur, -1, mem);
-              // The insert arms the step on the table it cached exactly as primeLeaf of the
-              // input does (or leaves it disarmed where primeLeaf would).
-              const armed = leafState(b.wc.leaf);
+              // b primes the step after a walk, as the SMMUv3 and Mali models do.
               b.wc.primeLeaf(b.wctx, o.tag, cfg, hi, base);
-              expect(armed).toEqual(leafState(b.wc.leaf));
               if (b.wc.leaf.wctx >= 0) armedByWalk++;
             } else if (o.op === 'tlbi') {
               for (const s of [a, b]) s.tlb.invalidateContext(o.g ? s.ctxG : s.ctxNg, o.all ? 0 : hi * TWO32 + (base >>> 0), o.all ? Infinity : hi * TWO32 + (base >>> 0) + 0x20_0000);
@@ -270,6 +254,10 @@ describe('SetTlb.fillLeaf', () => {
                       s.tlb.insertHalves(out.nG ? s.ctxNg : ctxG(s), hi, lo, Math.log2(out.size), oaHi, (out.oa - oaHi * TWO32) | 0, out.perms, 0);
                     }
                   }
+                  // b then primes the step on the table the walk reached (the models do, so
+                  // that the next miss there is served in one step rather than by fastLeaf).
+                  b.wc.primeLeaf(b.wctx, o.tag, cfg, hi, lo);
+                  if (b.wc.leaf.wctx >= 0) armedByWalk++;
                 }
                 if (fb >= 0) {
                   expect(entry(b.tlb, fb, hi, lo)).toEqual(entry(a.tlb, fa, hi, lo));
@@ -332,6 +320,43 @@ describe('SetTlb.fillLeaf', () => {
       { numRuns: 120 },
     );
     expect(served).toBeGreaterThan(1000);
+  });
+
+  it('primeLeaf after a walk arms the step only for the input\'s own cached table, context and config tag (the models call it after every walk)', () => {
+    const { mem, cfg, slot } = tree(11, 's1', false);
+    const s = sys(64, 4096, 4, 'flush');
+    const other = s.wc.context(0, 7);
+    const cur = createLpaeCursor();
+    const out = createWalkResult();
+    const walk = (wctx: number, tag: number, i: number) => {
+      const [hi, base] = slot(i);
+      cur[CUR_LEVEL] = -1;
+      walkLpaeParts(mem, cfg, hi, base, ACCESSES[4]!, out, undefined, cur);
+      s.wc.fillFromCursor(wctx, hi, base, tag, cfg, cur, -1, mem);
+    };
+    const [hi0, base0] = slot(0);
+    const [hi1, base1] = slot(1);
+    // The table of slot 0 cached under tag 0: primed for tag 0, not for tag 1.
+    walk(s.wctx, 0, 0);
+    s.wc.primeLeaf(s.wctx, 1, cfg, hi0, base0);
+    expect(s.wc.leaf.wctx).toBe(-1);
+    s.wc.primeLeaf(s.wctx, 0, cfg, hi0, base0);
+    expect(s.wc.leaf.wctx).toBe(s.wctx);
+    // An input of another block (slot 1, not cached): not armed on slot 0's table.
+    s.wc.primeLeaf(s.wctx, 0, cfg, hi1, base1);
+    expect(s.wc.leaf.wctx).toBe(-1);
+    // Another context's walk (same tables): the first context's prime of it is refused.
+    walk(other, 0, 1);
+    s.wc.primeLeaf(s.wctx, 0, cfg, hi1, base1);
+    expect(s.wc.leaf.wctx).toBe(-1);
+    s.wc.primeLeaf(other, 0, cfg, hi1, base1);
+    expect(s.wc.leaf.wctx).toBe(other);
+    // A walk that cached nothing new (a 2 MiB block: slot 8, reached in the level-2 table,
+    // which is above the level-3 ones cached) leaves the remembered entry another block's.
+    walk(s.wctx, 0, 8);
+    const [hi8, base8] = slot(8);
+    s.wc.primeLeaf(s.wctx, 0, cfg, hi8, base8);
+    expect(s.wc.leaf.wctx).toBe(-1);
   });
 
   it('a fill whose block another way of its set holds replaces that entry in place (unless the caller says its lookup just missed)', () => {

@@ -862,24 +862,16 @@ export class WalkCache {
    * and covering less than 4 GiB. Otherwise leaves it disarmed. Counts nothing.
    */
   primeLeaf(ctx: number, tag: number, cfg: LpaeWalkConfig, hi: number, lo: number): void {
-    this.leaf.wctx = NIL;
+    const m = this.leaf;
+    m.wctx = NIL;
     if (!this.memoHolds(0, ctx, hi, lo)) return;
     const e = this.mE[0]!;
     const words = this.eWords[e]!;
     if (words === null || this.tag(e) !== tag) return;
-    this.arm(ctx, tag, cfg, this.level(e), this.granuleShift(e), words, this.table(e), this.tableHi(e));
-  }
-
-  /**
-   * `primeLeaf` past its checks of the remembered entry (slot 0: context `ctx`, config tag
-   * `tag`, a table at level `level` of granule shift `g` at address `table` whose backing words
-   * are `words`, table controls `tblHi`): arms `leaf` when `cfg` and the table are ones the
-   * step handles; the leaf is disarmed on entry.
-   */
-  private arm(ctx: number, tag: number, cfg: LpaeWalkConfig, level: number, g: number, words: Uint32Array, table: number, tblHi: number): void {
-    const m = this.leaf;
     const mali = cfg.regime === 'mali';
     if (!(mali ? cfg.oaBits >= 32 && !cfg.identity && cfg.configError === null : cfg.fastWalk)) return;
+    const level = this.level(e);
+    const g = this.granuleShift(e);
     const bpl = g - 3;
     const shift = g + bpl * (3 - level);
     const span = this.mShift[0]!;
@@ -900,6 +892,7 @@ export class WalkCache {
     // rebuilt only when they differ from the last prime's (every level-3 table of a
     // translation regime normally shares them; the rebuild is 16 permission decodes, and
     // primes are rare enough that V8 runs them unoptimized for many samples of a bench).
+    const tblHi = this.tableHi(e);
     if (m.permCfg !== cfg || m.permTblHi !== tblHi) {
       lpaeLeafPermTable(cfg, tblHi, m.perms);
       m.permCfg = cfg;
@@ -911,7 +904,7 @@ export class WalkCache {
     m.bLo = this.mBLo[0]!;
     m.bHi = this.mBHi[0]!;
     m.words = words;
-    m.wb = PhysMem.wordIndex(table);
+    m.wb = PhysMem.wordIndex(this.table(e));
     m.shift = shift;
     m.idxMask = (1 << bpl) - 1;
     m.oaHiLimit = cfg.oaHiLimit;
@@ -1050,14 +1043,7 @@ export class WalkCache {
     if (span > 42) return;
     const t = cur[CUR_TABLE]!;
     const tHi = Math.floor(t / TWO32);
-    const g = cfg.ranges[range]!.granuleShift;
-    const tblHi = cur[CUR_TBLHI]! | 0;
-    const words = mem === null ? null : mem.backedChunk(t);
-    const e = this.insertParts(ctx, kHi, kLo, span, tHi, (t - tHi * TWO32) | 0, level, range, g, tblHi, tag, cur[CUR_DESC_LO]!, cur[CUR_DESC_HI]!, words);
-    // The table just cached is what the next misses in its block read: decoded for the step
-    // now (what `primeLeaf` of the input would do, without reading the entry back), so that
-    // they are served by `SetTlb.fillLeaf` from the first one on.
-    if (words !== null && this.mE[0] === e) this.arm(ctx, tag, cfg, level, g, words, t, tblHi);
+    this.insertParts(ctx, kHi, kLo, span, tHi, (t - tHi * TWO32) | 0, level, range, cfg.ranges[range]!.granuleShift, cur[CUR_TBLHI]!, tag, cur[CUR_DESC_LO]!, cur[CUR_DESC_HI]!, mem === null ? null : mem.backedChunk(t));
   }
 
   tag(e: number): number {

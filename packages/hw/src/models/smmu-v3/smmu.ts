@@ -1604,6 +1604,11 @@ export class SmmuV3 implements MmioDevice {
     this.tlb.insertHalves(ctx, iovaHi, iovaLo, shift, paHi, paLo, perms, 0);
     this.stats.tlbEntries = this.tlb.size;
     this.stats.tlbFlushes = this.tlb.flushes;
+    // A one-stage stream: the step decoded on the table the walk reached (the walk cache's
+    // remembered entry, when it cached one), so that the next miss there is served in
+    // `translateParts` by `fillLeaf` instead of coming back here (the first page of every
+    // level-3 table walks; the second one used to take this path too, through `fastLeaf`).
+    if (one !== null) this.wc.primeLeaf(this.fastOneWctx, this.fastOneTag, one, iovaHi, iovaLo);
     out.pa = (paHi >>> 0) * TWO32 + (paLo >>> 0);
     return true;
   }
