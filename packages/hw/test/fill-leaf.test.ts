@@ -166,6 +166,7 @@ describe('SetTlb.fillLeaf', () => {
     let declined = 0;
     let blockServed = 0;
     let armedByWalk = 0;
+    let declinedArmed = 0;
     fc.assert(
       fc.property(
         fc.integer({ min: 1, max: 2 ** 31 }),
@@ -231,16 +232,23 @@ describe('SetTlb.fillLeaf', () => {
                 }
                 // b: fillLeaf; when it declines, the same as a, then primed for the next.
                 // (Both contexts were looked up and missed: `missed` may be true; false checks the ways.)
+                const armedHere = b.wc.leaf.wctx === b.wctx && b.wc.leaf.tag === o.tag && b.wc.leaf.cfg === cfg;
                 let fb = b.tlb.fillLeaf(b.ctxNg, ctxG(b), b.wctx, o.tag, cfg, hi, lo, permBit(access), b.wc.leaf, o.missed);
                 if (fb >= 0) {
                   served++;
                   if (b.tlb.shift(fb) === 21) blockServed++;
                 }
                 else if (b.wc.fastLeaf(b.wctx, o.tag, cfg, hi, lo, access, res)) {
+                  // Never when the step was armed for this context and config: then it
+                  // declines exactly where fastLeaf does (the SMMUv3 model skips fastLeaf then).
+                  expect(armedHere).toBe(false);
                   b.wc.primeLeaf(b.wctx, o.tag, cfg, hi, lo);
                   const ctx = (res[FAST_DESC_LO]! & 0x800) === 0 ? ctxG(b) : b.ctxNg;
                   fb = b.tlb.insertHalves(ctx, hi, lo, res[FAST_SHIFT]!, res[FAST_OA_HI]!, res[FAST_OA_LO]!, res[FAST_PERMS]!, 0);
-                } else declined++;
+                } else {
+                  declined++;
+                  if (armedHere) declinedArmed++;
+                }
                 expect(fb >= 0).toBe(fa >= 0);
                 if (fb < 0) {
                   // Both walk, as the models do then: resumed at the walk cache's table, which
@@ -282,6 +290,7 @@ describe('SetTlb.fillLeaf', () => {
     expect(declined).toBeGreaterThan(3000);
     expect(blockServed).toBeGreaterThan(300);
     expect(armedByWalk).toBeGreaterThan(300);
+    expect(declinedArmed).toBeGreaterThan(300);
   }, 150_000); // ~1.5 s alone; the shared 2-core machine runs it beside every other suite
 
   it('serves Mali leaves (0b01 at level 3, no access flag, attr = level) exactly as a full walk from the top gives them, and declines the others', () => {

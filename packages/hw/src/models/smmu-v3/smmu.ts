@@ -1533,7 +1533,12 @@ export class SmmuV3 implements MmioDevice {
    */
   private translateMiss(ctx: number, streamId: number, substreamId: number, iovaHi: number, iovaLo: number, access: WalkAccess, out: SmmuTranslation, e: number): boolean {
     const one = this.fastOne;
-    if (e < 0 && one !== null && this.wc.fastLeaf(this.fastOneWctx, this.fastOneTag, one, iovaHi, iovaLo, access, this.res1)) {
+    // `fastLeaf` only when the step is not armed for this stream's walk-cache context and
+    // config: when it is, `fillLeaf` has just declined exactly where `fastLeaf` would (the
+    // input is in another table, or its leaf is one neither serves): e.g. the first miss in
+    // each new level-3 table, which then walks.
+    const m = this.wc.leaf;
+    if (e < 0 && one !== null && (m.wctx !== this.fastOneWctx || m.tag !== this.fastOneTag || m.cfg !== one) && this.wc.fastLeaf(this.fastOneWctx, this.fastOneTag, one, iovaHi, iovaLo, access, this.res1)) {
       // The same when the walk cache's remembered table is not decoded for fillLeaf yet:
       // what the code below does in that case, without its set-up (walkStage would look the
       // same entry up and read the same descriptor); then decoded for the next misses.
