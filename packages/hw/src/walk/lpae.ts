@@ -892,19 +892,13 @@ export function walkLpaeFast(mem: PhysMem, cfg: LpaeWalkConfig, vaHi: number, va
   vaHi >>>= 0;
   vaLo >>>= 0;
   // Cursor slots are exact small integers except the table address: read them as int32.
-  // The walk keeps its position in locals and writes the cursor once, when it stops (a walk
-  // from the top runs rarely enough to stay unoptimized in V8: every store there costs).
   let level = cursor[CUR_LEVEL]! | 0;
-  let ri: number;
   let r: LpaeTableRange;
   let bits: number;
   let table: number;
   let tblHi: number;
-  let descLo: number;
-  let descHi: number;
-  let moved: boolean;
   if (level < 0) {
-    ri = selectRange(cfg, vaHi, vaLo);
+    const ri = selectRange(cfg, vaHi, vaLo);
     if (ri < 0) return false;
     r = cfg.ranges[ri]!;
     if (!r.enabled || r.base >= cfg.oaLimit) return false;
@@ -912,75 +906,65 @@ export function walkLpaeFast(mem: PhysMem, cfg: LpaeWalkConfig, vaHi: number, va
     bits = r.startBits;
     table = r.base;
     tblHi = 0;
-    descLo = 0;
-    descHi = 0;
-    moved = true;
+    cursor[CUR_RANGE] = ri;
+    cursor[CUR_LEVEL] = level;
+    cursor[CUR_BITS] = bits;
+    cursor[CUR_TABLE] = table;
+    cursor[CUR_TBLHI] = 0;
+    cursor[CUR_DESC_LO] = 0;
+    cursor[CUR_DESC_HI] = 0;
   } else {
-    ri = cursor[CUR_RANGE]! | 0;
-    r = cfg.ranges[ri]!;
+    r = cfg.ranges[cursor[CUR_RANGE]! | 0]!;
     bits = cursor[CUR_BITS]! | 0;
     table = cursor[CUR_TABLE]!;
     tblHi = cursor[CUR_TBLHI]! | 0;
-    descLo = 0;
-    descHi = 0;
-    moved = false;
   }
   const g = r.granuleShift;
   const bpl = g - 3;
   const s1 = cfg.stage === 1;
   const oaHiLimit = cfg.oaHiLimit;
-  let ok = false;
   for (;;) {
     const shift = g + bpl * (3 - level);
     const idx = (shift >= 32 ? vaHi >>> (shift - 32) : (vaLo >>> shift) | (vaHi << (32 - shift))) & ((1 << bits) - 1);
     const descAddr = table + idx * 8;
     const chunk = mem.tryPeekChunk(descAddr);
-    if (chunk === null) break;
+    if (chunk === null) return false;
     const wi = PhysMem.wordIndex(descAddr);
     const lo = chunk[wi]!;
     const hi = chunk[wi + 1]!;
     const type = lo & 3;
-    if ((type & 1) === 0) break;
+    if ((type & 1) === 0) return false;
     if (type === 3 && level < 3) {
       // Table descriptor: next-level table address, granule aligned (no FEAT_LPA here).
       const nHi = hi & 0xffff;
-      if (nHi >= oaHiLimit) break;
+      if (nHi >= oaHiLimit) return false;
       if (s1) tblHi |= hi;
       table = nHi * TWO32 + ((lo & ~((1 << g) - 1)) >>> 0);
       level++;
       bits = bpl;
-      descLo = lo;
-      descHi = hi;
-      moved = true;
+      cursor[CUR_LEVEL] = level;
+      cursor[CUR_BITS] = bits;
+      cursor[CUR_TABLE] = table;
+      cursor[CUR_TBLHI] = tblHi;
+      cursor[CUR_DESC_LO] = lo;
+      cursor[CUR_DESC_HI] = hi;
       continue;
     }
     // Leaf: level-3 pages are type 0b11; blocks type 0b01 where the granule allows them.
-    if (level === 3 ? type !== 3 : !(g === 12 ? level === 1 || level === 2 : level === 2)) break;
-    if ((lo & 0x400) === 0 || shift >= 32) break; // AF clear (fault or hardware update); huge blocks
+    if (level === 3 ? type !== 3 : !(g === 12 ? level === 1 || level === 2 : level === 2)) return false;
+    if ((lo & 0x400) === 0 || shift >= 32) return false; // AF clear (fault or hardware update); huge blocks
     const oaHi = hi & 0xffff;
-    if (oaHi >= oaHiLimit) break;
+    if (oaHi >= oaHiLimit) return false;
     const perms = s1 ? s1Perms(true, lo | 0, hi | 0, tblHi) : s2Perms((lo >>> 6) & 3, hi | 0);
-    if (!permits(perms, access)) break;
+    if (!permits(perms, access)) return false;
     const mask = (1 << shift) - 1;
     res[FAST_OA_HI] = oaHi;
     res[FAST_OA_LO] = (lo & ~mask) | (vaLo & mask);
     res[FAST_SHIFT] = shift;
     res[FAST_PERMS] = perms;
     res[FAST_DESC_LO] = lo;
-    ok = true;
-    break;
+    return true;
   }
-  if (moved) {
-    // The table the walk stopped in (or ended in), as a walk that wrote each step would leave it.
-    cursor[CUR_RANGE] = ri;
-    cursor[CUR_LEVEL] = level;
-    cursor[CUR_BITS] = bits;
-    cursor[CUR_TABLE] = table;
-    cursor[CUR_TBLHI] = tblHi;
-    cursor[CUR_DESC_LO] = descLo;
-    cursor[CUR_DESC_HI] = descHi;
-  }
-  return ok;
 }
 
 /**
