@@ -486,17 +486,21 @@ export class PageAllocator {
 
   /** rmqueue_bulk: up to `count` blocks of `order` from the buddy, appended to the list's tail in the order taken. */
   private rmqueueBulk(order: number, count: number): void {
+    while (this.pcpLen[order]! + count > this.ringMask + 1) this.growRings();
+    const ring = this.ring;
+    const mask = this.ringMask;
+    const first = order * (mask + 1);
+    let tail = this.pcpHead[order]! + this.pcpLen[order]!;
+    const st = ST_PCP | order;
     let i = 0;
     for (; i < count; i++) {
       const pfn = this.buddyTake(order);
       if (pfn < 0) break;
       const s = this.spans[this.lastSpan]!;
-      s.state[pfn - s.base] = ST_PCP | order;
-      if (this.pcpLen[order] === this.ringMask + 1) this.growRings();
-      const cap = this.ringMask + 1;
-      this.ring[order * cap + ((this.pcpHead[order]! + this.pcpLen[order]!) & this.ringMask)] = pfn;
-      this.pcpLen[order]++;
+      s.state[pfn - s.base] = st;
+      ring[first + (tail++ & mask)] = pfn;
     }
+    this.pcpLen[order] += i;
     this.pcpCount += i << order;
   }
 
@@ -655,7 +659,8 @@ export class PageAllocator {
         const pfn = this.ring[p * cap + ((this.pcpHead[p]! + n) & this.ringMask)]!;
         left -= nr;
         this.pcpCount -= nr;
-        const s = this.spans[this.spanIndex(pfn)]!;
+        let s = this.spans[this.lastSpan]!;
+        if (pfn < s.start || pfn >= s.end) s = this.spans[this.spanIndex(pfn)]!;
         const rel = pfn - s.base;
         s.state[rel] = ST_NONE;
         this.buddyFree(s, rel, p);
