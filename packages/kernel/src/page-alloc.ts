@@ -141,6 +141,11 @@ interface Span {
   readonly seams: number[];
   /** Frames this allocator already passed to `mem.touch` (the touched set never shrinks). */
   readonly touched: Uint8Array;
+  /**
+   * Per 2 MiB of the span (`rel >>> 9`; the base is 4 MiB aligned), the backing words of that
+   * PhysMem chunk once it has been written (`backedChunk`; chunks are never dropped), or null.
+   */
+  readonly words: (Uint32Array | null)[];
 }
 
 function makeSpan(start: number, end: number, seams: number[]): Span {
@@ -164,6 +169,7 @@ function makeSpan(start: number, end: number, seams: number[]): Span {
     count: new Int32Array(MAX_ORDER + 1),
     seams,
     touched: new Uint8Array(frames),
+    words: new Array<Uint32Array | null>(frames >>> 9).fill(null),
   };
 }
 
@@ -327,7 +333,14 @@ export class PageAllocator {
     this.allocatedBlocks++;
     if (++this.inUse > this.high) this.high = this.inUse;
     const pa = pfn * PAGE_SIZE;
-    this.mem.zero(pa, PAGE_SIZE);
+    // zero it: straight into the chunk's words once known (a chunk never written reads as zero)
+    const words = s.words;
+    let c = words[rel >>> 9] as Uint32Array | null;
+    if (c === null) c = words[rel >>> 9] = this.mem.backedChunk(pa);
+    if (c !== null) {
+      const w = (rel & 511) << 10;
+      c.fill(0, w, w + 1024);
+    }
     const seen = s.touched;
     if (seen[rel] === 0) {
       this.mem.touch(pa, PAGE_SIZE);
