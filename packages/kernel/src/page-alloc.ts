@@ -209,7 +209,6 @@ export class PageAllocator {
   /** Free blocks per order in the buddy, over all spans. */
   private readonly freeCount = new Int32Array(MAX_ORDER + 1);
   private lastSpan = 0;
-  private allocatedBlocks = 0;
   private readonly pools: MemRegion[];
   private inUse = 0;
   private high = 0;
@@ -330,7 +329,6 @@ export class PageAllocator {
     if (pfn < s.start || pfn >= s.end) s = this.spans[this.spanIndex(pfn)]!;
     const rel = pfn - s.base;
     s.state[rel] = ST_ALLOC;
-    this.allocatedBlocks++;
     if (++this.inUse > this.high) this.high = this.inUse;
     const pa = pfn * PAGE_SIZE;
     // zero it: straight into the chunk's words once known (a chunk never written reads as zero)
@@ -400,7 +398,6 @@ export class PageAllocator {
       counts[o]++;
     }
     state[rel] = ST_ALLOC;
-    this.allocatedBlocks++;
     if (++this.inUse > this.high) this.high = this.inUse;
     const pa = (s.base + rel) * PAGE_SIZE;
     // one page lies in one pool: no seam to zero across
@@ -439,7 +436,6 @@ export class PageAllocator {
     const s = this.spans[si]!;
     const rel = pfn - s.base;
     s.state[rel] = ST_ALLOC | order;
-    this.allocatedBlocks++;
     const pages = 1 << order;
     this.inUse += pages;
     if (this.inUse > this.high) this.high = this.inUse;
@@ -550,7 +546,6 @@ export class PageAllocator {
       let rel = pfn - s.base;
       if (state[rel] === ST_ALLOC) {
         this.freeCalls++;
-        this.allocatedBlocks--;
         this.inUse--;
         if (this.pcpOn) {
           // free_unref_page_commit for one page: onto the order-0 list's head
@@ -613,7 +608,6 @@ export class PageAllocator {
       throw new KernelError(-EINVAL, `page allocator: freeing ${hex(pa)} with order ${order}, allocated with order ${have}`);
     this.freeCalls++;
     const rel = pfn - s.base;
-    this.allocatedBlocks--;
     this.inUse -= 1 << order;
     if (this.pcpOn && order <= PAGE_ALLOC_COSTLY_ORDER) {
       s.state[rel] = ST_PCP | order;
@@ -762,7 +756,8 @@ export class PageAllocator {
   /** The allocated blocks, sorted (for snapshots that compare allocator state). */
   snapshot(): { pa: number; order: number }[] {
     const out: { pa: number; order: number }[] = [];
-    if (this.allocatedBlocks === 0) return out;
+    // no pages in use: no allocated block to list
+    if (this.inUse === 0) return out;
     for (const s of this.spans) {
       const state = s.state;
       for (let rel = s.start - s.base; rel < s.end - s.base; rel++) {
