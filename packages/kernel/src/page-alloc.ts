@@ -1,4 +1,4 @@
-import { PAGE_SIZE, type MemRegion, type PhysMem } from '@gki/hw';
+import { CHUNK_SIZE, PAGE_SIZE, type MemRegion, type PhysMem } from '@gki/hw';
 import { EINVAL, ENOMEM, KernelError } from './errno.js';
 
 /** Largest order the buddy allocator hands out (the kernel's MAX_PAGE_ORDER): 4 MiB. */
@@ -110,6 +110,9 @@ function zoneHighsize(managed: number, batch: number): number {
   const wmarkLow = wmarkMin + Math.max(Math.floor(wmarkMin / 4), Math.floor((managed * WATERMARK_SCALE_FACTOR) / 10000));
   return Math.max(wmarkLow, batch * 4);
 }
+
+// The one-page list path zeroes a page straight in its PhysMem chunk, 512 frames (2 MiB) each.
+if (CHUNK_SIZE !== 512 * PAGE_SIZE) throw new Error(`page allocator: expects 2 MiB PhysMem chunks, not ${CHUNK_SIZE} bytes`);
 
 /** Per-frame state byte: not the head of any block. */
 const ST_NONE = 0;
