@@ -111,9 +111,6 @@ function zoneHighsize(managed: number, batch: number): number {
   return Math.max(wmarkLow, batch * 4);
 }
 
-// The one-page list path zeroes a page straight in its PhysMem chunk, 512 frames (2 MiB) each.
-if (CHUNK_SIZE !== 512 * PAGE_SIZE) throw new Error(`page allocator: expects 2 MiB PhysMem chunks, not ${CHUNK_SIZE} bytes`);
-
 /** Per-frame state byte: not the head of any block. */
 const ST_NONE = 0;
 /** Per-frame state byte: head of an allocated block; the low bits hold its order. */
@@ -251,6 +248,8 @@ export class PageAllocator {
     pools?: readonly MemRegion[],
     options: PageAllocatorOptions = {},
   ) {
+    // the one-page list path zeroes a page straight in its PhysMem chunk, 512 frames (2 MiB) each
+    if (CHUNK_SIZE !== 512 * PAGE_SIZE) throw new Error(`page allocator: expects 2 MiB PhysMem chunks, not ${CHUNK_SIZE} bytes`);
     if (options === null || typeof options !== 'object') throw new TypeError(`PageAllocator: options must be an object (got ${String(options)})`);
     if (options.pcp !== undefined && typeof options.pcp !== 'boolean') throw new TypeError(`PageAllocator: options.pcp must be a boolean (got ${String(options.pcp)})`);
     // The allocator keeps a state byte per frame: RAM beyond MAX_MANAGED_BYTES (a device tree
