@@ -25,6 +25,11 @@ export interface IoPgtableHostOptions {
    * `host.log.dmesg()` instead.
    */
   readonly echo?: LogLevel;
+  /**
+   * The page allocator's per-CPU page lists (default true, as Linux): a freed page is the next
+   * one handed out. false: the buddy alone, lowest free address first.
+   */
+  readonly pcp?: boolean;
 }
 
 const SEVERITY: Record<LogLevel, number> = { emerg: 0, alert: 1, crit: 2, err: 3, warn: 4, notice: 5, info: 6, debug: 7 };
@@ -44,6 +49,7 @@ export function createIoPgtableHost(opts: IoPgtableHostOptions = {}): IoPgtableH
   const echo = opts.echo;
   if (echo !== undefined && !(typeof echo === 'string' && echo in SEVERITY))
     throw new TypeError(`createIoPgtableHost: echo must be one of ${Object.keys(SEVERITY).join(', ')} (got ${String(echo)})`);
+  if (opts.pcp !== undefined && typeof opts.pcp !== 'boolean') throw new TypeError(`createIoPgtableHost: pcp must be a boolean (got ${String(opts.pcp)})`);
   const mem = new PhysMem([{ base, size }]);
   const log = new KernelLog(new SimClock());
   if (echo !== undefined) {
@@ -52,7 +58,7 @@ export function createIoPgtableHost(opts: IoPgtableHostOptions = {}): IoPgtableH
       if (SEVERITY[r.level] <= max) console.error(formatRecord(r));
     });
   }
-  return { mem, pages: new PageAllocator(mem), log };
+  return { mem, pages: new PageAllocator(mem, undefined, { pcp: opts.pcp ?? true }), log };
 }
 
 /** True when `host` has the shape of an IoPgtableHost (a booted Kernel qualifies). */

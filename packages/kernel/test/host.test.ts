@@ -19,6 +19,19 @@ describe('createIoPgtableHost', () => {
     expect(createIoPgtableHost().mem.regions).toEqual([{ base: 0x4000_0000, size: 64 * 2 ** 20 }]);
   });
 
+  it('has the per-CPU page lists on unless pcp: false', () => {
+    for (const pcp of [undefined, true, false]) {
+      const h = createIoPgtableHost({ pcp });
+      const [a, b] = [h.pages.allocPages(0), h.pages.allocPages(0)];
+      h.pages.freePages(a, 0);
+      h.pages.freePages(b, 0);
+      // Linux's lists hand back the last page freed; the buddy alone the lowest
+      expect(h.pages.allocPages(0)).toBe(pcp === false ? a : b);
+      expect(h.pages.pcpInfo().enabled).toBe(pcp !== false);
+    }
+    expect(() => createIoPgtableHost({ pcp: 0 as never })).toThrow(/pcp must be a boolean/);
+  });
+
   it('rejects options of the wrong type or an impossible region', () => {
     expect(() => createIoPgtableHost(null as never)).toThrow(TypeError);
     expect(() => createIoPgtableHost({ ramBase: '0' as never })).toThrow(/ramBase must be a number/);

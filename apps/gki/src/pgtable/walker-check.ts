@@ -32,6 +32,14 @@ export function walkerCheck(mem: PhysMem): NonNullable<ReplayEnv['check']> {
     } catch (e) {
       return [`walker: ${(e as Error).message}`];
     }
+    // A v7s level-1 table covers only the format's ias (Linux allocates 2^(ias - 20) entries:
+    // 4 KiB for ias 30), while TTBCR.N = 0 makes the hardware index a 16 KiB table for 32 bits.
+    // Slots past the table's end are whatever the memory after it holds (a page the allocator
+    // handed out or took back), not the format's: only IOVAs below 2^ias are compared.
+    if (fmt === 'ARM_V7S' && cfg.ias < 32) {
+      const limit = 2n ** BigInt(cfg.ias);
+      hw = hw.filter((h) => h.va64 < limit);
+    }
     const mine: IoPgtableLeaf[] = [];
     ops.walkLeaves?.((l) => mine.push({ ...l }));
     const key = (v: number | bigint) => BigInt.asUintN(64, BigInt(v));
