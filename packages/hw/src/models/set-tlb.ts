@@ -121,6 +121,11 @@ export class SetTlb {
   private nextStamp = 0;
   /** Per set: next way to replace (round-robin). */
   private readonly victim: Uint8Array;
+  /**
+   * Per set: 1 once a way other than its first has been filled since the last `invalidateAll`
+   * (0: only the first way can hold a live entry, so a probe that misses it stops there).
+   */
+  private readonly spill: Uint8Array;
   /** The ways, R_STRIDE int32 each, set after set. */
   private readonly rec: Int32Array;
 
@@ -167,6 +172,7 @@ export class SetTlb {
     this.rec = new Int32Array(slots * R_STRIDE);
     for (let e = 0; e < slots; e++) this.rec[e * R_STRIDE + R_STAMP] = NIL;
     this.victim = new Uint8Array(sets);
+    this.spill = new Uint8Array(sets);
   }
 
   /** Number of entries held. */
@@ -244,11 +250,20 @@ export class SetTlb {
         bHi = 0;
       }
       const key = (bHi << 6) | shift;
-      let r = (((bLo + mix(ctx, shift, bHi, this.offShift)) & this.setMask) << this.wayBits) << 3;
-      for (let w = this.ways; w > 0; w--, r += 8) {
-        if (rec[r] === bLo && rec[r + 1] === key && rec[r + 2] === stamp) {
-          this.hits++;
-          return r >> 3;
+      const set = (bLo + mix(ctx, shift, bHi, this.offShift)) & this.setMask;
+      let r = (set << this.wayBits) << 3;
+      if (rec[r] === bLo && rec[r + 1] === key && rec[r + 2] === stamp) {
+        this.hits++;
+        return r >> 3;
+      }
+      // The other ways only when the set has ever filled one (a miss then reads one record).
+      if (this.spill[set] !== 0) {
+        for (let w = this.ways - 1; w > 0; w--) {
+          r += 8;
+          if (rec[r] === bLo && rec[r + 1] === key && rec[r + 2] === stamp) {
+            this.hits++;
+            return r >> 3;
+          }
         }
       }
     }
@@ -517,6 +532,7 @@ export class SetTlb {
       }
     }
     if (e < 0) e = this.evict(set, first);
+    if (e !== first) this.spill[set] = 1;
     const r = e * R_STRIDE;
     rec[r + R_BLO] = bLo;
     rec[r + R_KEY] = key;
@@ -615,6 +631,7 @@ export class SetTlb {
   /** Removes every entry. */
   invalidateAll(): void {
     for (let c = 0; c < this.nCtx; c++) if (this.ci[4 * c + 2]! > 0 || this.ci[4 * c + 1]! !== 0) this.dropContext(c);
+    this.spill.fill(0); // every entry is dead: no way beyond a set's first holds a live one
   }
 
   /** Makes every entry of `ctx` dead at once (a new stamp) and counts them invalidated. */
