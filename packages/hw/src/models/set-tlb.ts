@@ -374,7 +374,8 @@ export class SetTlb {
     if (ctx >= 0 && ctx < this.nCtx && shift >= 12 && shift < 32) {
       const bLo = (lo >>> shift) | (hi << (32 - shift));
       const bHi = hi >>> shift;
-      const first = ((bLo + mix(ctx, shift, bHi, this.offShift)) & this.setMask) << this.wayBits;
+      const set = (bLo + mix(ctx, shift, bHi, this.offShift)) & this.setMask;
+      const first = set << this.wayBits;
       const rec = this.rec;
       const r = first << 3;
       const s0 = rec[r + 2]!;
@@ -382,7 +383,7 @@ export class SetTlb {
       const c = 4 * ctx;
       const stamp = ci[c]!;
       const key = (bHi << 6) | shift;
-      if ((s0 < 0 || s0 !== ci[4 * rec[r + 3]!]) && !this.holdsBeyond0(r, bLo, key, stamp)) {
+      if ((s0 < 0 || s0 !== ci[4 * rec[r + 3]!]) && (this.spill[set] === 0 || !this.holdsBeyond0(r, bLo, key, stamp))) {
         const off = lo & ((1 << shift) - 1); // < 2^31
         rec[r] = bLo;
         rec[r + 1] = key;
@@ -446,7 +447,8 @@ export class SetTlb {
     const bLo = (lo >>> s) | (hi << (32 - s));
     const bHi = hi >>> s;
     const key = (bHi << 6) | s;
-    const first = ((bLo + (Math.imul(((ctx << 6) + s) ^ Math.imul(bHi, 0x27d4eb2f), 0x9e3779b9) >>> this.offShift)) & this.setMask) << this.wayBits;
+    const set = (bLo + (Math.imul(((ctx << 6) + s) ^ Math.imul(bHi, 0x27d4eb2f), 0x9e3779b9) >>> this.offShift)) & this.setMask;
+    const first = set << this.wayBits;
     const rec = this.rec;
     const ci = this.ci;
     const c = ctx << 2;
@@ -456,8 +458,9 @@ export class SetTlb {
       const stamp = ci[c]!;
       let w = this.ways - 1;
       // Another way holding the block would be replaced in place (insertSlow); none can when
-      // the caller's lookup of this input just missed (`missed`).
-      if (!missed) {
+      // the caller's lookup of this input just missed (`missed`), or when the set has never
+      // filled a way beyond its first (`spill`).
+      if (!missed && this.spill[set] !== 0) {
         for (let q = r + 8; w > 0; w--, q += 8) if (rec[q] === bLo && rec[q + 1] === key && rec[q + 2] === stamp) break;
       } else w = 0;
       if (w === 0) {
