@@ -156,11 +156,13 @@ type Op =
   | { op: 'invAll' };
 
 describe('SetTlb lookups against a scan of every way', () => {
-  // A lookup reads the ways after a set's first only when that set has ever filled one (the
-  // per-set spill flag, cleared by invalidateAll). Checked here against `peek`, which scans
-  // every way of the set: on a dense pool of pages in small TLBs (full sets, entries in every
-  // way, evictions, stale entries of invalidated contexts), every lookup returns the entry of
-  // the smallest block size that holds the input, as the scan finds it, and counts a hit or a miss.
+  // A lookup stops at the first record of its set holding the block and context, live or not
+  // ("live first": fills take the first free or dead way, so a dead or freed copy never
+  // precedes the live entry). Checked here against `peek`, which scans every way of the set:
+  // on a dense pool of pages in small TLBs (full sets, entries in every way, evictions, dead
+  // entries of wholly invalidated contexts, freed ones of range invalidations), every lookup
+  // returns the entry of the smallest block size that holds the input, as the scan finds it,
+  // and counts a hit or a miss.
   const opArb = fc.oneof(
     { weight: 20, arbitrary: fc.record({ op: fc.constant('insert' as const), ctx: fc.nat(3), page: fc.nat(31), big: fc.boolean(), perms: fc.nat(63) }) },
     { weight: 20, arbitrary: fc.record({ op: fc.constant('lookup' as const), ctx: fc.nat(3), page: fc.nat(31) }) },

@@ -32,6 +32,12 @@
  * size overlapping the range (so a 2 MiB or 1 GiB entry goes with a TLBI of any address inside
  * it); when that would take more probes than scanning the table, it scans the table instead.
  *
+ * Live first. A fill takes the first free or dead way of its set (or replaces the block's live
+ * entry in place), and entries never move, so in a set a live entry of a block in a context
+ * comes before every other record still holding that block and context (a dead one, left by a
+ * whole-context invalidation, or a freed one): a lookup stops at the first record holding the
+ * block and context, live or not.
+ *
  * An entry is eight int32 in one record (two per cache line): the input block number (low
  * word; high word and block size), the context's stamp and handle, the output address of the
  * block start as two halves, `perms` and `attr`. No 64-bit value passes through a float on a
@@ -121,11 +127,6 @@ export class SetTlb {
   private nextStamp = 0;
   /** Per set: next way to replace (round-robin). */
   private readonly victim: Uint8Array;
-  /**
-   * Per set: 1 once a way other than its first has been filled since the last `invalidateAll`
-   * (0: only the first way can hold a live entry, so a probe that misses it stops there).
-   */
-  private readonly spill: Uint8Array;
   /** The ways, R_STRIDE int32 each, set after set. */
   private readonly rec: Int32Array;
 
@@ -172,7 +173,6 @@ export class SetTlb {
     this.rec = new Int32Array(slots * R_STRIDE);
     for (let e = 0; e < slots; e++) this.rec[e * R_STRIDE + R_STAMP] = NIL;
     this.victim = new Uint8Array(sets);
-    this.spill = new Uint8Array(sets);
   }
 
   /** Number of entries held. */
@@ -250,20 +250,17 @@ export class SetTlb {
         bHi = 0;
       }
       const key = (bHi << 6) | shift;
-      const set = (bLo + mix(ctx, shift, bHi, this.offShift)) & this.setMask;
-      let r = (set << this.wayBits) << 3;
-      if (rec[r] === bLo && rec[r + 1] === key && rec[r + 2] === stamp) {
-        this.hits++;
-        return r >> 3;
-      }
-      // The other ways only when the set has ever filled one (a miss then reads one record).
-      if (this.spill[set] !== 0) {
-        for (let w = this.ways - 1; w > 0; w--) {
-          r += 8;
-          if (rec[r] === bLo && rec[r + 1] === key && rec[r + 2] === stamp) {
+      let r = (((bLo + mix(ctx, shift, bHi, this.offShift)) & this.setMask) << this.wayBits) << 3;
+      for (let w = this.ways; w > 0; w--, r += 8) {
+        if (rec[r] === bLo && rec[r + 1] === key) {
+          if (rec[r + 2] === stamp) {
             this.hits++;
             return r >> 3;
           }
+          // This block of this context, dead or freed: no way after it holds the block live
+          // (see "Live first" above), so the probe of this size stops (a miss after a TLBI
+          // usually finds the page's own dead entry in the set's first way).
+          if (rec[r + 3] === ctx) break;
         }
       }
     }
@@ -374,8 +371,7 @@ export class SetTlb {
     if (ctx >= 0 && ctx < this.nCtx && shift >= 12 && shift < 32) {
       const bLo = (lo >>> shift) | (hi << (32 - shift));
       const bHi = hi >>> shift;
-      const set = (bLo + mix(ctx, shift, bHi, this.offShift)) & this.setMask;
-      const first = set << this.wayBits;
+      const first = ((bLo + mix(ctx, shift, bHi, this.offShift)) & this.setMask) << this.wayBits;
       const rec = this.rec;
       const r = first << 3;
       const s0 = rec[r + 2]!;
@@ -383,7 +379,7 @@ export class SetTlb {
       const c = 4 * ctx;
       const stamp = ci[c]!;
       const key = (bHi << 6) | shift;
-      if ((s0 < 0 || s0 !== ci[4 * rec[r + 3]!]) && (this.spill[set] === 0 || !this.holdsBeyond0(r, bLo, key, stamp))) {
+      if ((s0 < 0 || s0 !== ci[4 * rec[r + 3]!]) && !this.holdsBeyond0(r, bLo, key, stamp)) {
         const off = lo & ((1 << shift) - 1); // < 2^31
         rec[r] = bLo;
         rec[r + 1] = key;
@@ -447,8 +443,7 @@ export class SetTlb {
     const bLo = (lo >>> s) | (hi << (32 - s));
     const bHi = hi >>> s;
     const key = (bHi << 6) | s;
-    const set = (bLo + (Math.imul(((ctx << 6) + s) ^ Math.imul(bHi, 0x27d4eb2f), 0x9e3779b9) >>> this.offShift)) & this.setMask;
-    const first = set << this.wayBits;
+    const first = ((bLo + (Math.imul(((ctx << 6) + s) ^ Math.imul(bHi, 0x27d4eb2f), 0x9e3779b9) >>> this.offShift)) & this.setMask) << this.wayBits;
     const rec = this.rec;
     const ci = this.ci;
     const c = ctx << 2;
@@ -458,9 +453,8 @@ export class SetTlb {
       const stamp = ci[c]!;
       let w = this.ways - 1;
       // Another way holding the block would be replaced in place (insertSlow); none can when
-      // the caller's lookup of this input just missed (`missed`), or when the set has never
-      // filled a way beyond its first (`spill`).
-      if (!missed && this.spill[set] !== 0) {
+      // the caller's lookup of this input just missed (`missed`).
+      if (!missed) {
         for (let q = r + 8; w > 0; w--, q += 8) if (rec[q] === bLo && rec[q + 1] === key && rec[q + 2] === stamp) break;
       } else w = 0;
       if (w === 0) {
@@ -535,7 +529,6 @@ export class SetTlb {
       }
     }
     if (e < 0) e = this.evict(set, first);
-    if (e !== first) this.spill[set] = 1;
     const r = e * R_STRIDE;
     rec[r + R_BLO] = bLo;
     rec[r + R_KEY] = key;
@@ -634,7 +627,6 @@ export class SetTlb {
   /** Removes every entry. */
   invalidateAll(): void {
     for (let c = 0; c < this.nCtx; c++) if (this.ci[4 * c + 2]! > 0 || this.ci[4 * c + 1]! !== 0) this.dropContext(c);
-    this.spill.fill(0); // every entry is dead: no way beyond a set's first holds a live one
   }
 
   /** Makes every entry of `ctx` dead at once (a new stamp) and counts them invalidated. */
