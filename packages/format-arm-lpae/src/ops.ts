@@ -463,6 +463,78 @@ export class ArmLpaeIoPgtable implements IoPgtableOps {
   }
 
   /**
+   * The IOMMU core's second one-page entry (IommuPgtableOps.tryMapPageWalk), which it calls when
+   * tryMapPage declined, before its ordinary call: for a page outside tryMapPage's window (most
+   * often the first page of the next level-3 table) whose table one level up the walk cache
+   * holds, follows the table below it or, for an empty slot, allocates and installs one, moves
+   * the window there and maps the page, exactly as mapPages would (the same allocation, table
+   * descriptor, leaf and walk-cache state): 0. -ENOMEM when the table allocation fails (as
+   * mapPages: nothing mapped). Any other case returns 1 having changed nothing but the walk
+   * cache, which mapPages would have changed the same way.
+   *
+   * It runs once per level-3 table, so V8 keeps it unoptimised, and each bytecode and call
+   * here is paid as such: the walk is written out rather than built from the helpers
+   * mapPagesFull uses (index, iovaLow, the argument checks, a walk from the PGD), and it is
+   * reached from the core's fallback before the core's own checks and mapPages' two tiers.
+   */
+  tryMapPageWalk(iova: number, paddr: number, pgsize: number, prot: number): number {
+    const lvl = this.okLevel;
+    const up = lvl - 1;
+    if (
+      pgsize !== this.okPgsize ||
+      typeof iova !== 'number' ||
+      typeof paddr !== 'number' ||
+      (prot & 3) === 0 || // IOMMU_READ | IOMMU_WRITE
+      up <= this.startLevel ||
+      !this.live ||
+      this.ttbr1 ||
+      !(iova >= 0) ||
+      !(paddr >= 0 && paddr < this.oneLimit)
+    )
+      return 1;
+    const inv = this.invBlk[lvl]!;
+    const kn = iova * inv; // the page's number: an integer when iova is one aligned to pgsize
+    const pn = paddr * inv;
+    if (kn !== Math.floor(kn) || pn !== Math.floor(pn) || this.pathKey[up] !== Math.floor(iova * this.invBlk[up - 1]!)) return 1;
+    // the slot of `up`'s table (its block number's low bits: `&` wraps it to int32 first)
+    const w = this.pathWords[up]!;
+    const wi = this.pathBase[up]! + 2 * (Math.floor(iova * this.invBlk[up]!) & this.imask[up]!);
+    const lo = w[wi]!;
+    const hi = w[wi + 1]!;
+    let tw: Uint32Array;
+    let tb: number;
+    if ((lo | hi) === 0) {
+      const next = this.allocTable(this.granule);
+      if (next < 0) return -ENOMEM;
+      // install, as mapPagesFull does (single-threaded model: the kernel's cmpxchg always wins)
+      const nLo = next >>> 0;
+      const nHi = (next - nLo) * INV_2_32;
+      w[wi] = ((nLo | (nHi >>> 4)) & PTE_ADDR_LO_MASK) | PTE_TYPE_TABLE;
+      w[wi + 1] = (nHi & PTE_ADDR_HI_MASK) | this.tableHi;
+      tw = this.words(next, lvl);
+      tb = wordBase(next);
+      this.remember(lvl, w[wi]!, w[wi + 1]!, tw, tb);
+    } else if ((lo & PTE_TYPE_MASK) !== PTE_TYPE_TABLE) {
+      return 1; // a block (-EEXIST) or an odd descriptor: mapPagesFull says what it is
+    } else if (lo === this.descLo[lvl] && hi === this.descHi[lvl]) {
+      tw = this.descWords[lvl]!;
+      tb = this.descBase[lvl]!;
+    } else {
+      const next = this.outAddr(lo, hi);
+      tw = this.words(next, lvl);
+      tb = wordBase(next);
+      this.remember(lvl, lo, hi, tw, tb);
+    }
+    this.enterPath(lvl, iova, tw, tb);
+    const li = tb + 2 * (kn & this.imask[lvl]!);
+    if ((tw[li]! | tw[li + 1]!) !== 0) return 1;
+    const t = 2 * (prot & 63);
+    tw[li] = this.tmpl[t]! | this.leafType[lvl]! | (paddr >>> 0);
+    tw[li + 1] = this.tmpl[t + 1]! | ((paddr * INV_2_32) | 0);
+    return 0;
+  }
+
+  /**
    * The IOMMU core's one-page unmap entry (IommuPgtableOps.tryUnmapPage): `unmapPages`' fast path
    * alone, for one leaf of `pgsize` at `iova`: `pgsize` when it unmapped it, else 0 with
    * nothing changed. Same tests on `iova` as tryMapPage.
