@@ -135,7 +135,8 @@ export class ArmLpaeIoPgtable implements IoPgtableOps {
   /**
    * A software walk cache: for each level, the table last reached at that level and the IOVA
    * block (iova / block size of the level above) it covers. Lets consecutive calls skip the
-   * upper levels. Table descriptors only ever change when a table is freed, which clears it.
+   * upper levels. Table descriptors only ever change when a table is freed, which clears its level
+   * and the levels below it.
    */
   private readonly pathKey = new Float64Array(ARM_LPAE_MAX_LEVELS + 1).fill(-1);
   private readonly pathWords: Uint32Array[] = [];
@@ -297,8 +298,14 @@ export class ArmLpaeIoPgtable implements IoPgtableOps {
     return pa < 0 ? -ENOMEM : pa;
   }
 
-  private freeTableMem(pa: number, bytes: number): void {
-    this.pathKey.fill(-1);
+  /**
+   * Frees the memory of the level-`lvl` table at `pa`. The walk cache forgets the tables it
+   * holds at `lvl` and below (one of them may be this one); the tables above stay what they
+   * were (only a descriptor inside one of them changed), so that the next map into the
+   * region (iommu_map's second entry) resumes from them.
+   */
+  private freeTableMem(pa: number, bytes: number, lvl: number): void {
+    this.pathKey.fill(-1, lvl);
     this.syncFast();
     if (this.allocator) this.allocator.free(this.cookie, pa, bytes);
     else this.pages.freePages(pa, orderForBytes(bytes));
@@ -318,7 +325,7 @@ export class ArmLpaeIoPgtable implements IoPgtableOps {
         this.freeTable(lvl + 1, this.outAddr(lo, hi));
       }
     }
-    this.freeTableMem(pa, bytes);
+    this.freeTableMem(pa, bytes, lvl);
   }
 
   /**
