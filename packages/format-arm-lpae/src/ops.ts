@@ -92,6 +92,8 @@ export class ArmLpaeIoPgtable implements IoPgtableOps {
   private readonly ptesPerTable: number;
   private readonly pgdEntries: number;
   private readonly pgdBytes: number;
+  /** Page-allocator order of a table below the PGD (one granule). */
+  private readonly tableOrder: number;
   private readonly is64k: boolean;
   private readonly iasSize: number;
   private readonly oasLimit: number;
@@ -177,6 +179,7 @@ export class ArmLpaeIoPgtable implements IoPgtableOps {
     this.ptesPerTable = (geo.granule / 8) | 0;
     this.pgdEntries = 2 ** geo.pgdBits;
     this.pgdBytes = 8 * this.pgdEntries;
+    this.tableOrder = orderForBytes(geo.granule);
     this.is64k = geo.granule === 0x10000;
     this.iasSize = 2 ** geo.ias;
     this.oasLimit = 2 ** geo.oas;
@@ -503,24 +506,39 @@ export class ArmLpaeIoPgtable implements IoPgtableOps {
     const kn = iova * inv; // the page's number: an integer when iova is one aligned to pgsize
     const pn = paddr * inv;
     if (kn !== Math.floor(kn) || pn !== Math.floor(pn) || this.pathKey[up] !== Math.floor(iova * this.invBlk[up - 1]!)) return 1;
-    // the slot of `up`'s table (its block number's low bits: `&` wraps it to int32 first)
+    // the block of `up`'s level holding iova: its number picks the slot (its low bits; `&`
+    // wraps it to int32 first) and is the walk cache's key of the table below
+    const blkNo = Math.floor(iova * this.invBlk[up]!);
     const w = this.pathWords[up]!;
-    const wi = this.pathBase[up]! + 2 * (Math.floor(iova * this.invBlk[up]!) & this.imask[up]!);
+    const wi = this.pathBase[up]! + 2 * (blkNo & this.imask[up]!);
     const lo = w[wi]!;
     const hi = w[wi + 1]!;
+    // The helpers (allocTable, words, wordBase, remember, enterPath, syncFast) are written
+    // out below: each call costs as much as several lines in unoptimised code.
     let tw: Uint32Array;
     let tb: number;
     if ((lo | hi) === 0) {
-      const next = this.allocTable(this.granule);
+      const next = this.allocator === null ? this.pages.allocPages(this.tableOrder) : this.allocTable(this.granule);
       if (next < 0) return -ENOMEM;
       // install, as mapPagesFull does (single-threaded model: the kernel's cmpxchg always wins)
       const nLo = next >>> 0;
       const nHi = (next - nLo) * INV_2_32;
-      w[wi] = ((nLo | (nHi >>> 4)) & PTE_ADDR_LO_MASK) | PTE_TYPE_TABLE;
-      w[wi + 1] = (nHi & PTE_ADDR_HI_MASK) | this.tableHi;
-      tw = this.words(next, lvl);
-      tb = wordBase(next);
-      this.remember(lvl, w[wi]!, w[wi + 1]!, tw, tb);
+      const dLo = ((nLo | (nHi >>> 4)) & PTE_ADDR_LO_MASK) | PTE_TYPE_TABLE;
+      const dHi = (nHi & PTE_ADDR_HI_MASK) | this.tableHi;
+      w[wi] = dLo;
+      w[wi + 1] = dHi;
+      const key = Math.floor(next * INV_CHUNK);
+      if (this.chunkKey[lvl] === key) tw = this.chunkArr[lvl]!;
+      else {
+        tw = this.mem.chunk(next);
+        this.chunkKey[lvl] = key;
+        this.chunkArr[lvl] = tw;
+      }
+      tb = (nLo & CHUNK_MASK) >>> 2;
+      this.descLo[lvl] = dLo;
+      this.descHi[lvl] = dHi;
+      this.descWords[lvl] = tw;
+      this.descBase[lvl] = tb;
     } else if ((lo & PTE_TYPE_MASK) !== PTE_TYPE_TABLE) {
       return 1; // a block (-EEXIST) or an odd descriptor: mapPagesFull says what it is
     } else if (lo === this.descLo[lvl] && hi === this.descHi[lvl]) {
@@ -532,11 +550,22 @@ export class ArmLpaeIoPgtable implements IoPgtableOps {
       tb = wordBase(next);
       this.remember(lvl, lo, hi, tw, tb);
     }
-    this.enterPath(lvl, iova, tw, tb);
+    // enterPath(lvl, iova, tw, tb), and syncFast (lvl is okLevel, the table live, not TTBR1)
+    this.pathKey[lvl] = blkNo;
+    this.pathWords[lvl] = tw;
+    this.pathBase[lvl] = tb;
+    const start = blkNo * this.blk[up]!;
+    this.fastStart = start;
+    this.fastEnd = start + this.blk[up]!;
+    this.fastWords = tw;
+    this.fastBase = tb;
+    this.fastInv = inv;
+    const leaf = this.leafType[lvl]!;
+    this.fastLeaf = leaf;
     const li = tb + 2 * (kn & this.imask[lvl]!);
     if ((tw[li]! | tw[li + 1]!) !== 0) return 1;
     const t = 2 * (prot & 63);
-    tw[li] = this.tmpl[t]! | this.leafType[lvl]! | (paddr >>> 0);
+    tw[li] = this.tmpl[t]! | leaf | (paddr >>> 0);
     tw[li + 1] = this.tmpl[t + 1]! | ((paddr * INV_2_32) | 0);
     return 0;
   }
