@@ -35,6 +35,7 @@ import {
 import { createWalkResult, permBit, PERM_USER_R, type WalkAccess } from '../src/walk/types.js';
 
 const RAM = 0x4000_0000;
+
 const TWO32 = 2 ** 32;
 
 /** Every combination of the three access flags. */
@@ -164,6 +165,8 @@ describe('SetTlb.fillLeaf', () => {
     let served = 0;
     let declined = 0;
     let blockServed = 0;
+    let armedByWalk = 0;
+    let declinedArmed = 0;
     fc.assert(
       fc.property(
         fc.integer({ min: 1, max: 2 ** 31 }),
@@ -192,6 +195,9 @@ describe('SetTlb.fillLeaf', () => {
               walkLpaeParts(mem, cfg, hi, base, ACCESSES[4]!, out, undefined, cur);
               a.wc.fillFromCursor(a.wctx, hi, base, o.tag, cfg, cur, -1, mem);
               b.wc.fillFromCursor(b.wctx, hi, base, o.tag, cfg, cur, -1, mem);
+              // b primes the step after a walk, as the SMMUv3 and Mali models do.
+              b.wc.primeLeaf(b.wctx, o.tag, cfg, hi, base);
+              if (b.wc.leaf.wctx >= 0) armedByWalk++;
             } else if (o.op === 'tlbi') {
               for (const s of [a, b]) s.tlb.invalidateContext(o.g ? s.ctxG : s.ctxNg, o.all ? 0 : hi * TWO32 + (base >>> 0), o.all ? Infinity : hi * TWO32 + (base >>> 0) + 0x20_0000);
             } else if (o.op === 'wci') {
@@ -226,16 +232,23 @@ describe('SetTlb.fillLeaf', () => {
                 }
                 // b: fillLeaf; when it declines, the same as a, then primed for the next.
                 // (Both contexts were looked up and missed: `missed` may be true; false checks the ways.)
+                const armedHere = b.wc.leaf.wctx === b.wctx && b.wc.leaf.tag === o.tag && b.wc.leaf.cfg === cfg;
                 let fb = b.tlb.fillLeaf(b.ctxNg, ctxG(b), b.wctx, o.tag, cfg, hi, lo, permBit(access), b.wc.leaf, o.missed);
                 if (fb >= 0) {
                   served++;
                   if (b.tlb.shift(fb) === 21) blockServed++;
                 }
                 else if (b.wc.fastLeaf(b.wctx, o.tag, cfg, hi, lo, access, res)) {
+                  // Never when the step was armed for this context and config: then it
+                  // declines exactly where fastLeaf does (the SMMUv3 model skips fastLeaf then).
+                  expect(armedHere).toBe(false);
                   b.wc.primeLeaf(b.wctx, o.tag, cfg, hi, lo);
                   const ctx = (res[FAST_DESC_LO]! & 0x800) === 0 ? ctxG(b) : b.ctxNg;
                   fb = b.tlb.insertHalves(ctx, hi, lo, res[FAST_SHIFT]!, res[FAST_OA_HI]!, res[FAST_OA_LO]!, res[FAST_PERMS]!, 0);
-                } else declined++;
+                } else {
+                  declined++;
+                  if (armedHere) declinedArmed++;
+                }
                 expect(fb >= 0).toBe(fa >= 0);
                 if (fb < 0) {
                   // Both walk, as the models do then: resumed at the walk cache's table, which
@@ -249,6 +262,10 @@ describe('SetTlb.fillLeaf', () => {
                       s.tlb.insertHalves(out.nG ? s.ctxNg : ctxG(s), hi, lo, Math.log2(out.size), oaHi, (out.oa - oaHi * TWO32) | 0, out.perms, 0);
                     }
                   }
+                  // b then primes the step on the table the walk reached (the models do, so
+                  // that the next miss there is served in one step rather than by fastLeaf).
+                  b.wc.primeLeaf(b.wctx, o.tag, cfg, hi, lo);
+                  if (b.wc.leaf.wctx >= 0) armedByWalk++;
                 }
                 if (fb >= 0) {
                   expect(entry(b.tlb, fb, hi, lo)).toEqual(entry(a.tlb, fa, hi, lo));
@@ -272,6 +289,8 @@ describe('SetTlb.fillLeaf', () => {
     expect(served).toBeGreaterThan(3000);
     expect(declined).toBeGreaterThan(3000);
     expect(blockServed).toBeGreaterThan(300);
+    expect(armedByWalk).toBeGreaterThan(300);
+    expect(declinedArmed).toBeGreaterThan(300);
   }, 150_000); // ~1.5 s alone; the shared 2-core machine runs it beside every other suite
 
   it('serves Mali leaves (0b01 at level 3, no access flag, attr = level) exactly as a full walk from the top gives them, and declines the others', () => {
@@ -310,6 +329,43 @@ describe('SetTlb.fillLeaf', () => {
       { numRuns: 120 },
     );
     expect(served).toBeGreaterThan(1000);
+  });
+
+  it('primeLeaf after a walk arms the step only for the input\'s own cached table, context and config tag (the models call it after every walk)', () => {
+    const { mem, cfg, slot } = tree(11, 's1', false);
+    const s = sys(64, 4096, 4, 'flush');
+    const other = s.wc.context(0, 7);
+    const cur = createLpaeCursor();
+    const out = createWalkResult();
+    const walk = (wctx: number, tag: number, i: number) => {
+      const [hi, base] = slot(i);
+      cur[CUR_LEVEL] = -1;
+      walkLpaeParts(mem, cfg, hi, base, ACCESSES[4]!, out, undefined, cur);
+      s.wc.fillFromCursor(wctx, hi, base, tag, cfg, cur, -1, mem);
+    };
+    const [hi0, base0] = slot(0);
+    const [hi1, base1] = slot(1);
+    // The table of slot 0 cached under tag 0: primed for tag 0, not for tag 1.
+    walk(s.wctx, 0, 0);
+    s.wc.primeLeaf(s.wctx, 1, cfg, hi0, base0);
+    expect(s.wc.leaf.wctx).toBe(-1);
+    s.wc.primeLeaf(s.wctx, 0, cfg, hi0, base0);
+    expect(s.wc.leaf.wctx).toBe(s.wctx);
+    // An input of another block (slot 1, not cached): not armed on slot 0's table.
+    s.wc.primeLeaf(s.wctx, 0, cfg, hi1, base1);
+    expect(s.wc.leaf.wctx).toBe(-1);
+    // Another context's walk (same tables): the first context's prime of it is refused.
+    walk(other, 0, 1);
+    s.wc.primeLeaf(s.wctx, 0, cfg, hi1, base1);
+    expect(s.wc.leaf.wctx).toBe(-1);
+    s.wc.primeLeaf(other, 0, cfg, hi1, base1);
+    expect(s.wc.leaf.wctx).toBe(other);
+    // A walk that cached nothing new (a 2 MiB block: slot 8, reached in the level-2 table,
+    // which is above the level-3 ones cached) leaves the remembered entry another block's.
+    walk(s.wctx, 0, 8);
+    const [hi8, base8] = slot(8);
+    s.wc.primeLeaf(s.wctx, 0, cfg, hi8, base8);
+    expect(s.wc.leaf.wctx).toBe(-1);
   });
 
   it('a fill whose block another way of its set holds replaces that entry in place (unless the caller says its lookup just missed)', () => {

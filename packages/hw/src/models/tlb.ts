@@ -867,11 +867,14 @@ export class WalkCache {
     if (!this.memoHolds(0, ctx, hi, lo)) return;
     const e = this.mE[0]!;
     const words = this.eWords[e]!;
-    if (words === null || this.tag(e) !== tag) return;
+    // The entry's fields decoded here from one read (`tag`, `level`, `granuleShift`): this runs
+    // once per table, unoptimized for many tables, where every call costs.
+    const attr = this.t.attr(e);
+    if (words === null || attr >>> 5 !== tag) return;
     const mali = cfg.regime === 'mali';
     if (!(mali ? cfg.oaBits >= 32 && !cfg.identity && cfg.configError === null : cfg.fastWalk)) return;
-    const level = this.level(e);
-    const g = this.granuleShift(e);
+    const level = attr & 3;
+    const g = 12 + (((attr >>> 3) & 3) << 1);
     const bpl = g - 3;
     const shift = g + bpl * (3 - level);
     const span = this.mShift[0]!;
@@ -892,7 +895,7 @@ export class WalkCache {
     // rebuilt only when they differ from the last prime's (every level-3 table of a
     // translation regime normally shares them; the rebuild is 16 permission decodes, and
     // primes are rare enough that V8 runs them unoptimized for many samples of a bench).
-    const tblHi = this.tableHi(e);
+    const tblHi = this.t.perms(e);
     if (m.permCfg !== cfg || m.permTblHi !== tblHi) {
       lpaeLeafPermTable(cfg, tblHi, m.perms);
       m.permCfg = cfg;
@@ -904,7 +907,7 @@ export class WalkCache {
     m.bLo = this.mBLo[0]!;
     m.bHi = this.mBHi[0]!;
     m.words = words;
-    m.wb = PhysMem.wordIndex(this.table(e));
+    m.wb = PhysMem.wordIndex(this.t.aux(e));
     m.shift = shift;
     m.idxMask = (1 << bpl) - 1;
     m.oaHiLimit = cfg.oaHiLimit;

@@ -549,6 +549,9 @@ export class MaliMmu {
     const oa = wr.oa;
     const oaHi = Math.floor(oa * INV_TWO32);
     tlb.insertHalves(s.ctx, vaHi, vaLo, shift, oaHi | 0, (oa - oaHi * TWO32) | 0, wr.perms, wr.level);
+    // The step decoded on the table the walk reached, so that the next miss there is served
+    // by `fillLeaf` above (as after a cached leaf).
+    if (wc !== null) wc.primeLeaf(s.wctx, 0, s.cfg, vaHi, vaLo);
     if (access === R.MALI_FAULT_ACCESS_ATOMIC && (wr.perms & PERM_USER_R) === 0)
       return this.stall(as, vaFrom(vaHi, vaLo), R.MALI_EXC_PERMISSION_FAULT + wr.level, access, sourceId, record);
     out.pa = oa;

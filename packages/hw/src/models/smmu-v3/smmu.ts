@@ -1533,7 +1533,12 @@ export class SmmuV3 implements MmioDevice {
    */
   private translateMiss(ctx: number, streamId: number, substreamId: number, iovaHi: number, iovaLo: number, access: WalkAccess, out: SmmuTranslation, e: number): boolean {
     const one = this.fastOne;
-    if (e < 0 && one !== null && this.wc.fastLeaf(this.fastOneWctx, this.fastOneTag, one, iovaHi, iovaLo, access, this.res1)) {
+    // `fastLeaf` only when the step is not armed for this stream's walk-cache context and
+    // config: when it is, `fillLeaf` has just declined exactly where `fastLeaf` would (the
+    // input is in another table, or its leaf is one neither serves): e.g. the first miss in
+    // each new level-3 table, which then walks.
+    const m = this.wc.leaf;
+    if (e < 0 && one !== null && (m.wctx !== this.fastOneWctx || m.tag !== this.fastOneTag || m.cfg !== one) && this.wc.fastLeaf(this.fastOneWctx, this.fastOneTag, one, iovaHi, iovaLo, access, this.res1)) {
       // The same when the walk cache's remembered table is not decoded for fillLeaf yet:
       // what the code below does in that case, without its set-up (walkStage would look the
       // same entry up and read the same descriptor); then decoded for the next misses.
@@ -1604,6 +1609,11 @@ export class SmmuV3 implements MmioDevice {
     this.tlb.insertHalves(ctx, iovaHi, iovaLo, shift, paHi, paLo, perms, 0);
     this.stats.tlbEntries = this.tlb.size;
     this.stats.tlbFlushes = this.tlb.flushes;
+    // A one-stage stream: the step decoded on the table the walk reached (the walk cache's
+    // remembered entry, when it cached one), so that the next miss there is served in
+    // `translateParts` by `fillLeaf` instead of coming back here (the first page of every
+    // level-3 table walks; the second one used to take this path too, through `fastLeaf`).
+    if (one !== null) this.wc.primeLeaf(this.fastOneWctx, this.fastOneTag, one, iovaHi, iovaLo);
     out.pa = (paHi >>> 0) * TWO32 + (paLo >>> 0);
     return true;
   }
