@@ -92,6 +92,8 @@ export class ArmLpaeIoPgtable implements IoPgtableOps {
   private readonly ptesPerTable: number;
   private readonly pgdEntries: number;
   private readonly pgdBytes: number;
+  /** Page-allocator order of a table below the PGD (one granule). */
+  private readonly tableOrder: number;
   private readonly is64k: boolean;
   private readonly iasSize: number;
   private readonly oasLimit: number;
@@ -135,7 +137,8 @@ export class ArmLpaeIoPgtable implements IoPgtableOps {
   /**
    * A software walk cache: for each level, the table last reached at that level and the IOVA
    * block (iova / block size of the level above) it covers. Lets consecutive calls skip the
-   * upper levels. Table descriptors only ever change when a table is freed, which clears it.
+   * upper levels. Table descriptors only ever change when a table is freed, which clears its level
+   * and the levels below it.
    */
   private readonly pathKey = new Float64Array(ARM_LPAE_MAX_LEVELS + 1).fill(-1);
   private readonly pathWords: Uint32Array[] = [];
@@ -176,6 +179,7 @@ export class ArmLpaeIoPgtable implements IoPgtableOps {
     this.ptesPerTable = (geo.granule / 8) | 0;
     this.pgdEntries = 2 ** geo.pgdBits;
     this.pgdBytes = 8 * this.pgdEntries;
+    this.tableOrder = orderForBytes(geo.granule);
     this.is64k = geo.granule === 0x10000;
     this.iasSize = 2 ** geo.ias;
     this.oasLimit = 2 ** geo.oas;
@@ -297,8 +301,14 @@ export class ArmLpaeIoPgtable implements IoPgtableOps {
     return pa < 0 ? -ENOMEM : pa;
   }
 
-  private freeTableMem(pa: number, bytes: number): void {
-    this.pathKey.fill(-1);
+  /**
+   * Frees the memory of the level-`lvl` table at `pa`. The walk cache forgets the tables it
+   * holds at `lvl` and below (one of them may be this one); the tables above stay what they
+   * were (only a descriptor inside one of them changed), so that the next map into the
+   * region (iommu_map's second entry) resumes from them.
+   */
+  private freeTableMem(pa: number, bytes: number, lvl: number): void {
+    this.pathKey.fill(-1, lvl);
     this.syncFast();
     if (this.allocator) this.allocator.free(this.cookie, pa, bytes);
     else this.pages.freePages(pa, orderForBytes(bytes));
@@ -318,7 +328,7 @@ export class ArmLpaeIoPgtable implements IoPgtableOps {
         this.freeTable(lvl + 1, this.outAddr(lo, hi));
       }
     }
-    this.freeTableMem(pa, bytes);
+    this.freeTableMem(pa, bytes, lvl);
   }
 
   /**
@@ -460,6 +470,104 @@ export class ArmLpaeIoPgtable implements IoPgtableOps {
       }
     }
     return 1;
+  }
+
+  /**
+   * The IOMMU core's second one-page entry (IommuPgtableOps.tryMapPageWalk), which it calls when
+   * tryMapPage declined, before its ordinary call: for a page outside tryMapPage's window (most
+   * often the first page of the next level-3 table) whose table one level up the walk cache
+   * holds, follows the table below it or, for an empty slot, allocates and installs one, moves
+   * the window there and maps the page, exactly as mapPages would (the same allocation, table
+   * descriptor, leaf and walk-cache state): 0. -ENOMEM when the table allocation fails (as
+   * mapPages: nothing mapped). Any other case returns 1 having changed nothing but the walk
+   * cache, which mapPages would have changed the same way.
+   *
+   * It runs once per level-3 table, so V8 keeps it unoptimised, and each bytecode and call
+   * here is paid as such: the walk is written out rather than built from the helpers
+   * mapPagesFull uses (index, iovaLow, the argument checks, a walk from the PGD), and it is
+   * reached from the core's fallback before the core's own checks and mapPages' two tiers.
+   */
+  tryMapPageWalk(iova: number, paddr: number, pgsize: number, prot: number): number {
+    const lvl = this.okLevel;
+    const up = lvl - 1;
+    if (
+      pgsize !== this.okPgsize ||
+      typeof iova !== 'number' ||
+      typeof paddr !== 'number' ||
+      (prot & 3) === 0 || // IOMMU_READ | IOMMU_WRITE
+      up <= this.startLevel ||
+      !this.live ||
+      this.ttbr1 ||
+      !(iova >= 0) ||
+      !(paddr >= 0 && paddr < this.oneLimit)
+    )
+      return 1;
+    const inv = this.invBlk[lvl]!;
+    const kn = iova * inv; // the page's number: an integer when iova is one aligned to pgsize
+    const pn = paddr * inv;
+    if (kn !== Math.floor(kn) || pn !== Math.floor(pn) || this.pathKey[up] !== Math.floor(iova * this.invBlk[up - 1]!)) return 1;
+    // the block of `up`'s level holding iova: its number picks the slot (its low bits; `&`
+    // wraps it to int32 first) and is the walk cache's key of the table below
+    const blkNo = Math.floor(iova * this.invBlk[up]!);
+    const w = this.pathWords[up]!;
+    const wi = this.pathBase[up]! + 2 * (blkNo & this.imask[up]!);
+    const lo = w[wi]!;
+    const hi = w[wi + 1]!;
+    // The helpers (allocTable, words, wordBase, remember, enterPath, syncFast) are written
+    // out below: each call costs as much as several lines in unoptimised code.
+    let tw: Uint32Array;
+    let tb: number;
+    if ((lo | hi) === 0) {
+      const next = this.allocator === null ? this.pages.allocPages(this.tableOrder) : this.allocTable(this.granule);
+      if (next < 0) return -ENOMEM;
+      // install, as mapPagesFull does (single-threaded model: the kernel's cmpxchg always wins)
+      const nLo = next >>> 0;
+      const nHi = (next - nLo) * INV_2_32;
+      const dLo = ((nLo | (nHi >>> 4)) & PTE_ADDR_LO_MASK) | PTE_TYPE_TABLE;
+      const dHi = (nHi & PTE_ADDR_HI_MASK) | this.tableHi;
+      w[wi] = dLo;
+      w[wi + 1] = dHi;
+      const key = Math.floor(next * INV_CHUNK);
+      if (this.chunkKey[lvl] === key) tw = this.chunkArr[lvl]!;
+      else {
+        tw = this.mem.chunk(next);
+        this.chunkKey[lvl] = key;
+        this.chunkArr[lvl] = tw;
+      }
+      tb = (nLo & CHUNK_MASK) >>> 2;
+      this.descLo[lvl] = dLo;
+      this.descHi[lvl] = dHi;
+      this.descWords[lvl] = tw;
+      this.descBase[lvl] = tb;
+    } else if ((lo & PTE_TYPE_MASK) !== PTE_TYPE_TABLE) {
+      return 1; // a block (-EEXIST) or an odd descriptor: mapPagesFull says what it is
+    } else if (lo === this.descLo[lvl] && hi === this.descHi[lvl]) {
+      tw = this.descWords[lvl]!;
+      tb = this.descBase[lvl]!;
+    } else {
+      const next = this.outAddr(lo, hi);
+      tw = this.words(next, lvl);
+      tb = wordBase(next);
+      this.remember(lvl, lo, hi, tw, tb);
+    }
+    // enterPath(lvl, iova, tw, tb), and syncFast (lvl is okLevel, the table live, not TTBR1)
+    this.pathKey[lvl] = blkNo;
+    this.pathWords[lvl] = tw;
+    this.pathBase[lvl] = tb;
+    const start = blkNo * this.blk[up]!;
+    this.fastStart = start;
+    this.fastEnd = start + this.blk[up]!;
+    this.fastWords = tw;
+    this.fastBase = tb;
+    this.fastInv = inv;
+    const leaf = this.leafType[lvl]!;
+    this.fastLeaf = leaf;
+    const li = tb + 2 * (kn & this.imask[lvl]!);
+    if ((tw[li]! | tw[li + 1]!) !== 0) return 1;
+    const t = 2 * (prot & 63);
+    tw[li] = this.tmpl[t]! | leaf | (paddr >>> 0);
+    tw[li + 1] = this.tmpl[t + 1]! | ((paddr * INV_2_32) | 0);
+    return 0;
   }
 
   /**

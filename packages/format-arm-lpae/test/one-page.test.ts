@@ -10,6 +10,7 @@ import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import {
   EINVAL,
+  ENOMEM,
   iommuDomainSetPgtblOps,
   iommuIotlbGatherAddPage,
   iommuIotlbGatherInit,
@@ -24,6 +25,7 @@ import {
   type IommuDomainType,
   type IommuIotlbGather,
   type IommuPgtableOps,
+  type Kernel,
 } from '@gki/kernel';
 import { IOMMU_CACHE, IOMMU_READ, IOMMU_WRITE, type IommuFlushOps, type IoPgtableCfg } from '@gki/io-pgtable-core';
 import { createArmLpaeOps, type ArmLpaeFmt, type ArmLpaeIoPgtable } from '../src/index.js';
@@ -204,6 +206,7 @@ class TestDomain implements IommuDomain {
   geometry: IommuDomainGeometry = { apertureStart: 0, apertureEnd: 2 ** 48 - 1, forceAperture: true };
   pgtblOps: IommuPgtableOps | null = null;
   table!: ArmLpaeIoPgtable;
+  kernel!: Kernel;
   readonly log: string[] = [];
   constructor(
     readonly type: IommuDomainType,
@@ -223,9 +226,10 @@ const OPS: IommuDomainOps = {
 
 type Way = 'one' | 'pages' | 'ops';
 
-function testDomain(way: Way, bitmap: number, counts: { one: number }): TestDomain {
+function testDomain(way: Way, bitmap: number, counts: { one: number; walk?: number }): TestDomain {
   const d = new TestDomain('unmanaged', OPS, bitmap);
   const k = makeKernel(32);
+  d.kernel = k;
   const tlb: IommuFlushOps = {
     tlbFlushAll: () => d.log.push('all'),
     tlbFlushWalk: (iova, size, granule) => d.log.push(`walk ${iova} ${size} ${granule}`),
@@ -244,6 +248,11 @@ function testDomain(way: Way, bitmap: number, counts: { one: number }): TestDoma
       tryMapPage: (iova, paddr, pgsize, prot) => {
         const r = t.tryMapPage(iova, paddr, pgsize, prot);
         if (r === 0) counts.one++;
+        return r;
+      },
+      tryMapPageWalk: (iova, paddr, pgsize, prot) => {
+        const r = t.tryMapPageWalk(iova, paddr, pgsize, prot);
+        if (r <= 0 && counts.walk !== undefined) counts.walk++;
         return r;
       },
       tryUnmapPage: (iova, pgsize, gather: IommuIotlbGather) => {
@@ -268,6 +277,8 @@ type CoreOp =
 
 const coreAddr = fc.oneof(
   { weight: 20, arbitrary: fc.integer({ min: 0, max: 40 }).map((i) => 2 ** 32 + i * SZ_4K) },
+  // the next level-3 tables (tryMapPageWalk installs or follows them)
+  { weight: 2, arbitrary: fc.tuple(fc.integer({ min: 0, max: 3 }), fc.integer({ min: 1, max: 3 })).map(([i, t]) => 2 ** 32 + t * SZ_2M + i * SZ_4K) },
   { weight: 2, arbitrary: fc.tuple(fc.integer({ min: 0, max: 40 }), fc.constantFrom(0, 2 ** 31, 2 ** 47)).map(([i, b]) => b + i * SZ_4K) },
   { weight: 2, arbitrary: fc.tuple(fc.integer({ min: 0, max: 3 }), fc.constantFrom(SZ_2M, SZ_1G)).map(([i, s]) => i * s) },
   { weight: 2, arbitrary: fc.constantFrom(-SZ_4K, 0x800, SZ_4K + 0.5, NaN, 2 ** 48, 2 ** 52, 2 ** 53, 2 ** 32 + 0x800) },
@@ -309,7 +320,7 @@ describe('iommu_map / iommu_unmap through tryMapPage / tryUnmapPage', () => {
   // the table's page sizes, and narrower domains (a 2M map must then be split into 4K pages)
   for (const bitmap of [SZ_4K | SZ_2M | SZ_1G, SZ_4K, SZ_4K | SZ_1G, SZ_2M | SZ_1G]) {
     it(`domain bitmap ${bitmap.toString(16)}: same results, table calls, syncs, gathers and tables all three ways (property)`, () => {
-      const counts = { one: 0 };
+      const counts = { one: 0, walk: 0 };
       fc.assert(
         fc.property(fc.array(coreOp, { minLength: 20, maxLength: 60 }), (ops) => {
           const ds = (['one', 'pages', 'ops'] as const).map((w) => testDomain(w, bitmap, counts));
@@ -336,6 +347,8 @@ describe('iommu_map / iommu_unmap through tryMapPage / tryUnmapPage', () => {
       );
       // the first tests must take calls through the entries, or this compares nothing new
       expect(counts.one).toBeGreaterThan(bitmap & SZ_4K ? 400 : 10);
+      // and through the second one (installs, follows and failures), where 4K pages are mapped
+      if (bitmap & SZ_4K) expect(counts.walk).toBeGreaterThan(50);
     });
   }
 
@@ -345,11 +358,39 @@ describe('iommu_map / iommu_unmap through tryMapPage / tryUnmapPage', () => {
     const base = { mapPages: t.mapPages.bind(t), unmapPages: t.unmapPages.bind(t) };
     expect(iommuDomainSetPgtblOps(d, { ...base, tryMapPage: 1 } as unknown as IommuPgtableOps)).toBe(-EINVAL);
     expect(iommuDomainSetPgtblOps(d, { ...base, tryUnmapPage: 'x' } as unknown as IommuPgtableOps)).toBe(-EINVAL);
+    expect(iommuDomainSetPgtblOps(d, { ...base, tryMapPageWalk: {} } as unknown as IommuPgtableOps)).toBe(-EINVAL);
     expect(d.pgtblOps).toBe(null);
     expect(iommuDomainSetPgtblOps(d, { ...base, tryMapPage: t.tryMapPage.bind(t) })).toBe(0);
     expect(iommuMap(d, 2 ** 32, 2 ** 33, SZ_4K, IOMMU_READ)).toBe(0);
     expect(iommuUnmap(d, 2 ** 32, SZ_4K)).toBe(SZ_4K);
     t.free();
+  });
+
+  it('a failing table allocation is -ENOMEM, with the same allocator calls, whichever way the call went', () => {
+    const counts = { one: 0, walk: 0 };
+    const ds = (['one', 'pages', 'ops'] as const).map((w) => testDomain(w, SZ_4K | SZ_2M, counts));
+    for (const d of ds) {
+      expect(iommuMap(d, 2 ** 32, 2 ** 33, SZ_4K, IOMMU_READ)).toBe(0);
+      // the next level-3 table is missing; its allocation fails, then succeeds
+      d.kernel.pages.injectFaults({ nth: 1 });
+      expect(iommuMap(d, 2 ** 32 + SZ_2M, 2 ** 33, SZ_4K, IOMMU_READ)).toBe(-ENOMEM);
+      expect(iommuIovaToPhys(d, 2 ** 32 + SZ_2M)).toBe(0);
+      expect(iommuMapPage(d, (2 ** 32 + SZ_2M) / SZ_4K, 2 ** 33 / SZ_4K + 1, SZ_4K, IOMMU_READ)).toBe(0);
+      // the DMA API's entry, likewise
+      d.kernel.pages.injectFaults({ nth: 1 });
+      expect(iommuMapPage(d, (2 ** 32 + 2 * SZ_2M) / SZ_4K, 2 ** 33 / SZ_4K, SZ_4K, IOMMU_READ)).toBe(-ENOMEM);
+      expect(iommuMap(d, 2 ** 32 + 2 * SZ_2M, 2 ** 33 + SZ_4K, SZ_4K, IOMMU_READ)).toBe(0);
+    }
+    // the first domain's calls went through the second entry: installs and both failures
+    expect(counts.walk).toBe(4);
+    for (const d of ds.slice(1)) {
+      expect(d.kernel.pages.stats()).toEqual(ds[0]!.kernel.pages.stats());
+      expect(d.kernel.pages.snapshot()).toEqual(ds[0]!.kernel.pages.snapshot());
+      expect(leavesOf(d.table)).toEqual(leavesOf(ds[0]!.table));
+      expect(d.log).toEqual(ds[0]!.log);
+    }
+    expect(ds[0]!.kernel.pages.stats().failedAllocs).toBe(2);
+    for (const d of ds) d.table.free();
   });
 
   it('every iotlb_sync sees a gather holding only its own call\'s pages', () => {

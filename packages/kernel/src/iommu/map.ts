@@ -373,8 +373,8 @@ function oneUnmapPage(domain: IommuDomain, iova: number, size: number): boolean 
  * mapPages / unmapPages to (see IommuDomain.pgtblOps): the driver calls this once the table
  * exists (domain finalise) and with null before it frees it or the domain. 0, or -EINVAL
  * (nothing changes) for a domain that is not a paging domain with ops, or for `ops` that lack
- * either entry point or have a one-page entry (tryMapPage / tryUnmapPage) that is not a
- * function.
+ * either entry point or have a one-page entry (tryMapPage / tryMapPageWalk / tryUnmapPage)
+ * that is not a function.
  */
 export function iommuDomainSetPgtblOps(domain: IommuDomain, ops: IommuPgtableOps | null): number {
   if (ops === null) {
@@ -385,7 +385,12 @@ export function iommuDomainSetPgtblOps(domain: IommuDomain, ops: IommuPgtableOps
   if (typeof ops !== 'object' || typeof ops.mapPages !== 'function' || typeof ops.unmapPages !== 'function') return -EINVAL;
   // the one-page entries are optional, but if present they must be callable (iommuMap tests
   // only for their presence)
-  if ((ops.tryMapPage !== undefined && typeof ops.tryMapPage !== 'function') || (ops.tryUnmapPage !== undefined && typeof ops.tryUnmapPage !== 'function')) return -EINVAL;
+  if (
+    (ops.tryMapPage !== undefined && typeof ops.tryMapPage !== 'function') ||
+    (ops.tryMapPageWalk !== undefined && typeof ops.tryMapPageWalk !== 'function') ||
+    (ops.tryUnmapPage !== undefined && typeof ops.tryUnmapPage !== 'function')
+  )
+    return -EINVAL;
   (domain as { pgtblOps: IommuPgtableOps | null }).pgtblOps = ops;
   return 0;
 }
@@ -421,6 +426,12 @@ export function iommuMap(domain: IommuDomain, iova: number, paddr: number, size:
  */
 function mapPublished(domain: IommuDomain, iova: number, paddr: number, size: number, prot: number): number {
   const io = domain?.pgtblOps;
+  // the table's second one-page entry first (most often the first page of a table that is
+  // not there yet): this code runs unoptimised, so its tests go before the longer ones below
+  if (io != null && io.tryMapPageWalk !== undefined && (prot | 0) === prot && (size & -size) === size && (~domain.pgsizeBitmap & size) === 0) {
+    const r = io.tryMapPageWalk(iova, paddr, size, prot);
+    if (r <= 0) return r;
+  }
   let tried = false;
   let ret = 0;
   let got = 0;
@@ -674,7 +685,11 @@ function mapPagePublished(domain: IommuDomain, iovaPfn: number, paPfn: number, s
   const paddr = paPfn * size;
   const io = domain.pgtblOps;
   if (io !== null && io !== undefined && iova < FAST_MAX && paddr < FAST_MAX && (prot | 0) === prot && (~(domain.pgsizeBitmap >>> 0) & size) === 0) {
-    // iommuMap's one-page path
+    // iommuMap's one-page path (its second entry, then the table's mapPages)
+    if (io.tryMapPageWalk !== undefined) {
+      const r = io.tryMapPageWalk(iova, paddr, size, prot);
+      if (r <= 0) return r;
+    }
     const m = mapMapped;
     const before = m.mapped;
     const ret = io.mapPages(iova, paddr, size, 1, prot, m);

@@ -80,6 +80,17 @@ export interface IommuPgtableOps {
    */
   tryMapPage?(iova: number, paddr: number, pgsize: number, prot: number): number;
   /**
+   * Optional second one-page entry, which iommu_map calls when tryMapPage declined (before its
+   * ordinary call; never from the inlined first test, so it may be longer): the same contract
+   * as tryMapPage (0 having done what mapPages would, else 1 having changed nothing), and one
+   * more answer: when that mapPages call would fail having mapped nothing and this entry took
+   * it (e.g. a table allocation failed), it does what mapPages would have done and returns the
+   * same -errno. Lets a table take the first page of a table that is missing or not in its
+   * walk cache on a short path (ARM LPAE: one level up from the walk cache). The caller
+   * guarantees that `prot` is an int32 and `pgsize` one of the domain's page sizes.
+   */
+  tryMapPageWalk?(iova: number, paddr: number, pgsize: number, prot: number): number;
+  /**
    * Optional one-page fast entry of unmap: when the table can take the call on its own fast
    * path (one leaf of `pgsize` at a non-negative integer `iova` aligned to it), does exactly
    * what `unmapPages(iova, pgsize, 1, gather)` would and returns `pgsize`; otherwise changes
