@@ -32,6 +32,12 @@
  * size overlapping the range (so a 2 MiB or 1 GiB entry goes with a TLBI of any address inside
  * it); when that would take more probes than scanning the table, it scans the table instead.
  *
+ * Live first. A fill takes the first free or dead way of its set (or replaces the block's live
+ * entry in place), and entries never move, so in a set a live entry of a block in a context
+ * comes before every other record still holding that block and context (a dead one, left by a
+ * whole-context invalidation, or a freed one): a lookup stops at the first record holding the
+ * block and context, live or not.
+ *
  * An entry is eight int32 in one record (two per cache line): the input block number (low
  * word; high word and block size), the context's stamp and handle, the output address of the
  * block start as two halves, `perms` and `attr`. No 64-bit value passes through a float on a
@@ -246,9 +252,15 @@ export class SetTlb {
       const key = (bHi << 6) | shift;
       let r = (((bLo + mix(ctx, shift, bHi, this.offShift)) & this.setMask) << this.wayBits) << 3;
       for (let w = this.ways; w > 0; w--, r += 8) {
-        if (rec[r] === bLo && rec[r + 1] === key && rec[r + 2] === stamp) {
-          this.hits++;
-          return r >> 3;
+        if (rec[r] === bLo && rec[r + 1] === key) {
+          if (rec[r + 2] === stamp) {
+            this.hits++;
+            return r >> 3;
+          }
+          // This block of this context, dead or freed: no way after it holds the block live
+          // (see "Live first" above), so the probe of this size stops (a miss after a TLBI
+          // usually finds the page's own dead entry in the set's first way).
+          if (rec[r + 3] === ctx) break;
         }
       }
     }
