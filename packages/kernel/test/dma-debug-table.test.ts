@@ -95,7 +95,13 @@ describe('dma-debug mapping table', () => {
             const m = model[op.pick % model.length]!;
             const pa = m.kind === DMA_KIND_COHERENT ? m.cpuPa : m.dir;
             const first = model.find((x) => matches(x, m.dmaAddr, m.kind, m.size, pa))!;
-            if (m.kind === DMA_KIND_SINGLE && m.domain && t.takePage(Math.floor(m.dmaAddr / GRAN), GRAN, m.dmaAddr % GRAN, m.size, m.dir, m.domain)) {
+            // the fast removal applies exactly when the record is the pending one (by its key)
+            // and every live record shares its domain; otherwise the table answers
+            const p = pending;
+            const takeable = m.kind === DMA_KIND_SINGLE && p !== null && m.dmaAddr === p.dmaAddr && m.size === p.size && m.dir === p.dir && m.domain === p.domain && model.every((x) => x.domain === p.domain);
+            const took = m.kind === DMA_KIND_SINGLE && m.domain !== null && t.takePage(Math.floor(m.dmaAddr / GRAN), GRAN, m.dmaAddr % GRAN, m.size, m.dir, m.domain);
+            expect(took).toBe(takeable);
+            if (took) {
               // only the pending entry, and only when it is the one a lookup would find
               expect(first).toBe(pending);
               expect(model.every((x) => x.domain === m.domain)).toBe(true);
@@ -163,6 +169,19 @@ describe('dma-debug mapping table', () => {
     expect(t.takePage(pfn, GRAN, 0x20, 0x100, 1, domA)).toBe(false);
     t.removeAt(t.findPage(pfn, GRAN, 0x20, 0x100, 1));
     t.removeAt(t.find(0x5000, DMA_KIND_SINGLE, 0x100, 1));
+    expect(t.count).toBe(1000);
+    // once it is gone, the pending entry is taken again
+    t.addPage(pfn, GRAN, 0x20, 0x100, 1, domA);
+    expect(t.takePage(pfn, GRAN, 0x20, 0x100, 1, domA)).toBe(true);
+    expect(t.count).toBe(1000);
+    // a directly mapped entry (no domain) counts as another domain's
+    t.add(0x6000, 0x100, DMA_KIND_SINGLE, 1, null, 0, 0, 0, -1);
+    t.addPage(pfn, GRAN, 0x20, 0x100, 1, domA);
+    expect(t.takePage(pfn, GRAN, 0x20, 0x100, 1, domA)).toBe(false);
+    t.removeAt(t.findPage(pfn, GRAN, 0x20, 0x100, 1));
+    t.removeAt(t.find(0x6000, DMA_KIND_SINGLE, 0x100, 1));
+    t.addPage(pfn, GRAN, 0x20, 0x100, 1, domA);
+    expect(t.takePage(pfn, GRAN, 0x20, 0x100, 1, domA)).toBe(true);
     expect(t.count).toBe(1000);
     for (let i = 0; i < 1000; i++) expect(t.findPage(0x10_0000 - i, GRAN, 0, GRAN, 0)).toBeGreaterThanOrEqual(0);
   });

@@ -12,14 +12,16 @@ type Op =
   | { k: 'one'; limit: number }
   | { k: 'alloc'; size: number; limit: number }
   | { k: 'free'; pick: number; newest: boolean }
+  | { k: 'freeRun'; pick: number; newest: boolean }
   | { k: 'reserve'; lo: number; len: number };
 
 describe('IovaDomain one-frame entry points', () => {
   it('answer as allocIova(1, limit, true) and freeIova(pfn, 1) do', () => {
     const op: fc.Arbitrary<Op> = fc.oneof(
       { weight: 6, arbitrary: fc.record({ k: fc.constant('one' as const), limit: fc.constantFrom(63, 63, 63, 40, 20) }) },
-      { weight: 2, arbitrary: fc.record({ k: fc.constant('alloc' as const), size: fc.integer({ min: 1, max: 5 }), limit: fc.integer({ min: 0, max: 63 }) }) },
+      { weight: 3, arbitrary: fc.record({ k: fc.constant('alloc' as const), size: fc.integer({ min: 1, max: 5 }), limit: fc.oneof(fc.constantFrom(63, 40, 20), fc.integer({ min: 0, max: 63 })) }) },
       { weight: 6, arbitrary: fc.record({ k: fc.constant('free' as const), pick: fc.nat(), newest: fc.boolean() }) },
+      { weight: 3, arbitrary: fc.record({ k: fc.constant('freeRun' as const), pick: fc.nat(), newest: fc.boolean() }) },
       { weight: 1, arbitrary: fc.record({ k: fc.constant('reserve' as const), lo: fc.integer({ min: 0, max: 63 }), len: fc.integer({ min: 1, max: 3 }) }) },
     );
     fc.assert(
@@ -46,6 +48,14 @@ describe('IovaDomain one-frame entry points', () => {
             // freeOne of a longer range, or of a frame inside one, must be refused as freeIova refuses it
             expect(a.freeOne(x.pfn)).toBe(b.freeIova(x.pfn, 1));
             if (x.size === 1) live.splice(i, 1);
+          } else if (o.k === 'freeRun') {
+            // freeIova of a whole run (any size) on both: a later allocOne must not take a
+            // longer run's frame back as if it had been a one-frame request
+            if (live.length === 0) continue;
+            const i = o.newest ? live.length - 1 : o.pick % live.length;
+            const x = live[i]!;
+            expect(a.freeIova(x.pfn, x.size)).toBe(b.freeIova(x.pfn, x.size));
+            live.splice(i, 1);
           } else {
             expect(a.reserveIova(o.lo, o.lo + o.len - 1)).toBe(b.reserveIova(o.lo, o.lo + o.len - 1));
           }
@@ -54,7 +64,25 @@ describe('IovaDomain one-frame entry points', () => {
         expect(a.list()).toEqual(b.list());
         expect(a.stats()).toEqual(b.stats());
       }),
-      { numRuns: 300 },
+      { numRuns: 600 },
     );
+  });
+
+  it('takes back only a one-frame request: a freed longer run at the same limit is not reused by allocOne', () => {
+    const a = new IovaDomain(0x1000, 1);
+    const b = new IovaDomain(0x1000, 1);
+    for (const size of [2, 3, 4]) {
+      const p = a.allocIova(size, 63, true);
+      expect(p).toBe(b.allocIova(size, 63, true));
+      expect(a.freeIova(p, size)).toBe(0);
+      expect(b.freeIova(p, size)).toBe(0);
+      const one = a.allocOne(63);
+      expect(one).toBe(b.allocIova(1, 63, true));
+      expect(one).toBe(63);
+      expect(a.freeOne(one)).toBe(0);
+      expect(b.freeIova(one, 1)).toBe(0);
+    }
+    expect(a.list()).toEqual(b.list());
+    expect(a.stats()).toEqual(b.stats());
   });
 });

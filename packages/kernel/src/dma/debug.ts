@@ -60,9 +60,13 @@ export class DmaMappings {
   private pendSize = 0;
   private pendDir = 0;
   private pend = 0;
-  /** The domain of the last page entry added, and how many live entries (table and pending) have it. */
+  /**
+   * The domain of the last page entry added, and how many entries in the table (not counting
+   * the pending one) do not have it: takePage's condition is that this is 0 (one field
+   * compared, where a count of the domain's entries had to be compared with live + 1).
+   */
   private ownDom: IommuDomain | null = null;
-  private ownCount = 0;
+  private foreign = 0;
 
   get count(): number {
     return this.live + this.pend;
@@ -108,7 +112,7 @@ export class DmaMappings {
   /** Records a mapping; returns nothing (the table grows as needed). */
   add(dmaAddr: number, size: number, kind: number, dir: number, domain: IommuDomain | null, iovaStart: number, iovaLen: number, cpuPa: number, order: number): void {
     if (this.pend !== 0) this.flush();
-    if (domain !== null && domain === this.ownDom) this.ownCount++;
+    if (domain === null || domain !== this.ownDom) this.foreign++;
     const i = this.slotFor(dmaAddr);
     this.state[i] = USED;
     this.addr[i] = dmaAddr;
@@ -151,7 +155,7 @@ export class DmaMappings {
    * size, direction), since a lookup must find the oldest. It relies on what the DMA API
    * guarantees: the live entries of one domain have distinct addresses (each lies in its own
    * allocated IOVA run). So it answers only while every live entry belongs to the pending
-   * entry's domain (ownCount), and otherwise leaves the lookup to the table.
+   * entry's domain (foreign === 0), and otherwise leaves the lookup to the table.
    */
 
   /** add(pfn * gran + off, size, DMA_KIND_SINGLE, dir, domain, pfn * gran, gran, -, -). */
@@ -164,7 +168,6 @@ export class DmaMappings {
     this.pendSize = size;
     this.pendDir = dir;
     this.pend = 1;
-    this.ownCount++;
   }
 
   /**
@@ -173,9 +176,8 @@ export class DmaMappings {
    * false with nothing changed (the caller then looks it up with findPage).
    */
   takePage(pfn: number, gran: number, off: number, size: number, dir: number, domain: IommuDomain): boolean {
-    if (this.pend !== 0 && this.ownDom === domain && this.pendPfn === pfn && this.pendOff === off && this.pendSize === size && this.pendDir === dir && this.pendGran === gran && this.ownCount === this.live + 1) {
+    if (this.pend !== 0 && this.ownDom === domain && this.pendPfn === pfn && this.pendOff === off && this.pendSize === size && this.pendDir === dir && this.pendGran === gran && this.foreign === 0) {
       this.pend = 0;
-      this.ownCount--;
       return true;
     }
     return false;
@@ -198,12 +200,12 @@ export class DmaMappings {
     this.live++;
   }
 
-  /** Starts counting the live entries of `domain` (the pending entry is in the table or none). */
+  /** Makes `domain` the tracked one: counts the table's entries of other domains (the pending entry is in the table or none). */
   private track(domain: IommuDomain): void {
     let n = 0;
-    for (let i = 0; i < this.cap; i++) if (this.state[i] === USED && this.domain[i] === domain) n++;
+    for (let i = 0; i < this.cap; i++) if (this.state[i] === USED && this.domain[i] !== domain) n++;
     this.ownDom = domain;
-    this.ownCount = n;
+    this.foreign = n;
   }
 
   /** find(pfn * gran + off, DMA_KIND_SINGLE, size, dir). */
@@ -237,7 +239,7 @@ export class DmaMappings {
   /** Forgets the mapping in `slot` (from `find`). */
   removeAt(slot: number): void {
     const dom = this.domain[slot]!;
-    if (dom !== null && dom === this.ownDom) this.ownCount--;
+    if (dom === null || dom !== this.ownDom) this.foreign--;
     this.state[slot] = DELETED;
     this.domain[slot] = null;
     this.live--;
@@ -264,7 +266,7 @@ export class DmaMappings {
     this.domain = new Array<IommuDomain | null>(cap).fill(null);
     this.live = 0;
     this.used = 0;
-    const own = this.ownCount;
+    const foreign = this.foreign;
     // (the old table always has an empty slot: at most half of it is in use)
     const start = old.state.indexOf(EMPTY) + 1;
     for (let k = 0; k < old.cap; k++) {
@@ -272,7 +274,7 @@ export class DmaMappings {
       if (old.state[i] !== USED) continue;
       this.add(old.addr[i]!, old.size[i]!, old.meta[i]! >>> 2, old.meta[i]! & 3, old.domain[i]!, old.iovaStart[i]!, old.iovaLen[i]!, old.cpuPa[i]!, old.order[i]!);
     }
-    this.ownCount = own;
+    this.foreign = foreign;
   }
 
   /** Every live mapping, in no particular order. */

@@ -89,6 +89,20 @@ export class IovaDomain {
   private lastSize = 0;
   private lastAlign = 0;
   private lastLimit = 0;
+  /*
+   * The churn tests of allocOne / freeOne, each one number compared with the argument (NaN
+   * when the test must fail: NaN equals nothing), kept in step with lastMode by every change
+   * of it:
+   * - oneFree: the frame of the last allocation while it is ALLOCATED and one frame long
+   *   (freeOne of that frame only marks it PENDING);
+   * - oneLimit: the limit of the last allocation while it is PENDING and was a one-frame
+   *   request (size 1, alignment 1: allocOne at that limit takes it back, frame `oneFrame`);
+   * - oneLimitFreed: what oneLimit becomes when the last allocation is freed.
+   */
+  private oneFree = NaN;
+  private oneLimit = NaN;
+  private oneLimitFreed = NaN;
+  private oneFrame = 0;
 
   constructor(
     /** Bytes per IOVA page frame: a power of two (the domain's smallest page size). */
@@ -418,13 +432,18 @@ export class IovaDomain {
       // The tree is (logically) as it was just before the last allocation: the same request
       // gets the same answer, and the node is still there.
       if (size === this.lastSize && align === this.lastAlign && limitPfn === this.lastLimit) {
+        const pfn = this.lo[this.lastNode]!;
         this.lastMode = MODE_ALLOCATED;
+        this.oneLimit = NaN;
+        this.oneFree = size === 1 ? pfn : NaN;
         this.allocs++;
-        return this.lo[this.lastNode]!;
+        return pfn;
       }
       this.settle();
     }
     this.lastMode = MODE_NONE;
+    this.oneFree = NaN;
+    this.oneLimit = NaN;
     // Walk towards limitPfn: `path` collects, top-down, the nodes starting at or below it;
     // `above` ends as the first node starting above it.
     let depth = 0;
@@ -470,18 +489,26 @@ export class IovaDomain {
    * path.
    */
   allocOne(limitPfn: number): number {
-    if (this.lastMode === MODE_PENDING && this.lastSize === 1 && this.lastAlign === 1 && this.lastLimit === limitPfn) {
+    if (limitPfn === this.oneLimit) {
+      // PENDING, a one-frame request at this limit (see oneLimit)
+      const pfn = this.oneFrame;
       this.lastMode = MODE_ALLOCATED;
+      this.oneLimit = NaN;
+      this.oneFree = pfn;
       this.allocs++;
-      return this.lo[this.lastNode]!;
+      return pfn;
     }
     return this.allocIova(1, limitPfn, true);
   }
 
   /** freeIova(pfn, 1), with the churn case (the last allocation, nothing since) first. */
   freeOne(pfn: number): number {
-    if (this.lastMode === MODE_ALLOCATED && this.lo[this.lastNode] === pfn && this.hi[this.lastNode] === pfn) {
+    if (pfn === this.oneFree) {
+      // the last allocation, one frame, nothing since (see oneFree)
       this.lastMode = MODE_PENDING;
+      this.oneFree = NaN;
+      this.oneLimit = this.oneLimitFreed;
+      this.oneFrame = pfn;
       return 0;
     }
     return this.freeIova(pfn, 1);
@@ -494,6 +521,9 @@ export class IovaDomain {
     this.lastSize = size;
     this.lastAlign = align;
     this.lastLimit = limit;
+    this.oneFree = size === 1 ? pfn : NaN;
+    this.oneLimit = NaN;
+    this.oneLimitFreed = size === 1 && align === 1 ? limit : NaN;
     return pfn;
   }
 
@@ -505,6 +535,8 @@ export class IovaDomain {
 
   /** Applies a pending free (see `lastMode`): the tree then holds exactly the live ranges. */
   private settle(): void {
+    this.oneFree = NaN;
+    this.oneLimit = NaN;
     if (this.lastMode === MODE_PENDING) {
       this.lastMode = MODE_NONE;
       this.remove(this.lastNode);
@@ -542,6 +574,9 @@ export class IovaDomain {
         // the last allocation, nothing else happened since: leave the node for a repeat of
         // the same request (an exact one-entry cache, applied by `settle` before anything else)
         this.lastMode = MODE_PENDING;
+        this.oneFree = NaN;
+        this.oneLimit = this.oneLimitFreed;
+        this.oneFrame = pfnLo;
         return 0;
       }
     }

@@ -110,8 +110,8 @@ interface DevDma {
   /** Single mappings and coherent buffers. */
   readonly maps: DmaMappings;
   readonly sgLists: Map<readonly Scatterlist[], SgMapping>;
-  /** devIsDmaCoherent(dev), computed on first use (the DT does not change under a device). */
-  coherent: boolean | null;
+  /** IOMMU_CACHE if devIsDmaCoherent(dev), else 0; -1 until first used (the DT does not change under a device). */
+  cacheProt: number;
   /** The last DMA domain looked up for the device and its IOVA allocator (a domain's never changes). */
   cookieDomain: IommuDomain | null;
   cookie: IovaDomain | null;
@@ -132,7 +132,7 @@ function dma(dev: Device): DevDma {
   let d = devDma.get(dev);
   if (!d) {
     // platform devices start with 32-bit masks and 64 KiB segments (no dma_parms)
-    d = { mask: DMA_BIT_MASK(32), coherentMask: DMA_BIT_MASK(32), maxSegSize: 0x1_0000, maps: new DmaMappings(), sgLists: new Map(), coherent: null, cookieDomain: null, cookie: null, entry: null, entryEpoch: -1, iommu: dev.core.kernel.iommu };
+    d = { mask: DMA_BIT_MASK(32), coherentMask: DMA_BIT_MASK(32), maxSegSize: 0x1_0000, maps: new DmaMappings(), sgLists: new Map(), cacheProt: -1, cookieDomain: null, cookie: null, entry: null, entryEpoch: -1, iommu: dev.core.kernel.iommu };
     devDma.set(dev, d);
   }
   lastDev = dev;
@@ -223,8 +223,13 @@ function dmaDomain(dev: Device, d: DevDma): IommuDomain | null {
 
 /** dev_is_dma_coherent, cached in the device's DMA state. */
 function coherentOf(dev: Device, d: DevDma): boolean {
-  let c = d.coherent;
-  if (c === null) c = d.coherent = devIsDmaCoherent(dev);
+  return cacheProtOf(dev, d) !== 0;
+}
+
+/** IOMMU_CACHE when the device is coherent, else 0 (a number field: one load and compare on the one-page path). */
+function cacheProtOf(dev: Device, d: DevDma): number {
+  let c = d.cacheProt;
+  if (c < 0) c = d.cacheProt = devIsDmaCoherent(dev) ? IOMMU_CACHE : 0;
   return c;
 }
 
@@ -281,11 +286,13 @@ export function dmaMapSingle(dev: Device, paddr: number, size: number, dir: DmaD
     // one granule on the DMA domain the device used last (see above)
     const d = lastDma!;
     const iovad = d.cookie;
-    const domain = d.entryEpoch === d.iommu.devsEpoch ? d.entry?.group?.defaultDomain : undefined;
+    // the device's default domain (null entry or group: none); with a cookie, cookieDomain is not null
+    const entry = d.entryEpoch === d.iommu.devsEpoch ? d.entry : null;
+    const group = entry !== null ? entry.group : null;
     if (
       iovad !== null &&
-      domain === d.cookieDomain &&
-      domain != null &&
+      group !== null &&
+      group.defaultDomain === d.cookieDomain &&
       (size | 0) === size &&
       size > 0 &&
       typeof paddr === 'number' &&
@@ -298,10 +305,11 @@ export function dmaMapSingle(dev: Device, paddr: number, size: number, dir: DmaD
       const off = (paddr >>> 0) & (gran - 1);
       if (off + size <= gran && gran <= 0x4000_0000) {
         // allocIova(domain, iovad, granule, d.mask), dmaDirectionToProt, iommuMap, the record
+        const domain = d.cookieDomain!;
         const geo = domain.geometry;
         const pfn = iovad.allocOne(Math.floor((geo.forceAperture ? Math.min(d.mask, geo.apertureEnd) : d.mask) * iovad.invGranule));
         if (pfn < 0) return DMA_MAPPING_ERROR;
-        const prot = (coherentOf(dev, d) ? IOMMU_CACHE : 0) | (dir === DMA_BIDIRECTIONAL ? IOMMU_READ | IOMMU_WRITE : dir === DMA_TO_DEVICE ? IOMMU_READ : IOMMU_WRITE);
+        const prot = cacheProtOf(dev, d) | (dir === DMA_BIDIRECTIONAL ? IOMMU_READ | IOMMU_WRITE : dir === DMA_TO_DEVICE ? IOMMU_READ : IOMMU_WRITE);
         if (iommuMapPage(domain, pfn, (paddr - off) * iovad.invGranule, gran, prot) < 0) {
           iovad.freeOne(pfn);
           return DMA_MAPPING_ERROR;
