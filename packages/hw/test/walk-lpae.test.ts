@@ -7,6 +7,9 @@ import {
   PERM_USER_R,
   PERM_USER_W,
   PERM_USER_X,
+  CUR_LEVEL,
+  CUR_TABLE,
+  createLpaeCursor,
   createWalkResult,
   lpae32S1Config,
   lpae32S2Config,
@@ -457,5 +460,53 @@ describe('repeated walks', () => {
     let sum = 0;
     for (let i = 0; i < 20000; i++) if (walk(m, cfg, (i % 512) * 0x1000 + 8, R, out)) sum += out.oa - 0x9000_0000;
     expect(sum).toBe(Array.from({ length: 20000 }, (_, i) => (i % 512) * 0x1000 + 8).reduce((a, b) => a + b, 0));
+  });
+});
+
+describe('table addresses at and above 2^32 and 2^48 (walker address arithmetic on halves)', () => {
+  it('a 64K/52-bit table descriptor takes OA[51:48] from bits [15:12]: the next table is read above 2^48', () => {
+    const HI = 0xf * 2 ** 48 + RAM; // the level-2 and level-3 tables live here
+    const m = new PhysMem([
+      { base: RAM, size: 0x10_0000 },
+      { base: HI, size: 0x10_0000 },
+    ]);
+    const l1 = RAM, l2 = HI, l3 = HI + 0x10000;
+    const cfg = lpaeS1Config({ ttbr0: l1, t0sz: 12, tg0: 1, ips: 6, mair: MAIR });
+    // Level-1 table descriptor: address bits [47:16] in place, [51:48] = 0xf in bits [15:12].
+    put(m, l1, 0, RAM, 3 | (0xf << 12));
+    put(m, l2, 0, RAM + 0x10000, 3 | (0xf << 12));
+    put(m, l3, 2, 0x5_0000, 3 | S1_RW);
+    // The same offsets at the 48-bit aliases hold a different leaf: reading there is detectable.
+    put(m, RAM + 0x10000, 2, 0x7_0000, 3 | S1_RW);
+    const r = run(m, cfg, 2 * 0x10000 + 0x1234);
+    expect(r).toMatchObject({ fault: null, level: 3, oa: 0x5_1234, descAddr: l3 + 2 * 8 });
+  });
+
+  it('a table straddling 4 GiB: descriptor addresses carry into the high half (fresh and resumed walks)', () => {
+    // AArch32 long descriptor, T0SZ 0: a 4-entry level-1 table; the model uses TTBR0 as given,
+    // so a table at 0xffff_fff0 has entries 2 and 3 above 2^32.
+    const m = new PhysMem([{ base: 0xffff_0000, size: 0x2_0000 }]);
+    const l1 = 0xffff_fff0, l2 = 0x1_0000_1000, l3 = 0x1_0000_2000;
+    const cfg = lpae32S1Config({ ttbr0: l1, mair: MAIR });
+    tbl(m, l1, 3, l2);
+    tbl(m, l2, 0, l3);
+    put(m, l3, 1, 0xffff_4000, 3 | S1_RW);
+    put(m, l3, 2, 0xffff_5000, 3 | S1_RW);
+    const va = 0xc000_0000;
+    const out = createWalkResult();
+    const cur = createLpaeCursor();
+    expect(walkLpaeParts(m, cfg, 0, va + 0x1000 + 8, R, out, undefined, cur)).toBe(true);
+    expect(out).toMatchObject({ fault: null, level: 3, oa: 0xffff_4008, descAddr: l3 + 8 });
+    expect(cur[CUR_TABLE]).toBe(l3);
+    expect(cur[CUR_LEVEL]).toBe(3);
+    // Resumed at that table (as the walk cache does): the next page in it.
+    expect(walkLpaeParts(m, cfg, 0, va + 0x2000 + 8, R, out, undefined, cur)).toBe(true);
+    expect(out).toMatchObject({ fault: null, level: 3, oa: 0xffff_5008, descAddr: l3 + 16 });
+    // The level-1 descriptor itself was read above 2^32.
+    expect(walkLpaeParts(m, cfg, 0, va + 0x1000, R, out)).toBe(true);
+    expect(out.oa).toBe(0xffff_4000);
+    put(m, l1, 3, 0, 0);
+    expect(walkLpaeParts(m, cfg, 0, va + 0x1000, R, out)).toBe(false);
+    expect(out).toMatchObject({ fault: 'translation', level: 1, descAddr: l1 + 24 });
   });
 });

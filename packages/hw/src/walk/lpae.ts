@@ -647,7 +647,10 @@ export function walkLpaeParts(
   let r: LpaeTableRange;
   let level: number;
   let bits: number;
-  let table: number;
+  // The current table's address as int32 halves: a double here would be boxed on entering the
+  // loop (a loop variable V8 keeps tagged), once per walk for a table at or above 2^31.
+  let tHi: number;
+  let tLo: number;
   // Hierarchical controls collected from stage-1 table descriptors (bits 63:59 are in hi[31:27]).
   let tblHi: number;
   if (cursor !== undefined && cursor[CUR_LEVEL]! >= 0) {
@@ -656,9 +659,11 @@ export function walkLpaeParts(
     const ri = cursor[CUR_RANGE]!;
     r = cfg.ranges[ri]!;
     out.ttbr = ri;
-    level = cursor[CUR_LEVEL]!;
-    bits = cursor[CUR_BITS]!;
-    table = cursor[CUR_TABLE]!;
+    level = cursor[CUR_LEVEL]! | 0;
+    bits = cursor[CUR_BITS]! | 0;
+    const t = cursor[CUR_TABLE]!;
+    tHi = Math.floor(t / TWO32) | 0;
+    tLo = t | 0;
     tblHi = cursor[CUR_TBLHI]! | 0;
     out.descLo = cursor[CUR_DESC_LO]!;
     out.descHi = cursor[CUR_DESC_HI]!;
@@ -680,13 +685,15 @@ export function walkLpaeParts(
     if (r.base >= cfg.oaLimit) return setFault(out, 'address-size', 0);
     level = r.startLevel;
     bits = r.startBits;
-    table = r.base;
+    const t = r.base;
+    tHi = Math.floor(t / TWO32) | 0;
+    tLo = t | 0;
     tblHi = 0;
     if (cursor !== undefined) {
       cursor[CUR_RANGE] = ri;
       cursor[CUR_LEVEL] = level;
       cursor[CUR_BITS] = bits;
-      cursor[CUR_TABLE] = table;
+      cursor[CUR_TABLE] = t;
       cursor[CUR_TBLHI] = 0;
       cursor[CUR_DESC_LO] = 0;
       cursor[CUR_DESC_HI] = 0;
@@ -701,11 +708,12 @@ export function walkLpaeParts(
     const shift = g + bpl * (3 - level);
     // Index = input bits [shift+bits−1 : shift], taken from the u32 halves with integer ops.
     const idx = (shift >= 32 ? vaHi >>> (shift - 32) : (vaLo >>> shift) | (vaHi << (32 - shift))) & ((1 << bits) - 1);
-    let descAddr = table + idx * 8;
     // The descriptor's address goes to the memory as int32 halves (a double argument of a call
     // V8 does not inline would be a heap number per level).
-    let dHi = Math.floor(descAddr / TWO32) | 0;
-    let dLo = descAddr | 0;
+    const sum = (tLo >>> 0) + idx * 8;
+    let dHi = (tHi + (sum >= TWO32 ? 1 : 0)) | 0;
+    let dLo = sum | 0;
+    let descAddr = (dHi >>> 0) * TWO32 + (dLo >>> 0);
     // The descriptor's IPA (nested): a hardware update of the leaf is a write there.
     const ipaHi = dHi;
     const ipaLo = dLo;
@@ -737,16 +745,23 @@ export function walkLpaeParts(
     const type = lo & 3;
     if ((type & 1) === 0) return setFault(out, 'translation', level);
     if (type === 3 && level < 3) {
-      const next = lpaeDescOa(lo | 0, hi | 0, g, g, cfg.oaBits);
+      // The next table's address (what lpaeDescOa gives for a table descriptor), as halves: the
+      // call's double result would be a heap number per level for a table at or above 2^31.
+      const nLo = lo & ~((1 << g) - 1);
+      let nHi = hi & 0xffff;
+      // FEAT_LPA: with the 64K granule and a 52-bit OA, descriptor bits [15:12] hold OA[51:48].
+      if (g === 16 && cfg.oaBits === 52) nHi |= ((lo >>> 12) & 0xf) << 16;
+      const next = (nHi >>> 0) * TWO32 + (nLo >>> 0);
       if (next >= oaLimit) return setFault(out, 'address-size', level);
       if (isS1) tblHi |= hi;
-      table = next;
+      tHi = nHi;
+      tLo = nLo;
       level++;
       bits = bpl;
       if (cursor !== undefined) {
         cursor[CUR_LEVEL] = level;
         cursor[CUR_BITS] = bits;
-        cursor[CUR_TABLE] = table;
+        cursor[CUR_TABLE] = next;
         cursor[CUR_TBLHI] = tblHi;
         cursor[CUR_DESC_LO] = lo;
         cursor[CUR_DESC_HI] = hi;
