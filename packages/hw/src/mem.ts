@@ -103,6 +103,16 @@ export class PhysMem {
     return false;
   }
 
+  /**
+   * `contains` of the address given as 32-bit halves (int32 or u32 bit patterns), for hot
+   * callers: int32 arguments cross a call V8 does not inline without a heap number.
+   */
+  containsParts(hi: number, lo: number, len = 1): boolean {
+    const pa = (hi >>> 0) * 4294967296 + (lo >>> 0);
+    for (const r of this.regions) if (pa >= r.base && pa + len <= r.base + r.size) return true;
+    return false;
+  }
+
   private lastBase = 0;
   private lastEnd = 0;
 
