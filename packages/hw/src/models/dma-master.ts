@@ -476,7 +476,7 @@ export class DmaMaster implements MmioDevice {
     const dp = (dpHi >>> 0) * TWO_POW_32 + (dpLo >>> 0);
     const dc = this.mem.chunk(pageBase(dp));
     for (let i = 0; i < n; i++) {
-      const b = (dpLo + i) | 0; // the low 32 bits of dp + i (word index and byte lane)
+      const b = dp + i;
       const wi = PhysMem.wordIndex(b);
       dc[wi] = (dc[wi]! & ~(0xff << ((b & 3) * 8))) >>> 0;
     }
@@ -490,19 +490,17 @@ export class DmaMaster implements MmioDevice {
     const sc = this.mem.peekChunk(pageBase(sp));
     const dc = this.mem.chunk(pageBase(dp));
     let i = 0;
-    // Word indices and byte lanes from the low halves (int32: no heap number if V8 does not
-    // inline `wordIndex`).
-    if ((spLo & 3) === 0 && (dpLo & 3) === 0) {
-      const si = PhysMem.wordIndex(spLo);
-      const di = PhysMem.wordIndex(dpLo);
+    if ((sp & 3) === 0 && (dp & 3) === 0) {
+      const si = PhysMem.wordIndex(sp);
+      const di = PhysMem.wordIndex(dp);
       const words = n >>> 2;
       if (sc === dc && di > si) for (let w = words - 1; w >= 0; w--) dc[di + w] = sc[si + w]!;
       else for (let w = 0; w < words; w++) dc[di + w] = sc[si + w]!;
       i = words * 4;
     }
     for (; i < n; i++) {
-      const a = (spLo + i) | 0;
-      const b = (dpLo + i) | 0;
+      const a = sp + i;
+      const b = dp + i;
       const byte = (sc[PhysMem.wordIndex(a)]! >>> ((a & 3) * 8)) & 0xff;
       const wi = PhysMem.wordIndex(b);
       const sh = (b & 3) * 8;
@@ -517,14 +515,14 @@ export class DmaMaster implements MmioDevice {
     const dc = this.mem.chunk(pageBase(dp));
     const pat = this.pattern;
     let i = 0;
-    if ((dpLo & 3) === 0 && (offset & 3) === 0) {
-      const base = PhysMem.wordIndex(dpLo);
+    if ((dp & 3) === 0 && (offset & 3) === 0) {
+      const base = PhysMem.wordIndex(dp);
       const words = n >>> 2;
       for (let w = 0; w < words; w++) dc[base + w] = pat;
       i = words * 4;
     }
     for (; i < n; i++) {
-      const b = (dpLo + i) | 0;
+      const b = dp + i;
       const byte = (pat >>> (((offset + i) & 3) * 8)) & 0xff;
       const wi = PhysMem.wordIndex(b);
       const sh = (b & 3) * 8;
@@ -544,7 +542,7 @@ export class DmaMaster implements MmioDevice {
     }
     const sc = this.mem.peekChunk(pageBase(sp));
     for (let i = 0; i < n; i++) {
-      const a = (spLo + i) | 0;
+      const a = sp + i;
       h ^= (sc[PhysMem.wordIndex(a)]! >>> ((a & 3) * 8)) & 0xff;
       h = Math.imul(h, FNV_PRIME);
     }

@@ -274,10 +274,7 @@ function readWord(mem: PhysMem, addrHi: number, addrLo: number, level: number, o
     }
     throw e;
   }
-  // The word index from the low half (all `wordIndex` uses): `pa` is at or above 2^31 for a
-  // table there, and as the argument of a call V8 does not inline (it did not always inline
-  // this one) it was a heap number per descriptor read.
-  out.descLo = chunk[PhysMem.wordIndex(lo)]!;
+  out.descLo = chunk[PhysMem.wordIndex(pa)]!;
   return true;
 }
 
