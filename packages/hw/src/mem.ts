@@ -180,6 +180,21 @@ export class PhysMem {
    * halves are not.
    */
   peekChunkParts(hi: number, lo: number): Uint32Array {
+    // The common case (the last RAM region, a cached chunk) here, with no call: when V8
+    // inlined this wrapper but not the `peekChunk` it called, the address became a heap
+    // number per call (the SMMUv2 short-descriptor miss: 16 or 32 B per walk in some
+    // processes). Anything else goes on as halves.
+    const pa = (hi >>> 0) * 4294967296 + (lo >>> 0);
+    if (pa >= this.lastBase && pa + 1 <= this.lastEnd) {
+      const key = Math.floor(pa * INV_CHUNK);
+      const slot = key & (CHUNK_CACHE - 1);
+      if (this.cacheKey[slot] === key) return this.cacheArr[slot]!;
+    }
+    return this.peekChunkPartsSlow(hi, lo);
+  }
+
+  /** `peekChunkParts` beyond the last region's cached chunks. */
+  private peekChunkPartsSlow(hi: number, lo: number): Uint32Array {
     return this.peekChunk((hi >>> 0) * 4294967296 + (lo >>> 0));
   }
 
