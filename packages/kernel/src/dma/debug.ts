@@ -141,10 +141,12 @@ export class DmaMappings {
   }
 
   /*
-   * The DMA API's one-page path. It passes a DMA address as a frame number, the frame size and
-   * the offset in the frame (dmaAddr = pfn * gran + off), all small integers: an address above
-   * 2^31 passed as a plain number to a call V8 does not inline is boxed into a heap number, one
-   * allocation per argument per call.
+   * The DMA API's one-page path. addPage takes a DMA address as a frame number, the frame size
+   * and the offset in the frame (dmaAddr = pfn * gran + off), all small integers: an address
+   * above 2^31 passed as a plain number to a call V8 does not inline is boxed into a heap
+   * number, one allocation per argument per call. takeNewest takes the address itself: it is
+   * small enough to be inlined wherever it is called, and one compare of the address replaces
+   * three of frame, size and offset.
    *
    * The newest page entry is kept aside (pend*) rather than in the table, because the commonest
    * unmap is of the mapping made last (map, use, unmap): takeNewest then removes it with a few

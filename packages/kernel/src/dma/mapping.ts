@@ -263,22 +263,26 @@ function releaseRun(dev: Device, d: DevDma, domain: IommuDomain, iovaStart: numb
 /*
  * The one-page paths. Most dma_map_single / dma_unmap_single calls map one granule (the buffer
  * plus its offset in the granule fit in one) for a device whose DMA domain the DMA API has
- * already used. Both functions test for that case first and then repeat only what can change
- * between calls (the device's IOMMU entry and default domain, the DMA mask, the aperture); any
- * other case, or a failed test, takes the general code after it, which gives the same results.
+ * already used, and most unmaps are of the mapping made last. Both functions test for their
+ * case first and then repeat only what can change between calls (the DMA mask, the aperture;
+ * the device's default domain through one compare of the core's devsEpoch, see `oneEpoch`);
+ * any other case, or a failed test, takes the general code, which gives the same results.
  *
  * The one-page test relies on `lastDev`/`lastDma` (the device the DMA API saw last) and on
  * `d.cookie`, which is set only after `validDevice(dev)` held, so a device with a cookie needs
  * no further type check.
  *
- * Performance notes (V8): the one-page path calls the IOMMU core's frame-number entries
- * (iommuMapPage / iommuUnmapPage) and the dma-debug table's, so that no IOVA above 2^31 crosses
- * a call as a plain number (V8 boxes such a number into a heap number at every call it does
- * not inline), and each function is compiled with the core's one-page path, the driver's op and
- * the format's fast path inlined into it: V8 inlines at most 920 bytes of bytecode into one
- * function, and greedily, so a caller that inlined either function would cut that chain
- * somewhere. Each function is therefore kept whole (the general code in the same function),
- * which makes it too large (over 460 bytes of bytecode) for V8 to inline into a caller.
+ * Performance notes (V8): the map path calls the IOMMU core's frame-number entry
+ * (iommuMapPage) and the dma-debug table's, so that no IOVA above 2^31 crosses a call as a
+ * plain number (V8 boxes such a number into a heap number at every call it does not inline),
+ * and dmaMapSingle is compiled with the core's one-page path, the driver's op and the format's
+ * fast path inlined into it: V8 inlines at most 920 bytes of bytecode into one function, and
+ * greedily, so a caller that inlined it would cut that chain somewhere. dmaMapSingle is
+ * therefore kept whole (the general code in the same function), which makes it too large
+ * (over 460 bytes of bytecode) for V8 to inline into a caller. dmaUnmapSingle is the other
+ * way round: its one-page path alone (146 bytes) with the rest in dmaUnmapSlow, so a caller
+ * inlines it with its whole chain (about 730 bytes), and a map/unmap loop pays one call, not
+ * two. Both cannot be inlined into one caller: together they are over 1,300 bytes.
  */
 
 /** Largest address the one-page paths take (2^52: frame numbers and offsets stay exact). */
