@@ -50,26 +50,26 @@ export class DmaMappings {
   private usedMax = 8;
   /**
    * The newest page entry (see addPage), kept out of the table until another entry is added or
-   * the table is read: whether there is one (1) or not (0), its frame, frame size, offset,
-   * size and direction; its domain is `ownDom`. (Numbers only: the map/unmap churn then
-   * stores no object reference, which costs a write barrier.)
+   * the table is read: its DMA address (NaN when there is none: NaN equals nothing, so the
+   * address compare is also the "is there one" test), frame, frame size, size and direction;
+   * its domain is `ownDom`. (Numbers only: the map/unmap churn then stores no object
+   * reference, which costs a write barrier.)
    */
+  private pendAddr = NaN;
   private pendPfn = 0;
   private pendGran = 0;
-  private pendOff = 0;
   private pendSize = 0;
   private pendDir = 0;
-  private pend = 0;
   /**
    * The domain of the last page entry added, and how many entries in the table (not counting
-   * the pending one) do not have it: takePage's condition is that this is 0 (one field
+   * the pending one) do not have it: takeNewest's condition is that this is 0 (one field
    * compared, where a count of the domain's entries had to be compared with live + 1).
    */
   private ownDom: IommuDomain | null = null;
   private foreign = 0;
 
   get count(): number {
-    return this.live + this.pend;
+    return this.pendAddr >= 0 ? this.live + 1 : this.live;
   }
 
   private home(dmaAddr: number): number {
@@ -111,7 +111,7 @@ export class DmaMappings {
 
   /** Records a mapping; returns nothing (the table grows as needed). */
   add(dmaAddr: number, size: number, kind: number, dir: number, domain: IommuDomain | null, iovaStart: number, iovaLen: number, cpuPa: number, order: number): void {
-    if (this.pend !== 0) this.flush();
+    if (this.pendAddr >= 0) this.flush();
     if (domain === null || domain !== this.ownDom) this.foreign++;
     const i = this.slotFor(dmaAddr);
     this.state[i] = USED;
@@ -131,7 +131,7 @@ export class DmaMappings {
    * (single mappings) or CPU address (coherent buffers, `dirOrPa` is then the PA); -1 if none.
    */
   find(dmaAddr: number, kind: number, size: number, dirOrPa: number): number {
-    if (this.pend !== 0) this.flush();
+    if (this.pendAddr >= 0) this.flush();
     const mask = this.cap - 1;
     for (let i = this.home(dmaAddr), st = this.state[i]!; st !== EMPTY; i = (i + 1) & mask, st = this.state[i]!) {
       if (st !== USED || this.addr[i] !== dmaAddr || this.size[i] !== size || this.meta[i]! >>> 2 !== kind) continue;
@@ -141,17 +141,19 @@ export class DmaMappings {
   }
 
   /*
-   * The DMA API's one-page path. It passes a DMA address as a frame number, the frame size and
-   * the offset in the frame (dmaAddr = pfn * gran + off), all small integers: an address above
-   * 2^31 passed as a plain number to a call V8 does not inline is boxed into a heap number, one
-   * allocation per argument per call.
+   * The DMA API's one-page path. addPage takes a DMA address as a frame number, the frame size
+   * and the offset in the frame (dmaAddr = pfn * gran + off), all small integers: an address
+   * above 2^31 passed as a plain number to a call V8 does not inline is boxed into a heap
+   * number, one allocation per argument per call. takeNewest takes the address itself: it is
+   * small enough to be inlined wherever it is called, and one compare of the address replaces
+   * three of frame, size and offset.
    *
    * The newest page entry is kept aside (pend*) rather than in the table, because the commonest
-   * unmap is of the mapping made last (map, use, unmap): takePage then removes it with a few
+   * unmap is of the mapping made last (map, use, unmap): takeNewest then removes it with a few
    * compares, and neither call probes the table. Every other operation first moves it into the
    * table (flush), where it is the newest entry, so all answers are the table's.
    *
-   * takePage may answer for the table only if no older live entry has the same key (address,
+   * takeNewest may answer for the table only if no older live entry has the same key (address,
    * size, direction), since a lookup must find the oldest. It relies on what the DMA API
    * guarantees: the live entries of one domain have distinct addresses (each lies in its own
    * allocated IOVA run). So it answers only while every live entry belongs to the pending
@@ -160,42 +162,50 @@ export class DmaMappings {
 
   /** add(pfn * gran + off, size, DMA_KIND_SINGLE, dir, domain, pfn * gran, gran, -, -). */
   addPage(pfn: number, gran: number, off: number, size: number, dir: number, domain: IommuDomain): void {
-    if (this.pend !== 0) this.flush();
+    if (this.pendAddr >= 0) this.flush();
     if (domain !== this.ownDom) this.track(domain);
+    this.pendAddr = pfn * gran + off;
     this.pendPfn = pfn;
     this.pendGran = gran;
-    this.pendOff = off;
     this.pendSize = size;
     this.pendDir = dir;
-    this.pend = 1;
   }
 
   /**
-   * Removes the single mapping at pfn * gran + off with this size and direction when it is the
-   * pending page entry of `domain` and no older entry can share its key (see above): true, or
-   * false with nothing changed (the caller then looks it up with findPage).
+   * The DMA API's one-page unmap: removes the single mapping at `dmaAddr` with this size and
+   * direction when it is the pending page entry of `domain` and no older entry can share its
+   * key (see above), and returns its frame; -1 with nothing changed otherwise (the caller then
+   * looks it up with findPage). An address that is not a number, or not the pending one,
+   * equals no pendAddr (NaN when nothing is pending).
+   */
+  takeNewest(dmaAddr: number, size: number, dir: number, domain: IommuDomain): number {
+    if (this.pendAddr === dmaAddr && this.pendSize === size && this.pendDir === dir && this.ownDom === domain && this.foreign === 0) {
+      this.pendAddr = NaN;
+      return this.pendPfn;
+    }
+    return -1;
+  }
+
+  /**
+   * takeNewest for a DMA address given as frame, frame size and offset (pfn * gran + off, off
+   * below gran): true when it removed the pending entry, false with nothing changed.
    */
   takePage(pfn: number, gran: number, off: number, size: number, dir: number, domain: IommuDomain): boolean {
-    if (this.pend !== 0 && this.ownDom === domain && this.pendPfn === pfn && this.pendOff === off && this.pendSize === size && this.pendDir === dir && this.pendGran === gran && this.foreign === 0) {
-      this.pend = 0;
-      return true;
-    }
-    return false;
+    return gran === this.pendGran && off >= 0 && off < gran && this.takeNewest(pfn * gran + off, size, dir, domain) >= 0;
   }
 
   /** Moves the pending page entry into the table. */
   private flush(): void {
     const domain = this.ownDom;
-    this.pend = 0;
-    const iova = this.pendPfn * this.pendGran;
-    const dmaAddr = iova + this.pendOff;
+    const dmaAddr = this.pendAddr;
+    this.pendAddr = NaN;
     const i = this.slotFor(dmaAddr);
     this.state[i] = USED;
     this.addr[i] = dmaAddr;
     this.size[i] = this.pendSize;
     this.meta[i] = this.pendDir; // DMA_KIND_SINGLE << 2 | dir
     this.domain[i] = domain;
-    this.iovaStart[i] = iova;
+    this.iovaStart[i] = this.pendPfn * this.pendGran;
     this.iovaLen[i] = this.pendGran;
     this.live++;
   }
@@ -210,7 +220,7 @@ export class DmaMappings {
 
   /** find(pfn * gran + off, DMA_KIND_SINGLE, size, dir). */
   findPage(pfn: number, gran: number, off: number, size: number, dir: number): number {
-    if (this.pend !== 0) this.flush();
+    if (this.pendAddr >= 0) this.flush();
     const a = pfn * gran + off;
     const state = this.state;
     const mask = this.cap - 1;
@@ -279,7 +289,7 @@ export class DmaMappings {
 
   /** Every live mapping, in no particular order. */
   forEach(visit: (dmaAddr: number, size: number, kind: number, dir: number, iommu: boolean) => void): void {
-    if (this.pend !== 0) this.flush();
+    if (this.pendAddr >= 0) this.flush();
     for (let i = 0; i < this.cap; i++) if (this.state[i] === USED) visit(this.addr[i]!, this.size[i]!, this.meta[i]! >>> 2, this.meta[i]! & 3, this.domain[i] !== null);
   }
 }

@@ -118,6 +118,13 @@ interface DevDma {
   /** The IOMMU core's entry for the device and the core's devsEpoch when it was read (-1: never). */
   entry: { readonly group: { readonly defaultDomain: IommuDomain | null } | null } | null;
   entryEpoch: number;
+  /**
+   * The core's devsEpoch when dmaDomain last found `cookieDomain` to be the device's default
+   * DMA domain, with `cookie` its IOVA allocator (-1: not so). Every change of the device's
+   * entry, its group or the group's default domain changes devsEpoch, so while the two are
+   * equal that answer stands: the one-page path compares them instead of reading the chain.
+   */
+  oneEpoch: number;
   /** The kernel's IOMMU core (dev.core.kernel.iommu, which never changes). */
   readonly iommu: { readonly devsEpoch: number };
 }
@@ -132,7 +139,7 @@ function dma(dev: Device): DevDma {
   let d = devDma.get(dev);
   if (!d) {
     // platform devices start with 32-bit masks and 64 KiB segments (no dma_parms)
-    d = { mask: DMA_BIT_MASK(32), coherentMask: DMA_BIT_MASK(32), maxSegSize: 0x1_0000, maps: new DmaMappings(), sgLists: new Map(), cacheProt: -1, cookieDomain: null, cookie: null, entry: null, entryEpoch: -1, iommu: dev.core.kernel.iommu };
+    d = { mask: DMA_BIT_MASK(32), coherentMask: DMA_BIT_MASK(32), maxSegSize: 0x1_0000, maps: new DmaMappings(), sgLists: new Map(), cacheProt: -1, cookieDomain: null, cookie: null, entry: null, entryEpoch: -1, oneEpoch: -1, iommu: dev.core.kernel.iommu };
     devDma.set(dev, d);
   }
   lastDev = dev;
@@ -213,12 +220,15 @@ function dmaDomain(dev: Device, d: DevDma): IommuDomain | null {
     d.entryEpoch = iommu.devsEpoch;
   }
   const domain = d.entry?.group?.defaultDomain;
+  d.oneEpoch = -1;
   if (!domain || domain.type !== 'dma') return null;
   if (domain !== d.cookieDomain) {
     d.cookieDomain = domain;
     d.cookie = iommu.dmaCookie(domain);
   }
-  return d.cookie ? domain : null;
+  if (!d.cookie) return null;
+  d.oneEpoch = iommu.devsEpoch;
+  return domain;
 }
 
 /** dev_is_dma_coherent, cached in the device's DMA state. */
@@ -253,22 +263,26 @@ function releaseRun(dev: Device, d: DevDma, domain: IommuDomain, iovaStart: numb
 /*
  * The one-page paths. Most dma_map_single / dma_unmap_single calls map one granule (the buffer
  * plus its offset in the granule fit in one) for a device whose DMA domain the DMA API has
- * already used. Both functions test for that case first and then repeat only what can change
- * between calls (the device's IOMMU entry and default domain, the DMA mask, the aperture); any
- * other case, or a failed test, takes the general code after it, which gives the same results.
+ * already used, and most unmaps are of the mapping made last. Both functions test for their
+ * case first and then repeat only what can change between calls (the DMA mask, the aperture;
+ * the device's default domain through one compare of the core's devsEpoch, see `oneEpoch`);
+ * any other case, or a failed test, takes the general code, which gives the same results.
  *
  * The one-page test relies on `lastDev`/`lastDma` (the device the DMA API saw last) and on
  * `d.cookie`, which is set only after `validDevice(dev)` held, so a device with a cookie needs
  * no further type check.
  *
- * Performance notes (V8): the one-page path calls the IOMMU core's frame-number entries
- * (iommuMapPage / iommuUnmapPage) and the dma-debug table's, so that no IOVA above 2^31 crosses
- * a call as a plain number (V8 boxes such a number into a heap number at every call it does
- * not inline), and each function is compiled with the core's one-page path, the driver's op and
- * the format's fast path inlined into it: V8 inlines at most 920 bytes of bytecode into one
- * function, and greedily, so a caller that inlined either function would cut that chain
- * somewhere. Each function is therefore kept whole (the general code in the same function),
- * which makes it too large (over 460 bytes of bytecode) for V8 to inline into a caller.
+ * Performance notes (V8): the map path calls the IOMMU core's frame-number entry
+ * (iommuMapPage) and the dma-debug table's, so that no IOVA above 2^31 crosses a call as a
+ * plain number (V8 boxes such a number into a heap number at every call it does not inline),
+ * and dmaMapSingle is compiled with the core's one-page path, the driver's op and the format's
+ * fast path inlined into it: V8 inlines at most 920 bytes of bytecode into one function, and
+ * greedily, so a caller that inlined it would cut that chain somewhere. dmaMapSingle is
+ * therefore kept whole (the general code in the same function), which makes it too large
+ * (over 460 bytes of bytecode) for V8 to inline into a caller. dmaUnmapSingle is the other
+ * way round: its one-page path alone (146 bytes) with the rest in dmaUnmapSlow, so a caller
+ * inlines it with its whole chain (about 730 bytes), and a map/unmap loop pays one call, not
+ * two. Both cannot be inlined into one caller: together they are over 1,300 bytes.
  */
 
 /** Largest address the one-page paths take (2^52: frame numbers and offsets stay exact). */
@@ -285,14 +299,8 @@ export function dmaMapSingle(dev: Device, paddr: number, size: number, dir: DmaD
   if (dev === lastDev) {
     // one granule on the DMA domain the device used last (see above)
     const d = lastDma!;
-    const iovad = d.cookie;
-    // the device's default domain (null entry or group: none); with a cookie, cookieDomain is not null
-    const entry = d.entryEpoch === d.iommu.devsEpoch ? d.entry : null;
-    const group = entry !== null ? entry.group : null;
     if (
-      iovad !== null &&
-      group !== null &&
-      group.defaultDomain === d.cookieDomain &&
+      d.oneEpoch === d.iommu.devsEpoch &&
       (size | 0) === size &&
       size > 0 &&
       typeof paddr === 'number' &&
@@ -301,6 +309,8 @@ export function dmaMapSingle(dev: Device, paddr: number, size: number, dir: DmaD
       Math.floor(paddr) === paddr &&
       (dir === DMA_BIDIRECTIONAL || dir === DMA_TO_DEVICE || dir === DMA_FROM_DEVICE)
     ) {
+      // cookieDomain is still the device's default domain, cookie its IOVA allocator (oneEpoch)
+      const iovad = d.cookie!;
       const gran = iovad.granule;
       const off = (paddr >>> 0) & (gran - 1);
       if (off + size <= gran && gran <= 0x4000_0000) {
@@ -348,8 +358,43 @@ export function dmaMapSingle(dev: Device, paddr: number, size: number, dir: DmaD
  * dma_unmap_single: undoes dmaMapSingle (IOMMU: unmap with one gather + sync, free the
  * IOVA). 0, or -EINVAL when no live single mapping of `dev` has this address, size and
  * direction (what dma-debug reports); nothing changes then.
+ *
+ * Only the commonest case is here: the unmap of the mapping the device made last, while it is
+ * the dma-debug table's pending one-page entry on the cached DMA domain (takeNewest); the rest
+ * is dmaUnmapSlow. This keeps the function small enough (under V8's 460 bytes of bytecode) for
+ * a caller's loop to inline it with the IOMMU core's one-page unmap chain below it, about 700
+ * bytes in all, inside V8's 920-byte budget per compiled function: the pair then pays one call
+ * (dmaMapSingle), not two.
  */
 export function dmaUnmapSingle(dev: Device, dmaAddr: number, size: number, dir: DmaDataDirection): number {
+  if (dev === lastDev) {
+    const d = lastDma!;
+    const iovad = d.cookie;
+    if (iovad !== null) {
+      // with a cookie, cookieDomain is not null
+      const domain = d.cookieDomain!;
+      const pfn = d.maps.takeNewest(dmaAddr, size, dir, domain);
+      if (pfn >= 0) {
+        // a one-granule mapping of the cached DMA domain (addPage in dmaMapSingle), frame pfn;
+        // releaseRun(dev, d, domain, pfn * gran, gran)
+        const gran = iovad.granule;
+        const n = iommuUnmapPage(domain, pfn, gran);
+        if (n !== gran) warnPartialUnmap(dev, pfn, gran, n);
+        iovad.freeOne(pfn);
+        return 0;
+      }
+    }
+  }
+  return dmaUnmapSlow(dev, dmaAddr, size, dir);
+}
+
+/** releaseRun's warning for a one-granule run at frame `pfn` of which `n` bytes were unmapped. */
+function warnPartialUnmap(dev: Device, pfn: number, gran: number, n: number): void {
+  dev.warn(`DMA unmap of 0x${(pfn * gran).toString(16)}: ${n} of ${gran} bytes unmapped`);
+}
+
+/** dmaUnmapSingle for every call its first test did not take. */
+function dmaUnmapSlow(dev: Device, dmaAddr: number, size: number, dir: DmaDataDirection): number {
   if (dev === lastDev) {
     const d = lastDma!;
     const iovad = d.cookie;
@@ -358,15 +403,6 @@ export function dmaUnmapSingle(dev: Device, dmaAddr: number, size: number, dir: 
       const pfn = Math.floor(dmaAddr * iovad.invGranule);
       const maps = d.maps;
       const off = dmaAddr - pfn * gran;
-      const cached = d.cookieDomain!;
-      if (maps.takePage(pfn, gran, off, size, dir, cached)) {
-        // the mapping made last, a one-granule one on the cached DMA domain (addPage below);
-        // releaseRun(dev, d, cached, pfn * gran, gran)
-        const n = iommuUnmapPage(cached, pfn, gran);
-        if (n !== gran) dev.warn(`DMA unmap of 0x${(pfn * gran).toString(16)}: ${n} of ${gran} bytes unmapped`);
-        iovad.freeOne(pfn);
-        return 0;
-      }
       const slot = maps.findPage(pfn, gran, off, size, dir);
       if (slot < 0) return -EINVAL;
       const domain = maps.domainAt(slot);
@@ -375,7 +411,7 @@ export function dmaUnmapSingle(dev: Device, dmaAddr: number, size: number, dir: 
         // releaseRun(dev, d, domain, pfn * gran, gran)
         maps.removeAt(slot);
         const n = iommuUnmapPage(domain, pfn, gran);
-        if (n !== gran) dev.warn(`DMA unmap of 0x${(pfn * gran).toString(16)}: ${n} of ${gran} bytes unmapped`);
+        if (n !== gran) warnPartialUnmap(dev, pfn, gran, n);
         iovad.freeOne(pfn);
         return 0;
       }

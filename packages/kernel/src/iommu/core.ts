@@ -75,8 +75,10 @@ export class IommuCore {
   private nextGroupId = 0;
   private nextDomainId = 1;
   /**
-   * @internal Changes whenever an entry of `devs` is added or removed, so that the DMA API can
-   * keep a device's entry (whose group it reads on every call) instead of looking it up.
+   * @internal Changes whenever an entry of `devs` is added or removed, an entry's group is set
+   * or cleared, or a group's default domain is set or cleared (the only places these change),
+   * so that the DMA API can keep what it read of them for a device (its entry, and the default
+   * domain it maps through) and trust it while this number stays the same.
    */
   devsEpoch = 0;
 
@@ -373,6 +375,7 @@ export class IommuCore {
     if (r < 0) {
       st.rec = null;
       st.group = null;
+      this.devsEpoch++;
       ops.releaseDevice?.(dev);
       this.kernel.modules.modulePut(ops.owner);
       return r;
@@ -469,6 +472,7 @@ export class IommuCore {
     }
     g.devices.push(dev);
     st.group = g;
+    this.devsEpoch++;
     if (isNew) this.groups.push(g);
     return 0;
   }
@@ -483,6 +487,7 @@ export class IommuCore {
     g.domain = null;
     const def = g.defaultDomain;
     g.defaultDomain = null;
+    this.devsEpoch++;
     if (def) {
       const ds = domainStates.get(def);
       ds?.groups.delete(g);
