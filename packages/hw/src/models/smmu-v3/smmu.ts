@@ -1425,7 +1425,7 @@ export class SmmuV3 implements MmioDevice {
   translateParts(streamId: number, substreamId: number, hi: number, lo: number, access: WalkAccess, out: SmmuTranslation): boolean {
     // The hot part: a TLB hit of the remembered stream, and nothing else. It is kept small
     // enough in bytecode that V8 inlines it (with `translate` and what it calls: `lookupOne`,
-    // `perms`, `outputParts`) into the callers' loops, so a hit makes no call. V8 inlines a
+    // `perms`, `outputFlat`) into the callers' loops, so a hit makes no call. V8 inlines a
     // function while the bytecode it brings (its own plus, once it has optimized code of its
     // own, everything that code inlined) times 1.2 fits a budget of 920 bytes per compiled
     // function: `translate` (73) with this chain came to ~674 (2026-12-06), ~20 bytes of room.
@@ -1445,7 +1445,7 @@ export class SmmuV3 implements MmioDevice {
         const st = this.stats;
         st.translations++;
         st.tlbHits++;
-        out.pa = tlb.outputParts(e, hi, lo);
+        out.pa = tlb.outputFlat(e, hi, lo);
         return true;
       }
     }
