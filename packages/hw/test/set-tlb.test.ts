@@ -30,6 +30,23 @@ describe('SetTlb basics', () => {
     expect(tlb.counters()).toMatchObject({ hits: 0, misses: 0, entries: 1 });
   });
 
+  it('gives exact outputs through blocks of 4 KiB to 1 TiB, below and above 2^32 bytes', () => {
+    const tlb = new SetTlb({ capacity: 64, ways: 4 });
+    const ctx = tlb.context(0, 0);
+    for (const shift of [12, 21, 30, 31, 32, 34, 40]) {
+      const size = 2 ** shift;
+      const base = 2 ** 44 + 5 * size; // block-aligned input, above 2^32
+      const oa = 2 ** 47 + 3 * size;
+      const e = tlb.insert(ctx, base, shift, oa, 7, 0);
+      for (const off of [0, 1, 0xabc, size / 2 + 0x123, size - 1]) {
+        const va = base + off;
+        const [hi, lo] = [Math.floor(va / 2 ** 32), va % 2 ** 32 | 0];
+        expect([tlb.outputParts(e, hi, lo), tlb.outputFlat(e, hi, lo)]).toEqual([oa + off, oa + off]);
+      }
+      tlb.invalidateAll();
+    }
+  });
+
   it('rejects bad options, contexts and block sizes', () => {
     expect(() => new SetTlb({ capacity: 0 })).toThrow(RangeError);
     expect(() => new SetTlb({ ways: 3 })).toThrow(RangeError);
@@ -360,5 +377,71 @@ describe('SetTlb against a reference model', () => {
       }),
       { numRuns: 100 },
     );
+  });
+});
+
+describe('SetTlb.lookupOne against lookupParts', () => {
+  // `lookupOne` probes a context holding exactly one block size below 4 GiB and returns −2,
+  // counting nothing, for any other context. Two TLBs get the same fills and invalidations;
+  // every lookup is `lookupOne` (then `lookupParts` on −2) in one and `lookupParts` in the
+  // other: same entries, same counters. Contexts 0–2 are filled with one size each (4 KiB,
+  // 16 KiB, 2 MiB), context 3 with several (up to 16 GiB).
+  const SIZES = [[12], [14], [21], [12, 16, 21, 34]];
+  const opArb = fc.oneof(
+    { weight: 8, arbitrary: fc.record({ op: fc.constant('insert' as const), ctx: fc.nat(3), page: fc.nat(255), k: fc.nat(3), perms: fc.nat(63) }) },
+    { weight: 12, arbitrary: fc.record({ op: fc.constant('lookup' as const), ctx: fc.nat(3), page: fc.nat(255), off: fc.nat(4095) }) },
+    { weight: 1, arbitrary: fc.record({ op: fc.constant('invCtx' as const), ctx: fc.nat(3), page: fc.nat(255), pages: fc.integer({ min: 1, max: 64 }) }) },
+    { weight: 1, arbitrary: fc.record({ op: fc.constant('invWhole' as const), ctx: fc.nat(3) }) },
+    { weight: 1, arbitrary: fc.record({ op: fc.constant('invAll' as const) }) },
+  );
+  it('returns what lookupParts returns, or −2 having counted nothing', () => {
+    const seen = { probed: 0, hits: 0, declined: 0, big: 0 };
+    fc.assert(
+      fc.property(fc.array(opArb, { minLength: 50, maxLength: 300 }), fc.constantFrom(16, 64, 1024), fc.constantFrom(1, 2, 4), (ops, capacity, ways) => {
+        const [a, b] = [new SetTlb({ capacity, ways }), new SetTlb({ capacity, ways })];
+        const ids = [0, 1, 2, 3].map((t) => a.context(t, 0));
+        for (let t = 0; t < 4; t++) expect(b.context(t, 0)).toBe(ids[t]);
+        const BASE = 2 ** 40 - 2 ** 23; // inputs cross 2^40
+        for (const o of ops) {
+          if (o.op === 'insert') {
+            const sizes = SIZES[o.ctx]!;
+            const shift = sizes[o.k % sizes.length]!;
+            const va = BASE + o.page * 4096;
+            const hi = Math.floor(va / 2 ** 32);
+            for (const t of [a, b]) t.insertHalves(ids[o.ctx]!, hi, va % 2 ** 32 | 0, shift, 3, o.page << 12, o.perms, 0);
+          } else if (o.op === 'lookup') {
+            const va = BASE + o.page * 4096 + o.off;
+            const hi = Math.floor(va / 2 ** 32);
+            const lo = va % 2 ** 32 | 0;
+            const before = a.counters();
+            let e = a.lookupOne(ids[o.ctx]!, hi, lo);
+            if (e === -2) {
+              expect(a.counters()).toEqual(before);
+              e = a.lookupParts(ids[o.ctx]!, hi, lo);
+              seen.declined++;
+              if (o.ctx === 3) seen.big++;
+            } else {
+              seen.probed++;
+              if (e >= 0) seen.hits++;
+            }
+            expect(e).toBe(b.lookupParts(ids[o.ctx]!, hi, lo));
+            expect(a.counters()).toEqual(b.counters());
+            if (e >= 0) expect(a.outputFlat(e, hi, lo)).toBe(b.outputParts(e, hi, lo));
+          } else if (o.op === 'invCtx') {
+            for (const t of [a, b]) t.invalidateContext(ids[o.ctx]!, BASE + o.page * 4096, BASE + (o.page + o.pages) * 4096);
+          } else if (o.op === 'invWhole') {
+            for (const t of [a, b]) t.invalidateContext(ids[o.ctx]!);
+          } else {
+            for (const t of [a, b]) t.invalidateAll();
+          }
+        }
+      }),
+      { numRuns: 200 },
+    );
+    // Probed (hits and misses) and declined (several sizes, or nothing held) many times.
+    expect(seen.probed).toBeGreaterThan(2000);
+    expect(seen.hits).toBeGreaterThan(600);
+    expect(seen.declined).toBeGreaterThan(2000);
+    expect(seen.big).toBeGreaterThan(700);
   });
 });

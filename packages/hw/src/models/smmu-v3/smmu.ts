@@ -48,7 +48,7 @@ import {
 } from '../../walk/lpae.js';
 import { createWalkResult, PERM_ALL, PERM_PRIV_R, PERM_PRIV_W, PERM_PRIV_X, PERM_USER_R, PERM_USER_W, PERM_USER_X, permits, type WalkAccess, type WalkResult, type WalkTableTranslator } from '../../walk/types.js';
 import type { DmaTranslation, DmaTranslator, DmaTranslatorParts } from '../dma-master.js';
-import { tlbSizeShift, WALK_CACHE_DEFAULT_CAPACITY, WALK_CACHE_TAGS, WalkCache, type TlbCounters } from '../tlb.js';
+import { tlbSizeShift, WALK_CACHE_DEFAULT_CAPACITY, WALK_CACHE_TAGS, WalkCache, type TlbCounters, type WalkLeaf } from '../tlb.js';
 import { SetTlb, SET_TLB_DEFAULT_WAYS } from '../set-tlb.js';
 import { decodeSmmuV3Caps, SMMUV3_PRESET_FVP, type SmmuV3Caps, type SmmuV3Preset } from './presets.js';
 import * as R from './regs.js';
@@ -373,6 +373,8 @@ export class SmmuV3 implements MmioDevice {
    * (`wcOn` false) nothing is ever looked up in it or put into it.
    */
   private readonly wc: WalkCache;
+  /** `wc.leaf` (the one-step fill's decoded table), held here for the hot part's call. */
+  private readonly wcLeaf: WalkLeaf;
   private readonly wcOn: boolean;
   /** Walk-cache tags: one per distinct decoded translation config (tables and geometry). */
   private readonly cfgTags = new Map<string, number>();
@@ -460,6 +462,7 @@ export class SmmuV3 implements MmioDevice {
     if (!Number.isInteger(wcCapacity) || wcCapacity < 1 || wcCapacity > 2 ** 24) throw new RangeError(`${this.name}: bad walk cache capacity ${wcCapacity}`);
     this.wcOn = opts.walkCache !== false;
     this.wc = new WalkCache({ capacity: this.wcOn ? wcCapacity : 1, eviction: 'flush' });
+    this.wcLeaf = this.wc.leaf;
   }
 
   // =========================================================================================
@@ -657,6 +660,9 @@ export class SmmuV3 implements MmioDevice {
     const old = this.cr0;
     this.cr0 = v & R.CR0_MASK;
     this.cr0ack = this.cr0; // changes take effect at once
+    // The hot part of `translateParts` does not test SMMUEN: it uses the remembered stream,
+    // and a stream is remembered only while SMMUEN is set; so turning it on or off forgets it.
+    if (((this.cr0 ^ old) & R.CR0_SMMUEN) !== 0) this.dropFastStream();
     this.checkAlignment(this.cr0 & ~old);
     if ((this.cr0 & R.CR0_CMDQEN) !== 0 && (old & R.CR0_CMDQEN) === 0) this.processCmdq();
   }
@@ -1417,14 +1423,83 @@ export class SmmuV3 implements MmioDevice {
    * high half below 2^21). Callers holding the halves (register pairs) can use it directly.
    */
   translateParts(streamId: number, substreamId: number, hi: number, lo: number, access: WalkAccess, out: SmmuTranslation): boolean {
-    this.stats.translations++;
-    if ((this.cr0 & R.CR0_SMMUEN) === 0) return this.translateDisabled(hi * TWO32 + (lo >>> 0), out);
+    // The hot part: a TLB hit of the remembered stream, and nothing else. It is kept small
+    // enough in bytecode that V8 inlines it (with `translate` and what it calls: `lookupOne`,
+    // `perms`, `outputFlat`) into the callers' loops, so a hit makes no call. V8 inlines a
+    // function while the bytecode it brings (its own plus, once it has optimized code of its
+    // own, everything that code inlined) times 1.2 fits a budget of 920 bytes per compiled
+    // function: `translate` (73) with this chain came to ~674 (2026-12-06), ~20 bytes of room.
+    // Over it, a caller calls `translate` and boxes the IOVA (a heap number per translation):
+    // keep this part small, and check with `--trace-turbo-inlining` after changing it.
+    // Everything else goes to `translateSlow` with the input as int32 halves: misses (the
+    // one-step fill and the walks), another stream than the last one, bypass and abort
+    // streams, the SMMU disabled (a stream is remembered only while SMMUEN is set: see
+    // `writeCr0`), contexts holding other sizes than one below 4 GiB (`lookupOne` says −2).
+    const ctx = this.fastCtx;
+    let e = -1;
+    if (streamId === this.fastSid && substreamId === this.fastSsid && ctx >= 0) {
+      const tlb = this.tlb;
+      e = tlb.lookupOne(ctx, hi, lo);
+      // The permission bit `permits` would test, written out (PERM_USER_* are PERM_PRIV_* << 3).
+      if (e >= 0 && (tlb.perms(e) & ((access.exec ? PERM_PRIV_X : access.write ? PERM_PRIV_W : PERM_PRIV_R) << (access.priv ? 0 : 3))) !== 0) {
+        const st = this.stats;
+        st.translations++;
+        st.tlbHits++;
+        out.pa = tlb.outputFlat(e, hi, lo);
+        return true;
+      }
+    }
+    return this.translateSlow(streamId, substreamId, hi, lo, access, out, e);
+  }
+
+  /**
+   * `translateParts` for everything its hot part does not do. For the remembered stream: a
+   * context `lookupOne` does not probe (`e` −2), a hit the access may not use (`e` its
+   * entry), a miss (`e` −1: the one-step fill, else `translateMiss`). Else the SMMU disabled,
+   * a stream other than the last one (its configuration found through the STE and CD caches
+   * and remembered, then the translation starts again in `translateParts`), bypass and abort.
+   */
+  private translateSlow(streamId: number, substreamId: number, hi: number, lo: number, access: WalkAccess, out: SmmuTranslation, e: number): boolean {
+    const fc = this.fastCtx;
+    if (streamId === this.fastSid && substreamId === this.fastSsid && fc >= 0) {
+      if (e === -2) {
+        // A context holding several block sizes (or one of 4 GiB and more, or none).
+        e = this.tlb.lookupParts(fc, hi, lo);
+        if (e >= 0 && permits(this.tlb.perms(e), access)) {
+          this.stats.translations++;
+          this.stats.tlbHits++;
+          out.pa = this.tlb.outputParts(e, hi, lo);
+          return true;
+        }
+      }
+      const st = this.stats;
+      st.translations++;
+      if (e < 0 && this.fastOne !== null) {
+        const tlb = this.tlb;
+        const need = (access.exec ? PERM_PRIV_X : access.write ? PERM_PRIV_W : PERM_PRIV_R) << (access.priv ? 0 : 3);
+        const f = tlb.fillLeaf(fc, fc, this.fastOneWctx, this.fastOneTag, this.fastOne, hi, lo, need, this.wcLeaf, true);
+        if (f >= 0) {
+          st.tlbMisses++;
+          st.walks++;
+          st.tlbEntries = tlb.size;
+          st.tlbFlushes = tlb.flushes;
+          out.pa = tlb.outputParts(f, hi, lo);
+          return true;
+        }
+      }
+      return this.translateMiss(hi, lo, access, out, e);
+    }
+    if ((this.cr0 & R.CR0_SMMUEN) === 0) {
+      this.stats.translations++;
+      return this.translateDisabled(hi * TWO32 + (lo >>> 0), out);
+    }
     let ctx = this.fastCtx;
     if (streamId !== this.fastSid || substreamId !== this.fastSsid) {
       // Another stream than the last one: find its configuration through the STE and CD
       // caches and remember it (CTX_FAULT results, which wrote an event, are not remembered).
-      // Kept in this function on purpose: the whole entry is then too big for V8 to inline,
-      // so the small `translate` wrapper stays inlinable and only int32 halves cross calls.
+      // Counted first, as before any event: a remembered stream that translates uncounts it
+      // and goes on in the hot part, which counts it there.
+      this.stats.translations++;
       const iova = hi * TWO32 + (lo >>> 0);
       const ste = this.getSte(streamId, substreamId);
       if (ste === undefined) {
@@ -1487,36 +1562,16 @@ export class SmmuV3 implements MmioDevice {
           this.fastOneWctx = this.fastWctx2;
         }
       }
-    }
-    if (ctx < 0) {
-      if (ctx !== CTX_BYPASS) return false;
-      out.pa = hi * TWO32 + (lo >>> 0);
-      return true;
-    }
-    const tlb = this.tlb;
-    const e = tlb.lookupParts(ctx, hi, lo);
-    if (e >= 0) {
-      if (permits(tlb.perms(e), access)) {
-        this.stats.tlbHits++;
-        out.pa = tlb.outputParts(e, hi, lo);
-        return true;
+      if (ctx >= 0) {
+        this.stats.translations--;
+        return this.translateParts(streamId, substreamId, hi, lo, access, out);
       }
-    } else if (this.fastOne !== null) {
-      // The permission bit `permits` tests (`permBit`, written out: a call here would take
-      // V8's inlining budget from the hit path above, and was not inlined).
-      const need = access.exec ? (access.priv ? PERM_PRIV_X : PERM_USER_X) : access.write ? (access.priv ? PERM_PRIV_W : PERM_USER_W) : access.priv ? PERM_PRIV_R : PERM_USER_R;
-      const f = tlb.fillLeaf(ctx, ctx, this.fastOneWctx, this.fastOneTag, this.fastOne, hi, lo, need, this.wc.leaf, true);
-      if (f >= 0) {
-        const st = this.stats;
-        st.tlbMisses++;
-        st.walks++;
-        st.tlbEntries = tlb.size;
-        st.tlbFlushes = tlb.flushes;
-        out.pa = tlb.outputParts(f, hi, lo);
-        return true;
-      }
+    } else {
+      this.stats.translations++;
     }
-    return this.translateMiss(ctx, streamId, substreamId, hi, lo, access, out, e);
+    if (ctx !== CTX_BYPASS) return false;
+    out.pa = hi * TWO32 + (lo >>> 0);
+    return true;
   }
 
   private translateDisabled(iova: number, out: SmmuTranslation): boolean {
@@ -1531,7 +1586,10 @@ export class SmmuV3 implements MmioDevice {
    * walks through `walkStage` (walk cache, then the fast walk, then the full walker for
    * anything else); the combined entry goes into the TLB. Only int32 halves cross calls.
    */
-  private translateMiss(ctx: number, streamId: number, substreamId: number, iovaHi: number, iovaLo: number, access: WalkAccess, out: SmmuTranslation, e: number): boolean {
+  private translateMiss(iovaHi: number, iovaLo: number, access: WalkAccess, out: SmmuTranslation, e: number): boolean {
+    const ctx = this.fastCtx;
+    const streamId = this.fastSid;
+    const substreamId = this.fastSsid;
     const one = this.fastOne;
     // `fastLeaf` only when the step is not armed for this stream's walk-cache context and
     // config: when it is, `fillLeaf` has just declined exactly where `fastLeaf` would (the
