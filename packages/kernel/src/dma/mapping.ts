@@ -296,6 +296,24 @@ const ONE_PAGE_MAX = 2 ** 52;
  * arguments, DMA_NONE, IOVA space or page tables exhausted), with nothing left behind.
  */
 export function dmaMapSingle(dev: Device, paddr: number, size: number, dir: DmaDataDirection): number {
+  const pfn = dmaMapFrame(dev, paddr, size, dir);
+  return pfn >= 0 ? pfn * mapGran + mapOff : pfn === MAP_ADDR_OUT ? mapAddrOut[0]! : DMA_MAPPING_ERROR;
+}
+
+/** dmaMapFrame's answer when the DMA address is in mapAddrOut[0] (a mapping other than one granule). */
+const MAP_ADDR_OUT = -2;
+/** The DMA address of dmaMapFrame's last MAP_ADDR_OUT answer. */
+const mapAddrOut = new Float64Array(1);
+/** The granule and the offset in it of dmaMapFrame's last one-granule mapping. */
+let mapGran = 0;
+let mapOff = 0;
+
+/**
+ * dmaMapSingle's work: the one-granule mapping's IOVA frame (its granule and offset then in
+ * mapGran and mapOff), MAP_ADDR_OUT with the DMA address in mapAddrOut[0], or
+ * DMA_MAPPING_ERROR.
+ */
+function dmaMapFrame(dev: Device, paddr: number, size: number, dir: DmaDataDirection): number {
   if (dev === lastDev) {
     // one granule on the DMA domain the device used last (see above)
     const d = lastDma!;
@@ -325,7 +343,9 @@ export function dmaMapSingle(dev: Device, paddr: number, size: number, dir: DmaD
           return DMA_MAPPING_ERROR;
         }
         d.maps.addPage(pfn, gran, off, size, dir, domain);
-        return pfn * gran + off;
+        mapGran = gran;
+        mapOff = off;
+        return pfn;
       }
     }
   }
@@ -338,7 +358,8 @@ export function dmaMapSingle(dev: Device, paddr: number, size: number, dir: DmaD
       return DMA_MAPPING_ERROR;
     }
     d.maps.add(paddr, size, DMA_KIND_SINGLE, dir, null, 0, 0, 0, -1);
-    return paddr;
+    mapAddrOut[0] = paddr;
+    return MAP_ADDR_OUT;
   }
   const iovad = d.cookie!;
   const off = iovad.offsetOf(paddr);
@@ -351,7 +372,8 @@ export function dmaMapSingle(dev: Device, paddr: number, size: number, dir: DmaD
     return DMA_MAPPING_ERROR;
   }
   d.maps.add(iova + off, size, DMA_KIND_SINGLE, dir, domain, iova, len, 0, -1);
-  return iova + off;
+  mapAddrOut[0] = iova + off;
+  return MAP_ADDR_OUT;
 }
 
 /**
