@@ -143,6 +143,11 @@ const MAP_FRAME = dmaMapFrame;
 const MAP_PAGE = iommuMapPage;
 const UNMAP_PAGE = iommuUnmapPage;
 const UNMAP_SLOW = dmaUnmapSlow;
+const CACHE_PROT_OF = cacheProtOf;
+/** IOMMU_READ | IOMMU_WRITE, IOMMU_READ, IOMMU_WRITE (imported constants are loaded at every use). */
+const PROT_RW = IOMMU_READ | IOMMU_WRITE;
+const PROT_R = IOMMU_READ;
+const PROT_W = IOMMU_WRITE;
 /** The last device looked up and its state: consecutive calls mostly concern one device. */
 const last: { dev: Device | null; dma: DevDma | null } = { dev: null, dma: null };
 
@@ -351,7 +356,7 @@ function dmaMapFrame(dev: Device, paddr: number, size: number, dir: DmaDataDirec
         const geo = domain.geometry;
         const pfn = iovad.allocOne(Math.floor((geo.forceAperture ? Math.min(d.mask, geo.apertureEnd) : d.mask) * iovad.invGranule));
         if (pfn < 0) return DMA_MAPPING_ERROR;
-        const prot = cacheProtOf(dev, d) | (dir === DMA_BIDIRECTIONAL ? IOMMU_READ | IOMMU_WRITE : dir === DMA_TO_DEVICE ? IOMMU_READ : IOMMU_WRITE);
+        const prot = CACHE_PROT_OF(dev, d) | (dir === DMA_BIDIRECTIONAL ? PROT_RW : dir === DMA_TO_DEVICE ? PROT_R : PROT_W);
         if (MAP_PAGE(domain, pfn, (paddr - off) * iovad.invGranule, gran, prot) < 0) {
           iovad.freeOne(pfn);
           return DMA_MAPPING_ERROR;
