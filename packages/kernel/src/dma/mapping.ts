@@ -144,10 +144,18 @@ const MAP_PAGE = iommuMapPage;
 const UNMAP_PAGE = iommuUnmapPage;
 const UNMAP_SLOW = dmaUnmapSlow;
 const CACHE_PROT_OF = cacheProtOf;
-/** IOMMU_READ | IOMMU_WRITE, IOMMU_READ, IOMMU_WRITE (imported constants are loaded at every use). */
+/**
+ * IOMMU_READ | IOMMU_WRITE, IOMMU_READ, IOMMU_WRITE, and this module's exported DMA_* constants,
+ * as private constants: an imported or exported binding lives in a module cell, which is loaded
+ * and tested for initialisation at every use.
+ */
 const PROT_RW = IOMMU_READ | IOMMU_WRITE;
 const PROT_R = IOMMU_READ;
 const PROT_W = IOMMU_WRITE;
+const BIDI = DMA_BIDIRECTIONAL;
+const TO_DEV = DMA_TO_DEVICE;
+const FROM_DEV = DMA_FROM_DEVICE;
+const MAP_ERROR = DMA_MAPPING_ERROR;
 /** The last device looked up and its state: consecutive calls mostly concern one device. */
 const last: { dev: Device | null; dma: DevDma | null } = { dev: null, dma: null };
 
@@ -317,7 +325,7 @@ const ONE_PAGE_MAX = 2 ** 52;
  */
 export function dmaMapSingle(dev: Device, paddr: number, size: number, dir: DmaDataDirection): number {
   const pfn = MAP_FRAME(dev, paddr, size, dir);
-  return pfn >= 0 ? pfn * framed.gran + framed.off : pfn === MAP_ADDR_OUT ? mapAddrOut[0]! : DMA_MAPPING_ERROR;
+  return pfn >= 0 ? pfn * framed.gran + framed.off : pfn === MAP_ADDR_OUT ? mapAddrOut[0]! : MAP_ERROR;
 }
 
 /** dmaMapFrame's answer when the DMA address is in mapAddrOut[0] (a mapping other than one granule). */
@@ -344,7 +352,7 @@ function dmaMapFrame(dev: Device, paddr: number, size: number, dir: DmaDataDirec
       paddr >= 0 &&
       paddr < ONE_PAGE_MAX &&
       Math.floor(paddr) === paddr &&
-      (dir === DMA_BIDIRECTIONAL || dir === DMA_TO_DEVICE || dir === DMA_FROM_DEVICE)
+      (dir === BIDI || dir === TO_DEV || dir === FROM_DEV)
     ) {
       // cookieDomain is still the device's default domain, cookie its IOVA allocator (oneEpoch)
       const iovad = d.cookie!;
@@ -355,11 +363,11 @@ function dmaMapFrame(dev: Device, paddr: number, size: number, dir: DmaDataDirec
         const domain = d.cookieDomain!;
         const geo = domain.geometry;
         const pfn = iovad.allocOne(Math.floor((geo.forceAperture ? Math.min(d.mask, geo.apertureEnd) : d.mask) * iovad.invGranule));
-        if (pfn < 0) return DMA_MAPPING_ERROR;
-        const prot = CACHE_PROT_OF(dev, d) | (dir === DMA_BIDIRECTIONAL ? PROT_RW : dir === DMA_TO_DEVICE ? PROT_R : PROT_W);
+        if (pfn < 0) return MAP_ERROR;
+        const prot = CACHE_PROT_OF(dev, d) | (dir === BIDI ? PROT_RW : dir === TO_DEV ? PROT_R : PROT_W);
         if (MAP_PAGE(domain, pfn, (paddr - off) * iovad.invGranule, gran, prot) < 0) {
           iovad.freeOne(pfn);
-          return DMA_MAPPING_ERROR;
+          return MAP_ERROR;
         }
         d.maps.addPage(pfn, gran, off, size, dir, domain);
         framed.gran = gran;
