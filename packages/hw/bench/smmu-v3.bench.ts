@@ -10,7 +10,7 @@
  * (so a "miss" row really walks every time and a "hit" row never does). The allocation probe
  * reports heap bytes allocated per operation, measured with no GC in between.
  */
-import { DMA_STATUS_DONE, DmaMaster, SetTlb, Tlb, type SmmuTranslation, type WalkAccess } from '@gki/hw';
+import { DMA_STATUS_DONE, DmaMaster, SetTlb, Tlb, type SmmuTranslation, type SmmuV3, type WalkAccess } from '@gki/hw';
 import { allocPerOp, figures, newBench, type BenchRow } from './harness.js';
 import { RAM, S1_PAGE, S2_PAGE, SmmuRig, Tables, cdWords, steNested, steS1, steS2, writeCd } from './smmu-v3-setup.js';
 
@@ -90,9 +90,19 @@ function build(): Setup {
 const READ: WalkAccess = { write: false, exec: false, priv: false };
 const out: SmmuTranslation = { pa: -1 };
 
-/** One translation of each of `PAGES` pages from `base` (offset 0x10 into each page). */
-function sweep(rig: SmmuRig, sid: number, base: number): number {
-  const smmu = rig.smmu;
+/**
+ * One translation of each of `PAGES` pages from `base` (offset 0x10 into each page).
+ *
+ * The loops below take the SMMU itself, not the rig: nothing runs before a loop that needs
+ * type feedback (a property load such as `rig.smmu` did). Such a load runs once per call, the
+ * first time before V8 has given the function a feedback vector (it does so lazily, during
+ * the loop), so the function's optimized code could be compiled, concurrently with the next
+ * call, before that call recorded the load: the code then deoptimized on entry ("insufficient
+ * type feedback", bytecode offset 0) and the loop, called once per sample, ran in baseline code
+ * for the rest of the row (17 ns and 4 heap numbers per translation: V8's "slow mode" of
+ * these rows, in one process out of three or four).
+ */
+function sweep(smmu: SmmuV3, sid: number, base: number): number {
   let acc = 0;
   for (let i = 0; i < PAGES; i++) {
     if (!smmu.translate(sid, -1, base + i * 4096 + 0x10, READ, out)) throw new Error(`translate failed at page ${i}`);
@@ -105,8 +115,7 @@ function sweep(rig: SmmuRig, sid: number, base: number): number {
  * `sweep` for the rig without a walk cache: its own copy, so that each loop's call site sees
  * one SMMU (a call site that sees two gets slower and boxes the address on other rows).
  */
-function sweepCold(rig: SmmuRig, sid: number, base: number): number {
-  const smmu = rig.smmu;
+function sweepCold(smmu: SmmuV3, sid: number, base: number): number {
   let acc = 0;
   for (let i = 0; i < PAGES; i++) {
     if (!smmu.translate(sid, -1, base + i * 4096 + 0x10, READ, out)) throw new Error(`translate failed at page ${i}`);
@@ -116,8 +125,7 @@ function sweepCold(rig: SmmuRig, sid: number, base: number): number {
 }
 
 /** `HIT_OPS` translations cycling over the first `HOT_PAGES` pages. */
-function hot(rig: SmmuRig, sid: number, base: number): number {
-  const smmu = rig.smmu;
+function hot(smmu: SmmuV3, sid: number, base: number): number {
   let acc = 0;
   for (let i = 0; i < HIT_OPS; i++) {
     if (!smmu.translate(sid, -1, base + (i % HOT_PAGES) * 4096 + 0x10, READ, out)) throw new Error('translate failed');
@@ -151,6 +159,7 @@ interface Case {
 export function smmuV3Bench(runs: number): BenchRow[] {
   const { rig, cold } = build();
   const smmu = rig.smmu;
+  const coldSmmu = cold.smmu;
   const flushS1 = () => rig.tlbiAsid(ASID);
   const flushCold = () => cold.tlbiAsid(ASID);
   const flushS2 = () => rig.tlbiVmid(VMID_S2);
@@ -201,14 +210,14 @@ export function smmuV3Bench(runs: number): BenchRow[] {
     { id: 'yardstick.map-get', group: 'yardsticks (same loop, same 64 keys)', name: 'bare Map.get(page number) -> PA', ops: HIT_OPS, run: hotMap, expectSum: sumHot, hits: 0, misses: 0, walks: 0 },
     { id: 'yardstick.tlb-lookup', group: 'yardsticks (same loop, same 64 keys)', name: 'Tlb.lookup + Tlb.output (the hashed TLB alone, under the walk cache)', ops: HIT_OPS, run: hotTlb, expectSum: sumHot, hits: 0, misses: 0, walks: 0, vs: 'yardstick.map-get', goal: 2 },
     { id: 'yardstick.settlb-lookup', group: 'yardsticks (same loop, same 64 keys)', name: 'SetTlb.lookup + SetTlb.output (the models\' fast path alone)', ops: HIT_OPS, run: hotSetTlb, expectSum: sumHot, hits: 0, misses: 0, walks: 0, vs: 'yardstick.map-get', goal: 2 },
-    { id: 's1.hit', group: S1, name: 'TLB hit, 64-page working set', ops: HIT_OPS, run: () => hot(rig, SID_S1, IOVA), expectSum: sumHot, hits: HIT_OPS, misses: 0, walks: 0, vs: 'yardstick.map-get', goal: 2 },
-    { id: 's1.hit-16k', group: S1, name: 'TLB hit, 64 MiB working set (16384 entries)', ops: PAGES, run: () => sweep(rig, SID_S1, IOVA), expectSum: sumSweep, hits: PAGES, misses: 0, walks: 0 },
-    { id: 's1.miss', group: S1, name: 'TLB miss (TLBI_NH_ASID before each sample: one 4-level walk per 2 MiB, the rest resume at the cached level-3 table)', ops: PAGES, run: () => sweep(rig, SID_S1, IOVA), before: flushS1, expectSum: sumSweep, hits: 0, misses: PAGES, walks: PAGES },
-    { id: 's1.miss-cold', group: S1, name: 'TLB miss, no walk cache (a 4-level walk every time)', ops: PAGES, run: () => sweepCold(cold, SID_S1, IOVA), before: flushCold, expectSum: sumSweep, hits: 0, misses: PAGES, walks: PAGES, on: cold },
-    { id: 's2.hit', group: 'stage 2 (39-bit IPA, 3 levels)', name: 'TLB hit, 64-page working set', ops: HIT_OPS, run: () => hot(rig, SID_S2, IPA), expectSum: sumHot, hits: HIT_OPS, misses: 0, walks: 0, vs: 'yardstick.map-get', goal: 2 },
-    { id: 's2.miss', group: 'stage 2 (39-bit IPA, 3 levels)', name: 'TLB miss, 3-level walk (TLBI_S12_VMALL before each sample)', ops: PAGES, run: () => sweep(rig, SID_S2, IPA), before: flushS2, expectSum: sumSweep, hits: 0, misses: PAGES, walks: PAGES },
-    { id: 'nested.hit', group: 'nested (S1 4 levels over S2 3 levels)', name: 'TLB hit, 64-page working set', ops: HIT_OPS, run: () => hot(rig, SID_NESTED, IOVA), expectSum: sumHot, hits: HIT_OPS, misses: 0, walks: 0, vs: 'yardstick.map-get', goal: 2 },
-    { id: 'nested.miss', group: 'nested (S1 4 levels over S2 3 levels)', name: 'TLB miss, S1 + S2 walk (TLBI_S12_VMALL before each sample; S1 tables fetched through S2; both walks resume at cached level-3 tables)', ops: PAGES, run: () => sweep(rig, SID_NESTED, IOVA), before: flushNested, expectSum: sumSweep, hits: 0, misses: PAGES, walks: 2 * PAGES + NESTED_S1_TABLES },
+    { id: 's1.hit', group: S1, name: 'TLB hit, 64-page working set', ops: HIT_OPS, run: () => hot(smmu, SID_S1, IOVA), expectSum: sumHot, hits: HIT_OPS, misses: 0, walks: 0, vs: 'yardstick.map-get', goal: 2 },
+    { id: 's1.hit-16k', group: S1, name: 'TLB hit, 64 MiB working set (16384 entries)', ops: PAGES, run: () => sweep(smmu, SID_S1, IOVA), expectSum: sumSweep, hits: PAGES, misses: 0, walks: 0 },
+    { id: 's1.miss', group: S1, name: 'TLB miss (TLBI_NH_ASID before each sample: one 4-level walk per 2 MiB, the rest resume at the cached level-3 table)', ops: PAGES, run: () => sweep(smmu, SID_S1, IOVA), before: flushS1, expectSum: sumSweep, hits: 0, misses: PAGES, walks: PAGES },
+    { id: 's1.miss-cold', group: S1, name: 'TLB miss, no walk cache (a 4-level walk every time)', ops: PAGES, run: () => sweepCold(coldSmmu, SID_S1, IOVA), before: flushCold, expectSum: sumSweep, hits: 0, misses: PAGES, walks: PAGES, on: cold },
+    { id: 's2.hit', group: 'stage 2 (39-bit IPA, 3 levels)', name: 'TLB hit, 64-page working set', ops: HIT_OPS, run: () => hot(smmu, SID_S2, IPA), expectSum: sumHot, hits: HIT_OPS, misses: 0, walks: 0, vs: 'yardstick.map-get', goal: 2 },
+    { id: 's2.miss', group: 'stage 2 (39-bit IPA, 3 levels)', name: 'TLB miss, 3-level walk (TLBI_S12_VMALL before each sample)', ops: PAGES, run: () => sweep(smmu, SID_S2, IPA), before: flushS2, expectSum: sumSweep, hits: 0, misses: PAGES, walks: PAGES },
+    { id: 'nested.hit', group: 'nested (S1 4 levels over S2 3 levels)', name: 'TLB hit, 64-page working set', ops: HIT_OPS, run: () => hot(smmu, SID_NESTED, IOVA), expectSum: sumHot, hits: HIT_OPS, misses: 0, walks: 0, vs: 'yardstick.map-get', goal: 2 },
+    { id: 'nested.miss', group: 'nested (S1 4 levels over S2 3 levels)', name: 'TLB miss, S1 + S2 walk (TLBI_S12_VMALL before each sample; S1 tables fetched through S2; both walks resume at cached level-3 tables)', ops: PAGES, run: () => sweep(smmu, SID_NESTED, IOVA), before: flushNested, expectSum: sumSweep, hits: 0, misses: PAGES, walks: 2 * PAGES + NESTED_S1_TABLES },
   ];
 
   // Check every case once (warming the TLB for the hit rows), untimed.

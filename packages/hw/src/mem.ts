@@ -103,6 +103,16 @@ export class PhysMem {
     return false;
   }
 
+  /**
+   * `contains` of the address given as 32-bit halves (int32 or u32 bit patterns), for hot
+   * callers: int32 arguments cross a call V8 does not inline without a heap number.
+   */
+  containsParts(hi: number, lo: number, len = 1): boolean {
+    const pa = (hi >>> 0) * 4294967296 + (lo >>> 0);
+    for (const r of this.regions) if (pa >= r.base && pa + len <= r.base + r.size) return true;
+    return false;
+  }
+
   private lastBase = 0;
   private lastEnd = 0;
 
@@ -170,7 +180,46 @@ export class PhysMem {
    * halves are not.
    */
   peekChunkParts(hi: number, lo: number): Uint32Array {
-    return this.peekChunk((hi >>> 0) * 4294967296 + (lo >>> 0));
+    // `peekChunk` written out, so that the address never crosses a call as a double: this
+    // wrapper used to call `peekChunk`, and where V8 inlined the wrapper but not that call
+    // the address became a heap number per call (the SMMUv2 short-descriptor miss: 16 or
+    // 32 B per walk in some processes). The common case (the last RAM region, a cached
+    // chunk) first; the rest as halves.
+    const pa = (hi >>> 0) * 4294967296 + (lo >>> 0);
+    if (pa >= this.lastBase && pa + 1 <= this.lastEnd) {
+      const key = Math.floor(pa * INV_CHUNK);
+      const slot = key & (CHUNK_CACHE - 1);
+      if (this.cacheKey[slot] === key) return this.cacheArr[slot]!;
+    }
+    return this.peekChunkPartsSlow(hi, lo);
+  }
+
+  /**
+   * `peekChunkParts` beyond the last region's cached chunks: `peekChunk` (its region check
+   * and chunk lookup) on halves, with no call that takes the address as a double except the
+   * BusError it throws.
+   */
+  private peekChunkPartsSlow(hi: number, lo: number): Uint32Array {
+    const pa = (hi >>> 0) * 4294967296 + (lo >>> 0); // a safe non-negative integer
+    if (!(pa >= this.lastBase && pa + 1 <= this.lastEnd)) {
+      let found = false;
+      for (const r of this.regions)
+        if (pa >= r.base && pa + 1 <= r.base + r.size) {
+          this.lastBase = r.base;
+          this.lastEnd = r.base + r.size;
+          found = true;
+          break;
+        }
+      if (!found) throw new BusError(pa, 1, false, 'outside RAM');
+    }
+    const key = Math.floor(pa * INV_CHUNK);
+    const slot = key & (CHUNK_CACHE - 1);
+    if (this.cacheKey[slot] === key) return this.cacheArr[slot]!;
+    const c = this.chunks.get(key);
+    if (c === undefined) return ZERO_CHUNK;
+    this.cacheKey[slot] = key;
+    this.cacheArr[slot] = c;
+    return c;
   }
 
   /**

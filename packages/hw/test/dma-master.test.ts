@@ -115,6 +115,35 @@ describe('DmaMaster over MMIO', () => {
     expect(board.mem.readBytes(HIGH_RAM + 0x800, data.length)).toEqual(data);
   });
 
+  it('copies, fills and checksums at unaligned offsets in RAM at 2^31 and above 4 GiB (the engine carries PAs as 32-bit halves)', () => {
+    // RAM at 2^31 (low halves negative as int32) and above 4 GiB (a non-zero high half).
+    const LOW2G = 2 ** 31;
+    const board = new Board('t', [
+      { base: LOW2G, size: 1 << 20 },
+      { base: HIGH_RAM, size: 1 << 20 },
+    ]);
+    const dma = new DmaMaster(board.mem, { name: 'dma0', streamId: 7 });
+    const data = randomBytes(3 * 4096 + 5, 21);
+    board.mem.writeBytes(HIGH_RAM + 0x1ffd, data);
+    // Unaligned on both sides, pieces crossing pages at different offsets: above 4 GiB -> 2^31.
+    expect(dma.copy(HIGH_RAM + 0x1ffd, LOW2G + 0x3002, data.length)).toBe(DMA_STATUS_DONE);
+    expect(board.mem.readBytes(LOW2G + 0x3002, data.length)).toEqual(data);
+    expect(board.mem.readBytes(LOW2G + 0x3001, 1)[0]).toBe(0);
+    expect(board.mem.readBytes(LOW2G + 0x3002 + data.length, 1)[0]).toBe(0);
+    // And back, word-aligned, to another place above 4 GiB.
+    expect(dma.copy(LOW2G + 0x3000, HIGH_RAM + 0x8000, 2 * 4096)).toBe(DMA_STATUS_DONE);
+    expect(board.mem.readBytes(HIGH_RAM + 0x8000, 2)).toEqual(new Uint8Array(2));
+    expect(board.mem.readBytes(HIGH_RAM + 0x8002, 2 * 4096 - 2)).toEqual(data.subarray(0, 2 * 4096 - 2));
+    expect(dma.fill(HIGH_RAM + 0x2_0ffe, 4099, 0x4433_2211)).toBe(DMA_STATUS_DONE);
+    const got = board.mem.readBytes(HIGH_RAM + 0x2_0ffe, 4099);
+    for (let i = 0; i < got.length; i++) expect(got[i]).toBe(0x11 * ((i % 4) + 1));
+    expect(board.mem.readBytes(HIGH_RAM + 0x2_0ffd, 1)[0]).toBe(0);
+    expect(dma.checksum(LOW2G + 0x3002, data.length)).toBe(DMA_STATUS_DONE);
+    expect(dma.checksumValue).toBe(fnv1a(data));
+    expect(dma.checksum(HIGH_RAM + 0x1ffd, data.length)).toBe(DMA_STATUS_DONE);
+    expect(dma.checksumValue).toBe(fnv1a(data));
+  });
+
   it('fills with a repeated little-endian pattern from an unaligned start', () => {
     const { board } = setup();
     const dst = RAM + 0x3001;

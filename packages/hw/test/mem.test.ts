@@ -44,6 +44,32 @@ describe('PhysMem', () => {
     expect(() => new PhysMem([{ base: 0, size: 0x2000 }, { base: 0x1000, size: 0x1000 }])).toThrow(/overlap/);
   });
 
+  it('peekChunkParts gives what peekChunk gives, across regions, untouched chunks and bus errors', () => {
+    // Two regions (one above 4 GiB, low halves at or above 2^31 as int32), more chunks than
+    // the chunk cache holds, visited in an order that keeps switching region.
+    const hiBase = 2 ** 36 + 2 ** 31;
+    const m = new PhysMem([
+      { base: 0x8000_0000, size: 24 << 20 },
+      { base: hiBase, size: 24 << 20 },
+    ]);
+    const addrs: number[] = [];
+    for (let i = 0; i < 12; i++) addrs.push(0x8000_0000 + i * (2 << 20) + 0x1234, hiBase + i * (2 << 20) + 0x5678);
+    for (const [k, a] of addrs.entries()) if (k % 3 !== 0) m.write32(a - (a % 4), k + 1); // some chunks stay untouched
+    const parts = (a: number) => m.peekChunkParts(Math.floor(a / 2 ** 32), (a % 2 ** 32) | 0);
+    for (let round = 0; round < 2; round++)
+      for (const [k, a] of addrs.entries()) {
+        const c = parts(a);
+        expect(c).toBe(m.peekChunk(a));
+        expect(c[PhysMem.wordIndex(a)]).toBe(k % 3 !== 0 ? k + 1 : 0);
+      }
+    for (const bad of [0x7fff_fffc, 0x8000_0000 + (24 << 20), hiBase - 4, hiBase + (24 << 20), 2 ** 40]) {
+      expect(() => m.peekChunk(bad)).toThrow(BusError);
+      expect(() => parts(bad)).toThrow(new BusError(bad, 1, false, 'outside RAM'));
+    }
+    // A bus error leaves the fast path intact.
+    expect(parts(addrs[1]!)).toBe(m.peekChunk(addrs[1]!));
+  });
+
   it('reads and writes the last bytes of a region, and faults one byte past it', () => {
     const m = new PhysMem([{ base: 0x1000, size: 0x2000 }]);
     m.writeBytes(0x2000, new Uint8Array(0x1000).fill(7));

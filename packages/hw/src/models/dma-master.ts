@@ -133,6 +133,8 @@ export class DmaMaster implements MmioDevice {
   private translator: DmaTranslator | undefined;
   private translatorParts: DmaTranslatorParts | undefined;
   private readonly out: Required<DmaTranslation> = { pa: 0, stalled: false, sink: false };
+  /** The PA `resolve` found, as int32 halves (high, low): see `run`. */
+  private readonly paHalves = new Int32Array(2);
   /** The command being run or suspended, and where a stalled transfer stopped. */
   private active = 0;
   private running = false;
@@ -351,32 +353,44 @@ export class DmaMaster implements MmioDevice {
       let n = len - done;
       if (cmd !== DMA_CMD_FILL) n = Math.min(n, PAGE_SIZE - (s % PAGE_SIZE));
       if (cmd !== DMA_CMD_CHECKSUM) n = Math.min(n, PAGE_SIZE - (d % PAGE_SIZE));
-      let sp = -1;
+      // The physical addresses are kept as int32 halves (spHi/dpHi −1 for none: a read or
+      // write terminated without an abort, or no source/destination). As doubles (a loop
+      // variable holding −1 or a PA, then an argument of the per-page helpers, which V8 does
+      // not inline here) they were a heap number each for a PA at or above 2^31.
+      let spHi = -1;
+      let spLo = 0;
       if (cmd !== DMA_CMD_FILL) {
         const sHi = Math.floor(s * INV_TWO_POW_32);
         const r = this.resolve(sHi | 0, (s - sHi * TWO_POW_32) | 0, n, false);
         if (r === RESOLVE_STALLED) return this.suspend(done, s, false);
         if (r !== RESOLVE_OK) return;
-        if (!this.out.sink) sp = this.out.pa;
+        if (!this.out.sink) {
+          spHi = this.paHalves[0]!;
+          spLo = this.paHalves[1]!;
+        }
       }
-      let dp = -1;
+      let dpHi = -1;
+      let dpLo = 0;
       if (cmd !== DMA_CMD_CHECKSUM) {
         const dHi = Math.floor(d * INV_TWO_POW_32);
         const r = this.resolve(dHi | 0, (d - dHi * TWO_POW_32) | 0, n, true);
         if (r === RESOLVE_STALLED) return this.suspend(done, d, true);
         if (r !== RESOLVE_OK) return;
-        if (!this.out.sink) dp = this.out.pa;
+        if (!this.out.sink) {
+          dpHi = this.paHalves[0]!;
+          dpLo = this.paHalves[1]!;
+        }
       }
       // A terminated-without-abort access (sink) reads zeros and drops writes.
       if (cmd === DMA_CMD_COPY) {
-        if (dp >= 0) {
-          if (sp >= 0) this.copyPhys(sp, dp, n);
-          else this.zeroPhys(dp, n);
+        if (dpHi >= 0) {
+          if (spHi >= 0) this.copyPhys(spHi, spLo, dpHi, dpLo, n);
+          else this.zeroPhys(dpHi, dpLo, n);
         }
       } else if (cmd === DMA_CMD_FILL) {
-        if (dp >= 0) this.fillPhys(dp, n, done);
+        if (dpHi >= 0) this.fillPhys(dpHi, dpLo, n, done);
       } else {
-        this.sumPhys(sp, n);
+        this.sumPhys(spHi, spLo, n);
       }
       done += n;
       this.xfer = done;
@@ -433,7 +447,14 @@ export class DmaMaster implements MmioDevice {
       out.pa = addr;
     }
     const pa = out.pa;
-    if (!Number.isSafeInteger(pa) || pa < 0 || !this.mem.contains(pa, n)) return this.fault(addr, write, true, pa);
+    if (!Number.isSafeInteger(pa) || pa < 0) return this.fault(addr, write, true, pa);
+    // The PA goes on as int32 halves, to `containsParts` and to `run` (as a double argument of
+    // `contains`, which V8 did not always inline here, it was a heap number per page).
+    const pHi = Math.floor(pa * INV_TWO_POW_32) | 0;
+    const pLo = (pa - pHi * TWO_POW_32) | 0;
+    if (!this.mem.containsParts(pHi, pLo, n)) return this.fault(addr, write, true, pa);
+    this.paHalves[0] = pHi;
+    this.paHalves[1] = pLo;
     return RESOLVE_OK;
   }
 
@@ -447,8 +468,12 @@ export class DmaMaster implements MmioDevice {
     return RESOLVE_FAULT;
   }
 
-  /** Writes n zero bytes at dp (inside one page): the data of a read terminated without an abort. */
-  private zeroPhys(dp: number, n: number): void {
+  /**
+   * Writes n zero bytes at dp (inside one page): the data of a read terminated without an
+   * abort. The page helpers take physical addresses as int32 halves (see `run`).
+   */
+  private zeroPhys(dpHi: number, dpLo: number, n: number): void {
+    const dp = (dpHi >>> 0) * TWO_POW_32 + (dpLo >>> 0);
     const dc = this.mem.chunk(pageBase(dp));
     for (let i = 0; i < n; i++) {
       const b = dp + i;
@@ -459,7 +484,9 @@ export class DmaMaster implements MmioDevice {
   }
 
   /** Copies n bytes between physical ranges that each lie inside one page. */
-  private copyPhys(sp: number, dp: number, n: number): void {
+  private copyPhys(spHi: number, spLo: number, dpHi: number, dpLo: number, n: number): void {
+    const sp = (spHi >>> 0) * TWO_POW_32 + (spLo >>> 0);
+    const dp = (dpHi >>> 0) * TWO_POW_32 + (dpLo >>> 0);
     const sc = this.mem.peekChunk(pageBase(sp));
     const dc = this.mem.chunk(pageBase(dp));
     let i = 0;
@@ -483,7 +510,8 @@ export class DmaMaster implements MmioDevice {
   }
 
   /** Fills n bytes at dp; `offset` is the position of dp within the whole transfer. */
-  private fillPhys(dp: number, n: number, offset: number): void {
+  private fillPhys(dpHi: number, dpLo: number, n: number, offset: number): void {
+    const dp = (dpHi >>> 0) * TWO_POW_32 + (dpLo >>> 0);
     const dc = this.mem.chunk(pageBase(dp));
     const pat = this.pattern;
     let i = 0;
@@ -503,8 +531,9 @@ export class DmaMaster implements MmioDevice {
     this.mem.touch(dp, n);
   }
 
-  /** Hashes n bytes at sp (sp < 0: n zero bytes, a read terminated without an abort). */
-  private sumPhys(sp: number, n: number): void {
+  /** Hashes n bytes at sp (spHi < 0: n zero bytes, a read terminated without an abort). */
+  private sumPhys(spHi: number, spLo: number, n: number): void {
+    const sp = spHi < 0 ? -1 : (spHi >>> 0) * TWO_POW_32 + (spLo >>> 0);
     let h = this.sum;
     if (sp < 0) {
       for (let i = 0; i < n; i++) h = Math.imul(h, FNV_PRIME);
