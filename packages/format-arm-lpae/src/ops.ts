@@ -157,6 +157,15 @@ export class ArmLpaeIoPgtable implements IoPgtableOps {
   private fastBase = 0;
   private fastInv = 0;
   private fastLeaf = 0;
+  /**
+   * The same window for tryMapPfn / tryUnmapPfn, in frames of the page size (fastStart and
+   * fastEnd times fastInv), and the frame oneLimit is at: small integers (V8 keeps them as
+   * such, one load and integer compares, while the window lies below 2^43); 0, 0 and 0 (no
+   * frame passes) when there is no window. (Not NaN: a field that is ever NaN is a double.)
+   */
+  private fastStartPfn = 0;
+  private fastEndPfn = 0;
+  private fastPaPfnEnd = 0;
   /** One cached chunk per level: tables of one level tend to share a chunk. */
   private readonly chunkKey = new Float64Array(ARM_LPAE_MAX_LEVELS + 1).fill(-1);
   private readonly chunkArr: (Uint32Array | null)[] = [null, null, null, null, null];
@@ -260,10 +269,16 @@ export class ArmLpaeIoPgtable implements IoPgtableOps {
       this.fastBase = this.pathBase[lvl]!;
       this.fastInv = this.invBlk[lvl]!;
       this.fastLeaf = this.leafType[lvl]!;
+      this.fastStartPfn = key * span * this.fastInv;
+      this.fastEndPfn = this.fastStartPfn + span * this.fastInv;
+      this.fastPaPfnEnd = this.oneLimit * this.fastInv;
     } else {
       this.fastStart = NaN;
       this.fastEnd = NaN;
       this.fastWords = ZERO_WORDS;
+      this.fastStartPfn = 0;
+      this.fastEndPfn = 0;
+      this.fastPaPfnEnd = 0;
     }
   }
 
@@ -560,6 +575,9 @@ export class ArmLpaeIoPgtable implements IoPgtableOps {
     this.fastWords = tw;
     this.fastBase = tb;
     this.fastInv = inv;
+    this.fastStartPfn = start * inv;
+    this.fastEndPfn = (start + this.blk[up]!) * inv;
+    this.fastPaPfnEnd = this.oneLimit * inv;
     const leaf = this.leafType[lvl]!;
     this.fastLeaf = leaf;
     const li = tb + 2 * (kn & this.imask[lvl]!);
@@ -575,6 +593,52 @@ export class ArmLpaeIoPgtable implements IoPgtableOps {
    * alone, for one leaf of `pgsize` at `iova`: `pgsize` when it unmapped it, else 0 with
    * nothing changed. Same tests on `iova` as tryMapPage.
    */
+  /**
+   * IommuPgtableOps.tryMapPfn: tryMapPage(iovaPfn * pgsize, paPfn * pgsize, pgsize, prot) for
+   * a caller that guarantees non-negative integer frames (addresses below 2^53) and an int32
+   * prot. With pgsize the window's page size, iova is in the window exactly when its frame is
+   * in [fastStartPfn, fastEndPfn) (both multiplied by the same power of two), and paddr below
+   * oneLimit exactly when paPfn is below fastPaPfnEnd; the frames are aligned by construction.
+   */
+  tryMapPfn(iovaPfn: number, paPfn: number, pgsize: number, prot: number): number {
+    if (pgsize === this.okPgsize && (prot & 3) !== 0) {
+      const k = iovaPfn - this.fastStartPfn;
+      if (k >= 0 && iovaPfn < this.fastEndPfn && paPfn < this.fastPaPfnEnd) {
+        const w = this.fastWords;
+        const wi = this.fastBase + 2 * k;
+        if ((w[wi]! | w[wi + 1]!) === 0) {
+          const paddr = paPfn * pgsize;
+          const t = 2 * (prot & 63);
+          w[wi] = this.tmpl[t]! | this.fastLeaf | (paddr >>> 0);
+          w[wi + 1] = this.tmpl[t + 1]! | ((paddr * INV_2_32) | 0);
+          return 0;
+        }
+      }
+    }
+    return 1;
+  }
+
+  /** IommuPgtableOps.tryUnmapPfn: tryUnmapPage(iovaPfn * pgsize, pgsize, gather), with tryMapPfn's guarantees. */
+  tryUnmapPfn(iovaPfn: number, pgsize: number, gather: IommuIotlbGather): number {
+    if (pgsize === this.okPgsize) {
+      const k = iovaPfn - this.fastStartPfn;
+      if (k >= 0 && iovaPfn < this.fastEndPfn) {
+        const w = this.fastWords;
+        const wi = this.fastBase + 2 * k;
+        if ((w[wi]! & 3) === this.fastLeaf) {
+          w[wi] = 0;
+          w[wi + 1] = 0;
+          if (!gather.queued) {
+            const tlb = this.tlb;
+            if (tlb && tlb.tlbAddPage) tlb.tlbAddPage(gather, iovaPfn * pgsize, pgsize, this.cookie);
+          }
+          return pgsize;
+        }
+      }
+    }
+    return 0;
+  }
+
   tryUnmapPage(iova: number, pgsize: number, gather: IommuIotlbGather): number {
     if (pgsize === this.okPgsize && typeof iova === 'number') {
       const k = (iova - this.fastStart) * this.fastInv;

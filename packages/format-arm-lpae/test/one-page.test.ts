@@ -92,6 +92,15 @@ function tableOpArb(c: Config): fc.Arbitrary<TableOp> {
   );
 }
 
+/**
+ * True when (iova, pa, size) meets what tryMapPfn / tryUnmapPfn's caller guarantees: `size` a
+ * power of two below 2^31, both addresses non-negative multiples of it below 2^53.
+ */
+function framesOk(size: number, iova: number, pa: number): boolean {
+  const frame = (x: number) => Number.isSafeInteger(x) && x >= 0 && Number.isInteger(x / size);
+  return Number.isInteger(size) && size > 0 && size < 2 ** 31 && (size & (size - 1)) === 0 && frame(iova) && frame(pa);
+}
+
 function logged(events: string[]): IommuFlushOps {
   return {
     tlbFlushAll: () => events.push('all'),
@@ -111,48 +120,70 @@ describe('tryMapPage / tryUnmapPage: the fast path alone, or nothing', () => {
   for (const c of CONFIGS) {
     it(`${c.fmt} ias ${c.ias} oas ${c.oas}: tryMapPage-else-mapPages is mapPages, tryUnmapPage-else-unmapPages is unmapPages (property)`, () => {
       let taken = 0;
+      let takenPfn = 0;
       fc.assert(
         fc.property(fc.array(tableOpArb(c), { minLength: 20, maxLength: 60 }), (ops) => {
           const ka = makeKernel(64);
           const kb = makeKernel(64);
+          const kf = makeKernel(64);
           const ea: string[] = [];
           const eb: string[] = [];
+          const ef: string[] = [];
           const cfg = (events: string[]): IoPgtableCfg => ({ quirks: 0, pgsizeBitmap: c.bitmap, ias: c.ias, oas: c.oas, coherentWalk: true, tlb: logged(events) });
           const a = createArmLpaeOps(ka, c.fmt, cfg(ea), null)!;
           const b = createArmLpaeOps(kb, c.fmt, cfg(eb), null)!;
-          expect(a && b).toBeTruthy();
+          // f takes every call a takes, through the frame-number entries (tryMapPfn /
+          // tryUnmapPfn) whenever the call meets their guarantees: they must answer as
+          // tryMapPage / tryUnmapPage do on the same table, and do the same
+          const f = createArmLpaeOps(kf, c.fmt, cfg(ef), null)!;
+          expect(a && b && f).toBeTruthy();
           const ma = { mapped: 0 };
           const mb = { mapped: 0 };
+          const mf = { mapped: 0 };
           const ga = iommuIotlbGatherInit();
           const gb = iommuIotlbGatherInit();
+          const gf = iommuIotlbGatherInit();
           for (const o of ops) {
             const what = JSON.stringify(o);
             if (o.kind === 'queue') {
               ga.queued = o.queued;
               gb.queued = o.queued;
+              gf.queued = o.queued;
             } else if (o.kind === 'pages') {
-              expect(a.mapPages(o.iova, o.pa, o.size, o.count, IOMMU_READ, ma), what).toBe(b.mapPages(o.iova, o.pa, o.size, o.count, IOMMU_READ, mb));
+              const ra = a.mapPages(o.iova, o.pa, o.size, o.count, IOMMU_READ, ma);
+              expect(f.mapPages(o.iova, o.pa, o.size, o.count, IOMMU_READ, mf), what).toBe(ra);
+              expect(ra, what).toBe(b.mapPages(o.iova, o.pa, o.size, o.count, IOMMU_READ, mb));
             } else if (o.kind === 'map') {
               const before = ea.length;
               const leaves = leavesOf(a);
               const one = a.tryMapPage(o.iova, o.pa, o.size, o.prot);
+              const byPfn = framesOk(o.size, o.iova, o.pa);
+              const oneF = byPfn ? f.tryMapPfn(o.iova / o.size, o.pa / o.size, o.size, o.prot) : f.tryMapPage(o.iova, o.pa, o.size, o.prot);
+              expect(oneF, what).toBe(one);
+              if (byPfn && one === 0) takenPfn++;
               let ra: number;
               if (one === 0) {
                 taken++;
                 ra = 0;
                 ma.mapped += o.size;
+                mf.mapped += o.size;
               } else {
                 expect(one, what).toBe(1);
                 // declined: nothing changed, nothing reported
                 expect(ea.length, what).toBe(before);
                 expect(leavesOf(a), what).toEqual(leaves);
                 ra = a.mapPages(o.iova, o.pa, o.size, 1, o.prot, ma);
+                expect(f.mapPages(o.iova, o.pa, o.size, 1, o.prot, mf), what).toBe(ra);
               }
               expect(ra, what).toBe(b.mapPages(o.iova, o.pa, o.size, 1, o.prot, mb));
             } else {
               const before = ea.length;
               const leaves = leavesOf(a);
               let ra = a.tryUnmapPage(o.iova, o.size, ga);
+              const byPfn = framesOk(o.size, o.iova, 0);
+              const oneF = byPfn ? f.tryUnmapPfn(o.iova / o.size, o.size, gf) : f.tryUnmapPage(o.iova, o.size, gf);
+              expect(oneF, what).toBe(ra);
+              if (byPfn && ra !== 0) takenPfn++;
               if (ra !== 0) {
                 taken++;
                 expect(ra, what).toBe(o.size);
@@ -160,23 +191,31 @@ describe('tryMapPage / tryUnmapPage: the fast path alone, or nothing', () => {
                 expect(ea.length, what).toBe(before);
                 expect(leavesOf(a), what).toEqual(leaves);
                 ra = a.unmapPages(o.iova, o.size, 1, ga);
+                expect(f.unmapPages(o.iova, o.size, 1, gf), what).toBe(ra);
               }
               expect(ra, what).toBe(b.unmapPages(o.iova, o.size, 1, gb));
             }
             expect(ea, what).toEqual(eb);
+            expect(ef, what).toEqual(ea);
             expect(ma.mapped).toBe(mb.mapped);
+            expect(mf.mapped).toBe(ma.mapped);
             expect(ga).toEqual(gb);
+            expect(gf).toEqual(ga);
           }
           expect(leavesOf(a)).toEqual(leavesOf(b));
+          expect(leavesOf(f)).toEqual(leavesOf(a));
           expect(ka.pages.stats().pagesInUse).toBe(kb.pages.stats().pagesInUse);
+          expect(kf.pages.stats().pagesInUse).toBe(ka.pages.stats().pagesInUse);
           a.free();
           b.free();
+          f.free();
           expect(ka.pages.stats().pagesInUse).toBe(0);
         }),
         { numRuns: 80, seed: 0x0e9 },
       );
       // the entries must actually take calls, or the comparison says nothing about them
       expect(taken).toBeGreaterThan(200);
+      expect(takenPfn).toBeGreaterThan(100);
     });
   }
 
@@ -224,9 +263,15 @@ const OPS: IommuDomainOps = {
   free: () => {},
 };
 
-type Way = 'one' | 'pages' | 'ops';
+/**
+ * 'one': the table's one-page entries, the frame-number ones (tryMapPfn / tryUnmapPfn, which
+ * the DMA API's iommuMapPage / iommuUnmapPage call) included; 'bytes': the same without the
+ * frame-number ones (iommuMapPage / iommuUnmapPage then try tryMapPage / tryUnmapPage in their
+ * fallback); 'pages': only mapPages / unmapPages published; 'ops': nothing published.
+ */
+type Way = 'one' | 'bytes' | 'pages' | 'ops';
 
-function testDomain(way: Way, bitmap: number, counts: { one: number; walk?: number }): TestDomain {
+function testDomain(way: Way, bitmap: number, counts: { one: number; walk?: number; pfn?: number }): TestDomain {
   const d = new TestDomain('unmanaged', OPS, bitmap);
   const k = makeKernel(32);
   d.kernel = k;
@@ -240,7 +285,7 @@ function testDomain(way: Way, bitmap: number, counts: { one: number; walk?: numb
   };
   d.table = createArmLpaeOps(k, 'ARM_64_LPAE_S1', { quirks: 0, pgsizeBitmap: SZ_4K | SZ_2M | SZ_1G, ias: 48, oas: 48, coherentWalk: true, tlb }, d)!;
   const t = d.table;
-  if (way === 'one') {
+  if (way === 'one' || way === 'bytes') {
     // the table's own entries, counted
     const published: IommuPgtableOps = {
       mapPages: (iova, paddr, pgsize, pgcount, prot, mapped) => t.mapPages(iova, paddr, pgsize, pgcount, prot, mapped),
@@ -261,6 +306,18 @@ function testDomain(way: Way, bitmap: number, counts: { one: number; walk?: numb
         return r;
       },
     };
+    if (way === 'one') {
+      published.tryMapPfn = (iovaPfn, paPfn, pgsize, prot) => {
+        const r = t.tryMapPfn(iovaPfn, paPfn, pgsize, prot);
+        if (r === 0 && counts.pfn !== undefined) counts.pfn++;
+        return r;
+      };
+      published.tryUnmapPfn = (iovaPfn, pgsize, gather) => {
+        const r = t.tryUnmapPfn(iovaPfn, pgsize, gather);
+        if (r !== 0 && counts.pfn !== undefined) counts.pfn++;
+        return r;
+      };
+    }
     expect(iommuDomainSetPgtblOps(d, published)).toBe(0);
   } else if (way === 'pages') {
     expect(iommuDomainSetPgtblOps(d, { mapPages: t.mapPages.bind(t), unmapPages: t.unmapPages.bind(t) })).toBe(0);
@@ -319,34 +376,33 @@ function run(d: TestDomain, o: CoreOp): number {
 describe('iommu_map / iommu_unmap through tryMapPage / tryUnmapPage', () => {
   // the table's page sizes, and narrower domains (a 2M map must then be split into 4K pages)
   for (const bitmap of [SZ_4K | SZ_2M | SZ_1G, SZ_4K, SZ_4K | SZ_1G, SZ_2M | SZ_1G]) {
-    it(`domain bitmap ${bitmap.toString(16)}: same results, table calls, syncs, gathers and tables all three ways (property)`, () => {
-      const counts = { one: 0, walk: 0 };
+    it(`domain bitmap ${bitmap.toString(16)}: same results, table calls, syncs, gathers and tables all four ways (property)`, () => {
+      const counts = { one: 0, walk: 0, pfn: 0 };
       fc.assert(
         fc.property(fc.array(coreOp, { minLength: 20, maxLength: 60 }), (ops) => {
-          const ds = (['one', 'pages', 'ops'] as const).map((w) => testDomain(w, bitmap, counts));
+          const ds = (['one', 'bytes', 'pages', 'ops'] as const).map((w) => testDomain(w, bitmap, counts));
+          const ref = ds[3]!;
           const probes = new Set<number>();
           for (const o of ops) {
             const what = JSON.stringify(o);
-            const [r0, r1, r2] = ds.map((d) => run(d, o));
-            expect(r0, what).toBe(r2);
-            expect(r1, what).toBe(r2);
-            expect(ds[0]!.log, what).toEqual(ds[2]!.log);
-            expect(ds[1]!.log, what).toEqual(ds[2]!.log);
+            const rs = ds.map((d) => run(d, o));
+            for (let i = 0; i < 3; i++) {
+              expect(rs[i], `${i} ${what}`).toBe(rs[3]);
+              expect(ds[i]!.log, what).toEqual(ref.log);
+            }
             const iova = o.kind === 'mapPage' || o.kind === 'unmapPage' ? o.iovaPfn * o.size : o.iova;
             if (Number.isSafeInteger(iova) && iova >= 0 && iova < 2 ** 48) for (const off of [0, 0x10, SZ_4K, SZ_2M - 1]) probes.add(iova + off);
           }
-          for (const p of probes) {
-            expect(iommuIovaToPhys(ds[0]!, p), p.toString(16)).toBe(iommuIovaToPhys(ds[2]!, p));
-            expect(iommuIovaToPhys(ds[1]!, p), p.toString(16)).toBe(iommuIovaToPhys(ds[2]!, p));
-          }
-          expect(leavesOf(ds[0]!.table)).toEqual(leavesOf(ds[2]!.table));
-          expect(leavesOf(ds[1]!.table)).toEqual(leavesOf(ds[2]!.table));
+          for (const p of probes) for (let i = 0; i < 3; i++) expect(iommuIovaToPhys(ds[i]!, p), `${i} ${p.toString(16)}`).toBe(iommuIovaToPhys(ref, p));
+          for (let i = 0; i < 3; i++) expect(leavesOf(ds[i]!.table)).toEqual(leavesOf(ref.table));
           for (const d of ds) d.table.free();
         }),
         { numRuns: 120, seed: 0x1e9 },
       );
       // the first tests must take calls through the entries, or this compares nothing new
       expect(counts.one).toBeGreaterThan(bitmap & SZ_4K ? 400 : 10);
+      // the frame-number entries too, where the DMA API's 4K pages can be mapped
+      if (bitmap & SZ_4K) expect(counts.pfn).toBeGreaterThan(20);
       // and through the second one (installs, follows and failures), where 4K pages are mapped
       if (bitmap & SZ_4K) expect(counts.walk).toBeGreaterThan(50);
     });
@@ -359,6 +415,8 @@ describe('iommu_map / iommu_unmap through tryMapPage / tryUnmapPage', () => {
     expect(iommuDomainSetPgtblOps(d, { ...base, tryMapPage: 1 } as unknown as IommuPgtableOps)).toBe(-EINVAL);
     expect(iommuDomainSetPgtblOps(d, { ...base, tryUnmapPage: 'x' } as unknown as IommuPgtableOps)).toBe(-EINVAL);
     expect(iommuDomainSetPgtblOps(d, { ...base, tryMapPageWalk: {} } as unknown as IommuPgtableOps)).toBe(-EINVAL);
+    expect(iommuDomainSetPgtblOps(d, { ...base, tryMapPfn: 0 } as unknown as IommuPgtableOps)).toBe(-EINVAL);
+    expect(iommuDomainSetPgtblOps(d, { ...base, tryUnmapPfn: null } as unknown as IommuPgtableOps)).toBe(-EINVAL);
     expect(d.pgtblOps).toBe(null);
     expect(iommuDomainSetPgtblOps(d, { ...base, tryMapPage: t.tryMapPage.bind(t) })).toBe(0);
     expect(iommuMap(d, 2 ** 32, 2 ** 33, SZ_4K, IOMMU_READ)).toBe(0);

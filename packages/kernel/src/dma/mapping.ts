@@ -130,20 +130,45 @@ interface DevDma {
 }
 
 const devDma = new WeakMap<Device, DevDma>();
+/*
+ * The one-page paths' call targets and module state, as module constants. V8's optimising
+ * compiler folds a `const` binding that is initialised into the constant it holds (the object's
+ * shape is then known too), where a function declaration or an imported binding is loaded
+ * through the module's context and cell at every call and compared with the function the code
+ * was compiled for, and a `let` is loaded and tested for initialisation at every use. In the
+ * caller's loop, where dmaMapSingle's front and dmaUnmapSingle are inlined and dmaMapFrame's
+ * call makes every value be loaded again, those loads and tests are per pair.
+ */
+const MAP_FRAME = dmaMapFrame;
+const MAP_PAGE = iommuMapPage;
+const UNMAP_PAGE = iommuUnmapPage;
+const UNMAP_SLOW = dmaUnmapSlow;
+const CACHE_PROT_OF = cacheProtOf;
+/**
+ * IOMMU_READ | IOMMU_WRITE, IOMMU_READ, IOMMU_WRITE, and this module's exported DMA_* constants,
+ * as private constants: an imported or exported binding lives in a module cell, which is loaded
+ * and tested for initialisation at every use.
+ */
+const PROT_RW = IOMMU_READ | IOMMU_WRITE;
+const PROT_R = IOMMU_READ;
+const PROT_W = IOMMU_WRITE;
+const BIDI = DMA_BIDIRECTIONAL;
+const TO_DEV = DMA_TO_DEVICE;
+const FROM_DEV = DMA_FROM_DEVICE;
+const MAP_ERROR = DMA_MAPPING_ERROR;
 /** The last device looked up and its state: consecutive calls mostly concern one device. */
-let lastDev: Device | null = null;
-let lastDma: DevDma | null = null;
+const last: { dev: Device | null; dma: DevDma | null } = { dev: null, dma: null };
 
 function dma(dev: Device): DevDma {
-  if (dev === lastDev) return lastDma!;
+  if (dev === last.dev) return last.dma!;
   let d = devDma.get(dev);
   if (!d) {
     // platform devices start with 32-bit masks and 64 KiB segments (no dma_parms)
     d = { mask: DMA_BIT_MASK(32), coherentMask: DMA_BIT_MASK(32), maxSegSize: 0x1_0000, maps: new DmaMappings(), sgLists: new Map(), cacheProt: -1, cookieDomain: null, cookie: null, entry: null, entryEpoch: -1, oneEpoch: -1, iommu: dev.core.kernel.iommu };
     devDma.set(dev, d);
   }
-  lastDev = dev;
-  lastDma = d;
+  last.dev = dev;
+  last.dma = d;
   return d;
 }
 
@@ -268,18 +293,21 @@ function releaseRun(dev: Device, d: DevDma, domain: IommuDomain, iovaStart: numb
  * the device's default domain through one compare of the core's devsEpoch, see `oneEpoch`);
  * any other case, or a failed test, takes the general code, which gives the same results.
  *
- * The one-page test relies on `lastDev`/`lastDma` (the device the DMA API saw last) and on
+ * The one-page test relies on `last.dev`/`last.dma` (the device the DMA API saw last) and on
  * `d.cookie`, which is set only after `validDevice(dev)` held, so a device with a cookie needs
  * no further type check.
  *
  * Performance notes (V8): the map path calls the IOMMU core's frame-number entry
  * (iommuMapPage) and the dma-debug table's, so that no IOVA above 2^31 crosses a call as a
  * plain number (V8 boxes such a number into a heap number at every call it does not inline),
- * and dmaMapSingle is compiled with the core's one-page path, the driver's op and the format's
- * fast path inlined into it: V8 inlines at most 920 bytes of bytecode into one function, and
- * greedily, so a caller that inlined it would cut that chain somewhere. dmaMapSingle is
- * therefore kept whole (the general code in the same function), which makes it too large
- * (over 460 bytes of bytecode) for V8 to inline into a caller. dmaUnmapSingle is the other
+ * and dmaMapFrame (dmaMapSingle's work) is compiled with the core's one-page path, the driver's
+ * op and the format's fast path inlined into it: V8 inlines at most 920 bytes of bytecode into
+ * one function, and greedily, so a caller that inlined it would cut that chain somewhere.
+ * dmaMapFrame is therefore kept whole (the general code in the same function), which makes it
+ * too large (over 460 bytes of bytecode) for V8 to inline into a caller. It returns the
+ * mapping's IOVA frame number, a small integer, and dmaMapSingle, a 70-byte front that callers
+ * inline, rebuilds the address from it: a DMA address at or above 2^31 returned from a call
+ * that is not inlined would be a new heap number per map. dmaUnmapSingle is the other
  * way round: its one-page path alone (146 bytes) with the rest in dmaUnmapSlow, so a caller
  * inlines it with its whole chain (about 730 bytes), and a map/unmap loop pays one call, not
  * two. Both cannot be inlined into one caller: together they are over 1,300 bytes.
@@ -296,9 +324,26 @@ const ONE_PAGE_MAX = 2 ** 52;
  * arguments, DMA_NONE, IOVA space or page tables exhausted), with nothing left behind.
  */
 export function dmaMapSingle(dev: Device, paddr: number, size: number, dir: DmaDataDirection): number {
-  if (dev === lastDev) {
+  const pfn = MAP_FRAME(dev, paddr, size, dir);
+  return pfn >= 0 ? pfn * framed.gran + framed.off : pfn === MAP_ADDR_OUT ? mapAddrOut[0]! : MAP_ERROR;
+}
+
+/** dmaMapFrame's answer when the DMA address is in mapAddrOut[0] (a mapping other than one granule). */
+const MAP_ADDR_OUT = -2;
+/** The DMA address of dmaMapFrame's last MAP_ADDR_OUT answer. */
+const mapAddrOut = new Float64Array(1);
+/** The granule and the offset in it of dmaMapFrame's last one-granule mapping (small integers). */
+const framed = { gran: 0, off: 0 };
+
+/**
+ * dmaMapSingle's work: the one-granule mapping's IOVA frame (its granule and offset then in
+ * framed.gran and framed.off), MAP_ADDR_OUT with the DMA address in mapAddrOut[0], or
+ * DMA_MAPPING_ERROR.
+ */
+function dmaMapFrame(dev: Device, paddr: number, size: number, dir: DmaDataDirection): number {
+  if (dev === last.dev) {
     // one granule on the DMA domain the device used last (see above)
-    const d = lastDma!;
+    const d = last.dma!;
     if (
       d.oneEpoch === d.iommu.devsEpoch &&
       (size | 0) === size &&
@@ -307,7 +352,7 @@ export function dmaMapSingle(dev: Device, paddr: number, size: number, dir: DmaD
       paddr >= 0 &&
       paddr < ONE_PAGE_MAX &&
       Math.floor(paddr) === paddr &&
-      (dir === DMA_BIDIRECTIONAL || dir === DMA_TO_DEVICE || dir === DMA_FROM_DEVICE)
+      (dir === BIDI || dir === TO_DEV || dir === FROM_DEV)
     ) {
       // cookieDomain is still the device's default domain, cookie its IOVA allocator (oneEpoch)
       const iovad = d.cookie!;
@@ -318,14 +363,16 @@ export function dmaMapSingle(dev: Device, paddr: number, size: number, dir: DmaD
         const domain = d.cookieDomain!;
         const geo = domain.geometry;
         const pfn = iovad.allocOne(Math.floor((geo.forceAperture ? Math.min(d.mask, geo.apertureEnd) : d.mask) * iovad.invGranule));
-        if (pfn < 0) return DMA_MAPPING_ERROR;
-        const prot = cacheProtOf(dev, d) | (dir === DMA_BIDIRECTIONAL ? IOMMU_READ | IOMMU_WRITE : dir === DMA_TO_DEVICE ? IOMMU_READ : IOMMU_WRITE);
-        if (iommuMapPage(domain, pfn, (paddr - off) * iovad.invGranule, gran, prot) < 0) {
+        if (pfn < 0) return MAP_ERROR;
+        const prot = CACHE_PROT_OF(dev, d) | (dir === BIDI ? PROT_RW : dir === TO_DEV ? PROT_R : PROT_W);
+        if (MAP_PAGE(domain, pfn, (paddr - off) * iovad.invGranule, gran, prot) < 0) {
           iovad.freeOne(pfn);
-          return DMA_MAPPING_ERROR;
+          return MAP_ERROR;
         }
         d.maps.addPage(pfn, gran, off, size, dir, domain);
-        return pfn * gran + off;
+        framed.gran = gran;
+        framed.off = off;
+        return pfn;
       }
     }
   }
@@ -338,7 +385,8 @@ export function dmaMapSingle(dev: Device, paddr: number, size: number, dir: DmaD
       return DMA_MAPPING_ERROR;
     }
     d.maps.add(paddr, size, DMA_KIND_SINGLE, dir, null, 0, 0, 0, -1);
-    return paddr;
+    mapAddrOut[0] = paddr;
+    return MAP_ADDR_OUT;
   }
   const iovad = d.cookie!;
   const off = iovad.offsetOf(paddr);
@@ -351,7 +399,8 @@ export function dmaMapSingle(dev: Device, paddr: number, size: number, dir: DmaD
     return DMA_MAPPING_ERROR;
   }
   d.maps.add(iova + off, size, DMA_KIND_SINGLE, dir, domain, iova, len, 0, -1);
-  return iova + off;
+  mapAddrOut[0] = iova + off;
+  return MAP_ADDR_OUT;
 }
 
 /**
@@ -367,8 +416,8 @@ export function dmaMapSingle(dev: Device, paddr: number, size: number, dir: DmaD
  * (dmaMapSingle), not two.
  */
 export function dmaUnmapSingle(dev: Device, dmaAddr: number, size: number, dir: DmaDataDirection): number {
-  if (dev === lastDev) {
-    const d = lastDma!;
+  if (dev === last.dev) {
+    const d = last.dma!;
     const iovad = d.cookie;
     if (iovad !== null) {
       // with a cookie, cookieDomain is not null
@@ -378,14 +427,14 @@ export function dmaUnmapSingle(dev: Device, dmaAddr: number, size: number, dir: 
         // a one-granule mapping of the cached DMA domain (addPage in dmaMapSingle), frame pfn;
         // releaseRun(dev, d, domain, pfn * gran, gran)
         const gran = iovad.granule;
-        const n = iommuUnmapPage(domain, pfn, gran);
+        const n = UNMAP_PAGE(domain, pfn, gran);
         if (n !== gran) warnPartialUnmap(dev, pfn, gran, n);
         iovad.freeOne(pfn);
         return 0;
       }
     }
   }
-  return dmaUnmapSlow(dev, dmaAddr, size, dir);
+  return UNMAP_SLOW(dev, dmaAddr, size, dir);
 }
 
 /** releaseRun's warning for a one-granule run at frame `pfn` of which `n` bytes were unmapped. */
@@ -395,8 +444,8 @@ function warnPartialUnmap(dev: Device, pfn: number, gran: number, n: number): vo
 
 /** dmaUnmapSingle for every call its first test did not take. */
 function dmaUnmapSlow(dev: Device, dmaAddr: number, size: number, dir: DmaDataDirection): number {
-  if (dev === lastDev) {
-    const d = lastDma!;
+  if (dev === last.dev) {
+    const d = last.dma!;
     const iovad = d.cookie;
     if (iovad !== null && typeof dmaAddr === 'number' && dmaAddr >= 0 && dmaAddr < ONE_PAGE_MAX && Math.floor(dmaAddr) === dmaAddr && iovad.granule <= 0x4000_0000) {
       const gran = iovad.granule;

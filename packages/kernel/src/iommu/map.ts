@@ -388,7 +388,9 @@ export function iommuDomainSetPgtblOps(domain: IommuDomain, ops: IommuPgtableOps
   if (
     (ops.tryMapPage !== undefined && typeof ops.tryMapPage !== 'function') ||
     (ops.tryMapPageWalk !== undefined && typeof ops.tryMapPageWalk !== 'function') ||
-    (ops.tryUnmapPage !== undefined && typeof ops.tryUnmapPage !== 'function')
+    (ops.tryUnmapPage !== undefined && typeof ops.tryUnmapPage !== 'function') ||
+    (ops.tryMapPfn !== undefined && typeof ops.tryMapPfn !== 'function') ||
+    (ops.tryUnmapPfn !== undefined && typeof ops.tryUnmapPfn !== 'function')
   )
     return -EINVAL;
   (domain as { pgtblOps: IommuPgtableOps | null }).pgtblOps = ops;
@@ -664,7 +666,11 @@ function unmapOneByOp(domain: IommuDomain, iova: number, size: number): number {
  * optimised code, which inlines the driver's op and the format's fast path as iommuMap's does.
  * With the frames integers and `size` a power of two, the addresses are aligned by
  * construction, so the one-page tests are shorter (and the whole chain fits V8's inlining
- * budget with the DMA API's own work beside it). Everything else goes to iommuMap / iommuUnmap.
+ * budget with the DMA API's own work beside it). They call the table's frame-number entries
+ * (tryMapPfn / tryUnmapPfn), whose window tests are integer compares where the byte-address
+ * entries multiply by the page size's reciprocal and test for an integer; a table without them
+ * has its tryMapPage / tryUnmapPage tried first in the fallback. Everything else goes to
+ * iommuMap / iommuUnmap.
  */
 
 /**
@@ -675,7 +681,7 @@ function unmapOneByOp(domain: IommuDomain, iova: number, size: number): number {
 export function iommuMapPage(domain: IommuDomain, iovaPfn: number, paPfn: number, size: number, prot: number): number {
   // iommuMap's first test (its power-of-two test is this function's precondition)
   const io = domain.pgtblOps;
-  if (io != null && io.tryMapPage !== undefined && (prot | 0) === prot && (~domain.pgsizeBitmap & size) === 0 && io.tryMapPage(iovaPfn * size, paPfn * size, size, prot) === 0) return 0;
+  if (io != null && io.tryMapPfn !== undefined && (prot | 0) === prot && (~domain.pgsizeBitmap & size) === 0 && io.tryMapPfn(iovaPfn, paPfn, size, prot) === 0) return 0;
   return mapPagePublished(domain, iovaPfn, paPfn, size, prot);
 }
 
@@ -685,7 +691,9 @@ function mapPagePublished(domain: IommuDomain, iovaPfn: number, paPfn: number, s
   const paddr = paPfn * size;
   const io = domain.pgtblOps;
   if (io !== null && io !== undefined && iova < FAST_MAX && paddr < FAST_MAX && (prot | 0) === prot && (~(domain.pgsizeBitmap >>> 0) & size) === 0) {
-    // iommuMap's one-page path (its second entry, then the table's mapPages)
+    // iommuMap's one-page path (its first entry, for a table without the frame-number one
+    // iommuMapPage tries; its second entry; then the table's mapPages)
+    if (io.tryMapPfn === undefined && io.tryMapPage !== undefined && io.tryMapPage(iova, paddr, size, prot) === 0) return 0;
     if (io.tryMapPageWalk !== undefined) {
       const r = io.tryMapPageWalk(iova, paddr, size, prot);
       if (r <= 0) return r;
@@ -718,9 +726,9 @@ export function iommuUnmapPage(domain: IommuDomain, iovaPfn: number, size: numbe
   // iommuUnmap's first test
   const io = domain.pgtblOps;
   const g = oneUnmapGather;
-  if (io != null && io.tryUnmapPage !== undefined && g.busy === false && (~domain.pgsizeBitmap & size) === 0) {
+  if (io != null && io.tryUnmapPfn !== undefined && g.busy === false && (~domain.pgsizeBitmap & size) === 0) {
     g.busy = true;
-    if (io.tryUnmapPage(iovaPfn * size, size, g) !== 0) {
+    if (io.tryUnmapPfn(iovaPfn, size, g) !== 0) {
       domain.ops.iotlbSync?.(domain, g);
       g.start = 9007199254740991; // resetGather, written out
       g.end = -9007199254740991;
@@ -740,9 +748,10 @@ function unmapPagePublished(domain: IommuDomain, iovaPfn: number, size: number):
   const io = domain.pgtblOps;
   const g = oneUnmapGather;
   if (io !== null && io !== undefined && g.busy === false && iova < FAST_MAX && (~(domain.pgsizeBitmap >>> 0) & size) === 0) {
-    // iommuUnmap's one-page path
+    // iommuUnmap's one-page path (its first entry for a table without the frame-number one)
     g.busy = true;
-    let n = io.unmapPages(iova, size, 1, g);
+    let n = io.tryUnmapPfn === undefined && io.tryUnmapPage !== undefined ? io.tryUnmapPage(iova, size, g) : 0;
+    if (n === 0) n = io.unmapPages(iova, size, 1, g);
     if (n !== size) {
       AWAY[0] = iova;
       n = unmapOneRestAway(domain, size, n, g);

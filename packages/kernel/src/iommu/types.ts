@@ -97,6 +97,16 @@ export interface IommuPgtableOps {
    * nothing, reports nothing and returns 0. Any argument may be anything.
    */
   tryUnmapPage?(iova: number, pgsize: number, gather: IommuIotlbGather): number;
+  /**
+   * Optional: tryMapPage(iovaPfn * pgsize, paPfn * pgsize, pgsize, prot), same answer and
+   * effect, for a caller that holds its addresses as frame numbers of `pgsize` (the DMA API's
+   * one-page path). The caller guarantees that both frames are non-negative integers whose
+   * addresses are below 2^53, `pgsize` a power of two below 2^31 and `prot` an int32; the
+   * table may then test the frames with integer arithmetic.
+   */
+  tryMapPfn?(iovaPfn: number, paPfn: number, pgsize: number, prot: number): number;
+  /** Optional: tryUnmapPage(iovaPfn * pgsize, pgsize, gather), with tryMapPfn's guarantees. */
+  tryUnmapPfn?(iovaPfn: number, pgsize: number, gather: IommuIotlbGather): number;
 }
 
 /** struct iommu_domain_ops: what the driver does for one domain. */
