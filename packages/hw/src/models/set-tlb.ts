@@ -302,6 +302,42 @@ export class SetTlb {
   }
 
   /**
+   * `lookupOne` for a context holding any number of block sizes, all below 4 GiB (the Mali
+   * MMU's 4 KiB pages beside 2 MiB blocks): the same probes as `lookupParts`, smallest size
+   * first, the same answer and counts. For a context holding a size of 4 GiB or more, or none,
+   * it returns −2 having counted nothing (the caller uses `lookupParts`). Written for few bytes
+   * of bytecode, for the same reason as `lookupOne` (see `MaliMmu.translateParts`).
+   */
+  lookupSmall(ctx: number, hi: number, lo: number): number {
+    const ci = this.ci;
+    let m = ci[4 * ctx + 1]!;
+    // None, or a size of 4 GiB or more (bit 20 up).
+    if ((m - 1) >>> 0 >= 0xfffff) return -2;
+    const stamp = ci[4 * ctx]!;
+    const rec = this.rec;
+    do {
+      const bit = m & -m;
+      m ^= bit;
+      const shift = 43 - Math.clz32(bit);
+      const bLo = (lo >>> shift) | (hi << (32 - shift));
+      const bHi = hi >>> shift;
+      const key = (bHi << 6) | shift;
+      let r = (((bLo + (Math.imul(((ctx << 6) + shift) ^ Math.imul(bHi, 0x27d4eb2f), 0x9e3779b9) >>> this.offShift)) & this.setMask) << this.wayBits) << 3; // `mix` written out
+      for (let w = this.ways; w > 0; w--, r += 8) {
+        if (rec[r] === bLo && rec[r + 1] === key) {
+          if (rec[r + 2] === stamp) {
+            this.hits++;
+            return r >> 3;
+          }
+          if (rec[r + 3] === ctx) break; // as in `lookupParts` ("Live first")
+        }
+      }
+    } while (m !== 0);
+    this.misses++;
+    return NIL;
+  }
+
+  /**
    * The entry caching exactly the 2^shift block holding `addr` in `ctx`, or −1; unlike
    * `lookup` it ignores other block sizes and counts nothing (for tests and model checks).
    */

@@ -208,6 +208,13 @@ export class MaliMmu {
   faultLogSize = 256;
   private readonly wr = createWalkResult();
   private readonly cursor = createLpaeCursor();
+  /**
+   * Per AS, its TLB context when a hit may be served by the hot part of `translateParts`
+   * (the AS idle, no region locked, translating through tables), else −1. Set by the
+   * out-of-line path when it finds the AS so, cleared by every AS_COMMAND written to the AS
+   * (which is what makes it busy, locks a region or latches a new configuration) and by reset.
+   */
+  private readonly fastCtx = new Int32Array(R.MALI_MAX_AS).fill(-1);
 
   constructor(
     private readonly mem: PhysMem,
@@ -333,6 +340,7 @@ export class MaliMmu {
 
   private command(as: number, cmd: number): void {
     const s = this.spaces[as]!;
+    this.fastCtx[as] = -1;
     const name = CMD_NAMES[cmd] ?? `UNKNOWN_${cmd}`;
     if (s.busy > 0) {
       this.stats.commandsDropped++;
@@ -461,7 +469,7 @@ export class MaliMmu {
    * `stallCode` 0); or a positive exception code when it fails at once (an unmapped AS).
    * With `record` false (best-effort probes), nothing is recorded and faults return the code.
    */
-  translate(as: number, va: number, access: number, sourceId: number, out: { pa: number }, record = true): number {
+  translate(as: number, va: number, access: number, sourceId: number, out: { pa: number }, record?: boolean): number {
     // Small enough for V8 to inline into its callers: the VA goes on as int32 halves, so the
     // call into the (large, never inlined) body boxes no double. GPU VAs are above 2^31, and
     // a double argument of a call that is not inlined becomes a heap number per access.
@@ -474,55 +482,123 @@ export class MaliMmu {
    * miss path works on the halves; the VA as a number is formed only where a fault or a locked
    * region needs it.
    */
-  translateParts(as: number, vaHi: number, vaLo: number, access: number, sourceId: number, out: { pa: number }, record = true): number {
-    const s = this.spaces[as]!;
-    this.stats.translations++;
+  translateParts(as: number, vaHi: number, vaLo: number, access: number, sourceId: number, out: { pa: number }, record?: boolean): number {
+    // The hot part: a TLB hit in an address space remembered in `fastCtx` (idle, unlocked,
+    // translating through tables: see `fastCtx`) for a VA below the top of the VA range's
+    // high half, and nothing else. Kept small in bytecode so that V8 inlines it (with
+    // `translate` and what it calls: `lookupSmall`, `perms`, `outputFlat`) into the callers'
+    // loops and a hit makes no call. V8 inlines a function whose bytecode (its own plus, once
+    // it has optimized code, everything that code inlined) times 1.2 fits 920 bytes per
+    // compiled function: check with `--trace-turbo-inlining` after changing it. Everything
+    // else goes to `translateSlow` with the VA as int32 halves.
+    const ctx = this.fastCtx[as]!;
+    let e = -3;
+    if (ctx >= 0 && vaHi >>> 0 < this.vaLimitHi) {
+      const tlb = this.tlb;
+      e = tlb.lookupSmall(ctx, vaHi, vaLo);
+      const need = ACCESS_NEED[access]!;
+      if (e >= 0 && (tlb.perms(e) & need) === need) {
+        const st = this.stats;
+        st.translations++;
+        st.tlbHits++;
+        out.pa = tlb.outputFlat(e, vaHi, vaLo);
+        return MALI_TR_OK;
+      }
+    }
+    return this.translateSlow(as, vaHi, vaLo, access, sourceId, out, record, e);
+  }
+
+  /**
+   * `translateParts` for everything its hot part does not do. `e` is what the hot part's probe
+   * found (−2: a context `lookupOne` does not probe, −1: a miss, else the entry, which the
+   * access may not use), or −3 when it did not probe (an AS not remembered, a VA beyond the
+   * range's high half): then the AS's state is checked and, when it allows hits in the hot
+   * part, the AS is remembered.
+   */
+  private translateSlow(as: number, vaHi: number, vaLo: number, access: number, sourceId: number, out: { pa: number }, rec: boolean | undefined, e: number): number {
     // The halves stay int32 for the calls below (a u32 above 2^31 would be a double, boxed
     // by every call V8 does not inline); `>>> 0` only inside comparisons and arithmetic.
     vaHi |= 0;
     vaLo |= 0;
-    if (s.busy > 0 || (s.locked && lockHolds(s, vaHi, vaLo))) {
-      if (!record) return R.MALI_EXC_TRANSLATION_FAULT;
-      this.stats.stalls++;
-      this.stallCode = 0;
-      return MALI_TR_STALL;
+    const s = this.spaces[as]!;
+    const st = this.stats;
+    st.translations++;
+    const wc = this.wc;
+    if (e === -1 && wc !== null) {
+      // A miss in a remembered AS, first served as the common case in one step: a leaf in the
+      // table the walk cache remembers, decoded (SetTlb.fillLeaf); it declines whatever the
+      // code below would handle otherwise (which then does not try it again).
+      const f = this.tlb.fillLeaf(s.ctx, s.ctx, s.wctx, 0, s.cfg!, vaHi, vaLo, ACCESS_NEED[access]!, wc.leaf, true);
+      st.tlbMisses++;
+      st.walks++;
+      if (f >= 0) {
+        out.pa = this.tlb.outputParts(f, vaHi, vaLo);
+        return MALI_TR_OK;
+      }
+      return this.translateMiss(as, s, vaHi, vaLo, access, sourceId, out, rec !== false, false);
     }
-    if (s.cfg === null) {
-      const code = R.MALI_EXC_TRANSLATION_FAULT;
-      if (record) this.fault(as, vaFrom(vaHi, vaLo), code, access, sourceId, false);
-      return code;
-    }
-    if (vaHi >>> 0 >= this.vaLimitHi && (vaHi >>> 0 > this.vaLimitHi || vaLo >>> 0 >= this.vaLimitLo))
-      return this.stall(as, vaFrom(vaHi, vaLo), R.MALI_EXC_ADDRESS_SIZE_FAULT_IN, access, sourceId, record);
-    const acc = ACCESSES[access]!;
+    // `record` has no default value in the two parts above: a default costs bytecode there.
+    const record = rec !== false;
     const tlb = this.tlb;
-    const e = tlb.lookupParts(s.ctx, vaHi, vaLo);
+    if (e === -3) {
+      if (s.busy > 0 || (s.locked && lockHolds(s, vaHi, vaLo))) {
+        if (!record) return R.MALI_EXC_TRANSLATION_FAULT;
+        st.stalls++;
+        this.stallCode = 0;
+        return MALI_TR_STALL;
+      }
+      if (s.cfg === null) {
+        const code = R.MALI_EXC_TRANSLATION_FAULT;
+        if (record) this.fault(as, vaFrom(vaHi, vaLo), code, access, sourceId, false);
+        return code;
+      }
+      if (!s.locked) this.fastCtx[as] = s.ctx;
+      if (vaHi >>> 0 >= this.vaLimitHi && (vaHi >>> 0 > this.vaLimitHi || vaLo >>> 0 >= this.vaLimitLo))
+        return this.stall(as, vaFrom(vaHi, vaLo), R.MALI_EXC_ADDRESS_SIZE_FAULT_IN, access, sourceId, record);
+      e = tlb.lookupParts(s.ctx, vaHi, vaLo);
+    } else if (e === -2) {
+      e = tlb.lookupParts(s.ctx, vaHi, vaLo);
+    }
     if (e >= 0) {
-      this.stats.tlbHits++;
+      st.tlbHits++;
+      const acc = ACCESSES[access]!;
       const perms = tlb.perms(e);
       if (!permits(perms, acc) || (access === R.MALI_FAULT_ACCESS_ATOMIC && (perms & PERM_USER_R) === 0))
         return this.stall(as, vaFrom(vaHi, vaLo), R.MALI_EXC_PERMISSION_FAULT + tlb.attr(e), access, sourceId, record);
       out.pa = tlb.outputParts(e, vaHi, vaLo);
       return MALI_TR_OK;
     }
-    this.stats.tlbMisses++;
-    this.stats.walks++;
+    st.tlbMisses++;
+    st.walks++;
+    return this.translateMiss(as, s, vaHi, vaLo, access, sourceId, out, record, true);
+  }
+
+  /**
+   * A TLB miss (counted) in an AS translating through tables, for a VA in range: the one-step
+   * fill (unless `tryFill` is false: the caller tried it), the walk cache's leaf, the walk.
+   */
+  private translateMiss(as: number, s: AddressSpace, vaHi: number, vaLo: number, access: number, sourceId: number, out: { pa: number }, record: boolean, tryFill: boolean): number {
+    const cfg = s.cfg!;
+    const tlb = this.tlb;
+    const acc = ACCESSES[access]!;
     const wc = this.wc;
     let we = -1;
     if (wc !== null) {
       // The common case, in one step: a leaf in the table the walk cache remembers, decoded
       // (SetTlb.fillLeaf); it declines whatever the code below would handle otherwise.
-      const f = tlb.fillLeaf(s.ctx, s.ctx, s.wctx, 0, s.cfg, vaHi, vaLo, ACCESS_NEED[access]!, wc.leaf, true);
-      if (f >= 0) {
-        out.pa = tlb.outputParts(f, vaHi, vaLo);
-        return MALI_TR_OK;
+      if (tryFill) {
+        const f = tlb.fillLeaf(s.ctx, s.ctx, s.wctx, 0, cfg, vaHi, vaLo, ACCESS_NEED[access]!, wc.leaf, true);
+        if (f >= 0) {
+          out.pa = tlb.outputParts(f, vaHi, vaLo);
+          return MALI_TR_OK;
+        }
       }
       // The same through the walk cache's lookup: a leaf in the table cached for the input's block.
       we = wc.lookupParts(s.wctx, vaHi, vaLo);
       if (we >= 0) {
         const words = wc.words(we);
         if (words !== null && this.cachedLeaf(s, wc.level(we), words, PhysMem.wordIndex(wc.table(we)), vaHi, vaLo, acc)) {
-          wc.primeLeaf(s.wctx, 0, s.cfg, vaHi, vaLo);
+          wc.primeLeaf(s.wctx, 0, cfg, vaHi, vaLo);
           const perms = this.leafPerms;
           if (access === R.MALI_FAULT_ACCESS_ATOMIC && (perms & PERM_USER_R) === 0)
             return this.stall(as, vaFrom(vaHi, vaLo), R.MALI_EXC_PERMISSION_FAULT + wc.level(we), access, sourceId, record);
@@ -532,7 +608,7 @@ export class MaliMmu {
       }
     }
     const wr = this.wr;
-    if (!(wc === null ? walkLpaeParts(this.mem, s.cfg, vaHi, vaLo, acc, wr) : this.walkCached(s, wc, we, vaHi, vaLo, acc, wr))) {
+    if (!(wc === null ? walkLpaeParts(this.mem, cfg, vaHi, vaLo, acc, wr) : this.walkCached(s, wc, we, vaHi, vaLo, acc, wr))) {
       let code: number;
       switch (wr.fault) {
         case 'permission': code = R.MALI_EXC_PERMISSION_FAULT; break;
@@ -551,7 +627,7 @@ export class MaliMmu {
     tlb.insertHalves(s.ctx, vaHi, vaLo, shift, oaHi | 0, (oa - oaHi * TWO32) | 0, wr.perms, wr.level);
     // The step decoded on the table the walk reached, so that the next miss there is served
     // by `fillLeaf` above (as after a cached leaf).
-    if (wc !== null) wc.primeLeaf(s.wctx, 0, s.cfg, vaHi, vaLo);
+    if (wc !== null) wc.primeLeaf(s.wctx, 0, cfg, vaHi, vaLo);
     if (access === R.MALI_FAULT_ACCESS_ATOMIC && (wr.perms & PERM_USER_R) === 0)
       return this.stall(as, vaFrom(vaHi, vaLo), R.MALI_EXC_PERMISSION_FAULT + wr.level, access, sourceId, record);
     out.pa = oa;
@@ -665,6 +741,7 @@ export class MaliMmu {
       s.latchedMemattr = 0n;
       s.locked = false;
     }
+    this.fastCtx.fill(-1);
     this.tlb.invalidateAll();
     if (this.wc !== null) this.wc.invalidateAll();
     this.inFlight = 0;
