@@ -278,6 +278,21 @@ export class SmmuV2 implements MmioDevice {
   private s2Perms = 0;
   /** Output address (int32 halves: high, low) of the last successful s2Lookup. */
   private readonly s2Pa = new Int32Array(2);
+  /**
+   * The stream whose TLB hits the hot part of `translateParts` serves (−1: none), remembered by
+   * `translateS1` when it reaches the TLB for a stage-1 context (not nested) with nothing in
+   * the way: SMMU enabled, the stream matched to a translating S2CR, the bank decoded, enabled,
+   * without a configuration error or an outstanding fault. Forgotten by every register write,
+   * every fault, stall or resume, and reset (`forget`).
+   */
+  private fastSid = -1;
+  /** The hot part serves inputs whose high half is below this (their TLB key is the input). */
+  private fastHiLimit = 0;
+  /** The remembered stream's (non-global) TLB context. */
+  private fastCtx = 0;
+  /** Permission bit a read / a write of the remembered stream needs (S2CR's PRIVCFG, INSTCFG). */
+  private fastNeedR = 0;
+  private fastNeedW = 0;
 
   private readonly masters = new Map<SmmuV2Master, number[]>();
 
@@ -333,6 +348,7 @@ export class SmmuV2 implements MmioDevice {
 
   /** Power-on reset: registers to their reset values, TLB empty, nothing stalled. */
   reset(): void {
+    this.forget();
     const c = this.config;
     this.scr0 = R.SCR0_CLIENTPD | R.SCR0_SMCFCFG;
     this.scr2 = 0;
@@ -410,6 +426,7 @@ export class SmmuV2 implements MmioDevice {
   }
 
   write32(offset: number, value: number): void {
+    this.forget();
     const v = value >>> 0;
     const ps = this.config.pageSize;
     const page = Math.floor(offset / ps);
@@ -442,6 +459,7 @@ export class SmmuV2 implements MmioDevice {
    * one. Elsewhere (global register pages) it is the low word, then the high word.
    */
   write64parts(offset: number, lo: number, hi: number): void {
+    this.forget();
     const ps = this.config.pageSize;
     const page = Math.floor(offset / ps);
     const cb = page - this.config.numPage;
@@ -1001,6 +1019,7 @@ export class SmmuV2 implements MmioDevice {
 
   /** Records a global fault; returns whether the transaction gets an abort (else it is terminated quietly). */
   private globalFault(bit: number, sid: number, addr: number, write: boolean): boolean {
+    this.forget();
     this.stats.globalFaults++;
     if ((this.gfsr & R.GFSR_FAULTS) !== 0) {
       this.gfsr = (this.gfsr | R.GFSR_MULTI) >>> 0;
@@ -1046,6 +1065,7 @@ export class SmmuV2 implements MmioDevice {
     out: SmmuV2Translation,
     requester: SmmuV2Requester | undefined,
   ): boolean {
+    this.forget();
     this.stats.contextFaults++;
     if ((b.fsr & R.FSR_FAULTS) !== 0) {
       b.fsr = (b.fsr | R.FSR_MULTI) >>> 0;
@@ -1067,6 +1087,7 @@ export class SmmuV2 implements MmioDevice {
 
   /** Stalls or terminates a transaction that cannot proceed in bank `b`. */
   private finish(b: Bank, out: SmmuV2Translation, requester: SmmuV2Requester | undefined): boolean {
+    this.forget();
     if ((b.sctlr & R.SCTLR_CFCFG) !== 0 && requester !== undefined) {
       b.fsr = (b.fsr | R.FSR_SS) >>> 0;
       b.stalled.push({ requester });
@@ -1080,6 +1101,7 @@ export class SmmuV2 implements MmioDevice {
   }
 
   private resume(b: Bank, terminate: boolean): void {
+    this.forget();
     if ((b.fsr & R.FSR_SS) === 0) {
       this.stats.resumeIgnored++;
       return;
@@ -1145,6 +1167,40 @@ export class SmmuV2 implements MmioDevice {
    * callers that hold halves (DmaMaster's parts translator, register pairs).
    */
   translateParts(streamId: number, hi: number, lo: number, write: boolean, out: SmmuV2Translation, requester?: SmmuV2Requester): boolean {
+    // The hot part: a TLB hit (in the context's non-global entries) of the remembered stream
+    // (see `fastSid`), and nothing else. Kept small in bytecode so that V8 inlines it (with
+    // `translate` and what it calls: `lookupOne`, `perms`, `outputFlat`) into the callers'
+    // loops and a hit makes no call; V8 inlines a function whose bytecode (its own plus, once
+    // it has optimized code, everything that code inlined) times 1.2 fits 920 bytes per
+    // compiled function: check with `--trace-turbo-inlining` after changing it. Everything
+    // else goes to `translateSlow` with the input as int32 halves.
+    let e = -3;
+    if (streamId === this.fastSid && hi >>> 0 < this.fastHiLimit) {
+      const tlb = this.tlb.tlb;
+      e = tlb.lookupOne(this.fastCtx, hi, lo);
+      if (e >= 0 && (tlb.perms(e) & (write ? this.fastNeedW : this.fastNeedR)) !== 0) {
+        const st = this.stats;
+        st.translations++;
+        st.tlbHits++;
+        out.pa = tlb.outputFlat(e, hi, lo);
+        return true;
+      }
+    }
+    return this.translateSlow(streamId, hi | 0, lo | 0, write, out, requester, e);
+  }
+
+  /** Forgets the remembered stream: its next translation goes out of line. */
+  private forget(): void {
+    this.fastSid = -1;
+    this.fastHiLimit = 0;
+  }
+
+  /**
+   * `translateParts` for everything its hot part does not do. `e` is what the hot part's probe
+   * of the remembered stream's non-global context found (−2: a context `lookupSmall` does not
+   * probe, −1: a miss, else an entry the access may not use), or −3 when it did not probe.
+   */
+  private translateSlow(streamId: number, hi: number, lo: number, write: boolean, out: SmmuV2Translation, requester: SmmuV2Requester | undefined, e: number): boolean {
     const st = this.stats;
     st.translations++;
     const access = this.access;
@@ -1182,7 +1238,8 @@ export class SmmuV2 implements MmioDevice {
     // Hit under previous context fault: without HUPCF an outstanding fault holds the context.
     if (this.faultOutstanding(b) || (s2b !== undefined && this.faultOutstanding(s2b))) return this.hupcfTerminate(b, s2b, out, requester);
     if (b.type === R.CBAR_TYPE_S2) return this.translateS2Only(b, streamId, hi, lo, out, requester);
-    return this.translateS1(b, s2b, streamId, hi, lo, out, requester);
+    if (s2b !== undefined) return this.translateNested(b, s2b, streamId, hi, lo, out, requester);
+    return this.translateS1(b, streamId, hi, lo, out, requester, e);
   }
 
   /** A transaction that passes untranslated. */
@@ -1295,8 +1352,48 @@ export class SmmuV2 implements MmioDevice {
     return true;
   }
 
-  private translateS1(b: Bank, s2b: Bank | undefined, sid: number, hi: number, lo: number, out: SmmuV2Translation, requester: SmmuV2Requester | undefined): boolean {
-    if ((b.sctlr & R.SCTLR_M) === 0 || b.configError !== null || (s2b !== undefined && s2b.configError !== null && (s2b.sctlr & R.SCTLR_M) !== 0))
+  /**
+   * A stage-1 bank (not nested: see `translateNested`). `pe` is the hot part's probe (see
+   * `translateSlow`). Remembers the stream for the hot part once nothing is in the way.
+   */
+  private translateS1(b: Bank, sid: number, hi: number, lo: number, out: SmmuV2Translation, requester: SmmuV2Requester | undefined, pe: number): boolean {
+    if ((b.sctlr & R.SCTLR_M) === 0 || b.configError !== null) return this.translateS1Special(b, undefined, sid, hi, lo, out, requester);
+    // The TLB key: VA[48:0] of the sign-extended input (halves), or a fault when out of range.
+    // (int32 values throughout: a u32 here would make V8 box the key's high half on the calls below.)
+    let kHi = hi | 0;
+    const sb = b.signBit;
+    if (sb < 0 ? kHi !== 0 : kHi >>> 17 !== 0) return this.contextFault(b, R.FSR_TF, addrOf(hi, lo), this.fsynr0Of(null, false), 0, sid, out, requester);
+    if (sb >= 0 && sb < 48) {
+      if (sb === 31) kHi = lo < 0 ? 0x1ffff : 0;
+      else {
+        const m = (1 << (sb - 31)) - 1;
+        kHi = (kHi & m) | ((kHi >>> (sb - 32)) & 1 ? 0x1ffff & ~m : 0);
+      }
+    }
+    const tlb = this.tlb.tlb;
+    if (this.fastSid !== sid) this.remember(b, sid);
+    // The hot part probed the non-global context already (its key is the input then).
+    const e = pe === -3 || pe === -2 ? tlb.lookupParts(b.ctxAsid, kHi, lo) : pe;
+    if (e >= 0 && permits(tlb.perms(e), this.access)) {
+      this.stats.tlbHits++;
+      out.pa = tlb.outputParts(e, kHi, lo);
+      return true;
+    }
+    // The global entries are probed in `s1Miss`, out of line: stage-1 hits of a remembered
+    // stream stay in the hot part, so this function is reached mostly on misses, and with a
+    // second probe here V8 inlines that one first (the more frequent) and leaves `permits` out
+    // of the budget: every hit that comes here would make a call (BENCHMARKS.md, Issue 9).
+    return this.s1Miss(b, undefined, sid, hi, lo, kHi, lo | 0, out, requester, e < 0);
+  }
+
+  /**
+   * A nested bank's stage 1 over `s2b`: `translateS1` without the hot part's probe and without
+   * remembering, kept apart so that its calls have their own type feedback. Sharing
+   * `translateS1`, whose feedback is now mostly the stage-1 misses, made every nested hit ~3 ns
+   * slower in the benchmark (BENCHMARKS.md, Issue 9).
+   */
+  private translateNested(b: Bank, s2b: Bank, sid: number, hi: number, lo: number, out: SmmuV2Translation, requester: SmmuV2Requester | undefined): boolean {
+    if ((b.sctlr & R.SCTLR_M) === 0 || b.configError !== null || (s2b.configError !== null && (s2b.sctlr & R.SCTLR_M) !== 0))
       return this.translateS1Special(b, s2b, sid, hi, lo, out, requester);
     // The TLB key: VA[48:0] of the sign-extended input (halves), or a fault when out of range.
     // (int32 values throughout: a u32 here would make V8 box the key's high half on the calls below.)
@@ -1311,14 +1408,32 @@ export class SmmuV2 implements MmioDevice {
       }
     }
     const tlb = this.tlb.tlb;
-    let e = tlb.lookupParts(b.ctxAsid, kHi, lo);
-    if (e < 0) e = tlb.lookupParts(b.ctxGlobal, kHi, lo);
+    const e = tlb.lookupParts(b.ctxAsid, kHi, lo);
     if (e >= 0 && permits(tlb.perms(e), this.access)) {
       this.stats.tlbHits++;
       out.pa = tlb.outputParts(e, kHi, lo);
       return true;
     }
-    return this.s1Miss(b, s2b, sid, hi, lo, kHi, lo | 0, out, requester);
+    return this.s1Miss(b, s2b, sid, hi, lo, kHi, lo | 0, out, requester, e < 0);
+  }
+
+  /**
+   * Remembers stream `sid` of stage-1 bank `b` (not nested; translating) for the hot part: the
+   * inputs whose TLB key is the input itself (below the sign bit's half of the range), the
+   * bank's non-global context, and the permission bit reads and writes need.
+   */
+  private remember(b: Bank, sid: number): void {
+    const sb = b.signBit;
+    this.fastHiLimit = sb < 0 ? 1 : sb >= 48 ? 1 << 17 : sb >= 32 ? 2 ** (sb - 32) : 0;
+    this.fastSid = sid;
+    this.fastCtx = b.ctxAsid;
+    const a = this.access;
+    const w = a.write;
+    a.write = false;
+    this.fastNeedR = permBit(a);
+    a.write = true;
+    this.fastNeedW = permBit(a);
+    a.write = w;
   }
 
   /** Stage 1 disabled, or a configuration error in either stage. */
@@ -1336,8 +1451,21 @@ export class SmmuV2 implements MmioDevice {
     return true;
   }
 
-  /** A stage-1 TLB miss: the input `hi:lo`, the TLB key `kHi:kLo`. */
-  private s1Miss(b: Bank, s2b: Bank | undefined, sid: number, hi: number, lo: number, kHi: number, kLo: number, out: SmmuV2Translation, requester: SmmuV2Requester | undefined): boolean {
+  /**
+   * A stage-1 TLB miss in the context's non-global entries: the input `hi:lo`, the TLB key
+   * `kHi:kLo`. With `probeGlobal` (no non-global entry held the key) the global entries are
+   * probed first and a usable one is a hit.
+   */
+  private s1Miss(b: Bank, s2b: Bank | undefined, sid: number, hi: number, lo: number, kHi: number, kLo: number, out: SmmuV2Translation, requester: SmmuV2Requester | undefined, probeGlobal: boolean): boolean {
+    if (probeGlobal) {
+      const tlb = this.tlb.tlb;
+      const g = tlb.lookupParts(b.ctxGlobal, kHi, kLo);
+      if (g >= 0 && permits(tlb.perms(g), this.access)) {
+        this.stats.tlbHits++;
+        out.pa = tlb.outputParts(g, kHi, kLo);
+        return true;
+      }
+    }
     const st = this.stats;
     st.tlbMisses++;
     st.walks++;
