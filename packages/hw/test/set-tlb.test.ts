@@ -380,13 +380,18 @@ describe('SetTlb against a reference model', () => {
   });
 });
 
-describe('SetTlb.lookupOne against lookupParts', () => {
-  // `lookupOne` probes a context holding exactly one block size below 4 GiB and returns −2,
-  // counting nothing, for any other context. Two TLBs get the same fills and invalidations;
-  // every lookup is `lookupOne` (then `lookupParts` on −2) in one and `lookupParts` in the
-  // other: same entries, same counters. Contexts 0–2 are filled with one size each (4 KiB,
-  // 16 KiB, 2 MiB), context 3 with several (up to 16 GiB).
-  const SIZES = [[12], [14], [21], [12, 16, 21, 34]];
+/**
+ * Twin TLBs get the same fills and invalidations over random sequences; every lookup is
+ * `probe` (then `lookupParts` when it declines with −2, having counted nothing) in one and
+ * `lookupParts` in the other: same entries, same counters. `sizes[c]` are the block sizes
+ * context c is filled with; `onLookup` sees each lookup's context, result and whether the probe
+ * declined (for the callers' coverage counts and extra checks).
+ */
+function twinLookups(
+  sizes: readonly (readonly number[])[],
+  probe: (t: SetTlb, ctx: number, hi: number, lo: number) => number,
+  onLookup: (a: SetTlb, b: SetTlb, c: number, e: number, declined: boolean, hi: number, lo: number) => void,
+): void {
   const opArb = fc.oneof(
     { weight: 8, arbitrary: fc.record({ op: fc.constant('insert' as const), ctx: fc.nat(3), page: fc.nat(255), k: fc.nat(3), perms: fc.nat(63) }) },
     { weight: 12, arbitrary: fc.record({ op: fc.constant('lookup' as const), ctx: fc.nat(3), page: fc.nat(255), off: fc.nat(4095) }) },
@@ -394,50 +399,62 @@ describe('SetTlb.lookupOne against lookupParts', () => {
     { weight: 1, arbitrary: fc.record({ op: fc.constant('invWhole' as const), ctx: fc.nat(3) }) },
     { weight: 1, arbitrary: fc.record({ op: fc.constant('invAll' as const) }) },
   );
+  fc.assert(
+    fc.property(fc.array(opArb, { minLength: 50, maxLength: 300 }), fc.constantFrom(16, 64, 1024), fc.constantFrom(1, 2, 4), (ops, capacity, ways) => {
+      const [a, b] = [new SetTlb({ capacity, ways }), new SetTlb({ capacity, ways })];
+      const ids = [0, 1, 2, 3].map((t) => a.context(t, 0));
+      for (let t = 0; t < 4; t++) expect(b.context(t, 0)).toBe(ids[t]);
+      const BASE = 2 ** 40 - 2 ** 23; // inputs cross 2^40
+      for (const o of ops) {
+        if (o.op === 'insert') {
+          const sz = sizes[o.ctx]!;
+          const shift = sz[o.k % sz.length]!;
+          const va = BASE + o.page * 4096;
+          const hi = Math.floor(va / 2 ** 32);
+          for (const t of [a, b]) t.insertHalves(ids[o.ctx]!, hi, va % 2 ** 32 | 0, shift, 3, o.page << 12, o.perms, 0);
+        } else if (o.op === 'lookup') {
+          const va = BASE + o.page * 4096 + o.off;
+          const hi = Math.floor(va / 2 ** 32);
+          const lo = va % 2 ** 32 | 0;
+          const before = a.counters();
+          let e = probe(a, ids[o.ctx]!, hi, lo);
+          const declined = e === -2;
+          if (declined) {
+            expect(a.counters()).toEqual(before);
+            e = a.lookupParts(ids[o.ctx]!, hi, lo);
+          }
+          expect(e).toBe(b.lookupParts(ids[o.ctx]!, hi, lo));
+          expect(a.counters()).toEqual(b.counters());
+          onLookup(a, b, o.ctx, e, declined, hi, lo);
+        } else if (o.op === 'invCtx') {
+          for (const t of [a, b]) t.invalidateContext(ids[o.ctx]!, BASE + o.page * 4096, BASE + (o.page + o.pages) * 4096);
+        } else if (o.op === 'invWhole') {
+          for (const t of [a, b]) t.invalidateContext(ids[o.ctx]!);
+        } else {
+          for (const t of [a, b]) t.invalidateAll();
+        }
+      }
+    }),
+    { numRuns: 200 },
+  );
+}
+
+describe('SetTlb.lookupOne against lookupParts', () => {
+  // `lookupOne` probes a context holding exactly one block size below 4 GiB and returns −2,
+  // counting nothing, for any other context. Contexts 0–2 are filled with one size each
+  // (4 KiB, 16 KiB, 2 MiB), context 3 with several (up to 16 GiB).
   it('returns what lookupParts returns, or −2 having counted nothing', () => {
     const seen = { probed: 0, hits: 0, declined: 0, big: 0 };
-    fc.assert(
-      fc.property(fc.array(opArb, { minLength: 50, maxLength: 300 }), fc.constantFrom(16, 64, 1024), fc.constantFrom(1, 2, 4), (ops, capacity, ways) => {
-        const [a, b] = [new SetTlb({ capacity, ways }), new SetTlb({ capacity, ways })];
-        const ids = [0, 1, 2, 3].map((t) => a.context(t, 0));
-        for (let t = 0; t < 4; t++) expect(b.context(t, 0)).toBe(ids[t]);
-        const BASE = 2 ** 40 - 2 ** 23; // inputs cross 2^40
-        for (const o of ops) {
-          if (o.op === 'insert') {
-            const sizes = SIZES[o.ctx]!;
-            const shift = sizes[o.k % sizes.length]!;
-            const va = BASE + o.page * 4096;
-            const hi = Math.floor(va / 2 ** 32);
-            for (const t of [a, b]) t.insertHalves(ids[o.ctx]!, hi, va % 2 ** 32 | 0, shift, 3, o.page << 12, o.perms, 0);
-          } else if (o.op === 'lookup') {
-            const va = BASE + o.page * 4096 + o.off;
-            const hi = Math.floor(va / 2 ** 32);
-            const lo = va % 2 ** 32 | 0;
-            const before = a.counters();
-            let e = a.lookupOne(ids[o.ctx]!, hi, lo);
-            if (e === -2) {
-              expect(a.counters()).toEqual(before);
-              e = a.lookupParts(ids[o.ctx]!, hi, lo);
-              seen.declined++;
-              if (o.ctx === 3) seen.big++;
-            } else {
-              seen.probed++;
-              if (e >= 0) seen.hits++;
-            }
-            expect(e).toBe(b.lookupParts(ids[o.ctx]!, hi, lo));
-            expect(a.counters()).toEqual(b.counters());
-            if (e >= 0) expect(a.outputFlat(e, hi, lo)).toBe(b.outputParts(e, hi, lo));
-          } else if (o.op === 'invCtx') {
-            for (const t of [a, b]) t.invalidateContext(ids[o.ctx]!, BASE + o.page * 4096, BASE + (o.page + o.pages) * 4096);
-          } else if (o.op === 'invWhole') {
-            for (const t of [a, b]) t.invalidateContext(ids[o.ctx]!);
-          } else {
-            for (const t of [a, b]) t.invalidateAll();
-          }
-        }
-      }),
-      { numRuns: 200 },
-    );
+    twinLookups([[12], [14], [21], [12, 16, 21, 34]], (t, c, hi, lo) => t.lookupOne(c, hi, lo), (a, b, c, e, declined, hi, lo) => {
+      if (declined) {
+        seen.declined++;
+        if (c === 3) seen.big++;
+      } else {
+        seen.probed++;
+        if (e >= 0) seen.hits++;
+      }
+      if (e >= 0) expect(a.outputFlat(e, hi, lo)).toBe(b.outputParts(e, hi, lo));
+    });
     // Probed (hits and misses) and declined (several sizes, or nothing held) many times.
     expect(seen.probed).toBeGreaterThan(2000);
     expect(seen.hits).toBeGreaterThan(600);
@@ -449,60 +466,19 @@ describe('SetTlb.lookupOne against lookupParts', () => {
 describe('SetTlb.lookupSmall against lookupParts', () => {
   // `lookupSmall` probes a context holding any number of block sizes, all below 4 GiB (the
   // Mali MMU's pages beside blocks), and returns −2, counting nothing, for a context holding a
-  // size of 4 GiB or more, or none. As above: twin TLBs, `lookupSmall` (then `lookupParts` on
-  // −2) in one, `lookupParts` in the other; contexts of one size, of two (4 KiB and 2 MiB), of
-  // three, and one holding a 16 GiB size beside smaller ones.
-  const SIZES = [[12], [12, 21], [14, 16, 21], [12, 16, 21, 34]];
-  const opArb = fc.oneof(
-    { weight: 8, arbitrary: fc.record({ op: fc.constant('insert' as const), ctx: fc.nat(3), page: fc.nat(255), k: fc.nat(3), perms: fc.nat(63) }) },
-    { weight: 12, arbitrary: fc.record({ op: fc.constant('lookup' as const), ctx: fc.nat(3), page: fc.nat(255), off: fc.nat(4095) }) },
-    { weight: 1, arbitrary: fc.record({ op: fc.constant('invCtx' as const), ctx: fc.nat(3), page: fc.nat(255), pages: fc.integer({ min: 1, max: 64 }) }) },
-    { weight: 1, arbitrary: fc.record({ op: fc.constant('invWhole' as const), ctx: fc.nat(3) }) },
-    { weight: 1, arbitrary: fc.record({ op: fc.constant('invAll' as const) }) },
-  );
+  // size of 4 GiB or more, or none. Contexts of one size, of two (4 KiB and 2 MiB), of three,
+  // and one holding a 16 GiB size beside smaller ones.
   it('returns what lookupParts returns, or −2 having counted nothing', () => {
     const seen = { probed: 0, multiHits: 0, declined: 0, big: 0 };
-    fc.assert(
-      fc.property(fc.array(opArb, { minLength: 50, maxLength: 300 }), fc.constantFrom(16, 64, 1024), fc.constantFrom(1, 2, 4), (ops, capacity, ways) => {
-        const [a, b] = [new SetTlb({ capacity, ways }), new SetTlb({ capacity, ways })];
-        const ids = [0, 1, 2, 3].map((t) => a.context(t, 0));
-        for (let t = 0; t < 4; t++) expect(b.context(t, 0)).toBe(ids[t]);
-        const BASE = 2 ** 40 - 2 ** 23; // inputs cross 2^40
-        for (const o of ops) {
-          if (o.op === 'insert') {
-            const sizes = SIZES[o.ctx]!;
-            const shift = sizes[o.k % sizes.length]!;
-            const va = BASE + o.page * 4096;
-            const hi = Math.floor(va / 2 ** 32);
-            for (const t of [a, b]) t.insertHalves(ids[o.ctx]!, hi, va % 2 ** 32 | 0, shift, 3, o.page << 12, o.perms, 0);
-          } else if (o.op === 'lookup') {
-            const va = BASE + o.page * 4096 + o.off;
-            const hi = Math.floor(va / 2 ** 32);
-            const lo = va % 2 ** 32 | 0;
-            const before = a.counters();
-            let e = a.lookupSmall(ids[o.ctx]!, hi, lo);
-            if (e === -2) {
-              expect(a.counters()).toEqual(before);
-              e = a.lookupParts(ids[o.ctx]!, hi, lo);
-              seen.declined++;
-              if (o.ctx === 3) seen.big++;
-            } else {
-              seen.probed++;
-              if (e >= 0 && (o.ctx === 1 || o.ctx === 2)) seen.multiHits++;
-            }
-            expect(e).toBe(b.lookupParts(ids[o.ctx]!, hi, lo));
-            expect(a.counters()).toEqual(b.counters());
-          } else if (o.op === 'invCtx') {
-            for (const t of [a, b]) t.invalidateContext(ids[o.ctx]!, BASE + o.page * 4096, BASE + (o.page + o.pages) * 4096);
-          } else if (o.op === 'invWhole') {
-            for (const t of [a, b]) t.invalidateContext(ids[o.ctx]!);
-          } else {
-            for (const t of [a, b]) t.invalidateAll();
-          }
-        }
-      }),
-      { numRuns: 200 },
-    );
+    twinLookups([[12], [12, 21], [14, 16, 21], [12, 16, 21, 34]], (t, c, hi, lo) => t.lookupSmall(c, hi, lo), (_a, _b, c, e, declined) => {
+      if (declined) {
+        seen.declined++;
+        if (c === 3) seen.big++;
+      } else {
+        seen.probed++;
+        if (e >= 0 && (c === 1 || c === 2)) seen.multiHits++;
+      }
+    });
     expect(seen.probed).toBeGreaterThan(2000);
     expect(seen.multiHits).toBeGreaterThan(300);
     expect(seen.declined).toBeGreaterThan(500);
