@@ -1358,18 +1358,8 @@ export class SmmuV2 implements MmioDevice {
    */
   private translateS1(b: Bank, sid: number, hi: number, lo: number, out: SmmuV2Translation, requester: SmmuV2Requester | undefined, pe: number): boolean {
     if ((b.sctlr & R.SCTLR_M) === 0 || b.configError !== null) return this.translateS1Special(b, undefined, sid, hi, lo, out, requester);
-    // The TLB key: VA[48:0] of the sign-extended input (halves), or a fault when out of range.
-    // (int32 values throughout: a u32 here would make V8 box the key's high half on the calls below.)
-    let kHi = hi | 0;
-    const sb = b.signBit;
-    if (sb < 0 ? kHi !== 0 : kHi >>> 17 !== 0) return this.contextFault(b, R.FSR_TF, addrOf(hi, lo), this.fsynr0Of(null, false), 0, sid, out, requester);
-    if (sb >= 0 && sb < 48) {
-      if (sb === 31) kHi = lo < 0 ? 0x1ffff : 0;
-      else {
-        const m = (1 << (sb - 31)) - 1;
-        kHi = (kHi & m) | ((kHi >>> (sb - 32)) & 1 ? 0x1ffff & ~m : 0);
-      }
-    }
+    const kHi = tlbKeyHi(b.signBit, hi, lo);
+    if (kHi < 0) return this.contextFault(b, R.FSR_TF, addrOf(hi, lo), this.fsynr0Of(null, false), 0, sid, out, requester);
     const tlb = this.tlb.tlb;
     if (this.fastSid !== sid) this.remember(b, sid);
     // The hot part probed the non-global context already (its key is the input then).
@@ -1395,18 +1385,8 @@ export class SmmuV2 implements MmioDevice {
   private translateNested(b: Bank, s2b: Bank, sid: number, hi: number, lo: number, out: SmmuV2Translation, requester: SmmuV2Requester | undefined): boolean {
     if ((b.sctlr & R.SCTLR_M) === 0 || b.configError !== null || (s2b.configError !== null && (s2b.sctlr & R.SCTLR_M) !== 0))
       return this.translateS1Special(b, s2b, sid, hi, lo, out, requester);
-    // The TLB key: VA[48:0] of the sign-extended input (halves), or a fault when out of range.
-    // (int32 values throughout: a u32 here would make V8 box the key's high half on the calls below.)
-    let kHi = hi | 0;
-    const sb = b.signBit;
-    if (sb < 0 ? kHi !== 0 : kHi >>> 17 !== 0) return this.contextFault(b, R.FSR_TF, addrOf(hi, lo), this.fsynr0Of(null, false), 0, sid, out, requester);
-    if (sb >= 0 && sb < 48) {
-      if (sb === 31) kHi = lo < 0 ? 0x1ffff : 0;
-      else {
-        const m = (1 << (sb - 31)) - 1;
-        kHi = (kHi & m) | ((kHi >>> (sb - 32)) & 1 ? 0x1ffff & ~m : 0);
-      }
-    }
+    const kHi = tlbKeyHi(b.signBit, hi, lo);
+    if (kHi < 0) return this.contextFault(b, R.FSR_TF, addrOf(hi, lo), this.fsynr0Of(null, false), 0, sid, out, requester);
     const tlb = this.tlb.tlb;
     const e = tlb.lookupParts(b.ctxAsid, kHi, lo);
     if (e >= 0 && permits(tlb.perms(e), this.access)) {
@@ -1643,4 +1623,18 @@ class NestedTables implements WalkTableTranslator {
 /** The address of int32 (or u32) halves. */
 function addrOf(hi: number, lo: number): number {
   return (hi >>> 0) * TWO32 + (lo >>> 0);
+}
+
+/**
+ * The high half of a stage-1 TLB key: VA[48:0] of the input sign-extended from bank bit
+ * `signBit` (−1: a 32-bit input space), or −1 when the input is out of range (a translation
+ * fault). int32 throughout: a u32 here would make V8 box the key's high half on later calls.
+ */
+function tlbKeyHi(signBit: number, hi: number, lo: number): number {
+  const kHi = hi | 0;
+  if (signBit < 0 ? kHi !== 0 : kHi >>> 17 !== 0) return -1;
+  if (signBit < 0 || signBit >= 48) return kHi;
+  if (signBit === 31) return lo < 0 ? 0x1ffff : 0;
+  const m = (1 << (signBit - 31)) - 1;
+  return (kHi & m) | ((kHi >>> (signBit - 32)) & 1 ? 0x1ffff & ~m : 0);
 }
