@@ -14,13 +14,16 @@ import { ASID, CD_IPA, OUT_IPA, S1Tree, SID, VMID, ipaOf, writeNestedSte } from 
  * fetches and then faulted, which no snapshot followed. Here a small TLB (8 entries, flushed
  * sets) serves a nested stream (pages whose stage-1 leaf is missing, or whose output stage 2
  * does not map: both fault after the table fetches filled the TLB) and a stage-1 stream
- * (one-step fills, walks, hits), with TLBIs between; the expected figures follow that snapshot
+ * and a second one (one-step fills, fills whose step was armed for the other stream, walks,
+ * hits), with TLBIs between; the expected figures follow that snapshot
  * rule from the TLB's counters, never from the statistics themselves.
  */
 
 const READ: WalkAccess = { write: false, exec: false, priv: false };
 const SID_S1 = 1;
 const ASID_S1 = 3;
+const SID_S1B = 2; // a second stage-1 stream: the walk cache's step moves between the two
+const ASID_S1B = 4;
 const IOVA_N = 2 ** 39 + 0x3_0000_0000; // the nested stream's input (48-bit stage 1)
 const IOVA_1 = 2 ** 38; // the stage-1 stream's input
 const DATA = RAM + 0x800_0000;
@@ -50,14 +53,19 @@ function build(): SmmuRig {
   const cd1 = rig.alloc(64, 64);
   writeCd(rig, cd1, cdWords(t1.root, ASID_S1, 48));
   rig.writeSte(SID_S1, steS1(cd1));
+  const t1b = new Tables(rig, 48);
+  t1b.mapRange(IOVA_1, DATA, PAGES, S1_PAGE);
+  const cd1b = rig.alloc(64, 64);
+  writeCd(rig, cd1b, cdWords(t1b.root, ASID_S1B, 48));
+  rig.writeSte(SID_S1B, steS1(cd1b));
   return rig;
 }
 
-type Op = { op: 'nested' | 's1'; page: number; times: number } | { op: 'tlbiN' | 'tlbi1' | 'vmall' };
+type Op = { op: 'nested' | 's1'; page: number; times: number; b: boolean } | { op: 'tlbiN' | 'tlbi1' | 'vmall' };
 
 const opArb: fc.Arbitrary<Op> = fc.oneof(
-  { weight: 8, arbitrary: fc.record({ op: fc.constant('nested' as const), page: fc.nat(PAGES - 1), times: fc.integer({ min: 1, max: 2 }) }) },
-  { weight: 6, arbitrary: fc.record({ op: fc.constant('s1' as const), page: fc.nat(PAGES - 1), times: fc.integer({ min: 1, max: 2 }) }) },
+  { weight: 8, arbitrary: fc.record({ op: fc.constant('nested' as const), page: fc.nat(PAGES - 1), times: fc.integer({ min: 1, max: 2 }), b: fc.constant(false) }) },
+  { weight: 6, arbitrary: fc.record({ op: fc.constant('s1' as const), page: fc.nat(PAGES - 1), times: fc.integer({ min: 1, max: 2 }), b: fc.boolean() }) },
   { weight: 1, arbitrary: fc.record({ op: fc.constantFrom('tlbiN' as const, 'tlbi1' as const, 'vmall' as const) }) },
 );
 
@@ -82,7 +90,7 @@ describe('SMMUv3 statistics read through accessors', () => {
             for (let t = 0; t < o.times; t++) {
               const { tlbHits, tlbMisses, walks } = st;
               const out = { pa: -1 };
-              const ok = smmu.translate(o.op === 'nested' ? SID : SID_S1, -1, va, READ, out);
+              const ok = smmu.translate(o.op === 'nested' ? SID : o.b ? SID_S1B : SID_S1, -1, va, READ, out);
               const hit = st.tlbHits > tlbHits;
               // Every translation here reaches the TLB: one hit or one miss.
               expect([st.tlbHits - tlbHits, st.tlbMisses - tlbMisses]).toEqual(hit ? [1, 0] : [0, 1]);
@@ -104,7 +112,10 @@ describe('SMMUv3 statistics read through accessors', () => {
             }
           } else {
             if (o.op === 'tlbiN') rig.tlbiAsid(ASID);
-            else if (o.op === 'tlbi1') rig.tlbiAsid(ASID_S1);
+            else if (o.op === 'tlbi1') {
+              rig.tlbiAsid(ASID_S1);
+              rig.tlbiAsid(ASID_S1B);
+            }
             else rig.tlbiVmid(VMID);
             entries = smmu.tlbCounters()!.entries; // each command took a snapshot of the entries
           }
