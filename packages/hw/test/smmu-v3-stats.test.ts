@@ -115,8 +115,7 @@ describe('SMMUv3 statistics read through accessors', () => {
             else if (o.op === 'tlbi1') {
               rig.tlbiAsid(ASID_S1);
               rig.tlbiAsid(ASID_S1B);
-            }
-            else rig.tlbiVmid(VMID);
+            } else rig.tlbiVmid(VMID);
             entries = smmu.tlbCounters()!.entries; // each command took a snapshot of the entries
           }
           expect([st.tlbEntries, st.tlbFlushes]).toEqual([entries, flushes]);
