@@ -39,7 +39,7 @@ for (let i = 0; i < 1000; i++) {
 }
 timer /= 1000;
 
-const bench = new Bench({ now: () => performance.now(), iterations: RUNS, time: 0, warmupIterations: 2, warmupTime: 0 });
+const bench = new Bench({ now: () => performance.now(), iterations: RUNS, time: 0, warmupIterations: 2, warmupTime: 0, setup: () => settleCompiler() });
 for (const c of stack.cases) {
   const run = c.run;
   const timed =
