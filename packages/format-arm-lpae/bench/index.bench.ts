@@ -26,12 +26,13 @@ import {
   IOMMU_CACHE,
   IOMMU_READ,
   IOMMU_WRITE,
-  iommuIotlbGatherInit,
   type IommuFlushOps,
+  type IommuIotlbGather,
   type IoPgtableCfg,
   type MappedOut,
 } from '@gki/io-pgtable-core';
 import { createArmLpaeOps, type ArmLpaeIoPgtable } from '../src/index.js';
+import { settleCompiler } from './settle.js';
 import { STACK_PAGES, stackCases } from './stack.js';
 
 /**
@@ -162,7 +163,17 @@ function mapAll(ops: ArmLpaeIoPgtable, size: number, count: number, perCall: num
 }
 
 function unmapAll(ops: ArmLpaeIoPgtable, size: number, count: number, perCall: number): void {
-  const gather = iommuIotlbGatherInit();
+  // A fresh, empty gather: what iommuIotlbGatherInit() returns (same fields in the same order,
+  // so the same object shape), written out with literal bounds. Calling the kernel helper here,
+  // its Number.MIN_SAFE_INTEGER load had not always collected type feedback when V8 compiled
+  // this function (it runs once per call, before a loop of up to 262144 iterations); the code
+  // then soft-deoptimized there at the unmap pgcount=1 row's first call, and this function ran
+  // the rest of the process in its cached on-stack-replacement code (bench/settle.ts says why
+  // V8 does not re-optimize it): 8.6 instead of 6.5-7 ns per page in about half the processes.
+  // Literals need no feedback. Written here rather than in a helper: a helper called this rarely
+  // has no feedback vector when this is compiled, is not inlined, and the gather's shape is then
+  // unknown to the loop (a map check per page, ~0.5 ns). One gather per call, as before.
+  const gather: IommuIotlbGather = { start: 9007199254740991, end: -9007199254740991, pgsize: 0, queued: false };
   let iova = IOVA_BASE;
   for (let left = count; left > 0; ) {
     const got = ops.unmapPages(iova, size, Math.min(perCall, left), gather);
@@ -194,7 +205,16 @@ const CASES: Case[] = [
   { label: '2M blocks over 64 GiB', key: '2m', ref: 'lpae2m', size: 0x200000, count: 32768 },
 ];
 
-const bench = new Bench({ now: benchNow, iterations: RUNS, time: 0, warmupIterations: 2, warmupTime: 0 });
+/**
+ * Before each task's warm-up and before its timed samples (tinybench's `setup`), wait for V8's
+ * compiler threads to go idle (bench/settle.ts): a loop whose optimized code was asked for in
+ * the warm-up is then measured as that code, not in the baseline or on-stack-replacement code
+ * it runs while the compile is still queued behind others (on this 2-vCPU VM, under load, a
+ * queued compile of unmapPagesFull sometimes outlasted the whole 2 MiB unmap pgcount=512 row:
+ * 25 instead of 2 ns per block).
+ */
+const setup = () => settleCompiler();
+const bench = new Bench({ now: benchNow, iterations: RUNS, time: 0, warmupIterations: 2, warmupTime: 0, setup });
 for (const c of CASES) {
   let ops: ArmLpaeIoPgtable | null = null;
   const pre = (perCall: number) => () => {
@@ -226,7 +246,13 @@ if (!STACK_ONLY) bench.runSync();
 // driver's TLB callbacks are other functions than the ones above, and V8 would no longer
 // inline the format's callback call sites in the rows above if it had seen both.
 const stack = stackCases();
-const stackBench = new Bench({ now: benchNow, iterations: RUNS, time: 0, warmupIterations: 2, warmupTime: 0 });
+// stackCases() booted a kernel and ran every case once (its checks), so V8 has just queued
+// optimized compiles of most of the stack; the adds below call each case again, which is when
+// the cases' loop functions ask for their regular optimized code. Let the compiler catch up
+// first, or a request that finds its queue full is dropped and that loop runs in its slower
+// on-stack-replacement code for the whole process (bench/settle.ts).
+settleCompiler();
+const stackBench = new Bench({ now: benchNow, iterations: RUNS, time: 0, warmupIterations: 2, warmupTime: 0, setup });
 for (const c of stack.cases) stackBench.add(`stack|${c.id}`, c.run, { beforeEach: c.before, afterEach: c.after });
 stackBench.runSync();
 stack.done();
