@@ -93,7 +93,7 @@ describe('gki boot --board (spawned)', () => {
     expect(b.err[0]).toMatch(/^gki boot: bad\.dtb: malformed DTB/);
     const c = gki(['boot', '--board', 'nowhere.dts'], wd);
     expect([c.status, c.err.length]).toEqual([1, 1]);
-    expect(c.err[0]).toMatch(/^gki boot: cannot read board nowhere\.dts: no such file, and no built-in board of that name \(built in: gki-virt\)$/);
+    expect(c.err[0]).toMatch(/^gki boot: cannot read board nowhere\.dts: no such file \(ENOENT\), and no built-in board of that name \(built in: gki-virt\)$/);
     const d = gki(['boot', 'no-such-image'], wd);
     expect([d.status, d.err.length]).toEqual([1, 1]);
     expect(d.err[0]).toMatch(/^gki boot: no-such-image: /);
