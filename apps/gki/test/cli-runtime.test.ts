@@ -227,6 +227,24 @@ describe('gki shell (spawned, scripted on stdin)', () => {
     expect(r.stdout.slice(second)).toMatch(/^a000000\.dma +gki,dma-master +bound +dma-test +iommu 2b400000\.iommu id 0x10 group \d+ domain \d+ \(dma\)$/m);
     expect(answer(r.stdout, 'run dma')).toMatch(/^== dma: ok/m);
   });
+
+  it('domains: a page table of a default domain the group has left (msm8916\'s GPU on its own domain) is that domain\'s, not "a GPU address space"', () => {
+    const r = shell(['--board', join(BOARDS, 'qcom/apq8016-sbc.dts')], 'domains\n');
+    noStack(r);
+    expect(r.status).toBe(0);
+    const out = answer(r.stdout, 'domains');
+    // group 2 (the GPU) is on msm's unmanaged domain; its default DMA domain keeps the table
+    // qcom_iommu gave it when the GPU was first attached
+    const def = /^  group 2: 1c00000\.gpu; domain (\d+) \(default (\d+)\)$/m.exec(out)!;
+    expect(def).not.toBeNull();
+    const [own, dflt] = [def[1], def[2]];
+    expect(own).not.toBe(dflt);
+    const tDef = new RegExp(`^  domain ${dflt}: dma \\(default\\) on soc@0:iommu@1f08000, group\\(s\\) - \\[no device\\], page table (\\d+) \\(ARM_32_LPAE_S1\\)`, 'm').exec(out);
+    expect(tDef, out).not.toBeNull();
+    expect(out).toMatch(new RegExp(`^  ${tDef![1]}: ARM_32_LPAE_S1 from io-pgtable-arm, domain ${dflt}$`, 'm'));
+    expect(out).toMatch(new RegExp(`^  domain ${own}: unmanaged on soc@0:iommu@1f08000, group\\(s\\) 2 \\[1c00000\\.gpu\\], page table \\d+ \\(ARM_32_LPAE_S1\\), fault handler set$`, 'm'));
+    expect(out).not.toContain('not an IOMMU domain');
+  });
 });
 
 describe('gki board (spawned)', () => {

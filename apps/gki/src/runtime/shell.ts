@@ -4,7 +4,7 @@
  * so the session is tested without a terminal; `commands/shell.ts` puts a readline on it.
  */
 import { ioPgtableLiveTables, ioPgtableOpsInfo, type IoPgtableOps } from '@gki/io-pgtable-core';
-import { errnoName, formatRecord, iommuGetDomainForDev, type IommuDomain, type Kernel, type LogRecord } from '@gki/kernel';
+import { errnoName, formatRecord, type IommuDomain, type Kernel, type LogRecord } from '@gki/kernel';
 import { dmaTestRun } from '../drivers/dma-test.js';
 import { dumpTree } from '../pgtable/dump.js';
 import { tlbCounters, tlbDelta } from './counters.js';
@@ -167,17 +167,14 @@ export class ShellSession {
     return { lines: recs.map(formatRecord) };
   }
 
-  /** Domains as the IOMMU core tracks them, with the driver's domain object where a master leads to it. */
+  /**
+   * Every domain the IOMMU core tracks, by its id, with the driver's domain object: attached or
+   * not (a group's default domain stays, with its page table, while the group is on another).
+   */
   private domainObjects(): Map<number, IommuDomain> {
     const snap = this.kernel.iommu.snapshot();
-    const out = new Map<number, IommuDomain>();
-    for (const m of snap.masters) {
-      const dev = this.kernel.drivers.findDevice(m.dev);
-      const group = snap.groups.find((g) => g.id === m.group);
-      const d = dev ? iommuGetDomainForDev(dev) : undefined;
-      if (d && group?.domain !== null && group?.domain !== undefined) out.set(group.domain, d);
-    }
-    return out;
+    const all = this.kernel.iommu.allDomains(); // the snapshot lists them in this order
+    return new Map(snap.domains.map((d, i) => [d.id, all[i]!] as const));
   }
 
   private tables(): { ops: IoPgtableOps; fmt: string; owner: string | null; domain: number | null }[] {
