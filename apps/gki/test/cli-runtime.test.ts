@@ -159,6 +159,16 @@ describe('gki run (spawned)', () => {
     expect(again.workloads[0].counts).toEqual(report.workloads[2].counts);
   });
 
+  it('--json on a board behind qcom_iommu (msm8916) validates too: its TLB counters are the qcom-iommu model\'s', () => {
+    const r = gki(['run', '--workload', 'dma', '--json', '--board', join(BOARDS, 'qcom/apq8016-sbc.dts')], wd);
+    expect(r.status).toBe(0);
+    const report = JSON.parse(r.stdout);
+    const validate = new Ajv({ allErrors: true, strict: false }).compile(SCHEMA);
+    validate(report);
+    expect(validate.errors ?? []).toEqual([]);
+    expect(report.tlb.map((t: { model: string }) => t.model)).toEqual(['qcom-iommu', 'qcom-iommu']);
+  });
+
   it('text report: the boot story, each workload, throughput, decoded faults, TLB invalidations, the allocator', () => {
     const r = gki(['run', '-w', 'dma'], wd);
     expect(r.status).toBe(0);
