@@ -216,6 +216,24 @@ describe('gki shell (spawned, scripted on stdin)', () => {
     expect(r.stdout.split('gki> lsmod').length).toBe(2);
   });
 
+  it('sleep: time passes; 10 s after a --no-load boot the deferred-probe timeout fires and masters whose IOMMU driver never came probe without it', () => {
+    const script = ['sysctl kernel.modprobe=', 'modprobe gki_dma_test', 'sleep 5', 'sleep 5', 'run dma', 'sleep x', 'sleep 0', 'sleep 4000'].join('\n') + '\n';
+    const r = shell(['--no-load'], script);
+    noStack(r);
+    expect(r.status).toBe(1); // the three bad sleeps
+    expect(answer(r.stdout, 'modprobe gki_dma_test')).toMatch(/device a000000\.dma: unbound -> deferred: waits: supplier 2b400000\.iommu not ready/);
+    // 5 s: nothing due yet
+    expect(r.stdout).toContain('gki> sleep 5\ngki> sleep 5\n');
+    const second = r.stdout.slice(r.stdout.indexOf('gki> sleep 5\ngki> sleep 5\n') + 'gki> sleep 5\n'.length);
+    const fired = answer(second, 'sleep 5');
+    expect(fired).toMatch(/^\[ +10\.\d+\] dma-test a000000\.dma: IOMMU driver never registered \(deferred probe timeout\): DMA is untranslated$/m);
+    expect(fired).toMatch(/^device a000000\.dma: deferred: waits: supplier 2b400000\.iommu not ready -> bound \(dma-test\)$/m);
+    expect(fired).toMatch(/^device a003000\.dma: deferred: waits: supplier d000000\.iommu not ready -> bound \(dma-test\)$/m);
+    // their DMA goes through the SMMU models untranslated (the SMMUs were never enabled)
+    expect(answer(r.stdout, 'run dma')).toMatch(/^  a000000\.dma: 16\/16 direct copies of 65827 bytes ok \(physical addresses\)/m);
+    for (const bad of ['sleep x', 'sleep 0', 'sleep 4000']) expect(answer(r.stdout, bad)).toBe('usage: sleep SECONDS   (a number above 0, at most 3600)\n');
+  });
+
   it('a format module loaded after its driver: the masters defer (the format cannot load yet), then bind when it comes', () => {
     const script = ['sysctl kernel.modprobe=', 'modprobe gki_dma_test', 'insmod arm_smmu_v3', 'devices', 'modprobe io-pgtable-arm', 'devices', 'run dma'].join('\n') + '\n';
     const r = shell(['--no-load'], script);

@@ -66,6 +66,12 @@ export class ShellSession {
         help: 'show or set the modprobe helper; empty (kernel.modprobe=) disables module autoloading (request_module)',
         run: (a) => this.sysctl(a),
       },
+      {
+        name: 'sleep',
+        args: 'SECONDS',
+        help: "let the board's clock run SECONDS (up to 3600): what falls due fires, as the deferred-probe timeout (10 s after a --no-load boot)",
+        run: (a) => this.sleep(a),
+      },
       { name: 'exit', args: '', help: 'leave the shell (also quit, or end of input)', run: () => ({ lines: [], quit: true }) },
       { name: 'quit', args: '', help: 'leave the shell', run: () => ({ lines: [], quit: true }) },
     ];
@@ -127,6 +133,21 @@ export class ShellSession {
     }
     if (err < 0) lines.push(`${tool} ${what}: ${err} (${errnoName(err)})`);
     return { lines, failed: err < 0 };
+  }
+
+  /**
+   * Time passing with nothing else to do (the model's clock moves only when something waits): the
+   * board clock runs on by SECONDS and the driver core's deferred-probe timeout fires if it fell
+   * due, with what that does to the waiting devices.
+   */
+  private sleep(args: string[]): ShellResult {
+    const s = args.length === 1 && /^(\d+(\.\d*)?|\.\d+)$/.test(args[0]!) ? Number(args[0]) : NaN;
+    if (!(s > 0 && s <= 3600)) return { lines: ['usage: sleep SECONDS   (a number above 0, at most 3600)'], failed: true };
+    return this.withLog('sleep', args[0]!, () => {
+      this.kernel.board.clock.advance(Math.round(s * 1e9));
+      this.kernel.drivers.pollDeferredProbeTimeout();
+      return 0;
+    });
   }
 
   private modprobe(args: string[]): ShellResult {
