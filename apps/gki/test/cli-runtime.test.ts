@@ -234,6 +234,14 @@ describe('gki shell (spawned, scripted on stdin)', () => {
     for (const bad of ['sleep x', 'sleep 0', 'sleep 4000']) expect(answer(r.stdout, bad)).toBe('usage: sleep SECONDS   (a number above 0, at most 3600)\n');
   });
 
+  it('insmod of a module the image does not have, or has built in: the tool\'s message and the errno, as the other module commands', () => {
+    const r = shell([], 'insmod nosuch\ninsmod io-pgtable\n');
+    noStack(r);
+    expect(r.status).toBe(1);
+    expect(answer(r.stdout, 'insmod nosuch')).toBe('insmod: ERROR: could not load module nosuch: No such file or directory (not in the image)\ninsmod nosuch: -2 (ENOENT)\n');
+    expect(answer(r.stdout, 'insmod io-pgtable')).toBe('insmod: ERROR: could not load module io-pgtable: it is built into the kernel\ninsmod io-pgtable: -2 (ENOENT)\n');
+  });
+
   it('a format module loaded after its driver: the masters defer (the format cannot load yet), then bind when it comes', () => {
     const script = ['sysctl kernel.modprobe=', 'modprobe gki_dma_test', 'insmod arm_smmu_v3', 'devices', 'modprobe io-pgtable-arm', 'devices', 'run dma'].join('\n') + '\n';
     const r = shell(['--no-load'], script);

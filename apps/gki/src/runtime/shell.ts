@@ -4,7 +4,7 @@
  * so the session is tested without a terminal; `commands/shell.ts` puts a readline on it.
  */
 import { ioPgtableLiveTables, ioPgtableOpsInfo, type IoPgtableOps } from '@gki/io-pgtable-core';
-import { errnoName, formatRecord, type IommuDomain, type Kernel, type LogRecord } from '@gki/kernel';
+import { ENOENT, errnoName, formatRecord, type IommuDomain, type Kernel, type LogRecord } from '@gki/kernel';
 import { dmaTestRun } from '../drivers/dma-test.js';
 import { dumpTree } from '../pgtable/dump.js';
 import { tlbCounters, tlbDelta } from './counters.js';
@@ -164,7 +164,11 @@ export class ShellSession {
     const def = this.system.image.modules.find((m) => m.name.replace(/-/g, '_') === key);
     if (!def) {
       const builtin = this.system.image.builtin.some((m) => m.name.replace(/-/g, '_') === key);
-      return { lines: [`insmod: ERROR: could not load module ${name}: ${builtin ? 'it is built into the kernel' : 'No such file or directory (not in the image)'}`], failed: true };
+      // no .ko in the image for it (a built-in has none either): what the tool says, then the errno, as for the other commands
+      return {
+        lines: [`insmod: ERROR: could not load module ${name}: ${builtin ? 'it is built into the kernel' : 'No such file or directory (not in the image)'}`, `insmod ${name}: ${-ENOENT} (ENOENT)`],
+        failed: true,
+      };
     }
     return this.withLog('insmod', name, () => this.kernel.modules.load(def));
   }
