@@ -127,9 +127,10 @@ export interface SmmuV3Stats {
   walks: number;
   tlbHits: number;
   tlbMisses: number;
-  tlbEntries: number;
-  /** Times a full TLB was emptied to make room. */
-  tlbFlushes: number;
+  /** Entries in the TLB now (read from the TLB). */
+  readonly tlbEntries: number;
+  /** Times a full TLB was emptied to make room (read from the TLB). */
+  readonly tlbFlushes: number;
   steFetches: number;
   cdFetches: number;
   events: number;
@@ -306,41 +307,15 @@ export function decodeSmmuEvent(w: ArrayLike<number>): SmmuEvent {
  * What four of `SmmuV3.stats` are computed from. `walks` and `tlbMisses` are the counts of the
  * other paths (`walksOther`, `missesOther`) plus the one-step fills, which the walk cache's
  * step counts anyway (`leaf.hits`: only `SetTlb.fillLeaf` counts there, once per fill, and the
- * SMMU never resets it). `tlbEntries` and `tlbFlushes` read the TLB: both were snapshots taken
- * after each fill (and, for the entries, after each command), which the TLB's own values equal
- * except after a nested stage-1 walk that filled stage-2 entries for its table fetches and
- * then faulted: no snapshot followed those fills. `lagEntries`/`lagFlushes` hold the snapshot
- * from the first such fill to the next snapshot point (−1: none, read the TLB), so the values
- * read are exactly the snapshots'; a write to either statistic sets it the same way.
+ * SMMU never resets it). `tlbEntries` and `tlbFlushes` are the TLB's own live values.
  */
 class SmmuV3StatsState {
   walksOther = 0;
   missesOther = 0;
-  lagEntries = -1;
-  lagFlushes = -1;
-  /** Either of `lagEntries`/`lagFlushes` may be set (cleared by `catchUp`). */
-  lagged = false;
 
   /** The SMMU's TLB and its walk cache's step (set by the SMMU's constructor). */
   tlb!: SetTlb;
   leaf!: WalkLeaf;
-
-  /**
-   * A TLB fill no snapshot follows at once (a nested stage-1 table fetch's stage-2 entry):
-   * `tlbEntries` and `tlbFlushes` keep their values until the next snapshot point.
-   */
-  lag(): void {
-    if (this.lagEntries < 0) this.lagEntries = this.tlb.size;
-    if (this.lagFlushes < 0) this.lagFlushes = this.tlb.flushes;
-    this.lagged = true;
-  }
-
-  /** A snapshot point of both `tlbEntries` and `tlbFlushes`: they read the TLB again. */
-  catchUp(): void {
-    this.lagEntries = -1;
-    this.lagFlushes = -1;
-    this.lagged = false;
-  }
 }
 
 const STATS_STATE = Symbol('SmmuV3StatsState');
@@ -373,25 +348,13 @@ const STATS_ACCESSORS: Record<'walks' | 'tlbMisses' | 'tlbEntries' | 'tlbFlushes
   },
   tlbEntries: {
     get(this: StatsWithState): number {
-      const x = this[STATS_STATE];
-      return x.lagEntries >= 0 ? x.lagEntries : x.tlb.size;
-    },
-    set(this: StatsWithState, v: number) {
-      const x = this[STATS_STATE];
-      x.lagEntries = v;
-      x.lagged = true;
+      return this[STATS_STATE].tlb.size;
     },
     enumerable: true,
   },
   tlbFlushes: {
     get(this: StatsWithState): number {
-      const x = this[STATS_STATE];
-      return x.lagFlushes >= 0 ? x.lagFlushes : x.tlb.flushes;
-    },
-    set(this: StatsWithState, v: number) {
-      const x = this[STATS_STATE];
-      x.lagFlushes = v;
-      x.lagged = true;
+      return this[STATS_STATE].tlb.flushes;
     },
     enumerable: true,
   },
@@ -1012,7 +975,6 @@ export class SmmuV3 implements MmioDevice {
         return R.CERROR_ILL;
     }
     this.stats.commands[name] = (this.stats.commands[name] ?? 0) + 1;
-    this.sx.lagEntries = -1; // `stats.tlbEntries` reads the TLB again (a snapshot point)
     return R.CERROR_NONE;
   }
 
@@ -1599,7 +1561,6 @@ export class SmmuV3 implements MmioDevice {
         const f = tlb.fillLeaf(fc, fc, this.fastOneWctx, this.fastOneTag, this.fastOne, hi, lo, need, this.wcLeaf, true);
         if (f >= 0) {
           // `stats.tlbMisses`, `walks`, `tlbEntries` and `tlbFlushes` follow (see `stats`).
-          if (this.sx.lagged) this.sx.catchUp();
           out.pa = tlb.outputParts(f, hi, lo);
           return true;
         }
@@ -1724,7 +1685,6 @@ export class SmmuV3 implements MmioDevice {
       const oaHi = res[FAST_OA_HI]!;
       const oaLo = res[FAST_OA_LO]!;
       this.tlb.insertHalves(ctx, iovaHi, iovaLo, res[FAST_SHIFT]!, oaHi, oaLo, res[FAST_PERMS]!, 0);
-      if (this.sx.lagged) this.sx.catchUp();
       out.pa = (oaHi >>> 0) * TWO32 + (oaLo >>> 0);
       return true;
     }
@@ -1779,7 +1739,6 @@ export class SmmuV3 implements MmioDevice {
       perms &= res[FAST_PERMS]!;
     }
     this.tlb.insertHalves(ctx, iovaHi, iovaLo, shift, paHi, paLo, perms, 0);
-    if (this.sx.lagged) this.sx.catchUp();
     // A one-stage stream: the step decoded on the table the walk reached (the walk cache's
     // remembered entry, when it cached one), so that the next miss there is served in
     // `translateParts` by `fillLeaf` instead of coming back here (the first page of every
@@ -1894,7 +1853,6 @@ export class SmmuV3 implements MmioDevice {
       this.nestIpa = (hi >>> 0) * TWO32 + (lo >>> 0);
       return false;
     }
-    this.sx.lag();
     tlb.insertHalves(ctx, hi, lo, res[FAST_SHIFT]!, res[FAST_OA_HI]!, res[FAST_OA_LO]!, res[FAST_PERMS]!, 0);
     t.paHi = res[FAST_OA_HI]!;
     t.paLo = res[FAST_OA_LO]!;
@@ -1961,7 +1919,6 @@ export class SmmuV3 implements MmioDevice {
       this.nestIpa = (hi >>> 0) * TWO32 + (lo >>> 0);
       return false;
     }
-    this.sx.lag();
     tlb.insertHalves(ctx, hi, lo, res[FAST_SHIFT]!, res[FAST_OA_HI]!, res[FAST_OA_LO]!, res[FAST_PERMS]!, 0);
     return true;
   }
