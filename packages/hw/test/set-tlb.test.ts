@@ -333,6 +333,93 @@ describe('SetTlb against a reference model', () => {
     });
   }
 
+  // The entry count and `inserts` are derived (from the contexts' counts, evictions,
+  // invalidations and in-place replacements) rather than counted per fill: every counter must
+  // read what counting each operation gives, through resets of the counters.
+  it('counts every operation as a reference counting each one does (resets included)', () => {
+    let replacedSeen = 0;
+    let evictedSeen = 0;
+    // Fills of few blocks, so that some replace a live entry of the same block in place.
+    const denseInsert: fc.Arbitrary<Op> = fc.record({ op: fc.constant('insert' as const), ctx: fc.nat(GROUPS * TAGS - 1), page: fc.nat(63), shift: fc.constantFrom(12, 12, 14, 21), pa: fc.nat(2 ** 28), perms: fc.nat(63), attr: fc.constant(0) });
+    fc.assert(
+      fc.property(
+        fc.array(fc.oneof({ weight: 25, arbitrary: opArb }, { weight: 10, arbitrary: denseInsert }, { weight: 1, arbitrary: fc.constant(null) }), { minLength: 100, maxLength: 300 }),
+        fc.integer({ min: 1, max: 64 }),
+        fc.constantFrom(1, 2, 4),
+        fc.constantFrom('flush' as const, 'round-robin' as const),
+        (ops, capacity, ways, eviction) => {
+          const tlb = new SetTlb({ capacity, ways, eviction, stampLimit: 3 });
+          const ids: number[] = [];
+          for (let g = 0; g < GROUPS; g++) for (let t = 0; t < TAGS; t++) ids.push(tlb.context(g, t));
+          let ref: RefEntry[] = [];
+          const n = { hits: 0, misses: 0, inserts: 0, evictions: 0, flushes: 0, invalidated: 0 };
+          const BASE = 2 ** 40 - 2 ** 22;
+          const present = (r: RefEntry): boolean => tlb.peek(ids[r.ctx]!, r.base, r.shift) >= 0;
+          const drop = (keep: (r: RefEntry) => boolean): void => {
+            const before = ref.length;
+            ref = ref.filter(keep);
+            n.invalidated += before - ref.length;
+          };
+          for (const o of ops) {
+            if (o === null) {
+              tlb.resetCounters();
+              n.hits = n.misses = n.inserts = n.evictions = n.flushes = n.invalidated = 0;
+            } else if (o.op === 'insert') {
+              const va = BASE + o.page * 4096;
+              const size = 2 ** o.shift;
+              const base = Math.floor(va / size) * size;
+              const pa = o.pa * 4096 + (va - base);
+              const existing = ref.find((r) => r.ctx === o.ctx && r.shift === o.shift && r.base === base);
+              tlb.insert(ids[o.ctx]!, va, o.shift, pa, o.perms, o.attr);
+              n.inserts++;
+              if (existing) replacedSeen++;
+              else {
+                const before = ref.length;
+                ref = ref.filter(present);
+                const dropped = before - ref.length;
+                n.evictions += dropped;
+                if (dropped > 0 && eviction === 'flush') n.flushes++;
+                if (dropped > 0) evictedSeen++;
+                ref.push({ ctx: o.ctx, shift: o.shift, base, oa: 0, perms: o.perms, attr: o.attr });
+              }
+            } else if (o.op === 'lookup') {
+              const va = BASE + o.page * 4096 + o.off;
+              const found = ref.some((r) => r.ctx === o.ctx && va >= r.base && va < r.base + 2 ** r.shift);
+              tlb.lookup(ids[o.ctx]!, va);
+              if (found) n.hits++;
+              else n.misses++;
+            } else if (o.op === 'invCtx' || o.op === 'invWhere') {
+              const start = BASE + o.page * 4096;
+              const end = start + o.pages * 4096;
+              const hit = (r: RefEntry): boolean => r.base < end && r.base + 2 ** r.shift > start;
+              if (o.op === 'invCtx') {
+                tlb.invalidateContext(ids[o.ctx]!, start, end);
+                drop((r) => !(r.ctx === o.ctx && hit(r)));
+              } else {
+                tlb.invalidateWhere((_g, t) => t === o.tag, start, end);
+                drop((r) => !(r.ctx % TAGS === o.tag && hit(r)));
+              }
+            } else if (o.op === 'invWhole') {
+              tlb.invalidateContext(ids[o.ctx]!);
+              drop((r) => r.ctx !== o.ctx);
+            } else if (o.op === 'invGroup') {
+              tlb.invalidateGroup(o.group);
+              drop((r) => Math.floor(r.ctx / TAGS) !== o.group);
+            } else {
+              tlb.invalidateAll();
+              drop(() => false);
+            }
+            expect(tlb.counters()).toEqual({ ...n, entries: ref.length });
+            expect([tlb.size, tlb.inserts, tlb.hits, tlb.misses]).toEqual([ref.length, n.inserts, n.hits, n.misses]);
+          }
+        },
+      ),
+      { numRuns: 150 },
+    );
+    expect(replacedSeen).toBeGreaterThan(100);
+    expect(evictedSeen).toBeGreaterThan(100);
+  });
+
   it('agrees exactly (no eviction) when the sets are large enough', () => {
     fc.assert(
       fc.property(fc.array(opArb, { maxLength: 400 }), fc.constantFrom(2, 5, 2 ** 30), (ops, stampLimit) => {

@@ -113,12 +113,19 @@ export class SetTlb {
 
   hits = 0;
   misses = 0;
-  inserts = 0;
   evictions = 0;
   flushes = 0;
   invalidated = 0;
 
-  private count = 0;
+  // The entry count and `inserts` are not counted on the fills: the count is the sum of the
+  // contexts' counts (which fills keep anyway), and every insert either adds an entry or
+  // replaces one of the same block in place (`replaced`), while entries leave only through
+  // `evictions` and `invalidated`; so inserts = entries + evictions + invalidated + replaced,
+  // less that sum at the last `resetCounters` (`insertBase`). Two read-modify-writes fewer
+  // per fill (measured ~0.8 ns each on the SMMUv3's steady miss).
+  /** Inserts that replaced a live entry of the same block in place (see `inserts`). */
+  private replaced = 0;
+  private insertBase = 0;
   private readonly wayBits: number;
   private readonly setMask: number;
   /** 32 − log2(sets): `mix` keeps the top bits of its product. */
@@ -175,17 +182,26 @@ export class SetTlb {
     this.victim = new Uint8Array(sets);
   }
 
-  /** Number of entries held. */
+  /** Number of entries held (the sum of the contexts' counts). */
   get size(): number {
-    return this.count;
+    const ci = this.ci;
+    let n = 0;
+    for (let c = 4 * this.nCtx - 2; c > 0; c -= 4) n += ci[c]!;
+    return n;
+  }
+
+  /** Fills since the last `resetCounters` (derived: see `replaced`). */
+  get inserts(): number {
+    return this.size + this.evictions + this.invalidated + this.replaced - this.insertBase;
   }
 
   counters(): TlbCounters {
-    return { hits: this.hits, misses: this.misses, inserts: this.inserts, evictions: this.evictions, flushes: this.flushes, invalidated: this.invalidated, entries: this.count };
+    return { hits: this.hits, misses: this.misses, inserts: this.inserts, evictions: this.evictions, flushes: this.flushes, invalidated: this.invalidated, entries: this.size };
   }
 
   resetCounters(): void {
-    this.hits = this.misses = this.inserts = this.evictions = this.flushes = this.invalidated = 0;
+    this.hits = this.misses = this.evictions = this.flushes = this.invalidated = this.replaced = 0;
+    this.insertBase = this.size;
   }
 
   // =========================================================================================
@@ -478,8 +494,6 @@ export class SetTlb {
         rec[r + 7] = attr;
         ci[c + 1]! |= 1 << (shift - 12);
         ci[c + 2]!++;
-        this.count++;
-        this.inserts++;
         return first;
       }
     }
@@ -554,8 +568,6 @@ export class SetTlb {
         rec[r + 7] = m.attr;
         ci[c + 1]! |= 1 << (s - 12);
         ci[c + 2]!++;
-        this.count++;
-        this.inserts++;
         return first;
       }
     }
@@ -597,7 +609,6 @@ export class SetTlb {
     const set = (bLo + mix(ctx, shift, bHi, this.offShift)) & this.setMask;
     const rec = this.rec;
     const first = set << this.wayBits;
-    this.inserts++;
     let e = NIL;
     for (let w = 0; w < this.ways; w++) {
       const r = (first + w) * R_STRIDE;
@@ -608,6 +619,7 @@ export class SetTlb {
           rec[r + R_OALO] = oaLo;
           rec[r + R_PERMS] = perms;
           rec[r + R_ATTR] = attr;
+          this.replaced++;
           return first + w;
         }
       } else if (e < 0 && (s < 0 || s !== this.ci[4 * rec[r + R_CTX]!])) {
@@ -626,7 +638,6 @@ export class SetTlb {
     rec[r + R_ATTR] = attr;
     this.ci[4 * ctx + 1]! |= 1 << (shift - MIN_SHIFT);
     this.ci[4 * ctx + 2]!++;
-    this.count++;
     return e;
   }
 
@@ -655,7 +666,6 @@ export class SetTlb {
     const r = e * R_STRIDE;
     this.rec[r + R_STAMP] = NIL;
     this.ci[4 * this.rec[r + R_CTX]! + 2]!--;
-    this.count--;
   }
 
   /** Entry with exactly this key in `ctx` (live), or −1. */
@@ -681,7 +691,6 @@ export class SetTlb {
       if (rec[r] === bLo && rec[r + 1] === key && rec[r + 2] === stamp) {
         rec[r + 2] = NIL;
         this.ci[4 * ctx + 2]!--;
-        this.count--;
       }
     }
   }
@@ -719,7 +728,6 @@ export class SetTlb {
   private dropContext(ctx: number): void {
     const n = this.ci[4 * ctx + 2]!;
     this.invalidated += n;
-    this.count -= n;
     this.ci[4 * ctx + 2] = 0;
     this.ci[4 * ctx + 1] = 0;
     this.ci[4 * ctx] = this.newStamp();
@@ -749,7 +757,7 @@ export class SetTlb {
       const size = POW2[43 - Math.clz32(bit)]!;
       probes += Math.ceil(end / size) - Math.floor(Math.max(0, start) / size);
     }
-    const before = this.count;
+    const before = this.ci[4 * ctx + 2]!; // only this context's entries go
     if (probes <= limit) {
       for (let m = this.ci[4 * ctx + 1]!; m !== 0; ) {
         const bit = m & -m;
@@ -779,7 +787,7 @@ export class SetTlb {
         if (base < end && base + POW2[rec[e * R_STRIDE + R_KEY]! & 63]! > start) this.drop(e);
       }
     }
-    this.invalidated += before - this.count;
+    this.invalidated += before - this.ci[4 * ctx + 2]!;
     if (this.ci[4 * ctx + 2] === 0) this.ci[4 * ctx + 1] = 0;
   }
 
@@ -796,7 +804,7 @@ export class SetTlb {
 
   /** Removes the entries overlapping [start, end) of every context `match(group, tag)` selects. */
   invalidateWhere(match: (group: number, tag: number) => boolean, start = 0, end = Infinity): void {
-    for (let ctx = 0; ctx < this.nCtx && this.count > 0; ctx++) {
+    for (let ctx = 0; ctx < this.nCtx; ctx++) {
       if (this.ci[4 * ctx + 2]! > 0 && match(this.ids.group(ctx), this.ids.tag(ctx))) this.invalidateContext(ctx, start, end);
     }
   }
