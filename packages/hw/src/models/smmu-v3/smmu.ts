@@ -392,6 +392,15 @@ function newStats(x: SmmuV3StatsState): SmmuV3Stats {
   return new SmmuV3StatsObject(x) as unknown as SmmuV3Stats;
 }
 
+/** A preset must give six ID registers and IIDR/AIDR as 32-bit values (else a RangeError naming it). */
+function checkPreset(p: SmmuV3Preset): void {
+  const u32 = (v: unknown): boolean => typeof v === 'number' && Number.isInteger(v) && v >= -(2 ** 31) && v < 2 ** 32;
+  if (p === null || typeof p !== 'object') throw new RangeError(`SMMUv3 preset: expected an object with idr, iidr and aidr, got ${String(p)}`);
+  if (!Array.isArray(p.idr) || p.idr.length !== 6 || !p.idr.every(u32))
+    throw new RangeError(`SMMUv3 preset ${String(p.name)}: idr must be six 32-bit register values (IDR0..IDR5), got ${Array.isArray(p.idr) ? `[${p.idr.map(String).join(', ')}]` : String(p.idr)}`);
+  if (!u32(p.iidr) || !u32(p.aidr)) throw new RangeError(`SMMUv3 preset ${String(p.name)}: iidr and aidr must be 32-bit register values, got ${String(p.iidr)} and ${String(p.aidr)}`);
+}
+
 export class SmmuV3 implements MmioDevice {
   readonly name: string;
   readonly preset: SmmuV3Preset;
@@ -528,6 +537,7 @@ export class SmmuV3 implements MmioDevice {
   ) {
     this.name = opts.name ?? 'smmu-v3';
     this.preset = opts.preset ?? SMMUV3_PRESET_FVP;
+    checkPreset(this.preset);
     this.caps = decodeSmmuV3Caps(this.preset);
     this.eventqIrq = opts.eventqIrq;
     this.gerrorIrq = opts.gerrorIrq;
@@ -1928,7 +1938,8 @@ export class SmmuV3 implements MmioDevice {
    * a DmaMaster, or any master with the same `setTranslator` hook (a BusMasterPort).
    */
   attachMaster(master: SmmuV3Master, streamId: number = master.streamId): void {
-    if (!Number.isInteger(streamId) || streamId < 0 || streamId >= TWO32) throw new RangeError(`${this.name}: bad stream ID ${streamId}`);
+    if (!Number.isInteger(streamId) || streamId < 0 || streamId >= TWO32)
+      throw new RangeError(`${this.name}: bad stream ID ${typeof streamId === 'bigint' ? `${String(streamId)}n (a BigInt; stream IDs are numbers)` : String(streamId)}: not a 32-bit StreamID`);
     const access = this.dmaAccess;
     master.setTranslator(
       (_sid: number, iova: number, write: boolean, out: DmaTranslation) => {
