@@ -12,6 +12,7 @@
  *   pnpm --filter @gki/format-arm-v7s bench           this package alone (--json for rows;
  *                                                     BENCH_RUNS=n to change the sample count)
  */
+import { settleCompiler } from '@gki/testkit/settle';
 import { Bench, type Task } from 'tinybench';
 import { Board } from '@gki/hw';
 import { Kernel } from '@gki/kernel';
@@ -34,6 +35,13 @@ const STAT: 'min' | 'p50' = process.env.BENCH_STAT === 'median' ? 'p50' : 'min';
 const SZ_4K = 0x1000;
 const SZ_1M = 0x100000;
 const RUNS = Number(process.env.BENCH_RUNS ?? 15);
+/**
+ * tinybench's `setup` hook: before each task's warm-up and before its timed samples, wait for
+ * V8's compiler threads to go idle (@gki/testkit/settle), so that a loop's request for optimized
+ * code is not dropped by a full compile queue, which leaves the loop in its slower
+ * on-stack-replacement code for the process (BENCHMARKS.md, "the OSR rows").
+ */
+const setup = (): void => settleCompiler();
 const PROT = IOMMU_READ | IOMMU_WRITE | IOMMU_CACHE;
 const PA_BASE = 0x8000_0000;
 
@@ -105,7 +113,7 @@ const cases: Case[] = [
   { name: '1M sections over 4 GiB: unmap pgcount=1', pages: P1M, start: 'mapped', pgsize: SZ_1M, fn: (o) => unmapRange(o, SZ_1M, P1M, 1) },
 ];
 
-const bench = new Bench({ now: benchNow, name: 'ARM_V7S', iterations: RUNS, time: 0, warmup: true, warmupIterations: 5, warmupTime: 0 });
+const bench = new Bench({ now: benchNow, name: 'ARM_V7S', iterations: RUNS, time: 0, warmup: true, warmupIterations: 5, warmupTime: 0, setup });
 for (const c of cases) {
   let ops: ArmV7sIoPgtable | null = null;
   const pgs = c.pgsize === SZ_1M ? P1M : P4K;
