@@ -53,10 +53,11 @@ export const STAT: 'min' | 'p50' = process.env.BENCH_STAT === 'median' ? 'p50' :
  * compiler threads to go idle (@gki/testkit/settle): a row's loop whose request for optimized
  * code meets a full compile queue is otherwise left in its on-stack-replacement or baseline
  * code for the process (the rare `s1.miss-cold` mode at ~280 ns and 250 B/op, yardsticks and
- * hit rows allocating 16-96 B/op; BENCHMARKS.md, "the OSR rows").
+ * hit rows allocating 16-96 B/op; BENCHMARKS.md, "the OSR rows"). `settle` false leaves the
+ * hook out (the PCI config-read row: measured slower with it; BENCHMARKS.md, "settle2").
  */
-export function newBench(runs: number, warmup = 3): Bench {
-  return new Bench({ now: benchNow, iterations: runs, time: 0, warmupIterations: warmup, warmupTime: 0, setup: () => settleCompiler() });
+export function newBench(runs: number, warmup = 3, settle = true): Bench {
+  return new Bench({ now: benchNow, iterations: runs, time: 0, warmupIterations: warmup, warmupTime: 0, ...(settle ? { setup: () => settleCompiler() } : {}) });
 }
 
 /** The completed result of a task (throws with the task's error otherwise). */

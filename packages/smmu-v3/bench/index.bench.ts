@@ -412,17 +412,11 @@ function runStack(): Row[] {
       goal: 2,
     },
   ];
-  // The compiler idle before the adds (the boot above queued most of the stack) and after them:
-  // each add's call is a loop's first, long call (on-stack-replacement code), and the checks
-  // below make the second calls, which ask for the loops' regular code; with the queue full
-  // then, fmt.map1 stayed at 7.5-12 instead of 6.1-6.4 ns in 8 of 24 processes (setup hook alone).
-  settleCompiler();
   for (const c of cases) bench.add(c.id, c.run, { beforeEach: c.before, afterEach: c.after, beforeAll: c.beforeAll, ...(c.addTimeCall === false ? { async: false } : {}) });
   // tinybench runs each task once as it is added (to tell whether it is async), without its
   // hooks: iommu.map1kept, the last, leaves the domain mapped. Cleared one page per call (the
   // tables stay, as they do between that row's samples).
   for (let i = 0; i < PAGES; i++) iommuUnmap(d, IOVA_BASE + i * SZ_4K, SZ_4K);
-  settleCompiler();
   // Check once, untimed, that each case does what it says.
   fmtMap();
   check(fmt.iovaToPhys(IOVA_BASE + 5 * SZ_4K + 3) === PA_BASE + 5 * SZ_4K + 3, 'format mapping');
