@@ -52,12 +52,13 @@ export const STAT: 'min' | 'p50' = process.env.BENCH_STAT === 'median' ? 'p50' :
  * Its `setup` hook (before each task's warm-up and before its timed samples) waits for V8's
  * compiler threads to go idle (@gki/testkit/settle): a row's loop whose request for optimized
  * code meets a full compile queue is otherwise left in its on-stack-replacement or baseline
- * code for the process (the rare `s1.miss-cold` mode at ~280 ns and 250 B/op, yardsticks and
- * hit rows allocating 16-96 B/op; BENCHMARKS.md, "the OSR rows"). `settle` false leaves the
- * hook out (the PCI config-read row: measured slower with it; BENCHMARKS.md, "settle2").
+ * code for the process. Under a slowed compiler that reproduced the rare `s1.miss-cold` mode
+ * (~280 ns, 250 B/op) and yardsticks and hit rows allocating 16-96 B/op (BENCHMARKS.md, "the
+ * OSR rows"); at default settings one yardstick process in 32 still allocated with the hook
+ * (BENCHMARKS.md, "settle2"), so it is not the only cause of that mode.
  */
-export function newBench(runs: number, warmup = 3, settle = true): Bench {
-  return new Bench({ now: benchNow, iterations: runs, time: 0, warmupIterations: warmup, warmupTime: 0, ...(settle ? { setup: () => settleCompiler() } : {}) });
+export function newBench(runs: number, warmup = 3): Bench {
+  return new Bench({ now: benchNow, iterations: runs, time: 0, warmupIterations: warmup, warmupTime: 0, setup: () => settleCompiler() });
 }
 
 /** The completed result of a task (throws with the task's error otherwise). */

@@ -35,11 +35,7 @@ export function pciBench(runs: number): BenchRow[] {
     for (let i = 0; i < READS; i++) x ^= bus.read32(0x4000_8000 + ((i & 15) << 2));
     return x;
   };
-  // No compiler settle for this row (harness.ts newBench): with it, the row read 17.3-18.6 ns
-  // (12-314 B/read) in 19 of 20 full hw runs, against 11.7-13.7 ns in 13 of 20 without it (31-33
-  // in the others). A traced run with it: MmioBus.read32, deoptimized by a GC ("weak objects"),
-  // had its new optimized compile aborted ("dependency change") and ran unoptimized.
-  const b1 = newBench(runs, 5, false);
+  const b1 = newBench(runs, 5);
   b1.add('ECAM dword read of 00:01.0 (header registers, through MmioBus)', cfg);
   b1.runSync();
   rows.push({ id: 'pci-cfg-read', group: 'PCI ECAM model (ns per config read)', case: b1.tasks[0]!.name, ...figures(b1.tasks[0]!, (ms) => (ms * 1e6) / READS), unit: 'ns/read', alloc: allocPerOp(cfg, READS, cfg) });
