@@ -25,12 +25,21 @@ import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 const root = new URL('..', import.meta.url).pathname;
-const args = process.argv.slice(2);
+const args = process.argv.slice(2).filter((a) => a !== '--');
 const opt = (name) => {
   const a = args.find((x) => x === `--${name}` || x.startsWith(`--${name}=`));
   if (a === undefined) return undefined;
   return a.includes('=') ? a.slice(a.indexOf('=') + 1) : '';
 };
+// a mistyped option (--proceses=5) would otherwise be ignored and the whole default run start
+const KNOWN = ['processes', 'only', 'json', 'compare'];
+for (const a of args) {
+  const name = /^--([^=]+)/.exec(a)?.[1];
+  if (name === undefined || !KNOWN.includes(name)) {
+    console.error(`bench: unknown argument '${a}' (options: ${KNOWN.map((k) => `--${k}=...`).join(' ')})`);
+    process.exit(2);
+  }
+}
 const PROCESSES = Number(opt('processes') ?? 3);
 const FILTER = opt('only');
 const JSON_OUT = opt('json');

@@ -70,11 +70,19 @@ function parseMainArgs(a) {
     const x = a[i];
     if (x === '--jobs') o.jobs = int(a[++i], 'jobs');
     else if (x === '--batch') o.batch = int(a[++i], 'batch');
-    else if (x === '--only') o.only = new RegExp(a[++i]);
+    else if (x === '--only') {
+      const re = a[++i];
+      if (re === undefined) usage('--only needs a regular expression');
+      try {
+        o.only = new RegExp(re);
+      } catch (e) {
+        usage(`--only ${re}: not a regular expression (${e.message})`);
+      }
+    }
     else if (x === '--ops') o.ops = int(a[++i], 'ops');
     else if (x === '--timeout') o.timeout = int(a[++i], 'timeout');
-    else if (x === '--work') o.work = a[++i];
-    else if (x === '--json') o.json = a[++i];
+    else if (x === '--work') o.work = a[++i] ?? usage('--work needs a directory');
+    else if (x === '--json') o.json = a[++i] ?? usage('--json needs a file');
     else if (x === '--list') o.list = true;
     else if (x === '--all') o.all = true;
     else if (x === '--kernel-headers') o.kernelHeaders = true;
@@ -88,6 +96,11 @@ function parseMainArgs(a) {
     else usage(`one kernel source directory, got '${o.ksrc}' and '${x}'`);
   }
   if (!o.ksrc) usage('no kernel source directory');
+  // the summary file is checked before a sweep of hours, not after it
+  if (o.json !== null) {
+    const dir = dirname(resolve(o.json));
+    if (!existsSync(dir) || !statSync(dir).isDirectory()) usage(`--json ${o.json}: its folder ${dir} does not exist (ENOENT)`);
+  }
   return o;
 }
 

@@ -52,24 +52,44 @@ const DROP_NODES = [
   /^power-controller$/, /^power-domains?$/, /^pgc$/,
 ];
 
+const USAGE = 'usage: trim-dts.mjs [--only-clocks-and-power] [--keep PROP]... [--drop PROP]... [--drop-node RE]... [--keep-node RE]... --out DIR FILE...';
+
+/** One line on stderr and exit status 2 (a usage error), never a stack trace. */
+function usage(msg) {
+  console.error(msg ? `trim-dts.mjs: ${msg}\n${USAGE}` : USAGE);
+  process.exit(2);
+}
+
 function parseArgs(argv) {
   const o = { keep: [], drop: [], dropNode: [], keepNode: [], exclude: [], out: null, origin: 'the Linux kernel', light: false, files: [] };
+  // an option's value: the next word, which must be there and must not be another option
+  const value = (i) => {
+    const v = argv[i + 1];
+    if (v === undefined || v.startsWith('--')) usage(`${argv[i]} needs a value`);
+    return v;
+  };
+  const regex = (i) => {
+    const v = value(i);
+    try {
+      return new RegExp(v);
+    } catch (e) {
+      return usage(`${argv[i]} ${v}: not a regular expression (${e.message})`);
+    }
+  };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
-    if (a === '--keep') o.keep.push(argv[++i]);
-    else if (a === '--drop') o.drop.push(argv[++i]);
-    else if (a === '--drop-node') o.dropNode.push(new RegExp(argv[++i]));
-    else if (a === '--keep-node') o.keepNode.push(new RegExp(argv[++i]));
-    else if (a === '--out') o.out = argv[++i];
-    else if (a === '--exclude') o.exclude.push(argv[++i]);
-    else if (a === '--origin') o.origin = argv[++i];
+    if (a === '--keep') o.keep.push(value(i++));
+    else if (a === '--drop') o.drop.push(value(i++));
+    else if (a === '--drop-node') o.dropNode.push(regex(i++));
+    else if (a === '--keep-node') o.keepNode.push(regex(i++));
+    else if (a === '--out') o.out = value(i++);
+    else if (a === '--exclude') o.exclude.push(value(i++));
+    else if (a === '--origin') o.origin = value(i++);
     else if (a === '--only-clocks-and-power') o.light = true;
+    else if (a.startsWith('--')) usage(`unknown option '${a}'`);
     else o.files.push(a);
   }
-  if (!o.out || o.files.length === 0) {
-    console.error('usage: trim-dts.mjs [--only-clocks-and-power] [--keep PROP]... [--drop PROP]... [--drop-node RE]... [--keep-node RE]... --out DIR FILE...');
-    process.exit(2);
-  }
+  if (!o.out || o.files.length === 0) usage();
   if (o.light && (o.dropNode.length || o.keepNode.length || o.exclude.length)) {
     console.error('trim-dts.mjs: --only-clocks-and-power removes properties only (no --drop-node, --keep-node or --exclude)');
     process.exit(2);
@@ -236,9 +256,18 @@ function applyCuts(text, cuts) {
 }
 
 const opts = parseArgs(process.argv.slice(2));
-const texts = opts.files.map((f) => readFileSync(f, 'latin1'));
+/** A file's text, or one line naming the file and the errno and exit status 1. */
+function readSource(f) {
+  try {
+    return readFileSync(f, 'latin1');
+  } catch (e) {
+    console.error(`trim-dts.mjs: cannot read ${f}: ${e.code === 'ENOENT' ? 'no such file (ENOENT)' : (e.code ?? e.message)}`);
+    process.exit(1);
+  }
+}
+const texts = opts.files.map(readSource);
 const removed = new Set();
-for (const f of opts.exclude) for (const m of readFileSync(f, 'latin1').matchAll(/([A-Za-z_][A-Za-z0-9_]*):\s*[A-Za-z0-9_,.+@-]+\s*\{/g)) removed.add(m[1]);
+for (const f of opts.exclude) for (const m of readSource(f).matchAll(/([A-Za-z_][A-Za-z0-9_]*):\s*[A-Za-z0-9_,.+@-]+\s*\{/g)) removed.add(m[1]);
 // "file.dtsi", or <dir/file.dtsi> through the kernel's include prefixes (<arm/cros-ec-keyboard.dtsi>)
 const excludedIncludes = new RegExp(`^[ \\t]*#include\\s+(?:"|<(?:[^>\\n]*/)?)(${opts.exclude.map((f) => basename(f).replace(/[.+]/g, '\\$&')).join('|') || '$^'})[">][^\\n]*\\n`, 'gm');
 // pass 1 finds the dropped nodes' labels everywhere; pass 2 also drops what references them
@@ -247,7 +276,12 @@ for (let n = -1; n !== removed.size; ) {
   n = removed.size;
   for (const t of texts) trimText(t, opts, removed, 1);
 }
-mkdirSync(opts.out, { recursive: true });
+try {
+  mkdirSync(opts.out, { recursive: true });
+} catch (e) {
+  console.error(`trim-dts.mjs: cannot make ${opts.out}: ${e.code ?? e.message}`);
+  process.exit(1);
+}
 for (let i = 0; i < texts.length; i++) {
   let trimmed = applyCuts(texts[i], trimText(texts[i], opts, removed, 2));
   const gone = [...trimmed.matchAll(excludedIncludes)].map((m) => m[1]);

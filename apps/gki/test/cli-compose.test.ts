@@ -269,7 +269,7 @@ describe('gki compose (spawned, real files)', { timeout: SPAWN_TIMEOUT }, () => 
       [['compose'], 2, "gki compose: -o DIR is required (the image directory to write) (see 'gki compose --help')"],
       [['compose', '--rules', 'newest', '-o', 'x'], 2, "gki compose: option '--rules': 'newest' is not one of seed, mainline (see 'gki compose --help')"],
       [['compose', '-o', 'x', 'extra'], 2, "gki compose: unexpected argument 'extra' (see 'gki compose --help')"],
-      [['compose', '--config', 'nope.config', '-o', 'x'], 1, 'gki compose: cannot read nope.config: no such file'],
+      [['compose', '--config', 'nope.config', '-o', 'x'], 1, 'gki compose: cannot read nope.config: no such file (ENOENT)'],
       [['compose', '--base', '.', '-o', 'x'], 1, 'gki compose: .: is a directory, not a Kconfig file'],
       [['compose', '-o', 'not-an-image'], 1, 'gki compose: refusing to replace not-an-image: it is not empty and holds no gki image (manifest.json)'],
       [['compose', '-o', 'a-file/img'], 1, `gki compose: cannot write a-file/img: ${join(wd, 'a-file')} is not a directory`],

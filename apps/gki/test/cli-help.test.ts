@@ -3,7 +3,7 @@ import { Readable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { COMMANDS, main, type Io } from '../src/main.js';
-import { gki, SPAWN_TIMEOUT, workdir, write } from './cli-helpers.js';
+import { gki, gkiClosedStdout, SPAWN_TIMEOUT, STACK_LINE, workdir, write } from './cli-helpers.js';
 
 const wd = workdir('gki-help-');
 const VECTORS = fileURLToPath(new URL('../../../vectors/', import.meta.url));
@@ -77,5 +77,12 @@ describe('help', { timeout: SPAWN_TIMEOUT }, () => {
       }
     }
     expect(process.cwd()).toBe(cwd);
+  });
+
+  it('a reader that goes away early (gki config symbols | head) ends the command quietly: status 141 as after SIGPIPE, no stack trace', async () => {
+    const r = await gkiClosedStdout(['config', 'symbols'], wd);
+    expect(r.stderr).not.toMatch(STACK_LINE);
+    expect(r.stderr).not.toMatch(/EPIPE|Unhandled/);
+    expect(r.status).toBe(141);
   });
 });

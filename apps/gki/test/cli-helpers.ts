@@ -1,4 +1,4 @@
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
@@ -62,3 +62,23 @@ export const SPAWN_TIMEOUT = 300_000;
 
 /** A JavaScript stack trace line, which the CLI must never print. */
 export const STACK_LINE = /^\s+at .*\(?.*:\d+:\d+\)?$/m;
+
+/**
+ * Runs `gki ARGS...` with a reader that goes away at once (`gki ... | head -0`): the read end
+ * of its stdout pipe is closed before the CLI writes anything. Resolves with its exit status
+ * and what it wrote on stderr.
+ */
+export function gkiClosedStdout(args: readonly string[], cwd: string): Promise<{ status: number | null; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ['--import', TSX, '--conditions=@gki/source', CLI, ...args], {
+      cwd,
+      env: { ...process.env, GKI_DEBUG: '', FORCE_COLOR: '0' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    child.stdout.destroy();
+    let stderr = '';
+    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+    child.on('error', reject);
+    child.on('close', (status) => resolve({ status, stderr }));
+  });
+}

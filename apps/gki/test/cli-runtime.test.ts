@@ -93,7 +93,7 @@ describe('gki boot --board (spawned)', () => {
     expect(b.err[0]).toMatch(/^gki boot: bad\.dtb: malformed DTB/);
     const c = gki(['boot', '--board', 'nowhere.dts'], wd);
     expect([c.status, c.err.length]).toEqual([1, 1]);
-    expect(c.err[0]).toMatch(/^gki boot: cannot read board nowhere\.dts: no such file, and no built-in board of that name \(built in: gki-virt\)$/);
+    expect(c.err[0]).toMatch(/^gki boot: cannot read board nowhere\.dts: no such file \(ENOENT\), and no built-in board of that name \(built in: gki-virt\)$/);
     const d = gki(['boot', 'no-such-image'], wd);
     expect([d.status, d.err.length]).toEqual([1, 1]);
     expect(d.err[0]).toMatch(/^gki boot: no-such-image: /);
@@ -159,6 +159,16 @@ describe('gki run (spawned)', () => {
     expect(again.workloads[0].counts).toEqual(report.workloads[2].counts);
   });
 
+  it('--json on a board behind qcom_iommu (msm8916) validates too: its TLB counters are the qcom-iommu model\'s', () => {
+    const r = gki(['run', '--workload', 'dma', '--json', '--board', join(BOARDS, 'qcom/apq8016-sbc.dts')], wd);
+    expect(r.status).toBe(0);
+    const report = JSON.parse(r.stdout);
+    const validate = new Ajv({ allErrors: true, strict: false }).compile(SCHEMA);
+    validate(report);
+    expect(validate.errors ?? []).toEqual([]);
+    expect(report.tlb.map((t: { model: string }) => t.model)).toEqual(['qcom-iommu', 'qcom-iommu']);
+  });
+
   it('text report: the boot story, each workload, throughput, decoded faults, TLB invalidations, the allocator', () => {
     const r = gki(['run', '-w', 'dma'], wd);
     expect(r.status).toBe(0);
@@ -206,6 +216,32 @@ describe('gki shell (spawned, scripted on stdin)', () => {
     expect(r.stdout.split('gki> lsmod').length).toBe(2);
   });
 
+  it('sleep: time passes; 10 s after a --no-load boot the deferred-probe timeout fires and masters whose IOMMU driver never came probe without it', () => {
+    const script = ['sysctl kernel.modprobe=', 'modprobe gki_dma_test', 'sleep 5', 'sleep 5', 'run dma', 'sleep x', 'sleep 0', 'sleep 4000'].join('\n') + '\n';
+    const r = shell(['--no-load'], script);
+    noStack(r);
+    expect(r.status).toBe(1); // the three bad sleeps
+    expect(answer(r.stdout, 'modprobe gki_dma_test')).toMatch(/device a000000\.dma: unbound -> deferred: waits: supplier 2b400000\.iommu not ready/);
+    // 5 s: nothing due yet
+    expect(r.stdout).toContain('gki> sleep 5\ngki> sleep 5\n');
+    const second = r.stdout.slice(r.stdout.indexOf('gki> sleep 5\ngki> sleep 5\n') + 'gki> sleep 5\n'.length);
+    const fired = answer(second, 'sleep 5');
+    expect(fired).toMatch(/^\[ +10\.\d+\] dma-test a000000\.dma: IOMMU driver never registered \(deferred probe timeout\): DMA is untranslated$/m);
+    expect(fired).toMatch(/^device a000000\.dma: deferred: waits: supplier 2b400000\.iommu not ready -> bound \(dma-test\)$/m);
+    expect(fired).toMatch(/^device a003000\.dma: deferred: waits: supplier d000000\.iommu not ready -> bound \(dma-test\)$/m);
+    // their DMA goes through the SMMU models untranslated (the SMMUs were never enabled)
+    expect(answer(r.stdout, 'run dma')).toMatch(/^  a000000\.dma: 16\/16 direct copies of 65827 bytes ok \(physical addresses\)/m);
+    for (const bad of ['sleep x', 'sleep 0', 'sleep 4000']) expect(answer(r.stdout, bad)).toBe('usage: sleep SECONDS   (a number above 0, at most 3600)\n');
+  });
+
+  it('insmod of a module the image does not have, or has built in: the tool\'s message and the errno, as the other module commands', () => {
+    const r = shell([], 'insmod nosuch\ninsmod io-pgtable\n');
+    noStack(r);
+    expect(r.status).toBe(1);
+    expect(answer(r.stdout, 'insmod nosuch')).toBe('insmod: ERROR: could not load module nosuch: No such file or directory (not in the image)\ninsmod nosuch: -2 (ENOENT)\n');
+    expect(answer(r.stdout, 'insmod io-pgtable')).toBe('insmod: ERROR: could not load module io-pgtable: it is built into the kernel\ninsmod io-pgtable: -2 (ENOENT)\n');
+  });
+
   it('a format module loaded after its driver: the masters defer (the format cannot load yet), then bind when it comes', () => {
     const script = ['sysctl kernel.modprobe=', 'modprobe gki_dma_test', 'insmod arm_smmu_v3', 'devices', 'modprobe io-pgtable-arm', 'devices', 'run dma'].join('\n') + '\n';
     const r = shell(['--no-load'], script);
@@ -226,6 +262,24 @@ describe('gki shell (spawned, scripted on stdin)', () => {
     const second = r.stdout.indexOf('gki> devices', first + 1);
     expect(r.stdout.slice(second)).toMatch(/^a000000\.dma +gki,dma-master +bound +dma-test +iommu 2b400000\.iommu id 0x10 group \d+ domain \d+ \(dma\)$/m);
     expect(answer(r.stdout, 'run dma')).toMatch(/^== dma: ok/m);
+  });
+
+  it('domains: a page table of a default domain the group has left (msm8916\'s GPU on its own domain) is that domain\'s, not "a GPU address space"', () => {
+    const r = shell(['--board', join(BOARDS, 'qcom/apq8016-sbc.dts')], 'domains\n');
+    noStack(r);
+    expect(r.status).toBe(0);
+    const out = answer(r.stdout, 'domains');
+    // group 2 (the GPU) is on msm's unmanaged domain; its default DMA domain keeps the table
+    // qcom_iommu gave it when the GPU was first attached
+    const def = /^  group 2: 1c00000\.gpu; domain (\d+) \(default (\d+)\)$/m.exec(out)!;
+    expect(def).not.toBeNull();
+    const [own, dflt] = [def[1], def[2]];
+    expect(own).not.toBe(dflt);
+    const tDef = new RegExp(`^  domain ${dflt}: dma \\(default\\) on soc@0:iommu@1f08000, group\\(s\\) - \\[no device\\], page table (\\d+) \\(ARM_32_LPAE_S1\\)`, 'm').exec(out);
+    expect(tDef, out).not.toBeNull();
+    expect(out).toMatch(new RegExp(`^  ${tDef![1]}: ARM_32_LPAE_S1 from io-pgtable-arm, domain ${dflt}$`, 'm'));
+    expect(out).toMatch(new RegExp(`^  domain ${own}: unmanaged on soc@0:iommu@1f08000, group\\(s\\) 2 \\[1c00000\\.gpu\\], page table \\d+ \\(ARM_32_LPAE_S1\\), fault handler set$`, 'm'));
+    expect(out).not.toContain('not an IOMMU domain');
   });
 });
 

@@ -74,7 +74,7 @@ describe('gki pgtable replay', () => {
     expect(missingCase.err[0]).toContain("no case named 'no_such_case'");
     const missingFile = await run('pgtable', 'replay', join(VECTORS, 'absent.jsonl'));
     expect(missingFile.status).toBe(1); // a failure, not a usage error
-    expect(missingFile.err).toEqual([`gki pgtable: ${join(VECTORS, 'absent.jsonl')}: no such file`]);
+    expect(missingFile.err).toEqual([`gki pgtable: ${join(VECTORS, 'absent.jsonl')}: no such file (ENOENT)`]);
     const dir = await run('pgtable', 'replay', VECTORS);
     expect(dir.status).toBe(1);
     expect(dir.err).toEqual([`gki pgtable: ${VECTORS}: is a directory, not a vector file`]);

@@ -96,6 +96,19 @@ describe('sweep-kernel-trees', { timeout: SPAWN_TIMEOUT }, () => {
     expect(d.stdout).toBe('');
   });
 
+  it('a bad --only regular expression or a --json file in a missing folder: one line and status 2 before anything runs, no stack trace', () => {
+    const re = sweep(['--only', '(', '--list']);
+    expect(re.status).toBe(2);
+    expect(re.stderr).toMatch(/^sweep-kernel-trees: --only \(: not a regular expression \(.*\)$/m);
+    const js = sweep(['--all', '--json', join(work, 'no-such-dir', 'out.json')]);
+    expect(js.status).toBe(2);
+    expect(js.stderr).toMatch(/^sweep-kernel-trees: --json .*no-such-dir\/out\.json: its folder .*no-such-dir does not exist \(ENOENT\)$/m);
+    for (const r of [re, js]) {
+      expect(r.stderr).not.toMatch(/^\s+at /m);
+      expect(r.stdout).toBe('');
+    }
+  });
+
   it('--all boots and runs each, with the overlays applied', () => {
     const json = join(work, 'out.json');
     const r = sweep(['--all', '--ops', '20', '--work', join(work, 'w'), '--json', json]);

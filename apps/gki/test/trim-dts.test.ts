@@ -212,4 +212,24 @@ describe('trim-dts.mjs', () => {
     expect(r.status).toBe(2);
     expect(r.stderr).toMatch(/--only-clocks-and-power removes properties only \(no --drop-node, --keep-node or --exclude\)/);
   });
+
+  it('a bad argument is one line naming it, never a stack trace: a missing file (ENOENT), a bad regular expression, an option without its value, an unknown option', () => {
+    const run = (...args: string[]) => spawnSync(process.execPath, [script, ...args], { encoding: 'utf8' });
+    const out = join(work, 'bad-args');
+    const board = join(work, 'bad-args.dts');
+    writeFileSync(board, '/dts-v1/;\n/ { compatible = "x,y"; };\n');
+    const cases: [string[], number, RegExp][] = [
+      [['--out', out, join(work, 'no-such.dts')], 1, /^trim-dts\.mjs: cannot read .*no-such\.dts: no such file \(ENOENT\)$/m],
+      [['--drop-node', '(', '--out', out, board], 2, /^trim-dts\.mjs: --drop-node \(: not a regular expression \(.*\)$/m],
+      [['--keep', '--out', out, board], 2, /^trim-dts\.mjs: --keep needs a value$/m],
+      [['--frob', '--out', out, board], 2, /^trim-dts\.mjs: unknown option '--frob'$/m],
+    ];
+    for (const [args, status, msg] of cases) {
+      const r = run(...args);
+      expect(r.status, args.join(' ')).toBe(status);
+      expect(r.stderr).toMatch(msg);
+      expect(r.stderr).not.toMatch(/^\s+at /m);
+      expect(r.stdout).toBe('');
+    }
+  });
 });

@@ -1,4 +1,4 @@
-import { EINVAL, readxPollTimeout } from '@gki/kernel';
+import { EINVAL, ENXIO, readxPollTimeout } from '@gki/kernel';
 import * as F from './a3xx-regs.js';
 import { A6xxGpu, ADRENO_IDLE_TIMEOUT_US, MEMPTRS_FENCE, MSM_GPU_RB_CNTL_DEFAULT, RB_DWORDS, type MsmRingbuffer } from './gpu.js';
 import type { MsmGemSubmit } from './context.js';
@@ -60,6 +60,12 @@ export class A3xxGpu extends A6xxGpu {
   }
 
   /** a3xx installs no fault handler (msm_mmu_set_fault_handler is an a5xx-and-later call). */
+  /** a3xx_gpu_init / a4xx_gpu_init without an address space: refused (allow_vram_carveout is off by default). */
+  protected override withoutIommu(): number {
+    this.dev.err('No memory protection without IOMMU');
+    return -ENXIO;
+  }
+
   protected override get installsFaultHandler(): boolean {
     return false;
   }

@@ -1,10 +1,8 @@
 import {
   EINVAL,
   ENODEV,
-  EPROBE_DEFER,
   IOMMU_READ,
   IOMMU_WRITE,
-  errnoName,
   iommuAttachDevice,
   iommuDetachDevice,
   iommuDomainAlloc,
@@ -121,13 +119,10 @@ export class A6xxGmu {
    */
   private setupWrapper(): number {
     const dev = this.dev;
-    if (dev.ofNode?.hasProperty('iommus')) {
-      const r = this.kernel.iommu.ofIommuConfigure(dev);
-      if (r < 0) {
-        if (r !== -EPROBE_DEFER) dev.err(`GMU IOMMU configuration failed: ${errnoName(r)}`);
-        return r;
-      }
-    }
+    // of_dma_configure: only -EPROBE_DEFER fails it; any other IOMMU failure (a driver that never
+    // registered, a domain that could not be set up) is logged and the GMU goes on untranslated
+    const r = this.kernel.iommu.dmaConfigure(dev);
+    if (r < 0) return r;
     const res = dev.resourceByName('mem', 'gmu');
     if (!res) {
       dev.err('Unable to find the gmu registers');
@@ -142,13 +137,10 @@ export class A6xxGmu {
 
   private setup(): number {
     const dev = this.dev;
-    if (dev.ofNode?.hasProperty('iommus')) {
-      const r = this.kernel.iommu.ofIommuConfigure(dev);
-      if (r < 0) {
-        if (r !== -EPROBE_DEFER) dev.err(`GMU IOMMU configuration failed: ${errnoName(r)}`);
-        return r;
-      }
-    }
+    // of_dma_configure: only -EPROBE_DEFER fails it; any other IOMMU failure (a driver that never
+    // registered, a domain that could not be set up) is logged and the GMU goes on untranslated
+    const r = this.kernel.iommu.dmaConfigure(dev);
+    if (r < 0) return r;
     const res = dev.resourceByName('mem', 'gmu') ?? dev.resource('mem', 0);
     if (!res) {
       dev.err('failed to get memory resource: gmu');

@@ -331,9 +331,14 @@ export class A6xxGpu {
   protected createAddressSpace(): number {
     const mmu = MsmIommu.createGpu(this.kernel, this.dev, this.host.debug);
     if (typeof mmu === 'number') {
-      if (mmu === -ENODEV) this.dev.err('No memory protection without IOMMU');
-      else this.dev.err(`could not create address space: ${mmu}`);
-      return mmu;
+      if (mmu !== -ENODEV) {
+        this.dev.err(`could not create address space: ${mmu}`);
+        return mmu;
+      }
+      // msm_gpu_init (which names the GPU by its chip id): a GPU not behind an IOMMU gets no
+      // address space (msm's VRAM carveout)
+      this.dev.info(`${this.chipIdString}: no IOMMU, fallback to VRAM carveout!`);
+      return this.withoutIommu();
     }
     const geo = mmu.geometry;
     const start = Math.max(SZ_16M, iommuToGpuIova(geo.apertureStart)) % TWO49;
@@ -342,6 +347,16 @@ export class A6xxGpu {
     this.aspace = new MsmGemAddressSpace(this.kernel, 'gpu', mmu, start, size);
     if (this.installsFaultHandler) mmu.handler = (iova, flags, info) => this.faultHandler(iova, flags, info);
     return 0;
+  }
+
+  /**
+   * The GPU has no IOMMU. Linux's a5xx..a7xx go on with their buffers in msm's physically
+   * contiguous VRAM carveout; this model has no carveout, so the GPU is not set up (-ENODEV).
+   * a3xx/a4xx override this with Linux's own refusal.
+   */
+  protected withoutIommu(): number {
+    this.dev.err('No memory protection without IOMMU (msm\'s VRAM carveout is not modelled)');
+    return -ENODEV;
   }
 
   /**

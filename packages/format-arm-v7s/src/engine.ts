@@ -102,6 +102,14 @@ export class ArmV7sIoPgtable implements IoPgtableOps {
   private readonly mtk: boolean;
   private readonly ttbrExt: boolean;
   private readonly tableNs: number;
+  /**
+   * tryMapPfn / tryUnmapPfn's limits in 4 KiB frames: a frame below each passes (the IOVA
+   * below 2^ias, the PA below 2^oas). 0 (no frame passes) where the byte-address entries
+   * decline every call: the map entries of an ARM_MTK_EXT table, and both once freed.
+   */
+  private mapPfnEnd: number;
+  private unmapPfnEnd: number;
+  private readonly paPfnEnd: number;
   /** Leaf templates indexed by prot & 63: section, supersection, small page, large page. */
   private readonly tplL1 = new Uint32Array(64);
   private readonly tplL1Cont = new Uint32Array(64);
@@ -136,6 +144,9 @@ export class ArmV7sIoPgtable implements IoPgtableOps {
     this.mtk = (cfg.quirks & IO_PGTABLE_QUIRK_ARM_MTK_EXT) !== 0;
     this.ttbrExt = (cfg.quirks & IO_PGTABLE_QUIRK_ARM_MTK_TTBR_EXT) !== 0;
     this.tableNs = (cfg.quirks & IO_PGTABLE_QUIRK_ARM_NS) !== 0 ? V7S_TABLE_NS : 0;
+    this.unmapPfnEnd = this.iovaLimit / V7S_L2_SLOT;
+    this.mapPfnEnd = this.mtk ? 0 : this.unmapPfnEnd;
+    this.paPfnEnd = this.paLimit / V7S_L2_SLOT;
     this.pgd = this.mem.chunk(pgdPa);
     this.pgdBase = wordIndex(pgdPa);
     this.chunkArr = this.pgd;
@@ -190,6 +201,28 @@ export class ArmV7sIoPgtable implements IoPgtableOps {
         const arr = this.l2Arr;
         if (arr[w] === 0) {
           arr[w] = this.tplL2[prot & 63]! | (paddr & V7S_L2_ADDR_MASK);
+          return 0;
+        }
+      }
+    }
+    return 1;
+  }
+
+  /**
+   * IommuPgtableOps.tryMapPfn: tryMapPage(iovaPfn * pgsize, paPfn * pgsize, pgsize, prot), for
+   * the DMA API's one-page path, whose caller guarantees non-negative integer frames (addresses
+   * below 2^53), a power-of-two `pgsize` and an int32 `prot`. With `pgsize` the small page the
+   * frames are aligned by construction and below 2^22 once under the limits, so the slots and
+   * the descriptor come from integer shifts (no address is formed as a double).
+   */
+  tryMapPfn(iovaPfn: number, paPfn: number, pgsize: number, prot: number): number {
+    if (pgsize === V7S_L2_SLOT && (prot & (IOMMU_READ | IOMMU_WRITE)) !== 0 && iovaPfn < this.mapPfnEnd && paPfn < this.paPfnEnd) {
+      const pte1 = this.pgd[this.pgdBase + ((iovaPfn >>> 8) & this.l1Mask)]!;
+      if ((pte1 & V7S_TYPE_MASK) === V7S_TYPE_TABLE) {
+        const w = this.l2Base(pte1) + (iovaPfn & 0xff);
+        const arr = this.l2Arr;
+        if (arr[w] === 0) {
+          arr[w] = this.tplL2[prot & 63]! | (paPfn << 12);
           return 0;
         }
       }
@@ -358,6 +391,26 @@ export class ArmV7sIoPgtable implements IoPgtableOps {
         if ((arr[w]! & V7S_TYPE_PAGE) !== 0) {
           arr[w] = 0;
           if (!gather.queued) this.addPage(gather, iova, V7S_L2_SLOT);
+          return V7S_L2_SLOT;
+        }
+      }
+    }
+    return 0;
+  }
+
+  /**
+   * IommuPgtableOps.tryUnmapPfn: tryUnmapPage(iovaPfn * pgsize, pgsize, gather), with
+   * tryMapPfn's guarantees on the arguments.
+   */
+  tryUnmapPfn(iovaPfn: number, pgsize: number, gather: IommuIotlbGather): number {
+    if (pgsize === V7S_L2_SLOT && iovaPfn < this.unmapPfnEnd) {
+      const pte1 = this.pgd[this.pgdBase + ((iovaPfn >>> 8) & this.l1Mask)]!;
+      if ((pte1 & V7S_TYPE_MASK) === V7S_TYPE_TABLE) {
+        const w = this.l2Base(pte1) + (iovaPfn & 0xff);
+        const arr = this.l2Arr;
+        if ((arr[w]! & V7S_TYPE_PAGE) !== 0) {
+          arr[w] = 0;
+          if (!gather.queued) this.addPage(gather, iovaPfn * V7S_L2_SLOT, V7S_L2_SLOT);
           return V7S_L2_SLOT;
         }
       }
@@ -559,6 +612,8 @@ export class ArmV7sIoPgtable implements IoPgtableOps {
     this.slab.destroy();
     this.pages.freePages(this.pgdPa, this.pgdOrder);
     this.freed = true;
+    this.mapPfnEnd = 0;
+    this.unmapPfnEnd = 0;
   }
 
   // ---------------------------------------------------------------- helpers

@@ -23,7 +23,7 @@
 import { translatedRegs } from './fdt/address.js';
 import { cellsToNumber, propCells } from './fdt/read.js';
 import { FdtError, type FdtNode, type FdtReservation, type FdtTree } from './fdt/types.js';
-import { PAGE_SIZE, type MemRegion } from './mem.js';
+import { MAX_PA_BITS, PAGE_SIZE, type MemRegion } from './mem.js';
 
 /** RAM assumed for a memory node whose `reg` size is 0 and that gives no `gki,ram-size`. */
 export const DEFAULT_UNFILLED_RAM_SIZE = 4 * 2 ** 30;
@@ -224,6 +224,22 @@ export function readMemoryMap(tree: FdtTree): MemoryMap {
     ram.splice(i - 1, 2, { base: prev.base, size: end - prev.base });
     i--;
   }
+
+  // memory beyond the physical address space (52 bits, with LPA2): arm64's memblock drops it
+  // (early_init_dt_add_memory_arch clips a bank, memblock_remove above PHYS_MASK), the board too
+  const top = 2 ** MAX_PA_BITS;
+  for (let i = ram.length - 1; i >= 0; i--) {
+    const r = ram[i]!;
+    if (r.base + r.size <= top) continue;
+    notes.push({
+      level: 'warn',
+      source: 'OF',
+      message: `Ignoring memory range ${hex(Math.max(r.base, top))} - ${hex(r.base + r.size)} (beyond the ${MAX_PA_BITS}-bit physical address space)`,
+    });
+    if (r.base >= top) ram.splice(i, 1);
+    else ram[i] = { base: r.base, size: top - r.base };
+  }
+  if (ram.length === 0) throw new FdtError(-1, `no RAM inside the ${MAX_PA_BITS}-bit physical address space`, '/');
 
   // static reservations
   const reserved: ReservedRegion[] = tree.reservations.map((r) => ({

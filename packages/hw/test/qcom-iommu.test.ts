@@ -199,6 +199,31 @@ describe('qcom,msm-iommu-v1 model', () => {
     expect(iommu.stats.tlbi.TLBIASID).toBe(1);
   });
 
+  it('stuckSync (fault injection, off by default): a started TLB sync stays active on every bank until it is cleared', () => {
+    const { board, iommu } = setup();
+    programBank(board, 4);
+    iommu.secure().restoreSecureConfig();
+    expect(iommu.stuckSync).toBe(false);
+    board.bus.write32(cb(4) + TLBSYNC, 0);
+    expect(board.bus.read32(cb(4) + TLBSTATUS) & 1).toBe(0);
+    iommu.stuckSync = true;
+    for (const n of [3, 4, 5]) {
+      board.bus.write32(cb(n) + TLBSYNC, 0);
+      for (let i = 0; i < 1000; i++) expect(board.bus.read32(cb(n) + TLBSTATUS) & 1, `bank ${n}`).toBe(1);
+    }
+    // a reset leaves the knob as it was (it is not register state)
+    iommu.reset();
+    expect(iommu.stuckSync).toBe(true);
+    iommu.secure().restoreSecureConfig();
+    programBank(board, 4);
+    board.bus.write32(cb(4) + TLBSYNC, 0);
+    expect(board.bus.read32(cb(4) + TLBSTATUS) & 1).toBe(1);
+    iommu.stuckSync = false;
+    expect(board.bus.read32(cb(4) + TLBSTATUS) & 1).toBe(0);
+    board.bus.write32(cb(5) + TLBSYNC, 0);
+    expect(board.bus.read32(cb(5) + TLBSTATUS) & 1).toBe(0);
+  });
+
   it('refuses trees it cannot model, naming the node', () => {
     const noCtx = DTS.replace(/iommu-ctx@3000[^\n]*\n/, '').replace(/iommu-ctx@4000[^\n]*\n/, '').replace(/iommu-ctx@5000[^\n]*\n/, '').replace(/iommus = <&apps_iommu \d>;/g, '');
     expect(() => Board.fromDtb(compileDts(noCtx))).toThrow(/no context bank children/);

@@ -259,7 +259,9 @@ describe('walkLpaeFast and the walk cursor', () => {
           }
         }
       }),
-      { numRuns: 150 },
+      // A fixed seed: the coverage count below depends on the generated tables, and a random
+      // seed made it fail by chance (once in a full run).
+      { numRuns: 150, seed: 0x3e5d },
     );
     // Resumed fast walks that went down another table were among them.
     expect(descended).toBeGreaterThan(0);

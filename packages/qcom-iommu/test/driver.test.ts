@@ -208,6 +208,55 @@ describe('qcom_iommu', () => {
     expect(iommuGroupGet(k.drivers.findDevice('1c00000.dma')!)).toBeDefined();
   });
 
+  // (5 million status reads per bank at the driver's 1 us poll step: seconds of CPU, hence the longer test timeout)
+  it('a TLB sync that never completes: Linux\'s message per context bank after 5 s of polling each, and the driver carries on', () => {
+    // qcom_iommu_tlb_sync writes TLBSYNC and polls TLBSTATUS (no sleep, 5 s) on each bank of
+    // the domain in turn; on a timeout it logs dev_err(ctx->dev, "timeout waiting for TLB
+    // SYNC") and goes on to the next bank. It returns nothing: unmap still returns what it
+    // unmapped, and the next operations proceed as usual.
+    const { k, dev, dma, board } = boot();
+    const gpuIommu = board.models.get('/soc/iommu@1f08000') as QcomIommu;
+    const gpu = dev('1c00000.dma');
+    const d = iommuDomainAlloc(gpu) as IommuDomain;
+    expect(iommuAttachDevice(d, gpu)).toBe(0);
+    expect((d as QcomIommuDomain).ids).toEqual([1, 2]);
+    const pa = k.pages.allocPages(0);
+    expect(iommuMap(d, 0x200_0000, pa, 4096, RW)).toBe(0);
+    expect(ok(dma('dma@1c00000').fill(0x200_0000, 4, 0x5a5a_0001))).toBe(true);
+    const syncs = gpuIommu.stats.tlbi.TLBSYNC ?? 0;
+    const msg = 'timeout waiting for TLB SYNC';
+    expect(k.log.grep(msg)).toHaveLength(0);
+    gpuIommu.stuckSync = true;
+    const t0 = board.clock.now();
+    expect(iommuUnmap(d, 0x200_0000, 4096)).toBe(4096);
+    const t1 = board.clock.now();
+    // both banks were synced (the second after the first timed out), each reported once, as
+    // an error of its context device, each after the 5 s poll
+    expect(gpuIommu.stats.tlbi.TLBSYNC).toBe(syncs + 2);
+    const lines = k.log.grep(msg);
+    expect(lines.map((l) => [l.level, l.who, l.msg])).toEqual([
+      ['err', 'qcom-iommu-ctx 1f09000.iommu-ctx', msg],
+      ['err', 'qcom-iommu-ctx 1f0a000.iommu-ctx', msg],
+    ]);
+    expect(lines[0]!.t - t0).toBeGreaterThanOrEqual(5e9);
+    expect(lines[1]!.t - lines[0]!.t).toBeGreaterThanOrEqual(5e9);
+    expect(t1 - t0).toBeLessThan(10e9 + 1e6);
+    // the page is gone from the table; the driver and the domain go on working
+    expect(iommuIovaToPhys(d, 0x200_0000)).toBe(0);
+    expect(iommuMap(d, 0x200_0000, pa, 4096, RW)).toBe(0);
+    expect(ok(dma('dma@1c00000').fill(0x200_0000, 4, 0x5a5a_0002))).toBe(true);
+    expect(k.mem.read32(pa)).toBe(0x5a5a_0002);
+    // the SMMU recovers: syncs complete again and nothing more is reported
+    gpuIommu.stuckSync = false;
+    const t2 = board.clock.now();
+    expect(iommuUnmap(d, 0x200_0000, 4096)).toBe(4096);
+    expect(board.clock.now() - t2).toBeLessThan(1e6);
+    expect(k.log.grep(msg)).toHaveLength(2);
+    expect(iommuDetachDevice(d, gpu)).toBe(0);
+    expect(iommuDomainFree(d)).toBe(0);
+    k.pages.freePages(pa, 0);
+  }, 60_000);
+
   it('rmmod is refused while masters use it', () => {
     const { k } = boot();
     expect(k.modules.unload('qcom_iommu')).toBe(-16); // -EBUSY

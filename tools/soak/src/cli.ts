@@ -12,7 +12,8 @@
  *   --json FILE     also write the summary as JSON
  * Exit status 1 when any check failed (each failure is printed with its seed).
  */
-import { writeFileSync } from 'node:fs';
+import { accessSync, constants, statSync, writeFileSync } from 'node:fs';
+import { dirname } from 'node:path';
 import { runCampaign, type CampaignOptions } from './campaign.js';
 
 function usage(msg: string): never {
@@ -52,9 +53,28 @@ for (let i = 0; i < args.length; i++) {
     case '--workers': o.workers = Math.min(num(i++, a), 8); break;
     case '--json': json = args[++i] ?? usage('--json needs a file'); break;
     case '--short': short = true; break;
-    case '--help': case '-h': usage('the reliability campaign');
+    case '--help': case '-h':
+      console.log('pnpm soak: the reliability campaign (see tools/soak/README.md)\nusage: pnpm soak [--seconds N] [--ops N] [--dtbs N] [--dts N] [--failnth N] [--smmu N] [--seed S] [--workers W] [--short] [--json FILE]');
+      process.exit(0);
     default: usage(`unknown option '${a}'`);
   }
+}
+if (o.seconds === 0) usage('--seconds needs a number above 0 (a campaign of no time checks nothing)');
+if (!Number.isInteger(o.workers)) usage('--workers needs a whole number');
+// the summary file is checked before hours of campaign, not after: its folder must exist and be writable
+if (json !== undefined) {
+  const file = json;
+  const why = (() => {
+    try {
+      if (statSync(file, { throwIfNoEntry: false })?.isDirectory()) return 'is a directory (EISDIR)';
+      accessSync(dirname(file), constants.W_OK);
+      return null;
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      return code === 'ENOENT' ? `its folder ${dirname(file)} does not exist (ENOENT)` : `cannot be written (${code ?? (e as Error).message})`;
+    }
+  })();
+  if (why) usage(`--json ${file}: ${why}`);
 }
 if (short) Object.assign(o, { pgtableOps: Math.min(o.pgtableOps, 5000), dtbCases: Math.min(o.dtbCases, 1000), dtsCases: Math.min(o.dtsCases, 150), failNthSeqs: Math.min(o.failNthSeqs, 1), failNthOps: 60, smmuSeeds: Math.min(o.smmuSeeds, 1), smmuOps: 1500 });
 
@@ -84,5 +104,12 @@ for (const [k, v] of Object.entries(s.smmu))
   console.log(`${k.padEnd(15)} ${v.runs} run(s), ${n(v.ops)} ops, ${n(v.dmas)} DMAs checked, ${n(v.drops)} commands dropped, ${k === 'none' ? `${v.detected} false alarm(s)` : `detected in ${v.detected}/${v.runs} (first at op ${v.firstDetection.length ? Math.min(...v.firstDetection) : '-'}..${v.firstDetection.length ? Math.max(...v.firstDetection) : '-'})`}`);
 console.log(`\n${s.tasksRun}/${s.tasks} tasks in ${s.seconds.toFixed(1)} s; ${s.failures.length} failure(s)`);
 for (const f of s.failures) console.log(`FAIL ${f.what} (task seed ${f.seed}, op ${f.op}): ${f.detail}`);
-if (json) writeFileSync(json, JSON.stringify(s, null, 2) + '\n');
+if (json) {
+  try {
+    writeFileSync(json, JSON.stringify(s, null, 2) + '\n');
+  } catch (e) {
+    console.error(`pnpm soak: cannot write ${json}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+    process.exit(1);
+  }
+}
 process.exit(s.failures.length ? 1 : 0);

@@ -55,4 +55,26 @@ describe('the reliability campaign, short', () => {
     expect(r.stdout).toMatch(/ARM_V7S\s+300 ops/);
     expect(r.stdout).toMatch(/tasks in [\d.]+ s; 0 failure\(s\)/);
   });
+
+  it('pnpm soak refuses a --json file it could not write, and a zero-second campaign, before running anything', () => {
+    const cli = fileURLToPath(new URL('../src/cli.ts', import.meta.url));
+    const run = (...args: string[]) =>
+      spawnSync(process.execPath, ['--import', 'tsx', '--conditions=@gki/source', cli, ...args], {
+        cwd: fileURLToPath(new URL('..', import.meta.url)),
+        encoding: 'utf8',
+        timeout: 120_000,
+      });
+    const bad = run('--json', '/nonexistent-gki-dir/summary.json', '--ops', '300', '--dtbs', '10', '--dts', '0', '--failnth', '0', '--smmu', '0', '--workers', '0');
+    expect(bad.status).toBe(2);
+    expect(bad.stdout).toBe(''); // no campaign ran
+    expect(bad.stderr).toMatch(/^pnpm soak: --json \/nonexistent-gki-dir\/summary\.json: its folder \/nonexistent-gki-dir does not exist \(ENOENT\)$/m);
+    expect(bad.stderr).not.toMatch(/^\s+at /m);
+    const zero = run('--seconds', '0');
+    expect(zero.status).toBe(2);
+    expect(zero.stdout).toBe('');
+    expect(zero.stderr).toMatch(/--seconds needs a number above 0/);
+    const help = run('--help');
+    expect(help.status).toBe(0);
+    expect(help.stdout).toMatch(/^usage: pnpm soak /m);
+  });
 });

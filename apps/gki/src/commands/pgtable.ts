@@ -57,7 +57,7 @@ function load(file: string, io: Io): VectorCase[] | null {
     const err = e as NodeJS.ErrnoException;
     // a file system error in words; a parse error already names the file and line
     const why =
-      err.code === 'ENOENT' ? `${file}: no such file`
+      err.code === 'ENOENT' ? `${file}: no such file (ENOENT)`
       : err.code === 'EISDIR' ? `${file}: is a directory, not a vector file`
       : err.code !== undefined ? `${file}: cannot read (${err.code})`
       : err.message.startsWith(`${file}:`) ? err.message

@@ -31,6 +31,7 @@ running kernel. Commands (type help in the shell for details):
   dma [DEVICE]               the DMA self-test (a copy and a deliberate fault)
   run dma|gpu|stress|all     a workload on the running system
   sysctl kernel.modprobe[=P] the modprobe helper; empty disables module autoloading
+  sleep SECONDS              let the board's clock run (the deferred-probe timeout fires)
   help, exit, quit
 
 On a terminal the session has line editing and a history (kept in $GKI_HISTORY, default
@@ -48,6 +49,9 @@ driver loaded before the module it needs defers, and binds when that module come
   modprobe gki_dma_test        (masters behind an IOMMU wait for it)
   insmod arm_smmu_v3           (no page-table format yet: the masters defer)
   modprobe io-pgtable-arm      (the format registers; the masters bind)
+
+and a master whose IOMMU driver never comes gives up waiting when the timeout passes
+(sleep 10), and probes without it, as Linux does.
 
 ${BOARD_HELP}
 

@@ -20,7 +20,7 @@ export function readConfigFile(path: string): ConfigSource {
   } catch (e) {
     if (e instanceof InputError) throw e;
     const code = (e as NodeJS.ErrnoException).code;
-    throw new InputError(`cannot read ${path}: ${code === 'ENOENT' ? 'no such file' : code ?? (e as Error).message}`);
+    throw new InputError(`cannot read ${path}: ${code === 'ENOENT' ? 'no such file (ENOENT)' : code ?? (e as Error).message}`);
   }
   return { text, name: path };
 }

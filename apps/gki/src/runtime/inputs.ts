@@ -117,7 +117,7 @@ export function loadBoard(arg: string | undefined, opts: LoadBoardOptions = {}):
       const board = fromDtb(b.dtb(), `built-in board ${b.name}`);
       return { board, name: b.name, source: 'built-in', kind: 'builtin', warnings: [], allWarnings: [] };
     }
-    throw new InputError(`cannot read board ${arg}: no such file, and no built-in board of that name (built in: ${BUILTIN_BOARDS.map((x) => x.name).join(', ')})`);
+    throw new InputError(`cannot read board ${arg}: no such file (ENOENT), and no built-in board of that name (built in: ${BUILTIN_BOARDS.map((x) => x.name).join(', ')})`);
   }
   let bytes: Uint8Array;
   try {

@@ -4,7 +4,7 @@
  * so the session is tested without a terminal; `commands/shell.ts` puts a readline on it.
  */
 import { ioPgtableLiveTables, ioPgtableOpsInfo, type IoPgtableOps } from '@gki/io-pgtable-core';
-import { errnoName, formatRecord, iommuGetDomainForDev, type IommuDomain, type Kernel, type LogRecord } from '@gki/kernel';
+import { ENOENT, errnoName, formatRecord, type IommuDomain, type Kernel, type LogRecord } from '@gki/kernel';
 import { dmaTestRun } from '../drivers/dma-test.js';
 import { dumpTree } from '../pgtable/dump.js';
 import { tlbCounters, tlbDelta } from './counters.js';
@@ -65,6 +65,12 @@ export class ShellSession {
         args: 'kernel.modprobe[=PATH]',
         help: 'show or set the modprobe helper; empty (kernel.modprobe=) disables module autoloading (request_module)',
         run: (a) => this.sysctl(a),
+      },
+      {
+        name: 'sleep',
+        args: 'SECONDS',
+        help: "let the board's clock run SECONDS (up to 3600): what falls due fires, as the deferred-probe timeout (10 s after a --no-load boot)",
+        run: (a) => this.sleep(a),
       },
       { name: 'exit', args: '', help: 'leave the shell (also quit, or end of input)', run: () => ({ lines: [], quit: true }) },
       { name: 'quit', args: '', help: 'leave the shell', run: () => ({ lines: [], quit: true }) },
@@ -129,6 +135,21 @@ export class ShellSession {
     return { lines, failed: err < 0 };
   }
 
+  /**
+   * Time passing with nothing else to do (the model's clock moves only when something waits): the
+   * board clock runs on by SECONDS and the driver core's deferred-probe timeout fires if it fell
+   * due, with what that does to the waiting devices.
+   */
+  private sleep(args: string[]): ShellResult {
+    const s = args.length === 1 && /^(\d+(\.\d*)?|\.\d+)$/.test(args[0]!) ? Number(args[0]) : NaN;
+    if (!(s > 0 && s <= 3600)) return { lines: ['usage: sleep SECONDS   (a number above 0, at most 3600)'], failed: true };
+    return this.withLog('sleep', args[0]!, () => {
+      this.kernel.board.clock.advance(Math.round(s * 1e9));
+      this.kernel.drivers.pollDeferredProbeTimeout();
+      return 0;
+    });
+  }
+
   private modprobe(args: string[]): ShellResult {
     const remove = args[0] === '-r';
     const name = remove ? args[1] : args[0];
@@ -143,7 +164,11 @@ export class ShellSession {
     const def = this.system.image.modules.find((m) => m.name.replace(/-/g, '_') === key);
     if (!def) {
       const builtin = this.system.image.builtin.some((m) => m.name.replace(/-/g, '_') === key);
-      return { lines: [`insmod: ERROR: could not load module ${name}: ${builtin ? 'it is built into the kernel' : 'No such file or directory (not in the image)'}`], failed: true };
+      // no .ko in the image for it (a built-in has none either): what the tool says, then the errno, as for the other commands
+      return {
+        lines: [`insmod: ERROR: could not load module ${name}: ${builtin ? 'it is built into the kernel' : 'No such file or directory (not in the image)'}`, `insmod ${name}: ${-ENOENT} (ENOENT)`],
+        failed: true,
+      };
     }
     return this.withLog('insmod', name, () => this.kernel.modules.load(def));
   }
@@ -167,17 +192,14 @@ export class ShellSession {
     return { lines: recs.map(formatRecord) };
   }
 
-  /** Domains as the IOMMU core tracks them, with the driver's domain object where a master leads to it. */
+  /**
+   * Every domain the IOMMU core tracks, by its id, with the driver's domain object: attached or
+   * not (a group's default domain stays, with its page table, while the group is on another).
+   */
   private domainObjects(): Map<number, IommuDomain> {
     const snap = this.kernel.iommu.snapshot();
-    const out = new Map<number, IommuDomain>();
-    for (const m of snap.masters) {
-      const dev = this.kernel.drivers.findDevice(m.dev);
-      const group = snap.groups.find((g) => g.id === m.group);
-      const d = dev ? iommuGetDomainForDev(dev) : undefined;
-      if (d && group?.domain !== null && group?.domain !== undefined) out.set(group.domain, d);
-    }
-    return out;
+    const all = this.kernel.iommu.allDomains(); // the snapshot lists them in this order
+    return new Map(snap.domains.map((d, i) => [d.id, all[i]!] as const));
   }
 
   private tables(): { ops: IoPgtableOps; fmt: string; owner: string | null; domain: number | null }[] {

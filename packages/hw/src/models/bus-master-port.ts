@@ -161,18 +161,26 @@ export class BusMasterPort {
 
   /** Reads `dst.length` bytes at bus address `iova` into `dst`. */
   read(iova: number, dst: Uint8Array): PortStatus {
+    this.checkAddress(iova);
     this.reads++;
     return this.access(iova, dst, false);
   }
 
   /** Writes `src` at bus address `iova`. */
   write(iova: number, src: Uint8Array): PortStatus {
+    this.checkAddress(iova);
     this.writes++;
     return this.access(iova, src, true);
   }
 
+  /** A RangeError, before anything is counted, for what is not a bus address (a BigInt named as one). */
+  private checkAddress(iova: number): void {
+    if (Number.isSafeInteger(iova) && iova >= 0) return;
+    const what = typeof iova === 'bigint' ? `${String(iova)}n (a BigInt; bus addresses are numbers)` : String(iova);
+    throw new RangeError(`${this.name}: ${what} is not a bus address`);
+  }
+
   private access(iova: number, buf: Uint8Array, write: boolean): PortStatus {
-    if (!Number.isSafeInteger(iova) || iova < 0) throw new RangeError(`${this.name}: ${iova} is not a bus address`);
     if (!this.enabled) {
       this.lastFault = { status: PORT_DISABLED, address: iova, write };
       return PORT_DISABLED;

@@ -299,8 +299,9 @@ export class DmaMaster implements MmioDevice {
   }
 
   private program(src: number, dst: number, len: number): void {
-    if (!Number.isSafeInteger(src) || src < 0) throw new RangeError(`${this.name}: source ${src} is not a bus address`);
-    if (!Number.isSafeInteger(dst) || dst < 0) throw new RangeError(`${this.name}: destination ${dst} is not a bus address`);
+    const what = (a: number) => (typeof a === 'bigint' ? `${String(a)}n (a BigInt; bus addresses are numbers)` : String(a));
+    if (!Number.isSafeInteger(src) || src < 0) throw new RangeError(`${this.name}: source ${what(src)} is not a bus address`);
+    if (!Number.isSafeInteger(dst) || dst < 0) throw new RangeError(`${this.name}: destination ${what(dst)} is not a bus address`);
     if (!Number.isInteger(len) || len < 0 || len >= TWO_POW_32) throw new RangeError(`${this.name}: bad length ${len}`);
     this.srcLo = src % TWO_POW_32;
     this.srcHi = Math.floor(src / TWO_POW_32) >>> 0;

@@ -89,7 +89,7 @@ function mapMain(board: Board, path: string, base: number, size: number, dev: Mm
   board.bus.map(base, size, dev);
 }
 
-function gpuChipId(node: FdtNode, path: string, compatibles: readonly string[]): number {
+function gpuChipId(node: FdtNode, path: string, compatibles: readonly string[]): number | undefined {
   const own = propU32(node, 'gki,chip-id', path);
   if (own !== undefined) return own;
   for (const c of compatibles) {
@@ -97,8 +97,7 @@ function gpuChipId(node: FdtNode, path: string, compatibles: readonly string[]):
     if (id !== undefined) return id;
   }
   const legacy = propU32(node, 'qcom,chipid', path);
-  if (legacy !== undefined) return legacy;
-  throw new FdtError(-1, `no chip id: no compatible of the form "qcom,adreno-XYZ.W" or "qcom,adreno-XXXXXXXX", no qcom,chipid (compatible: ${compatibles.join(', ')})`, path);
+  return legacy;
 }
 
 /** The Adreno GPU factory (`ADRENO_GPU_MODEL` in `BUILTIN_MODELS`). */
@@ -108,7 +107,18 @@ export const createAdrenoGpuModel: ModelFactory = (board, node, regs, irqs, ctx)
   const named = regIndex(node, path, regs.length, 'kgsl_3d0_reg_memory');
   const win = regs[named >= 0 ? named : 0]!;
   if (win.size < GPU_MIN_REG_SIZE) throw new FdtError(-1, `${ctx.compatible} register window ${hex(win.size)} is below ${hex(GPU_MIN_REG_SIZE)}`, path);
-  const chipId = gpuChipId(node, path, compatibleOf(node, path));
+  const compatibles = compatibleOf(node, path);
+  const chipId = gpuChipId(node, path, compatibles);
+  if (chipId === undefined) {
+    // which GPU this is cannot be told from the tree: no model for it, the board still builds
+    // (msm's find_chipid fails the same way: the GPU's probe fails, the rest of the system boots)
+    board.notes.push({
+      level: 'warn',
+      source: 'adreno',
+      message: `${path}: no chip id (no compatible of the form "qcom,adreno-XYZ.W" or "qcom,adreno-XXXXXXXX", no qcom,chipid; compatible: ${compatibles.join(', ')}); no GPU model`,
+    });
+    return undefined;
+  }
   const core = chipId >>> 24;
   if (core < 3 || (core > 7 && core !== 0x43)) {
     // An a2xx behind the generic "qcom,adreno" (its own MMU and register map), or an a8xx

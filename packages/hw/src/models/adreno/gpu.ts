@@ -106,7 +106,10 @@ export class AdrenoGpu implements MmioDevice {
     readonly mem: PhysMem,
     opts: AdrenoGpuOptions = {},
   ) {
-    this.chipId = (opts.chipId ?? ADRENO_630_CHIP_ID) >>> 0;
+    const id = opts.chipId ?? ADRENO_630_CHIP_ID;
+    // a chip id is the 32-bit core.major.minor.patch word (0x06030002): anything else would wrap into another GPU
+    if (!Number.isInteger(id) || id < 0 || id > 0xffff_ffff) throw new RangeError(`adreno: chip id ${typeof id === 'bigint' ? `${String(id)}n` : String(id)} is not a 32-bit chip id (core.major.minor.patch)`);
+    this.chipId = id >>> 0;
     this.name = opts.name ?? adrenoName(this.chipId);
     this.gen7 = adrenoIsGen7(this.chipId);
     this.perfctrCp0 = this.gen7 ? R.A7XX_RBBM_PERFCTR_CP_0 : R.A6XX_RBBM_PERFCTR_CP_0;

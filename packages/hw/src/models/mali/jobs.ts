@@ -181,7 +181,9 @@ export class MaliJobManager {
 
   /** Slot state for tests: 'idle' | 'running' | 'stalled' | 'hung'. */
   slotState(js: number): 'idle' | 'running' | 'stalled' | 'hung' {
-    return (['idle', 'running', 'stalled', 'hung'] as const)[this.slots[js]!.state]!;
+    const s = Number.isInteger(js) ? this.slots[js] : undefined;
+    if (s === undefined) throw new RangeError(`Mali job manager: no job slot ${String(js)} (JS 0..${this.slots.length - 1})`);
+    return (['idle', 'running', 'stalled', 'hung'] as const)[s.state]!;
   }
 
   // ------------------------------------------------------------------------------ registers

@@ -241,15 +241,25 @@ export class MaliMmu {
     return as >= 0 && as < R.MALI_MAX_AS && ((this.asPresent >>> as) & 1) === 1;
   }
 
+  /**
+   * The address space `as` for the inspection methods below: a RangeError naming the bad number
+   * for anything but an integer AS of this MMU (the register and translation paths never get one).
+   */
+  private space(as: number): AddressSpace {
+    const s = Number.isInteger(as) ? this.spaces[as] : undefined;
+    if (s === undefined) throw new RangeError(`Mali MMU: no address space ${String(as)} (AS 0..${R.MALI_MAX_AS - 1})`);
+    return s;
+  }
+
   /** True when the AS's latched mode translates nothing (unmapped or the reserved mode 1). */
   unmapped(as: number): boolean {
-    const m = this.spaces[as]!.mode;
+    const m = this.space(as).mode;
     return m !== R.MALI_TRANSTAB_ADRMODE_TABLE && m !== R.MALI_TRANSTAB_ADRMODE_IDENTITY;
   }
 
   /** Number of cached translations of an AS. */
   tlbSize(as: number): number {
-    return this.tlb.contextSize(this.spaces[as]!.ctx);
+    return this.tlb.contextSize(this.space(as).ctx);
   }
 
   /** Whether this MMU caches walks (MaliMmuOptions.walkCache). */
@@ -264,17 +274,17 @@ export class MaliMmu {
 
   /** Number of cached walks of an AS (0 without a walk cache). */
   walkCacheSize(as: number): number {
-    return this.wc === null ? 0 : this.wc.contextSize(this.spaces[as]!.wctx);
+    return this.wc === null ? 0 : this.wc.contextSize(this.space(as).wctx);
   }
 
   /** AS_STATUS.AS_ACTIVE of an AS. */
   active(as: number): boolean {
-    return this.spaces[as]!.busy > 0;
+    return this.space(as).busy > 0;
   }
 
   /** The region the last completed LOCK holds, or null. */
   lockedRegion(as: number): { start: number; end: number } | null {
-    const s = this.spaces[as]!;
+    const s = this.space(as);
     return s.locked ? { start: s.lockStart, end: s.lockEnd } : null;
   }
 
@@ -751,12 +761,12 @@ export class MaliMmu {
 
   /** The TRANSTAB and MEMATTR the AS translates with (latched by the last UPDATE). */
   latched(as: number): { transtab: bigint; memattr: bigint; mode: number } {
-    const s = this.spaces[as]!;
+    const s = this.space(as);
     return { transtab: s.latchedTranstab, memattr: s.latchedMemattr, mode: s.mode };
   }
 
   /** The walker configuration of an AS (null while unmapped), e.g. for dumpTables. */
   walkConfig(as: number): LpaeWalkConfig | null {
-    return this.spaces[as]!.cfg;
+    return this.space(as).cfg;
   }
 }

@@ -261,6 +261,20 @@ export class QcomIommu implements MmioDevice {
     return this.smmu.tlbSize;
   }
 
+  /**
+   * Fault injection (tests only; false at construction): while true, a TLB sync started on any
+   * context bank never completes, TLBSTATUS.SACTIVE reading 1 however long software polls (a
+   * wedged SMMU). Setting it back to false lets the outstanding and later syncs complete. It
+   * is the engine's `SmmuV2.stuckSync` (the same name as there); reset does not change it.
+   */
+  get stuckSync(): boolean {
+    return this.smmu.stuckSync;
+  }
+
+  set stuckSync(on: boolean) {
+    this.smmu.stuckSync = on;
+  }
+
   /** Power-on reset: the secure configuration is lost with everything else. */
   reset(): void {
     this.smmu.reset();

@@ -1571,7 +1571,9 @@ export class SmmuV2 implements MmioDevice {
     if (streamIds.length === 0) throw new RangeError(`${this.name}: a master needs a StreamID`);
     for (const sid of streamIds)
       if (!Number.isInteger(sid) || sid < 0 || sid >= 2 ** this.config.streamIdBits)
-        throw new RangeError(`${this.name}: StreamID ${hex(sid)} is outside the ${this.config.streamIdBits}-bit StreamID space`);
+        throw new RangeError(
+          `${this.name}: StreamID ${Number.isSafeInteger(sid) && sid >= 0 ? hex(sid) : typeof sid === 'bigint' ? `${String(sid)}n (a BigInt; stream IDs are numbers)` : String(sid)} is outside the ${this.config.streamIdBits}-bit StreamID space`,
+        );
     const sid = streamIds[0]!;
     const requester: SmmuV2Requester | undefined = typeof master.stallResolved === 'function' ? (master as SmmuV2Requester) : undefined;
     master.setTranslator(
