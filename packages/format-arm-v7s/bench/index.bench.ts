@@ -141,7 +141,9 @@ if (!STACK_ONLY) await bench.run();
 // stack's driver has its own TLB callbacks, and V8 would no longer inline the format's
 // callback call sites in the rows above had it seen both there first.
 const stack = v7sStackCases();
-const stackBench = new Bench({ now: benchNow, name: 'ARM_V7S stack', iterations: RUNS, time: 0, warmup: true, warmupIterations: 5, warmupTime: 0, setup });
+// No settle hook for the stack group (measured, BENCHMARKS.md "settle2"): with it the iommu_map
+// row read 10.4 ns median (9.1-18.2, 8 of 24 processes slow) against 9.3 (8.5-16.3) without.
+const stackBench = new Bench({ now: benchNow, name: 'ARM_V7S stack', iterations: RUNS, time: 0, warmup: true, warmupIterations: 5, warmupTime: 0 });
 for (const c of stack.cases) stackBench.add(c.id, c.run, { beforeEach: c.before, afterEach: c.after });
 await stackBench.run();
 stack.done();
