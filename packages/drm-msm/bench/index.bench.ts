@@ -24,6 +24,7 @@
  *   BENCH_RUNS=n samples per case, default 15)
  */
 import { performance } from 'node:perf_hooks';
+import { settleCompiler } from '@gki/testkit/settle';
 import { IOMMU_READ, IOMMU_WRITE } from '@gki/kernel';
 import { MsmIommuPagetable, type MsmFile } from '../src/index.js';
 import { memWrite, newBuf, pkt7, submitStream, wait, type Buf } from '../test/client.js';
@@ -58,10 +59,17 @@ function median(v: number[]): number {
   return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
 }
 
-/** Times `fn` RUNS times after two warm-up calls; `setup` (untimed) runs before each call. */
+/**
+ * Times `fn` RUNS times after two warm-up calls; `setup` (untimed) runs before each call. Before
+ * the warm-up and before the timed calls the main thread waits for V8's compiler threads to go
+ * idle (@gki/testkit/settle), as the tinybench benches' `setup` hook does: a loop whose request
+ * for optimized code meets a full compile queue otherwise stays in its slower
+ * on-stack-replacement code for the process (BENCHMARKS.md, "the OSR rows").
+ */
 function sample(fn: () => void, setup: () => void = () => {}): number[] {
   const out: number[] = [];
   for (let i = 0; i < RUNS + 2; i++) {
+    if (i === 0 || i === 2) settleCompiler();
     setup();
     const t0 = performance.now();
     fn();

@@ -20,6 +20,7 @@
  */
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { settleCompiler } from '@gki/testkit/settle';
 import { Bench } from 'tinybench';
 import { MALI_FAULT_ACCESS_READ, MALI_JOB_TYPE_COPY, MALI_JOB_TYPE_FILL, MALI_TR_OK, prop, type MaliJobSpec } from '@gki/hw';
 import { PANFROST_BO_HEAP, PANFROST_BO_NOEXEC } from '../src/index.js';
@@ -27,6 +28,13 @@ import { defaultGpuBoard, fragmentPages, type ModelRig } from '../test/boards.js
 import { GpuClient, pattern, type ClientBo } from '../test/client.js';
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 11);
+/**
+ * tinybench's `setup` hook: before each task's warm-up and before its timed samples, wait for
+ * V8's compiler threads to go idle (@gki/testkit/settle), so that a loop's request for optimized
+ * code is not dropped by a full compile queue, which leaves the loop in its slower
+ * on-stack-replacement code for the process (BENCHMARKS.md, "the OSR rows").
+ */
+const setup = (): void => settleCompiler();
 const JSON_OUT = process.argv.includes('--json');
 /** How the parent of a --processes run collects a child's full rows. */
 const INTERNAL = process.argv.includes('--internal-rows');
@@ -86,7 +94,7 @@ function measure(): Row[] {
   check(c.run([{ type: MALI_JOB_TYPE_FILL, dst: warm.va, length: SZ_4K, value: 1 }], [warm]).error === 0, 'warm-up job failed');
   check(c.file.as >= 0, 'the context owns no AS');
 
-  const bench = new Bench({ iterations: RUNS, time: 0, warmupIterations: 2, warmupTime: 0 });
+  const bench = new Bench({ iterations: RUNS, time: 0, warmupIterations: 2, warmupTime: 0, setup });
   const meta = new Map<string, { group: string; per: number; unit: 'ns/page' | 'MB/s' | 'us/fault'; bytes?: number }>();
 
   // ---------------------------------------------------------------- buffer lifecycle

@@ -32,7 +32,7 @@ import {
   type MappedOut,
 } from '@gki/io-pgtable-core';
 import { createArmLpaeOps, type ArmLpaeIoPgtable } from '../src/index.js';
-import { settleCompiler } from './settle.js';
+import { settleCompiler } from '@gki/testkit/settle';
 import { STACK_PAGES, stackCases } from './stack.js';
 
 /**
@@ -168,7 +168,7 @@ function unmapAll(ops: ArmLpaeIoPgtable, size: number, count: number, perCall: n
   // its Number.MIN_SAFE_INTEGER load had not always collected type feedback when V8 compiled
   // this function (it runs once per call, before a loop of up to 262144 iterations); the code
   // then soft-deoptimized there at the unmap pgcount=1 row's first call, and this function ran
-  // the rest of the process in its cached on-stack-replacement code (bench/settle.ts says why
+  // the rest of the process in its cached on-stack-replacement code (@gki/testkit/settle says why
   // V8 does not re-optimize it): 8.6 instead of 6.5-7 ns per page in about half the processes.
   // Literals need no feedback. Written here rather than in a helper: a helper called this rarely
   // has no feedback vector when this is compiled, is not inlined, and the gather's shape is then
@@ -207,7 +207,7 @@ const CASES: Case[] = [
 
 /**
  * Before each task's warm-up and before its timed samples (tinybench's `setup`), wait for V8's
- * compiler threads to go idle (bench/settle.ts): a loop whose optimized code was asked for in
+ * compiler threads to go idle (@gki/testkit/settle): a loop whose optimized code was asked for in
  * the warm-up is then measured as that code, not in the baseline or on-stack-replacement code
  * it runs while the compile is still queued behind others (on this 2-vCPU VM, under load, a
  * queued compile of unmapPagesFull sometimes outlasted the whole 2 MiB unmap pgcount=512 row:
@@ -250,7 +250,7 @@ const stack = stackCases();
 // optimized compiles of most of the stack; the adds below call each case again, which is when
 // the cases' loop functions ask for their regular optimized code. Let the compiler catch up
 // first, or a request that finds its queue full is dropped and that loop runs in its slower
-// on-stack-replacement code for the whole process (bench/settle.ts).
+// on-stack-replacement code for the whole process (@gki/testkit/settle).
 settleCompiler();
 const stackBench = new Bench({ now: benchNow, iterations: RUNS, time: 0, warmupIterations: 2, warmupTime: 0, setup });
 for (const c of stack.cases) stackBench.add(`stack|${c.id}`, c.run, { beforeEach: c.before, afterEach: c.after });

@@ -11,12 +11,12 @@
  */
 import { Bench } from 'tinybench';
 import { PageAllocator } from '@gki/kernel';
-import { settleCompiler } from './settle.js';
+import { settleCompiler } from '@gki/testkit/settle';
 import { STACK_PAGES, stackCases } from './stack.js';
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 7);
 const stack = stackCases();
-settleCompiler(); // as index.bench.ts does before adding the cases (bench/settle.ts)
+settleCompiler(); // as index.bench.ts does before adding the cases (@gki/testkit/settle)
 
 let timing = false;
 let spent = 0;

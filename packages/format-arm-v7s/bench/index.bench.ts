@@ -16,6 +16,7 @@
  * Last, the IOMMU core and the DMA API over this format (bench/stack.ts): iommu_map /
  * iommu_unmap / dma_map_single of one page on a domain whose published table is ARM_V7S.
  */
+import { settleCompiler } from '@gki/testkit/settle';
 import { Bench, type Task } from 'tinybench';
 import { Board } from '@gki/hw';
 import { Kernel } from '@gki/kernel';
@@ -39,6 +40,13 @@ const STAT: 'min' | 'p50' = process.env.BENCH_STAT === 'median' ? 'p50' : 'min';
 const SZ_4K = 0x1000;
 const SZ_1M = 0x100000;
 const RUNS = Number(process.env.BENCH_RUNS ?? 15);
+/**
+ * tinybench's `setup` hook: before each task's warm-up and before its timed samples, wait for
+ * V8's compiler threads to go idle (@gki/testkit/settle), so that a loop's request for optimized
+ * code is not dropped by a full compile queue, which leaves the loop in its slower
+ * on-stack-replacement code for the process (BENCHMARKS.md, "the OSR rows").
+ */
+const setup = (): void => settleCompiler();
 const STACK_ONLY = process.argv.includes('--stack-only');
 const PROT = IOMMU_READ | IOMMU_WRITE | IOMMU_CACHE;
 const PA_BASE = 0x8000_0000;
@@ -111,7 +119,7 @@ const cases: Case[] = [
   { name: '1M sections over 4 GiB: unmap pgcount=1', pages: P1M, start: 'mapped', pgsize: SZ_1M, fn: (o) => unmapRange(o, SZ_1M, P1M, 1) },
 ];
 
-const bench = new Bench({ now: benchNow, name: 'ARM_V7S', iterations: RUNS, time: 0, warmup: true, warmupIterations: 5, warmupTime: 0 });
+const bench = new Bench({ now: benchNow, name: 'ARM_V7S', iterations: RUNS, time: 0, warmup: true, warmupIterations: 5, warmupTime: 0, setup });
 for (const c of cases) {
   let ops: ArmV7sIoPgtable | null = null;
   const pgs = c.pgsize === SZ_1M ? P1M : P4K;
@@ -133,6 +141,8 @@ if (!STACK_ONLY) await bench.run();
 // stack's driver has its own TLB callbacks, and V8 would no longer inline the format's
 // callback call sites in the rows above had it seen both there first.
 const stack = v7sStackCases();
+// No settle hook for the stack group (measured, BENCHMARKS.md "settle2"): with it the iommu_map
+// row read 10.4 ns median (9.1-18.2, 8 of 24 processes slow) against 9.3 (8.5-16.3) without.
 const stackBench = new Bench({ now: benchNow, name: 'ARM_V7S stack', iterations: RUNS, time: 0, warmup: true, warmupIterations: 5, warmupTime: 0 });
 for (const c of stack.cases) stackBench.add(c.id, c.run, { beforeEach: c.before, afterEach: c.after });
 await stackBench.run();

@@ -11,6 +11,7 @@
  */
 import { GCProfiler, getHeapSpaceStatistics, setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
+import { settleCompiler } from '@gki/testkit/settle';
 import { Bench, type Task } from 'tinybench';
 
 /** One figure (the row format every package's `bench --json` prints for the root `pnpm bench`). */
@@ -46,9 +47,18 @@ export const benchNow: () => number =
 /** Which sample a row's `value` comes from: the best ('min') or the median ('p50'). */
 export const STAT: 'min' | 'p50' = process.env.BENCH_STAT === 'median' ? 'p50' : 'min';
 
-/** A tinybench Bench with the shared clock: `runs` timed samples after `warmup` untimed ones. */
+/**
+ * A tinybench Bench with the shared clock: `runs` timed samples after `warmup` untimed ones.
+ * Its `setup` hook (before each task's warm-up and before its timed samples) waits for V8's
+ * compiler threads to go idle (@gki/testkit/settle): a row's loop whose request for optimized
+ * code meets a full compile queue is otherwise left in its on-stack-replacement or baseline
+ * code for the process. Under a slowed compiler that reproduced the rare `s1.miss-cold` mode
+ * (~280 ns, 250 B/op) and yardsticks and hit rows allocating 16-96 B/op (BENCHMARKS.md, "the
+ * OSR rows"); at default settings one yardstick process in 32 still allocated with the hook
+ * (BENCHMARKS.md, "settle2"), so it is not the only cause of that mode.
+ */
 export function newBench(runs: number, warmup = 3): Bench {
-  return new Bench({ now: benchNow, iterations: runs, time: 0, warmupIterations: warmup, warmupTime: 0 });
+  return new Bench({ now: benchNow, iterations: runs, time: 0, warmupIterations: warmup, warmupTime: 0, setup: () => settleCompiler() });
 }
 
 /** The completed result of a task (throws with the task's error otherwise). */

@@ -8,6 +8,7 @@
  *   pnpm --filter @gki/io-pgtable-core bench   this package alone (--json for rows;
  *                                              BENCH_RUNS=n sets the samples, default 11)
  */
+import { settleCompiler } from '@gki/testkit/settle';
 import { Bench } from 'tinybench';
 import { Board } from '@gki/hw';
 import { Kernel } from '@gki/kernel';
@@ -27,6 +28,13 @@ const benchNow = process.env.BENCH_CLOCK === 'cpu' ? () => {
 const STAT: 'min' | 'p50' = process.env.BENCH_STAT === 'median' ? 'p50' : 'min';
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 11);
+/**
+ * tinybench's `setup` hook: before each task's warm-up and before its timed samples, wait for
+ * V8's compiler threads to go idle (@gki/testkit/settle), so that a loop's request for optimized
+ * code is not dropped by a full compile queue, which leaves the loop in its slower
+ * on-stack-replacement code for the process (BENCHMARKS.md, "the OSR rows").
+ */
+const setup = (): void => settleCompiler();
 const JSON_OUT = process.argv.includes('--json');
 const N = 4096;
 
@@ -44,7 +52,7 @@ const pair = () => {
   }
 };
 
-const bench = new Bench({ now: benchNow, iterations: RUNS, time: 0, warmupIterations: 3, warmupTime: 0 });
+const bench = new Bench({ now: benchNow, iterations: RUNS, time: 0, warmupIterations: 3, warmupTime: 0, setup });
 bench.add('alloc-free', pair);
 bench.runSync();
 if (ioPgtableLiveTables(kernel).length !== 0) throw new Error('live tables left');

@@ -6,6 +6,7 @@
  *   pnpm --filter @gki/kernel bench            this package alone (--json for rows;
  *                                              BENCH_RUNS=n sets the samples, default 11)
  */
+import { settleCompiler } from '@gki/testkit/settle';
 import { Bench } from 'tinybench';
 import { Board } from '@gki/hw';
 import { IovaDomain, Kernel } from '../src/index.js';
@@ -24,6 +25,13 @@ const benchNow = process.env.BENCH_CLOCK === 'cpu' ? () => {
 const STAT: 'min' | 'p50' = process.env.BENCH_STAT === 'median' ? 'p50' : 'min';
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 11);
+/**
+ * tinybench's `setup` hook: before each task's warm-up and before its timed samples, wait for
+ * V8's compiler threads to go idle (@gki/testkit/settle), so that a loop's request for optimized
+ * code is not dropped by a full compile queue, which leaves the loop in its slower
+ * on-stack-replacement code for the process (BENCHMARKS.md, "the OSR rows").
+ */
+const setup = (): void => settleCompiler();
 const JSON_OUT = process.argv.includes('--json');
 const N = 4096;
 
@@ -85,7 +93,7 @@ const cases = [
   { id: 'iova.interleaved', group: 'IOVA allocator (4 KiB granule, 1024 live ranges)', name: 'allocIova + freeIova of the one before (two outstanding: the tree every time)', unit: 'ns/pair', run: iovaInterleaved },
 ];
 
-const bench = new Bench({ now: benchNow, iterations: RUNS, time: 0, warmupIterations: 3, warmupTime: 0 });
+const bench = new Bench({ now: benchNow, iterations: RUNS, time: 0, warmupIterations: 3, warmupTime: 0, setup });
 for (const c of cases) bench.add(c.id, c.run, { beforeEach: c.before, afterEach: c.after });
 bench.runSync();
 check(pages.stats().pagesInUse === 0, 'pages leaked');

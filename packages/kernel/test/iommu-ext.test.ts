@@ -131,6 +131,11 @@ describe('upper-half (TTBR1) IOVAs are negative numbers', () => {
     expect(d.calls).toEqual(['map 0x-1000 0x1000 x1']);
   });
 
+  it('an initialised gather holds the safe-integer bounds (written as literals in the source)', () => {
+    expect(iommuIotlbGatherInit()).toEqual({ start: Number.MAX_SAFE_INTEGER, end: Number.MIN_SAFE_INTEGER, pgsize: 0, queued: false });
+    expect(iommuIotlbGatherInit()).not.toBe(iommuIotlbGatherInit()); // a fresh object per call
+  });
+
   it('an initialised gather is empty and widens over negative ranges', () => {
     const g = iommuIotlbGatherInit();
     expect(iommuIotlbGatherEmpty(g)).toBe(true);

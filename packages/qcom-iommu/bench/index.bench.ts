@@ -6,6 +6,7 @@
  *
  *   pnpm --filter @gki/qcom-iommu bench      (BENCH_RUNS=n sets the samples, default 11)
  */
+import { settleCompiler } from '@gki/testkit/settle';
 import { Bench } from 'tinybench';
 import ioPgtableArm from '@gki/format-arm-lpae';
 import { Board, compileDts } from '@gki/hw';
@@ -14,6 +15,13 @@ import { IOMMU_READ, IOMMU_WRITE, Kernel, iommuAttachDevice, iommuDomainAlloc, i
 import qcomIommu from '../src/index.js';
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 11);
+/**
+ * tinybench's `setup` hook: before each task's warm-up and before its timed samples, wait for
+ * V8's compiler threads to go idle (@gki/testkit/settle), so that a loop's request for optimized
+ * code is not dropped by a full compile queue, which leaves the loop in its slower
+ * on-stack-replacement code for the process (BENCHMARKS.md, "the OSR rows").
+ */
+const setup = (): void => settleCompiler();
 const DTS = `/dts-v1/;
 / {
   #address-cells = <1>; #size-cells = <1>;
@@ -46,7 +54,7 @@ const PAGES = 256;
 const IOVA = 0x1000_0000;
 const PA = k.pages.allocPages(8);
 
-const bench = new Bench({ iterations: RUNS, warmupIterations: 2 });
+const bench = new Bench({ iterations: RUNS, warmupIterations: 2, setup });
 bench.add(`map + unmap ${PAGES} x 4 KiB, one page per call`, () => {
   for (let i = 0; i < PAGES; i++) if (iommuMap(dom, IOVA + i * 4096, PA + i * 4096, 4096, IOMMU_READ | IOMMU_WRITE) !== 0) throw new Error('map failed');
   if (iommuIovaToPhys(dom, IOVA + 4096) !== PA + 4096) throw new Error('not mapped');

@@ -22,12 +22,20 @@
  */
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { settleCompiler } from '@gki/testkit/settle';
 import { Bench } from 'tinybench';
 import { IOMMU_CACHE, IOMMU_READ, IOMMU_WRITE, iommuAttachDevice, iommuDomainAlloc, iommuEnableNesting, iommuIovaToPhys, iommuMap, iommuUnmap, type IommuDomain, type KernelArchName } from '@gki/kernel';
 import { asArmSmmuDomain } from '../src/index.js';
 import { boot, type Rig } from '../test/rig.js';
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 11);
+/**
+ * tinybench's `setup` hook: before each task's warm-up and before its timed samples, wait for
+ * V8's compiler threads to go idle (@gki/testkit/settle), so that a loop's request for optimized
+ * code is not dropped by a full compile queue, which leaves the loop in its slower
+ * on-stack-replacement code for the process (BENCHMARKS.md, "the OSR rows").
+ */
+const setup = (): void => settleCompiler();
 const PROCESSES = Number(process.argv.find((a) => a.startsWith('--processes='))?.split('=')[1] ?? 1);
 const JSON_OUT = process.argv.includes('--json');
 
@@ -113,7 +121,7 @@ function runContext(c: Ctx): Row[] {
   // targets below 4 GiB (the short format's output size), skewed by a page so that nothing
   // maps as a block; no DMA runs, so they need not be allocated
   const pa = 0x6000_0000 + SZ_4K;
-  const bench = new Bench({ iterations: RUNS, time: 0, warmupIterations: 2, warmupTime: 0 });
+  const bench = new Bench({ iterations: RUNS, time: 0, warmupIterations: 2, warmupTime: 0, setup });
   const cost = new Map<string, { tlbi: number; sync: number }>();
   let mark = { tlbi: 0, sync: 0 };
   const last = IOVA_BASE + (COUNT - 1) * SZ_4K + 0x10;

@@ -176,9 +176,17 @@ function pgsizeIn(slot: number, iova: number, paddr: number, size: number, out: 
   return out;
 }
 
-/** iommu_iotlb_gather_init: an empty gather (start above end; upper-half IOVAs are negative). */
+/**
+ * iommu_iotlb_gather_init: an empty gather (start above end; upper-half IOVAs are negative).
+ *
+ * The bounds are Number.MAX_SAFE_INTEGER and Number.MIN_SAFE_INTEGER written as literals: a
+ * caller's loop that V8 compiles with this function inlined then needs no type feedback for
+ * the two property loads, which it did not always have (a soft deoptimization at the loop's
+ * first call, after which the loop could stay in its on-stack-replacement code; BENCHMARKS.md,
+ * "the OSR rows"). A test checks the literals against the constants.
+ */
 export function iommuIotlbGatherInit(): IommuIotlbGather {
-  return { start: Number.MAX_SAFE_INTEGER, end: Number.MIN_SAFE_INTEGER, pgsize: 0, queued: false };
+  return { start: 9007199254740991, end: -9007199254740991, pgsize: 0, queued: false };
 }
 
 /** True when the gather holds nothing. */
@@ -803,8 +811,8 @@ export function iommuUnmapFast(domain: IommuDomain, iova: number, size: number, 
 
 /** Empties a gather (as iommuIotlbGatherInit leaves it). */
 function resetGather(g: IommuIotlbGather): void {
-  g.start = Number.MAX_SAFE_INTEGER;
-  g.end = Number.MIN_SAFE_INTEGER;
+  g.start = 9007199254740991; // Number.MAX_SAFE_INTEGER (literals, as in iommuIotlbGatherInit)
+  g.end = -9007199254740991; // Number.MIN_SAFE_INTEGER
   g.pgsize = 0;
   g.queued = false;
 }

@@ -1,5 +1,7 @@
 /**
- * Lets V8's background compiler drain its queue before the next request for optimized code.
+ * Lets V8's background compiler drain its queue before the next request for optimized code
+ * (`@gki/testkit/settle`; every package's bench imports it from here, as tinybench's `setup`
+ * hook, so that each task's warm-up and timed samples start with the compiler threads idle).
  *
  * Why a bench needs it (BENCHMARKS.md, "the OSR rows"): V8 (Node 20's 11.3) keeps at most 8
  * concurrent TurboFan jobs waiting (`--concurrent-recompilation-queue-length`). A loop function
