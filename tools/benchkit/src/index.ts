@@ -50,7 +50,10 @@ export interface NoopFormat<T extends NoopPgtbl> {
 /** The noop driver's domain: a table of the bench's format and nothing else. */
 export class NoopDomain<T extends NoopPgtbl = NoopPgtbl> implements IommuDomain {
   pgsizeBitmap = 0;
-  geometry: IommuDomainGeometry;
+  // Initialised here rather than assigned in the constructor, and only its end set there: the
+  // field then holds this object from the start, as it did in the benches' own copies (an
+  // assignment after the field's `undefined` would widen the field's type in V8's map).
+  geometry: IommuDomainGeometry = { apertureStart: 0, apertureEnd: 2 ** 48 - 1, forceAperture: true };
   pgtbl: T | null = null;
   pgtblOps: T | null = null;
   constructor(
@@ -58,7 +61,7 @@ export class NoopDomain<T extends NoopPgtbl = NoopPgtbl> implements IommuDomain 
     readonly ops: IommuDomainOps,
     apertureEnd: number,
   ) {
-    this.geometry = { apertureStart: 0, apertureEnd, forceAperture: true };
+    this.geometry.apertureEnd = apertureEnd;
   }
 }
 
