@@ -1,9 +1,9 @@
 /**
  * The IOMMU core's own cost over this format: iommu_map / iommu_unmap and dma_map_single /
- * dma_unmap_single of one 4 KiB page on a domain of a minimal IOMMU driver ("noop_iommu",
- * defined here) whose page tables are this package's real ARM_64_LPAE_S1 tables and whose TLB
- * operations do nothing (tlb_add_page only widens the gather, as every driver's does; iotlb_sync
- * has nothing to invalidate). Against the format's own map_pages / unmap_pages of the same
+ * dma_unmap_single of one 4 KiB page on a domain of a minimal IOMMU driver ("noop_iommu", from
+ * @gki/benchkit, shared with @gki/format-arm-v7s's bench) whose page tables are this package's
+ * real ARM_64_LPAE_S1 tables and whose TLB operations do nothing (tlb_add_page only widens the
+ * gather, as every driver's does; iotlb_sync has nothing to invalidate). Against the format's own map_pages / unmap_pages of the same
  * page on a table configured the same way, in the same process, so the ratio is what the core
  * (argument checks, page-size split, gather, driver op) and the DMA layer (IOVA allocator,
  * mapping records) add. The same stack through arm_smmu_v3 on the SMMUv3 model, where every
@@ -15,34 +15,20 @@
  * allocator (1024 single-page mappings are kept live while the DMA rows run, as a busy device
  * would have).
  */
-import { Board, buildFdt, node, prop, ref, writeDtb } from '@gki/hw';
 import {
   DMA_BIDIRECTIONAL,
   DMA_MAPPING_ERROR,
-  EINVAL,
-  ENODEV,
-  Kernel,
   dmaMapSingle,
   dmaUnmapSingle,
   iommuAttachDevice,
-  iommuDeviceRegister,
   iommuDomainAlloc,
-  iommuDomainSetPgtblOps,
-  iommuFwspecAddIds,
-  iommuIotlbGatherAddPage,
   iommuIotlbSync,
   iommuIovaToPhys,
   iommuMap,
   iommuUnmap,
-  type Device,
-  type IommuDomain,
-  type IommuDomainGeometry,
-  type IommuDomainOps,
-  type IommuDomainType,
-  type IommuOps,
-  type KernelModule,
 } from '@gki/kernel';
-import { IOMMU_CACHE, IOMMU_READ, IOMMU_WRITE, iommuIotlbGatherInit, type IommuFlushOps, type IoPgtableCfg } from '@gki/io-pgtable-core';
+import { IOMMU_CACHE, IOMMU_READ, IOMMU_WRITE, iommuIotlbGatherInit } from '@gki/io-pgtable-core';
+import { NOOP_DOMAIN_OPS, NOOP_RAM, NoopDomain, bootNoopStack, noopCfg, type NoopFormat } from '@gki/benchkit';
 import { createArmLpaeOps, type ArmLpaeIoPgtable } from '../src/index.js';
 
 const SZ_4K = 0x1000;
@@ -50,128 +36,20 @@ const SZ_2M = 0x20_0000;
 const PROT = IOMMU_READ | IOMMU_WRITE | IOMMU_CACHE;
 const IOVA_BASE = 2 ** 32;
 const PA_BASE = 2 ** 36;
-const RAM = 0x4000_0000;
+const RAM = NOOP_RAM;
 /** Pages per sample (one call per page). */
 export const STACK_PAGES = 4096;
 /** Live single-page DMA mappings kept while the DMA rows run. */
 const LIVE = 1024;
 
-/** The noop driver's domain: an io-pgtable-arm table and nothing else. */
-class NoopDomain implements IommuDomain {
-  pgsizeBitmap = 0;
-  geometry: IommuDomainGeometry = { apertureStart: 0, apertureEnd: 2 ** 48 - 1, forceAperture: true };
-  pgtbl: ArmLpaeIoPgtable | null = null;
-  pgtblOps: ArmLpaeIoPgtable | null = null;
-  constructor(
-    readonly type: IommuDomainType,
-    readonly ops: IommuDomainOps,
-  ) {}
-}
-
-/** The io-pgtable TLB callbacks: nothing to invalidate; add_page feeds the core's gather. */
-const NOOP_FLUSH: IommuFlushOps = {
-  tlbFlushAll() {},
-  tlbFlushWalk() {},
-  tlbAddPage(gather, iova, granule, cookie) {
-    if (gather) iommuIotlbGatherAddPage(cookie as NoopDomain, gather, iova, granule);
-  },
+/** The noop driver (@gki/benchkit) over ARM_64_LPAE_S1 tables, 4K | 2M | 1G pages, 48-bit IOVA. */
+const LPAE: NoopFormat<ArmLpaeIoPgtable> = {
+  pgsizeBitmap: 0x40201000,
+  ias: 48,
+  oas: 44,
+  apertureEnd: 2 ** 48 - 1,
+  alloc: (kernel, cfg, cookie) => createArmLpaeOps(kernel, 'ARM_64_LPAE_S1', cfg, cookie),
 };
-
-/*
- * `NOOP_PROTO.isPrototypeOf(x)` is `x instanceof NoopDomain`, but stays cheap under tsx, whose
- * keepNames transform redefines each class's `name` and leaves the class object in a shape
- * for which V8 compiles `instanceof` to a generic lookup (~15 ns instead of ~2 ns).
- */
-const NOOP_PROTO = NoopDomain.prototype;
-
-function pgtblOf(domain: IommuDomain): ArmLpaeIoPgtable | null {
-  return NOOP_PROTO.isPrototypeOf(domain) ? (domain as NoopDomain).pgtbl : null;
-}
-
-const NOOP_DOMAIN_OPS: IommuDomainOps = {
-  attachDev: () => 0,
-  mapPages(domain, iova, paddr, pgsize, pgcount, prot, mapped) {
-    const p = pgtblOf(domain);
-    return p ? p.mapPages(iova, paddr, pgsize, pgcount, prot, mapped) : -ENODEV;
-  },
-  unmapPages(domain, iova, pgsize, pgcount, gather) {
-    const p = pgtblOf(domain);
-    return p ? p.unmapPages(iova, pgsize, pgcount, gather) : 0;
-  },
-  iotlbSync() {},
-  flushIotlbAll() {},
-  iovaToPhys(domain, iova) {
-    const p = pgtblOf(domain);
-    return p ? p.iovaToPhys(iova) : 0;
-  },
-  free(domain) {
-    const p = pgtblOf(domain);
-    iommuDomainSetPgtblOps(domain, null);
-    if (p) p.free();
-    if (NOOP_PROTO.isPrototypeOf(domain)) (domain as NoopDomain).pgtbl = null;
-  },
-};
-
-/** Module noop_iommu: a platform driver for "gki,noop-iommu" registering the ops above. */
-function noopIommuModule(): KernelModule {
-  return {
-    name: 'noop_iommu',
-    version: '0.0.1',
-    license: 'GPL v2',
-    init(ctx) {
-      const kernel = ctx.kernel;
-      const ops: IommuOps = {
-        owner: ctx.self,
-        pgsizeBitmap: 0x40201000,
-        probeDevice: () => 0,
-        ofXlate: (dev, args) => iommuFwspecAddIds(dev, [args[0]!]),
-        domainAlloc(type) {
-          if (type !== 'dma' && type !== 'unmanaged') return -EINVAL;
-          const d = new NoopDomain(type, NOOP_DOMAIN_OPS);
-          const cfg: IoPgtableCfg = { quirks: 0, pgsizeBitmap: 0x40201000, ias: 48, oas: 44, coherentWalk: true, tlb: NOOP_FLUSH };
-          d.pgtbl = createArmLpaeOps(kernel, 'ARM_64_LPAE_S1', cfg, d);
-          if (!d.pgtbl) return -ENODEV;
-          d.pgsizeBitmap = cfg.pgsizeBitmap;
-          // mapPages / unmapPages above forward to the table unchanged: publish it
-          iommuDomainSetPgtblOps(d, d.pgtbl);
-          return d;
-        },
-      };
-      return kernel.drivers.registerDriver({
-        name: 'noop-iommu',
-        ofMatchTable: [{ compatible: 'gki,noop-iommu' }],
-        probe: (dev) => iommuDeviceRegister(kernel, { dev, ops, fwnode: dev.ofNode }),
-      });
-    },
-  };
-}
-
-/** Module noop_master: binds the masters so that they get their default domain. */
-function masterModule(): KernelModule {
-  return {
-    name: 'noop_master',
-    version: '0.0.1',
-    license: 'GPL v2',
-    init: (ctx) => ctx.kernel.drivers.registerDriver({ name: 'noop-master', ofMatchTable: [{ compatible: 'gki,noop-master' }], probe: () => 0 }),
-  };
-}
-
-function board(): Board {
-  const master = (addr: number, sid: number) =>
-    node(`dma@${addr.toString(16)}`, [prop.string('compatible', 'gki,noop-master'), prop.cells('reg', addr, 0x1000), prop.cells('iommus', ref('iommu'), sid), prop.empty('dma-coherent')]);
-  const fdt = buildFdt({
-    root: node('', [prop.u32('#address-cells', 1), prop.u32('#size-cells', 1)], [
-      node(`memory@${RAM.toString(16)}`, [prop.string('device_type', 'memory'), prop.cells('reg', RAM, 0x400_0000)]),
-      node('gic: interrupt-controller@8000000', [prop.string('compatible', 'arm,gic-v3'), prop.empty('interrupt-controller'), prop.u32('#interrupt-cells', 3), prop.cells('reg', 0x0800_0000, 0x1_0000)]),
-      node('soc', [prop.string('compatible', 'simple-bus'), prop.u32('#address-cells', 1), prop.u32('#size-cells', 1), prop.empty('ranges'), prop.u32('interrupt-parent', ref('gic'))], [
-        node('iommu: iommu@2b400000', [prop.string('compatible', 'gki,noop-iommu'), prop.cells('reg', 0x2b40_0000, 0x1_0000), prop.u32('#iommu-cells', 1)]),
-        master(0x0a00_0000, 1),
-        master(0x0a00_1000, 2),
-      ]),
-    ]),
-  });
-  return Board.fromDtb(writeDtb(fdt));
-}
 
 export interface StackCase {
   id: string;
@@ -193,21 +71,13 @@ function check(cond: boolean, what: string): void {
  * (no mapping left, no page leaked) after the bench ran them.
  */
 export function stackCases(): { cases: StackCase[]; done: () => void } {
-  const k = Kernel.boot(board(), { builtin: [], modules: [noopIommuModule(), masterModule()], load: ['noop_iommu', 'noop_master'] });
-  const find = (name: string): Device => {
-    const d = k.drivers.findDevice(name);
-    check(!!d, `no device ${name}`);
-    return d!;
-  };
-  const m0 = find('a000000.dma');
-  const m1 = find('a001000.dma');
+  const { kernel: k, m0, m1 } = bootNoopStack(LPAE, 'lpae stack bench');
 
   // The format alone, configured as the driver configures its tables, with the driver's TLB
   // callbacks (tlb_add_page feeding the gather through the core's helper, as in the kernel).
-  const cookie = new NoopDomain('unmanaged', NOOP_DOMAIN_OPS);
-  cookie.pgsizeBitmap = 0x40201000;
-  const cfg: IoPgtableCfg = { quirks: 0, pgsizeBitmap: 0x40201000, ias: 48, oas: 44, coherentWalk: true, tlb: NOOP_FLUSH };
-  const fmt = createArmLpaeOps(k, 'ARM_64_LPAE_S1', cfg, cookie);
+  const cookie = new NoopDomain<ArmLpaeIoPgtable>('unmanaged', NOOP_DOMAIN_OPS, LPAE.apertureEnd);
+  cookie.pgsizeBitmap = LPAE.pgsizeBitmap;
+  const fmt = LPAE.alloc(k, noopCfg(LPAE), cookie);
   check(!!fmt, 'format alloc');
   const ops = fmt!;
   const mapped = { mapped: 0 };

@@ -1,169 +1,52 @@
 /**
  * The IOMMU core's own cost over ARM_V7S: iommu_map / iommu_unmap and dma_map_single /
- * dma_unmap_single of one 4 KiB page on a domain of a minimal IOMMU driver ("noop_iommu",
- * defined here) whose page tables are this package's ARM_V7S tables, published to the core
+ * dma_unmap_single of one 4 KiB page on a domain of a minimal IOMMU driver ("noop_iommu", from
+ * @gki/benchkit) whose page tables are this package's ARM_V7S tables, published to the core
  * (iommu_domain_set_pgtbl_ops, as arm_smmu publishes an AArch32-S context's table), and whose
  * TLB operations do nothing (tlb_add_page only widens the gather, as every driver's does;
  * iotlb_sync has nothing to invalidate). Against the format's own map_pages / unmap_pages of
  * the same page on a table configured the same way, in the same process: the ratio is what the
- * core and the DMA layer add. The same shape as @gki/format-arm-lpae's bench/stack.ts (the
- * two are kept apart: each package's rows measure its own format).
+ * core and the DMA layer add. The same shape as @gki/format-arm-lpae's bench/stack.ts, on
+ * the same driver and board (the cases are kept apart: each package's rows measure its own
+ * format).
  *
  * IOVAs and PAs are at or above 2^31 (as the DMA API's top-down IOVAs on a 32-bit aperture are),
  * where a double crossing a call V8 does not inline is boxed.
  */
-import { Board, buildFdt, node, prop, ref, writeDtb } from '@gki/hw';
 import {
   DMA_BIDIRECTIONAL,
   DMA_MAPPING_ERROR,
-  EINVAL,
-  ENODEV,
-  Kernel,
   dmaMapSingle,
   dmaUnmapSingle,
   iommuAttachDevice,
-  iommuDeviceRegister,
   iommuDomainAlloc,
-  iommuDomainSetPgtblOps,
-  iommuFwspecAddIds,
-  iommuIotlbGatherAddPage,
   iommuIovaToPhys,
   iommuMap,
   iommuUnmap,
-  type Device,
-  type IommuDomain,
-  type IommuDomainGeometry,
-  type IommuDomainOps,
-  type IommuDomainType,
-  type IommuOps,
-  type KernelModule,
 } from '@gki/kernel';
-import { IOMMU_CACHE, IOMMU_READ, IOMMU_WRITE, iommuIotlbGatherInit, type IommuFlushOps, type IoPgtableCfg } from '@gki/io-pgtable-core';
+import { IOMMU_CACHE, IOMMU_READ, IOMMU_WRITE, iommuIotlbGatherInit } from '@gki/io-pgtable-core';
+import { NOOP_DOMAIN_OPS, NOOP_RAM, NoopDomain, bootNoopStack, noopCfg, type NoopFormat } from '@gki/benchkit';
 import { createArmV7sOps, type ArmV7sIoPgtable } from '../src/index.js';
 
 const SZ_4K = 0x1000;
 const SZ_1M = 0x10_0000;
 const PROT = IOMMU_READ | IOMMU_WRITE | IOMMU_CACHE;
-const PGSIZES = 0x1111000; // 4K | 64K | 1M | 16M
 const IOVA_BASE = 0x8000_0000;
 const PA_BASE = 0xc000_0000;
-const RAM = 0x4000_0000;
+const RAM = NOOP_RAM;
 /** Pages per sample (one call per page): 16 MiB, 16 level-2 tables. */
 export const V7S_STACK_PAGES = 4096;
 /** Live single-page DMA mappings kept while the DMA row runs. */
 const LIVE = 1024;
 
-class NoopDomain implements IommuDomain {
-  pgsizeBitmap = 0;
-  geometry: IommuDomainGeometry = { apertureStart: 0, apertureEnd: 2 ** 32 - 1, forceAperture: true };
-  pgtbl: ArmV7sIoPgtable | null = null;
-  pgtblOps: ArmV7sIoPgtable | null = null;
-  constructor(
-    readonly type: IommuDomainType,
-    readonly ops: IommuDomainOps,
-  ) {}
-}
-
-const NOOP_FLUSH: IommuFlushOps = {
-  tlbFlushAll() {},
-  tlbFlushWalk() {},
-  tlbAddPage(gather, iova, granule, cookie) {
-    if (gather) iommuIotlbGatherAddPage(cookie as NoopDomain, gather, iova, granule);
-  },
+/** The noop driver (@gki/benchkit) over ARM_V7S tables, 4K | 64K | 1M | 16M pages, 32-bit IOVA. */
+const V7S: NoopFormat<ArmV7sIoPgtable> = {
+  pgsizeBitmap: 0x1111000,
+  ias: 32,
+  oas: 32,
+  apertureEnd: 2 ** 32 - 1,
+  alloc: (kernel, cfg, cookie) => createArmV7sOps(kernel, cfg, cookie),
 };
-
-/** (`isPrototypeOf` rather than `instanceof`: see @gki/format-arm-lpae's bench/stack.ts.) */
-const NOOP_PROTO = NoopDomain.prototype;
-
-function pgtblOf(domain: IommuDomain): ArmV7sIoPgtable | null {
-  return NOOP_PROTO.isPrototypeOf(domain) ? (domain as NoopDomain).pgtbl : null;
-}
-
-const NOOP_DOMAIN_OPS: IommuDomainOps = {
-  attachDev: () => 0,
-  mapPages(domain, iova, paddr, pgsize, pgcount, prot, mapped) {
-    const p = pgtblOf(domain);
-    return p ? p.mapPages(iova, paddr, pgsize, pgcount, prot, mapped) : -ENODEV;
-  },
-  unmapPages(domain, iova, pgsize, pgcount, gather) {
-    const p = pgtblOf(domain);
-    return p ? p.unmapPages(iova, pgsize, pgcount, gather) : 0;
-  },
-  iotlbSync() {},
-  flushIotlbAll() {},
-  iovaToPhys(domain, iova) {
-    const p = pgtblOf(domain);
-    return p ? p.iovaToPhys(iova) : 0;
-  },
-  free(domain) {
-    const p = pgtblOf(domain);
-    iommuDomainSetPgtblOps(domain, null);
-    if (p) p.free();
-    if (NOOP_PROTO.isPrototypeOf(domain)) (domain as NoopDomain).pgtbl = null;
-  },
-};
-
-function v7sCfg(): IoPgtableCfg {
-  return { quirks: 0, pgsizeBitmap: PGSIZES, ias: 32, oas: 32, coherentWalk: true, tlb: NOOP_FLUSH };
-}
-
-function noopIommuModule(): KernelModule {
-  return {
-    name: 'noop_iommu',
-    version: '0.0.1',
-    license: 'GPL v2',
-    init(ctx) {
-      const kernel = ctx.kernel;
-      const ops: IommuOps = {
-        owner: ctx.self,
-        pgsizeBitmap: PGSIZES,
-        probeDevice: () => 0,
-        ofXlate: (dev, args) => iommuFwspecAddIds(dev, [args[0]!]),
-        domainAlloc(type) {
-          if (type !== 'dma' && type !== 'unmanaged') return -EINVAL;
-          const d = new NoopDomain(type, NOOP_DOMAIN_OPS);
-          const cfg = v7sCfg();
-          d.pgtbl = createArmV7sOps(kernel, cfg, d);
-          if (!d.pgtbl) return -ENODEV;
-          d.pgsizeBitmap = cfg.pgsizeBitmap;
-          iommuDomainSetPgtblOps(d, d.pgtbl);
-          return d;
-        },
-      };
-      return kernel.drivers.registerDriver({
-        name: 'noop-iommu',
-        ofMatchTable: [{ compatible: 'gki,noop-iommu' }],
-        probe: (dev) => iommuDeviceRegister(kernel, { dev, ops, fwnode: dev.ofNode }),
-      });
-    },
-  };
-}
-
-function masterModule(): KernelModule {
-  return {
-    name: 'noop_master',
-    version: '0.0.1',
-    license: 'GPL v2',
-    init: (ctx) => ctx.kernel.drivers.registerDriver({ name: 'noop-master', ofMatchTable: [{ compatible: 'gki,noop-master' }], probe: () => 0 }),
-  };
-}
-
-function board(): Board {
-  const master = (addr: number, sid: number) =>
-    node(`dma@${addr.toString(16)}`, [prop.string('compatible', 'gki,noop-master'), prop.cells('reg', addr, 0x1000), prop.cells('iommus', ref('iommu'), sid), prop.empty('dma-coherent')]);
-  const fdt = buildFdt({
-    root: node('', [prop.u32('#address-cells', 1), prop.u32('#size-cells', 1)], [
-      node(`memory@${RAM.toString(16)}`, [prop.string('device_type', 'memory'), prop.cells('reg', RAM, 0x400_0000)]),
-      node('gic: interrupt-controller@8000000', [prop.string('compatible', 'arm,gic-v3'), prop.empty('interrupt-controller'), prop.u32('#interrupt-cells', 3), prop.cells('reg', 0x0800_0000, 0x1_0000)]),
-      node('soc', [prop.string('compatible', 'simple-bus'), prop.u32('#address-cells', 1), prop.u32('#size-cells', 1), prop.empty('ranges'), prop.u32('interrupt-parent', ref('gic'))], [
-        node('iommu: iommu@2b400000', [prop.string('compatible', 'gki,noop-iommu'), prop.cells('reg', 0x2b40_0000, 0x1_0000), prop.u32('#iommu-cells', 1)]),
-        master(0x0a00_0000, 1),
-        master(0x0a00_1000, 2),
-      ]),
-    ]),
-  });
-  return Board.fromDtb(writeDtb(fdt));
-}
 
 export interface V7sStackCase {
   id: string;
@@ -181,19 +64,12 @@ function check(cond: boolean, what: string): void {
 
 /** The cases, each checked once (untimed) here; `done()` checks nothing is left mapped and frees. */
 export function v7sStackCases(): { cases: V7sStackCase[]; done: () => void } {
-  const k = Kernel.boot(board(), { builtin: [], modules: [noopIommuModule(), masterModule()], load: ['noop_iommu', 'noop_master'] });
-  const find = (name: string): Device => {
-    const d = k.drivers.findDevice(name);
-    check(!!d, `no device ${name}`);
-    return d!;
-  };
-  const m0 = find('a000000.dma');
-  const m1 = find('a001000.dma');
+  const { kernel: k, m0, m1 } = bootNoopStack(V7S, 'v7s stack bench');
 
   // The format alone, configured as the driver configures its tables.
-  const cookie = new NoopDomain('unmanaged', NOOP_DOMAIN_OPS);
-  cookie.pgsizeBitmap = PGSIZES;
-  const fmt = createArmV7sOps(k, v7sCfg(), cookie);
+  const cookie = new NoopDomain<ArmV7sIoPgtable>('unmanaged', NOOP_DOMAIN_OPS, V7S.apertureEnd);
+  cookie.pgsizeBitmap = V7S.pgsizeBitmap;
+  const fmt = V7S.alloc(k, noopCfg(V7S), cookie);
   check(!!fmt, 'format alloc');
   const ops = fmt!;
   const mapped = { mapped: 0 };
