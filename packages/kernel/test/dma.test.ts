@@ -88,6 +88,31 @@ describe('IOVA allocator', () => {
     expect(iovad.reserveIova(2 ** 39, lim)).toBe(0);
     expect(iovad.allocIova(2 ** 20, lim, true)).toBe(2 ** 39 - 2 ** 20);
   });
+
+  it('align rounds up to the granule exactly on both sides of 2^30, 2^31 and 2^32', () => {
+    const iovad = new IovaDomain(0x1000, 1);
+    const cases: [number, number][] = [
+      [1, 0x1000],
+      [0x1000, 0x1000],
+      [0x1001, 0x2000],
+      [0x3fff_f001, 0x4000_0000],
+      [0x4000_0000, 0x4000_0000],
+      [0x4000_0001, 0x4000_1000],
+      [0x7fff_ffff, 2 ** 31],
+      [2 ** 31 + 1, 2 ** 31 + 0x1000],
+      [2 ** 32 - 1, 2 ** 32],
+      [2 ** 32 + 0x1001, 2 ** 32 + 0x2000],
+      [2 ** 52 + 1, 2 ** 52 + 0x1000],
+      [0, 0],
+    ];
+    for (const [size, len] of cases) expect(iovad.align(size)).toBe(len);
+    expect(Object.is(iovad.align(-0), -0)).toBe(true);
+    expect(iovad.align(-1)).toBe(-0);
+    expect(iovad.align(NaN)).toBeNaN();
+    // a granule of 2^30 and above (a plain number, not a small integer)
+    expect(new IovaDomain(2 ** 30, 1).align(1)).toBe(2 ** 30);
+    expect(new IovaDomain(2 ** 32, 1).align(2 ** 32 + 1)).toBe(2 ** 33);
+  });
 });
 
 describe('DMA API behind an IOMMU', () => {
@@ -122,6 +147,26 @@ describe('DMA API behind an IOMMU', () => {
     expect(dmaUnmapSingle(m, b, 0x1000, DMA_FROM_DEVICE)).toBe(0);
     expect(dom.pt.size).toBe(0);
     expect(k.iommu.snapshot().domains.every((d) => d.iovas.length === 0)).toBe(true);
+    expect(dmaDebugEntries(m)).toEqual([]);
+  });
+
+  it('dma_map_single of 2 GiB + 4 KiB (a size above 2^31): 1 GiB blocks and a page, unmapped whole', () => {
+    const { k } = bootFake();
+    const m = dev(k, 'a000000.dma');
+    const dom = iommuGetDomainForDev(m) as FakeDomain;
+    expect(dmaSetMask(m, DMA_BIT_MASK(40))).toBe(0);
+    const size = 2 ** 31 + 0x1000;
+    const a = dmaMapSingle(m, 2 ** 32, size, DMA_BIDIRECTIONAL);
+    // 2^31 + 2^12 bytes round up to a 2^32-aligned run of 2^32 below the 40-bit mask's top
+    expect(a).toBe(2 ** 40 - 2 ** 32);
+    expect([...dom.pt.entries()].sort((x, y) => x[0] - y[0])).toEqual([
+      [a, { pa: 2 ** 32, size: 2 ** 30, prot: IOMMU_READ | IOMMU_WRITE }],
+      [a + 2 ** 30, { pa: 2 ** 32 + 2 ** 30, size: 2 ** 30, prot: IOMMU_READ | IOMMU_WRITE }],
+      [a + 2 ** 31, { pa: 2 ** 32 + 2 ** 31, size: 0x1000, prot: IOMMU_READ | IOMMU_WRITE }],
+    ]);
+    expect(iommuIovaToPhys(dom, a + size - 1)).toBe(2 ** 32 + size - 1);
+    expect(dmaUnmapSingle(m, a, size, DMA_BIDIRECTIONAL)).toBe(0);
+    expect(dom.pt.size).toBe(0);
     expect(dmaDebugEntries(m)).toEqual([]);
   });
 

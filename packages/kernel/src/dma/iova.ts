@@ -133,7 +133,11 @@ export class IovaDomain {
 
   /** iova_align: `size` rounded up to the granule. */
   align(size: number): number {
-    return Math.ceil(size * this.invGranule) * this.granule;
+    const r = Math.ceil(size * this.invGranule) * this.granule;
+    // a small integer when it is one (the page count times the granule is computed as a
+    // double; boxed, it would reach iommu_map and the format as a heap number, see
+    // iommuMinPageSize); any other value (2^30 and above, 0, negative, NaN) as it was
+    return r > 0 && r < 0x4000_0000 ? r | 0 : r;
   }
 
   // ------------------------------------------------------------------ the tree

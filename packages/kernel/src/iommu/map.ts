@@ -92,10 +92,19 @@ function slotOf(bitmap: number, hint: number): number {
   return slotBitmap[hint] === bitmap ? hint : bitmapSlot(bitmap);
 }
 
-/** The smallest page size in `bitmap`, or 0 for an empty bitmap. */
+/**
+ * The smallest page size in `bitmap`, or 0 for an empty bitmap. Below 2^30 as a small integer
+ * (`1 << i`), not the Float64Array's value: a value read from POW2 is a heap number (4096.0) in
+ * unoptimised code, and this size becomes the DMA domain's IOVA granule, which the DMA API
+ * hands to iommu_map and the format as their page size; stored into an object field that had
+ * held small integers, a heap number widens that field's representation on the map every such
+ * object shares (the format's okPgsize, the core's and callers' `{ mapped }` counters), which
+ * deoptimises code compiled for the narrow one (BENCHMARKS.md, branch map1smi).
+ */
 export function iommuMinPageSize(bitmap: number): number {
   if (!(bitmap > 0)) return 0;
-  return POW2[slotMin[bitmapSlot(bitmap)]!]!;
+  const i = slotMin[bitmapSlot(bitmap)]!;
+  return i < 30 ? 1 << i : POW2[i]!;
 }
 
 /** Result of iommuPgsize (reuse one object per call site). */
@@ -148,7 +157,8 @@ function pgsizeIn(slot: number, iova: number, paddr: number, size: number, out: 
     out.count = 0;
     return out;
   }
-  const pgsize = POW2[idx]!;
+  // a small integer below 2^30 (see iommuMinPageSize: it becomes the format's page size)
+  const pgsize = idx < 30 ? 1 << idx : POW2[idx]!;
   let span = size;
   const nextIdx = slotTables[base + 64 + idx]!;
   if (nextIdx >= 0) {
